@@ -1,0 +1,100 @@
+"""Checks shared by the boundaries of the package (``io``, ``encode``, ``fit``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from faultgraph.errors import InvalidInputError
+
+__all__: list[str] = []
+
+
+def as_generator(random_state: int | np.random.Generator | None) -> np.random.Generator:
+    """Turn ``random_state`` (None, an int seed or a Generator) into a Generator."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, (int, np.integer)):
+        return np.random.default_rng(random_state)
+    raise InvalidInputError(
+        f"random_state must be None, an int or a numpy Generator, got {type(random_state).__name__}"
+    )
+
+
+def check_nonnegative(name: str, value: float) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0, else raise."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise InvalidInputError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise naming the choices."""
+    if value not in allowed:
+        raise InvalidInputError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return str(value)
+
+
+def _describe_columns(names: Sequence[Any], limit: int = 8) -> str:
+    shown = ", ".join(map(repr, list(names)[:limit]))
+    more = len(names) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def check_matrix(
+    X: Any, *, name: str = "X", min_rows: int = 2, min_cols: int = 2
+) -> tuple[np.ndarray, list[str]]:
+    """Validate a samples-by-variables matrix and return a float64 copy and its column names.
+
+    Accepts a 2-D numpy array or a pandas DataFrame. Raises ``InvalidInputError`` for a
+    wrong shape, non-numeric columns, NaN or infinite values, and constant columns.
+    """
+    if isinstance(X, pd.DataFrame):
+        names = [str(c) for c in X.columns]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise InvalidInputError(f"{name} has duplicate column names: {_describe_columns(dup)}")
+        bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
+        if bad:
+            raise InvalidInputError(
+                f"{name} has non-numeric columns: {_describe_columns([str(b) for b in bad])}; "
+                "metrics must be numbers"
+            )
+        arr = X.to_numpy(dtype=np.float64, copy=True)
+    else:
+        try:
+            arr = np.array(X, dtype=np.float64, copy=True)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"{name} must be a numeric 2-D array or DataFrame") from None
+        names = []
+    if arr.ndim != 2:
+        raise InvalidInputError(f"{name} must be 2-D (samples x variables), got shape {arr.shape}")
+    n, d = arr.shape
+    if not names:
+        names = [f"x{i}" for i in range(d)]
+    if n < min_rows:
+        raise InvalidInputError(f"{name} needs at least {min_rows} rows, got {n}")
+    if d < min_cols:
+        raise InvalidInputError(f"{name} needs at least {min_cols} columns, got {d}")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        cols = [names[j] for j in np.flatnonzero(~finite.all(axis=0))]
+        kind = "NaN" if np.isnan(arr).any() else "infinite"
+        raise InvalidInputError(
+            f"{name} has {kind} values in columns {_describe_columns(cols)}; fill gaps first "
+            "(faultgraph.encode.MetricEncoder fills short gaps) or drop those rows"
+        )
+    const = np.flatnonzero(np.ptp(arr, axis=0) == 0)
+    if const.size:
+        raise InvalidInputError(
+            f"{name} has constant columns {_describe_columns([names[j] for j in const])}; "
+            "a constant has no causes or effects to learn (MetricEncoder drops them)"
+        )
+    return arr, names

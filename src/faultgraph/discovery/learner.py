@@ -1,0 +1,186 @@
+"""The structure-learning estimator: data in, a weighted DAG out."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from faultgraph._validation import check_choice, check_matrix, check_nonnegative
+from faultgraph.discovery.optimizers import dagma_linear, notears_linear
+from faultgraph.discovery.postprocess import break_cycles, threshold_weights
+from faultgraph.discovery.prior import PriorKnowledge
+from faultgraph.errors import ConvergenceWarning, InvalidInputError, NotFittedError
+
+__all__ = ["LearnedGraph", "StructureLearner", "second_moments"]
+
+Method = Literal["dagma", "notears"]
+METHODS: tuple[str, ...] = ("dagma", "notears")
+#: L1 weights that work well on standardised data for each method.
+DEFAULT_LAMBDA1 = {"dagma": 0.03, "notears": 0.1}
+
+
+@dataclass(frozen=True)
+class LearnedGraph:
+    """A learned weighted DAG over named metrics.
+
+    ``adjacency[i, j]`` is the weight of the edge ``nodes[i] → nodes[j]`` (zero: no edge).
+    """
+
+    nodes: tuple[str, ...]
+    adjacency: np.ndarray = field(repr=False)
+    method: str
+    params: dict[str, Any]
+    elapsed_s: float
+    dropped_edges: tuple[tuple[str, str, float], ...] = ()
+
+    @property
+    def edges(self) -> list[tuple[str, str, float]]:
+        """Edges as ``(source, target, weight)``, strongest first."""
+        i, j = np.nonzero(self.adjacency)
+        out = [(self.nodes[a], self.nodes[b], float(self.adjacency[a, b])) for a, b in zip(i, j)]
+        return sorted(out, key=lambda e: -abs(e[2]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form written by ``faultgraph discover`` (see the README)."""
+        return {
+            "nodes": list(self.nodes),
+            "edges": [{"source": s, "target": t, "weight": w} for s, t, w in self.edges],
+            "method": self.method,
+            "params": dict(self.params),
+            "elapsed_s": self.elapsed_s,
+            "dropped_edges": [{"source": s, "target": t, "weight": w} for s, t, w in self.dropped_edges],
+        }
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.nodes)} nodes, {int(np.count_nonzero(self.adjacency))} edges ({self.method})"]
+        lines += [f"  {s} -> {t}  {w:+.3f}" for s, t, w in self.edges]
+        return "\n".join(lines)
+
+
+class StructureLearner:
+    """Learn a weighted causal DAG from metrics with NOTEARS or DAGMA (linear SEM).
+
+    Follows the scikit-learn contract: ``__init__`` stores hyperparameters, ``fit``
+    validates and copies its input and sets the attributes ending in ``_``.
+
+    Args:
+        method: ``"dagma"`` (default, faster) or ``"notears"``.
+        lambda1: L1 penalty; ``None`` uses 0.03 for DAGMA and 0.1 for NOTEARS.
+        threshold: weights below this in absolute value are dropped after fitting.
+        standardize: scale every variable to unit variance before learning (metrics of
+            mixed units must be); the weights are then in standard deviations.
+        prior: a :class:`PriorKnowledge` or the path of its YAML file.
+        max_iter: quasi-Newton iterations per sub-problem.
+        callback: called with a progress dict after each outer step (for progress bars).
+
+    Attributes:
+        adjacency_: ``(d, d)`` weights of the learned DAG; ``[i, j]`` is ``i → j``.
+        weights_: ``(d, d)`` weights before thresholding and cycle breaking.
+        graph_: the same as a :class:`LearnedGraph` with names and run information.
+        feature_names_in_: the metric names; ``n_features_in_`` their number.
+        n_iter_: quasi-Newton iterations used; ``h_final_``: acyclicity of ``weights_``.
+        converged_: whether ``h_final_`` reached the optimiser's tolerance.
+        dropped_edges_: ``(source, target, weight)`` removed to break cycles.
+    """
+
+    def __init__(
+        self,
+        method: Method = "dagma",
+        *,
+        lambda1: float | None = None,
+        threshold: float = 0.3,
+        standardize: bool = True,
+        prior: PriorKnowledge | str | None = None,
+        max_iter: int = 2000,
+        callback: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.method = method
+        self.lambda1 = lambda1
+        self.threshold = threshold
+        self.standardize = standardize
+        self.prior = prior
+        self.max_iter = max_iter
+        self.callback = callback
+
+    def fit(self, X: Any) -> StructureLearner:
+        """Learn the DAG of ``X`` (samples × metrics, an array or a DataFrame)."""
+        method = check_choice("method", self.method, METHODS)
+        lambda1 = check_nonnegative("lambda1", DEFAULT_LAMBDA1[method] if self.lambda1 is None else self.lambda1)
+        threshold = check_nonnegative("threshold", self.threshold)
+        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
+            raise InvalidInputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        data, names = check_matrix(X, name="X")
+        prior = self.prior
+        if isinstance(prior, str) or hasattr(prior, "__fspath__"):
+            prior = PriorKnowledge.from_yaml(prior)  # type: ignore[arg-type]
+        elif prior is not None and not isinstance(prior, PriorKnowledge):
+            raise InvalidInputError(f"prior must be a PriorKnowledge or a YAML path, got {type(prior).__name__}")
+        allowed, required = (prior or PriorKnowledge()).masks(names)
+
+        start = time.perf_counter()
+        S = second_moments(data, standardize=self.standardize)
+        solver = dagma_linear if method == "dagma" else notears_linear
+        result = solver(
+            S, lambda1=lambda1, allowed=allowed, unpenalized=required, max_iter=int(self.max_iter),
+            callback=self.callback,
+        )
+        W = threshold_weights(result.W, threshold, keep=required)
+        W, dropped = break_cycles(W, keep=required)
+        elapsed = time.perf_counter() - start
+
+        self.weights_ = result.W
+        self.adjacency_ = W
+        self.feature_names_in_ = np.array(names, dtype=object)
+        self.n_features_in_ = len(names)
+        self.n_iter_ = result.n_iter
+        self.h_final_ = result.h
+        self.loss_final_ = result.loss
+        self.converged_ = result.converged
+        self.dropped_edges_ = [(names[i], names[j], w) for i, j, w in dropped]
+        self.graph_ = LearnedGraph(
+            nodes=tuple(names),
+            adjacency=W,
+            method=method,
+            params={"lambda1": lambda1, "threshold": threshold, "standardize": bool(self.standardize),
+                    "max_iter": int(self.max_iter), "n_samples": int(data.shape[0])},
+            elapsed_s=elapsed,
+            dropped_edges=tuple(self.dropped_edges_),
+        )
+        if not result.converged:
+            warnings.warn(
+                ConvergenceWarning(
+                    f"{method} stopped with h(W) = {result.h:.3g} above its tolerance (loss {result.loss:.4g}); "
+                    f"the graph was made acyclic by thresholding and by dropping {len(dropped)} edges. "
+                    "Try a larger max_iter or lambda1."
+                ),
+                stacklevel=2,
+            )
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "adjacency_"):
+            raise NotFittedError("this StructureLearner is not fitted yet; call fit(X) first")
+
+    @property
+    def edges_(self) -> list[tuple[str, str, float]]:
+        """The learned edges as ``(source, target, weight)``, strongest first."""
+        self._check_fitted()
+        return self.graph_.edges
+
+
+def second_moments(X: np.ndarray, *, standardize: bool) -> np.ndarray:
+    """``S = XᵀX / n`` of the centred (and optionally unit-variance) columns of ``X``.
+
+    Works on a copy; the caller's array is left as it was.
+    """
+    Xc = X - X.mean(axis=0)
+    S = Xc.T @ Xc / X.shape[0]
+    if standardize:
+        sd = np.sqrt(np.diag(S))
+        S = S / np.outer(sd, sd)
+    return S

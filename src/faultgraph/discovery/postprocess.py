@@ -1,0 +1,37 @@
+"""From continuous weights to a DAG: thresholding and breaking any remaining cycle."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from faultgraph._graph import find_cycle
+
+__all__ = ["break_cycles", "threshold_weights"]
+
+
+def threshold_weights(W: np.ndarray, threshold: float, keep: np.ndarray | None = None) -> np.ndarray:
+    """A copy of ``W`` with weights ``|W_ij| < threshold`` set to zero, except where ``keep``."""
+    out = np.where(np.abs(W) >= threshold, W, 0.0)
+    if keep is not None:
+        out[keep] = W[keep]
+    return out
+
+
+def break_cycles(
+    W: np.ndarray, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
+    """Drop the weakest edge of each directed cycle until ``W`` is a DAG.
+
+    Edges marked in ``keep`` (required by a prior) are never dropped. Returns the DAG
+    (a copy) and the dropped edges as ``(i, j, weight)`` in the order they were dropped.
+    """
+    W = W.copy()
+    dropped: list[tuple[int, int, float]] = []
+    while (cycle := find_cycle(W)) is not None:
+        candidates = [(i, j) for i, j in cycle if keep is None or not keep[i, j]]
+        if not candidates:  # pragma: no cover - priors are checked to be acyclic
+            raise ValueError("a cycle made only of required edges cannot be broken")
+        i, j = min(candidates, key=lambda e: abs(W[e]))
+        dropped.append((i, j, float(W[i, j])))
+        W[i, j] = 0.0
+    return W, dropped

@@ -1,0 +1,151 @@
+"""Prior knowledge about the graph: forbidden and required edges, tiers, sinks, sources.
+
+Given in Python or as a YAML file of metric names::
+
+    forbidden:            # edges that must not appear
+      - [latency, cpu]
+      - "errors -> traffic"
+    required:             # edges that must appear
+      - [cpu, latency]
+    tiers:                # no edge from a later tier to an earlier one
+      - [traffic]
+      - [cpu, memory]
+      - [latency, errors]
+    sinks: [fault]        # can be caused, never a cause (no out-edges)
+    sources: [traffic]    # can cause, never be caused (no in-edges)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from faultgraph._graph import find_cycle
+from faultgraph.errors import InvalidInputError
+
+__all__ = ["PriorKnowledge"]
+
+Edge = tuple[str, str]
+_KEYS = ("forbidden", "required", "tiers", "sinks", "sources")
+
+
+def _edge(item: Any, where: str) -> Edge:
+    if isinstance(item, str) and "->" in item:
+        a, b = (part.strip() for part in item.split("->", 1))
+        return a, b
+    if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(x, str) for x in item):
+        return str(item[0]), str(item[1])
+    raise InvalidInputError(f"{where}: an edge must be [source, target] or 'source -> target', got {item!r}")
+
+
+def _names(items: Any, where: str) -> tuple[str, ...]:
+    if items is None:
+        return ()
+    if isinstance(items, str) or not isinstance(items, Iterable):
+        raise InvalidInputError(f"{where} must be a list of metric names, got {items!r}")
+    return tuple(str(x) for x in items)
+
+
+@dataclass(frozen=True)
+class PriorKnowledge:
+    """What is known about the causal graph before looking at data.
+
+    Attributes:
+        forbidden: edges ``(source, target)`` that must not appear.
+        required: edges that must appear (exempt from the L1 penalty and thresholding).
+        tiers: groups of metrics in causal order; no edge goes to an earlier tier.
+        sinks: metrics with no out-edges (a fault label: an effect only).
+        sources: metrics with no in-edges (external load).
+    """
+
+    forbidden: tuple[Edge, ...] = ()
+    required: tuple[Edge, ...] = ()
+    tiers: tuple[tuple[str, ...], ...] = ()
+    sinks: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any], *, where: str = "prior") -> PriorKnowledge:
+        """Build from a mapping with the keys of the YAML format (all optional)."""
+        if not isinstance(spec, dict):
+            raise InvalidInputError(f"{where} must be a mapping with keys {', '.join(_KEYS)}; got {type(spec).__name__}")
+        unknown = sorted(set(spec) - set(_KEYS))
+        if unknown:
+            raise InvalidInputError(f"{where} has unknown keys {unknown}; allowed: {', '.join(_KEYS)}")
+        tiers = spec.get("tiers") or ()
+        if isinstance(tiers, str) or not isinstance(tiers, Iterable):
+            raise InvalidInputError(f"{where}.tiers must be a list of lists of metric names, got {tiers!r}")
+        return cls(
+            forbidden=tuple(_edge(e, f"{where}.forbidden") for e in spec.get("forbidden") or ()),
+            required=tuple(_edge(e, f"{where}.required") for e in spec.get("required") or ()),
+            tiers=tuple(_names(t, f"{where}.tiers[{k}]") for k, t in enumerate(tiers)),
+            sinks=_names(spec.get("sinks"), f"{where}.sinks"),
+            sources=_names(spec.get("sources"), f"{where}.sources"),
+        )
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> PriorKnowledge:
+        """Read a prior from a YAML file (see the module docstring for the format)."""
+        import yaml
+
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(f"prior file {str(path)!r} cannot be read: {exc.strerror}") from None
+        try:
+            spec = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InvalidInputError(f"prior file {str(path)!r} is not valid YAML: {exc}") from None
+        return cls.from_dict(spec or {}, where=str(path))
+
+    def masks(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The ``(allowed, required)`` boolean ``(d, d)`` masks over ``names``.
+
+        Raises ``InvalidInputError`` if the prior names an unknown metric, contradicts
+        itself (an edge both required and forbidden) or requires a cycle.
+        """
+        index = {n: i for i, n in enumerate(names)}
+        d = len(names)
+
+        def idx(name: str, where: str) -> int:
+            if name not in index:
+                raise InvalidInputError(
+                    f"prior {where} names unknown metric {name!r}; known metrics: "
+                    + ", ".join(map(repr, list(names)[:10]))
+                    + (f" and {d - 10} more" if d > 10 else "")
+                )
+            return index[name]
+
+        allowed = ~np.eye(d, dtype=bool)
+        for a, b in self.forbidden:
+            allowed[idx(a, "forbidden"), idx(b, "forbidden")] = False
+        for s in self.sinks:
+            allowed[idx(s, "sinks"), :] = False
+        for s in self.sources:
+            allowed[:, idx(s, "sources")] = False
+        rank = np.full(d, -1)
+        for k, tier in enumerate(self.tiers):
+            for name in tier:
+                rank[idx(name, "tiers")] = k
+        ranked = rank >= 0
+        later_to_earlier = ranked[:, None] & ranked[None, :] & (rank[:, None] > rank[None, :])
+        allowed &= ~later_to_earlier
+        required = np.zeros((d, d), dtype=bool)
+        for a, b in self.required:
+            i, j = idx(a, "required"), idx(b, "required")
+            if not allowed[i, j]:
+                raise InvalidInputError(
+                    f"prior requires the edge {a} -> {b}, which its forbidden edges, tiers, sinks or sources rule out"
+                )
+            required[i, j] = True
+        cycle = find_cycle(required)
+        if cycle:
+            path = " -> ".join([names[cycle[0][0]]] + [names[j] for _, j in cycle])
+            raise InvalidInputError(f"prior requires a cycle: {path}")
+        allowed &= ~required.T  # the reverse of a required edge would close a 2-cycle
+        return allowed, required

@@ -1,0 +1,5 @@
+"""Feature causal encoding: metrics into a clean, scaled candidate space."""
+
+from faultgraph.encode.encoder import MetricEncoder, fill_gaps
+
+__all__ = ["MetricEncoder", "fill_gaps"]

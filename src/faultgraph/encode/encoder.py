@@ -1,0 +1,169 @@
+"""Encoding metrics into the causal candidate space: clean, fill, scale.
+
+:class:`MetricEncoder` is fitted on one window (normally a healthy period) and applied
+to another, so that an incident is measured in the units of normal behaviour:
+
+1. drop metrics that are constant or entirely missing in the fitting window (and
+   say which, in ``dropped_``);
+2. fill gaps of at most ``max_gap`` consecutive missing steps by linear interpolation
+   (at the ends: the nearest value); longer gaps raise ``InvalidInputError``;
+3. scale robustly: ``(x − median) / scale`` with ``scale = IQR / 1.349`` (the standard
+   deviation of a normal distribution with that IQR); where the IQR is below
+   ``min_scale`` (a metric that is nearly always the same value, such as an error
+   count), the standard deviation is used instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from faultgraph._validation import check_nonnegative
+from faultgraph.errors import InvalidInputError, NotFittedError
+
+__all__ = ["MetricEncoder", "fill_gaps"]
+
+_IQR_TO_SIGMA = 1.349
+
+
+def _as_frame(data: Any, name: str) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        frame = data.copy()
+        frame.columns = [str(c) for c in frame.columns]
+    else:
+        arr = np.asarray(data)
+        if arr.ndim != 2:
+            raise InvalidInputError(f"{name} must be 2-D (time steps x metrics), got shape {arr.shape}")
+        frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise InvalidInputError(f"{name} is empty: shape {frame.shape}")
+    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise InvalidInputError(f"{name} has non-numeric columns: {', '.join(map(repr, bad[:8]))}")
+    frame = frame.astype(np.float64)
+    inf = [c for c in frame.columns if np.isinf(frame[c].to_numpy()).any()]
+    if inf:
+        raise InvalidInputError(f"{name} has infinite values in {', '.join(map(repr, inf[:8]))}")
+    return frame
+
+
+def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.DataFrame:
+    """Fill runs of at most ``max_gap`` missing values; raise if a longer run remains.
+
+    Interior gaps are interpolated linearly in row order; leading and trailing gaps take
+    the nearest observed value. Returns a new frame.
+    """
+    if frame.notna().all().all():
+        return frame.copy()
+    filled = frame.interpolate(method="linear", limit=max_gap, limit_area="inside")
+    filled = filled.bfill(limit=max_gap).ffill(limit=max_gap)
+    left = filled.isna().sum()
+    left = left[left > 0]
+    if len(left):
+        worst = left.sort_values(ascending=False)
+        detail = ", ".join(f"{c!r} ({int(n)} values)" for c, n in worst.head(5).items())
+        raise InvalidInputError(
+            f"{name} has gaps longer than max_gap={max_gap} steps that cannot be filled: {detail}; "
+            "raise max_gap, drop those rows, or drop those metrics"
+        )
+    return filled
+
+
+class MetricEncoder:
+    """Drop dead metrics, fill short gaps and scale robustly; fit on one window, apply to another.
+
+    Args:
+        max_gap: longest run of missing steps filled (default 5).
+        scale: ``"robust"`` (median/IQR, default), ``"standard"`` (mean/std) or ``None``.
+        min_scale: IQR floor below which the standard deviation is used (default 1e-8).
+
+    Attributes:
+        columns_: the metrics kept, in order.
+        dropped_: ``{metric: reason}`` for metrics dropped at fit.
+        center_, scale_: per kept metric, as ``pandas.Series``.
+    """
+
+    def __init__(self, *, max_gap: int = 5, scale: str | None = "robust", min_scale: float = 1e-8) -> None:
+        self.max_gap = max_gap
+        self.scale = scale
+        self.min_scale = min_scale
+
+    def _check_params(self) -> None:
+        if not isinstance(self.max_gap, (int, np.integer)) or self.max_gap < 0:
+            raise InvalidInputError(f"max_gap must be an integer >= 0, got {self.max_gap!r}")
+        if self.scale not in ("robust", "standard", None):
+            raise InvalidInputError(f"scale must be 'robust', 'standard' or None, got {self.scale!r}")
+        check_nonnegative("min_scale", self.min_scale)
+
+    def fit(self, data: Any) -> MetricEncoder:
+        """Learn which metrics to keep and their centre and scale from ``data``."""
+        self._check_params()
+        frame = _as_frame(data, "data")
+        dropped: dict[str, str] = {}
+        for c in frame.columns:
+            col = frame[c]
+            if col.isna().all():
+                dropped[c] = "all values missing"
+            elif col.nunique(dropna=True) <= 1:
+                dropped[c] = "constant"
+        kept = [c for c in frame.columns if c not in dropped]
+        if not kept:
+            raise InvalidInputError(f"data has no usable metric: all {frame.shape[1]} are constant or missing")
+        filled = fill_gaps(frame[kept], int(self.max_gap), name="data")
+        if self.scale == "robust":
+            center = filled.median()
+            q75, q25 = filled.quantile(0.75), filled.quantile(0.25)
+            scale = (q75 - q25) / _IQR_TO_SIGMA
+            small = scale < float(self.min_scale)
+            scale[small] = filled.std(ddof=0)[small]
+        elif self.scale == "standard":
+            center, scale = filled.mean(), filled.std(ddof=0)
+        else:
+            center, scale = pd.Series(0.0, index=kept), pd.Series(1.0, index=kept)
+        self.columns_ = kept
+        self.dropped_ = dropped
+        self.center_ = center.astype(float)
+        self.scale_ = scale.astype(float)
+        return self
+
+    def transform(self, data: Any) -> pd.DataFrame:
+        """Select, fill and scale ``data`` with what ``fit`` learned; returns a new frame."""
+        if not hasattr(self, "columns_"):
+            raise NotFittedError("this MetricEncoder is not fitted yet; call fit(data) first")
+        frame = _as_frame(data, "data")
+        missing = [c for c in self.columns_ if c not in frame.columns]
+        if missing:
+            raise InvalidInputError(
+                f"data lacks {len(missing)} metrics the encoder was fitted on: {', '.join(map(repr, missing[:8]))}"
+            )
+        filled = fill_gaps(frame[self.columns_], int(self.max_gap), name="data")
+        return (filled - self.center_) / self.scale_
+
+    def fit_transform(self, data: Any) -> pd.DataFrame:
+        """``fit(data)`` then ``transform(data)``."""
+        return self.fit(data).transform(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted parameters as plain JSON-ready values (for saving a model)."""
+        if not hasattr(self, "columns_"):
+            raise NotFittedError("this MetricEncoder is not fitted yet; call fit(data) first")
+        return {
+            "max_gap": int(self.max_gap), "scale": self.scale, "min_scale": float(self.min_scale),
+            "columns": list(self.columns_), "dropped": dict(self.dropped_),
+            "center": [float(v) for v in self.center_], "scale_values": [float(v) for v in self.scale_],
+        }
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> MetricEncoder:
+        """Rebuild a fitted encoder from :meth:`to_dict`'s output."""
+        try:
+            enc = cls(max_gap=int(spec["max_gap"]), scale=spec["scale"], min_scale=float(spec["min_scale"]))
+            enc.columns_ = [str(c) for c in spec["columns"]]
+            enc.dropped_ = {str(k): str(v) for k, v in spec["dropped"].items()}
+            enc.center_ = pd.Series([float(v) for v in spec["center"]], index=enc.columns_)
+            enc.scale_ = pd.Series([float(v) for v in spec["scale_values"]], index=enc.columns_)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"encoder parameters are damaged: {exc!r}") from None
+        return enc

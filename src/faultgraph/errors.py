@@ -1,0 +1,43 @@
+"""The one exception tree of faultgraph.
+
+::
+
+    FaultgraphError                      base of everything faultgraph raises
+    ├── InvalidInputError (ValueError)   bad data, arguments, files or priors
+    │   └── NotADAGError                 a graph that must be acyclic is not
+    └── NotFittedError (AttributeError)  a result was asked of an unfitted estimator
+    ConvergenceWarning (UserWarning)     an optimiser stopped short of its tolerance
+
+Messages name the argument, the value received and what is allowed, for
+example ``lambda1 must be >= 0, got -0.1``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConvergenceWarning",
+    "FaultgraphError",
+    "InvalidInputError",
+    "NotADAGError",
+    "NotFittedError",
+]
+
+
+class FaultgraphError(Exception):
+    """Base class of every error faultgraph raises on purpose."""
+
+
+class InvalidInputError(FaultgraphError, ValueError):
+    """The data, an argument, a file or a prior is not acceptable."""
+
+
+class NotFittedError(FaultgraphError, AttributeError):
+    """An estimator was used before ``fit``."""
+
+
+class NotADAGError(InvalidInputError):
+    """A graph that must be a directed acyclic graph has a cycle."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An optimiser stopped before reaching its tolerance; the result may be poor."""

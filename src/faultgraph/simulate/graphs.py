@@ -1,0 +1,115 @@
+"""Random DAGs and linear structural equation models with known ground truth."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from faultgraph._graph import is_dag
+from faultgraph._validation import as_generator, check_choice
+from faultgraph.errors import InvalidInputError, NotADAGError
+
+__all__ = ["simulate_dag", "simulate_linear_sem", "simulate_weights"]
+
+GraphKind = Literal["er", "sf"]
+NoiseKind = Literal["gauss", "exp", "gumbel"]
+
+
+def _permute(B: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    P = rng.permutation(B.shape[0])
+    return B[np.ix_(P, P)]
+
+
+def simulate_dag(
+    d: int,
+    degree: float,
+    kind: GraphKind = "er",
+    random_state: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """A random DAG as a ``(d, d)`` 0/1 matrix; ``B[i, j] = 1`` is the edge ``i → j``.
+
+    ``degree`` is the expected number of edges per node, so ``kind="er", degree=2`` is
+    the "ER2" graph of the NOTEARS and DAGMA papers with about ``2d`` edges.
+
+    * ``"er"``: Erdős–Rényi, each pair of a random order joined with probability
+      ``2·degree/(d−1)``.
+    * ``"sf"``: scale-free (Barabási–Albert preferential attachment), each new node
+      sending ``round(degree)`` edges into earlier nodes, which become hubs of effects.
+    The node order is shuffled, so the index carries no causal order.
+    """
+    kind = check_choice("kind", kind, ("er", "sf"))
+    if not isinstance(d, (int, np.integer)) or d < 2:
+        raise InvalidInputError(f"d must be an integer >= 2, got {d!r}")
+    if not np.isfinite(degree) or degree <= 0:
+        raise InvalidInputError(f"degree must be > 0, got {degree!r}")
+    rng = as_generator(random_state)
+    B = np.zeros((d, d))
+    if kind == "er":
+        p = min(1.0, 2.0 * degree / (d - 1))
+        B = np.triu(rng.random((d, d)) < p, k=1).astype(float)
+    else:
+        m = max(1, int(round(degree)))
+        weight = np.zeros(d)
+        for j in range(1, d):
+            k = min(m, j)
+            p = weight[:j] + 1.0
+            targets = rng.choice(j, size=k, replace=False, p=p / p.sum())
+            B[j, targets] = 1.0  # new node j -> earlier nodes: hubs collect many causes
+            weight[targets] += 1.0
+            weight[j] += k
+    return _permute(B, rng)
+
+
+def simulate_weights(
+    B: np.ndarray,
+    w_ranges: tuple[tuple[float, float], ...] = ((-2.0, -0.5), (0.5, 2.0)),
+    random_state: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Weights for the edges of ``B``, drawn uniformly from the union of ``w_ranges``."""
+    rng = as_generator(random_state)
+    B = np.asarray(B, dtype=float)
+    which = rng.integers(len(w_ranges), size=B.shape)
+    W = np.zeros(B.shape)
+    for i, (lo, hi) in enumerate(w_ranges):
+        W += B * (which == i) * rng.uniform(lo, hi, size=B.shape)
+    return W
+
+
+def simulate_linear_sem(
+    W: np.ndarray,
+    n: int,
+    noise: NoiseKind = "gauss",
+    noise_scale: float | np.ndarray = 1.0,
+    random_state: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Draw ``n`` samples of ``X = XW + E`` for a DAG ``W`` (rows are samples).
+
+    ``noise`` is ``"gauss"`` (normal), ``"exp"`` (exponential) or ``"gumbel"``, each
+    scaled by ``noise_scale`` (one value for equal variances, or one per node for
+    unequal variances).
+    """
+    noise = check_choice("noise", noise, ("gauss", "exp", "gumbel"))
+    W = np.asarray(W, dtype=float)
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise InvalidInputError(f"W must be a square (d, d) weight matrix, got shape {W.shape}")
+    if not is_dag(W):
+        raise NotADAGError("W must be the weight matrix of a DAG, but it has a directed cycle")
+    d = W.shape[0]
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise InvalidInputError(f"n must be a positive integer, got {n!r}")
+    try:
+        scale = np.broadcast_to(np.asarray(noise_scale, dtype=float), (d,))
+    except ValueError:
+        raise InvalidInputError(f"noise_scale must be one value or {d} values, got {noise_scale!r}") from None
+    rng = as_generator(random_state)
+    if noise == "gauss":
+        E = rng.normal(size=(n, d))
+    elif noise == "exp":
+        E = rng.exponential(size=(n, d))
+    else:
+        E = rng.gumbel(size=(n, d))
+    E = E * scale
+    # X (I - W) = E  =>  X = E (I - W)^-1: one solve instead of a loop in topological order.
+    I_W = np.eye(d) - W
+    return np.linalg.solve(I_W.T, E.T).T
