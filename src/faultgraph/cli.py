@@ -15,6 +15,7 @@ from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape as rich_escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faultgraph import __version__
@@ -76,15 +77,15 @@ def _errors() -> Iterator[None]:
     except FaultgraphError as exc:
         if _state["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if _state["debug"]:
             raise
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for details)",
-                  highlight=False)
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {rich_escape(str(exc))} "
+                  "(rerun with --debug for the traceback)", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 

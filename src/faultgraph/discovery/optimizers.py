@@ -75,6 +75,7 @@ def dagma_linear(
     s: float | Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6),
     max_iter: int = 2000,
     tol: float = 1e-5,
+    warm_tol: float = 1e-4,
     h_tol: float = 1e-4,
     callback: Callback | None = None,
 ) -> OptimizerResult:
@@ -95,7 +96,9 @@ def dagma_linear(
         T: number of central-path steps; ``mu_init`` and ``mu_factor`` set ``mu``.
         s: the log-det parameter for each step (a sequence of length ``T`` or one value).
         max_iter: quasi-Newton iterations allowed per step.
-        tol: a step ends when the objective falls by less than this fraction twice.
+        tol: the last step ends when the objective falls by less than this fraction
+            twice in a row; ``warm_tol`` does the same for the earlier steps, whose
+            solutions only warm-start the next one.
         h_tol: the final ``h`` below which the result counts as converged.
         callback: called after each step with ``{"step", "steps", "mu", "h", "loss"}``.
     """
@@ -123,7 +126,9 @@ def dagma_linear(
         # A warm start from a larger s can lie outside the domain of a smaller s.
         while not np.isfinite(h_logdet(W, s_t)[0]):
             W = 0.5 * W
-        W, nit, _ = minimize_l1(fun, W, lam, ok, max_iter=max_iter, tol=tol, max_step=1e-2, precondition=P)
+        last = step == T - 1
+        W, nit, _ = minimize_l1(fun, W, lam, ok, max_iter=max_iter, tol=tol if last else warm_tol,
+                                max_step=1e-2, precondition=P)
         n_iter += nit
         if callback is not None:
             callback({"step": step + 1, "steps": T, "mu": mu, "h": h_logdet(W, s_t)[0],

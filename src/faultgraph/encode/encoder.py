@@ -57,18 +57,21 @@ def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.Da
     """
     if frame.notna().all().all():
         return frame.copy()
-    filled = frame.interpolate(method="linear", limit=max_gap, limit_area="inside")
-    filled = filled.bfill(limit=max_gap).ffill(limit=max_gap)
-    left = filled.isna().sum()
-    left = left[left > 0]
-    if len(left):
-        worst = left.sort_values(ascending=False)
-        detail = ", ".join(f"{c!r} ({int(n)} values)" for c, n in worst.head(5).items())
+    too_long = {c: n for c in frame.columns if (n := _longest_nan_run(frame[c].to_numpy())) > max_gap}
+    if too_long:
+        worst = sorted(too_long.items(), key=lambda kv: -kv[1])
+        detail = ", ".join(f"{c!r} ({n} steps)" for c, n in worst[:5])
         raise InvalidInputError(
             f"{name} has gaps longer than max_gap={max_gap} steps that cannot be filled: {detail}; "
             "raise max_gap, drop those rows, or drop those metrics"
         )
-    return filled
+    return frame.interpolate(method="linear", limit_area="inside").bfill().ffill()
+
+
+def _longest_nan_run(values: np.ndarray) -> int:
+    missing = np.concatenate([[0], np.isnan(values).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(missing))
+    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
 
 
 class MetricEncoder:

@@ -64,7 +64,9 @@ def read_metrics(
         if path.suffix.lower() in (".parquet", ".pq"):
             raw = pd.read_parquet(path)
         elif path.suffix.lower() in (".csv", ".txt", ".tsv") or suffixes.endswith((".csv.gz", ".csv.bz2")):
-            raw = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            _check_csv_header(path, sep)
+            raw = pd.read_csv(path, sep=sep)
         else:
             raise InvalidInputError(
                 f"metrics file {str(path)!r} has an unknown extension; use .csv, .csv.gz or .parquet"
@@ -78,6 +80,20 @@ def read_metrics(
         raise InvalidInputError(f"metrics file {str(path)!r} cannot be parsed: {first}") from None
     return to_metric_frame(raw, layout=layout, time_column=time_column, on_duplicate=on_duplicate,
                            source=str(path))
+
+
+def _check_csv_header(path: Path, sep: str) -> None:
+    """Refuse repeated column names (pandas would silently rename the second ``a`` to ``a.1``)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
+        header = next(csv.reader(fh, delimiter=sep), [])
+    names = [h.strip() for h in header]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InvalidInputError(f"metrics file {str(path)!r} has duplicate columns: {', '.join(map(repr, dup))}")
 
 
 def _find_time_column(columns: list[str], time_column: str | None, source: str) -> str | None:

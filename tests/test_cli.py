@@ -1,0 +1,105 @@
+"""The command line: documented commands run, bad input gives one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from faultgraph.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def simulated(tmp_path):
+    out = tmp_path / "sim"
+    result = run("simulate", "graph", "--kind", "er", "--nodes", "10", "--degree", "2", "--samples", "1000",
+                 "--seed", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_simulate_writes_data_and_truth(simulated):
+    truth = json.loads((simulated / "truth.json").read_text())
+    header = (simulated / "data.csv").read_text().splitlines()[0].split(",")
+    assert header == ["timestamp"] + truth["nodes"]
+    assert len(truth["edges"]) > 0 and {"source", "target", "weight"} <= set(truth["edges"][0])
+    assert truth["params"]["seed"] == 3
+
+
+@pytest.mark.parametrize("method", ["dagma", "notears"])
+def test_discover_writes_the_documented_schema(simulated, tmp_path, method):
+    out = tmp_path / "graph.json"
+    result = run("discover", str(simulated / "data.csv"), "--method", method, "--no-standardize",
+                 "--truth", str(simulated / "truth.json"), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    graph = json.loads(out.read_text())
+    assert {"nodes", "edges", "method", "params", "elapsed_s", "dropped_edges"} <= set(graph)
+    assert graph["method"] == method and graph["params"]["standardize"] is False
+    assert graph["accuracy"]["shd"] <= 2
+    assert all(set(e) == {"source", "target", "weight"} for e in graph["edges"])
+
+
+def test_discover_with_prior_and_options(simulated, tmp_path):
+    truth = json.loads((simulated / "truth.json").read_text())
+    edge = truth["edges"][0]
+    prior = tmp_path / "prior.yaml"
+    prior.write_text(f"forbidden:\n  - [{edge['source']}, {edge['target']}]\n")
+    out = tmp_path / "graph.json"
+    result = run("discover", str(simulated / "data.csv"), "--prior", str(prior), "--lambda1", "0.05",
+                 "--threshold", "0.2", "--quiet", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    graph = json.loads(out.read_text())
+    assert (edge["source"], edge["target"]) not in {(e["source"], e["target"]) for e in graph["edges"]}
+    assert graph["params"]["lambda1"] == 0.05 and graph["params"]["threshold"] == 0.2
+
+
+def _one_line_error(result, code=2):
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) >= 1 and lines[0].startswith("error:"), result.stderr
+    return " ".join(lines)
+
+
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, simulated):
+    out = str(tmp_path / "g.json")
+    assert "does not exist" in _one_line_error(run("discover", str(tmp_path / "missing.csv"), "--out", out))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert "is empty" in _one_line_error(run("discover", str(empty), "--out", out))
+    text = tmp_path / "text.csv"
+    text.write_text("timestamp,a,b\n0,1,x\n1,2,y\n")
+    assert "non-numeric" in _one_line_error(run("discover", str(text), "--out", out))
+    prior = tmp_path / "p.yaml"
+    prior.write_text("sinks: [no_such_metric]\n")
+    msg = _one_line_error(run("discover", str(simulated / "data.csv"), "--prior", str(prior), "--out", out))
+    assert "unknown metric 'no_such_metric'" in msg
+    msg = _one_line_error(run("discover", str(simulated / "data.csv"), "--lambda1", "-1", "--out", out))
+    assert "lambda1 must be >= 0" in msg
+
+
+def test_usage_errors_exit_2(simulated, tmp_path):
+    result = run("discover", str(simulated / "data.csv"), "--method", "pc", "--out", str(tmp_path / "g.json"))
+    assert result.exit_code == 2
+
+
+def test_version_and_help():
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.startswith("faultgraph ")
+    for cmd in (["--help"], ["discover", "--help"], ["simulate", "graph", "--help"], ["demo", "--help"]):
+        assert run(*cmd).exit_code == 0
+
+
+def test_demo_learns_the_simulated_graph():
+    result = run("demo", "--nodes", "10", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    raw = re.search(r"Accuracy, raw scale: +SHD (\d+)", result.output)
+    assert raw and int(raw.group(1)) <= 2
+    assert re.search(r"Accuracy, standardised: +SHD \d+", result.output)

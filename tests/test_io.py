@@ -1,0 +1,118 @@
+"""Reading metrics files: wide and long, CSV and Parquet, and every kind of bad file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from faultgraph import InvalidInputError, read_metrics
+from faultgraph.io import write_json_atomic
+
+
+def test_wide_csv_with_time_column(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("timestamp,cpu,latency\n2024-01-01T00:02:00Z,3,30\n2024-01-01T00:00:00Z,1,10\n"
+                 "2024-01-01T00:01:00Z,2,\n")
+    frame = read_metrics(p)
+    assert list(frame.columns) == ["cpu", "latency"]
+    assert isinstance(frame.index, pd.DatetimeIndex) and frame.index.is_monotonic_increasing
+    assert frame.dtypes.eq(np.float64).all()
+    assert frame["cpu"].tolist() == [1.0, 2.0, 3.0]
+    assert np.isnan(frame["latency"].iloc[1])  # gaps stay NaN for the encoder
+
+
+def test_unix_seconds_and_plain_steps(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("time,a,b\n1700000000,1,2\n1700000060,2,3\n")
+    frame = read_metrics(p)
+    assert frame.index[1] - frame.index[0] == pd.Timedelta(seconds=60)
+    p.write_text("a,b\n1,2\n2,3\n")
+    frame = read_metrics(p)
+    assert frame.index.name == "step" and list(frame.index) == [0, 1]
+
+
+def test_long_csv_is_pivoted(tmp_path):
+    p = tmp_path / "long.csv"
+    p.write_text("timestamp,metric,value\n0,cpu,1\n0,mem,5\n1,cpu,2\n1,mem,6\n2,cpu,3\n")
+    frame = read_metrics(p)
+    assert list(frame.columns) == ["cpu", "mem"]
+    assert frame.loc[1.0, "mem"] == 6.0 and np.isnan(frame.loc[2.0, "mem"])
+
+
+def test_parquet_wide_and_long(tmp_path):
+    wide = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=4, freq="min"),
+                         "cpu": [1.0, 2, 3, 4], "mem": [4.0, 3, 2, 1]})
+    wide.to_parquet(tmp_path / "w.parquet")
+    frame = read_metrics(tmp_path / "w.parquet")
+    assert frame.shape == (4, 2) and frame["mem"].iloc[0] == 4.0
+    long = wide.melt(id_vars="timestamp", var_name="metric", value_name="value")
+    long.to_parquet(tmp_path / "l.parquet")
+    pd.testing.assert_frame_equal(read_metrics(tmp_path / "l.parquet"), frame, check_freq=False)
+
+
+def test_duplicate_timestamps(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("timestamp,a,b\n0,1,2\n0,3,4\n1,5,6\n")
+    with pytest.raises(InvalidInputError, match="1 duplicate timestamps.*on_duplicate"):
+        read_metrics(p)
+    assert read_metrics(p, on_duplicate="mean").loc[0.0, "a"] == 2.0
+    assert read_metrics(p, on_duplicate="last").loc[0.0, "a"] == 3.0
+    q = tmp_path / "dl.csv"
+    q.write_text("timestamp,metric,value\n0,a,1\n0,a,3\n")
+    with pytest.raises(InvalidInputError, match="metric 'a' has 2 duplicate"):
+        read_metrics(q)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("", "is empty"),
+        ("timestamp,a,b\n", "no data rows"),
+        ("timestamp,a,b\n0,1,x\n1,2,y\n", "non-numeric metric columns: 'b'"),
+        ("timestamp,a,b\n0,1,inf\n1,2,3\n", "infinite values in metrics 'b'"),
+        ("timestamp,a,a\n0,1,2\n", "duplicate columns: 'a'"),
+        ("timestamp\n0\n1\n", "no metric columns"),
+        ("timestamp,metric,value\n0,a,hello\n", "non-numeric values"),
+        ("timestamp,a\nyesterday-ish,1\n", "not times"),
+    ],
+)
+def test_bad_files(tmp_path, content, match):
+    p = tmp_path / "bad.csv"
+    p.write_text(content)
+    with pytest.raises(InvalidInputError, match=match):
+        read_metrics(p)
+
+
+def test_missing_and_unknown_files(tmp_path):
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        read_metrics(tmp_path / "nope.csv")
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(InvalidInputError, match="unknown extension"):
+        read_metrics(tmp_path / "x.json")
+    with pytest.raises(InvalidInputError, match="is a folder"):
+        read_metrics(tmp_path)
+
+
+def test_explicit_time_column_and_layout_checks(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("when,a,b\n0,1,2\n1,2,3\n")
+    assert read_metrics(p, time_column="when").shape == (2, 2)
+    with pytest.raises(InvalidInputError, match="time_column 'then' is not a column"):
+        read_metrics(p, time_column="then")
+    with pytest.raises(InvalidInputError, match="long layout needs"):
+        read_metrics(p, layout="long")
+    with pytest.raises(InvalidInputError, match="layout must be one of"):
+        read_metrics(p, layout="tall")
+
+
+def test_write_json_atomic_leaves_no_temporary_files(tmp_path):
+    target = tmp_path / "sub" / "out.json"
+    write_json_atomic(target, {"a": 1})
+    write_json_atomic(target, {"a": 2})
+    assert target.read_text().strip().endswith("}") and '"a": 2' in target.read_text()
+    assert [p.name for p in target.parent.iterdir()] == ["out.json"]
+    with pytest.raises(ValueError):
+        write_json_atomic(target, {"a": float("nan")})
+    assert '"a": 2' in target.read_text()  # the old file survives a failed write
+    assert [p.name for p in target.parent.iterdir()] == ["out.json"]

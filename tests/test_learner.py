@@ -1,0 +1,217 @@
+"""StructureLearner and the two optimisers: recovery, priors, DAG guarantee, contract."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from faultgraph import ConvergenceWarning, InvalidInputError, NotFittedError, StructureLearner
+from faultgraph._graph import is_dag
+from faultgraph.discovery import PriorKnowledge, break_cycles, dagma_linear, notears_linear, second_moments
+from faultgraph.evaluate import graph_accuracy
+
+
+@pytest.mark.parametrize("method", ["dagma", "notears"])
+def test_recovers_planted_er2_graph(er10, method):
+    learner = StructureLearner(method, standardize=False).fit(er10.data)
+    acc = graph_accuracy(er10.W, learner.adjacency_)
+    assert acc.shd <= 2, acc
+    assert learner.n_iter_ > 0
+    assert learner.h_final_ < 1e-4
+    assert is_dag(learner.adjacency_)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_dagma_recovers_other_seeds(seed):
+    from faultgraph.simulate import simulate_graph_data
+
+    sim = simulate_graph_data(kind="er", nodes=10, degree=2, samples=1000, random_state=seed)
+    learner = StructureLearner("dagma", standardize=False).fit(sim.data)
+    assert graph_accuracy(sim.W, learner.adjacency_).shd <= 2
+
+
+def test_weights_are_estimated(er10):
+    learner = StructureLearner("dagma", standardize=False).fit(er10.data)
+    true = er10.W != 0
+    est = learner.adjacency_[true]
+    assert (np.sign(est) == np.sign(er10.W[true])).all()
+    # the L1 penalty shrinks weights a little; the fit stays close on average
+    assert np.mean(np.abs(est - er10.W[true])) < 0.1
+
+
+def test_fit_leaves_callers_data_unchanged(er10):
+    X = er10.data.to_numpy().copy()
+    before = X.copy()
+    frame = er10.data.copy()
+    StructureLearner(standardize=False).fit(X)
+    StructureLearner(standardize=True).fit(frame)
+    np.testing.assert_array_equal(X, before)
+    pd.testing.assert_frame_equal(frame, er10.data)
+
+
+def test_names_come_from_dataframe_columns(er10):
+    learner = StructureLearner(standardize=False).fit(er10.data)
+    assert list(learner.feature_names_in_) == er10.nodes
+    for s, t, w in learner.edges_:
+        assert er10.W[er10.nodes.index(s), er10.nodes.index(t)] != 0 or abs(w) > 0
+
+
+def test_not_fitted_raises():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        _ = StructureLearner().edges_
+
+
+def test_output_is_a_dag_even_when_the_optimiser_stops_early(er10):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        learner = StructureLearner("dagma", standardize=False, max_iter=3, threshold=0.0).fit(er10.data)
+    assert is_dag(learner.adjacency_)
+    conv = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert conv and "h(W) =" in str(conv[0].message) and "loss" in str(conv[0].message)
+    assert not learner.converged_
+
+
+def test_break_cycles_drops_the_weakest_edge():
+    W = np.zeros((3, 3))
+    W[0, 1], W[1, 2], W[2, 0] = 1.0, 0.8, -0.4
+    dag, dropped = break_cycles(W)
+    assert dropped == [(2, 0, -0.4)]
+    assert is_dag(dag) and W[2, 0] == -0.4  # input untouched
+
+
+def test_break_cycles_keeps_required_edges():
+    W = np.zeros((3, 3))
+    W[0, 1], W[1, 2], W[2, 0] = 1.0, 0.8, -0.4
+    keep = np.zeros((3, 3), dtype=bool)
+    keep[2, 0] = True
+    dag, dropped = break_cycles(W, keep=keep)
+    assert dropped == [(1, 2, 0.8)] and dag[2, 0] == -0.4
+
+
+# --- priors ---------------------------------------------------------------------------
+
+def _index(er10):
+    return {n: i for i, n in enumerate(er10.nodes)}
+
+
+def test_forbidden_edge_never_appears(er10):
+    i, j = np.argwhere(er10.W != 0)[0]
+    a, b = er10.nodes[i], er10.nodes[j]
+    for method in ("dagma", "notears"):
+        learner = StructureLearner(method, standardize=False, prior=PriorKnowledge(forbidden=((a, b),))).fit(er10.data)
+        assert learner.adjacency_[i, j] == 0
+
+
+def test_required_edge_always_appears(er10):
+    # a pair with no edge either way in the truth: the data alone would never choose it
+    empty = [(i, j) for i in range(10) for j in range(10) if i != j and er10.W[i, j] == 0 and er10.W[j, i] == 0]
+    i, j = empty[0]
+    prior = PriorKnowledge(required=((er10.nodes[i], er10.nodes[j]),))
+    for method in ("dagma", "notears"):
+        learner = StructureLearner(method, standardize=False, prior=prior).fit(er10.data)
+        assert learner.adjacency_[i, j] != 0
+        assert is_dag(learner.adjacency_)
+
+
+def test_sink_has_no_out_edges_and_source_no_in_edges(er10):
+    out_deg = (er10.W != 0).sum(axis=1)
+    in_deg = (er10.W != 0).sum(axis=0)
+    sink = er10.nodes[int(np.argmax(out_deg))]       # a node that truly has out-edges
+    source = er10.nodes[int(np.argmax(in_deg))]      # a node that truly has in-edges
+    prior = PriorKnowledge(sinks=(sink,), sources=(source,))
+    learner = StructureLearner(standardize=False, prior=prior).fit(er10.data)
+    idx = _index(er10)
+    assert not learner.adjacency_[idx[sink], :].any()
+    assert not learner.adjacency_[:, idx[source]].any()
+
+
+def test_tiers_are_respected(er10):
+    tiers = (tuple(er10.nodes[5:]), tuple(er10.nodes[:5]))
+    learner = StructureLearner(standardize=False, prior=PriorKnowledge(tiers=tiers)).fit(er10.data)
+    # no edge from the later tier (nodes 0-4) to the earlier one (nodes 5-9)
+    assert not learner.adjacency_[:5, 5:].any()
+
+
+def test_prior_from_yaml(tmp_path, er10):
+    a, b, c = er10.nodes[:3]
+    path = tmp_path / "prior.yaml"
+    path.write_text(f"forbidden:\n  - [{a}, {b}]\n  - '{b} -> {c}'\nsinks: [{c}]\ntiers:\n  - [{a}]\n  - [{b}, {c}]\n")
+    prior = PriorKnowledge.from_yaml(path)
+    assert prior.forbidden == ((a, b), (b, c)) and prior.sinks == (c,)
+    learner = StructureLearner(standardize=False, prior=str(path)).fit(er10.data)
+    idx = _index(er10)
+    assert learner.adjacency_[idx[a], idx[b]] == 0 and not learner.adjacency_[idx[c]].any()
+
+
+@pytest.mark.parametrize(
+    "prior, match",
+    [
+        (PriorKnowledge(forbidden=(("nope", "x01"),)), "unknown metric 'nope'"),
+        (PriorKnowledge(required=(("x01", "x02"),), forbidden=(("x01", "x02"),)), "rule out"),
+        (PriorKnowledge(required=(("x01", "x02"), ("x02", "x01"))), "rule out|cycle"),
+        (PriorKnowledge(required=(("x01", "x02"), ("x02", "x03"), ("x03", "x01"))), "requires a cycle"),
+    ],
+)
+def test_bad_priors_are_rejected(er10, prior, match):
+    with pytest.raises(InvalidInputError, match=match):
+        StructureLearner(prior=prior).fit(er10.data.rename(columns=lambda c: f"x{int(c[1:]):02d}"))
+
+
+def test_bad_prior_files_are_rejected(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("forbiden: [[a, b]]\n")
+    with pytest.raises(InvalidInputError, match="unknown keys"):
+        PriorKnowledge.from_yaml(bad)
+    bad.write_text("forbidden: [[a, b, c]]\n")
+    with pytest.raises(InvalidInputError, match="an edge must be"):
+        PriorKnowledge.from_yaml(bad)
+    with pytest.raises(InvalidInputError, match="cannot be read"):
+        PriorKnowledge.from_yaml(tmp_path / "missing.yaml")
+
+
+# --- bad input ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[1.0, np.nan], [2.0, 3.0], [0.0, 1.0]]), "NaN values in columns 'x1'"),
+        (np.array([[1.0, np.inf], [2.0, 3.0], [0.0, 1.0]]), "infinite values"),
+        (np.array([[1.0, 5.0], [2.0, 5.0], [0.0, 5.0]]), "constant columns 'x1'"),
+        (np.ones((5, 1)), "at least 2 columns"),
+        (np.ones((1, 3)), "at least 2 rows"),
+        (np.ones(5), "must be 2-D"),
+        (pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]}), "non-numeric columns: 'b'"),
+    ],
+)
+def test_bad_data_is_rejected(X, match):
+    with pytest.raises(InvalidInputError, match=match):
+        StructureLearner().fit(X)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"lambda1": -0.1}, r"lambda1 must be >= 0, got -0.1"),
+        ({"method": "pc"}, r"method must be one of 'dagma', 'notears'; got 'pc'"),
+        ({"threshold": -1}, r"threshold must be >= 0"),
+        ({"max_iter": 0}, r"max_iter must be a positive integer"),
+    ],
+)
+def test_bad_parameters_are_rejected(er10, params, match):
+    with pytest.raises(InvalidInputError, match=match):
+        StructureLearner(**params).fit(er10.data)
+
+
+def test_optimisers_reject_bad_moment_matrix():
+    with pytest.raises(InvalidInputError, match="square"):
+        dagma_linear(np.ones((3, 4)))
+    with pytest.raises(InvalidInputError, match="lambda1"):
+        notears_linear(np.eye(3), lambda1=-1)
+
+
+def test_second_moments_standardised_is_the_correlation(er10):
+    X = er10.data.to_numpy()
+    np.testing.assert_allclose(second_moments(X, standardize=True), np.corrcoef(X.T), atol=1e-12)
