@@ -15,7 +15,10 @@ import numpy as np
 
 __all__: list[str] = []
 
-Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+#: Returns the gradient, or None if the point turns out to lie outside the domain.
+LazyGradient = Callable[[], "np.ndarray | None"]
+#: ``fun(W) -> (f, gradient)``: the value now, the gradient only if the point is accepted.
+Objective = Callable[[np.ndarray], tuple[float, LazyGradient]]
 
 
 def _pseudo_gradient(w: np.ndarray, g: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -41,7 +44,10 @@ def minimize_l1(
 ) -> tuple[np.ndarray, int, bool]:
     """Minimise ``fun(W) + Σ lambda1 ∘ |W|`` with ``W_ij = 0`` wherever not ``allowed``.
 
-    ``fun`` returns ``(f, ∇f)`` and may return an infinite ``f`` outside its domain.
+    ``fun`` returns ``(f, gradient)`` where ``gradient()`` computes ``∇f`` (or returns
+    ``None`` for a point outside the domain); it is called only for accepted steps, so
+    rejected trial points cost a value, not a gradient. ``f`` may be infinite outside
+    the domain.
     ``max_step`` caps the largest change of one weight in the first iteration.
     ``precondition``, a ``(d, d)`` symmetric positive definite ``P``, sets the initial
     inverse-Hessian guess of the quasi-Newton update to ``γ P`` acting on each column
@@ -55,17 +61,23 @@ def minimize_l1(
     free = allowed.ravel().astype(bool)
     lam = lambda1.ravel()[free]
 
-    def F(w: np.ndarray) -> tuple[float, np.ndarray]:
+    def F(w: np.ndarray) -> tuple[float, Callable[[], np.ndarray | None]]:
         W = np.zeros(shape)
         W.ravel()[free] = w
-        f, G = fun(W)
+        f, gradient = fun(W)
         if not np.isfinite(f):
-            return float("inf"), G
-        return f + float(lam @ np.abs(w)), G.ravel()[free]
+            return float("inf"), lambda: None
+
+        def grad_free() -> np.ndarray | None:
+            G = gradient()
+            return None if G is None else G.ravel()[free]
+
+        return f + float(lam @ np.abs(w)), grad_free
 
     w = W0.ravel()[free].copy()
-    f, g = F(w)
-    if not np.isfinite(f):
+    f, grad0 = F(w)
+    g = grad0()
+    if not np.isfinite(f) or g is None:
         raise ValueError("the starting point is outside the objective's domain")
     def apply_P(v: np.ndarray) -> np.ndarray:
         if precondition is None:
@@ -108,15 +120,19 @@ def minimize_l1(
         while True:
             w_new = w + t * direction
             w_new[np.sign(w_new) != orthant] = 0.0
-            f_new, g_new = F(w_new)
-            if f_new <= f + 1e-4 * float(pg @ (w_new - w)) or t < 1e-12:
+            f_new, grad_new = F(w_new)
+            accept = f_new <= f + 1e-4 * float(pg @ (w_new - w))
+            g_new = grad_new() if accept else None  # the gradient only where the step is taken
+            if accept and g_new is None:
+                f_new = float("inf")  # outside the domain after all
+            if (accept and g_new is not None) or t < 1e-12:
                 break
             if np.isfinite(f_new):  # minimiser of the quadratic through f, its slope and f_new
                 t_q = -descent * t * t / (2.0 * (f_new - f - descent * t))
                 t = min(0.5 * t, max(0.1 * t, t_q))
             else:
                 t *= 0.5
-        if not np.isfinite(f_new) or f_new > f:
+        if g_new is None or not np.isfinite(f_new) or f_new > f:
             converged = True  # no further progress possible at this precision
             break
         s_k, y_k = w_new - w, g_new - g

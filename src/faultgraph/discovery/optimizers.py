@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from faultgraph.discovery._owlqn import minimize_l1
-from faultgraph.discovery.functions import h_expm, h_logdet, least_squares_loss
+from faultgraph.discovery._owlqn import LazyGradient, minimize_l1
+from faultgraph.discovery.functions import h_expm, h_logdet, least_squares_loss, logdet_factor, logdet_gradient
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["OptimizerResult", "dagma_linear", "notears_linear"]
@@ -116,12 +116,17 @@ def dagma_linear(
     for step, s_t in enumerate(s_seq):
         inv_mu = 1.0 / mu
 
-        def fun(V: np.ndarray, s_t: float = s_t, inv_mu: float = inv_mu) -> tuple[float, np.ndarray]:
-            h, Gh = h_logdet(V, s_t)
-            if not np.isfinite(h):
-                return h, Gh
+        def fun(V: np.ndarray, s_t: float = s_t, inv_mu: float = inv_mu) -> tuple[float, LazyGradient]:
+            factor = logdet_factor(V, s_t)
+            if factor is None:
+                return float("inf"), lambda: None
             f, Gf = least_squares_loss(V, S)
-            return f + inv_mu * h, Gf + inv_mu * Gh
+
+            def gradient() -> np.ndarray | None:
+                Gh = logdet_gradient(V, factor)
+                return None if Gh is None else Gf + inv_mu * Gh
+
+            return f + inv_mu * factor[0], gradient
 
         # A warm start from a larger s can lie outside the domain of a smaller s.
         while not np.isfinite(h_logdet(W, s_t)[0]):
@@ -176,10 +181,11 @@ def notears_linear(
     for outer in range(1, max_outer + 1):
         while rho < rho_max:
 
-            def fun(V: np.ndarray, rho: float = rho, alpha: float = alpha) -> tuple[float, np.ndarray]:
+            def fun(V: np.ndarray, rho: float = rho, alpha: float = alpha) -> tuple[float, LazyGradient]:
                 f, Gf = least_squares_loss(V, S)
                 hv, Gh = h_expm(V)
-                return f + 0.5 * rho * hv * hv + alpha * hv, Gf + (rho * hv + alpha) * Gh
+                G = Gf + (rho * hv + alpha) * Gh
+                return f + 0.5 * rho * hv * hv + alpha * hv, lambda: G
 
             W_new, nit, _ = minimize_l1(fun, W, lam, ok, max_iter=max_iter, tol=tol, precondition=P)
             n_iter += nit
