@@ -116,14 +116,15 @@ def run_method(method: str, X: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 
 def one_case(case: dict[str, Any]) -> list[dict[str, Any]]:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
     import warnings
+
+    import scipy.linalg  # noqa: F401 - load scipy's own OpenBLAS before pinning threads
+    from threadpoolctl import threadpool_limits
 
     from faultgraph.evaluate import graph_accuracy
     from faultgraph.simulate import simulate_graph_data
 
+    threadpool_limits(1)  # numpy and scipy each bundle an OpenBLAS: pin both
     warnings.simplefilter("ignore")
     if case["kind"] == "sachs":
         X, B, _ = load_sachs()
@@ -175,13 +176,16 @@ def report(rows: list[dict[str, Any]], command: str) -> str:
 
     import faultgraph
 
+    import scipy.linalg  # noqa: F401 - so that scipy's BLAS is listed too
+
     blas = threadpoolctl.threadpool_info()
     lines = [
         "# Structure learning: accuracy and speed",
         "",
         f"Produced by `{command}` on {time.strftime('%Y-%m-%d')}, "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, BLAS {blas[0]['internal_api'] if blas else '?'} pinned to 1 thread, "
+        f"numpy {np.__version__}, {len(blas)} BLAS libraries ({', '.join(sorted({b['internal_api'] for b in blas}))}) "
+        "pinned to 1 thread, "
         f"faultgraph {faultgraph.__version__}.",
         "",
         "Every case runs in a fresh process; the methods see the same data one after the other. "

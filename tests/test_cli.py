@@ -103,3 +103,48 @@ def test_demo_learns_the_simulated_graph():
     raw = re.search(r"Accuracy, raw scale: +SHD (\d+)", result.output)
     assert raw and int(raw.group(1)) <= 2
     assert re.search(r"Accuracy, standardised: +SHD \d+", result.output)
+
+
+@pytest.fixture
+def labelled_csv(tmp_path):
+    from faultgraph.simulate import simulate_labelled_faults
+
+    data, _, causes = simulate_labelled_faults(random_state=3)
+    path = tmp_path / "labelled.csv"
+    data.to_csv(path)
+    return path, causes
+
+
+def test_fit_effects_detect(labelled_csv, tmp_path):
+    path, causes = labelled_csv
+    model = tmp_path / "model"
+    result = run("fit", str(path), "--label", "fault", "--out", str(model))
+    assert result.exit_code == 0, result.output
+    assert (model / "model.json").exists() and (model / "arrays.npz").exists()
+    out = tmp_path / "effects.json"
+    result = run("effects", str(model), "--target", "fault", "--bootstrap", "10", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    eff = json.loads(out.read_text())
+    top = [s["node"] for s in eff["scores"][:3]]
+    assert set(top) == set(causes)
+    first = eff["scores"][0]
+    assert {"node", "ate", "ci_low", "ci_high", "score", "paths"} <= set(first)
+    assert first["paths"][0]["nodes"][0] == first["node"] and first["paths"][0]["nodes"][-1] == "fault"
+    scores = tmp_path / "scores.csv"
+    result = run("detect", str(model), str(path), "--out", str(scores))
+    assert result.exit_code == 0, result.output
+    assert "| faultgraph |" in result.stdout
+    header = scores.read_text().splitlines()[0].split(",")
+    assert header[1:] == ["probability", "decision"]
+
+
+def test_fit_and_detect_bad_input(labelled_csv, tmp_path):
+    path, _ = labelled_csv
+    msg = _one_line_error(run("fit", str(path), "--label", "nope", "--out", str(tmp_path / "m")))
+    assert "label column 'nope'" in msg
+    msg = _one_line_error(run("detect", str(tmp_path / "missing-model"), str(path), "--out", str(tmp_path / "s.csv")))
+    assert "not a faultgraph model folder" in msg
+    model = tmp_path / "model"
+    assert run("fit", str(path), "--label", "fault", "--out", str(model)).exit_code == 0
+    msg = _one_line_error(run("effects", str(model), "--target", "nope", "--out", str(tmp_path / "e.json")))
+    assert "target 'nope' is not a node" in msg

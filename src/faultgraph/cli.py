@@ -193,6 +193,90 @@ def _score_against(truth_path: Path, graph: Any) -> Any:
 
 
 @app.command()
+def fit(
+    data: Annotated[Path, typer.Argument(help="Metrics file with a 0/1 fault-label column (CSV or Parquet).")],
+    label: Annotated[str, typer.Option(help="Name of the 0/1 fault-label column.")],
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write (model.json + arrays.npz).")],
+    method: Annotated[MethodOpt, typer.Option(help="Structure learner.")] = MethodOpt.dagma,
+    lambda1: Annotated[Optional[float], typer.Option(help="L1 penalty of the structure learner.")] = None,
+    threshold: Annotated[float, typer.Option(help="Drop edges with |weight| below this.")] = 0.3,
+    prior: Annotated[Optional[Path], typer.Option(help="YAML prior (the label is always a sink).")] = None,
+    max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,
+) -> None:
+    """Learn the causal graph of the metrics and the fault label, and save the model."""
+    from faultgraph.detect import FaultIdentifier
+    from faultgraph.discovery import PriorKnowledge
+    from faultgraph.io import read_metrics
+
+    with _errors():
+        frame = read_metrics(data)
+        prior_obj = PriorKnowledge.from_yaml(prior) if prior is not None else None
+        with err.status("learning the graph and the label's equation..."):
+            model = FaultIdentifier(label, method=method.value, lambda1=lambda1, threshold=threshold,
+                                    prior=prior_obj, max_gap=max_gap).fit(frame)
+        model.save(out)
+        info = model.describe()
+        err.print(f"label {label!r} <- {', '.join(info['label_parents']) or '(no parent found)'}; "
+                  f"{info['n_edges']} edges among {info['n_metrics']} metrics; decision threshold "
+                  f"{info['decision_threshold']:.3f} (train F1 {info['train_f1']:.2f}); wrote {out}",
+                  highlight=False, soft_wrap=True)
+
+
+@app.command()
+def effects(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder written by `faultgraph fit`.")],
+    target: Annotated[str, typer.Option(help="Node whose causes to quantify (usually the label).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write effects.json.")],
+    paths: Annotated[int, typer.Option(min=1, help="Strongest paths to report per node.")] = 3,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the intervals.")] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed (Monte Carlo and bootstrap).")] = 0,
+) -> None:
+    """ATE of every metric on TARGET with an interval, causal scores S_i and propagation paths."""
+    from faultgraph.detect import FaultIdentifier
+    from faultgraph.effects import causal_scores, propagation_paths
+    from faultgraph.io import write_json_atomic
+
+    with _errors():
+        model = FaultIdentifier.load(model_dir)
+        with err.status("computing effects..."):
+            scores = causal_scores(model.sem_, target, n_bootstrap=bootstrap, random_state=seed)
+            result = scores.to_dict()
+            for entry in result["scores"]:
+                entry["paths"] = [p.to_dict() for p in propagation_paths(model.sem_, entry["node"], target, paths)]
+        write_json_atomic(out, result)
+        for s in scores.scores[:5]:
+            print(f"{s.node:<28} S={s.score:.3f}  ATE={s.ate:+.4f} [{s.ci_low:+.4f}, {s.ci_high:+.4f}]")
+        err.print(f"wrote {out}", highlight=False)
+
+
+@app.command()
+def detect(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder written by `faultgraph fit`.")],
+    data: Annotated[Path, typer.Argument(help="Metrics to score (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write scores.csv.")],
+) -> None:
+    """Fault probability and 0/1 decision for every row of DATA."""
+    import pandas as pd
+
+    from faultgraph.detect import FaultIdentifier
+    from faultgraph.evaluate import classification_scores, table1
+    from faultgraph.io import read_metrics, write_text_atomic
+
+    with _errors():
+        model = FaultIdentifier.load(model_dir)
+        frame = read_metrics(data)
+        proba = model.predict_proba(frame)
+        decision = (proba >= model.decision_threshold_).astype(int)
+        table = pd.DataFrame({"probability": proba, "decision": decision}, index=frame.index)
+        write_text_atomic(out, table.to_csv(float_format="%.6g"))
+        err.print(f"{int(decision.sum())} of {len(decision)} rows flagged (threshold "
+                  f"{model.decision_threshold_:.3f}); wrote {out}", highlight=False)
+        if model.label in frame.columns:
+            y = frame[model.label].to_numpy()
+            print(table1({"faultgraph": classification_scores(y, decision, proba)}))
+
+
+@app.command()
 def demo(
     nodes: Annotated[int, typer.Option(min=2, help="Number of metrics to simulate.")] = 20,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

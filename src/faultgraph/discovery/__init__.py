@@ -11,6 +11,7 @@ from faultgraph.discovery.learner import LearnedGraph, StructureLearner, second_
 from faultgraph.discovery.optimizers import OptimizerResult, dagma_linear, notears_linear
 from faultgraph.discovery.postprocess import break_cycles, threshold_weights
 from faultgraph.discovery.prior import PriorKnowledge
+from faultgraph.discovery.sink import sink_parents
 
 __all__ = [
     "LearnedGraph",
@@ -24,5 +25,6 @@ __all__ = [
     "least_squares_loss",
     "notears_linear",
     "second_moments",
+    "sink_parents",
     "threshold_weights",
 ]

@@ -2,5 +2,14 @@
 
 from faultgraph.io.atomic import write_json_atomic, write_text_atomic
 from faultgraph.io.metrics import read_metrics, to_metric_frame
+from faultgraph.io.model import SCHEMA_VERSION, load_model_dir, save_model_dir
 
-__all__ = ["read_metrics", "to_metric_frame", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "load_model_dir",
+    "read_metrics",
+    "save_model_dir",
+    "to_metric_frame",
+    "write_json_atomic",
+    "write_text_atomic",
+]

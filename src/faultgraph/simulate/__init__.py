@@ -1,6 +1,13 @@
 """Simulated systems with known ground truth, for tests, benchmarks and the demo."""
 
-from faultgraph.simulate.case import SimulatedGraph, simulate_graph_data
+from faultgraph.simulate.case import SimulatedGraph, simulate_graph_data, simulate_labelled_faults
 from faultgraph.simulate.graphs import simulate_dag, simulate_linear_sem, simulate_weights
 
-__all__ = ["SimulatedGraph", "simulate_dag", "simulate_graph_data", "simulate_linear_sem", "simulate_weights"]
+__all__ = [
+    "SimulatedGraph",
+    "simulate_dag",
+    "simulate_graph_data",
+    "simulate_labelled_faults",
+    "simulate_linear_sem",
+    "simulate_weights",
+]

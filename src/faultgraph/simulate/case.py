@@ -13,7 +13,7 @@ from faultgraph._validation import as_generator
 from faultgraph.io.atomic import write_json_atomic, write_text_atomic
 from faultgraph.simulate.graphs import GraphKind, NoiseKind, simulate_dag, simulate_linear_sem, simulate_weights
 
-__all__ = ["SimulatedGraph", "simulate_graph_data"]
+__all__ = ["SimulatedGraph", "simulate_graph_data", "simulate_labelled_faults"]
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,18 @@ def simulate_graph_data(
     samples: int = 1000,
     noise: NoiseKind = "gauss",
     equal_variance: bool = True,
+    w_ranges: tuple[tuple[float, float], ...] = ((-2.0, -0.5), (0.5, 2.0)),
     random_state: int | np.random.Generator | None = None,
 ) -> SimulatedGraph:
-    """Draw a random DAG (:func:`simulate_dag`), weights in ±[0.5, 2] and ``samples`` rows.
+    """Draw a random DAG (:func:`simulate_dag`), weights from ``w_ranges`` (default
+    ±[0.5, 2]) and ``samples`` rows.
 
     With ``equal_variance=False`` each node's noise scale is drawn from U[0.5, 2]; the
     default gives every node scale 1 (the identifiable setting of NOTEARS and DAGMA).
     """
     rng = as_generator(random_state)
     B = simulate_dag(nodes, degree, kind, rng)
-    W = simulate_weights(B, random_state=rng)
+    W = simulate_weights(B, w_ranges, random_state=rng)
     scale = np.ones(nodes) if equal_variance else rng.uniform(0.5, 2.0, size=nodes)
     X = simulate_linear_sem(W, samples, noise=noise, noise_scale=scale, random_state=rng)
     width = len(str(nodes - 1))
@@ -79,3 +81,36 @@ def simulate_graph_data(
               "equal_variance": equal_variance,
               "seed": random_state if isinstance(random_state, (int, np.integer)) else None}
     return SimulatedGraph(data=data, W=W, noise_scale=scale, params=params)
+
+
+def simulate_labelled_faults(
+    *,
+    nodes: int = 20,
+    samples: int = 2000,
+    n_causes: int = 3,
+    degree: float = 1.0,
+    strength: float = 2.5,
+    base_rate: float = 0.1,
+    label: str = "fault",
+    w_ranges: tuple[tuple[float, float], ...] = ((-0.8, -0.3), (0.3, 0.8)),
+    random_state: int | np.random.Generator | None = None,
+) -> tuple[pd.DataFrame, SimulatedGraph, list[str]]:
+    """Metrics from a random linear SEM plus a 0/1 fault label caused by ``n_causes`` of them.
+
+    ``P(fault = 1) = σ(b + strength · Σ_c z_c / √n_causes)`` where ``z_c`` are the
+    standardised causes and ``b`` sets the base rate. The metrics are coupled more
+    weakly than in :func:`simulate_graph_data` (weights ±[0.3, 0.8] by default), so
+    that the label's direct causes, not their ancestors, carry the largest total
+    effects on it. Returns the frame (metrics and label), the metric simulation (with
+    the true graph) and the names of the true causes.
+    """
+    rng = as_generator(random_state)
+    sim = simulate_graph_data(kind="er", nodes=nodes, degree=degree, samples=samples, w_ranges=w_ranges,
+                              random_state=rng)
+    data = sim.data.copy()
+    causes = [sim.nodes[i] for i in sorted(rng.choice(nodes, size=n_causes, replace=False))]
+    Z = (data[causes] - data[causes].mean()) / data[causes].std()
+    signs = rng.choice([-1.0, 1.0], size=n_causes)
+    z = strength * (Z.to_numpy() @ signs) / np.sqrt(n_causes) + np.log(base_rate / (1 - base_rate))
+    data[label] = (rng.random(samples) < 1.0 / (1.0 + np.exp(-z))).astype(float)
+    return data, sim, causes

@@ -1,0 +1,198 @@
+"""Supervised fault identification, the paper's own setting: metrics plus a 0/1 fault label.
+
+The label enters the causal graph as a sink (it can be caused, never a cause); its
+logistic equation on its learned parents gives the fault probability of new rows, and
+the decision threshold is the one that maximises F1 on the training rows.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from faultgraph._validation import check_nonnegative
+from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, sink_parents
+from faultgraph.encode import MetricEncoder
+from faultgraph.errors import InvalidInputError, NotFittedError
+from faultgraph.evaluate import best_f1_threshold
+from faultgraph.io.model import load_model_dir, save_model_dir
+from faultgraph.sem import SEM
+
+__all__ = ["FaultIdentifier"]
+
+TASK = "supervised-fault-identification"
+
+
+class FaultIdentifier:
+    """Learn the causal graph of metrics and a fault label, then predict the label.
+
+    Args:
+        label: the name of the 0/1 fault-label column.
+        method, lambda1, threshold: passed to :class:`~faultgraph.StructureLearner`.
+        prior: extra prior knowledge (the label is always a sink).
+        max_gap: longest run of missing steps the encoder fills.
+        ridge: ridge penalty of the structural equations.
+
+    Attributes (after ``fit``):
+        encoder_: the fitted :class:`~faultgraph.MetricEncoder` of the metrics.
+        graph_: the learned :class:`~faultgraph.discovery.LearnedGraph` (metrics + label).
+        sem_: the fitted :class:`~faultgraph.sem.SEM` on the encoded data.
+        decision_threshold_: probability above which a row is called a fault.
+        train_f1_: F1 on the training rows at that threshold.
+    """
+
+    def __init__(
+        self,
+        label: str = "fault",
+        *,
+        method: str = "dagma",
+        lambda1: float | None = None,
+        threshold: float = 0.3,
+        prior: PriorKnowledge | None = None,
+        max_gap: int = 5,
+        ridge: float = 0.0,
+    ) -> None:
+        self.label = label
+        self.method = method
+        self.lambda1 = lambda1
+        self.threshold = threshold
+        self.prior = prior
+        self.max_gap = max_gap
+        self.ridge = ridge
+
+    def _split(self, frame: pd.DataFrame, need_label: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidInputError(f"data must be a DataFrame, got {type(frame).__name__}")
+        if self.label not in frame.columns:
+            if need_label:
+                raise InvalidInputError(f"the label column {self.label!r} is not in the data; columns: "
+                                        + ", ".join(map(repr, list(frame.columns)[:10])))
+            return frame, None
+        y = frame[self.label].to_numpy(dtype=float)
+        if not np.isin(y, (0.0, 1.0)).all():
+            bad = frame[self.label][~np.isin(y, (0.0, 1.0))].iloc[0]
+            raise InvalidInputError(f"the label column {self.label!r} must hold only 0 and 1, found {bad!r}")
+        return frame.drop(columns=[self.label]), y
+
+    def fit(self, data: pd.DataFrame) -> FaultIdentifier:
+        """Fit on metrics plus the label column (both classes must occur)."""
+        check_nonnegative("ridge", self.ridge)
+        metrics, y = self._split(data, need_label=True)
+        if y is None or y.min() == y.max():
+            raise InvalidInputError(f"the label column {self.label!r} has only one value; "
+                                    "fitting needs both normal (0) and faulty (1) rows")
+        start = time.perf_counter()
+        self.encoder_ = MetricEncoder(max_gap=self.max_gap).fit(metrics)
+        X = self.encoder_.transform(metrics).reset_index(drop=True)
+        names = list(X.columns)
+        learner = StructureLearner(self.method, lambda1=self.lambda1, threshold=self.threshold,  # type: ignore[arg-type]
+                                   standardize=True, prior=self.prior).fit(X)
+        # The label is a sink: its parents are its Markov blanket, chosen by sparse
+        # logistic regression (BIC over an L1 path), never by the linear learner.
+        allowed = np.ones(len(names), dtype=bool)
+        if self.prior is not None:
+            blocked = {a for a, b in self.prior.forbidden if b == self.label}
+            allowed = np.array([n not in blocked for n in names])
+        Z = X.to_numpy()
+        Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+        parents, _ = sink_parents(Z, y, allowed=allowed)
+        A = np.zeros((len(names) + 1, len(names) + 1))
+        A[:-1, :-1] = learner.adjacency_
+        X[self.label] = y
+        self.sem_ = SEM(ridge=self.ridge).fit(X, {**{n: [] for n in X.columns}, **{
+            child: [names[i] for i in np.flatnonzero(learner.adjacency_[:, j])] for j, child in enumerate(names)},
+            self.label: [names[i] for i in np.flatnonzero(parents)]})
+        label_coef = dict(zip(self.sem_.parents_[self.label], self.sem_.coef_[self.label]))
+        for i in np.flatnonzero(parents):
+            A[i, -1] = label_coef[names[i]]
+        self.graph_ = LearnedGraph(nodes=(*names, self.label), adjacency=A, method=learner.graph_.method,
+                                   params={**learner.graph_.params, "label": self.label,
+                                           "label_edges": "logistic coefficients"},
+                                   elapsed_s=learner.graph_.elapsed_s, dropped_edges=learner.graph_.dropped_edges)
+        proba = self._proba_encoded(X)
+        self.decision_threshold_, self.train_f1_ = best_f1_threshold(y, proba)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "sem_"):
+            raise NotFittedError("this FaultIdentifier is not fitted yet; call fit(data) first")
+
+    @property
+    def label_parents_(self) -> list[str]:
+        """The metrics the label's equation uses (its parents in the learned graph)."""
+        self._check_fitted()
+        return list(self.sem_.parents_[self.label])
+
+    def _proba_encoded(self, X: pd.DataFrame) -> np.ndarray:
+        parents = self.sem_.parents_[self.label]
+        return self.sem_.mean(self.label, X[parents].to_numpy() if parents else np.zeros((len(X), 0)))
+
+    def predict_proba(self, data: pd.DataFrame) -> np.ndarray:
+        """The fault probability of each row (metrics as in training; a label column is ignored)."""
+        self._check_fitted()
+        metrics, _ = self._split(data, need_label=False)
+        missing = [c for c in self.encoder_.columns_ if c not in metrics.columns]
+        if missing:
+            raise InvalidInputError(f"data lacks metrics the model was fitted on: {', '.join(map(repr, missing[:8]))}")
+        return self._proba_encoded(self.encoder_.transform(metrics))
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray:
+        """0/1 decisions at ``decision_threshold_``."""
+        return (self.predict_proba(data) >= self.decision_threshold_).astype(int)
+
+    # --- saving -------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model folder (``model.json`` + ``arrays.npz``, atomically)."""
+        self._check_fitted()
+        sem_meta, arrays = self.sem_.to_arrays()
+        arrays["graph/adjacency"] = self.graph_.adjacency
+        meta = {
+            "task": TASK,
+            "label": self.label,
+            "params": {"method": self.method, "lambda1": self.lambda1, "threshold": self.threshold,
+                       "max_gap": self.max_gap, "ridge": self.ridge},
+            "metrics": list(self.encoder_.columns_),
+            "encoder": self.encoder_.to_dict(),
+            "graph": {k: v for k, v in self.graph_.to_dict().items() if k != "edges"},
+            "sem": sem_meta,
+            "decision_threshold": self.decision_threshold_,
+            "train_f1": self.train_f1_,
+        }
+        return save_model_dir(path, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FaultIdentifier:
+        """Read a model folder written by :meth:`save`."""
+        meta, arrays = load_model_dir(path)
+        if meta.get("task") != TASK:
+            raise InvalidInputError(f"model {str(path)!r} is a {meta.get('task')!r} model, not a {TASK!r} one")
+        try:
+            p = meta["params"]
+            model = cls(meta["label"], method=p["method"], lambda1=p["lambda1"], threshold=p["threshold"],
+                        max_gap=p["max_gap"], ridge=p["ridge"])
+            model.encoder_ = MetricEncoder.from_dict(meta["encoder"])
+            g = meta["graph"]
+            model.graph_ = LearnedGraph(
+                nodes=tuple(g["nodes"]), adjacency=arrays["graph/adjacency"], method=g["method"],
+                params=g["params"], elapsed_s=g["elapsed_s"],
+                dropped_edges=tuple((e["source"], e["target"], e["weight"]) for e in g["dropped_edges"]))
+            model.sem_ = SEM.from_arrays(meta["sem"], arrays)
+            model.decision_threshold_ = float(meta["decision_threshold"])
+            model.train_f1_ = float(meta["train_f1"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"model {str(path)!r} is damaged: missing or bad field {exc}") from None
+        return model
+
+    def describe(self) -> dict[str, Any]:
+        """A short JSON-ready summary: label, parents, threshold, graph size."""
+        self._check_fitted()
+        return {"label": self.label, "label_parents": self.label_parents_,
+                "decision_threshold": self.decision_threshold_, "train_f1": self.train_f1_,
+                "n_metrics": len(self.encoder_.columns_), "n_edges": int(np.count_nonzero(self.graph_.adjacency)),
+                "dropped_metrics": dict(self.encoder_.dropped_)}

@@ -1,0 +1,84 @@
+"""Model folders: ``model.json`` (metadata, schema version) plus ``arrays.npz``; never a pickle.
+
+Both files are written atomically (a temporary file, then a rename), the arrays first;
+``model.json`` carries the SHA-256 of ``arrays.npz``, so a folder whose arrays were
+truncated or replaced is refused on load with a clear message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from faultgraph.errors import InvalidInputError
+from faultgraph.io.atomic import write_json_atomic
+
+__all__ = ["SCHEMA_VERSION", "load_model_dir", "save_model_dir"]
+
+#: The version of the model-folder layout this faultgraph writes and the newest it reads.
+SCHEMA_VERSION = 1
+_META, _ARRAYS = "model.json", "arrays.npz"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``meta`` and ``arrays`` into the folder ``path`` (created if needed)."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{_ARRAYS}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / _ARRAYS)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    full = {"schema_version": SCHEMA_VERSION, **meta, "arrays_sha256": _sha256(folder / _ARRAYS)}
+    write_json_atomic(folder / _META, full)
+    return folder
+
+
+def load_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a model folder; raise ``InvalidInputError`` if it is missing, damaged or too new."""
+    folder = Path(path)
+    meta_path, arrays_path = folder / _META, folder / _ARRAYS
+    if not meta_path.is_file():
+        raise InvalidInputError(f"{str(folder)!r} is not a faultgraph model folder (no {_META}); "
+                                "create one with `faultgraph fit`")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"model file {str(meta_path)!r} is damaged: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("schema_version"), int):
+        raise InvalidInputError(f"model file {str(meta_path)!r} is damaged: no schema_version")
+    if meta["schema_version"] > SCHEMA_VERSION:
+        raise InvalidInputError(
+            f"model {str(folder)!r} was written by a newer faultgraph (schema {meta['schema_version']}); "
+            f"this version reads schema {SCHEMA_VERSION} or older: upgrade faultgraph"
+        )
+    if not arrays_path.is_file():
+        raise InvalidInputError(f"model {str(folder)!r} is damaged: {_ARRAYS} is missing")
+    if _sha256(arrays_path) != meta.get("arrays_sha256"):
+        raise InvalidInputError(f"model {str(folder)!r} is damaged: {_ARRAYS} does not match its checksum "
+                                "(truncated or replaced); fit the model again")
+    try:
+        with np.load(arrays_path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as exc:  # pragma: no cover - the checksum catches this first
+        raise InvalidInputError(f"model {str(folder)!r} is damaged: {exc}") from None
+    return meta, arrays
