@@ -33,6 +33,12 @@ def test_readme_shell_commands_run_in_order(tmp_path, monkeypatch):
     assert set(produced) == set(documented)
     assert set(produced["params"]) == set(documented["params"])
     assert set(produced["accuracy"]) == set(documented["accuracy"])
+    documented = json.loads(_blocks("json")[1])
+    produced = json.loads((tmp_path / "effects.json").read_text())
+    assert set(produced) == set(documented)
+    assert set(produced["scores"][0]) == set(documented["scores"][0])
+    assert set(produced["scores"][0]["paths"][0]) == set(documented["scores"][0]["paths"][0])
+    assert (tmp_path / "scores.csv").exists() and (tmp_path / "model" / "model.json").exists()
 
 
 def test_readme_python_example_runs(capsys):
@@ -40,3 +46,5 @@ def test_readme_python_example_runs(capsys):
     exec(compile(code, str(README), "exec"), {})
     out = capsys.readouterr().out
     assert "SHD" in out and "edges" in out
+    assert "ATE(a -> c) = +6.0" in out or "ATE(a -> c) = +5.9" in out
+    assert "['a', 'b']" in out and "a -> b -> c" in out

@@ -127,6 +127,31 @@ def simulate_graph(
                   f"({int((sim.W != 0).sum())} true edges)", highlight=False)
 
 
+@simulate_app.command("faults")
+def simulate_faults(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write data.csv and truth.json into.")],
+    nodes: Annotated[int, typer.Option(min=3, help="Number of metrics.")] = 20,
+    samples: Annotated[int, typer.Option(min=10, help="Rows to draw.")] = 2000,
+    causes: Annotated[int, typer.Option(min=1, help="Metrics that cause the fault label.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Simulate metrics plus a 0/1 `fault` label caused by a few of them (known causes)."""
+    from faultgraph.io import write_json_atomic, write_text_atomic
+    from faultgraph.simulate import simulate_labelled_faults
+
+    with _errors():
+        if causes >= nodes:
+            from faultgraph.errors import InvalidInputError
+
+            raise InvalidInputError(f"--causes must be below --nodes ({nodes}), got {causes}")
+        data, sim, cause_names = simulate_labelled_faults(nodes=nodes, samples=samples, n_causes=causes,
+                                                          random_state=seed)
+        write_text_atomic(out / "data.csv", data.to_csv(float_format="%.10g"))
+        write_json_atomic(out / "truth.json", {**sim.truth_dict(), "label": "fault", "causes": cause_names})
+        err.print(f"wrote {out / 'data.csv'} ({samples} rows, {nodes} metrics + fault, "
+                  f"{data['fault'].mean():.0%} faulty); causes: {', '.join(cause_names)}", highlight=False)
+
+
 @app.command()
 def discover(
     data: Annotated[Path, typer.Argument(help="Metrics file: CSV or Parquet, wide or long.")],

@@ -1,0 +1,113 @@
+"""Loader for the SMD / ASD layout (OmniAnomaly's Server Machine Dataset, InterFusion's
+Application Server Dataset).
+
+Layout under ``root``: ``train/<machine>.txt``, ``test/<machine>.txt`` (comma-separated
+floats, no header), ``test_label/<machine>.txt`` (one 0/1 per test row) and
+``interpretation_label/<machine>.txt`` (``start-end:d1,d2,...``: test rows
+``start..end`` and the metrics that explain them as **1-based** column indices). Any of
+these files may also be gzipped (``.txt.gz``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from faultgraph.errors import InvalidInputError
+
+__all__ = ["SMDMachine", "Segment", "list_machines", "load", "parse_segments"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A labelled anomaly: test rows ``start..end`` (inclusive) and the 0-based metric
+    indices that explain it."""
+
+    start: int
+    end: int
+    metrics: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SMDMachine:
+    """One machine: ``train`` and ``test`` frames (columns ``m0``…), the test labels and
+    the interpretation segments."""
+
+    name: str
+    train: pd.DataFrame = field(repr=False)
+    test: pd.DataFrame = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+    segments: tuple[Segment, ...] = ()
+
+
+def _open_text(path: Path) -> str:
+    gz = path.with_name(path.name + ".gz")
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    if gz.is_file():
+        with gzip.open(gz, "rt", encoding="utf-8") as fh:
+            return fh.read()
+    raise InvalidInputError(f"{str(path)!r} (or {gz.name}) does not exist")
+
+
+def _matrix(path: Path) -> np.ndarray:
+    text = _open_text(path)
+    if not text.strip():
+        raise InvalidInputError(f"{str(path)!r} is empty")
+    try:
+        return pd.read_csv(io.StringIO(text), header=None, dtype=float).to_numpy()
+    except ValueError as exc:
+        raise InvalidInputError(f"{str(path)!r} is not a comma-separated matrix of numbers: {exc}") from None
+
+
+def parse_segments(text: str, n_metrics: int, source: str = "interpretation labels") -> tuple[Segment, ...]:
+    """Parse ``start-end:d1,d2,...`` lines (1-based metric indices) into 0-based segments."""
+    out = []
+    for k, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            span, dims = line.split(":")
+            start, end = (int(v) for v in span.split("-"))
+            metrics = tuple(int(v) - 1 for v in dims.split(",") if v.strip())
+        except ValueError:
+            raise InvalidInputError(f"{source}, line {k}: expected 'start-end:d1,d2,...', got {line!r}") from None
+        if start > end or any(m < 0 or m >= n_metrics for m in metrics):
+            raise InvalidInputError(f"{source}, line {k}: bad span or metric index in {line!r}")
+        out.append(Segment(start, end, metrics))
+    return tuple(out)
+
+
+def list_machines(root: str | Path) -> list[str]:
+    """The machine names that have a test file under ``root``."""
+    folder = Path(root) / "test"
+    names = {p.name.split(".txt")[0] for p in folder.glob("*.txt*")}
+    return sorted(names)
+
+
+def load(root: str | Path, machine: str) -> SMDMachine:
+    """Load one machine of an SMD-layout folder (``.../ServerMachineDataset`` or
+    ``.../ApplicationServerDataset``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InvalidInputError(f"dataset folder {str(root)!r} does not exist")
+    train = _matrix(root / "train" / f"{machine}.txt")
+    test = _matrix(root / "test" / f"{machine}.txt")
+    if train.shape[1] != test.shape[1]:
+        raise InvalidInputError(f"{machine}: train has {train.shape[1]} metrics, test {test.shape[1]}")
+    labels = _matrix(root / "test_label" / f"{machine}.txt").ravel()
+    if labels.shape[0] != test.shape[0] or not np.isin(labels, (0, 1)).all():
+        raise InvalidInputError(f"{machine}: test_label must hold one 0/1 per test row ({test.shape[0]}), "
+                                f"got {labels.shape[0]} values")
+    interp = root / "interpretation_label" / f"{machine}.txt"
+    has_interp = interp.is_file() or interp.with_name(interp.name + ".gz").is_file()
+    segments = parse_segments(_open_text(interp), test.shape[1], str(interp)) if has_interp else ()
+    columns = [f"m{j}" for j in range(train.shape[1])]
+    return SMDMachine(machine, pd.DataFrame(train, columns=columns), pd.DataFrame(test, columns=columns),
+                      labels.astype(int), segments)

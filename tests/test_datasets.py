@@ -1,0 +1,68 @@
+"""The SMD/ASD loader: the published layout, plain or gzipped, 1-based interpretation labels."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_DATA
+from faultgraph import InvalidInputError
+from faultgraph.datasets import smd
+
+
+def _write(root, machine, gz=False):
+    files = {
+        "train": "0.1,0.2,0.3\n0.2,0.3,0.4\n",
+        "test": "0.1,0.2,0.3\n0.9,0.2,0.3\n0.8,0.1,0.9\n0.1,0.2,0.3\n",
+        "test_label": "0\n1\n1\n0\n",
+        "interpretation_label": "1-2:1,3\n",
+    }
+    for folder, text in files.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        path = root / folder / f"{machine}.txt"
+        if gz:
+            with gzip.open(str(path) + ".gz", "wt") as fh:
+                fh.write(text)
+        else:
+            path.write_text(text)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_reads_the_layout_and_converts_indices(tmp_path, gz):
+    _write(tmp_path, "machine-9-9", gz=gz)
+    m = smd.load(tmp_path, "machine-9-9")
+    assert m.train.shape == (2, 3) and m.test.shape == (4, 3)
+    assert list(m.test.columns) == ["m0", "m1", "m2"]
+    np.testing.assert_array_equal(m.labels, [0, 1, 1, 0])
+    assert m.segments == (smd.Segment(1, 2, (0, 2)),)  # 1-based 1,3 -> 0-based 0,2
+    assert m.test.iloc[2, 2] == 0.9
+    assert smd.list_machines(tmp_path) == ["machine-9-9"]
+
+
+def test_bad_layouts(tmp_path):
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        smd.load(tmp_path / "nope", "m")
+    _write(tmp_path, "m")
+    (tmp_path / "test_label" / "m.txt").write_text("0\n1\n")
+    with pytest.raises(InvalidInputError, match="one 0/1 per test row"):
+        smd.load(tmp_path, "m")
+    with pytest.raises(InvalidInputError, match="expected 'start-end"):
+        smd.parse_segments("12:1,2\n", 3)
+    with pytest.raises(InvalidInputError, match="bad span or metric index"):
+        smd.parse_segments("1-2:4\n", 3)
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        smd.load(tmp_path, "other")
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "smd").exists(), reason=f"shared SMD data absent at {SHARED_DATA / 'smd'}")
+def test_real_smd_machine():
+    root = SHARED_DATA / "smd" / "ServerMachineDataset"
+    m = smd.load(root, "machine-1-3")
+    assert m.train.shape[1] == 38 and m.test.shape[1] == 38
+    assert len(m.labels) == len(m.test) and 0 < m.labels.mean() < 0.5
+    assert m.segments and all(0 <= j < 38 for s in m.segments for j in s.metrics)
+    # every interpretation segment lies inside labelled anomalies
+    seg = m.segments[0]
+    assert m.labels[seg.start : seg.end + 1].mean() > 0.5
