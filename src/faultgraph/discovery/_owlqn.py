@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.linalg.blas import daxpy as _axpy
 
 __all__: list[str] = []
 
@@ -23,11 +24,9 @@ Objective = Callable[[np.ndarray], tuple[float, LazyGradient]]
 
 def _pseudo_gradient(w: np.ndarray, g: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """The minimum-norm subgradient of ``f + Σ lam |w|`` (zero where no descent exists)."""
-    pg = g + lam * np.sign(w)
-    at_zero = w == 0
-    right, left = g + lam, g - lam
-    pg[at_zero] = np.where(right[at_zero] < 0, right[at_zero], np.where(left[at_zero] > 0, left[at_zero], 0.0))
-    return pg
+    # Away from zero: g + lam·sign(w). At zero: the soft-threshold sign(g)·max(|g| − lam, 0).
+    at_zero = np.sign(g) * np.maximum(np.abs(g) - lam, 0.0)
+    return np.where(w == 0, at_zero, g + lam * np.sign(w))
 
 
 def minimize_l1(
@@ -105,14 +104,14 @@ def minimize_l1(
         for s_k, y_k, r_k in zip(reversed(S_hist), reversed(Y_hist), reversed(rho_hist)):
             a = r_k * float(s_k @ q)
             alphas.append(a)
-            q -= a * y_k
+            q = _axpy(y_k, q, a=-a)  # in place: q -= a y_k
         q = apply_P(q)
         if S_hist:
             q *= gamma
         else:
             q *= max_step / float(np.abs(q).max())
         for (s_k, y_k, r_k), a in zip(zip(S_hist, Y_hist, rho_hist), reversed(alphas)):
-            q += (a - r_k * float(y_k @ q)) * s_k
+            q = _axpy(s_k, q, a=a - r_k * float(y_k @ q))
         direction = -q
         direction[direction * pg >= 0] = 0.0  # keep to the descent orthant of pg
         if not np.any(direction):

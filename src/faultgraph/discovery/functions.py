@@ -26,7 +26,7 @@ def least_squares_loss(W: np.ndarray, S: np.ndarray) -> tuple[float, np.ndarray]
     is O(d³) whatever the number of samples ``n``.
     """
     R = S - S @ W  # S (I - W)
-    loss = 0.5 * float(np.einsum("ij,ij->", np.eye(W.shape[0]) - W, R))
+    loss = 0.5 * (float(np.trace(R)) - float(np.vdot(W, R)))  # ½ tr((I − W)ᵀ R)
     return loss, -R
 
 
@@ -62,7 +62,10 @@ def logdet_factor(W: np.ndarray, s: float) -> tuple[float, np.ndarray, np.ndarra
     :func:`logdet_gradient` completes the check.
     """
     d = W.shape[0]
-    lu, piv, info = _getrf(s * np.eye(d) - W * W)
+    M = W * W
+    np.negative(M, out=M)
+    M.flat[:: d + 1] += s  # sI − W∘W without building I
+    lu, piv, info = _getrf(M)
     if info != 0:  # exactly singular: on the boundary of the domain
         return None
     diag = np.diag(lu)
@@ -78,6 +81,10 @@ def logdet_gradient(W: np.ndarray, factor: tuple[float, np.ndarray, np.ndarray])
     An M-matrix has an entrywise non-negative inverse; outside the domain it has not.
     """
     Minv, info = _getri(factor[1], factor[2])
-    if info != 0 or Minv.min() < -1e-10 * max(1.0, float(Minv.max())):
+    # LAPACK returns Fortran order, so Minv.T is C-contiguous like W: the product is fast.
+    MinvT = Minv.T
+    if info != 0 or MinvT.min() < -1e-10 * max(1.0, float(np.trace(MinvT)) / W.shape[0]):
         return None
-    return 2.0 * W * Minv.T
+    G = np.multiply(W, MinvT)
+    G *= 2.0
+    return G

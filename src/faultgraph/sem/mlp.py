@@ -42,7 +42,7 @@ def fit_mlp(X: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, rng: np.r
     x_mean, x_scale = X.mean(axis=0), X.std(axis=0)
     x_scale[x_scale == 0] = 1.0
     Z = torch.as_tensor((X - x_mean) / x_scale, dtype=torch.float64)
-    t = torch.as_tensor(y, dtype=torch.float64)
+    t = torch.tensor(np.array(y, dtype=float), dtype=torch.float64)
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     k = X.shape[1]
     W1 = (torch.randn(hidden, k, generator=gen, dtype=torch.float64) / np.sqrt(k)).requires_grad_()
