@@ -215,3 +215,43 @@ def test_optimisers_reject_bad_moment_matrix():
 def test_second_moments_standardised_is_the_correlation(er10):
     X = er10.data.to_numpy()
     np.testing.assert_allclose(second_moments(X, standardize=True), np.corrcoef(X.T), atol=1e-12)
+
+
+# --- lags -----------------------------------------------------------------------------
+
+def test_lagged_learning_recovers_both_graphs():
+    from faultgraph.simulate import simulate_dag, simulate_lagged_sem, simulate_weights
+
+    rng = np.random.default_rng(0)
+    d = 8
+    W = simulate_weights(simulate_dag(d, 1.5, "er", rng), random_state=rng) * 0.8
+    A = np.zeros((1, d, d))
+    A[0][np.arange(d), np.arange(d)] = 0.5          # each metric remembers its past
+    A[0, 0, 5], A[0, 3, 1] = 0.9, -0.8               # two cross-lagged effects
+    X = simulate_lagged_sem(W, A, 3000, random_state=rng)
+    before = X.copy()
+    learner = StructureLearner(standardize=False, lags=1).fit(X)
+    np.testing.assert_array_equal(X, before)
+    assert graph_accuracy(W, learner.adjacency_).shd <= 2
+    found = learner.lagged_adjacency_[0] != 0
+    np.testing.assert_array_equal(found, A[0] != 0)
+    assert is_dag(learner.adjacency_) and learner.lagged_adjacency_.shape == (1, d, d)
+    lagged = {(s, t, k) for s, t, k, _ in learner.graph_.lagged_edges}
+    assert ("x0", "x5", 1) in lagged and ("x3", "x1", 1) in lagged
+    assert learner.graph_.to_dict()["lagged_edges"][0]["lag"] == 1
+
+
+def test_lags_respect_priors_and_validate():
+    from faultgraph.simulate import simulate_lagged_sem
+
+    A = np.zeros((1, 3, 3))
+    A[0, 0, 1] = 0.9
+    X = simulate_lagged_sem(np.zeros((3, 3)), A, 2000, random_state=1)
+    free = StructureLearner(standardize=False, lags=1).fit(X)
+    assert free.lagged_adjacency_[0, 0, 1] != 0
+    blocked = StructureLearner(standardize=False, lags=1, prior=PriorKnowledge(forbidden=(("x0", "x1"),))).fit(X)
+    assert blocked.lagged_adjacency_[0, 0, 1] == 0
+    with pytest.raises(InvalidInputError, match="lags must be an integer >= 0"):
+        StructureLearner(lags=-1).fit(X)
+    with pytest.raises(InvalidInputError, match="at least 7 rows"):
+        StructureLearner(lags=5).fit(X[:4])

@@ -162,6 +162,7 @@ def discover(
     standardize: Annotated[bool, typer.Option(help="Scale metrics robustly before learning.")] = True,
     prior: Annotated[Optional[Path], typer.Option(help="YAML prior: forbidden/required edges, tiers...")] = None,
     max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,
+    lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (time order).")] = 0,
     truth: Annotated[Optional[Path], typer.Option(help="truth.json to score the learned graph against.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
@@ -180,7 +181,7 @@ def discover(
         steps = 5 if method is MethodOpt.dagma else 100
         with _progress(f"learning ({method.value})", steps, enabled=not quiet) as callback:
             learner = StructureLearner(method.value, lambda1=lambda1, threshold=threshold,
-                                       standardize=standardize, prior=prior_obj, callback=callback)
+                                       standardize=standardize, prior=prior_obj, lags=lags, callback=callback)
             learner.fit(encoded)
         result = learner.graph_.to_dict()
         if truth is not None:

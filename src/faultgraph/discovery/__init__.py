@@ -7,7 +7,7 @@ guarantee of a DAG.
 """
 
 from faultgraph.discovery.functions import h_expm, h_logdet, least_squares_loss
-from faultgraph.discovery.learner import LearnedGraph, StructureLearner, second_moments
+from faultgraph.discovery.learner import LearnedGraph, StructureLearner, lagged_design, second_moments
 from faultgraph.discovery.optimizers import OptimizerResult, dagma_linear, notears_linear
 from faultgraph.discovery.postprocess import break_cycles, threshold_weights
 from faultgraph.discovery.prior import PriorKnowledge
@@ -22,6 +22,7 @@ __all__ = [
     "dagma_linear",
     "h_expm",
     "h_logdet",
+    "lagged_design",
     "least_squares_loss",
     "notears_linear",
     "second_moments",

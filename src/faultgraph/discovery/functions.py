@@ -24,9 +24,14 @@ def least_squares_loss(W: np.ndarray, S: np.ndarray) -> tuple[float, np.ndarray]
     ``−S (I − W)``, where ``S = XᵀX / n`` is the ``(d, d)`` second-moment matrix of
     the centred data (Zheng et al. 2018, eq. 4; Bello et al. 2022, sec. 5). The cost
     is O(d³) whatever the number of samples ``n``.
+
+    With lags, ``S`` is the ``(k, k)`` moment matrix of ``Z = [X_t, X_{t−1}, …]`` and
+    ``W`` is ``(k, d)``: the loss is ``1/(2n) ||X_t − Z W||²`` and ``I`` becomes the
+    first ``d`` columns of the ``(k, k)`` identity.
     """
-    R = S - S @ W  # S (I - W)
-    loss = 0.5 * (float(np.trace(R)) - float(np.vdot(W, R)))  # ½ tr((I − W)ᵀ R)
+    d = W.shape[1]
+    R = S[:, :d] - S @ W  # S (E − W), E = the first d columns of I
+    loss = 0.5 * (float(np.trace(R[:d])) - float(np.vdot(W, R)))  # ½ tr((E − W)ᵀ R)
     return loss, -R
 
 

@@ -16,7 +16,7 @@ from faultgraph.discovery.postprocess import break_cycles, threshold_weights
 from faultgraph.discovery.prior import PriorKnowledge
 from faultgraph.errors import ConvergenceWarning, InvalidInputError, NotFittedError
 
-__all__ = ["LearnedGraph", "StructureLearner", "second_moments"]
+__all__ = ["LearnedGraph", "StructureLearner", "lagged_design", "second_moments"]
 
 Method = Literal["dagma", "notears"]
 METHODS: tuple[str, ...] = ("dagma", "notears")
@@ -37,6 +37,17 @@ class LearnedGraph:
     params: dict[str, Any]
     elapsed_s: float
     dropped_edges: tuple[tuple[str, str, float], ...] = ()
+    lagged: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def lagged_edges(self) -> list[tuple[str, str, int, float]]:
+        """Edges from the past as ``(source, target, lag, weight)``: ``source`` at ``t − lag``
+        acts on ``target`` at ``t``; strongest first."""
+        if self.lagged is None:
+            return []
+        out = [(self.nodes[i], self.nodes[j], int(l) + 1, float(self.lagged[l, i, j]))
+               for l, i, j in zip(*np.nonzero(self.lagged))]
+        return sorted(out, key=lambda e: -abs(e[3]))
 
     @property
     def edges(self) -> list[tuple[str, str, float]]:
@@ -54,11 +65,13 @@ class LearnedGraph:
             "params": dict(self.params),
             "elapsed_s": self.elapsed_s,
             "dropped_edges": [{"source": s, "target": t, "weight": w} for s, t, w in self.dropped_edges],
+            "lagged_edges": [{"source": s, "target": t, "lag": k, "weight": w} for s, t, k, w in self.lagged_edges],
         }
 
     def __str__(self) -> str:
         lines = [f"{len(self.nodes)} nodes, {int(np.count_nonzero(self.adjacency))} edges ({self.method})"]
         lines += [f"  {s} -> {t}  {w:+.3f}" for s, t, w in self.edges]
+        lines += [f"  {s}(t-{k}) -> {t}  {w:+.3f}" for s, t, k, w in self.lagged_edges]
         return "\n".join(lines)
 
 
@@ -75,12 +88,18 @@ class StructureLearner:
         standardize: scale every variable to unit variance before learning (metrics of
             mixed units must be); the weights are then in standard deviations.
         prior: a :class:`PriorKnowledge` or the path of its YAML file.
+        lags: how many past steps ``x_{t−1} … x_{t−p}`` enter the candidate space as
+            possible parents (rows of ``X`` must be in time order). They can cause the
+            present, never the reverse; acyclicity is required among present-time
+            variables only (as in DYNOTEARS). The cost per iteration stays independent
+            of the number of rows.
         max_iter: quasi-Newton iterations per sub-problem.
         callback: called with a progress dict after each outer step (for progress bars).
 
     Attributes:
         adjacency_: ``(d, d)`` weights of the learned DAG; ``[i, j]`` is ``i → j``.
-        weights_: ``(d, d)`` weights before thresholding and cycle breaking.
+        lagged_adjacency_: ``(lags, d, d)``; ``[l, i, j]`` is ``x_i(t−l−1) → x_j(t)``.
+        weights_: ``(k, d)`` weights before thresholding and cycle breaking.
         graph_: the same as a :class:`LearnedGraph` with names and run information.
         feature_names_in_: the metric names; ``n_features_in_`` their number.
         n_iter_: quasi-Newton iterations used; ``h_final_``: acyclicity of ``weights_``.
@@ -96,10 +115,12 @@ class StructureLearner:
         threshold: float = 0.3,
         standardize: bool = True,
         prior: PriorKnowledge | str | None = None,
+        lags: int = 0,
         max_iter: int = 2000,
         callback: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.method = method
+        self.lags = lags
         self.lambda1 = lambda1
         self.threshold = threshold
         self.standardize = standardize
@@ -114,27 +135,37 @@ class StructureLearner:
         threshold = check_nonnegative("threshold", self.threshold)
         if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
             raise InvalidInputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        data, names = check_matrix(X, name="X")
+        if not isinstance(self.lags, (int, np.integer)) or self.lags < 0:
+            raise InvalidInputError(f"lags must be an integer >= 0, got {self.lags!r}")
+        p = int(self.lags)
+        data, names = check_matrix(X, name="X", min_rows=p + 2)
         prior = self.prior
         if isinstance(prior, str) or hasattr(prior, "__fspath__"):
             prior = PriorKnowledge.from_yaml(prior)  # type: ignore[arg-type]
         elif prior is not None and not isinstance(prior, PriorKnowledge):
             raise InvalidInputError(f"prior must be a PriorKnowledge or a YAML path, got {type(prior).__name__}")
-        allowed, required = (prior or PriorKnowledge()).masks(names)
+        prior = prior or PriorKnowledge()
+        allowed, required = prior.masks(names)
+        d = len(names)
+        if p:
+            allowed = np.vstack([allowed] + [prior.lagged_mask(names)] * p)
+            required = np.vstack([required] + [np.zeros((d, d), dtype=bool)] * p)
 
         start = time.perf_counter()
-        S = second_moments(data, standardize=self.standardize)
+        S = second_moments(lagged_design(data, p), standardize=self.standardize)
         solver = dagma_linear if method == "dagma" else notears_linear
         result = solver(
-            S, lambda1=lambda1, allowed=allowed, unpenalized=required, max_iter=int(self.max_iter),
+            S, lambda1=lambda1, n_vars=d, allowed=allowed, unpenalized=required, max_iter=int(self.max_iter),
             callback=self.callback,
         )
-        W = threshold_weights(result.W, threshold, keep=required)
-        W, dropped = break_cycles(W, keep=required)
+        W = threshold_weights(result.W[:d], threshold, keep=required[:d])
+        W, dropped = break_cycles(W, keep=required[:d])
+        lagged = threshold_weights(result.W[d:], threshold).reshape(p, d, d)
         elapsed = time.perf_counter() - start
 
         self.weights_ = result.W
         self.adjacency_ = W
+        self.lagged_adjacency_ = lagged
         self.feature_names_in_ = np.array(names, dtype=object)
         self.n_features_in_ = len(names)
         self.n_iter_ = result.n_iter
@@ -147,9 +178,10 @@ class StructureLearner:
             adjacency=W,
             method=method,
             params={"lambda1": lambda1, "threshold": threshold, "standardize": bool(self.standardize),
-                    "max_iter": int(self.max_iter), "n_samples": int(data.shape[0])},
+                    "lags": p, "max_iter": int(self.max_iter), "n_samples": int(data.shape[0])},
             elapsed_s=elapsed,
             dropped_edges=tuple(self.dropped_edges_),
+            lagged=lagged if p else None,
         )
         if not result.converged:
             warnings.warn(
@@ -171,6 +203,17 @@ class StructureLearner:
         """The learned edges as ``(source, target, weight)``, strongest first."""
         self._check_fitted()
         return self.graph_.edges
+
+
+def lagged_design(X: np.ndarray, lags: int) -> np.ndarray:
+    """``Z = [X_t, X_{t−1}, …, X_{t−p}]`` for ``t = p … n−1``: ``(n − p, d·(p + 1))``.
+
+    Rows of ``X`` must be in time order. With ``lags = 0`` this is ``X`` itself.
+    """
+    if lags == 0:
+        return X
+    n = X.shape[0]
+    return np.hstack([X[lags - l : n - l] for l in range(lags + 1)])
 
 
 def second_moments(X: np.ndarray, *, standardize: bool) -> np.ndarray:

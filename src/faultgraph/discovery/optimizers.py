@@ -26,7 +26,7 @@ class OptimizerResult:
     """What a continuous optimiser returns.
 
     Attributes:
-        W: ``(d, d)`` learned weights, unthresholded.
+        W: ``(k, d)`` learned weights, unthresholded (``W[:d]`` among present variables).
         h: the acyclicity value ``h(W)`` of the returned ``W`` (the optimiser's own form).
         loss: the least-squares loss of ``W``.
         n_iter: quasi-Newton iterations summed over all sub-problems.
@@ -42,18 +42,26 @@ class OptimizerResult:
     converged: bool
 
 
-def _masks(S: np.ndarray, allowed: np.ndarray | None, unpenalized: np.ndarray | None, lambda1: float):
-    d = S.shape[0]
-    if S.ndim != 2 or S.shape != (d, d):
-        raise InvalidInputError(f"S must be a square (d, d) matrix, got shape {S.shape}")
+def _masks(
+    S: np.ndarray, n_vars: int | None, allowed: np.ndarray | None, unpenalized: np.ndarray | None, lambda1: float
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Check ``S`` and build the ``(k, d)`` masks; ``d = n_vars`` present-time variables."""
+    if S.ndim != 2 or S.shape[0] != S.shape[1]:
+        raise InvalidInputError(f"S must be a square (k, k) matrix, got shape {S.shape}")
+    k = S.shape[0]
+    d = k if n_vars is None else int(n_vars)
+    if not 1 <= d <= k:
+        raise InvalidInputError(f"n_vars must lie in [1, {k}], got {n_vars!r}")
     if lambda1 < 0 or not np.isfinite(lambda1):
         raise InvalidInputError(f"lambda1 must be >= 0, got {lambda1}")
-    ok = np.ones((d, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool).copy()
-    np.fill_diagonal(ok, False)
-    lam = np.full((d, d), float(lambda1))
+    ok = np.ones((k, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool).copy()
+    if ok.shape != (k, d):
+        raise InvalidInputError(f"allowed must have shape {(k, d)}, got {ok.shape}")
+    ok[np.arange(d), np.arange(d)] = False  # no self-loops among present-time variables
+    lam = np.full((k, d), float(lambda1))
     if unpenalized is not None:
         lam[np.asarray(unpenalized, dtype=bool)] = 0.0
-    return ok, lam
+    return d, ok, lam
 
 
 def _inverse_moments(S: np.ndarray) -> np.ndarray:
@@ -67,6 +75,7 @@ def dagma_linear(
     S: np.ndarray,
     *,
     lambda1: float = 0.03,
+    n_vars: int | None = None,
     allowed: np.ndarray | None = None,
     unpenalized: np.ndarray | None = None,
     T: int = 5,
@@ -88,10 +97,16 @@ def dagma_linear(
     from the previous one, which is what makes this implementation fast.
 
     Args:
-        S: ``(d, d)`` second-moment matrix ``XᵀX/n`` of centred data.
+        S: ``(k, k)`` second-moment matrix ``ZᵀZ/n`` of the centred candidate space
+            ``Z = [X_t, X_{t−1}, …]``: the ``d = n_vars`` present-time variables first,
+            then any lagged copies (``k = d`` without lags).
         lambda1: L1 penalty weight, >= 0.
-        allowed: ``(d, d)`` boolean; ``False`` fixes an edge at zero (priors).
-        unpenalized: ``(d, d)`` boolean; ``True`` exempts an edge from the L1 penalty
+        n_vars: number of present-time variables ``d`` (default ``k``). The weights are
+            ``(k, d)``: rows ``:d`` the DAG among present variables, under the
+            acyclicity constraint; the lagged rows are unconstrained, since the past can
+            only cause the present (as in DYNOTEARS, Pamfil et al. 2020).
+        allowed: ``(k, d)`` boolean; ``False`` fixes an edge at zero (priors).
+        unpenalized: ``(k, d)`` boolean; ``True`` exempts an edge from the L1 penalty
             (required edges).
         T: number of central-path steps; ``mu_init`` and ``mu_factor`` set ``mu``.
         s: the log-det parameter for each step (a sequence of length ``T`` or one value).
@@ -103,43 +118,45 @@ def dagma_linear(
         callback: called after each step with ``{"step", "steps", "mu", "h", "loss"}``.
     """
     S = np.asarray(S, dtype=np.float64)
-    ok, lam = _masks(S, allowed, unpenalized, lambda1)
+    d, ok, lam = _masks(S, n_vars, allowed, unpenalized, lambda1)
     if T < 1:
         raise InvalidInputError(f"T must be >= 1, got {T}")
     s_seq = [float(s)] * T if np.isscalar(s) else [float(v) for v in s]  # type: ignore[arg-type]
     if len(s_seq) != T or min(s_seq) <= 0:
         raise InvalidInputError(f"s must be one positive value or {T} positive values, got {s!r}")
-    d = S.shape[0]
     P = _inverse_moments(S)
-    W = np.zeros((d, d))
+    W = np.zeros((S.shape[0], d))
     mu, n_iter = float(mu_init), 0
     for step, s_t in enumerate(s_seq):
         inv_mu = 1.0 / mu
 
         def fun(V: np.ndarray, s_t: float = s_t, inv_mu: float = inv_mu) -> tuple[float, LazyGradient]:
-            factor = logdet_factor(V, s_t)
+            factor = logdet_factor(V[:d], s_t)
             if factor is None:
                 return float("inf"), lambda: None
             f, Gf = least_squares_loss(V, S)
 
             def gradient() -> np.ndarray | None:
-                Gh = logdet_gradient(V, factor)
-                return None if Gh is None else Gf + inv_mu * Gh
+                Gh = logdet_gradient(V[:d], factor)
+                if Gh is None:
+                    return None
+                Gf[:d] += inv_mu * Gh
+                return Gf
 
             return f + inv_mu * factor[0], gradient
 
         # A warm start from a larger s can lie outside the domain of a smaller s.
-        while not np.isfinite(h_logdet(W, s_t)[0]):
+        while not np.isfinite(h_logdet(W[:d], s_t)[0]):
             W = 0.5 * W
         last = step == T - 1
         W, nit, _ = minimize_l1(fun, W, lam, ok, max_iter=max_iter, tol=tol if last else warm_tol,
                                 max_step=1e-2, precondition=P)
         n_iter += nit
         if callback is not None:
-            callback({"step": step + 1, "steps": T, "mu": mu, "h": h_logdet(W, s_t)[0],
+            callback({"step": step + 1, "steps": T, "mu": mu, "h": h_logdet(W[:d], s_t)[0],
                       "loss": least_squares_loss(W, S)[0]})
         mu *= mu_factor
-    h_final = h_logdet(W, s_seq[-1])[0]
+    h_final = h_logdet(W[:d], s_seq[-1])[0]
     return OptimizerResult(W, h_final, least_squares_loss(W, S)[0], n_iter, T, bool(h_final <= h_tol))
 
 
@@ -147,6 +164,7 @@ def notears_linear(
     S: np.ndarray,
     *,
     lambda1: float = 0.1,
+    n_vars: int | None = None,
     allowed: np.ndarray | None = None,
     unpenalized: np.ndarray | None = None,
     max_outer: int = 100,
@@ -164,7 +182,8 @@ def notears_linear(
     sub-problems by OWL-QN, a quasi-Newton method for L1 penalties.
 
     Args:
-        S: ``(d, d)`` second-moment matrix ``XᵀX/n`` of centred data.
+        S, n_vars: the candidate space's moments and its present-time size, as in
+            :func:`dagma_linear`.
         lambda1: L1 penalty weight, >= 0.
         allowed, unpenalized: as in :func:`dagma_linear`.
         max_outer: dual-ascent steps at most.
@@ -173,23 +192,22 @@ def notears_linear(
         callback: called after each dual step with ``{"step", "steps", "rho", "h", "loss"}``.
     """
     S = np.asarray(S, dtype=np.float64)
-    ok, lam = _masks(S, allowed, unpenalized, lambda1)
-    d = S.shape[0]
+    d, ok, lam = _masks(S, n_vars, allowed, unpenalized, lambda1)
     P = _inverse_moments(S)
-    W = np.zeros((d, d))
+    W = np.zeros((S.shape[0], d))
     rho, alpha, h, n_iter, outer = 1.0, 0.0, np.inf, 0, 0
     for outer in range(1, max_outer + 1):
         while rho < rho_max:
 
             def fun(V: np.ndarray, rho: float = rho, alpha: float = alpha) -> tuple[float, LazyGradient]:
                 f, Gf = least_squares_loss(V, S)
-                hv, Gh = h_expm(V)
-                G = Gf + (rho * hv + alpha) * Gh
-                return f + 0.5 * rho * hv * hv + alpha * hv, lambda: G
+                hv, Gh = h_expm(V[:d])
+                Gf[:d] += (rho * hv + alpha) * Gh
+                return f + 0.5 * rho * hv * hv + alpha * hv, lambda: Gf
 
             W_new, nit, _ = minimize_l1(fun, W, lam, ok, max_iter=max_iter, tol=tol, precondition=P)
             n_iter += nit
-            h_new = h_expm(W_new)[0]
+            h_new = h_expm(W_new[:d])[0]
             if h_new > 0.25 * h:
                 rho *= 10.0
             else:

@@ -149,3 +149,27 @@ class PriorKnowledge:
             raise InvalidInputError(f"prior requires a cycle: {path}")
         allowed &= ~required.T  # the reverse of a required edge would close a 2-cycle
         return allowed, required
+
+    def lagged_mask(self, names: Sequence[str]) -> np.ndarray:
+        """The ``(d, d)`` boolean mask of allowed edges from a lagged copy ``x_i(t−l)`` to
+        ``x_j(t)``: forbidden pairs, sinks, sources and tiers apply at every lag; a
+        metric's own past (the diagonal) is allowed. Names are checked as in :meth:`masks`.
+        """
+        self.masks(names)  # validates every name and the prior's consistency
+        index = {n: i for i, n in enumerate(names)}
+        lagged = np.ones((len(names), len(names)), dtype=bool)
+        for a, b in self.forbidden:
+            lagged[index[a], index[b]] = False
+        for name in self.sinks:
+            lagged[index[name], :] = False
+        for name in self.sources:
+            lagged[:, index[name]] = False
+        rank = np.full(len(names), -1)
+        for k, tier in enumerate(self.tiers):
+            for name in tier:
+                rank[index[name]] = k
+        ranked = rank >= 0
+        lagged &= ~(ranked[:, None] & ranked[None, :] & (rank[:, None] > rank[None, :]))
+        for name in self.sinks:  # a sink's own past may still explain it
+            lagged[index[name], index[name]] = True
+        return lagged

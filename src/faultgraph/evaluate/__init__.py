@@ -1,4 +1,4 @@
-"""Metrics that say how good a result is: graph accuracy and detection scores."""
+"""Metrics that say how good a result is: graph accuracy, classification and detection scores."""
 
 from faultgraph.evaluate.classification import (
     ClassificationScores,
@@ -8,14 +8,19 @@ from faultgraph.evaluate.classification import (
     roc_auc,
     table1,
 )
+from faultgraph.evaluate.detection import DetectionReport, detection_report, label_segments, point_adjust
 from faultgraph.evaluate.graph import GraphAccuracy, graph_accuracy
 
 __all__ = [
     "ClassificationScores",
+    "DetectionReport",
     "GraphAccuracy",
     "best_f1_threshold",
     "classification_scores",
+    "detection_report",
     "graph_accuracy",
+    "label_segments",
+    "point_adjust",
     "pr_auc",
     "roc_auc",
     "table1",

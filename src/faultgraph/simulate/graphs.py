@@ -10,7 +10,7 @@ from faultgraph._graph import is_dag
 from faultgraph._validation import as_generator, check_choice
 from faultgraph.errors import InvalidInputError, NotADAGError
 
-__all__ = ["simulate_dag", "simulate_linear_sem", "simulate_weights"]
+__all__ = ["simulate_dag", "simulate_lagged_sem", "simulate_linear_sem", "simulate_weights"]
 
 GraphKind = Literal["er", "sf"]
 NoiseKind = Literal["gauss", "exp", "gumbel"]
@@ -113,3 +113,37 @@ def simulate_linear_sem(
     # X (I - W) = E  =>  X = E (I - W)^-1: one solve instead of a loop in topological order.
     I_W = np.eye(d) - W
     return np.linalg.solve(I_W.T, E.T).T
+
+
+def simulate_lagged_sem(
+    W: np.ndarray,
+    A: np.ndarray,
+    n: int,
+    noise_scale: float | np.ndarray = 1.0,
+    random_state: int | np.random.Generator | None = None,
+    burn_in: int = 100,
+) -> np.ndarray:
+    """Draw a time series ``x_t = x_t W + Σ_l x_{t−l} A[l−1] + ε_t`` (a structural VAR).
+
+    ``W`` is the ``(d, d)`` DAG among variables at the same step, ``A`` the
+    ``(p, d, d)`` lagged weights (``A[l−1][i, j]``: ``x_i(t−l) → x_j(t)``); Gaussian
+    noise. The first ``burn_in`` steps are discarded. The process must be stable.
+    """
+    W = np.asarray(W, dtype=float)
+    A = np.asarray(A, dtype=float)
+    if A.ndim != 3 or A.shape[1:] != W.shape:
+        raise InvalidInputError(f"A must have shape (p, {W.shape[0]}, {W.shape[0]}), got {A.shape}")
+    if not is_dag(W):
+        raise NotADAGError("W must be the weight matrix of a DAG, but it has a directed cycle")
+    rng = as_generator(random_state)
+    d, p = W.shape[0], A.shape[0]
+    inv = np.linalg.inv(np.eye(d) - W)
+    total = n + burn_in
+    E = rng.normal(size=(total, d)) * np.broadcast_to(np.asarray(noise_scale, dtype=float), (d,))
+    X = np.zeros((total + p, d))
+    for t in range(total):
+        past = sum(X[p + t - l] @ A[l - 1] for l in range(1, p + 1))
+        X[p + t] = (past + E[t]) @ inv
+    if not np.isfinite(X).all() or np.abs(X).max() > 1e8:
+        raise InvalidInputError("the lagged SEM is unstable (values explode); use smaller lagged weights")
+    return X[p + burn_in :]
