@@ -1,5 +1,17 @@
-"""Fault detection: with labels (the paper's supervised setting) and, later, without."""
+"""Fault detection: with labels (the paper's supervised setting) and without (residuals
+of a lagged causal model, label-free thresholds), with baselines on the same code path."""
 
 from faultgraph.detect.supervised import FaultIdentifier
+from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
+from faultgraph.detect.unsupervised import CausalDetector, Detector, NSigmaDetector, PCADetector, RandomDetector
 
-__all__ = ["FaultIdentifier"]
+__all__ = [
+    "CausalDetector",
+    "Detector",
+    "FaultIdentifier",
+    "NSigmaDetector",
+    "PCADetector",
+    "RandomDetector",
+    "pot_threshold",
+    "quantile_threshold",
+]

@@ -1,0 +1,239 @@
+"""Unsupervised fault detection: the noise a causal model cannot explain.
+
+A detector is fitted on a (mostly normal) training period and scores new steps. The
+causal detector learns a lagged causal graph of the metrics, refits each metric's
+equation on its learned parents (present and past) by least squares, and scores a step
+by the standardised residuals ``z_i = (ε_i − median) / scale``: what each metric did
+that its causes do not explain. The per-metric residuals are kept for root-cause work.
+Baselines (N-sigma, PCA reconstruction, random) share the same code path: the same
+encoder, the same score combination, the same label-free threshold.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from faultgraph._validation import as_generator, check_choice
+from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
+from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
+from faultgraph.encode import MetricEncoder
+from faultgraph.errors import InvalidInputError, NotFittedError
+
+__all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector"]
+
+Combine = Literal["mean-square", "max"]
+ThresholdMethod = Literal["pot", "quantile"]
+_IQR_TO_SIGMA = 1.349
+
+
+def _robust_scale(R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    center = np.median(R, axis=0)
+    q75, q25 = np.percentile(R, [75, 25], axis=0)
+    scale = (q75 - q25) / _IQR_TO_SIGMA
+    std = R.std(axis=0)
+    scale = np.where(scale < 1e-8, std, scale)
+    return center, np.where(scale < 1e-8, 1.0, scale)
+
+
+class Detector:
+    """Shared machinery: encode, compute per-metric deviations, combine, threshold.
+
+    Subclasses implement ``_fit_model(X)`` and ``_deviations(X) -> (n, d)`` on encoded
+    data; everything else (validation, metric checks, combination, smoothing, POT) is
+    common to faultgraph and its baselines.
+    """
+
+    name = "detector"
+
+    def __init__(self, *, combine: Combine = "mean-square", smooth: int = 1, threshold_method: ThresholdMethod = "pot",
+                 risk: float = 1e-3, quantile: float = 0.99, max_gap: int = 5) -> None:
+        self.combine = combine
+        self.smooth = smooth
+        self.threshold_method = threshold_method
+        self.risk = risk
+        self.quantile = quantile
+        self.max_gap = max_gap
+
+    # --- the common path ----------------------------------------------------------------
+
+    def _frame(self, data: Any, name: str) -> pd.DataFrame:
+        if isinstance(data, pd.DataFrame):
+            return data
+        arr = np.asarray(data, dtype=float)
+        if arr.ndim != 2:
+            raise InvalidInputError(f"{name} must be 2-D (time steps x metrics), got shape {arr.shape}")
+        return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
+    def fit(self, train: Any) -> Detector:
+        """Fit on a training period (rows in time order, mostly normal)."""
+        check_choice("combine", self.combine, ("mean-square", "max"))
+        check_choice("threshold_method", self.threshold_method, ("pot", "quantile"))
+        if not isinstance(self.smooth, (int, np.integer)) or self.smooth < 1:
+            raise InvalidInputError(f"smooth must be a positive integer, got {self.smooth!r}")
+        frame = self._frame(train, "train")
+        start = time.perf_counter()
+        self.encoder_ = MetricEncoder(max_gap=self.max_gap).fit(frame)
+        X = self.encoder_.transform(frame).to_numpy()
+        self._fit_model(X)
+        D = self._deviations(X)
+        self.center_, self.scale_ = _robust_scale(D)
+        train_scores = self._combine((D - self.center_) / self.scale_)
+        self.train_scores_ = train_scores
+        self.threshold_ = (pot_threshold(train_scores, self.risk) if self.threshold_method == "pot"
+                           else quantile_threshold(train_scores, self.quantile))
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(train) first")
+
+    def _combine(self, Z: np.ndarray) -> np.ndarray:
+        s = np.mean(Z * Z, axis=1) if self.combine == "mean-square" else np.max(np.abs(Z), axis=1)
+        if self.smooth > 1:
+            s = pd.Series(s).rolling(int(self.smooth), min_periods=1).mean().to_numpy()
+        return s
+
+    def score_samples(self, data: Any) -> pd.DataFrame:
+        """Per step: ``score``, ``anomaly`` (0/1 at ``threshold_``) and one
+        ``residual:<metric>`` column of standardised deviations per metric."""
+        self._check_fitted()
+        frame = self._frame(data, "data")
+        columns = self.encoder_.columns_
+        missing = [c for c in columns if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in columns and c not in self.encoder_.dropped_]
+        if missing:
+            raise InvalidInputError(
+                f"the data's metrics differ from the model's: missing {', '.join(map(repr, missing[:8]))}"
+                + (f"; extra {', '.join(map(repr, extra[:8]))}" if extra else "")
+            )
+        X = self.encoder_.transform(frame[columns]).to_numpy()
+        Z = (self._deviations(X) - self.center_) / self.scale_
+        score = self._combine(Z)
+        out = pd.DataFrame({"score": score, "anomaly": (score >= self.threshold_).astype(int)}, index=frame.index)
+        residuals = pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])
+        return pd.concat([out, residuals], axis=1)
+
+    def predict(self, data: Any) -> np.ndarray:
+        """0/1 alarms at the label-free threshold."""
+        return self.score_samples(data)["anomaly"].to_numpy()
+
+    # --- to be provided -------------------------------------------------------------------
+
+    def _fit_model(self, X: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _deviations(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class CausalDetector(Detector):
+    """faultgraph's detector: residuals of a lagged linear SEM on a learned causal graph.
+
+    Args:
+        lags: past steps in the candidate space (default 1).
+        method, lambda1, threshold, prior: passed to :class:`~faultgraph.StructureLearner`.
+        combine: ``"mean-square"`` (mean of ``z²`` over metrics, default) or ``"max"``.
+        smooth: rolling-mean window of the score, in steps (1: none).
+        threshold_method: ``"pot"`` (default; ``risk`` is the false-alarm probability) or
+            ``"quantile"`` (``quantile`` of the training scores).
+        max_gap: longest run of missing steps the encoder fills.
+
+    Attributes (after ``fit``): ``graph_`` (the learned graph, with lagged edges),
+    ``coef_`` (``(d·(lags+1), d)`` refitted equations), ``threshold_``, ``encoder_``.
+    """
+
+    name = "faultgraph"
+
+    def __init__(self, *, lags: int = 1, method: str = "dagma", lambda1: float | None = None, threshold: float = 0.3,
+                 prior: PriorKnowledge | None = None, combine: Combine = "mean-square", smooth: int = 1,
+                 threshold_method: ThresholdMethod = "pot", risk: float = 1e-3, quantile: float = 0.99,
+                 max_gap: int = 5) -> None:
+        super().__init__(combine=combine, smooth=smooth, threshold_method=threshold_method, risk=risk,
+                         quantile=quantile, max_gap=max_gap)
+        self.lags = lags
+        self.method = method
+        self.lambda1 = lambda1
+        self.threshold = threshold
+        self.prior = prior
+
+    def _fit_model(self, X: np.ndarray) -> None:
+        names = list(self.encoder_.columns_)
+        learner = StructureLearner(self.method, lambda1=self.lambda1, threshold=self.threshold,  # type: ignore[arg-type]
+                                   standardize=False, prior=self.prior, lags=self.lags)
+        learner.fit(pd.DataFrame(X, columns=names))
+        self.graph_: LearnedGraph = learner.graph_
+        d, p = len(names), int(self.lags)
+        support = np.vstack([learner.adjacency_] + list(learner.lagged_adjacency_)) != 0
+        Z = lagged_design(X, p)
+        self.mean_ = Z.mean(axis=0)
+        Zc = Z - self.mean_
+        B = np.zeros((d * (p + 1), d))
+        for j in range(d):  # least squares on each metric's learned parents (no L1 shrinkage)
+            rows = np.flatnonzero(support[:, j])
+            if rows.size:
+                B[rows, j] = np.linalg.lstsq(Zc[:, rows], Zc[:, j], rcond=None)[0]
+        self.coef_ = B
+
+    def _deviations(self, X: np.ndarray) -> np.ndarray:
+        p = int(self.lags)
+        padded = np.vstack([np.repeat(X[:1], p, axis=0), X]) if p else X  # the first rows see a copy as past
+        Zc = lagged_design(padded, p) - self.mean_
+        return Zc[:, : X.shape[1]] - Zc @ self.coef_
+
+
+class NSigmaDetector(Detector):
+    """Baseline: how many (robust) standard deviations each metric is from its training
+    median; with ``combine="max"`` this is the classic N-sigma rule."""
+
+    name = "n-sigma"
+
+    def _fit_model(self, X: np.ndarray) -> None:
+        pass
+
+    def _deviations(self, X: np.ndarray) -> np.ndarray:
+        return X
+
+
+class PCADetector(Detector):
+    """Baseline: PCA reconstruction error, keeping the components that explain
+    ``variance`` of the training variance."""
+
+    name = "pca"
+
+    def __init__(self, *, variance: float = 0.9, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.variance = variance
+
+    def _fit_model(self, X: np.ndarray) -> None:
+        if not 0 < self.variance <= 1:
+            raise InvalidInputError(f"variance must lie in (0, 1], got {self.variance!r}")
+        self.mean_ = X.mean(axis=0)
+        _, sv, Vt = np.linalg.svd(X - self.mean_, full_matrices=False)
+        share = np.cumsum(sv**2) / np.sum(sv**2)
+        k = int(np.searchsorted(share, self.variance) + 1)
+        self.components_ = Vt[:k]
+
+    def _deviations(self, X: np.ndarray) -> np.ndarray:
+        Xc = X - self.mean_
+        return Xc - (Xc @ self.components_.T) @ self.components_
+
+
+class RandomDetector(Detector):
+    """Baseline: uniform random scores (what chance gets on every metric)."""
+
+    name = "random"
+
+    def __init__(self, *, random_state: int | np.random.Generator | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.random_state = random_state
+
+    def _fit_model(self, X: np.ndarray) -> None:
+        self._rng = as_generator(self.random_state)
+
+    def _deviations(self, X: np.ndarray) -> np.ndarray:
+        return self._rng.normal(size=X.shape)
