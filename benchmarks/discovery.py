@@ -234,10 +234,20 @@ def main() -> None:
                         help="comma-separated subset of: small, smd-shape, scaling, sachs")
     parser.add_argument("--max-d", type=int, default=None, help="skip cases with more variables")
     parser.add_argument("--no-dagma", action="store_true", help="skip the dagma package")
+    parser.add_argument("--from-json", type=Path, nargs="+",
+                        help="render the report from rows saved with --json (no runs)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_case(json.loads(args.one))))
+        return
+    if args.from_json:
+        rows = [r for path in args.from_json for r in json.loads(path.read_text())]
+        command = "python benchmarks/discovery.py (groups run separately, see below)"
+        text = report(rows, command)
+        if args.out:
+            args.out.write_text(text + "\n")
+        print(text)
         return
     groups = set(args.groups.split(","))
     cases = [c for c in all_cases(args.seeds) if c["group"] in groups and (args.max_d is None or c["d"] <= args.max_d)]

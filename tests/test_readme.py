@@ -39,6 +39,8 @@ def test_readme_shell_commands_run_in_order(tmp_path, monkeypatch):
     assert set(produced["scores"][0]) == set(documented["scores"][0])
     assert set(produced["scores"][0]["paths"][0]) == set(documented["scores"][0]["paths"][0])
     assert (tmp_path / "scores.csv").exists() and (tmp_path / "model" / "model.json").exists()
+    header = (tmp_path / "anomaly-scores.csv").read_text().splitlines()[0].split(",")
+    assert header[1:3] == ["score", "anomaly"] and header[3].startswith("residual:")
 
 
 def test_readme_python_example_runs(capsys):

@@ -220,23 +220,37 @@ def _score_against(truth_path: Path, graph: Any) -> Any:
 
 @app.command()
 def fit(
-    data: Annotated[Path, typer.Argument(help="Metrics file with a 0/1 fault-label column (CSV or Parquet).")],
-    label: Annotated[str, typer.Option(help="Name of the 0/1 fault-label column.")],
+    data: Annotated[Path, typer.Argument(help="Training metrics (CSV or Parquet), mostly normal, in time order.")],
     out: Annotated[Path, typer.Option("--out", help="Model folder to write (model.json + arrays.npz).")],
+    label: Annotated[Optional[str], typer.Option(
+        help="0/1 fault-label column: learn to identify faults from labels (the paper's setting). "
+             "Without it, learn what normal looks like and flag what the causal model cannot explain.")] = None,
+    lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (unsupervised).")] = 1,
     method: Annotated[MethodOpt, typer.Option(help="Structure learner.")] = MethodOpt.dagma,
     lambda1: Annotated[Optional[float], typer.Option(help="L1 penalty of the structure learner.")] = None,
     threshold: Annotated[float, typer.Option(help="Drop edges with |weight| below this.")] = 0.3,
-    prior: Annotated[Optional[Path], typer.Option(help="YAML prior (the label is always a sink).")] = None,
+    prior: Annotated[Optional[Path], typer.Option(help="YAML prior (a label is always a sink).")] = None,
     max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,
+    risk: Annotated[float, typer.Option(help="False-alarm probability of the label-free threshold (POT).")] = 1e-2,
 ) -> None:
-    """Learn the causal graph of the metrics and the fault label, and save the model."""
-    from faultgraph.detect import FaultIdentifier
+    """Fit a model: with --label, fault identification from labels; without, anomaly detection."""
+    from faultgraph.detect import CausalDetector, FaultIdentifier
     from faultgraph.discovery import PriorKnowledge
     from faultgraph.io import read_metrics
 
     with _errors():
         frame = read_metrics(data)
         prior_obj = PriorKnowledge.from_yaml(prior) if prior is not None else None
+        if label is None:
+            with err.status("learning the lagged causal graph of normal behaviour..."):
+                det = CausalDetector(lags=lags, method=method.value, lambda1=lambda1, threshold=threshold,
+                                     prior=prior_obj, max_gap=max_gap, risk=risk).fit(frame)
+            det.save(out)
+            g = det.graph_
+            err.print(f"{int((g.adjacency != 0).sum())} edges and {len(g.lagged_edges)} lagged edges among "
+                      f"{len(g.nodes)} metrics; alarm threshold {det.threshold_:.3g} (POT, risk {risk:g}); "
+                      f"wrote {out}", highlight=False, soft_wrap=True)
+            return
         with err.status("learning the graph and the label's equation..."):
             model = FaultIdentifier(label, method=method.value, lambda1=lambda1, threshold=threshold,
                                     prior=prior_obj, max_gap=max_gap).fit(frame)
@@ -281,16 +295,29 @@ def detect(
     data: Annotated[Path, typer.Argument(help="Metrics to score (CSV or Parquet).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write scores.csv.")],
 ) -> None:
-    """Fault probability and 0/1 decision for every row of DATA."""
+    """Score every row of DATA with a fitted model and write scores.csv.
+
+    Unsupervised models write `score`, `anomaly` (0/1) and one `residual:<metric>` column
+    per metric; label models write `probability` and `decision`.
+    """
     import pandas as pd
 
-    from faultgraph.detect import FaultIdentifier
+    from faultgraph.detect import CausalDetector, FaultIdentifier
     from faultgraph.evaluate import classification_scores, table1
-    from faultgraph.io import read_metrics, write_text_atomic
+    from faultgraph.io import load_model_dir, read_metrics, write_text_atomic
 
     with _errors():
-        model = FaultIdentifier.load(model_dir)
+        task = load_model_dir(model_dir)[0].get("task")
         frame = read_metrics(data)
+        if task == "unsupervised-detection":
+            det = CausalDetector.load(model_dir)
+            table = det.score_samples(frame)
+            write_text_atomic(out, table.to_csv(float_format="%.6g"))
+            n = int(table["anomaly"].sum())
+            err.print(f"{n} of {len(table)} steps above the alarm threshold {det.threshold_:.3g}; wrote {out}",
+                      highlight=False)
+            return
+        model = FaultIdentifier.load(model_dir)
         proba = model.predict_proba(frame)
         decision = (proba >= model.decision_threshold_).astype(int)
         table = pd.DataFrame({"probability": proba, "decision": decision}, index=frame.index)
