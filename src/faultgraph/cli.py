@@ -152,6 +152,24 @@ def simulate_faults(
                   f"{data['fault'].mean():.0%} faulty); causes: {', '.join(cause_names)}", highlight=False)
 
 
+@simulate_app.command("incident")
+def simulate_incident_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Case folder to write (normal.csv, anomalous.csv, truth.json).")],
+    services: Annotated[int, typer.Option(min=3, max=200, help="Number of services.")] = 10,
+    fault: Annotated[Optional[str], typer.Option(
+        help="cpu_hog, memory_leak, network_delay or error_burst (default: drawn).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Simulate a microservice incident with a known root cause."""
+    from faultgraph.simulate import simulate_incident
+
+    with _errors():
+        inc = simulate_incident(services=services, fault_type=fault, random_state=seed)  # type: ignore[arg-type]
+        inc.write(out)
+        err.print(f"wrote {out}/ ({services} services, {inc.normal.shape[1]} metrics): {inc.fault_type} at "
+                  f"{inc.root_cause_service} from step {inc.fault_start}", highlight=False)
+
+
 @app.command()
 def discover(
     data: Annotated[Path, typer.Argument(help="Metrics file: CSV or Parquet, wide or long.")],
@@ -327,6 +345,71 @@ def detect(
         if model.label in frame.columns:
             y = frame[model.label].to_numpy()
             print(table1({"faultgraph": classification_scores(y, decision, proba)}))
+
+
+class RcaMethodOpt(str, Enum):
+    causal = "causal"
+    noise = "noise"
+    baro = "baro"
+    nsigma = "nsigma"
+    random = "random"
+
+
+def _time_value(text: Optional[str]) -> Any:
+    """A window bound from the command line: a number if it parses as one, else a date string."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+@app.command()
+def explain(
+    model_dir: Annotated[Optional[Path], typer.Argument(help="Model folder from `faultgraph fit` (no label).")] = None,
+    data: Annotated[Optional[Path], typer.Argument(help="Metrics covering the incident.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where to write rca.json.")] = Path("rca.json"),
+    start: Annotated[Optional[str], typer.Option(help="First step of the incident window (time or number).")] = None,
+    end: Annotated[Optional[str], typer.Option(help="Last step of the incident window.")] = None,
+    target: Annotated[Optional[str], typer.Option(help="The symptom metric (an SLO); default: the most deviant.")] = None,
+    normal: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of a normal period (fit on it).")] = None,
+    anomalous: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of the anomalous period.")] = None,
+    method: Annotated[RcaMethodOpt, typer.Option(help="causal (default), noise, baro, nsigma or random.")] =
+        RcaMethodOpt.causal,
+    lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = 1,
+) -> None:
+    """Rank the root causes of an incident and the path by which it spread.
+
+    Either MODEL_DIR DATA --start T0 --end T1 (a fitted model), or --normal normal.csv
+    --anomalous anomalous.csv (fit on the normal period, explain the whole anomalous one
+    unless --start/--end narrow it).
+    """
+    from faultgraph.datasets import check_same_metrics
+    from faultgraph.detect import CausalDetector
+    from faultgraph.errors import InvalidInputError
+    from faultgraph.io import read_metrics, write_json_atomic
+    from faultgraph.rca import explain as explain_incident
+
+    with _errors():
+        if normal is not None or anomalous is not None:
+            if normal is None or anomalous is None or model_dir is not None:
+                raise InvalidInputError("case mode needs both --normal and --anomalous, and no MODEL_DIR")
+            normal_frame, frame = read_metrics(normal), read_metrics(anomalous)
+            check_same_metrics(normal_frame, frame)
+            with err.status("learning normal behaviour..."):
+                model = CausalDetector(lags=lags).fit(normal_frame)
+        else:
+            if model_dir is None or data is None or start is None or end is None:
+                raise InvalidInputError("give MODEL_DIR DATA --start T0 --end T1, or --normal and --anomalous")
+            model = CausalDetector.load(model_dir)
+            frame = read_metrics(data)
+        window = (_time_value(start) if start is not None else frame.index[0],
+                  _time_value(end) if end is not None else frame.index[-1])
+        result = explain_incident(model, frame, window, target, method=method.value)
+        write_json_atomic(out, result.to_dict())
+        print(result)
+        err.print(f"wrote {out}", highlight=False)
 
 
 @app.command()

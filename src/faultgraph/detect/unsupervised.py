@@ -81,6 +81,7 @@ class Detector:
         start = time.perf_counter()
         self.encoder_ = MetricEncoder(max_gap=self.max_gap).fit(frame)
         X = self.encoder_.transform(frame).to_numpy()
+        self.train_mean_, self.train_std_ = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-12)
         self._fit_model(X)
         D = self._deviations(X)
         self.center_, self.scale_ = _robust_scale(D)
@@ -215,6 +216,7 @@ class CausalDetector(Detector):
                 "graph": {k: graph[k] for k in ("nodes", "method", "params", "elapsed_s")},
                 "decision_threshold": float(self.threshold_)}
         arrays = {"coef": self.coef_, "mean": self.mean_, "center": self.center_, "scale": self.scale_,
+                  "train_mean": self.train_mean_, "train_std": self.train_std_,
                   "train_scores": self.train_scores_, "graph/adjacency": self.graph_.adjacency,
                   "graph/lagged": self.graph_.lagged if self.graph_.lagged is not None else np.zeros((0,) * 3)}
         return save_model_dir(path, meta, arrays)
@@ -235,6 +237,7 @@ class CausalDetector(Detector):
                                       lagged=lagged if lagged.size else None)
             det.coef_, det.mean_ = arrays["coef"], arrays["mean"]
             det.center_, det.scale_ = arrays["center"], arrays["scale"]
+            det.train_mean_, det.train_std_ = arrays["train_mean"], arrays["train_std"]
             det.train_scores_ = arrays["train_scores"]
             det.threshold_ = float(meta["decision_threshold"])
         except (KeyError, TypeError, ValueError) as exc:

@@ -1,0 +1,254 @@
+"""Root causes of an incident: which metric's own noise broke first, and how it spread.
+
+A root cause is a node whose *own noise* ``ε_i`` turned abnormal, not one that merely
+follows an abnormal parent. With a fitted :class:`~faultgraph.detect.CausalDetector`,
+each metric's standardised residual in the incident window measures exactly that:
+``noise_z_i`` is its mean absolute residual z over the window. Methods:
+
+* ``"causal"`` (default): rank by ``noise_z``, breaking near-ties by the effect on the
+  symptom: score ``= noise_z · (1 + |effect_on_target|)``;
+* ``"noise"``: ``noise_z`` alone;
+* ``"baro"``: BARO's robust z-score (median and IQR of the normal period, max |z| over
+  the window), no graph;
+* ``"nsigma"``: mean/std z-score of the normal period, max |z| over the window;
+* ``"random"``: a random order (what chance gets).
+
+Each top cause gets its strongest directed path to the symptom in the learned graph
+(same-step and lagged edges together); the symptom is ``target`` if given, else the
+metric whose value deviates most in the window. When a cause is the symptom itself, or
+has no path to it, its path leads to its most deviant effect instead: where the fault
+spread (a lone metric when it has no effects in the graph).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from faultgraph._validation import as_generator, check_choice
+from faultgraph.detect.unsupervised import CausalDetector
+from faultgraph.errors import InvalidInputError
+
+__all__ = ["METHODS", "Cause", "Explanation", "default_service", "explain"]
+
+Method = Literal["causal", "noise", "baro", "nsigma", "random"]
+METHODS: tuple[str, ...] = ("causal", "noise", "baro", "nsigma", "random")
+_SEPARATORS = re.compile(r"[_:./|]")
+
+
+def default_service(metric: str) -> str:
+    """The service a metric belongs to: the part before the last ``_ : . / |``
+    (``checkout_cpu`` → ``checkout``); the metric itself if there is none."""
+    parts = _SEPARATORS.split(metric)
+    return metric[: len(metric) - len(parts[-1]) - 1] if len(parts) > 1 else metric
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One ranked candidate root cause."""
+
+    metric: str
+    service: str
+    score: float
+    noise_z: float
+    effect_on_target: float
+    path: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "service": self.service, "score": self.score, "noise_z": self.noise_z,
+                "effect_on_target": self.effect_on_target, "path": list(self.path)}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The ranked causes of the anomaly in ``window``; ``services`` ranks services by
+    their best metric."""
+
+    causes: tuple[Cause, ...]
+    target: str
+    window: tuple[Any, Any]
+    method: str
+    services: tuple[tuple[str, float], ...] = ()
+    elapsed_s: float = field(default=0.0, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "window": [str(self.window[0]), str(self.window[1])], "method": self.method,
+                "causes": [c.to_dict() for c in self.causes],
+                "services": [{"service": s, "score": v} for s, v in self.services], "elapsed_s": self.elapsed_s}
+
+    def top(self, k: int = 1, level: Literal["metric", "service"] = "metric") -> list[str]:
+        """The ``k`` best metrics (or services)."""
+        if level == "service":
+            return [s for s, _ in self.services[:k]]
+        return [c.metric for c in self.causes[:k]]
+
+    def __str__(self) -> str:
+        lines = [f"root causes of the anomaly in {self.window[0]} .. {self.window[1]} "
+                 f"(symptom {self.target}, method {self.method}):"]
+        for k, c in enumerate(self.causes[:5], 1):
+            path = " -> ".join(c.path)
+            lines.append(f"  {k}. {c.metric:<28} score {c.score:8.3f}  noise z {c.noise_z:6.2f}   {path}")
+        return "\n".join(lines)
+
+
+def _window_mask(index: pd.Index, window: tuple[Any, Any], min_steps: int) -> np.ndarray:
+    if not isinstance(window, (tuple, list)) or len(window) != 2:
+        raise InvalidInputError(f"window must be a (start, end) pair, got {window!r}")
+    start, end = window
+    try:
+        if isinstance(index, pd.DatetimeIndex):
+            start, end = pd.Timestamp(start), pd.Timestamp(end)
+            if index.tz is not None:
+                start = start.tz_localize(index.tz) if start.tzinfo is None else start
+                end = end.tz_localize(index.tz) if end.tzinfo is None else end
+        mask = np.asarray((index >= start) & (index <= end))
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"window {window!r} is not comparable with the data's time index "
+                                f"({index.dtype})") from None
+    if not mask.any():
+        raise InvalidInputError(f"window {start} .. {end} lies outside the data ({index[0]} .. {index[-1]})")
+    if mask.sum() < min_steps:
+        raise InvalidInputError(f"window {start} .. {end} holds {int(mask.sum())} steps; at least {min_steps} needed")
+    return mask
+
+
+def _summary_graph(model: CausalDetector) -> np.ndarray:
+    """Same-step and lagged edges as one ``(d, d)`` weight matrix (largest |weight| per pair)."""
+    W = np.array(model.graph_.adjacency, dtype=float)
+    if model.graph_.lagged is not None:
+        for A in model.graph_.lagged:
+            W = np.where(np.abs(A) > np.abs(W), A, W)
+    return W
+
+
+def _effects(W: np.ndarray, target: int) -> np.ndarray:
+    """Sum over directed paths of the product of weights into ``target`` (walks of length
+    up to d, so the lagged self-loops are left out)."""
+    W = W.copy()
+    np.fill_diagonal(W, 0.0)
+    d = W.shape[0]
+    effect = np.zeros(d)
+    effect[target] = 1.0
+    reach = np.zeros(d)
+    reach[target] = 1.0
+    for _ in range(d):
+        reach = W @ reach
+        if not np.any(reach):
+            break
+        effect += reach
+    return effect
+
+
+def _best_path(W: np.ndarray, source: int, target: int) -> list[int]:
+    """The simple path ``source → target`` with the largest product of |weights| (Dijkstra on −log|w|)."""
+    import heapq
+
+    A = np.abs(W)
+    np.fill_diagonal(A, 0.0)
+    cost = np.full(A.shape[0], np.inf)
+    prev = np.full(A.shape[0], -1)
+    cost[source] = 0.0
+    heap = [(0.0, source)]
+    while heap:
+        c, u = heapq.heappop(heap)
+        if c > cost[u]:
+            continue
+        if u == target:
+            break
+        for v in np.flatnonzero(A[u]):
+            step = -np.log(min(A[u, v], 1.0 - 1e-12)) if A[u, v] < 1 else 0.0
+            if c + step < cost[v]:
+                cost[v], prev[v] = c + step, u
+                heapq.heappush(heap, (c + step, int(v)))
+    if not np.isfinite(cost[target]):
+        return []
+    path, v = [target], target
+    while v != source:
+        v = int(prev[v])
+        path.append(v)
+    return path[::-1]
+
+
+def explain(
+    model: CausalDetector,
+    data: pd.DataFrame,
+    window: tuple[Any, Any],
+    target: str | None = None,
+    *,
+    method: Method = "causal",
+    services: Mapping[str, str] | Callable[[str], str] | None = None,
+    n_paths: int = 5,
+    min_steps: int = 3,
+    random_state: int | np.random.Generator | None = None,
+) -> Explanation:
+    """Rank the metrics (and services) that most likely caused the anomaly in ``window``.
+
+    Args:
+        model: a fitted :class:`~faultgraph.detect.CausalDetector` (normal behaviour).
+        data: metrics in time order, covering the window; rows before the window give
+            the lagged equations their past.
+        window: ``(start, end)`` in the data's index (inclusive).
+        target: the symptom (an SLO metric, say); default: the metric that deviates most.
+        method: one of :data:`METHODS` (see the module docstring).
+        services: metric → service, as a mapping or a function (default
+            :func:`default_service`).
+        n_paths: how many top causes get a propagation path.
+    """
+    check_choice("method", method, METHODS)
+    start = time.perf_counter()
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidInputError(f"data must be a DataFrame, got {type(data).__name__}")
+    mask = _window_mask(data.index, window, min_steps)
+    scored = model.score_samples(data)
+    names = list(model.encoder_.columns_)
+    if target is not None and target not in names:
+        raise InvalidInputError(f"target {target!r} is not a metric of the model; metrics: "
+                                + ", ".join(map(repr, names[:10])))
+    Z = scored[[f"residual:{n}" for n in names]].to_numpy()[mask]
+    X = model.encoder_.transform(data[names]).to_numpy()[mask]  # robust z of each metric
+    noise_z = np.abs(Z).mean(axis=0)
+    marginal = np.abs(X).max(axis=0)
+    t = int(np.argmax(marginal)) if target is None else names.index(target)
+    W = _summary_graph(model)
+    effect = _effects(W, t)
+    if method == "causal":
+        score = noise_z * (1.0 + np.abs(effect))
+    elif method == "noise":
+        score = noise_z
+    elif method == "baro":
+        score = marginal
+    elif method == "nsigma":
+        mean, std = model.train_mean_, model.train_std_
+        score = np.abs((X - mean) / std).max(axis=0)
+    else:
+        score = as_generator(random_state).random(len(names))
+    order = np.argsort(-score, kind="stable")
+    to_service = services if callable(services) else (
+        (lambda m: services.get(m, default_service(m))) if services is not None else default_service)
+    causes = []
+    for rank, i in enumerate(order):
+        path: list[str] = []
+        if rank < n_paths:
+            if i != t:
+                path = [names[v] for v in _best_path(W, int(i), t)]
+            if not path:  # the symptom itself, or no path to it: show where it spread
+                reach = np.flatnonzero(_effects(W.T, int(i)))
+                reach = reach[reach != i]
+                if reach.size:
+                    j = int(reach[np.argmax(marginal[reach])])
+                    path = [names[v] for v in _best_path(W, int(i), j)]
+                path = path or [names[i]]
+        causes.append(Cause(names[i], to_service(names[i]), float(score[i]), float(noise_z[i]), float(effect[i]),
+                            tuple(path)))
+    best: dict[str, float] = {}
+    for c in causes:
+        best.setdefault(c.service, c.score)
+    index = data.index[mask]
+    return Explanation(tuple(causes), names[t], (index[0], index[-1]), method,
+                       tuple(sorted(best.items(), key=lambda kv: -kv[1])), time.perf_counter() - start)

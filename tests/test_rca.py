@@ -1,0 +1,119 @@
+"""Root causes: seeded incidents, the causal advantage over z-scores, inputs, metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from faultgraph import InvalidInputError
+from faultgraph.datasets import load_case
+from faultgraph.detect import CausalDetector
+from faultgraph.evaluate import ac_at_k, avg_at_k, hit_rate, ndcg
+from faultgraph.rca import default_service, explain
+from faultgraph.simulate import simulate_incident, simulate_lagged_sem
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5, 6, 7])
+def test_faulted_service_of_seeded_incidents_is_ranked_first(seed):
+    inc = simulate_incident(services=10, random_state=seed)
+    model = CausalDetector().fit(inc.normal)
+    result = explain(model, inc.anomalous, (inc.fault_start, inc.fault_end))
+    assert result.top(1, "service") == [inc.root_cause_service], (inc.fault_type, result.top(3))
+    assert result.causes[0].path  # every top cause comes with where it leads
+
+
+def test_chain_fault_in_a_ranks_a_first_although_b_and_c_deviate_more():
+    # a -> b -> c, each one step later, with memory; the fault shifts a's own noise
+    A = np.zeros((1, 3, 3))
+    A[0][np.arange(3), np.arange(3)] = 0.3
+    A[0, 0, 1], A[0, 1, 2] = 1.5, 1.5
+    names = ["a", "b", "c"]
+    normal = pd.DataFrame(simulate_lagged_sem(np.zeros((3, 3)), A, 3000, random_state=0), columns=names)
+    test = pd.DataFrame(simulate_lagged_sem(np.zeros((3, 3)), A, 300, random_state=1), columns=names)
+    effect = np.zeros((300, 3))
+    for t in range(200, 300):
+        effect[t] = effect[t - 1] @ A[0] + np.array([2.0, 0.0, 0.0])
+    test = test + effect
+    model = CausalDetector().fit(normal)
+    z = ((test.iloc[220:] - normal.median()) / normal.std()).abs().mean()
+    assert z["b"] > z["a"] and z["c"] > z["a"]          # plain z-scores blame the effects
+    assert explain(model, test, (220, 299), method="baro").top(1) != ["a"]
+    result = explain(model, test, (220, 299))
+    assert result.top(1) == ["a"]                         # the causal ranking finds the cause
+    assert result.causes[0].path[:2] == ("a", "b")
+
+
+def test_explain_refuses_bad_windows_and_targets():
+    inc = simulate_incident(services=5, random_state=0)
+    model = CausalDetector().fit(inc.normal)
+    with pytest.raises(InvalidInputError, match="outside the data"):
+        explain(model, inc.anomalous, (10_000, 20_000))
+    with pytest.raises(InvalidInputError, match="holds 1 steps; at least 3"):
+        explain(model, inc.anomalous, (1550, 1550))
+    with pytest.raises(InvalidInputError, match="target 'nope'"):
+        explain(model, inc.anomalous, (1550, 1600), target="nope")
+    with pytest.raises(InvalidInputError, match="method must be one of"):
+        explain(model, inc.anomalous, (1550, 1600), method="magic")
+    with pytest.raises(InvalidInputError, match="window must be"):
+        explain(model, inc.anomalous, 1550)
+
+
+def test_case_folder_and_mismatched_columns(tmp_path):
+    inc = simulate_incident(services=4, random_state=2)
+    inc.write(tmp_path / "case")
+    case = load_case(tmp_path / "case")
+    assert case.truth["root_cause_metric"] == inc.root_cause_metric
+    pd.testing.assert_frame_equal(case.normal, inc.normal.astype(float), check_index_type=False, check_names=False)
+    bad = inc.anomalous.drop(columns=["s1_cpu"]).assign(s9_cpu=1.0)
+    bad.to_csv(tmp_path / "case" / "anomalous.csv")
+    with pytest.raises(InvalidInputError, match="only in normal: 's1_cpu'; only in anomalous: 's9_cpu'"):
+        load_case(tmp_path / "case")
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        load_case(tmp_path / "nowhere")
+
+
+def test_explain_cli_both_modes(tmp_path):
+    from typer.testing import CliRunner
+
+    from faultgraph.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["simulate", "incident", "--seed", "4", "--out", str(tmp_path / "case")]).exit_code == 0
+    truth = json.loads((tmp_path / "case" / "truth.json").read_text())
+    out = tmp_path / "rca.json"
+    result = runner.invoke(app, ["explain", "--normal", str(tmp_path / "case" / "normal.csv"), "--anomalous",
+                                 str(tmp_path / "case" / "anomalous.csv"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rca = json.loads(out.read_text())
+    assert {"causes", "target", "window", "method", "services"} <= set(rca)
+    assert set(rca["causes"][0]) == {"metric", "service", "score", "noise_z", "effect_on_target", "path"}
+    assert rca["services"][0]["service"] == truth["root_cause_service"]
+    # model mode
+    assert runner.invoke(app, ["fit", str(tmp_path / "case" / "normal.csv"), "--out", str(tmp_path / "m")]).exit_code == 0
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"),
+                                 "--start", str(truth["fault_start"]), "--end", str(truth["fault_end"]),
+                                 "--method", "baro", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["method"] == "baro"
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"),
+                                 "--start", "0", "--end", "5", "--out", str(out)])
+    assert result.exit_code == 2 and "outside the data" in result.stderr
+    result = runner.invoke(app, ["explain", "--normal", str(tmp_path / "case" / "normal.csv"), "--out", str(out)])
+    assert result.exit_code == 2 and "needs both --normal and --anomalous" in result.stderr
+
+
+def test_ranking_metrics_by_hand():
+    rankings = [["a", "b", "c"], ["b", "a", "c"], ["c", "b", "a"]]
+    truths = ["a", "a", "a"]
+    assert ac_at_k(rankings, truths, 1) == pytest.approx(1 / 3)
+    assert ac_at_k(rankings, truths, 2) == pytest.approx(2 / 3)
+    assert avg_at_k(rankings, truths, 3) == pytest.approx((1 / 3 + 2 / 3 + 1) / 3)
+    # labelled {0, 2}; ranking 2, 5, 0: top-2 (100 %) holds 2 only; top-3 (150 %) holds both
+    assert hit_rate([2, 5, 0], [0, 2], 100) == 0.5 and hit_rate([2, 5, 0], [0, 2], 150) == 1.0
+    assert ndcg([2, 5, 0], [0, 2], 100) == pytest.approx(1.0 / (1 + 1 / np.log2(3)))
+    assert default_service("checkout_cpu") == "checkout" and default_service("cpu") == "cpu"
+    with pytest.raises(InvalidInputError):
+        ac_at_k([], [], 1)
