@@ -37,6 +37,8 @@ test: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BLAS1) $(PY) benchmarks/discovery.py --out benchmarks/results/discovery.md
 	$(BLAS1) $(PY) benchmarks/effects.py --out benchmarks/results/effects.md
+	$(BLAS1) $(PY) benchmarks/detection.py --out benchmarks/results/detection.md
+	$(BLAS1) $(PY) benchmarks/rca.py --out benchmarks/results/rca.md
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

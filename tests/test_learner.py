@@ -255,3 +255,17 @@ def test_lags_respect_priors_and_validate():
         StructureLearner(lags=-1).fit(X)
     with pytest.raises(InvalidInputError, match="at least 7 rows"):
         StructureLearner(lags=5).fit(X[:4])
+
+
+def test_prior_patterns_expand_to_matching_metrics():
+    names = ["a_cpu", "a_latency", "b_cpu", "b_latency", "b_traffic"]
+    prior = PriorKnowledge(tiers=(("*_traffic",), ("*_cpu",), ("*_latency",)), forbidden=(("a_*", "b_cpu"),))
+    p = prior.expand(names)
+    assert p.tiers == (("b_traffic",), ("a_cpu", "b_cpu"), ("a_latency", "b_latency"))
+    assert set(p.forbidden) == {("a_cpu", "b_cpu"), ("a_latency", "b_cpu")}
+    allowed, _ = prior.masks(names)
+    i = {n: k for k, n in enumerate(names)}
+    assert not allowed[i["a_latency"], i["a_cpu"]] and allowed[i["a_cpu"], i["a_latency"]]
+    assert not allowed[i["a_latency"], i["b_cpu"]]
+    with pytest.raises(InvalidInputError, match="pattern '\\*_disk' matches no metric"):
+        PriorKnowledge(sinks=("*_disk",)).masks(names)

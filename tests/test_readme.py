@@ -39,6 +39,11 @@ def test_readme_shell_commands_run_in_order(tmp_path, monkeypatch):
     assert set(produced["scores"][0]) == set(documented["scores"][0])
     assert set(produced["scores"][0]["paths"][0]) == set(documented["scores"][0]["paths"][0])
     assert (tmp_path / "scores.csv").exists() and (tmp_path / "model" / "model.json").exists()
+    documented = json.loads(_blocks("json")[2])
+    produced = json.loads((tmp_path / "rca.json").read_text())
+    assert set(produced) == set(documented)
+    assert set(produced["causes"][0]) == set(documented["causes"][0])
+    assert json.loads((tmp_path / "rca-baro.json").read_text())["method"] == "baro"
     header = (tmp_path / "anomaly-scores.csv").read_text().splitlines()[0].split(",")
     assert header[1:3] == ["score", "anomaly"] and header[3].startswith("residual:")
 

@@ -378,6 +378,8 @@ def explain(
     method: Annotated[RcaMethodOpt, typer.Option(help="causal (default), noise, baro, nsigma or random.")] =
         RcaMethodOpt.causal,
     lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = 1,
+    prior: Annotated[Optional[Path], typer.Option(
+        help="Case mode: YAML prior; glob patterns allowed, e.g. tiers [\"*_traffic\"], [\"*_cpu\"].")] = None,
 ) -> None:
     """Rank the root causes of an incident and the path by which it spread.
 
@@ -387,6 +389,7 @@ def explain(
     """
     from faultgraph.datasets import check_same_metrics
     from faultgraph.detect import CausalDetector
+    from faultgraph.discovery import PriorKnowledge
     from faultgraph.errors import InvalidInputError
     from faultgraph.io import read_metrics, write_json_atomic
     from faultgraph.rca import explain as explain_incident
@@ -397,8 +400,9 @@ def explain(
                 raise InvalidInputError("case mode needs both --normal and --anomalous, and no MODEL_DIR")
             normal_frame, frame = read_metrics(normal), read_metrics(anomalous)
             check_same_metrics(normal_frame, frame)
+            prior_obj = PriorKnowledge.from_yaml(prior) if prior is not None else None
             with err.status("learning normal behaviour..."):
-                model = CausalDetector(lags=lags).fit(normal_frame)
+                model = CausalDetector(lags=lags, prior=prior_obj).fit(normal_frame)
         else:
             if model_dir is None or data is None or start is None or end is None:
                 raise InvalidInputError("give MODEL_DIR DATA --start T0 --end T1, or --normal and --anomalous")

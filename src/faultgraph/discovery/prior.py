@@ -13,10 +13,18 @@ Given in Python or as a YAML file of metric names::
       - [latency, errors]
     sinks: [fault]        # can be caused, never a cause (no out-edges)
     sources: [traffic]    # can cause, never be caused (no in-edges)
+
+Names may be glob patterns, so one line can state a rule for every service::
+
+    tiers:
+      - ["*_traffic"]
+      - ["*_cpu", "*_memory"]
+      - ["*_latency", "*_errors"]
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,12 +111,39 @@ class PriorKnowledge:
             raise InvalidInputError(f"prior file {str(path)!r} is not valid YAML: {exc}") from None
         return cls.from_dict(spec or {}, where=str(path))
 
+    def expand(self, names: Sequence[str]) -> PriorKnowledge:
+        """Replace glob patterns (``*``, ``?``, ``[...]``, as in ``"*_cpu"``) by the metrics
+        of ``names`` they match; an edge between patterns becomes every matching pair.
+        A pattern that matches nothing raises ``InvalidInputError``; plain names pass
+        through unchanged (and are checked by :meth:`masks`)."""
+
+        def match(pattern: str, where: str) -> list[str]:
+            if not any(ch in pattern for ch in "*?["):
+                return [pattern]
+            found = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+            if not found:
+                raise InvalidInputError(f"prior {where} pattern {pattern!r} matches no metric")
+            return found
+
+        def edges(pairs: tuple[Edge, ...], where: str) -> tuple[Edge, ...]:
+            return tuple((a, b) for x, y in pairs for a in match(x, where) for b in match(y, where) if a != b)
+
+        def group(items: tuple[str, ...], where: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(n for item in items for n in match(item, where)))
+
+        return PriorKnowledge(
+            forbidden=edges(self.forbidden, "forbidden"), required=edges(self.required, "required"),
+            tiers=tuple(group(t, "tiers") for t in self.tiers), sinks=group(self.sinks, "sinks"),
+            sources=group(self.sources, "sources"),
+        )
+
     def masks(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The ``(allowed, required)`` boolean ``(d, d)`` masks over ``names``.
 
         Raises ``InvalidInputError`` if the prior names an unknown metric, contradicts
         itself (an edge both required and forbidden) or requires a cycle.
         """
+        p = self.expand(names)
         index = {n: i for i, n in enumerate(names)}
         d = len(names)
 
@@ -122,21 +157,21 @@ class PriorKnowledge:
             return index[name]
 
         allowed = ~np.eye(d, dtype=bool)
-        for a, b in self.forbidden:
+        for a, b in p.forbidden:
             allowed[idx(a, "forbidden"), idx(b, "forbidden")] = False
-        for s in self.sinks:
+        for s in p.sinks:
             allowed[idx(s, "sinks"), :] = False
-        for s in self.sources:
+        for s in p.sources:
             allowed[:, idx(s, "sources")] = False
         rank = np.full(d, -1)
-        for k, tier in enumerate(self.tiers):
+        for k, tier in enumerate(p.tiers):
             for name in tier:
                 rank[idx(name, "tiers")] = k
         ranked = rank >= 0
         later_to_earlier = ranked[:, None] & ranked[None, :] & (rank[:, None] > rank[None, :])
         allowed &= ~later_to_earlier
         required = np.zeros((d, d), dtype=bool)
-        for a, b in self.required:
+        for a, b in p.required:
             i, j = idx(a, "required"), idx(b, "required")
             if not allowed[i, j]:
                 raise InvalidInputError(
@@ -156,20 +191,21 @@ class PriorKnowledge:
         metric's own past (the diagonal) is allowed. Names are checked as in :meth:`masks`.
         """
         self.masks(names)  # validates every name and the prior's consistency
+        p = self.expand(names)
         index = {n: i for i, n in enumerate(names)}
         lagged = np.ones((len(names), len(names)), dtype=bool)
-        for a, b in self.forbidden:
+        for a, b in p.forbidden:
             lagged[index[a], index[b]] = False
-        for name in self.sinks:
+        for name in p.sinks:
             lagged[index[name], :] = False
-        for name in self.sources:
+        for name in p.sources:
             lagged[:, index[name]] = False
         rank = np.full(len(names), -1)
-        for k, tier in enumerate(self.tiers):
+        for k, tier in enumerate(p.tiers):
             for name in tier:
                 rank[index[name]] = k
         ranked = rank >= 0
         lagged &= ~(ranked[:, None] & ranked[None, :] & (rank[:, None] > rank[None, :]))
-        for name in self.sinks:  # a sink's own past may still explain it
+        for name in p.sinks:  # a sink's own past may still explain it
             lagged[index[name], index[name]] = True
         return lagged

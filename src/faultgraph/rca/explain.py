@@ -218,7 +218,9 @@ def explain(
     W = _summary_graph(model)
     effect = _effects(W, t)
     if method == "causal":
-        score = noise_z * (1.0 + np.abs(effect))
+        weight = 1.0 + np.abs(effect)
+        weight[t] = 1.0  # being the symptom is no evidence of being its cause
+        score = noise_z * weight
     elif method == "noise":
         score = noise_z
     elif method == "baro":
