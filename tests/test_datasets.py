@@ -66,3 +66,36 @@ def test_real_smd_machine():
     # every interpretation segment lies inside labelled anomalies
     seg = m.segments[0]
     assert m.labels[seg.start : seg.end + 1].mean() > 0.5
+
+
+def test_petshop_metrics_layout(tmp_path):
+    from faultgraph.datasets import petshop
+
+    root = tmp_path / "low_traffic"
+    header = ("microservice,PetSite,PetSite,DB\nmetric,latency,requests,latency\nstatistic,Average,Sum,p90\n"
+              "unix_timestamp,,,\n")
+    (root / "noissue").mkdir(parents=True)
+    (root / "noissue" / "metrics.csv").write_text(header + "1692608400.0,1.5,10,\n1692608700.0,1.7,12,0.2\n")
+    issue = root / "test" / "issue_0"
+    issue.mkdir(parents=True)
+    (issue / "metrics.csv").write_text(header + "1681857600.0,9.0,3,0.9\n")
+    (issue / "target.json").write_text('{"target": {"node": "PetSite", "metric": "latency"}, '
+                                       '"root_cause": {"node": "DB", "metric": null}}')
+    ps = petshop.load(root)
+    assert list(ps.normal.columns) == ["PetSite|latency|Average", "PetSite|requests|Sum", "DB|latency|p90"]
+    assert ps.normal.iloc[1, 0] == 1.7 and np.isnan(ps.normal.iloc[0, 2])
+    assert str(ps.normal.index[0]) == "2023-08-21 09:00:00+00:00"
+    assert ps.services["DB|latency|p90"] == "DB"
+    assert ps.issues[0].root_cause == "DB" and ps.issues[0].target_node == "PetSite"
+    (root / "noissue" / "metrics.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(InvalidInputError, match="four PetShop header rows"):
+        petshop.load(root)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "petshop").exists(), reason=f"shared PetShop data absent at {SHARED_DATA}")
+def test_real_petshop():
+    from faultgraph.datasets import petshop
+
+    ps = petshop.load(SHARED_DATA / "petshop" / "dataset" / "low_traffic")
+    assert len(ps.issues) == 26 and ps.normal.shape[0] > 500
+    assert all(i.root_cause in set(ps.services.values()) for i in ps.issues)
