@@ -243,7 +243,7 @@ def main() -> None:
         return
     if args.from_json:
         rows = [r for path in args.from_json for r in json.loads(path.read_text())]
-        command = "python benchmarks/discovery.py (groups run separately, see below)"
+        command = "python benchmarks/discovery.py (run group by group and merged with --from-json; see below)"
         text = report(rows, command)
         if args.out:
             args.out.write_text(text + "\n")
@@ -260,9 +260,12 @@ def main() -> None:
         except ImportError:
             raise SystemExit("the dagma package is missing: pip install -e '.[bench]' (or pass --no-dagma)")
     rows = run_all(cases, args.no_dagma)
-    command = "python benchmarks/discovery.py " + " ".join(
-        a for a in sys.argv[1:] if not a.startswith("--out") and not a.startswith("--json")) 
-    text = report(rows, command.strip() + (f" --out {args.out}" if args.out else ""))
+    defaults = parser.parse_args([])
+    flags = [f"--{k.replace('_', '-')} {v}" for k, v in (("seeds", args.seeds), ("groups", args.groups),
+                                                        ("max_d", args.max_d))
+             if v != getattr(defaults, k)] + (["--no-dagma"] if args.no_dagma else [])
+    command = " ".join(["python benchmarks/discovery.py", *flags] + ([f"--out {args.out}"] if args.out else []))
+    text = report(rows, command)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     if args.out:

@@ -123,11 +123,13 @@ def test_save_load_and_cli_round_trip(system, tmp_path):
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(tmp_path / "scores.csv", index_col=0)
     assert list(scores.columns) == ["score", "anomaly"] + [f"residual:m{i}" for i in range(6)]
-    # away from the fault (and the 15 steps the smoothing carries it past its end), alarms
-    # stay near the requested risk of 1 %
+    # away from the fault (and the 15 steps the smoothing carries it past its end) alarms
+    # stay rare. Smoothing makes them come in runs of ~15 steps, so 925 quiet steps hold
+    # only ~60 independent chances: this is a sanity bound, the calibration of the POT
+    # threshold itself is tested above on independent scores.
     quiet = np.ones(len(labels), dtype=bool)
     quiet[500:575] = False
-    assert scores["anomaly"][labels == 1].mean() > 0.5 and scores["anomaly"][quiet].mean() < 0.04
+    assert scores["anomaly"][labels == 1].mean() > 0.5 and scores["anomaly"][quiet].mean() < 0.06
     test.drop(columns=["m2"]).assign(extra=1.0).to_csv(tmp_path / "bad.csv", index_label="timestamp")
     result = runner.invoke(app, ["detect", str(tmp_path / "m"), str(tmp_path / "bad.csv"), "--out",
                                  str(tmp_path / "s2.csv")])

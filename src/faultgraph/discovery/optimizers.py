@@ -83,7 +83,7 @@ def dagma_linear(
     mu_factor: float = 0.1,
     s: float | Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6),
     max_iter: int = 2000,
-    tol: float = 1e-5,
+    tol: float | None = None,
     warm_tol: float = 1e-4,
     h_tol: float = 1e-4,
     callback: Callback | None = None,
@@ -113,12 +113,16 @@ def dagma_linear(
         max_iter: quasi-Newton iterations allowed per step.
         tol: the last step ends when the objective falls by less than this fraction
             twice in a row; ``warm_tol`` does the same for the earlier steps, whose
-            solutions only warm-start the next one.
+            solutions only warm-start the next one. Default: 1e-6, or 1e-5 above 200
+            candidate variables, where each iteration costs O(d³) (measured in
+            ``benchmarks/results/discovery.md``).
         h_tol: the final ``h`` below which the result counts as converged.
         callback: called after each step with ``{"step", "steps", "mu", "h", "loss"}``.
     """
     S = np.asarray(S, dtype=np.float64)
     d, ok, lam = _masks(S, n_vars, allowed, unpenalized, lambda1)
+    if tol is None:
+        tol = 1e-6 if S.shape[0] <= 200 else 1e-5
     if T < 1:
         raise InvalidInputError(f"T must be >= 1, got {T}")
     s_seq = [float(s)] * T if np.isscalar(s) else [float(v) for v in s]  # type: ignore[arg-type]
