@@ -34,6 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, pin_blas, write_report  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
@@ -73,22 +76,13 @@ def run(dataset: str, root: Path) -> list[dict[str, object]]:
     return rows
 
 
-def _md(frame: pd.DataFrame) -> str:
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in frame.iterrows():
-        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r) + " |")
-    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    import scipy.linalg  # noqa: F401 - load scipy's BLAS before pinning it
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
+    pin_blas()
     warnings.simplefilter("ignore")
     rows = []
     parts = ["# Unsupervised detection on SMD and ASD", "",
@@ -106,15 +100,11 @@ def main() -> None:
         frame = pd.DataFrame(rows)
         metrics = ["F1", "P", "R", "best F1", "best F1 (PA)", "ROC-AUC", "PR-AUC", "event recall", "delay", "seconds"]
         means = frame.groupby(["dataset", "method"], sort=False, as_index=False)[metrics].mean()
-        parts += ["## Means over machines", "", _md(means), ""]
+        parts += ["## Means over machines", "", markdown_table(means), ""]
         for dataset in frame["dataset"].unique():
             sub = frame[frame["dataset"] == dataset].drop(columns=["dataset"])
-            parts += [f"## {dataset}, per machine", "", _md(sub), ""]
-    text = "\n".join(parts)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+            parts += [f"## {dataset}, per machine", "", markdown_table(sub), ""]
+    write_report(parts, args.out)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, pin_blas, write_report  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 SACHS = DATA / "sachs"
@@ -135,23 +138,13 @@ def supervised_rows(dataset: str, root: Path) -> list[dict[str, object]]:
     return rows
 
 
-def _md(frame: pd.DataFrame, digits: int = 2) -> str:
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in frame.iterrows():
-        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in r]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    import scipy.linalg  # noqa: F401 - load scipy's BLAS before pinning it
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
+    pin_blas()
     warnings.simplefilter("ignore")
     parts = ["# Effects and supervised fault identification", "",
              f"Produced by `python benchmarks/effects.py{' --out ' + str(args.out) if args.out else ''}` "
@@ -167,7 +160,7 @@ def main() -> None:
                   "for which faultgraph predicts a change (its descendants of the target); `all 10`: every "
                   "other protein, a predicted \"no change\" counting as a miss; `clear`: proteins whose mean "
                   "moved with Welch |t| > 3.", "",
-                  _md(sachs.drop(columns=["fit s"])), "",
+                  markdown_table(sachs.drop(columns=["fit s"])), "",
                   f"Graph learning and equation fitting: {sachs['fit s'].iloc[0]:.2f} s.", ""]
     else:
         parts += [f"Sachs skipped: {SACHS} is absent.", ""]
@@ -184,17 +177,13 @@ def main() -> None:
         skipped = frame[frame.get("skipped").notna()] if "skipped" in frame else frame.iloc[0:0]
         scored = frame[frame["method"].notna()].drop(columns=[c for c in ["skipped"] if c in frame])
         parts += ["## Supervised identification: fit on the first half of the test period, score the second",
-                  "", _md(scored), "", "Mean per dataset and method:", "",
-                  _md(scored.groupby(["dataset", "method"], as_index=False)[
+                  "", markdown_table(scored), "", "Mean per dataset and method:", "",
+                  markdown_table(scored.groupby(["dataset", "method"], as_index=False)[
                       ["precision", "recall", "f1", "roc_auc", "pr_auc", "seconds"]].mean()), ""]
         if len(skipped):
             parts += ["Skipped: " + ", ".join(f"{r.dataset} {r.machine} ({r.skipped})"
                                               for r in skipped.itertuples()), ""]
-    text = "\n".join(parts)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(parts, args.out)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, pin_blas, write_report  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
@@ -130,12 +133,6 @@ def interpretation(dataset: str, root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _md(frame: pd.DataFrame) -> str:
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in frame.iterrows():
-        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r) + " |")
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -143,10 +140,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--incidents", type=int, default=100)
     args = parser.parse_args()
-    import scipy.linalg  # noqa: F401 - load scipy's BLAS before pinning it
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
+    pin_blas()
     warnings.simplefilter("ignore")
     cmd = "python benchmarks/rca.py" + (f" --incidents {args.incidents}" if args.incidents != 100 else "") + (
         f" --out {args.out}" if args.out else "")
@@ -156,7 +150,7 @@ def main() -> None:
              "over the window); `nsigma`: mean/std z, max over the window; `random`: chance.", ""]
     print("simulated incidents ...", file=sys.stderr, flush=True)
     parts += [f"## {args.incidents} simulated incidents (10 services, 50 metrics, all fault types)", "",
-              _md(simulated(args.incidents)), ""]
+              markdown_table(simulated(args.incidents)), ""]
     for dataset, root in DATASETS.items():
         if not root.exists():
             parts += [f"{dataset} skipped: {root} is absent.", ""]
@@ -165,19 +159,15 @@ def main() -> None:
         means = frame.groupby("method", sort=False, as_index=False)[
             ["HitRate@100%", "HitRate@150%", "NDCG@100%", "NDCG@150%"]].mean()
         parts += [f"## {dataset} interpretation labels ({len(frame) // frame['method'].nunique()} segments)", "",
-                  _md(means), ""]
+                  markdown_table(means), ""]
     if PETSHOP.exists():
         print("PetShop ...", file=sys.stderr, flush=True)
         parts += ["## PetShop low traffic, root-cause node (26 issues, fit on the normal period; smoothing off "
-                  "for windows of 5 steps)", "", _md(petshop_rows()), ""]
+                  "for windows of 5 steps)", "", markdown_table(petshop_rows()), ""]
     else:
         parts += [f"PetShop skipped: {PETSHOP} is absent.", ""]
     parts += ["Nezha is not measured yet (its loader is still to be written).", ""]
-    text = "\n".join(parts)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(parts, args.out)
 
 
 if __name__ == "__main__":

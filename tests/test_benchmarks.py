@@ -1,0 +1,32 @@
+"""The benchmark scripts stay runnable (a smoke run on the smallest case, no timing claims)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_discovery_benchmark_smoke(tmp_path):
+    out, rows = tmp_path / "d.md", tmp_path / "d.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "discovery.py"), "--groups", "small",
+                           "--max-d", "10", "--seeds", "1", "--no-dagma", "--out", str(out), "--json", str(rows)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = out.read_text()
+    assert "## Raw simulated scale" in text and "## Standardised data" in text
+    assert "--groups small --max-d 10 --no-dagma" in text.replace("--seeds 1 ", "")
+    assert {r["method"] for r in json.loads(rows.read_text())} == {"faultgraph-dagma", "faultgraph-notears"}
+
+
+def test_benchmark_helpers():
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _common import markdown_table
+
+    assert markdown_table(pd.DataFrame({"a": [0.12345], "b": ["x"]})).splitlines() == [
+        "| a | b |", "|---|---|", "| 0.123 | x |"]
