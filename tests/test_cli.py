@@ -97,12 +97,19 @@ def test_version_and_help():
         assert run(*cmd).exit_code == 0
 
 
-def test_demo_learns_the_simulated_graph():
-    result = run("demo", "--nodes", "10", "--seed", "3")
+def test_demo_explains_the_simulated_incident(tmp_path):
+    result = run("demo", "--out", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
-    raw = re.search(r"Accuracy, raw scale: +SHD (\d+)", result.output)
-    assert raw and int(raw.group(1)) <= 2
-    assert re.search(r"Accuracy, standardised: +SHD \d+", result.output)
+    assert "Injected: error_burst at s6 (s6_errors)." in result.output
+    assert "Most likely root cause: s6_errors (service s6)" in result.output
+    assert "The injected service was found first." in result.output
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert report["causes"][0]["metric"] == report["injected_metric"]
+    html = (tmp_path / "demo" / "report.html").read_text()
+    for part in ('id="graph"', 'id="ranking"', 'id="timeline"', 'class="path-edge"', 'class="cause-bar"',
+                 'class="incident-window"', "s6_errors"):
+        assert part in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing to fetch
 
 
 @pytest.fixture

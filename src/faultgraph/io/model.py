@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from faultgraph.errors import InvalidInputError
-from faultgraph.io.atomic import write_json_atomic
+from faultgraph.io.atomic import _umask, write_json_atomic
 
 __all__ = ["SCHEMA_VERSION", "load_model_dir", "save_model_dir"]
 
@@ -40,6 +40,7 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{_ARRAYS}.", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()})
             fh.flush()
