@@ -15,11 +15,15 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# torch (the nonlinear extra) is pinned to the CPU wheel on local disk; without it the
-# MLP tests are skipped, with a message saying so.
+# torch (the nonlinear extra) is pinned to the CPU wheel on local disk; Chromium (Debian's
+# package) renders the HTML report in a test. Without either, those tests are skipped
+# with a message saying so.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m pip install --quiet "torch==2.13.0" || echo "torch==2.13.0 unavailable: MLP tests will be skipped"
+	command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "Chromium unavailable: the browser test of the HTML report will be skipped"
 	touch $@
 
 # torch is pinned (a CPU wheel on local disk); never ask pip for an unpinned torch.
