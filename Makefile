@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+CORE_STAMP := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
@@ -14,6 +15,10 @@ BLAS1 := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(CORE_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
 
 # torch (the nonlinear extra) is pinned to the CPU wheel on local disk; Chromium (Debian's
 # package) renders the HTML report in a test. Without either, those tests are skipped
@@ -32,7 +37,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench,dev]"
 	touch $@
 
-demo: $(STAMP)
+demo: $(CORE_STAMP)
 	$(BLAS1) $(VENV)/bin/faultgraph demo
 
 test: $(STAMP)
