@@ -9,7 +9,7 @@ import pytest
 from faultgraph import InvalidInputError, NotFittedError
 from faultgraph.detect import CausalDetector, NSigmaDetector, PCADetector, RandomDetector, pot_threshold, quantile_threshold
 from faultgraph.evaluate import detection_report, label_segments, point_adjust
-from faultgraph.simulate import simulate_dag, simulate_lagged_sem, simulate_weights
+from faultgraph.simulate import simulate_lagged_sem
 
 
 @pytest.fixture(scope="module")
