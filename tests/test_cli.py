@@ -154,3 +154,31 @@ def test_fit_and_detect_bad_input(labelled_csv, tmp_path):
     assert run("fit", str(path), "--label", "fault", "--out", str(model)).exit_code == 0
     msg = _one_line_error(run("effects", str(model), "--target", "nope", "--out", str(tmp_path / "e.json")))
     assert "target 'nope' is not a node" in msg
+
+
+def test_report_inspect_export_and_json(tmp_path):
+    import networkx as nx
+
+    assert run("simulate", "incident", "--seed", "7", "--out", str(tmp_path / "case")).exit_code == 0
+    model = tmp_path / "m"
+    assert run("fit", str(tmp_path / "case" / "normal.csv"), "--out", str(model)).exit_code == 0
+    rca = tmp_path / "rca.json"
+    result = run("explain", str(model), str(tmp_path / "case" / "anomalous.csv"), "--start", "1530", "--end", "1619",
+                 "--html", str(tmp_path / "r.html"), "--json", "--out", str(rca))
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["causes"][0]["metric"] == "s6_errors" and printed == json.loads(rca.read_text())
+    assert 'id="graph"' in (tmp_path / "r.html").read_text()
+    result = run("report", str(model), str(rca), "--out", str(tmp_path / "r2.html"))
+    assert result.exit_code == 0 and "s6_errors" in (tmp_path / "r2.html").read_text()
+    result = run("inspect", str(model), "--json")
+    summary = json.loads(result.stdout)
+    assert summary["task"] == "unsupervised-detection" and summary["metrics"] == 50 and summary["edges"] > 0
+    assert run("export", str(model), "--format", "graphml", "--out", str(tmp_path / "g.graphml")).exit_code == 0
+    G = nx.read_graphml(tmp_path / "g.graphml")
+    assert G.number_of_nodes() == 50 and all("weight" in d and "lag" in d for _, _, d in G.edges(data=True))
+    dot = run("export", str(model), "--format", "dot").stdout
+    assert dot.startswith("digraph faultgraph {") and "->" in dot and dot.rstrip().endswith("}")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert "is not an rca.json" in _one_line_error(run("report", str(model), str(bad)))

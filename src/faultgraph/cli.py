@@ -380,6 +380,8 @@ def explain(
     lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = 1,
     prior: Annotated[Optional[Path], typer.Option(
         help="Case mode: YAML prior; glob patterns allowed, e.g. tiers [\"*_traffic\"], [\"*_cpu\"].")] = None,
+    html: Annotated[Optional[Path], typer.Option(help="Also write the incident report (self-contained HTML).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary.")] = False,
 ) -> None:
     """Rank the root causes of an incident and the path by which it spread.
 
@@ -411,9 +413,109 @@ def explain(
         window = (_time_value(start) if start is not None else frame.index[0],
                   _time_value(end) if end is not None else frame.index[-1])
         result = explain_incident(model, frame, window, target, method=method.value)
-        write_json_atomic(out, result.to_dict())
-        print(result)
+        payload = {**result.to_dict(), "data": str((anomalous or data).resolve())}  # type: ignore[union-attr]
+        if normal is not None:
+            payload["normal"] = str(normal.resolve())
+        write_json_atomic(out, payload)
+        if html is not None:
+            from faultgraph.io import write_text_atomic
+            from faultgraph.report import render_incident_report
+
+            write_text_atomic(html, render_incident_report(
+                model, frame, result, normal=normal_frame if normal is not None else None))
+        if as_json:
+            print(json.dumps(payload, indent=2))
+        else:
+            print(result)
+        err.print(f"wrote {out}" + (f" and {html}" if html is not None else ""), highlight=False)
+
+
+@app.command()
+def report(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder from `faultgraph fit` (no label).")],
+    rca_json: Annotated[Path, typer.Argument(help="rca.json written by `faultgraph explain`.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")] = Path("report.html"),
+    data: Annotated[Optional[Path], typer.Option(help="Metrics of the incident (default: the file rca.json names).")]
+        = None,
+) -> None:
+    """Write the incident report (self-contained HTML) for an explanation made earlier."""
+    from faultgraph.detect import CausalDetector
+    from faultgraph.errors import InvalidInputError
+    from faultgraph.io import read_metrics, write_text_atomic
+    from faultgraph.rca import explain as explain_incident
+    from faultgraph.report import render_incident_report
+
+    with _errors():
+        try:
+            spec = json.loads(rca_json.read_text(encoding="utf-8"))
+            window, target, method = spec["window"], spec["target"], spec["method"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidInputError(f"{str(rca_json)!r} is not an rca.json written by `faultgraph explain`: {exc}"
+                                    ) from None
+        source = data or (Path(spec["data"]) if spec.get("data") else None)
+        if source is None:
+            raise InvalidInputError(f"{str(rca_json)!r} does not name its data; pass --data")
+        model = CausalDetector.load(model_dir)
+        frame = read_metrics(source)
+        numeric = frame.index.dtype.kind in "iuf"
+        bounds = (_time_value(window[0]), _time_value(window[1])) if numeric else (window[0], window[1])
+        result = explain_incident(model, frame, bounds, target, method=method)
+        write_text_atomic(out, render_incident_report(model, frame, result))
         err.print(f"wrote {out}", highlight=False)
+
+
+@app.command()
+def inspect(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder from `faultgraph fit`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Summarise a model folder: what it is, its metrics, its graph and its threshold."""
+    from faultgraph.io import load_model_dir
+
+    with _errors():
+        meta, arrays = load_model_dir(model_dir)
+        A = arrays.get("graph/adjacency")
+        lagged = arrays.get("graph/lagged")
+        summary = {
+            "task": meta.get("task"), "schema_version": meta.get("schema_version"),
+            "metrics": len(meta.get("metrics", [])), "label": meta.get("label"),
+            "edges": int((A != 0).sum()) if A is not None else 0,
+            "lagged_edges": int((lagged != 0).sum()) if lagged is not None and lagged.size else 0,
+            "method": meta.get("graph", {}).get("method"), "params": meta.get("params", {}),
+            "decision_threshold": meta.get("decision_threshold"),
+            "dropped_metrics": meta.get("encoder", {}).get("dropped", {}),
+        }
+        if as_json:
+            print(json.dumps(summary, indent=2, default=str))
+            return
+        for key, value in summary.items():
+            print(f"{key:<20} {value}")
+
+
+class ExportFormat(str, Enum):
+    graphml = "graphml"
+    dot = "dot"
+
+
+@app.command()
+def export(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder from `faultgraph fit`.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="graphml or dot.")] = ExportFormat.graphml,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output file (default: stdout).")] = None,
+) -> None:
+    """Export a model's causal graph (same-step and lagged edges) to GraphML or DOT."""
+    from faultgraph.io import graph_to_networkx, load_model_dir, to_dot, to_graphml, write_text_atomic
+
+    with _errors():
+        meta, arrays = load_model_dir(model_dir)
+        nodes = list(meta.get("graph", {}).get("nodes", meta.get("metrics", [])))
+        G = graph_to_networkx(nodes, arrays["graph/adjacency"], arrays.get("graph/lagged"))
+        text = to_graphml(G) if format is ExportFormat.graphml else to_dot(G)
+        if out is None:
+            print(text, end="")
+        else:
+            write_text_atomic(out, text)
+            err.print(f"wrote {out} ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)", highlight=False)
 
 
 @app.command()
