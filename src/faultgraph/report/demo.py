@@ -13,7 +13,7 @@ import pandas as pd
 
 from faultgraph.detect.unsupervised import CausalDetector
 from faultgraph.discovery import PriorKnowledge
-from faultgraph.rca.explain import Explanation, explain
+from faultgraph.rca.ranking import Explanation, explain
 from faultgraph.report.incident import write_incident_report
 from faultgraph.simulate.microservices import simulate_incident
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from faultgraph.detect.unsupervised import CausalDetector
 from faultgraph.io.atomic import write_json_atomic, write_text_atomic
-from faultgraph.rca.explain import Explanation, _summary_graph
+from faultgraph.rca.ranking import Explanation, _summary_graph
 from faultgraph.report.svg import bar_chart, graph_view, line_chart
 
 __all__ = ["render_incident_report", "write_incident_report"]
