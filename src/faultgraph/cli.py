@@ -349,6 +349,7 @@ def detect(
 
 class RcaMethodOpt(str, Enum):
     causal = "causal"
+    causal_nsigma = "causal+nsigma"
     noise = "noise"
     baro = "baro"
     nsigma = "nsigma"
@@ -375,7 +376,7 @@ def explain(
     target: Annotated[Optional[str], typer.Option(help="The symptom metric (an SLO); default: the most deviant.")] = None,
     normal: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of a normal period (fit on it).")] = None,
     anomalous: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of the anomalous period.")] = None,
-    method: Annotated[RcaMethodOpt, typer.Option(help="causal (default), noise, baro, nsigma or random.")] =
+    method: Annotated[RcaMethodOpt, typer.Option(help="causal (default), causal+nsigma, noise, baro, nsigma, random.")] =
         RcaMethodOpt.causal,
     lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = 1,
     prior: Annotated[Optional[Path], typer.Option(

@@ -7,6 +7,10 @@ each metric's standardised residual in the incident window measures exactly that
 
 * ``"causal"`` (default): rank by ``noise_z``, breaking near-ties by the effect on the
   symptom: score ``= noise_z · (1 + |effect_on_target|)``;
+* ``"causal+nsigma"``: the causal score plus the N-sigma score: it also credits how far a
+  metric itself moved, which suits labels that mark every deviating metric (SMD's
+  interpretation labels) and helps on simulated incidents too, but can blame a loud
+  effect over a quiet cause;
 * ``"noise"``: ``noise_z`` alone;
 * ``"baro"``: BARO's robust z-score (median and IQR of the normal period, max |z| over
   the window), no graph;
@@ -37,8 +41,8 @@ from faultgraph.errors import InvalidInputError
 
 __all__ = ["METHODS", "Cause", "Explanation", "default_service", "explain"]
 
-Method = Literal["causal", "noise", "baro", "nsigma", "random"]
-METHODS: tuple[str, ...] = ("causal", "noise", "baro", "nsigma", "random")
+Method = Literal["causal", "causal+nsigma", "noise", "baro", "nsigma", "random"]
+METHODS: tuple[str, ...] = ("causal", "causal+nsigma", "noise", "baro", "nsigma", "random")
 _SEPARATORS = re.compile(r"[_:./|]")
 
 
@@ -217,17 +221,17 @@ def explain(
     t = int(np.argmax(marginal)) if target is None else names.index(target)
     W = _summary_graph(model)
     effect = _effects(W, t)
-    if method == "causal":
+    nsigma = np.abs((X - model.train_mean_) / model.train_std_).max(axis=0)
+    if method in ("causal", "causal+nsigma"):
         weight = 1.0 + np.abs(effect)
         weight[t] = 1.0  # being the symptom is no evidence of being its cause
-        score = noise_z * weight
+        score = noise_z * weight + (nsigma if method == "causal+nsigma" else 0.0)
     elif method == "noise":
         score = noise_z
     elif method == "baro":
         score = marginal
     elif method == "nsigma":
-        mean, std = model.train_mean_, model.train_std_
-        score = np.abs((X - mean) / std).max(axis=0)
+        score = nsigma
     else:
         score = as_generator(random_state).random(len(names))
     order = np.argsort(-score, kind="stable")
