@@ -1,8 +1,10 @@
-"""What the benchmark scripts share: one BLAS thread, Markdown tables, writing the report."""
+"""What the benchmark scripts share: one BLAS thread, progress bars, Markdown tables, the report."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
@@ -31,3 +33,20 @@ def write_report(parts: list[str], out: Path | None) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n")
     print(text)
+
+
+T = TypeVar("T")
+
+
+def progress(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a rich progress bar on stderr (the report itself goes to stdout)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    items = list(items) if total is None else items
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task(description, total=total if total is not None else len(items))  # type: ignore[arg-type]
+        for item in items:
+            yield item
+            bar.advance(task)

@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, pin_blas, write_report  # noqa: E402
+from _common import markdown_table, pin_blas, progress, write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -59,7 +59,7 @@ def run(dataset: str, root: Path) -> list[dict[str, object]]:
     from faultgraph.evaluate import detection_report
 
     rows = []
-    for name in smd.list_machines(root):
+    for name in progress(smd.list_machines(root), f"{dataset} machines"):
         m = smd.load(root, name)
         for method, make in detectors().items():
             start = time.perf_counter()
@@ -71,7 +71,6 @@ def run(dataset: str, root: Path) -> list[dict[str, object]]:
                          "F1": r.f1, "best F1": r.best_f1, "best F1 (PA)": r.best_f1_pa, "ROC-AUC": r.roc_auc,
                          "PR-AUC": r.pr_auc, "event recall": r.event_recall, "delay": r.mean_delay,
                          "seconds": elapsed})
-        print(f"  {dataset} {name} done", file=sys.stderr, flush=True)
     return rows
 
 

@@ -33,6 +33,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import progress  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SACHS = SHARED_DATA / "sachs"
@@ -149,7 +152,7 @@ def one_case(case: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run_all(cases: list[dict[str, Any]], skip_dagma: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for k, case in enumerate(cases, 1):
+    for k, case in enumerate(progress(cases, "cases"), 1):
         if skip_dagma:
             case = {**case, "methods": [m for m in case["methods"] if m != "dagma-1.1.1"]}
         label = f"{case['group']} {case['kind']} d={case['d']} n={case['n']} seed={case['seed']}"
@@ -158,7 +161,7 @@ def run_all(cases: list[dict[str, Any]], skip_dagma: bool) -> list[dict[str, Any
         proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(case)], capture_output=True,
                               text=True, env=env)
         if proc.returncode != 0:
-            raise SystemExit(f"case {label} failed:\n{proc.stderr[-3000:]}")
+            raise SystemExit(f"case {label} failed:\n{proc.stderr[-3000:]}") from None
         case_rows = json.loads(proc.stdout.strip().splitlines()[-1])
         for r in case_rows:
             print(f"    {r['scaling']:>12} {r['method']:>20}  SHD {r['shd']:>4}  {r['time_s']:8.2f} s",

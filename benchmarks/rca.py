@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, pin_blas, write_report  # noqa: E402
+from _common import markdown_table, pin_blas, progress, write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -83,7 +83,7 @@ def simulated(n: int) -> pd.DataFrame:
     variants = [*METHODS, "causal + tiers prior"]
     ranks = {m: ([], []) for m in variants}
     truth_m, truth_s, seconds = [], [], {m: [] for m in variants}
-    for seed in range(n):
+    for seed in progress(range(n), "simulated incidents"):
         inc = simulate_incident(services=10, random_state=seed)
         model = CausalDetector().fit(inc.normal)
         with_prior = CausalDetector(prior=tiers).fit(inc.normal)
@@ -114,7 +114,7 @@ def interpretation(dataset: str, root: Path) -> pd.DataFrame:
     from faultgraph.rca import METHODS, explain
 
     rows = []
-    for name in smd.list_machines(root):
+    for name in progress(smd.list_machines(root), f"{dataset} machines"):
         m = smd.load(root, name)
         model = CausalDetector().fit(m.train)
         all_idx = list(range(m.test.shape[1]))
@@ -129,7 +129,6 @@ def interpretation(dataset: str, root: Path) -> pd.DataFrame:
                              "HitRate@100%": hit_rate(ranking, seg.metrics, 100),
                              "HitRate@150%": hit_rate(ranking, seg.metrics, 150),
                              "NDCG@100%": ndcg(ranking, seg.metrics, 100), "NDCG@150%": ndcg(ranking, seg.metrics, 150)})
-        print(f"  {dataset} {name}: {len(m.segments)} segments", file=sys.stderr, flush=True)
     return pd.DataFrame(rows)
 
 

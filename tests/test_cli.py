@@ -112,6 +112,8 @@ def test_demo_explains_the_simulated_incident(tmp_path):
                  'class="incident-window"', "s6_errors"):
         assert part in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing to fetch
+    for picture in ("graph.svg", "causes.svg", "timeline.svg", "series-1.svg"):
+        assert (tmp_path / "demo" / picture).read_text().startswith("<svg")
 
 
 @pytest.fixture

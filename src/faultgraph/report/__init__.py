@@ -2,6 +2,13 @@
 and the built-in demo that produces one."""
 
 from faultgraph.report.demo import DemoResult, detected_window, incident_demo
-from faultgraph.report.incident import render_incident_report, write_incident_report
+from faultgraph.report.incident import incident_pictures, render_incident_report, write_incident_report
 
-__all__ = ["DemoResult", "detected_window", "incident_demo", "render_incident_report", "write_incident_report"]
+__all__ = [
+    "DemoResult",
+    "detected_window",
+    "incident_demo",
+    "incident_pictures",
+    "render_incident_report",
+    "write_incident_report",
+]

@@ -16,7 +16,7 @@ from faultgraph.io.atomic import write_json_atomic, write_text_atomic
 from faultgraph.rca.ranking import Explanation, _summary_graph
 from faultgraph.report.svg import bar_chart, graph_view, line_chart
 
-__all__ = ["render_incident_report", "write_incident_report"]
+__all__ = ["incident_pictures", "render_incident_report", "write_incident_report"]
 
 _STYLE = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 24px; color: #222; max-width: 1100px; }
@@ -25,6 +25,38 @@ h1 { font-size: 22px; } h2 { font-size: 16px; margin-top: 28px; border-bottom: 1
 table { border-collapse: collapse; font-size: 12px; } td, th { padding: 3px 8px; border-bottom: 1px solid #eee; }
 .path { font-family: monospace; color: #d62728; }
 """
+
+
+def incident_pictures(
+    model: CausalDetector,
+    data: pd.DataFrame,
+    explanation: Explanation,
+    *,
+    scores: pd.DataFrame | None = None,
+    normal: pd.DataFrame | None = None,
+) -> dict[str, str]:
+    """The report's pictures as SVG strings: ``graph``, ``causes``, ``timeline``, ``series-1``…"""
+    scores = model.score_samples(data) if scores is None else scores
+    top = explanation.causes[0]
+    in_window = (data.index >= explanation.window[0]) & (data.index <= explanation.window[1])
+    band = (int(np.flatnonzero(in_window)[0]), int(np.flatnonzero(in_window)[-1]))
+    names = list(model.encoder_.columns_)
+    k = min(10, len(explanation.causes))
+    pictures = {
+        "graph": graph_view(names, _summary_graph(model), path=top.path, root=top.metric, symptom=explanation.target),
+        "causes": bar_chart([c.metric for c in explanation.causes[:k]], [c.score for c in explanation.causes[:k]],
+                            title=f"Top {k} causes ({explanation.method})"),
+        "timeline": line_chart({"anomaly score": scores["score"].to_numpy()}, band=band, hline=model.threshold_,
+                               title="Anomaly score (dashed: alarm threshold; shaded: incident window)"),
+    }
+    for i, c in enumerate(explanation.causes[:3], 1):
+        incident = data[c.metric].to_numpy(dtype=float)
+        lines = {c.metric: incident}
+        if normal is not None and c.metric in normal:
+            lines[f"{c.metric} (normal period)"] = normal[c.metric].to_numpy(dtype=float)[-len(incident):]
+        pictures[f"series-{i}"] = line_chart(lines, band=band, height=160,
+                                             title=f"{c.metric}: incident against normal")
+    return pictures
 
 
 def render_incident_report(
@@ -36,27 +68,15 @@ def render_incident_report(
     normal: pd.DataFrame | None = None,
     title: str = "faultgraph incident report",
     extra: dict[str, Any] | None = None,
+    pictures: dict[str, str] | None = None,
 ) -> str:
-    """The report as an HTML string (everything inline)."""
-    scores = model.score_samples(data) if scores is None else scores
+    """The report as an HTML string (everything inline); ``pictures`` from
+    :func:`incident_pictures` if already drawn."""
+    if pictures is None:
+        pictures = incident_pictures(model, data, explanation, scores=scores, normal=normal)
     top = explanation.causes[0]
-    in_window = (data.index >= explanation.window[0]) & (data.index <= explanation.window[1])
-    band = (int(np.flatnonzero(in_window)[0]), int(np.flatnonzero(in_window)[-1]))
-    names = list(model.encoder_.columns_)
-    graph = graph_view(names, _summary_graph(model), path=top.path, root=top.metric, symptom=explanation.target)
-    k = min(10, len(explanation.causes))
-    bars = bar_chart([c.metric for c in explanation.causes[:k]], [c.score for c in explanation.causes[:k]],
-                     title=f"Top {k} causes ({explanation.method})")
-    timeline = line_chart({"anomaly score": scores["score"].to_numpy()}, band=band, hline=model.threshold_,
-                          title="Anomaly score (dashed: alarm threshold; shaded: incident window)")
-    series_svgs = []
-    for c in explanation.causes[:3]:
-        incident = data[c.metric].to_numpy(dtype=float)
-        lines = {c.metric: incident}
-        if normal is not None and c.metric in normal:
-            tail = normal[c.metric].to_numpy(dtype=float)[-len(incident):]
-            lines[f"{c.metric} (normal period)"] = tail
-        series_svgs.append(line_chart(lines, band=band, height=160, title=f"{c.metric}: incident against normal"))
+    graph, bars, timeline = pictures["graph"], pictures["causes"], pictures["timeline"]
+    series_svgs = [pictures[key] for key in sorted(pictures) if key.startswith("series")]
     # S_i = |effect_i| / Σ_j |effect_j| over the other metrics: the paper's causal score (eq. 5)
     total = sum(abs(c.effect_on_target) for c in explanation.causes if c.metric != explanation.target)
     share = {c.metric: (abs(c.effect_on_target) / total if total and c.metric != explanation.target else 0.0)
@@ -108,9 +128,14 @@ def write_incident_report(
     normal: pd.DataFrame | None = None,
     extra: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``report.html`` and ``report.json`` (the explanation plus ``extra``) into ``out_dir``."""
+    """Write ``report.html``, ``report.json`` (the explanation plus ``extra``) and each
+    picture as its own SVG file (``graph.svg``, ``causes.svg``, ``timeline.svg``,
+    ``series-1.svg``…) into ``out_dir``."""
     out = Path(out_dir)
-    html = render_incident_report(model, data, explanation, scores=scores, normal=normal, extra=extra)
+    pictures = incident_pictures(model, data, explanation, scores=scores, normal=normal)
+    html = render_incident_report(model, data, explanation, extra=extra, pictures=pictures)
     html_path = write_text_atomic(out / "report.html", html)
     json_path = write_json_atomic(out / "report.json", {**explanation.to_dict(), **(extra or {})})
+    for name, svg in pictures.items():
+        write_text_atomic(out / f"{name}.svg", svg)
     return html_path, json_path
