@@ -20,7 +20,7 @@ import pandas as pd
 from faultgraph._validation import as_generator, check_choice
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
-from faultgraph.encode import MetricEncoder
+from faultgraph.encode import MetricEncoder, robust_center_scale
 from faultgraph.errors import InvalidInputError, NotFittedError
 from faultgraph.io.model import load_model_dir, save_model_dir
 
@@ -30,18 +30,6 @@ TASK = "unsupervised-detection"
 
 Combine = Literal["mean-square", "max"]
 ThresholdMethod = Literal["pot", "quantile"]
-_IQR_TO_SIGMA = 1.349
-
-
-def _robust_scale(R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    center = np.median(R, axis=0)
-    q75, q25 = np.percentile(R, [75, 25], axis=0)
-    scale = (q75 - q25) / _IQR_TO_SIGMA
-    std = R.std(axis=0)
-    scale = np.where(scale < 1e-8, std, scale)
-    return center, np.where(scale < 1e-8, 1.0, scale)
-
-
 class Detector:
     """Shared machinery: encode, compute per-metric deviations, combine, threshold.
 
@@ -84,7 +72,7 @@ class Detector:
         self.train_mean_, self.train_std_ = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-12)
         self._fit_model(X)
         D = self._deviations(X)
-        self.center_, self.scale_ = _robust_scale(D)
+        self.center_, self.scale_ = robust_center_scale(D)
         train_scores = self._score(X, (D - self.center_) / self.scale_)
         self.train_scores_ = train_scores
         self.threshold_ = (pot_threshold(train_scores, self.risk) if self.threshold_method == "pot"

@@ -23,7 +23,7 @@ import pandas as pd
 from faultgraph._validation import check_nonnegative
 from faultgraph.errors import InvalidInputError, NotFittedError
 
-__all__ = ["MetricEncoder", "fill_gaps"]
+__all__ = ["MetricEncoder", "fill_gaps", "robust_center_scale"]
 
 _IQR_TO_SIGMA = 1.349
 
@@ -47,6 +47,17 @@ def _as_frame(data: Any, name: str) -> pd.DataFrame:
     if inf:
         raise InvalidInputError(f"{name} has infinite values in {', '.join(map(repr, inf[:8]))}")
     return frame
+
+
+def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: the median, and ``IQR / 1.349`` (the standard deviation of a normal
+    distribution with that IQR), or the standard deviation where the IQR is below
+    ``min_scale`` (a nearly constant metric), or 1 where that is zero too."""
+    center = np.median(values, axis=0)
+    q75, q25 = np.percentile(values, [75, 25], axis=0)
+    scale = (q75 - q25) / _IQR_TO_SIGMA
+    scale = np.where(scale < min_scale, values.std(axis=0), scale)
+    return center, np.where(scale < min_scale, 1.0, scale)
 
 
 def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.DataFrame:
@@ -116,11 +127,8 @@ class MetricEncoder:
             raise InvalidInputError(f"data has no usable metric: all {frame.shape[1]} are constant or missing")
         filled = fill_gaps(frame[kept], int(self.max_gap), name="data")
         if self.scale == "robust":
-            center = filled.median()
-            q75, q25 = filled.quantile(0.75), filled.quantile(0.25)
-            scale = (q75 - q25) / _IQR_TO_SIGMA
-            small = scale < float(self.min_scale)
-            scale[small] = filled.std(ddof=0)[small]
+            c, sc = robust_center_scale(filled.to_numpy(), float(self.min_scale))
+            center, scale = pd.Series(c, index=kept), pd.Series(sc, index=kept)
         elif self.scale == "standard":
             center, scale = filled.mean(), filled.std(ddof=0)
         else:
