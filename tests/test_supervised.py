@@ -108,3 +108,15 @@ def test_bad_labels_and_data(labelled):
     model = FaultIdentifier().fit(data)
     with pytest.raises(InvalidInputError, match="lacks metrics.*'x00'"):
         model.predict(data.drop(columns=["x00"]))
+
+
+def test_a_prior_may_name_the_label(labelled):
+    from faultgraph.discovery import PriorKnowledge
+
+    data, causes = labelled
+    others = [c for c in data.columns if c not in causes and c != "fault"]
+    prior = PriorKnowledge(sinks=("fault",), forbidden=((causes[0], "fault"), (others[0], others[1])))
+    model = FaultIdentifier(prior=prior).fit(data)
+    assert causes[0] not in model.label_parents_ and set(causes[1:]) <= set(model.label_parents_)
+    i, j = model.graph_.nodes.index(others[0]), model.graph_.nodes.index(others[1])
+    assert model.graph_.adjacency[i, j] == 0

@@ -90,7 +90,7 @@ class FaultIdentifier:
         X = self.encoder_.transform(metrics).reset_index(drop=True)
         names = list(X.columns)
         learner = StructureLearner(self.method, lambda1=self.lambda1, threshold=self.threshold,  # type: ignore[arg-type]
-                                   standardize=True, prior=self.prior).fit(X)
+                                   standardize=True, prior=self._metrics_prior()).fit(X)
         # The label is a sink: its parents are its Markov blanket, chosen by sparse
         # logistic regression (BIC over an L1 path), never by the linear learner.
         allowed = np.ones(len(names), dtype=bool)
@@ -117,6 +117,17 @@ class FaultIdentifier:
         self.decision_threshold_, self.train_f1_ = best_f1_threshold(y, proba)
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _metrics_prior(self) -> PriorKnowledge | None:
+        """The prior among the metrics alone: whatever names the label is its business."""
+        p, label = self.prior, self.label
+        if p is None:
+            return None
+        return PriorKnowledge(
+            forbidden=tuple(e for e in p.forbidden if label not in e),
+            required=tuple(e for e in p.required if label not in e),
+            tiers=tuple(t for t in (tuple(n for n in tier if n != label) for tier in p.tiers) if t),
+            sinks=tuple(n for n in p.sinks if n != label), sources=tuple(n for n in p.sources if n != label))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "sem_"):
