@@ -75,6 +75,9 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, simulated):
     assert "is empty" in _one_line_error(run("discover", str(empty), "--out", out))
     wrong = tmp_path / "metrics.json"
     wrong.write_text("{}")
+    assert "not a Prometheus query_range export" in _one_line_error(run("discover", str(wrong), "--out", out))
+    wrong = tmp_path / "metrics.xlsx"
+    wrong.write_text("")
     assert "unknown extension" in _one_line_error(run("discover", str(wrong), "--out", out))
     text = tmp_path / "text.csv"
     text.write_text("timestamp,a,b\n0,1,x\n1,2,y\n")

@@ -87,9 +87,9 @@ def test_bad_files(tmp_path, content, match):
 def test_missing_and_unknown_files(tmp_path):
     with pytest.raises(InvalidInputError, match="does not exist"):
         read_metrics(tmp_path / "nope.csv")
-    (tmp_path / "x.json").write_text("{}")
+    (tmp_path / "x.xml").write_text("<a/>")
     with pytest.raises(InvalidInputError, match="unknown extension"):
-        read_metrics(tmp_path / "x.json")
+        read_metrics(tmp_path / "x.xml")
     with pytest.raises(InvalidInputError, match="is a folder"):
         read_metrics(tmp_path)
 
@@ -116,3 +116,24 @@ def test_write_json_atomic_leaves_no_temporary_files(tmp_path):
         write_json_atomic(target, {"a": float("nan")})
     assert '"a": 2' in target.read_text()  # the old file survives a failed write
     assert [p.name for p in target.parent.iterdir()] == ["out.json"]
+
+
+def test_prometheus_query_range_export(tmp_path):
+    import json
+
+    export = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "cpu", "pod": "a"}, "values": [[1700000000, "0.5"], [1700000060, "0.7"]]},
+        {"metric": {"__name__": "cpu", "pod": "b"}, "values": [[1700000000, "1"], [1700000060, "NaN"]]},
+    ]}}
+    p = tmp_path / "prom.json"
+    p.write_text(json.dumps(export))
+    frame = read_metrics(p)
+    assert list(frame.columns) == ['cpu{pod="a"}', 'cpu{pod="b"}']
+    assert frame.iloc[1, 0] == 0.7 and np.isnan(frame.iloc[1, 1])
+    assert isinstance(frame.index, pd.DatetimeIndex)
+    p.write_text(json.dumps({"data": {"resultType": "vector", "result": []}}))
+    with pytest.raises(InvalidInputError, match="not a Prometheus query_range export"):
+        read_metrics(p)
+    p.write_text("{not json")
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
+        read_metrics(p)

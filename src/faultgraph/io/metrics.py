@@ -1,8 +1,10 @@
 """Reading monitoring metrics from CSV and Parquet files, wide or long.
 
 * **wide**: an optional time column plus one column per metric;
-* **long**: three columns ``timestamp, metric, value`` (one observation a row), as
-  exported by Prometheus-style systems; pivoted to wide.
+* **long**: three columns ``timestamp, metric, value`` (one observation a row); pivoted
+  to wide;
+* **Prometheus**: the JSON of a ``/api/v1/query_range`` query (``.json``), one column per
+  series, named ``name{label="value",...}``.
 
 The result is always a validated ``float64`` DataFrame: one column per metric (named,
 unique), indexed by time and sorted by it. Missing values stay NaN (the encoder fills
@@ -20,7 +22,7 @@ import pandas as pd
 from faultgraph._validation import check_choice
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["read_metrics", "to_metric_frame"]
+__all__ = ["prometheus_to_long", "read_metrics", "to_metric_frame"]
 
 Layout = Literal["auto", "wide", "long"]
 OnDuplicate = Literal["error", "mean", "last"]
@@ -63,13 +65,16 @@ def read_metrics(
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             raw = pd.read_parquet(path)
+        elif path.suffix.lower() == ".json":
+            raw = prometheus_to_long(path)
         elif path.suffix.lower() in (".csv", ".txt", ".tsv") or suffixes.endswith((".csv.gz", ".csv.bz2")):
             sep = "\t" if path.suffix.lower() == ".tsv" else ","
             _check_csv_header(path, sep)
             raw = pd.read_csv(path, sep=sep)
         else:
             raise InvalidInputError(
-                f"metrics file {str(path)!r} has an unknown extension; use .csv, .csv.gz or .parquet"
+                f"metrics file {str(path)!r} has an unknown extension; use .csv, .csv.gz, .tsv, .parquet "
+                "or .json (a Prometheus query_range export)"
             )
     except pd.errors.EmptyDataError:
         raise InvalidInputError(f"metrics file {str(path)!r} is empty") from None
@@ -80,6 +85,40 @@ def read_metrics(
         raise InvalidInputError(f"metrics file {str(path)!r} cannot be parsed: {first}") from None
     return to_metric_frame(raw, layout=layout, time_column=time_column, on_duplicate=on_duplicate,
                            source=str(path))
+
+
+def _series_name(labels: dict[str, str]) -> str:
+    """``name{label="value",...}`` as Prometheus prints a series (labels sorted)."""
+    name = labels.get("__name__", "")
+    rest = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{name}{{{rest}}}" if rest else (name or "{}")
+
+
+def prometheus_to_long(path: str | Path) -> pd.DataFrame:
+    """A Prometheus ``/api/v1/query_range`` JSON export (``resultType: matrix``) as a long
+    frame ``timestamp, metric, value``; each series is named ``name{label="value",...}``."""
+    import json
+
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"metrics file {str(path)!r} is not valid JSON: {exc}") from None
+    data = spec.get("data", spec) if isinstance(spec, dict) else None
+    if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+        raise InvalidInputError(f"metrics file {str(path)!r} is not a Prometheus query_range export "
+                                "(expected data.resultType 'matrix' and a data.result list)")
+    rows = []
+    for series in data["result"]:
+        name = _series_name(series.get("metric", {}))
+        for ts, value in series.get("values", []):
+            rows.append((float(ts), name, value))
+    if not rows:
+        raise InvalidInputError(f"metrics file {str(path)!r} holds no samples")
+    frame = pd.DataFrame(rows, columns=["timestamp", "metric", "value"])
+    # Prometheus writes values as strings, with "NaN", "+Inf" and "-Inf" for special values
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    return frame
 
 
 def _check_csv_header(path: Path, sep: str) -> None:
