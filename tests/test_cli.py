@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -190,3 +192,19 @@ def test_report_inspect_export_and_json(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert "is not an rca.json" in _one_line_error(run("report", str(model), str(bad)))
+
+
+def test_discover_resamples_long_asynchronous_metrics(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(400):
+        x = rng.normal()
+        rows.append((1_700_000_000 + 60 * k + int(rng.integers(0, 20)), "x", x))
+        rows.append((1_700_000_000 + 60 * k + 30, "y", 2 * x + 0.1 * rng.normal()))
+    p = tmp_path / "long.csv"
+    pd.DataFrame(rows, columns=["timestamp", "metric", "value"]).to_csv(p, index=False)
+    out = tmp_path / "g.json"
+    result = run("discover", str(p), "--resample", "1min", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    edges = json.loads(out.read_text())["edges"]
+    assert len(edges) == 1 and {edges[0]["source"], edges[0]["target"]} == {"x", "y"}

@@ -85,3 +85,62 @@ def test_round_trip_through_dict():
     assert again.dropped_ == {"c": "constant"}
     with pytest.raises(InvalidInputError, match="damaged"):
         MetricEncoder.from_dict({"max_gap": 1})
+
+
+# --- alignment of asynchronous series -------------------------------------------------
+
+from faultgraph.encode import align  # noqa: E402
+
+
+def test_align_recovers_a_known_resampling():
+    t = pd.date_range("2024-01-01", periods=61, freq="10s")
+    frame = pd.DataFrame({"x": np.arange(61.0)}, index=t)          # one sample every 10 s
+    out = align(frame, "1min", method="linear")
+    assert len(out) == 11 and out["x"].tolist() == [6.0 * k for k in range(11)]
+    out = align(frame, "5s", method="linear")
+    np.testing.assert_allclose(out["x"].to_numpy()[:5], [0.0, 0.5, 1.0, 1.5, 2.0])
+
+
+def test_align_recovers_a_known_shift_and_never_looks_ahead():
+    # metric b was scraped 20 s after metric a; both follow the same ramp
+    ta = pd.date_range("2024-01-01 00:00:00", periods=30, freq="1min")
+    tb = ta + pd.Timedelta("20s")
+    frame = pd.concat([pd.DataFrame({"a": np.arange(30.0)}, index=ta),
+                       pd.DataFrame({"b": np.arange(30.0)}, index=tb)]).sort_index()
+    prev = align(frame, "1min", method="previous")
+    # at 00:01 the causal value of b is the sample taken at 00:00:20: its value 0, not 1 from the future
+    assert prev.loc["2024-01-01 00:01", "b"] == 0.0 and prev.loc["2024-01-01 00:01", "a"] == 1.0
+    assert (prev["b"].dropna().to_numpy() <= prev["a"].to_numpy()[prev["b"].notna().to_numpy()]).all()
+    lin = align(frame, "1min", method="linear")
+    # linear interpolation reads b between its samples: value at 00:01 is 40/60 of the way from 0 to 1
+    assert lin.loc["2024-01-01 00:01", "b"] == pytest.approx(40 / 60)
+
+
+def test_align_handles_jitter_late_and_missing_samples():
+    rng = np.random.default_rng(0)
+    base = pd.date_range("2024-01-01", periods=200, freq="1min")
+    jitter = pd.to_timedelta(rng.uniform(-20, 20, 200), unit="s")
+    keep = rng.random(200) > 0.1                      # 10 % of scrapes lost
+    keep[100:110] = False                             # and one ten-minute outage
+    t = (base + jitter)[keep]
+    frame = pd.DataFrame({"x": np.arange(200.0)[keep]}, index=t).sort_index()
+    out = align(frame, "1min", max_gap="3min")
+    assert out.index.freq == pd.tseries.frequencies.to_offset("1min")
+    assert out["x"].loc["2024-01-01 01:44":"2024-01-01 01:46"].isna().all()   # the outage stays missing
+    assert out["x"].notna().mean() > 0.9
+    ok = out["x"].dropna()
+    # causal: a grid value is a sample at or before the grid time, so never above the minute's index
+    minutes = ((ok.index - base[0]) / pd.Timedelta("1min")).to_numpy()
+    assert (ok.to_numpy() <= minutes + 1).all()
+
+
+def test_align_bad_input():
+    frame = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.date_range("2024-01-01", periods=2, freq="1min"))
+    with pytest.raises(InvalidInputError, match="step must be a duration"):
+        align(frame, "often")
+    with pytest.raises(InvalidInputError, match="method must be one of"):
+        align(frame, "1min", method="cubic")
+    with pytest.raises(InvalidInputError, match="sorted"):
+        align(frame.iloc[::-1], "1min")
+    numeric = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=[0.0, 1.5, 3.0])
+    assert align(numeric, 1.0, method="linear")["x"].tolist() == pytest.approx([1.0, 1 + 2 / 3, 2 + 1 / 3, 3.0])

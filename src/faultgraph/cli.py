@@ -181,6 +181,8 @@ def discover(
     prior: Annotated[Optional[Path], typer.Option(help="YAML prior: forbidden/required edges, tiers...")] = None,
     max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,
     lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (time order).")] = 0,
+    resample: Annotated[Optional[str], typer.Option(
+        help="Align asynchronous metrics on a grid of this step first ('1min', '30s'; causal: last value).")] = None,
     truth: Annotated[Optional[Path], typer.Option(help="truth.json to score the learned graph against.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
@@ -191,6 +193,10 @@ def discover(
 
     with _errors():
         frame = read_metrics(data)
+        if resample is not None:
+            from faultgraph.encode import align
+
+            frame = align(frame, _time_value(resample) if frame.index.dtype.kind in "iuf" else resample)
         encoder = MetricEncoder(max_gap=max_gap, scale="robust" if standardize else None)
         encoded = encoder.fit_transform(frame)
         for name, reason in encoder.dropped_.items():

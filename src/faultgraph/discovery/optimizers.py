@@ -64,6 +64,16 @@ def _masks(
     return d, ok, lam
 
 
+def _start(S: np.ndarray, d: int, allowed: np.ndarray) -> np.ndarray:
+    """The starting point: zero, but for a tiny push along the upper triangle of the
+    present-time block. From exactly zero, two variables that are each other's mirror
+    (equal variances, as after standardising) give a symmetric problem whose symmetric
+    path ends at a saddle with both directions near zero; the push breaks the tie."""
+    W = np.zeros((S.shape[0], d))
+    W[:d] = 1e-3 * np.triu(np.sign(S[:d, :d]), k=1)
+    return W * allowed
+
+
 def _inverse_moments(S: np.ndarray) -> np.ndarray:
     """``S⁻¹`` (with a tiny ridge if ``S`` is near singular): the loss's exact inverse Hessian."""
     d = S.shape[0]
@@ -129,7 +139,7 @@ def dagma_linear(
     if len(s_seq) != T or min(s_seq) <= 0:
         raise InvalidInputError(f"s must be one positive value or {T} positive values, got {s!r}")
     P = _inverse_moments(S)
-    W = np.zeros((S.shape[0], d))
+    W = _start(S, d, ok)
     mu, n_iter = float(mu_init), 0
     for step, s_t in enumerate(s_seq):
         inv_mu = 1.0 / mu
@@ -198,7 +208,7 @@ def notears_linear(
     S = np.asarray(S, dtype=np.float64)
     d, ok, lam = _masks(S, n_vars, allowed, unpenalized, lambda1)
     P = _inverse_moments(S)
-    W = np.zeros((S.shape[0], d))
+    W = _start(S, d, ok)
     rho, alpha, h, n_iter, outer = 1.0, 0.0, np.inf, 0, 0
     for outer in range(1, max_outer + 1):
         while rho < rho_max:
