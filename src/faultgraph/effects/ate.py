@@ -105,6 +105,19 @@ def _bootstrap(sem: SEM, target: str, treatments: list[str], high: float, low: f
     return out
 
 
+def _effects_with_interval(sem: SEM, target: str, treatments: list[str], high: float, low: float, n: int,
+                           n_bootstrap: int, confidence: float, rng: np.random.Generator
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Effects of ``treatments`` on ``target`` and their bootstrap percentile interval
+    (the effects themselves when ``n_bootstrap`` is 0)."""
+    ate = _effects_on(sem, target, treatments, high, low, n, rng)
+    if not n_bootstrap:
+        return ate, ate, ate
+    boot = _bootstrap(sem, target, treatments, high, low, n, n_bootstrap, rng)
+    lo, hi = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
+    return ate, lo, hi
+
+
 def average_treatment_effect(
     sem: SEM,
     treatment: str,
@@ -128,14 +141,10 @@ def average_treatment_effect(
     sem.check_node(treatment, "treatment")
     if treatment == target:
         raise InvalidInputError(f"treatment and target must differ, both are {target!r}")
-    rng = as_generator(random_state)
-    ate = float(_effects_on(sem, target, [treatment], high, low, n, rng)[0])
-    lo = hi = ate
-    if n_bootstrap:
-        boot = _bootstrap(sem, target, [treatment], high, low, n, n_bootstrap, rng)[:, 0]
-        lo, hi = (float(v) for v in np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2]))
-    return ATEResult(treatment, target, ate, lo, hi, confidence, "exact" if sem.is_linear else "monte-carlo",
-                     float(high), float(low))
+    ate, lo, hi = _effects_with_interval(sem, target, [treatment], high, low, n, n_bootstrap, confidence,
+                                         as_generator(random_state))
+    return ATEResult(treatment, target, float(ate[0]), float(lo[0]), float(hi[0]), confidence,
+                     "exact" if sem.is_linear else "monte-carlo", float(high), float(low))
 
 
 @dataclass(frozen=True)
@@ -192,14 +201,9 @@ def causal_scores(
     effect, every score is 0.
     """
     _check_common(sem, target, n, n_bootstrap, confidence)
-    rng = as_generator(random_state)
     treatments = [v for v in sem.nodes_ if v != target]
-    ate = _effects_on(sem, target, treatments, high, low, n, rng)
-    if n_bootstrap:
-        boot = _bootstrap(sem, target, treatments, high, low, n, n_bootstrap, rng)
-        lo, hi = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
-    else:
-        lo = hi = ate
+    ate, lo, hi = _effects_with_interval(sem, target, treatments, high, low, n, n_bootstrap, confidence,
+                                         as_generator(random_state))
     total = np.abs(ate).sum()
     share = np.abs(ate) / total if total > 0 else np.zeros_like(ate)
     order = np.argsort(-share, kind="stable")

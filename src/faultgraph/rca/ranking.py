@@ -39,7 +39,7 @@ from faultgraph._validation import as_generator, check_choice
 from faultgraph.detect.unsupervised import CausalDetector
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["METHODS", "Cause", "Explanation", "default_service", "explain"]
+__all__ = ["METHODS", "Cause", "Explanation", "default_service", "explain", "summary_graph"]
 
 Method = Literal["causal", "causal+nsigma", "noise", "baro", "nsigma", "random"]
 METHODS: tuple[str, ...] = ("causal", "causal+nsigma", "noise", "baro", "nsigma", "random")
@@ -122,7 +122,7 @@ def _window_mask(index: pd.Index, window: tuple[Any, Any], min_steps: int) -> np
     return mask
 
 
-def _summary_graph(model: CausalDetector) -> np.ndarray:
+def summary_graph(model: CausalDetector) -> np.ndarray:
     """Same-step and lagged edges as one ``(d, d)`` weight matrix (largest |weight| per pair)."""
     W = np.array(model.graph_.adjacency, dtype=float)
     if model.graph_.lagged is not None:
@@ -219,7 +219,7 @@ def explain(
     noise_z = np.abs(Z).mean(axis=0)
     marginal = np.abs(X).max(axis=0)
     t = int(np.argmax(marginal)) if target is None else names.index(target)
-    W = _summary_graph(model)
+    W = summary_graph(model)
     effect = _effects(W, t)
     nsigma = np.abs((X - model.train_mean_) / model.train_std_).max(axis=0)
     if method in ("causal", "causal+nsigma"):

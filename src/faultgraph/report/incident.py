@@ -13,7 +13,7 @@ import pandas as pd
 
 from faultgraph.detect.unsupervised import CausalDetector
 from faultgraph.io.atomic import write_json_atomic, write_text_atomic
-from faultgraph.rca.ranking import Explanation, _summary_graph
+from faultgraph.rca.ranking import Explanation, summary_graph
 from faultgraph.report.svg import bar_chart, graph_view, line_chart
 
 __all__ = ["incident_pictures", "render_incident_report", "write_incident_report"]
@@ -43,7 +43,7 @@ def incident_pictures(
     names = list(model.encoder_.columns_)
     k = min(10, len(explanation.causes))
     pictures = {
-        "graph": graph_view(names, _summary_graph(model), path=top.path, root=top.metric, symptom=explanation.target),
+        "graph": graph_view(names, summary_graph(model), path=top.path, root=top.metric, symptom=explanation.target),
         "causes": bar_chart([c.metric for c in explanation.causes[:k]], [c.score for c in explanation.causes[:k]],
                             title=f"Top {k} causes ({explanation.method})"),
         "timeline": line_chart({"anomaly score": scores["score"].to_numpy()}, band=band, hline=model.threshold_,
