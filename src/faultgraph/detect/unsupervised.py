@@ -28,8 +28,20 @@ __all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "Rando
 
 TASK = "unsupervised-detection"
 
-Combine = Literal["mean-square", "max"]
+Combine = Literal["mean-square", "max", "max-of-smoothed", "mean-square+max"]
+COMBINE: tuple[str, ...] = ("mean-square", "max", "max-of-smoothed", "mean-square+max")
 ThresholdMethod = Literal["pot", "quantile"]
+def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` steps along the first axis (fewer at the start)."""
+    if window <= 1:
+        return values
+    c = np.cumsum(np.concatenate([np.zeros((1, *values.shape[1:])), values]), axis=0)
+    n = np.arange(1, values.shape[0] + 1)
+    lo = np.maximum(n - window, 0)
+    width = (n - lo).reshape(-1, *([1] * (values.ndim - 1)))
+    return (c[n] - c[lo]) / width
+
+
 class Detector:
     """Shared machinery: encode, compute per-metric deviations, combine, threshold.
 
@@ -61,7 +73,7 @@ class Detector:
 
     def fit(self, train: Any) -> Detector:
         """Fit on a training period (rows in time order, mostly normal)."""
-        check_choice("combine", self.combine, ("mean-square", "max"))
+        check_choice("combine", self.combine, COMBINE)
         check_choice("threshold_method", self.threshold_method, ("pot", "quantile"))
         if not isinstance(self.smooth, (int, np.integer)) or self.smooth < 1:
             raise InvalidInputError(f"smooth must be a positive integer, got {self.smooth!r}")
@@ -84,16 +96,18 @@ class Detector:
         if not hasattr(self, "threshold_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(train) first")
 
-    def _combine(self, Z: np.ndarray) -> np.ndarray:
-        return np.mean(Z * Z, axis=1) if self.combine == "mean-square" else np.max(np.abs(Z), axis=1)
-
     def _score(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """The score of each step from the encoded data ``X`` and the standardised
-        deviations ``Z``, smoothed by a trailing rolling mean of ``smooth`` steps."""
-        s = self._combine(Z)
-        if self.smooth > 1:
-            s = pd.Series(s).rolling(int(self.smooth), min_periods=1).mean().to_numpy()
-        return s
+        deviations ``Z``: combined over metrics and smoothed by a trailing rolling mean of
+        ``smooth`` steps; with ``"max-of-smoothed"``, each metric's ``|z|`` is smoothed first
+        and the largest taken."""
+        if self.combine == "max-of-smoothed":
+            return _rolling_mean(np.abs(Z), int(self.smooth)).max(axis=1)
+        if self.combine == "mean-square+max":
+            return (_rolling_mean(np.mean(Z * Z, axis=1), int(self.smooth))
+                    + _rolling_mean(np.abs(Z), int(self.smooth)).max(axis=1))
+        s = np.mean(Z * Z, axis=1) if self.combine == "mean-square" else np.max(np.abs(Z), axis=1)
+        return _rolling_mean(s, int(self.smooth))
 
     def score_samples(self, data: Any) -> pd.DataFrame:
         """Per step: ``score``, ``anomaly`` (0/1 at ``threshold_``) and one

@@ -9,7 +9,7 @@ guarantee of a DAG.
 from faultgraph.discovery.functions import h_expm, h_logdet, least_squares_loss
 from faultgraph.discovery.learner import LearnedGraph, StructureLearner, lagged_design, second_moments
 from faultgraph.discovery.optimizers import OptimizerResult, dagma_linear, notears_linear
-from faultgraph.discovery.postprocess import break_cycles, threshold_weights
+from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups, threshold_weights
 from faultgraph.discovery.prior import PriorKnowledge
 from faultgraph.discovery.sink import sink_parents
 
@@ -27,5 +27,6 @@ __all__ = [
     "notears_linear",
     "second_moments",
     "sink_parents",
+    "threshold_lag_groups",
     "threshold_weights",
 ]

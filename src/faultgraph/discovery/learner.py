@@ -12,7 +12,7 @@ import numpy as np
 
 from faultgraph._validation import check_choice, check_matrix, check_nonnegative
 from faultgraph.discovery.optimizers import dagma_linear, notears_linear
-from faultgraph.discovery.postprocess import break_cycles, threshold_weights
+from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups
 from faultgraph.discovery.prior import PriorKnowledge
 from faultgraph.errors import ConvergenceWarning, InvalidInputError, NotFittedError
 
@@ -50,6 +50,23 @@ class LearnedGraph:
         return sorted(out, key=lambda e: -abs(e[3]))
 
     @property
+    def edge_delays(self) -> list[tuple[str, str, int, float]]:
+        """The delay of each linked pair of metrics as ``(source, target, delay, weight)``:
+        the lag (0: same step) whose edge carries the largest |weight| between them, a
+        metric's edges from its own past left out; strongest first."""
+        A = np.abs(self.adjacency)[None]
+        if self.lagged is not None:
+            A = np.concatenate([A, np.abs(self.lagged)])
+        best = A.max(axis=0)
+        np.fill_diagonal(best, 0.0)
+        out = []
+        for i, j in zip(*np.nonzero(best)):
+            k = int(np.argmax(A[:, i, j]))
+            w = self.adjacency[i, j] if k == 0 else self.lagged[k - 1, i, j]  # type: ignore[index]
+            out.append((self.nodes[i], self.nodes[j], k, float(w)))
+        return sorted(out, key=lambda e: -abs(e[3]))
+
+    @property
     def edges(self) -> list[tuple[str, str, float]]:
         """Edges as ``(source, target, weight)``, strongest first."""
         i, j = np.nonzero(self.adjacency)
@@ -66,6 +83,7 @@ class LearnedGraph:
             "elapsed_s": self.elapsed_s,
             "dropped_edges": [{"source": s, "target": t, "weight": w} for s, t, w in self.dropped_edges],
             "lagged_edges": [{"source": s, "target": t, "lag": k, "weight": w} for s, t, k, w in self.lagged_edges],
+            "edge_delays": [{"source": s, "target": t, "delay": k, "weight": w} for s, t, k, w in self.edge_delays],
         }
 
     def __str__(self) -> str:
@@ -84,7 +102,9 @@ class StructureLearner:
     Args:
         method: ``"dagma"`` (default, faster) or ``"notears"``.
         lambda1: L1 penalty; ``None`` uses 0.03 for DAGMA and 0.1 for NOTEARS.
-        threshold: weights below this in absolute value are dropped after fitting.
+        threshold: weights below this in absolute value are dropped after fitting; with
+            lags, a pair whose weights over all lags sum to at least this keeps its shares
+            down to ``threshold / (lags + 1)`` (:func:`threshold_lag_groups`).
         standardize: scale every variable to unit variance before learning (metrics of
             mixed units must be); the weights are then in standard deviations.
         prior: a :class:`PriorKnowledge` or the path of its YAML file.
@@ -158,9 +178,9 @@ class StructureLearner:
             S, lambda1=lambda1, n_vars=d, allowed=allowed, unpenalized=required, max_iter=int(self.max_iter),
             callback=self.callback,
         )
-        W = threshold_weights(result.W[:d], threshold, keep=required[:d])
-        W, dropped = break_cycles(W, keep=required[:d])
-        lagged = threshold_weights(result.W[d:], threshold).reshape(p, d, d)
+        kept = threshold_lag_groups(result.W, d, threshold, keep=required)  # = threshold_weights when p = 0
+        W, dropped = break_cycles(kept[:d], keep=required[:d])
+        lagged = kept[d:].reshape(p, d, d)
         elapsed = time.perf_counter() - start
 
         self.weights_ = result.W

@@ -6,12 +6,33 @@ import numpy as np
 
 from faultgraph._graph import find_cycle
 
-__all__ = ["break_cycles", "threshold_weights"]
+__all__ = ["break_cycles", "threshold_lag_groups", "threshold_weights"]
 
 
 def threshold_weights(W: np.ndarray, threshold: float, keep: np.ndarray | None = None) -> np.ndarray:
     """A copy of ``W`` with weights ``|W_ij| < threshold`` set to zero, except where ``keep``."""
     out = np.where(np.abs(W) >= threshold, W, 0.0)
+    if keep is not None:
+        out[keep] = W[keep]
+    return out
+
+
+def threshold_lag_groups(W: np.ndarray, n_vars: int, threshold: float, keep: np.ndarray | None = None) -> np.ndarray:
+    """Threshold the stacked weights of a lagged model, ``W = [W_0; W_1; …; W_p]`` (each
+    block ``(d, d)``: ``W_l[i, j]`` acts from ``x_i(t − l)`` on ``x_j(t)``), pair by pair.
+
+    An effect that takes a varying time to arrive (jittered samples, queueing) spreads
+    its weight over neighbouring lags, each share below ``threshold``. So a weight is kept
+    when ``|W_l[i, j]| >= threshold``, or when the pair's weights over all lags sum (in
+    absolute value) to at least ``threshold`` and this one is at least
+    ``threshold / (p + 1)``. With ``p = 0`` this is :func:`threshold_weights`. ``keep``
+    (same shape as ``W``) marks weights never dropped.
+    """
+    blocks = np.abs(W).reshape(-1, n_vars, n_vars)
+    group = blocks.sum(axis=0)
+    floor = threshold / blocks.shape[0]
+    kept = (blocks >= threshold) | ((group >= threshold)[None] & (blocks >= floor))
+    out = np.where(kept.reshape(W.shape), W, 0.0)
     if keep is not None:
         out[keep] = W[keep]
     return out

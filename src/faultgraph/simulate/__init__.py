@@ -1,7 +1,7 @@
 """Simulated systems with known ground truth, for tests, benchmarks and the demo."""
 
 from faultgraph.simulate.case import SimulatedGraph, simulate_graph_data, simulate_labelled_faults
-from faultgraph.simulate.microservices import Incident, simulate_incident
+from faultgraph.simulate.microservices import Incident, scrape, simulate_incident
 from faultgraph.simulate.graphs import simulate_dag, simulate_lagged_sem, simulate_linear_sem, simulate_weights
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "simulate_lagged_sem",
     "simulate_linear_sem",
     "simulate_weights",
+    "scrape",
 ]
