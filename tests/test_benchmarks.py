@@ -30,3 +30,16 @@ def test_benchmark_helpers():
 
     assert markdown_table(pd.DataFrame({"a": [0.12345], "b": ["x"]})).splitlines() == [
         "| a | b |", "|---|---|", "| 0.123 | x |"]
+
+
+def test_robustness_benchmark_one_incident():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import robustness
+
+    rows, extra = robustness.run_level(robustness.Level("tiny", 20, 0.05, (1, 2)), 1)
+    table = {r["method"]: r for r in rows}
+    assert set(table) == {*robustness.FAULTGRAPH, *robustness.DETECTION_BASELINES, *robustness.RCA_BASELINES}
+    for name in (*robustness.FAULTGRAPH, *robustness.DETECTION_BASELINES):
+        assert 0.0 <= table[name]["AUC"] <= 1.0 and 0.0 <= table[name]["F1"] <= 1.0
+    assert table["faultgraph"]["AC@1 service"] in (0.0, 1.0)
+    assert 0.0 <= extra["delay"] <= 1.0 and extra["fit s"] > 0

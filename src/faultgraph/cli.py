@@ -48,6 +48,13 @@ class NoiseOpt(str, Enum):
     gumbel = "gumbel"
 
 
+class CombineOpt(str, Enum):
+    mean_square = "mean-square"
+    max_of_smoothed = "max-of-smoothed"
+    max = "max"
+    mean_square_max = "mean-square+max"
+
+
 class MethodOpt(str, Enum):
     dagma = "dagma"
     notears = "notears"
@@ -159,12 +166,26 @@ def simulate_incident_cmd(
     fault: Annotated[Optional[str], typer.Option(
         help="cpu_hog, memory_leak, network_delay or error_burst (default: drawn).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    delay: Annotated[str, typer.Option(
+        help="Extra steps (20 ms each) before an effect crosses a service link: N, or LO:HI drawn per link.")] = "0",
+    jitter: Annotated[float, typer.Option(
+        min=0.0, max=0.5, help="Share of samples that arrive late and share that are lost (also per-metric scrape "
+                               "phases); the files then hold raw timestamps: use --resample 1 downstream.")] = 0.0,
 ) -> None:
     """Simulate a microservice incident with a known root cause."""
+    from faultgraph.errors import InvalidInputError
     from faultgraph.simulate import simulate_incident
 
     with _errors():
-        inc = simulate_incident(services=services, fault_type=fault, random_state=seed)  # type: ignore[arg-type]
+        try:
+            parts = [int(v) for v in delay.split(":")]
+        except ValueError:
+            raise InvalidInputError(f"--delay must be N or LO:HI in steps, got {delay!r}") from None
+        if len(parts) not in (1, 2):
+            raise InvalidInputError(f"--delay must be N or LO:HI in steps, got {delay!r}")
+        link_delay = parts[0] if len(parts) == 1 else (parts[0], parts[1])
+        inc = simulate_incident(services=services, fault_type=fault, link_delay=link_delay,  # type: ignore[arg-type]
+                                jitter=jitter, random_state=seed)
         inc.write(out)
         err.print(f"wrote {out}/ ({services} services, {inc.normal.shape[1]} metrics): {inc.fault_type} at "
                   f"{inc.root_cause_service} from step {inc.fault_start}", highlight=False)
@@ -181,22 +202,17 @@ def discover(
     prior: Annotated[Optional[Path], typer.Option(help="YAML prior: forbidden/required edges, tiers...")] = None,
     max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,
     lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (time order).")] = 0,
-    resample: Annotated[Optional[str], typer.Option(
-        help="Align asynchronous metrics on a grid of this step first ('1min', '30s'; causal: last value).")] = None,
+    resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
     truth: Annotated[Optional[Path], typer.Option(help="truth.json to score the learned graph against.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Learn the causal graph of a metrics file and write it as JSON."""
     from faultgraph.discovery import PriorKnowledge, StructureLearner
     from faultgraph.encode import MetricEncoder
-    from faultgraph.io import read_metrics, write_json_atomic
+    from faultgraph.io import write_json_atomic
 
     with _errors():
-        frame = read_metrics(data)
-        if resample is not None:
-            from faultgraph.encode import align
-
-            frame = align(frame, _time_value(resample) if frame.index.dtype.kind in "iuf" else resample)
+        frame = _read(data, resample)
         encoder = MetricEncoder(max_gap=max_gap, scale="robust" if standardize else None)
         encoded = encoder.fit_transform(frame)
         for name, reason in encoder.dropped_.items():
@@ -256,19 +272,23 @@ def fit(
     prior: Annotated[Optional[Path], typer.Option(help="YAML prior (a label is always a sink).")] = None,
     max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,
     risk: Annotated[float, typer.Option(help="False-alarm probability of the label-free threshold (POT).")] = 1e-2,
+    combine: Annotated[CombineOpt, typer.Option(
+        help="How metrics' deviations make one score: mean-square (default, chosen on SMD), max-of-smoothed "
+             "(suits faults that start in one metric), max, mean-square+max.")] = CombineOpt.mean_square,
+    resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
 ) -> None:
     """Fit a model: with --label, fault identification from labels; without, anomaly detection."""
     from faultgraph.detect import CausalDetector, FaultIdentifier
     from faultgraph.discovery import PriorKnowledge
-    from faultgraph.io import read_metrics
 
     with _errors():
-        frame = read_metrics(data)
+        frame = _read(data, resample)
         prior_obj = PriorKnowledge.from_yaml(prior) if prior is not None else None
         if label is None:
             with err.status("learning the lagged causal graph of normal behaviour..."):
                 det = CausalDetector(lags=lags, method=method.value, lambda1=lambda1, threshold=threshold,
-                                     prior=prior_obj, max_gap=max_gap, risk=risk).fit(frame)
+                                     prior=prior_obj, max_gap=max_gap, risk=risk,
+                                     combine=combine.value).fit(frame)
             det.save(out)
             g = det.graph_
             err.print(f"{int((g.adjacency != 0).sum())} edges and {len(g.lagged_edges)} lagged edges among "
@@ -318,6 +338,7 @@ def detect(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by `faultgraph fit`.")],
     data: Annotated[Path, typer.Argument(help="Metrics to score (CSV or Parquet).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write scores.csv.")],
+    resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
 ) -> None:
     """Score every row of DATA with a fitted model and write scores.csv.
 
@@ -328,11 +349,11 @@ def detect(
 
     from faultgraph.detect import CausalDetector, FaultIdentifier
     from faultgraph.evaluate import classification_scores, table1
-    from faultgraph.io import load_model_dir, read_metrics, write_text_atomic
+    from faultgraph.io import load_model_dir, write_text_atomic
 
     with _errors():
         task = load_model_dir(model_dir)[0].get("task")
-        frame = read_metrics(data)
+        frame = _read(data, resample)
         if task == "unsupervised-detection":
             det = CausalDetector.load(model_dir)
             table = det.score_samples(frame)
@@ -362,6 +383,22 @@ class RcaMethodOpt(str, Enum):
     random = "random"
 
 
+def _read(path: Path, resample: Optional[str] = None) -> Any:
+    """Read a metrics file; with ``resample``, put it on a grid of that step (causal)."""
+    from faultgraph.io import read_metrics
+
+    frame = read_metrics(path)
+    if resample is None:
+        return frame
+    from faultgraph.encode import align
+
+    return align(frame, _time_value(resample) if frame.index.dtype.kind in "iuf" else resample)
+
+
+RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min', '30s', or a number for a "
+                 "numeric time column; causal: the last value at or before each grid time).")
+
+
 def _time_value(text: Optional[str]) -> Any:
     """A window bound from the command line: a number if it parses as one, else a date string."""
     if text is None:
@@ -382,13 +419,14 @@ def explain(
     target: Annotated[Optional[str], typer.Option(help="The symptom metric (an SLO); default: the most deviant.")] = None,
     normal: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of a normal period (fit on it).")] = None,
     anomalous: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of the anomalous period.")] = None,
-    method: Annotated[RcaMethodOpt, typer.Option(help="causal (default), causal+nsigma, noise, baro, nsigma, random.")] =
-        RcaMethodOpt.causal,
+    method: Annotated[RcaMethodOpt, typer.Option(help="causal+nsigma (default), causal, noise, baro, nsigma, random.")] =
+        RcaMethodOpt.causal_nsigma,
     lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = 1,
     prior: Annotated[Optional[Path], typer.Option(
         help="Case mode: YAML prior; glob patterns allowed, e.g. tiers [\"*_traffic\"], [\"*_cpu\"].")] = None,
     html: Annotated[Optional[Path], typer.Option(help="Also write the incident report (self-contained HTML).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary.")] = False,
+    resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
 ) -> None:
     """Rank the root causes of an incident and the path by which it spread.
 
@@ -400,14 +438,14 @@ def explain(
     from faultgraph.detect import CausalDetector
     from faultgraph.discovery import PriorKnowledge
     from faultgraph.errors import InvalidInputError
-    from faultgraph.io import read_metrics, write_json_atomic
+    from faultgraph.io import write_json_atomic
     from faultgraph.rca import explain as explain_incident
 
     with _errors():
         if normal is not None or anomalous is not None:
             if normal is None or anomalous is None or model_dir is not None:
                 raise InvalidInputError("case mode needs both --normal and --anomalous, and no MODEL_DIR")
-            normal_frame, frame = read_metrics(normal), read_metrics(anomalous)
+            normal_frame, frame = _read(normal, resample), _read(anomalous, resample)
             check_same_metrics(normal_frame, frame)
             prior_obj = PriorKnowledge.from_yaml(prior) if prior is not None else None
             with err.status("learning normal behaviour..."):
@@ -416,7 +454,7 @@ def explain(
             if model_dir is None or data is None or start is None or end is None:
                 raise InvalidInputError("give MODEL_DIR DATA --start T0 --end T1, or --normal and --anomalous")
             model = CausalDetector.load(model_dir)
-            frame = read_metrics(data)
+            frame = _read(data, resample)
         window = (_time_value(start) if start is not None else frame.index[0],
                   _time_value(end) if end is not None else frame.index[-1])
         result = explain_incident(model, frame, window, target, method=method.value)

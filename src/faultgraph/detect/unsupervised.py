@@ -85,6 +85,7 @@ class Detector:
         self._fit_model(X)
         D = self._deviations(X)
         self.center_, self.scale_ = robust_center_scale(D)
+        self.resid_mean_, self.resid_std_ = D.mean(axis=0), np.maximum(D.std(axis=0), 1e-12)
         train_scores = self._score(X, (D - self.center_) / self.scale_)
         self.train_scores_ = train_scores
         self.threshold_ = (pot_threshold(train_scores, self.risk) if self.threshold_method == "pot"
@@ -162,7 +163,10 @@ class CausalDetector(Detector):
         max_gap: longest run of missing steps the encoder fills.
 
     Attributes (after ``fit``): ``graph_`` (the learned graph, with lagged edges),
-    ``coef_`` (``(d·(lags+1), d)`` refitted equations), ``threshold_``, ``encoder_``.
+    ``coef_`` (``(d·(lags+1), d)`` refitted equations), ``threshold_``, ``encoder_``;
+    ``center_``/``scale_`` (median and IQR-based scale of the training residuals, used for
+    the score) and ``resid_mean_``/``resid_std_`` (their mean and standard deviation, used
+    to compare metrics in root-cause ranking).
     """
 
     name = "faultgraph"
@@ -219,6 +223,7 @@ class CausalDetector(Detector):
                 "decision_threshold": float(self.threshold_)}
         arrays = {"coef": self.coef_, "mean": self.mean_, "center": self.center_, "scale": self.scale_,
                   "train_mean": self.train_mean_, "train_std": self.train_std_,
+                  "resid_mean": self.resid_mean_, "resid_std": self.resid_std_,
                   "train_scores": self.train_scores_, "graph/adjacency": self.graph_.adjacency,
                   "graph/lagged": self.graph_.lagged if self.graph_.lagged is not None else np.zeros((0,) * 3)}
         return save_model_dir(path, meta, arrays)
@@ -240,6 +245,9 @@ class CausalDetector(Detector):
             det.coef_, det.mean_ = arrays["coef"], arrays["mean"]
             det.center_, det.scale_ = arrays["center"], arrays["scale"]
             det.train_mean_, det.train_std_ = arrays["train_mean"], arrays["train_std"]
+            # folders written before these were kept fall back to the robust centre and scale
+            det.resid_mean_ = arrays["resid_mean"] if "resid_mean" in arrays else det.center_
+            det.resid_std_ = arrays["resid_std"] if "resid_std" in arrays else det.scale_
             det.train_scores_ = arrays["train_scores"]
             det.threshold_ = float(meta["decision_threshold"])
         except (KeyError, TypeError, ValueError) as exc:

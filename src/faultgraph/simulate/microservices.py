@@ -48,6 +48,8 @@ FaultType = Literal["cpu_hog", "memory_leak", "network_delay", "error_burst"]
 #: The metric each fault type acts on first.
 FAULT_METRIC = {"cpu_hog": "cpu", "memory_leak": "memory", "network_delay": "latency", "error_burst": "errors"}
 METRICS = ("traffic", "cpu", "memory", "latency", "errors")
+#: Timestamp resolution of scraped samples: 20 ticks of 1 ms to a 20 ms step.
+TICKS = 20
 #: Steps simulated and dropped before the record starts (plus 10 per step of the longest
 #: link delay), so the system is in its steady state from the first recorded step.
 BURN_IN = 200
@@ -82,8 +84,11 @@ class Incident:
     def write(self, out_dir: str | Path) -> Path:
         """Write a case folder: ``normal.csv``, ``anomalous.csv``, ``truth.json``."""
         out = Path(out_dir)
-        write_text_atomic(out / "normal.csv", self.normal.to_csv(float_format="%.6g"))
-        write_text_atomic(out / "anomalous.csv", self.anomalous.to_csv(float_format="%.6g"))
+        for name, frame in (("normal", self.normal), ("anomalous", self.anomalous)):
+            frame = frame.copy()
+            if frame.index.dtype.kind == "f":  # raw scrape times: keep every digit of the 1 ms ticks
+                frame.index = pd.Index([f"{v:.3f}" for v in frame.index], name=frame.index.name)
+            write_text_atomic(out / f"{name}.csv", frame.to_csv(float_format="%.6g"))
         write_json_atomic(out / "truth.json", self.truth_dict())
         return out
 
@@ -223,6 +228,7 @@ def scrape(
     sample never sees the future); a share ``jitter`` of samples arrives 1 to ``max_late``
     steps late and is stamped on arrival (a stale value), and a share ``jitter`` is lost.
 
+    Timestamps are in steps with a resolution of 1 ms (``1 / TICKS`` of a 20 ms step).
     Returns a frame on the union of all timestamps (float, sorted), NaN where a metric
     has no sample; ``jitter=0`` returns the phases alone.
     """
@@ -236,12 +242,12 @@ def scrape(
     series = []
     for col in frame.columns:
         values = frame[col].to_numpy(dtype=float)
-        phase = rng.uniform(-0.5, 0.5)
+        phase = np.round(rng.uniform(-0.5, 0.5) * TICKS) / TICKS
         stamp = steps + phase
         held = values[np.clip(np.floor(stamp).astype(int), 0, n - 1)]  # value at the last step <= stamp
         taken = stamp >= 0
         late = rng.random(n) < jitter
-        stamp = stamp + np.where(late, rng.uniform(1.0, float(max_late), n), 0.0)
+        stamp = np.round((stamp + np.where(late, rng.uniform(1.0, float(max_late), n), 0.0)) * TICKS) / TICKS
         keep = taken & (rng.random(n) >= jitter) & (stamp < n)
         s = pd.Series(held[keep], index=stamp[keep], name=col)
         series.append(s[~s.index.duplicated(keep="last")].sort_index())
