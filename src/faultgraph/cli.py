@@ -202,6 +202,9 @@ def discover(
     prior: Annotated[Optional[Path], typer.Option(help="YAML prior: forbidden/required edges, tiers...")] = None,
     max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,
     lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (time order).")] = 0,
+    refine: Annotated[Optional[bool], typer.Option(
+        "--refine/--no-refine", help="Greedy edge moves after the continuous solve (default: on for raw data, "
+                                     "off with standardising; never with lags).")] = None,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
     truth: Annotated[Optional[Path], typer.Option(help="truth.json to score the learned graph against.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
@@ -221,7 +224,8 @@ def discover(
         steps = 5 if method is MethodOpt.dagma else 100
         with _progress(f"learning ({method.value})", steps, enabled=not quiet) as callback:
             learner = StructureLearner(method.value, lambda1=lambda1, threshold=threshold,
-                                       standardize=standardize, prior=prior_obj, lags=lags, callback=callback)
+                                       standardize=standardize, prior=prior_obj, lags=lags, refine=refine,
+                                       callback=callback)
             learner.fit(encoded)
         result = learner.graph_.to_dict()
         if truth is not None:

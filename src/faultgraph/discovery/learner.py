@@ -12,7 +12,8 @@ import numpy as np
 
 from faultgraph._validation import check_choice, check_matrix, check_nonnegative
 from faultgraph.discovery.optimizers import dagma_linear, notears_linear
-from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups
+from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups, threshold_weights
+from faultgraph.discovery.refine import ols_weights, penalised_score, refine_dag
 from faultgraph.discovery.prior import PriorKnowledge
 from faultgraph.errors import ConvergenceWarning, InvalidInputError, NotFittedError
 
@@ -108,6 +109,13 @@ class StructureLearner:
         standardize: scale every variable to unit variance before learning (metrics of
             mixed units must be); the weights are then in standard deviations.
         prior: a :class:`PriorKnowledge` or the path of its YAML file.
+        refine: after the continuous solve, improve the DAG by greedy edge deletions,
+            additions and reversals on the BIC-penalised least-squares score, refit the
+            weights by least squares and threshold them again (:mod:`~faultgraph.discovery.refine`;
+            only without lags). It repairs the poor local optima continuous learners reach on
+            scale-free graphs (SF4, d = 100, raw: SHD 532 → 28). ``None`` (default): on for
+            raw data, off with ``standardize``, where the least-squares score no longer
+            identifies the graph and refining added edges (ER2, d = 50: SHD 101 → 121).
         lags: how many past steps ``x_{t−1} … x_{t−p}`` enter the candidate space as
             possible parents (rows of ``X`` must be in time order). They can cause the
             present, never the reverse; acyclicity is required among present-time
@@ -136,10 +144,12 @@ class StructureLearner:
         standardize: bool = True,
         prior: PriorKnowledge | str | None = None,
         lags: int = 0,
+        refine: bool | None = None,
         max_iter: int = 2000,
         callback: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.method = method
+        self.refine = refine
         self.lags = lags
         self.lambda1 = lambda1
         self.threshold = threshold
@@ -181,6 +191,10 @@ class StructureLearner:
         kept = threshold_lag_groups(result.W, d, threshold, keep=required)  # = threshold_weights when p = 0
         W, dropped = break_cycles(kept[:d], keep=required[:d])
         lagged = kept[d:].reshape(p, d, d)
+        moves = 0
+        refine = (not self.standardize) if self.refine is None else bool(self.refine)
+        if refine and p == 0:
+            W, moves = _refine(S, result.W, data.shape[0], threshold, allowed, required)
         elapsed = time.perf_counter() - start
 
         self.weights_ = result.W
@@ -193,12 +207,14 @@ class StructureLearner:
         self.loss_final_ = result.loss
         self.converged_ = result.converged
         self.dropped_edges_ = [(names[i], names[j], w) for i, j, w in dropped]
+        self.refine_moves_ = moves
         self.graph_ = LearnedGraph(
             nodes=tuple(names),
             adjacency=W,
             method=method,
             params={"lambda1": lambda1, "threshold": threshold, "standardize": bool(self.standardize),
-                    "lags": p, "max_iter": int(self.max_iter), "n_samples": int(data.shape[0])},
+                    "lags": p, "refine": bool(refine and p == 0), "max_iter": int(self.max_iter),
+                    "n_samples": int(data.shape[0])},
             elapsed_s=elapsed,
             dropped_edges=tuple(self.dropped_edges_),
             lagged=lagged if p else None,
@@ -234,6 +250,32 @@ def lagged_design(X: np.ndarray, lags: int) -> np.ndarray:
         return X
     n = X.shape[0]
     return np.hstack([X[lags - l : n - l] for l in range(lags + 1)])
+
+
+def _refine(S: np.ndarray, W_cont: np.ndarray, n: int, threshold: float, allowed: np.ndarray,
+            required: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, int]:
+    """Greedy moves on the BIC-penalised least-squares score (:func:`refine_dag`), then
+    least-squares weights thresholded again, repeated until the graph stops changing;
+    from two starts (the continuous weights ``W_cont`` thresholded at ``threshold`` and at
+    ``threshold / 6``, each made acyclic), keeping the one that scores best."""
+    S = S + 1e-9 * float(np.mean(np.diag(S))) * np.eye(S.shape[0])  # collinear metrics stay solvable
+    lam = np.log(n) / (2 * n)
+    best: tuple[float, np.ndarray, int] | None = None
+    for level in (threshold, threshold / 6):
+        start, _ = break_cycles(threshold_weights(W_cont, level, keep=required), keep=required)
+        A, total = start != 0, 0
+        for _ in range(rounds):
+            B, moves = refine_dag(S, A, lam=lam, allowed=allowed, required=required)
+            total += moves
+            W = threshold_weights(ols_weights(S, B), threshold, keep=required & B)
+            if np.array_equal(W != 0, A):
+                break
+            A = W != 0
+        score = penalised_score(S, W != 0, lam)
+        if best is None or score < best[0]:
+            best = (score, W, total)
+    assert best is not None
+    return best[1], best[2]
 
 
 def second_moments(X: np.ndarray, *, standardize: bool) -> np.ndarray:
