@@ -21,6 +21,8 @@ __all__ = ["LearnedGraph", "StructureLearner", "lagged_design", "second_moments"
 
 Method = Literal["dagma", "notears"]
 METHODS: tuple[str, ...] = ("dagma", "notears")
+#: Above this many variables, a refined DAGMA fit uses loose solver tolerances.
+LOOSE_ABOVE = 200
 #: L1 weights that work well on standardised data for each method.
 DEFAULT_LAMBDA1 = {"dagma": 0.03, "notears": 0.1}
 
@@ -183,17 +185,23 @@ class StructureLearner:
 
         start = time.perf_counter()
         S = second_moments(lagged_design(data, p), standardize=self.standardize)
+        refine = (not self.standardize) if self.refine is None else bool(self.refine)
+        refine = refine and p == 0
+        options: dict[str, float] = {}
+        if refine and method == "dagma" and d > LOOSE_ABOVE:
+            # the greedy refinement finishes the job: the continuous solve need not be tight
+            # (ER2, d = 500, n = 5000: 61 s -> 17 s, SHD 0 -> 2)
+            options = {"tol": 1e-3, "warm_tol": 1e-3, "h_tol": 1e-3}
         solver = dagma_linear if method == "dagma" else notears_linear
         result = solver(
             S, lambda1=lambda1, n_vars=d, allowed=allowed, unpenalized=required, max_iter=int(self.max_iter),
-            callback=self.callback,
+            callback=self.callback, **options,
         )
         kept = threshold_lag_groups(result.W, d, threshold, keep=required)  # = threshold_weights when p = 0
         W, dropped = break_cycles(kept[:d], keep=required[:d])
         lagged = kept[d:].reshape(p, d, d)
         moves = 0
-        refine = (not self.standardize) if self.refine is None else bool(self.refine)
-        if refine and p == 0:
+        if refine:
             W, moves = _refine(S, result.W, data.shape[0], threshold, allowed, required)
         elapsed = time.perf_counter() - start
 
@@ -213,7 +221,7 @@ class StructureLearner:
             adjacency=W,
             method=method,
             params={"lambda1": lambda1, "threshold": threshold, "standardize": bool(self.standardize),
-                    "lags": p, "refine": bool(refine and p == 0), "max_iter": int(self.max_iter),
+                    "lags": p, "refine": refine, "max_iter": int(self.max_iter),
                     "n_samples": int(data.shape[0])},
             elapsed_s=elapsed,
             dropped_edges=tuple(self.dropped_edges_),
