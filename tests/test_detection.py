@@ -134,3 +134,16 @@ def test_save_load_and_cli_round_trip(system, tmp_path):
     result = runner.invoke(app, ["detect", str(tmp_path / "m"), str(tmp_path / "bad.csv"), "--out",
                                  str(tmp_path / "s2.csv")])
     assert result.exit_code == 2 and "missing 'm2'; extra 'extra'" in result.stderr
+
+
+def test_a_saved_detector_keeps_its_prior(system, tmp_path):
+    from faultgraph.discovery import PriorKnowledge
+
+    data = system[0]
+    names = list(data.columns)
+    prior = PriorKnowledge(tiers=((names[0],), tuple(names[1:])), forbidden=((names[2], names[1]),))
+    det = CausalDetector(prior=prior).fit(data)
+    det.save(tmp_path / "m")
+    loaded = CausalDetector.load(tmp_path / "m")
+    assert loaded.prior == prior
+    assert PriorKnowledge.from_dict(prior.to_dict()) == prior

@@ -271,7 +271,9 @@ def fit(
              "Without it, learn what normal looks like and flag what the causal model cannot explain.")] = None,
     lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (unsupervised).")] = 1,
     method: Annotated[MethodOpt, typer.Option(help="Structure learner.")] = MethodOpt.dagma,
-    lambda1: Annotated[Optional[float], typer.Option(help="L1 penalty of the structure learner.")] = None,
+    lambda1: Annotated[Optional[float], typer.Option(
+        help="L1 penalty of the structure learner (default without --label: max(0.03, sqrt(2 log k / n)) for n "
+             "rows and k candidate parents).")] = None,
     threshold: Annotated[float, typer.Option(help="Drop edges with |weight| below this.")] = 0.3,
     prior: Annotated[Optional[Path], typer.Option(help="YAML prior (a label is always a sink).")] = None,
     max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,

@@ -228,6 +228,7 @@ class CausalDetector(Detector):
         graph = self.graph_.to_dict()
         meta = {"task": TASK, "params": {k: getattr(self, k) for k in self._PARAMS},
                 "metrics": list(self.encoder_.columns_), "encoder": self.encoder_.to_dict(),
+                "prior": self.prior.to_dict() if self.prior is not None else None,
                 "graph": {k: graph[k] for k in ("nodes", "method", "params", "elapsed_s")},
                 "decision_threshold": float(self.threshold_)}
         arrays = {"coef": self.coef_, "mean": self.mean_, "center": self.center_, "scale": self.scale_,
@@ -245,6 +246,8 @@ class CausalDetector(Detector):
             raise InvalidInputError(f"model {str(path)!r} is a {meta.get('task')!r} model, not a {TASK!r} one")
         try:
             det = cls(**meta["params"])
+            if meta.get("prior") is not None:
+                det.prior = PriorKnowledge.from_dict(meta["prior"], where=f"model {str(path)!r} prior")
             det.encoder_ = MetricEncoder.from_dict(meta["encoder"])
             g = meta["graph"]
             lagged = arrays["graph/lagged"]

@@ -95,6 +95,11 @@ class PriorKnowledge:
             sources=_names(spec.get("sources"), f"{where}.sources"),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The mapping :meth:`from_dict` reads (lists, ready for JSON or YAML)."""
+        return {"forbidden": [list(e) for e in self.forbidden], "required": [list(e) for e in self.required],
+                "tiers": [list(t) for t in self.tiers], "sinks": list(self.sinks), "sources": list(self.sources)}
+
     @classmethod
     def from_yaml(cls, path: str | Path) -> PriorKnowledge:
         """Read a prior from a YAML file (see the module docstring for the format)."""

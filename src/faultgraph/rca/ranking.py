@@ -8,8 +8,9 @@ its training residuals. Methods:
 
 * ``"causal+nsigma"`` (default): the causal score below plus the N-sigma score: it also
   credits how far a metric itself moved. Chosen by ``benchmarks/rca.py``: better than
-  ``"causal"`` on simulated incidents and SMD, as good on Nezha, a little worse on PetShop
-  (see ``benchmarks/results/rca.md``); it can blame a loud effect over a quiet cause;
+  ``"causal"`` on SMD, ASD and Nezha, as good on simulated incidents, worse on PetShop
+  (AC@1 0.31 against 0.50; see ``benchmarks/results/rca.md``); it can blame a loud effect
+  over a quiet cause;
 * ``"causal"``: rank by ``noise_z``, breaking near-ties by the effect on the symptom:
   score ``= noise_z · (1 + |effect_on_target|)``;
 * ``"noise"``: ``noise_z`` alone;
