@@ -147,3 +147,14 @@ def test_a_saved_detector_keeps_its_prior(system, tmp_path):
     loaded = CausalDetector.load(tmp_path / "m")
     assert loaded.prior == prior
     assert PriorKnowledge.from_dict(prior.to_dict()) == prior
+
+
+def test_a_prior_given_as_a_yaml_path_is_saved_and_lambda1_survives_loading(system, tmp_path):
+    data = system[0]
+    names = list(data.columns)
+    (tmp_path / "prior.yaml").write_text(f"forbidden: [[{names[1]}, {names[0]}]]\n")
+    det = CausalDetector(prior=str(tmp_path / "prior.yaml")).fit(data)
+    det.save(tmp_path / "m")
+    loaded = CausalDetector.load(tmp_path / "m")
+    assert loaded.prior.forbidden == ((names[1], names[0]),)
+    assert loaded.lambda1_ == det.lambda1_ == max(0.03, float(np.sqrt(2 * np.log(2 * len(names)) / len(data))))

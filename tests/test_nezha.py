@@ -133,7 +133,8 @@ def test_cases_cut_the_windows_around_each_fault(tmp_path):
     assert all(isinstance(c, Case) for c in cs)
     cpu, net, exc = cs
 
-    assert list(cpu.normal.index) == [_minute(2), _minute(3), _minute(4)]
+    # the 00:04 row (the injection's minute) is in neither window
+    assert list(cpu.normal.index) == [_minute(1), _minute(2), _minute(3)]
     assert list(cpu.anomalous.index) == [_minute(5), _minute(6), _minute(7)]
     np.testing.assert_array_equal(cpu.anomalous["cartservice|CpuUsageRate(%)"], [90, 91, 92])
     # the server latency is all NaN in the anomalous window: dropped from both periods
@@ -153,7 +154,7 @@ def test_cases_cut_the_windows_around_each_fault(tmp_path):
     assert net.truth["inject_time"] == "2022-01-01T00:08:00+00:00"
     np.testing.assert_allclose(net.anomalous["cartservice|NetworkP50(s)"], [0.3, 0.3, 0.3])
 
-    assert list(exc.normal.index) == [_minute(7), _minute(8), _minute(9)]
+    assert list(exc.normal.index) == [_minute(6), _minute(7), _minute(8)]
     assert list(exc.anomalous.index) == [_minute(10), _minute(11)]  # the data end at 00:11
     assert exc.normal.shape[1] == 7
     assert exc.truth["root_cause_metric"] is None and exc.truth["fault_type"] == "exception"

@@ -96,3 +96,11 @@ def test_refinement_default_and_cli_switch(tmp_path):
                                      str(tmp_path / "g.json")])
         assert result.exit_code == 0, result.output
         assert json.loads((tmp_path / "g.json").read_text())["params"]["refine"] is expected
+
+
+def test_refine_must_be_a_boolean_or_none():
+    from faultgraph import InvalidInputError
+
+    sim = simulate_graph_data(kind="er", nodes=4, degree=1, samples=200, random_state=0)
+    with pytest.raises(InvalidInputError, match="refine must be True, False or None"):
+        StructureLearner(refine="no").fit(sim.data)

@@ -324,8 +324,9 @@ def cases(
 
     ``normal``:
 
-    * ``"before"`` (default): the ``normal_minutes`` rows (default 3) just before the
-      fault's first row. 3 + 5 = 8 rows, so with the defaults the windows of consecutive
+    * ``"before"`` (default): the ``normal_minutes`` rows (default 3) before the minute of
+      the injection. That minute's row was sampled at :19-:29 s, possibly after the
+      injection, so when it is not the fault's first row it is in neither window. 3 + 5 = 8 rows, so with the defaults the windows of consecutive
       faults never overlap; but a fault whose effect lasts 6-7 rows still leaves its tail
       in the next fault's normal window, and longer windows reach into the previous fault
       (with 4 rows, 19 of the 54 non-first windows hold the previous fault's 5th row). The
@@ -366,7 +367,9 @@ def cases(
         for k, fault in enumerate(data.faults):
             start = fault.start
             anomalous = data.metrics[(index >= start) & (index < start + pd.Timedelta(minutes=anomalous_minutes))]
-            before = data.metrics[(index >= start - pd.Timedelta(minutes=normal_minutes)) & (index < start)]
+            # the row of the injection's own minute was sampled at :19-:29 s, perhaps after it: in neither window
+            end = fault.inject_time.floor("min")
+            before = data.metrics[(index >= end - pd.Timedelta(minutes=normal_minutes)) & (index < end)]
             reference = before if quiet is None else quiet
             if reference.empty or anomalous.empty:
                 raise InvalidInputError(

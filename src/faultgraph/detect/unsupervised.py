@@ -35,11 +35,7 @@ def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing mean over ``window`` steps along the first axis (fewer at the start)."""
     if window <= 1:
         return values
-    c = np.cumsum(np.concatenate([np.zeros((1, *values.shape[1:])), values]), axis=0)
-    n = np.arange(1, values.shape[0] + 1)
-    lo = np.maximum(n - window, 0)
-    width = (n - lo).reshape(-1, *([1] * (values.ndim - 1)))
-    return (c[n] - c[lo]) / width
+    return pd.DataFrame(values).rolling(window, min_periods=1).mean().to_numpy().reshape(values.shape)
 
 
 class Detector:
@@ -201,8 +197,12 @@ class CausalDetector(Detector):
         k = X.shape[1] * (int(self.lags) + 1)
         self.lambda1_ = (max(0.03, float(np.sqrt(2 * np.log(max(k, 2)) / X.shape[0]))) if self.lambda1 is None
                          else float(self.lambda1))
+        prior = self.prior
+        if prior is not None and not isinstance(prior, PriorKnowledge):
+            prior = PriorKnowledge.from_yaml(prior)  # a YAML path, as StructureLearner takes
+        self.prior_ = prior
         learner = StructureLearner(self.method, lambda1=self.lambda1_, threshold=self.threshold,  # type: ignore[arg-type]
-                                   standardize=False, prior=self.prior, lags=self.lags)
+                                   standardize=False, prior=prior, lags=self.lags)
         learner.fit(pd.DataFrame(X, columns=names))
         self.graph_: LearnedGraph = learner.graph_
         d, p = len(names), int(self.lags)
@@ -228,7 +228,7 @@ class CausalDetector(Detector):
         graph = self.graph_.to_dict()
         meta = {"task": TASK, "params": {k: getattr(self, k) for k in self._PARAMS},
                 "metrics": list(self.encoder_.columns_), "encoder": self.encoder_.to_dict(),
-                "prior": self.prior.to_dict() if self.prior is not None else None,
+                "prior": self.prior_.to_dict() if self.prior_ is not None else None,
                 "graph": {k: graph[k] for k in ("nodes", "method", "params", "elapsed_s")},
                 "decision_threshold": float(self.threshold_)}
         arrays = {"coef": self.coef_, "mean": self.mean_, "center": self.center_, "scale": self.scale_,
@@ -246,11 +246,12 @@ class CausalDetector(Detector):
             raise InvalidInputError(f"model {str(path)!r} is a {meta.get('task')!r} model, not a {TASK!r} one")
         try:
             det = cls(**meta["params"])
-            if meta.get("prior") is not None:
-                det.prior = PriorKnowledge.from_dict(meta["prior"], where=f"model {str(path)!r} prior")
+            det.prior = det.prior_ = (PriorKnowledge.from_dict(meta["prior"], where=f"model {str(path)!r} prior")
+                                      if meta.get("prior") is not None else None)
             det.encoder_ = MetricEncoder.from_dict(meta["encoder"])
             g = meta["graph"]
             lagged = arrays["graph/lagged"]
+            det.lambda1_ = float(g["params"]["lambda1"])
             det.graph_ = LearnedGraph(nodes=tuple(g["nodes"]), adjacency=arrays["graph/adjacency"],
                                       method=g["method"], params=g["params"], elapsed_s=g["elapsed_s"],
                                       lagged=lagged if lagged.size else None)

@@ -134,7 +134,9 @@ class StructureLearner:
         feature_names_in_: the metric names; ``n_features_in_`` their number.
         n_iter_: quasi-Newton iterations used; ``h_final_``: acyclicity of ``weights_``.
         converged_: whether ``h_final_`` reached the optimiser's tolerance.
-        dropped_edges_: ``(source, target, weight)`` removed to break cycles.
+        dropped_edges_: ``(source, target, weight)`` removed to break cycles of the
+            thresholded continuous solution (before any refinement).
+        refine_moves_: greedy moves the refinement made (0 when it did not run).
     """
 
     def __init__(
@@ -185,6 +187,8 @@ class StructureLearner:
 
         start = time.perf_counter()
         S = second_moments(lagged_design(data, p), standardize=self.standardize)
+        if self.refine is not None and not isinstance(self.refine, (bool, np.bool_)):
+            raise InvalidInputError(f"refine must be True, False or None (on for raw data), got {self.refine!r}")
         refine = (not self.standardize) if self.refine is None else bool(self.refine)
         refine = refine and p == 0
         options: dict[str, float] = {}
