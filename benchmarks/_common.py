@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -15,6 +17,20 @@ def pin_blas() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+
+
+def incident_args(doc: str, script: str, incidents: int) -> tuple[argparse.Namespace, str]:
+    """Parse ``--out`` and ``--incidents`` (default ``incidents``), pin BLAS, silence
+    warnings; return the arguments and the command line that reproduces the run."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--incidents", type=int, default=incidents)
+    args = parser.parse_args()
+    pin_blas()
+    warnings.simplefilter("ignore")
+    cmd = f"python benchmarks/{script}" + (f" --incidents {args.incidents}" if args.incidents != incidents else "") + (
+        f" --out {args.out}" if args.out else "")
+    return args, cmd
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:

@@ -26,17 +26,15 @@ Every method goes through ``faultgraph.rca.explain`` with the same fitted model.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, pin_blas, progress, write_report  # noqa: E402
+from _common import incident_args, markdown_table, progress, write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -189,14 +187,7 @@ def interpretation(dataset: str, root: Path) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--incidents", type=int, default=100)
-    args = parser.parse_args()
-    pin_blas()
-    warnings.simplefilter("ignore")
-    cmd = "python benchmarks/rca.py" + (f" --incidents {args.incidents}" if args.incidents != 100 else "") + (
-        f" --out {args.out}" if args.out else "")
+    args, cmd = incident_args(__doc__, "rca.py", 100)
     parts = ["# Root-cause ranking", "", f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one "
              "thread). `causal+nsigma`: faultgraph's default (the causal score plus the N-sigma score); `causal`: noise z of "
              "the lagged causal model (in standard deviations of its training residuals), weighted by the effect on "

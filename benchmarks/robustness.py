@@ -42,10 +42,8 @@ learned edge carries the link's true lag, among the links the graph holds.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, pin_blas, progress, write_report  # noqa: E402
+from _common import incident_args, markdown_table, progress, write_report  # noqa: E402
 
 NORMAL, ANOMALOUS, FAULT_AT, PAST = 1500, 240, 120, 100
 #: A fault of one service moves one metric first: each metric's |z| is smoothed over 15
@@ -218,20 +216,13 @@ def figure(table: pd.DataFrame, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--incidents", type=int, default=50)
-    args = parser.parse_args()
-    pin_blas()
-    warnings.simplefilter("ignore")
+    args, cmd = incident_args(__doc__, "robustness.py", 50)
     rows, extras = [], []
     for level in LEVELS:
         r, e = run_level(level, args.incidents)
         rows += r
         extras.append(e)
     table = pd.DataFrame(rows)
-    cmd = "python benchmarks/robustness.py" + (f" --incidents {args.incidents}" if args.incidents != 50 else "") + (
-        f" --out {args.out}" if args.out else "")
     ideal, heavy = LEVELS[0].name, LEVELS[-1].name
     drops = []
     for method, part in table.groupby("method", sort=False):
