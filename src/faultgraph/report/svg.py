@@ -97,7 +97,10 @@ def graph_view(
     on_path = {(a, b) for a, b in zip(path, path[1:])}
     idx = {n: i for i, n in enumerate(nodes)}
     order = np.argsort(-A, axis=None)[:max_edges]
-    edges = {(nodes[i], nodes[j]) for i, j in zip(*np.unravel_index(order, A.shape)) if A[i, j] > 0} | on_path
+    # sorted: a set's order follows string hashing, which changes from run to run, and
+    # with it the layout; the picture must be the same for the same graph
+    edges = sorted({(nodes[i], nodes[j]) for i, j in zip(*np.unravel_index(order, A.shape)) if A[i, j] > 0}
+                   | on_path)
     G = nx.DiGraph()
     G.add_nodes_from(nodes)
     G.add_edges_from(edges)
