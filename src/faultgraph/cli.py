@@ -399,7 +399,7 @@ def _read(path: Path, resample: Optional[str] = None) -> Any:
         return frame
     from faultgraph.encode import align
 
-    return align(frame, _time_value(resample) if frame.index.dtype.kind in "iuf" else resample)
+    return align(frame, resample)  # a number for a numeric index, a duration for times
 
 
 RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min', '30s', or a number for a "
@@ -509,8 +509,7 @@ def report(
             raise InvalidInputError(f"{str(rca_json)!r} does not name its data; pass --data")
         model = CausalDetector.load(model_dir)
         frame = read_metrics(source)
-        numeric = frame.index.dtype.kind in "iuf"
-        bounds = (_time_value(window[0]), _time_value(window[1])) if numeric else (window[0], window[1])
+        bounds = (_time_value(window[0]), _time_value(window[1]))
         result = explain_incident(model, frame, bounds, target, method=method)
         write_text_atomic(out, render_incident_report(model, frame, result))
         err.print(f"wrote {out}", highlight=False)

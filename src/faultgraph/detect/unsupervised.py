@@ -112,6 +112,21 @@ class Detector:
         self._check_fitted()
         frame = self._frame(data, "data")
         columns = self.encoder_.columns_
+        X, D = self.residuals(frame)
+        Z = (D - self.center_) / self.scale_
+        score = self._score(X, Z)
+        out = pd.DataFrame({"score": score, "anomaly": (score >= self.threshold_).astype(int)}, index=frame.index)
+        residuals = pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])
+        return pd.concat([out, residuals], axis=1)
+
+    def residuals(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, D)`` for each step of ``data``: the metrics as the model encodes them
+        (robust z-scores) and their raw deviations from the model (for
+        :class:`CausalDetector`, the residuals of the metrics' equations). The data's
+        metrics must be the model's (extra ones it dropped as constant are ignored)."""
+        self._check_fitted()
+        frame = self._frame(data, "data")
+        columns = self.encoder_.columns_
         missing = [c for c in columns if c not in frame.columns]
         extra = [c for c in frame.columns if c not in columns and c not in self.encoder_.dropped_]
         if missing:
@@ -120,11 +135,7 @@ class Detector:
                 + (f"; extra {', '.join(map(repr, extra[:8]))}" if extra else "")
             )
         X = self.encoder_.transform(frame[columns]).to_numpy()
-        Z = (self._deviations(X) - self.center_) / self.scale_
-        score = self._score(X, Z)
-        out = pd.DataFrame({"score": score, "anomaly": (score >= self.threshold_).astype(int)}, index=frame.index)
-        residuals = pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])
-        return pd.concat([out, residuals], axis=1)
+        return X, self._deviations(X)
 
     def predict(self, data: Any) -> np.ndarray:
         """0/1 alarms at the label-free threshold."""
@@ -197,12 +208,9 @@ class CausalDetector(Detector):
         k = X.shape[1] * (int(self.lags) + 1)
         self.lambda1_ = (max(0.03, float(np.sqrt(2 * np.log(max(k, 2)) / X.shape[0]))) if self.lambda1 is None
                          else float(self.lambda1))
-        prior = self.prior
-        if prior is not None and not isinstance(prior, PriorKnowledge):
-            prior = PriorKnowledge.from_yaml(prior)  # a YAML path, as StructureLearner takes
-        self.prior_ = prior
+        self.prior_ = PriorKnowledge.coerce(self.prior)
         learner = StructureLearner(self.method, lambda1=self.lambda1_, threshold=self.threshold,  # type: ignore[arg-type]
-                                   standardize=False, prior=prior, lags=self.lags)
+                                   standardize=False, prior=self.prior_, lags=self.lags)
         learner.fit(pd.DataFrame(X, columns=names))
         self.graph_: LearnedGraph = learner.graph_
         d, p = len(names), int(self.lags)

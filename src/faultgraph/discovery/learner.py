@@ -171,14 +171,11 @@ class StructureLearner:
             raise InvalidInputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         if not isinstance(self.lags, (int, np.integer)) or self.lags < 0:
             raise InvalidInputError(f"lags must be an integer >= 0, got {self.lags!r}")
+        if self.refine is not None and not isinstance(self.refine, (bool, np.bool_)):
+            raise InvalidInputError(f"refine must be True, False or None (on for raw data), got {self.refine!r}")
         p = int(self.lags)
         data, names = check_matrix(X, name="X", min_rows=p + 2)
-        prior = self.prior
-        if isinstance(prior, str) or hasattr(prior, "__fspath__"):
-            prior = PriorKnowledge.from_yaml(prior)  # type: ignore[arg-type]
-        elif prior is not None and not isinstance(prior, PriorKnowledge):
-            raise InvalidInputError(f"prior must be a PriorKnowledge or a YAML path, got {type(prior).__name__}")
-        prior = prior or PriorKnowledge()
+        prior = PriorKnowledge.coerce(self.prior) or PriorKnowledge()
         allowed, required = prior.masks(names)
         d = len(names)
         if p:
@@ -187,8 +184,6 @@ class StructureLearner:
 
         start = time.perf_counter()
         S = second_moments(lagged_design(data, p), standardize=self.standardize)
-        if self.refine is not None and not isinstance(self.refine, (bool, np.bool_)):
-            raise InvalidInputError(f"refine must be True, False or None (on for raw data), got {self.refine!r}")
         refine = (not self.standardize) if self.refine is None else bool(self.refine)
         refine = refine and p == 0
         options: dict[str, float] = {}
@@ -206,7 +201,7 @@ class StructureLearner:
         lagged = kept[d:].reshape(p, d, d)
         moves = 0
         if refine:
-            W, moves = _refine(S, result.W, data.shape[0], threshold, allowed, required)
+            W, moves = _refine(S, W, result.W, data.shape[0], threshold, allowed, required)
         elapsed = time.perf_counter() - start
 
         self.weights_ = result.W
@@ -264,17 +259,18 @@ def lagged_design(X: np.ndarray, lags: int) -> np.ndarray:
     return np.hstack([X[lags - l : n - l] for l in range(lags + 1)])
 
 
-def _refine(S: np.ndarray, W_cont: np.ndarray, n: int, threshold: float, allowed: np.ndarray,
-            required: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, int]:
+def _refine(S: np.ndarray, W_dag: np.ndarray, W_cont: np.ndarray, n: int, threshold: float,
+            allowed: np.ndarray, required: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, int]:
     """Greedy moves on the BIC-penalised least-squares score (:func:`refine_dag`), then
     least-squares weights thresholded again, repeated until the graph stops changing;
-    from two starts (the continuous weights ``W_cont`` thresholded at ``threshold`` and at
-    ``threshold / 6``, each made acyclic), keeping the one that scores best."""
+    from two starts (``W_dag``, the continuous weights thresholded at ``threshold`` and
+    made acyclic, and ``W_cont`` thresholded at ``threshold / 6``, made acyclic), keeping
+    the one that scores best. Returns the weights and the number of moves made."""
     S = S + 1e-9 * float(np.mean(np.diag(S))) * np.eye(S.shape[0])  # collinear metrics stay solvable
     lam = np.log(n) / (2 * n)
-    best: tuple[float, np.ndarray, int] | None = None
-    for level in (threshold, threshold / 6):
-        start, _ = break_cycles(threshold_weights(W_cont, level, keep=required), keep=required)
+    rich, _ = break_cycles(threshold_weights(W_cont, threshold / 6, keep=required), keep=required)
+    results = []
+    for start in (W_dag, rich):
         A, total = start != 0, 0
         for _ in range(rounds):
             B, moves = refine_dag(S, A, lam=lam, allowed=allowed, required=required)
@@ -283,11 +279,9 @@ def _refine(S: np.ndarray, W_cont: np.ndarray, n: int, threshold: float, allowed
             if np.array_equal(W != 0, A):
                 break
             A = W != 0
-        score = penalised_score(S, W != 0, lam)
-        if best is None or score < best[0]:
-            best = (score, W, total)
-    assert best is not None
-    return best[1], best[2]
+        results.append((penalised_score(S, W != 0, lam), W, total))
+    _, W, total = min(results, key=lambda r: r[0])
+    return W, total
 
 
 def second_moments(X: np.ndarray, *, standardize: bool) -> np.ndarray:

@@ -101,6 +101,15 @@ class PriorKnowledge:
                 "tiers": [list(t) for t in self.tiers], "sinks": list(self.sinks), "sources": list(self.sources)}
 
     @classmethod
+    def coerce(cls, prior: PriorKnowledge | str | Path | None) -> PriorKnowledge | None:
+        """``prior`` as a :class:`PriorKnowledge`: itself, read from a YAML path, or None."""
+        if prior is None or isinstance(prior, PriorKnowledge):
+            return prior
+        if isinstance(prior, str) or hasattr(prior, "__fspath__"):
+            return cls.from_yaml(prior)
+        raise InvalidInputError(f"prior must be a PriorKnowledge or a YAML path, got {type(prior).__name__}")
+
+    @classmethod
     def from_yaml(cls, path: str | Path) -> PriorKnowledge:
         """Read a prior from a YAML file (see the module docstring for the format)."""
         import yaml

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
+
+if TYPE_CHECKING:  # networkx loads only when a graph is exported, not with every command
+    import networkx as nx
 
 __all__ = ["graph_to_networkx", "to_dot", "to_graphml"]
 
@@ -13,6 +16,8 @@ __all__ = ["graph_to_networkx", "to_dot", "to_graphml"]
 def graph_to_networkx(nodes: Sequence[str], adjacency: np.ndarray, lagged: np.ndarray | None = None) -> nx.DiGraph:
     """A ``DiGraph`` with ``weight`` and ``lag`` (0: same step) on every edge; a lagged edge
     is added only where no same-step edge joins the pair (the strongest lag wins)."""
+    import networkx as nx
+
     G = nx.DiGraph()
     G.add_nodes_from(nodes)
     for i, j in zip(*np.nonzero(adjacency)):
@@ -26,6 +31,8 @@ def graph_to_networkx(nodes: Sequence[str], adjacency: np.ndarray, lagged: np.nd
 
 def to_graphml(G: nx.DiGraph) -> str:
     """GraphML text (networkx's writer)."""
+    import networkx as nx
+
     return "\n".join(nx.generate_graphml(G)) + "\n"
 
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from faultgraph.errors import InvalidInputError
-from faultgraph.io.atomic import _umask, write_json_atomic
+from faultgraph.io.atomic import write_atomic, write_json_atomic
 
 __all__ = ["SCHEMA_VERSION", "load_model_dir", "save_model_dir"]
 
@@ -38,17 +36,7 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.
     """Write ``meta`` and ``arrays`` into the folder ``path`` (created if needed)."""
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{_ARRAYS}.", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, folder / _ARRAYS)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(folder / _ARRAYS, lambda fh: np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
     full = {"schema_version": SCHEMA_VERSION, **meta, "arrays_sha256": _sha256(folder / _ARRAYS)}
     write_json_atomic(folder / _META, full)
     return folder

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from faultgraph.detect.unsupervised import CausalDetector
 from faultgraph.discovery import PriorKnowledge
+from faultgraph.evaluate.detection import label_segments
 from faultgraph.rca.ranking import Explanation, explain
 from faultgraph.report.incident import write_incident_report
 from faultgraph.simulate.microservices import simulate_incident
@@ -39,13 +39,11 @@ class DemoResult:
 
 def detected_window(scores: pd.DataFrame) -> tuple[Any, Any] | None:
     """The longest run of consecutive alarms, as ``(first, last)`` index values."""
-    alarms = scores["anomaly"].to_numpy().astype(np.int8)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], alarms, [0]])))
-    if edges.size == 0:
+    runs = label_segments(scores["anomaly"].to_numpy())
+    if not runs:
         return None
-    starts, ends = edges[::2], edges[1::2] - 1
-    k = int(np.argmax(ends - starts))
-    return scores.index[starts[k]], scores.index[ends[k]]
+    first, last = max(runs, key=lambda run: run[1] - run[0])  # the first of equally long runs
+    return scores.index[first], scores.index[last]
 
 
 def incident_demo(

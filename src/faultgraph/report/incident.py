@@ -38,8 +38,8 @@ def incident_pictures(
     """The report's pictures as SVG strings: ``graph``, ``causes``, ``timeline``, ``series-1``…"""
     scores = model.score_samples(data) if scores is None else scores
     top = explanation.causes[0]
-    in_window = (data.index >= explanation.window[0]) & (data.index <= explanation.window[1])
-    band = (int(np.flatnonzero(in_window)[0]), int(np.flatnonzero(in_window)[-1]))
+    in_window = np.flatnonzero((data.index >= explanation.window[0]) & (data.index <= explanation.window[1]))
+    band = (int(in_window[0]), int(in_window[-1]))
     names = list(model.encoder_.columns_)
     k = min(10, len(explanation.causes))
     pictures = {
@@ -68,12 +68,15 @@ def render_incident_report(
     normal: pd.DataFrame | None = None,
     title: str = "faultgraph incident report",
     extra: dict[str, Any] | None = None,
-    pictures: dict[str, str] | None = None,
 ) -> str:
-    """The report as an HTML string (everything inline); ``pictures`` from
-    :func:`incident_pictures` if already drawn."""
-    if pictures is None:
-        pictures = incident_pictures(model, data, explanation, scores=scores, normal=normal)
+    """The report as an HTML string (everything inline)."""
+    pictures = incident_pictures(model, data, explanation, scores=scores, normal=normal)
+    return _render_html(explanation, pictures, title=title, extra=extra)
+
+
+def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: str = "faultgraph incident report",
+                 extra: dict[str, Any] | None = None) -> str:
+    """The page around already drawn pictures (see :func:`incident_pictures`)."""
     top = explanation.causes[0]
     graph, bars, timeline = pictures["graph"], pictures["causes"], pictures["timeline"]
     series_svgs = [pictures[key] for key in sorted(pictures) if key.startswith("series")]
@@ -94,7 +97,7 @@ def render_incident_report(
 <h1>{escape(title)}</h1>
 <div class="summary" id="summary">
 <b>Most likely root cause:</b> {escape(top.metric)} (service {escape(top.service)}), score {top.score:.3f},
-its own noise {top.noise_z:.1f} robust sd away from normal.<br>
+its own noise {top.noise_z:.1f} sd away from normal.<br>
 <b>How it spread:</b> <span class="path">{escape(' → '.join(top.path))}</span><br>
 <b>Symptom:</b> {escape(explanation.target)}; <b>window:</b> {escape(str(explanation.window[0]))} ..
 {escape(str(explanation.window[1]))}
@@ -133,7 +136,7 @@ def write_incident_report(
     ``series-1.svg``…) into ``out_dir``."""
     out = Path(out_dir)
     pictures = incident_pictures(model, data, explanation, scores=scores, normal=normal)
-    html = render_incident_report(model, data, explanation, extra=extra, pictures=pictures)
+    html = _render_html(explanation, pictures, extra=extra)
     html_path = write_text_atomic(out / "report.html", html)
     json_path = write_json_atomic(out / "report.json", {**explanation.to_dict(), **(extra or {})})
     for name, svg in pictures.items():
