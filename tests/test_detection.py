@@ -158,3 +158,51 @@ def test_a_prior_given_as_a_yaml_path_is_saved_and_lambda1_survives_loading(syst
     loaded = CausalDetector.load(tmp_path / "m")
     assert loaded.prior.forbidden == ((names[1], names[0]),)
     assert loaded.lambda1_ == det.lambda1_ == max(0.03, float(np.sqrt(2 * np.log(2 * len(names)) / len(data))))
+
+
+def test_drift_adjust_subtracts_the_trailing_median_and_never_looks_ahead():
+    from faultgraph.detect import drift_adjust
+
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((200, 2))
+    history = rng.standard_normal((50, 2))
+    out = drift_adjust(values, history, 20)
+    full = np.vstack([history, values])
+    for t in (0, 7, 150):  # by hand: row t of values, minus the median of the 20 rows before it
+        np.testing.assert_allclose(out[t], values[t] - np.median(full[50 + t - 20 : 50 + t], axis=0))
+    changed = values.copy()
+    changed[120:] += 100.0  # the future changes: nothing before it may move
+    np.testing.assert_array_equal(drift_adjust(changed, history, 20)[:120], out[:120])
+    assert drift_adjust(values, history, 0) is values
+    np.testing.assert_array_equal(drift_adjust(values[:1], np.zeros((0, 2)), 5), values[:1])  # no past: as is
+
+
+def test_a_lasting_level_shift_stops_alarming_but_a_short_fault_still_does(system):
+    train, test, labels = system
+    shifted = test.copy()
+    shifted.loc[100:, "m5"] += 6 * train["m5"].std()  # from step 100 on, m5 settles 6 sd higher
+    det = CausalDetector(lags=1).fit(train)
+    fixed = CausalDetector(lags=1, drift_window=0).fit(train)
+    late = np.zeros(len(labels), dtype=bool)
+    late[400:] = True
+    late[500:575] = False  # well after the shift, outside the fault
+    assert fixed.score_samples(shifted)["anomaly"][late].mean() > 0.9  # without: alarms for ever
+    adapted = det.score_samples(shifted)
+    assert adapted["anomaly"][late].mean() < 0.06
+    assert adapted["anomaly"][labels == 1].mean() > 0.5  # the 60-step fault is still caught
+    # the per-metric residuals are never adjusted: the shift is still visible there
+    assert adapted["residual:m5"][late].abs().median() > 3 * adapted["residual:m5"][:100].abs().median()
+    with pytest.raises(InvalidInputError, match="drift_window must be a non-negative integer"):
+        CausalDetector(drift_window=-1).fit(train)
+
+
+def test_a_nearly_exactly_predicted_metric_is_not_scaled_by_rounding_noise():
+    # "steps" is piecewise constant; "copy" follows it to within 1e-9: its residual's IQR is
+    # rounding noise, which once turned every later step of it into a 10^6-sigma alarm
+    rng = np.random.default_rng(0)
+    steps = np.repeat(rng.integers(0, 5, size=200), 20).astype(float)
+    frame = pd.DataFrame({"steps": steps, "copy": steps + 1e-9 * rng.standard_normal(steps.size),
+                          "noise": rng.standard_normal(steps.size)})
+    det = CausalDetector(lags=1).fit(frame)
+    assert det.scale_.min() > 1e-5
+    assert np.abs(det.score_samples(frame).filter(like="residual:").to_numpy()).max() < 1e3

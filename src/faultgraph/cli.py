@@ -282,6 +282,9 @@ def fit(
     combine: Annotated[CombineOpt, typer.Option(
         help="How metrics' deviations make one score: mean-square (default, chosen on SMD), max-of-smoothed "
              "(suits faults that start in one metric), max, mean-square+max.")] = CombineOpt.mean_square,
+    drift_window: Annotated[int, typer.Option(
+        min=0, help="Measure each metric's deviations from their median over this many past steps, so a level "
+                    "that shifts and stays stops alarming after about half of it (0: off; unsupervised).")] = 360,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
 ) -> None:
     """Fit a model: with --label, fault identification from labels; without, anomaly detection."""
@@ -295,7 +298,7 @@ def fit(
             with err.status("learning the lagged causal graph of normal behaviour..."):
                 det = CausalDetector(lags=lags, method=method.value, lambda1=lambda1, threshold=threshold,
                                      prior=prior_obj, max_gap=max_gap, risk=risk,
-                                     combine=combine.value).fit(frame)
+                                     combine=combine.value, drift_window=drift_window).fit(frame)
             det.save(out)
             g = det.graph_
             err.print(f"{int((g.adjacency != 0).sum())} edges and {len(g.lagged_edges)} lagged edges among "

@@ -3,7 +3,14 @@ of a lagged causal model, label-free thresholds), with baselines on the same cod
 
 from faultgraph.detect.supervised import FaultIdentifier
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
-from faultgraph.detect.unsupervised import CausalDetector, Detector, NSigmaDetector, PCADetector, RandomDetector
+from faultgraph.detect.unsupervised import (
+    CausalDetector,
+    Detector,
+    NSigmaDetector,
+    PCADetector,
+    RandomDetector,
+    drift_adjust,
+)
 
 __all__ = [
     "CausalDetector",
@@ -12,6 +19,7 @@ __all__ = [
     "NSigmaDetector",
     "PCADetector",
     "RandomDetector",
+    "drift_adjust",
     "pot_threshold",
     "quantile_threshold",
 ]
