@@ -15,7 +15,7 @@ wall time of fit plus scoring. BLAS is pinned to one thread.
 
 Detectors, all through the same code path (encoder, drift adjustment, score, threshold):
 * ``faultgraph``: residuals of a lagged causal model plus the metrics' robust z-scores,
-  each less its median over the previous 360 steps, mean of squares over metrics,
+  each less its median over the previous 360 steps beyond ±1 sd, mean of squares over metrics,
   smoothed over 15 steps (``CausalDetector()`` defaults);
 * ``faultgraph residual-only``: the same without the marginal term;
 * ``n-sigma (same config)``: robust z-scores with faultgraph's combination and smoothing;

@@ -131,7 +131,7 @@ def simulated(n: int) -> pd.DataFrame:
 
     # What an operator knows of any service: load drives resources, resources drive latency and errors.
     tiers = PriorKnowledge(tiers=(("*_traffic",), ("*_cpu", "*_memory"), ("*_latency", "*_errors")))
-    with_tiers = {"causal + tiers prior": "causal", "causal+nsigma + tiers prior": "causal+nsigma"}
+    with_tiers = {"causal + tiers prior": "causal", "causal+innovation+nsigma + tiers prior": "causal+innovation+nsigma"}
     variants = [*METHODS, *with_tiers]
     ranks = {m: ([], []) for m in variants}
     truth_m, truth_s, seconds = [], [], {m: [] for m in variants}
@@ -189,9 +189,11 @@ def interpretation(dataset: str, root: Path) -> pd.DataFrame:
 def main() -> None:
     args, cmd = incident_args(__doc__, "rca.py", 100)
     parts = ["# Root-cause ranking", "", f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one "
-             "thread). `causal+nsigma`: faultgraph's default (the causal score plus the N-sigma score); `causal`: noise z of "
+             "thread). `causal+innovation+nsigma`: faultgraph's default (the causal score plus the innovation score plus the "
+             "N-sigma score); `causal+nsigma`: the default before innovations; `causal`: noise z of "
              "the lagged causal model (in standard deviations of its training residuals), weighted by the effect on "
-             "the symptom; `noise`: noise z alone; `baro`: BARO's robust z (median/IQR of the normal period, max "
+             "the symptom; `innovation`: each metric's deviation from what the past of all metrics predicts (a "
+             "vector autoregression), mean |z| over the window; `noise`: noise z alone; `baro`: BARO's robust z (median/IQR of the normal period, max "
              "over the window); `nsigma`: mean/std z, max over the window; `random`: chance.", ""]
     print("simulated incidents ...", file=sys.stderr, flush=True)
     parts += [f"## {args.incidents} simulated incidents (10 services, 50 metrics, all fault types)", "",

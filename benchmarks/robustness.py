@@ -32,7 +32,7 @@ Variants, each fitted on the normal period and scored on the anomalous one (with
   normal period, max over the window) and ``nsigma``. BARO's own detector (Bayesian
   online change points) is not reimplemented, so BARO has no detection row.
 
-Root causes: ``explain``'s default ranking (``causal+nsigma``) for every faultgraph variant.
+Root causes: ``explain``'s default ranking (``causal+innovation+nsigma``) for every faultgraph variant.
 Detection: ROC-AUC of the raw score per incident (mean over incidents), and precision,
 recall and F1 at each model's label-free POT threshold, counted over all incidents'
 steps, unadjusted. Root causes: AC@1 of the faulted metric and of its service over the
@@ -59,7 +59,7 @@ NORMAL, ANOMALOUS, FAULT_AT, PAST = 1500, 240, 120, 100
 #: metric's shift among 50; it is kept as a row for comparison).
 COMBINE = "max-of-smoothed"
 #: faultgraph's root causes are ranked with explain's default method.
-DEFAULT_RCA = "causal+nsigma"
+DEFAULT_RCA = "causal+innovation+nsigma"
 
 
 @dataclass(frozen=True)

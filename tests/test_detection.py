@@ -112,12 +112,18 @@ def test_save_load_and_cli_round_trip(system, tmp_path):
     det.save(tmp_path / "model")
     again = CausalDetector.load(tmp_path / "model")
     pd.testing.assert_frame_equal(det.score_samples(test), again.score_samples(test))
+    np.testing.assert_array_equal(det.innovations(test), again.innovations(test))
+    del again.innov_coef_  # as in a folder written before innovations were kept
+    with pytest.raises(InvalidInputError, match="saved before faultgraph kept innovations; fit it again"):
+        again.innovations(test)
 
     train.to_csv(tmp_path / "train.csv", index_label="timestamp")
     test.to_csv(tmp_path / "test.csv", index_label="timestamp")
     runner = CliRunner()
-    result = runner.invoke(app, ["fit", str(tmp_path / "train.csv"), "--lags", "1", "--out", str(tmp_path / "m")])
+    result = runner.invoke(app, ["fit", str(tmp_path / "train.csv"), "--lags", "1", "--drift-window", "240",
+                                 "--out", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
+    assert CausalDetector.load(tmp_path / "m").drift_history_.shape == (240, 12)  # metrics and residuals
     result = runner.invoke(app, ["detect", str(tmp_path / "m"), str(tmp_path / "test.csv"), "--out",
                                  str(tmp_path / "scores.csv")])
     assert result.exit_code == 0, result.output
@@ -160,16 +166,20 @@ def test_a_prior_given_as_a_yaml_path_is_saved_and_lambda1_survives_loading(syst
     assert loaded.lambda1_ == det.lambda1_ == max(0.03, float(np.sqrt(2 * np.log(2 * len(names)) / len(data))))
 
 
-def test_drift_adjust_subtracts_the_trailing_median_and_never_looks_ahead():
+def test_drift_adjust_subtracts_the_trailing_median_beyond_the_tolerance_and_never_looks_ahead():
     from faultgraph.detect import drift_adjust
 
     rng = np.random.default_rng(3)
-    values = rng.standard_normal((200, 2))
-    history = rng.standard_normal((50, 2))
-    out = drift_adjust(values, history, 20)
+    values = rng.standard_normal((200, 2)) + np.array([0.0, 5.0])  # column 1 has drifted by 5
+    history = rng.standard_normal((50, 2)) + np.array([0.0, 5.0])
+    out = drift_adjust(values, history, 20, tolerance=1.0)
     full = np.vstack([history, values])
-    for t in (0, 7, 150):  # by hand: row t of values, minus the median of the 20 rows before it
-        np.testing.assert_allclose(out[t], values[t] - np.median(full[50 + t - 20 : 50 + t], axis=0))
+    for t in (0, 7, 150):  # by hand: the median of the 20 rows before, less the tolerance
+        median = np.median(full[50 + t - 20 : 50 + t], axis=0)
+        drift = np.sign(median) * np.maximum(np.abs(median) - 1.0, 0.0)
+        np.testing.assert_allclose(out[t], values[t] - drift)
+    assert abs(np.median(out[:, 1]) - 1.0) < 0.3  # the drift is gone but for the tolerance
+    np.testing.assert_array_equal(out[:, 0], values[:, 0])  # a median within ±1 is noise: untouched
     changed = values.copy()
     changed[120:] += 100.0  # the future changes: nothing before it may move
     np.testing.assert_array_equal(drift_adjust(changed, history, 20)[:120], out[:120])
@@ -188,10 +198,12 @@ def test_a_lasting_level_shift_stops_alarming_but_a_short_fault_still_does(syste
     late[500:575] = False  # well after the shift, outside the fault
     assert fixed.score_samples(shifted)["anomaly"][late].mean() > 0.9  # without: alarms for ever
     adapted = det.score_samples(shifted)
-    assert adapted["anomaly"][late].mean() < 0.06
+    assert adapted["anomaly"][late].mean() < 0.1  # (all but the 1-sd tolerance of the shift is removed)
     assert adapted["anomaly"][labels == 1].mean() > 0.5  # the 60-step fault is still caught
     # the per-metric residuals are never adjusted: the shift is still visible there
     assert adapted["residual:m5"][late].abs().median() > 3 * adapted["residual:m5"][:100].abs().median()
+    # data without drift scores exactly as without the adjustment
+    np.testing.assert_array_equal(det.score_samples(test)["score"], fixed.score_samples(test)["score"])
     with pytest.raises(InvalidInputError, match="drift_window must be a non-negative integer"):
         CausalDetector(drift_window=-1).fit(train)
 

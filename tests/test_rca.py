@@ -22,7 +22,41 @@ def test_faulted_service_of_seeded_incidents_is_ranked_first(seed):
     model = CausalDetector().fit(inc.normal)
     result = explain(model, inc.anomalous, (inc.fault_start, inc.fault_end))
     assert result.top(1, "service") == [inc.root_cause_service], (inc.fault_type, result.top(3))
+    assert result.top(1) == [inc.root_cause_metric]  # and the metric the fault acted on
     assert result.causes[0].path  # every top cause comes with where it leads
+
+
+@pytest.mark.parametrize("seed", [11, 23, 30, 35, 47])
+def test_cpu_hogs_are_blamed_on_the_cpu_not_on_the_traffic_beside_it(seed):
+    # CPU hogs whose same-step traffic -> cpu edge the learner orients backwards (the
+    # default ranking before innovations blamed the traffic in each of these)
+    inc = simulate_incident(services=10, random_state=seed)
+    assert inc.fault_type == "cpu_hog"
+    model = CausalDetector().fit(inc.normal)
+    result = explain(model, inc.anomalous, (inc.fault_start, inc.fault_end))
+    assert result.top(1) == [inc.root_cause_metric], result.top(3)
+    innovation = explain(model, inc.anomalous, (inc.fault_start, inc.fault_end), method="innovation")
+    assert innovation.top(1) == [inc.root_cause_metric]
+
+
+def test_innovations_are_the_autoregression_residuals_by_hand():
+    # x_t = A x_{t-1} + e_t: the fitted autoregression recovers A, and the innovations of
+    # new data are (x_t - A x_{t-1} - mean) / sd, the first row seeing itself as its past
+    A = np.array([[0.5, 0.0, 0.0], [0.6, 0.3, 0.0], [0.0, -0.4, 0.2]])  # row i: metric i's past weights
+    rng = np.random.default_rng(0)
+    X = np.zeros((20_000, 3))
+    for t in range(1, len(X)):
+        X[t] = A @ X[t - 1] + rng.standard_normal(3)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    model = CausalDetector(lags=1, drift_window=0).fit(frame)
+    scale = model.encoder_.scale_.to_numpy()
+    np.testing.assert_allclose(model.innov_coef_.T, A * scale[None, :] / scale[:, None], atol=0.03)
+    new = frame.iloc[:50]
+    Xe = model.encoder_.transform(new).to_numpy()
+    past = np.vstack([Xe[:1], Xe[:-1]]) - model.innov_mean_[3:]
+    expected = (Xe - model.innov_mean_[:3] - past @ model.innov_coef_ - model.innov_resid_mean_) / model.innov_resid_std_
+    np.testing.assert_allclose(model.innovations(new), expected, atol=1e-10)
+    assert abs(np.std(model.innovations(frame)) - 1) < 0.01
 
 
 def test_chain_fault_in_a_ranks_a_first_although_b_and_c_deviate_more():

@@ -385,8 +385,10 @@ def detect(
 
 
 class RcaMethodOpt(str, Enum):
-    causal = "causal"
+    causal_innovation_nsigma = "causal+innovation+nsigma"
     causal_nsigma = "causal+nsigma"
+    causal = "causal"
+    innovation = "innovation"
     noise = "noise"
     baro = "baro"
     nsigma = "nsigma"
@@ -429,8 +431,9 @@ def explain(
     target: Annotated[Optional[str], typer.Option(help="The symptom metric (an SLO); default: the most deviant.")] = None,
     normal: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of a normal period (fit on it).")] = None,
     anomalous: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of the anomalous period.")] = None,
-    method: Annotated[RcaMethodOpt, typer.Option(help="causal+nsigma (default), causal, noise, baro, nsigma, random.")] =
-        RcaMethodOpt.causal_nsigma,
+    method: Annotated[RcaMethodOpt, typer.Option(
+        help="causal+innovation+nsigma (default), causal+nsigma, causal, innovation, noise, baro, nsigma, random.")] =
+        RcaMethodOpt.causal_innovation_nsigma,
     lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = 1,
     prior: Annotated[Optional[Path], typer.Option(
         help="Case mode: YAML prior; glob patterns allowed, e.g. tiers [\"*_traffic\"], [\"*_cpu\"].")] = None,
