@@ -208,3 +208,25 @@ def test_discover_resamples_long_asynchronous_metrics(tmp_path):
     assert result.exit_code == 0, result.output
     edges = json.loads(out.read_text())["edges"]
     assert len(edges) == 1 and {edges[0]["source"], edges[0]["target"]} == {"x", "y"}
+
+
+def test_report_aligns_the_data_as_the_explanation_did(tmp_path):
+    # a jittered record needs --resample; rca.json keeps the step so `report` redoes it
+    assert run("simulate", "incident", "--seed", "3", "--delay", "1", "--jitter", "0.05",
+               "--out", str(tmp_path / "case")).exit_code == 0
+    truth = json.loads((tmp_path / "case" / "truth.json").read_text())
+    model, rca = tmp_path / "m", tmp_path / "rca.json"
+    result = run("fit", str(tmp_path / "case" / "normal.csv"), "--resample", "1", "--out", str(model))
+    assert result.exit_code == 0, result.output
+    result = run("explain", str(model), str(tmp_path / "case" / "anomalous.csv"), "--resample", "1",
+                 "--start", str(truth["fault_start"]), "--end", str(truth["fault_end"]), "--out", str(rca))
+    assert result.exit_code == 0, result.output
+    spec = json.loads(rca.read_text())
+    assert spec["resample"] == "1"
+    result = run("report", str(model), str(rca), "--out", str(tmp_path / "r.html"))
+    assert result.exit_code == 0, result.output
+    assert spec["causes"][0]["metric"] in (tmp_path / "r.html").read_text()
+    # without the step, the raw scrape times are not a grid: the error says what to do
+    del spec["resample"]
+    rca.write_text(json.dumps(spec))
+    assert "resample" in _one_line_error(run("report", str(model), str(rca), "--out", str(tmp_path / "r2.html")))

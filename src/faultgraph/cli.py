@@ -474,6 +474,8 @@ def explain(
         payload = {**result.to_dict(), "data": str((anomalous or data).resolve())}  # type: ignore[union-attr]
         if normal is not None:
             payload["normal"] = str(normal.resolve())
+        if resample is not None:
+            payload["resample"] = resample  # `report` aligns the data the same way
         write_json_atomic(out, payload)
         if html is not None:
             from faultgraph.io import write_text_atomic
@@ -495,11 +497,13 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")] = Path("report.html"),
     data: Annotated[Optional[Path], typer.Option(help="Metrics of the incident (default: the file rca.json names).")]
         = None,
+    resample: Annotated[Optional[str], typer.Option(
+        help=RESAMPLE_HELP + " Default: the step rca.json records, if `explain` was given one.")] = None,
 ) -> None:
     """Write the incident report (self-contained HTML) for an explanation made earlier."""
     from faultgraph.detect import CausalDetector
     from faultgraph.errors import InvalidInputError
-    from faultgraph.io import read_metrics, write_text_atomic
+    from faultgraph.io import write_text_atomic
     from faultgraph.rca import explain as explain_incident
     from faultgraph.report import render_incident_report
 
@@ -514,7 +518,7 @@ def report(
         if source is None:
             raise InvalidInputError(f"{str(rca_json)!r} does not name its data; pass --data")
         model = CausalDetector.load(model_dir)
-        frame = read_metrics(source)
+        frame = _read(source, resample if resample is not None else spec.get("resample"))
         bounds = (_time_value(window[0]), _time_value(window[1]))
         result = explain_incident(model, frame, bounds, target, method=method)
         write_text_atomic(out, render_incident_report(model, frame, result))

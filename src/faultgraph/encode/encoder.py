@@ -60,6 +60,10 @@ def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8) -> tuple[np
     return center, np.where(scale < min_scale, 1.0, scale)
 
 
+#: Above this share of missing cells, a gap error suggests aligning the metrics first.
+ASYNC_MISSING_SHARE = 0.3
+
+
 def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.DataFrame:
     """Fill runs of at most ``max_gap`` missing values; raise if a longer run remains.
 
@@ -72,9 +76,13 @@ def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.Da
     if too_long:
         worst = sorted(too_long.items(), key=lambda kv: -kv[1])
         detail = ", ".join(f"{c!r} ({n} steps)" for c, n in worst[:5])
+        hint = ""
+        if float(frame.isna().to_numpy().mean()) > ASYNC_MISSING_SHARE:
+            hint = ("; most rows hold only some metrics, as asynchronous scrapes do: put them on one grid first "
+                    "(`--resample STEP`, faultgraph.encode.align)")
         raise InvalidInputError(
             f"{name} has gaps longer than max_gap={max_gap} steps that cannot be filled: {detail}; "
-            "raise max_gap, drop those rows, or drop those metrics"
+            f"raise max_gap, drop those rows, or drop those metrics{hint}"
         )
     return frame.interpolate(method="linear", limit_area="inside").bfill().ffill()
 
