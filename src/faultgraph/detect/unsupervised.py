@@ -34,10 +34,10 @@ TASK = "unsupervised-detection"
 Combine = Literal["mean-square", "max", "max-of-smoothed", "mean-square+max"]
 COMBINE: tuple[str, ...] = ("mean-square", "max", "max-of-smoothed", "mean-square+max")
 ThresholdMethod = Literal["pot", "quantile"]
-# A residual whose interquartile range is below this (in the encoded metric's units) is
-# scaled by its standard deviation instead: an equation that predicts a piecewise-constant
-# metric almost exactly has an IQR of rounding noise, and dividing by it made every step
-# of that metric an alarm (SMD machine-3-5: z-scores of 10^4 on normal test data).
+#: A residual whose interquartile range is below this (in the encoded metric's units) is
+#: scaled by its standard deviation instead: an equation that predicts a piecewise-constant
+#: metric almost exactly has an IQR of rounding noise, and dividing by it made every step
+#: of that metric an alarm (SMD machine-3-5: z-scores of 10^4 on normal test data).
 MIN_RESIDUAL_SCALE = 1e-4
 #: Ridge weight of :meth:`CausalDetector.innovations`' autoregression, relative to the
 #: mean variance of the lagged metrics: keeps short histories of many metrics solvable.
@@ -47,6 +47,7 @@ VAR_RIDGE = 1e-2
 #: medians' own noise cost simulated incidents under scrape jitter 0.03 of detection AUC;
 #: with it, SMD is unchanged (label-free F1 0.44).
 DRIFT_TOLERANCE = 1.0
+
 
 def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing mean over ``window`` steps along the first axis (fewer at the start)."""
@@ -244,9 +245,12 @@ class CausalDetector(Detector):
     ``coef_`` (``(d·(lags+1), d)`` refitted equations), ``threshold_``, ``encoder_``;
     ``center_``/``scale_`` (median and IQR-based scale of the training residuals, used for
     the score; the standard deviation where the IQR is below ``MIN_RESIDUAL_SCALE``),
-    ``drift_history_`` (the last ``drift_window`` training rows of encoded metrics and
-    standardised residuals, which prime the drift adjustment of new data) and ``resid_mean_``/``resid_std_`` (their mean and standard deviation, used
-    to compare metrics in root-cause ranking).
+    ``resid_mean_``/``resid_std_`` (the residuals' mean and standard deviation, used to
+    compare metrics in root-cause ranking), ``drift_history_`` (the last ``drift_window``
+    training rows of encoded metrics and standardised residuals, which prime the drift
+    adjustment of new data) and ``innov_coef_`` with ``innov_mean_``,
+    ``innov_resid_mean_``, ``innov_resid_std_`` (the autoregression behind
+    :meth:`innovations`).
     """
 
     name = "faultgraph"
@@ -318,10 +322,10 @@ class CausalDetector(Detector):
         CPU fault look like a traffic fault). The first ``max(lags, 1)`` rows see copies
         of the first row as their past."""
         self._check_fitted()
-        return self._innovations(self.residuals(data)[0])
+        return self.innovations_from_encoded(self.residuals(data)[0])
 
-    def _innovations(self, X: np.ndarray) -> np.ndarray:
-        """:meth:`innovations` from encoded metrics ``X``."""
+    def innovations_from_encoded(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`innovations` from metrics already encoded (the ``X`` of :meth:`residuals`)."""
         if not hasattr(self, "innov_coef_"):
             raise InvalidInputError("this model was saved before faultgraph kept innovations; fit it again "
                                     "(or rank with a method without 'innovation')")
