@@ -18,14 +18,17 @@ Variants, each fitted on the normal period and scored on the anomalous one (with
 * ``faultgraph``: ``encode.align`` (the last sample at or before each grid step) and a
   lagged causal model with lags up to 8 (the learner's L1 penalty picks the lags each
   metric needs, a pair's weight spread over lags counting together), with the tiers prior
-  of ``benchmarks/rca.py``; the score combines metrics with ``combine="max-of-smoothed"``
-  (each metric's |z| averaged over 15 steps, then the largest), as suits faults that
-  start in one metric;
+  of ``benchmarks/rca.py``; the score (``score="residual+marginal+innovation"``) adds each
+  metric's residual, its own robust z and its innovation, each combined over metrics with
+  ``combine="max-of-smoothed"`` (each metric's |z| averaged over 15 steps, then the
+  largest), as suits faults that start in one metric;
 * ``faultgraph, lags=1``: the same alignment, one lag;
 * ``faultgraph, no align, lags=1``: each sample put on the nearest step (a join on
   rounded timestamps, as when per-metric exports are merged naively), one lag;
-* ``faultgraph, SMD combination``: as ``faultgraph`` with the detector's default
-  combination, chosen on SMD (the mean of z² over metrics, then smoothed);
+* ``faultgraph, no innovations``: as ``faultgraph`` with the detector's default score
+  (residual and robust z, no innovation);
+* ``faultgraph, SMD combination``: as ``faultgraph`` with the detector's defaults, chosen
+  on SMD (residual and robust z; the mean of z² over metrics, then smoothed);
 * detection baselines on the aligned data: ``n-sigma`` (max |robust z| over metrics, the
   classic rule) and ``n-sigma, same combination`` (faultgraph's combination and smoothing);
 * root-cause baselines on the aligned data: ``baro`` (BARO's robust z: median/IQR of the
@@ -58,6 +61,10 @@ NORMAL, ANOMALOUS, FAULT_AT, PAST = 1500, 240, 120, 100
 #: steps and the largest taken (the SMD default, the mean of z² over metrics, dilutes one
 #: metric's shift among 50; it is kept as a row for comparison).
 COMBINE = "max-of-smoothed"
+#: The score adds each metric's innovation (its deviation from what the past of every
+#: metric predicts) to its residual and its own z-score: jitter blurs the residuals of the
+#: learned equations more than the innovations (the ``no innovations`` row shows by how much).
+SCORE = "residual+marginal+innovation"
 #: faultgraph's root causes are ranked with explain's default method.
 DEFAULT_RCA = "causal+innovation+nsigma"
 
@@ -77,7 +84,8 @@ LEVELS = (
     Level("50 ms / 5 %", 50, 0.05, (1, 4)),
     Level("100 ms / 10 %", 100, 0.10, (3, 7)),
 )
-FAULTGRAPH = ("faultgraph", "faultgraph, lags=1", "faultgraph, no align, lags=1", "faultgraph, SMD combination")
+FAULTGRAPH = ("faultgraph", "faultgraph, lags=1", "faultgraph, no align, lags=1", "faultgraph, no innovations",
+              "faultgraph, SMD combination")
 DETECTION_BASELINES = ("n-sigma", "n-sigma, same combination")
 RCA_BASELINES = ("baro", "nsigma")
 
@@ -124,9 +132,11 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
         raw = pd.concat([inc.normal, inc.anomalous])
         grids = {True: on_grid(raw, True), False: on_grid(raw, False)}
         models = {
-            "faultgraph": (CausalDetector(lags=8, prior=tiers, combine=COMBINE), True),
-            "faultgraph, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE), True),
-            "faultgraph, no align, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE), False),
+            "faultgraph": (CausalDetector(lags=8, prior=tiers, combine=COMBINE, score=SCORE), True),
+            "faultgraph, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE, score=SCORE), True),
+            "faultgraph, no align, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE, score=SCORE),
+                                             False),
+            "faultgraph, no innovations": (CausalDetector(lags=8, prior=tiers, combine=COMBINE), True),
             "faultgraph, SMD combination": (CausalDetector(lags=8, prior=tiers), True),
             "n-sigma": (NSigmaDetector(combine="max", smooth=1), True),
             "n-sigma, same combination": (NSigmaDetector(combine=COMBINE), True),
@@ -187,7 +197,8 @@ def figure(table: pd.DataFrame, path: Path) -> None:
     levels = [lv.name for lv in LEVELS]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.0 * len(metrics), 3.6), sharey=True)
     styles = {"faultgraph": ("C0", "-", "o"), "faultgraph, lags=1": ("C0", "--", "s"),
-              "faultgraph, no align, lags=1": ("C0", ":", "^"), "faultgraph, SMD combination": ("C1", "-.", "o"),
+              "faultgraph, no align, lags=1": ("C0", ":", "^"), "faultgraph, no innovations": ("C4", "-.", "s"),
+              "faultgraph, SMD combination": ("C1", "-.", "o"),
               "n-sigma": ("C3", "-", "v"), "n-sigma, same combination": ("C3", "--", "D"), "baro": ("C2", "-", "P"), "nsigma": ("C3", "-", "v")}
     for ax, metric in zip(axes, metrics):
         for method, part in table.groupby("method", sort=False):

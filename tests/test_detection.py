@@ -218,3 +218,22 @@ def test_a_nearly_exactly_predicted_metric_is_not_scaled_by_rounding_noise():
     det = CausalDetector(lags=1).fit(frame)
     assert det.scale_.min() > 1e-5
     assert np.abs(det.score_samples(frame).filter(like="residual:").to_numpy()).max() < 1e3
+
+
+def test_the_innovation_score_adds_the_combined_innovations(system, tmp_path):
+    from faultgraph.detect import drift_adjust
+
+    train, test, labels = system
+    plain = CausalDetector(lags=1).fit(train)
+    det = CausalDetector(lags=1, score="residual+marginal+innovation").fit(train)
+    np.testing.assert_array_equal(det.coef_, plain.coef_)  # the same model underneath
+    d = train.shape[1]
+    innovations = drift_adjust(det.innovations(test), det.drift_history_[:, 2 * d :], det.drift_window)
+    extra = pd.Series(np.mean(innovations**2, axis=1)).rolling(15, min_periods=1).mean().to_numpy()
+    np.testing.assert_allclose(det.score_samples(test)["score"] - plain.score_samples(test)["score"], extra,
+                               rtol=1e-10, atol=1e-10)
+    assert detection_report(labels, det.score_samples(test)["score"].to_numpy(), det.threshold_).roc_auc > 0.95
+    det.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(CausalDetector.load(tmp_path / "m").score_samples(test), det.score_samples(test))
+    with pytest.raises(InvalidInputError, match="score must be one of"):
+        CausalDetector(score="everything").fit(train)

@@ -55,6 +55,12 @@ class CombineOpt(str, Enum):
     mean_square_max = "mean-square+max"
 
 
+class ScoreOpt(str, Enum):
+    residual_marginal = "residual+marginal"
+    residual = "residual"
+    residual_marginal_innovation = "residual+marginal+innovation"
+
+
 class MethodOpt(str, Enum):
     dagma = "dagma"
     notears = "notears"
@@ -282,6 +288,10 @@ def fit(
     combine: Annotated[CombineOpt, typer.Option(
         help="How metrics' deviations make one score: mean-square (default, chosen on SMD), max-of-smoothed "
              "(suits faults that start in one metric), max, mean-square+max.")] = CombineOpt.mean_square,
+    score: Annotated[ScoreOpt, typer.Option(
+        help="What each step's score adds up: residual+marginal (default, chosen on SMD), residual, or "
+             "residual+marginal+innovation (holds up under scrape jitter in the simulated incidents).")] =
+        ScoreOpt.residual_marginal,
     drift_window: Annotated[int, typer.Option(
         min=0, help="Measure each metric's deviations from their median over this many past steps, so a level "
                     "that shifts and stays stops alarming after about half of it (0: off; unsupervised).")] = 360,
@@ -298,7 +308,8 @@ def fit(
             with err.status("learning the lagged causal graph of normal behaviour..."):
                 det = CausalDetector(lags=lags, method=method.value, lambda1=lambda1, threshold=threshold,
                                      prior=prior_obj, max_gap=max_gap, risk=risk,
-                                     combine=combine.value, drift_window=drift_window).fit(frame)
+                                     combine=combine.value, score=score.value,
+                                     drift_window=drift_window).fit(frame)
             det.save(out)
             g = det.graph_
             err.print(f"{int((g.adjacency != 0).sum())} edges and {len(g.lagged_edges)} lagged edges among "

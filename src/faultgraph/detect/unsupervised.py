@@ -34,6 +34,7 @@ TASK = "unsupervised-detection"
 Combine = Literal["mean-square", "max", "max-of-smoothed", "mean-square+max"]
 COMBINE: tuple[str, ...] = ("mean-square", "max", "max-of-smoothed", "mean-square+max")
 ThresholdMethod = Literal["pot", "quantile"]
+SCORES: tuple[str, ...] = ("residual+marginal", "residual", "residual+marginal+innovation")
 #: A residual whose interquartile range is below this (in the encoded metric's units) is
 #: scaled by its standard deviation instead: an equation that predicts a piecewise-constant
 #: metric almost exactly has an IQR of rounding noise, and dividing by it made every step
@@ -130,8 +131,9 @@ class Detector:
         self.resid_mean_, self.resid_std_ = D.mean(axis=0), np.maximum(D.std(axis=0), 1e-12)
         Z = (D - self.center_) / self.scale_
         window = int(self.drift_window)
-        self.drift_history_ = np.hstack([X, Z])[len(X) - min(window, len(X)):]
-        train_scores = self._score(*self._drift_adjusted(X, Z, np.zeros((0, 2 * X.shape[1]))))
+        blocks = self._blocks(X, Z)
+        self.drift_history_ = blocks[len(X) - min(window, len(X)):]
+        train_scores = self._score_blocks(drift_adjust(blocks, blocks[:0], window), X.shape[1])
         self.train_scores_ = train_scores
         calibration = train_scores[min(window, len(train_scores) // 2):]  # once the windows are full
         self.threshold_ = (pot_threshold(calibration, self.risk) if self.threshold_method == "pot"
@@ -143,11 +145,14 @@ class Detector:
         if not hasattr(self, "threshold_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(train) first")
 
-    def _drift_adjusted(self, X: np.ndarray, Z: np.ndarray, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``X`` and ``Z`` less their trailing medians (:func:`drift_adjust`), primed with
-        ``history`` (``[X, Z]`` rows just before them)."""
-        both = drift_adjust(np.hstack([X, Z]), history, int(self.drift_window))
-        return both[:, : X.shape[1]], both[:, X.shape[1]:]
+    def _blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """What the score is made of, side by side (``d`` columns each), before drift
+        adjustment: the encoded metrics ``X`` and the standardised deviations ``Z``."""
+        return np.hstack([X, Z])
+
+    def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
+        """The score from drift-adjusted blocks (see :meth:`_blocks`)."""
+        return self._score(blocks[:, :d], blocks[:, d : 2 * d])
 
     def _score(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """The score of each step from the encoded data ``X`` and the standardised
@@ -170,7 +175,8 @@ class Detector:
         columns = self.encoder_.columns_
         X, D = self.residuals(frame)
         Z = (D - self.center_) / self.scale_
-        score = self._score(*self._drift_adjusted(X, Z, self.drift_history_))
+        blocks = drift_adjust(self._blocks(X, Z), self.drift_history_, int(self.drift_window))
+        score = self._score_blocks(blocks, X.shape[1])
         out = pd.DataFrame({"score": score, "anomaly": (score >= self.threshold_).astype(int)}, index=frame.index)
         residuals = pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])
         return pd.concat([out, residuals], axis=1)
@@ -224,6 +230,11 @@ class CausalDetector(Detector):
             moves a cause and its effects together, or a level shift that a metric's own
             past soon "explains", leaves small residuals, which the marginal term keeps.
             Chosen on SMD (see ``benchmarks/results/detection.md``).
+            ``"residual+marginal+innovation"`` adds the combined :meth:`innovations` (each
+            metric against what the past of every metric predicts): on simulated
+            microservice incidents under scrape jitter it holds detection ROC-AUC where
+            the residuals lose it (see ``benchmarks/results/robustness.md``); on SMD it
+            is no better (label-free F1 0.43 against 0.44).
         combine: ``"mean-square"`` (mean of ``z²`` over metrics, default) or ``"max"``.
         smooth: trailing rolling-mean window of the score, in steps (default 15, chosen
             on SMD; it trades detection delay for fewer isolated false alarms).
@@ -269,13 +280,22 @@ class CausalDetector(Detector):
         self.threshold = threshold
         self.prior = prior
 
-    def _score(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        if self.score == "residual+marginal":
-            return super()._score(X, Z) + super()._score(X, X)  # X is already robust z of each metric
-        return super()._score(X, Z)
+    def _blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        if self.score == "residual+marginal+innovation":
+            return np.hstack([X, Z, self.innovations_from_encoded(X)])
+        return super()._blocks(X, Z)
+
+    def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
+        X, Z = blocks[:, :d], blocks[:, d : 2 * d]
+        score = super()._score(X, Z)
+        if self.score != "residual":
+            score = score + super()._score(X, X)  # X is already robust z of each metric
+        if self.score == "residual+marginal+innovation":
+            score = score + super()._score(X, blocks[:, 2 * d :])
+        return score
 
     def _fit_model(self, X: np.ndarray) -> None:
-        check_choice("score", self.score, ("residual+marginal", "residual"))
+        check_choice("score", self.score, SCORES)
         names = list(self.encoder_.columns_)
         k = X.shape[1] * (int(self.lags) + 1)
         self.lambda1_ = (max(0.03, float(np.sqrt(2 * np.log(max(k, 2)) / X.shape[0]))) if self.lambda1 is None
