@@ -59,6 +59,26 @@ def test_innovations_are_the_autoregression_residuals_by_hand():
     assert abs(np.std(model.innovations(frame)) - 1) < 0.01
 
 
+def test_innovations_keep_the_priors_forbidden_causes_out():
+    from faultgraph.discovery import PriorKnowledge
+
+    A = np.array([[0.5, 0.0, 0.0], [0.6, 0.3, 0.0], [0.0, -0.4, 0.2]])
+    rng = np.random.default_rng(1)
+    X = np.zeros((5000, 3))
+    for t in range(1, len(X)):
+        X[t] = A @ X[t - 1] + rng.standard_normal(3)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    free = CausalDetector(lags=2).fit(frame)
+    tiered = CausalDetector(lags=2, prior=PriorKnowledge(tiers=(("a",), ("b", "c")))).fit(frame)
+    # b and c may not drive a, at any lag: a's equation holds only its own past
+    d = 3
+    rows_into_a = tiered.innov_coef_[:, 0].reshape(2, d)  # (lag, source)
+    assert np.all(rows_into_a[:, 1:] == 0) and abs(rows_into_a[0, 0] - 0.5) < 0.05
+    assert np.any(free.innov_coef_[:, 0].reshape(2, d)[:, 1:] != 0)
+    # where the prior allows everything, both fits agree
+    np.testing.assert_allclose(tiered.innov_coef_[:, 1:], free.innov_coef_[:, 1:], atol=1e-12)
+
+
 def test_chain_fault_in_a_ranks_a_first_although_b_and_c_deviate_more():
     # a -> b -> c, each one step later, with memory; the fault shifts a's own noise
     A = np.zeros((1, 3, 3))

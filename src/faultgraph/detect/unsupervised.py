@@ -319,23 +319,34 @@ class CausalDetector(Detector):
         self._fit_innovations(X)
 
     def _fit_innovations(self, X: np.ndarray) -> None:
-        """Each metric regressed on the past of every metric (a vector autoregression of
-        order ``max(lags, 1)``, ridge ``VAR_RIDGE`` times the mean variance): what
-        :meth:`innovations` needs."""
+        """Each metric regressed on the past of every metric the prior allows as its cause
+        (a vector autoregression of order ``max(lags, 1)``, ridge ``VAR_RIDGE`` times the
+        mean variance): what :meth:`innovations` needs."""
         d, p = X.shape[1], max(int(self.lags), 1)
         Zc = lagged_design(X, p)
         self.innov_mean_ = Zc.mean(axis=0)
         Zc = Zc - self.innov_mean_
         past, now = Zc[:, d:], Zc[:, :d]
         G = past.T @ past / len(Zc)
-        ridge = VAR_RIDGE * max(float(np.mean(np.diag(G))), 1e-12)
-        self.innov_coef_ = np.linalg.solve(G + ridge * np.eye(G.shape[0]), past.T @ now / len(Zc))
+        C = past.T @ now / len(Zc)
+        G = G + VAR_RIDGE * max(float(np.mean(np.diag(G))), 1e-12) * np.eye(G.shape[0])
+        allowed = (np.tile(self.prior_.lagged_mask(list(self.encoder_.columns_)), (p, 1))
+                   if self.prior_ is not None else np.ones((d * p, d), dtype=bool))
+        if allowed.all():
+            self.innov_coef_ = np.linalg.solve(G, C)
+        else:  # the prior's forbidden causes, at every lag, stay out of the equations
+            self.innov_coef_ = np.zeros((d * p, d))
+            for j in range(d):
+                rows = np.flatnonzero(allowed[:, j])
+                if rows.size:
+                    self.innov_coef_[rows, j] = np.linalg.solve(G[np.ix_(rows, rows)], C[rows, j])
         R = now - past @ self.innov_coef_
         self.innov_resid_mean_, self.innov_resid_std_ = R.mean(axis=0), np.maximum(R.std(axis=0), 1e-12)
 
     def innovations(self, data: Any) -> np.ndarray:
         """Per step of ``data``, each metric's innovation: its value less what the past of
-        all metrics predicts (the vector autoregression fitted on the training period), in
+        all metrics predicts (the vector autoregression fitted on the training period; a
+        prior's forbidden causes, tiers included, stay out of it at every lag), in
         standard deviations of the training innovations. Unlike the residuals of the
         causal graph's equations, these need no same-step edge, whose direction
         observational data often cannot tell (a reversed ``traffic → cpu`` edge makes a
