@@ -227,7 +227,7 @@ def test_report_aligns_the_data_as_the_explanation_did(tmp_path):
     assert spec["resample"] == "1"
     result = run("report", str(model), str(rca), "--out", str(tmp_path / "r.html"))
     assert result.exit_code == 0, result.output
-    assert spec["causes"][0]["metric"] in (tmp_path / "r.html").read_text()
+    assert f"Most likely root cause:</b> {spec['causes'][0]['metric']} " in (tmp_path / "r.html").read_text()
     # without the step, the raw scrape times are not a grid: the error says what to do
     del spec["resample"]
     rca.write_text(json.dumps(spec))

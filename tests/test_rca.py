@@ -143,7 +143,11 @@ def test_explain_cli_both_modes(tmp_path):
     assert result.exit_code == 0, result.output
     rca = json.loads(out.read_text())
     assert {"causes", "target", "window", "method", "services"} <= set(rca)
-    assert set(rca["causes"][0]) == {"metric", "service", "score", "noise_z", "effect_on_target", "path"}
+    assert set(rca["causes"][0]) == {"metric", "service", "score", "noise_z", "innovation_z", "deviation_z",
+                                     "effect_on_target", "path"}
+    for c in rca["causes"]:  # the default score is the sum of its parts (the symptom's noise is not weighted)
+        weight = 1.0 if c["metric"] == rca["target"] else 1.0 + abs(c["effect_on_target"])
+        assert c["score"] == pytest.approx(c["noise_z"] * weight + c["innovation_z"] + c["deviation_z"])
     assert rca["services"][0]["service"] == truth["root_cause_service"]
     # model mode
     assert runner.invoke(app, ["fit", str(tmp_path / "case" / "normal.csv"), "--out", str(tmp_path / "m")]).exit_code == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -84,7 +85,19 @@ def _main(
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Bad input: one line and exit 2. A bug: one line and exit 1 (traceback with --debug)."""
+    """Bad input: one line and exit 2. A bug: one line and exit 1 (traceback with --debug).
+    Warnings: one line each on stderr, once per message."""
+    with warnings.catch_warnings(record=True) as caught:  # the filters in force decide what is shown
+        try:
+            with _errors_to_exit():
+                yield
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught):
+                err.print(f"[yellow]warning:[/] {rich_escape(message)}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _errors_to_exit() -> Iterator[None]:
     try:
         yield
     except FaultgraphError as exc:
@@ -290,7 +303,8 @@ def fit(
              "(suits faults that start in one metric), max, mean-square+max.")] = CombineOpt.mean_square,
     score: Annotated[ScoreOpt, typer.Option(
         help="What each step's score adds up: residual+marginal (default, chosen on SMD), residual, or "
-             "residual+marginal+innovation (holds up under scrape jitter in the simulated incidents).")] =
+             "residual+marginal+innovation (holds up under scrape jitter in the simulated incidents; "
+             "unsupervised).")] =
         ScoreOpt.residual_marginal,
     drift_window: Annotated[int, typer.Option(
         min=0, help="Measure each metric's deviations from their median over this many past steps, so a level "
@@ -442,9 +456,9 @@ def explain(
     target: Annotated[Optional[str], typer.Option(help="The symptom metric (an SLO); default: the most deviant.")] = None,
     normal: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of a normal period (fit on it).")] = None,
     anomalous: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of the anomalous period.")] = None,
-    method: Annotated[RcaMethodOpt, typer.Option(
-        help="causal+innovation+nsigma (default), causal+nsigma, causal, innovation, noise, baro, nsigma, random.")] =
-        RcaMethodOpt.causal_innovation_nsigma,
+    method: Annotated[Optional[RcaMethodOpt], typer.Option(
+        help="causal+innovation+nsigma (default; causal+nsigma for a model saved before innovations), "
+             "causal+nsigma, causal, innovation, noise, baro, nsigma, random.", show_default=False)] = None,
     lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = 1,
     prior: Annotated[Optional[Path], typer.Option(
         help="Case mode: YAML prior; glob patterns allowed, e.g. tiers [\"*_traffic\"], [\"*_cpu\"].")] = None,
@@ -481,7 +495,7 @@ def explain(
             frame = _read(data, resample)
         window = (_time_value(start) if start is not None else frame.index[0],
                   _time_value(end) if end is not None else frame.index[-1])
-        result = explain_incident(model, frame, window, target, method=method.value)
+        result = explain_incident(model, frame, window, target, method=method.value if method else None)
         payload = {**result.to_dict(), "data": str((anomalous or data).resolve())}  # type: ignore[union-attr]
         if normal is not None:
             payload["normal"] = str(normal.resolve())

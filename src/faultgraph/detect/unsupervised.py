@@ -5,9 +5,9 @@ causal detector learns a lagged causal graph of the metrics, refits each metric'
 equation on its learned parents (present and past) by least squares, and scores a step
 by the standardised residuals ``z_i = (ε_i − median) / scale``: what each metric did
 that its causes do not explain. The per-metric residuals are kept for root-cause work.
-Before they are combined, the deviations are measured from their median over a trailing
-window (``drift_window``) where it has moved more than 1 sd, so that a lasting change of
-level becomes the new normal.
+Before they are combined, the deviations lose the part of their trailing median
+(``drift_window``) that lies beyond ±1 sd, so that a lasting change of level becomes the
+new normal.
 Baselines (N-sigma, PCA reconstruction, random) share the same code path: the same
 encoder, drift adjustment, score combination and label-free threshold.
 """
@@ -48,6 +48,9 @@ VAR_RIDGE = 1e-2
 #: medians' own noise cost simulated incidents under scrape jitter 0.03 of detection AUC;
 #: with it, SMD is unchanged (label-free F1 0.44).
 DRIFT_TOLERANCE = 1.0
+#: The fewest training scores the threshold is fitted on after the first ``drift_window``
+#: steps (whose windows are still filling) are set aside; below it, all are used.
+MIN_CALIBRATION = 100
 
 
 def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -136,6 +139,8 @@ class Detector:
         train_scores = self._score_blocks(drift_adjust(blocks, blocks[:0], window), X.shape[1])
         self.train_scores_ = train_scores
         calibration = train_scores[min(window, len(train_scores) // 2):]  # once the windows are full
+        if calibration.size < MIN_CALIBRATION:  # a very short history: all of it
+            calibration = train_scores
         self.threshold_ = (pot_threshold(calibration, self.risk) if self.threshold_method == "pot"
                            else quantile_threshold(calibration, self.quantile))
         self.fit_seconds_ = time.perf_counter() - start
@@ -238,11 +243,14 @@ class CausalDetector(Detector):
         combine: ``"mean-square"`` (mean of ``z²`` over metrics, default) or ``"max"``.
         smooth: trailing rolling-mean window of the score, in steps (default 15, chosen
             on SMD; it trades detection delay for fewer isolated false alarms).
-        drift_window: before combining, each metric's deviation has its median over the
-            previous ``drift_window`` steps subtracted, where that median lies beyond
-            ``DRIFT_TOLERANCE`` (1 sd) of the training centre (:func:`drift_adjust`; the
-            end of the training period primes the first test steps), so a level shift
-            that lasts stops alarming after about half the window. Default 360 (six hours of
+        drift_window: before combining, each metric's deviation has the part of its
+            median over the previous ``drift_window`` steps that lies beyond
+            ``±DRIFT_TOLERANCE`` (1 sd) subtracted (:func:`drift_adjust`; the end of the
+            training period primes the first steps of each call), so a level shift that
+            lasts stops alarming, but for that 1 sd, after about half the window. Each
+            call to :meth:`score_samples` starts again from the training tail: to score
+            in small batches, pass the previous ``drift_window`` steps along (and ignore
+            their scores), as the lags need their past too. Default 360 (six hours of
             one-minute samples), chosen on SMD, where a test period whose metrics settle
             at a new level had alarmed at every step (machine-3-4: label-free F1 0.09 →
             0.82); 0 turns it off. A fault longer than half the window fades from the
@@ -258,8 +266,9 @@ class CausalDetector(Detector):
     the score; the standard deviation where the IQR is below ``MIN_RESIDUAL_SCALE``),
     ``resid_mean_``/``resid_std_`` (the residuals' mean and standard deviation, used to
     compare metrics in root-cause ranking), ``drift_history_`` (the last ``drift_window``
-    training rows of encoded metrics and standardised residuals, which prime the drift
-    adjustment of new data) and ``innov_coef_`` with ``innov_mean_``,
+    training rows of what the score is made of – encoded metrics, standardised residuals
+    and, with the innovation score, innovations, ``d`` columns each – which prime the
+    drift adjustment of new data) and ``innov_coef_`` with ``innov_mean_``,
     ``innov_resid_mean_``, ``innov_resid_std_`` (the autoregression behind
     :meth:`innovations`).
     """
@@ -355,11 +364,17 @@ class CausalDetector(Detector):
         self._check_fitted()
         return self.innovations_from_encoded(self.residuals(data)[0])
 
+    @property
+    def has_innovations(self) -> bool:
+        """Whether the model holds the autoregression behind :meth:`innovations` (models
+        saved before faultgraph kept it do not)."""
+        return hasattr(self, "innov_coef_")
+
     def innovations_from_encoded(self, X: np.ndarray) -> np.ndarray:
         """:meth:`innovations` from metrics already encoded (the ``X`` of :meth:`residuals`)."""
-        if not hasattr(self, "innov_coef_"):
-            raise InvalidInputError("this model was saved before faultgraph kept innovations; fit it again "
-                                    "(or rank with a method without 'innovation')")
+        if not self.has_innovations:
+            raise InvalidInputError("this model was saved before faultgraph kept innovations; fit it again, "
+                                    "or rank with a method without them (--method causal+nsigma)")
         d, p = X.shape[1], max(int(self.lags), 1)
         padded = np.vstack([np.repeat(X[:1], p, axis=0), X])
         Zc = lagged_design(padded, p) - self.innov_mean_
@@ -384,10 +399,11 @@ class CausalDetector(Detector):
                   "train_mean": self.train_mean_, "train_std": self.train_std_,
                   "resid_mean": self.resid_mean_, "resid_std": self.resid_std_,
                   "train_scores": self.train_scores_, "drift_history": self.drift_history_,
-                  "innov_coef": self.innov_coef_, "innov_mean": self.innov_mean_,
-                  "innov_resid_mean": self.innov_resid_mean_, "innov_resid_std": self.innov_resid_std_,
                   "graph/adjacency": self.graph_.adjacency,
                   "graph/lagged": self.graph_.lagged if self.graph_.lagged is not None else np.zeros((0,) * 3)}
+        if self.has_innovations:  # a folder from before innovations were kept is saved as it came
+            arrays.update({"innov_coef": self.innov_coef_, "innov_mean": self.innov_mean_,
+                           "innov_resid_mean": self.innov_resid_mean_, "innov_resid_std": self.innov_resid_std_})
         return save_model_dir(path, meta, arrays)
 
     @classmethod

@@ -220,6 +220,5 @@ class PriorKnowledge:
                 rank[index[name]] = k
         ranked = rank >= 0
         lagged &= ~(ranked[:, None] & ranked[None, :] & (rank[:, None] > rank[None, :]))
-        for name in p.sinks:  # a sink's own past may still explain it
-            lagged[index[name], index[name]] = True
+        np.fill_diagonal(lagged, True)  # a sink's or a source's own past may still explain it
         return lagged

@@ -52,7 +52,7 @@ def _as_frame(data: Any, name: str) -> pd.DataFrame:
 def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     """Per column: the median, and ``IQR / 1.349`` (the standard deviation of a normal
     distribution with that IQR), or the standard deviation where the IQR is below
-    ``min_scale`` (a nearly constant metric), or 1 where that is zero too."""
+    ``min_scale`` (a nearly constant metric), or 1 where that is below ``min_scale`` too."""
     center = np.median(values, axis=0)
     q75, q25 = np.percentile(values, [75, 25], axis=0)
     scale = (q75 - q25) / _IQR_TO_SIGMA
@@ -60,8 +60,9 @@ def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8) -> tuple[np
     return center, np.where(scale < min_scale, 1.0, scale)
 
 
-#: Above this share of missing cells, a gap error suggests aligning the metrics first.
-ASYNC_MISSING_SHARE = 0.3
+#: Above this share of rows that hold some metrics but not all (as separately scraped
+#: series joined on their timestamps do), a gap error suggests aligning them first.
+ASYNC_PARTIAL_ROWS = 0.8
 
 
 def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.DataFrame:
@@ -77,7 +78,9 @@ def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.Da
         worst = sorted(too_long.items(), key=lambda kv: -kv[1])
         detail = ", ".join(f"{c!r} ({n} steps)" for c, n in worst[:5])
         hint = ""
-        if float(frame.isna().to_numpy().mean()) > ASYNC_MISSING_SHARE:
+        missing = frame.isna().to_numpy()
+        partial = missing.any(axis=1) & ~missing.all(axis=1)
+        if float(partial.mean()) > ASYNC_PARTIAL_ROWS:
             hint = ("; most rows hold only some metrics, as asynchronous scrapes do: put them on one grid first "
                     "(`--resample STEP`, faultgraph.encode.align)")
         raise InvalidInputError(

@@ -7,9 +7,11 @@ each metric's standardised residual in the incident window measures exactly that
 its training residuals. Methods:
 
 * ``"causal+innovation+nsigma"`` (default): the causal score, plus the innovation
-  score, plus the N-sigma score. The three read the same fault from three sides: the
-  residual of the metric's learned equation (which leans on the same-step edges), its
-  innovation (which needs none: see below) and how far the metric itself moved. Chosen
+  score, plus the N-sigma score (each :class:`Cause` carries the three: ``noise_z`` with
+  ``effect_on_target``, ``innovation_z`` and ``deviation_z``). The three read the same
+  fault from three sides: the residual of the metric's learned equation (which leans on
+  the same-step edges), its innovation (which needs none: see below) and how far the
+  metric itself moved. Chosen
   by ``benchmarks/rca.py`` against ``"causal+nsigma"``: simulated AC@1 0.77 → 1.00, ASD
   HitRate 0.80 → 0.88, PetShop AC@1 0.31 → 0.38, Nezha 0.66 → 0.66, SMD 0.61 → 0.60
   (see ``benchmarks/results/rca.md``);
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -70,7 +73,10 @@ def default_service(metric: str) -> str:
 
 @dataclass(frozen=True)
 class Cause:
-    """One ranked candidate root cause."""
+    """One ranked candidate root cause, with the parts of its score: ``noise_z`` (mean
+    |residual z| of its learned equation over the window) and ``effect_on_target``,
+    ``innovation_z`` (mean |innovation z|; ``None`` in ``to_dict`` for a model saved
+    without innovations) and ``deviation_z`` (max |z| of the metric itself, N-sigma)."""
 
     metric: str
     service: str
@@ -78,10 +84,17 @@ class Cause:
     noise_z: float
     effect_on_target: float
     path: tuple[str, ...] = ()
+    innovation_z: float = float("nan")
+    deviation_z: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "service": self.service, "score": self.score, "noise_z": self.noise_z,
+                "innovation_z": _finite_or_none(self.innovation_z), "deviation_z": self.deviation_z,
                 "effect_on_target": self.effect_on_target, "path": list(self.path)}
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -200,7 +213,7 @@ def explain(
     window: tuple[Any, Any],
     target: str | None = None,
     *,
-    method: Method = DEFAULT_METHOD,
+    method: Method | None = None,
     services: Mapping[str, str] | Callable[[str], str] | None = None,
     n_paths: int = 5,
     min_steps: int = 3,
@@ -214,11 +227,19 @@ def explain(
             the lagged equations their past.
         window: ``(start, end)`` in the data's index (inclusive).
         target: the symptom (an SLO metric, say); default: the metric that deviates most.
-        method: one of :data:`METHODS` (see the module docstring).
+        method: one of :data:`METHODS` (see the module docstring); default
+            :data:`DEFAULT_METHOD`, or ``"causal+nsigma"`` with a warning for a model saved
+            before faultgraph kept innovations.
         services: metric → service, as a mapping or a function (default
             :func:`default_service`).
         n_paths: how many top causes get a propagation path.
     """
+    if method is None:
+        method = DEFAULT_METHOD
+        if not model.has_innovations:
+            method = "causal+nsigma"
+            warnings.warn("this model was saved before faultgraph kept innovations: ranked with causal+nsigma; "
+                          "fit it again for the default ranking", UserWarning, stacklevel=2)
     check_choice("method", method, METHODS)
     start = time.perf_counter()
     if not isinstance(data, pd.DataFrame):
@@ -233,8 +254,8 @@ def explain(
     # median/IQR scale inflates those that are flat most of the time and spiky otherwise
     # (measured: Nezha AC@1 0.61 -> 0.71, SMD HitRate 0.51 -> 0.53)
     Z = (D[mask] - model.resid_mean_) / model.resid_std_
-    innovation = (np.abs(model.innovations_from_encoded(X)[mask]).mean(axis=0) if "innovation" in method
-                  else np.zeros(len(names)))
+    innovation = (np.abs(model.innovations_from_encoded(X)[mask]).mean(axis=0) if model.has_innovations
+                  or "innovation" in method else np.full(len(names), np.nan))
     X = X[mask]
     noise_z = np.abs(Z).mean(axis=0)
     marginal = np.abs(X).max(axis=0)
@@ -245,7 +266,8 @@ def explain(
     if method.startswith("causal"):
         weight = 1.0 + np.abs(effect)
         weight[t] = 1.0  # being the symptom is no evidence of being its cause
-        score = noise_z * weight + innovation + (nsigma if method.endswith("+nsigma") else 0.0)
+        score = (noise_z * weight + (innovation if "innovation" in method else 0.0)
+                 + (nsigma if method.endswith("+nsigma") else 0.0))
     elif method == "innovation":
         score = innovation
     elif method == "noise":
@@ -273,7 +295,7 @@ def explain(
                     path = [names[v] for v in _best_path(W, int(i), j)]
                 path = path or [names[i]]
         causes.append(Cause(names[i], to_service(names[i]), float(score[i]), float(noise_z[i]), float(effect[i]),
-                            tuple(path)))
+                            tuple(path), float(innovation[i]), float(nsigma[i])))
     best: dict[str, float] = {}
     for c in causes:
         best.setdefault(c.service, c.score)
