@@ -345,10 +345,12 @@ class CausalDetector(Detector):
             self.innov_coef_ = np.linalg.solve(G, C)
         else:  # the prior's forbidden causes, at every lag, stay out of the equations
             self.innov_coef_ = np.zeros((d * p, d))
-            for j in range(d):
-                rows = np.flatnonzero(allowed[:, j])
+            patterns, group = np.unique(allowed.T, axis=0, return_inverse=True)
+            for k, pattern in enumerate(patterns):  # one solve per set of allowed causes (a tier, say)
+                rows, cols = np.flatnonzero(pattern), np.flatnonzero(group.ravel() == k)
                 if rows.size:
-                    self.innov_coef_[rows, j] = np.linalg.solve(G[np.ix_(rows, rows)], C[rows, j])
+                    self.innov_coef_[np.ix_(rows, cols)] = np.linalg.solve(G[np.ix_(rows, rows)],
+                                                                           C[np.ix_(rows, cols)])
         R = now - past @ self.innov_coef_
         self.innov_resid_mean_, self.innov_resid_std_ = R.mean(axis=0), np.maximum(R.std(axis=0), 1e-12)
 
