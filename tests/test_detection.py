@@ -234,8 +234,11 @@ def test_the_innovation_score_adds_the_combined_innovations(system, tmp_path):
     d = train.shape[1]
     innovations = drift_adjust(det.innovations(test), det.drift_history_[:, 2 * d :], det.drift_window)
     extra = pd.Series(np.mean(innovations**2, axis=1)).rolling(15, min_periods=1).mean().to_numpy()
-    np.testing.assert_allclose(det.score_samples(test)["score"] - plain.score_samples(test)["score"], extra,
-                               rtol=1e-10, atol=1e-10)
+    scored = det.score_samples(test)
+    np.testing.assert_allclose(scored["score"] - plain.score_samples(test)["score"], extra, rtol=1e-10, atol=1e-10)
+    assert list(scored.columns[-d:]) == [f"innovation:m{i}" for i in range(d)]  # kept for root-cause work
+    np.testing.assert_array_equal(scored.filter(like="innovation:").to_numpy(), det.innovations(test))
+    assert not plain.score_samples(test).filter(like="innovation:").columns.size
     assert detection_report(labels, det.score_samples(test)["score"].to_numpy(), det.threshold_).roc_auc > 0.95
     det.save(tmp_path / "m")
     pd.testing.assert_frame_equal(CausalDetector.load(tmp_path / "m").score_samples(test), det.score_samples(test))

@@ -174,17 +174,22 @@ class Detector:
 
     def score_samples(self, data: Any) -> pd.DataFrame:
         """Per step: ``score``, ``anomaly`` (0/1 at ``threshold_``) and one
-        ``residual:<metric>`` column of standardised deviations per metric."""
+        ``residual:<metric>`` column of standardised deviations per metric (and, when the
+        score adds innovations, one ``innovation:<metric>`` column each), not drift-adjusted."""
         self._check_fitted()
         frame = self._frame(data, "data")
         columns = self.encoder_.columns_
         X, D = self.residuals(frame)
         Z = (D - self.center_) / self.scale_
-        blocks = drift_adjust(self._blocks(X, Z), self.drift_history_, int(self.drift_window))
-        score = self._score_blocks(blocks, X.shape[1])
+        raw = self._blocks(X, Z)
+        d = X.shape[1]
+        score = self._score_blocks(drift_adjust(raw, self.drift_history_, int(self.drift_window)), d)
         out = pd.DataFrame({"score": score, "anomaly": (score >= self.threshold_).astype(int)}, index=frame.index)
-        residuals = pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])
-        return pd.concat([out, residuals], axis=1)
+        parts = [out, pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])]
+        if raw.shape[1] > 2 * d:  # the innovations the score adds
+            parts.append(pd.DataFrame(raw[:, 2 * d : 3 * d], index=frame.index,
+                                      columns=[f"innovation:{c}" for c in columns]))
+        return pd.concat(parts, axis=1)
 
     def residuals(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(X, D)`` for each step of ``data``: the metrics as the model encodes them
