@@ -84,7 +84,7 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
     from faultgraph.evaluate import ac_at_k
     from faultgraph.rca import METHODS, explain
 
-    ranks = {m: ([], [], []) for m in METHODS}  # service ranking, metric ranking, fault type
+    ranks = {m: ([], []) for m in METHODS}  # service ranking, metric ranking
     truth_s, truth_m, kinds = [], [], []
     for day in nezha.list_days(NEZHA):
         d = nezha.read_day(NEZHA, day)
@@ -97,10 +97,8 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
             data = d.metrics.loc[f.start - pd.Timedelta(minutes=10): f.start + pd.Timedelta(minutes=4), cols]
             data = data.ffill().fillna(fill)
             window = (f.start, f.start + pd.Timedelta(minutes=4))
-            metric = d.root_cause_metrics.get((f.service, f.fault_type))
-            metric = nezha.METRIC_STAND_INS.get(metric, metric) if metric else None
             truth_s.append(f.service)
-            truth_m.append(f"{f.service}|{metric}" if metric else None)
+            truth_m.append(nezha.truth_metric(d, f, d.metrics.columns))
             kinds.append(f.fault_type)
             for m in METHODS:
                 ex = explain(model, data, window, method=m, services=d.services, random_state=0)
@@ -127,10 +125,7 @@ def simulated(n: int) -> pd.DataFrame:
     from faultgraph.rca import METHODS, explain
     from faultgraph.simulate import simulate_incident
 
-    from faultgraph.discovery import PriorKnowledge
-
-    # What an operator knows of any service: load drives resources, resources drive latency and errors.
-    tiers = PriorKnowledge(tiers=(("*_traffic",), ("*_cpu", "*_memory"), ("*_latency", "*_errors")))
+    from faultgraph.report.demo import SERVICE_TIERS as tiers  # load → resources → latency and errors
     with_tiers = {"causal + tiers prior": "causal", "causal+innovation+nsigma + tiers prior": "causal+innovation+nsigma"}
     variants = [*METHODS, *with_tiers]
     ranks = {m: ([], []) for m in variants}

@@ -36,7 +36,7 @@ def test_robustness_benchmark_one_incident():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import robustness
 
-    rows, extra = robustness.run_level(robustness.Level("tiny", 20, 0.05, (1, 2)), 1)
+    rows, extra = robustness.run_level(robustness.Level("tiny", 0.05, (1, 2)), 1)
     table = {r["method"]: r for r in rows}
     assert set(table) == {*robustness.FAULTGRAPH, *robustness.DETECTION_BASELINES, *robustness.RCA_BASELINES}
     for name in (*robustness.FAULTGRAPH, *robustness.DETECTION_BASELINES):

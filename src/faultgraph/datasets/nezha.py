@@ -73,6 +73,7 @@ __all__ = [
     "list_days",
     "pod_service",
     "read_day",
+    "truth_metric",
 ]
 
 #: The fault types the published fault lists use.
@@ -121,8 +122,13 @@ class NezhaDay:
     faults: tuple[NezhaFault, ...]
     dependency: pd.DataFrame = field(repr=False)
     slo: pd.DataFrame = field(repr=False)
-    root_cause_metrics: dict[tuple[str, str], str | None] = field(repr=False)
     root_cause_indicators: dict[tuple[str, str], str] = field(repr=False)
+
+    @property
+    def root_cause_metrics(self) -> dict[tuple[str, str], str | None]:
+        """``root_cause_indicators`` with the code faults' log regions set to None."""
+        return {key: None if key[1] in LOG_FAULT_TYPES else value
+                for key, value in self.root_cause_indicators.items()}
 
 
 def pod_service(pod: str) -> str:
@@ -189,7 +195,6 @@ def _timed_frame(path: Path, time_column: str) -> pd.DataFrame:
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{str(path)!r}: metric values must be numbers: {exc}") from None
     frame.index.name = "timestamp"
-    frame = frame.loc[:, ~frame.columns.duplicated()]
     return frame[~frame.index.duplicated(keep="first")].sort_index()
 
 
@@ -291,14 +296,14 @@ def read_day(root: str | Path, day: str) -> NezhaDay:
         dependency = (graph.loc[keep, ["Source", "Target"]].astype(str).drop_duplicates()
                       .set_axis(["caller", "callee"], axis=1).reset_index(drop=True))
 
-    indicators = _read_indicators(root)
-    root_cause_metrics = {key: None if key[1] in LOG_FAULT_TYPES else value for key, value in indicators.items()}
     return NezhaDay(day, metrics, {c: c.split("|", 1)[0] for c in metrics.columns},
                     {s: tuple(p) for s, p in sorted(pods.items())}, _read_faults(folder / f"{day}-fault_list.json", day),
-                    dependency, slo, root_cause_metrics, indicators)
+                    dependency, slo, _read_indicators(root))
 
 
-def _truth_metric(day: NezhaDay, fault: NezhaFault, columns: pd.Index) -> str | None:
+def truth_metric(day: NezhaDay, fault: NezhaFault, columns: pd.Index) -> str | None:
+    """The ``<service>|<metric>`` column a fault acted on (network delays: the stand-in of
+    :data:`METRIC_STAND_INS`), or None for code faults and names not among ``columns``."""
     metric = day.root_cause_metrics.get((fault.service, fault.fault_type))
     if metric is None:
         return None
@@ -380,7 +385,7 @@ def cases(
             columns = reference.columns[keep.to_numpy()]
             truth: dict[str, Any] = {
                 "root_cause_service": fault.service,
-                "root_cause_metric": _truth_metric(data, fault, columns),
+                "root_cause_metric": truth_metric(data, fault, columns),
                 "fault_type": fault.fault_type,
                 "inject_time": fault.inject_time.isoformat(),
                 "anomalous_start": start.isoformat(),

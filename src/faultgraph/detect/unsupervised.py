@@ -60,6 +60,12 @@ def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     return pd.DataFrame(values).rolling(window, min_periods=1).mean().to_numpy().reshape(values.shape)
 
 
+def _padded_design(X: np.ndarray, p: int) -> np.ndarray:
+    """:func:`lagged_design` with one row per row of ``X``: the first ``p`` rows see copies
+    of the first row as their past."""
+    return lagged_design(np.vstack([np.repeat(X[:1], p, axis=0), X]) if p else X, p)
+
+
 def drift_adjust(values: np.ndarray, history: np.ndarray, window: int, tolerance: float = DRIFT_TOLERANCE
                  ) -> np.ndarray:
     """Each column of ``values`` less its drift: the part of its median over the ``window``
@@ -152,12 +158,12 @@ class Detector:
 
     def _blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """What the score is made of, side by side (``d`` columns each), before drift
-        adjustment: the encoded metrics ``X`` and the standardised deviations ``Z``."""
-        return np.hstack([X, Z])
+        adjustment: for the baselines, the standardised deviations ``Z`` alone."""
+        return Z
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         """The score from drift-adjusted blocks (see :meth:`_blocks`)."""
-        return self._score(blocks[:, :d], blocks[:, d : 2 * d])
+        return self._score(blocks, blocks)  # the baselines' combination reads Z only
 
     def _score(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """The score of each step from the encoded data ``X`` and the standardised
@@ -295,9 +301,11 @@ class CausalDetector(Detector):
         self.prior = prior
 
     def _blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """Encoded metrics, standardised residuals and, with the innovation score, the
+        innovations (the layout of ``drift_history_`` in saved folders)."""
         if self.score == "residual+marginal+innovation":
             return np.hstack([X, Z, self.innovations_from_encoded(X)])
-        return super()._blocks(X, Z)
+        return np.hstack([X, Z])
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         X, Z = blocks[:, :d], blocks[:, d : 2 * d]
@@ -330,16 +338,19 @@ class CausalDetector(Detector):
             if rows.size:
                 B[rows, j] = np.linalg.lstsq(Zc[:, rows], Zc[:, j], rcond=None)[0]
         self.coef_ = B
-        self._fit_innovations(X)
+        if p == 0:  # the autoregression needs a past: one lag
+            Z = lagged_design(X, 1)
+            self.innov_mean_ = Z.mean(axis=0)
+            Zc = Z - self.innov_mean_
+        else:  # the design just built for the equations
+            self.innov_mean_ = self.mean_
+        self._fit_innovations(Zc, d)
 
-    def _fit_innovations(self, X: np.ndarray) -> None:
+    def _fit_innovations(self, Zc: np.ndarray, d: int) -> None:
         """Each metric regressed on the past of every metric the prior allows as its cause
-        (a vector autoregression of order ``max(lags, 1)``, ridge ``VAR_RIDGE`` times the
-        mean variance): what :meth:`innovations` needs."""
-        d, p = X.shape[1], max(int(self.lags), 1)
-        Zc = lagged_design(X, p)
-        self.innov_mean_ = Zc.mean(axis=0)
-        Zc = Zc - self.innov_mean_
+        (a vector autoregression of order ``max(lags, 1)`` on the centred lagged design
+        ``Zc``, ridge ``VAR_RIDGE`` times the mean variance): what :meth:`innovations` needs."""
+        p = Zc.shape[1] // d - 1
         past, now = Zc[:, d:], Zc[:, :d]
         G = past.T @ past / len(Zc)
         C = past.T @ now / len(Zc)
@@ -383,8 +394,7 @@ class CausalDetector(Detector):
             raise InvalidInputError("this model was saved before faultgraph kept innovations; fit it again, "
                                     "or rank with a method without them (--method causal+nsigma)")
         d, p = X.shape[1], max(int(self.lags), 1)
-        padded = np.vstack([np.repeat(X[:1], p, axis=0), X])
-        Zc = lagged_design(padded, p) - self.innov_mean_
+        Zc = _padded_design(X, p) - self.innov_mean_
         R = Zc[:, :d] - Zc[:, d:] @ self.innov_coef_
         return (R - self.innov_resid_mean_) / self.innov_resid_std_
 
@@ -451,8 +461,7 @@ class CausalDetector(Detector):
 
     def _deviations(self, X: np.ndarray) -> np.ndarray:
         p = int(self.lags)
-        padded = np.vstack([np.repeat(X[:1], p, axis=0), X]) if p else X  # the first rows see a copy as past
-        Zc = lagged_design(padded, p) - self.mean_
+        Zc = _padded_design(X, p) - self.mean_
         return Zc[:, : X.shape[1]] - Zc @ self.coef_
 
 

@@ -46,8 +46,8 @@ def ols_weights(S: np.ndarray, A: np.ndarray) -> np.ndarray:
     return W
 
 
-def _node_moves(S: np.ndarray, A: np.ndarray, j: int) -> tuple[float, np.ndarray, np.ndarray]:
-    """For node ``j`` with parents ``P``: its ``RSS/n``, the increase from deleting each
+def _node_moves(S: np.ndarray, A: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """For node ``j`` with parents ``P``: the increase of its ``RSS/n`` from deleting each
     node's edge into ``j`` (``inf`` where it is no parent) and the decrease from adding
     each node as a parent (0 where it already is one or is ``j``)."""
     d = S.shape[0]
@@ -56,19 +56,17 @@ def _node_moves(S: np.ndarray, A: np.ndarray, j: int) -> tuple[float, np.ndarray
     if P.size:
         inv = np.linalg.inv(S[np.ix_(P, P)])
         beta = inv @ S[P, j]
-        current = float(S[j, j] - S[P, j] @ beta)
         delete[P] = beta * beta / np.diag(inv)  # RSS increase when dropping one regressor
         B = inv @ S[P, :]
         r = S[:, j] - S[:, P] @ beta
         v = np.diag(S) - np.einsum("ik,ki->i", S[:, P], B)
     else:
-        current = float(S[j, j])
         r, v = S[:, j].copy(), np.diag(S).copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         add = np.where(v > 1e-12 * max(float(S[j, j]), 1e-300), r * r / v, 0.0)
     add[P] = 0.0
     add[j] = 0.0
-    return current, delete, add
+    return delete, add
 
 
 def _reaches(A: np.ndarray, source: int, target: int, skip: tuple[int, int] | None = None) -> bool:
@@ -115,9 +113,9 @@ def refine_dag(
     allowed = np.ones((d, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
     required = np.zeros((d, d), dtype=bool) if required is None else np.asarray(required, dtype=bool)
     allowed = allowed & ~np.eye(d, dtype=bool)
-    current, delete, add = np.zeros(d), np.zeros((d, d)), np.zeros((d, d))  # column j: node j's moves
+    delete, add = np.zeros((d, d)), np.zeros((d, d))  # column j: node j's moves
     for j in range(d):
-        current[j], delete[:, j], add[:, j] = _node_moves(S, A, j)
+        delete[:, j], add[:, j] = _node_moves(S, A, j)
     tol = 1e-9 * float(np.mean(np.abs(np.diag(S)))) + 1e-15
     moves = 0
     while moves < max_moves:
@@ -153,6 +151,6 @@ def refine_dag(
         else:
             A[i, j], A[j, i] = False, True
         for node in {j, i} if kind == 2 else {j}:
-            current[node], delete[:, node], add[:, node] = _node_moves(S, A, node)
+            delete[:, node], add[:, node] = _node_moves(S, A, node)
         moves += 1
     return A, moves

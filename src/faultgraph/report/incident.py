@@ -119,8 +119,8 @@ its own noise {top.noise_z:.1f} sd away from normal.<br>
 how far a metric's own noise (what its causes in the learned graph do not explain) moved from normal, mean over
 the window; innovation z: the same against what the past of every metric predicts; deviation z: how far the
 metric itself moved (max over the window). The default ranking adds the three, the noise z weighted by
-1 + |effect on the symptom|. The effect on the symptom is the total effect through the learned linear graph (the ATE of a unit change, in
-robust standard deviations); S is its share of all metrics' absolute effects.</p>
+1 + |effect on the symptom|. The effect on the symptom is the total effect through the learned linear graph
+(the ATE of a unit change, in robust standard deviations); S is its share of all metrics' absolute effects.</p>
 </body></html>
 """
 

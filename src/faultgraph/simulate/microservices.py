@@ -141,6 +141,8 @@ def simulate_incident(
         raise InvalidInputError(f"fault_service must lie in [0, {services}), got {fault_service}")
     if not 0 <= fault_at < anomalous_steps:
         raise InvalidInputError(f"fault_at must lie in [0, {anomalous_steps}), got {fault_at}")
+    if jitter:  # before the simulation, not after it
+        _check_scrape_args(jitter, max_late)
     calls = _call_graph(services, rng)
     delay = _link_delays(calls, link_delay, rng)
     callers = {j: [i for i, k in calls if k == j] for j in range(services)}
@@ -215,6 +217,13 @@ def _link_delays(calls: list[tuple[int, int]], link_delay: int | tuple[int, int]
     return {c: int(rng.integers(lo, hi + 1)) for c in calls}
 
 
+def _check_scrape_args(jitter: Any, max_late: Any) -> None:
+    if not isinstance(jitter, (int, float, np.floating)) or not 0.0 <= float(jitter) <= 0.5:
+        raise InvalidInputError(f"jitter must be a share in [0, 0.5], got {jitter!r}")
+    if not isinstance(max_late, (int, np.integer)) or max_late < 1:
+        raise InvalidInputError(f"max_late must be a positive integer, got {max_late!r}")
+
+
 def scrape(
     frame: pd.DataFrame,
     jitter: float,
@@ -232,10 +241,7 @@ def scrape(
     Returns a frame on the union of all timestamps (float, sorted), NaN where a metric
     has no sample; ``jitter=0`` returns the phases alone.
     """
-    if not isinstance(jitter, (int, float, np.floating)) or not 0.0 <= float(jitter) <= 0.5:
-        raise InvalidInputError(f"jitter must be a share in [0, 0.5], got {jitter!r}")
-    if not isinstance(max_late, (int, np.integer)) or max_late < 1:
-        raise InvalidInputError(f"max_late must be a positive integer, got {max_late!r}")
+    _check_scrape_args(jitter, max_late)
     rng = as_generator(random_state)
     n = frame.shape[0]
     steps = np.arange(n, dtype=float)
