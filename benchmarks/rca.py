@@ -41,6 +41,24 @@ DATA = ROOT.parent / "shared" / "data"
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 PETSHOP = DATA / "petshop" / "dataset" / "low_traffic"
 NEZHA = DATA / "nezha"
+#: The baselines once more, compared with the training period alone (``reference_window=0``)
+#: instead of the recent normal before each window that every method gets by default.
+TRAINING_REFERENCE = {"nsigma, training reference": "nsigma", "baro, training reference": "baro"}
+
+
+def variants() -> list[str]:
+    from faultgraph.rca import METHODS
+
+    return [*METHODS, *TRAINING_REFERENCE]
+
+
+def rank(model, data, window, variant: str, **kwargs):
+    """``explain`` for one row of the tables (a method, or a baseline on the training reference)."""
+    from faultgraph.rca import explain
+
+    if variant in TRAINING_REFERENCE:
+        return explain(model, data, window, method=TRAINING_REFERENCE[variant], reference_window=0, **kwargs)
+    return explain(model, data, window, method=variant, **kwargs)
 
 
 def petshop_rows() -> pd.DataFrame:
@@ -51,7 +69,6 @@ def petshop_rows() -> pd.DataFrame:
     from faultgraph.datasets import petshop
     from faultgraph.detect import CausalDetector
     from faultgraph.evaluate import ac_at_k
-    from faultgraph.rca import METHODS, explain
 
     ps = petshop.load(PETSHOP)
     cover = ps.normal.notna().mean()
@@ -59,17 +76,16 @@ def petshop_rows() -> pd.DataFrame:
     normal = ps.normal[keep].ffill().bfill()
     model = CausalDetector(smooth=1, max_gap=len(normal)).fit(normal)
     cols = model.encoder_.columns_
-    ranks: dict[str, list[list[str]]] = {m: [] for m in METHODS}
+    ranks: dict[str, list[list[str]]] = {m: [] for m in variants()}
     truth = []
     for issue in ps.issues:
         data = issue.metrics.reindex(columns=cols).ffill().bfill().fillna(normal[cols].median())
         truth.append(issue.root_cause)
-        for m in METHODS:
-            ex = explain(model, data, (data.index[0], data.index[-1]), method=m, services=ps.services,
-                         random_state=0)
+        for m in variants():
+            ex = rank(model, data, (data.index[0], data.index[-1]), m, services=ps.services, random_state=0)
             ranks[m].append(ex.top(len(ex.services), "service"))
     return pd.DataFrame([{"method": m, "AC@1": ac_at_k(ranks[m], truth, 1), "AC@3": ac_at_k(ranks[m], truth, 3),
-                          "issues": len(truth), "metrics": len(cols)} for m in METHODS])
+                          "issues": len(truth), "metrics": len(cols)} for m in variants()])
 
 
 def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -82,9 +98,8 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
     from faultgraph.datasets import nezha
     from faultgraph.detect import CausalDetector
     from faultgraph.evaluate import ac_at_k
-    from faultgraph.rca import METHODS, explain
 
-    ranks = {m: ([], []) for m in METHODS}  # service ranking, metric ranking
+    ranks = {m: ([], []) for m in variants()}  # service ranking, metric ranking
     truth_s, truth_m, kinds = [], [], []
     for day in nezha.list_days(NEZHA):
         d = nezha.read_day(NEZHA, day)
@@ -100,12 +115,12 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
             truth_s.append(f.service)
             truth_m.append(nezha.truth_metric(d, f, d.metrics.columns))
             kinds.append(f.fault_type)
-            for m in METHODS:
-                ex = explain(model, data, window, method=m, services=d.services, random_state=0)
+            for m in variants():
+                ex = rank(model, data, window, m, services=d.services, random_state=0)
                 ranks[m][0].append(ex.top(len(ex.services), "service"))
                 ranks[m][1].append(ex.top(len(ex.causes)))
     service_rows, metric_rows = [], []
-    for m in METHODS:
+    for m in variants():
         rs, rm = ranks[m][0], ranks[m][1]
         service_rows.append({"method": m, "AC@1": ac_at_k(rs, truth_s, 1), "AC@3": ac_at_k(rs, truth_s, 3),
                              "faults": len(truth_s)})
@@ -122,30 +137,28 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
 def simulated(n: int) -> pd.DataFrame:
     from faultgraph.detect import CausalDetector
     from faultgraph.evaluate import ac_at_k, avg_at_k
-    from faultgraph.rca import METHODS, explain
     from faultgraph.simulate import simulate_incident
 
     from faultgraph.report.demo import SERVICE_TIERS as tiers  # load → resources → latency and errors
     with_tiers = {"causal + tiers prior": "causal", "causal+innovation+nsigma + tiers prior": "causal+innovation+nsigma"}
-    variants = [*METHODS, *with_tiers]
-    ranks = {m: ([], []) for m in variants}
-    truth_m, truth_s, seconds = [], [], {m: [] for m in variants}
+    rows_of = [*variants(), *with_tiers]
+    ranks = {m: ([], []) for m in rows_of}
+    truth_m, truth_s, seconds = [], [], {m: [] for m in rows_of}
     for seed in progress(range(n), "simulated incidents"):
         inc = simulate_incident(services=10, random_state=seed)
         model = CausalDetector().fit(inc.normal)
         with_prior = CausalDetector(prior=tiers).fit(inc.normal)
         truth_m.append(inc.root_cause_metric)
         truth_s.append(inc.root_cause_service)
-        for m in variants:
+        for m in rows_of:
             start = time.perf_counter()
-            ex = explain(with_prior if m in with_tiers else model, inc.anomalous,
-                         (inc.fault_start, inc.fault_end), method=with_tiers.get(m, m),
-                         random_state=seed)
+            ex = rank(with_prior if m in with_tiers else model, inc.anomalous, (inc.fault_start, inc.fault_end),
+                      with_tiers.get(m, m), random_state=seed)
             seconds[m].append(time.perf_counter() - start)
             ranks[m][0].append(ex.top(len(ex.causes)))
             ranks[m][1].append(ex.top(len(ex.services), "service"))
     rows = []
-    for m in variants:
+    for m in rows_of:
         rm, rs = ranks[m]
         rows.append({"method": m, "AC@1 metric": ac_at_k(rm, truth_m, 1), "AC@3 metric": ac_at_k(rm, truth_m, 3),
                      "Avg@5 metric": avg_at_k(rm, truth_m, 5), "AC@1 service": ac_at_k(rs, truth_s, 1),
@@ -158,7 +171,6 @@ def interpretation(dataset: str, root: Path) -> pd.DataFrame:
     from faultgraph.datasets import smd
     from faultgraph.detect import CausalDetector
     from faultgraph.evaluate import hit_rate, ndcg
-    from faultgraph.rca import METHODS, explain
 
     rows = []
     for name in progress(smd.list_machines(root), f"{dataset} machines"):
@@ -168,8 +180,8 @@ def interpretation(dataset: str, root: Path) -> pd.DataFrame:
         for seg in m.segments:
             if seg.end - seg.start + 1 < 3:
                 continue
-            for method in METHODS:
-                ex = explain(model, m.test, (seg.start, seg.end), method=method, random_state=seg.start)
+            for method in variants():
+                ex = rank(model, m.test, (seg.start, seg.end), method, random_state=seg.start)
                 ranked = [int(c.metric[1:]) for c in ex.causes]
                 ranking = ranked + [j for j in all_idx if j not in ranked]
                 rows.append({"dataset": dataset, "machine": name, "method": method,

@@ -465,6 +465,10 @@ def explain(
     html: Annotated[Optional[Path], typer.Option(help="Also write the incident report (self-contained HTML).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary.")] = False,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
+    reference_window: Annotated[Optional[int], typer.Option(
+        min=0, help="Steps before the window that give its recent normal (a level the system settled at since "
+                    "training is not blamed); default: the model's drift window (360), 0: the training period "
+                    "alone.", show_default=False)] = None,
 ) -> None:
     """Rank the root causes of an incident and the path by which it spread.
 
@@ -495,12 +499,15 @@ def explain(
             frame = _read(data, resample)
         window = (_time_value(start) if start is not None else frame.index[0],
                   _time_value(end) if end is not None else frame.index[-1])
-        result = explain_incident(model, frame, window, target, method=method.value if method else None)
+        result = explain_incident(model, frame, window, target, method=method.value if method else None,
+                                  reference_window=reference_window)
         payload = {**result.to_dict(), "data": str((anomalous or data).resolve())}  # type: ignore[union-attr]
         if normal is not None:
             payload["normal"] = str(normal.resolve())
         if resample is not None:
             payload["resample"] = resample  # `report` aligns the data the same way
+        if reference_window is not None:
+            payload["reference_window"] = reference_window  # and compares with the same recent normal
         write_json_atomic(out, payload)
         if html is not None:
             from faultgraph.io import write_text_atomic
@@ -545,7 +552,8 @@ def report(
         model = CausalDetector.load(model_dir)
         frame = _read(source, resample if resample is not None else spec.get("resample"))
         bounds = (_time_value(window[0]), _time_value(window[1]))
-        result = explain_incident(model, frame, bounds, target, method=method)
+        result = explain_incident(model, frame, bounds, target, method=method,
+                                  reference_window=spec.get("reference_window"))
         write_text_atomic(out, render_incident_report(model, frame, result))
         err.print(f"wrote {out}", highlight=False)
 

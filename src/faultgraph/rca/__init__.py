@@ -1,5 +1,18 @@
 """Root-cause analysis: rank the causes of an incident and trace how it spread."""
 
-from faultgraph.rca.ranking import DEFAULT_METHOD, METHODS, Cause, Explanation, default_service, explain
+from faultgraph.rca.ranking import (
+    BURST_STEPS,
+    DEFAULT_METHOD,
+    METHODS,
+    MIN_REFERENCE,
+    Cause,
+    Explanation,
+    burst,
+    default_service,
+    explain,
+    recent_normal,
+    window_reference,
+)
 
-__all__ = ["DEFAULT_METHOD", "METHODS", "Cause", "Explanation", "default_service", "explain"]
+__all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "Cause", "Explanation", "burst",
+           "default_service", "explain", "recent_normal", "window_reference"]
