@@ -196,12 +196,17 @@ def interpretation(dataset: str, root: Path) -> pd.DataFrame:
 def main() -> None:
     args, cmd = incident_args(__doc__, "rca.py", 100)
     parts = ["# Root-cause ranking", "", f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one "
-             "thread). `causal+innovation+nsigma`: faultgraph's default (the causal score plus the innovation score plus the "
-             "N-sigma score); `causal+nsigma`: the default before innovations; `causal`: noise z of "
-             "the lagged causal model (in standard deviations of its training residuals), weighted by the effect on "
-             "the symptom; `innovation`: each metric's deviation from what the past of all metrics predicts (a "
-             "vector autoregression), mean |z| over the window; `noise`: noise z alone; `baro`: BARO's robust z (median/IQR of the normal period, max "
-             "over the window); `nsigma`: mean/std z, max over the window; `random`: chance.", ""]
+             "thread). `causal+innovation+nsigma`: faultgraph's default (noise z + innovation z + N-sigma z, below); "
+             "`causal+nsigma`: the default before innovations (noise z weighted by the effect on the symptom, plus "
+             "N-sigma z); `causal`: noise z of the lagged causal model (in standard deviations of its training "
+             "residuals, mean over the window), weighted by the effect on the symptom; `innovation`: each metric's "
+             "deviation from what the past of all metrics predicts (a vector autoregression), mean of its 3 largest "
+             "|z| in the window; `noise`: noise z alone; `baro`: BARO's robust z (median/IQR of the normal period, "
+             "max over the window); `nsigma`: mean/std z, max over the window; `random`: chance. Every method "
+             "compares the window with its recent normal (the deviations' median over the up to 360 steps before "
+             "it, beyond ±1 sd, is taken off, when at least 60 such steps are in the data: SMD and ASD; the "
+             "simulated, PetShop and Nezha windows have fewer); `…, training reference` rows run the baselines "
+             "against the training period alone, as they are usually published.", ""]
     print("simulated incidents ...", file=sys.stderr, flush=True)
     parts += [f"## {args.incidents} simulated incidents (10 services, 50 metrics, all fault types)", "",
               markdown_table(simulated(args.incidents)), ""]

@@ -36,7 +36,9 @@ Variants, each fitted on the normal period and scored on the anomalous one (with
   normal period, max over the window) and ``nsigma``. BARO's own detector (Bayesian
   online change points) is not reimplemented, so BARO has no detection row.
 
-Root causes: ``explain``'s default ranking (``causal+innovation+nsigma``) for every faultgraph variant.
+Root causes: ``explain``'s default ranking (``causal+innovation+nsigma``) for every faultgraph variant;
+every method, baselines included, compares the fault window with the 220 steps before it (its recent
+normal, ``explain``'s default).
 Detection: ROC-AUC of the raw score per incident (mean over incidents), and precision,
 recall and F1 at each model's label-free POT threshold, counted over all incidents'
 steps, unadjusted. Root causes: AC@1 of the faulted metric and of its service over the

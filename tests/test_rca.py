@@ -189,6 +189,28 @@ def test_explain_cli_both_modes(tmp_path):
                                  "--method", "baro", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["method"] == "baro"
+    # with 230 steps before the window, the window is compared with them (its recent
+    # normal); --reference-window 0 compares with the training period alone
+    before = pd.concat([pd.read_csv(tmp_path / "case" / "normal.csv", index_col=0).iloc[-200:],
+                        pd.read_csv(tmp_path / "case" / "anomalous.csv", index_col=0)])
+    before.to_csv(tmp_path / "longer.csv")
+    window = ["--start", str(truth["fault_start"]), "--end", str(truth["fault_end"])]
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "longer.csv"), *window, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rca = json.loads(out.read_text())
+    first = before.index.get_loc(truth["fault_start"])
+    assert [float(v) for v in rca["reference"]] == [before.index[0], before.index[first - 1]]
+    assert "reference_window" not in rca
+    assert rca["causes"][0]["metric"] == truth["root_cause_metric"]
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "longer.csv"), *window,
+                                 "--reference-window", "0", "--out", str(out), "--html", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    rca = json.loads(out.read_text())
+    assert rca["reference"] is None and rca["reference_window"] == 0
+    assert "compared with:</b> the normal period\n" in (tmp_path / "r.html").read_text()
+    result = runner.invoke(app, ["report", str(tmp_path / "m"), str(out), "--out", str(tmp_path / "again.html")])
+    assert result.exit_code == 0, result.output  # report compares the same way explain did
+    assert "compared with:</b> the normal period\n" in (tmp_path / "again.html").read_text()
     result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"),
                                  "--start", "0", "--end", "5", "--out", str(out)])
     assert result.exit_code == 2 and "outside the data" in result.stderr
