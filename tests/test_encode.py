@@ -16,6 +16,10 @@ def test_drops_constant_and_empty_metrics_and_says_which():
     assert enc.columns_ == ["a"]
     assert enc.dropped_ == {"flat": "constant", "empty": "all values missing"}
     assert list(enc.transform(frame).columns) == ["a"]
+    assert enc.constants_ == {"flat": 5.0}  # the value it held, to tell when new data leave it
+    later = pd.DataFrame({"a": [1.0, 2, 3], "flat": [5.0, 7.5, np.nan]})
+    assert enc.departures(later)["flat"].tolist() == [0.0, 2.5, 0.0]
+    assert enc.departures(later[["a"]]).shape == (3, 0)  # not in the data: nothing to watch
 
 
 def test_fills_short_gaps_linearly_and_at_the_ends():
@@ -82,7 +86,9 @@ def test_round_trip_through_dict():
     enc = MetricEncoder().fit(frame)
     again = MetricEncoder.from_dict(enc.to_dict())
     pd.testing.assert_frame_equal(again.transform(frame), enc.transform(frame))
-    assert again.dropped_ == {"c": "constant"}
+    assert again.dropped_ == {"c": "constant"} and again.constants_ == {"c": 2.0}
+    old = {k: v for k, v in enc.to_dict().items() if k != "constants"}  # saved before constants were kept
+    assert MetricEncoder.from_dict(old).constants_ == {}
     with pytest.raises(InvalidInputError, match="damaged"):
         MetricEncoder.from_dict({"max_gap": 1})
 

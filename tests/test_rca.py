@@ -132,6 +132,33 @@ def test_a_level_that_settled_before_the_incident_is_not_blamed_for_it(seed):
     assert explain(model, data, window, reference_window=0).top(1) == [shifted]
 
 
+def test_a_metric_constant_in_training_that_moves_is_listed_first(tmp_path):
+    # restarts were 0 throughout the normal period (the encoder drops the metric: no
+    # scale to learn) and jump to 2 in the window: it comes first, with what it was
+    from faultgraph.report import render_incident_report
+
+    inc = simulate_incident(services=10, random_state=0)
+    normal = inc.normal.assign(s4_restarts=0.0, s5_restarts=0.0)
+    model = CausalDetector().fit(normal)
+    assert model.encoder_.constants_ == {"s4_restarts": 0.0, "s5_restarts": 0.0}
+    data = pd.concat([normal.iloc[-100:], inc.anomalous.assign(s4_restarts=0.0, s5_restarts=0.0)])
+    data.loc[inc.fault_start + 10 : inc.fault_start + 20, "s4_restarts"] = 2.0
+    data.loc[inc.fault_start - 99 :, "s5_restarts"] = 1.0  # moved for good before the window: its new normal
+    window = (inc.fault_start, inc.fault_end)
+    result = explain(model, data, window)
+    first = result.causes[0]
+    assert (first.metric, first.constant_value, first.largest_departure) == ("s4_restarts", 0.0, 2.0)
+    assert result.top(1, "service") == ["s4"] and "s5_restarts" not in result.top(len(result.causes))
+    assert result.causes[1].metric == inc.root_cause_metric  # the model's ranking follows
+    as_json = result.to_dict()["causes"][0]
+    assert as_json["score"] is None and as_json["noise_z"] is None and as_json["constant_value"] == 0.0
+    # against the training period alone both moved, s5 at every step of the window: first
+    assert explain(model, data, window, reference_window=0).top(2) == ["s5_restarts", "s4_restarts"]
+    assert "constant at 0 throughout the normal period, off it by up to 2" in render_incident_report(model, data, result)
+    again = CausalDetector.load(model.save(tmp_path / "m"))  # the constants travel with the model
+    assert again.encoder_.constants_ == model.encoder_.constants_
+
+
 def test_recent_normal_and_burst_by_hand():
     values = np.zeros((100, 3))
     values[:, 0] = 5.0  # settled 5 sd away: 4 sd of it is drift (tolerance 1)
@@ -178,7 +205,7 @@ def test_explain_cli_both_modes(tmp_path):
     rca = json.loads(out.read_text())
     assert {"causes", "target", "window", "method", "services"} <= set(rca)
     assert set(rca["causes"][0]) == {"metric", "service", "score", "noise_z", "innovation_z", "deviation_z",
-                                     "effect_on_target", "path"}
+                                     "effect_on_target", "path", "constant_value", "largest_departure"}
     for c in rca["causes"]:  # the default score is the sum of its parts
         assert c["score"] == pytest.approx(c["noise_z"] + c["innovation_z"] + c["deviation_z"])
     assert rca["services"][0]["service"] == truth["root_cause_service"]

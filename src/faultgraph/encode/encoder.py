@@ -107,6 +107,8 @@ class MetricEncoder:
     Attributes:
         columns_: the metrics kept, in order.
         dropped_: ``{metric: reason}`` for metrics dropped at fit.
+        constants_: ``{metric: value}`` for the metrics dropped as constant: the one value
+            each held (:meth:`departures` tells when new data leave it).
         center_, scale_: per kept metric, as ``pandas.Series``.
     """
 
@@ -146,6 +148,7 @@ class MetricEncoder:
             center, scale = pd.Series(0.0, index=kept), pd.Series(1.0, index=kept)
         self.columns_ = kept
         self.dropped_ = dropped
+        self.constants_ = {c: float(frame[c].dropna().iloc[0]) for c, why in dropped.items() if why == "constant"}
         self.center_ = center.astype(float)
         self.scale_ = scale.astype(float)
         return self
@@ -163,6 +166,18 @@ class MetricEncoder:
         filled = fill_gaps(frame[self.columns_], int(self.max_gap), name="data")
         return (filled - self.center_) / self.scale_
 
+    def departures(self, data: Any) -> pd.DataFrame:
+        """For each metric that was constant at fit and is in ``data``: its value less that
+        constant (``0`` where missing). A metric that never moved in the fitting window has
+        no scale to score it on, so it is not in :meth:`transform`'s output; any departure
+        is news."""
+        if not hasattr(self, "columns_"):
+            raise NotFittedError("this MetricEncoder is not fitted yet; call fit(data) first")
+        frame = _as_frame(data, "data")
+        present = [c for c in self.constants_ if c in frame.columns]
+        values = pd.Series({c: self.constants_[c] for c in present}, dtype=float)
+        return (frame[present] - values).fillna(0.0) if present else pd.DataFrame(index=frame.index)
+
     def fit_transform(self, data: Any) -> pd.DataFrame:
         """``fit(data)`` then ``transform(data)``."""
         return self.fit(data).transform(data)
@@ -174,6 +189,7 @@ class MetricEncoder:
         return {
             "max_gap": int(self.max_gap), "scale": self.scale, "min_scale": float(self.min_scale),
             "columns": list(self.columns_), "dropped": dict(self.dropped_),
+            "constants": {k: float(v) for k, v in self.constants_.items()},
             "center": [float(v) for v in self.center_], "scale_values": [float(v) for v in self.scale_],
         }
 
@@ -184,6 +200,8 @@ class MetricEncoder:
             enc = cls(max_gap=int(spec["max_gap"]), scale=spec["scale"], min_scale=float(spec["min_scale"]))
             enc.columns_ = [str(c) for c in spec["columns"]]
             enc.dropped_ = {str(k): str(v) for k, v in spec["dropped"].items()}
+            # folders saved before faultgraph kept the constants' values: none to watch
+            enc.constants_ = {str(k): float(v) for k, v in spec.get("constants", {}).items()}
             enc.center_ = pd.Series([float(v) for v in spec["center"]], index=enc.columns_)
             enc.scale_ = pd.Series([float(v) for v in spec["scale_values"]], index=enc.columns_)
         except (KeyError, TypeError, ValueError) as exc:

@@ -12,7 +12,7 @@ its training residuals. Methods:
   its innovation (which needs none: see below) and how far the metric itself moved.
   Chosen by ``benchmarks/rca.py`` (see ``benchmarks/results/rca.md``): against the
   default before innovations (``"causal+nsigma"``), simulated AC@1 0.77 → 1.00, SMD
-  HitRate 0.64 → 0.76, ASD 0.80 → 0.92, PetShop AC@1 0.31 → 0.38, Nezha 0.66 → 0.66.
+  HitRate 0.69 → 0.81, ASD 0.80 → 0.92, PetShop AC@1 0.31 → 0.38, Nezha 0.66 → 0.66.
   The noise z is not weighted by the effect on the symptom here: the weight changed no
   simulated, PetShop or Nezha ranking and cost SMD 0.07 of HitRate;
 * ``"causal+nsigma"``: the causal score plus the N-sigma score (the default before);
@@ -37,6 +37,11 @@ at a new level since training (a deploy, a scale-up), the part of each deviation
 median over the steps before the window that lies beyond ±1 sd is taken off
 (:func:`recent_normal`; ``reference_window`` steps, by default the model's drift window,
 as the detector does; ``0`` compares with the training period alone).
+
+Metrics that held one value throughout training are not in the model (no scale to learn);
+any of them that leaves that value in the window, and its median over the recent normal,
+is listed first, with ``constant_value`` and an infinite score (every method but
+``"random"``).
 
 Each top cause gets its strongest directed path to the symptom in the learned graph
 (same-step and lagged edges together); the symptom is ``target`` if given, else the
@@ -85,7 +90,10 @@ class Cause:
     |residual z| of its learned equation over the window) and ``effect_on_target``,
     ``innovation_z`` (mean of its :data:`BURST_STEPS` largest |innovation z|; ``None`` in
     ``to_dict`` for a model saved without innovations) and ``deviation_z`` (max |z| of the
-    metric itself, N-sigma)."""
+    metric itself, N-sigma). A metric that held one value throughout training and left it
+    in the window has ``constant_value`` (that value) and ``largest_departure``, an
+    infinite ``score`` (``None`` in ``to_dict``) and no z-scores: the model has no scale
+    for it, and any move is news."""
 
     metric: str
     service: str
@@ -95,11 +103,15 @@ class Cause:
     path: tuple[str, ...] = ()
     innovation_z: float = float("nan")
     deviation_z: float = float("nan")
+    constant_value: float | None = None
+    largest_departure: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "service": self.service, "score": self.score, "noise_z": self.noise_z,
-                "innovation_z": _finite_or_none(self.innovation_z), "deviation_z": self.deviation_z,
-                "effect_on_target": self.effect_on_target, "path": list(self.path)}
+        return {"metric": self.metric, "service": self.service, "score": _finite_or_none(self.score),
+                "noise_z": _finite_or_none(self.noise_z), "innovation_z": _finite_or_none(self.innovation_z),
+                "deviation_z": _finite_or_none(self.deviation_z), "effect_on_target": self.effect_on_target,
+                "path": list(self.path), "constant_value": self.constant_value,
+                "largest_departure": self.largest_departure}
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -124,7 +136,8 @@ class Explanation:
         return {"target": self.target, "window": [str(self.window[0]), str(self.window[1])], "method": self.method,
                 "reference": [str(v) for v in self.reference] if self.reference is not None else None,
                 "causes": [c.to_dict() for c in self.causes],
-                "services": [{"service": s, "score": v} for s, v in self.services], "elapsed_s": self.elapsed_s}
+                "services": [{"service": s, "score": _finite_or_none(v)} for s, v in self.services],
+                "elapsed_s": self.elapsed_s}
 
     def top(self, k: int = 1, level: Literal["metric", "service"] = "metric") -> list[str]:
         """The ``k`` best metrics (or services)."""
@@ -261,6 +274,26 @@ def burst(A: np.ndarray, steps: int = BURST_STEPS) -> np.ndarray:
     return np.sort(A, axis=0)[len(A) - k:].mean(axis=0)
 
 
+def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, reference: slice | None,
+                     to_service: Callable[[str], str]) -> list[Cause]:
+    """The metrics that held one value throughout training and leave it in the window
+    (and, with a recent normal, leave their median there too: a constant that moved for
+    good before the window is its new normal), most persistent first."""
+    departures = model.encoder_.departures(data)
+    if departures.shape[1] == 0:
+        return []
+    A = departures.to_numpy()
+    base = np.median(A[reference], axis=0) if reference is not None else np.zeros(A.shape[1])
+    values = np.array([model.encoder_.constants_[c] for c in departures.columns])
+    off = np.abs(A[mask] - base) > 1e-9 * np.maximum(1.0, np.abs(values))
+    moved = np.flatnonzero(off.any(axis=0))
+    largest = np.abs(A[mask]).max(axis=0)
+    moved = sorted(moved, key=lambda j: (-off[:, j].mean(), -largest[j]))
+    nan = float("nan")
+    return [Cause(str(departures.columns[j]), to_service(str(departures.columns[j])), float("inf"), nan, 0.0,
+                  (str(departures.columns[j]),), nan, nan, float(values[j]), float(largest[j])) for j in moved]
+
+
 def explain(
     model: CausalDetector,
     data: pd.DataFrame,
@@ -363,6 +396,8 @@ def explain(
                 path = path or [names[i]]
         causes.append(Cause(names[i], to_service(names[i]), float(score[i]), float(noise_z[i]), float(effect[i]),
                             tuple(path), float(innovation[i]), float(nsigma[i])))
+    if method != "random":  # chance stays chance
+        causes = _moved_constants(model, data, mask, reference, to_service) + causes
     best: dict[str, float] = {}
     for c in causes:
         best.setdefault(c.service, c.score)

@@ -37,14 +37,15 @@ def incident_pictures(
 ) -> dict[str, str]:
     """The report's pictures as SVG strings: ``graph``, ``causes``, ``timeline``, ``series-1``…"""
     scores = model.score_samples(data) if scores is None else scores
-    top = explanation.causes[0]
+    names = list(model.encoder_.columns_)
+    # the graph's root: the best cause in the model (a constant that moved is not a node)
+    top = next((c for c in explanation.causes if c.metric in names), explanation.causes[0])
     in_window = np.flatnonzero((data.index >= explanation.window[0]) & (data.index <= explanation.window[1]))
     band = (int(in_window[0]), int(in_window[-1]))
-    names = list(model.encoder_.columns_)
     k = min(10, len(explanation.causes))
     pictures = {
         "graph": graph_view(names, summary_graph(model), path=top.path, root=top.metric, symptom=explanation.target),
-        "causes": bar_chart([c.metric for c in explanation.causes[:k]], [c.score for c in explanation.causes[:k]],
+        "causes": bar_chart([c.metric for c in explanation.causes[:k]], _bar_scores(explanation.causes[:k]),
                             title=f"Top {k} causes ({explanation.method})"),
         "timeline": line_chart({"anomaly score": scores["score"].to_numpy()}, band=band, hline=model.threshold_,
                                title="Anomaly score (dashed: alarm threshold; shaded: incident window)"),
@@ -57,6 +58,18 @@ def incident_pictures(
         pictures[f"series-{i}"] = line_chart(lines, band=band, height=160,
                                              title=f"{c.metric}: incident against normal")
     return pictures
+
+
+def _bar_scores(causes: Any) -> list[float]:
+    """Scores to draw: a constant that moved (infinite score) gets a bar a tenth longer
+    than the longest finite one."""
+    finite = [c.score for c in causes if np.isfinite(c.score)]
+    longest = 1.1 * max(finite) if finite else 1.0
+    return [c.score if np.isfinite(c.score) else longest for c in causes]
+
+
+def _num(value: float, spec: str) -> str:
+    return format(value, spec) if np.isfinite(value) else "–"
 
 
 def render_incident_report(
@@ -85,13 +98,17 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
     share = {c.metric: (abs(c.effect_on_target) / total if total and c.metric != explanation.target else 0.0)
              for c in explanation.causes}
     rows = "\n".join(
-        f"<tr><td>{i}</td><td>{escape(c.metric)}</td><td>{escape(c.service)}</td><td>{c.score:.3f}</td>"
-        f"<td>{c.noise_z:.2f}</td><td>{c.innovation_z:.2f}</td><td>{c.deviation_z:.2f}</td>"
+        f"<tr><td>{i}</td><td>{escape(c.metric)}</td><td>{escape(c.service)}</td>"
+        f"<td>{_num(c.score, '.3f') if c.constant_value is None else 'moved'}</td>"
+        f"<td>{_num(c.noise_z, '.2f')}</td><td>{_num(c.innovation_z, '.2f')}</td><td>{_num(c.deviation_z, '.2f')}</td>"
         f"<td>{c.effect_on_target:+.3f}</td><td>{share[c.metric]:.3f}</td>"
         f"<td class='path'>{escape(' → '.join(c.path))}</td></tr>"
         for i, c in enumerate(explanation.causes[:10], 1))
     extra_rows = "".join(f"<tr><td>{escape(str(key))}</td><td>{escape(str(v))}</td></tr>"
                          for key, v in (extra or {}).items())
+    why = (f"score {top.score:.3f}, its own noise {top.noise_z:.1f} sd away from normal" if top.constant_value is None
+           else f"constant at {top.constant_value:g} throughout the normal period, off it by up to "
+                f"{top.largest_departure:g} in the window")
     reference = (f"the normal period and the steps {explanation.reference[0]} .. {explanation.reference[1]}"
                  if explanation.reference is not None else "the normal period")
     return f"""<!DOCTYPE html>
@@ -99,8 +116,7 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
 <body>
 <h1>{escape(title)}</h1>
 <div class="summary" id="summary">
-<b>Most likely root cause:</b> {escape(top.metric)} (service {escape(top.service)}), score {top.score:.3f},
-its own noise {top.noise_z:.1f} sd away from normal.<br>
+<b>Most likely root cause:</b> {escape(top.metric)} (service {escape(top.service)}), {escape(why)}.<br>
 <b>How it spread:</b> <span class="path">{escape(' → '.join(top.path))}</span><br>
 <b>Symptom:</b> {escape(explanation.target)}; <b>window:</b> {escape(str(explanation.window[0]))} ..
 {escape(str(explanation.window[1]))}; <b>compared with:</b> {escape(reference)}
