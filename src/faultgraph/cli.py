@@ -282,8 +282,13 @@ def _score_against(truth_path: Path, graph: Any) -> Any:
     return graph_accuracy(B, graph.adjacency)
 
 
+#: fit's options that only the unsupervised detector reads.
+UNSUPERVISED_ONLY = ("lags", "risk", "combine", "score", "drift_window")
+
+
 @app.command()
 def fit(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="Training metrics (CSV or Parquet), mostly normal, in time order.")],
     out: Annotated[Path, typer.Option("--out", help="Model folder to write (model.json + arrays.npz).")],
     label: Annotated[Optional[str], typer.Option(
@@ -315,7 +320,14 @@ def fit(
     from faultgraph.detect import CausalDetector, FaultIdentifier
     from faultgraph.discovery import PriorKnowledge
 
+    from faultgraph.errors import InvalidInputError
+
     with _errors():
+        given = [f"--{name.replace('_', '-')}" for name in UNSUPERVISED_ONLY  # typed, not defaulted
+                 if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+        if label is not None and given:
+            raise InvalidInputError(f"{', '.join(given)} apply to anomaly detection (fit without --label); "
+                                    f"with --label {label!r}, leave them out")
         frame = _read(data, resample)
         prior_obj = PriorKnowledge.from_yaml(prior) if prior is not None else None
         if label is None:
