@@ -18,8 +18,9 @@ def test_drops_constant_and_empty_metrics_and_says_which():
     assert list(enc.transform(frame).columns) == ["a"]
     assert enc.constants_ == {"flat": 5.0}  # the value it held, to tell when new data leave it
     later = pd.DataFrame({"a": [1.0, 2, 3], "flat": [5.0, 7.5, np.nan]})
-    assert enc.departures(later)["flat"].tolist() == [0.0, 2.5, 0.0]
+    np.testing.assert_array_equal(enc.departures(later)["flat"], [0.0, 2.5, np.nan])  # missing stays missing
     assert enc.departures(later[["a"]]).shape == (3, 0)  # not in the data: nothing to watch
+    assert enc.departures(later.assign(empty=np.inf)).columns.tolist() == ["flat"]  # other columns unread
 
 
 def test_fills_short_gaps_linearly_and_at_the_ends():

@@ -113,8 +113,11 @@ def test_explain_refuses_bad_windows_and_targets():
         explain(model, inc.anomalous, (1550, 1600), method="magic")
     with pytest.raises(InvalidInputError, match="window must be"):
         explain(model, inc.anomalous, 1550)
-    with pytest.raises(InvalidInputError, match="reference_window must be a non-negative integer"):
-        explain(model, inc.anomalous, (1550, 1600), reference_window=-1)
+    for bad in (-1, 30, 2.5):
+        with pytest.raises(InvalidInputError, match="reference_window must be 0 .* or at least 60 steps"):
+            explain(model, inc.anomalous, (1550, 1600), reference_window=bad)
+    with pytest.raises(InvalidInputError, match="must be in time order"):
+        explain(model, inc.anomalous.iloc[::-1], (1550, 1600))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -154,9 +157,30 @@ def test_a_metric_constant_in_training_that_moves_is_listed_first(tmp_path):
     assert as_json["score"] is None and as_json["noise_z"] is None and as_json["constant_value"] == 0.0
     # against the training period alone both moved, s5 at every step of the window: first
     assert explain(model, data, window, reference_window=0).top(2) == ["s5_restarts", "s4_restarts"]
-    assert "constant at 0 throughout the normal period, off it by up to 2" in render_incident_report(model, data, result)
+    page = render_incident_report(model, data, result)
+    assert "constant at 0 throughout the normal period, off it by up to 2" in page
+    assert f"not in the causal graph (it never moved in training); the model's first cause, {inc.root_cause_metric}" in page
+    assert "constant at 0 in training, off it by up to 2 here" in str(result)
     again = CausalDetector.load(model.save(tmp_path / "m"))  # the constants travel with the model
     assert again.encoder_.constants_ == model.encoder_.constants_
+    # a gap in the settled constant is no move; nor is a return to the training value, nor
+    # a column the model dropped as empty that holds garbage now
+    data.loc[inc.fault_start + 5, "s5_restarts"] = np.nan
+    data.loc[inc.fault_start + 30 :, "s5_restarts"] = 0.0
+    assert explain(model, data, window).top(2) == ["s4_restarts", inc.root_cause_metric]
+    model = CausalDetector().fit(normal.assign(dead=np.nan))
+    assert explain(model, data.assign(dead=np.inf), window).top(1) == ["s4_restarts"]
+
+
+def test_the_recent_normal_spans_the_models_drift_window_and_at_least_60_steps():
+    inc = simulate_incident(services=5, random_state=1)
+    data = pd.concat([inc.normal.iloc[-400:], inc.anomalous])
+    first = data.index.get_loc(inc.fault_start)
+    window = (inc.fault_start, inc.fault_end)
+    for drift_window, steps in ((360, 360), (30, 60), (0, None)):
+        model = CausalDetector(drift_window=drift_window).fit(inc.normal.iloc[:1000])
+        reference = explain(model, data, window).reference
+        assert reference == (None if steps is None else (data.index[first - steps], data.index[first - 1]))
 
 
 def test_recent_normal_and_burst_by_hand():

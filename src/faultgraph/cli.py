@@ -479,8 +479,8 @@ def explain(
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
     reference_window: Annotated[Optional[int], typer.Option(
         min=0, help="Steps before the window that give its recent normal (a level the system settled at since "
-                    "training is not blamed); default: the model's drift window (360), 0: the training period "
-                    "alone.", show_default=False)] = None,
+                    "training is not blamed), at least 60; default: the model's drift window (360); 0: the "
+                    "training period alone.", show_default=False)] = None,
 ) -> None:
     """Rank the root causes of an incident and the path by which it spread.
 

@@ -166,17 +166,20 @@ class MetricEncoder:
         filled = fill_gaps(frame[self.columns_], int(self.max_gap), name="data")
         return (filled - self.center_) / self.scale_
 
-    def departures(self, data: Any) -> pd.DataFrame:
-        """For each metric that was constant at fit and is in ``data``: its value less that
-        constant (``0`` where missing). A metric that never moved in the fitting window has
-        no scale to score it on, so it is not in :meth:`transform`'s output; any departure
-        is news."""
+    def departures(self, data: pd.DataFrame) -> pd.DataFrame:
+        """For each metric that was constant at fit and is a column of ``data``: its value
+        less that constant (missing values stay missing). A metric that never moved in the
+        fitting window has no scale to score it on, so it is not in :meth:`transform`'s
+        output; any departure is news. Only those columns are read (and checked)."""
         if not hasattr(self, "columns_"):
             raise NotFittedError("this MetricEncoder is not fitted yet; call fit(data) first")
-        frame = _as_frame(data, "data")
-        present = [c for c in self.constants_ if c in frame.columns]
+        if not isinstance(data, pd.DataFrame):
+            raise InvalidInputError(f"data must be a DataFrame with metric names, got {type(data).__name__}")
+        present = [c for c in self.constants_ if c in data.columns]
+        if not present:
+            return pd.DataFrame(index=data.index)
         values = pd.Series({c: self.constants_[c] for c in present}, dtype=float)
-        return (frame[present] - values).fillna(0.0) if present else pd.DataFrame(index=frame.index)
+        return _as_frame(data[present], "data") - values
 
     def fit_transform(self, data: Any) -> pd.DataFrame:
         """``fit(data)`` then ``transform(data)``."""

@@ -149,6 +149,10 @@ class Explanation:
         lines = [f"root causes of the anomaly in {self.window[0]} .. {self.window[1]} "
                  f"(symptom {self.target}, method {self.method}):"]
         for k, c in enumerate(self.causes[:5], 1):
+            if c.constant_value is not None:
+                lines.append(f"  {k}. {c.metric:<28} constant at {c.constant_value:g} in training, off it by up to "
+                             f"{c.largest_departure:g} here")
+                continue
             path = " -> ".join(c.path)
             lines.append(f"  {k}. {c.metric:<28} score {c.score:8.3f}  noise z {c.noise_z:6.2f}   {path}")
         return "\n".join(lines)
@@ -278,17 +282,24 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
                      to_service: Callable[[str], str]) -> list[Cause]:
     """The metrics that held one value throughout training and leave it in the window
     (and, with a recent normal, leave their median there too: a constant that moved for
-    good before the window is its new normal), most persistent first."""
+    good before the window is its new normal), most persistent first. Missing values
+    count as no move."""
     departures = model.encoder_.departures(data)
     if departures.shape[1] == 0:
         return []
     A = departures.to_numpy()
-    base = np.median(A[reference], axis=0) if reference is not None else np.zeros(A.shape[1])
+    base = np.zeros(A.shape[1])
+    if reference is not None and np.isfinite(A[reference]).any():
+        with warnings.catch_warnings():  # a column missing throughout the reference: no median, base 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            base = np.nan_to_num(np.nanmedian(A[reference], axis=0))
     values = np.array([model.encoder_.constants_[c] for c in departures.columns])
-    off = np.abs(A[mask] - base) > 1e-9 * np.maximum(1.0, np.abs(values))
-    moved = np.flatnonzero(off.any(axis=0))
-    largest = np.abs(A[mask]).max(axis=0)
-    moved = sorted(moved, key=lambda j: (-off[:, j].mean(), -largest[j]))
+    tolerance = 1e-9 * np.maximum(1.0, np.abs(values))
+    window = A[mask]
+    with np.errstate(invalid="ignore"):  # NaN compares as False: a missing step is no move
+        off = (np.abs(window - base) > tolerance) & (np.abs(window) > tolerance)
+    largest = np.where(off, np.abs(np.nan_to_num(window)), 0.0).max(axis=0)
+    moved = sorted(np.flatnonzero(off.any(axis=0)), key=lambda j: (-off[:, j].mean(), -largest[j]))
     nan = float("nan")
     return [Cause(str(departures.columns[j]), to_service(str(departures.columns[j])), float("inf"), nan, 0.0,
                   (str(departures.columns[j]),), nan, nan, float(values[j]), float(largest[j])) for j in moved]
@@ -323,8 +334,11 @@ def explain(
         n_paths: how many top causes get a propagation path.
         min_steps: the fewest steps a window may hold.
         reference_window: how many steps before the window give its recent normal
-            (:func:`recent_normal`); default the model's ``drift_window`` (360 steps
-            unless set at fit), ``0`` to compare with the training period alone.
+            (:func:`recent_normal`; at least :data:`MIN_REFERENCE`); default the model's
+            ``drift_window`` (360 steps unless set at fit; :data:`MIN_REFERENCE` if that
+            is shorter), ``0`` to compare with the training period alone, as does a model
+            fitted with ``drift_window=0``. Fewer than :data:`MIN_REFERENCE` steps before
+            the window: the training period alone.
     """
     if method is None:
         method = DEFAULT_METHOD
@@ -335,11 +349,15 @@ def explain(
     check_choice("method", method, METHODS)
     if reference_window is not None and (isinstance(reference_window, bool)
                                          or not isinstance(reference_window, (int, np.integer))
-                                         or reference_window < 0):
-        raise InvalidInputError(f"reference_window must be a non-negative integer (steps), got {reference_window!r}")
+                                         or not (reference_window == 0 or reference_window >= MIN_REFERENCE)):
+        raise InvalidInputError(f"reference_window must be 0 (the training period alone) or at least "
+                                f"{MIN_REFERENCE} steps, got {reference_window!r}")
     start = time.perf_counter()
     if not isinstance(data, pd.DataFrame):
         raise InvalidInputError(f"data must be a DataFrame, got {type(data).__name__}")
+    if not data.index.is_monotonic_increasing:
+        raise InvalidInputError("data's index must be in time order (increasing); sort it (data.sort_index()) "
+                                "or, for files joined end to end, give each a distinct time")
     mask = _window_mask(data.index, window, min_steps)
     X, D = model.residuals(data)  # robust z of each metric, and its residual
     names = list(model.encoder_.columns_)
@@ -353,7 +371,9 @@ def explain(
              "nsigma": (X - model.train_mean_) / model.train_std_}
     if model.has_innovations or "innovation" in method:
         parts["innovation"] = model.innovations_from_encoded(X)
-    reference = window_reference(mask, model.drift_window if reference_window is None else reference_window)
+    if reference_window is None:  # the model's drift window, at least MIN_REFERENCE steps unless 0
+        reference_window = max(int(model.drift_window), MIN_REFERENCE) if model.drift_window else 0
+    reference = window_reference(mask, reference_window)
     parts = {k: recent_normal(v, mask, reference) for k, v in parts.items()}
     noise_z = np.abs(parts["noise"]).mean(axis=0)
     innovation = (burst(np.abs(parts["innovation"])) if "innovation" in parts else np.full(len(names), np.nan))

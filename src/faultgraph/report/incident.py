@@ -109,6 +109,12 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
     why = (f"score {top.score:.3f}, its own noise {top.noise_z:.1f} sd away from normal" if top.constant_value is None
            else f"constant at {top.constant_value:g} throughout the normal period, off it by up to "
                 f"{top.largest_departure:g} in the window")
+    modelled = next((c for c in explanation.causes if c.constant_value is None), None)
+    spread = f'<span class="path">{escape(" → ".join(top.path))}</span>'
+    if top.constant_value is not None:
+        spread = "not in the causal graph (it never moved in training)" + (
+            f"; the model's first cause, {escape(modelled.metric)}: "
+            f'<span class="path">{escape(" → ".join(modelled.path))}</span>' if modelled is not None else "")
     reference = (f"the normal period and the steps {explanation.reference[0]} .. {explanation.reference[1]}"
                  if explanation.reference is not None else "the normal period")
     return f"""<!DOCTYPE html>
@@ -117,7 +123,7 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
 <h1>{escape(title)}</h1>
 <div class="summary" id="summary">
 <b>Most likely root cause:</b> {escape(top.metric)} (service {escape(top.service)}), {escape(why)}.<br>
-<b>How it spread:</b> <span class="path">{escape(' → '.join(top.path))}</span><br>
+<b>How it spread:</b> {spread}<br>
 <b>Symptom:</b> {escape(explanation.target)}; <b>window:</b> {escape(str(explanation.window[0]))} ..
 {escape(str(explanation.window[1]))}; <b>compared with:</b> {escape(reference)}
 </div>
