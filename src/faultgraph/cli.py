@@ -319,7 +319,6 @@ def fit(
     """Fit a model: with --label, fault identification from labels; without, anomaly detection."""
     from faultgraph.detect import CausalDetector, FaultIdentifier
     from faultgraph.discovery import PriorKnowledge
-
     from faultgraph.errors import InvalidInputError
 
     with _errors():

@@ -36,7 +36,8 @@ Every score is measured from the window's *recent normal*: where the system has 
 at a new level since training (a deploy, a scale-up), the part of each deviation's
 median over the steps before the window that lies beyond ±1 sd is taken off
 (:func:`recent_normal`; ``reference_window`` steps, by default the model's drift window,
-as the detector does; ``0`` compares with the training period alone).
+as the detector does; ``0`` compares with the training period alone, as does a window
+with fewer than :data:`MIN_REFERENCE` steps before it).
 
 Metrics that held one value throughout training are not in the model (no scale to learn);
 any of them that leaves that value in the window, and its median over the recent normal,
