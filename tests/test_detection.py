@@ -224,6 +224,38 @@ def test_a_nearly_exactly_predicted_metric_is_not_scaled_by_rounding_noise():
     assert fresh.abs().to_numpy().max() < 100
 
 
+def test_rounding_scale_by_hand():
+    from faultgraph.detect import rounding_scale
+
+    rng = np.random.default_rng(0)
+    gauge = np.repeat(np.arange(40) * 0.25, 5)  # 40 levels on a 0.25 grid
+    X = np.column_stack([gauge, rng.standard_normal(200), np.repeat([0.0, 3.0, 7.0, 8.0], 50),
+                         np.repeat(np.arange(8) * 0.25, 25)])
+    # the gauge: q / sqrt(6); continuous data, a 4-level state and an 8-level grid: none
+    np.testing.assert_allclose(rounding_scale(X), [0.25 / np.sqrt(6), 0.0, 0.0, 0.0])
+
+
+def test_two_gauges_rounded_to_one_grid_do_not_alarm_at_their_first_disagreement(monkeypatch):
+    # "b" is "a" measured again: both rounded to 0.1, they agree at most steps, so the
+    # residual of one on the other has an interquartile range of a fraction of a step;
+    # one step of disagreement must stay a few sd (it was a 50-sd alarm: SMD machine-3-5)
+    import faultgraph.detect.unsupervised as unsupervised
+
+    def frame(seed: int, wobble: float) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        x = np.convolve(rng.standard_normal(3000), np.ones(50) / 50 ** 0.5, mode="same")
+        return pd.DataFrame({"a": np.round(x, 1), "b": np.round(x + wobble * rng.standard_normal(3000), 1),
+                             "c": rng.standard_normal(3000)})
+
+    det = CausalDetector(lags=1).fit(frame(0, 0.005))
+    fresh = frame(1, 0.03)  # the second gauge drifts a little more apart: a few one-step disagreements
+    z = det.score_samples(fresh)[["residual:a", "residual:b"]].abs().to_numpy().max()
+    assert 1 < z < 15
+    monkeypatch.setattr(unsupervised, "rounding_scale", lambda X: np.zeros(X.shape[1]))
+    z = CausalDetector(lags=1).fit(frame(0, 0.005)).score_samples(fresh)[["residual:a", "residual:b"]]
+    assert z.abs().to_numpy().max() > 30  # scaled by the IQR of agreement alone
+
+
 def test_the_innovation_score_adds_the_combined_innovations(system, tmp_path):
     from faultgraph.detect import drift_adjust
 

@@ -10,6 +10,7 @@ from faultgraph.detect.unsupervised import (
     PCADetector,
     RandomDetector,
     drift_adjust,
+    rounding_scale,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "drift_adjust",
     "pot_threshold",
     "quantile_threshold",
+    "rounding_scale",
 ]
