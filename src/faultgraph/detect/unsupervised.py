@@ -27,8 +27,8 @@ from faultgraph.encode import MetricEncoder, robust_center_scale
 from faultgraph.errors import InvalidInputError, NotFittedError
 from faultgraph.io.model import load_model_dir, save_model_dir
 
-__all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "drift_adjust",
-           "rounding_scale"]
+__all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "beyond_tolerance",
+           "drift_adjust", "rounding_scale"]
 
 TASK = "unsupervised-detection"
 
@@ -116,8 +116,14 @@ def drift_adjust(values: np.ndarray, history: np.ndarray, window: int, tolerance
         return values
     full = np.vstack([history, values]) if len(history) else values
     median = np.nan_to_num(pd.DataFrame(full).rolling(window, min_periods=1).median().shift(1).to_numpy(), nan=0.0)
-    drift = np.sign(median) * np.maximum(np.abs(median) - tolerance, 0.0)
-    return (full - drift)[len(full) - len(values):]
+    return (full - beyond_tolerance(median, tolerance))[len(full) - len(values):]
+
+
+def beyond_tolerance(median: np.ndarray, tolerance: float = DRIFT_TOLERANCE) -> np.ndarray:
+    """The part of a median of standardised deviations that lies beyond ``±tolerance``
+    (a soft threshold): the drift that :func:`drift_adjust` and the root-cause ranking's
+    recent normal take off; within the tolerance, 0."""
+    return np.sign(median) * np.maximum(np.abs(median) - tolerance, 0.0)
 
 
 class Detector:

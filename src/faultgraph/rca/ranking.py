@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from faultgraph._validation import as_generator, check_choice
-from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector
+from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector, beyond_tolerance
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "Cause", "Explanation", "burst",
@@ -269,8 +269,7 @@ def recent_normal(values: np.ndarray, mask: np.ndarray, reference: slice | None,
     window = values[mask]
     if reference is None:
         return window
-    median = np.median(values[reference], axis=0)
-    return window - np.sign(median) * np.maximum(np.abs(median) - tolerance, 0.0)
+    return window - beyond_tolerance(np.median(values[reference], axis=0), tolerance)
 
 
 def burst(A: np.ndarray, steps: int = BURST_STEPS) -> np.ndarray:
