@@ -128,7 +128,8 @@ def test_save_load_and_cli_round_trip(system, tmp_path):
                                  str(tmp_path / "scores.csv")])
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(tmp_path / "scores.csv", index_col=0)
-    assert list(scores.columns) == ["score", "anomaly"] + [f"residual:m{i}" for i in range(6)]
+    assert list(scores.columns) == ["score", "anomaly", "background"] + [f"residual:m{i}" for i in range(6)]
+    assert (scores["background"] == 1.0).all()  # stationary data: the threshold is read as fitted
     # away from the fault (and the 15 steps the smoothing carries it past its end) alarms
     # stay rare. Smoothing makes them come in runs of ~15 steps, so 925 quiet steps hold
     # only ~60 independent chances: this is a sanity bound, the calibration of the POT
@@ -206,6 +207,69 @@ def test_a_lasting_level_shift_stops_alarming_but_a_short_fault_still_does(syste
     np.testing.assert_array_equal(det.score_samples(test)["score"], fixed.score_samples(test)["score"])
     with pytest.raises(InvalidInputError, match="drift_window must be a non-negative integer"):
         CausalDetector(drift_window=-1).fit(train)
+
+
+def test_background_adjust_by_hand_and_never_looks_ahead():
+    from faultgraph.detect import background_adjust
+    from faultgraph.detect.unsupervised import BACKGROUND_QUANTILE, MIN_BACKGROUND
+
+    rng = np.random.default_rng(0)
+    history = rng.uniform(0.5, 1.5, 100)
+    scores = np.concatenate([rng.uniform(0.5, 1.5, 100), rng.uniform(5.0, 15.0, 200)])  # 10 times noisier
+    window, base = 80, 1.0
+    out, background = background_adjust(scores, history, window, base)
+    full = np.concatenate([history, scores])
+    for t in (0, 99, 150, 299):  # by hand: the lower quartile of the 80 scores before, over twice the base
+        q = np.quantile(full[100 + t - window : 100 + t], BACKGROUND_QUANTILE)
+        assert background[t] == pytest.approx(1.0 + max(0.0, q / base - 2.0))
+        assert out[t] == pytest.approx(scores[t] / background[t])
+    assert (background[:101] == 1.0).all()  # a quiet background, within twice the training's: untouched
+    assert background[-1] > 5.0  # the noisy regime (lower quartile about 7.5) has become the background
+    changed = scores.copy()
+    changed[200:] *= 100.0  # the future changes: nothing before it may move
+    np.testing.assert_array_equal(background_adjust(changed, history, window, base)[1][:201], background[:201])
+    # no past (fewer than MIN_BACKGROUND scores before a step), or window 0: as is
+    assert (background_adjust(scores, history[:0], window, base)[1][:MIN_BACKGROUND] == 1.0).all()
+    np.testing.assert_array_equal(background_adjust(scores, history, 0, base)[0], scores)
+
+
+def test_a_noisier_regime_alarms_relative_to_its_background_but_a_fault_in_it_still_does(system):
+    # from step 100 on every metric runs with three times its noise (a regime the drift
+    # adjustment of levels cannot take off); a large fault in that regime must still alarm
+    train, test, labels = system
+    rng = np.random.default_rng(3)
+    noisy = test.copy()
+    noisy.iloc[100:] += 2.0 * train.std().to_numpy() * rng.standard_normal((len(test) - 100, test.shape[1]))
+    noisy.loc[500:559, "m1"] += 12.0 * train["m1"].std()
+    det = CausalDetector(lags=1, background_window=200).fit(train)
+    fixed = CausalDetector(lags=1, background_window=0).fit(train)
+    late = np.zeros(len(labels), dtype=bool)
+    late[400:] = True
+    late[480:600] = False  # away from the fault
+    assert fixed.score_samples(noisy)["anomaly"][late].mean() > 0.5  # without: alarms most of the time
+    adapted = det.score_samples(noisy)
+    assert adapted["anomaly"][late].mean() < 0.1 and adapted["background"][late].min() > 1.0
+    assert adapted["anomaly"][labels == 1].mean() > 0.5
+    # data in the training regime score exactly as without the adjustment
+    np.testing.assert_array_equal(det.score_samples(test)["score"], fixed.score_samples(test)["score"])
+    with pytest.raises(InvalidInputError, match="background_window must be a non-negative integer"):
+        CausalDetector(background_window=-5).fit(train)
+
+
+def test_a_folder_saved_before_the_background_scores_as_it_did(system, tmp_path):
+    from faultgraph.io.model import load_model_dir, save_model_dir
+
+    train, test, _ = system
+    CausalDetector(lags=1).fit(train).save(tmp_path / "m")
+    meta, arrays = load_model_dir(tmp_path / "m")
+    del meta["params"]["background_window"], meta["background_base"], arrays["background_history"]
+    save_model_dir(tmp_path / "old", {k: v for k, v in meta.items() if k not in ("schema_version", "arrays_sha256")},
+                   arrays)
+    old = CausalDetector.load(tmp_path / "old")
+    assert old.background_window == 0
+    np.testing.assert_array_equal(old.score_samples(test)["score"],
+                                  CausalDetector(lags=1, background_window=0).fit(train).score_samples(test)["score"])
+    old.save(tmp_path / "again")  # and saves again
 
 
 def test_a_nearly_exactly_predicted_metric_is_not_scaled_by_rounding_noise():

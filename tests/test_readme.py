@@ -45,7 +45,7 @@ def test_readme_shell_commands_run_in_order(tmp_path, monkeypatch):
     assert set(produced["causes"][0]) == set(documented["causes"][0])
     assert json.loads((tmp_path / "rca-baro.json").read_text())["method"] == "baro"
     header = (tmp_path / "anomaly-scores.csv").read_text().splitlines()[0].split(",")
-    assert header[1:3] == ["score", "anomaly"] and header[3].startswith("residual:")
+    assert header[1:4] == ["score", "anomaly", "background"] and header[4].startswith("residual:")
 
 
 def test_readme_python_example_runs(capsys):

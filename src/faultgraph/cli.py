@@ -283,7 +283,7 @@ def _score_against(truth_path: Path, graph: Any) -> Any:
 
 
 #: fit's options that only the unsupervised detector reads.
-UNSUPERVISED_ONLY = ("lags", "risk", "combine", "score", "drift_window")
+UNSUPERVISED_ONLY = ("lags", "risk", "combine", "score", "drift_window", "background_window")
 
 
 @app.command()
@@ -314,6 +314,9 @@ def fit(
     drift_window: Annotated[int, typer.Option(
         min=0, help="Measure each metric's deviations from their median over this many past steps, so a level "
                     "that shifts and stays stops alarming after about half of it (0: off; unsupervised).")] = 360,
+    background_window: Annotated[int, typer.Option(
+        min=0, help="Read the alarm threshold relative to the score's background over this many past steps, "
+                    "once that runs above twice the training's (a noisier regime; 0: off; unsupervised).")] = 1440,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
 ) -> None:
     """Fit a model: with --label, fault identification from labels; without, anomaly detection."""
@@ -334,7 +337,7 @@ def fit(
                 det = CausalDetector(lags=lags, method=method.value, lambda1=lambda1, threshold=threshold,
                                      prior=prior_obj, max_gap=max_gap, risk=risk,
                                      combine=combine.value, score=score.value,
-                                     drift_window=drift_window).fit(frame)
+                                     drift_window=drift_window, background_window=background_window).fit(frame)
             det.save(out)
             g = det.graph_
             err.print(f"{int((g.adjacency != 0).sum())} edges and {len(g.lagged_edges)} lagged edges among "

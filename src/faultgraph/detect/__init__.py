@@ -9,6 +9,7 @@ from faultgraph.detect.unsupervised import (
     NSigmaDetector,
     PCADetector,
     RandomDetector,
+    background_adjust,
     drift_adjust,
     rounding_scale,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "NSigmaDetector",
     "PCADetector",
     "RandomDetector",
+    "background_adjust",
     "drift_adjust",
     "pot_threshold",
     "quantile_threshold",
