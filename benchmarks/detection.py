@@ -13,13 +13,15 @@ flatters: shown only beside the unadjusted number); ROC-AUC and PR-AUC of the ra
 event-wise recall and mean detection delay (steps) at the label-free threshold; and the
 wall time of fit plus scoring. BLAS is pinned to one thread.
 
-Detectors, all through the same code path (encoder, drift adjustment, score, threshold):
+Detectors, all through the same code path (encoder, drift adjustment, score, background,
+threshold):
 * ``faultgraph``: residuals of a lagged causal model plus the metrics' robust z-scores,
   each less its median over the previous 360 steps beyond ±1 sd, mean of squares over metrics,
-  smoothed over 15 steps (``CausalDetector()`` defaults);
+  smoothed over 15 steps, divided by ``1 + max(0, r - 2)`` where ``r`` is the lower quartile
+  of the previous 1440 scores over the training's (``CausalDetector()`` defaults);
 * ``faultgraph residual-only``: the same without the marginal term;
 * ``n-sigma (same config)``: robust z-scores with faultgraph's combination and smoothing;
-* ``n-sigma (classic)``: max |z| over metrics, no smoothing, no drift adjustment;
+* ``n-sigma (classic)``: max |z| over metrics, no smoothing, no drift or background adjustment;
 * ``pca``: reconstruction error (90 % variance), faultgraph's combination and smoothing;
 * ``random``: random scores, unsmoothed.
 """
@@ -49,7 +51,7 @@ def detectors() -> dict[str, object]:
         "faultgraph": lambda: CausalDetector(),
         "faultgraph residual-only": lambda: CausalDetector(score="residual"),
         "n-sigma (same config)": lambda: NSigmaDetector(),
-        "n-sigma (classic)": lambda: NSigmaDetector(combine="max", smooth=1, drift_window=0),
+        "n-sigma (classic)": lambda: NSigmaDetector(combine="max", smooth=1, drift_window=0, background_window=0),
         "pca": lambda: PCADetector(),
         "random": lambda: RandomDetector(random_state=0, smooth=1),
     }

@@ -30,8 +30,8 @@ Variants, each fitted on the normal period and scored on the anomalous one (with
 * ``faultgraph, SMD combination``: as ``faultgraph`` with the detector's defaults, chosen
   on SMD (residual and robust z; the mean of z² over metrics, then smoothed);
 * detection baselines on the aligned data: ``n-sigma`` (max |robust z| over metrics, the
-  classic rule, no drift adjustment) and ``n-sigma, same combination`` (faultgraph's combination,
-  smoothing and drift adjustment);
+  classic rule, no drift or background adjustment) and ``n-sigma, same combination``
+  (faultgraph's combination, smoothing, drift and background adjustment);
 * root-cause baselines on the aligned data: ``baro`` (BARO's robust z: median/IQR of the
   normal period, max over the window) and ``nsigma``. BARO's own detector (Bayesian
   online change points) is not reimplemented, so BARO has no detection row.
@@ -140,7 +140,7 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
                                              False),
             "faultgraph, no innovations": (CausalDetector(lags=8, prior=tiers, combine=COMBINE), True),
             "faultgraph, SMD combination": (CausalDetector(lags=8, prior=tiers), True),
-            "n-sigma": (NSigmaDetector(combine="max", smooth=1, drift_window=0), True),
+            "n-sigma": (NSigmaDetector(combine="max", smooth=1, drift_window=0, background_window=0), True),
             "n-sigma, same combination": (NSigmaDetector(combine=COMBINE), True),
         }
         fitted = {}
