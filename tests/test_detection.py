@@ -233,7 +233,7 @@ def test_background_adjust_by_hand_and_never_looks_ahead():
     np.testing.assert_array_equal(background_adjust(scores, history, 0, base)[0], scores)
 
 
-def test_a_noisier_regime_alarms_relative_to_its_background_but_a_fault_in_it_still_does(system):
+def test_a_noisier_regime_alarms_relative_to_its_background_but_a_fault_in_it_still_does(system, tmp_path):
     # from step 100 on every metric runs with three times its noise (a regime the drift
     # adjustment of levels cannot take off); a large fault in that regime must still alarm
     train, test, labels = system
@@ -254,6 +254,18 @@ def test_a_noisier_regime_alarms_relative_to_its_background_but_a_fault_in_it_st
     np.testing.assert_array_equal(det.score_samples(test)["score"], fixed.score_samples(test)["score"])
     with pytest.raises(InvalidInputError, match="background_window must be a non-negative integer"):
         CausalDetector(background_window=-5).fit(train)
+    # the CLI says when and how much it rescaled
+    from typer.testing import CliRunner
+
+    from faultgraph.cli import app
+
+    det.save(tmp_path / "m")
+    noisy.to_csv(tmp_path / "noisy.csv", index_label="step")
+    result = CliRunner().invoke(app, ["detect", str(tmp_path / "m"), str(tmp_path / "noisy.csv"), "--out",
+                                      str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.output
+    rescaled = int((adapted["background"] > 1).sum())
+    assert f"{rescaled} steps ran noisier than twice the training's background" in " ".join(result.stderr.split())
 
 
 def test_a_folder_saved_before_the_background_scores_as_it_did(system, tmp_path):

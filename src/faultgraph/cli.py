@@ -391,8 +391,9 @@ def detect(
 ) -> None:
     """Score every row of DATA with a fitted model and write scores.csv.
 
-    Unsupervised models write `score`, `anomaly` (0/1) and one `residual:<metric>` column
-    per metric; label models write `probability` and `decision`.
+    Unsupervised models write `score`, `anomaly` (0/1), `background` (what the score was
+    divided by where the data ran noisier than twice the training's background) and one
+    `residual:<metric>` column per metric; label models write `probability` and `decision`.
     """
     import pandas as pd
 
@@ -410,6 +411,11 @@ def detect(
             n = int(table["anomaly"].sum())
             err.print(f"{n} of {len(table)} steps above the alarm threshold {det.threshold_:.3g}; wrote {out}",
                       highlight=False)
+            noisy = table["background"] > 1.0
+            if noisy.any():
+                err.print(f"{int(noisy.sum())} steps ran noisier than twice the training's background: their "
+                          f"scores were divided by up to {table['background'].max():.3g} (column background; fit "
+                          f"with --background-window 0 to turn this off)", highlight=False, soft_wrap=True)
             return
         model = FaultIdentifier.load(model_dir)
         proba = model.predict_proba(frame)
