@@ -268,6 +268,30 @@ def test_a_noisier_regime_alarms_relative_to_its_background_but_a_fault_in_it_st
     assert f"{rescaled} steps ran noisier than twice the training's background" in " ".join(result.stderr.split())
 
 
+def test_a_metric_constant_in_training_is_shown_when_it_moves_but_not_scored(system, tmp_path):
+    from typer.testing import CliRunner
+
+    from faultgraph.cli import app
+
+    train, test, _ = system
+    det = CausalDetector(lags=1).fit(train.assign(errors=0.0))  # an error counter at 0 all along
+    errors = np.zeros(len(test))
+    errors[300:310] = [1, 2, 2, 1, 1, 1, 1, 1, 1, np.nan]  # counts for a while (one sample lost)
+    scored = det.score_samples(test.assign(errors=errors))
+    np.testing.assert_array_equal(scored["constant:errors"], errors)  # its departure from 0
+    assert list(scored.columns[-1:]) == ["constant:errors"]
+    # it does not enter the score: the same as without the column
+    np.testing.assert_array_equal(scored["score"], det.score_samples(test)["score"])
+    assert "constant:errors" not in det.score_samples(test).columns
+    det.save(tmp_path / "m")
+    test.assign(errors=errors).to_csv(tmp_path / "t.csv", index_label="step")
+    result = CliRunner().invoke(app, ["detect", str(tmp_path / "m"), str(tmp_path / "t.csv"), "--out",
+                                      str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.output
+    assert ("constant in training, not scored, but moved here (columns constant:<metric>): errors (at 0 in "
+            "training; off it at 9 steps, by up to 2)") in " ".join(result.stderr.split())
+
+
 def test_a_folder_saved_before_the_background_scores_as_it_did(system, tmp_path):
     from faultgraph.io.model import load_model_dir, save_model_dir
 

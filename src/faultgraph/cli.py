@@ -392,8 +392,10 @@ def detect(
     """Score every row of DATA with a fitted model and write scores.csv.
 
     Unsupervised models write `score`, `anomaly` (0/1), `background` (what the score was
-    divided by where the data ran noisier than twice the training's background) and one
-    `residual:<metric>` column per metric; label models write `probability` and `decision`.
+    divided by where the data ran noisier than twice the training's background), one
+    `residual:<metric>` column per metric and one `constant:<metric>` column per metric that
+    held one value in training (its departure from it: not scored, but named when it moves);
+    label models write `probability` and `decision`.
     """
     import pandas as pd
 
@@ -416,6 +418,10 @@ def detect(
                 err.print(f"{int(noisy.sum())} steps ran noisier than twice the training's background: their "
                           f"scores were divided by up to {table['background'].max():.3g} (column background; fit "
                           f"with --background-window 0 to turn this off)", highlight=False, soft_wrap=True)
+            moved = _moved_constants(table.filter(like="constant:"), det.encoder_.constants_)
+            if moved:
+                err.print("constant in training, not scored, but moved here (columns constant:<metric>): "
+                          + "; ".join(moved), highlight=False, soft_wrap=True)
             return
         model = FaultIdentifier.load(model_dir)
         proba = model.predict_proba(frame)
@@ -427,6 +433,19 @@ def detect(
         if model.label in frame.columns:
             y = frame[model.label].to_numpy()
             print(table1({"faultgraph": classification_scores(y, decision, proba)}))
+
+
+def _moved_constants(departures, constants: dict, limit: int = 10) -> list[str]:
+    """One phrase per metric constant in training that left its value in ``departures``
+    (the ``constant:<metric>`` columns of ``score_samples``), most steps first."""
+    off = departures.abs().fillna(0.0) > 0
+    steps = off.sum().sort_values(ascending=False, kind="stable")
+    phrases = []
+    for column, n in steps[steps > 0].items():
+        metric = column.removeprefix("constant:")
+        phrases.append(f"{metric} (at {constants[metric]:g} in training; off it at {int(n)} steps, by up to "
+                       f"{departures[column].abs().max():g})")
+    return phrases[:limit] + ([f"and {len(phrases) - limit} more"] if len(phrases) > limit else [])
 
 
 class RcaMethodOpt(str, Enum):

@@ -266,7 +266,11 @@ class Detector:
         the score was divided by because its recent background ran above the training's,
         :func:`background_adjust`; 1 almost always) and one ``residual:<metric>`` column of
         standardised deviations per metric (and, when the score adds innovations, one
-        ``innovation:<metric>`` column each), not drift-adjusted."""
+        ``innovation:<metric>`` column each), not drift-adjusted; last, one
+        ``constant:<metric>`` column for each metric that held one value throughout
+        training and is in ``data``: its value less that one (the model has no scale to
+        score it on, so it does not enter the score, but any departure is news: an error
+        counter at 0 all week that starts to count)."""
         self._check_fitted()
         frame = self._frame(data, "data")
         columns = self.encoder_.columns_
@@ -283,6 +287,8 @@ class Detector:
         if raw.shape[1] > 2 * d:  # the innovations the score adds
             parts.append(pd.DataFrame(raw[:, 2 * d : 3 * d], index=frame.index,
                                       columns=[f"innovation:{c}" for c in columns]))
+        departures = self.encoder_.departures(frame)  # metrics constant in training: shown, not scored
+        parts.append(departures.set_axis([f"constant:{c}" for c in departures.columns], axis=1))
         return pd.concat(parts, axis=1)
 
     def residuals(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
