@@ -228,9 +228,13 @@ def test_background_adjust_by_hand_and_never_looks_ahead():
     changed = scores.copy()
     changed[200:] *= 100.0  # the future changes: nothing before it may move
     np.testing.assert_array_equal(background_adjust(changed, history, window, base)[1][:201], background[:201])
-    # no past (fewer than MIN_BACKGROUND scores before a step), or window 0: as is
+    # no past (fewer than MIN_BACKGROUND scores before a step), window 0, or a training
+    # background of numerical noise: as is
     assert (background_adjust(scores, history[:0], window, base)[1][:MIN_BACKGROUND] == 1.0).all()
     np.testing.assert_array_equal(background_adjust(scores, history, 0, base)[0], scores)
+    np.testing.assert_array_equal(background_adjust(scores, history, window, 1e-31)[0], scores)
+    with pytest.raises(InvalidInputError, match="background window must be 0 .off. or at least 60 steps, got 5"):
+        background_adjust(scores, history, 5, base)
 
 
 def test_a_noisier_regime_alarms_relative_to_its_background_but_a_fault_in_it_still_does(system, tmp_path):
@@ -254,6 +258,11 @@ def test_a_noisier_regime_alarms_relative_to_its_background_but_a_fault_in_it_st
     np.testing.assert_array_equal(det.score_samples(test)["score"], fixed.score_samples(test)["score"])
     with pytest.raises(InvalidInputError, match="background_window must be a non-negative integer"):
         CausalDetector(background_window=-5).fit(train)
+    with pytest.raises(InvalidInputError, match="background_window must be 0 .off. or at least 60 steps, got 30"):
+        CausalDetector(background_window=30).fit(train)
+    CausalDetector(lags=1, background_window=np.int64(200), drift_window=np.int64(100)).fit(train).save(
+        tmp_path / "numpy-ints")  # NumPy integers are saved as plain numbers
+    assert CausalDetector.load(tmp_path / "numpy-ints").background_window == 200
     # the CLI says when and how much it rescaled
     from typer.testing import CliRunner
 

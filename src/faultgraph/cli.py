@@ -316,7 +316,8 @@ def fit(
                     "that shifts and stays stops alarming after about half of it (0: off; unsupervised).")] = 360,
     background_window: Annotated[int, typer.Option(
         min=0, help="Read the alarm threshold relative to the score's background over this many past steps, "
-                    "once that runs above twice the training's (a noisier regime; 0: off; unsupervised).")] = 1440,
+                    "once that runs above twice the training's (a noisier regime; 0: off, else at least 60; "
+                    "unsupervised).")] = 1440,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
 ) -> None:
     """Fit a model: with --label, fault identification from labels; without, anomaly detection."""
