@@ -292,7 +292,11 @@ def test_a_metric_constant_in_training_is_shown_when_it_moves_but_not_scored(sys
     # it does not enter the score: the same as without the column
     np.testing.assert_array_equal(scored["score"], det.score_samples(test)["score"])
     assert "constant:errors" not in det.score_samples(test).columns
-    det.save(tmp_path / "m")
+    train.assign(errors=0.0).to_csv(tmp_path / "train.csv", index_label="step")
+    result = CliRunner().invoke(app, ["fit", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert ("dropped metric 'errors': constant at 0 in training: not scored; detect names it if it moves"
+            in " ".join(result.stderr.split()))
     test.assign(errors=errors).to_csv(tmp_path / "t.csv", index_label="step")
     result = CliRunner().invoke(app, ["detect", str(tmp_path / "m"), str(tmp_path / "t.csv"), "--out",
                                       str(tmp_path / "s.csv")])

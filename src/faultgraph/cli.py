@@ -340,6 +340,10 @@ def fit(
                                      combine=combine.value, score=score.value,
                                      drift_window=drift_window, background_window=background_window).fit(frame)
             det.save(out)
+            for name, reason in det.encoder_.dropped_.items():
+                what = (f"constant at {det.encoder_.constants_[name]:g} in training: not scored; detect names it "
+                        f"if it moves" if name in det.encoder_.constants_ else reason)
+                err.print(f"dropped metric {name!r}: {what}", highlight=False, soft_wrap=True)
             g = det.graph_
             err.print(f"{int((g.adjacency != 0).sum())} edges and {len(g.lagged_edges)} lagged edges among "
                       f"{len(g.nodes)} metrics; alarm threshold {det.threshold_:.3g} (POT, risk {risk:g}); "
