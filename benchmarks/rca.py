@@ -196,8 +196,6 @@ def interpretation(dataset: str, root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-
-
 def paired(frame: pd.DataFrame, metric: str = "HitRate@100%", resamples: int = 10_000) -> pd.DataFrame:
     """faultgraph's default against every baseline row, segment by segment: how many
     segments it ranks better, worse and the same, and the mean difference of ``metric``
