@@ -19,6 +19,14 @@ def pin_blas() -> None:
     threadpool_limits(1)
 
 
+def classic_nsigma():
+    """The textbook N-sigma detector: max |robust z| over metrics, no smoothing, no drift
+    or background adjustment."""
+    from faultgraph.detect import NSigmaDetector
+
+    return NSigmaDetector(combine="max", smooth=1, drift_window=0, background_window=0)
+
+
 def incident_args(doc: str, script: str, incidents: int) -> tuple[argparse.Namespace, str]:
     """Parse ``--out`` and ``--incidents`` (default ``incidents``), pin BLAS, silence
     warnings; return the arguments and the command line that reproduces the run."""

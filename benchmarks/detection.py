@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, pin_blas, progress, write_report  # noqa: E402
+from _common import classic_nsigma, markdown_table, pin_blas, progress, write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -51,7 +51,7 @@ def detectors() -> dict[str, object]:
         "faultgraph": lambda: CausalDetector(),
         "faultgraph residual-only": lambda: CausalDetector(score="residual"),
         "n-sigma (same config)": lambda: NSigmaDetector(),
-        "n-sigma (classic)": lambda: NSigmaDetector(combine="max", smooth=1, drift_window=0, background_window=0),
+        "n-sigma (classic)": classic_nsigma,
         "pca": lambda: PCADetector(),
         "random": lambda: RandomDetector(random_state=0, smooth=1),
     }

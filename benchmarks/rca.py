@@ -48,7 +48,6 @@ NEZHA = DATA / "nezha"
 #: The baselines once more, compared with the training period alone (``reference_window=0``)
 #: instead of the recent normal before each window that every method gets by default.
 TRAINING_REFERENCE = {"nsigma, training reference": "nsigma", "baro, training reference": "baro"}
-DEFAULT_LABEL = "faultgraph's default (`causal+innovation+nsigma`)"
 
 
 def variants() -> list[str]:
@@ -142,10 +141,11 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
 def simulated(n: int) -> pd.DataFrame:
     from faultgraph.detect import CausalDetector
     from faultgraph.evaluate import ac_at_k, avg_at_k
+    from faultgraph.rca import DEFAULT_METHOD
     from faultgraph.simulate import simulate_incident
 
     from faultgraph.report.demo import SERVICE_TIERS as tiers  # load → resources → latency and errors
-    with_tiers = {"causal + tiers prior": "causal", "causal+innovation+nsigma + tiers prior": "causal+innovation+nsigma"}
+    with_tiers = {"causal + tiers prior": "causal", f"{DEFAULT_METHOD} + tiers prior": DEFAULT_METHOD}
     rows_of = [*variants(), *with_tiers]
     ranks = {m: ([], []) for m in rows_of}
     truth_m, truth_s, seconds = [], [], {m: [] for m in rows_of}
@@ -217,6 +217,8 @@ def paired(frame: pd.DataFrame, metric: str = "HitRate@100%", resamples: int = 1
 
 
 def main() -> None:
+    from faultgraph.rca import DEFAULT_METHOD
+
     args, cmd = incident_args(__doc__, "rca.py", 100)
     parts = ["# Root-cause ranking", "", f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one "
              "thread). `causal+innovation+nsigma`: faultgraph's default (noise z + innovation z + N-sigma z, below); "
@@ -241,7 +243,8 @@ def main() -> None:
         means = frame.groupby("method", sort=False, as_index=False)[
             ["HitRate@100%", "HitRate@150%", "NDCG@100%", "NDCG@150%"]].mean()
         parts += [f"## {dataset} interpretation labels ({len(frame) // frame['method'].nunique()} segments)", "",
-                  markdown_table(means), "", f"{DEFAULT_LABEL} segment by segment against each baseline:", "",
+                  markdown_table(means), "",
+                  f"faultgraph's default (`{DEFAULT_METHOD}`) segment by segment against each baseline:", "",
                   markdown_table(paired(frame)), ""]
     if PETSHOP.exists():
         print("PetShop ...", file=sys.stderr, flush=True)

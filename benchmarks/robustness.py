@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import incident_args, markdown_table, progress, write_report  # noqa: E402
+from _common import classic_nsigma, incident_args, markdown_table, progress, write_report  # noqa: E402
 
 NORMAL, ANOMALOUS, FAULT_AT, PAST = 1500, 240, 120, 100
 #: A fault of one service moves one metric first: each metric's |z| is smoothed over 15
@@ -68,8 +68,6 @@ COMBINE = "max-of-smoothed"
 #: metric predicts) to its residual and its own z-score: jitter blurs the residuals of the
 #: learned equations more than the innovations (the ``no innovations`` row shows by how much).
 SCORE = "residual+marginal+innovation"
-#: faultgraph's root causes are ranked with explain's default method.
-DEFAULT_RCA = "causal+innovation+nsigma"
 
 
 @dataclass(frozen=True)
@@ -140,7 +138,7 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
                                              False),
             "faultgraph, no innovations": (CausalDetector(lags=8, prior=tiers, combine=COMBINE), True),
             "faultgraph, SMD combination": (CausalDetector(lags=8, prior=tiers), True),
-            "n-sigma": (NSigmaDetector(combine="max", smooth=1, drift_window=0, background_window=0), True),
+            "n-sigma": (classic_nsigma(), True),
             "n-sigma, same combination": (NSigmaDetector(combine=COMBINE), True),
         }
         fitted = {}
@@ -163,7 +161,7 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
             model_name = name if name in FAULTGRAPH else "faultgraph, lags=1"
             grid = grids[models[model_name][1]]
             ex = explain(fitted[model_name], grid.iloc[test_rows], window,
-                         method=DEFAULT_RCA if name in FAULTGRAPH else name, random_state=seed)
+                         method=None if name in FAULTGRAPH else name, random_state=seed)  # None: the default
             hit_m[name].append(ex.top(1)[0] == inc.root_cause_metric)
             hit_s[name].append(ex.top(1, "service")[0] == inc.root_cause_service)
         delays.append(delay_share(fitted["faultgraph"], inc.link_delays))

@@ -114,7 +114,7 @@ def test_max_of_smoothed_combination_by_hand():
 
     det = NSigmaDetector(combine="max-of-smoothed", smooth=2)
     Z = np.array([[1.0, -4.0], [3.0, 0.0], [-1.0, 2.0]])
-    np.testing.assert_allclose(det._score(Z, Z), [4.0, 2.0, 2.0])  # rolling |z| means: [1,4],[2,2],[2,1]
+    np.testing.assert_allclose(det._score(Z), [4.0, 2.0, 2.0])  # rolling |z| means: [1,4],[2,2],[2,1]
     mixed = NSigmaDetector(combine="mean-square+max", smooth=2)
     ms = np.array([8.5, (8.5 + 4.5) / 2, (4.5 + 2.5) / 2])
-    np.testing.assert_allclose(mixed._score(Z, Z), ms + [4.0, 2.0, 2.0])
+    np.testing.assert_allclose(mixed._score(Z), ms + [4.0, 2.0, 2.0])

@@ -35,6 +35,15 @@ def check_nonnegative(name: str, value: float) -> float:
     return value
 
 
+def check_window(name: str, value: Any, minimum: int, zero: str = "off") -> int:
+    """Return ``value`` if it is 0 (which means ``zero``) or a whole number of at least
+    ``minimum`` steps, else raise."""
+    if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+            or not (value == 0 or value >= minimum)):
+        raise InvalidInputError(f"{name} must be 0 ({zero}) or at least {minimum} steps, got {value!r}")
+    return int(value)
+
+
 def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise naming the choices."""
     if value not in allowed:

@@ -423,7 +423,7 @@ def detect(
                 err.print(f"{int(noisy.sum())} steps ran noisier than twice the training's background: their "
                           f"scores were divided by up to {table['background'].max():.3g} (column background; fit "
                           f"with --background-window 0 to turn this off)", highlight=False, soft_wrap=True)
-            moved = _moved_constants(table.filter(like="constant:"), det.encoder_.constants_)
+            moved = _constants_that_moved(table.filter(like="constant:"), det.encoder_.constants_)
             if moved:
                 err.print("constant in training, not scored, but moved here (columns constant:<metric>): "
                           + "; ".join(moved), highlight=False, soft_wrap=True)
@@ -440,16 +440,17 @@ def detect(
             print(table1({"faultgraph": classification_scores(y, decision, proba)}))
 
 
-def _moved_constants(departures, constants: dict, limit: int = 10) -> list[str]:
+def _constants_that_moved(departures: Any, constants: dict[str, float], limit: int = 10) -> list[str]:
     """One phrase per metric constant in training that left its value in ``departures``
     (the ``constant:<metric>`` columns of ``score_samples``), most steps first."""
-    off = departures.abs().fillna(0.0) > 0
-    steps = off.sum().sort_values(ascending=False, kind="stable")
-    phrases = []
-    for column, n in steps[steps > 0].items():
-        metric = column.removeprefix("constant:")
-        phrases.append(f"{metric} (at {constants[metric]:g} in training; off it at {int(n)} steps, by up to "
-                       f"{departures[column].abs().max():g})")
+    import numpy as np
+
+    from faultgraph.encode import constant_moves
+
+    metrics = [c.removeprefix("constant:") for c in departures.columns]
+    steps = constant_moves(departures.to_numpy(), np.array([constants[m] for m in metrics])).sum(axis=0)
+    phrases = [f"{metrics[j]} (at {constants[metrics[j]]:g} in training; off it at {int(steps[j])} steps, by up to "
+               f"{departures.iloc[:, j].abs().max():g})" for j in np.argsort(-steps, kind="stable") if steps[j]]
     return phrases[:limit] + ([f"and {len(phrases) - limit} more"] if len(phrases) > limit else [])
 
 

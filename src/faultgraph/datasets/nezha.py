@@ -331,11 +331,12 @@ def cases(
 
     * ``"before"`` (default): the ``normal_minutes`` rows (default 3) before the minute of
       the injection. That minute's row was sampled at :19-:29 s, possibly after the
-      injection, so when it is not the fault's first row it is in neither window. 3 + 5 = 8 rows, so with the defaults the windows of consecutive
-      faults never overlap; but a fault whose effect lasts 6-7 rows still leaves its tail
-      in the next fault's normal window, and longer windows reach into the previous fault
-      (with 4 rows, 19 of the 54 non-first windows hold the previous fault's 5th row). The
-      first fault of each day has only 3 rows before it.
+      injection, so when it is not the fault's first row it is in neither window. 3 + 5 =
+      8 rows, so with the defaults the windows of consecutive faults never overlap; but a
+      fault whose effect lasts 6-7 rows still leaves its tail in the next fault's normal
+      window, and longer windows reach into the previous fault (with 4 rows, 19 of the 54
+      non-first windows hold the previous fault's 5th row). The first fault of each day
+      has only 3 rows before it.
     * ``"fault_free"``: the ``normal_minutes`` rows (default 60) from ``settle_minutes``
       after the day's last fault starts, the same for every case of the day. The faults
       are injected in one session of a few hours and the metrics go on after it with the

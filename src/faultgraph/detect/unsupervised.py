@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import as_generator, check_choice
+from faultgraph._validation import as_generator, check_choice, check_window
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
@@ -156,9 +156,7 @@ def background_adjust(scores: np.ndarray, history: np.ndarray, window: int, base
     scores = np.asarray(scores, dtype=float)
     if window <= 0 or not base > MIN_BACKGROUND_BASE:
         return scores, np.ones_like(scores)
-    if window < MIN_BACKGROUND:
-        raise InvalidInputError(f"background window must be 0 (off) or at least {MIN_BACKGROUND} steps, "
-                                f"got {window!r}")
+    check_window("background window", window, MIN_BACKGROUND)
     full = np.concatenate([history, scores]) if len(history) else scores
     quartile = (pd.Series(full).rolling(window, min_periods=MIN_BACKGROUND)
                 .quantile(BACKGROUND_QUANTILE).shift(1).to_numpy()[len(full) - len(scores):])
@@ -221,9 +219,7 @@ class Detector:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise InvalidInputError(f"{name} must be a non-negative integer (steps; 0 turns it off), "
                                         f"got {value!r}")
-        if 0 < self.background_window < MIN_BACKGROUND:
-            raise InvalidInputError(f"background_window must be 0 (off) or at least {MIN_BACKGROUND} steps, "
-                                    f"got {self.background_window!r}")
+        check_window("background_window", self.background_window, MIN_BACKGROUND)
         frame = self._frame(train, "train")
         start = time.perf_counter()
         self.encoder_ = MetricEncoder(max_gap=self.max_gap).fit(frame)
@@ -263,13 +259,12 @@ class Detector:
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         """The score from drift-adjusted blocks (see :meth:`_blocks`)."""
-        return self._score(blocks, blocks)  # the baselines' combination reads Z only
+        return self._score(blocks)  # the baselines' blocks are their deviations Z alone
 
-    def _score(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        """The score of each step from the encoded data ``X`` and the standardised
-        deviations ``Z``: combined over metrics and smoothed by a trailing rolling mean of
-        ``smooth`` steps; with ``"max-of-smoothed"``, each metric's ``|z|`` is smoothed first
-        and the largest taken."""
+    def _score(self, Z: np.ndarray) -> np.ndarray:
+        """The score of each step from standardised deviations ``Z``: combined over
+        metrics and smoothed by a trailing rolling mean of ``smooth`` steps; with
+        ``"max-of-smoothed"``, each metric's ``|z|`` is smoothed first and the largest taken."""
         if self.combine == "max-of-smoothed":
             return _rolling_mean(np.abs(Z), int(self.smooth)).max(axis=1)
         if self.combine == "mean-square+max":
@@ -434,11 +429,11 @@ class CausalDetector(Detector):
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         X, Z = blocks[:, :d], blocks[:, d : 2 * d]
-        score = super()._score(X, Z)
+        score = super()._score(Z)
         if self.score != "residual":
-            score = score + super()._score(X, X)  # X is already robust z of each metric
+            score = score + super()._score(X)  # X is already robust z of each metric
         if self.score == "residual+marginal+innovation":
-            score = score + super()._score(X, blocks[:, 2 * d :])
+            score = score + super()._score(blocks[:, 2 * d :])
         return score
 
     def _fit_model(self, X: np.ndarray) -> None:

@@ -23,7 +23,7 @@ import pandas as pd
 from faultgraph._validation import check_nonnegative
 from faultgraph.errors import InvalidInputError, NotFittedError
 
-__all__ = ["MetricEncoder", "fill_gaps", "robust_center_scale"]
+__all__ = ["MetricEncoder", "constant_moves", "fill_gaps", "robust_center_scale"]
 
 _IQR_TO_SIGMA = 1.349
 
@@ -58,6 +58,16 @@ def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8) -> tuple[np
     scale = (q75 - q25) / _IQR_TO_SIGMA
     scale = np.where(scale < min_scale, values.std(axis=0), scale)
     return center, np.where(scale < min_scale, 1.0, scale)
+
+
+def constant_moves(departures: np.ndarray, values: np.ndarray, base: np.ndarray | float = 0.0) -> np.ndarray:
+    """Where metrics that held one value in training have left it: ``departures`` (steps
+    by metrics, from :meth:`MetricEncoder.departures`) beyond ``1e-9 · max(1, |value|)``
+    of 0 and of ``base`` (a recent median, say: a constant that moved for good before is
+    its new normal). A missing value is no move."""
+    tolerance = 1e-9 * np.maximum(1.0, np.abs(np.asarray(values, dtype=float)))
+    with np.errstate(invalid="ignore"):  # NaN compares as False
+        return (np.abs(departures - base) > tolerance) & (np.abs(departures) > tolerance)
 
 
 #: Above this share of rows that hold some metrics but not all (as separately scraped
