@@ -54,7 +54,8 @@ def test_innovations_are_the_autoregression_residuals_by_hand():
     new = frame.iloc[:50]
     Xe = model.encoder_.transform(new).to_numpy()
     past = np.vstack([Xe[:1], Xe[:-1]]) - model.innov_mean_[3:]
-    expected = (Xe - model.innov_mean_[:3] - past @ model.innov_coef_ - model.innov_resid_mean_) / model.innov_resid_std_
+    expected = ((Xe - model.innov_mean_[:3] - past @ model.innov_coef_ - model.innov_resid_mean_)
+                / model.innov_resid_std_)
     np.testing.assert_allclose(model.innovations(new), expected, atol=1e-10)
     assert abs(np.std(model.innovations(frame)) - 1) < 0.01
 
@@ -159,7 +160,8 @@ def test_a_metric_constant_in_training_that_moves_is_listed_first(tmp_path):
     assert explain(model, data, window, reference_window=0).top(2) == ["s5_restarts", "s4_restarts"]
     page = render_incident_report(model, data, result)
     assert "constant at 0 throughout the normal period, off it by up to 2" in page
-    assert f"not in the causal graph (it never moved in training); the model's first cause, {inc.root_cause_metric}" in page
+    assert ("not in the causal graph (it never moved in training); the model's first cause, "
+            f"{inc.root_cause_metric}") in page
     assert "constant at 0 in training, off it by up to 2 here" in str(result)
     again = CausalDetector.load(model.save(tmp_path / "m"))  # the constants travel with the model
     assert again.encoder_.constants_ == model.encoder_.constants_
@@ -246,7 +248,8 @@ def test_explain_cli_both_modes(tmp_path):
                         pd.read_csv(tmp_path / "case" / "anomalous.csv", index_col=0)])
     before.to_csv(tmp_path / "longer.csv")
     window = ["--start", str(truth["fault_start"]), "--end", str(truth["fault_end"])]
-    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "longer.csv"), *window, "--out", str(out)])
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "longer.csv"), *window,
+                                 "--out", str(out)])
     assert result.exit_code == 0, result.output
     rca = json.loads(out.read_text())
     first = before.index.get_loc(truth["fault_start"])

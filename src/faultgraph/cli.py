@@ -190,7 +190,8 @@ def simulate_incident_cmd(
     jitter: Annotated[float, typer.Option(
         min=0.0, max=0.5, help="Share of samples that arrive late and share that are lost (also per-metric scrape "
                                "phases); the files then hold raw timestamps: use --resample 1 downstream, with a "
-                               "larger --max-gap above about 0.15, where lost and late samples leave longer gaps.")] = 0.0,
+                               "larger --max-gap above about 0.15, where lost and late samples leave longer "
+                               "gaps.")] = 0.0,
 ) -> None:
     """Simulate a microservice incident with a known root cause."""
     from faultgraph.errors import InvalidInputError
