@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
+
+#: The real datasets: ``$FAULTGRAPH_DATA`` if set (e.g. a folder filled by
+#: ``faultgraph download``), else ``../shared/data`` next to the project.
+DATA = Path(os.environ.get("FAULTGRAPH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def pin_blas() -> None:

@@ -37,10 +37,9 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import classic_nsigma, markdown_table, pin_blas, progress, write_report  # noqa: E402
+from _common import DATA, classic_nsigma, markdown_table, pin_blas, progress, write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 
 

@@ -34,11 +34,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import progress  # noqa: E402
+from _common import DATA, progress  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
-SACHS = SHARED_DATA / "sachs"
+SACHS = DATA / "sachs"
 
 
 # --- cases ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,9 @@ import pytest
 
 from faultgraph.simulate import simulate_graph_data
 
-#: The shared datasets, read in place (never copied into the repository).
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: The real datasets, read in place (never copied into the repository): ``$FAULTGRAPH_DATA``
+#: if set (a folder filled by ``faultgraph download``), else ``../shared/data``.
+SHARED_DATA = Path(os.environ.get("FAULTGRAPH_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

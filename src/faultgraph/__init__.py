@@ -10,6 +10,7 @@ from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner
 from faultgraph.encode import MetricEncoder
 from faultgraph.errors import (
     ConvergenceWarning,
+    DownloadError,
     FaultgraphError,
     InvalidInputError,
     NotADAGError,
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",
+    "DownloadError",
     "FaultgraphError",
     "InvalidInputError",
     "LearnedGraph",

@@ -682,6 +682,48 @@ def demo(
               f"({result.seconds:.1f} s in all).")
 
 
+@app.command()
+def download(
+    names: Annotated[Optional[list[str]], typer.Argument(
+        help="Datasets to fetch: smd, asd, petshop, nezha, sachs (default: list them).", show_default=False)] = None,
+    to: Annotated[Path, typer.Option("--to", help="Data folder; each dataset goes where the loaders and the "
+                                     "benchmarks read it.")] = Path("data"),
+    only: Annotated[Optional[str], typer.Option("--only", help="Keep only files whose local path matches "
+                                                "this shell pattern, e.g. '*machine-1-1*'.")] = None,
+    ref: Annotated[str, typer.Option("--ref", help="Branch, tag or commit of the source repository.")] = "HEAD",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Fetch again files already there.")] = False,
+    mirror: Annotated[Optional[str], typer.Option(
+        "--mirror", help="Fetch from a mirror of GitHub at this address (MIRROR/api, MIRROR/raw, "
+        "MIRROR/media) instead.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Fetch public datasets (SMD, ASD, PetShop, Nezha, Sachs) from their authors' repositories."""
+    from faultgraph.datasets.download import API_URL, DATASETS, MEDIA_URL, RAW_URL
+    from faultgraph.datasets.download import download as fetch
+
+    if not names:
+        for source in DATASETS.values():
+            print(f"{source.name:<8} {source.description} ({source.repo}, {source.licence})")
+        return
+    urls = (dict(api_url=API_URL, raw_url=RAW_URL, media_url=MEDIA_URL) if mirror is None else
+            {key: f"{mirror.rstrip('/')}/{part}" for key, part in
+             (("api_url", "api"), ("raw_url", "raw"), ("media_url", "media"))})
+    with _errors():
+        for name in names:
+            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                          TimeElapsedColumn(), console=err, transient=True, disable=quiet) as bar:
+                task = bar.add_task(f"{name}: listing", total=None, info="")
+
+                def update(done: int, total: int, path: str) -> None:
+                    bar.update(task, description=name, completed=done, total=total, info=path)
+
+                result = fetch(name, to, only=only, ref=ref, overwrite=overwrite, progress=update, **urls)
+            source = DATASETS[name]
+            print(f"{name}: {len(result.written)} files written ({result.bytes_written / 1e6:.1f} MB), "
+                  f"{len(result.kept)} already there, in {result.folder} "
+                  f"(from {source.repo}, licence {source.licence})")
+
+
 def main() -> None:
     """Entry point of the ``faultgraph`` script."""
     app()

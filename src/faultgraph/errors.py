@@ -5,7 +5,8 @@
     FaultgraphError                      base of everything faultgraph raises
     ├── InvalidInputError (ValueError)   bad data, arguments, files or priors
     │   └── NotADAGError                 a graph that must be acyclic is not
-    └── NotFittedError (AttributeError)  a result was asked of an unfitted estimator
+    ├── NotFittedError (AttributeError)  a result was asked of an unfitted estimator
+    └── DownloadError                    a published dataset could not be fetched
     ConvergenceWarning (UserWarning)     an optimiser stopped short of its tolerance
 
 Messages name the argument, the value received and what is allowed, for
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConvergenceWarning",
+    "DownloadError",
     "FaultgraphError",
     "InvalidInputError",
     "NotADAGError",
@@ -33,6 +35,10 @@ class InvalidInputError(FaultgraphError, ValueError):
 
 class NotFittedError(FaultgraphError, AttributeError):
     """An estimator was used before ``fit``."""
+
+
+class DownloadError(FaultgraphError):
+    """A published dataset could not be fetched (no network, an HTTP error, an odd answer)."""
 
 
 class NotADAGError(InvalidInputError):

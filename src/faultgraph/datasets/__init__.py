@@ -1,7 +1,8 @@
 """Loaders for public datasets in their published layouts (read in place, never copied),
-and for generic incident case folders."""
+a downloader that fetches them from their authors, and generic incident case folders."""
 
 from faultgraph.datasets import nezha, petshop, smd
 from faultgraph.datasets.case import Case, check_same_metrics, load_case
+from faultgraph.datasets.download import DATASETS, Download, download
 
-__all__ = ["Case", "check_same_metrics", "load_case", "nezha", "petshop", "smd"]
+__all__ = ["DATASETS", "Case", "Download", "check_same_metrics", "download", "load_case", "nezha", "petshop", "smd"]
