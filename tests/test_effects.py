@@ -194,3 +194,38 @@ def test_sem_bad_input():
         SEM().fit(data.to_numpy(), {})
     with pytest.raises(InvalidInputError, match="k must be"):
         propagation_paths(sem, "a", "c", k=0)
+
+
+def test_bootstrap_redraws_resamples_that_make_a_rare_variable_constant():
+    # 'a' is off zero in 2 of 300 rows: about 1 resample in 7 misses both and makes it constant
+    rng = np.random.default_rng(0)
+    a = np.zeros(300)
+    a[[10, 200]] = 1.0
+    b = 2.0 * a + rng.normal(size=300)
+    c = 3.0 * b + rng.normal(size=300)
+    sem = SEM().fit(pd.DataFrame({"a": a, "b": b, "c": c}), {"a": [], "b": ["a"], "c": ["b"]})
+    with pytest.warns(UserWarning, match=r"resamples made a variable constant \(a \d+x\) and were drawn again"):
+        result = average_treatment_effect(sem, "a", "c", n_bootstrap=40, random_state=1)
+    assert np.isfinite([result.ci_low, result.ci_high]).all() and result.ci_low <= result.ate <= result.ci_high
+    a[200] = 0.0  # off zero in one row: resamples miss it about 37 % of the time, still drawn again
+    one = SEM().fit(pd.DataFrame({"a": a, "b": b, "c": c}), {"a": [], "b": ["a"], "c": ["b"]})
+    with pytest.warns(UserWarning, match="drawn again"):
+        average_treatment_effect(one, "a", "c", n_bootstrap=10, random_state=1)
+
+
+def test_bootstrap_gives_up_rather_than_loop_for_ever(monkeypatch):
+    import faultgraph.effects.ate as ate
+
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"a": [1.0, 0.0, 0.0, 0.0], "b": rng.normal(size=4)})
+    sem = SEM().fit(data, {"a": [], "b": ["a"]})
+    draws = []
+
+    def always_a(values):  # as if every resample made 'a' constant
+        draws.append(1)
+        return np.array([True, False])
+
+    monkeypatch.setattr(ate, "_constant_columns", always_a)
+    with pytest.raises(InvalidInputError, match=r"resamples keep making a variable constant: 'a' \(1 of 4 rows"):
+        average_treatment_effect(sem, "a", "b", n_bootstrap=5, random_state=0)
+    assert len(draws) == 5 * ate.MAX_REDRAW

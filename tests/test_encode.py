@@ -36,6 +36,12 @@ def test_long_gaps_are_an_error_naming_the_metric():
         fill_gaps(frame, max_gap=2)
 
 
+def test_a_metric_with_no_value_cannot_be_filled_whatever_max_gap():
+    frame = pd.DataFrame({"a": [np.nan] * 4, "b": [1.0, 2, 3, 4]})
+    with pytest.raises(InvalidInputError, match=r"no value at all for 'a': there is nothing to fill"):
+        fill_gaps(frame, max_gap=1000)
+
+
 def test_robust_scaling_fitted_on_one_window_applied_to_another():
     normal = pd.DataFrame({"cpu": [1.0, 2, 3, 4, 5], "lat": [10.0, 10, 10, 10, 50]})
     enc = MetricEncoder().fit(normal)

@@ -270,6 +270,32 @@ def test_explain_cli_both_modes(tmp_path):
     assert result.exit_code == 2 and "outside the data" in result.stderr
     result = runner.invoke(app, ["explain", "--normal", str(tmp_path / "case" / "normal.csv"), "--out", str(out)])
     assert result.exit_code == 2 and "needs both --normal and --anomalous" in result.stderr
+    # --json prints for machines and writes nothing unless --out is given
+    out.unlink()
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"), *window,
+                                 "--json"], catch_exceptions=False)
+    assert result.exit_code == 0 and json.loads(result.stdout)["causes"][0]["metric"] == truth["root_cause_metric"]
+    assert not out.exists() and not (tmp_path / "rca.json").exists() and "wrote" not in result.stderr
+    # a metric with no value at all cannot be filled however large max_gap is: refused, not NaN scores
+    blank = pd.read_csv(tmp_path / "case" / "anomalous.csv", index_col=0)
+    blank[truth["root_cause_metric"]] = np.nan
+    blank.to_csv(tmp_path / "blank.csv")
+    assert runner.invoke(app, ["fit", str(tmp_path / "case" / "normal.csv"), "--max-gap", "1000",
+                               "--out", str(tmp_path / "m1000")]).exit_code == 0
+    for args in (["detect", str(tmp_path / "m1000"), str(tmp_path / "blank.csv"), "--out", str(tmp_path / "s.csv")],
+                 ["explain", str(tmp_path / "m1000"), str(tmp_path / "blank.csv"), *window, "--out", str(out)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert f"no value at all for '{truth['root_cause_metric']}'" in result.stderr
+    # extra metrics are ignored, and said so
+    blank[truth["root_cause_metric"]] = pd.read_csv(tmp_path / "case" / "anomalous.csv", index_col=0)[
+        truth["root_cause_metric"]]
+    blank["label"] = 0
+    blank.to_csv(tmp_path / "extra.csv")
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "extra.csv"), *window,
+                                 "--out", str(out)])
+    assert result.exit_code == 0 and "ignoring 1 metric(s) the model was not fitted on: 'label'" in result.stderr
+    assert json.loads(out.read_text())["causes"][0]["metric"] == truth["root_cause_metric"]
 
 
 def test_ranking_metrics_by_hand():

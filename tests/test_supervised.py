@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from faultgraph import InvalidInputError, NotFittedError
@@ -120,3 +121,10 @@ def test_a_prior_may_name_the_label(labelled):
     assert causes[0] not in model.label_parents_ and set(causes[1:]) <= set(model.label_parents_)
     i, j = model.graph_.nodes.index(others[0]), model.graph_.nodes.index(others[1])
     assert model.graph_.adjacency[i, j] == 0
+
+
+def test_labelled_faults_record_their_seed_and_reproduce_from_it():
+    data, sim, causes = simulate_labelled_faults(nodes=8, samples=200, random_state=5)
+    assert sim.params["seed"] == 5 and sim.params["n_causes"] == len(causes) == 3
+    again, _, _ = simulate_labelled_faults(nodes=8, samples=200, random_state=sim.params["seed"])
+    pd.testing.assert_frame_equal(data, again)

@@ -51,7 +51,7 @@ def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     return str(value)
 
 
-def _describe_columns(names: Sequence[Any], limit: int = 8) -> str:
+def describe_names(names: Sequence[Any], limit: int = 8) -> str:
     shown = ", ".join(map(repr, list(names)[:limit]))
     more = len(names) - limit
     return shown + (f" and {more} more" if more > 0 else "")
@@ -69,11 +69,11 @@ def check_matrix(
         names = [str(c) for c in X.columns]
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
-            raise InvalidInputError(f"{name} has duplicate column names: {_describe_columns(dup)}")
+            raise InvalidInputError(f"{name} has duplicate column names: {describe_names(dup)}")
         bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
         if bad:
             raise InvalidInputError(
-                f"{name} has non-numeric columns: {_describe_columns([str(b) for b in bad])}; "
+                f"{name} has non-numeric columns: {describe_names([str(b) for b in bad])}; "
                 "metrics must be numbers"
             )
         arr = X.to_numpy(dtype=np.float64, copy=True)
@@ -97,13 +97,13 @@ def check_matrix(
         cols = [names[j] for j in np.flatnonzero(~finite.all(axis=0))]
         kind = "NaN" if np.isnan(arr).any() else "infinite"
         raise InvalidInputError(
-            f"{name} has {kind} values in columns {_describe_columns(cols)}; fill gaps first "
+            f"{name} has {kind} values in columns {describe_names(cols)}; fill gaps first "
             "(faultgraph.encode.MetricEncoder fills short gaps) or drop those rows"
         )
     const = np.flatnonzero(np.ptp(arr, axis=0) == 0)
     if const.size:
         raise InvalidInputError(
-            f"{name} has constant columns {_describe_columns([names[j] for j in const])}; "
+            f"{name} has constant columns {describe_names([names[j] for j in const])}; "
             "a constant has no causes or effects to learn (MetricEncoder drops them)"
         )
     return arr, names

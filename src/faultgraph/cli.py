@@ -30,6 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 simulate_app = typer.Typer(help="Simulate systems with a known causal graph.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
@@ -105,13 +106,13 @@ def _errors_to_exit() -> Iterator[None]:
             raise
         err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
+    except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+        raise  # a closed pipe (`| head`) ends the command quietly: click handles it
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if _state["debug"]:
             raise
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {rich_escape(str(exc))} "
-                  "(rerun with --debug for the traceback)", highlight=False, soft_wrap=True)
+                  "(rerun as `faultgraph --debug COMMAND ...` for the traceback)", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -214,7 +215,7 @@ def simulate_incident_cmd(
 
 @app.command()
 def discover(
-    data: Annotated[Path, typer.Argument(help="Metrics file: CSV or Parquet, wide or long.")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Metrics file: CSV or Parquet, wide or long.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the learned graph (JSON).")],
     method: Annotated[MethodOpt, typer.Option(help="dagma (fast, default) or notears.")] = MethodOpt.dagma,
     lambda1: Annotated[Optional[float], typer.Option(help="L1 penalty (default 0.03 dagma, 0.1 notears).")] = None,
@@ -253,7 +254,8 @@ def discover(
             result["accuracy"] = _score_against(truth, learner.graph_).to_dict()
         write_json_atomic(out, result)
         if not quiet:
-            err.print(f"{len(result['edges'])} edges among {len(result['nodes'])} metrics in "
+            lagged = f" and {len(result['lagged_edges'])} lagged edges" if result.get("lagged_edges") else ""
+            err.print(f"{len(result['edges'])} edges{lagged} among {len(result['nodes'])} metrics in "
                       f"{result['elapsed_s']:.2f} s; wrote {out}", highlight=False)
             if "accuracy" in result:
                 a = result["accuracy"]
@@ -290,7 +292,8 @@ UNSUPERVISED_ONLY = ("lags", "risk", "combine", "score", "drift_window", "backgr
 @app.command()
 def fit(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(help="Training metrics (CSV or Parquet), mostly normal, in time order.")],
+    data: Annotated[Path, typer.Argument(metavar="DATA",
+        help="Training metrics (CSV or Parquet), mostly normal, in time order.")],
     out: Annotated[Path, typer.Option("--out", help="Model folder to write (model.json + arrays.npz).")],
     label: Annotated[Optional[str], typer.Option(
         help="0/1 fault-label column: learn to identify faults from labels (the paper's setting). "
@@ -363,7 +366,7 @@ def fit(
 
 @app.command()
 def effects(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder written by `faultgraph fit`.")],
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by `faultgraph fit`.")],
     target: Annotated[str, typer.Option(help="Node whose causes to quantify (usually the label).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write effects.json.")],
     paths: Annotated[int, typer.Option(min=1, help="Strongest paths to report per node.")] = 3,
@@ -390,8 +393,8 @@ def effects(
 
 @app.command()
 def detect(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder written by `faultgraph fit`.")],
-    data: Annotated[Path, typer.Argument(help="Metrics to score (CSV or Parquet).")],
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by `faultgraph fit`.")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Metrics to score (CSV or Parquet).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write scores.csv.")],
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
 ) -> None:
@@ -494,22 +497,27 @@ def _time_value(text: Optional[str]) -> Any:
 
 @app.command()
 def explain(
-    model_dir: Annotated[Optional[Path], typer.Argument(help="Model folder from `faultgraph fit` (no label).")] = None,
-    data: Annotated[Optional[Path], typer.Argument(help="Metrics covering the incident.")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Where to write rca.json.")] = Path("rca.json"),
+    model_dir: Annotated[Optional[Path], typer.Argument(metavar="MODEL_DIR",
+        help="Model folder from `faultgraph fit` (no label).")] = None,
+    data: Annotated[Optional[Path], typer.Argument(metavar="DATA", help="Metrics covering the incident.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where to write rca.json (default: rca.json, "
+                                                "or nowhere with --json).", show_default=False)] = None,
     start: Annotated[Optional[str], typer.Option(help="First step of the incident window (time or number).")] = None,
     end: Annotated[Optional[str], typer.Option(help="Last step of the incident window.")] = None,
-    target: Annotated[Optional[str], typer.Option(help="The symptom metric (an SLO); default: the most deviant.")] = None,
+    target: Annotated[Optional[str], typer.Option(
+        help="The symptom metric (an SLO); default: the largest robust z in the window.")] = None,
     normal: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of a normal period (fit on it).")] = None,
     anomalous: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of the anomalous period.")] = None,
     method: Annotated[Optional[RcaMethodOpt], typer.Option(
         help="causal+innovation+nsigma (default; causal+nsigma for a model saved before innovations), "
              "causal+nsigma, causal, innovation, noise, baro, nsigma, random.", show_default=False)] = None,
     lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = 1,
+    max_gap: Annotated[int, typer.Option(min=0, help="Case mode: fill missing runs up to this many steps.")] = 5,
     prior: Annotated[Optional[Path], typer.Option(
         help="Case mode: YAML prior; glob patterns allowed, e.g. tiers [\"*_traffic\"], [\"*_cpu\"].")] = None,
     html: Annotated[Optional[Path], typer.Option(help="Also write the incident report (self-contained HTML).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary "
+                                          "(and write it only if --out is given).")] = False,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
     reference_window: Annotated[Optional[int], typer.Option(
         min=0, help="Steps before the window that give its recent normal (a level the system settled at since "
@@ -537,7 +545,7 @@ def explain(
             check_same_metrics(normal_frame, frame)
             prior_obj = PriorKnowledge.from_yaml(prior) if prior is not None else None
             with err.status("learning normal behaviour..."):
-                model = CausalDetector(lags=lags, prior=prior_obj).fit(normal_frame)
+                model = CausalDetector(lags=lags, prior=prior_obj, max_gap=max_gap).fit(normal_frame)
         else:
             if model_dir is None or data is None or start is None or end is None:
                 raise InvalidInputError("give MODEL_DIR DATA --start T0 --end T1, or --normal and --anomalous")
@@ -554,7 +562,10 @@ def explain(
             payload["resample"] = resample  # `report` aligns the data the same way
         if reference_window is not None:
             payload["reference_window"] = reference_window  # and compares with the same recent normal
-        write_json_atomic(out, payload)
+        if out is None and not as_json:
+            out = Path("rca.json")
+        if out is not None:
+            write_json_atomic(out, payload)
         if html is not None:
             from faultgraph.io import write_text_atomic
             from faultgraph.report import render_incident_report
@@ -565,13 +576,16 @@ def explain(
             print(json.dumps(payload, indent=2))
         else:
             print(result)
-        err.print(f"wrote {out}" + (f" and {html}" if html is not None else ""), highlight=False)
+        written = [str(p) for p in (out, html) if p is not None]
+        if written:
+            err.print(f"wrote {' and '.join(written)}", highlight=False)
 
 
 @app.command()
 def report(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder from `faultgraph fit` (no label).")],
-    rca_json: Annotated[Path, typer.Argument(help="rca.json written by `faultgraph explain`.")],
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR",
+        help="Model folder from `faultgraph fit` (no label).")],
+    rca_json: Annotated[Path, typer.Argument(metavar="RCA_JSON", help="rca.json written by `faultgraph explain`.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")] = Path("report.html"),
     data: Annotated[Optional[Path], typer.Option(help="Metrics of the incident (default: the file rca.json names).")]
         = None,
@@ -606,7 +620,7 @@ def report(
 
 @app.command()
 def inspect(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder from `faultgraph fit`.")],
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder from `faultgraph fit`.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Summarise a model folder: what it is, its metrics, its graph and its threshold."""
@@ -639,7 +653,7 @@ class ExportFormat(str, Enum):
 
 @app.command()
 def export(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder from `faultgraph fit`.")],
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder from `faultgraph fit`.")],
     format: Annotated[ExportFormat, typer.Option("--format", help="graphml or dot.")] = ExportFormat.graphml,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output file (default: stdout).")] = None,
 ) -> None:
@@ -684,7 +698,7 @@ def demo(
 
 @app.command()
 def download(
-    names: Annotated[Optional[list[str]], typer.Argument(
+    names: Annotated[Optional[list[str]], typer.Argument(metavar="NAMES",
         help="Datasets to fetch: smd, asd, petshop, nezha, sachs (default: list them).", show_default=False)] = None,
     to: Annotated[Path, typer.Option("--to", help="Data folder; each dataset goes where the loaders and the "
                                      "benchmarks read it.")] = Path("data"),

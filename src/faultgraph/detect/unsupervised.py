@@ -16,12 +16,13 @@ encoder, drift and background adjustments, score combination and label-free thre
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import as_generator, check_choice, check_window
+from faultgraph._validation import as_generator, check_choice, check_window, describe_names
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
@@ -307,7 +308,8 @@ class Detector:
         """``(X, D)`` for each step of ``data``: the metrics as the model encodes them
         (robust z-scores) and their raw deviations from the model (for
         :class:`CausalDetector`, the residuals of the metrics' equations). The data's
-        metrics must be the model's (extra ones it dropped as constant are ignored)."""
+        metrics must include the model's; others are ignored (with a warning, unless the
+        model dropped them as constant)."""
         self._check_fitted()
         frame = self._frame(data, "data")
         columns = self.encoder_.columns_
@@ -315,9 +317,12 @@ class Detector:
         extra = [c for c in frame.columns if c not in columns and c not in self.encoder_.dropped_]
         if missing:
             raise InvalidInputError(
-                f"the data's metrics differ from the model's: missing {', '.join(map(repr, missing[:8]))}"
-                + (f"; extra {', '.join(map(repr, extra[:8]))}" if extra else "")
+                f"the data's metrics differ from the model's: missing {describe_names(missing)}"
+                + (f"; extra {describe_names(extra)}" if extra else "")
             )
+        if extra:
+            warnings.warn(f"ignoring {len(extra)} metric(s) the model was not fitted on: {describe_names(extra)}",
+                          UserWarning, stacklevel=3)
         X = self.encoder_.transform(frame[columns]).to_numpy()
         return X, self._deviations(X)
 

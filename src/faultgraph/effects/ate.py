@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -9,6 +10,9 @@ import numpy as np
 from faultgraph._validation import as_generator
 from faultgraph.errors import InvalidInputError
 from faultgraph.sem import SEM
+
+#: A bootstrap gives up after this many draws per wanted resample (most making a variable constant).
+MAX_REDRAW = 10
 
 __all__ = ["ATEResult", "CausalScores", "NodeScore", "average_treatment_effect", "causal_scores", "total_effects"]
 
@@ -93,15 +97,45 @@ def _check_common(sem: SEM, target: str, n: int, n_bootstrap: int, confidence: f
         raise InvalidInputError(f"confidence must lie in (0, 1), got {confidence!r}")
 
 
+def _constant_columns(values: np.ndarray) -> np.ndarray:
+    return np.ptp(values, axis=0) == 0
+
+
 def _bootstrap(sem: SEM, target: str, treatments: list[str], high: float, low: float, n: int,
                n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
-    """Effects under ``n_bootstrap`` refits on resampled rows: ``(n_bootstrap, len(treatments))``."""
+    """Effects under ``n_bootstrap`` refits on resampled rows: ``(n_bootstrap, len(treatments))``.
+
+    A resample in which some variable is constant cannot be refitted (its equation, or its
+    effect as a parent, is undetermined); it is drawn again and a warning says how often, as
+    happens to a variable that varies in a handful of rows."""
     data = sem.data_
+    values = data.to_numpy(dtype=float)
     out = np.empty((n_bootstrap, len(treatments)))
-    for b in range(n_bootstrap):
+    redrawn: dict[str, int] = {}
+    b = attempts = 0
+    while b < n_bootstrap:
+        attempts += 1
         rows = rng.integers(len(data), size=len(data))
+        constant = _constant_columns(values[rows])
+        if constant.any():
+            for name in data.columns[constant]:
+                redrawn[name] = redrawn.get(name, 0) + 1
+            if attempts >= MAX_REDRAW * n_bootstrap:
+                varying = ", ".join(f"{c!r} ({int((values[:, j] != np.median(values[:, j])).sum())} of "
+                                    f"{len(data)} rows off its median)"
+                                    for j, c in enumerate(data.columns) if c in redrawn)
+                raise InvalidInputError(
+                    f"n_bootstrap={n_bootstrap}: resamples keep making a variable constant: {varying}; "
+                    "use n_bootstrap=0 (no interval) or more data")
+            continue
         boot = sem.refit(data.iloc[rows].reset_index(drop=True))
         out[b] = _effects_on(boot, target, treatments, high, low, max(n // 4, 100), rng)
+        b += 1
+    if redrawn:
+        warnings.warn(
+            f"bootstrap: {attempts - n_bootstrap} of {attempts} resamples made a variable constant "
+            f"({', '.join(f'{c} {k}x' for c, k in redrawn.items())}) and were drawn again; the interval "
+            "is conditional on those variables varying", stacklevel=4)
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import check_nonnegative
+from faultgraph._validation import check_nonnegative, describe_names
 from faultgraph.errors import InvalidInputError, NotFittedError
 
 __all__ = ["MetricEncoder", "constant_moves", "fill_gaps", "robust_center_scale"]
@@ -83,6 +83,12 @@ def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.Da
     """
     if frame.notna().all().all():
         return frame.copy()
+    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    if empty:
+        raise InvalidInputError(
+            f"{name} has no value at all for {describe_names(empty)}: there is nothing to fill the gap from; "
+            "supply those metrics, or drop them (and refit a model that had them)"
+        )
     too_long = {c: n for c in frame.columns if (n := _longest_nan_run(frame[c].to_numpy())) > max_gap}
     if too_long:
         worst = sorted(too_long.items(), key=lambda kv: -kv[1])

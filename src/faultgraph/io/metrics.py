@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import check_choice
+from faultgraph._validation import check_choice, describe_names
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["prometheus_to_long", "read_metrics", "to_metric_frame"]
@@ -130,9 +130,23 @@ def _check_csv_header(path: Path, sep: str) -> None:
     with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
         header = next(csv.reader(fh, delimiter=sep), [])
     names = [h.strip() for h in header]
+    if len(names) > 1 and all(_is_number(n) for n in names):
+        raise InvalidInputError(
+            f"metrics file {str(path)!r} has no header row: its first line holds {len(names)} numbers; "
+            "write a header naming the metrics (SMD and ASD files are read by faultgraph.datasets.smd)")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise InvalidInputError(f"metrics file {str(path)!r} has duplicate columns: {', '.join(map(repr, dup))}")
+        hint = ("; several header rows? (PetShop's layout is read by faultgraph.datasets.petshop)"
+                if len(dup) >= 3 else "")
+        raise InvalidInputError(f"metrics file {str(path)!r} has duplicate columns: {describe_names(dup)}{hint}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _find_time_column(columns: list[str], time_column: str | None, source: str) -> str | None:

@@ -342,7 +342,8 @@ def explain(
             window are read (a few more at each edge for filling gaps): a long history
             costs nothing more.
         window: ``(start, end)`` in the data's index (inclusive).
-        target: the symptom (an SLO metric, say); default: the metric that deviates most.
+        target: the symptom (an SLO metric, say); default: the metric that deviates most in
+            robust z (median/IQR of training) in the window.
         method: one of :data:`METHODS` (see the module docstring); default
             :data:`DEFAULT_METHOD`, or ``"causal+nsigma"`` with a warning for a model saved
             before faultgraph kept innovations.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,4 +113,7 @@ def simulate_labelled_faults(
     signs = rng.choice([-1.0, 1.0], size=n_causes)
     z = strength * (Z.to_numpy() @ signs) / np.sqrt(n_causes) + np.log(base_rate / (1 - base_rate))
     data[label] = (rng.random(samples) < 1.0 / (1.0 + np.exp(-z))).astype(float)
+    seed = random_state if isinstance(random_state, (int, np.integer)) else None
+    sim = replace(sim, params={**sim.params, "seed": seed, "n_causes": n_causes, "strength": strength,
+                               "base_rate": base_rate})
     return data, sim, causes
