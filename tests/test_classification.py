@@ -44,6 +44,17 @@ def test_table1_layout():
     assert text.splitlines()[2] == "| Ours | 0.67 | 1.00 | 0.50 | 1.00 |"
 
 
+def test_table1_marks_an_undefined_auc():
+    one_class = classification_scores([1, 1], [1, 0], [0.2, 0.3])
+    assert np.isnan(one_class.roc_auc)  # the documented contract: NaN, not an error
+    assert "| a | 0.67 | n/a (one class) | 0.50 | 1.00 |" in table1({"a": one_class})
+    assert "| b | 0.67 | n/a | 0.50 | 1.00 |" in table1({"b": classification_scores([1, 0, 1], [1, 0, 0])})
+    with pytest.raises(InvalidInputError, match=r"rows\['a'\] must be a ClassificationScores .*got int 5"):
+        table1({"a": 5})
+    with pytest.raises(InvalidInputError, match="rows must be a dict .* got list"):
+        table1([one_class])
+
+
 def test_bad_input():
     with pytest.raises(InvalidInputError, match="only 0 and 1"):
         roc_auc([0, 2], [0.1, 0.2])
@@ -51,3 +62,13 @@ def test_bad_input():
         roc_auc([0, 1], [0.1])
     with pytest.raises(InvalidInputError, match="empty"):
         classification_scores([], [])
+    with pytest.raises(InvalidInputError, match=r"y_true must hold only 0 and 1 \(or booleans\), got nan"):
+        roc_auc([np.nan, 1], [0.1, 0.2])
+    with pytest.raises(InvalidInputError, match=r"y_true must hold only 0 and 1 .*got 'a', 'b'"):
+        pr_auc(["a", "b"], [0.1, 0.2])
+    with pytest.raises(InvalidInputError, match="score has NaN or infinite values"):
+        roc_auc([0, 1], [np.nan, 0.2])
+    with pytest.raises(InvalidInputError, match="score must hold numbers, got 'x'"):
+        best_f1_threshold([0, 1], ["x", 0.2])
+    with pytest.raises(InvalidInputError, match=r"score must have one value per label \(2\), got 3"):
+        classification_scores([0, 1], [0, 1], [0.1, 0.2, 0.3])

@@ -72,6 +72,17 @@ def test_metric_mismatch_names_missing_and_extra(system):
         CausalDetector().score_samples(test)
     with pytest.raises(InvalidInputError, match="combine must be one of"):
         CausalDetector(combine="sum").fit(train)
+    with pytest.warns(UserWarning, match="ignoring 1 metric\\(s\\) the model was not fitted on: 'other'"):
+        scored = det.score_samples(test.assign(other=1.0))
+    pd.testing.assert_frame_equal(scored, det.score_samples(test))  # an extra metric changes nothing
+    with pytest.raises(NotFittedError, match="CausalDetector is not fitted yet"):
+        CausalDetector().graph_
+    with pytest.raises(InvalidInputError, match="train must be a DataFrame or a 2-D array of numbers"):
+        CausalDetector().fit([["a", "b"], ["c", "d"]])
+    with pytest.raises(InvalidInputError, match=r"values beyond ±1e\+100 in 'm0'"):
+        det.score_samples(test.assign(m0=1e200))
+    with pytest.raises(InvalidInputError, match="PCA keeps all 1 component"):
+        PCADetector().fit(train[["m0"]])
 
 
 @pytest.mark.parametrize("risk", [1e-2, 1e-3])

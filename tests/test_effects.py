@@ -227,5 +227,8 @@ def test_bootstrap_gives_up_rather_than_loop_for_ever(monkeypatch):
 
     monkeypatch.setattr(ate, "_constant_columns", always_a)
     with pytest.raises(InvalidInputError, match=r"resamples keep making a variable constant: 'a' \(1 of 4 rows"):
-        average_treatment_effect(sem, "a", "b", n_bootstrap=5, random_state=0)
-    assert len(draws) == 5 * ate.MAX_REDRAW
+        average_treatment_effect(sem, "a", "b", n_bootstrap=10, random_state=0)
+    assert len(draws) == 10 * ate.MAX_REDRAW
+    for bad in (1, 9, -1, True, 2.5):
+        with pytest.raises(InvalidInputError, match=r"n_bootstrap must be 0 \(no interval\) or at least 10"):
+            average_treatment_effect(sem, "a", "b", n_bootstrap=bad)

@@ -157,3 +157,67 @@ def test_align_bad_input():
         align(frame.iloc[::-1], "1min")
     numeric = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=[0.0, 1.5, 3.0])
     assert align(numeric, 1.0, method="linear")["x"].tolist() == pytest.approx([1.0, 1 + 2 / 3, 2 + 1 / 3, 3.0])
+
+
+def test_align_bare_number_on_a_time_index_is_seconds():
+    t = pd.to_datetime([1699999980, 1700000040, 1700000100], unit="s", utc=True)  # as the reader reads them
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=t)
+    for step in (60, 60.0, "60", np.int64(60)):
+        out = align(frame, step)
+        assert out.index.freq == pd.tseries.frequencies.to_offset("1min") and out["x"].tolist() == [1.0, 2.0, 3.0]
+    assert align(frame, "1min", max_gap=90).equals(align(frame, "1min", max_gap="90s"))
+
+
+@pytest.mark.parametrize("step, match", [
+    (0, r"step must be positive \(a duration such as '1min', or a number of seconds\), got 0"),
+    (-5, "step must be positive.*got -5"),
+    ("0s", "step must be positive.*got '0s'"),
+    (float("nan"), "step must be a duration such as '1min' or '30s', or a number of seconds, got nan"),
+    ("nan", "step must be a duration.*got 'nan'"),
+    (None, "step must be a duration.*got None"),
+    (True, "step must be a duration or a number, got True"),
+])
+def test_align_bad_step_on_a_time_index(step, match):
+    frame = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.date_range("2024-01-01", periods=2, freq="1min"))
+    with pytest.raises(InvalidInputError, match=match):
+        align(frame, step)
+
+
+def test_align_bad_step_and_bounds_on_a_numeric_index():
+    numeric = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=[0.0, 1.5, 3.0])
+    for step in (float("nan"), float("inf"), 0, -1.0):
+        with pytest.raises(InvalidInputError, match=r"step must be a finite number > 0, got"):
+            align(numeric, step)
+    with pytest.raises(InvalidInputError, match="start must be a finite number on a numeric index, got 'soon'"):
+        align(numeric, 1.0, start="soon")
+
+
+def test_align_refuses_an_absurdly_large_grid():
+    frame = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.to_datetime(["2024-01-01", "2025-01-01"]))
+    with pytest.raises(InvalidInputError, match=r"step '1ms' is too fine: the grid from 2024-01-01 00:00:00 to "
+                                                r"2025-01-01 00:00:00 \(a span of 366 days 00:00:00\) would have "
+                                                r"31,622,400,001 points, more than 10,000,000"):
+        align(frame, "1ms")
+    numeric = pd.DataFrame({"x": [1.0, 2.0]}, index=[0.0, 3.0])
+    with pytest.raises(InvalidInputError, match=r"would have 3,000,000,001 points"):
+        align(numeric, 1e-9)
+
+
+def test_align_max_gap_holds_whatever_the_index_unit():
+    # pandas >= 3 parses times in microseconds; the gap used to be compared in nanoseconds (1000 x too long)
+    t = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:10", "2024-01-01 00:20"]).as_unit("us")
+    frame = pd.DataFrame({"x": [1.0, np.nan, 3.0]}, index=t)
+    out = align(frame, "1min", max_gap="2min")
+    assert out["x"].iloc[:3].tolist() == [1.0, 1.0, 1.0] and out["x"].iloc[3:20].isna().all()
+    assert out["x"].iloc[20] == 3.0
+
+
+def test_align_start_and_end_are_checked_and_read_in_the_index_zone():
+    t = pd.date_range("2024-01-01", periods=4, freq="1min", tz="UTC")
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}, index=t)
+    out = align(frame, "1min", start="2024-01-01 00:01", end="2024-01-01 00:02")  # naive: the index's zone
+    assert out["x"].tolist() == [2.0, 3.0]
+    with pytest.raises(InvalidInputError, match="start must be a time such as '2024-01-01 00:00', got 'soon'"):
+        align(frame, "1min", start="soon")
+    with pytest.raises(InvalidInputError, match="end .* has a time zone but frame's index has none"):
+        align(frame.tz_localize(None), "1min", end=pd.Timestamp("2024-01-01", tz="UTC"))

@@ -25,7 +25,7 @@ def test_graph_accuracy_by_hand():
     assert acc.shd == 3  # extra 0-3, missing 2-3, reversed 1-2 (counted once)
     assert acc.tpr == pytest.approx(1 / 3)
     assert acc.fdr == pytest.approx(2 / 3)
-    assert acc.fpr == pytest.approx(2 / (0.5 * 4 * 3 - 3))
+    assert acc.fpr == pytest.approx(2 / (0.5 * 4 * 3 - 3))  # NOTEARS' convention: unordered non-edges
     assert (acc.nnz, acc.n_true, acc.n_reversed) == (3, 3, 1)
     assert acc.to_dict()["shd"] == 3 and "SHD 3" in str(acc)
 
@@ -37,11 +37,30 @@ def test_graph_accuracy_perfect_and_empty():
     assert (empty.shd, empty.tpr, empty.fdr, empty.nnz) == (2, 0.0, 0.0, 0)
 
 
+def test_graph_accuracy_counts_two_cycles_by_hand():
+    true = _adj(3, [(0, 1)])
+    # every ordered pair: 0->1 correct, 1->0 reversed beside it, 0<->2 and 1<->2 four extra edges
+    acc = graph_accuracy(true, _adj(3, [(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1)]))
+    assert (acc.shd, acc.nnz, acc.n_reversed) == (5, 6, 1)  # five deletions turn it into true
+    assert acc.tpr == 1.0 and acc.fdr == pytest.approx(5 / 6)
+    assert acc.fpr == pytest.approx(5 / (0.5 * 3 * 2 - 1))  # 2.5: NOTEARS' FPR can exceed 1
+    acc = graph_accuracy(_adj(3, [(0, 1), (1, 2)]), _adj(3, [(1, 0), (2, 1), (2, 0)]))  # all reversed or extra
+    assert (acc.shd, acc.n_reversed) == (3, 2) and acc.fpr == pytest.approx(3 / 1)
+    one = graph_accuracy(_adj(2, [(0, 1)]), _adj(2, [(0, 1), (1, 0)]))
+    assert (one.shd, one.fdr) == (1, 0.5)
+
+
 def test_graph_accuracy_rejects_bad_input():
     with pytest.raises(InvalidInputError, match="one shape"):
         graph_accuracy(np.zeros((3, 3)), np.zeros((4, 4)))
     with pytest.raises(NotADAGError, match="cycle"):
         graph_accuracy(_adj(2, [(0, 1), (1, 0)]), np.zeros((2, 2)))
+    with pytest.raises(InvalidInputError, match="learned has NaN entries"):
+        graph_accuracy(np.zeros((2, 2)), np.full((2, 2), np.nan))
+    with pytest.raises(InvalidInputError, match=r"learned has self-loops at nodes \[1\]; its diagonal must be 0"):
+        graph_accuracy(np.zeros((2, 2)), _adj(2, [(1, 1)]))
+    with pytest.raises(InvalidInputError, match="true must be a numeric adjacency matrix"):
+        graph_accuracy([["a", "b"], ["c", "d"]], np.zeros((2, 2)))
 
 
 def test_graph_utilities():

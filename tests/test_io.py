@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from faultgraph import InvalidInputError, read_metrics
-from faultgraph.io import write_json_atomic
+from faultgraph.io import to_metric_frame, write_json_atomic
 
 
 def test_wide_csv_with_time_column(tmp_path):
@@ -139,3 +139,129 @@ def test_prometheus_query_range_export(tmp_path):
     p.write_text("{not json")
     with pytest.raises(InvalidInputError, match="not valid JSON"):
         read_metrics(p)
+
+
+def test_blank_or_missing_times_are_refused_with_the_row_count(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("timestamp,a\n2024-01-01 00:00,1\n,2\n2024-01-01 00:02,3\n  ,4\n")
+    with pytest.raises(InvalidInputError, match=r"t\.csv.*time column has 2 missing values \(first on data row 2\)"):
+        read_metrics(p)
+    p.write_text("timestamp,a\n0,1\n,2\n")  # numbers: the same message
+    with pytest.raises(InvalidInputError, match=r"t\.csv.*time column has 1 missing or infinite values"):
+        read_metrics(p)
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01", None]), "a": [1.0, 2.0]})
+    with pytest.raises(InvalidInputError, match="time column has 1 missing values"):
+        to_metric_frame(frame)
+
+
+def test_unparseable_times_quote_the_bad_value_not_the_first(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("timestamp,a\n2024-01-01 00:00:00,1\nnot a time,2\n")
+    with pytest.raises(InvalidInputError, match=r"not times, e\.g\. 'not a time' \(data row 2\)"):
+        read_metrics(p)
+    p.write_text("timestamp,a\n2024-01-01 00:00:00,1\n01/02/2024,2\n")
+    with pytest.raises(InvalidInputError, match=r"mixes formats: '01/02/2024' \(data row 2\)"):
+        read_metrics(p)
+    p.write_text("timestamp,a\n2024-01-01T00:00:00,1\n2024-01-01T00:00:00.500000,2\n")  # datetime.isoformat()
+    assert read_metrics(p).index[1] == pd.Timestamp("2024-01-01 00:00:00.5", tz="UTC")
+
+
+@pytest.mark.parametrize("column, kind", [
+    (pd.date_range("2024-01-01", periods=3, freq="min"), "datetime64"),
+    (pd.to_timedelta([1, 2, 3], unit="s"), "timedelta64"),
+    (np.array([1 + 2j, 2, 3]), "complex128"),
+])
+def test_dates_durations_and_complex_metrics_are_refused(tmp_path, column, kind):
+    frame = pd.DataFrame({"timestamp": [0, 1, 2], "a": [1.0, 2, 3], "b": column})
+    with pytest.raises(InvalidInputError, match=rf"metric columns that are not real numbers: 'b' \({kind}"):
+        to_metric_frame(frame)
+    if kind == "datetime64":  # a second date column in a Parquet file
+        frame.to_parquet(tmp_path / "m.parquet")
+        with pytest.raises(InvalidInputError, match=r"m\.parquet has metric columns that are not real numbers: 'b'"):
+            read_metrics(tmp_path / "m.parquet")
+    with pytest.raises(InvalidInputError, match="non-numeric metric columns: 'b'"):  # complex written as text
+        to_metric_frame(frame.assign(b=pd.Series([1 + 2j, 2, 3], dtype=object)))
+    long = pd.DataFrame({"timestamp": [0, 1, 2], "metric": "m", "value": column})
+    with pytest.raises(InvalidInputError, match="not real numbers: 'value'"):
+        to_metric_frame(long)
+
+
+def test_true_false_metrics_are_read_as_one_and_zero():
+    frame = to_metric_frame(pd.DataFrame({"up": [True, False, True], "flag": pd.array([True, None, False])}))
+    assert frame["up"].tolist() == [1.0, 0.0, 1.0] and frame["flag"].iloc[2] == 0.0 and np.isnan(frame["flag"].iloc[1])
+
+
+def test_long_rows_without_a_metric_name_are_refused(tmp_path):
+    p = tmp_path / "l.csv"
+    p.write_text("timestamp,metric,value\n0,a,1\n0,,2\n1,a,3\n1, ,4\n")
+    with pytest.raises(InvalidInputError, match=r"l\.csv: 2 rows have no metric name in column 'metric' \(first on "
+                                                r"data row 2\)"):
+        read_metrics(p)
+
+
+def test_prometheus_bad_values_and_shapes(tmp_path):
+    import json
+
+    p = tmp_path / "prom.json"
+
+    def read(result):
+        p.write_text(json.dumps({"data": {"resultType": "matrix", "result": result}}))
+        return read_metrics(p)
+
+    ok = {"metric": {"__name__": "a"}, "values": [[1700000000, "1"], [1700000060, "+Inf"]]}
+    with pytest.raises(InvalidInputError, match=r"prom\.json': data\.result\[0\] \(a\) has non-numeric values, "
+                                                r"e\.g\. 'abc'"):
+        read([{"metric": {"__name__": "a"}, "values": [[1700000000, "1"], [1700000060, "abc"]]}])
+    with pytest.raises(InvalidInputError, match="infinite values"):  # "+Inf" is read, then refused as ever
+        read([ok])
+    with pytest.raises(InvalidInputError, match=r"data\.result\[1\] has a single 'value' \(an instant query\); "
+                                                "only query_range exports are read"):
+        read([ok, {"metric": {"__name__": "b"}, "value": [1700000000, "1"]}])
+    for result, match in [
+        ([{"metric": {}, "values": 5}], r"data\.result\[0\] has 'metric' \{\} and 'values' 5; expected a series"),
+        ([5], r"data\.result\[0\] is int 5, expected a series \{\"metric\""),
+        ([{"metric": 5, "values": []}], r"has 'metric' 5 and 'values' \[\]; expected a series"),
+        ([{"metric": {}}], r"data\.result\[0\] has no 'values' list"),
+        ([{"values": [[1700000000]]}], r"data\.result\[0\] \(\{\}\) has a sample \[1700000000\], expected a \[time"),
+        ([{"values": [[None, "1"]]}], r"has a time None that is not a number"),
+    ]:
+        with pytest.raises(InvalidInputError, match=match):
+            read(result)
+
+
+@pytest.mark.parametrize("suffix, opener", [(".csv.gz", "gzip"), (".csv.bz2", "bz2")])
+def test_compressed_csv_files_are_read_and_header_checked(tmp_path, suffix, opener):
+    import importlib
+
+    p = tmp_path / f"m{suffix}"
+    with importlib.import_module(opener).open(p, "wt") as fh:
+        fh.write("timestamp,a,b\n0,1,2\n1,3,4\n")
+    assert read_metrics(p)["b"].tolist() == [2.0, 4.0]
+    with importlib.import_module(opener).open(p, "wt") as fh:
+        fh.write("timestamp,a,a\n0,1,2\n")
+    with pytest.raises(InvalidInputError, match=rf"m\{suffix}' has duplicate columns: 'a'$"):
+        read_metrics(p)
+
+
+def test_duplicate_timestamp_message_helps_cli_and_python_users(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("timestamp,a\n0,1\n0,3\n")
+    with pytest.raises(InvalidInputError, match=r"aggregate or drop the repeated rows first, or from Python pass "
+                                                r"on_duplicate='mean' or 'last'"):
+        read_metrics(p)
+    with pytest.raises(InvalidInputError, match="on_duplicate must be one of 'error', 'mean', 'last'; got 'avg'"):
+        to_metric_frame(pd.DataFrame({"a": [1.0]}), on_duplicate="avg")
+
+
+@pytest.mark.parametrize("raw", [None, [[1, 2]], np.ones((3, 3)), "m.csv"])
+def test_to_metric_frame_needs_a_dataframe(raw):
+    with pytest.raises(InvalidInputError, match=rf"raw must be a pandas DataFrame .*got {type(raw).__name__}; "
+                                                r"read a file with read_metrics\(path\)"):
+        to_metric_frame(raw)
+
+
+@pytest.mark.parametrize("path", [None, 3, pd.DataFrame({"a": [1]})])
+def test_read_metrics_needs_a_path(path):
+    with pytest.raises(InvalidInputError, match=rf"path must be a file path \(a str or pathlib.Path\), got "
+                                                rf"{type(path).__name__}"):
+        read_metrics(path)

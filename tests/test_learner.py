@@ -181,7 +181,8 @@ def test_bad_prior_files_are_rejected(tmp_path):
         (np.array([[1.0, np.inf], [2.0, 3.0], [0.0, 1.0]]), "infinite values"),
         (np.array([[1.0, 5.0], [2.0, 5.0], [0.0, 5.0]]), "constant columns 'x1'"),
         (np.ones((5, 1)), "at least 2 columns"),
-        (np.ones((1, 3)), "at least 2 rows"),
+        (np.ones((2, 3)), "data needs at least 3 rows, got 2"),
+        (np.array([[1.0, 2.0], [3e200, 1.0], [0.0, 5.0]]), r"values beyond ±1e\+100 in columns 'x0'"),
         (np.ones(5), "must be 2-D"),
         (pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]}), "non-numeric columns: 'b'"),
     ],
@@ -189,6 +190,22 @@ def test_bad_prior_files_are_rejected(tmp_path):
 def test_bad_data_is_rejected(X, match):
     with pytest.raises(InvalidInputError, match=match):
         StructureLearner().fit(X)
+
+
+def test_fewer_rows_than_candidate_parents_is_said_and_unfitted_reads_are_not_fitted_errors(er10):
+    from faultgraph.errors import NotFittedError
+
+    with pytest.warns(UserWarning, match=r"only 8 rows for 10 candidate parents per metric .*poorly determined"):
+        StructureLearner().fit(er10.data.iloc[:8])
+    with pytest.warns(UserWarning, match=r"only 18 rows for 20 candidate parents per metric \(10 metrics x 2 lags\)"):
+        StructureLearner(lags=1).fit(er10.data.iloc[:19])
+    for attribute in ("graph_", "adjacency_", "edges_", "n_iter_"):
+        with pytest.raises(NotFittedError, match="StructureLearner is not fitted yet.*call fit first"):
+            getattr(StructureLearner(), attribute)
+    assert not hasattr(StructureLearner(), "graph_") and getattr(StructureLearner(), "graph_", None) is None
+    with pytest.raises(AttributeError, match="has no attribute 'nope'") as caught:
+        StructureLearner().nope
+    assert not isinstance(caught.value, NotFittedError)
 
 
 @pytest.mark.parametrize(
@@ -253,7 +270,7 @@ def test_lags_respect_priors_and_validate():
     assert blocked.lagged_adjacency_[0, 0, 1] == 0
     with pytest.raises(InvalidInputError, match="lags must be an integer >= 0"):
         StructureLearner(lags=-1).fit(X)
-    with pytest.raises(InvalidInputError, match="at least 7 rows"):
+    with pytest.raises(InvalidInputError, match="at least 8 rows"):
         StructureLearner(lags=5).fit(X[:4])
 
 

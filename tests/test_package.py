@@ -43,5 +43,6 @@ def test_exception_tree():
 
     assert issubclass(errors.InvalidInputError, (errors.FaultgraphError, ValueError))
     assert issubclass(errors.NotADAGError, errors.InvalidInputError)
-    assert issubclass(errors.NotFittedError, errors.FaultgraphError)
+    assert issubclass(errors.NotFittedError, (errors.FaultgraphError, AttributeError))
+    assert issubclass(errors.DownloadError, errors.FaultgraphError)
     assert issubclass(errors.ConvergenceWarning, UserWarning)

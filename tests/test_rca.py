@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faultgraph import InvalidInputError
+from faultgraph import InvalidInputError, NotFittedError
 from faultgraph.datasets import load_case
 from faultgraph.detect import CausalDetector
 from faultgraph.evaluate import ac_at_k, avg_at_k, hit_rate, ndcg
@@ -108,6 +108,22 @@ def test_explain_refuses_bad_windows_and_targets():
         explain(model, inc.anomalous, (10_000, 20_000))
     with pytest.raises(InvalidInputError, match="holds 1 steps; at least 3"):
         explain(model, inc.anomalous, (1550, 1550))
+    first, last = inc.anomalous.index[0], inc.anomalous.index[-1]
+    for window in ((first - 100, 1600), (1550, last + 1)):  # partly outside: refused, not clipped
+        with pytest.raises(InvalidInputError, match=rf"reaches outside the data \({first} .. {last}\)"):
+            explain(model, inc.anomalous, window)
+    with pytest.raises(InvalidInputError, match="window start 1600 comes after its end 1550"):
+        explain(model, inc.anomalous, (1600, 1550))
+    with pytest.raises(InvalidInputError, match="window bounds must be times or numbers, got nan"):
+        explain(model, inc.anomalous, (float("nan"), 1600))
+    with pytest.raises(NotFittedError, match="CausalDetector is not fitted yet"):
+        explain(CausalDetector(), inc.anomalous, (1550, 1600))
+    with pytest.raises(InvalidInputError, match="model must be a fitted CausalDetector, got str"):
+        explain("model", inc.anomalous, (1550, 1600))
+    with pytest.raises(InvalidInputError, match="services must be a mapping metric -> service or a function"):
+        explain(model, inc.anomalous, (1550, 1600), services=5)
+    with pytest.raises(InvalidInputError, match="n_paths must be an integer >= 0, got 'x'"):
+        explain(model, inc.anomalous, (1550, 1600), n_paths="x")
     with pytest.raises(InvalidInputError, match="target 'nope'"):
         explain(model, inc.anomalous, (1550, 1600), target="nope")
     with pytest.raises(InvalidInputError, match="method must be one of"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -90,6 +91,57 @@ def test_damaged_models_are_refused_with_a_clear_message(labelled, tmp_path):
         FaultIdentifier.load(folder)
     with pytest.raises(InvalidInputError, match="not a faultgraph model folder"):
         FaultIdentifier.load(tmp_path / "nowhere")
+    spec = json.loads(text)
+    for version in (0, True, "1"):
+        meta.write_text(json.dumps({**spec, "schema_version": version}))
+        with pytest.raises(InvalidInputError, match=f"schema_version must be a whole number >= 1, got {version!r}"):
+            FaultIdentifier.load(folder)
+    meta.write_text(json.dumps({k: v for k, v in spec.items() if k != "task"}))
+    with pytest.raises(InvalidInputError,
+                       match="is a model that names no task, not a 'supervised-fault-identification' one"):
+        FaultIdentifier.load(folder)
+    meta.write_text(json.dumps({**spec, "encoder": "x"}))
+    with pytest.raises(InvalidInputError, match="is damaged: missing or bad field"):
+        FaultIdentifier.load(folder)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InvalidInputError, match="is an existing file; give a folder path"):
+        FaultIdentifier().fit(data).save(tmp_path / "a-file")
+
+
+def test_damaged_unsupervised_models_and_bad_output_paths(tmp_path):
+    from typer.testing import CliRunner
+
+    from faultgraph.cli import app
+    from faultgraph.detect import CausalDetector
+    from faultgraph.simulate import simulate_incident
+
+    inc = simulate_incident(services=4, random_state=0)
+    folder = CausalDetector().fit(inc.normal).save(tmp_path / "m")
+    text = (folder / "model.json").read_text()
+    with np.load(folder / "arrays.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["graph/adjacency"] = arrays["graph/adjacency"][:-1, :-1]  # a consistent checksum, a wrong shape
+    arrays["scale"] = arrays["scale"] * np.nan
+    np.savez(folder / "arrays.npz", **arrays)
+    digest = hashlib.sha256((folder / "arrays.npz").read_bytes()).hexdigest()
+    (folder / "model.json").write_text(json.dumps({**json.loads(text), "arrays_sha256": digest}))
+    with pytest.raises(InvalidInputError, match=r"damaged: missing or bad field graph/adjacency \(19, 19\) "
+                                                r"\(expected \(20, 20\)\); scale holds NaN"):
+        CausalDetector.load(folder)
+    folder = CausalDetector().fit(inc.normal).save(tmp_path / "m")
+    text = (folder / "model.json").read_text()
+    runner = CliRunner()
+    result = runner.invoke(app, ["inspect", str(folder)])
+    assert result.exit_code == 0 and "label                -" in result.stdout and "None" not in result.stdout
+    (folder / "model.json").write_text(json.dumps({**json.loads(text), "encoder": "x"}))
+    result = runner.invoke(app, ["inspect", str(folder)])
+    assert result.exit_code == 2 and "is damaged: bad field" in result.stderr
+    (folder / "model.json").write_text(text)
+    inc.anomalous.to_csv(tmp_path / "a.csv")
+    result = runner.invoke(app, ["detect", str(folder), str(tmp_path / "a.csv"), "--out", str(folder)])
+    assert result.exit_code == 2 and "is a folder; give a file path to write" in result.stderr
+    result = runner.invoke(app, ["fit", str(tmp_path / "a.csv"), "--out", str(tmp_path / "a.csv")])
+    assert result.exit_code == 2 and "is an existing file; give a folder path" in result.stderr
 
 
 def test_bad_labels_and_data(labelled):
@@ -98,8 +150,13 @@ def test_bad_labels_and_data(labelled):
         FaultIdentifier("oops").fit(data)
     bad = data.copy()
     bad.loc[0, "fault"] = 2
-    with pytest.raises(InvalidInputError, match="only 0 and 1"):
+    with pytest.raises(InvalidInputError, match="only 0 and 1, found 2$"):
         FaultIdentifier().fit(bad)
+    from faultgraph.discovery import PriorKnowledge
+
+    for prior in (PriorKnowledge(sources=("fault",)), PriorKnowledge(required=(("fault", "x00"),))):
+        with pytest.raises(InvalidInputError, match="makes the label 'fault' a cause"):
+            FaultIdentifier(prior=prior).fit(data)
     flat = data.copy()
     flat["fault"] = 0.0
     with pytest.raises(InvalidInputError, match="only one value"):

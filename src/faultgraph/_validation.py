@@ -8,9 +8,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultgraph.errors import InvalidInputError
+from faultgraph.errors import InvalidInputError, NotFittedError
 
 __all__: list[str] = []
+
+#: Values beyond this magnitude are refused: their squares (in variances, scores, the
+#: learners' sufficient statistics) would overflow float64 (about 1.8e308).
+MAX_MAGNITUDE = 1e100
+
+
+class FittedAttributes:
+    """Mixin for estimators: reading a fitted attribute (a name ending in ``_``) before
+    ``fit`` raises :class:`~faultgraph.errors.NotFittedError` (an ``AttributeError``, so
+    ``hasattr`` and ``getattr(..., default)`` work as before) instead of a bare AttributeError."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.endswith("_") and not name.startswith("__"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet ({name} is set by fit); "
+                                 "call fit first")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def as_generator(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -99,6 +115,12 @@ def check_matrix(
         raise InvalidInputError(
             f"{name} has {kind} values in columns {describe_names(cols)}; fill gaps first "
             "(faultgraph.encode.MetricEncoder fills short gaps) or drop those rows"
+        )
+    huge = np.flatnonzero((np.abs(arr) > MAX_MAGNITUDE).any(axis=0))
+    if huge.size:
+        raise InvalidInputError(
+            f"{name} has values beyond ±{MAX_MAGNITUDE:.0e} in columns {describe_names([names[j] for j in huge])}; "
+            "their squares would overflow: rescale those columns"
         )
     const = np.flatnonzero(np.ptp(arr, axis=0) == 0)
     if const.size:

@@ -273,7 +273,10 @@ def _score_against(truth_path: Path, graph: Any) -> Any:
         spec = json.loads(Path(truth_path).read_text(encoding="utf-8"))
         names = [str(n) for n in spec["nodes"]]
         edges = [(e["source"], e["target"]) for e in spec["edges"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except KeyError as exc:
+        raise InvalidInputError(f"truth file {str(truth_path)!r} lacks the field {exc}; it needs 'nodes' and "
+                                "'edges' (each with 'source' and 'target')") from None
+    except (OSError, ValueError, TypeError) as exc:
         raise InvalidInputError(f"truth file {str(truth_path)!r} is unreadable: {exc}") from None
     index = {n: i for i, n in enumerate(graph.nodes)}
     missing = sorted(set(names) - set(index))
@@ -370,7 +373,8 @@ def effects(
     target: Annotated[str, typer.Option(help="Node whose causes to quantify (usually the label).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write effects.json.")],
     paths: Annotated[int, typer.Option(min=1, help="Strongest paths to report per node.")] = 3,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the intervals.")] = 50,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the intervals (0: none; else at "
+                                                          "least 10).")] = 50,
     seed: Annotated[int, typer.Option(help="Random seed (Monte Carlo and bootstrap).")] = 0,
 ) -> None:
     """ATE of every metric on TARGET with an interval, causal scores S_i and propagation paths."""
@@ -481,8 +485,9 @@ def _read(path: Path, resample: Optional[str] = None) -> Any:
     return align(frame, resample)  # a number for a numeric index, a duration for times
 
 
-RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min', '30s', or a number for a "
-                 "numeric time column; causal: the last value at or before each grid time).")
+RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min', '30s', or a number: "
+                 "seconds for a time column, index units for a numeric one; causal: the last value at or "
+                 "before each grid time).")
 
 
 def _time_value(text: Optional[str]) -> Any:
@@ -603,6 +608,8 @@ def report(
         try:
             spec = json.loads(rca_json.read_text(encoding="utf-8"))
             window, target, method = spec["window"], spec["target"], spec["method"]
+            if not isinstance(window, list) or len(window) != 2:
+                raise ValueError(f"window must be a [start, end] pair, got {window!r}")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InvalidInputError(f"{str(rca_json)!r} is not an rca.json written by `faultgraph explain`: {exc}"
                                     ) from None
@@ -624,26 +631,41 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Summarise a model folder: what it is, its metrics, its graph and its threshold."""
+    from faultgraph.errors import InvalidInputError
     from faultgraph.io import load_model_dir
 
     with _errors():
         meta, arrays = load_model_dir(model_dir)
         A = arrays.get("graph/adjacency")
         lagged = arrays.get("graph/lagged")
-        summary = {
-            "task": meta.get("task"), "schema_version": meta.get("schema_version"),
-            "metrics": len(meta.get("metrics", [])), "label": meta.get("label"),
-            "edges": int((A != 0).sum()) if A is not None else 0,
-            "lagged_edges": int((lagged != 0).sum()) if lagged is not None and lagged.size else 0,
-            "method": meta.get("graph", {}).get("method"), "params": meta.get("params", {}),
-            "decision_threshold": meta.get("decision_threshold"),
-            "dropped_metrics": meta.get("encoder", {}).get("dropped", {}),
-        }
+        try:
+            graph = meta.get("graph") or {}
+            params = {**(meta.get("params") or {})}
+            if params.get("lambda1") is None and "lambda1" in (graph.get("params") or {}):
+                params["lambda1"] = graph["params"]["lambda1"]  # the value the learner used
+            summary = {
+                "task": meta.get("task"), "schema_version": meta.get("schema_version"),
+                "metrics": len(meta.get("metrics", [])), "label": meta.get("label"),
+                "edges": int((A != 0).sum()) if A is not None else 0,
+                "lagged_edges": int((lagged != 0).sum()) if lagged is not None and lagged.size else 0,
+                "method": graph.get("method"), "params": params,
+                "decision_threshold": meta.get("decision_threshold"),
+                "dropped_metrics": (meta.get("encoder") or {}).get("dropped", {}),
+            }
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"model {str(model_dir)!r} is damaged: bad field ({exc})") from None
         if as_json:
             print(json.dumps(summary, indent=2, default=str))
             return
         for key, value in summary.items():
-            print(f"{key:<20} {value}")
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}={_plain_value(v)}" for k, v in value.items()) or "none"
+            print(f"{key:<20} {_plain_value(value)}")
+
+
+def _plain_value(value: Any) -> str:
+    """A value as a person reads it: no Python reprs (``None`` is ``-``)."""
+    return "-" if value is None else str(value)
 
 
 class ExportFormat(str, Enum):
@@ -658,12 +680,16 @@ def export(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output file (default: stdout).")] = None,
 ) -> None:
     """Export a model's causal graph (same-step and lagged edges) to GraphML or DOT."""
+    from faultgraph.errors import InvalidInputError
     from faultgraph.io import graph_to_networkx, load_model_dir, to_dot, to_graphml, write_text_atomic
 
     with _errors():
         meta, arrays = load_model_dir(model_dir)
-        nodes = list(meta.get("graph", {}).get("nodes", meta.get("metrics", [])))
-        G = graph_to_networkx(nodes, arrays["graph/adjacency"], arrays.get("graph/lagged"))
+        try:
+            nodes = [str(n) for n in (meta.get("graph") or {}).get("nodes", meta.get("metrics", []))]
+            G = graph_to_networkx(nodes, arrays["graph/adjacency"], arrays.get("graph/lagged"))
+        except (KeyError, AttributeError, TypeError, ValueError, IndexError) as exc:
+            raise InvalidInputError(f"model {str(model_dir)!r} is damaged: missing or bad graph ({exc})") from None
         text = to_graphml(G) if format is ExportFormat.graphml else to_dot(G)
         if out is None:
             print(text, end="")

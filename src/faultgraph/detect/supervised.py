@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import check_nonnegative
+from faultgraph._validation import FittedAttributes, check_nonnegative
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, sink_parents
 from faultgraph.encode import MetricEncoder
 from faultgraph.errors import InvalidInputError, NotFittedError
@@ -27,7 +27,7 @@ __all__ = ["FaultIdentifier"]
 TASK = "supervised-fault-identification"
 
 
-class FaultIdentifier:
+class FaultIdentifier(FittedAttributes):
     """Learn the causal graph of metrics and a fault label, then predict the label.
 
     Args:
@@ -75,7 +75,8 @@ class FaultIdentifier:
         y = frame[self.label].to_numpy(dtype=float)
         if not np.isin(y, (0.0, 1.0)).all():
             bad = frame[self.label][~np.isin(y, (0.0, 1.0))].iloc[0]
-            raise InvalidInputError(f"the label column {self.label!r} must hold only 0 and 1, found {bad!r}")
+            shown = f"{float(bad):g}" if isinstance(bad, (int, float, np.number)) else repr(bad)
+            raise InvalidInputError(f"the label column {self.label!r} must hold only 0 and 1, found {shown}")
         return frame.drop(columns=[self.label]), y
 
     def fit(self, data: pd.DataFrame) -> FaultIdentifier:
@@ -123,6 +124,9 @@ class FaultIdentifier:
         p, label = self.prior, self.label
         if p is None:
             return None
+        if label in p.sources or any(label == e[0] for e in p.required):
+            raise InvalidInputError(f"the prior makes the label {label!r} a cause (a source, or the start of a "
+                                    "required edge); a fault label is always an effect (a sink)")
         return PriorKnowledge(
             forbidden=tuple(e for e in p.forbidden if label not in e),
             required=tuple(e for e in p.required if label not in e),
@@ -180,9 +184,7 @@ class FaultIdentifier:
     @classmethod
     def load(cls, path: str | Path) -> FaultIdentifier:
         """Read a model folder written by :meth:`save`."""
-        meta, arrays = load_model_dir(path)
-        if meta.get("task") != TASK:
-            raise InvalidInputError(f"model {str(path)!r} is a {meta.get('task')!r} model, not a {TASK!r} one")
+        meta, arrays = load_model_dir(path, task=TASK)
         try:
             p = meta["params"]
             model = cls(meta["label"], method=p["method"], lambda1=p["lambda1"], threshold=p["threshold"],
@@ -196,7 +198,7 @@ class FaultIdentifier:
             model.sem_ = SEM.from_arrays(meta["sem"], arrays)
             model.decision_threshold_ = float(meta["decision_threshold"])
             model.train_f1_ = float(meta["train_f1"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise InvalidInputError(f"model {str(path)!r} is damaged: missing or bad field {exc}") from None
         return model
 

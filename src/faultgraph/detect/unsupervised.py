@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import as_generator, check_choice, check_window, describe_names
+from faultgraph._validation import FittedAttributes, as_generator, check_choice, check_window, describe_names
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
@@ -177,7 +177,7 @@ def beyond_tolerance(median: np.ndarray, tolerance: float = DRIFT_TOLERANCE) -> 
     return np.sign(median) * np.maximum(np.abs(median) - tolerance, 0.0)
 
 
-class Detector:
+class Detector(FittedAttributes):
     """Shared machinery: encode, compute per-metric deviations, combine, threshold.
 
     Subclasses implement ``_fit_model(X)`` and ``_deviations(X) -> (n, d)`` on encoded
@@ -204,7 +204,10 @@ class Detector:
     def _frame(self, data: Any, name: str) -> pd.DataFrame:
         if isinstance(data, pd.DataFrame):
             return data
-        arr = np.asarray(data, dtype=float)
+        try:
+            arr = np.asarray(data, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{name} must be a DataFrame or a 2-D array of numbers ({exc})") from None
         if arr.ndim != 2:
             raise InvalidInputError(f"{name} must be 2-D (time steps x metrics), got shape {arr.shape}")
         return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
@@ -552,9 +555,7 @@ class CausalDetector(Detector):
     @classmethod
     def load(cls, path: Any) -> CausalDetector:
         """Read a model folder written by :meth:`save`."""
-        meta, arrays = load_model_dir(path)
-        if meta.get("task") != TASK:
-            raise InvalidInputError(f"model {str(path)!r} is a {meta.get('task')!r} model, not a {TASK!r} one")
+        meta, arrays = load_model_dir(path, task=TASK)
         try:
             det = cls(**{"background_window": 0, **meta["params"]})  # folders from before: no background
             det.prior = det.prior_ = (PriorKnowledge.from_dict(meta["prior"], where=f"model {str(path)!r} prior")
@@ -583,7 +584,15 @@ class CausalDetector(Detector):
             det.background_base_ = float(meta.get("background_base", 0.0))
             det.background_history_ = arrays.get("background_history", np.zeros(0))
             det.threshold_ = float(meta["decision_threshold"])
-        except (KeyError, TypeError, ValueError) as exc:
+            d = len(det.encoder_.columns_)
+            shapes = {"graph/adjacency": (det.graph_.adjacency.shape, (d, d)), "center": (det.center_.shape, (d,)),
+                      "scale": (det.scale_.shape, (d,)), "train_std": (det.train_std_.shape, (d,)),
+                      "resid_std": (det.resid_std_.shape, (d,))}
+            wrong = [f"{k} {got} (expected {want})" for k, (got, want) in shapes.items() if got != want]
+            bad = [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
+            if wrong or bad:
+                raise ValueError("; ".join(wrong + [f"{k} holds NaN or infinite values" for k in bad]))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise InvalidInputError(f"model {str(path)!r} is damaged: missing or bad field {exc}") from None
         return det
 
@@ -623,6 +632,10 @@ class PCADetector(Detector):
         _, sv, Vt = np.linalg.svd(X - self.mean_, full_matrices=False)
         share = np.cumsum(sv**2) / np.sum(sv**2)
         k = int(np.searchsorted(share, self.variance) + 1)
+        if k >= X.shape[1]:
+            raise InvalidInputError(
+                f"PCA keeps all {X.shape[1]} component(s) of {X.shape[1]} metric(s) at variance={self.variance}: "
+                "every reconstruction error would be 0; give it more metrics or a lower variance")
         self.components_ = Vt[:k]
 
     def _deviations(self, X: np.ndarray) -> np.ndarray:

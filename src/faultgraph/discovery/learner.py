@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from faultgraph._validation import check_choice, check_matrix, check_nonnegative
+from faultgraph._validation import FittedAttributes, check_choice, check_matrix, check_nonnegative
 from faultgraph.discovery.optimizers import dagma_linear, notears_linear
 from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups, threshold_weights
 from faultgraph.discovery.refine import ols_weights, penalised_score, refine_dag
@@ -96,7 +96,7 @@ class LearnedGraph:
         return "\n".join(lines)
 
 
-class StructureLearner:
+class StructureLearner(FittedAttributes):
     """Learn a weighted causal DAG from metrics with NOTEARS or DAGMA (linear SEM).
 
     Follows the scikit-learn contract: ``__init__`` stores hyperparameters, ``fit``
@@ -174,7 +174,12 @@ class StructureLearner:
         if self.refine is not None and not isinstance(self.refine, (bool, np.bool_)):
             raise InvalidInputError(f"refine must be True, False or None (on for raw data), got {self.refine!r}")
         p = int(self.lags)
-        data, names = check_matrix(X, name="X", min_rows=p + 2)
+        data, names = check_matrix(X, name="data", min_rows=p + 3)
+        if data.shape[0] - p <= data.shape[1] * (p + 1):
+            warnings.warn(
+                f"only {data.shape[0] - p} rows for {data.shape[1] * (p + 1)} candidate parents per metric "
+                f"({data.shape[1]} metrics{f' x {p + 1} lags' if p else ''}): the graph is poorly determined; "
+                "use more rows than that", UserWarning, stacklevel=2)
         prior = PriorKnowledge.coerce(self.prior) or PriorKnowledge()
         allowed, required = prior.masks(names)
         d = len(names)

@@ -42,20 +42,53 @@ _KEYS = ("forbidden", "required", "tiers", "sinks", "sources")
 
 
 def _edge(item: Any, where: str) -> Edge:
-    if isinstance(item, str) and "->" in item:
-        a, b = (part.strip() for part in item.split("->", 1))
-        return a, b
-    if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(x, str) for x in item):
+    if isinstance(item, str) and item.count("->") == 1:
+        a, b = (part.strip() for part in item.split("->"))
+        if a and b:
+            return a, b
+    elif isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(x, str) for x in item):
         return str(item[0]), str(item[1])
     raise InvalidInputError(f"{where}: an edge must be [source, target] or 'source -> target', got {item!r}")
 
 
-def _names(items: Any, where: str) -> tuple[str, ...]:
+def _edges(items: Any, where: str) -> tuple[Edge, ...]:
+    """A list of edges; one ``'a -> b'`` string is one edge, a flat ``[a, b]`` is refused as ambiguous."""
     if items is None:
         return ()
-    if isinstance(items, str) or not isinstance(items, Iterable):
+    if isinstance(items, str):
+        return (_edge(items, where),)
+    if not isinstance(items, Iterable):
+        raise InvalidInputError(f"{where} must be a list of edges ([source, target] or 'source -> target'), "
+                                f"got {items!r}")
+    items = list(items)
+    if len(items) == 2 and all(isinstance(x, str) and "->" not in x for x in items):
+        raise InvalidInputError(f"{where} must be a list of edges, got the flat pair {items!r}; for the one edge "
+                                f"{items[0]} -> {items[1]} write [{items!r}] or ['{items[0]} -> {items[1]}']")
+    return tuple(_edge(e, f"{where}[{k}]") for k, e in enumerate(items))
+
+
+def _names(items: Any, where: str) -> tuple[str, ...]:
+    """A list of metric names; one string is one name (never split into characters)."""
+    if items is None:
+        return ()
+    if isinstance(items, str):
+        return (items,)
+    if not isinstance(items, Iterable):
         raise InvalidInputError(f"{where} must be a list of metric names, got {items!r}")
+    items = list(items)
+    for k, x in enumerate(items):
+        if not isinstance(x, (str, int, float)):
+            raise InvalidInputError(f"{where}[{k}] must be a metric name, got {x!r}")
     return tuple(str(x) for x in items)
+
+
+def _tiers(tiers: Any, where: str) -> tuple[tuple[str, ...], ...]:
+    """A list of tiers, each a list of names or one name."""
+    if tiers is None:
+        return ()
+    if isinstance(tiers, str) or not isinstance(tiers, Iterable):
+        raise InvalidInputError(f"{where} must be a list of lists of metric names, got {tiers!r}")
+    return tuple(_names(t, f"{where}[{k}]") for k, t in enumerate(tiers))
 
 
 @dataclass(frozen=True)
@@ -68,6 +101,10 @@ class PriorKnowledge:
         tiers: groups of metrics in causal order; no edge goes to an earlier tier.
         sinks: metrics with no out-edges (a fault label: an effect only).
         sources: metrics with no in-edges (external load).
+
+    An edge is ``(source, target)`` or ``"source -> target"``; a bare string is one name
+    (``sinks="fault"``), one edge (``forbidden="a -> b"``) or, inside ``tiers``, a tier
+    of one name. A flat pair ``forbidden=["a", "b"]`` is refused as ambiguous.
     """
 
     forbidden: tuple[Edge, ...] = ()
@@ -76,21 +113,28 @@ class PriorKnowledge:
     sinks: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # a bare string is one name (or one 'a -> b' edge), never a sequence of characters
+        object.__setattr__(self, "forbidden", _edges(self.forbidden, "forbidden"))
+        object.__setattr__(self, "required", _edges(self.required, "required"))
+        object.__setattr__(self, "tiers", _tiers(self.tiers, "tiers"))
+        object.__setattr__(self, "sinks", _names(self.sinks, "sinks"))
+        object.__setattr__(self, "sources", _names(self.sources, "sources"))
+
     @classmethod
     def from_dict(cls, spec: dict[str, Any], *, where: str = "prior") -> PriorKnowledge:
         """Build from a mapping with the keys of the YAML format (all optional)."""
         if not isinstance(spec, dict):
-            raise InvalidInputError(f"{where} must be a mapping with keys {', '.join(_KEYS)}; got {type(spec).__name__}")
+            raise InvalidInputError(
+                f"{where} must be a mapping with keys {', '.join(_KEYS)}; got {type(spec).__name__}"
+            )
         unknown = sorted(set(spec) - set(_KEYS))
         if unknown:
             raise InvalidInputError(f"{where} has unknown keys {unknown}; allowed: {', '.join(_KEYS)}")
-        tiers = spec.get("tiers") or ()
-        if isinstance(tiers, str) or not isinstance(tiers, Iterable):
-            raise InvalidInputError(f"{where}.tiers must be a list of lists of metric names, got {tiers!r}")
         return cls(
-            forbidden=tuple(_edge(e, f"{where}.forbidden") for e in spec.get("forbidden") or ()),
-            required=tuple(_edge(e, f"{where}.required") for e in spec.get("required") or ()),
-            tiers=tuple(_names(t, f"{where}.tiers[{k}]") for k, t in enumerate(tiers)),
+            forbidden=_edges(spec.get("forbidden"), f"{where}.forbidden"),
+            required=_edges(spec.get("required"), f"{where}.required"),
+            tiers=_tiers(spec.get("tiers"), f"{where}.tiers"),
             sinks=_names(spec.get("sinks"), f"{where}.sinks"),
             sources=_names(spec.get("sources"), f"{where}.sources"),
         )

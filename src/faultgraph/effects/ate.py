@@ -13,6 +13,8 @@ from faultgraph.sem import SEM
 
 #: A bootstrap gives up after this many draws per wanted resample (most making a variable constant).
 MAX_REDRAW = 10
+#: The fewest resamples a bootstrap interval is computed from.
+MIN_BOOTSTRAP = 10
 
 __all__ = ["ATEResult", "CausalScores", "NodeScore", "average_treatment_effect", "causal_scores", "total_effects"]
 
@@ -91,8 +93,10 @@ def _check_common(sem: SEM, target: str, n: int, n_bootstrap: int, confidence: f
     sem.check_node(target, "target")
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise InvalidInputError(f"n must be a positive integer, got {n!r}")
-    if not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 0:
-        raise InvalidInputError(f"n_bootstrap must be an integer >= 0, got {n_bootstrap!r}")
+    if (isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer))
+            or not (n_bootstrap == 0 or n_bootstrap >= MIN_BOOTSTRAP)):
+        raise InvalidInputError(f"n_bootstrap must be 0 (no interval) or at least {MIN_BOOTSTRAP} (a percentile "
+                                f"interval from fewer resamples is noise), got {n_bootstrap!r}")
     if not 0 < confidence < 1:
         raise InvalidInputError(f"confidence must lie in (0, 1), got {confidence!r}")
 

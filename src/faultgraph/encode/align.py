@@ -10,6 +10,9 @@ Scrapes of different services arrive at different moments, some late, some missi
 
 A grid time farther than ``max_gap`` from the last (and, for ``"linear"``, the next)
 sample of a metric stays missing, so long outages are not papered over.
+
+On a time index a step or gap may be a duration (``"1min"``, ``"30s"``) or a bare number of
+seconds (``60``, ``"60"``): files with Unix-second times are read as dates.
 """
 
 from __future__ import annotations
@@ -24,24 +27,70 @@ from faultgraph.errors import InvalidInputError
 
 __all__ = ["align"]
 
+#: The most grid times :func:`align` builds (each metric takes 8 bytes a grid time).
+MAX_GRID_POINTS = 10_000_000
+
+
+def _seconds(value: object) -> float | None:
+    """``value`` as a number of seconds when it is a bare number or numeric text, else None."""
+    if isinstance(value, (bool, np.bool_, np.timedelta64)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
 
 def _as_timedelta(value: str | pd.Timedelta | float, name: str, numeric: bool) -> pd.Timedelta | float:
+    if isinstance(value, (bool, np.bool_)):
+        raise InvalidInputError(f"{name} must be a duration or a number, got {value!r}")
     if numeric:
         try:
             out = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise InvalidInputError(f"{name} must be a number of index units for a numeric index, got {value!r}"
                                     ) from None
-        if not out > 0:
-            raise InvalidInputError(f"{name} must be > 0, got {value!r}")
+        if not (out > 0 and np.isfinite(out)):
+            raise InvalidInputError(f"{name} must be a finite number > 0, got {value!r}")
+        return out
+    seconds = _seconds(value)  # a bare number on a time index is seconds, not pandas' nanoseconds
+    try:
+        out = pd.Timedelta(value) if seconds is None else pd.Timedelta(seconds=seconds)
+    except (TypeError, ValueError, OverflowError):
+        out = pd.NaT
+    if out is pd.NaT:
+        raise InvalidInputError(
+            f"{name} must be a duration such as '1min' or '30s', or a number of seconds, got {value!r}")
+    if out <= pd.Timedelta(0):
+        raise InvalidInputError(f"{name} must be positive (a duration such as '1min', or a number of seconds), "
+                                f"got {value!r}")
+    return out
+
+
+def _as_bound(value: object, name: str, index: pd.Index, numeric: bool) -> pd.Timestamp | float:
+    """A grid bound (``start``/``end``) on the index's scale; a naive time on a time-zone-aware index
+    is read in the index's zone (the reader's times are UTC)."""
+    if numeric:
+        out = _seconds(value)
+        if out is None or not np.isfinite(out):
+            raise InvalidInputError(f"{name} must be a finite number on a numeric index, got {value!r}")
         return out
     try:
-        out = pd.Timedelta(value)
+        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a duration such as '1min' or '30s', got {value!r}") from None
-    if out <= pd.Timedelta(0):
-        raise InvalidInputError(f"{name} must be positive, got {value!r}")
-    return out
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise InvalidInputError(f"{name} must be a time such as '2024-01-01 00:00', got {value!r}")
+    tz = getattr(index, "tz", None)
+    if tz is not None:
+        return stamp.tz_localize(tz) if stamp.tz is None else stamp.tz_convert(tz)
+    if tz is None and stamp.tz is not None:
+        raise InvalidInputError(f"{name} {value!r} has a time zone but frame's index has none; drop the zone")
+    return stamp
 
 
 def align(
@@ -58,7 +107,9 @@ def align(
 
     Args:
         frame: metrics with a sorted time index (a ``DatetimeIndex`` or numbers).
-        step: the grid step (``"1min"``, ``"30s"``; a number for a numeric index).
+        step: the grid step: a duration (``"1min"``, ``"30s"``) or a number of seconds
+            for a time index; a number of index units for a numeric index. At most
+            ``MAX_GRID_POINTS`` (10 million) grid times.
         method: ``"previous"`` (causal, default) or ``"linear"``.
         max_gap: the farthest a sample may be from a grid time to be used (default
             ``2 · step``).
@@ -76,18 +127,31 @@ def align(
         raise InvalidInputError("frame's index must be sorted in time")
     dt = _as_timedelta(step, "step", numeric)
     gap = _as_timedelta(max_gap, "max_gap", numeric) if max_gap is not None else 2 * dt
-    first = index[0] if start is None else (start if numeric else pd.Timestamp(start))
-    last = index[-1] if end is None else (end if numeric else pd.Timestamp(end))
+    first = index[0] if start is None else _as_bound(start, "start", index, numeric)
+    last = index[-1] if end is None else _as_bound(end, "end", index, numeric)
+    try:
+        if numeric:
+            first = float(np.ceil(float(first) / dt) * dt) if start is None else float(first)
+            n_points = np.floor((float(last) - first) / dt) + 1  # type: ignore[operator]
+        else:
+            first = first.ceil(dt) if start is None else first
+            n_points = (last - first) // dt + 1
+    except (ValueError, OverflowError) as exc:  # a step finer than the index's unit, dates out of range
+        raise InvalidInputError(f"step {step!r} does not fit frame's time index ({index.dtype}): {exc}") from None
+    if n_points > MAX_GRID_POINTS:
+        raise InvalidInputError(
+            f"step {step!r} is too fine: the grid from {first} to {last} (a span of {last - first}) would have "
+            f"{int(n_points):,} points, more than {MAX_GRID_POINTS:,}; use a larger step or a shorter start/end range"
+        )
     if numeric:
-        first = float(np.ceil(float(first) / dt) * dt) if start is None else float(first)
         grid = pd.Index(np.arange(first, float(last) + 1e-9 * dt, dt), name=index.name)
     else:
-        first = first.ceil(dt) if start is None else first
         grid = pd.date_range(first, last, freq=dt, name=index.name)
     if len(grid) == 0:
         raise InvalidInputError(f"the grid from {first} to {last} with step {step} is empty")
-    t = (np.asarray(index.asi8 if not numeric else index, dtype=np.float64))
-    g = (np.asarray(grid.asi8 if not numeric else grid, dtype=np.float64))
+    # in nanoseconds whatever the index's unit (pandas >= 3 reads times in microseconds), like gap_v
+    t = (np.asarray(index.as_unit("ns").asi8 if not numeric else index, dtype=np.float64))
+    g = (np.asarray(grid.as_unit("ns").asi8 if not numeric else grid, dtype=np.float64))
     gap_v = float(gap) if numeric else float(pd.Timedelta(gap).value)  # type: ignore[arg-type]
     out = {}
     for col in frame.columns:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import check_nonnegative, describe_names
+from faultgraph._validation import MAX_MAGNITUDE, FittedAttributes, check_nonnegative, describe_names
 from faultgraph.errors import InvalidInputError, NotFittedError
 
 __all__ = ["MetricEncoder", "constant_moves", "fill_gaps", "robust_center_scale"]
@@ -33,19 +33,31 @@ def _as_frame(data: Any, name: str) -> pd.DataFrame:
         frame = data.copy()
         frame.columns = [str(c) for c in frame.columns]
     else:
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{name} must be a DataFrame or a 2-D array of numbers ({exc})") from None
         if arr.ndim != 2:
             raise InvalidInputError(f"{name} must be 2-D (time steps x metrics), got shape {arr.shape}")
         frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise InvalidInputError(f"{name} is empty: shape {frame.shape}")
-    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    names = list(frame.columns)
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise InvalidInputError(f"{name} has duplicate metric names: {describe_names(dup)}")
+    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
+           or pd.api.types.is_complex_dtype(frame[c])]
     if bad:
-        raise InvalidInputError(f"{name} has non-numeric columns: {', '.join(map(repr, bad[:8]))}")
+        raise InvalidInputError(f"{name} has non-numeric columns: {describe_names(bad)}; metrics must be real numbers")
     frame = frame.astype(np.float64)
     inf = [c for c in frame.columns if np.isinf(frame[c].to_numpy()).any()]
     if inf:
-        raise InvalidInputError(f"{name} has infinite values in {', '.join(map(repr, inf[:8]))}")
+        raise InvalidInputError(f"{name} has infinite values in {describe_names(inf)}")
+    huge = [c for c in frame.columns if (np.abs(frame[c].to_numpy()) > MAX_MAGNITUDE).any()]
+    if huge:
+        raise InvalidInputError(f"{name} has values beyond ±{MAX_MAGNITUDE:.0e} in {describe_names(huge)}; "
+                                "their squares would overflow: rescale those metrics (e.g. to other units)")
     return frame
 
 
@@ -112,7 +124,7 @@ def _longest_nan_run(values: np.ndarray) -> int:
     return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
 
 
-class MetricEncoder:
+class MetricEncoder(FittedAttributes):
     """Drop dead metrics, fill short gaps and scale robustly; fit on one window, apply to another.
 
     Args:
@@ -149,6 +161,8 @@ class MetricEncoder:
             col = frame[c]
             if col.isna().all():
                 dropped[c] = "all values missing"
+            elif col.notna().sum() == 1 and len(col) > 1:
+                dropped[c] = "one value observed, the rest missing"
             elif col.nunique(dropna=True) <= 1:
                 dropped[c] = "constant"
         kept = [c for c in frame.columns if c not in dropped]

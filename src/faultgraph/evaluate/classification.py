@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -14,27 +15,45 @@ __all__ = ["ClassificationScores", "best_f1_threshold", "classification_scores",
            "table1"]
 
 
+def _values(values: Any) -> str:
+    """Up to five distinct values of ``values``, for a message."""
+    try:
+        distinct = list(dict.fromkeys(map(repr, np.asarray(values, dtype=object).ravel().tolist())))
+    except (TypeError, ValueError):  # ragged
+        return repr(values)[:80]
+    return ", ".join(distinct[:5]) + (f" and {len(distinct) - 5} more" if len(distinct) > 5 else "")
+
+
 def _labels(y_true: np.ndarray | Sequence[float], name: str = "y_true") -> np.ndarray:
-    y = np.asarray(y_true, dtype=float).ravel()
+    try:
+        y = np.asarray(y_true, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must hold only 0 and 1 (or booleans), got {_values(y_true)}") from None
     if y.size == 0:
         raise InvalidInputError(f"{name} is empty")
-    if not np.isin(y, (0.0, 1.0)).all():
-        raise InvalidInputError(f"{name} must hold only 0 and 1")
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        raise InvalidInputError(f"{name} must hold only 0 and 1 (or booleans), got {_values(y[bad])}")
     return y
 
 
-def _scores(score: np.ndarray | Sequence[float], n: int) -> np.ndarray:
-    s = np.asarray(score, dtype=float).ravel()
+def _scores(score: np.ndarray | Sequence[float], n: int, name: str = "score") -> np.ndarray:
+    try:
+        s = np.asarray(score, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must hold numbers, got {_values(score)}") from None
     if s.shape != (n,):
-        raise InvalidInputError(f"score must have one value per label ({n}), got {s.size}")
+        raise InvalidInputError(f"{name} must have one value per label ({n}), got {s.size}")
     if not np.isfinite(s).all():
-        raise InvalidInputError("score has NaN or infinite values")
+        raise InvalidInputError(f"{name} has NaN or infinite values")
     return s
 
 
 def roc_auc(y_true: np.ndarray | Sequence[float], score: np.ndarray | Sequence[float]) -> float:
     """Area under the ROC curve: the probability that a random positive outranks a random
-    negative (ties count half), by the Mann–Whitney rank formula. NaN with one class only."""
+    negative (ties count half), by the Mann–Whitney rank formula.
+
+    Returns NaN (not an error) when ``y_true`` holds one class only: the area is undefined."""
     y = _labels(y_true)
     s = _scores(score, y.size)
     n_pos, n_neg = y.sum(), y.size - y.sum()
@@ -46,7 +65,9 @@ def roc_auc(y_true: np.ndarray | Sequence[float], score: np.ndarray | Sequence[f
 
 def pr_auc(y_true: np.ndarray | Sequence[float], score: np.ndarray | Sequence[float]) -> float:
     """Area under the precision–recall curve as average precision:
-    ``Σ_k (R_k − R_{k−1}) P_k`` over the distinct thresholds. NaN without positives."""
+    ``Σ_k (R_k − R_{k−1}) P_k`` over the distinct thresholds.
+
+    Returns NaN (not an error) when ``y_true`` has no positives: the area is undefined."""
     y = _labels(y_true)
     s = _scores(score, y.size)
     if y.sum() == 0:
@@ -78,7 +99,8 @@ def best_f1_threshold(y_true: np.ndarray | Sequence[float], score: np.ndarray | 
 
 @dataclass(frozen=True)
 class ClassificationScores:
-    """Point-wise detection scores; ``roc_auc`` and ``pr_auc`` are NaN when not given a score."""
+    """Point-wise detection scores; ``roc_auc`` and ``pr_auc`` are NaN when not given a score, ``roc_auc``
+    also when the labels hold one class only and ``pr_auc`` when they hold no positives."""
 
     precision: float
     recall: float
@@ -103,6 +125,8 @@ def classification_scores(
     p = _labels(y_pred, "y_pred")
     if p.shape != y.shape:
         raise InvalidInputError(f"y_pred must have one value per label ({y.size}), got {p.size}")
+    if score is not None:
+        score = _scores(score, y.size)
     tp = float(np.sum((y == 1) & (p == 1)))
     precision = tp / p.sum() if p.sum() else 0.0
     recall = tp / y.sum() if y.sum() else 0.0
@@ -112,9 +136,24 @@ def classification_scores(
     return ClassificationScores(precision, recall, f1, auc, ap, int(y.size), int(y.sum()))
 
 
+def _auc_cell(s: ClassificationScores) -> str:
+    if not np.isnan(s.roc_auc):
+        return f"{s.roc_auc:.2f}"
+    return "n/a (one class)" if s.n_positive in (0, s.n) else "n/a"
+
+
 def table1(rows: dict[str, ClassificationScores]) -> str:
-    """A Markdown table in the layout of the paper's Table 1: Method | F1-score | AUC | Recall | Precision."""
+    """A Markdown table in the layout of the paper's Table 1: Method | F1-score | AUC | Recall | Precision.
+
+    AUC reads ``n/a (one class)`` where the labels hold one class only, ``n/a`` where no score was given."""
+    if not isinstance(rows, dict):
+        raise InvalidInputError(f"rows must be a dict of method name -> ClassificationScores, "
+                                f"got {type(rows).__name__}")
+    for name, s in rows.items():
+        if not isinstance(s, ClassificationScores):
+            raise InvalidInputError(f"rows[{name!r}] must be a ClassificationScores (from classification_scores), "
+                                    f"got {type(s).__name__} {s!r}")
     lines = ["| Method | F1-score | AUC | Recall | Precision |", "|---|---|---|---|---|"]
     for name, s in rows.items():
-        lines.append(f"| {name} | {s.f1:.2f} | {s.roc_auc:.2f} | {s.recall:.2f} | {s.precision:.2f} |")
+        lines.append(f"| {name} | {s.f1:.2f} | {_auc_cell(s)} | {s.recall:.2f} | {s.precision:.2f} |")
     return "\n".join(lines)

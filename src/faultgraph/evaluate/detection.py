@@ -15,14 +15,21 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from faultgraph.errors import InvalidInputError
-from faultgraph.evaluate.classification import best_f1_threshold, classification_scores, pr_auc, roc_auc
+from faultgraph.evaluate.classification import (
+    _labels,
+    _scores,
+    best_f1_threshold,
+    classification_scores,
+    pr_auc,
+    roc_auc,
+)
 
 __all__ = ["DetectionReport", "detection_report", "label_segments", "point_adjust"]
 
 
 def label_segments(labels: np.ndarray) -> list[tuple[int, int]]:
-    """The runs of 1s in a 0/1 vector as ``(start, end)`` pairs, ``end`` inclusive."""
-    y = np.asarray(labels).astype(np.int8).ravel()
+    """The runs of 1s in a 0/1 (or boolean) vector as ``(start, end)`` pairs, ``end`` inclusive."""
+    y = _labels(labels, "labels").astype(np.int8) if np.size(labels) else np.zeros(0, dtype=np.int8)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], y, [0]])))
     return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2])]
 
@@ -31,8 +38,11 @@ def point_adjust(labels: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Scores under point adjustment: inside each labelled segment every point takes the
     segment's maximum, so that ``adjusted >= t`` flags the whole segment exactly when the
     raw score crosses ``t`` anywhere in it (the usual PA of Xu et al. 2018)."""
-    out = np.asarray(score, dtype=float).copy()
-    for s, e in label_segments(labels):
+    y = _labels(labels, "labels")
+    if np.size(score) != y.size:
+        raise InvalidInputError(f"labels and score must have the same length, got {y.size} and {np.size(score)}")
+    out = _scores(score, y.size).copy()
+    for s, e in label_segments(y):
         out[s : e + 1] = out[s : e + 1].max()
     return out
 
@@ -46,7 +56,8 @@ class DetectionReport:
     ``best_f1_pa`` the same with point adjustment (labelled as such: it flatters).
     ``event_recall``: labelled segments with at least one flagged point, at
     ``threshold``; ``mean_delay``: mean steps from a segment's start to its first flag
-    over the segments found (NaN if none).
+    over the segments found (NaN if none). ``roc_auc`` is NaN when the labels hold one
+    class only, ``pr_auc`` and ``event_recall`` when they hold no positives.
     """
 
     threshold: float
@@ -66,11 +77,15 @@ class DetectionReport:
 
 
 def detection_report(labels: np.ndarray, score: np.ndarray, threshold: float) -> DetectionReport:
-    """All the numbers of :class:`DetectionReport` for scores ``score`` against 0/1 ``labels``."""
-    y = np.asarray(labels, dtype=float).ravel()
-    s = np.asarray(score, dtype=float).ravel()
-    if y.shape != s.shape:
-        raise InvalidInputError(f"labels and score must have the same length, got {y.size} and {s.size}")
+    """All the numbers of :class:`DetectionReport` for scores ``score`` against 0/1 ``labels``;
+    ``threshold`` may be ±inf (flag nothing or everything) but not NaN."""
+    y = _labels(labels, "labels")
+    if np.size(score) != y.size:
+        raise InvalidInputError(f"labels and score must have the same length, got {y.size} and {np.size(score)}")
+    s = _scores(score, y.size)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
+            or np.isnan(threshold):
+        raise InvalidInputError(f"threshold must be a number (not NaN), got {threshold!r}")
     flagged = s >= threshold
     point = classification_scores(y, flagged.astype(float), s)
     _, best = best_f1_threshold(y, s)

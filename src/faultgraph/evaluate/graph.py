@@ -18,11 +18,14 @@ class GraphAccuracy:
 
     Attributes:
         shd: structural Hamming distance: extra, missing and reversed edges, a reversed
-            edge counting once.
+            edge counting once (and each edge of a 2-cycle ``i ⇄ j`` of ``learned`` once:
+            both on a true non-edge count 2, the wrong one beside a true edge counts 1).
         tpr: true positive rate, correctly directed predicted edges / true edges.
         fdr: false discovery rate, (reversed + wrong) predicted edges / predicted edges.
         fpr: false positive rate, (reversed + wrong) predicted edges / true non-edges
-            (``d(d−1)/2 − |true edges|``).
+            (``d(d−1)/2 − |true edges|``), as NOTEARS, DAGMA and gCastle compute it so
+            that figures compare with theirs; like theirs it can exceed 1 when many edges
+            are reversed or ``learned`` has 2-cycles.
         nnz: number of predicted edges.
         n_true: number of true edges.
         n_reversed: predicted edges whose reverse is true.
@@ -47,14 +50,26 @@ class GraphAccuracy:
 def graph_accuracy(true: np.ndarray, learned: np.ndarray) -> GraphAccuracy:
     """Compare two ``(d, d)`` adjacency matrices (non-zero ``[i, j]`` is the edge ``i → j``).
 
-    ``true`` must be a DAG without self-loops; ``learned`` may contain any directed edges.
+    ``true`` must be a DAG without self-loops; ``learned`` may contain any directed edges
+    between two different nodes (cycles included) but no self-loop.
     """
-    B = np.asarray(true) != 0
-    P = np.asarray(learned) != 0
+    mats = []
+    for name, A in (("true", true), ("learned", learned)):
+        try:
+            A = np.asarray(A, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"{name} must be a numeric adjacency matrix") from None
+        if np.isnan(A).any():
+            raise InvalidInputError(f"{name} has NaN entries; an adjacency matrix holds 0 (no edge) or a weight")
+        mats.append(A != 0)
+    B, P = mats
     if B.ndim != 2 or B.shape[0] != B.shape[1] or P.shape != B.shape:
         raise InvalidInputError(
             f"true and learned must be square matrices of one shape, got {np.shape(true)} and {np.shape(learned)}"
         )
+    loops = np.flatnonzero(np.diag(P))
+    if loops.size:
+        raise InvalidInputError(f"learned has self-loops at nodes {loops[:8].tolist()}; its diagonal must be 0")
     if not is_dag(B):
         raise NotADAGError("true must be a DAG, but it has a directed cycle")
     d = B.shape[0]
@@ -62,10 +77,10 @@ def graph_accuracy(true: np.ndarray, learned: np.ndarray) -> GraphAccuracy:
     reversed_ = int(np.sum(P & B.T & ~B))
     wrong = int(np.sum(P & ~B & ~B.T))
     nnz, n_true = int(P.sum()), int(B.sum())
-    cond_neg = 0.5 * d * (d - 1) - n_true
-    # SHD on the skeleton (upper triangle of B + Bᵀ), plus reversals.
+    cond_neg = 0.5 * d * (d - 1) - n_true  # NOTEARS' convention (unordered non-edges)
+    # SHD: extra edges (each direction of a 2-cycle), true edges missing in both directions, reversals.
     skel_p, skel_b = np.triu(P | P.T, 1), np.triu(B | B.T, 1)
-    shd = int(np.sum(skel_p & ~skel_b) + np.sum(skel_b & ~skel_p)) + reversed_
+    shd = wrong + int(np.sum(skel_b & ~skel_p)) + reversed_
     return GraphAccuracy(
         shd=shd,
         tpr=true_pos / max(n_true, 1),

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from faultgraph.errors import InvalidInputError
+
 __all__ = ["write_atomic", "write_json_atomic", "write_text_atomic"]
 
 
@@ -23,6 +25,10 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     complete (a temporary file in the same folder, synced, then renamed): readers see the
     old file or the new one, never half."""
     path = Path(path)
+    if path.is_dir():
+        raise InvalidInputError(f"{str(path)!r} is a folder; give a file path to write")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise InvalidInputError(f"cannot write {str(path)!r}: {str(path.parent)!r} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -8,13 +8,16 @@
 
 The result is always a validated ``float64`` DataFrame: one column per metric (named,
 unique), indexed by time and sorted by it. Missing values stay NaN (the encoder fills
-short gaps); everything else that is wrong raises ``InvalidInputError``.
+short gaps); everything else that is wrong raises ``InvalidInputError``. Metrics must be
+real numbers: true/false columns are read as 1/0; dates, durations and complex numbers are
+refused.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,6 +33,10 @@ OnDuplicate = Literal["error", "mean", "last"]
 #: Column names recognised as the time column, in order of preference (case-insensitive).
 TIME_COLUMNS = ("timestamp", "time", "ts", "datetime", "date", "unix_timestamp")
 _LONG = ({"metric", "name", "__name__"}, {"value"})
+#: Compressed CSV extensions read (pandas infers the compression from the extension too).
+_COMPRESSED = (".gz", ".bz2")
+_DUPLICATE_HINT = ("aggregate or drop the repeated rows first, or from Python pass on_duplicate='mean' or 'last' "
+                   "(read_metrics, to_metric_frame) to combine them")
 
 
 def read_metrics(
@@ -39,7 +46,8 @@ def read_metrics(
     time_column: str | None = None,
     on_duplicate: OnDuplicate = "error",
 ) -> pd.DataFrame:
-    """Read a metrics file (``.csv``, ``.csv.gz``, ``.tsv``, ``.parquet``/``.pq``) into a float64 frame.
+    """Read a metrics file (``.csv``, ``.csv.gz``/``.csv.bz2``, ``.tsv``, ``.parquet``/``.pq``, ``.json``)
+    into a float64 frame.
 
     Args:
         path: the file.
@@ -56,6 +64,9 @@ def read_metrics(
     """
     layout = check_choice("layout", layout, ("auto", "wide", "long"))
     on_duplicate = check_choice("on_duplicate", on_duplicate, ("error", "mean", "last"))
+    if not isinstance(path, (str, os.PathLike)):
+        hint = "; use to_metric_frame for a DataFrame" if isinstance(path, pd.DataFrame) else ""
+        raise InvalidInputError(f"path must be a file path (a str or pathlib.Path), got {type(path).__name__}{hint}")
     path = Path(path)
     if not path.exists():
         raise InvalidInputError(f"metrics file {str(path)!r} does not exist")
@@ -67,14 +78,14 @@ def read_metrics(
             raw = pd.read_parquet(path)
         elif path.suffix.lower() == ".json":
             raw = prometheus_to_long(path)
-        elif path.suffix.lower() in (".csv", ".txt", ".tsv") or suffixes.endswith((".csv.gz", ".csv.bz2")):
+        elif path.suffix.lower() in (".csv", ".txt", ".tsv") or suffixes in tuple(".csv" + z for z in _COMPRESSED):
             sep = "\t" if path.suffix.lower() == ".tsv" else ","
             _check_csv_header(path, sep)
             raw = pd.read_csv(path, sep=sep)
         else:
             raise InvalidInputError(
-                f"metrics file {str(path)!r} has an unknown extension; use .csv, .csv.gz, .tsv, .parquet "
-                "or .json (a Prometheus query_range export)"
+                f"metrics file {str(path)!r} has an unknown extension; use .csv (or .csv.gz, .csv.bz2), "
+                ".tsv, .parquet or .json (a Prometheus query_range export)"
             )
     except pd.errors.EmptyDataError:
         raise InvalidInputError(f"metrics file {str(path)!r} is empty") from None
@@ -94,9 +105,22 @@ def _series_name(labels: dict[str, str]) -> str:
     return f"{name}{{{rest}}}" if rest else (name or "{}")
 
 
+def _prometheus_number(value: Any) -> float | None:
+    """A sample value as Prometheus writes it (a string such as ``"0.5"``, ``"NaN"``, ``"+Inf"``), or None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
 def prometheus_to_long(path: str | Path) -> pd.DataFrame:
     """A Prometheus ``/api/v1/query_range`` JSON export (``resultType: matrix``) as a long
-    frame ``timestamp, metric, value``; each series is named ``name{label="value",...}``."""
+    frame ``timestamp, metric, value``; each series is named ``name{label="value",...}``.
+
+    Only range queries are read: each series needs a ``values`` list of ``[time, "value"]``
+    pairs; an instant query's single ``value`` is refused."""
     import json
 
     path = Path(path)
@@ -104,29 +128,52 @@ def prometheus_to_long(path: str | Path) -> pd.DataFrame:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(f"metrics file {str(path)!r} is not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise InvalidInputError(f"metrics file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
     data = spec.get("data", spec) if isinstance(spec, dict) else None
     if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
         raise InvalidInputError(f"metrics file {str(path)!r} is not a Prometheus query_range export "
                                 "(expected data.resultType 'matrix' and a data.result list)")
     rows = []
-    for series in data["result"]:
-        name = _series_name(series.get("metric", {}))
-        for ts, value in series.get("values", []):
-            rows.append((float(ts), name, value))
+    shape = '{"metric": {"label": "value", ...}, "values": [[time, "value"], ...]}'
+    for i, series in enumerate(data["result"]):
+        where = f"metrics file {str(path)!r}: data.result[{i}]"
+        if not isinstance(series, dict):
+            raise InvalidInputError(f"{where} is {type(series).__name__} {series!r:.40}, expected a series {shape}")
+        if "values" not in series:
+            if "value" in series:
+                raise InvalidInputError(f"{where} has a single 'value' (an instant query); only query_range "
+                                        "exports are read, with a 'values' list per series")
+            raise InvalidInputError(f"{where} has no 'values' list; expected a series {shape}")
+        labels, values = series.get("metric", {}), series["values"]
+        if not isinstance(labels, dict) or not isinstance(values, list):
+            raise InvalidInputError(f"{where} has 'metric' {labels!r:.40} and 'values' {values!r:.40}; "
+                                    f"expected a series {shape}")
+        name = _series_name(labels)
+        for sample in values:
+            if not isinstance(sample, list) or len(sample) != 2:
+                raise InvalidInputError(f"{where} ({name}) has a sample {sample!r:.40}, "
+                                        'expected a [time, "value"] pair')
+            ts, value = _prometheus_number(sample[0]), _prometheus_number(sample[1])
+            if ts is None:
+                raise InvalidInputError(f"{where} ({name}) has a time {sample[0]!r:.40} that is not a number")
+            if value is None:
+                # Prometheus writes values as strings, with "NaN", "+Inf" and "-Inf" for special values
+                raise InvalidInputError(f"{where} ({name}) has non-numeric values, e.g. {sample[1]!r:.40}; "
+                                        "expected numbers or strings such as \"0.5\", \"NaN\", \"+Inf\"")
+            rows.append((ts, name, value))
     if not rows:
         raise InvalidInputError(f"metrics file {str(path)!r} holds no samples")
-    frame = pd.DataFrame(rows, columns=["timestamp", "metric", "value"])
-    # Prometheus writes values as strings, with "NaN", "+Inf" and "-Inf" for special values
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
-    return frame
+    return pd.DataFrame(rows, columns=["timestamp", "metric", "value"])
 
 
 def _check_csv_header(path: Path, sep: str) -> None:
     """Refuse repeated column names (pandas would silently rename the second ``a`` to ``a.1``)."""
+    import bz2
     import csv
     import gzip
 
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
     with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
         header = next(csv.reader(fh, delimiter=sep), [])
     names = [h.strip() for h in header]
@@ -163,23 +210,66 @@ def _find_time_column(columns: list[str], time_column: str | None, source: str) 
     return None
 
 
+def _refuse_missing_times(missing: np.ndarray, source: str, what: str = "missing") -> None:
+    if missing.any():
+        raise InvalidInputError(
+            f"{source}: the time column has {int(missing.sum())} {what} values (first on data row "
+            f"{int(np.flatnonzero(missing)[0]) + 1}); every row needs a time: drop or fill those rows"
+        )
+
+
 def _parse_time(values: pd.Series, source: str) -> pd.Index:
     if pd.api.types.is_datetime64_any_dtype(values):
+        _refuse_missing_times(values.isna().to_numpy(), source)
         return pd.DatetimeIndex(values, name="timestamp")
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        v = values.to_numpy(dtype=float)
-        if not np.all(np.isfinite(v)):
-            raise InvalidInputError(f"{source}: the time column has missing or infinite values")
+        if pd.api.types.is_complex_dtype(values):
+            raise InvalidInputError(f"{source}: the time column holds complex numbers, not times")
+        v = values.to_numpy(dtype=float, na_value=np.nan)
+        _refuse_missing_times(~np.isfinite(v), source, "missing or infinite")
         if v.size and np.nanmin(v) > 1e12:
             return pd.DatetimeIndex(pd.to_datetime(v, unit="ms", utc=True), name="timestamp")
         if v.size and np.nanmin(v) > 1e9:
             return pd.DatetimeIndex(pd.to_datetime(v, unit="s", utc=True), name="timestamp")
         return pd.Index(v, name="timestamp")
+    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+    _refuse_missing_times((text.isna() | text.eq("")).to_numpy(dtype=bool), source)
+    for fmt in (None, "ISO8601"):  # the format of the first time; else ISO 8601 of any precision
+        try:
+            parsed = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format=fmt), name="timestamp")
+        except (ValueError, TypeError, OverflowError):
+            continue
+        _refuse_missing_times(parsed.isna(), source)  # "NaT", "nan"
+        return parsed
+    coerced = pd.to_datetime(text, utc=True, errors="coerce")
+    failed = np.flatnonzero(coerced.isna().to_numpy())
+    row = int(failed[0]) if failed.size else 0
+    bad = text.iloc[row]
     try:
-        return pd.DatetimeIndex(pd.to_datetime(values, utc=True), name="timestamp")
-    except (ValueError, TypeError):
-        bad = values.iloc[0] if len(values) else ""
-        raise InvalidInputError(f"{source}: the time column holds values that are not times, e.g. {bad!r}") from None
+        pd.to_datetime(bad, utc=True)
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidInputError(
+            f"{source}: the time column holds values that are not times, e.g. {bad!r} (data row {row + 1})"
+        ) from None
+    raise InvalidInputError(
+        f"{source}: the time column mixes formats: {bad!r} (data row {row + 1}) is not written like the first "
+        f"time {text.iloc[0]!r}; write every time in one format"
+    )
+
+
+def _refuse_unreal(frame: pd.DataFrame, source: str) -> None:
+    """Refuse columns of dates, durations, periods, intervals or complex numbers: casting them to
+    float gives epoch nanoseconds or drops the imaginary part, silently."""
+    bad = [f"{c!r} ({frame[c].dtype})" for c in frame.columns
+           if not (pd.api.types.is_bool_dtype(frame[c]) or pd.api.types.is_object_dtype(frame[c])
+                   or pd.api.types.is_string_dtype(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype)
+                   or (pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_complex_dtype(frame[c])))]
+    if bad:
+        raise InvalidInputError(
+            f"{source} has metric columns that are not real numbers: {', '.join(bad[:8])}"
+            + (f" and {len(bad) - 8} more" if len(bad) > 8 else "") + "; metrics must be numbers "
+            "(true/false is read as 1/0): drop those columns, or set time_column= if one of them is the time"
+        )
 
 
 def to_metric_frame(
@@ -190,7 +280,19 @@ def to_metric_frame(
     on_duplicate: OnDuplicate = "error",
     source: str = "data",
 ) -> pd.DataFrame:
-    """Validate an in-memory frame exactly as :func:`read_metrics` validates a file."""
+    """Validate an in-memory frame exactly as :func:`read_metrics` validates a file.
+
+    ``raw`` is a pandas DataFrame, wide or long. Metric columns must hold real numbers (or
+    text that parses as numbers); true/false is read as 1/0; dates, durations and complex
+    numbers are refused.
+    """
+    if not isinstance(raw, pd.DataFrame):
+        raise InvalidInputError(
+            f"raw must be a pandas DataFrame (wide, or long: timestamp, metric, value), got {type(raw).__name__}; "
+            "read a file with read_metrics(path), and wrap an array as pd.DataFrame(array, columns=[...names])"
+        )
+    layout = check_choice("layout", layout, ("auto", "wide", "long"))
+    on_duplicate = check_choice("on_duplicate", on_duplicate, ("error", "mean", "last"))
     if raw.shape[1] == 0 or raw.shape[0] == 0:
         raise InvalidInputError(f"{source} has no data rows or no columns")
     raw = raw.copy()
@@ -208,20 +310,28 @@ def to_metric_frame(
     if is_long and tcol is not None:
         name_col = next(c for c in columns if c.lower() in _LONG[0])
         value_col = next(c for c in columns if c.lower() == "value")
+        _refuse_unreal(raw[[value_col]], source)
+        names = raw[name_col].map(lambda v: v.strip() if isinstance(v, str) else v)
+        unnamed = (names.isna() | names.eq("")).to_numpy(dtype=bool)
+        if unnamed.any():
+            raise InvalidInputError(
+                f"{source}: {int(unnamed.sum())} rows have no metric name in column {name_col!r} (first on data row "
+                f"{int(np.flatnonzero(unnamed)[0]) + 1}); every row of a long layout needs one"
+            )
         values = pd.to_numeric(raw[value_col], errors="coerce")
         bad = values.isna() & raw[value_col].notna()
         if bad.any():
             raise InvalidInputError(
                 f"{source}: column {value_col!r} has non-numeric values, e.g. {raw.loc[bad, value_col].iloc[0]!r}"
             )
-        long = pd.DataFrame({"t": _parse_time(raw[tcol], source), "metric": raw[name_col].astype(str),
+        long = pd.DataFrame({"t": _parse_time(raw[tcol], source), "metric": names.astype(str),
                              "value": values.to_numpy(dtype=float)})
         dup = long.duplicated(["t", "metric"], keep=False)
         if dup.any() and on_duplicate == "error":
             row = long[dup].iloc[0]
             raise InvalidInputError(
                 f"{source}: metric {row['metric']!r} has {int(dup.sum())} duplicate timestamps (first {row['t']}); "
-                "pass on_duplicate='mean' or 'last' to combine them"
+                + _DUPLICATE_HINT
             )
         agg = "mean" if on_duplicate == "mean" else "last"
         frame = long.pivot_table(index="t", columns="metric", values="value", aggfunc=agg, dropna=False)
@@ -235,6 +345,7 @@ def to_metric_frame(
         dup_names = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
         if dup_names:
             raise InvalidInputError(f"{source} has duplicate metric columns: {', '.join(dup_names)}")
+        _refuse_unreal(frame, source)
         non_numeric = []
         for c in frame.columns:
             col = frame[c]
@@ -242,7 +353,7 @@ def to_metric_frame(
                 frame[c] = col.astype(float)
             elif not pd.api.types.is_numeric_dtype(col):
                 coerced = pd.to_numeric(col, errors="coerce")
-                if (coerced.isna() & col.notna()).any():
+                if (coerced.isna() & col.notna()).any() or pd.api.types.is_complex_dtype(coerced):
                     non_numeric.append(c)
                 else:
                     frame[c] = coerced
@@ -259,8 +370,7 @@ def to_metric_frame(
             if on_duplicate == "error":
                 first = frame.index[frame.index.duplicated()][0]
                 raise InvalidInputError(
-                    f"{source} has {n_dup} duplicate timestamps (first {first}); "
-                    "pass on_duplicate='mean' or 'last' to combine them"
+                    f"{source} has {n_dup} duplicate timestamps (first {first}); " + _DUPLICATE_HINT
                 )
             frame = frame.groupby(level=0).mean() if on_duplicate == "mean" else frame[
                 ~frame.index.duplicated(keep="last")]

@@ -35,6 +35,8 @@ def _sha256(path: Path) -> str:
 def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
     """Write ``meta`` and ``arrays`` into the folder ``path`` (created if needed)."""
     folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"model folder {str(folder)!r} is an existing file; give a folder path")
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / _ARRAYS, lambda fh: np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
     full = {"schema_version": SCHEMA_VERSION, **meta, "arrays_sha256": _sha256(folder / _ARRAYS)}
@@ -42,8 +44,9 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.
     return folder
 
 
-def load_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a model folder; raise ``InvalidInputError`` if it is missing, damaged or too new."""
+def load_model_dir(path: str | Path, task: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a model folder; raise ``InvalidInputError`` if it is missing, damaged, too new,
+    or (given ``task``) a model of another kind."""
     folder = Path(path)
     meta_path, arrays_path = folder / _META, folder / _ARRAYS
     if not meta_path.is_file():
@@ -53,13 +56,18 @@ def load_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarr
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(f"model file {str(meta_path)!r} is damaged: {exc}") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("schema_version"), int):
-        raise InvalidInputError(f"model file {str(meta_path)!r} is damaged: no schema_version")
+    version = meta.get("schema_version") if isinstance(meta, dict) else None
+    if type(version) is not int or version < 1:
+        raise InvalidInputError(f"model file {str(meta_path)!r} is damaged: schema_version must be a whole "
+                                f"number >= 1, got {version!r}")
     if meta["schema_version"] > SCHEMA_VERSION:
         raise InvalidInputError(
             f"model {str(folder)!r} was written by a newer faultgraph (schema {meta['schema_version']}); "
             f"this version reads schema {SCHEMA_VERSION} or older: upgrade faultgraph"
         )
+    if task is not None and meta.get("task") != task:
+        kind = f"a {meta['task']!r} model" if isinstance(meta.get("task"), str) else "a model that names no task"
+        raise InvalidInputError(f"model {str(folder)!r} is {kind}, not a {task!r} one")
     if not arrays_path.is_file():
         raise InvalidInputError(f"model {str(folder)!r} is damaged: {_ARRAYS} is missing")
     if _sha256(arrays_path) != meta.get("arrays_sha256"):

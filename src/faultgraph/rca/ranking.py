@@ -170,12 +170,23 @@ def _window_mask(index: pd.Index, window: tuple[Any, Any], min_steps: int) -> np
             if index.tz is not None:
                 start = start.tz_localize(index.tz) if start.tzinfo is None else start
                 end = end.tz_localize(index.tz) if end.tzinfo is None else end
-        mask = np.asarray((index >= start) & (index <= end))
+        missing = pd.isna(start) or pd.isna(end)
+        if not missing:
+            reversed_ = start > end
+            mask = np.asarray((index >= start) & (index <= end))
+            outside = start < index[0] or end > index[-1]
     except (TypeError, ValueError):
         raise InvalidInputError(f"window {window!r} is not comparable with the data's time index "
                                 f"({index.dtype})") from None
+    if missing:
+        raise InvalidInputError(f"window bounds must be times or numbers, got {start!r} .. {end!r}")
+    if reversed_:
+        raise InvalidInputError(f"window start {start} comes after its end {end}")
     if not mask.any():
         raise InvalidInputError(f"window {start} .. {end} lies outside the data ({index[0]} .. {index[-1]})")
+    if outside:
+        raise InvalidInputError(f"window {start} .. {end} reaches outside the data ({index[0]} .. {index[-1]}); "
+                                "give bounds inside it")
     if mask.sum() < min_steps:
         raise InvalidInputError(f"window {start} .. {end} holds {int(mask.sum())} steps; at least {min_steps} needed")
     return mask
@@ -358,6 +369,14 @@ def explain(
             fitted with ``drift_window=0``. Fewer than :data:`MIN_REFERENCE` steps before
             the window: the training period alone.
     """
+    if not isinstance(model, CausalDetector):
+        raise InvalidInputError(f"model must be a fitted CausalDetector, got {type(model).__name__}")
+    model._check_fitted()
+    if services is not None and not (callable(services) or isinstance(services, Mapping)):
+        raise InvalidInputError(f"services must be a mapping metric -> service or a function, "
+                                f"got {type(services).__name__}")
+    if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)) or n_paths < 0:
+        raise InvalidInputError(f"n_paths must be an integer >= 0, got {n_paths!r}")
     if method is None:
         method = DEFAULT_METHOD
         if not model.has_innovations:

@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.optimize as sopt
 
 from faultgraph._graph import topological_order
-from faultgraph._validation import as_generator, check_choice, check_nonnegative
+from faultgraph._validation import FittedAttributes, as_generator, check_choice, check_nonnegative
 from faultgraph.errors import InvalidInputError, NotADAGError, NotFittedError
 
 __all__ = ["SEM", "sigmoid"]
@@ -62,7 +62,7 @@ def _fit_logistic(Xp: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarr
     return res.x[1:], float(res.x[0])
 
 
-class SEM:
+class SEM(FittedAttributes):
     """A structural equation model on a DAG, one fitted equation per node.
 
     Args:

@@ -1,0 +1,126 @@
+"""Bad input to the prior and the evaluation metrics: a clear InvalidInputError, never garbage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faultgraph import InvalidInputError
+from faultgraph.discovery import PriorKnowledge
+from faultgraph.evaluate import (
+    ac_at_k,
+    avg_at_k,
+    detection_report,
+    hit_rate,
+    label_segments,
+    ndcg,
+    point_adjust,
+)
+
+
+def test_prior_takes_a_bare_string_as_one_name():
+    assert PriorKnowledge(sinks="fault").sinks == ("fault",)
+    assert PriorKnowledge(sources="traffic").sources == ("traffic",)
+    assert PriorKnowledge(tiers=("cd", "ab")).tiers == (("cd",), ("ab",))
+    assert PriorKnowledge(tiers=[["a"], "b"]).tiers == (("a",), ("b",))
+    allowed, _ = PriorKnowledge(sinks="fault").masks(["fault", "cpu"])
+    assert not allowed[0].any() and allowed[1, 0]
+    with pytest.raises(InvalidInputError, match="tiers must be a list of lists of metric names, got 'abc'"):
+        PriorKnowledge(tiers="abc")
+    with pytest.raises(InvalidInputError, match=r"sinks\[0\] must be a metric name, got \['a', 'b'\]"):
+        PriorKnowledge(sinks=[["a", "b"]])
+    with pytest.raises(InvalidInputError, match="sources must be a list of metric names, got 5"):
+        PriorKnowledge(sources=5)
+
+
+def test_prior_edges_as_strings_or_pairs():
+    want = (("cpu", "lat"),)
+    assert PriorKnowledge(forbidden="cpu -> lat").forbidden == want
+    assert PriorKnowledge(forbidden=["cpu -> lat"]).forbidden == want
+    assert PriorKnowledge(required=[["cpu", "lat"]]).required == want
+    assert PriorKnowledge(forbidden=["cpu -> lat", "lat -> mem"]).forbidden == (("cpu", "lat"), ("lat", "mem"))
+    with pytest.raises(InvalidInputError, match=r"forbidden must be a list of edges, got the flat pair "
+                                                r"\['cpu', 'lat'\]; .* write \[\['cpu', 'lat'\]\]"):
+        PriorKnowledge(forbidden=["cpu", "lat"])
+    with pytest.raises(InvalidInputError, match=r"required must be a list of edges, got the flat pair"):
+        PriorKnowledge(required=("cpu", "lat"))
+    with pytest.raises(InvalidInputError, match=r"forbidden\[1\]: an edge must be \[source, target\] or "
+                                                r"'source -> target', got 'mem'"):
+        PriorKnowledge(forbidden=["cpu -> lat", "mem"])
+    with pytest.raises(InvalidInputError, match=r"forbidden: an edge must be .*, got 'cpu'"):
+        PriorKnowledge(forbidden="cpu")
+    for bad in ("a -> b -> c", "a -> ", ("a", "b", "c")):
+        with pytest.raises(InvalidInputError, match=r"forbidden\[0\]: an edge must be"):
+            PriorKnowledge(forbidden=[bad])
+    with pytest.raises(InvalidInputError, match="required must be a list of edges .*, got 3"):
+        PriorKnowledge(required=3)
+
+
+def test_prior_yaml_reads_the_same_shapes(tmp_path):
+    path = tmp_path / "prior.yaml"
+    path.write_text("forbidden: 'a -> b'\nsinks: fault\ntiers:\n  - a\n  - [b, c]\n", encoding="utf-8")
+    prior = PriorKnowledge.from_yaml(path)
+    assert prior == PriorKnowledge(forbidden=[("a", "b")], tiers=[["a"], ["b", "c"]], sinks=["fault"])
+    path.write_text("required: [a, b]\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"prior.yaml.required must be a list of edges, got the flat pair"):
+        PriorKnowledge.from_yaml(path)
+
+
+def test_label_segments_refuses_labels_other_than_0_1():
+    assert label_segments(np.array([False, True, True])) == [(1, 2)]
+    assert label_segments([]) == []
+    with pytest.raises(InvalidInputError, match=r"labels must hold only 0 and 1 \(or booleans\), got -1.0"):
+        label_segments([-1, -1, 1, 1, -1])
+    with pytest.raises(InvalidInputError, match="labels must hold only 0 and 1 .*got 0.5, nan"):
+        label_segments([0, 0.5, np.nan, 1])
+
+
+def test_paired_arrays_must_have_one_length():
+    with pytest.raises(InvalidInputError, match="labels and score must have the same length, got 4 and 2"):
+        point_adjust([0, 1, 1, 0], [0.1, 0.2])
+    with pytest.raises(InvalidInputError, match="labels and score must have the same length, got 2 and 3"):
+        detection_report([0, 1], [0.1, 0.2, 0.3], 0.5)
+    with pytest.raises(InvalidInputError, match="labels must hold only 0 and 1"):
+        point_adjust([0, 2], [0.1, 0.2])
+    with pytest.raises(InvalidInputError, match="score has NaN"):
+        point_adjust([0, 1], [0.1, np.nan])
+
+
+def test_detection_report_refuses_a_nan_threshold():
+    labels, score = [0, 1, 1, 0], [0.1, 0.9, 0.8, 0.2]
+    for bad in (np.nan, "0.5", None):
+        with pytest.raises(InvalidInputError, match=r"threshold must be a number \(not NaN\), got"):
+            detection_report(labels, score, bad)
+    assert detection_report(labels, score, np.inf).recall == 0.0
+    one_class = detection_report([0, 0, 0, 0], score, 0.5)
+    assert np.isnan(one_class.roc_auc) and one_class.n_events == 0
+
+
+@pytest.mark.parametrize("percent", [0, -5, np.nan, np.inf, "50", None])
+def test_hit_rate_and_ndcg_need_a_positive_percent(percent):
+    for metric in (hit_rate, ndcg):
+        with pytest.raises(InvalidInputError, match=r"percent must be a finite number > 0 .*, got"):
+            metric([2, 5, 0], [0, 2], percent)
+
+
+def test_hit_rate_allows_more_than_100_percent_and_refuses_duplicates():
+    assert hit_rate([2, 5, 0], [0, 2], 200) == 1.0
+    with pytest.raises(InvalidInputError, match="ranking lists metrics more than once: 2"):
+        ndcg([2, 2, 0], [0, 2])
+    with pytest.raises(InvalidInputError, match="labelled lists metrics more than once: 0"):
+        hit_rate([2, 5, 0], [0, 0])
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, np.nan, True])
+def test_ac_and_avg_at_k_agree_on_k(k):
+    for metric in (ac_at_k, avg_at_k):
+        with pytest.raises(InvalidInputError, match="k must be an integer >= 1, got"):
+            metric([["a", "b"]], ["a"], k)
+
+
+def test_rankings_are_lists_not_strings():
+    assert ac_at_k([["a", "b"]], ["b"], np.int64(2)) == 1.0
+    with pytest.raises(InvalidInputError, match=r"rankings\[0\] must be a list of names, got the string 'ab'"):
+        ac_at_k(["ab"], ["b"], 1)
+    with pytest.raises(InvalidInputError, match="rankings must be a list of rankings .* got list and str"):
+        ac_at_k([["a"], ["b"]], "ab", 1)
