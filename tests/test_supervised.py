@@ -178,6 +178,10 @@ def test_a_prior_may_name_the_label(labelled):
     assert causes[0] not in model.label_parents_ and set(causes[1:]) <= set(model.label_parents_)
     i, j = model.graph_.nodes.index(others[0]), model.graph_.nodes.index(others[1])
     assert model.graph_.adjacency[i, j] == 0
+    free = FaultIdentifier().fit(data)
+    outsider = next(c for c in others if c not in free.label_parents_)
+    kept = FaultIdentifier(prior=PriorKnowledge(required=((outsider, "fault"),))).fit(data)
+    assert outsider in kept.label_parents_ and set(free.label_parents_) <= set(kept.label_parents_)
 
 
 def test_labelled_faults_record_their_seed_and_reproduce_from_it():

@@ -101,6 +101,9 @@ class FaultIdentifier(FittedAttributes):
         Z = X.to_numpy()
         Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
         parents, _ = sink_parents(Z, y, allowed=allowed)
+        if self.prior is not None:  # a required edge into the label is kept whatever the selection says
+            needed = {a for a, b in self.prior.required if b == self.label}
+            parents = parents | np.array([n in needed for n in names], dtype=bool)
         A = np.zeros((len(names) + 1, len(names) + 1))
         A[:-1, :-1] = learner.adjacency_
         X[self.label] = y
