@@ -140,6 +140,8 @@ def test_fit_effects_detect(labelled_csv, tmp_path):
     out = tmp_path / "effects.json"
     result = run("effects", str(model), "--target", "fault", "--bootstrap", "10", "--out", str(out))
     assert result.exit_code == 0, result.output
+    too_few = run("effects", str(model), "--target", "fault", "--bootstrap", "5", "--out", str(out))
+    assert too_few.exit_code == 2 and "--bootstrap must be 0 (no interval) or at least 10, got 5" in too_few.stderr
     eff = json.loads(out.read_text())
     top = [s["node"] for s in eff["scores"][:3]]
     assert set(top) == set(causes)

@@ -55,8 +55,9 @@ class FakeGitHub:
     def answer(self, path: str) -> tuple[int, bytes]:
         kind, _, rest = path.lstrip("/").partition("/")
         for repo, files in self.repos.items():
-            if kind == "api" and rest.startswith(f"repos/{repo}/git/trees/"):
-                tree = [{"path": p, "type": "blob", "size": len(b), "sha": _git_sha(b)} for p, b in files.items()]
+            if kind == "api" and rest.startswith(f"repos/{repo}/git/trees/"):  # as GitHub: LFS files by pointer
+                stored = {p: self.pointer(b) if p in self.lfs else b for p, b in files.items()}
+                tree = [{"path": p, "type": "blob", "size": len(b), "sha": _git_sha(b)} for p, b in stored.items()]
                 return 200, json.dumps({"tree": tree + [{"path": "data", "type": "tree"}],
                                         "truncated": False}).encode()
             if kind in ("raw", "media") and rest.startswith(f"{repo}/"):
@@ -64,9 +65,14 @@ class FakeGitHub:
                 if file not in files:
                     return 404, b"Not Found"
                 if kind == "raw" and file in self.lfs:
-                    return 200, b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n"
+                    return 200, self.pointer(files[file])
                 return 200, files[file]
         return 404, b"Not Found"
+
+    @staticmethod
+    def pointer(content: bytes) -> bytes:
+        oid = hashlib.sha256(content).hexdigest()
+        return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(content)}\n".encode()
 
     def urls(self) -> dict[str, str]:
         return {"api_url": f"{self.url}/api", "raw_url": f"{self.url}/raw", "media_url": f"{self.url}/media"}
@@ -202,6 +208,12 @@ def test_git_lfs_pointers_are_followed_to_the_content(github, tmp_path):
     result = download("sachs", tmp_path, **github.urls())
     assert (tmp_path / "sachs/data/sachs.2005.continuous.txt").read_bytes() == b"raf\tmek\n1.0\t2.0\n"
     assert len(result.written) == 2 and any("/media/" in r for r in github.requests)
+    github.requests.clear()  # a second run checks the pointer's sha256 and fetches nothing again
+    again = download("sachs", tmp_path, **github.urls())
+    assert again.written == () and len(again.kept) == 2 and not any("/media/" in r for r in github.requests)
+    github.repos["cmu-phil/example-causal-datasets"]["real/sachs/data/sachs.2005.continuous.txt"] = b"raf\n3\n"
+    assert download("sachs", tmp_path, **github.urls()).written == ("sachs/data/sachs.2005.continuous.txt",)
+    assert (tmp_path / "sachs/data/sachs.2005.continuous.txt").read_bytes() == b"raf\n3\n"
 
 
 def test_petshop_and_nezha_keep_the_files_their_loaders_read(github, tmp_path):
@@ -215,6 +227,8 @@ def test_petshop_and_nezha_keep_the_files_their_loaders_read(github, tmp_path):
         "rca_data/2022-08-22/metric/dependency.csv": b"",
         "rca_data/2022-08-22/2022-08-22-fault_list.json": b"{}", "rca_data/2022-08-22/log/a.log": b"",
         "rca_data/2022-08-22/trace/t.csv": b"", "construct_data/root_cause_hipster.json": b"{}", "LICENSE": b"MIT\n",
+        "rca_data/2023-01-29/metric/ts-auth-service-1_metric.csv": b"Time\n",  # TrainTicket: another system
+        "rca_data/2023-01-29/2023-01-29-fault_list.json": b"{}",
     }
     pet = download("petshop", tmp_path, **github.urls())
     nez = download("nezha", tmp_path, **github.urls())

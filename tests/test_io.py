@@ -74,6 +74,7 @@ def test_duplicate_timestamps(tmp_path):
         ("timestamp,a,a\n0,1,2\n", "duplicate columns: 'a'$"),
         ("t,a,a,b,b,c,c\n,x,x,y,y,z,z\n0,1,2,3,4,5,6\n", "duplicate columns: 'a', 'b', 'c'; several header rows"),
         ("0.5,0.25,1\n0.4,0.2,1\n", "has no header row: its first line holds 3 numbers"),
+        ("0,1,2\n0.5,0.25,x\n", "non-numeric metric columns: '2'"),  # integer names are a header
         ("timestamp\n0\n1\n", "no metric columns"),
         ("timestamp,metric,value\n0,a,hello\n", "non-numeric values"),
         ("timestamp,a\nyesterday-ish,1\n", "not times"),
@@ -224,6 +225,7 @@ def test_prometheus_bad_values_and_shapes(tmp_path):
         ([{"metric": {}}], r"data\.result\[0\] has no 'values' list"),
         ([{"values": [[1700000000]]}], r"data\.result\[0\] \(\{\}\) has a sample \[1700000000\], expected a \[time"),
         ([{"values": [[None, "1"]]}], r"has a time None that is not a number"),
+        ([{"metric": {"__name__": "h"}, "histograms": [[1700000000, {"count": "3"}]]}], r"is a native histogram"),
     ]:
         with pytest.raises(InvalidInputError, match=match):
             read(result)
@@ -265,3 +267,10 @@ def test_read_metrics_needs_a_path(path):
     with pytest.raises(InvalidInputError, match=rf"path must be a file path \(a str or pathlib.Path\), got "
                                                 rf"{type(path).__name__}"):
         read_metrics(path)
+
+
+def test_integer_column_names_are_a_header(tmp_path):
+    p = tmp_path / "years.csv"
+    pd.DataFrame({"2019": [1.0, 2.0, 3.0], "2020": [2.0, 1.0, 0.5]}).to_csv(p, index=False)
+    frame = read_metrics(p)
+    assert list(frame.columns) == ["2019", "2020"] and frame.shape == (3, 2)

@@ -200,9 +200,13 @@ def test_fewer_rows_than_candidate_parents_is_said_and_unfitted_reads_are_not_fi
     with pytest.warns(UserWarning, match=r"only 18 rows for 20 candidate parents per metric \(10 metrics x 2 lags\)"):
         StructureLearner(lags=1).fit(er10.data.iloc[:19])
     for attribute in ("graph_", "adjacency_", "edges_", "n_iter_"):
-        with pytest.raises(NotFittedError, match="StructureLearner is not fitted yet.*call fit first"):
+        with pytest.raises(NotFittedError, match=r"StructureLearner is not fitted yet.*call fit(\(X\))? first"):
             getattr(StructureLearner(), attribute)
     assert not hasattr(StructureLearner(), "graph_") and getattr(StructureLearner(), "graph_", None) is None
+    from faultgraph.sem import SEM
+
+    with pytest.raises(NotFittedError, match=r"this SEM is not fitted yet; call fit\(data, graph\) first"):
+        SEM().is_linear  # a property's own NotFittedError, not a bare AttributeError from the mixin
     with pytest.raises(AttributeError, match="has no attribute 'nope'") as caught:
         StructureLearner().nope
     assert not isinstance(caught.value, NotFittedError)

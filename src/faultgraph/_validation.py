@@ -23,6 +23,9 @@ class FittedAttributes:
     ``hasattr`` and ``getattr(..., default)`` work as before) instead of a bare AttributeError."""
 
     def __getattr__(self, name: str) -> Any:
+        prop = getattr(type(self), name, None)
+        if isinstance(prop, property) and prop.fget is not None:
+            return prop.fget(self)  # a property raised AttributeError (NotFittedError): raise it again, as it was
         if name.endswith("_") and not name.startswith("__"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet ({name} is set by fit); "
                                  "call fit first")

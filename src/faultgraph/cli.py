@@ -383,6 +383,10 @@ def effects(
     from faultgraph.io import write_json_atomic
 
     with _errors():
+        if 0 < bootstrap < 10:
+            from faultgraph.errors import InvalidInputError
+
+            raise InvalidInputError(f"--bootstrap must be 0 (no interval) or at least 10, got {bootstrap}")
         model = FaultIdentifier.load(model_dir)
         with err.status("computing effects..."):
             scores = causal_scores(model.sem_, target, n_bootstrap=bootstrap, random_state=seed)

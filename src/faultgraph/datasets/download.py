@@ -19,8 +19,9 @@ sachs      cmu-phil/example-causal-datasets (CC0)          ``sachs/``
 ASD is published as Python pickles of NumPy arrays; they are read with an unpickler that admits
 nothing but NumPy arrays (any other object in the file is refused, never constructed) and written
 as the same comma-separated text as SMD. A file already on disk is kept (so an interrupted
-download resumes) unless its content differs from the published one (its Git blob hash) or
-``overwrite`` is set; a converted file is kept if it exists.
+download resumes) unless its content differs from the published one (its Git blob hash, or
+for a Git LFS file the sha256 its pointer names) or ``overwrite`` is set; a converted file is
+kept if it exists.
 
 Set ``GITHUB_TOKEN`` to lift GitHub's limit of 60 unauthenticated API calls an hour (one call
 per dataset).
@@ -157,8 +158,10 @@ DATASETS: dict[str, Source] = {
                 Rule(r"(LICENSE_DATASET|NOTICE)", r"petshop/\1"))),
         Source("nezha", "IntelligentDDS/Nezha", "MIT",
                "Online Boutique on Kubernetes: per-pod metrics of two days with 56 injected faults",
-               (Rule(r"rca_data/(\d{4}-\d\d-\d\d)/metric/([^/]+\.csv)", r"nezha/rca_data/\1/metric/\2"),
-                Rule(r"rca_data/(\d{4}-\d\d-\d\d)/(\1-fault_list\.json)", r"nezha/rca_data/\1/\2"),
+               # the Online Boutique days only: the TrainTicket days beside them (2023-01-29/30)
+               # are another system, which the loader and the benchmark do not read
+               (Rule(r"rca_data/(2022-08-2[23])/metric/([^/]+\.csv)", r"nezha/rca_data/\1/metric/\2"),
+                Rule(r"rca_data/(2022-08-2[23])/(\1-fault_list\.json)", r"nezha/rca_data/\1/\2"),
                 Rule(r"construct_data/root_cause_hipster\.json", "nezha/construct_data/root_cause_hipster.json"),
                 Rule(r"LICENSE", "nezha/LICENSE"))),
         Source("sachs", "cmu-phil/example-causal-datasets", "CC0",
@@ -241,10 +244,30 @@ def _tree(source: Source, ref: str, api_url: str) -> dict[str, str]:
     return files
 
 
-def _fetch(source: Source, path: str, ref: str, raw_url: str, media_url: str) -> bytes:
+def _lfs_oid(pointer: bytes) -> str | None:
+    """The sha256 a Git LFS pointer names (``oid sha256:<hex>``), or None."""
+    match = re.search(rb"^oid sha256:([0-9a-f]{64})$", pointer, re.M)
+    return match.group(1).decode() if match else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fetch(source: Source, path: str, ref: str, raw_url: str, media_url: str,
+           have: Path | None = None) -> bytes | None:
+    """The published bytes of ``path``; None when it is a Git LFS file whose content ``have``
+    already holds (the tree API hashes the pointer, so that is known only from the pointer)."""
     quoted = urllib.parse.quote(path)
     data = _read(f"{raw_url}/{source.repo}/{ref}/{quoted}")
     if data.startswith(_LFS_POINTER):  # a Git LFS pointer: the content is served elsewhere
+        oid = _lfs_oid(data)
+        if have is not None and have.is_file() and oid is not None and _sha256(have) == oid:
+            return None
         data = _read(f"{media_url}/{source.repo}/{ref}/{quoted}")
         if data.startswith(_LFS_POINTER):
             raise DownloadError(f"{source.repo}/{path} is stored with Git LFS and its content "
@@ -310,10 +333,11 @@ def download(
     for done, (path, local, sha, rule) in enumerate(plan, start=1):
         target = to / local
         unchanged = target.is_file() and (rule.convert is not None or _git_blob_sha(target) == sha)
-        if unchanged and not overwrite:
+        data = None if unchanged and not overwrite else _fetch(
+            source, path, ref, raw_url, media_url, have=None if overwrite or rule.convert else target)
+        if data is None:
             kept.append(local)
         else:
-            data = _fetch(source, path, ref, raw_url, media_url)
             if rule.convert is None:
                 write_atomic(target, lambda fh, data=data: fh.write(data))
             else:

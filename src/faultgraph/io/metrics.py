@@ -144,6 +144,9 @@ def prometheus_to_long(path: str | Path) -> pd.DataFrame:
             if "value" in series:
                 raise InvalidInputError(f"{where} has a single 'value' (an instant query); only query_range "
                                         "exports are read, with a 'values' list per series")
+            if "histograms" in series or "histogram" in series:
+                raise InvalidInputError(f"{where} is a native histogram; only plain series are read: query a "
+                                        "quantile or a rate instead (histogram_quantile(...), rate(..._count[5m]))")
             raise InvalidInputError(f"{where} has no 'values' list; expected a series {shape}")
         labels, values = series.get("metric", {}), series["values"]
         if not isinstance(labels, dict) or not isinstance(values, list):
@@ -177,7 +180,9 @@ def _check_csv_header(path: Path, sep: str) -> None:
     with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
         header = next(csv.reader(fh, delimiter=sep), [])
     names = [h.strip() for h in header]
-    if len(names) > 1 and all(_is_number(n) for n in names):
+    # numbers with a fraction or an exponent cannot be metric names; integer names (0, 1, 2 or
+    # years) can be a header
+    if len(names) > 1 and all(_is_number(n) for n in names) and any(not n.lstrip("+-").isdigit() for n in names):
         raise InvalidInputError(
             f"metrics file {str(path)!r} has no header row: its first line holds {len(names)} numbers; "
             "write a header naming the metrics (SMD and ASD files are read by faultgraph.datasets.smd)")
