@@ -39,7 +39,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, classic_nsigma, markdown_table, pin_blas, progress, write_report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 
 

@@ -36,7 +36,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, progress  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SACHS = DATA / "sachs"
 
 

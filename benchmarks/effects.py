@@ -37,7 +37,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, markdown_table, pin_blas, write_report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SACHS = DATA / "sachs"
 INTERVENTIONS = {"u0126": "mek", "aktinhib": "akt", "g0076": "pkc", "psitect": "pip2", "b2camp": "pka"}
 INDICATORS = ["cd3_cd28", "icam2", "aktinhib", "g0076", "psitect", "u0126", "ly", "pma", "b2camp"]

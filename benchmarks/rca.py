@@ -40,7 +40,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, incident_args, markdown_table, progress, write_report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 PETSHOP = DATA / "petshop" / "dataset" / "low_traffic"
 NEZHA = DATA / "nezha"

@@ -184,8 +184,10 @@ def test_a_prior_may_name_the_label(labelled):
     assert outsider in kept.label_parents_ and set(free.label_parents_) <= set(kept.label_parents_)
 
 
-def test_labelled_faults_record_their_seed_and_reproduce_from_it():
-    data, sim, causes = simulate_labelled_faults(nodes=8, samples=200, random_state=5)
+def test_labelled_faults_record_their_seed_and_reproduce_from_it(tmp_path):
+    data, sim, causes = simulate_labelled_faults(nodes=8, samples=200, random_state=np.int64(5))
+    sim.write(tmp_path)  # a NumPy seed is written as the number it holds
+    assert json.loads((tmp_path / "truth.json").read_text())["params"]["seed"] == 5
     assert sim.params["seed"] == 5 and sim.params["n_causes"] == len(causes) == 3
     again, _, _ = simulate_labelled_faults(nodes=8, samples=200, random_state=sim.params["seed"])
     pd.testing.assert_frame_equal(data, again)

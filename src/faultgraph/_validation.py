@@ -76,6 +76,17 @@ def describe_names(names: Sequence[Any], limit: int = 8) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def check_magnitude(values: np.ndarray, names: Sequence[Any], name: str, where: str = "") -> None:
+    """Raise if a column of ``values`` (samples x variables) holds a value beyond
+    :data:`MAX_MAGNITUDE`, naming those columns."""
+    huge = np.flatnonzero((np.abs(values) > MAX_MAGNITUDE).any(axis=0))
+    if huge.size:
+        raise InvalidInputError(
+            f"{name} has values beyond ±{MAX_MAGNITUDE:.0e} in {where}{describe_names([names[j] for j in huge])}; "
+            "their squares would overflow: rescale them (e.g. to other units)"
+        )
+
+
 def check_matrix(
     X: Any, *, name: str = "X", min_rows: int = 2, min_cols: int = 2
 ) -> tuple[np.ndarray, list[str]]:
@@ -119,12 +130,7 @@ def check_matrix(
             f"{name} has {kind} values in columns {describe_names(cols)}; fill gaps first "
             "(faultgraph.encode.MetricEncoder fills short gaps) or drop those rows"
         )
-    huge = np.flatnonzero((np.abs(arr) > MAX_MAGNITUDE).any(axis=0))
-    if huge.size:
-        raise InvalidInputError(
-            f"{name} has values beyond ±{MAX_MAGNITUDE:.0e} in columns {describe_names([names[j] for j in huge])}; "
-            "their squares would overflow: rescale those columns"
-        )
+    check_magnitude(arr, names, name, where="columns ")
     const = np.flatnonzero(np.ptp(arr, axis=0) == 0)
     if const.size:
         raise InvalidInputError(

@@ -117,19 +117,23 @@ def _errors_to_exit() -> Iterator[None]:
 
 
 @contextmanager
+def _bar(description: str, total: int | None, enabled: bool = True) -> Iterator[Any]:
+    """A rich progress bar on stderr (description, bar, an info field, time); yields an
+    ``update(**fields)`` callback for one task."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), console=err, transient=True, disable=not enabled) as bar:
+        task = bar.add_task(description, total=total, info="")
+        yield lambda **fields: bar.update(task, **fields)
+
+
+@contextmanager
 def _progress(description: str, total: int, enabled: bool = True) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields a callback for the learners."""
+    """A progress bar for the learners; yields their callback (None when disabled)."""
     if not enabled:
         yield None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), console=err, transient=True) as bar:
-        task = bar.add_task(description, total=total, info="")
-
-        def update(info: dict[str, Any]) -> None:
-            bar.update(task, completed=info["step"], total=info["steps"], info=f"h={info['h']:.2e}")
-
-        yield update
+    with _bar(description, total) as update:
+        yield lambda info: update(completed=info["step"], total=info["steps"], info=f"h={info['h']:.2e}")
 
 
 @simulate_app.command("graph")
@@ -383,10 +387,13 @@ def effects(
     from faultgraph.io import write_json_atomic
 
     with _errors():
-        if 0 < bootstrap < 10:
+        from faultgraph.effects.ate import MIN_BOOTSTRAP
+
+        if 0 < bootstrap < MIN_BOOTSTRAP:  # the library's rule, named as the option the user typed
             from faultgraph.errors import InvalidInputError
 
-            raise InvalidInputError(f"--bootstrap must be 0 (no interval) or at least 10, got {bootstrap}")
+            raise InvalidInputError(f"--bootstrap must be 0 (no interval) or at least {MIN_BOOTSTRAP}, "
+                                    f"got {bootstrap}")
         model = FaultIdentifier.load(model_dir)
         with err.status("computing effects..."):
             scores = causal_scores(model.sem_, target, n_bootstrap=bootstrap, random_state=seed)
@@ -742,26 +749,19 @@ def download(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Fetch public datasets (SMD, ASD, PetShop, Nezha, Sachs) from their authors' repositories."""
-    from faultgraph.datasets.download import API_URL, DATASETS, MEDIA_URL, RAW_URL
+    from faultgraph.datasets.download import DATASETS, mirror_urls
     from faultgraph.datasets.download import download as fetch
 
     if not names:
         for source in DATASETS.values():
             print(f"{source.name:<8} {source.description} ({source.repo}, {source.licence})")
         return
-    urls = (dict(api_url=API_URL, raw_url=RAW_URL, media_url=MEDIA_URL) if mirror is None else
-            {key: f"{mirror.rstrip('/')}/{part}" for key, part in
-             (("api_url", "api"), ("raw_url", "raw"), ("media_url", "media"))})
     with _errors():
         for name in names:
-            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                          TimeElapsedColumn(), console=err, transient=True, disable=quiet) as bar:
-                task = bar.add_task(f"{name}: listing", total=None, info="")
-
-                def update(done: int, total: int, path: str) -> None:
-                    bar.update(task, description=name, completed=done, total=total, info=path)
-
-                result = fetch(name, to, only=only, ref=ref, overwrite=overwrite, progress=update, **urls)
+            with _bar(f"{name}: listing", None, enabled=not quiet) as update:
+                result = fetch(name, to, only=only, ref=ref, overwrite=overwrite, **mirror_urls(mirror),
+                               progress=lambda done, total, path: update(description=name, completed=done,
+                                                                         total=total, info=path))
             source = DATASETS[name]
             print(f"{name}: {len(result.written)} files written ({result.bytes_written / 1e6:.1f} MB), "
                   f"{len(result.kept)} already there, in {result.folder} "

@@ -30,7 +30,6 @@ per dataset).
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import io
 import os
 import pickle
@@ -47,14 +46,14 @@ import numpy as np
 
 from faultgraph.errors import DownloadError, InvalidInputError
 from faultgraph.io.atomic import write_atomic
+from faultgraph.io.model import file_digest
 
-__all__ = ["DATASETS", "Download", "Rule", "Source", "download", "read_array_pickle"]
+__all__ = ["DATASETS", "Download", "Rule", "Source", "download", "mirror_urls", "read_array_pickle"]
 
 API_URL = "https://api.github.com"
 RAW_URL = "https://raw.githubusercontent.com"
 MEDIA_URL = "https://media.githubusercontent.com/media"
 TIMEOUT_S = 60.0
-_CHUNK = 1 << 16
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 
@@ -219,11 +218,7 @@ def _read(url: str) -> bytes:
 
 def _git_blob_sha(path: Path) -> str:
     """Git's hash of a file's content (``sha1("blob <size>\\0" + content)``), as the tree API gives it."""
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "sha1", f"blob {path.stat().st_size}\0".encode())
 
 
 def _tree(source: Source, ref: str, api_url: str) -> dict[str, str]:
@@ -250,14 +245,6 @@ def _lfs_oid(pointer: bytes) -> str | None:
     return match.group(1).decode() if match else None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _fetch(source: Source, path: str, ref: str, raw_url: str, media_url: str,
            have: Path | None = None) -> bytes | None:
     """The published bytes of ``path``; None when it is a Git LFS file whose content ``have``
@@ -266,13 +253,21 @@ def _fetch(source: Source, path: str, ref: str, raw_url: str, media_url: str,
     data = _read(f"{raw_url}/{source.repo}/{ref}/{quoted}")
     if data.startswith(_LFS_POINTER):  # a Git LFS pointer: the content is served elsewhere
         oid = _lfs_oid(data)
-        if have is not None and have.is_file() and oid is not None and _sha256(have) == oid:
+        if have is not None and have.is_file() and oid is not None and file_digest(have) == oid:
             return None
         data = _read(f"{media_url}/{source.repo}/{ref}/{quoted}")
         if data.startswith(_LFS_POINTER):
             raise DownloadError(f"{source.repo}/{path} is stored with Git LFS and its content "
                                 "could not be fetched; clone it with git lfs instead")
     return data
+
+
+def mirror_urls(mirror: str | None = None) -> dict[str, str]:
+    """The ``api_url``, ``raw_url`` and ``media_url`` of :func:`download`: GitHub's, or those
+    of a mirror that serves ``MIRROR/api``, ``MIRROR/raw`` and ``MIRROR/media``."""
+    if mirror is None:
+        return {"api_url": API_URL, "raw_url": RAW_URL, "media_url": MEDIA_URL}
+    return {f"{part}_url": f"{mirror.rstrip('/')}/{part}" for part in ("api", "raw", "media")}
 
 
 def download(

@@ -165,11 +165,6 @@ def background_adjust(scores: np.ndarray, history: np.ndarray, window: int, base
     return scores / background, background
 
 
-def _plain(value: Any) -> Any:
-    """A NumPy scalar as the Python number it holds (JSON cannot write ``np.int64``)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def beyond_tolerance(median: np.ndarray, tolerance: float = DRIFT_TOLERANCE) -> np.ndarray:
     """The part of a median of standardised deviations that lies beyond ``±tolerance``
     (a soft threshold): the drift that :func:`drift_adjust` and the root-cause ranking's
@@ -238,7 +233,7 @@ class Detector(FittedAttributes):
         window = int(self.drift_window)
         blocks = self._blocks(X, Z)
         self.drift_history_ = blocks[len(X) - min(window, len(X)):]
-        raw_scores = self._score_blocks(drift_adjust(blocks, blocks[:0], window), X.shape[1])
+        raw_scores = self._raw_scores(blocks, blocks[:0], X.shape[1])
         self.background_base_ = float(np.quantile(raw_scores, BACKGROUND_QUANTILE))
         self.background_history_ = raw_scores[len(raw_scores) - min(int(self.background_window), len(raw_scores)):]
         train_scores = background_adjust(raw_scores, raw_scores[:0], int(self.background_window),
@@ -260,6 +255,11 @@ class Detector(FittedAttributes):
         """What the score is made of, side by side (``d`` columns each), before drift
         adjustment: for the baselines, the standardised deviations ``Z`` alone."""
         return Z
+
+    def _raw_scores(self, blocks: np.ndarray, drift_history: np.ndarray, d: int) -> np.ndarray:
+        """The score of each step before the background adjustment: ``blocks`` drift-adjusted
+        (with ``drift_history``, the blocks before them), then combined. Fit and scoring alike."""
+        return self._score_blocks(drift_adjust(blocks, drift_history, int(self.drift_window)), d)
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         """The score from drift-adjusted blocks (see :meth:`_blocks`)."""
@@ -294,9 +294,9 @@ class Detector(FittedAttributes):
         Z = (D - self.center_) / self.scale_
         raw = self._blocks(X, Z)
         d = X.shape[1]
-        score, background = background_adjust(
-            self._score_blocks(drift_adjust(raw, self.drift_history_, int(self.drift_window)), d),
-            self.background_history_, int(self.background_window), self.background_base_)
+        score, background = background_adjust(self._raw_scores(raw, self.drift_history_, d),
+                                              self.background_history_, int(self.background_window),
+                                              self.background_base_)
         out = pd.DataFrame({"score": score, "anomaly": (score >= self.threshold_).astype(int),
                             "background": background}, index=frame.index)
         parts = [out, pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])]
@@ -535,7 +535,7 @@ class CausalDetector(Detector):
         """Write the model folder (``model.json`` + ``arrays.npz``, atomically)."""
         self._check_fitted()
         graph = self.graph_.to_dict()
-        meta = {"task": TASK, "params": {k: _plain(getattr(self, k)) for k in self._PARAMS},
+        meta = {"task": TASK, "params": {k: getattr(self, k) for k in self._PARAMS},
                 "metrics": list(self.encoder_.columns_), "encoder": self.encoder_.to_dict(),
                 "prior": self.prior_.to_dict() if self.prior_ is not None else None,
                 "graph": {k: graph[k] for k in ("nodes", "method", "params", "elapsed_s")},

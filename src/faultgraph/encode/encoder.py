@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import MAX_MAGNITUDE, FittedAttributes, check_nonnegative, describe_names
+from faultgraph._validation import FittedAttributes, check_magnitude, check_nonnegative, describe_names
 from faultgraph.errors import InvalidInputError, NotFittedError
 
 __all__ = ["MetricEncoder", "constant_moves", "fill_gaps", "robust_center_scale"]
@@ -54,10 +54,7 @@ def _as_frame(data: Any, name: str) -> pd.DataFrame:
     inf = [c for c in frame.columns if np.isinf(frame[c].to_numpy()).any()]
     if inf:
         raise InvalidInputError(f"{name} has infinite values in {describe_names(inf)}")
-    huge = [c for c in frame.columns if (np.abs(frame[c].to_numpy()) > MAX_MAGNITUDE).any()]
-    if huge:
-        raise InvalidInputError(f"{name} has values beyond ±{MAX_MAGNITUDE:.0e} in {describe_names(huge)}; "
-                                "their squares would overflow: rescale those metrics (e.g. to other units)")
+    check_magnitude(frame.to_numpy(), list(frame.columns), name)
     return frame
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["write_atomic", "write_json_atomic", "write_text_atomic"]
@@ -49,6 +51,13 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
+def _json_default(value: Any) -> Any:
+    """A NumPy scalar as the Python number it holds (json cannot write ``np.int64``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return write_text_atomic(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    """Write ``obj`` as indented JSON to ``path`` atomically (NumPy scalars as plain numbers)."""
+    return write_text_atomic(path, json.dumps(obj, indent=2, allow_nan=False, default=_json_default) + "\n")

@@ -17,15 +17,17 @@ import numpy as np
 from faultgraph.errors import InvalidInputError
 from faultgraph.io.atomic import write_atomic, write_json_atomic
 
-__all__ = ["SCHEMA_VERSION", "load_model_dir", "save_model_dir"]
+__all__ = ["SCHEMA_VERSION", "file_digest", "load_model_dir", "save_model_dir"]
 
 #: The version of the model-folder layout this faultgraph writes and the newest it reads.
 SCHEMA_VERSION = 1
 _META, _ARRAYS = "model.json", "arrays.npz"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: str | Path, algorithm: str = "sha256", prefix: bytes = b"") -> str:
+    """The hex digest of ``prefix`` followed by the file's bytes, read 1 MiB at a time (a
+    model's checksum; with ``"sha1"`` and ``b"blob <size>\\0"``, Git's hash of the file)."""
+    digest = hashlib.new(algorithm, prefix)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
@@ -39,7 +41,7 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.
         raise InvalidInputError(f"model folder {str(folder)!r} is an existing file; give a folder path")
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / _ARRAYS, lambda fh: np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
-    full = {"schema_version": SCHEMA_VERSION, **meta, "arrays_sha256": _sha256(folder / _ARRAYS)}
+    full = {"schema_version": SCHEMA_VERSION, **meta, "arrays_sha256": file_digest(folder / _ARRAYS)}
     write_json_atomic(folder / _META, full)
     return folder
 
@@ -70,7 +72,7 @@ def load_model_dir(path: str | Path, task: str | None = None) -> tuple[dict[str,
         raise InvalidInputError(f"model {str(folder)!r} is {kind}, not a {task!r} one")
     if not arrays_path.is_file():
         raise InvalidInputError(f"model {str(folder)!r} is damaged: {_ARRAYS} is missing")
-    if _sha256(arrays_path) != meta.get("arrays_sha256"):
+    if file_digest(arrays_path) != meta.get("arrays_sha256"):
         raise InvalidInputError(f"model {str(folder)!r} is damaged: {_ARRAYS} does not match its checksum "
                                 "(truncated or replaced); fit the model again")
     try:

@@ -141,6 +141,12 @@ class Explanation:
                 "services": [{"service": s, "score": _finite_or_none(v)} for s, v in self.services],
                 "elapsed_s": self.elapsed_s}
 
+    @property
+    def first_modelled(self) -> Cause | None:
+        """The best cause the model scores (a metric constant in training that moved is
+        listed first but is no node of its graph), or None."""
+        return next((c for c in self.causes if c.constant_value is None), None)
+
     def top(self, k: int = 1, level: Literal["metric", "service"] = "metric") -> list[str]:
         """The ``k`` best metrics (or services)."""
         if level == "service":

@@ -39,7 +39,7 @@ def incident_pictures(
     scores = model.score_samples(data) if scores is None else scores
     names = list(model.encoder_.columns_)
     # the graph's root: the best cause in the model (a constant that moved is not a node)
-    top = next((c for c in explanation.causes if c.metric in names), explanation.causes[0])
+    top = explanation.first_modelled or explanation.causes[0]
     in_window = np.flatnonzero((data.index >= explanation.window[0]) & (data.index <= explanation.window[1]))
     band = (int(in_window[0]), int(in_window[-1]))
     k = min(10, len(explanation.causes))
@@ -109,7 +109,7 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
     why = (f"score {top.score:.3f}, its own noise {top.noise_z:.1f} sd away from normal" if top.constant_value is None
            else f"constant at {top.constant_value:g} throughout the normal period, off it by up to "
                 f"{top.largest_departure:g} in the window")
-    modelled = next((c for c in explanation.causes if c.constant_value is None), None)
+    modelled = explanation.first_modelled
     spread = f'<span class="path">{escape(" → ".join(top.path))}</span>'
     if top.constant_value is not None:
         spread = "not in the causal graph (it never moved in training)" + (

@@ -16,6 +16,11 @@ from faultgraph.simulate.graphs import GraphKind, NoiseKind, simulate_dag, simul
 __all__ = ["SimulatedGraph", "simulate_graph_data", "simulate_labelled_faults"]
 
 
+
+def _seed_of(random_state: Any) -> int | None:
+    """The seed to record in ``params``: an int ``random_state`` (a Generator has none)."""
+    return int(random_state) if isinstance(random_state, (int, np.integer)) else None
+
 @dataclass(frozen=True)
 class SimulatedGraph:
     """Samples of a linear SEM and its ground truth.
@@ -79,7 +84,7 @@ def simulate_graph_data(
     data = pd.DataFrame(X, columns=names, index=pd.RangeIndex(samples, name="timestamp"))
     params = {"kind": kind, "nodes": nodes, "degree": degree, "samples": samples, "noise": noise,
               "equal_variance": equal_variance,
-              "seed": random_state if isinstance(random_state, (int, np.integer)) else None}
+              "seed": _seed_of(random_state)}
     return SimulatedGraph(data=data, W=W, noise_scale=scale, params=params)
 
 
@@ -113,7 +118,6 @@ def simulate_labelled_faults(
     signs = rng.choice([-1.0, 1.0], size=n_causes)
     z = strength * (Z.to_numpy() @ signs) / np.sqrt(n_causes) + np.log(base_rate / (1 - base_rate))
     data[label] = (rng.random(samples) < 1.0 / (1.0 + np.exp(-z))).astype(float)
-    seed = random_state if isinstance(random_state, (int, np.integer)) else None
-    sim = replace(sim, params={**sim.params, "seed": seed, "n_causes": n_causes, "strength": strength,
+    sim = replace(sim, params={**sim.params, "seed": _seed_of(random_state), "n_causes": n_causes, "strength": strength,
                                "base_rate": base_rate})
     return data, sim, causes
