@@ -12,7 +12,7 @@ from faultgraph import InvalidInputError, NotFittedError
 from faultgraph.datasets import load_case
 from faultgraph.detect import CausalDetector
 from faultgraph.evaluate import ac_at_k, avg_at_k, hit_rate, ndcg
-from faultgraph.rca import burst, default_service, explain, recent_normal, window_reference
+from faultgraph.rca import burst, default_service, explain, recent_normal, step_scores, window_reference
 from faultgraph.simulate import simulate_incident, simulate_lagged_sem
 
 
@@ -99,6 +99,43 @@ def test_chain_fault_in_a_ranks_a_first_although_b_and_c_deviate_more():
     result = explain(model, test, (220, 299))
     assert result.top(1) == ["a"]                         # the causal ranking finds the cause
     assert result.causes[0].path[:2] == ("a", "b")
+
+
+def test_step_scores_are_explains_parts_step_by_step():
+    inc = simulate_incident(services=5, random_state=3)
+    model = CausalDetector().fit(inc.normal)
+    data = pd.concat([inc.normal.iloc[-400:], inc.anomalous])
+    window = (inc.fault_start, inc.fault_end)
+    steps = {m: step_scores(model, data, window, method=m) for m in ("noise", "innovation", "nsigma", "baro",
+                                                                      "causal", "causal+innovation+nsigma")}
+    assert steps["noise"].index.equals(data.loc[inc.fault_start:inc.fault_end].index)
+    by_metric = {c.metric: c for c in explain(model, data, window).causes}
+    names = list(steps["noise"].columns)
+    # explain's window scores are the steps aggregated: mean, burst of the largest, max
+    np.testing.assert_allclose(steps["noise"].mean(), [by_metric[m].noise_z for m in names])
+    np.testing.assert_allclose(burst(steps["innovation"].to_numpy()), [by_metric[m].innovation_z for m in names])
+    np.testing.assert_allclose(steps["nsigma"].max(), [by_metric[m].deviation_z for m in names])
+    for method in ("baro", "causal"):
+        aggregate = steps[method].max() if method == "baro" else steps[method].mean()
+        scores = {c.metric: c.score for c in explain(model, data, window, method=method).causes}
+        np.testing.assert_allclose(aggregate, [scores[m] for m in names])
+    np.testing.assert_allclose(steps["causal+innovation+nsigma"],
+                               steps["noise"] + steps["innovation"] + steps["nsigma"])
+    # one step is a window here; N-sigma by hand against the training period
+    one = step_scores(model, data, (inc.fault_start, inc.fault_start), method="nsigma", reference_window=0)
+    hand = ((data.loc[inc.fault_start] - inc.normal.mean()) / inc.normal.std(ddof=0)).abs()
+    np.testing.assert_allclose(one.iloc[0], hand[one.columns])
+    with pytest.raises(InvalidInputError, match="holds 1 steps; at least 3"):
+        explain(model, data, (inc.fault_start, inc.fault_start))
+    # a metric constant in training is inf where it left its value, 0 elsewhere
+    model = CausalDetector().fit(inc.normal.assign(restarts=0.0))
+    data = data.assign(restarts=0.0)
+    data.loc[inc.fault_start + 2 : inc.fault_start + 3, "restarts"] = 1.0
+    steps = step_scores(model, data, (inc.fault_start, inc.fault_start + 5))
+    assert list(steps["restarts"]) == [0.0, 0.0, np.inf, np.inf, 0.0, 0.0]
+    assert "restarts" not in step_scores(model, data, (inc.fault_start + 4, inc.fault_start + 5))
+    with pytest.raises(InvalidInputError, match="method must be one of"):
+        step_scores(model, data, window, method="zscore")
 
 
 def test_explain_refuses_bad_windows_and_targets():

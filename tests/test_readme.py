@@ -44,6 +44,8 @@ def test_readme_shell_commands_run_in_order(tmp_path, monkeypatch):
     assert set(produced) == set(documented)
     assert set(produced["causes"][0]) == set(documented["causes"][0])
     assert json.loads((tmp_path / "rca-baro.json").read_text())["method"] == "baro"
+    steps = (tmp_path / "steps.csv").read_text().splitlines()
+    assert len(steps) == 1 + 90 and set(steps[0].split(",")[1:]) == {c["metric"] for c in produced["causes"]}
     header = (tmp_path / "anomaly-scores.csv").read_text().splitlines()[0].split(",")
     assert header[1:4] == ["score", "anomaly", "background"] and header[4].startswith("residual:")
 

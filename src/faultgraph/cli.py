@@ -532,6 +532,9 @@ def explain(
     prior: Annotated[Optional[Path], typer.Option(
         help="Case mode: YAML prior; glob patterns allowed, e.g. tiers [\"*_traffic\"], [\"*_cpu\"].")] = None,
     html: Annotated[Optional[Path], typer.Option(help="Also write the incident report (self-contained HTML).")] = None,
+    steps: Annotated[Optional[Path], typer.Option(
+        help="Also write each metric's score at each step of the window (CSV: a row per step, a column per "
+             "metric; the same method, not aggregated over the window).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary "
                                           "(and write it only if --out is given).")] = False,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
@@ -552,6 +555,7 @@ def explain(
     from faultgraph.errors import InvalidInputError
     from faultgraph.io import write_json_atomic
     from faultgraph.rca import explain as explain_incident
+    from faultgraph.rca import step_scores
 
     with _errors():
         if normal is not None or anomalous is not None:
@@ -582,17 +586,21 @@ def explain(
             out = Path("rca.json")
         if out is not None:
             write_json_atomic(out, payload)
+        from faultgraph.io import write_text_atomic
+
         if html is not None:
-            from faultgraph.io import write_text_atomic
             from faultgraph.report import render_incident_report
 
             write_text_atomic(html, render_incident_report(
                 model, frame, result, normal=normal_frame if normal is not None else None))
+        if steps is not None:
+            table = step_scores(model, frame, window, target, method=result.method, reference_window=reference_window)
+            write_text_atomic(steps, table.to_csv(float_format="%.6g"))
         if as_json:
             print(json.dumps(payload, indent=2))
         else:
             print(result)
-        written = [str(p) for p in (out, html) if p is not None]
+        written = [str(p) for p in (out, html, steps) if p is not None]
         if written:
             err.print(f"wrote {' and '.join(written)}", highlight=False)
 

@@ -3,7 +3,8 @@
 * ``AC@k``: the share of incidents whose true root cause is among the top ``k``;
 * ``Avg@k``: the mean of ``AC@1 … AC@k``;
 * ``HitRate@P%`` (SMD/ASD interpretation labels): the share of a segment's labelled
-  metrics found in the top ``⌊P% · |labelled|⌋`` of the ranking;
+  metrics found in the top ``⌊P% · |labelled|⌋`` of the ranking (of the whole segment,
+  or of one of its steps: the published protocol averages over every labelled step);
 * ``NDCG@P%``: normalised discounted cumulative gain over the same top positions.
 """
 

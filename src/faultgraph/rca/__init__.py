@@ -11,8 +11,9 @@ from faultgraph.rca.ranking import (
     default_service,
     explain,
     recent_normal,
+    step_scores,
     window_reference,
 )
 
 __all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "Cause", "Explanation", "burst",
-           "default_service", "explain", "recent_normal", "window_reference"]
+           "default_service", "explain", "recent_normal", "step_scores", "window_reference"]
