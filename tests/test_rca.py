@@ -138,6 +138,21 @@ def test_step_scores_are_explains_parts_step_by_step():
         step_scores(model, data, window, method="zscore")
 
 
+def test_rca_json_keeps_numbers_as_numbers_and_times_as_text():
+    inc = simulate_incident(services=3, random_state=5)
+    model = CausalDetector().fit(inc.normal)
+    as_json = explain(model, inc.anomalous, (inc.fault_start, inc.fault_end)).to_dict()
+    assert as_json["window"] == [inc.fault_start, inc.fault_end] and not isinstance(as_json["window"][0], str)
+    timed = inc.anomalous.set_index(pd.date_range("2026-01-01", periods=len(inc.anomalous), freq="10s"))
+    model = CausalDetector().fit(inc.normal.set_index(pd.date_range("2025-12-31", periods=len(inc.normal),
+                                                                    freq="10s")))
+    window = (timed.index[50], timed.index[70])
+    as_json = explain(model, timed, window).to_dict()
+    assert as_json["window"] == ["2026-01-01 00:08:20", "2026-01-01 00:11:40"]
+    assert [pd.Timestamp(v) for v in as_json["window"]] == list(window)
+    json.dumps(as_json, allow_nan=False)
+
+
 def test_explain_refuses_bad_windows_and_targets():
     inc = simulate_incident(services=5, random_state=0)
     model = CausalDetector().fit(inc.normal)

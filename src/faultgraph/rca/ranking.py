@@ -124,6 +124,15 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _bound(value: Any) -> int | float | str:
+    """A step of the data's index for JSON: a number stays a number, a time is written as text."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Explanation:
     """The ranked causes of the anomaly in ``window``; ``services`` ranks services by
@@ -139,8 +148,8 @@ class Explanation:
     reference: tuple[Any, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "window": [str(self.window[0]), str(self.window[1])], "method": self.method,
-                "reference": [str(v) for v in self.reference] if self.reference is not None else None,
+        return {"target": self.target, "window": [_bound(v) for v in self.window], "method": self.method,
+                "reference": [_bound(v) for v in self.reference] if self.reference is not None else None,
                 "causes": [c.to_dict() for c in self.causes],
                 "services": [{"service": s, "score": _finite_or_none(v)} for s, v in self.services],
                 "elapsed_s": self.elapsed_s}

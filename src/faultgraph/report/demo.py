@@ -68,7 +68,7 @@ def incident_demo(
     result = explain(model, inc.anomalous, window)
     extra = {"injected_fault": inc.fault_type, "injected_metric": inc.root_cause_metric,
              "injected_service": inc.root_cause_service, "fault_start": inc.fault_start,
-             "detected_window": [str(window[0]), str(window[1])],
+             "detected_window": result.to_dict()["window"],
              "alarm_threshold": float(model.threshold_)}
     html, js = write_incident_report(out_dir, model, inc.anomalous, result, scores=scores, normal=inc.normal,
                                      extra=extra)
