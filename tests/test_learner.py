@@ -312,3 +312,17 @@ def test_refinement_rescues_the_notears_mirror_pair():
     y = 0.9 * x + 0.3 * rng.normal(size=2000)
     refined = StructureLearner("notears", standardize=True, refine=True).fit(np.column_stack([x, y]))
     assert np.count_nonzero(refined.adjacency_) == 1 and abs(refined.adjacency_.sum()) > 0.8
+
+
+def test_raw_data_in_tiny_units_is_said_to_lose_its_edges_to_the_penalty(er10):
+    # on raw data lambda1 is in the data's units squared: at 1/100 of the scale the
+    # median variance falls below it and the L1 penalty removes the planted edges
+    X = er10.data.to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = StructureLearner("dagma", standardize=False).fit(X)
+        standardised = StructureLearner("dagma").fit(X / 100)  # correlations: scale-free
+    with pytest.warns(UserWarning, match=r"median variance is .* below lambda1 = 0.03"):
+        tiny = StructureLearner("dagma", standardize=False).fit(X / 100)
+    assert np.count_nonzero(tiny.adjacency_) < np.count_nonzero(full.adjacency_) // 4
+    assert np.count_nonzero(standardised.adjacency_) > np.count_nonzero(tiny.adjacency_)

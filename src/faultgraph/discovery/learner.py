@@ -189,6 +189,12 @@ class StructureLearner(FittedAttributes):
 
         start = time.perf_counter()
         S = second_moments(lagged_design(data, p), standardize=self.standardize)
+        typical = float(np.median(np.diag(S)[:d]))
+        if not self.standardize and typical < lambda1:
+            warnings.warn(
+                f"the metrics' median variance is {typical:.3g}, below lambda1 = {lambda1:g}: on raw data the L1 "
+                "penalty is in the data's units squared and removes most edges; use standardize=True "
+                "(--standardize), rescale the data or lower lambda1", UserWarning, stacklevel=2)
         refine = (not self.standardize) if self.refine is None else bool(self.refine)
         refine = refine and p == 0
         options: dict[str, float] = {}
