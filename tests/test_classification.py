@@ -72,3 +72,9 @@ def test_bad_input():
         best_f1_threshold([0, 1], ["x", 0.2])
     with pytest.raises(InvalidInputError, match=r"score must have one value per label \(2\), got 3"):
         classification_scores([0, 1], [0, 1], [0.1, 0.2, 0.3])
+    # a label per column is not a label per row: refused, not flattened into a longer vector
+    with pytest.raises(InvalidInputError, match=r"y_true must be one value per row .*got shape \(2, 2\)"):
+        roc_auc([[0, 1], [1, 0]], [[0.1, 0.9], [0.8, 0.2]])
+    with pytest.raises(InvalidInputError, match=r"score must be one value per row .*got shape \(2, 2\)"):
+        roc_auc([0, 1], [[0.1, 0.9], [0.8, 0.2]])
+    assert roc_auc([[0], [1]], [[0.1], [0.9]]) == 1.0  # one column is one label per row

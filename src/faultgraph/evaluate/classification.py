@@ -24,11 +24,20 @@ def _values(values: Any) -> str:
     return ", ".join(distinct[:5]) + (f" and {len(distinct) - 5} more" if len(distinct) > 5 else "")
 
 
-def _labels(y_true: np.ndarray | Sequence[float], name: str = "y_true") -> np.ndarray:
+def _vector(values: Any, name: str, what: str) -> np.ndarray:
+    """``values`` as a float vector: 1-D, or one column (or row); more columns are refused,
+    not flattened (one label or score per row of the data)."""
     try:
-        y = np.asarray(y_true, dtype=float).ravel()
+        v = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must hold only 0 and 1 (or booleans), got {_values(y_true)}") from None
+        raise InvalidInputError(f"{name} must hold {what}, got {_values(values)}") from None
+    if v.ndim > 1 and sorted(v.shape)[-2] > 1:
+        raise InvalidInputError(f"{name} must be one value per row (1-D, or a single column), got shape {v.shape}")
+    return v.ravel()
+
+
+def _labels(y_true: np.ndarray | Sequence[float], name: str = "y_true") -> np.ndarray:
+    y = _vector(y_true, name, "only 0 and 1 (or booleans)")
     if y.size == 0:
         raise InvalidInputError(f"{name} is empty")
     bad = ~np.isin(y, (0.0, 1.0))
@@ -38,10 +47,7 @@ def _labels(y_true: np.ndarray | Sequence[float], name: str = "y_true") -> np.nd
 
 
 def _scores(score: np.ndarray | Sequence[float], n: int, name: str = "score") -> np.ndarray:
-    try:
-        s = np.asarray(score, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must hold numbers, got {_values(score)}") from None
+    s = _vector(score, name, "numbers")
     if s.shape != (n,):
         raise InvalidInputError(f"{name} must have one value per label ({n}), got {s.size}")
     if not np.isfinite(s).all():
