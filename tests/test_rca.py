@@ -80,8 +80,9 @@ def test_innovations_keep_the_priors_forbidden_causes_out():
     np.testing.assert_allclose(tiered.innov_coef_[:, 1:], free.innov_coef_[:, 1:], atol=1e-12)
 
 
-def test_chain_fault_in_a_ranks_a_first_although_b_and_c_deviate_more():
-    # a -> b -> c, each one step later, with memory; the fault shifts a's own noise
+def _chain(shift: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """a -> b -> c, each one step later, with memory; from step 200 a's own noise is
+    shifted by ``shift``. Returns the normal period and the test period."""
     A = np.zeros((1, 3, 3))
     A[0][np.arange(3), np.arange(3)] = 0.3
     A[0, 0, 1], A[0, 1, 2] = 1.5, 1.5
@@ -90,8 +91,12 @@ def test_chain_fault_in_a_ranks_a_first_although_b_and_c_deviate_more():
     test = pd.DataFrame(simulate_lagged_sem(np.zeros((3, 3)), A, 300, random_state=1), columns=names)
     effect = np.zeros((300, 3))
     for t in range(200, 300):
-        effect[t] = effect[t - 1] @ A[0] + np.array([2.0, 0.0, 0.0])
-    test = test + effect
+        effect[t] = effect[t - 1] @ A[0] + np.array([shift, 0.0, 0.0])
+    return normal, test + effect
+
+
+def test_chain_fault_in_a_ranks_a_first_although_b_and_c_deviate_more():
+    normal, test = _chain(2.0)
     model = CausalDetector().fit(normal)
     z = ((test.iloc[220:] - normal.median()) / normal.std()).abs().mean()
     assert z["b"] > z["a"] and z["c"] > z["a"]          # plain z-scores blame the effects
@@ -151,6 +156,15 @@ def test_rca_json_keeps_numbers_as_numbers_and_times_as_text():
     assert as_json["window"] == ["2026-01-01 00:08:20", "2026-01-01 00:11:40"]
     assert [pd.Timestamp(v) for v in as_json["window"]] == list(window)
     json.dumps(as_json, allow_nan=False)
+
+
+def test_onsets_follow_the_fault_down_the_chain():
+    # what broke first: a leaves its normal range within two steps of the fault, then b, then c
+    normal, test = _chain(4.0)
+    result = explain(CausalDetector().fit(normal), test, (190, 299))
+    onset = {c.metric: c.onset for c in result.causes}
+    assert 200 <= onset["a"] <= 202 and onset["a"] < onset["b"] < onset["c"]
+    assert explain(CausalDetector().fit(normal), test, (150, 190)).causes[0].onset is None  # before the fault
 
 
 def test_explain_refuses_bad_windows_and_targets():
@@ -228,9 +242,11 @@ def test_a_metric_constant_in_training_that_moves_is_listed_first(tmp_path):
     assert explain(model, data, window, reference_window=0).top(2) == ["s5_restarts", "s4_restarts"]
     page = render_incident_report(model, data, result)
     assert "constant at 0 throughout the normal period, off it by up to 2" in page
+    assert f"<td class='path'>s4_restarts ({inc.fault_start + 10})</td>" in page  # its onset, in the table
     assert ("not in the causal graph (it never moved in training); the model's first cause, "
             f"{inc.root_cause_metric}") in page
-    assert "constant at 0 in training, off it by up to 2 here" in str(result)
+    assert f"constant at 0 in training, off it from {inc.fault_start + 10} by up to 2 here" in str(result)
+    assert first.onset == inc.fault_start + 10 and as_json["onset"] == inc.fault_start + 10
     again = CausalDetector.load(model.save(tmp_path / "m"))  # the constants travel with the model
     assert again.encoder_.constants_ == model.encoder_.constants_
     # a gap in the settled constant is no move; nor is a return to the training value, nor
@@ -299,7 +315,7 @@ def test_explain_cli_both_modes(tmp_path):
     rca = json.loads(out.read_text())
     assert {"causes", "target", "window", "method", "services"} <= set(rca)
     assert set(rca["causes"][0]) == {"metric", "service", "score", "noise_z", "innovation_z", "deviation_z",
-                                     "effect_on_target", "path", "constant_value", "largest_departure"}
+                                     "effect_on_target", "path", "constant_value", "largest_departure", "onset"}
     for c in rca["causes"]:  # the default score is the sum of its parts
         assert c["score"] == pytest.approx(c["noise_z"] + c["innovation_z"] + c["deviation_z"])
     assert rca["services"][0]["service"] == truth["root_cause_service"]

@@ -5,6 +5,7 @@ from faultgraph.rca.ranking import (
     DEFAULT_METHOD,
     METHODS,
     MIN_REFERENCE,
+    ONSET_Z,
     Cause,
     Explanation,
     burst,
@@ -15,5 +16,5 @@ from faultgraph.rca.ranking import (
     window_reference,
 )
 
-__all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "Cause", "Explanation", "burst",
+__all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_Z", "Cause", "Explanation", "burst",
            "default_service", "explain", "recent_normal", "step_scores", "window_reference"]

@@ -72,7 +72,7 @@ from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector, beyo
 from faultgraph.encode import constant_moves
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "Cause", "Explanation", "burst",
+__all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_Z", "Cause", "Explanation", "burst",
            "default_service", "explain", "recent_normal", "step_scores", "summary_graph", "window_reference"]
 
 Method = Literal["causal+innovation+nsigma", "causal+nsigma", "causal", "innovation", "noise", "baro", "nsigma",
@@ -99,7 +99,9 @@ class Cause:
     metric itself, N-sigma). A metric that held one value throughout training and left it
     in the window has ``constant_value`` (that value) and ``largest_departure``, an
     infinite ``score`` (``None`` in ``to_dict``) and no z-scores: the model has no scale
-    for it, and any move is news."""
+    for it, and any move is news. ``onset`` is the first step of the window at which the
+    metric left its normal range (|z| above :data:`ONSET_Z`; for a constant, its value),
+    ``None`` if it never did: when it broke, read beside the others' along its path."""
 
     metric: str
     service: str
@@ -111,13 +113,15 @@ class Cause:
     deviation_z: float = float("nan")
     constant_value: float | None = None
     largest_departure: float | None = None
+    onset: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "service": self.service, "score": _finite_or_none(self.score),
                 "noise_z": _finite_or_none(self.noise_z), "innovation_z": _finite_or_none(self.innovation_z),
                 "deviation_z": _finite_or_none(self.deviation_z), "effect_on_target": self.effect_on_target,
                 "path": list(self.path), "constant_value": self.constant_value,
-                "largest_departure": self.largest_departure}
+                "largest_departure": self.largest_departure,
+                "onset": _bound(self.onset) if self.onset is not None else None}
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -171,11 +175,12 @@ class Explanation:
                  f"(symptom {self.target}, method {self.method}):"]
         for k, c in enumerate(self.causes[:5], 1):
             if c.constant_value is not None:
-                lines.append(f"  {k}. {c.metric:<28} constant at {c.constant_value:g} in training, off it by up to "
-                             f"{c.largest_departure:g} here")
+                lines.append(f"  {k}. {c.metric:<28} constant at {c.constant_value:g} in training, off it from "
+                             f"{c.onset} by up to {c.largest_departure:g} here")
                 continue
             path = " -> ".join(c.path)
-            lines.append(f"  {k}. {c.metric:<28} score {c.score:8.3f}  noise z {c.noise_z:6.2f}   {path}")
+            onset = f"from {c.onset}" if c.onset is not None else "in range"
+            lines.append(f"  {k}. {c.metric:<28} score {c.score:8.3f}  noise z {c.noise_z:6.2f}  {onset:<12} {path}")
         return "\n".join(lines)
 
 
@@ -268,6 +273,9 @@ def _best_path(W: np.ndarray, source: int, target: int) -> list[int]:
     return path[::-1]
 
 
+#: A metric's ``onset`` is the first step of the window at which its |z| (mean/std of
+#: training, from the recent normal: the N-sigma z) exceeds this: the three-sigma rule.
+ONSET_Z = 3.0
 #: Fewest steps before a window that may serve as its recent normal (fewer: the training
 #: period alone is the reference). The median of a shorter span follows ordinary slow
 #: swings of load: with 30 steps, a simulated CPU hog that began while traffic ran high
@@ -352,8 +360,9 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
     largest = np.where(off, np.abs(np.nan_to_num(window)), 0.0).max(axis=0, initial=0.0)
     moved = sorted(np.flatnonzero(off.any(axis=0)), key=lambda j: (-off[:, j].mean(), -largest[j]))
     nan = float("nan")
+    index = data.index[mask]
     return [Cause(names[j], to_service(names[j]), float("inf"), nan, 0.0, (names[j],), nan, nan,
-                  float(values[j]), float(largest[j])) for j in moved]
+                  float(values[j]), float(largest[j]), index[int(np.argmax(off[:, j]))]) for j in moved]
 
 
 @dataclass(frozen=True)
@@ -534,6 +543,9 @@ def explain(
     innovation = (burst(np.abs(parts["innovation"])) if "innovation" in parts else np.full(len(names), np.nan))
     marginal = np.abs(parts["marginal"]).max(axis=0)
     nsigma = np.abs(parts["nsigma"]).max(axis=0)
+    index = data.index[mask]
+    out = np.abs(parts["nsigma"]) > ONSET_Z
+    onsets = [index[int(np.argmax(out[:, j]))] if out[:, j].any() else None for j in range(len(names))]
     W = summary_graph(model)
     effect = _effects(W, t)
     if method == "causal+innovation+nsigma":
@@ -567,13 +579,12 @@ def explain(
                     path = [names[v] for v in _best_path(W, int(i), j)]
                 path = path or [names[i]]
         causes.append(Cause(names[i], to_service(names[i]), float(score[i]), float(noise_z[i]), float(effect[i]),
-                            tuple(path), float(innovation[i]), float(nsigma[i])))
+                            tuple(path), float(innovation[i]), float(nsigma[i]), onset=onsets[i]))
     if method != "random":  # chance stays chance
         causes = _moved_constants(model, data, mask, reference, to_service) + causes
     best: dict[str, float] = {}
     for c in causes:
         best.setdefault(c.service, c.score)
-    index = data.index[mask]
     span = (data.index[reference.start], data.index[reference.stop - 1]) if reference is not None else None
     return Explanation(tuple(causes), names[t], (index[0], index[-1]), method,
                        tuple(sorted(best.items(), key=lambda kv: -kv[1])), time.perf_counter() - start, span)
