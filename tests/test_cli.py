@@ -112,6 +112,9 @@ def test_demo_explains_the_simulated_incident(tmp_path):
     assert "The injected service was found first." in result.output
     report = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert report["causes"][0]["metric"] == report["injected_metric"]
+    # what broke first and when: the injected metric left its range at the injection, before the alarm
+    assert report["causes"][0]["onset"] == report["fault_start"] < report["detected_window"][0]
+    assert f"How it spread, and when: s6_errors ({report['fault_start']}) -> s5_errors" in result.output
     html = (tmp_path / "demo" / "report.html").read_text()
     for part in ('id="graph"', 'id="ranking"', 'id="timeline"', 'class="path-edge"', 'class="cause-bar"',
                  'class="incident-window"', "s6_errors"):

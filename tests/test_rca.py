@@ -164,6 +164,9 @@ def test_onsets_follow_the_fault_down_the_chain():
     result = explain(CausalDetector().fit(normal), test, (190, 299))
     onset = {c.metric: c.onset for c in result.causes}
     assert 200 <= onset["a"] <= 202 and onset["a"] < onset["b"] < onset["c"]
+    # a window that begins after the fault: each excursion is traced back to where it began
+    late = explain(CausalDetector().fit(normal), test, (205, 299))
+    assert {c.metric: c.onset for c in late.causes} == onset
     assert explain(CausalDetector().fit(normal), test, (150, 190)).causes[0].onset is None  # before the fault
 
 

@@ -735,7 +735,7 @@ def demo(
         print(f"Injected: {result.fault_type} at {result.injected_service} ({result.injected_metric}).")
         print(f"Detected an anomaly in steps {result.window[0]} .. {result.window[1]}.")
         print(f"Most likely root cause: {top.metric} (service {top.service}), score {top.score:.2f}.")
-        print(f"How it spread: {' -> '.join(top.path)}")
+        print(f"How it spread, and when: {result.explanation.timed_path(top)}")
         verdict = "found" if top.service == result.injected_service else "missed"
         print(f"The injected service was {verdict} first. Report: {result.report_html} "
               f"({result.seconds:.1f} s in all).")

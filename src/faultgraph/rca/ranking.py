@@ -99,9 +99,11 @@ class Cause:
     metric itself, N-sigma). A metric that held one value throughout training and left it
     in the window has ``constant_value`` (that value) and ``largest_departure``, an
     infinite ``score`` (``None`` in ``to_dict``) and no z-scores: the model has no scale
-    for it, and any move is news. ``onset`` is the first step of the window at which the
-    metric left its normal range (|z| above :data:`ONSET_Z`; for a constant, its value),
-    ``None`` if it never did: when it broke, read beside the others' along its path."""
+    for it, and any move is news. ``onset`` is when the metric left its normal range
+    (|z| above :data:`ONSET_Z`; for a constant, its value): the first step of the excursion
+    that holds its first such step in the window, which may begin before the window (as far
+    back as the rows read: the recent normal); ``None`` if it stayed in range throughout
+    the window. Read along a path, the onsets say how the fault spread and when."""
 
     metric: str
     service: str
@@ -163,6 +165,12 @@ class Explanation:
         """The best cause the model scores (a metric constant in training that moved is
         listed first but is no node of its graph), or None."""
         return next((c for c in self.causes if c.constant_value is None), None)
+
+    def timed_path(self, cause: Cause, arrow: str = " -> ") -> str:
+        """``cause``'s path with each metric's onset where it has one:
+        ``s6_errors (1534) -> s5_errors (1537)``: how the fault spread, and when."""
+        onset = {c.metric: c.onset for c in self.causes}
+        return arrow.join(f"{m} ({onset[m]})" if onset.get(m) is not None else m for m in cause.path)
 
     def top(self, k: int = 1, level: Literal["metric", "service"] = "metric") -> list[str]:
         """The ``k`` best metrics (or services)."""
@@ -273,8 +281,8 @@ def _best_path(W: np.ndarray, source: int, target: int) -> list[int]:
     return path[::-1]
 
 
-#: A metric's ``onset`` is the first step of the window at which its |z| (mean/std of
-#: training, from the recent normal: the N-sigma z) exceeds this: the three-sigma rule.
+#: A metric is out of its normal range (see :attr:`Cause.onset`) where its |z| (mean/std
+#: of training, from the recent normal: the N-sigma z) exceeds this: the three-sigma rule.
 ONSET_Z = 3.0
 #: Fewest steps before a window that may serve as its recent normal (fewer: the training
 #: period alone is the reference). The median of a shorter span follows ordinary slow
@@ -333,12 +341,12 @@ def _rows_needed(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, re
     return data.iloc[lo:hi], mask[lo:hi], moved
 
 
-def _constant_departures(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, reference: slice | None
+def _constant_departures(model: CausalDetector, data: pd.DataFrame, reference: slice | None
                          ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """The metrics that held one value throughout training: their names, training values,
-    departures in the window and where they are off it there (and, with a recent normal,
-    off its median too: a constant that moved for good before the window is its new
-    normal). Missing values count as no move."""
+    departures at every row of ``data`` and where they are off that value (and, with a
+    recent normal, off its median too: a constant that moved for good before the window
+    is its new normal). Missing values count as no move."""
     departures = model.encoder_.departures(data)
     names = [str(c) for c in departures.columns]
     A = departures.to_numpy()
@@ -348,21 +356,40 @@ def _constant_departures(model: CausalDetector, data: pd.DataFrame, mask: np.nda
         with warnings.catch_warnings():  # a column missing throughout the reference: no median, base 0
             warnings.simplefilter("ignore", RuntimeWarning)
             base = np.nan_to_num(np.nanmedian(A[reference], axis=0))
-    window = A[mask]
-    return names, values, window, constant_moves(window, values, base)
+    return names, values, A, constant_moves(A, values, base)
+
+
+def _onsets(out: np.ndarray, mask: np.ndarray, index: pd.Index) -> list[Any]:
+    """For each column of ``out`` (rows of the data: out of the normal range or not), the
+    first step of the run out of range that holds its first such step in the window
+    ``mask``: before the window when the metric was already out as the window began.
+    ``None`` for a column in range throughout the window."""
+    rows = np.flatnonzero(mask)
+    onsets: list[Any] = []
+    for j in range(out.shape[1]):
+        inside = out[rows, j]
+        if not inside.any():
+            onsets.append(None)
+            continue
+        k = int(rows[np.argmax(inside)])
+        while k > 0 and out[k - 1, j]:
+            k -= 1
+        onsets.append(index[k])
+    return onsets
 
 
 def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, reference: slice | None,
                      to_service: Callable[[str], str]) -> list[Cause]:
     """The metrics constant in training that leave their value in the window
     (:func:`_constant_departures`), most persistent first."""
-    names, values, window, off = _constant_departures(model, data, mask, reference)
+    names, values, A, off_all = _constant_departures(model, data, reference)
+    window, off = A[mask], off_all[mask]
     largest = np.where(off, np.abs(np.nan_to_num(window)), 0.0).max(axis=0, initial=0.0)
     moved = sorted(np.flatnonzero(off.any(axis=0)), key=lambda j: (-off[:, j].mean(), -largest[j]))
+    onsets = _onsets(off_all, mask, data.index)
     nan = float("nan")
-    index = data.index[mask]
     return [Cause(names[j], to_service(names[j]), float("inf"), nan, 0.0, (names[j],), nan, nan,
-                  float(values[j]), float(largest[j]), index[int(np.argmax(off[:, j]))]) for j in moved]
+                  float(values[j]), float(largest[j]), onsets[j]) for j in moved]
 
 
 @dataclass(frozen=True)
@@ -376,6 +403,7 @@ class _Terms:
     names: list[str]
     parts: dict[str, np.ndarray]
     target: int
+    out_of_range: np.ndarray
 
 
 def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, Any], target: str | None,
@@ -407,9 +435,13 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
              "nsigma": (X - model.train_mean_) / model.train_std_}
     if model.has_innovations or "innovation" in method:
         parts["innovation"] = model.innovations_from_encoded(X)
+    # every row read, not only the window's, measured from the same recent normal: the
+    # excursion that holds a metric's first step out of range may begin before the window
+    drift = beyond_tolerance(np.median(parts["nsigma"][reference], axis=0)) if reference is not None else 0.0
+    out_of_range = np.abs(parts["nsigma"] - drift) > ONSET_Z
     parts = {k: recent_normal(v, mask, reference) for k, v in parts.items()}
     t = int(np.argmax(np.abs(parts["marginal"]).max(axis=0))) if target is None else names.index(target)
-    return _Terms(data, mask, reference, names, parts, t)
+    return _Terms(data, mask, reference, names, parts, t, out_of_range)
 
 
 def _effect_weight(effect: np.ndarray, target: int) -> np.ndarray:
@@ -483,7 +515,8 @@ def step_scores(
         score = p[{"baro": "marginal"}.get(method, method)]
     frame = pd.DataFrame(score, index=terms.data.index[terms.mask], columns=terms.names)
     if method != "random":
-        names, _, _, off = _constant_departures(model, terms.data, terms.mask, terms.reference)
+        names, _, _, off_all = _constant_departures(model, terms.data, terms.reference)
+        off = off_all[terms.mask]
         moved = np.flatnonzero(off.any(axis=0))
         if moved.size:
             frame = frame.join(pd.DataFrame(np.where(off[:, moved], np.inf, 0.0), index=frame.index,
@@ -543,9 +576,7 @@ def explain(
     innovation = (burst(np.abs(parts["innovation"])) if "innovation" in parts else np.full(len(names), np.nan))
     marginal = np.abs(parts["marginal"]).max(axis=0)
     nsigma = np.abs(parts["nsigma"]).max(axis=0)
-    index = data.index[mask]
-    out = np.abs(parts["nsigma"]) > ONSET_Z
-    onsets = [index[int(np.argmax(out[:, j]))] if out[:, j].any() else None for j in range(len(names))]
+    onsets = _onsets(terms.out_of_range, mask, data.index)
     W = summary_graph(model)
     effect = _effects(W, t)
     if method == "causal+innovation+nsigma":
@@ -586,5 +617,6 @@ def explain(
     for c in causes:
         best.setdefault(c.service, c.score)
     span = (data.index[reference.start], data.index[reference.stop - 1]) if reference is not None else None
+    index = data.index[mask]
     return Explanation(tuple(causes), names[t], (index[0], index[-1]), method,
                        tuple(sorted(best.items(), key=lambda kv: -kv[1])), time.perf_counter() - start, span)

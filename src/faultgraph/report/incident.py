@@ -87,9 +87,7 @@ def render_incident_report(
     return _render_html(explanation, pictures, title=title, extra=extra)
 
 
-def _timed_path(path: Any, onset: dict[str, Any]) -> str:
-    """``a (1532) → b (1533) → c``: each metric of a path with its onset, where it has one."""
-    return " → ".join(f"{m} ({onset[m]})" if onset.get(m) is not None else m for m in path)
+_ARROW = " → "
 
 
 def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: str = "faultgraph incident report",
@@ -102,14 +100,13 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
     total = sum(abs(c.effect_on_target) for c in explanation.causes if c.metric != explanation.target)
     share = {c.metric: (abs(c.effect_on_target) / total if total and c.metric != explanation.target else 0.0)
              for c in explanation.causes}
-    onset = {c.metric: c.onset for c in explanation.causes}
     rows = "\n".join(
         f"<tr><td>{i}</td><td>{escape(c.metric)}</td><td>{escape(c.service)}</td>"
         f"<td>{_num(c.score, '.3f') if c.constant_value is None else 'moved'}</td>"
         f"<td>{_num(c.noise_z, '.2f')}</td><td>{_num(c.innovation_z, '.2f')}</td><td>{_num(c.deviation_z, '.2f')}</td>"
         f"<td>{c.effect_on_target:+.3f}</td><td>{share[c.metric]:.3f}</td>"
         f"<td>{escape(str(c.onset)) if c.onset is not None else '–'}</td>"
-        f"<td class='path'>{escape(_timed_path(c.path, onset))}</td></tr>"
+        f"<td class='path'>{escape(explanation.timed_path(c, _ARROW))}</td></tr>"
         for i, c in enumerate(explanation.causes[:10], 1))
     extra_rows = "".join(f"<tr><td>{escape(str(key))}</td><td>{escape(str(v))}</td></tr>"
                          for key, v in (extra or {}).items())
@@ -117,11 +114,11 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
            else f"constant at {top.constant_value:g} throughout the normal period, off it by up to "
                 f"{top.largest_departure:g} in the window")
     modelled = explanation.first_modelled
-    spread = f'<span class="path">{escape(_timed_path(top.path, onset))}</span>'
+    spread = f'<span class="path">{escape(explanation.timed_path(top, _ARROW))}</span>'
     if top.constant_value is not None:
         spread = "not in the causal graph (it never moved in training)" + (
             f"; the model's first cause, {escape(modelled.metric)}: "
-            f'<span class="path">{escape(_timed_path(modelled.path, onset))}</span>' if modelled is not None else "")
+            f'<span class="path">{escape(explanation.timed_path(modelled, _ARROW))}</span>' if modelled is not None else "")
     reference = (f"the normal period and the steps {explanation.reference[0]} .. {explanation.reference[1]}"
                  if explanation.reference is not None else "the normal period")
     return f"""<!DOCTYPE html>
@@ -153,8 +150,9 @@ values in the window (a fault surprises at its onset); deviation z: how far the 
 the window). The default ranking adds the three. Each is measured from the recent normal before the window
 where the system has settled at a new level since training (beyond 1 sd). The effect on the symptom is the
 total effect through the learned linear graph (the ATE of a unit change, in robust standard deviations); S is
-its share of all metrics' absolute effects. Onset: the first step of the window at which the metric left its
-normal range (|z| above 3; "–": it never did), given along each path in brackets: when the fault reached it.</p>
+its share of all metrics' absolute effects. Onset: the step at which the metric left its normal range (|z| above
+3), the start of the excursion that reaches the window, maybe before it ("–": in range throughout the window);
+given along each path in brackets: when the fault reached each metric.</p>
 </body></html>
 """
 
