@@ -270,9 +270,11 @@ def main() -> None:
                   f"faultgraph's default (`{DEFAULT_METHOD}`) segment by segment against each baseline:", "",
                   markdown_table(paired(frame)), "",
                   (f"Each labelled step ranked by its own scores (`step_scores`), the mean over all {n_steps} "
-                   f"labelled steps of {n_segments} segments: the protocol of the public evaluation code of TranAD "
-                   "and its successors, the one published HitRate figures use; not comparable with the table "
-                   "above:"), "",
+                   f"labelled steps of {n_segments} segments, as the public evaluation code of TranAD and its "
+                   "successors computes HitRate@100 % (at 150 % that code keeps round(1.5·labels) metrics where "
+                   "this keeps ⌊1.5·labels⌋, and its NDCG is scikit-learn's); not comparable with the table "
+                   "above. `causal` and `causal+nsigma` weight each step by the effect on a symptom chosen "
+                   "over the whole segment:"), "",
                   markdown_table(step_means), ""]
     if PETSHOP.exists():
         print("PetShop ...", file=sys.stderr, flush=True)

@@ -326,3 +326,14 @@ def test_raw_data_in_tiny_units_is_said_to_lose_its_edges_to_the_penalty(er10):
         tiny = StructureLearner("dagma", standardize=False).fit(X / 100)
     assert np.count_nonzero(tiny.adjacency_) < np.count_nonzero(full.adjacency_) // 4
     assert np.count_nonzero(standardised.adjacency_) > np.count_nonzero(tiny.adjacency_)
+
+
+def test_the_detector_does_not_pass_on_the_raw_data_advice():
+    # CausalDetector learns on robust z (median variance about 1), not raw data: a large
+    # lambda1 there is the user's choice, and "use standardize=True" would not apply
+    from faultgraph.detect import CausalDetector
+    from faultgraph.simulate import simulate_incident
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        CausalDetector(lambda1=5.0).fit(simulate_incident(services=3, random_state=0).normal)

@@ -143,6 +143,36 @@ def test_step_scores_are_explains_parts_step_by_step():
         step_scores(model, data, window, method="zscore")
 
 
+
+def test_step_scores_other_methods_and_indexes():
+    inc = simulate_incident(services=4, random_state=6)
+    model = CausalDetector().fit(inc.normal)
+    window = (inc.fault_start, inc.fault_start + 9)
+    parts = {m: step_scores(model, inc.anomalous, window, method=m) for m in ("causal", "nsigma", "causal+nsigma")}
+    np.testing.assert_allclose(parts["causal+nsigma"], parts["causal"] + parts["nsigma"])
+    draws = step_scores(model, inc.anomalous, window, method="random", random_state=3)
+    assert draws.shape == parts["nsigma"].shape and ((draws >= 0) & (draws < 1)).all().all()
+    assert draws.equals(step_scores(model, inc.anomalous, window, method="random", random_state=3))
+    # a time index (tz-aware): bounds as times, or as bare numbers, seconds since 1970 as the readers take them
+    times = pd.date_range("2026-01-01", periods=len(inc.anomalous), freq="10s", tz="UTC")
+    timed = inc.anomalous.set_axis(times, axis=0)
+    first = inc.anomalous.index.get_loc(inc.fault_start)
+    by_time = step_scores(model, timed, (times[first], times[first + 9]), method="nsigma")
+    np.testing.assert_allclose(by_time, parts["nsigma"])
+    seconds = (times[first].timestamp(), times[first + 9].timestamp())
+    assert step_scores(model, timed, seconds, method="nsigma").index.equals(by_time.index)
+    assert explain(model, timed, seconds).window == (times[first], times[first + 9])
+    # a repeated index value (explain accepts it): one row per step still
+    repeated = inc.anomalous.set_axis(inc.anomalous.index.where(inc.anomalous.index != inc.fault_start + 3,
+                                                                inc.fault_start + 2), axis=0)
+    restarts = np.zeros(len(repeated))
+    restarts[first + 3] = 1.0  # the second of the two rows with one index value
+    model = CausalDetector().fit(inc.normal.assign(restarts=0.0))
+    steps = step_scores(model, repeated.assign(restarts=restarts), window, method="nsigma")
+    assert len(steps) == 10 and list(steps.index[2:4]) == [inc.fault_start + 2] * 2
+    assert list(steps["restarts"]) == [0, 0, 0, np.inf, 0, 0, 0, 0, 0, 0]
+
+
 def test_rca_json_keeps_numbers_as_numbers_and_times_as_text():
     inc = simulate_incident(services=3, random_state=5)
     model = CausalDetector().fit(inc.normal)
@@ -156,6 +186,9 @@ def test_rca_json_keeps_numbers_as_numbers_and_times_as_text():
     assert as_json["window"] == ["2026-01-01 00:08:20", "2026-01-01 00:11:40"]
     assert [pd.Timestamp(v) for v in as_json["window"]] == list(window)
     json.dumps(as_json, allow_nan=False)
+    long = pd.concat([inc.normal.iloc[-100:], inc.anomalous])  # a recent normal before the window
+    as_json = explain(CausalDetector().fit(inc.normal), long, (inc.fault_start, inc.fault_end)).to_dict()
+    assert as_json["reference"] == [long.index[0], inc.fault_start - 1] and long.index[0] == inc.fault_start - 130
 
 
 def test_onsets_follow_the_fault_down_the_chain():
@@ -164,10 +197,13 @@ def test_onsets_follow_the_fault_down_the_chain():
     result = explain(CausalDetector().fit(normal), test, (190, 299))
     onset = {c.metric: c.onset for c in result.causes}
     assert 200 <= onset["a"] <= 202 and onset["a"] < onset["b"] < onset["c"]
-    # a window that begins after the fault: each excursion is traced back to where it began
-    late = explain(CausalDetector().fit(normal), test, (205, 299))
-    assert {c.metric: c.onset for c in late.causes} == onset
-    assert explain(CausalDetector().fit(normal), test, (150, 190)).causes[0].onset is None  # before the fault
+    # a window that begins after the fault: each excursion is traced back to where it
+    # began, with or without a recent normal (the rows before the window are read for it)
+    model = CausalDetector().fit(normal)
+    for window, reference_window in (((205, 299), None), ((250, 299), None), ((250, 299), 0)):
+        late = explain(model, test, window, reference_window=reference_window)
+        assert {c.metric: c.onset for c in late.causes} == onset
+    assert all(c.onset is None for c in explain(model, test, (150, 199)).causes)  # before the fault
 
 
 def test_explain_refuses_bad_windows_and_targets():
@@ -329,6 +365,22 @@ def test_explain_cli_both_modes(tmp_path):
                                  "--method", "baro", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["method"] == "baro"
+    # --steps: the per-step scores of the same method, one row per step, the time index kept
+    # exact (far from 0, as epoch-like numbers are: %.6g would merge 1001530 and 1001531)
+    shifted = pd.read_csv(tmp_path / "case" / "anomalous.csv", index_col=0)
+    shifted.index = shifted.index + 1_000_000.0
+    shifted.to_csv(tmp_path / "shifted.csv")
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "shifted.csv"), "--start",
+                                 str(truth["fault_start"] + 1_000_000), "--end", str(truth["fault_end"] + 1_000_000),
+                                 "--method", "nsigma", "--out", str(out), "--steps", str(tmp_path / "steps.csv")])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "steps.csv", index_col=0)
+    from faultgraph.rca import step_scores
+
+    expected = step_scores(CausalDetector.load(tmp_path / "m"), shifted,
+                           (truth["fault_start"] + 1_000_000, truth["fault_end"] + 1_000_000), method="nsigma")
+    assert list(written.index) == list(expected.index) and written.index.is_unique
+    np.testing.assert_allclose(written.to_numpy(), expected.to_numpy(), rtol=1e-5)
     # with 230 steps before the window, the window is compared with them (its recent
     # normal); --reference-window 0 compares with the training period alone
     before = pd.concat([pd.read_csv(tmp_path / "case" / "normal.csv", index_col=0).iloc[-200:],

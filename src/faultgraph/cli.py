@@ -177,7 +177,7 @@ def simulate_faults(
             raise InvalidInputError(f"--causes must be below --nodes ({nodes}), got {causes}")
         data, sim, cause_names = simulate_labelled_faults(nodes=nodes, samples=samples, n_causes=causes,
                                                           random_state=seed)
-        write_text_atomic(out / "data.csv", data.to_csv(float_format="%.10g"))
+        write_text_atomic(out / "data.csv", _csv(data, "%.10g"))
         write_json_atomic(out / "truth.json", {**sim.truth_dict(), "label": "fault", "causes": cause_names})
         err.print(f"wrote {out / 'data.csv'} ({samples} rows, {nodes} metrics + fault, "
                   f"{data['fault'].mean():.0%} faulty); causes: {', '.join(cause_names)}", highlight=False)
@@ -433,7 +433,7 @@ def detect(
         if task == "unsupervised-detection":
             det = CausalDetector.load(model_dir)
             table = det.score_samples(frame)
-            write_text_atomic(out, table.to_csv(float_format="%.6g"))
+            write_text_atomic(out, _csv(table))
             n = int(table["anomaly"].sum())
             err.print(f"{n} of {len(table)} steps above the alarm threshold {det.threshold_:.3g}; wrote {out}",
                       highlight=False)
@@ -451,7 +451,7 @@ def detect(
         proba = model.predict_proba(frame)
         decision = (proba >= model.decision_threshold_).astype(int)
         table = pd.DataFrame({"probability": proba, "decision": decision}, index=frame.index)
-        write_text_atomic(out, table.to_csv(float_format="%.6g"))
+        write_text_atomic(out, _csv(table))
         err.print(f"{int(decision.sum())} of {len(decision)} rows flagged (threshold "
                   f"{model.decision_threshold_:.3f}); wrote {out}", highlight=False)
         if model.label in frame.columns:
@@ -501,6 +501,19 @@ RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min
                  "before each grid time).")
 
 
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _csv(table: Any, float_format: str = "%.6g") -> str:
+    """``table`` (a DataFrame) as CSV text, values to ``float_format`` but a float time
+    index exact (a format such as %.6g would write 1000001 and 1000002 both as 1e+06)."""
+    if table.index.dtype.kind == "f":
+        table = table.set_axis(table.index.map(repr), axis=0)
+    return table.to_csv(float_format=float_format)
+
+
 def _time_value(text: Optional[str]) -> Any:
     """A window bound from the command line: a number if it parses as one, else a date string."""
     if text is None:
@@ -534,7 +547,8 @@ def explain(
     html: Annotated[Optional[Path], typer.Option(help="Also write the incident report (self-contained HTML).")] = None,
     steps: Annotated[Optional[Path], typer.Option(
         help="Also write each metric's score at each step of the window (CSV: a row per step, a column per "
-             "metric; the same method, not aggregated over the window).")] = None,
+             "metric; the same method, not aggregated over the window; a metric constant in training that moves "
+             "is inf where it is off its value).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary "
                                           "(and write it only if --out is given).")] = False,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
@@ -595,14 +609,14 @@ def explain(
                 model, frame, result, normal=normal_frame if normal is not None else None))
         if steps is not None:
             table = step_scores(model, frame, window, target, method=result.method, reference_window=reference_window)
-            write_text_atomic(steps, table.to_csv(float_format="%.6g"))
+            write_text_atomic(steps, _csv(table))
         if as_json:
             print(json.dumps(payload, indent=2))
         else:
             print(result)
         written = [str(p) for p in (out, html, steps) if p is not None]
         if written:
-            err.print(f"wrote {' and '.join(written)}", highlight=False)
+            err.print(f"wrote {_and(written)}", highlight=False)
 
 
 @app.command()

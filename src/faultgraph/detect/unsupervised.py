@@ -453,7 +453,9 @@ class CausalDetector(Detector):
         self.prior_ = PriorKnowledge.coerce(self.prior)
         learner = StructureLearner(self.method, lambda1=self.lambda1_, threshold=self.threshold,  # type: ignore[arg-type]
                                    standardize=False, prior=self.prior_, lags=self.lags)
-        learner.fit(pd.DataFrame(X, columns=names))
+        with warnings.catch_warnings():  # X is robust z already, not raw: the learner's advice does not apply
+            warnings.filterwarnings("ignore", message="the metrics' median variance", category=UserWarning)
+            learner.fit(pd.DataFrame(X, columns=names))
         self.graph_: LearnedGraph = learner.graph_
         d, p = len(names), int(self.lags)
         support = np.vstack([learner.adjacency_] + list(learner.lagged_adjacency_)) != 0

@@ -5,6 +5,8 @@ from faultgraph.rca.ranking import (
     DEFAULT_METHOD,
     METHODS,
     MIN_REFERENCE,
+    ONSET_LOOKBACK,
+    ONSET_TRACE_Z,
     ONSET_Z,
     Cause,
     Explanation,
@@ -16,5 +18,5 @@ from faultgraph.rca.ranking import (
     window_reference,
 )
 
-__all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_Z", "Cause", "Explanation", "burst",
-           "default_service", "explain", "recent_normal", "step_scores", "window_reference"]
+__all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK", "ONSET_TRACE_Z", "ONSET_Z",
+           "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores", "window_reference"]
