@@ -302,9 +302,9 @@ def _best_path(W: np.ndarray, source: int, target: int) -> list[int]:
 #: A metric has broken (see :attr:`Cause.onset`) at a step where its |z| (mean/std of
 #: training, from the recent normal: the N-sigma z) or its |innovation z| exceeds this.
 #: Four, not three: over a window of 100 steps and 50 metrics the three-sigma rule
-#: expects 13 chance crossings, four sigma 0.3 (measured on 60 simulated incidents with
+#: expects 13 chance crossings, four sigma 0.3 (measured on 100 simulated incidents with
 #: windows that open 24 steps before the fault: the injected metric broke first among
-#: the top five causes in 28 % of them at 3 sd, 97 % at 4 sd).
+#: the top five causes in 24 % of them at 3 sd, 95 % at 4 sd).
 ONSET_Z = 4.0
 #: From its first step beyond :data:`ONSET_Z` in the window, a metric's onset is traced
 #: back while it stays beyond this (hysteresis): the start of that excursion.
