@@ -120,7 +120,11 @@ def test_demo_explains_the_simulated_incident(tmp_path):
                  'class="incident-window"', "s6_errors"):
         assert part in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing to fetch
-    for picture in ("graph.svg", "causes.svg", "timeline.svg", "series-1.svg"):
+    # the top 10 causes step by step over the detected window, with the onsets that fall in it
+    steps = report["detected_window"][1] - report["detected_window"][0] + 1
+    assert 'id="steps"' in html and html.count('class="heat-cell"') == 10 * steps
+    assert html.count('class="onset-mark"') == sum(c["onset"] is not None for c in report["causes"][:10])
+    for picture in ("graph.svg", "causes.svg", "timeline.svg", "series-1.svg", "steps.svg"):
         assert (tmp_path / "demo" / picture).read_text().startswith("<svg")
 
 

@@ -1,6 +1,7 @@
 """The incident report: one self-contained HTML file (inline SVG, no network) that shows
-the causal graph with the propagation path lit up, the ranked causes, the anomaly score
-over time with the incident window, and the top causes' series, normal against incident."""
+the causal graph with the propagation path lit up, the ranked causes, the top causes step
+by step with their onsets, the anomaly score over time with the incident window, and the
+top causes' series, normal against incident."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pandas as pd
 
 from faultgraph.detect.unsupervised import CausalDetector
 from faultgraph.io.atomic import write_json_atomic, write_text_atomic
-from faultgraph.rca.ranking import Explanation, summary_graph
-from faultgraph.report.svg import bar_chart, graph_view, line_chart
+from faultgraph.rca.ranking import Explanation, step_scores, summary_graph
+from faultgraph.report.svg import bar_chart, graph_view, heat_map, line_chart
 
 __all__ = ["incident_pictures", "render_incident_report", "write_incident_report"]
 
@@ -35,7 +36,7 @@ def incident_pictures(
     scores: pd.DataFrame | None = None,
     normal: pd.DataFrame | None = None,
 ) -> dict[str, str]:
-    """The report's pictures as SVG strings: ``graph``, ``causes``, ``timeline``, ``series-1``…"""
+    """The report's pictures as SVG strings: ``graph``, ``causes``, ``steps``, ``timeline``, ``series-1``…"""
     scores = model.score_samples(data) if scores is None else scores
     names = list(model.encoder_.columns_)
     # the graph's root: the best cause in the model (a constant that moved is not a node)
@@ -50,6 +51,7 @@ def incident_pictures(
         "timeline": line_chart({"anomaly score": scores["score"].to_numpy()}, band=band, hline=model.threshold_,
                                title="Anomaly score (dashed: alarm threshold; shaded: incident window)"),
     }
+    pictures["steps"] = _steps_picture(model, data, explanation, k)
     for i, c in enumerate(explanation.causes[:3], 1):
         incident = data[c.metric].to_numpy(dtype=float)
         lines = {c.metric: incident}
@@ -58,6 +60,27 @@ def incident_pictures(
         pictures[f"series-{i}"] = line_chart(lines, band=band, height=160,
                                              title=f"{c.metric}: incident against normal")
     return pictures
+
+
+def _steps_picture(model: CausalDetector, data: pd.DataFrame, explanation: Explanation, k: int) -> str:
+    """The top ``k`` causes' scores step by step over the window (:func:`step_scores`, the
+    explanation's method and recent normal), each with a tick at its onset (an arrow at
+    the left edge when it broke before the window)."""
+    reference = explanation.reference
+    length = 0 if reference is None else int(((data.index >= reference[0]) & (data.index <= reference[1])).sum())
+    steps = step_scores(model, data, explanation.window, explanation.target, method=explanation.method,  # type: ignore[arg-type]
+                        reference_window=length, random_state=0)
+    causes = [c for c in explanation.causes[:k] if c.metric in steps.columns]
+    marks: list[int | None] = []
+    for c in causes:
+        if c.onset is None or c.onset > steps.index[-1]:
+            marks.append(None)
+        else:
+            marks.append(-1 if c.onset < steps.index[0] else int(np.argmax(steps.index >= c.onset)))
+    return heat_map([c.metric for c in causes], steps[[c.metric for c in causes]].to_numpy().T, marks=marks,
+                    ends=(str(steps.index[0]), str(steps.index[-1])),
+                    title=f"Top {len(causes)} causes step by step ({explanation.method}; darker: larger; "
+                          "black tick: onset; arrow: broke before the window)")
 
 
 def _bar_scores(causes: Any) -> list[float]:
@@ -138,6 +161,8 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
 <table id="effects"><tr><th>#</th><th>metric</th><th>service</th><th>score</th><th>noise z</th>
 <th>innovation z</th><th>deviation z</th><th>effect on symptom (ATE)</th><th>causal score S</th>
 <th>onset</th><th>path (onsets)</th></tr>{rows}</table></div>
+<h2>How it spread, step by step</h2>
+<div id="steps">{pictures["steps"]}</div>
 <h2>Anomaly score over time</h2>
 <div id="timeline">{timeline}</div>
 <h2>Top causes: incident against the normal period</h2>
@@ -150,9 +175,9 @@ values in the window (a fault surprises at its onset); deviation z: how far the 
 the window). The default ranking adds the three. Each is measured from the recent normal before the window
 where the system has settled at a new level since training (beyond 1 sd). The effect on the symptom is the
 total effect through the learned linear graph (the ATE of a unit change, in robust standard deviations); S is
-its share of all metrics' absolute effects. Onset: the step at which the metric left its normal range (|z| above
-3), the start of the excursion that reaches the window, maybe before it ("–": in range throughout the window);
-given along each path in brackets: when the fault reached each metric.</p>
+its share of all metrics' absolute effects. Onset: when the metric broke (|z| or |innovation z| above 4, traced
+back while above 3), maybe before the window ("–": within 4 throughout the window, or out of range since before
+the data); given along each path in brackets: when the fault reached each metric.</p>
 </body></html>
 """
 
@@ -168,7 +193,7 @@ def write_incident_report(
     extra: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``report.html``, ``report.json`` (the explanation plus ``extra``) and each
-    picture as its own SVG file (``graph.svg``, ``causes.svg``, ``timeline.svg``,
+    picture as its own SVG file (``graph.svg``, ``causes.svg``, ``steps.svg``, ``timeline.svg``,
     ``series-1.svg``…) into ``out_dir``."""
     out = Path(out_dir)
     pictures = incident_pictures(model, data, explanation, scores=scores, normal=normal)

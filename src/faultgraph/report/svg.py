@@ -7,7 +7,7 @@ from html import escape
 
 import numpy as np
 
-__all__ = ["bar_chart", "graph_view", "line_chart"]
+__all__ = ["bar_chart", "graph_view", "heat_map", "line_chart"]
 
 _FONT = 'font-family="Helvetica, Arial, sans-serif" font-size="11"'
 
@@ -74,6 +74,46 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, highlight: int 
                   f'<rect class="cause-bar" x="{left}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row - 6}" '
                   f'fill="{color}"/>', f'<text x="{left + w + 4:.1f}" y="{y + 14}">{float(v):.3g}</text>']
     parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def heat_map(labels: Sequence[str], values: np.ndarray, *, marks: Sequence[int | None] = (),
+             ends: tuple[str, str] = ("", ""), max_columns: int = 240, width: int = 720, title: str = "") -> str:
+    """One row of cells per label over the columns of ``values`` (labels × steps), white to
+    red up to the 99th percentile of the finite values (``inf`` saturates); more than
+    ``max_columns`` steps are shown as that many bins of their largest value. ``marks``
+    puts a black tick at a column of each row (``None``: none; negative: an arrow at the
+    left edge, before the first column); ``ends`` names the first and last step."""
+    values = np.asarray(values, dtype=float)
+    n = values.shape[1]
+    bins = np.array_split(np.arange(n), min(n, max_columns))
+    cells = np.column_stack([values[:, b].max(axis=1) for b in bins])
+    column_of = np.concatenate([np.full(len(b), k) for k, b in enumerate(bins)])
+    finite = cells[np.isfinite(cells)]
+    top = float(np.percentile(finite, 99)) if finite.size else 1.0
+    shade = np.clip(np.nan_to_num(cells / max(top, 1e-12), nan=0.0, posinf=1.0), 0.0, 1.0)
+    row, left, head = 18, 230, 24
+    cw = (width - left - 10) / cells.shape[1]
+    height = head + row * len(labels) + 22
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" {_FONT}>',
+             f'<text x="4" y="14" font-weight="bold">{escape(title)}</text>']
+    for r, label in enumerate(labels):
+        y = head + row * r
+        parts.append(f'<text x="{left - 9}" y="{y + 13}" text-anchor="end">{escape(str(label))}</text>')
+        for c in range(cells.shape[1]):
+            level = int(round(255 * (1 - shade[r, c])))
+            parts.append(f'<rect class="heat-cell" x="{left + c * cw:.1f}" y="{y + 1}" width="{cw + 0.3:.1f}" '
+                         f'height="{row - 2}" fill="rgb(255,{level},{level})"/>')
+        mark = marks[r] if r < len(marks) else None
+        if mark is not None and mark < 0:  # before the first column: an arrow at the left edge
+            parts.append(f'<path class="onset-mark" d="M {left - 1} {y + 3} L {left - 1} {y + row - 3} '
+                         f'L {left - 6} {y + row / 2} z" fill="#000"/>')
+        elif mark is not None:
+            x = left + column_of[min(int(mark), n - 1)] * cw
+            parts.append(f'<rect class="onset-mark" x="{x:.1f}" y="{y}" width="2" height="{row}" fill="#000"/>')
+    y = head + row * len(labels) + 14
+    parts += [f'<text x="{left}" y="{y}">{escape(ends[0])}</text>',
+              f'<text x="{width - 10}" y="{y}" text-anchor="end">{escape(ends[1])}</text>', "</svg>"]
     return "\n".join(parts)
 
 
