@@ -101,7 +101,7 @@ def heat_map(labels: Sequence[str], values: np.ndarray, *, marks: Sequence[int |
         y = head + row * r
         parts.append(f'<text x="{left - 9}" y="{y + 13}" text-anchor="end">{escape(str(label))}</text>')
         for c in range(cells.shape[1]):
-            level = int(round(255 * (1 - shade[r, c])))
+            level = round(255 * (1 - float(shade[r, c])))
             parts.append(f'<rect class="heat-cell" x="{left + c * cw:.1f}" y="{y + 1}" width="{cw + 0.3:.1f}" '
                          f'height="{row - 2}" fill="rgb(255,{level},{level})"/>')
         mark = marks[r] if r < len(marks) else None
