@@ -206,6 +206,63 @@ def test_onsets_follow_the_fault_down_the_chain():
     assert all(c.onset is None for c in explain(model, test, (150, 199)).causes)  # before the fault
 
 
+def test_onsets_at_the_edges_of_the_data_read():
+    inc = simulate_incident(services=10, random_state=3)
+    model = CausalDetector().fit(inc.normal)
+    # a window from the data's first row: its innovations have no past there, no break is
+    # read into them; the injected metric breaks at the injection, the others later
+    result = explain(model, inc.anomalous, (inc.anomalous.index[0], inc.fault_end))
+    onset = {c.metric: (c.onset, c.onset_censored) for c in result.causes}
+    assert onset[inc.root_cause_metric] == (inc.fault_start, False)
+    assert not any(censored for _, censored in onset.values())
+    # a gap too long to fill among the rows read only for onsets is no error: they are left out
+    data = pd.concat([inc.normal.iloc[-400:], inc.anomalous])
+    gappy = data.copy()
+    gappy.iloc[100:110, 3] = np.nan
+    for reference_window in (0, 100):
+        a = explain(model, gappy, (inc.fault_start, inc.fault_end), reference_window=reference_window)
+        b = explain(model, data, (inc.fault_start, inc.fault_end), reference_window=reference_window)
+        assert a.top(len(a.causes)) == b.top(len(b.causes)) and a.reference == b.reference
+        np.testing.assert_allclose([c.score for c in a.causes], [c.score for c in b.causes], rtol=1e-12)
+    # an excursion that reaches back to the first row read is censored: then or before
+    model = CausalDetector().fit(inc.normal.assign(restarts=0.0))
+    moved = data.assign(restarts=0.0)
+    moved.loc[inc.fault_start - 380 :, "restarts"] = 1.0
+    first = explain(model, moved, (inc.fault_start, inc.fault_end), reference_window=0).causes[0]
+    assert (first.metric, first.onset_censored) == ("restarts", True)
+    assert first.onset == moved.index[moved.index.get_loc(inc.fault_start) - 360 - 1 - 6]  # lookback, lag, gap margin
+    assert first.to_dict()["onset_censored"] is True
+
+
+def test_the_reports_step_picture_uses_the_explanations_recent_normal(monkeypatch):
+    import faultgraph.report.incident as incident
+    from faultgraph.report import render_incident_report
+
+    inc = simulate_incident(services=5, random_state=2)
+    model = CausalDetector().fit(inc.normal)
+    data = pd.concat([inc.normal.iloc[-200:], inc.anomalous])
+    data.iloc[:, :5] += 3.0  # a level settled since training: the recent normal matters
+    window = (inc.fault_start, inc.fault_end)
+    for reference_window, steps in ((100, 100), (None, 230), (0, 0)):
+        result = explain(model, data, window, reference_window=reference_window)
+        assert result.reference_window == (reference_window if reference_window is not None else 360)
+        seen = {}
+
+        def spy(*args, seen=seen, **kwargs):
+            seen.update(kwargs)
+            return step_scores(*args, **kwargs)
+
+        monkeypatch.setattr(incident, "step_scores", spy)
+        assert 'id="steps"' in render_incident_report(model, data, result)
+        assert seen["reference_window"] == result.reference_window and seen["method"] == result.method
+        # with it, the steps are those explain aggregated (its recent normal, not another)
+        z = step_scores(model, data, window, method="nsigma", reference_window=seen["reference_window"])
+        deviation = {c.metric: c.deviation_z for c in result.causes}
+        np.testing.assert_allclose(z.max(), [deviation[m] for m in z.columns])
+        span = None if steps == 0 else (data.index[230 - steps], data.index[229])
+        assert result.reference == span
+
+
 def test_explain_refuses_bad_windows_and_targets():
     inc = simulate_incident(services=5, random_state=0)
     model = CausalDetector().fit(inc.normal)
@@ -354,7 +411,8 @@ def test_explain_cli_both_modes(tmp_path):
     rca = json.loads(out.read_text())
     assert {"causes", "target", "window", "method", "services"} <= set(rca)
     assert set(rca["causes"][0]) == {"metric", "service", "score", "noise_z", "innovation_z", "deviation_z",
-                                     "effect_on_target", "path", "constant_value", "largest_departure", "onset"}
+                                     "effect_on_target", "path", "constant_value", "largest_departure", "onset",
+                                     "onset_censored"}
     for c in rca["causes"]:  # the default score is the sum of its parts
         assert c["score"] == pytest.approx(c["noise_z"] + c["innovation_z"] + c["deviation_z"])
     assert rca["services"][0]["service"] == truth["root_cause_service"]

@@ -103,11 +103,11 @@ class Cause:
     for it, and any move is news. ``onset`` is when the metric broke: its first step in the
     window with |z| or |innovation z| beyond :data:`ONSET_Z`, traced back while either
     stays beyond :data:`ONSET_TRACE_Z`, so it may precede the window (by up to
-    :data:`ONSET_LOOKBACK` steps); for a constant, the first step of its move off its value
-    that reaches the window; ``None`` when the metric stayed within :data:`ONSET_Z`
-    throughout the window, or was out of its range from the first row read (it broke
-    before the data: no start to date). Read along a path, the onsets say how the fault
-    spread and when."""
+    :data:`ONSET_LOOKBACK` steps or more, see there); for a constant, the first step of its
+    move off its value that reaches the window; ``None`` when the metric stayed within
+    :data:`ONSET_Z` throughout the window. ``onset_censored``: the excursion reaches back
+    to the first row read, so ``onset`` is that row and the metric broke then or before.
+    Read along a path, the onsets say how the fault spread and when."""
 
     metric: str
     service: str
@@ -120,6 +120,7 @@ class Cause:
     constant_value: float | None = None
     largest_departure: float | None = None
     onset: Any = None
+    onset_censored: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "service": self.service, "score": _finite_or_none(self.score),
@@ -127,7 +128,8 @@ class Cause:
                 "deviation_z": _finite_or_none(self.deviation_z), "effect_on_target": self.effect_on_target,
                 "path": list(self.path), "constant_value": self.constant_value,
                 "largest_departure": self.largest_departure,
-                "onset": _bound(self.onset) if self.onset is not None else None}
+                "onset": _bound(self.onset) if self.onset is not None else None,
+                "onset_censored": self.onset_censored}
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -147,7 +149,8 @@ def _bound(value: Any) -> int | float | str:
 class Explanation:
     """The ranked causes of the anomaly in ``window``; ``services`` ranks services by
     their best metric; ``reference`` is the first and last step of the recent normal the
-    window was compared with (``None``: the training period alone)."""
+    window was compared with (``None``: the training period alone), ``reference_window``
+    the ``reference_window`` that chose it (for :func:`step_scores` on the same data)."""
 
     causes: tuple[Cause, ...]
     target: str
@@ -156,6 +159,7 @@ class Explanation:
     services: tuple[tuple[str, float], ...] = ()
     elapsed_s: float = field(default=0.0, compare=False)
     reference: tuple[Any, Any] | None = None
+    reference_window: int = field(default=0, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "window": [_bound(v) for v in self.window], "method": self.method,
@@ -172,9 +176,11 @@ class Explanation:
 
     def timed_path(self, cause: Cause, arrow: str = " -> ") -> str:
         """``cause``'s path with each metric's onset where it has one:
-        ``s6_errors (1534) -> s5_errors (1537)``: how the fault spread, and when."""
-        onset = {c.metric: c.onset for c in self.causes}
-        return arrow.join(f"{m} ({onset[m]})" if onset.get(m) is not None else m for m in cause.path)
+        ``s6_errors (1534) -> s5_errors (1537)``: how the fault spread, and when (``by T``:
+        at ``T``, the first row read, or before)."""
+        by_metric = {c.metric: c for c in self.causes}
+        return arrow.join(f"{m} ({_onset_text(by_metric[m])})" if m in by_metric and by_metric[m].onset is not None
+                          else m for m in cause.path)
 
     def top(self, k: int = 1, level: Literal["metric", "service"] = "metric") -> list[str]:
         """The ``k`` best metrics (or services)."""
@@ -185,17 +191,24 @@ class Explanation:
     def __str__(self) -> str:
         lines = [f"root causes of the anomaly in {self.window[0]} .. {self.window[1]} "
                  f"(symptom {self.target}, method {self.method}):"]
-        onsets = [f"from {c.onset}" if c.onset is not None else "in range" for c in self.causes[:5]]
+        onsets = [("in range" if c.onset is None else _onset_text(c) if c.onset_censored else f"from {c.onset}")
+                  for c in self.causes[:5]]
         width = max(map(len, onsets), default=0)
         for k, (c, onset) in enumerate(zip(self.causes[:5], onsets), 1):
             if c.constant_value is not None:
-                lines.append(f"  {k}. {c.metric:<28} constant at {c.constant_value:g} in training, off it from "
-                             f"{c.onset} by up to {c.largest_departure:g} here")
+                since = f"since {c.onset} or earlier," if c.onset_censored else f"from {c.onset}"
+                lines.append(f"  {k}. {c.metric:<28} constant at {c.constant_value:g} in training, off it {since} "
+                             f"by up to {c.largest_departure:g} here")
                 continue
             path = " -> ".join(c.path)
             lines.append(f"  {k}. {c.metric:<28} score {c.score:8.3f}  noise z {c.noise_z:6.2f}  {onset:<{width}}  "
                          f"{path}")
         return "\n".join(lines)
+
+
+def _onset_text(cause: Cause) -> str:
+    """``1534``, or ``by 1170`` when the excursion reaches back to the first row read."""
+    return f"by {cause.onset}" if cause.onset_censored else str(cause.onset)
 
 
 def _as_time(bound: Any, index: pd.DatetimeIndex) -> pd.Timestamp:
@@ -309,8 +322,10 @@ ONSET_Z = 4.0
 #: From its first step beyond :data:`ONSET_Z` in the window, a metric's onset is traced
 #: back while it stays beyond this (hysteresis): the start of that excursion.
 ONSET_TRACE_Z = 3.0
-#: How far before the window the onset of an excursion is traced back, at most (an
-#: excursion that began earlier has no onset: it is older than the incident).
+#: Rows read before the window for tracing onsets back: at least this many (more with
+#: a longer recent normal; fewer where the data begin later, or where a gap too long to
+#: fill lies among these rows and not in the recent normal). An excursion that reaches
+#: back to the first row read has a censored onset (:attr:`Cause.onset_censored`).
 ONSET_LOOKBACK = 360
 #: Fewest steps before a window that may serve as its recent normal (fewer: the training
 #: period alone is the reference). The median of a shorter span follows ordinary slow
@@ -353,17 +368,17 @@ def burst(A: np.ndarray, steps: int = BURST_STEPS) -> np.ndarray:
     return np.sort(A, axis=0)[len(A) - k:].mean(axis=0)
 
 
-def _rows_needed(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, reference: slice | None
-                 ) -> tuple[pd.DataFrame, np.ndarray, slice | None]:
-    """Only the rows the ranking reads: the recent normal and at least
-    :data:`ONSET_LOOKBACK` steps before the window (where onsets are traced back) with the
+def _rows_needed(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, reference: slice | None,
+                 lookback: int = ONSET_LOOKBACK) -> tuple[pd.DataFrame, np.ndarray, slice | None]:
+    """Only the rows the ranking reads: the recent normal and ``lookback`` steps before
+    the window (where onsets are traced back), whichever reach further, with the
     past its lagged equations and autoregression need, the window, and ``max_gap + 1`` rows either
     side so that gaps at the edges fill as in the whole data. ``mask`` and ``reference``
     are moved to match. A long history costs nothing more (SMD machine-1-3, 23 703 rows:
     25 → 5 ms a window)."""
     rows = np.flatnonzero(mask)
     margin = int(model.encoder_.max_gap) + 1
-    first = min(reference.start if reference is not None else int(rows[0]), int(rows[0]) - ONSET_LOOKBACK)
+    first = min(reference.start if reference is not None else int(rows[0]), int(rows[0]) - lookback)
     lo = max(0, first - max(int(model.lags), 1) - margin)
     hi = min(len(data), int(rows[-1]) + 1 + margin)
     moved = slice(reference.start - lo, reference.stop - lo) if reference is not None else None
@@ -388,23 +403,24 @@ def _constant_departures(model: CausalDetector, data: pd.DataFrame, reference: s
     return names, values, A, constant_moves(A, values, base)
 
 
-def _onsets(start: np.ndarray, trace: np.ndarray, mask: np.ndarray, index: pd.Index) -> list[Any]:
+def _onsets(start: np.ndarray, trace: np.ndarray, mask: np.ndarray, index: pd.Index
+            ) -> list[tuple[Any, bool]]:
     """For each column (rows of the data read), where the excursion began that holds its
-    first ``start`` step in the window ``mask``: traced back from there while ``trace``
-    holds, maybe to before the window. ``None`` for a column with no ``start`` step in the
-    window, or whose excursion reaches back to the first row read: it began before the
-    data, and there is no start to date."""
+    first ``start`` step in the window ``mask``, traced back from there while ``trace``
+    holds, maybe to before the window; and whether it reaches the first row read (then
+    it began there or earlier: censored). ``(None, False)`` for a column with no
+    ``start`` step in the window."""
     rows = np.flatnonzero(mask)
-    onsets: list[Any] = []
+    onsets: list[tuple[Any, bool]] = []
     for j in range(start.shape[1]):
         inside = start[rows, j]
         if not inside.any():
-            onsets.append(None)
+            onsets.append((None, False))
             continue
         k = int(rows[np.argmax(inside)])
         while k > 0 and trace[k - 1, j]:
             k -= 1
-        onsets.append(index[k] if k > 0 else None)
+        onsets.append((index[k], k == 0))
     return onsets
 
 
@@ -419,7 +435,7 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
     onsets = _onsets(off_all, off_all, mask, data.index)
     nan = float("nan")
     return [Cause(names[j], to_service(names[j]), float("inf"), nan, 0.0, (names[j],), nan, nan,
-                  float(values[j]), float(largest[j]), onsets[j]) for j in moved]
+                  float(values[j]), float(largest[j]), *onsets[j]) for j in moved]
 
 
 @dataclass(frozen=True)
@@ -434,6 +450,7 @@ class _Terms:
     parts: dict[str, np.ndarray]
     target: int
     broken: np.ndarray
+    reference_window: int
 
 
 def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, Any], target: str | None,
@@ -452,8 +469,16 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
     if reference_window is None:  # the model's drift window, at least MIN_REFERENCE steps unless 0
         reference_window = max(int(model.drift_window), MIN_REFERENCE) if model.drift_window else 0
     reference = window_reference(mask, reference_window)
-    data, mask, reference = _rows_needed(model, data, mask, reference)
-    X, D = model.residuals(data)  # robust z of each metric, and its residual
+    try:
+        rows = _rows_needed(model, data, mask, reference)
+        X, D = model.residuals(rows[0])  # robust z of each metric, and its residual
+    except InvalidInputError:  # e.g. a gap too long to fill among the rows read for onsets only
+        base = _rows_needed(model, data, mask, reference, lookback=0)
+        if len(base[0]) == len(rows[0]):
+            raise
+        rows = base
+        X, D = model.residuals(rows[0])
+    data, mask, reference = rows
     names = list(model.encoder_.columns_)
     if target is not None and target not in names:
         raise InvalidInputError(f"target {target!r} is not a metric of the model; metrics: "
@@ -472,10 +497,13 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
         if key in parts:
             values = parts[key]
             drift = beyond_tolerance(np.median(values[reference], axis=0)) if reference is not None else 0.0
-            broken = np.maximum(broken, np.nan_to_num(np.abs(values - drift)))
+            part = np.nan_to_num(np.abs(values - drift))
+            if key == "innovation":  # the first rows read have no past of their own: copies of the first row
+                part[: max(int(model.lags), 1)] = 0.0
+            broken = np.maximum(broken, part)
     parts = {k: recent_normal(v, mask, reference) for k, v in parts.items()}
     t = int(np.argmax(np.abs(parts["marginal"]).max(axis=0))) if target is None else names.index(target)
-    return _Terms(data, mask, reference, names, parts, t, broken)
+    return _Terms(data, mask, reference, names, parts, t, broken, reference_window)
 
 
 def _effect_weight(effect: np.ndarray, target: int) -> np.ndarray:
@@ -575,9 +603,10 @@ def explain(
     Args:
         model: a fitted :class:`~faultgraph.detect.CausalDetector` (normal behaviour).
         data: metrics in time order, covering the window; rows before the window give
-            the lagged equations their past and the recent normal. Only those rows and the
-            window are read (a few more at each edge for filling gaps): a long history
-            costs nothing more.
+            the lagged equations their past, the recent normal and the onsets' history.
+            Only those rows (the recent normal, or :data:`ONSET_LOOKBACK` steps if more)
+            and the window are read (a few more at each edge for filling gaps): a long
+            history costs nothing more.
         window: ``(start, end)`` in the data's index (inclusive).
         target: the symptom (an SLO metric, say); default: the metric that deviates most in
             robust z (median/IQR of training) in the window.
@@ -643,7 +672,8 @@ def explain(
                     path = [names[v] for v in _best_path(W, int(i), j)]
                 path = path or [names[i]]
         causes.append(Cause(names[i], to_service(names[i]), float(score[i]), float(noise_z[i]), float(effect[i]),
-                            tuple(path), float(innovation[i]), float(nsigma[i]), onset=onsets[i]))
+                            tuple(path), float(innovation[i]), float(nsigma[i]), onset=onsets[i][0],
+                            onset_censored=onsets[i][1]))
     if method != "random":  # chance stays chance
         causes = _moved_constants(model, data, mask, reference, to_service) + causes
     best: dict[str, float] = {}
@@ -652,4 +682,5 @@ def explain(
     span = (data.index[reference.start], data.index[reference.stop - 1]) if reference is not None else None
     index = data.index[mask]
     return Explanation(tuple(causes), names[t], (index[0], index[-1]), method,
-                       tuple(sorted(best.items(), key=lambda kv: -kv[1])), time.perf_counter() - start, span)
+                       tuple(sorted(best.items(), key=lambda kv: -kv[1])), time.perf_counter() - start, span,
+                       terms.reference_window)

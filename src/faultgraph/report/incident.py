@@ -66,10 +66,8 @@ def _steps_picture(model: CausalDetector, data: pd.DataFrame, explanation: Expla
     """The top ``k`` causes' scores step by step over the window (:func:`step_scores`, the
     explanation's method and recent normal), each with a tick at its onset (an arrow at
     the left edge when it broke before the window)."""
-    reference = explanation.reference
-    length = 0 if reference is None else int(((data.index >= reference[0]) & (data.index <= reference[1])).sum())
     steps = step_scores(model, data, explanation.window, explanation.target, method=explanation.method,  # type: ignore[arg-type]
-                        reference_window=length, random_state=0)
+                        reference_window=explanation.reference_window, random_state=0)
     causes = [c for c in explanation.causes[:k] if c.metric in steps.columns]
     marks: list[int | None] = []
     for c in causes:
@@ -128,7 +126,7 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
         f"<td>{_num(c.score, '.3f') if c.constant_value is None else 'moved'}</td>"
         f"<td>{_num(c.noise_z, '.2f')}</td><td>{_num(c.innovation_z, '.2f')}</td><td>{_num(c.deviation_z, '.2f')}</td>"
         f"<td>{c.effect_on_target:+.3f}</td><td>{share[c.metric]:.3f}</td>"
-        f"<td>{escape(str(c.onset)) if c.onset is not None else '–'}</td>"
+        f"<td>{escape(('by ' if c.onset_censored else '') + str(c.onset)) if c.onset is not None else '–'}</td>"
         f"<td class='path'>{escape(explanation.timed_path(c, _ARROW))}</td></tr>"
         for i, c in enumerate(explanation.causes[:10], 1))
     extra_rows = "".join(f"<tr><td>{escape(str(key))}</td><td>{escape(str(v))}</td></tr>"
@@ -176,8 +174,8 @@ the window). The default ranking adds the three. Each is measured from the recen
 where the system has settled at a new level since training (beyond 1 sd). The effect on the symptom is the
 total effect through the learned linear graph (the ATE of a unit change, in robust standard deviations); S is
 its share of all metrics' absolute effects. Onset: when the metric broke (|z| or |innovation z| above 4, traced
-back while above 3), maybe before the window ("–": within 4 throughout the window, or out of range since before
-the data); given along each path in brackets: when the fault reached each metric.</p>
+back while above 3), maybe before the window ("–": within 4 throughout the window; "by T": out of range from T,
+the first step read, or earlier); given along each path in brackets: when the fault reached each metric.</p>
 </body></html>
 """
 
