@@ -50,10 +50,25 @@ def test_readme_shell_commands_run_in_order(tmp_path, monkeypatch):
     assert header[1:4] == ["score", "anomaly", "background"] and header[4].startswith("residual:")
 
 
+def _python_block(marker: str) -> str:
+    """The README's Python example that holds ``marker``."""
+    (code,) = [b for b in _blocks("python") if marker in b]
+    return code
+
+
 def test_readme_python_example_runs(capsys):
-    code = _blocks("python")[0]
+    code = _python_block("StructureLearner(")
     exec(compile(code, str(README), "exec"), {})
     out = capsys.readouterr().out
     assert "SHD" in out and "edges" in out
     assert "ATE(a -> c) = +6.0" in out or "ATE(a -> c) = +5.9" in out
     assert "['a', 'b']" in out and "a -> b -> c" in out
+
+
+def test_readme_python_root_cause_example_runs(capsys):
+    code = _python_block("from faultgraph.rca import explain, step_scores")
+    exec(compile(code, str(README), "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "['s9_latency', 's9_errors', 's5_latency'] ['s9']"
+    assert out[1] == "s9_latency 1530 s9_latency (1530)"  # the injected metric, broken at the injection
+    assert out[2] == "['s9_latency', 's9_latency', 's9_latency']" and out[3] == "1530"
