@@ -39,3 +39,12 @@ def test_heat_map_bins_long_windows_by_their_largest_value():
     ticks = [float(x) for x in re.findall(r'<rect class="onset-mark" x="([\d.]+)"', svg)]
     cells = [float(x) for x in re.findall(r'class="heat-cell" x="([\d.]+)"', svg)]
     assert ticks == [cells[100 + 51]]
+
+
+def test_long_labels_get_room_on_the_left():
+    from faultgraph.report.svg import bar_chart
+
+    long = "productcatalogservice|NodeCpuUsageRate(%)"
+    for svg in (bar_chart([long, "a"], [2.0, 1.0]), heat_map([long, "a"], np.ones((2, 3)))):
+        first_x = float(re.search(r'<rect class="(?:cause-bar|heat-cell)" x="([\d.]+)"', svg).group(1))
+        assert first_x >= 6.6 * len(long)  # the label, right-aligned before it, starts inside the picture
