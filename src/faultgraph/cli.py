@@ -531,7 +531,8 @@ def explain(
     data: Annotated[Optional[Path], typer.Argument(metavar="DATA", help="Metrics covering the incident.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Where to write rca.json (default: rca.json, "
                                                 "or nowhere with --json).", show_default=False)] = None,
-    start: Annotated[Optional[str], typer.Option(help="First step of the incident window (time or number).")] = None,
+    start: Annotated[Optional[str], typer.Option(
+        help="First step of the incident window: a time, or a number (Unix seconds on time-stamped data).")] = None,
     end: Annotated[Optional[str], typer.Option(help="Last step of the incident window.")] = None,
     target: Annotated[Optional[str], typer.Option(
         help="The symptom metric (an SLO); default: the largest robust z in the window.")] = None,
