@@ -63,13 +63,19 @@ def variants() -> list[str]:
     return [*METHODS, *TRAINING_REFERENCE]
 
 
+def options(variant: str) -> dict:
+    """The ``method`` and ``reference_window`` of one row of the tables (a method, or a
+    baseline on the training reference)."""
+    if variant in TRAINING_REFERENCE:
+        return {"method": TRAINING_REFERENCE[variant], "reference_window": 0}
+    return {"method": variant, "reference_window": None}
+
+
 def rank(model, data, window, variant: str, **kwargs):
-    """``explain`` for one row of the tables (a method, or a baseline on the training reference)."""
+    """``explain`` for one row of the tables."""
     from faultgraph.rca import explain
 
-    if variant in TRAINING_REFERENCE:
-        return explain(model, data, window, method=TRAINING_REFERENCE[variant], reference_window=0, **kwargs)
-    return explain(model, data, window, method=variant, **kwargs)
+    return explain(model, data, window, **options(variant), **kwargs)
 
 
 def petshop_rows() -> pd.DataFrame:
@@ -242,9 +248,7 @@ def interpretation(dataset: str, root: Path) -> tuple[pd.DataFrame, pd.DataFrame
         all_idx = list(range(m.test.shape[1]))
         for seg in m.segments:
             for method in variants():
-                base, reference = (TRAINING_REFERENCE[method], 0) if method in TRAINING_REFERENCE else (method, None)
-                scores = step_scores(model, m.test, (seg.start, seg.end), method=base, reference_window=reference,
-                                     random_state=seg.start)
+                scores = step_scores(model, m.test, (seg.start, seg.end), **options(method), random_state=seg.start)
                 columns = [int(c[1:]) for c in scores.columns]
                 for values in scores.to_numpy():
                     ranked = [columns[i] for i in np.argsort(-values, kind="stable")]

@@ -10,6 +10,7 @@ from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner
 from faultgraph.encode import MetricEncoder
 from faultgraph.errors import (
     ConvergenceWarning,
+    DataScaleWarning,
     DownloadError,
     FaultgraphError,
     InvalidInputError,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",
+    "DataScaleWarning",
     "DownloadError",
     "FaultgraphError",
     "InvalidInputError",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,10 +71,17 @@ def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     return str(value)
 
 
-def describe_names(names: Sequence[Any], limit: int = 8) -> str:
-    shown = ", ".join(map(repr, list(names)[:limit]))
+def describe_names(names: Sequence[Any], limit: int = 8, show: Callable[[Any], str] = repr) -> str:
+    """The first ``limit`` of ``names`` for a message, each as ``show`` writes it, and how
+    many more there are."""
+    shown = ", ".join(map(show, list(names)[:limit]))
     more = len(names) - limit
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+def duplicated(names: Sequence[Any]) -> list[Any]:
+    """The names that occur more than once, sorted."""
+    return sorted(name for name, n in Counter(names).items() if n > 1)
 
 
 def check_magnitude(values: np.ndarray, names: Sequence[Any], name: str, where: str = "") -> None:
@@ -98,7 +106,7 @@ def check_matrix(
     if isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
         if len(set(names)) != len(names):
-            dup = sorted({n for n in names if names.count(n) > 1})
+            dup = duplicated(names)
             raise InvalidInputError(f"{name} has duplicate column names: {describe_names(dup)}")
         bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
         if bad:

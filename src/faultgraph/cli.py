@@ -167,7 +167,7 @@ def simulate_faults(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Simulate metrics plus a 0/1 `fault` label caused by a few of them (known causes)."""
-    from faultgraph.io import write_json_atomic, write_text_atomic
+    from faultgraph.io import write_csv_atomic, write_json_atomic
     from faultgraph.simulate import simulate_labelled_faults
 
     with _errors():
@@ -177,7 +177,7 @@ def simulate_faults(
             raise InvalidInputError(f"--causes must be below --nodes ({nodes}), got {causes}")
         data, sim, cause_names = simulate_labelled_faults(nodes=nodes, samples=samples, n_causes=causes,
                                                           random_state=seed)
-        write_text_atomic(out / "data.csv", _csv(data, "%.10g"))
+        write_csv_atomic(out / "data.csv", data, "%.10g")
         write_json_atomic(out / "truth.json", {**sim.truth_dict(), "label": "fault", "causes": cause_names})
         err.print(f"wrote {out / 'data.csv'} ({samples} rows, {nodes} metrics + fault, "
                   f"{data['fault'].mean():.0%} faulty); causes: {', '.join(cause_names)}", highlight=False)
@@ -425,7 +425,7 @@ def detect(
 
     from faultgraph.detect import CausalDetector, FaultIdentifier
     from faultgraph.evaluate import classification_scores, table1
-    from faultgraph.io import load_model_dir, write_text_atomic
+    from faultgraph.io import load_model_dir, write_csv_atomic
 
     with _errors():
         task = load_model_dir(model_dir)[0].get("task")
@@ -433,7 +433,7 @@ def detect(
         if task == "unsupervised-detection":
             det = CausalDetector.load(model_dir)
             table = det.score_samples(frame)
-            write_text_atomic(out, _csv(table))
+            write_csv_atomic(out, table)
             n = int(table["anomaly"].sum())
             err.print(f"{n} of {len(table)} steps above the alarm threshold {det.threshold_:.3g}; wrote {out}",
                       highlight=False)
@@ -451,7 +451,7 @@ def detect(
         proba = model.predict_proba(frame)
         decision = (proba >= model.decision_threshold_).astype(int)
         table = pd.DataFrame({"probability": proba, "decision": decision}, index=frame.index)
-        write_text_atomic(out, _csv(table))
+        write_csv_atomic(out, table)
         err.print(f"{int(decision.sum())} of {len(decision)} rows flagged (threshold "
                   f"{model.decision_threshold_:.3f}); wrote {out}", highlight=False)
         if model.label in frame.columns:
@@ -504,14 +504,6 @@ RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min
 def _and(items: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def _csv(table: Any, float_format: str = "%.6g") -> str:
-    """``table`` (a DataFrame) as CSV text, values to ``float_format`` but a float time
-    index exact (a format such as %.6g would write 1000001 and 1000002 both as 1e+06)."""
-    if table.index.dtype.kind == "f":
-        table = table.set_axis(table.index.map(repr), axis=0)
-    return table.to_csv(float_format=float_format)
 
 
 def _time_value(text: Optional[str]) -> Any:
@@ -568,7 +560,7 @@ def explain(
     from faultgraph.detect import CausalDetector
     from faultgraph.discovery import PriorKnowledge
     from faultgraph.errors import InvalidInputError
-    from faultgraph.io import write_json_atomic
+    from faultgraph.io import write_csv_atomic, write_json_atomic, write_text_atomic
     from faultgraph.rca import explain as explain_incident
     from faultgraph.rca import step_scores
 
@@ -601,8 +593,6 @@ def explain(
             out = Path("rca.json")
         if out is not None:
             write_json_atomic(out, payload)
-        from faultgraph.io import write_text_atomic
-
         if html is not None:
             from faultgraph.report import render_incident_report
 
@@ -610,7 +600,7 @@ def explain(
                 model, frame, result, normal=normal_frame if normal is not None else None))
         if steps is not None:
             table = step_scores(model, frame, window, target, method=result.method, reference_window=reference_window)
-            write_text_atomic(steps, _csv(table))
+            write_csv_atomic(steps, table)
         if as_json:
             print(json.dumps(payload, indent=2))
         else:

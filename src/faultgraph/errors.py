@@ -8,6 +8,7 @@
     ├── NotFittedError (AttributeError)  a result was asked of an unfitted estimator
     └── DownloadError                    a published dataset could not be fetched
     ConvergenceWarning (UserWarning)     an optimiser stopped short of its tolerance
+    DataScaleWarning (UserWarning)       raw data too small in scale for the L1 penalty
 
 Messages name the argument, the value received and what is allowed, for
 example ``lambda1 must be >= 0, got -0.1``.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConvergenceWarning",
+    "DataScaleWarning",
     "DownloadError",
     "FaultgraphError",
     "InvalidInputError",
@@ -47,3 +49,8 @@ class NotADAGError(InvalidInputError):
 
 class ConvergenceWarning(UserWarning):
     """An optimiser stopped before reaching its tolerance; the result may be poor."""
+
+
+class DataScaleWarning(UserWarning):
+    """Learning on the raw scale, the data's variances lie below the L1 penalty, which will
+    remove most edges; standardise or rescale the data."""

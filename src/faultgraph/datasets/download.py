@@ -310,6 +310,7 @@ def download(
         raise InvalidInputError(f"to must be a folder, got the file {str(to)!r}")
     api_url, raw_url, media_url = (u.rstrip("/") for u in (api_url, raw_url, media_url))
     plan: list[tuple[str, str, str, Rule]] = []
+    has_data = False
     for path, sha in sorted(_tree(source, ref, api_url).items()):
         hit = source.target(path)
         if hit is None:
@@ -318,7 +319,8 @@ def download(
         is_licence = Path(local).name.startswith(("LICENSE", "NOTICE"))
         if only is None or is_licence or fnmatch.fnmatch(local, only):
             plan.append((path, local, sha, rule))
-    if not any(not Path(local).name.startswith(("LICENSE", "NOTICE")) for _, local, _, _ in plan):
+            has_data = has_data or not is_licence
+    if not has_data:
         what = f"matching only={only!r}" if only is not None else "of the expected layout"
         raise InvalidInputError(f"{source.repo} at {ref} has no file {what}; "
                                 f"its data files are written as {[r.target for r in source.rules]}")

@@ -304,9 +304,7 @@ def read_day(root: str | Path, day: str) -> NezhaDay:
 def truth_metric(day: NezhaDay, fault: NezhaFault, columns: pd.Index) -> str | None:
     """The ``<service>|<metric>`` column a fault acted on (network delays: the stand-in of
     :data:`METRIC_STAND_INS`), or None for code faults and names not among ``columns``."""
-    if fault.fault_type in LOG_FAULT_TYPES:
-        return None
-    metric = day.root_cause_indicators.get((fault.service, fault.fault_type))
+    metric = day.root_cause_metrics.get((fault.service, fault.fault_type))
     if metric is None:
         return None
     name = f"{fault.service}|{METRIC_STAND_INS.get(metric, metric)}"

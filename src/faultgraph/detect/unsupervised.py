@@ -26,7 +26,7 @@ from faultgraph._validation import FittedAttributes, as_generator, check_choice,
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
-from faultgraph.errors import InvalidInputError, NotFittedError
+from faultgraph.errors import DataScaleWarning, InvalidInputError, NotFittedError
 from faultgraph.io.model import load_model_dir, save_model_dir
 
 __all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "background_adjust",
@@ -454,7 +454,7 @@ class CausalDetector(Detector):
         learner = StructureLearner(self.method, lambda1=self.lambda1_, threshold=self.threshold,  # type: ignore[arg-type]
                                    standardize=False, prior=self.prior_, lags=self.lags)
         with warnings.catch_warnings():  # X is robust z already, not raw: the learner's advice does not apply
-            warnings.filterwarnings("ignore", message="the metrics' median variance", category=UserWarning)
+            warnings.simplefilter("ignore", DataScaleWarning)
             learner.fit(pd.DataFrame(X, columns=names))
         self.graph_: LearnedGraph = learner.graph_
         d, p = len(names), int(self.lags)

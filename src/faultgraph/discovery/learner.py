@@ -15,7 +15,7 @@ from faultgraph.discovery.optimizers import dagma_linear, notears_linear
 from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups, threshold_weights
 from faultgraph.discovery.refine import ols_weights, penalised_score, refine_dag
 from faultgraph.discovery.prior import PriorKnowledge
-from faultgraph.errors import ConvergenceWarning, InvalidInputError, NotFittedError
+from faultgraph.errors import ConvergenceWarning, DataScaleWarning, InvalidInputError, NotFittedError
 
 __all__ = ["LearnedGraph", "StructureLearner", "lagged_design", "second_moments"]
 
@@ -194,7 +194,7 @@ class StructureLearner(FittedAttributes):
             warnings.warn(
                 f"the metrics' median variance is {typical:.3g}, below lambda1 = {lambda1:g}: on raw data the L1 "
                 "penalty is in the data's units squared and removes most edges; use standardize=True "
-                "(--standardize), rescale the data or lower lambda1", UserWarning, stacklevel=2)
+                "(--standardize), rescale the data or lower lambda1", DataScaleWarning, stacklevel=2)
         refine = (not self.standardize) if self.refine is None else bool(self.refine)
         refine = refine and p == 0
         options: dict[str, float] = {}

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from faultgraph._graph import find_cycle
+from faultgraph._validation import describe_names
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["PriorKnowledge"]
@@ -208,9 +209,7 @@ class PriorKnowledge:
         def idx(name: str, where: str) -> int:
             if name not in index:
                 raise InvalidInputError(
-                    f"prior {where} names unknown metric {name!r}; known metrics: "
-                    + ", ".join(map(repr, list(names)[:10]))
-                    + (f" and {d - 10} more" if d > 10 else "")
+                    f"prior {where} names unknown metric {name!r}; known metrics: {describe_names(names, 10)}"
                 )
             return index[name]
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import FittedAttributes, check_magnitude, check_nonnegative, describe_names
+from faultgraph._validation import FittedAttributes, check_magnitude, check_nonnegative, describe_names, duplicated
 from faultgraph.errors import InvalidInputError, NotFittedError
 
 __all__ = ["MetricEncoder", "constant_moves", "fill_gaps", "robust_center_scale"]
@@ -43,7 +43,7 @@ def _as_frame(data: Any, name: str) -> pd.DataFrame:
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise InvalidInputError(f"{name} is empty: shape {frame.shape}")
     names = list(frame.columns)
-    dup = sorted({c for c in names if names.count(c) > 1})
+    dup = duplicated(names)
     if dup:
         raise InvalidInputError(f"{name} has duplicate metric names: {describe_names(dup)}")
     bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from faultgraph._validation import describe_names
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["ClassificationScores", "best_f1_threshold", "classification_scores", "pr_auc", "roc_auc",
@@ -21,7 +22,7 @@ def _values(values: Any) -> str:
         distinct = list(dict.fromkeys(map(repr, np.asarray(values, dtype=object).ravel().tolist())))
     except (TypeError, ValueError):  # ragged
         return repr(values)[:80]
-    return ", ".join(distinct[:5]) + (f" and {len(distinct) - 5} more" if len(distinct) > 5 else "")
+    return describe_names(distinct, 5, show=str)
 
 
 def _vector(values: Any, name: str, what: str) -> np.ndarray:

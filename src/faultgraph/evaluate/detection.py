@@ -34,14 +34,20 @@ def label_segments(labels: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2])]
 
 
+def _paired(labels: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``labels`` and ``score`` checked as one 0/1 label and one finite score per step."""
+    y = _labels(labels, "labels")
+    if np.size(score) != y.size:
+        raise InvalidInputError(f"labels and score must have the same length, got {y.size} and {np.size(score)}")
+    return y, _scores(score, y.size)
+
+
 def point_adjust(labels: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Scores under point adjustment: inside each labelled segment every point takes the
     segment's maximum, so that ``adjusted >= t`` flags the whole segment exactly when the
     raw score crosses ``t`` anywhere in it (the usual PA of Xu et al. 2018)."""
-    y = _labels(labels, "labels")
-    if np.size(score) != y.size:
-        raise InvalidInputError(f"labels and score must have the same length, got {y.size} and {np.size(score)}")
-    out = _scores(score, y.size).copy()
+    y, out = _paired(labels, score)
+    out = out.copy()
     for s, e in label_segments(y):
         out[s : e + 1] = out[s : e + 1].max()
     return out
@@ -79,10 +85,7 @@ class DetectionReport:
 def detection_report(labels: np.ndarray, score: np.ndarray, threshold: float) -> DetectionReport:
     """All the numbers of :class:`DetectionReport` for scores ``score`` against 0/1 ``labels``;
     ``threshold`` may be ±inf (flag nothing or everything) but not NaN."""
-    y = _labels(labels, "labels")
-    if np.size(score) != y.size:
-        raise InvalidInputError(f"labels and score must have the same length, got {y.size} and {np.size(score)}")
-    s = _scores(score, y.size)
+    y, s = _paired(labels, score)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
             or np.isnan(threshold):
         raise InvalidInputError(f"threshold must be a number (not NaN), got {threshold!r}")

@@ -13,7 +13,7 @@ import numpy as np
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["write_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["write_atomic", "write_csv_atomic", "write_json_atomic", "write_text_atomic"]
 
 
 def _umask() -> int:
@@ -49,6 +49,15 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def write_csv_atomic(path: str | Path, frame: Any, float_format: str = "%.6g") -> Path:
+    """Write the DataFrame ``frame`` as CSV to ``path`` atomically, values to
+    ``float_format`` but a float index (times as numbers) exact: a format such as %.6g
+    would write 1000001 and 1000002 both as 1e+06."""
+    if frame.index.dtype.kind == "f":
+        frame = frame.set_axis(frame.index.map(repr), axis=0)
+    return write_text_atomic(path, frame.to_csv(float_format=float_format))
 
 
 def _json_default(value: Any) -> Any:

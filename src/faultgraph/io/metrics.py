@@ -22,10 +22,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import check_choice, describe_names
+from faultgraph._validation import check_choice, describe_names, duplicated
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["prometheus_to_long", "read_metrics", "to_metric_frame"]
+__all__ = ["epoch_unit", "prometheus_to_long", "read_metrics", "to_metric_frame"]
 
 Layout = Literal["auto", "wide", "long"]
 OnDuplicate = Literal["error", "mean", "last"]
@@ -186,7 +186,7 @@ def _check_csv_header(path: Path, sep: str) -> None:
         raise InvalidInputError(
             f"metrics file {str(path)!r} has no header row: its first line holds {len(names)} numbers; "
             "write a header naming the metrics (SMD and ASD files are read by faultgraph.datasets.smd)")
-    dup = sorted({n for n in names if names.count(n) > 1})
+    dup = duplicated(names)
     if dup:
         hint = ("; several header rows? (PetShop's layout is read by faultgraph.datasets.petshop)"
                 if len(dup) >= 3 else "")
@@ -223,6 +223,15 @@ def _refuse_missing_times(missing: np.ndarray, source: str, what: str = "missing
         )
 
 
+#: A numeric time column whose values all exceed this holds Unix times, not step numbers.
+EPOCH_ABOVE = 1e9
+
+
+def epoch_unit(value: float) -> str:
+    """The unit of a Unix time ``value``: milliseconds above 1e12, else seconds."""
+    return "ms" if value > 1e12 else "s"
+
+
 def _parse_time(values: pd.Series, source: str) -> pd.Index:
     if pd.api.types.is_datetime64_any_dtype(values):
         _refuse_missing_times(values.isna().to_numpy(), source)
@@ -232,10 +241,8 @@ def _parse_time(values: pd.Series, source: str) -> pd.Index:
             raise InvalidInputError(f"{source}: the time column holds complex numbers, not times")
         v = values.to_numpy(dtype=float, na_value=np.nan)
         _refuse_missing_times(~np.isfinite(v), source, "missing or infinite")
-        if v.size and np.nanmin(v) > 1e12:
-            return pd.DatetimeIndex(pd.to_datetime(v, unit="ms", utc=True), name="timestamp")
-        if v.size and np.nanmin(v) > 1e9:
-            return pd.DatetimeIndex(pd.to_datetime(v, unit="s", utc=True), name="timestamp")
+        if v.size and np.nanmin(v) > EPOCH_ABOVE:
+            return pd.DatetimeIndex(pd.to_datetime(v, unit=epoch_unit(np.nanmin(v)), utc=True), name="timestamp")
         return pd.Index(v, name="timestamp")
     text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
     _refuse_missing_times((text.isna() | text.eq("")).to_numpy(dtype=bool), source)
@@ -271,8 +278,8 @@ def _refuse_unreal(frame: pd.DataFrame, source: str) -> None:
                    or (pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_complex_dtype(frame[c])))]
     if bad:
         raise InvalidInputError(
-            f"{source} has metric columns that are not real numbers: {', '.join(bad[:8])}"
-            + (f" and {len(bad) - 8} more" if len(bad) > 8 else "") + "; metrics must be numbers "
+            f"{source} has metric columns that are not real numbers: {describe_names(bad, show=str)}; "
+            "metrics must be numbers "
             "(true/false is read as 1/0): drop those columns, or set time_column= if one of them is the time"
         )
 
@@ -347,7 +354,7 @@ def to_metric_frame(
         frame = raw.drop(columns=[tcol]) if tcol is not None else raw
         if frame.shape[1] == 0:
             raise InvalidInputError(f"{source} has a time column but no metric columns")
-        dup_names = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+        dup_names = duplicated(list(frame.columns))
         if dup_names:
             raise InvalidInputError(f"{source} has duplicate metric columns: {', '.join(dup_names)}")
         _refuse_unreal(frame, source)
@@ -364,9 +371,8 @@ def to_metric_frame(
                     frame[c] = coerced
         if non_numeric:
             raise InvalidInputError(
-                f"{source} has non-numeric metric columns: {', '.join(map(repr, non_numeric[:8]))}"
-                + (f" and {len(non_numeric) - 8} more" if len(non_numeric) > 8 else "")
-                + "; metrics must be numbers (set time_column= if one of them is the time)"
+                f"{source} has non-numeric metric columns: {describe_names(non_numeric)}; "
+                "metrics must be numbers (set time_column= if one of them is the time)"
             )
         frame = frame.astype(np.float64)
         frame.index = index

@@ -71,6 +71,7 @@ from faultgraph._validation import as_generator, check_choice, check_window
 from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector, beyond_tolerance
 from faultgraph.encode import constant_moves
 from faultgraph.errors import InvalidInputError
+from faultgraph.io.metrics import epoch_unit
 
 __all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK", "ONSET_TRACE_Z", "ONSET_Z",
            "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores",
@@ -131,6 +132,14 @@ class Cause:
                 "onset": _bound(self.onset) if self.onset is not None else None,
                 "onset_censored": self.onset_censored}
 
+    @property
+    def onset_label(self) -> str | None:
+        """The onset as text: ``1534``, ``by 1170`` when censored (then or earlier), or
+        ``None``."""
+        if self.onset is None:
+            return None
+        return f"by {self.onset}" if self.onset_censored else str(self.onset)
+
 
 def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
@@ -178,9 +187,8 @@ class Explanation:
         """``cause``'s path with each metric's onset where it has one:
         ``s6_errors (1534) -> s5_errors (1537)``: how the fault spread, and when (``by T``:
         at ``T``, the first row read, or before)."""
-        by_metric = {c.metric: c for c in self.causes}
-        return arrow.join(f"{m} ({_onset_text(by_metric[m])})" if m in by_metric and by_metric[m].onset is not None
-                          else m for m in cause.path)
+        label = {c.metric: c.onset_label for c in self.causes}
+        return arrow.join(f"{m} ({label[m]})" if label.get(m) is not None else m for m in cause.path)
 
     def top(self, k: int = 1, level: Literal["metric", "service"] = "metric") -> list[str]:
         """The ``k`` best metrics (or services)."""
@@ -191,7 +199,7 @@ class Explanation:
     def __str__(self) -> str:
         lines = [f"root causes of the anomaly in {self.window[0]} .. {self.window[1]} "
                  f"(symptom {self.target}, method {self.method}):"]
-        onsets = [("in range" if c.onset is None else _onset_text(c) if c.onset_censored else f"from {c.onset}")
+        onsets = [("in range" if c.onset is None else c.onset_label if c.onset_censored else f"from {c.onset}")
                   for c in self.causes[:5]]
         width = max(map(len, onsets), default=0)
         for k, (c, onset) in enumerate(zip(self.causes[:5], onsets), 1):
@@ -206,11 +214,6 @@ class Explanation:
         return "\n".join(lines)
 
 
-def _onset_text(cause: Cause) -> str:
-    """``1534``, or ``by 1170`` when the excursion reaches back to the first row read."""
-    return f"by {cause.onset}" if cause.onset_censored else str(cause.onset)
-
-
 def _as_time(bound: Any, index: pd.DatetimeIndex) -> pd.Timestamp:
     """A window bound on a time index: a bare number is seconds since 1970-01-01 UTC
     (milliseconds above 1e12), as the readers take a numeric time column; not pandas'
@@ -218,7 +221,7 @@ def _as_time(bound: Any, index: pd.DatetimeIndex) -> pd.Timestamp:
     if isinstance(bound, (int, float, np.integer, np.floating)) and not isinstance(bound, (bool, np.bool_)):
         if not np.isfinite(bound):
             return pd.NaT
-        moment = pd.Timestamp(float(bound), unit="ms" if abs(bound) > 1e12 else "s", tz="UTC")
+        moment = pd.Timestamp(float(bound), unit=epoch_unit(abs(bound)), tz="UTC")
         return moment.tz_convert(index.tz) if index.tz is not None else moment.tz_localize(None)
     return pd.Timestamp(bound)
 
@@ -356,10 +359,15 @@ def recent_normal(values: np.ndarray, mask: np.ndarray, reference: slice | None,
     has settled at a new level since training (a deploy, a scale-up) is compared with
     where it was just before the incident, not with the training period; stationary data
     are left as they are. ``reference=None``: the window's rows unchanged."""
-    window = values[mask]
+    return values[mask] - _drift(values, reference, tolerance)
+
+
+def _drift(values: np.ndarray, reference: slice | None, tolerance: float = DRIFT_TOLERANCE) -> np.ndarray | float:
+    """What :func:`recent_normal` takes off: the median over ``reference`` beyond
+    ``±tolerance`` (0 without a reference)."""
     if reference is None:
-        return window
-    return window - beyond_tolerance(np.median(values[reference], axis=0), tolerance)
+        return 0.0
+    return beyond_tolerance(np.median(values[reference], axis=0), tolerance)
 
 
 def burst(A: np.ndarray, steps: int = BURST_STEPS) -> np.ndarray:
@@ -490,18 +498,15 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
              "nsigma": (X - model.train_mean_) / model.train_std_}
     if model.has_innovations or "innovation" in method:
         parts["innovation"] = model.innovations_from_encoded(X)
-    # the largest of |z| and |innovation z| at every row read, not only the window's, from
-    # the same recent normal: a metric's excursion may begin before the window
-    broken = np.zeros_like(parts["nsigma"])
-    for key in ("nsigma", "innovation"):
-        if key in parts:
-            values = parts[key]
-            drift = beyond_tolerance(np.median(values[reference], axis=0)) if reference is not None else 0.0
-            part = np.nan_to_num(np.abs(values - drift))
-            if key == "innovation":  # the first rows read have no past of their own: copies of the first row
-                part[: max(int(model.lags), 1)] = 0.0
-            broken = np.maximum(broken, part)
-    parts = {k: recent_normal(v, mask, reference) for k, v in parts.items()}
+    # every row read less its drift (recent_normal), not only the window's: a metric's
+    # excursion may begin before the window. broken: the larger of |z| and |innovation z|
+    shifted = {k: v - _drift(v, reference) for k, v in parts.items()}
+    broken = np.nan_to_num(np.abs(shifted["nsigma"]))
+    if "innovation" in shifted:
+        innovation = np.nan_to_num(np.abs(shifted["innovation"]))
+        innovation[: max(int(model.lags), 1)] = 0.0  # the first rows read have no past: copies of the first row
+        broken = np.maximum(broken, innovation)
+    parts = {k: v[mask] for k, v in shifted.items()}
     t = int(np.argmax(np.abs(parts["marginal"]).max(axis=0))) if target is None else names.index(target)
     return _Terms(data, mask, reference, names, parts, t, broken, reference_window)
 

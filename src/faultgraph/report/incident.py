@@ -126,7 +126,7 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
         f"<td>{_num(c.score, '.3f') if c.constant_value is None else 'moved'}</td>"
         f"<td>{_num(c.noise_z, '.2f')}</td><td>{_num(c.innovation_z, '.2f')}</td><td>{_num(c.deviation_z, '.2f')}</td>"
         f"<td>{c.effect_on_target:+.3f}</td><td>{share[c.metric]:.3f}</td>"
-        f"<td>{escape(('by ' if c.onset_censored else '') + str(c.onset)) if c.onset is not None else '–'}</td>"
+        f"<td>{escape(c.onset_label or '–')}</td>"
         f"<td class='path'>{escape(explanation.timed_path(c, _ARROW))}</td></tr>"
         for i, c in enumerate(explanation.causes[:10], 1))
     extra_rows = "".join(f"<tr><td>{escape(str(key))}</td><td>{escape(str(v))}</td></tr>"

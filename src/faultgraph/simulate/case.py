@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from faultgraph._validation import as_generator
-from faultgraph.io.atomic import write_json_atomic, write_text_atomic
+from faultgraph.io.atomic import write_csv_atomic, write_json_atomic
 from faultgraph.simulate.graphs import GraphKind, NoiseKind, simulate_dag, simulate_linear_sem, simulate_weights
 
 __all__ = ["SimulatedGraph", "simulate_graph_data", "simulate_labelled_faults"]
@@ -52,7 +52,7 @@ class SimulatedGraph:
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
         """Write ``data.csv`` and ``truth.json`` into ``out_dir`` (created if needed)."""
         out = Path(out_dir)
-        data_path = write_text_atomic(out / "data.csv", self.data.to_csv(float_format="%.10g"))
+        data_path = write_csv_atomic(out / "data.csv", self.data, "%.10g")
         truth_path = write_json_atomic(out / "truth.json", self.truth_dict())
         return data_path, truth_path
 

@@ -40,7 +40,7 @@ import pandas as pd
 
 from faultgraph._validation import as_generator, check_choice
 from faultgraph.errors import InvalidInputError
-from faultgraph.io.atomic import write_json_atomic, write_text_atomic
+from faultgraph.io.atomic import write_csv_atomic, write_json_atomic
 
 __all__ = ["FAULT_METRIC", "Incident", "scrape", "simulate_incident"]
 
@@ -88,7 +88,7 @@ class Incident:
             frame = frame.copy()
             if frame.index.dtype.kind == "f":  # raw scrape times: keep every digit of the 1 ms ticks
                 frame.index = pd.Index([f"{v:.3f}" for v in frame.index], name=frame.index.name)
-            write_text_atomic(out / f"{name}.csv", frame.to_csv(float_format="%.6g"))
+            write_csv_atomic(out / f"{name}.csv", frame)
         write_json_atomic(out / "truth.json", self.truth_dict())
         return out
 
