@@ -124,3 +124,48 @@ def test_rankings_are_lists_not_strings():
         ac_at_k(["ab"], ["b"], 1)
     with pytest.raises(InvalidInputError, match="rankings must be a list of rankings .* got list and str"):
         ac_at_k([["a"], ["b"]], "ab", 1)
+
+
+def test_a_frame_with_numbered_columns_round_trips_as_text_names():
+    # pd.DataFrame(array) numbers its columns 0, 1, ...; faultgraph keeps metric names as
+    # text ("0"), and every entry point takes the numbered frame (it refused it before:
+    # "missing '0', '1'; extra 0, 1")
+    import pandas as pd
+
+    from faultgraph.detect import CausalDetector, FaultIdentifier, NSigmaDetector
+    from faultgraph.effects import average_treatment_effect
+    from faultgraph.rca import explain
+    from faultgraph.sem import SEM
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=600)
+    b = 2.0 * a + 0.5 * rng.normal(size=600)
+    frame = pd.DataFrame(np.column_stack([a, b]))
+    for detector in (NSigmaDetector(drift_window=0, background_window=0), CausalDetector(drift_window=0)):
+        scores = detector.fit(frame.iloc[:500]).score_samples(frame)
+        assert len(scores) == 600 and np.isfinite(scores["score"]).all()
+    model = CausalDetector().fit(frame.iloc[:500])
+    assert explain(model, frame, (500, 599), target=1).target == "1"
+    sem = SEM().fit(frame, {1: [0]})
+    assert sem.parents_ == {"0": [], "1": ["0"]}
+    assert average_treatment_effect(sem, "0", "1", n_bootstrap=0).ate == pytest.approx(2.0, abs=0.05)
+    with pytest.raises(InvalidInputError, match=r"target 1 is not a node of the model \(names are text: '1'\)"):
+        average_treatment_effect(sem, "0", 1)
+    labelled = frame.assign(fault=(b > 3).astype(int))
+    identifier = FaultIdentifier().fit(labelled)
+    assert identifier.predict_proba(frame).shape == (600,)
+    with pytest.raises(InvalidInputError, match="label must be a column name as text"):
+        FaultIdentifier(label=2).fit(pd.DataFrame(np.column_stack([a, b, b > 3])))
+
+
+def test_predict_ignores_a_label_column_of_unknown_future_labels():
+    import pandas as pd
+
+    from faultgraph.detect import FaultIdentifier
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=500)
+    frame = pd.DataFrame({"a": a, "b": a + 0.3 * rng.normal(size=500), "fault": (a > 1.5).astype(int)})
+    model = FaultIdentifier().fit(frame)
+    expected = model.predict_proba(frame.drop(columns="fault"))
+    np.testing.assert_array_equal(model.predict_proba(frame.assign(fault=np.nan)), expected)

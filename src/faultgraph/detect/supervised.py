@@ -67,11 +67,18 @@ class FaultIdentifier(FittedAttributes):
     def _split(self, frame: pd.DataFrame, need_label: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
         if not isinstance(frame, pd.DataFrame):
             raise InvalidInputError(f"data must be a DataFrame, got {type(frame).__name__}")
+        if not isinstance(self.label, str):
+            raise InvalidInputError(f"label must be a column name as text (metric names are read as text: column "
+                                    f"{self.label!r} is {str(self.label)!r}), got {type(self.label).__name__}")
+        if not all(isinstance(c, str) for c in frame.columns):
+            frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
         if self.label not in frame.columns:
             if need_label:
                 raise InvalidInputError(f"the label column {self.label!r} is not in the data; columns: "
                                         + ", ".join(map(repr, list(frame.columns)[:10])))
             return frame, None
+        if not need_label:  # ignored: its values may be unknown yet (NaN)
+            return frame.drop(columns=[self.label]), None
         y = frame[self.label].to_numpy(dtype=float)
         if not np.isin(y, (0.0, 1.0)).all():
             bad = frame[self.label][~np.isin(y, (0.0, 1.0))].iloc[0]

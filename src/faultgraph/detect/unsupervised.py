@@ -197,8 +197,9 @@ class Detector(FittedAttributes):
     # --- the common path ----------------------------------------------------------------
 
     def _frame(self, data: Any, name: str) -> pd.DataFrame:
-        if isinstance(data, pd.DataFrame):
-            return data
+        if isinstance(data, pd.DataFrame):  # metric names are text, as the encoder keeps them
+            return data if all(isinstance(c, str) for c in data.columns) else data.set_axis(
+                [str(c) for c in data.columns], axis=1)
         try:
             arr = np.asarray(data, dtype=float)
         except (TypeError, ValueError) as exc:

@@ -52,9 +52,9 @@ def minimize_l1(
     inverse-Hessian guess of the quasi-Newton update to ``γ P`` acting on each column
     of ``W`` (for the least-squares loss, whose Hessian acts as ``V ↦ S V``,
     ``P = S⁻¹`` is exact); without it the guess is the usual ``γ I``.
-    Stops when the relative decrease of the objective over one iteration falls below
-    ``tol`` (twice in a row) or after ``max_iter`` iterations. Returns
-    ``(W, n_iterations, converged)``.
+    Stops when the relative decrease of the objective over one iteration (relative to
+    the objective's own size, in any units) falls below ``tol`` (twice in a row) or
+    after ``max_iter`` iterations. Returns ``(W, n_iterations, converged)``.
     """
     shape = W0.shape
     free = allowed.ravel().astype(bool)
@@ -79,15 +79,24 @@ def minimize_l1(
     if not np.isfinite(f) or g is None:
         raise ValueError("the starting point is outside the objective's domain")
     # The preconditioner only shapes the search direction, so single precision is
-    # enough for it and halves the cost of its two matrix products per iteration.
-    P32 = None if precondition is None else np.asarray(precondition, dtype=np.float32)
+    # enough for it and halves the cost of its two matrix products per iteration. P and
+    # each vector are scaled to a largest entry of 1 first: data in units of 1e19 or
+    # 1e-25 (S⁻¹ near 1e-38 or 1e50) would underflow or overflow float32.
+    P32, P_scale = None, 1.0
+    if precondition is not None:
+        P = np.asarray(precondition, dtype=float)
+        P_scale = float(np.abs(P).max()) or 1.0
+        P32 = (P / P_scale).astype(np.float32)
 
     def apply_P(v: np.ndarray) -> np.ndarray:
         if P32 is None:
             return v
+        v_scale = float(np.abs(v).max())
+        if v_scale == 0.0:
+            return np.zeros_like(v)
         V = np.zeros(shape, dtype=np.float32)
-        V.ravel()[free] = v
-        return (P32 @ V).ravel()[free].astype(np.float64)
+        V.ravel()[free] = v / v_scale
+        return (P32 @ V).ravel()[free].astype(np.float64) * (v_scale * P_scale)
 
     S_hist: list[np.ndarray] = []
     Y_hist: list[np.ndarray] = []
@@ -144,10 +153,15 @@ def minimize_l1(
             S_hist.append(s_k)
             Y_hist.append(y_k)
             rho_hist.append(1.0 / sy)
-            gamma = sy / float(y_k @ apply_P(y_k))
+            yPy = float(y_k @ apply_P(y_k))
+            if yPy > 0 and np.isfinite(yPy):  # else keep the last scale
+                gamma = sy / yPy
             if len(S_hist) > memory:
                 S_hist.pop(0), Y_hist.pop(0), rho_hist.pop(0)
-        rel = (f - f_new) / max(abs(f), abs(f_new), 1.0)
+        # relative to the objective itself, whatever its units: a floor of 1 would make
+        # it an absolute tolerance for data of small scale (a loss of 0.01 stopped early)
+        scale = max(abs(f), abs(f_new))
+        rel = (f - f_new) / scale if scale > 0 else 0.0
         w, f, g = w_new, f_new, g_new
         small = small + 1 if rel <= tol else 0
         if small >= 2 or descent == 0:

@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from faultgraph._validation import FittedAttributes, check_choice, check_matrix, check_nonnegative
+from faultgraph._validation import FittedAttributes, check_choice, check_matrix, check_nonnegative, describe_names
 from faultgraph.discovery.optimizers import dagma_linear, notears_linear
 from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups, threshold_weights
-from faultgraph.discovery.refine import ols_weights, penalised_score, refine_dag
+from faultgraph.discovery.refine import noise_variance, ols_weights, penalised_score, refine_dag
 from faultgraph.discovery.prior import PriorKnowledge
 from faultgraph.errors import ConvergenceWarning, DataScaleWarning, InvalidInputError, NotFittedError
 
@@ -188,12 +188,19 @@ class StructureLearner(FittedAttributes):
             required = np.vstack([required] + [np.zeros((d, d), dtype=bool)] * p)
 
         start = time.perf_counter()
-        S = second_moments(lagged_design(data, p), standardize=self.standardize)
+        Z = lagged_design(data, p)
+        flat = np.flatnonzero(np.ptp(Z, axis=0) == 0) if p else []
+        if len(flat):  # a metric that varies only in its first or last p rows
+            raise InvalidInputError(
+                f"with lags={p}, {describe_names([f'{names[j % d]} (lag {j // d})' for j in flat], show=str)} "
+                f"{'is' if len(flat) == 1 else 'are'} constant over the rows the lagged design uses "
+                f"(varying only in the first or last {p} rows); drop such metrics or use fewer lags")
+        S = second_moments(Z, standardize=self.standardize)
         typical = float(np.median(np.diag(S)[:d]))
         if not self.standardize and typical < lambda1:
             warnings.warn(
                 f"the metrics' median variance is {typical:.3g}, below lambda1 = {lambda1:g}: on raw data the L1 "
-                "penalty is in the data's units squared and removes most edges; use standardize=True "
+                "penalty is in the data's units squared and removes most true edges; use standardize=True "
                 "(--standardize), rescale the data or lower lambda1", DataScaleWarning, stacklevel=2)
         refine = (not self.standardize) if self.refine is None else bool(self.refine)
         refine = refine and p == 0
@@ -272,13 +279,15 @@ def lagged_design(X: np.ndarray, lags: int) -> np.ndarray:
 
 def _refine(S: np.ndarray, W_dag: np.ndarray, W_cont: np.ndarray, n: int, threshold: float,
             allowed: np.ndarray, required: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, int]:
-    """Greedy moves on the BIC-penalised least-squares score (:func:`refine_dag`), then
-    least-squares weights thresholded again, repeated until the graph stops changing;
+    """Greedy moves on the BIC-penalised least-squares score (:func:`refine_dag`, its
+    penalty ``σ̂² log(n) / (2n)`` in the data's units, ``σ̂²`` the :func:`noise_variance`
+    of ``W_dag``), then least-squares weights thresholded again, repeated until the graph
+    stops changing;
     from two starts (``W_dag``, the continuous weights thresholded at ``threshold`` and
     made acyclic, and ``W_cont`` thresholded at ``threshold / 6``, made acyclic), keeping
     the one that scores best. Returns the weights and the number of moves made."""
     S = S + 1e-9 * float(np.mean(np.diag(S))) * np.eye(S.shape[0])  # collinear metrics stay solvable
-    lam = np.log(n) / (2 * n)
+    lam = noise_variance(S, W_dag != 0) * np.log(n) / (2 * n)
     rich, _ = break_cycles(threshold_weights(W_cont, threshold / 6, keep=required), keep=required)
     results = []
     for start in (W_dag, rich):

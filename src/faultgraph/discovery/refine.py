@@ -12,14 +12,18 @@ instead of an L1 penalty,
 with ``S = XᵀX/n`` (centred), so a move costs a small solve whatever the number of rows.
 Moves: delete an edge, add one, reverse one; the best move that keeps the graph acyclic
 and respects the prior (allowed and required edges) is applied until none improves
-``F``. With ``λ = log(n) / (2n)`` this is the BIC of a linear SEM with unit noise.
+``F``. With ``λ = σ² log(n) / (2n)`` this is the BIC of a linear SEM whose nodes share
+the noise variance ``σ²`` (the model the learners' least-squares loss assumes); the
+learner takes ``σ²`` from its starting DAG (:func:`noise_variance`), so the penalty is in
+the data's units: with ``λ = log(n) / (2n)`` alone, data of sd 0.1 lost strongly supported
+edges (a correlation of 0.45 over 2000 rows) and data of sd 1000 kept spurious ones.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ols_weights", "penalised_score", "refine_dag", "rss"]
+__all__ = ["noise_variance", "ols_weights", "penalised_score", "refine_dag", "rss"]
 
 
 def rss(S: np.ndarray, j: int, parents: np.ndarray) -> float:
@@ -29,6 +33,12 @@ def rss(S: np.ndarray, j: int, parents: np.ndarray) -> float:
         return float(S[j, j])
     beta = np.linalg.solve(S[np.ix_(parents, parents)], S[parents, j])
     return float(S[j, j] - S[parents, j] @ beta)
+
+
+def noise_variance(S: np.ndarray, A: np.ndarray) -> float:
+    """``σ̂² = Σ_j RSS_j(Pa_j) / (n d)``: the noise variance of a linear SEM on the DAG ``A``
+    whose nodes share one (the maximum-likelihood estimate), from ``S = XᵀX/n``."""
+    return sum(rss(S, j, np.flatnonzero(A[:, j])) for j in range(S.shape[0])) / S.shape[0]
 
 
 def penalised_score(S: np.ndarray, A: np.ndarray, lam: float) -> float:

@@ -132,7 +132,9 @@ def _bootstrap(sem: SEM, target: str, treatments: list[str], high: float, low: f
                     f"n_bootstrap={n_bootstrap}: resamples keep making a variable constant: {varying}; "
                     "use n_bootstrap=0 (no interval) or more data")
             continue
-        boot = sem.refit(data.iloc[rows].reset_index(drop=True))
+        # an MLP's initialisation is drawn from rng too: the same random_state, the same interval
+        seed = int(rng.integers(2**32)) if sem.kind == "mlp" else None
+        boot = sem.refit(data.iloc[rows].reset_index(drop=True), random_state=seed)
         out[b] = _effects_on(boot, target, treatments, high, low, max(n // 4, 100), rng)
         b += 1
     if redrawn:

@@ -488,6 +488,7 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
         X, D = model.residuals(rows[0])
     data, mask, reference = rows
     names = list(model.encoder_.columns_)
+    target = None if target is None else str(target)  # metric names are text (column 0 is "0")
     if target is not None and target not in names:
         raise InvalidInputError(f"target {target!r} is not a metric of the model; metrics: "
                                 + ", ".join(map(repr, names[:10])))

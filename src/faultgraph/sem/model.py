@@ -177,7 +177,8 @@ class SEM(FittedAttributes):
         self._check_fitted()
         if node not in self.parents_:
             known = ", ".join(map(repr, self.nodes_[:10])) + (" ..." if len(self.nodes_) > 10 else "")
-            raise InvalidInputError(f"{argument} {node!r} is not a node of the model; nodes: {known}")
+            hint = f" (names are text: {str(node)!r})" if str(node) in self.parents_ else ""
+            raise InvalidInputError(f"{argument} {node!r} is not a node of the model{hint}; nodes: {known}")
         return node
 
     def mean(self, node: str, parent_values: np.ndarray) -> np.ndarray:
@@ -253,24 +254,26 @@ class SEM(FittedAttributes):
             raise InvalidInputError(f"the structural equations of the model are damaged: missing {exc}") from None
         return sem
 
-    def refit(self, data: pd.DataFrame) -> SEM:
-        """A new SEM with the same graph and settings, fitted on ``data`` (for the bootstrap)."""
+    def refit(self, data: pd.DataFrame, random_state: int | np.random.Generator | None = None) -> SEM:
+        """A new SEM with the same graph and settings, fitted on ``data`` (for the bootstrap);
+        ``random_state`` seeds its MLP initialisation (default: this model's)."""
         self._check_fitted()
         return SEM(kind=self.kind, ridge=self.ridge, binary=self.binary, hidden=self.hidden, epochs=self.epochs,
-                   random_state=self.random_state).fit(data, self.parents_)
+                   random_state=self.random_state if random_state is None else random_state).fit(data, self.parents_)
 
 
 def _parents_from(graph: Any, nodes: list[str]) -> dict[str, list[str]]:
     if hasattr(graph, "graph_"):  # a fitted StructureLearner
         graph = graph.graph_
     if hasattr(graph, "adjacency") and hasattr(graph, "nodes"):
-        names, A = list(graph.nodes), np.asarray(graph.adjacency)
-    elif isinstance(graph, dict):
-        unknown = sorted({p for ps in graph.values() for p in ps} | set(graph)) 
+        names, A = [str(n) for n in graph.nodes], np.asarray(graph.adjacency)
+    elif isinstance(graph, dict):  # names as the data's columns are kept: text (column 0 is "0")
+        graph = {str(k): [str(p) for p in v] for k, v in graph.items()}
+        unknown = sorted({p for ps in graph.values() for p in ps} | set(graph))
         missing = [n for n in unknown if n not in nodes]
         if missing:
             raise InvalidInputError(f"graph names nodes the data lacks: {', '.join(map(repr, missing[:8]))}")
-        return {str(k): [str(p) for p in v] for k, v in graph.items()}
+        return graph
     else:
         A = np.asarray(graph)
         if A.shape != (len(nodes), len(nodes)):
