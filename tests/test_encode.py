@@ -221,3 +221,12 @@ def test_align_start_and_end_are_checked_and_read_in_the_index_zone():
         align(frame, "1min", start="soon")
     with pytest.raises(InvalidInputError, match="end .* has a time zone but frame's index has none"):
         align(frame.tz_localize(None), "1min", end=pd.Timestamp("2024-01-01", tz="UTC"))
+
+
+def test_align_on_a_local_time_index_that_starts_in_the_repeated_hour():
+    # 00:10 UTC on 2024-10-27 is 02:10 CEST, an hour Paris lives twice: the grid is rounded
+    # in UTC (it was "Cannot infer dst time" from rounding local wall time)
+    idx = pd.date_range("2024-10-27 00:10+00:00", periods=120, freq="1min").tz_convert("Europe/Paris")
+    out = align(pd.DataFrame({"a": np.arange(120.0)}, index=idx), "5min")
+    assert len(out) == 24 and str(out.index.tz) == "Europe/Paris"
+    assert out.index[0] == idx[0] and out["a"].tolist() == [5.0 * k for k in range(24)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -54,13 +56,13 @@ def test_parquet_wide_and_long(tmp_path):
 def test_duplicate_timestamps(tmp_path):
     p = tmp_path / "d.csv"
     p.write_text("timestamp,a,b\n0,1,2\n0,3,4\n1,5,6\n")
-    with pytest.raises(InvalidInputError, match="1 duplicate timestamps.*on_duplicate"):
+    with pytest.raises(InvalidInputError, match="1 repeated timestamp .*on_duplicate"):
         read_metrics(p)
     assert read_metrics(p, on_duplicate="mean").loc[0.0, "a"] == 2.0
     assert read_metrics(p, on_duplicate="last").loc[0.0, "a"] == 3.0
     q = tmp_path / "dl.csv"
-    q.write_text("timestamp,metric,value\n0,a,1\n0,a,3\n")
-    with pytest.raises(InvalidInputError, match="metric 'a' has 2 duplicate"):
+    q.write_text("timestamp,metric,value\n0,a,1\n0,a,3\n")  # counted as in a wide file: the extra copies
+    with pytest.raises(InvalidInputError, match="metric 'a' has 1 repeated timestamp "):
         read_metrics(q)
 
 
@@ -274,3 +276,52 @@ def test_integer_column_names_are_a_header(tmp_path):
     pd.DataFrame({"2019": [1.0, 2.0, 3.0], "2020": [2.0, 1.0, 0.5]}).to_csv(p, index=False)
     frame = read_metrics(p)
     assert list(frame.columns) == ["2019", "2020"] and frame.shape == (3, 2)
+
+
+def _csv(path, frame):
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_times_that_are_no_grid_are_said_to_need_resampling(tmp_path):
+    from faultgraph import SamplingWarning
+
+    rng = np.random.default_rng(0)
+    t = pd.date_range("2024-01-01", periods=200, freq="1min", tz="UTC")
+    values = rng.normal(size=(200, 2))
+    regular = pd.DataFrame(values, columns=["a", "b"]).assign(timestamp=t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_metrics(_csv(tmp_path / "ok.csv", regular))
+    holes = regular.drop(index=range(100, 120))  # 20 rows missing: a hole of 21 steps
+    with pytest.warns(SamplingWarning, match=r"1 hole in its times \(the longest 21 steps, after 2024-01-01 "
+                                             r"01:39:00\+00:00\); its rows are used as consecutive steps.*--resample"):
+        read_metrics(_csv(tmp_path / "holes.csv", holes))
+    jitter = regular.assign(timestamp=t + pd.to_timedelta(rng.uniform(0, 40, size=200), unit="s"))
+    with pytest.warns(SamplingWarning, match=r"irregular sampling \(spacing off its median by \d+% typically\)"):
+        read_metrics(_csv(tmp_path / "jitter.csv", jitter))
+    # two metrics scraped 7 s apart, as a long file: most rows hold one metric
+    long = pd.concat([pd.DataFrame({"timestamp": t, "metric": "a", "value": values[:, 0]}),
+                      pd.DataFrame({"timestamp": t + pd.Timedelta(seconds=7), "metric": "b", "value": values[:, 1]})])
+    with pytest.warns(SamplingWarning, match=r"100% of its rows hold only some metrics"):
+        read_metrics(_csv(tmp_path / "long.csv", long))
+
+
+def test_pandas_row_numbers_are_no_metric(tmp_path):
+    frame = pd.DataFrame({"timestamp": np.arange(50.0), "a": np.arange(50.0) ** 2})
+    path = tmp_path / "indexed.csv"
+    frame.to_csv(path)  # writes the index as a first column "Unnamed: 0"
+    with pytest.warns(UserWarning, match=r"ignoring its first column 'Unnamed: 0', the row numbers"):
+        read = read_metrics(path)
+    assert list(read.columns) == ["a"]
+    other = frame.assign(**{"Unnamed: 0": np.arange(50.0) * 3})[["Unnamed: 0", "timestamp", "a"]]
+    other.to_csv(tmp_path / "kept.csv", index=False)  # not 0, 1, 2, ...: a metric like any other
+    assert list(read_metrics(tmp_path / "kept.csv").columns) == ["Unnamed: 0", "a"]
+
+
+def test_a_long_file_with_label_columns_is_explained(tmp_path):
+    path = tmp_path / "l.csv"
+    path.write_text("timestamp,metric,value,host\n0,cpu,1,a\n1,cpu,2,a\n")
+    with pytest.raises(InvalidInputError, match=r"looks like a long layout \(time, metric, value\) with more columns: "
+                                                r"'host'; a long layout takes exactly those three"):
+        read_metrics(path)

@@ -467,8 +467,23 @@ def test_explain_cli_both_modes(tmp_path):
     assert result.exit_code == 2 and "outside the data" in result.stderr
     result = runner.invoke(app, ["explain", "--normal", str(tmp_path / "case" / "normal.csv"), "--out", str(out)])
     assert result.exit_code == 2 and "needs both --normal and --anomalous" in result.stderr
-    # --json prints for machines and writes nothing unless --out is given
+    # case-mode options with a fitted model are refused, not ignored
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"), "--start",
+                                 str(truth["fault_start"]), "--end", str(truth["fault_end"]), "--lags", "3",
+                                 "--prior", "missing.yaml", "--out", str(out)])
+    assert result.exit_code == 2 and "--lags, --prior apply to case mode" in result.stderr
+    # an output that cannot be written stops the command before any other is written
     out.unlink()
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"), "--start",
+                                 str(truth["fault_start"]), "--end", str(truth["fault_end"]), "--out", str(out),
+                                 "--html", str(tmp_path)])
+    assert result.exit_code == 2 and "is a folder; give a file name" in result.stderr and not out.exists()
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"), "--start",
+                                 str(truth["fault_start"]), "--end", str(truth["fault_end"]), "--out", str(out),
+                                 "--steps", str(out)])
+    assert result.exit_code == 2 and "the same output path is given twice" in result.stderr and not out.exists()
+    # --json prints for machines and writes nothing unless --out is given
+    out.unlink(missing_ok=True)
     result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"), *window,
                                  "--json"], catch_exceptions=False)
     assert result.exit_code == 0 and json.loads(result.stdout)["causes"][0]["metric"] == truth["root_cause_metric"]

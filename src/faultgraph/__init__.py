@@ -16,6 +16,7 @@ from faultgraph.errors import (
     InvalidInputError,
     NotADAGError,
     NotFittedError,
+    SamplingWarning,
 )
 from faultgraph.evaluate import graph_accuracy
 from faultgraph.io import read_metrics
@@ -33,6 +34,7 @@ __all__ = [
     "NotADAGError",
     "NotFittedError",
     "PriorKnowledge",
+    "SamplingWarning",
     "StructureLearner",
     "__version__",
     "graph_accuracy",

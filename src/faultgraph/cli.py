@@ -35,7 +35,7 @@ app = typer.Typer(
 simulate_app = typer.Typer(help="Simulate systems with a known causal graph.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # long paths and lists stay on one line when piped
 _state = {"debug": False}
 
 
@@ -486,13 +486,16 @@ class RcaMethodOpt(str, Enum):
 
 def _read(path: Path, resample: Optional[str] = None) -> Any:
     """Read a metrics file; with ``resample``, put it on a grid of that step (causal)."""
+    from faultgraph.errors import SamplingWarning
     from faultgraph.io import read_metrics
 
-    frame = read_metrics(path)
     if resample is None:
-        return frame
+        return read_metrics(path)
     from faultgraph.encode import align
 
+    with warnings.catch_warnings():  # "resample it": it is being resampled
+        warnings.simplefilter("ignore", SamplingWarning)
+        frame = read_metrics(path)
     return align(frame, resample)  # a number for a numeric index, a duration for times
 
 
@@ -516,8 +519,30 @@ def _time_value(text: Optional[str]) -> Any:
         return text
 
 
+#: explain's options that only its case mode (--normal/--anomalous, a model fitted there) reads.
+CASE_MODE_ONLY = ("lags", "max_gap", "prior")
+
+
+def _check_outputs(*paths: Optional[Path]) -> None:
+    """Refuse output paths that cannot be written, before any work: a folder, a path under a
+    file, or one path given twice (nothing is written when one of several outputs fails)."""
+    from faultgraph.errors import InvalidInputError
+
+    given = [p for p in paths if p is not None]
+    for path in given:
+        if path.is_dir():
+            raise InvalidInputError(f"output {str(path)!r} is a folder; give a file name")
+        parent = next((q for q in path.parents if q.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise InvalidInputError(f"output {str(path)!r} cannot be written: {str(parent)!r} is a file")
+    repeated = sorted({str(p) for p in given if sum(q.resolve() == p.resolve() for q in given) > 1})
+    if repeated:
+        raise InvalidInputError(f"the same output path is given twice: {', '.join(repeated)}")
+
+
 @app.command()
 def explain(
+    ctx: typer.Context,
     model_dir: Annotated[Optional[Path], typer.Argument(metavar="MODEL_DIR",
         help="Model folder from `faultgraph fit` (no label).")] = None,
     data: Annotated[Optional[Path], typer.Argument(metavar="DATA", help="Metrics covering the incident.")] = None,
@@ -565,6 +590,9 @@ def explain(
     from faultgraph.rca import step_scores
 
     with _errors():
+        if out is None and not as_json:
+            out = Path("rca.json")
+        _check_outputs(out, html, steps)
         if normal is not None or anomalous is not None:
             if normal is None or anomalous is None or model_dir is not None:
                 raise InvalidInputError("case mode needs both --normal and --anomalous, and no MODEL_DIR")
@@ -576,6 +604,11 @@ def explain(
         else:
             if model_dir is None or data is None or start is None or end is None:
                 raise InvalidInputError("give MODEL_DIR DATA --start T0 --end T1, or --normal and --anomalous")
+            given = [f"--{name.replace('_', '-')}" for name in CASE_MODE_ONLY  # typed, not defaulted
+                     if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+            if given:
+                raise InvalidInputError(f"{', '.join(given)} apply to case mode (--normal/--anomalous, which fits a "
+                                        f"model); MODEL_DIR was fitted with its own: leave them out")
             model = CausalDetector.load(model_dir)
             frame = _read(data, resample)
         window = (_time_value(start) if start is not None else frame.index[0],
@@ -589,8 +622,6 @@ def explain(
             payload["resample"] = resample  # `report` aligns the data the same way
         if reference_window is not None:
             payload["reference_window"] = reference_window  # and compares with the same recent normal
-        if out is None and not as_json:
-            out = Path("rca.json")
         if out is not None:
             write_json_atomic(out, payload)
         if html is not None:

@@ -9,6 +9,7 @@
     └── DownloadError                    a published dataset could not be fetched
     ConvergenceWarning (UserWarning)     an optimiser stopped short of its tolerance
     DataScaleWarning (UserWarning)       raw data too small in scale for the L1 penalty
+    SamplingWarning (UserWarning)        a file's times are no regular grid (resample it)
 
 Messages name the argument, the value received and what is allowed, for
 example ``lambda1 must be >= 0, got -0.1``.
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidInputError",
     "NotADAGError",
     "NotFittedError",
+    "SamplingWarning",
 ]
 
 
@@ -49,6 +51,12 @@ class NotADAGError(InvalidInputError):
 
 class ConvergenceWarning(UserWarning):
     """An optimiser stopped before reaching its tolerance; the result may be poor."""
+
+
+class SamplingWarning(UserWarning):
+    """A metrics file's times are no regular grid (holes, jitter, or metrics stamped at
+    different times) and its rows will be used as consecutive steps; resample them onto
+    one grid (:func:`faultgraph.encode.align`, ``--resample``)."""
 
 
 class DataScaleWarning(UserWarning):

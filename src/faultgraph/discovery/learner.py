@@ -249,7 +249,7 @@ class StructureLearner(FittedAttributes):
                 ConvergenceWarning(
                     f"{method} stopped with h(W) = {result.h:.3g} above its tolerance (loss {result.loss:.4g}); "
                     f"the graph was made acyclic by thresholding and by dropping {len(dropped)} edges. "
-                    "Try a larger max_iter or lambda1."
+                    "Try a larger lambda1 (--lambda1) or max_iter (in Python)."
                 ),
                 stacklevel=2,
             )

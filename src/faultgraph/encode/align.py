@@ -134,7 +134,8 @@ def align(
             first = float(np.ceil(float(first) / dt) * dt) if start is None else float(first)
             n_points = np.floor((float(last) - first) / dt) + 1  # type: ignore[operator]
         else:
-            first = first.ceil(dt) if start is None else first
+            if start is None:  # rounded in UTC: local wall time is ambiguous in the hour clocks go back
+                first = first.tz_convert("UTC").ceil(dt).tz_convert(first.tz) if first.tz is not None else first.ceil(dt)
             n_points = (last - first) // dt + 1
     except (ValueError, OverflowError) as exc:  # a step finer than the index's unit, dates out of range
         raise InvalidInputError(f"step {step!r} does not fit frame's time index ({index.dtype}): {exc}") from None

@@ -110,7 +110,8 @@ def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.Da
                     "(`--resample STEP`, faultgraph.encode.align)")
         raise InvalidInputError(
             f"{name} has gaps longer than max_gap={max_gap} steps that cannot be filled: {detail}; "
-            f"raise max_gap, drop those rows, or drop those metrics{hint}"
+            f"raise max_gap (a fitted model keeps its own: fit it again with a larger --max-gap, max_gap=), "
+            f"drop those rows, or drop those metrics{hint}"
         )
     return frame.interpolate(method="linear", limit_area="inside").bfill().ffill()
 

@@ -16,6 +16,7 @@ refused.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from faultgraph._validation import check_choice, describe_names, duplicated
-from faultgraph.errors import InvalidInputError
+from faultgraph.errors import InvalidInputError, SamplingWarning
 
 __all__ = ["epoch_unit", "prometheus_to_long", "read_metrics", "to_metric_frame"]
 
@@ -280,7 +281,7 @@ def _refuse_unreal(frame: pd.DataFrame, source: str) -> None:
         raise InvalidInputError(
             f"{source} has metric columns that are not real numbers: {describe_names(bad, show=str)}; "
             "metrics must be numbers "
-            "(true/false is read as 1/0): drop those columns, or set time_column= if one of them is the time"
+            f"(true/false is read as 1/0): drop those columns, or, if one of them is the time, {_TIME_HINT}"
         )
 
 
@@ -317,6 +318,14 @@ def to_metric_frame(
         raise InvalidInputError(
             f"{source}: a long layout needs exactly the columns timestamp, metric and value; got {', '.join(columns)}"
         )
+    if (layout != "wide" and not is_long and tcol is not None and len(columns) > 3 and lower & _LONG[0]
+            and lower & _LONG[1]):
+        extra = [c for c in columns if c != tcol and c.lower() not in _LONG[0] | _LONG[1]]
+        raise InvalidInputError(
+            f"{source} looks like a long layout (time, metric, value) with more columns: "
+            f"{describe_names(extra)}; a long layout takes exactly those three: fold the other labels into the "
+            "metric name (cpu{host=\"a\"}) or drop them"
+        )
     if layout == "wide":
         is_long = False
     if is_long and tcol is not None:
@@ -341,8 +350,9 @@ def to_metric_frame(
         dup = long.duplicated(["t", "metric"], keep=False)
         if dup.any() and on_duplicate == "error":
             row = long[dup].iloc[0]
+            n_dup = int(long.duplicated(["t", "metric"]).sum())  # the extra copies, as a wide file counts them
             raise InvalidInputError(
-                f"{source}: metric {row['metric']!r} has {int(dup.sum())} duplicate timestamps (first {row['t']}); "
+                f"{source}: metric {row['metric']!r} has {_duplicates(n_dup)} (first {row['t']}); "
                 + _DUPLICATE_HINT
             )
         agg = "mean" if on_duplicate == "mean" else "last"
@@ -352,6 +362,7 @@ def to_metric_frame(
     else:
         index = _parse_time(raw[tcol], source) if tcol is not None else pd.RangeIndex(len(raw), name="step")
         frame = raw.drop(columns=[tcol]) if tcol is not None else raw
+        frame = _drop_row_numbers(frame, source)
         if frame.shape[1] == 0:
             raise InvalidInputError(f"{source} has a time column but no metric columns")
         dup_names = duplicated(list(frame.columns))
@@ -372,7 +383,7 @@ def to_metric_frame(
         if non_numeric:
             raise InvalidInputError(
                 f"{source} has non-numeric metric columns: {describe_names(non_numeric)}; "
-                "metrics must be numbers (set time_column= if one of them is the time)"
+                f"metrics must be numbers: drop those columns, or, if one of them is the time, {_TIME_HINT}"
             )
         frame = frame.astype(np.float64)
         frame.index = index
@@ -381,7 +392,7 @@ def to_metric_frame(
             if on_duplicate == "error":
                 first = frame.index[frame.index.duplicated()][0]
                 raise InvalidInputError(
-                    f"{source} has {n_dup} duplicate timestamps (first {first}); " + _DUPLICATE_HINT
+                    f"{source} has {_duplicates(n_dup)} (first {first}); " + _DUPLICATE_HINT
                 )
             frame = frame.groupby(level=0).mean() if on_duplicate == "mean" else frame[
                 ~frame.index.duplicated(keep="last")]
@@ -392,4 +403,67 @@ def to_metric_frame(
             f"{source} has infinite values in metrics {', '.join(map(repr, inf_cols[:8]))}; "
             "replace them upstream (an infinity is a broken measurement, not a number to learn from)"
         )
+    if tcol is not None:
+        _warn_irregular(frame, source)
     return frame
+
+
+_TIME_HINT = ("set time_column= (in Python) or rename it to one of " + ", ".join(TIME_COLUMNS)
+              + " (the command line finds those)")
+#: Rows holding some metrics but not all, above this share: metrics stamped at different times.
+PARTIAL_ROWS = 0.5
+#: A spacing this many times the typical one is a hole in the time index.
+HOLE_FACTOR = 1.5
+#: The typical deviation of the spacing from the typical spacing, as a share of it, above which
+#: sampling counts as irregular.
+JITTER = 0.1
+
+
+def _duplicates(n: int) -> str:
+    """``1 repeated timestamp``, ``3 repeated timestamps``: the extra copies of a time."""
+    return f"{n} repeated timestamp{'s' if n != 1 else ''}"
+
+
+def _drop_row_numbers(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Drop a first column ``Unnamed: 0`` holding 0, 1, 2, ...: the row numbers pandas writes
+    as the index of ``DataFrame.to_csv()``, not a metric."""
+    first = frame.columns[0] if frame.shape[1] else None
+    if first != "Unnamed: 0" or frame.shape[1] < 2:
+        return frame
+    values = pd.to_numeric(frame[first], errors="coerce").to_numpy(dtype=float)
+    if not np.array_equal(values, np.arange(len(frame), dtype=float)):
+        return frame
+    warnings.warn(f"{source}: ignoring its first column 'Unnamed: 0', the row numbers 0, 1, 2, ... that "
+                  "pandas writes for its index (DataFrame.to_csv(index=False) leaves them out)", UserWarning,
+                  stacklevel=4)
+    return frame.drop(columns=[first])
+
+
+def _warn_irregular(frame: pd.DataFrame, source: str) -> None:
+    """A :class:`~faultgraph.errors.SamplingWarning` when the times are no regular grid: rows that
+    hold only some metrics (stamped at different times), holes, or jitter. Every model reads
+    rows as consecutive steps."""
+    if len(frame) < 3:
+        return
+    missing = frame.isna().to_numpy()
+    partial = float((missing.any(axis=1) & ~missing.all(axis=1)).mean())
+    t = frame.index.asi8.astype(float) if isinstance(frame.index, pd.DatetimeIndex) else \
+        frame.index.to_numpy(dtype=float)
+    gaps = np.diff(t)
+    step = float(np.median(gaps))
+    problems = []
+    if partial > PARTIAL_ROWS:
+        problems.append(f"{partial:.0%} of its rows hold only some metrics (metrics stamped at different times)")
+    if step > 0:
+        holes = np.flatnonzero(gaps > HOLE_FACTOR * step)
+        if holes.size:
+            worst = int(holes[np.argmax(gaps[holes])])
+            problems.append(f"{holes.size} hole{'s' if holes.size > 1 else ''} in its times (the longest "
+                            f"{gaps[worst] / step:.0f} steps, after {frame.index[worst]})")
+        jitter = float(np.median(np.abs(gaps - step))) / step
+        if jitter > JITTER:
+            problems.append(f"irregular sampling (spacing off its median by {jitter:.0%} typically)")
+    if problems:
+        warnings.warn(f"{source}: {'; '.join(problems)}; its rows are used as consecutive steps: put them on "
+                      "one grid (--resample STEP on the command line, faultgraph.encode.align in Python; gaps up "
+                      "to max_gap are then filled, longer ones refused)", SamplingWarning, stacklevel=4)

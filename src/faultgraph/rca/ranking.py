@@ -199,7 +199,7 @@ class Explanation:
     def __str__(self) -> str:
         lines = [f"root causes of the anomaly in {self.window[0]} .. {self.window[1]} "
                  f"(symptom {self.target}, method {self.method}):"]
-        onsets = [("in range" if c.onset is None else c.onset_label if c.onset_censored else f"from {c.onset}")
+        onsets = [("value in range" if c.onset is None else c.onset_label if c.onset_censored else f"from {c.onset}")
                   for c in self.causes[:5]]
         width = max(map(len, onsets), default=0)
         for k, (c, onset) in enumerate(zip(self.causes[:5], onsets), 1):
@@ -286,7 +286,9 @@ def _effects(W: np.ndarray, target: int) -> np.ndarray:
 
 
 def _best_path(W: np.ndarray, source: int, target: int) -> list[int]:
-    """The simple path ``source → target`` with the largest product of |weights| (Dijkstra on −log|w|)."""
+    """The simple path ``source → target`` with the largest product of |weights|, each
+    counted at most 1 (Dijkstra on −log min(|w|, 1): a stronger edge costs nothing, so among
+    paths of such edges the one found is not necessarily the largest product)."""
     import heapq
 
     A = np.abs(W)
