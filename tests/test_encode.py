@@ -230,3 +230,16 @@ def test_align_on_a_local_time_index_that_starts_in_the_repeated_hour():
     out = align(pd.DataFrame({"a": np.arange(120.0)}, index=idx), "5min")
     assert len(out) == 24 and str(out.index.tz) == "Europe/Paris"
     assert out.index[0] == idx[0] and out["a"].tolist() == [5.0 * k for k in range(24)]
+
+
+def test_encoding_does_not_depend_on_units():
+    # metrics in tiny units (values near 5e-9, an IQR below the old absolute floor of 1e-8)
+    # were divided by 1 and became flat zeros; the floor is now relative to the metric
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(5.0, 1.0, 500), "b": rng.poisson(3.0, 500).astype(float),
+                          "c": np.where(rng.random(500) < 0.05, rng.normal(10.0, 2.0, 500), 1.0)})
+    reference = MetricEncoder().fit_transform(frame)
+    for factor in (1e-9, 1e-6, 1e6):
+        scaled = MetricEncoder().fit_transform(frame * factor)
+        np.testing.assert_allclose(scaled.to_numpy(), reference.to_numpy(), rtol=1e-9, atol=1e-9)
+    assert reference["c"].std() > 0.5  # IQR 0 (nearly always 1.0): its standard deviation

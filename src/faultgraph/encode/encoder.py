@@ -9,8 +9,8 @@ to another, so that an incident is measured in the units of normal behaviour:
    (at the ends: the nearest value); longer gaps raise ``InvalidInputError``;
 3. scale robustly: ``(x − median) / scale`` with ``scale = IQR / 1.349`` (the standard
    deviation of a normal distribution with that IQR); where the IQR is below
-   ``min_scale`` (a metric that is nearly always the same value, such as an error
-   count), the standard deviation is used instead.
+   ``min_scale`` times the metric's largest |value| (a metric that is nearly always the
+   same value, such as an error count), the standard deviation is used instead.
 """
 
 from __future__ import annotations
@@ -58,15 +58,20 @@ def _as_frame(data: Any, name: str) -> pd.DataFrame:
     return frame
 
 
-def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8, *,
+                        relative: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per column: the median, and ``IQR / 1.349`` (the standard deviation of a normal
     distribution with that IQR), or the standard deviation where the IQR is below
-    ``min_scale`` (a nearly constant metric), or 1 where that is below ``min_scale`` too."""
+    ``min_scale`` (a nearly constant metric), or 1 where that is below ``min_scale`` too.
+    With ``relative``, the floor is ``min_scale`` times the column's largest |value|, so
+    that units do not matter (a metric of values near 5e-9 kept its variation; with an
+    absolute floor of 1e-8 it was divided by 1, a flat zero)."""
     center = np.median(values, axis=0)
     q75, q25 = np.percentile(values, [75, 25], axis=0)
+    floor = min_scale * np.abs(values).max(axis=0, initial=0.0) if relative else min_scale
     scale = (q75 - q25) / _IQR_TO_SIGMA
-    scale = np.where(scale < min_scale, values.std(axis=0), scale)
-    return center, np.where(scale < min_scale, 1.0, scale)
+    scale = np.where(scale < floor, values.std(axis=0), scale)
+    return center, np.where((scale < floor) | (scale == 0), 1.0, scale)
 
 
 def constant_moves(departures: np.ndarray, values: np.ndarray, base: np.ndarray | float = 0.0) -> np.ndarray:
@@ -128,7 +133,9 @@ class MetricEncoder(FittedAttributes):
     Args:
         max_gap: longest run of missing steps filled (default 5).
         scale: ``"robust"`` (median/IQR, default), ``"standard"`` (mean/std) or ``None``.
-        min_scale: IQR floor below which the standard deviation is used (default 1e-8).
+        min_scale: IQR floor below which the standard deviation is used, relative to the
+            metric's largest |value| in the fitting window (default 1e-8): the same
+            metrics in other units scale the same.
 
     Attributes:
         columns_: the metrics kept, in order.
@@ -168,7 +175,7 @@ class MetricEncoder(FittedAttributes):
             raise InvalidInputError(f"data has no usable metric: all {frame.shape[1]} are constant or missing")
         filled = fill_gaps(frame[kept], int(self.max_gap), name="data")
         if self.scale == "robust":
-            c, sc = robust_center_scale(filled.to_numpy(), float(self.min_scale))
+            c, sc = robust_center_scale(filled.to_numpy(), float(self.min_scale), relative=True)
             center, scale = pd.Series(c, index=kept), pd.Series(sc, index=kept)
         elif self.scale == "standard":
             center, scale = filled.mean(), filled.std(ddof=0)
