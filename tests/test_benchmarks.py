@@ -43,3 +43,40 @@ def test_robustness_benchmark_one_incident():
         assert 0.0 <= table[name]["AUC"] <= 1.0 and 0.0 <= table[name]["F1"] <= 1.0
     assert table["faultgraph"]["AC@1 service"] in (0.0, 1.0)
     assert 0.0 <= extra["delay"] <= 1.0 and extra["fit s"] > 0
+
+
+def test_stability_benchmark_on_a_small_machine(tmp_path):
+    # an SMD-layout machine with a planted fault in m1: the three fits are compared edge by
+    # edge, and the report says what it skipped when the data are absent
+    import os
+
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import stability
+
+    rng = np.random.default_rng(0)
+    n = 600
+    a = rng.normal(size=2 * n)
+    X = np.column_stack([a, 0.8 * a + 0.5 * rng.normal(size=2 * n), rng.normal(size=2 * n)])
+    X[n + 300:n + 310, 1] += 6.0
+    root = tmp_path / "ServerMachineDataset"
+    for folder, rows in (("train", X[:n]), ("test", X[n:])):
+        (root / folder).mkdir(parents=True)
+        np.savetxt(root / folder / "machine-9-9.txt", rows, delimiter=",")
+    (root / "test_label").mkdir()
+    np.savetxt(root / "test_label" / "machine-9-9.txt", (np.arange(n) // 10 == 30).astype(int), fmt="%d")
+    (root / "interpretation_label").mkdir()
+    (root / "interpretation_label" / "machine-9-9.txt").write_text("300-309:2\n")  # 1-based: m1
+    rows = stability.machine_rows("SMD", root)
+    assert [r["against"] for r in rows] == ["B", "C"]
+    for r in rows:
+        assert r["edges (A)"] >= 1 and 0.0 <= r["edges differing"] <= 2.0
+        assert r["same top cause"] == 1.0 and r["HitRate@100% A"] == 1.0 == r["HitRate@100% other"]
+    out = tmp_path / "s.md"
+    env = {**os.environ, "FAULTGRAPH_DATA": str(tmp_path / "absent")}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stability.py"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = out.read_text()
+    assert "SMD skipped" in text and "ASD skipped" in text and "python benchmarks/stability.py --out" in text

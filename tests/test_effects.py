@@ -232,3 +232,24 @@ def test_bootstrap_gives_up_rather_than_loop_for_ever(monkeypatch):
     for bad in (1, 9, -1, True, 2.5):
         with pytest.raises(InvalidInputError, match=r"n_bootstrap must be 0 \(no interval\) or at least 10"):
             average_treatment_effect(sem, "a", "b", n_bootstrap=bad)
+
+
+def test_lagged_edges_left_out_of_the_sem_are_said():
+    # y(t) = 0.9 x(t-1): a lagged learner finds the edge; SEM's equations are same-step,
+    # so the effect through time is not counted, and a warning says so (it was silent: ATE 0)
+    import warnings
+
+    from faultgraph import StructureLearner
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=2000)
+    y = np.r_[0.0, 0.9 * x[:-1]] + 0.3 * rng.normal(size=2000)
+    data = pd.DataFrame({"x": x, "y": y})
+    learner = StructureLearner(lags=1, standardize=False).fit(data)
+    assert [(s, t, k) for s, t, k, _ in learner.graph_.lagged_edges] == [("x", "y", 1)]
+    with pytest.warns(UserWarning, match=r"1 lagged edge\(s\) \(e.g. x\(t-1\) -> y\); SEM models same-step"):
+        sem = SEM().fit(data, learner)
+    assert sem.parents_["y"] == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SEM().fit(data, {"y": ["x"]})  # a same-step graph: nothing to say

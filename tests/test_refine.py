@@ -143,3 +143,18 @@ def test_raw_fits_keep_the_planted_graph_from_sd_0_01_to_sd_100(er10):
                 warnings.simplefilter("ignore")  # ConvergenceWarning at scale 100: h stalls, refine repairs
                 fit = StructureLearner(method, standardize=False, lambda1=lambda1 * scale**2).fit(scale * X)
             assert graph_accuracy(er10.W != 0, fit.adjacency_ != 0).shd == 0, (method, scale)
+
+
+def test_the_noise_variance_is_robust_to_a_node_whose_parents_the_start_misses():
+    # a hub of ten parents with the start giving it none: its residual variance is the
+    # hub's whole variance (about 41), the others' about 1; the mean would be about 4.7
+    from faultgraph.discovery.refine import noise_variance
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, 11))
+    X[:, 10] = 2.0 * X[:, :10].sum(axis=1) + rng.normal(size=5000)
+    S = _moments(X)
+    A = np.zeros((11, 11), dtype=bool)
+    assert noise_variance(S, A) == pytest.approx(1.0, abs=0.1)
+    A[:10, 10] = True
+    assert noise_variance(S, A) == pytest.approx(1.0, abs=0.1)

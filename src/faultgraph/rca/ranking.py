@@ -11,8 +11,8 @@ its training residuals. Methods:
   the residual of the metric's learned equation (which leans on the same-step edges),
   its innovation (which needs none: see below) and how far the metric itself moved.
   Chosen by ``benchmarks/rca.py`` (see ``benchmarks/results/rca.md``): against the
-  default before innovations (``"causal+nsigma"``), simulated AC@1 0.77 → 1.00, SMD
-  HitRate 0.69 → 0.81, ASD 0.80 → 0.92 (a ranking per labelled segment), PetShop AC@1
+  default before innovations (``"causal+nsigma"``), simulated AC@1 0.78 → 1.00, SMD
+  HitRate 0.69 → 0.80, ASD 0.78 → 0.90 (a ranking per labelled segment), PetShop AC@1
   0.31 → 0.38, Nezha 0.66 → 0.66.
   The noise z is not weighted by the effect on the symptom here: the weight changed no
   simulated, PetShop or Nezha ranking and cost SMD 0.07 of HitRate;

@@ -12,6 +12,7 @@ each node actually showed instead of assuming a distribution.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -265,6 +266,11 @@ class SEM(FittedAttributes):
 def _parents_from(graph: Any, nodes: list[str]) -> dict[str, list[str]]:
     if hasattr(graph, "graph_"):  # a fitted StructureLearner
         graph = graph.graph_
+    lagged = getattr(graph, "lagged_edges", None)
+    if lagged:
+        warnings.warn(f"the graph has {len(lagged)} lagged edge(s) (e.g. {lagged[0][0]}(t-{lagged[0][2]}) -> "
+                      f"{lagged[0][1]}); SEM models same-step equations only, so they are left out and effects "
+                      "through time are not counted", UserWarning, stacklevel=3)
     if hasattr(graph, "adjacency") and hasattr(graph, "nodes"):
         names, A = [str(n) for n in graph.nodes], np.asarray(graph.adjacency)
     elif isinstance(graph, dict):  # names as the data's columns are kept: text (column 0 is "0")
