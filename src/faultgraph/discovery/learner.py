@@ -282,10 +282,10 @@ def _refine(S: np.ndarray, W_dag: np.ndarray, W_cont: np.ndarray, n: int, thresh
     """Greedy moves on the BIC-penalised least-squares score (:func:`refine_dag`, its
     penalty ``σ̂² log(n) / (2n)`` in the data's units, ``σ̂²`` the :func:`noise_variance`
     of ``W_dag``), then least-squares weights thresholded again, repeated until the graph
-    stops changing;
-    from two starts (``W_dag``, the continuous weights thresholded at ``threshold`` and
-    made acyclic, and ``W_cont`` thresholded at ``threshold / 6``, made acyclic), keeping
-    the one that scores best. Returns the weights and the number of moves made."""
+    stops changing; from two starts (``W_dag``, the continuous weights thresholded at
+    ``threshold`` and made acyclic, and ``W_cont`` thresholded at ``threshold / 6``, made
+    acyclic), keeping the one that scores best. Returns the weights and the number of
+    moves made."""
     S = S + 1e-9 * float(np.mean(np.diag(S))) * np.eye(S.shape[0])  # collinear metrics stay solvable
     lam = noise_variance(S, W_dag != 0) * np.log(n) / (2 * n)
     rich, _ = break_cycles(threshold_weights(W_cont, threshold / 6, keep=required), keep=required)
