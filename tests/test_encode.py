@@ -230,6 +230,10 @@ def test_align_on_a_local_time_index_that_starts_in_the_repeated_hour():
     out = align(pd.DataFrame({"a": np.arange(120.0)}, index=idx), "5min")
     assert len(out) == 24 and str(out.index.tz) == "Europe/Paris"
     assert out.index[0] == idx[0] and out["a"].tolist() == [5.0 * k for k in range(24)]
+    # elsewhere the grid is rounded in local time, as before (India is UTC+05:30)
+    kolkata = pd.date_range("2024-01-01 00:00", periods=48, freq="1h", tz="Asia/Kolkata")
+    hourly = align(pd.DataFrame({"a": np.arange(48.0)}, index=kolkata), "1h")
+    assert hourly.index[0] == kolkata[0] and hourly["a"].tolist() == list(np.arange(48.0))
 
 
 def test_encoding_does_not_depend_on_units():
@@ -243,3 +247,9 @@ def test_encoding_does_not_depend_on_units():
         scaled = MetricEncoder().fit_transform(frame * factor)
         np.testing.assert_allclose(scaled.to_numpy(), reference.to_numpy(), rtol=1e-9, atol=1e-9)
     assert reference["c"].std() > 0.5  # IQR 0 (nearly always 1.0): its standard deviation
+    # a large offset: free disk bytes 5e11 +- 1000 scale as in kilobytes (a floor relative
+    # to the largest |value| left them unscaled)
+    disk = pd.DataFrame({"disk": 5e11 + 1000.0 * rng.normal(size=500)})
+    in_bytes, in_kb = MetricEncoder().fit_transform(disk), MetricEncoder().fit_transform(disk / 1000)
+    np.testing.assert_allclose(in_bytes.to_numpy(), in_kb.to_numpy(), rtol=1e-6, atol=1e-6)
+    assert 0.8 < float(in_bytes["disk"].std()) < 1.2

@@ -61,7 +61,7 @@ def test_duplicate_timestamps(tmp_path):
     assert read_metrics(p, on_duplicate="mean").loc[0.0, "a"] == 2.0
     assert read_metrics(p, on_duplicate="last").loc[0.0, "a"] == 3.0
     q = tmp_path / "dl.csv"
-    q.write_text("timestamp,metric,value\n0,a,1\n0,a,3\n")  # counted as in a wide file: the extra copies
+    q.write_text("timestamp,metric,value\n0,a,1\n0,a,3\n0,b,1\n0,b,2\n")  # a's extra copies, as a wide file
     with pytest.raises(InvalidInputError, match="metric 'a' has 1 repeated timestamp "):
         read_metrics(q)
 
@@ -305,6 +305,11 @@ def test_times_that_are_no_grid_are_said_to_need_resampling(tmp_path):
                       pd.DataFrame({"timestamp": t + pd.Timedelta(seconds=7), "metric": "b", "value": values[:, 1]})])
     with pytest.warns(SamplingWarning, match=r"100% of its rows hold only some metrics"):
         read_metrics(_csv(tmp_path / "long.csv", long))
+    # on a regular grid, a metric added late or a sparse one beside complete ones is no sign of it
+    late = regular.assign(c=np.where(np.arange(200) < 120, np.nan, 1.0), d=np.where(np.arange(200) % 4, np.nan, 2.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_metrics(_csv(tmp_path / "late.csv", late))
 
 
 def test_pandas_row_numbers_are_no_metric(tmp_path):
@@ -314,6 +319,11 @@ def test_pandas_row_numbers_are_no_metric(tmp_path):
     with pytest.warns(UserWarning, match=r"ignoring its first column 'Unnamed: 0', the row numbers"):
         read = read_metrics(path)
     assert list(read.columns) == ["a"]
+    long = pd.DataFrame({"timestamp": np.repeat(np.arange(25.0), 2), "metric": ["a", "b"] * 25,
+                         "value": np.arange(50.0)})
+    long.to_csv(tmp_path / "long.csv")  # a long file with row numbers is read as long
+    with pytest.warns(UserWarning, match=r"ignoring its first column 'Unnamed: 0'"):
+        assert list(read_metrics(tmp_path / "long.csv").columns) == ["a", "b"]
     other = frame.assign(**{"Unnamed: 0": np.arange(50.0) * 3})[["Unnamed: 0", "timestamp", "a"]]
     other.to_csv(tmp_path / "kept.csv", index=False)  # not 0, 1, 2, ...: a metric like any other
     assert list(read_metrics(tmp_path / "kept.csv").columns) == ["Unnamed: 0", "a"]

@@ -399,3 +399,5 @@ def test_a_metric_constant_once_lagged_is_named():
     X[-1, 2] = 1.0
     with pytest.raises(InvalidInputError, match=r"with lags=1, x2 \(lag 1\) is constant over the rows"):
         StructureLearner(lags=1).fit(X)
+    # on the raw scale a constant lagged column is harmless (no scale to divide by): fitted
+    assert StructureLearner(lags=1, standardize=False).fit(X).adjacency_.shape == (3, 3)

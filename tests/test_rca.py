@@ -396,7 +396,7 @@ def test_case_folder_and_mismatched_columns(tmp_path):
         load_case(tmp_path / "nowhere")
 
 
-def test_explain_cli_both_modes(tmp_path):
+def test_explain_cli_both_modes(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from faultgraph.cli import app
@@ -481,7 +481,17 @@ def test_explain_cli_both_modes(tmp_path):
     result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"), "--start",
                                  str(truth["fault_start"]), "--end", str(truth["fault_end"]), "--out", str(out),
                                  "--steps", str(out)])
-    assert result.exit_code == 2 and "the same output path is given twice" in result.stderr and not out.exists()
+    assert result.exit_code == 2 and "--out and --steps name the same file" in result.stderr and not out.exists()
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"), "--start",
+                                 str(truth["fault_start"]), "--end", str(truth["fault_end"]), "--out",
+                                 str(tmp_path / "x"), "--html", str(tmp_path / "x" / "r.html")])
+    assert result.exit_code == 2 and "one would be written inside the other" in result.stderr
+    assert not (tmp_path / "x").exists()
+    monkeypatch.chdir(tmp_path)  # --html rca.json clashes with --out's default, rca.json
+    result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"),
+                                 "--start", str(truth["fault_start"]), "--end", str(truth["fault_end"]),
+                                 "--html", "rca.json"])
+    assert result.exit_code == 2 and "--out (default) and --html name the same file 'rca.json'" in result.stderr
     # --json prints for machines and writes nothing unless --out is given
     out.unlink(missing_ok=True)
     result = runner.invoke(app, ["explain", str(tmp_path / "m"), str(tmp_path / "case" / "anomalous.csv"), *window,

@@ -523,21 +523,29 @@ def _time_value(text: Optional[str]) -> Any:
 CASE_MODE_ONLY = ("lags", "max_gap", "prior")
 
 
-def _check_outputs(*paths: Optional[Path]) -> None:
-    """Refuse output paths that cannot be written, before any work: a folder, a path under a
-    file, or one path given twice (nothing is written when one of several outputs fails)."""
+def _check_outputs(outputs: dict[str, Optional[Path]]) -> None:
+    """Refuse output paths that cannot all be written, before any work (nothing is written
+    when one of several outputs would fail): a folder, a path under a file, one path given
+    twice, or one output inside another. ``outputs`` maps each option (as the user knows
+    it) to its path."""
     from faultgraph.errors import InvalidInputError
 
-    given = [p for p in paths if p is not None]
-    for path in given:
+    given = {name: path for name, path in outputs.items() if path is not None}
+    for name, path in given.items():
         if path.is_dir():
-            raise InvalidInputError(f"output {str(path)!r} is a folder; give a file name")
+            raise InvalidInputError(f"{name} {str(path)!r} is a folder; give a file name")
         parent = next((q for q in path.parents if q.exists()), None)
         if parent is not None and not parent.is_dir():
-            raise InvalidInputError(f"output {str(path)!r} cannot be written: {str(parent)!r} is a file")
-    repeated = sorted({str(p) for p in given if sum(q.resolve() == p.resolve() for q in given) > 1})
-    if repeated:
-        raise InvalidInputError(f"the same output path is given twice: {', '.join(repeated)}")
+            raise InvalidInputError(f"{name} {str(path)!r} cannot be written: {str(parent)!r} is a file")
+    names = list(given)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            pa, pb = given[a].resolve(), given[b].resolve()
+            if pa == pb:
+                raise InvalidInputError(f"{a} and {b} name the same file {str(given[a])!r}")
+            if pa in pb.parents or pb in pa.parents:
+                raise InvalidInputError(f"{a} {str(given[a])!r} and {b} {str(given[b])!r}: one would be written "
+                                        "inside the other")
 
 
 @app.command()
@@ -590,9 +598,10 @@ def explain(
     from faultgraph.rca import step_scores
 
     with _errors():
+        out_name = "--out" if out is not None else "--out (default)"
         if out is None and not as_json:
             out = Path("rca.json")
-        _check_outputs(out, html, steps)
+        _check_outputs({out_name: out, "--html": html, "--steps": steps})
         if normal is not None or anomalous is not None:
             if normal is None or anomalous is None or model_dir is not None:
                 raise InvalidInputError("case mode needs both --normal and --anomalous, and no MODEL_DIR")

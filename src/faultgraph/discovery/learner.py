@@ -189,8 +189,8 @@ class StructureLearner(FittedAttributes):
 
         start = time.perf_counter()
         Z = lagged_design(data, p)
-        flat = np.flatnonzero(np.ptp(Z, axis=0) == 0) if p else []
-        if len(flat):  # a metric that varies only in its first or last p rows
+        flat = np.flatnonzero(np.ptp(Z, axis=0) == 0) if p and self.standardize else []
+        if len(flat):  # varies only in its first or last p rows: no scale to standardise by
             raise InvalidInputError(
                 f"with lags={p}, {describe_names([f'{names[j % d]} (lag {j // d})' for j in flat], show=str)} "
                 f"{'is' if len(flat) == 1 else 'are'} constant over the rows the lagged design uses "

@@ -134,8 +134,9 @@ def align(
             first = float(np.ceil(float(first) / dt) * dt) if start is None else float(first)
             n_points = np.floor((float(last) - first) / dt) + 1  # type: ignore[operator]
         else:
-            if start is None:  # rounded in UTC: local wall time is ambiguous in the hour clocks go back
-                first = first.tz_convert("UTC").ceil(dt).tz_convert(first.tz) if first.tz is not None else first.ceil(dt)
+            if start is None:  # in local time; in the hour clocks go back, the same occurrence
+                first = first.ceil(dt) if first.tz is None else first.ceil(
+                    dt, ambiguous=bool(first.dst()), nonexistent="shift_forward")
             n_points = (last - first) // dt + 1
     except (ValueError, OverflowError) as exc:  # a step finer than the index's unit, dates out of range
         raise InvalidInputError(f"step {step!r} does not fit frame's time index ({index.dtype}): {exc}") from None

@@ -9,8 +9,8 @@ to another, so that an incident is measured in the units of normal behaviour:
    (at the ends: the nearest value); longer gaps raise ``InvalidInputError``;
 3. scale robustly: ``(x − median) / scale`` with ``scale = IQR / 1.349`` (the standard
    deviation of a normal distribution with that IQR); where the IQR is below
-   ``min_scale`` times the metric's largest |value| (a metric that is nearly always the
-   same value, such as an error count), the standard deviation is used instead.
+   ``min_scale`` times the standard deviation (a metric that is nearly always the same
+   value, such as an error count), the standard deviation is used instead.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from faultgraph.errors import InvalidInputError, NotFittedError
 __all__ = ["MetricEncoder", "constant_moves", "fill_gaps", "robust_center_scale"]
 
 _IQR_TO_SIGMA = 1.349
+#: Spreads below this share of a metric's largest |value| are floating-point rounding of a
+#: constant (float64 resolves 1e-16), not variation: :func:`robust_center_scale` scales them by 1.
+RESOLUTION = 1e-12
 
 
 def _as_frame(data: Any, name: str) -> pd.DataFrame:
@@ -63,15 +66,22 @@ def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8, *,
     """Per column: the median, and ``IQR / 1.349`` (the standard deviation of a normal
     distribution with that IQR), or the standard deviation where the IQR is below
     ``min_scale`` (a nearly constant metric), or 1 where that is below ``min_scale`` too.
-    With ``relative``, the floor is ``min_scale`` times the column's largest |value|, so
-    that units do not matter (a metric of values near 5e-9 kept its variation; with an
-    absolute floor of 1e-8 it was divided by 1, a flat zero)."""
+    With ``relative``, units do not matter: the IQR gives way to the standard deviation
+    where it is below ``min_scale`` times it (a metric nearly always at one value, such
+    as an error count), and 1 is used only where the standard deviation is below
+    :data:`RESOLUTION` times the column's largest |value| (rounding noise of a constant).
+    An absolute floor of 1e-8 flattened metrics near 5e-9 to zeros, and one relative to
+    the largest |value| left free disk bytes (5e11 ± 1000) unscaled."""
     center = np.median(values, axis=0)
     q75, q25 = np.percentile(values, [75, 25], axis=0)
-    floor = min_scale * np.abs(values).max(axis=0, initial=0.0) if relative else min_scale
     scale = (q75 - q25) / _IQR_TO_SIGMA
-    scale = np.where(scale < floor, values.std(axis=0), scale)
-    return center, np.where((scale < floor) | (scale == 0), 1.0, scale)
+    std = values.std(axis=0)
+    if relative:
+        resolution = RESOLUTION * np.abs(values).max(axis=0, initial=0.0)
+        scale = np.where((scale < min_scale * std) | (scale <= resolution), std, scale)
+        return center, np.where(scale <= resolution, 1.0, scale)
+    scale = np.where(scale < min_scale, std, scale)
+    return center, np.where(scale < min_scale, 1.0, scale)
 
 
 def constant_moves(departures: np.ndarray, values: np.ndarray, base: np.ndarray | float = 0.0) -> np.ndarray:
@@ -133,9 +143,10 @@ class MetricEncoder(FittedAttributes):
     Args:
         max_gap: longest run of missing steps filled (default 5).
         scale: ``"robust"`` (median/IQR, default), ``"standard"`` (mean/std) or ``None``.
-        min_scale: IQR floor below which the standard deviation is used, relative to the
-            metric's largest |value| in the fitting window (default 1e-8): the same
-            metrics in other units scale the same.
+        min_scale: where the IQR-based scale is below this share of the standard
+            deviation (a metric nearly always at one value), the standard deviation is
+            used (default 1e-8); both are in the metric's units, so the same metrics in
+            other units scale the same.
 
     Attributes:
         columns_: the metrics kept, in order.

@@ -310,6 +310,7 @@ def to_metric_frame(
         raise InvalidInputError(f"{source} has no data rows or no columns")
     raw = raw.copy()
     raw.columns = [str(c).strip() for c in raw.columns]
+    raw = _drop_row_numbers(raw, source)
     columns = list(raw.columns)
     tcol = _find_time_column(columns, time_column, source)
     lower = {c.lower() for c in columns}
@@ -350,7 +351,8 @@ def to_metric_frame(
         dup = long.duplicated(["t", "metric"], keep=False)
         if dup.any() and on_duplicate == "error":
             row = long[dup].iloc[0]
-            n_dup = int(long.duplicated(["t", "metric"]).sum())  # the extra copies, as a wide file counts them
+            own = long[long["metric"] == row["metric"]]
+            n_dup = int(own.duplicated(["t", "metric"]).sum())  # its extra copies, as a wide file counts them
             raise InvalidInputError(
                 f"{source}: metric {row['metric']!r} has {_duplicates(n_dup)} (first {row['t']}); "
                 + _DUPLICATE_HINT
@@ -362,7 +364,6 @@ def to_metric_frame(
     else:
         index = _parse_time(raw[tcol], source) if tcol is not None else pd.RangeIndex(len(raw), name="step")
         frame = raw.drop(columns=[tcol]) if tcol is not None else raw
-        frame = _drop_row_numbers(frame, source)
         if frame.shape[1] == 0:
             raise InvalidInputError(f"{source} has a time column but no metric columns")
         dup_names = duplicated(list(frame.columns))
@@ -410,8 +411,10 @@ def to_metric_frame(
 
 _TIME_HINT = ("set time_column= (in Python) or rename it to one of " + ", ".join(TIME_COLUMNS)
               + " (the command line finds those)")
-#: Rows holding some metrics but not all, above this share: metrics stamped at different times.
+#: Rows holding some metrics but not all, above this share, while no metric is on more than
+#: :data:`SCATTERED` of the rows: metrics stamped at different times.
 PARTIAL_ROWS = 0.5
+SCATTERED = 0.6
 #: A spacing this many times the typical one is a hole in the time index.
 HOLE_FACTOR = 1.5
 #: The typical deviation of the spacing from the typical spacing, as a share of it, above which
@@ -445,14 +448,17 @@ def _warn_irregular(frame: pd.DataFrame, source: str) -> None:
     rows as consecutive steps."""
     if len(frame) < 3:
         return
-    missing = frame.isna().to_numpy()
-    partial = float((missing.any(axis=1) & ~missing.all(axis=1)).mean())
+    present = frame.notna().to_numpy()
+    # metrics stamped at different times: most rows partial and no metric on most rows (a
+    # metric added late, or a sparse one, beside complete ones is no sign of it)
+    partial = float((~present.all(axis=1) & present.any(axis=1)).mean())
+    scattered = partial > PARTIAL_ROWS and float(present.mean(axis=0).max()) < SCATTERED
     t = frame.index.asi8.astype(float) if isinstance(frame.index, pd.DatetimeIndex) else \
         frame.index.to_numpy(dtype=float)
     gaps = np.diff(t)
     step = float(np.median(gaps))
     problems = []
-    if partial > PARTIAL_ROWS:
+    if scattered:
         problems.append(f"{partial:.0%} of its rows hold only some metrics (metrics stamped at different times)")
     if step > 0:
         holes = np.flatnonzero(gaps > HOLE_FACTOR * step)
