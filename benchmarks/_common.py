@@ -32,18 +32,18 @@ def classic_nsigma():
     return NSigmaDetector(combine="max", smooth=1, drift_window=0, background_window=0)
 
 
-def incident_args(doc: str, script: str, incidents: int) -> tuple[argparse.Namespace, str]:
-    """Parse ``--out`` and ``--incidents`` (default ``incidents``), pin BLAS, silence
-    warnings; return the arguments and the command line that reproduces the run."""
+def report_args(doc: str, script: str, incidents: int | None = None) -> tuple[argparse.Namespace, str]:
+    """Parse ``--out`` (and ``--incidents``, default ``incidents``, when given), pin BLAS,
+    silence warnings; return the arguments and the command line that reproduces the run."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--incidents", type=int, default=incidents)
+    if incidents is not None:
+        parser.add_argument("--incidents", type=int, default=incidents)
     args = parser.parse_args()
     pin_blas()
     warnings.simplefilter("ignore")
-    cmd = f"python benchmarks/{script}" + (f" --incidents {args.incidents}" if args.incidents != incidents else "") + (
-        f" --out {args.out}" if args.out else "")
-    return args, cmd
+    more = f" --incidents {args.incidents}" if incidents is not None and args.incidents != incidents else ""
+    return args, f"python benchmarks/{script}{more}" + (f" --out {args.out}" if args.out else "")
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:

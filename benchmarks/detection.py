@@ -28,16 +28,14 @@ threshold):
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, classic_nsigma, markdown_table, pin_blas, progress, write_report  # noqa: E402
+from _common import DATA, classic_nsigma, markdown_table, progress, report_args, write_report  # noqa: E402
 
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 
@@ -78,14 +76,10 @@ def run(dataset: str, root: Path) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    pin_blas()
-    warnings.simplefilter("ignore")
+    args, cmd = report_args(__doc__, "detection.py")
     rows = []
     parts = ["# Unsupervised detection on SMD and ASD", "",
-             f"Produced by `python benchmarks/detection.py{' --out ' + str(args.out) if args.out else ''}` on "
+             f"Produced by `{cmd}` on "
              f"{time.strftime('%Y-%m-%d')} (BLAS pinned to one thread). F1, P, R, event recall and delay are at "
              "the label-free POT threshold (risk 1e-2, the detector's default); `best F1` is the best over all thresholds, unadjusted; "
              "`best F1 (PA)` uses point adjustment and flatters every method. Delay in steps (SMD: minutes; "

@@ -25,17 +25,15 @@ Run it with ``make bench`` or::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, markdown_table, pin_blas, write_report  # noqa: E402
+from _common import DATA, markdown_table, report_args, write_report  # noqa: E402
 
 SACHS = DATA / "sachs"
 INTERVENTIONS = {"u0126": "mek", "aktinhib": "akt", "g0076": "pkc", "psitect": "pip2", "b2camp": "pka"}
@@ -139,13 +137,9 @@ def supervised_rows(dataset: str, root: Path) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    pin_blas()
-    warnings.simplefilter("ignore")
+    args, cmd = report_args(__doc__, "effects.py")
     parts = ["# Effects and supervised fault identification", "",
-             f"Produced by `python benchmarks/effects.py{' --out ' + str(args.out) if args.out else ''}` "
+             f"Produced by `{cmd}` "
              f"on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread).", ""]
     if SACHS.exists():
         print("Sachs ...", file=sys.stderr, flush=True)

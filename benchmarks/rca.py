@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, incident_args, markdown_table, progress, write_report  # noqa: E402
+from _common import DATA, report_args, markdown_table, progress, write_report  # noqa: E402
 
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 PETSHOP = DATA / "petshop" / "dataset" / "low_traffic"
@@ -287,7 +287,7 @@ def paired(frame: pd.DataFrame, metric: str = "HitRate@100%", resamples: int = 1
 def main() -> None:
     from faultgraph.rca import DEFAULT_METHOD
 
-    args, cmd = incident_args(__doc__, "rca.py", 100)
+    args, cmd = report_args(__doc__, "rca.py", 100)
     parts = ["# Root-cause ranking", "", f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one "
              "thread). `causal+innovation+nsigma`: faultgraph's default (noise z + innovation z + N-sigma z, below); "
              "`causal+nsigma`: the default before innovations (noise z weighted by the effect on the symptom, plus "

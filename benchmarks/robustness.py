@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import classic_nsigma, incident_args, markdown_table, progress, write_report  # noqa: E402
+from _common import classic_nsigma, report_args, markdown_table, progress, write_report  # noqa: E402
 
 NORMAL, ANOMALOUS, FAULT_AT, PAST = 1500, 240, 120, 100
 #: A fault of one service moves one metric first: each metric's |z| is smoothed over 15
@@ -224,7 +224,7 @@ def figure(table: pd.DataFrame, path: Path) -> None:
 
 
 def main() -> None:
-    args, cmd = incident_args(__doc__, "robustness.py", 50)
+    args, cmd = report_args(__doc__, "robustness.py", 50)
     rows, extras = [], []
     for level in LEVELS:
         r, e = run_level(level, args.incidents)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, markdown_table, pin_blas, progress, write_report  # noqa: E402
+from _common import DATA, markdown_table, progress, report_args, write_report  # noqa: E402
 
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 PERTURBATION = 1e-13
@@ -83,15 +83,7 @@ def machine_rows(dataset: str, root: Path) -> list[dict]:
 
 
 def main() -> None:
-    import argparse
-    import warnings
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    pin_blas()
-    warnings.simplefilter("ignore")
-    cmd = "python benchmarks/stability.py" + (f" --out {args.out}" if args.out else "")
+    args, cmd = report_args(__doc__, "stability.py")
     parts = ["# Stability: results when nothing real changes", "",
              f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread). The detector "
              "(`CausalDetector()`) fitted on each machine's training file as read (A), with every value multiplied "

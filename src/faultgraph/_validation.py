@@ -71,6 +71,14 @@ def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     return str(value)
 
 
+def text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its column names as text (``pd.DataFrame(array)`` numbers them 0, 1,
+    ...: metric names are text everywhere, column 0 is ``"0"``); itself if they already are."""
+    if all(isinstance(c, str) for c in frame.columns):
+        return frame
+    return frame.set_axis([str(c) for c in frame.columns], axis=1)
+
+
 def describe_names(names: Sequence[Any], limit: int = 8, show: Callable[[Any], str] = repr) -> str:
     """The first ``limit`` of ``names`` for a message, each as ``show`` writes it, and how
     many more there are."""

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import FittedAttributes, check_nonnegative
+from faultgraph._validation import FittedAttributes, check_nonnegative, text_columns
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, sink_parents
 from faultgraph.encode import MetricEncoder
 from faultgraph.errors import InvalidInputError, NotFittedError
@@ -70,8 +70,7 @@ class FaultIdentifier(FittedAttributes):
         if not isinstance(self.label, str):
             raise InvalidInputError(f"label must be a column name as text (metric names are read as text: column "
                                     f"{self.label!r} is {str(self.label)!r}), got {type(self.label).__name__}")
-        if not all(isinstance(c, str) for c in frame.columns):
-            frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+        frame = text_columns(frame)
         if self.label not in frame.columns:
             if need_label:
                 raise InvalidInputError(f"the label column {self.label!r} is not in the data; columns: "

@@ -22,7 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import FittedAttributes, as_generator, check_choice, check_window, describe_names
+from faultgraph._validation import (FittedAttributes, as_generator, check_choice, check_window, describe_names,
+                                    text_columns)
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
@@ -197,9 +198,8 @@ class Detector(FittedAttributes):
     # --- the common path ----------------------------------------------------------------
 
     def _frame(self, data: Any, name: str) -> pd.DataFrame:
-        if isinstance(data, pd.DataFrame):  # metric names are text, as the encoder keeps them
-            return data if all(isinstance(c, str) for c in data.columns) else data.set_axis(
-                [str(c) for c in data.columns], axis=1)
+        if isinstance(data, pd.DataFrame):
+            return text_columns(data)  # metric names are text, as the encoder keeps them
         try:
             arr = np.asarray(data, dtype=float)
         except (TypeError, ValueError) as exc:
