@@ -821,6 +821,10 @@ def download(
                   f"(from {source.repo}, licence {source.licence})")
 
 
+# --- commands defined in other modules: each module's `register(app)` adds its own (keep them light to
+# import: heavy imports go inside the command functions) ---
+
+
 def main() -> None:
     """Entry point of the ``faultgraph`` script."""
     app()

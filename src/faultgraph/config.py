@@ -1,0 +1,190 @@
+"""Choices and defaults, each written once.
+
+The parameters with a fixed set of values are :class:`enum.StrEnum` s (a member *is* its
+string, so ``Combine.MEAN_SQUARE == "mean-square"`` and the library keeps accepting plain
+strings); the defaults of the workflows live in frozen dataclasses. The library's
+estimators, the command line and the service read them from here, so a default changes
+in one place.
+
+This module imports nothing heavy: the command line reads it at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "DEFAULTS",
+    "Combine",
+    "Defaults",
+    "DetectorConfig",
+    "ExplainConfig",
+    "FitConfig",
+    "LearnConfig",
+    "Learner",
+    "RcaMethod",
+    "Score",
+    "ThresholdMethod",
+    "check_choice",
+]
+
+
+class Learner(StrEnum):
+    """The structure learner: DAGMA's log-det constraint (fast) or NOTEARS' trace of the
+    matrix exponential (the paper's eq. 2)."""
+
+    DAGMA = "dagma"
+    NOTEARS = "notears"
+
+
+class Combine(StrEnum):
+    """How the per-metric deviations of one step make one score."""
+
+    MEAN_SQUARE = "mean-square"
+    MAX_OF_SMOOTHED = "max-of-smoothed"
+    MAX = "max"
+    MEAN_SQUARE_MAX = "mean-square+max"
+
+
+class Score(StrEnum):
+    """What each step's score of the causal detector adds up."""
+
+    RESIDUAL_MARGINAL = "residual+marginal"
+    RESIDUAL = "residual"
+    RESIDUAL_MARGINAL_INNOVATION = "residual+marginal+innovation"
+
+
+class ThresholdMethod(StrEnum):
+    """How the label-free alarm threshold is read off the training scores."""
+
+    POT = "pot"
+    QUANTILE = "quantile"
+
+
+class RcaMethod(StrEnum):
+    """How ``explain`` ranks the metrics of an incident window (see :mod:`faultgraph.rca`)."""
+
+    CAUSAL_INNOVATION_NSIGMA = "causal+innovation+nsigma"
+    CAUSAL_NSIGMA = "causal+nsigma"
+    CAUSAL = "causal"
+    INNOVATION = "innovation"
+    NOISE = "noise"
+    BARO = "baro"
+    NSIGMA = "nsigma"
+    RANDOM = "random"
+
+
+def check_choice(name: str, value: Any, choices: type[StrEnum]) -> str:
+    """``value`` as the plain string of a member of ``choices``; an
+    :class:`~faultgraph.errors.InvalidInputError` naming ``name`` and what is allowed
+    otherwise."""
+    try:
+        return str(choices(value))
+    except ValueError:
+        from faultgraph.errors import InvalidInputError
+
+        allowed = ", ".join(repr(str(m)) for m in choices)
+        raise InvalidInputError(f"{name} must be one of {allowed}, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The defaults shared by several estimators and commands (one place each)."""
+
+    #: L1 threshold below which a learned edge weight is dropped.
+    threshold: float = 0.3
+    #: Longest run of missing steps the encoder fills (forward, then linear).
+    max_gap: int = 5
+    #: Past steps in the causal detector's candidate space.
+    lags: int = 1
+    #: Steps over which a metric's median is followed (level shifts that last stop alarming).
+    drift_window: int = 360
+    #: Steps over which the score's background is followed (noisier regimes).
+    background_window: int = 1440
+    #: Trailing rolling-mean window of the detection score.
+    smooth: int = 15
+    #: False-alarm probability of the POT threshold.
+    risk: float = 1e-2
+    #: Quantile of the training scores for the quantile threshold.
+    quantile: float = 0.99
+    #: Top causes that get a propagation path in ``explain``.
+    n_paths: int = 5
+    #: Fewest steps an explained window may hold.
+    min_steps: int = 3
+
+
+DEFAULTS = Defaults()
+
+
+@dataclass(frozen=True)
+class _Config:
+    """Shared behaviour: ``to_dict`` (plain values) and ``replace``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+
+    def replace(self, **changes: Any) -> Any:
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class LearnConfig(_Config):
+    """``discover``: learn one graph of a metrics file."""
+
+    method: Learner = Learner.DAGMA
+    lambda1: float | None = None
+    threshold: float = DEFAULTS.threshold
+    standardize: bool = True
+    max_gap: int = DEFAULTS.max_gap
+    lags: int = 0
+    refine: bool | None = None
+
+
+@dataclass(frozen=True)
+class DetectorConfig(_Config):
+    """The causal detector's hyperparameters (``fit`` without a label)."""
+
+    lags: int = DEFAULTS.lags
+    method: Learner = Learner.DAGMA
+    lambda1: float | None = None
+    threshold: float = DEFAULTS.threshold
+    score: Score = Score.RESIDUAL_MARGINAL
+    combine: Combine = Combine.MEAN_SQUARE
+    smooth: int = DEFAULTS.smooth
+    drift_window: int = DEFAULTS.drift_window
+    background_window: int = DEFAULTS.background_window
+    threshold_method: ThresholdMethod = ThresholdMethod.POT
+    risk: float = DEFAULTS.risk
+    quantile: float = DEFAULTS.quantile
+    max_gap: int = DEFAULTS.max_gap
+
+
+#: The detector options that a labelled fit (``FaultIdentifier``) does not read.
+UNSUPERVISED_ONLY: tuple[str, ...] = ("lags", "risk", "combine", "score", "drift_window", "background_window")
+
+
+@dataclass(frozen=True)
+class FitConfig(_Config):
+    """``fit``: a causal detector (no label) or a fault identifier (``label``)."""
+
+    label: str | None = None
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+
+
+@dataclass(frozen=True)
+class ExplainConfig(_Config):
+    """``explain``: how an incident window is ranked."""
+
+    target: str | None = None
+    method: RcaMethod | None = None
+    reference_window: int | None = None
+    n_paths: int = DEFAULTS.n_paths
+    min_steps: int = DEFAULTS.min_steps
