@@ -1,0 +1,101 @@
+"""Connecting to a dask.distributed cluster, or starting a local one for the duration."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from faultgraph.errors import InvalidInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from distributed import Client
+
+__all__ = ["INLINE", "SCHEDULER_ENV", "client", "import_distributed", "resolve_scheduler"]
+
+#: The environment variable naming the cluster to use when no ``scheduler`` is given.
+SCHEDULER_ENV = "FAULTGRAPH_SCHEDULER"
+#: The ``scheduler`` value that runs tasks in this process, without dask.
+INLINE = "inline"
+
+
+def import_distributed() -> Any:
+    """The ``distributed`` module, or an ImportError naming the extra that installs it."""
+    try:
+        import distributed
+    except ImportError as exc:  # pragma: no cover - the dev environment has it
+        raise ImportError("running on a cluster needs dask.distributed: pip install 'faultgraph[dask]'") from exc
+    return distributed
+
+
+def resolve_scheduler(scheduler: str | None) -> str | None:
+    """``scheduler``, else ``$FAULTGRAPH_SCHEDULER``, else ``None`` (a local cluster); an
+    empty string counts as none."""
+    if scheduler is None:
+        scheduler = os.environ.get(SCHEDULER_ENV) or None
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise InvalidInputError(f"scheduler must be an address such as 'tcp://127.0.0.1:8786', a scheduler file "
+                                f"or {INLINE!r}, got {scheduler!r}")
+    return scheduler.strip() or None if scheduler is not None else None
+
+
+def _default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def client(scheduler: str | None = None, n_workers: int | None = None, threads_per_worker: int = 1
+           ) -> Iterator[Client]:
+    """A ``distributed.Client`` for the duration of the ``with`` block.
+
+    Parameters
+    ----------
+    scheduler : an existing cluster: ``tcp://host:port`` (any dask address) or the path of
+        a scheduler file (``dask scheduler --scheduler-file FILE``). ``None``: the
+        ``FAULTGRAPH_SCHEDULER`` environment variable, and when that is unset a
+        ``LocalCluster`` of worker processes on 127.0.0.1, without dashboard, closed on exit.
+    n_workers : worker processes of the local cluster (default: the CPUs this process may use).
+    threads_per_worker : threads per local worker (1: one task per process at a time).
+
+    Raises
+    ------
+    ImportError : dask.distributed is not installed (``pip install 'faultgraph[dask]'``).
+    InvalidInputError : a bad ``n_workers``/``threads_per_worker``, or ``scheduler='inline'``.
+    """
+    address = resolve_scheduler(scheduler)
+    if address == INLINE:
+        raise InvalidInputError(f"scheduler={INLINE!r} runs tasks without dask, so there is no client to open; "
+                                "give an address ('tcp://host:port'), a scheduler file, or None for a local cluster")
+    if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
+        raise InvalidInputError(f"n_workers must be an integer >= 1 for a cluster, got {n_workers!r}")
+    if isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int) or threads_per_worker < 1:
+        raise InvalidInputError(f"threads_per_worker must be an integer >= 1, got {threads_per_worker!r}")
+    distributed = import_distributed()
+    if address is not None:
+        if "://" not in address and Path(address).is_file():
+            c = distributed.Client(scheduler_file=address)
+        else:
+            c = distributed.Client(address)
+        try:
+            yield c
+        finally:
+            c.close()
+        return
+    cluster = distributed.LocalCluster(n_workers=n_workers or _default_workers(),
+                                       threads_per_worker=threads_per_worker, processes=True,
+                                       host="127.0.0.1", dashboard_address=None,
+                                       env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                                            "MKL_NUM_THREADS": "1"})
+    try:
+        c = distributed.Client(cluster)
+        try:
+            yield c
+        finally:
+            c.close()
+    finally:
+        cluster.close()

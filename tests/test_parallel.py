@@ -1,0 +1,71 @@
+"""faultgraph.parallel: run_tasks in-process and on a LocalCluster give the same results,
+a failed item is kept apart, the cluster is closed on exit."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from faultgraph.errors import InvalidInputError
+from faultgraph.parallel import TaskResult, client, resolve_scheduler, run_tasks
+
+
+def _square_or_fail(x: int) -> int:
+    if x == 3:
+        raise InvalidInputError("three is not allowed")
+    return x * x
+
+
+def _solve(seed: int, d: int = 30) -> list[float]:
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(d, d))
+    return np.linalg.solve(A @ A.T + np.eye(d), np.ones(d)).tolist()
+
+
+def test_inline_keeps_order_and_failures():
+    seen = []
+    results = run_tasks(_square_or_fail, [1, 2, 3, 4], n_workers=0, keys="abcd",
+                        progress=lambda done, total: seen.append((done, total)))
+    assert [r.key for r in results] == list("abcd")
+    assert [r.value for r in results] == [1, 4, None, 16]
+    assert [r.ok for r in results] == [True, True, False, True]
+    assert results[2].error == "InvalidInputError: three is not allowed"
+    assert "three is not allowed" in results[2].traceback
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert run_tasks(_square_or_fail, [5], scheduler="inline") == [TaskResult(0, 25)]
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(InvalidInputError, match="keys must give one key per item: got 1 keys for 2"):
+        run_tasks(_square_or_fail, [1, 2], n_workers=0, keys=["a"])
+    with pytest.raises(InvalidInputError, match="n_workers must be an integer >= 0.*got -1"):
+        run_tasks(_square_or_fail, [1], n_workers=-1)
+    with pytest.raises(InvalidInputError, match="scheduler='inline' runs tasks without dask"):
+        with client("inline"):
+            pass
+
+
+def test_scheduler_from_environment(monkeypatch):
+    monkeypatch.setenv("FAULTGRAPH_SCHEDULER", "tcp://127.0.0.1:1")
+    assert resolve_scheduler(None) == "tcp://127.0.0.1:1"
+    assert resolve_scheduler("inline") == "inline"
+    monkeypatch.setenv("FAULTGRAPH_SCHEDULER", "")
+    assert resolve_scheduler(None) is None
+
+
+def test_local_cluster_equals_inline_and_closes():
+    fn = functools.partial(_solve, d=40)
+    inline = run_tasks(fn, range(6), n_workers=0)
+    with client(n_workers=2) as c:
+        assert len(c.scheduler_info()["workers"]) == 2
+        seen = []
+        on_cluster = run_tasks(fn, range(6), client=c, progress=lambda d, t: seen.append(d))
+        failures = run_tasks(_square_or_fail, [2, 3], client=c, keys=["two", "three"])
+        cluster = c.cluster
+    assert cluster.status.name == "closed"
+    assert [r.value for r in on_cluster] == [r.value for r in inline]  # bit for bit
+    assert sorted(seen) == [1, 2, 3, 4, 5, 6]
+    assert failures[0] == TaskResult("two", 4)
+    assert failures[1].key == "three" and failures[1].error == "InvalidInputError: three is not allowed"
