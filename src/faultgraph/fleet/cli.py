@@ -1,0 +1,162 @@
+"""``faultgraph fleet fit|detect|explain``: one model per entity, on dask.distributed
+(thin: parse, call :mod:`faultgraph.fleet`, print)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Optional
+
+import typer
+
+__all__ = ["register"]
+
+fleet_app = typer.Typer(help="A model per entity (host, pod, service) for a whole fleet, on a dask cluster.",
+                        no_args_is_help=True)
+
+SCHEDULER_HELP = ("The dask scheduler to run on: tcp://HOST:PORT or a scheduler file (default: "
+                  "$FAULTGRAPH_SCHEDULER, else a local cluster sized to this machine, closed at the end).")
+WORKERS_HELP = "Worker processes of the local cluster (default: the CPUs; 0: in this process, no dask)."
+ENTITY_HELP = ("The column naming each row's entity, when SOURCE is one file for the whole fleet "
+               "(it is split into one file per entity under the output folder's .inputs/).")
+RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min', '30s', or a number), as "
+                 "`faultgraph fit --resample` does.")
+
+
+def _helpers() -> tuple[Callable[[], Any], Any]:
+    """The command line's error handler and stderr console (its shared module when present)."""
+    try:
+        from faultgraph._cli import err, errors
+    except ImportError:  # the single-module command line
+        from faultgraph.cli import _errors as errors
+        from faultgraph.cli import err
+    return errors, err
+
+
+@contextmanager
+def _progress(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    _, err = _helpers()
+    with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _finish(result: Any, as_json: bool) -> None:
+    """Print the summary (stderr) or the JSON (stdout); exit 1 when an entity failed."""
+    _, err = _helpers()
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        err.print(str(result), highlight=False, soft_wrap=True, markup=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@fleet_app.command("fit")
+def fit_cmd(
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help=(
+        "Folder (path or fsspec URL: s3://, gs://, file://) with one metrics file per entity, named after it "
+        "(web-01.csv -> entity web-01); or one file with --entity-column."))],
+    out: Annotated[str, typer.Option("--out", help="Models folder: OUT/<entity>/ is a model folder as `fit` "
+                                                    "writes it.")],
+    scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option(min=0, help=WORKERS_HELP, show_default=False)] = None,
+    entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Refit entities whose model is current (same data, "
+                                                        "options and faultgraph version).")] = False,
+    label: Annotated[Optional[str], typer.Option(help="0/1 fault-label column (as `fit --label`).")] = None,
+    lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (unsupervised).")] = 1,
+    method: Annotated[str, typer.Option(help="Structure learner: dagma or notears.")] = "dagma",
+    lambda1: Annotated[Optional[float], typer.Option(help="L1 penalty (default: as `fit`).",
+                                                     show_default=False)] = None,
+    threshold: Annotated[float, typer.Option(help="Drop edges with |weight| below this.")] = 0.3,
+    max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,
+    risk: Annotated[float, typer.Option(help="False-alarm probability of the label-free threshold.")] = 1e-2,
+    prior: Annotated[Optional[str], typer.Option(help="YAML prior, the same for every entity.")] = None,
+    resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome per entity as JSON on stdout.")] = False,
+) -> None:
+    """Fit one model per entity. A failed entity is reported (exit 1) and the rest go on."""
+    errors, _ = _helpers()
+    with errors():
+        from faultgraph.config import DetectorConfig, FitConfig, Learner, check_choice
+        from faultgraph.fleet import fleet_fit
+
+        detector = DetectorConfig(lags=lags, method=Learner(check_choice("--method", method, Learner)),
+                                  lambda1=lambda1, threshold=threshold, max_gap=max_gap, risk=risk)
+        with _progress("fitting", enabled=not as_json) as progress:
+            result = fleet_fit(source, out, config=FitConfig(label=label, detector=detector), prior=prior,
+                               scheduler=scheduler, n_workers=workers, force=force, entity_column=entity_column,
+                               resample=resample, progress=progress)
+    _finish(result, as_json)
+
+
+@fleet_app.command("detect")
+def detect_cmd(
+    models: Annotated[str, typer.Argument(metavar="MODELS_DIR", help="Models folder of `fleet fit`.")],
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="Metrics to score: a folder with one file per "
+                                                                 "entity (path or URL), or one file with "
+                                                                 "--entity-column.")],
+    out: Annotated[str, typer.Option("--out", help="Scores folder: OUT/<entity>.csv as `detect` writes it, and "
+                                                    "OUT/incidents.json (the fleet's incidents, newest first).")],
+    scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option(min=0, help=WORKERS_HELP, show_default=False)] = None,
+    entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
+    merge_gap: Annotated[int, typer.Option(min=0, help="Alarm runs at most this many quiet steps apart are one "
+                                                       "incident.")] = 0,
+    resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome per entity and the incidents as JSON "
+                                                         "on stdout.")] = False,
+) -> None:
+    """Score each entity with its model; write a scores file per entity and incidents.json."""
+    errors, _ = _helpers()
+    with errors():
+        from faultgraph.fleet import fleet_detect
+
+        with _progress("scoring", enabled=not as_json) as progress:
+            result = fleet_detect(models, source, out, scheduler=scheduler, n_workers=workers,
+                                  entity_column=entity_column, resample=resample, merge_gap=merge_gap,
+                                  progress=progress)
+    _finish(result, as_json)
+
+
+@fleet_app.command("explain")
+def explain_cmd(
+    models: Annotated[str, typer.Argument(metavar="MODELS_DIR", help="Models folder of `fleet fit`.")],
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="The metrics `fleet detect` scored.")],
+    incidents: Annotated[str, typer.Argument(metavar="SCORES_DIR", help="Scores folder of `fleet detect` (or "
+                                                                        "its incidents.json).")],
+    out: Annotated[str, typer.Option("--out", help="Folder for OUT/<entity>/incident-<n>.rca.json (as `explain` "
+                                                    "writes rca.json) and OUT/explanations.json.")],
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Explain only the newest N incidents.",
+                                                 show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Option(help="The symptom metric (default: as `explain`).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option(min=0, help=WORKERS_HELP, show_default=False)] = None,
+    entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
+    resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome per entity as JSON on stdout.")] = False,
+) -> None:
+    """Rank the root causes of each incident `fleet detect` found."""
+    errors, _ = _helpers()
+    with errors():
+        from faultgraph.config import ExplainConfig
+        from faultgraph.fleet import fleet_explain
+
+        with _progress("explaining", enabled=not as_json) as progress:
+            result = fleet_explain(models, source, incidents, out, config=ExplainConfig(target=target), limit=limit,
+                                   scheduler=scheduler, n_workers=workers, entity_column=entity_column,
+                                   resample=resample, progress=progress)
+    _finish(result, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``fleet fit|detect|explain`` to ``app``."""
+    app.add_typer(fleet_app, name="fleet")

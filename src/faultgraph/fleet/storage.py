@@ -1,0 +1,180 @@
+"""Where the fleet's files live: local folders or fsspec URLs (``s3://``, ``gs://``, ``file://``).
+
+Every function here runs where the data is read or written, on a worker: the client
+only lists entities and passes paths. A model folder is published atomically per entity
+(a local folder is renamed into place; on an object store the files are uploaded with
+``fleet.json``, the fingerprint that marks the model current, last).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from faultgraph.errors import InvalidInputError
+
+__all__ = ["FINGERPRINT", "METRIC_SUFFIXES", "check_entity_name", "digest", "entity_name", "is_local", "join",
+           "local_file", "local_folder", "publish_folder", "publish_file", "read_json", "url_fs"]
+
+#: The file beside model.json that says what a fleet model was fitted from.
+FINGERPRINT = "fleet.json"
+#: Metrics files a source folder may hold (``read_metrics``'s formats), longest first.
+METRIC_SUFFIXES = (".csv.gz", ".csv.bz2", ".parquet", ".csv", ".tsv", ".txt", ".pq", ".json")
+
+
+def _fsspec() -> Any:
+    try:
+        import fsspec
+    except ImportError as exc:  # pragma: no cover - the dask extra brings it
+        raise ImportError("reading fleet data needs fsspec: pip install 'faultgraph[dask]'") from exc
+    return fsspec
+
+
+def url_fs(url: str | Path) -> tuple[Any, str]:
+    """The fsspec filesystem of ``url`` and the path inside it (a plain path is local)."""
+    return _fsspec().core.url_to_fs(str(url))
+
+
+def is_local(url: str | Path) -> bool:
+    """``url`` is a plain path or a ``file://`` URL."""
+    fs, _ = url_fs(url)
+    return "file" in _protocols(fs)
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def join(base: str | Path, *parts: str) -> str:
+    """``base/part/...`` for a path or a URL."""
+    text = str(base).rstrip("/")
+    return "/".join([text, *parts]) if text else "/".join(parts)
+
+
+def _local_path(url: str | Path) -> Path:
+    fs, path = url_fs(url)
+    return Path(path)
+
+
+def entity_name(filename: str) -> str | None:
+    """The entity of a metrics file: its name less a known extension (``web-01.csv.gz``
+    → ``web-01``); ``None`` for other files and hidden ones."""
+    if filename.startswith("."):
+        return None
+    lower = filename.lower()
+    for suffix in METRIC_SUFFIXES:
+        if lower.endswith(suffix) and len(filename) > len(suffix):
+            return filename[: -len(suffix)]
+    return None
+
+
+def check_entity_name(name: Any, where: str) -> str:
+    """``name`` as an entity name usable as a folder name; ``InvalidInputError`` otherwise."""
+    text = str(name)
+    if (not text.strip() or text.startswith(".") or any(ch in text for ch in "/\\\0")
+            or text != text.strip()):
+        raise InvalidInputError(f"{where}: entity name {text!r} cannot name a folder; an entity name must be "
+                                "non-empty, not start with '.', and hold no '/', '\\' or surrounding spaces")
+    return text
+
+
+def digest(url: str | Path) -> str:
+    """The SHA-256 of a file's content (read in 1 MiB blocks)."""
+    fs, path = url_fs(url)
+    h = hashlib.sha256()
+    with fs.open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_json(url: str | Path) -> Any:
+    """A JSON file's content, or ``None`` when it is missing or unreadable."""
+    fs, path = url_fs(url)
+    try:
+        with fs.open(path, "rb") as fh:
+            return json.loads(fh.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def local_file(url: str | Path) -> Iterator[Path]:
+    """A local path holding the file ``url`` (itself when local, else a temporary copy
+    with the same name, removed afterwards)."""
+    fs, path = url_fs(url)
+    if "file" in _protocols(fs):
+        yield Path(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="faultgraph-") as tmp:
+        local = Path(tmp) / Path(path).name
+        fs.get(path, str(local))
+        yield local
+
+
+@contextmanager
+def local_folder(url: str | Path) -> Iterator[Path]:
+    """A local folder holding the folder ``url`` (itself when local, else a temporary copy)."""
+    fs, path = url_fs(url)
+    if "file" in _protocols(fs):
+        yield Path(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="faultgraph-") as tmp:
+        local = Path(tmp) / "folder"
+        fs.get(path.rstrip("/") + "/", str(local), recursive=True)
+        yield local
+
+
+def publish_folder(build: Any, dest: str | Path, last: str = FINGERPRINT) -> None:
+    """Write a folder at ``dest`` atomically: ``build(folder)`` fills a fresh local folder,
+    which then replaces ``dest`` as a whole (local: two renames, a reader never sees a mix
+    of old and new files; object store: the files are uploaded, ``last`` after the rest,
+    once the old ``last`` has been removed)."""
+    fs, path = url_fs(dest)
+    if "file" in _protocols(fs):
+        final = Path(path)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        token = uuid.uuid4().hex[:12]
+        tmp = final.parent / f".{final.name}.tmp-{token}"
+        old = final.parent / f".{final.name}.old-{token}"
+        try:
+            build(tmp)
+            if final.exists():
+                if not final.is_dir():
+                    raise InvalidInputError(f"{str(final)!r} is a file; a model folder is needed there")
+                os.replace(final, old)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="faultgraph-") as staging:
+        folder = Path(staging) / "folder"
+        build(folder)
+        if fs.exists(join(path, last)):
+            fs.rm(join(path, last))
+        names = sorted(p.name for p in folder.iterdir() if p.is_file())
+        for name in [n for n in names if n != last] + [n for n in names if n == last]:
+            fs.put(str(folder / name), join(path, name))
+
+
+def publish_file(write: Any, dest: str | Path) -> None:
+    """Write the file ``dest`` atomically: ``write(local_path)`` creates it locally first
+    (local: in the destination folder, then renamed; object store: uploaded in one put)."""
+    fs, path = url_fs(dest)
+    if "file" in _protocols(fs):
+        write(Path(path))  # the writers of faultgraph.io are atomic themselves
+        return
+    with tempfile.TemporaryDirectory(prefix="faultgraph-") as staging:
+        local = Path(staging) / Path(path).name
+        write(local)
+        fs.put(str(local), path)

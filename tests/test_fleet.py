@@ -1,0 +1,212 @@
+"""faultgraph fleet: one model per host on a LocalCluster and on a scheduler and worker
+started as separate processes; each model equals a plain fit of its host; a broken host
+is reported and the others succeed; a re-run skips current models."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from faultgraph import workflows
+from faultgraph.cli import app
+from faultgraph.config import FitConfig
+from faultgraph.errors import InvalidInputError
+from faultgraph.fleet import fleet_detect, fleet_explain, fleet_fit, list_entities
+from faultgraph.io import write_csv_atomic
+from faultgraph.parallel import pinned_blas
+from faultgraph.simulate import simulate_incident
+
+pytest.importorskip("distributed")
+
+HOSTS = ("host-a", "host-b", "host-c", "host-d")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def fleet_data(tmp_path_factory) -> Path:
+    """normal/<host>.csv (fit) and recent/<host>.csv (the last normal rows, then a fault)
+    for four simulated hosts of 4-6 services, and a broken host in each folder."""
+    root = tmp_path_factory.mktemp("fleet")
+    for k, host in enumerate(HOSTS):
+        inc = simulate_incident(services=4 + k % 3, normal_steps=600, anomalous_steps=80, fault_at=20,
+                                random_state=k)
+        write_csv_atomic(root / "normal" / f"{host}.csv", inc.normal, "%.10g")
+        write_csv_atomic(root / "recent" / f"{host}.csv", pd.concat([inc.normal.iloc[-200:], inc.anomalous]),
+                         "%.10g")
+    for folder in ("normal", "recent"):
+        (root / folder / "broken.csv").write_text("timestamp,cpu\n0,1.0\n1,oops\n")
+    (root / "normal" / "notes.md").write_text("not a metrics file\n")
+    return root
+
+
+def _arrays(folder: Path) -> dict[str, np.ndarray]:
+    with np.load(folder / "arrays.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+def _check_fleet(root: Path, models: Path, scores: Path, plain: dict[str, dict[str, np.ndarray]]) -> None:
+    assert sorted(p.name for p in models.iterdir() if not p.name.startswith(".")) == sorted(HOSTS)
+    for host in HOSTS:
+        got = _arrays(models / host)
+        assert got.keys() == plain[host].keys()
+        for name, value in plain[host].items():
+            np.testing.assert_array_equal(got[name], value, err_msg=f"{host}: {name}")
+        assert json.loads((models / host / "fleet.json").read_text())["entity"] == host
+        table = pd.read_csv(scores / f"{host}.csv", index_col=0)
+        assert {"score", "anomaly", "background"} <= set(table.columns) and len(table) == 280
+    document = json.loads((scores / "incidents.json").read_text())
+    starts = [i["start"] for i in document["incidents"]]
+    assert starts == sorted(starts, reverse=True) and len(starts) >= len(HOSTS)  # every fault alarms
+    assert {i["entity"] for i in document["incidents"]} == set(HOSTS)
+    assert [f["entity"] for f in document["failed"]] == ["broken"]
+
+
+@pytest.fixture(scope="module")
+def plain(fleet_data, tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
+    """Each host's model from a plain fit (workflows.fit_model, as `faultgraph fit`), BLAS
+    on one thread as in the fleet's tasks (more threads change the last bits)."""
+    out = tmp_path_factory.mktemp("plain")
+    arrays = {}
+    for host in HOSTS:
+        frame = workflows.load_metrics(fleet_data / "normal" / f"{host}.csv")
+        with pinned_blas():
+            workflows.fit_model(frame, FitConfig()).save(out / host)
+        arrays[host] = _arrays(out / host)
+    return arrays
+
+
+def _cli(*args: str):
+    return runner.invoke(app, ["fleet", *args], catch_exceptions=False)
+
+
+def test_inline_library_fit_detect_explain(fleet_data, plain, tmp_path):
+    models, scores, rca = tmp_path / "models", tmp_path / "scores", tmp_path / "rca"
+    result = fleet_fit(fleet_data / "normal", models, n_workers=0)
+    assert result.counts() == {"fitted": 4, "failed": 1}
+    assert result.failed[0].entity == "broken" and "InvalidInputError" in result.failed[0].error
+    detected = fleet_detect(models, fleet_data / "recent", scores, n_workers=0)
+    _check_fleet(fleet_data, models, scores, plain)
+    assert detected.failed[0].entity == "broken"
+    explained = fleet_explain(models, fleet_data / "recent", scores, rca, n_workers=0, limit=2)
+    index = json.loads((rca / "explanations.json").read_text())["explanations"]
+    assert [e["incident"] for e in index] == [0, 1]
+    for entry in index:
+        doc = json.loads(Path(entry["file"]).read_text())
+        assert doc["window"] == [entry["start"], entry["end"]] and doc["causes"]
+    assert explained.ok
+    # a second run skips the current models; a changed file or --force refits
+    again = fleet_fit(fleet_data / "normal", models, n_workers=0)
+    assert again.counts() == {"current": 4, "failed": 1}
+    changed = tmp_path / "changed"
+    shutil.copytree(fleet_data / "normal", changed)
+    frame = pd.read_csv(changed / "host-b.csv", index_col=0)
+    write_csv_atomic(changed / "host-b.csv", frame.iloc[:-10], "%.10g")
+    third = fleet_fit(changed, models, n_workers=0)
+    assert {o.entity: o.status for o in third.outcomes if o.ok} == {"host-a": "current", "host-b": "fitted",
+                                                                    "host-c": "current", "host-d": "current"}
+    assert fleet_fit(fleet_data / "normal", models, n_workers=0, force=True).counts() == {"fitted": 4, "failed": 1}
+
+
+def test_long_file_with_an_entity_column(fleet_data, tmp_path):
+    frames = [pd.read_csv(fleet_data / "normal" / f"{h}.csv").assign(host=h) for h in HOSTS[:2]]
+    long = pd.concat(frames, ignore_index=True)
+    long.to_csv(tmp_path / "all.csv", index=False)
+    result = fleet_fit(tmp_path / "all.csv", tmp_path / "models", entity_column="host", n_workers=0)
+    assert result.counts() == {"fitted": 2}
+    for h in HOSTS[:2]:  # the split file holds exactly the host's rows, and its model is a plain fit of them
+        split = workflows.load_metrics(tmp_path / "models" / ".inputs" / f"{h}.csv")
+        pd.testing.assert_frame_equal(split, workflows.load_metrics(fleet_data / "normal" / f"{h}.csv"))
+    with pytest.raises(InvalidInputError, match="entity_column 'pod' is not a column"):
+        fleet_fit(tmp_path / "all.csv", tmp_path / "models", entity_column="pod", n_workers=0)
+    with pytest.raises(InvalidInputError, match="is a file; give a folder"):
+        fleet_fit(tmp_path / "all.csv", tmp_path / "models", n_workers=0)
+
+
+def test_listing_and_bad_sources(fleet_data, tmp_path):
+    names = [e for e, _ in list_entities(fleet_data / "normal")]
+    assert names == ["broken", *HOSTS]  # notes.md is no metrics file
+    assert list_entities(f"file://{fleet_data / 'normal'}")[1][1].endswith("host-a.csv")
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    (tmp_path / "a.parquet").write_text("")
+    with pytest.raises(InvalidInputError, match="two files for entity 'a'"):
+        list_entities(tmp_path)
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        list_entities(tmp_path / "nowhere")
+    with pytest.raises(InvalidInputError, match="holds no metrics files"):
+        list_entities(fleet_data / "empty" if (fleet_data / "empty").mkdir() is None else None)
+
+
+def test_cli_on_a_local_cluster(fleet_data, plain, tmp_path):
+    from distributed import LocalCluster
+
+    models, scores = tmp_path / "models", tmp_path / "scores"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        fit = _cli("fit", str(fleet_data / "normal"), "--out", str(models), "--scheduler", cluster.scheduler_address,
+                   "--json")
+        assert fit.exit_code == 1  # the broken host
+        outcome = json.loads(fit.stdout)
+        assert outcome["counts"] == {"fitted": 4, "failed": 1}
+        detect = _cli("detect", str(models), str(fleet_data / "recent"), "--out", str(scores),
+                      "--scheduler", cluster.scheduler_address)
+        assert detect.exit_code == 1 and "broken" in detect.stderr
+    _check_fleet(fleet_data, models, scores, plain)
+
+
+@pytest.fixture
+def dask_processes(tmp_path):
+    """`dask scheduler --port 0` and one `dask worker`, separate processes on 127.0.0.1,
+    stopped afterwards; yields the scheduler's address."""
+    dask = str(Path(sys.executable).with_name("dask"))
+    file = tmp_path / "scheduler.json"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
+                                  ":0", "--no-dashboard", "--scheduler-file", str(file)], **quiet)
+    processes = [scheduler]
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(file.read_text())["address"]
+        worker = subprocess.Popen([dask, "worker", address, "--host", "127.0.0.1", "--nworkers", "1",
+                                   "--nthreads", "1", "--no-dashboard"], **quiet)
+        processes.append(worker)
+        from distributed import Client
+
+        with Client(address) as c:
+            c.wait_for_workers(1, timeout=60)
+        yield address
+    finally:
+        for p in reversed(processes):
+            p.terminate()
+        for p in reversed(processes):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def test_cli_on_an_existing_cluster(fleet_data, plain, tmp_path, dask_processes, monkeypatch):
+    models, scores = tmp_path / "models", tmp_path / "scores"
+    monkeypatch.setenv("FAULTGRAPH_SCHEDULER", dask_processes)  # no --scheduler: the environment names it
+    fit = _cli("fit", str(fleet_data / "normal"), "--out", str(models))
+    assert fit.exit_code == 1 and "broken: InvalidInputError" in fit.stderr
+    detect = _cli("detect", str(models), str(fleet_data / "recent"), "--out", str(scores), "--json")
+    assert json.loads(detect.stdout)["counts"] == {"scored": 4, "failed": 1}
+    _check_fleet(fleet_data, models, scores, plain)
+    explain = _cli("explain", str(models), str(fleet_data / "recent"), str(scores), "--out", str(tmp_path / "rca"),
+                   "--limit", "3", "--scheduler", dask_processes)
+    assert explain.exit_code == 0, explain.stderr
+    assert len(json.loads((tmp_path / "rca" / "explanations.json").read_text())["explanations"]) == 3
