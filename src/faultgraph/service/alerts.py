@@ -1,0 +1,242 @@
+"""Alertmanager's webhook payload (version 4) and the window rules of an incident.
+
+Alertmanager posts (``webhook_configs``) a JSON document of this shape::
+
+    {"version": "4", "groupKey": "...", "truncatedAlerts": 0, "status": "firing|resolved",
+     "receiver": "...", "groupLabels": {...}, "commonLabels": {...},
+     "commonAnnotations": {...}, "externalURL": "...",
+     "alerts": [{"status": "firing|resolved", "labels": {...}, "annotations": {...},
+                 "startsAt": "<RFC 3339>", "endsAt": "<RFC 3339>",
+                 "generatorURL": "...", "fingerprint": "..."}, ...]}
+
+Window rules: an alert's incident window runs from ``startsAt`` minus the lookback to
+``endsAt`` once the alert is resolved; while it fires, to the newest data (its
+``endsAt`` is then Alertmanager's zero time ``0001-01-01T00:00:00Z``, or a validity
+horizon in the future, neither of them an end). An alert is identified by its
+``fingerprint`` and ``startsAt``: Alertmanager re-sends the same alert every
+``group_interval``, and those copies are one incident.
+
+Everything here is plain Python (no FastAPI): the parsing is tested on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from faultgraph.errors import InvalidInputError
+
+__all__ = ["Alert", "PayloadError", "WebhookPayload", "dedup_key", "parse_payload", "parse_time",
+           "window_of"]
+
+#: The payload version this service reads.
+VERSION = "4"
+#: The most alerts one payload may carry (Alertmanager's ``max_alerts`` caps it below).
+MAX_ALERTS = 1000
+#: The longest label name, label value or annotation accepted.
+MAX_TEXT = 4096
+#: The most labels or annotations one alert may carry.
+MAX_LABELS = 128
+STATUSES = ("firing", "resolved")
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
+
+
+class PayloadError(InvalidInputError):
+    """A webhook payload or incident request that is malformed, too large or of another
+    version (answered with a 4xx)."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert of a payload. ``ends_at`` is ``None`` for Alertmanager's zero time."""
+
+    status: str
+    fingerprint: str
+    starts_at: datetime
+    ends_at: datetime | None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    generator_url: str = ""
+
+    @property
+    def firing(self) -> bool:
+        return self.status == "firing"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "fingerprint": self.fingerprint, "startsAt": format_time(self.starts_at),
+                "endsAt": format_time(self.ends_at) if self.ends_at is not None else None,
+                "labels": dict(self.labels), "annotations": dict(self.annotations),
+                "generatorURL": self.generator_url}
+
+
+@dataclass(frozen=True)
+class WebhookPayload:
+    """A parsed payload: the group's fields and its alerts."""
+
+    status: str
+    receiver: str
+    group_key: str
+    alerts: tuple[Alert, ...]
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC, ``Z``-suffixed."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: Any, name: str) -> datetime:
+    """An RFC 3339 time (any fraction of a second, ``Z`` or an offset) as an aware UTC
+    datetime; a :class:`PayloadError` naming ``name`` otherwise."""
+    match = _RFC3339.match(value) if isinstance(value, str) and len(value) <= 64 else None
+    if match is None:
+        raise PayloadError(f"{name} must be an RFC 3339 time such as '2024-05-01T03:12:45.123Z', "
+                           f"got {_show(value)}")
+    day, clock, fraction, zone = match.groups()
+    fraction = (fraction or ".0")[:7]  # microseconds at most: Alertmanager writes nanoseconds
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        parsed = datetime.fromisoformat(f"{day}T{clock}{fraction.ljust(7, '0')}{zone}")
+    except ValueError:
+        raise PayloadError(f"{name} is no valid time: {_show(value)}") from None
+    return parsed.astimezone(timezone.utc)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text_map(value: Any, name: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadError(f"{name} must be an object of strings, got {type(value).__name__}")
+    if len(value) > MAX_LABELS:
+        raise PayloadError(f"{name} holds {len(value)} entries; at most {MAX_LABELS} are accepted")
+    for key, text in value.items():
+        if not isinstance(text, str):
+            raise PayloadError(f"{name}[{_show(key)}] must be a string, got {type(text).__name__} {_show(text)}")
+        if len(key) > MAX_TEXT or len(text) > MAX_TEXT:
+            raise PayloadError(f"{name}[{_show(key)}] is longer than {MAX_TEXT} characters")
+    return dict(value)
+
+
+def _text(value: Any, name: str, default: str | None = None) -> str:
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str):
+        raise PayloadError(f"{name} must be a string, got {type(value).__name__} {_show(value)}")
+    if len(value) > MAX_TEXT:
+        raise PayloadError(f"{name} is longer than {MAX_TEXT} characters")
+    return value
+
+
+def label_fingerprint(labels: dict[str, str]) -> str:
+    """A fingerprint of a label set, for an alert that came without one (Alertmanager
+    sends one since 0.19)."""
+    return hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def parse_alert(raw: Any, where: str) -> Alert:
+    """One alert of a payload; a :class:`PayloadError` naming ``where`` when malformed."""
+    if not isinstance(raw, dict):
+        raise PayloadError(f"{where} must be an object, got {type(raw).__name__}")
+    status = _text(raw.get("status"), f"{where}.status")
+    if status not in STATUSES:
+        raise PayloadError(f"{where}.status must be 'firing' or 'resolved', got {_show(status)}")
+    labels = _text_map(raw.get("labels"), f"{where}.labels")
+    annotations = _text_map(raw.get("annotations"), f"{where}.annotations")
+    if "startsAt" not in raw:
+        raise PayloadError(f"{where} has no startsAt")
+    starts = parse_time(raw["startsAt"], f"{where}.startsAt")
+    if starts <= ZERO_TIME:
+        raise PayloadError(f"{where}.startsAt is Alertmanager's zero time; an alert needs its start")
+    ends: datetime | None = None
+    if raw.get("endsAt") not in (None, ""):
+        ends = parse_time(raw["endsAt"], f"{where}.endsAt")
+        if ends <= ZERO_TIME:
+            ends = None
+    if status == "resolved" and ends is None:
+        raise PayloadError(f"{where} is resolved but has no endsAt")
+    if ends is not None and status == "resolved" and ends < starts:
+        raise PayloadError(f"{where}.endsAt {format_time(ends)} comes before its startsAt {format_time(starts)}")
+    fingerprint = raw.get("fingerprint")
+    fingerprint = label_fingerprint(labels) if fingerprint in (None, "") else _text(fingerprint, f"{where}.fingerprint")
+    if len(fingerprint) > 128:
+        raise PayloadError(f"{where}.fingerprint is longer than 128 characters")
+    generator = _text(raw.get("generatorURL"), f"{where}.generatorURL", default="")
+    return Alert(status, fingerprint, starts, ends, labels, annotations, generator)
+
+
+def parse_payload(payload: Any) -> WebhookPayload:
+    """A webhook document (already decoded from JSON) as a :class:`WebhookPayload`; a
+    :class:`PayloadError` saying what is wrong otherwise."""
+    if not isinstance(payload, dict):
+        raise PayloadError(f"the payload must be a JSON object (Alertmanager's webhook, version {VERSION}), "
+                           f"got {type(payload).__name__}")
+    version = payload.get("version")
+    if version != VERSION:
+        raise PayloadError(f"version must be {VERSION!r} (Alertmanager's webhook payload), got {_show(version)}")
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list):
+        raise PayloadError(f"alerts must be a list, got {type(alerts).__name__}")
+    if len(alerts) > MAX_ALERTS:
+        raise PayloadError(f"alerts holds {len(alerts)} alerts; at most {MAX_ALERTS} per payload")
+    status = _text(payload.get("status", "firing"), "status")
+    if status not in STATUSES:
+        raise PayloadError(f"status must be 'firing' or 'resolved', got {_show(status)}")
+    receiver = _text(payload.get("receiver", ""), "receiver")
+    group_key = _text(payload.get("groupKey", ""), "groupKey")
+    parsed = tuple(parse_alert(a, f"alerts[{i}]") for i, a in enumerate(alerts))
+    return WebhookPayload(status, receiver, group_key, parsed)
+
+
+def dedup_key(alert: Alert) -> str:
+    """What makes two alerts one incident: the fingerprint and the start."""
+    return f"{alert.fingerprint}@{format_time(alert.starts_at)}"
+
+
+def window_of(alert: Alert, lookback: float = 0.0) -> tuple[datetime, datetime | None]:
+    """The incident window of ``alert``: ``startsAt - lookback`` seconds to ``endsAt`` when
+    resolved, to ``None`` (the newest data) while it fires."""
+    start = alert.starts_at - timedelta(seconds=float(lookback))
+    return start, (alert.ends_at if not alert.firing else None)
+
+
+def parse_request(body: Any) -> tuple[Any, Any, str | None]:
+    """A manual incident request ``{start, end, target?}``: times (RFC 3339 text) or
+    numbers (Unix seconds on time-stamped data, steps otherwise); ``end`` may be null
+    (the newest data)."""
+    if not isinstance(body, dict):
+        raise PayloadError(f"the request must be a JSON object {{start, end, target?}}, got {type(body).__name__}")
+    unknown = sorted(set(body) - {"start", "end", "target"})
+    if unknown:
+        raise PayloadError(f"unknown fields {', '.join(_show(u) for u in unknown[:5])}; allowed: start, end, target")
+    bounds = []
+    for name in ("start", "end"):
+        value = body.get(name)
+        if value is None and name == "end":
+            bounds.append(None)
+        elif isinstance(value, bool) or value is None:
+            raise PayloadError(f"{name} must be an RFC 3339 time or a number, got {_show(value)}")
+        elif isinstance(value, (int, float)):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise PayloadError(f"{name} must be a finite number, got {value!r}")
+            bounds.append(value)
+        else:
+            bounds.append(parse_time(value, name))
+    start, end = bounds
+    if end is not None and type(start) is not type(end) and not (
+            isinstance(start, (int, float)) and isinstance(end, (int, float))):
+        raise PayloadError("start and end must both be times or both be numbers")
+    if end is not None and end < start:
+        raise PayloadError(f"start {_show(body['start'])} comes after end {_show(body['end'])}")
+    target = body.get("target")
+    if target is not None:
+        target = _text(target, "target")
+    return start, end, target

@@ -1,0 +1,147 @@
+"""The ``serve`` and ``fetch`` commands (added to ``faultgraph`` by :func:`register`).
+
+Everything heavy (FastAPI, uvicorn, httpx, the model) is imported inside the commands, so
+``faultgraph --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from faultgraph.errors import InvalidInputError
+
+__all__ = ["parse_when", "register"]
+
+
+def parse_when(text: str, now: float | None = None) -> float:
+    """Unix seconds of ``text``: ``now``, ``now-7d`` (a Prometheus duration back from
+    now), Unix seconds, or an RFC 3339 time."""
+    from faultgraph.io.prometheus import parse_duration
+    from faultgraph.service.alerts import PayloadError, parse_time
+
+    now = time.time() if now is None else now
+    value = text.strip()
+    match = re.fullmatch(r"now\s*(?:-\s*(\S+))?", value)
+    if match:
+        return now - (parse_duration(match.group(1), "time") if match.group(1) else 0.0)
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return parse_time(value, "time").timestamp()
+    except PayloadError:
+        raise InvalidInputError(f"time must be 'now', 'now-7d', Unix seconds or an RFC 3339 time such as "
+                                f"2024-05-01T00:00:00Z, got {text!r}") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``fetch`` to the ``faultgraph`` command line ``app``."""
+    from faultgraph.cli import _errors, err
+
+    @app.command()
+    def serve(
+        model: Annotated[Path, typer.Option("--model", help="Model folder from `faultgraph fit` (no label).")],
+        data: Annotated[Optional[Path], typer.Option(
+            help="Metrics file to explain from (read again when it changes).")] = None,
+        prometheus: Annotated[Optional[str], typer.Option(
+            help="Prometheus base URL to read the metrics from (with --queries).")] = None,
+        queries: Annotated[Optional[Path], typer.Option(
+            help="QUERIES.yaml: the PromQL of each metric of the model.")] = None,
+        db: Annotated[str, typer.Option(help="Incident store: sqlite:///FILE or postgresql://USER@HOST/DB.")]
+            = "sqlite:///incidents.db",
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8080,
+        lookback: Annotated[str, typer.Option(
+            help="How long before an alert's start its window opens (seconds or a duration: 5m).")] = "0",
+        workers: Annotated[int, typer.Option(min=1, help="Incidents explained at once.")] = 2,
+        queue_size: Annotated[int, typer.Option(min=1, help="Incidents waiting in memory (more wait in the "
+                                                "store).")] = 1000,
+        token_file: Annotated[Optional[Path], typer.Option(
+            help="File of bearer tokens, one a line (besides $FAULTGRAPH_TOKEN, comma-separated).")] = None,
+        max_body: Annotated[int, typer.Option(min=1024, help="Largest request body accepted, bytes.")] = 1_000_000,
+        history: Annotated[int, typer.Option(min=0, help="Prometheus: steps read before a window.")] = 400,
+        step: Annotated[Optional[str], typer.Option(help="Prometheus: query step (default: QUERIES.yaml's, "
+                                                    "else 15s).")] = None,
+        log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    ) -> None:
+        """Run the incident service: Alertmanager's webhook in, explained incidents out.
+
+        Alertmanager posts to /api/v1/alerts; each firing alert becomes an incident,
+        stored before the answer and explained by the workers; read them at
+        /api/v1/incidents/ID (rca.json) and /incidents/ID (the HTML report).
+        """
+        with _errors():
+            from faultgraph.io.prometheus import parse_duration
+            from faultgraph.service.settings import ServiceSettings, read_tokens
+
+            tokens = read_tokens(path=token_file)
+            if not tokens:
+                raise InvalidInputError("no bearer tokens: set FAULTGRAPH_TOKEN (comma-separated) or give "
+                                        "--token-file; every call would be refused")
+            settings = ServiceSettings(
+                model_dir=model, data=data, prometheus=prometheus, queries=queries, db_url=db, tokens=tokens,
+                lookback=parse_duration(lookback, "lookback") if lookback.strip() not in ("0", "0s") else 0.0,
+                workers=workers, queue_size=queue_size, max_body=max_body, history=history,
+                step=parse_duration(step) if step is not None else None)
+            from faultgraph.service.app import create_app
+            from faultgraph.service._extra import require
+
+            uvicorn = require("uvicorn")
+            application = create_app(settings)
+            err.print(f"faultgraph serve: model {model}, store {_redact(db)}, listening on http://{host}:{port}",
+                      highlight=False)
+        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=True)
+
+    @app.command()
+    def fetch(
+        prometheus: Annotated[str, typer.Option(help="Prometheus base URL, e.g. http://localhost:9090.")],
+        queries: Annotated[Path, typer.Option(help="QUERIES.yaml: the PromQL of each metric.")],
+        start: Annotated[str, typer.Option(help="First time: now-7d, Unix seconds or RFC 3339.")],
+        out: Annotated[Path, typer.Option(help="Where to write the metrics (.parquet or .csv).")],
+        end: Annotated[str, typer.Option(help="Last time (same forms as --start).")] = "now",
+        step: Annotated[Optional[str], typer.Option(help="Query step (default: QUERIES.yaml's, else 15s).")] = None,
+        timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 30.0,
+        retries: Annotated[int, typer.Option(min=0, help="Retries (with back-off) when Prometheus fails.")] = 3,
+    ) -> None:
+        """Read metrics from Prometheus into a file to fit a model on (e.g. last week's
+        healthy data: --start now-7d)."""
+        with _errors():
+            from faultgraph.io.prometheus import PrometheusReader, read_queries
+
+            spec = read_queries(queries)
+            now = time.time()
+            frame = PrometheusReader(prometheus, timeout=timeout, retries=retries).fetch(
+                spec, parse_when(start, now), parse_when(end, now), step)
+            write_frame(out, frame)
+            err.print(f"wrote {len(frame)} rows x {frame.shape[1]} metrics to {out}", highlight=False)
+
+
+def write_frame(path: Path, frame: Any) -> Path:
+    """Write a metrics frame as Parquet or CSV (by the extension), atomically, with its
+    time column."""
+    import io
+
+    from faultgraph.io.atomic import write_atomic, write_csv_atomic
+
+    frame = frame.copy()
+    frame.attrs = {}
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        buffer = io.BytesIO()
+        frame.reset_index().to_parquet(buffer, index=False)
+        return write_atomic(path, lambda fh: fh.write(buffer.getvalue()))
+    if suffix == ".csv":
+        return write_csv_atomic(path, frame)
+    raise InvalidInputError(f"out must end in .parquet or .csv, got {str(path)!r}")
+
+
+def _redact(url: str) -> str:
+    from faultgraph.service.store import _safe_url
+
+    return _safe_url(url)

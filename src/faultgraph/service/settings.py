@@ -1,0 +1,82 @@
+"""What ``faultgraph serve`` is given: one frozen dataclass, checked once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from faultgraph.config import ExplainConfig
+from faultgraph.errors import InvalidInputError
+
+__all__ = ["TOKEN_ENV", "ServiceSettings", "read_tokens"]
+
+#: The environment variable holding the bearer tokens (comma-separated).
+TOKEN_ENV = "FAULTGRAPH_TOKEN"
+
+
+def read_tokens(env: str | None = None, path: str | Path | None = None) -> tuple[str, ...]:
+    """The accepted bearer tokens: those of ``env`` (comma-separated; default
+    ``$FAULTGRAPH_TOKEN``) and of the file ``path`` (one a line, ``#`` comments), without
+    blanks and repeats."""
+    text = os.environ.get(TOKEN_ENV, "") if env is None else env
+    tokens = [t.strip() for t in text.split(",")]
+    if path is not None:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise InvalidInputError(f"token file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+        tokens += [line.strip() for line in lines if not line.lstrip().startswith("#")]
+    return tuple(dict.fromkeys(t for t in tokens if t))
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The service's configuration.
+
+    Parameters
+    ----------
+    model_dir : a model folder written by ``faultgraph fit`` (no label).
+    data : a metrics file to explain from (read again when it changes); or
+    prometheus, queries : a Prometheus base URL and the QUERIES.yaml naming each metric's PromQL.
+    db_url : SQLAlchemy URL of the store (``sqlite:///incidents.db``, ``postgresql://...``).
+    tokens : the accepted bearer tokens (:func:`read_tokens`); none: every call is refused.
+    lookback : seconds before an alert's ``startsAt`` that its window starts.
+    workers, queue_size : the worker pool and its bounded queue.
+    max_body : the largest request body accepted, in bytes.
+    history : Prometheus only: steps read before a window (its recent normal).
+    step : Prometheus only: the query step in seconds (default: QUERIES.yaml's, else 15).
+    explain : how windows are ranked (:class:`~faultgraph.config.ExplainConfig`).
+    """
+
+    model_dir: Path
+    data: Path | None = None
+    prometheus: str | None = None
+    queries: Path | None = None
+    db_url: str = "sqlite:///incidents.db"
+    tokens: tuple[str, ...] = field(default=(), repr=False)
+    lookback: float = 0.0
+    workers: int = 2
+    queue_size: int = 1000
+    max_body: int = 1_000_000
+    history: int = 400
+    step: float | None = None
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.prometheus is None):
+            raise InvalidInputError("give either data (a metrics file) or prometheus (a URL, with queries), "
+                                    f"got data={self.data!r} and prometheus={self.prometheus!r}")
+        if self.prometheus is not None and self.queries is None:
+            raise InvalidInputError("prometheus needs queries (a QUERIES.yaml naming each metric's PromQL)")
+        for name, low in (("workers", 1), ("queue_size", 1), ("max_body", 1024), ("history", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not isinstance(self.lookback, (int, float)) or not 0 <= self.lookback < 1e7:
+            raise InvalidInputError(f"lookback must be seconds in [0, 1e7), got {self.lookback!r}")
+        if self.step is not None and not (isinstance(self.step, (int, float)) and self.step > 0):
+            raise InvalidInputError(f"step must be seconds > 0, got {self.step!r}")
+        if not isinstance(self.db_url, str) or "://" not in self.db_url:
+            raise InvalidInputError(f"db_url must be a URL such as sqlite:///incidents.db or "
+                                    f"postgresql://user@host/db, got {self.db_url!r}")

@@ -1,0 +1,279 @@
+"""Where incidents live: SQLite by default, PostgreSQL by URL, through SQLAlchemy Core.
+
+One table of incidents and one of the schema's version (:data:`SCHEMA_VERSION`), both
+created at start. An incident is written before the webhook answers; its status goes
+``queued`` → ``running`` → ``done`` or ``failed``, and a worker's result is kept only if
+the incident was not changed meanwhile (its ``revision``: a resolved alert that closes the
+window queues it again).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from faultgraph.errors import FaultgraphError, InvalidInputError
+from faultgraph.service._extra import require
+
+__all__ = ["SCHEMA_VERSION", "STATUSES", "IncidentStore", "StoreError"]
+
+#: The version of the tables this code writes; a store of a newer version is refused.
+SCHEMA_VERSION = 1
+STATUSES = ("queued", "running", "done", "failed")
+
+
+class StoreError(FaultgraphError):
+    """The store cannot be opened or is of a schema this version does not know."""
+
+
+def engine_url(url: str) -> str:
+    """``url`` with the driver this package installs (psycopg 3 for ``postgresql://``)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _tables(sa: Any) -> tuple[Any, Any, Any]:
+    metadata = sa.MetaData()
+    schema = sa.Table("faultgraph_schema", metadata, sa.Column("version", sa.Integer, nullable=False))
+    incidents = sa.Table(
+        "faultgraph_incidents", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("dedup_key", sa.String(200), unique=True, nullable=True),
+        sa.Column("status", sa.String(16), nullable=False, index=True),
+        sa.Column("source", sa.String(16), nullable=False),
+        sa.Column("alert", sa.Text, nullable=True),
+        sa.Column("window", sa.Text, nullable=False),
+        sa.Column("target", sa.Text, nullable=True),
+        sa.Column("error", sa.Text, nullable=True),
+        sa.Column("rca", sa.Text, nullable=True),
+        sa.Column("report", sa.Text, nullable=True),
+        sa.Column("revision", sa.Integer, nullable=False, default=0),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+        sa.Column("started_at", sa.Float, nullable=True),
+        sa.Column("finished_at", sa.Float, nullable=True),
+    )
+    return metadata, schema, incidents
+
+
+class IncidentStore:
+    """The incidents of one service, in the database at ``url`` (a SQLAlchemy URL;
+    ``postgresql://`` uses psycopg 3)."""
+
+    def __init__(self, url: str) -> None:
+        sa = require("sqlalchemy")
+        self._sa = sa
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True}
+        self.sqlite = url.startswith("sqlite")
+        if self.sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=8, max_overflow=8)
+        try:
+            self.engine = sa.create_engine(engine_url(url), **kwargs)
+        except (sa.exc.ArgumentError, ImportError, ValueError) as exc:
+            raise StoreError(f"db URL {_safe_url(url)!r} cannot be used: {exc}") from None
+        if self.sqlite:
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+        self._metadata, self._schema, self.table = _tables(sa)
+        self._write_lock = threading.Lock() if self.sqlite else None  # SQLite has one writer at a time
+
+    # --- schema ---------------------------------------------------------------------------
+
+    def create_schema(self) -> int:
+        """Create the tables when missing and check the schema's version; returns it."""
+        sa = self._sa
+        try:
+            with self._begin() as conn:
+                self._metadata.create_all(conn)
+                versions = [r[0] for r in conn.execute(sa.select(self._schema.c.version))]
+                if not versions:
+                    conn.execute(self._schema.insert().values(version=SCHEMA_VERSION))
+                    return SCHEMA_VERSION
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"the store {_safe_url(self.url)!r} cannot be opened: "
+                             f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
+        version = max(versions)
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"the store {_safe_url(self.url)!r} has schema version {version}; this faultgraph "
+                             f"knows up to {SCHEMA_VERSION}: upgrade faultgraph")
+        return version
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _begin(self) -> Iterator[Any]:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
+
+    # --- writing --------------------------------------------------------------------------
+
+    def add_alert(self, key: str, alert: dict[str, Any], window: dict[str, Any], target: str | None = None
+                  ) -> tuple[int, bool]:
+        """The incident of the alert ``key``: a new one (queued), or the one stored. A
+        stored incident whose window was open and is now closed (the alert resolved) gets
+        the closed window and is queued again. Returns ``(id, queued)``: whether it needs a
+        worker."""
+        sa, t = self._sa, self.table
+        now = time.time()
+        for _ in range(3):
+            try:
+                with self._begin() as conn:
+                    row = conn.execute(sa.select(t.c.id, t.c.window, t.c.revision)
+                                       .where(t.c.dedup_key == key)).first()
+                    if row is None:
+                        result = conn.execute(t.insert().values(
+                            dedup_key=key, status="queued", source="alert", alert=_dump(alert), window=_dump(window),
+                            target=target, revision=0, created_at=now, updated_at=now))
+                        return int(result.inserted_primary_key[0]), True
+                    stored = json.loads(row.window)
+                    if stored.get("end") is None and window.get("end") is not None:
+                        conn.execute(t.update().where(t.c.id == row.id).values(
+                            window=_dump(window), alert=_dump(alert), status="queued", error=None,
+                            revision=row.revision + 1, updated_at=now))
+                        return int(row.id), True
+                    return int(row.id), False
+            except sa.exc.IntegrityError:  # another request inserted the same key meanwhile
+                continue
+        raise StoreError(f"the incident of alert {key!r} could not be stored")
+
+    def add_manual(self, window: dict[str, Any], target: str | None = None) -> int:
+        """A manual incident (queued); returns its id."""
+        now = time.time()
+        with self._begin() as conn:
+            result = conn.execute(self.table.insert().values(
+                dedup_key=None, status="queued", source="manual", alert=None, window=_dump(window), target=target,
+                revision=0, created_at=now, updated_at=now))
+            return int(result.inserted_primary_key[0])
+
+    def claim(self, incident_id: int) -> dict[str, Any] | None:
+        """Mark a queued incident running and return it; ``None`` if it is not queued."""
+        sa, t = self._sa, self.table
+        now = time.time()
+        with self._begin() as conn:
+            done = conn.execute(t.update().where(t.c.id == incident_id, t.c.status == "queued")
+                                .values(status="running", started_at=now, updated_at=now))
+            if done.rowcount != 1:
+                return None
+            row = conn.execute(sa.select(t).where(t.c.id == incident_id)).first()
+        return self._row(row, full=False)
+
+    def finish(self, incident_id: int, revision: int, rca: dict[str, Any], report: str | None) -> bool:
+        """Store a worker's result, if the incident is still the one it claimed."""
+        return self._settle(incident_id, revision, status="done", rca=_dump(rca), report=report, error=None)
+
+    def fail(self, incident_id: int, revision: int, error: str) -> bool:
+        """Mark a claimed incident failed with ``error``."""
+        return self._settle(incident_id, revision, status="failed", error=error[:4000])
+
+    def _settle(self, incident_id: int, revision: int, **values: Any) -> bool:
+        t = self.table
+        now = time.time()
+        with self._begin() as conn:
+            done = conn.execute(t.update().where(t.c.id == incident_id, t.c.revision == revision,
+                                                 t.c.status == "running")
+                                .values(finished_at=now, updated_at=now, **values))
+            return done.rowcount == 1
+
+    def requeue_unfinished(self) -> list[int]:
+        """At start: incidents left ``running`` by a stopped server are ``queued`` again;
+        returns the ids of all queued incidents, oldest first."""
+        sa, t = self._sa, self.table
+        with self._begin() as conn:
+            conn.execute(t.update().where(t.c.status == "running").values(status="queued", updated_at=time.time()))
+        return self.queued_ids()
+
+    # --- reading --------------------------------------------------------------------------
+
+    def queued_ids(self, limit: int | None = None) -> list[int]:
+        sa, t = self._sa, self.table
+        query = sa.select(t.c.id).where(t.c.status == "queued").order_by(t.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(query)]
+
+    def get(self, incident_id: int) -> dict[str, Any] | None:
+        """An incident as ``GET /api/v1/incidents/{id}`` answers it, or ``None``."""
+        sa, t = self._sa, self.table
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.id == incident_id)).first()
+        return None if row is None else self._row(row, full=True)
+
+    def report(self, incident_id: int) -> tuple[str, str | None] | None:
+        """``(status, html)`` of an incident, or ``None`` when there is none."""
+        sa, t = self._sa, self.table
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.c.status, t.c.report).where(t.c.id == incident_id)).first()
+        return None if row is None else (row.status, row.report)
+
+    def list(self, limit: int = 50, before: int | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """Incidents newest first (without their rca), ``limit`` of them, with ids below
+        ``before`` (the cursor of the next page)."""
+        if status is not None and status not in STATUSES:
+            raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        sa, t = self._sa, self.table
+        query = sa.select(t.c.id, t.c.status, t.c.source, t.c.alert, t.c.window, t.c.target, t.c.error,
+                          t.c.created_at, t.c.updated_at).order_by(t.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(t.c.id < before)
+        if status is not None:
+            query = query.where(t.c.status == status)
+        with self.engine.connect() as conn:
+            return [self._row(r, full=False) for r in conn.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        """Incidents by status (every status named, zeros included)."""
+        sa, t = self._sa, self.table
+        with self.engine.connect() as conn:
+            found = {r[0]: int(r[1]) for r in conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))}
+        return {s: found.get(s, 0) for s in STATUSES}
+
+    def check(self) -> None:
+        """Raise if the store cannot be read (``/healthz``)."""
+        with self.engine.connect() as conn:
+            conn.execute(self._sa.select(self._schema.c.version)).first()
+
+    @staticmethod
+    def _row(row: Any, full: bool) -> dict[str, Any]:
+        m = row._mapping
+        out: dict[str, Any] = {"id": int(m["id"]), "status": m["status"], "source": m["source"],
+                               "alert": json.loads(m["alert"]) if m["alert"] else None,
+                               "window": json.loads(m["window"]), "target": m["target"],
+                               "created_at": m["created_at"], "updated_at": m["updated_at"]}
+        if m["error"] is not None:
+            out["error"] = m["error"]
+        if "revision" in m:
+            out["revision"] = int(m["revision"])
+        if full:
+            out["rca"] = json.loads(m["rca"]) if m["rca"] else None
+            out["started_at"], out["finished_at"] = m["started_at"], m["finished_at"]
+        return out
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False, default=str)
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without its password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest and ":" in rest.split("@", 1)[0]:
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        rest = f"{user}:***@{rest.split('@', 1)[1]}"
+    return scheme + sep + rest

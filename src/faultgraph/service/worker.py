@@ -1,0 +1,242 @@
+"""The work behind the webhook: a bounded queue, a small pool of worker threads, and the
+data each explanation reads.
+
+An incident reaches a worker by its id: straight from the route that stored it, or — when
+the queue was full, or at start for the incidents a stopped server left ``queued`` or
+``running`` — from a sweep of the store every second. The store decides who works on
+what (:meth:`~faultgraph.service.store.IncidentStore.claim`), so an id queued twice is
+explained once.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from faultgraph.errors import FaultgraphError, InvalidInputError
+from faultgraph.service.metrics import LatencyHistogram
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from faultgraph.service.settings import ServiceSettings
+    from faultgraph.service.store import IncidentStore
+
+__all__ = ["Explainer", "WorkerPool", "resolve_window"]
+
+log = logging.getLogger("faultgraph.service")
+
+
+def _bound_value(value: Any, index: pd.Index, name: str) -> Any:
+    """A stored window bound (RFC 3339 text or a number) in ``index``'s terms."""
+    import pandas as pd
+
+    from faultgraph.service.alerts import parse_time
+
+    if isinstance(index, pd.DatetimeIndex):
+        if isinstance(value, str):
+            stamp = pd.Timestamp(parse_time(value, name))
+        else:
+            stamp = pd.Timestamp(float(value), unit="s", tz="UTC")
+        if index.tz is None:
+            return stamp.tz_convert("UTC").tz_localize(None)
+        return stamp.tz_convert(index.tz)
+    if isinstance(value, str):
+        raise InvalidInputError(f"window {name} {value!r} is a time, but the data has no time index "
+                                "(its rows are steps): ask with step numbers")
+    return value
+
+
+def resolve_window(index: pd.Index, window: dict[str, Any]) -> tuple[Any, Any]:
+    """The stored ``{start, end}`` window as bounds inside ``index``: times to the index's
+    clock, an open end to the newest row, both clipped to the rows there are; an
+    :class:`InvalidInputError` when the window and the data do not meet."""
+    if len(index) == 0:
+        raise InvalidInputError("the data holds no rows")
+    start = _bound_value(window["start"], index, "start")
+    end = index[-1] if window.get("end") is None else _bound_value(window["end"], index, "end")
+    if start > index[-1] or end < index[0]:
+        raise InvalidInputError(f"the incident window {start} .. {end} lies outside the data "
+                                f"({index[0]} .. {index[-1]})")
+    return max(start, index[0]), min(end, index[-1])
+
+
+@dataclass
+class _FileCache:
+    key: tuple[float, int] | None = None
+    frame: Any = None
+
+
+class Explainer:
+    """A loaded model and where its data come from: explains one incident window."""
+
+    def __init__(self, settings: ServiceSettings, model: Any = None) -> None:
+        from faultgraph.workflows import load_model
+
+        self.settings = settings
+        self.model = model if model is not None else load_model(settings.model_dir)
+        self._cache = _FileCache()
+        self._lock = threading.Lock()
+        self._reader = None
+        self._queries = None
+        if settings.prometheus is not None:
+            from faultgraph.io.prometheus import PrometheusReader, read_queries
+
+            self._queries = read_queries(settings.queries)
+            self._reader = PrometheusReader(settings.prometheus)
+
+    @property
+    def step(self) -> float:
+        if self.settings.step is not None:
+            return float(self.settings.step)
+        return float(self._queries.step) if self._queries is not None and self._queries.step else 15.0
+
+    def frame(self, window: dict[str, Any]) -> pd.DataFrame:
+        """The metrics that cover ``window`` (and its history)."""
+        if self._reader is None:
+            from faultgraph.workflows import load_metrics
+
+            path = Path(self.settings.data)
+            try:
+                stat = path.stat()
+            except OSError as exc:
+                raise InvalidInputError(f"metrics file {str(path)!r} cannot be read: {exc.strerror}") from None
+            key = (stat.st_mtime, stat.st_size)
+            with self._lock:
+                if self._cache.key != key:
+                    self._cache = _FileCache(key, load_metrics(path))
+                return self._cache.frame
+        from faultgraph.service.alerts import parse_time
+
+        def seconds(value: Any, name: str) -> float:
+            return parse_time(value, name).timestamp() if isinstance(value, str) else float(value)
+
+        start = seconds(window["start"], "start") - self.settings.history * self.step
+        end = time.time() if window.get("end") is None else seconds(window["end"], "end")
+        return self._reader.fetch(self._queries, start, end, self.step)
+
+    def explain(self, window: dict[str, Any], target: str | None) -> tuple[dict[str, Any], str]:
+        """``(rca, html)``: the rca.json document and the HTML report of ``window``."""
+        from faultgraph.rca.ranking import default_service
+        from faultgraph.workflows import RcaDocument, explain_window, render_report
+
+        frame = self.frame(window)
+        bounds = resolve_window(frame.index, window)
+        config = self.settings.explain if target is None else self.settings.explain.replace(target=target)
+        services = frame.attrs.get("services") or None  # from QUERIES.yaml; else from the names
+        if services:
+            services = {m: services.get(m) or default_service(m) for m in frame.columns}
+        explanation = explain_window(self.model, frame, bounds, config, services=services)
+        source = str(self.settings.data) if self.settings.data is not None else self.settings.prometheus
+        rca = RcaDocument(explanation, data=source).to_dict()
+        html = render_report(self.model, frame, explanation)
+        return rca, html
+
+
+class WorkerPool:
+    """``workers`` threads explaining the incidents queued in ``store`` (a bounded queue
+    of ``queue_size`` ids, refilled from the store when it had no room)."""
+
+    def __init__(self, store: IncidentStore, explainer: Any, *, workers: int = 2, queue_size: int = 1000,
+                 sweep_every: float = 1.0) -> None:
+        self.store = store
+        self.explainer = explainer
+        self.workers = workers
+        self.queue: queue.Queue[int] = queue.Queue(maxsize=queue_size)
+        self.sweep_every = sweep_every
+        self.latency = LatencyHistogram()
+        self._queued: set[int] = set()
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Queue what a stopped server left unfinished, then start the threads."""
+        for incident_id in self.store.requeue_unfinished():
+            self.submit(incident_id)
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._work, name=f"faultgraph-worker-{i}", daemon=True)
+                         for i in range(self.workers)]
+        self._threads.append(threading.Thread(target=self._sweep, name="faultgraph-sweeper", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking work; an incident being explained finishes (or is queued again at
+        the next start)."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = []
+
+    def depth(self) -> int:
+        """Incidents waiting in the queue."""
+        return self.queue.qsize()
+
+    def submit(self, incident_id: int) -> bool:
+        """Queue ``incident_id``; ``False`` when the queue is full (the sweep takes it later)."""
+        with self._guard:
+            if incident_id in self._queued:
+                return True
+            try:
+                self.queue.put_nowait(incident_id)
+            except queue.Full:
+                return False
+            self._queued.add(incident_id)
+            return True
+
+    def _sweep(self) -> None:
+        while not self._stop.wait(self.sweep_every):
+            room = self.queue.maxsize - self.queue.qsize()
+            if room <= 0:
+                continue
+            try:
+                for incident_id in self.store.queued_ids(limit=room + len(self._queued)):
+                    if not self.submit(incident_id):
+                        break
+            except Exception:  # noqa: BLE001 - a store hiccup: try at the next sweep
+                log.exception("sweeping the store for queued incidents failed")
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                incident_id = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            with self._guard:
+                self._queued.discard(incident_id)
+            try:
+                self.run_one(incident_id)
+            except Exception:  # noqa: BLE001 - the store failed: the sweep retries
+                log.exception("incident %s could not be processed", incident_id)
+
+    def run_one(self, incident_id: int) -> str | None:
+        """Claim and explain one incident; its final status, or ``None`` if not claimed."""
+        incident = self.store.claim(incident_id)
+        if incident is None:
+            return None
+        started = time.perf_counter()
+        try:
+            rca, html = self.explainer.explain(incident["window"], incident.get("target"))
+        except FaultgraphError as exc:
+            self.store.fail(incident_id, incident["revision"], str(exc))
+            return "failed"
+        except Exception as exc:  # noqa: BLE001 - a bug: kept with the incident, logged in full
+            log.exception("incident %s: explain failed", incident_id)
+            self.store.fail(incident_id, incident["revision"], f"internal error: {type(exc).__name__}: {exc}")
+            return "failed"
+        finally:
+            self.latency.observe(time.perf_counter() - started)
+        self.store.finish(incident_id, incident["revision"], rca, html)
+        return "done"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,557 @@
+"""faultgraph serve without outside services: Alertmanager's v4 payload, window rules,
+dedup, auth, the incident schema, hostile payloads, resume on start, the Prometheus
+reader (on a mock transport) and the commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install 'faultgraph[serve]'")
+httpx = pytest.importorskip("httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from faultgraph.errors import InvalidInputError  # noqa: E402
+from faultgraph.service import ServiceSettings, create_app  # noqa: E402
+from faultgraph.service.alerts import (PayloadError, dedup_key, parse_payload, parse_request,  # noqa: E402
+                                       parse_time, window_of)
+from faultgraph.service.auth import authorized, bearer_token  # noqa: E402
+from faultgraph.service.settings import read_tokens  # noqa: E402
+from faultgraph.service.store import SCHEMA_VERSION, IncidentStore  # noqa: E402
+
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+T0 = 1_700_000_000  # the simulated data's first time (Unix seconds); 15 s steps
+STEP = 15
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# An Alertmanager webhook as its documentation describes version 4 (times in nanoseconds,
+# the zero time for a firing alert's end).
+FIRING = {
+    "version": "4",
+    "groupKey": '{}:{alertname="HighLatency"}',
+    "truncatedAlerts": 0,
+    "status": "firing",
+    "receiver": "faultgraph",
+    "groupLabels": {"alertname": "HighLatency"},
+    "commonLabels": {"alertname": "HighLatency", "severity": "page"},
+    "commonAnnotations": {"summary": "frontend latency above SLO"},
+    "externalURL": "http://alertmanager:9093",
+    "alerts": [{
+        "status": "firing",
+        "labels": {"alertname": "HighLatency", "severity": "page", "service": "s0"},
+        "annotations": {"summary": "frontend latency above SLO"},
+        "startsAt": "2024-05-01T03:12:45.123456789Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus:9090/graph?g0.expr=latency",
+        "fingerprint": "c6b5d4d2f1e0a9b8",
+    }],
+}
+
+
+def payload(**alert_changes):
+    body = json.loads(json.dumps(FIRING))
+    body["alerts"][0].update(alert_changes)
+    if alert_changes.get("status") == "resolved":
+        body["status"] = "resolved"
+    return body
+
+
+# --- payload parsing and window rules ------------------------------------------------------
+
+def test_v4_payload_is_parsed():
+    parsed = parse_payload(FIRING)
+    assert parsed.status == "firing" and parsed.receiver == "faultgraph"
+    (alert,) = parsed.alerts
+    assert alert.firing and alert.fingerprint == "c6b5d4d2f1e0a9b8"
+    assert alert.starts_at == datetime(2024, 5, 1, 3, 12, 45, 123456, tzinfo=timezone.utc)
+    assert alert.ends_at is None  # Alertmanager's zero time
+    assert alert.labels["service"] == "s0" and alert.annotations["summary"].startswith("frontend")
+
+
+def test_times_with_offsets_and_no_fraction():
+    assert parse_time("2024-05-01T05:12:45+02:00", "t") == datetime(2024, 5, 1, 3, 12, 45, tzinfo=timezone.utc)
+    assert parse_time("2024-05-01T03:12:45Z", "t").microsecond == 0
+
+
+def test_window_rules():
+    firing = parse_payload(FIRING).alerts[0]
+    assert window_of(firing) == (firing.starts_at, None)  # to the newest data while it fires
+    start, end = window_of(firing, lookback=300)
+    assert start == firing.starts_at - timedelta(seconds=300) and end is None
+    resolved = parse_payload(payload(status="resolved", endsAt="2024-05-01T03:30:00Z")).alerts[0]
+    assert window_of(resolved, 60) == (resolved.starts_at - timedelta(seconds=60),
+                                       datetime(2024, 5, 1, 3, 30, tzinfo=timezone.utc))
+    # a firing alert's endsAt in the future (Prometheus' validity horizon) is no end either
+    horizon = parse_payload(payload(endsAt="2024-05-01T03:20:00Z")).alerts[0]
+    assert window_of(horizon)[1] is None
+
+
+def test_dedup_key_is_fingerprint_and_start():
+    a = parse_payload(FIRING).alerts[0]
+    again = parse_payload(payload()).alerts[0]
+    later = parse_payload(payload(startsAt="2024-05-01T04:00:00Z")).alerts[0]
+    other = parse_payload(payload(fingerprint="0000")).alerts[0]
+    assert dedup_key(a) == dedup_key(again)
+    assert len({dedup_key(a), dedup_key(later), dedup_key(other)}) == 3
+
+
+@pytest.mark.parametrize("body, match", [
+    ({**FIRING, "version": "3"}, "version must be '4'"),
+    ({k: v for k, v in FIRING.items() if k != "version"}, "version must be '4'"),
+    ([FIRING], "must be a JSON object"),
+    ({**FIRING, "alerts": "x"}, "alerts must be a list"),
+    (payload(status="pending"), r"status must be 'firing' or 'resolved'"),
+    (payload(startsAt="yesterday"), "startsAt must be an RFC 3339 time"),
+    (payload(startsAt=12), "startsAt must be an RFC 3339 time"),
+    (payload(labels={"a": 1}), r"labels\['a'\] must be a string"),
+    (payload(labels=["a"]), "labels must be an object"),
+    (payload(status="resolved", endsAt="0001-01-01T00:00:00Z"), "resolved but has no endsAt"),
+    (payload(status="resolved", endsAt="2024-05-01T00:00:00Z"), "comes before its startsAt"),
+    (payload(startsAt="0001-01-01T00:00:00Z"), "zero time"),
+])
+def test_malformed_payloads_are_refused(body, match):
+    with pytest.raises(PayloadError, match=match):
+        parse_payload(body)
+
+
+def test_manual_request():
+    start, end, target = parse_request({"start": "2024-05-01T03:00:00Z", "end": None, "target": "s0_latency"})
+    assert start == datetime(2024, 5, 1, 3, tzinfo=timezone.utc) and end is None and target == "s0_latency"
+    assert parse_request({"start": 10, "end": 20}) == (10, 20, None)
+    with pytest.raises(PayloadError, match="comes after end"):
+        parse_request({"start": 20, "end": 10})
+    with pytest.raises(PayloadError, match="unknown fields"):
+        parse_request({"start": 1, "end": 2, "drop": "table"})
+    with pytest.raises(PayloadError, match="both be times or both be numbers"):
+        parse_request({"start": 1, "end": "2024-05-01T03:00:00Z"})
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+def test_bearer_tokens():
+    assert bearer_token("Bearer abc") == "abc" and bearer_token("bearer  abc ") == "abc"
+    assert bearer_token("Basic abc") is None and bearer_token("Bearer") is None and bearer_token(None) is None
+    assert authorized("Bearer b", ("a", "b")) and not authorized("Bearer c", ("a", "b"))
+    assert not authorized("Bearer a", ()) and not authorized("Bearer é", ("e",))
+
+
+def test_tokens_from_env_and_file(tmp_path):
+    path = tmp_path / "tokens"
+    path.write_text("# ops\nfrom-file\n\nshared\n")
+    assert read_tokens(" one, shared ,", path) == ("one", "shared", "from-file")
+    with pytest.raises(InvalidInputError, match="token file"):
+        read_tokens("", tmp_path / "missing")
+
+
+def test_settings_are_checked(tmp_path):
+    with pytest.raises(InvalidInputError, match="either data"):
+        ServiceSettings(model_dir=tmp_path)
+    with pytest.raises(InvalidInputError, match="prometheus needs queries"):
+        ServiceSettings(model_dir=tmp_path, prometheus="http://127.0.0.1:9")
+    with pytest.raises(InvalidInputError, match="workers must be an integer >= 1, got 0"):
+        ServiceSettings(model_dir=tmp_path, data=tmp_path, workers=0)
+
+
+# --- the app with a stand-in explainer ---------------------------------------------------------
+
+class Echo:
+    """Explains instantly: the rca is the window it was given (so the tests see which)."""
+
+    def __init__(self) -> None:
+        self.calls = []
+
+    def explain(self, window, target):
+        self.calls.append((window, target))
+        return {"window": [window["start"], window["end"]], "target": target, "causes": []}, "<p>report</p>"
+
+
+def settings_for(tmp_path, **changes):
+    base = dict(model_dir=tmp_path, data=tmp_path / "data.csv", db_url=f"sqlite:///{tmp_path / 'incidents.db'}",
+                tokens=(TOKEN, "other"))
+    return ServiceSettings(**{**base, **changes})
+
+
+def wait_done(client, incident_id, deadline=60.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        body = client.get(f"/api/v1/incidents/{incident_id}", headers=AUTH).json()
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"incident {incident_id} still {body['status']} after {deadline} s")
+
+
+@pytest.fixture
+def echo_client(tmp_path):
+    explainer = Echo()
+    with TestClient(create_app(settings_for(tmp_path), explainer=explainer)) as client:
+        client.explainer = explainer
+        yield client
+
+
+def test_auth_401_and_200(echo_client):
+    c = echo_client
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
+                    {"Authorization": TOKEN}):
+        for method, url in (("get", "/api/v1/incidents"), ("post", "/api/v1/alerts"), ("get", "/incidents/1")):
+            r = getattr(c, method)(url, headers=headers)
+            assert r.status_code == 401, (headers, url)
+            assert r.headers["www-authenticate"] == "Bearer" and TOKEN not in r.text
+    assert c.get("/api/v1/incidents", headers=AUTH).status_code == 200
+    assert c.get("/api/v1/incidents", headers={"Authorization": "Bearer other"}).status_code == 200
+    assert c.get("/healthz").json()["status"] == "ok"  # no auth
+    assert c.get("/metrics").status_code == 200
+
+
+def test_same_alert_resent_is_one_incident(echo_client):
+    c = echo_client
+    first = c.post("/api/v1/alerts", json=FIRING, headers=AUTH)
+    assert first.status_code == 202
+    (incident,) = first.json()["incidents"]
+    wait_done(c, incident)
+    for _ in range(3):  # Alertmanager re-sends every group_interval
+        assert c.post("/api/v1/alerts", json=FIRING, headers=AUTH).json() == {"incidents": [incident]}
+    time.sleep(0.2)
+    assert len(c.get("/api/v1/incidents", headers=AUTH).json()["incidents"]) == 1
+    assert len(c.explainer.calls) == 1  # nothing new started
+    # a new start is a new incident
+    again = c.post("/api/v1/alerts", json=payload(startsAt="2024-05-01T05:00:00Z"), headers=AUTH).json()
+    assert again["incidents"] != [incident]
+
+
+def test_resolved_alert_closes_the_window(echo_client):
+    c = echo_client
+    (incident,) = c.post("/api/v1/alerts", json=FIRING, headers=AUTH).json()["incidents"]
+    assert wait_done(c, incident)["window"]["end"] is None
+    resolved = payload(status="resolved", endsAt="2024-05-01T03:30:00.5Z")
+    assert c.post("/api/v1/alerts", json=resolved, headers=AUTH).json() == {"incidents": [incident]}
+    body = wait_done(c, incident)
+    while body["rca"]["window"][1] is None:  # the closed window is explained again
+        time.sleep(0.05)
+        body = wait_done(c, incident)
+    assert body["window"] == {"start": "2024-05-01T03:12:45.123456Z", "end": "2024-05-01T03:30:00.500000Z"}
+    assert body["alert"]["status"] == "resolved" and body["rca"]["window"][1] == body["window"]["end"]
+    # resolved again: nothing new
+    calls = len(c.explainer.calls)
+    c.post("/api/v1/alerts", json=resolved, headers=AUTH)
+    time.sleep(0.2)
+    assert len(c.explainer.calls) == calls
+
+
+def test_lookback_and_target_annotation(tmp_path):
+    explainer = Echo()
+    body = payload(annotations={"faultgraph_target": "s0_latency"})
+    with TestClient(create_app(settings_for(tmp_path, lookback=600), explainer=explainer)) as c:
+        (incident,) = c.post("/api/v1/alerts", json=body, headers=AUTH).json()["incidents"]
+        done = wait_done(c, incident)
+    assert done["window"]["start"] == "2024-05-01T03:02:45.123456Z" and done["target"] == "s0_latency"
+    assert explainer.calls == [({"start": "2024-05-01T03:02:45.123456Z", "end": None}, "s0_latency")]
+
+
+def test_paging_newest_first(echo_client):
+    c = echo_client
+    ids = [c.post("/api/v1/incidents", json={"start": i, "end": i + 10}, headers=AUTH).json()["id"]
+           for i in range(5)]
+    page = c.get("/api/v1/incidents?limit=2", headers=AUTH).json()
+    assert [i["id"] for i in page["incidents"]] == ids[::-1][:2] and page["next"] == ids[3]
+    rest = c.get(f"/api/v1/incidents?limit=10&before={page['next']}", headers=AUTH).json()
+    assert [i["id"] for i in rest["incidents"]] == ids[::-1][2:] and rest["next"] is None
+    assert c.get("/api/v1/incidents?status=bogus", headers=AUTH).status_code == 400
+    assert c.get("/api/v1/incidents?limit=0", headers=AUTH).status_code == 422
+
+
+HOSTILE = [
+    b"", b"not json", b"[", b"null", b"42", b'"4"', b"[]", b"{}", b'{"version": 4, "alerts": []}',
+    b'{"version": "5", "alerts": []}', b'{"version": "4"}', b'{"version": "4", "alerts": {}}',
+    b'{"version": "4", "alerts": [1, 2]}', b'{"version": "4", "alerts": [{"status": "firing"}]}',
+    b'{"version": "4", "alerts": [{"status": "firing", "startsAt": NaN}]}',
+    b'{"version": "4", "alerts": [{"status": "firing", "startsAt": "2024-13-45T99:00:00Z"}]}',
+    b"[" * 100_000 + b"]" * 100_000,
+    json.dumps(payload(labels={"service": "'; DROP TABLE faultgraph_incidents; --"}, startsAt=12)).encode(),
+    json.dumps(payload(labels={"x" * 5000: "y"})).encode(),
+    json.dumps(payload(fingerprint={"$ne": None})).encode(),
+    json.dumps({**FIRING, "alerts": [FIRING["alerts"][0]] * 1001}).encode(),
+    b"\xff\xfe\x00garbage",
+]
+
+
+def test_hostile_payloads_get_4xx_and_leave_the_store_intact(echo_client, tmp_path):
+    c = echo_client
+    (kept,) = c.post("/api/v1/alerts", json=FIRING, headers=AUTH).json()["incidents"]
+    for body in HOSTILE:
+        r = c.post("/api/v1/alerts", content=body, headers={**AUTH, "Content-Type": "application/json"})
+        assert 400 <= r.status_code < 500, (body[:60], r.status_code, r.text)
+        assert "error" in r.json()
+    big = c.post("/api/v1/alerts", content=b" " * 10_000_001, headers=AUTH)
+    assert big.status_code == 413
+    assert c.post("/api/v1/alerts", content=b"a=b", headers={**AUTH, "Content-Type": "text/plain"}).status_code == 415
+    for body in (b"{}", b'{"start": "x", "end": 1}', b'{"start": true}', b'{"start": 1, "end": Infinity}'):
+        assert c.post("/api/v1/incidents", content=body, headers=AUTH).status_code in (400, 422)
+    assert c.get("/api/v1/incidents/abc", headers=AUTH).status_code == 422
+    assert c.get("/api/v1/incidents/99999", headers=AUTH).status_code == 404
+    # SQL-looking labels are stored as text, as sent
+    sql = payload(labels={"service": "'; DROP TABLE faultgraph_incidents; --"}, fingerprint="x'--")
+    (sid,) = c.post("/api/v1/alerts", json=sql, headers=AUTH).json()["incidents"]
+    assert wait_done(c, sid)["alert"]["labels"]["service"] == "'; DROP TABLE faultgraph_incidents; --"
+    ids = {i["id"] for i in c.get("/api/v1/incidents", headers=AUTH).json()["incidents"]}
+    assert ids == {kept, sid}
+    store = IncidentStore(f"sqlite:///{tmp_path / 'incidents.db'}")
+    assert store.create_schema() == SCHEMA_VERSION and sum(store.counts().values()) == 2
+    store.close()
+
+
+def test_metrics_page(echo_client):
+    c = echo_client
+    (incident,) = c.post("/api/v1/alerts", json=FIRING, headers=AUTH).json()["incidents"]
+    wait_done(c, incident)
+    text = c.get("/metrics").text
+    assert 'faultgraph_incidents{status="done"} 1' in text
+    assert "faultgraph_explain_seconds_count 1" in text and 'faultgraph_explain_seconds_bucket{le="+Inf"} 1' in text
+    assert "faultgraph_queue_depth 0" in text and "faultgraph_alerts_accepted_total 1" in text
+
+
+def test_unfinished_incidents_resume_on_start(tmp_path):
+    settings = settings_for(tmp_path)
+    store = IncidentStore(settings.db_url)
+    store.create_schema()
+    queued = store.add_manual({"start": 1, "end": 5})
+    running = store.add_manual({"start": 2, "end": 6})
+    assert store.claim(running)["status"] == "running"  # a server died while explaining it
+    store.close()
+    explainer = Echo()
+    with TestClient(create_app(settings, explainer=explainer)) as c:
+        assert wait_done(c, queued)["status"] == "done" and wait_done(c, running)["status"] == "done"
+    assert sorted(w["start"] for w, _ in explainer.calls) == [1, 2]
+
+
+def test_failed_explanation_is_kept_with_its_error(tmp_path):
+    class Broken:
+        def explain(self, window, target):
+            raise InvalidInputError(f"target must be a metric of the model, got {target!r}")
+
+    with TestClient(create_app(settings_for(tmp_path), explainer=Broken())) as c:
+        incident = c.post("/api/v1/incidents", json={"start": 1, "end": 2, "target": "nope"}, headers=AUTH).json()
+        body = wait_done(c, incident["id"])
+        assert body["status"] == "failed" and "got 'nope'" in body["error"] and body["rca"] is None
+        assert c.get(f"/incidents/{incident['id']}", headers=AUTH).status_code == 409
+
+
+def test_schema_version_is_checked(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    store = IncidentStore(url)
+    assert store.create_schema() == SCHEMA_VERSION
+    with store.engine.begin() as conn:
+        conn.execute(store._schema.update().values(version=SCHEMA_VERSION + 1))
+    from faultgraph.service.store import StoreError
+
+    with pytest.raises(StoreError, match="schema version 2; this faultgraph knows up to 1"):
+        store.create_schema()
+    store.close()
+
+
+# --- the real explainer on a simulated incident ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    from faultgraph.detect import CausalDetector
+    from faultgraph.report.demo import SERVICE_TIERS
+    from faultgraph.simulate import simulate_incident
+
+    root = tmp_path_factory.mktemp("service")
+    inc = simulate_incident(services=5, random_state=3)
+    frame = pd.concat([inc.normal, inc.anomalous])
+    frame.index = pd.Index(T0 + STEP * frame.index.to_numpy(), name="timestamp")
+    CausalDetector(prior=SERVICE_TIERS).fit(frame.iloc[:len(inc.normal)]).save(root / "model")
+    frame.to_csv(root / "metrics.csv")
+    return {"root": root, "incident": inc, "fault_time": T0 + STEP * inc.fault_start, "end": T0 + STEP * (len(frame) - 1)}
+
+
+def test_alert_is_explained_with_the_injected_service(case, tmp_path):
+    from faultgraph.workflows import RcaDocument, explain_window, load_metrics, load_model
+
+    inc = case["incident"]
+    settings = settings_for(tmp_path, model_dir=case["root"] / "model", data=case["root"] / "metrics.csv")
+    body = payload(startsAt=iso(case["fault_time"]))
+    with TestClient(create_app(settings)) as c:
+        (incident,) = c.post("/api/v1/alerts", json=body, headers=AUTH).json()["incidents"]
+        got = wait_done(c, incident)
+        html = c.get(f"/incidents/{incident}", headers=AUTH)
+    assert got["status"] == "done", got.get("error")
+    assert set(got) >= {"id", "status", "alert", "window", "rca"} and "error" not in got
+    assert got["rca"]["services"][0]["service"] == inc.root_cause_service
+    # rca is exactly rca.json's document for that window
+    frame = load_metrics(case["root"] / "metrics.csv")
+    start = pd.Timestamp(case["fault_time"], unit="s", tz="UTC")
+    expected = RcaDocument(explain_window(load_model(case["root"] / "model"), frame, (start, frame.index[-1])),
+                           data=str(case["root"] / "metrics.csv")).to_dict()
+    assert set(got["rca"]) == set(expected)
+    assert got["rca"]["window"] == expected["window"] and got["rca"]["causes"][0] == expected["causes"][0]
+    assert html.status_code == 200 and html.text.lstrip().lower().startswith("<!doctype html")
+    assert inc.root_cause_service in html.text
+
+
+def test_window_outside_the_data_fails_with_a_message(case, tmp_path):
+    settings = settings_for(tmp_path, model_dir=case["root"] / "model", data=case["root"] / "metrics.csv")
+    with TestClient(create_app(settings)) as c:
+        incident = c.post("/api/v1/alerts", json=payload(startsAt=iso(case["end"] + 3600)), headers=AUTH)
+        body = wait_done(c, incident.json()["incidents"][0])
+    assert body["status"] == "failed" and "lies outside the data" in body["error"]
+
+
+# --- the Prometheus reader on a mock transport --------------------------------------------------
+
+def prom_transport(handler_calls, fail_first=0, status=200, error=None):
+    from faultgraph.io.prometheus import MAX_POINTS  # noqa: F401
+
+    def handler(request):
+        handler_calls.append(request)
+        if len(handler_calls) <= fail_first:
+            return httpx.Response(503, text="overloaded")
+        if error is not None:
+            return httpx.Response(400, json={"status": "error", "errorType": "bad_data", "error": error})
+        form = dict(x.split("=", 1) for x in request.content.decode().split("&"))
+        start, end, step = float(form["start"]), float(form["end"]), float(form["step"])
+        times = []
+        t = start
+        while t <= end + 1e-9:
+            times.append(t)
+            t += step
+        result = [{"metric": {"service": s, "__name__": "up"},
+                   "values": [[ts, str(k + ts % 7)] for ts in times]} for k, s in enumerate(("a", "b"))]
+        return httpx.Response(status, json={"status": "success", "data": {"resultType": "matrix", "result": result}})
+
+    return httpx.MockTransport(handler)
+
+
+def test_reader_fetches_templates_and_services():
+    from faultgraph.io.prometheus import PrometheusReader, read_queries
+
+    calls = []
+    queries = read_queries({"step": "15s", "queries": {
+        "{service}_up": {"query": "sum by (service) (up)", "service_label": "service"},
+        "total": {"query": "sum(up)", "service": "cluster"}}})
+    reader = PrometheusReader("http://prom.test:9090", transport=prom_transport(calls))
+    with pytest.raises(Exception, match="more than one series named 'total'"):
+        reader.fetch(queries, T0, T0 + 150)
+    queries = read_queries({"step": "15s", "queries": {
+        "{service}_up": {"query": "sum by (service) (up)", "service_label": "service"}}})
+    frame = reader.fetch(queries, T0, T0 + 150)
+    assert list(frame.columns) == ["a_up", "b_up"] and len(frame) == 11
+    assert frame.index[0] == pd.Timestamp(T0, unit="s", tz="UTC")
+    assert frame["b_up"].iloc[0] == 1 + T0 % 7 and frame.attrs["services"] == {"a_up": "a", "b_up": "b"}
+
+
+def test_reader_splits_long_ranges():
+    from faultgraph.io.prometheus import MAX_POINTS, PrometheusReader, read_queries
+
+    calls = []
+    reader = PrometheusReader("http://prom.test:9090", transport=prom_transport(calls))
+    queries = read_queries({"queries": {"{service}_x": "up"}})
+    frame = reader.fetch(queries, T0, T0 + 15 * (MAX_POINTS + 50), step=15)
+    assert len(calls) == 2 and len(frame) == MAX_POINTS + 51 and frame.index.is_unique
+
+
+def test_reader_retries_then_gives_a_clear_error():
+    from faultgraph.io.prometheus import PrometheusQueryError, PrometheusReader, PrometheusUnavailableError
+
+    calls = []
+    reader = PrometheusReader("http://prom.test:9090", retries=2, backoff=0, transport=prom_transport(calls, 2))
+    assert len(reader.query_range("up", T0, T0 + 30, 15)) == 2 and len(calls) == 3
+    calls = []
+    reader = PrometheusReader("http://prom.test:9090", retries=1, backoff=0, transport=prom_transport(calls, 5))
+    with pytest.raises(PrometheusUnavailableError, match="did not answer after 2 tries .*HTTP 503"):
+        reader.query_range("up", T0, T0 + 30, 15)
+
+    def refuse(request):
+        raise httpx.ConnectError("connection refused")
+
+    down = PrometheusReader("http://127.0.0.1:9", retries=1, backoff=0, transport=httpx.MockTransport(refuse))
+    with pytest.raises(PrometheusUnavailableError, match="127.0.0.1:9 did not answer .*is it running"):
+        down.query_range("up", T0, T0 + 30, 15)
+    bad = PrometheusReader("http://prom.test", transport=prom_transport([], error="parse error at char 3"))
+    with pytest.raises(PrometheusQueryError, match="refused the query 'up\\(' .*parse error at char 3"):
+        bad.query_range("up(", T0, T0 + 30, 15)
+
+
+@pytest.mark.parametrize("spec, match", [
+    ({}, "needs a 'queries' mapping"),
+    ({"queries": {"a": 3}}, "expected a PromQL string"),
+    ({"queries": {"a": {"query": "up", "labels": "x"}}}, "unknown keys"),
+    ({"queries": {"a": "up"}, "step": "fast"}, "step must be seconds or a duration"),
+    ({"queries": {"a": "up"}, "extra": 1}, "unknown keys"),
+])
+def test_queries_file_errors(spec, match):
+    from faultgraph.io.prometheus import read_queries
+
+    with pytest.raises(InvalidInputError, match=match):
+        read_queries(spec)
+
+
+def test_queries_yaml_file(tmp_path):
+    from faultgraph.io.prometheus import read_queries
+
+    path = tmp_path / "QUERIES.yaml"
+    path.write_text("step: 1m\nqueries:\n  s0_cpu: 'sum(rate(cpu{service=\"s0\"}[1m]))'\n"
+                    "  '{service}_latency':\n    query: 'max by (service) (latency)'\n    service_label: service\n")
+    spec = read_queries(path)
+    assert spec.step == 60 and [q.metric for q in spec.queries] == ["s0_cpu", "{service}_latency"]
+    assert spec.queries[1].template and spec.queries[1].name({"service": "s3"}) == "s3_latency"
+
+
+# --- the commands and packaging ------------------------------------------------------------------
+
+def test_commands(tmp_path, monkeypatch):
+    import typer
+    from typer.testing import CliRunner
+
+    from faultgraph.service.cli import parse_when, register
+
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    monkeypatch.delenv("FAULTGRAPH_TOKEN", raising=False)
+    r = runner.invoke(app, ["serve", "--model", str(tmp_path), "--data", str(tmp_path / "x.csv")])
+    assert r.exit_code == 2 and "no bearer tokens" in r.output
+    r = runner.invoke(app, ["fetch", "--prometheus", "http://127.0.0.1:9", "--queries", str(tmp_path / "q.yaml"),
+                            "--start", "now-1h", "--out", str(tmp_path / "m.parquet")])
+    assert r.exit_code == 2 and "cannot be read" in r.output
+    assert parse_when("now-7d", now=1e9) == 1e9 - 7 * 86400 and parse_when("1700000000") == 1.7e9
+    assert parse_when("2023-11-14T22:13:20Z") == 1.7e9
+    with pytest.raises(InvalidInputError, match="time must be"):
+        parse_when("last tuesday")
+
+
+def test_importing_the_package_imports_nothing_heavy():
+    code = ("import sys, faultgraph.service, faultgraph.service.alerts, faultgraph.service.cli, "
+            "faultgraph.io.prometheus; print(sorted(m for m in ('fastapi', 'sqlalchemy', 'httpx', 'uvicorn') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_missing_extra_names_it():
+    from faultgraph.service._extra import require
+
+    with pytest.raises(ImportError, match=r"pip install 'faultgraph\[serve\]'"):
+        require("faultgraph_no_such_module")
+
+
+def test_all_is_explicit():
+    import faultgraph.io.prometheus as prom
+    import faultgraph.service as service
+    from faultgraph.service import alerts, app, auth, metrics, settings, store, worker
+
+    for module in (service, alerts, app, auth, metrics, settings, store, worker, prom):
+        assert all(hasattr(module, name) for name in module.__all__), module.__name__
