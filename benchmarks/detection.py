@@ -45,7 +45,7 @@ def detectors() -> dict[str, object]:
 
     return {
         "faultgraph": lambda: CausalDetector(),
-        "faultgraph residual-only": lambda: CausalDetector(score="residual"),
+        "faultgraph residual-only": lambda: CausalDetector(scoring="residual"),
         "n-sigma (same config)": lambda: NSigmaDetector(),
         "n-sigma (classic)": classic_nsigma,
         "pca": lambda: PCADetector(),

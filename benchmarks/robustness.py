@@ -18,7 +18,7 @@ Variants, each fitted on the normal period and scored on the anomalous one (with
 * ``faultgraph``: ``encode.align`` (the last sample at or before each grid step) and a
   lagged causal model with lags up to 8 (the learner's L1 penalty picks the lags each
   metric needs, a pair's weight spread over lags counting together), with the tiers prior
-  of ``benchmarks/rca.py``; the score (``score="residual+marginal+innovation"``) adds each
+  of ``benchmarks/rca.py``; the score (``scoring="residual+marginal+innovation"``) adds each
   metric's residual, its own robust z and its innovation, each combined over metrics with
   ``combine="max-of-smoothed"`` (each metric's |z| averaged over 15 steps, then the
   largest), as suits faults that start in one metric;
@@ -132,9 +132,9 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
         raw = pd.concat([inc.normal, inc.anomalous])
         grids = {True: on_grid(raw, True), False: on_grid(raw, False)}
         models = {
-            "faultgraph": (CausalDetector(lags=8, prior=tiers, combine=COMBINE, score=SCORE), True),
-            "faultgraph, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE, score=SCORE), True),
-            "faultgraph, no align, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE, score=SCORE),
+            "faultgraph": (CausalDetector(lags=8, prior=tiers, combine=COMBINE, scoring=SCORE), True),
+            "faultgraph, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE, scoring=SCORE), True),
+            "faultgraph, no align, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE, scoring=SCORE),
                                              False),
             "faultgraph, no innovations": (CausalDetector(lags=8, prior=tiers, combine=COMBINE), True),
             "faultgraph, SMD combination": (CausalDetector(lags=8, prior=tiers), True),

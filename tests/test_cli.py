@@ -231,7 +231,7 @@ def test_report_aligns_the_data_as_the_explanation_did(tmp_path):
     result = run("fit", str(tmp_path / "case" / "normal.csv"), "--resample", "1", "--score",
                  "residual+marginal+innovation", "--out", str(model))
     assert result.exit_code == 0, result.output
-    assert json.loads((model / "model.json").read_text())["params"]["score"] == "residual+marginal+innovation"
+    assert json.loads((model / "model.json").read_text())["params"]["scoring"] == "residual+marginal+innovation"
     result = run("explain", str(model), str(tmp_path / "case" / "anomalous.csv"), "--resample", "1",
                  "--start", str(truth["fault_start"]), "--end", str(truth["fault_end"]), "--out", str(rca))
     assert result.exit_code == 0, result.output

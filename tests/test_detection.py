@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -317,16 +319,19 @@ def test_a_metric_constant_in_training_is_shown_when_it_moves_but_not_scored(sys
 
 
 def test_a_folder_saved_before_the_background_scores_as_it_did(system, tmp_path):
-    from faultgraph.io.model import load_model_dir, save_model_dir
+    from faultgraph.io.model import SCHEMA_VERSION, load_model_dir, save_model_dir
 
     train, test, _ = system
     CausalDetector(lags=1).fit(train).save(tmp_path / "m")
     meta, arrays = load_model_dir(tmp_path / "m")
+    # the schema-1 layout of a folder written before the background adjustment
+    meta["params"]["score"] = meta["params"].pop("scoring")
     del meta["params"]["background_window"], meta["background_base"], arrays["background_history"]
-    save_model_dir(tmp_path / "old", {k: v for k, v in meta.items() if k not in ("schema_version", "arrays_sha256")},
+    save_model_dir(tmp_path / "old", {**{k: v for k, v in meta.items() if k != "arrays_sha256"}, "schema_version": 1},
                    arrays)
+    assert json.loads((tmp_path / "old" / "model.json").read_text())["schema_version"] == 1 < SCHEMA_VERSION
     old = CausalDetector.load(tmp_path / "old")
-    assert old.background_window == 0
+    assert old.background_window == 0 and old.scoring == "residual+marginal"
     np.testing.assert_array_equal(old.score_samples(test)["score"],
                                   CausalDetector(lags=1, background_window=0).fit(train).score_samples(test)["score"])
     old.save(tmp_path / "again")  # and saves again
@@ -385,7 +390,7 @@ def test_the_innovation_score_adds_the_combined_innovations(system, tmp_path):
 
     train, test, labels = system
     plain = CausalDetector(lags=1).fit(train)
-    det = CausalDetector(lags=1, score="residual+marginal+innovation").fit(train)
+    det = CausalDetector(lags=1, scoring="residual+marginal+innovation").fit(train)
     np.testing.assert_array_equal(det.coef_, plain.coef_)  # the same model underneath
     d = train.shape[1]
     innovations = drift_adjust(det.innovations(test), det.drift_history_[:, 2 * d :], det.drift_window)
@@ -398,8 +403,8 @@ def test_the_innovation_score_adds_the_combined_innovations(system, tmp_path):
     assert detection_report(labels, det.score_samples(test)["score"].to_numpy(), det.threshold_).roc_auc > 0.95
     det.save(tmp_path / "m")
     pd.testing.assert_frame_equal(CausalDetector.load(tmp_path / "m").score_samples(test), det.score_samples(test))
-    with pytest.raises(InvalidInputError, match="score must be one of"):
-        CausalDetector(score="everything").fit(train)
+    with pytest.raises(InvalidInputError, match="scoring must be one of"):
+        CausalDetector(scoring="everything").fit(train)
 
 
 def test_a_model_saved_without_innovations_loads_saves_and_explains_with_a_warning(system, tmp_path):

@@ -13,6 +13,7 @@ from faultgraph import InvalidInputError, NotFittedError
 from faultgraph.detect import FaultIdentifier
 from faultgraph.effects import causal_scores
 from faultgraph.evaluate import classification_scores
+from faultgraph.io.model import SCHEMA_VERSION
 from faultgraph.simulate import simulate_labelled_faults
 
 
@@ -61,7 +62,7 @@ def test_save_and_load_give_identical_predictions(labelled, tmp_path):
     b = causal_scores(again.sem_, "fault", n_bootstrap=0, random_state=0).to_dict()
     assert a == b
     meta = json.loads((tmp_path / "model" / "model.json").read_text())
-    assert meta["schema_version"] == 1 and "arrays_sha256" in meta
+    assert meta["schema_version"] == SCHEMA_VERSION == 2 and "arrays_sha256" in meta
     assert not list((tmp_path / "model").glob("*.tmp")) and not list((tmp_path / "model").glob(".*"))
 
 

@@ -19,9 +19,81 @@ MAX_MAGNITUDE = 1e100
 
 
 class FittedAttributes:
-    """Mixin for estimators: reading a fitted attribute (a name ending in ``_``) before
-    ``fit`` raises :class:`~faultgraph.errors.NotFittedError` (an ``AttributeError``, so
-    ``hasattr`` and ``getattr(..., default)`` work as before) instead of a bare AttributeError."""
+    """Base of the estimators: scikit-learn's parameter protocol and fitted attributes.
+
+    * ``get_params(deep=True)`` / ``set_params(**params)`` over the keyword arguments of
+      ``__init__`` (which stores each under its own name and does nothing else), so
+      ``sklearn.base.clone`` and grid searches work; a subclass whose ``__init__`` takes
+      ``**kwargs`` passes them to its parent's, whose parameters are its own too.
+    * a readable ``repr``: the class and the parameters that differ from their defaults.
+    * reading a fitted attribute (a name ending in ``_``) before ``fit`` raises
+      :class:`~faultgraph.errors.NotFittedError` (an ``AttributeError``, so ``hasattr`` and
+      ``getattr(..., default)`` work) instead of a bare AttributeError.
+    """
+
+    @classmethod
+    def _param_defaults(cls) -> dict[str, Any]:
+        """Each parameter's default (``inspect.Parameter.empty`` for none), from the
+        ``__init__`` of the class and of its parents while those take ``**kwargs``."""
+        import inspect
+
+        params: dict[str, Any] = {}
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            if init is object.__init__:
+                break
+            more = False
+            for p in list(inspect.signature(init).parameters.values())[1:]:
+                if p.kind is p.VAR_KEYWORD:
+                    more = True
+                elif p.kind is p.VAR_POSITIONAL:
+                    raise TypeError(f"{cls.__name__}.__init__ must not take *args (scikit-learn's contract)")
+                else:
+                    params.setdefault(p.name, p.default)
+            if not more:
+                break
+        return params
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The hyperparameters, by name (``deep`` also lists those of nested estimators as
+        ``name__param``)."""
+        out: dict[str, Any] = {}
+        for name in sorted(self._param_defaults()):
+            value = self.__dict__.get(name)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update({f"{name}__{k}": v for k, v in value.get_params().items()})
+            out[name] = value
+        return out
+
+    def set_params(self, **params: Any) -> Any:
+        """Set hyperparameters by name (``name__param`` for a nested estimator's); returns self."""
+        valid = self._param_defaults()
+        for key, value in params.items():
+            name, _, sub = key.partition("__")
+            if name not in valid:
+                raise InvalidInputError(f"{type(self).__name__} has no parameter {name!r}; it has "
+                                        f"{', '.join(sorted(valid))}")
+            if sub:
+                getattr(self, name).set_params(**{sub: value})
+            else:
+                setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        changed = []
+        for name, default in self._param_defaults().items():
+            value = self.__dict__.get(name)
+            same = value is default
+            if not same:
+                try:
+                    same = bool(value == default)
+                except Exception:  # noqa: BLE001 - arrays and the like: show them
+                    same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
 
     def __getattr__(self, name: str) -> Any:
         prop = getattr(type(self), name, None)

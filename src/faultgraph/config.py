@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "CASE_MODE_ONLY",
     "DEFAULTS",
     "Combine",
     "Defaults",
@@ -27,6 +28,7 @@ __all__ = [
     "RcaMethod",
     "Score",
     "ThresholdMethod",
+    "UNSUPERVISED_ONLY",
     "check_choice",
 ]
 
@@ -156,7 +158,7 @@ class DetectorConfig(_Config):
     method: Learner = Learner.DAGMA
     lambda1: float | None = None
     threshold: float = DEFAULTS.threshold
-    score: Score = Score.RESIDUAL_MARGINAL
+    scoring: Score = Score.RESIDUAL_MARGINAL
     combine: Combine = Combine.MEAN_SQUARE
     smooth: int = DEFAULTS.smooth
     drift_window: int = DEFAULTS.drift_window
@@ -168,7 +170,10 @@ class DetectorConfig(_Config):
 
 
 #: The detector options that a labelled fit (``FaultIdentifier``) does not read.
-UNSUPERVISED_ONLY: tuple[str, ...] = ("lags", "risk", "combine", "score", "drift_window", "background_window")
+UNSUPERVISED_ONLY: tuple[str, ...] = ("lags", "risk", "combine", "scoring", "drift_window", "background_window")
+
+#: ``explain``'s options that only its case mode (which fits a detector) reads.
+CASE_MODE_ONLY: tuple[str, ...] = ("lags", "max_gap", "prior")
 
 
 @dataclass(frozen=True)

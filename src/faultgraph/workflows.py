@@ -31,18 +31,28 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Detection",
+    "detection_summary",
+    "effects_document",
+    "fit_summary",
+    "incident_windows",
+    "incidents_table",
+    "redo_explanation",
+    "write_explanation",
     "GraphResult",
     "Incident",
     "RcaDocument",
     "detect",
     "explain_case",
     "explain_window",
+    "export_graph",
     "find_incidents",
     "fit_model",
+    "incident_window",
     "learn_graph",
     "load_metrics",
     "load_model",
     "load_prior",
+    "model_summary",
     "model_task",
     "render_report",
 ]
@@ -274,12 +284,30 @@ class Detection:
     threshold: float
     incidents: tuple[Incident, ...] = ()
     labels: Any = field(default=None, repr=False)
+    constants: Mapping[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def alarms(self) -> int:
         """Steps (unsupervised) or rows (supervised) flagged."""
         column = "anomaly" if "anomaly" in self.table.columns else "decision"
         return int(self.table[column].sum())
+
+    def moved_constants(self, limit: int = 10) -> list[str]:
+        """One phrase per metric constant in training that left its value (the
+        ``constant:<metric>`` columns), most steps first; at most ``limit`` and a count."""
+        import numpy as np
+
+        from faultgraph.encode import constant_moves
+
+        departures = self.table.filter(like="constant:")
+        metrics = [c.removeprefix("constant:") for c in departures.columns]
+        if not metrics:
+            return []
+        values = np.array([self.constants[m] for m in metrics])
+        steps = constant_moves(departures.to_numpy(), values).sum(axis=0)
+        phrases = [f"{metrics[j]} (at {values[j]:g} in training; off it at {int(steps[j])} steps, by up to "
+                   f"{departures.iloc[:, j].abs().max():g})" for j in np.argsort(-steps, kind="stable") if steps[j]]
+        return phrases[:limit] + ([f"and {len(phrases) - limit} more"] if len(phrases) > limit else [])
 
 
 def detect(model: CausalDetector | FaultIdentifier, frame: pd.DataFrame, *, merge_gap: int = 0) -> Detection:
@@ -306,7 +334,22 @@ def detect(model: CausalDetector | FaultIdentifier, frame: pd.DataFrame, *, merg
     from faultgraph.detect.unsupervised import TASK
 
     table = model.score_samples(frame)
-    return Detection(table, TASK, float(model.threshold_), tuple(find_incidents(table, merge_gap=merge_gap)))
+    return Detection(table, TASK, float(model.threshold_), tuple(find_incidents(table, merge_gap=merge_gap)),
+                     constants=dict(model.encoder_.constants_))
+
+
+def incident_window(incident: Incident, index: pd.Index, min_steps: int = ExplainConfig().min_steps
+                    ) -> tuple[Any, Any]:
+    """``incident``'s first and last step, widened to ``min_steps`` rows of ``index``
+    (forwards, then backwards where the data ends) so a short alarm can be explained."""
+    first, last = index.get_indexer([incident.start])[0], index.get_indexer([incident.end])[0]
+    if first < 0 or last < 0:
+        raise InvalidInputError(f"incident {incident.start} .. {incident.end} is not in the data")
+    short = min_steps - (last - first + 1)
+    if short > 0:
+        last = min(len(index) - 1, last + short)
+        first = max(0, last - min_steps + 1)
+    return index[first], index[last]
 
 
 # --- explaining ---------------------------------------------------------------------------
@@ -391,3 +434,200 @@ def render_report(model: CausalDetector, frame: pd.DataFrame, explanation: Expla
     from faultgraph.report import render_incident_report
 
     return render_incident_report(model, frame, explanation, normal=normal)
+
+
+# --- model folders ------------------------------------------------------------------------
+
+def model_summary(path: str | Path) -> dict[str, Any]:
+    """What a model folder is: task, schema version, metrics, label, edges, lagged edges,
+    learner and its parameters, decision threshold and dropped metrics."""
+    from faultgraph.io import load_model_dir
+
+    meta, arrays = load_model_dir(path)
+    A = arrays.get("graph/adjacency")
+    lagged = arrays.get("graph/lagged")
+    try:
+        graph = meta.get("graph") or {}
+        params = {**(meta.get("params") or {})}
+        if params.get("lambda1") is None and "lambda1" in (graph.get("params") or {}):
+            params["lambda1"] = graph["params"]["lambda1"]  # the value the learner used
+        return {
+            "task": meta.get("task"), "schema_version": meta.get("schema_version"),
+            "metrics": len(meta.get("metrics", [])), "label": meta.get("label"),
+            "edges": int((A != 0).sum()) if A is not None else 0,
+            "lagged_edges": int((lagged != 0).sum()) if lagged is not None and lagged.size else 0,
+            "method": graph.get("method"), "params": params,
+            "decision_threshold": meta.get("decision_threshold"),
+            "dropped_metrics": (meta.get("encoder") or {}).get("dropped", {}),
+        }
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise InvalidInputError(f"model {str(path)!r} is damaged: bad field ({exc})") from None
+
+
+def export_graph(path: str | Path, format: str = "graphml") -> tuple[str, int, int]:
+    """A model's causal graph (same-step and lagged edges) as GraphML or DOT text, with
+    its node and edge counts."""
+    from faultgraph.io import graph_to_networkx, load_model_dir, to_dot, to_graphml
+
+    if format not in ("graphml", "dot"):
+        raise InvalidInputError(f"format must be 'graphml' or 'dot', got {format!r}")
+    meta, arrays = load_model_dir(path)
+    try:
+        nodes = [str(n) for n in (meta.get("graph") or {}).get("nodes", meta.get("metrics", []))]
+        G = graph_to_networkx(nodes, arrays["graph/adjacency"], arrays.get("graph/lagged"))
+    except (KeyError, AttributeError, TypeError, ValueError, IndexError) as exc:
+        raise InvalidInputError(f"model {str(path)!r} is damaged: missing or bad graph ({exc})") from None
+    text = to_graphml(G) if format == "graphml" else to_dot(G)
+    return text, G.number_of_nodes(), G.number_of_edges()
+
+
+# --- what the commands say and write ------------------------------------------------------
+
+def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> list[str]:
+    """What ``fit`` reports of a fitted model (dropped metrics, graph size, threshold)."""
+    from faultgraph.detect import FaultIdentifier
+
+    if isinstance(model, FaultIdentifier):
+        info = model.describe()
+        return [f"label {model.label!r} <- {', '.join(info['label_parents']) or '(no parent found)'}; "
+                f"{info['n_edges']} edges among {info['n_metrics']} metrics; decision threshold "
+                f"{info['decision_threshold']:.3f} (train F1 {info['train_f1']:.2f}); wrote {out}"]
+    lines = []
+    for name, reason in model.encoder_.dropped_.items():
+        what = (f"constant at {model.encoder_.constants_[name]:g} in training: not scored; detect names it "
+                f"if it moves" if name in model.encoder_.constants_ else reason)
+        lines.append(f"dropped metric {name!r}: {what}")
+    g = model.graph_
+    lines.append(f"{int((g.adjacency != 0).sum())} edges and {len(g.lagged_edges)} lagged edges among "
+                 f"{len(g.nodes)} metrics; alarm threshold {model.threshold_:.3g} (POT, risk {model.risk:g}); "
+                 f"wrote {out}")
+    return lines
+
+
+def detection_summary(found: Detection) -> list[str]:
+    """What ``detect`` reports: alarms, incidents, a noisier background, constants that moved."""
+    table = found.table
+    if "decision" in table.columns:
+        return [f"{found.alarms} of {len(table)} rows flagged (threshold {found.threshold:.3f})"]
+    n = len(found.incidents)
+    lines = [f"{found.alarms} of {len(table)} steps above the alarm threshold {found.threshold:.3g}: "
+             + (f"{n} incident{'s' if n != 1 else ''} (explain the latest with `faultgraph explain MODEL_DIR "
+                f"DATA`, another with --incident N)" if n else "no incident")]
+    noisy = table["background"] > 1.0
+    if noisy.any():
+        lines.append(f"{int(noisy.sum())} steps ran noisier than twice the training's background: their scores "
+                     f"were divided by up to {table['background'].max():.3g} (column background; fit with "
+                     f"--background-window 0 to turn this off)")
+    moved = found.moved_constants()
+    if moved:
+        lines.append("constant in training, not scored, but moved here (columns constant:<metric>): "
+                     + "; ".join(moved))
+    return lines
+
+
+def incidents_table(incidents: tuple[Incident, ...] | list[Incident]) -> str:
+    """The incidents as a numbered plain-text table (the numbers ``explain --incident`` takes)."""
+    rows = [("#", "start", "end", "steps", "peak score", "top metrics")]
+    for k, inc in enumerate(incidents, 1):
+        rows.append((str(k), str(inc.start), str(inc.end), str(inc.steps), f"{inc.peak_score:.3g}",
+                     ", ".join(inc.top_metrics[:3])))
+    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows)
+
+
+def incident_windows(model: CausalDetector, frame: pd.DataFrame, number: int | None = None, every: bool = False,
+                     min_steps: int = ExplainConfig().min_steps) -> list[tuple[int | None, tuple[Any, Any]]]:
+    """The windows to explain when none is given: the latest incident ``detect`` finds in
+    ``frame`` (``number``: the one so numbered, from 1, oldest first; ``every``: each, with
+    its number). A short incident is widened to ``min_steps`` rows (:func:`incident_window`)."""
+    found = detect(model, frame).incidents
+    if not found:
+        raise InvalidInputError("no incident in the data: no step is above the model's alarm threshold "
+                                f"({float(model.threshold_):.3g}); give the window with --start and --end")
+    if number is not None and not 1 <= number <= len(found):
+        raise InvalidInputError(f"--incident must be between 1 and {len(found)} (the incidents `detect` lists), "
+                                f"got {number}")
+    if every:
+        return [(k, incident_window(inc, frame.index, min_steps)) for k, inc in enumerate(found, 1)]
+    return [(None, incident_window(found[(number or len(found)) - 1], frame.index, min_steps))]
+
+
+def write_explanation(doc: RcaDocument, model: CausalDetector, frame: pd.DataFrame, out: Path | None, *,
+                      html: Path | None = None, steps: Path | None = None, normal: pd.DataFrame | None = None
+                      ) -> list[str]:
+    """Write what ``explain`` was asked for: rca.json (``out``), the HTML report and the
+    per-step scores; returns the paths written."""
+    from faultgraph.io import write_csv_atomic, write_json_atomic, write_text_atomic
+    from faultgraph.rca import step_scores
+
+    result = doc.explanation
+    if out is not None:
+        write_json_atomic(out, doc.to_dict())
+    if html is not None:
+        write_text_atomic(html, render_report(model, frame, result, normal=normal))
+    if steps is not None:
+        write_csv_atomic(steps, step_scores(model, frame, result.window, result.target, method=result.method,
+                                            reference_window=doc.reference_window))
+    return [str(p) for p in (out, html, steps) if p is not None]
+
+
+def redo_explanation(model_dir: str | Path, rca_json: str | Path, *, data: str | Path | None = None,
+                     resample: str | None = None) -> tuple[CausalDetector, pd.DataFrame, Explanation]:
+    """Explain again what an rca.json explained (its window, target, method, data and
+    resample unless given), for ``report``."""
+    try:
+        spec = json.loads(Path(rca_json).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"{str(rca_json)!r} is not an rca.json written by `faultgraph explain`: {exc}"
+                                ) from None
+    request = RcaDocument.request_from_dict(spec, repr(str(rca_json)))
+    source = data or request["data"]
+    if source is None:
+        raise InvalidInputError(f"{str(rca_json)!r} does not name its data; pass --data")
+    from faultgraph.detect.unsupervised import TASK
+
+    model = load_model(model_dir, task=TASK)
+    frame = load_metrics(source, resample=resample if resample is not None else request["resample"])
+    first, last = request["window"]
+    bounds = (_time_value(first), _time_value(last))
+    config = ExplainConfig(target=request["target"], method=request["method"],
+                           reference_window=request["reference_window"])
+    return model, frame, explain_window(model, frame, bounds, config)  # type: ignore[return-value]
+
+
+def _time_value(value: Any) -> Any:
+    """A window bound as written in rca.json or typed: a number if it parses as one."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_bootstrap: int = 50,
+                     random_state: int | None = 0, option_names: Mapping[str, str] | None = None
+                     ) -> tuple[Any, dict[str, Any]]:
+    """effects.json of a labelled model: every node's ATE on ``target`` with its interval,
+    the causal scores ``S_i`` and each node's strongest ``n_paths`` paths to it.
+
+    Returns the :class:`~faultgraph.effects.CausalScores` and the document."""
+    from faultgraph.detect import FaultIdentifier
+    from faultgraph.effects import causal_scores, propagation_paths
+    from faultgraph.effects.ate import MIN_BOOTSTRAP
+
+    if 0 < n_bootstrap < MIN_BOOTSTRAP:  # the library's rule, named as the caller knows the option
+        name = (option_names or {}).get("n_bootstrap", "n_bootstrap")
+        raise InvalidInputError(f"{name} must be 0 (no interval) or at least {MIN_BOOTSTRAP}, got {n_bootstrap}")
+    from faultgraph.detect.supervised import TASK
+
+    if model_task(model_dir) != TASK:
+        raise InvalidInputError(f"{str(model_dir)!r} is an anomaly-detection model (fitted without --label): "
+                                "effects on a label need `faultgraph fit DATA --label COLUMN --out MODEL_DIR`; "
+                                "for the causes of an incident use `faultgraph explain`")
+    model = FaultIdentifier.load(model_dir)
+    scores = causal_scores(model.sem_, target, n_bootstrap=n_bootstrap, random_state=random_state)
+    result = scores.to_dict()
+    for entry in result["scores"]:
+        entry["paths"] = [p.to_dict() for p in propagation_paths(model.sem_, entry["node"], target, n_paths)]
+    return scores, result

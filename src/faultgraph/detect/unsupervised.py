@@ -22,12 +22,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from faultgraph import config
 from faultgraph._validation import (FittedAttributes, as_generator, check_choice, check_window, describe_names,
                                     text_columns)
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
 from faultgraph.errors import DataScaleWarning, InvalidInputError, NotFittedError
+from faultgraph.config import DEFAULTS
 from faultgraph.io.model import load_model_dir, save_model_dir
 
 __all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "background_adjust",
@@ -35,10 +37,10 @@ __all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "Rando
 
 TASK = "unsupervised-detection"
 
-Combine = Literal["mean-square", "max", "max-of-smoothed", "mean-square+max"]
-COMBINE: tuple[str, ...] = ("mean-square", "max", "max-of-smoothed", "mean-square+max")
-ThresholdMethod = Literal["pot", "quantile"]
-SCORES: tuple[str, ...] = ("residual+marginal", "residual", "residual+marginal+innovation")
+Combine = Literal["mean-square", "max", "max-of-smoothed", "mean-square+max"]  # config.Combine's values
+COMBINE: tuple[str, ...] = tuple(m.value for m in config.Combine)
+ThresholdMethod = Literal["pot", "quantile"]  # config.ThresholdMethod's values
+SCORES: tuple[str, ...] = tuple(m.value for m in config.Score)
 #: A residual whose interquartile range is below this (in the encoded metric's units) is
 #: scaled by its standard deviation instead: an equation that predicts a piecewise-constant
 #: metric almost exactly has an IQR of rounding noise, and dividing by it made every step
@@ -183,9 +185,10 @@ class Detector(FittedAttributes):
 
     name = "detector"
 
-    def __init__(self, *, combine: Combine = "mean-square", smooth: int = 15, drift_window: int = 360,
-                 background_window: int = 1440, threshold_method: ThresholdMethod = "pot", risk: float = 1e-2,
-                 quantile: float = 0.99, max_gap: int = 5) -> None:
+    def __init__(self, *, combine: Combine = "mean-square", smooth: int = DEFAULTS.smooth,
+                 drift_window: int = DEFAULTS.drift_window, background_window: int = DEFAULTS.background_window,
+                 threshold_method: ThresholdMethod = "pot", risk: float = DEFAULTS.risk,
+                 quantile: float = DEFAULTS.quantile, max_gap: int = DEFAULTS.max_gap) -> None:
         self.combine = combine
         self.smooth = smooth
         self.drift_window = drift_window
@@ -248,9 +251,12 @@ class Detector(FittedAttributes):
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raise :class:`~faultgraph.errors.NotFittedError` unless ``fit`` has run."""
         if not hasattr(self, "threshold_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(train) first")
+
+    _check_fitted = check_fitted
 
     def _blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """What the score is made of, side by side (``d`` columns each), before drift
@@ -346,83 +352,73 @@ class Detector(FittedAttributes):
 class CausalDetector(Detector):
     """faultgraph's detector: residuals of a lagged linear SEM on a learned causal graph.
 
-    Args:
-        lags: past steps in the candidate space (default 1).
-        method, threshold, prior: passed to :class:`~faultgraph.StructureLearner`.
-        lambda1: its L1 weight; ``None`` (default): ``max(0.03, sqrt(2 log k / n))`` for
-            ``n`` training rows and ``k = d·(lags + 1)`` candidate parents, the lasso's
-            universal rate (Bickel, Ritov and Tsybakov 2009) floored at the value chosen
-            on SMD. Long histories (SMD, ASD) keep 0.03; short ones with many metrics get
-            a sparser graph (PetShop: 589 rows, 394 candidates, 0.14; root-cause AC@1
-            0.08 → 0.31, see ``benchmarks/results/rca.md``). ``lambda1_`` holds the value used.
-        score: ``"residual+marginal"`` (default): the combined residuals plus the combined
-            robust z-scores of the metrics themselves; ``"residual"``: the residuals only.
-            A residual catches a metric that breaks from its causes; but a fault that
-            moves a cause and its effects together, or a level shift that a metric's own
-            past soon "explains", leaves small residuals, which the marginal term keeps.
-            Chosen on SMD (see ``benchmarks/results/detection.md``).
-            ``"residual+marginal+innovation"`` adds the combined :meth:`innovations` (each
-            metric against what the past of every metric predicts): on simulated
-            microservice incidents under scrape jitter it holds detection ROC-AUC where
-            the residuals lose it (see ``benchmarks/results/robustness.md``); on SMD it
-            is no better (label-free F1 0.48 against 0.50, best F1 0.61 against 0.62).
-        combine: ``"mean-square"`` (mean of ``z²`` over metrics, default) or ``"max"``.
-        smooth: trailing rolling-mean window of the score, in steps (default 15, chosen
-            on SMD; it trades detection delay for fewer isolated false alarms).
-        drift_window: before combining, each metric's deviation has the part of its
-            median over the previous ``drift_window`` steps that lies beyond
-            ``±DRIFT_TOLERANCE`` (1 sd) subtracted (:func:`drift_adjust`; the end of the
-            training period primes the first steps of each call), so a level shift that
-            lasts stops alarming, but for that 1 sd, after about half the window. Each
-            call to :meth:`score_samples` starts again from the training tail: to score
-            in small batches, pass the previous ``drift_window`` steps along (and ignore
-            their scores), as the lags need their past too. Default 360 (six hours of
-            one-minute samples), chosen on SMD, where a test period whose metrics settle
-            at a new level had alarmed at every step (machine-3-4: label-free F1 0.09 →
-            0.82); 0 turns it off. A fault longer than half the window fades from the
-            score: raise it for slow faults, and read the ``residual:`` columns, which
-            are never adjusted.
-        background_window: the score is divided by how far the lower quartile of its
-            previous ``background_window`` scores has risen beyond twice the training's
-            (:func:`background_adjust`: by ``1 + max(0, ratio − 2)``), so a regime in
-            which every metric runs noisier than in training (a drift of variance, which
-            ``drift_window`` cannot take off) alarms relative to its own background; the
-            ``background`` column of :meth:`score_samples` gives the divisor. Default
-            1440 (a day of one-minute samples), chosen on SMD: label-free F1 0.44 → 0.50
-            (machine-3-5 0.18 → 0.53), ROC-AUC unchanged; on ASD nothing changes. 0 turns
-            it off; otherwise at least :data:`MIN_BACKGROUND` (60). As for the drift,
-            score small batches with the previous ``background_window`` steps.
-        threshold_method: ``"pot"`` (default; ``risk`` is the false-alarm probability) or
-            ``"quantile"`` (``quantile`` of the training scores).
-        max_gap: longest run of missing steps the encoder fills.
+    ``fit`` learns a DAG over the metrics and their past (:class:`~faultgraph.StructureLearner`
+    on the lagged candidate space, the paper's eqs. 2–3), refits each metric's equation on
+    its parents and keeps the residuals' robust centre and scale. A step's score combines
+    each metric's standardised deviation from what its causes predict (a metric that
+    breaks from its causes) and, by default, its robust z-score (a fault that moves a
+    cause and its effects together leaves small residuals), optionally its innovation
+    (:meth:`innovations`: the metric against what the past of every metric predicts),
+    smoothed over ``smooth`` steps; the alarm threshold is read off the training scores
+    without labels (POT). How each default was chosen, and what it measures, is in
+    ``benchmarks/results/detection.md`` and ``CHANGELOG.md``.
 
-    Attributes (after ``fit``): ``graph_`` (the learned graph, with lagged edges),
-    ``coef_`` (``(d·(lags+1), d)`` refitted equations), ``threshold_``, ``encoder_``;
-    ``center_``/``scale_`` (median and IQR-based scale of the training residuals, used for
-    the score; the standard deviation where the IQR is below ``MIN_RESIDUAL_SCALE``; never
-    below the metric's rounding, :func:`rounding_scale`),
-    ``resid_mean_``/``resid_std_`` (the residuals' mean and standard deviation, used to
-    compare metrics in root-cause ranking), ``drift_history_`` (the last ``drift_window``
-    training rows of what the score is made of – encoded metrics, standardised residuals
-    and, with the innovation score, innovations, ``d`` columns each – which prime the
-    drift adjustment of new data), ``background_base_`` and ``background_history_`` (the
-    training scores' lower quartile and last ``background_window`` scores, for
-    :func:`background_adjust`) and ``innov_coef_`` with ``innov_mean_``,
-    ``innov_resid_mean_``, ``innov_resid_std_`` (the autoregression behind
-    :meth:`innovations`).
+    Parameters
+    ----------
+    lags : int
+        Past steps in the candidate space.
+    method, threshold, prior
+        Passed to :class:`~faultgraph.StructureLearner`.
+    lambda1 : float or None
+        Its L1 weight; ``None``: ``max(0.03, sqrt(2 log k / n))`` for ``n`` training rows
+        and ``k = d·(lags + 1)`` candidate parents, the lasso's universal rate (Bickel,
+        Ritov and Tsybakov 2009) with a floor. ``lambda1_`` holds the value used.
+    scoring : {"residual+marginal", "residual", "residual+marginal+innovation"}
+        What each step's score adds up (:class:`faultgraph.config.Score`).
+    combine : {"mean-square", "max", "max-of-smoothed", "mean-square+max"}
+        How the metrics' deviations of one step make one score.
+    smooth : int
+        Trailing rolling-mean window of the score, in steps.
+    drift_window : int
+        Each metric's deviations have the part of their median over the previous
+        ``drift_window`` steps beyond ``±DRIFT_TOLERANCE`` subtracted (:func:`drift_adjust`),
+        so a level shift that lasts stops alarming after about half the window; 0: off.
+        Each call to :meth:`score_samples` starts from the training tail: to score in small
+        batches, pass the previous ``drift_window`` steps along.
+    background_window : int
+        The score is divided by how far the lower quartile of its previous
+        ``background_window`` scores has risen beyond twice the training's
+        (:func:`background_adjust`), so a noisier regime alarms relative to its own
+        background; 0: off, else at least :data:`MIN_BACKGROUND`.
+    threshold_method : {"pot", "quantile"}
+        ``"pot"``: peaks over threshold at false-alarm probability ``risk``;
+        ``"quantile"``: the ``quantile`` of the training scores.
+    max_gap : int
+        Longest run of missing steps the encoder fills.
+
+    Attributes
+    ----------
+    graph_ : the learned graph, with lagged edges.
+    coef_ : ``(d·(lags+1), d)`` refitted equations.
+    threshold_ : the alarm threshold.
+    encoder_ : the fitted :class:`~faultgraph.MetricEncoder`.
+    center_, scale_ : median and IQR-based scale of the training residuals (the standard
+        deviation where the IQR is below :data:`MIN_RESIDUAL_SCALE`; never below the
+        metric's rounding, :func:`rounding_scale`).
+    resid_mean_, resid_std_ : the residuals' mean and standard deviation (root causes).
+    drift_history_, background_base_, background_history_ : the training tail that primes
+        the drift and background adjustments of new data.
+    innov_coef_, innov_mean_, innov_resid_mean_, innov_resid_std_ : the autoregression
+        behind :meth:`innovations`.
     """
 
     name = "faultgraph"
 
-    def __init__(self, *, lags: int = 1, method: str = "dagma", lambda1: float | None = None, threshold: float = 0.3,
-                 prior: PriorKnowledge | None = None, score: str = "residual+marginal",
-                 combine: Combine = "mean-square", smooth: int = 15, drift_window: int = 360,
-                 background_window: int = 1440, threshold_method: ThresholdMethod = "pot", risk: float = 1e-2,
-                 quantile: float = 0.99, max_gap: int = 5) -> None:
-        super().__init__(combine=combine, smooth=smooth, drift_window=drift_window,
-                         background_window=background_window, threshold_method=threshold_method, risk=risk,
-                         quantile=quantile, max_gap=max_gap)
-        self.score = score
+    def __init__(self, *, lags: int = DEFAULTS.lags, method: str = "dagma", lambda1: float | None = None,
+                 threshold: float = DEFAULTS.threshold, prior: PriorKnowledge | None = None,
+                 scoring: str = "residual+marginal", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scoring = scoring
         self.lags = lags
         self.method = method
         self.lambda1 = lambda1
@@ -432,21 +428,21 @@ class CausalDetector(Detector):
     def _blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """Encoded metrics, standardised residuals and, with the innovation score, the
         innovations (the layout of ``drift_history_`` in saved folders)."""
-        if self.score == "residual+marginal+innovation":
+        if self.scoring == "residual+marginal+innovation":
             return np.hstack([X, Z, self.innovations_from_encoded(X)])
         return np.hstack([X, Z])
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         X, Z = blocks[:, :d], blocks[:, d : 2 * d]
         score = super()._score(Z)
-        if self.score != "residual":
+        if self.scoring != "residual":
             score = score + super()._score(X)  # X is already robust z of each metric
-        if self.score == "residual+marginal+innovation":
+        if self.scoring == "residual+marginal+innovation":
             score = score + super()._score(blocks[:, 2 * d :])
         return score
 
     def _fit_model(self, X: np.ndarray) -> None:
-        check_choice("score", self.score, SCORES)
+        check_choice("scoring", self.scoring, SCORES)
         names = list(self.encoder_.columns_)
         k = X.shape[1] * (int(self.lags) + 1)
         self.lambda1_ = (max(0.03, float(np.sqrt(2 * np.log(max(k, 2)) / X.shape[0]))) if self.lambda1 is None
@@ -531,7 +527,7 @@ class CausalDetector(Detector):
 
     # --- saving -------------------------------------------------------------------------
 
-    _PARAMS = ("lags", "method", "lambda1", "threshold", "score", "combine", "smooth", "drift_window",
+    _PARAMS = ("lags", "method", "lambda1", "threshold", "scoring", "combine", "smooth", "drift_window",
                "background_window", "threshold_method", "risk", "quantile", "max_gap")
 
     def save(self, path: Any) -> Any:
@@ -560,7 +556,7 @@ class CausalDetector(Detector):
         """Read a model folder written by :meth:`save`."""
         meta, arrays = load_model_dir(path, task=TASK)
         try:
-            det = cls(**{"background_window": 0, **meta["params"]})  # folders from before: no background
+            det = cls(**meta["params"])  # older layouts are upgraded on reading (faultgraph.io.migrations)
             det.prior = det.prior_ = (PriorKnowledge.from_dict(meta["prior"], where=f"model {str(path)!r} prior")
                                       if meta.get("prior") is not None else None)
             det.encoder_ = MetricEncoder.from_dict(meta["encoder"])
@@ -573,17 +569,12 @@ class CausalDetector(Detector):
             det.coef_, det.mean_ = arrays["coef"], arrays["mean"]
             det.center_, det.scale_ = arrays["center"], arrays["scale"]
             det.train_mean_, det.train_std_ = arrays["train_mean"], arrays["train_std"]
-            # folders written before these were kept fall back to the robust centre and scale
-            det.resid_mean_ = arrays["resid_mean"] if "resid_mean" in arrays else det.center_
-            det.resid_std_ = arrays["resid_std"] if "resid_std" in arrays else det.scale_
+            det.resid_mean_, det.resid_std_ = arrays["resid_mean"], arrays["resid_std"]
             det.train_scores_ = arrays["train_scores"]
             for key in ("innov_coef", "innov_mean", "innov_resid_mean", "innov_resid_std"):
                 if key in arrays:  # absent from folders written before innovations existed
                     setattr(det, key + "_", arrays[key])
-            if "drift_history" in arrays:
-                det.drift_history_ = arrays["drift_history"]
-            else:  # folders written before drift adjustment existed score as they did then
-                det.drift_window, det.drift_history_ = 0, np.zeros((0, 2 * len(det.encoder_.columns_)))
+            det.drift_history_ = arrays["drift_history"]
             det.background_base_ = float(meta.get("background_base", 0.0))
             det.background_history_ = arrays.get("background_history", np.zeros(0))
             det.threshold_ = float(meta["decision_threshold"])

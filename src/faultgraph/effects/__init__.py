@@ -10,10 +10,11 @@ from faultgraph.effects.ate import (
     NodeScore,
     average_treatment_effect,
     causal_scores,
+    effects_into,
     total_effects,
 )
 from faultgraph.effects.interventions import interventional_samples, what_if
-from faultgraph.effects.paths import PropagationPath, propagation_paths
+from faultgraph.effects.paths import PropagationPath, propagation_paths, strongest_path
 
 __all__ = [
     "ATEResult",
@@ -22,8 +23,10 @@ __all__ = [
     "PropagationPath",
     "average_treatment_effect",
     "causal_scores",
+    "effects_into",
     "interventional_samples",
     "propagation_paths",
+    "strongest_path",
     "total_effects",
     "what_if",
 ]

@@ -16,7 +16,8 @@ MAX_REDRAW = 10
 #: The fewest resamples a bootstrap interval is computed from.
 MIN_BOOTSTRAP = 10
 
-__all__ = ["ATEResult", "CausalScores", "NodeScore", "average_treatment_effect", "causal_scores", "total_effects"]
+__all__ = ["ATEResult", "CausalScores", "NodeScore", "average_treatment_effect", "causal_scores", "effects_into",
+           "total_effects"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,27 @@ def total_effects(sem: SEM) -> np.ndarray:
     """
     W = sem.weight_matrix()
     return np.linalg.inv(np.eye(W.shape[0]) - W)
+
+
+def effects_into(W: np.ndarray, target: int) -> np.ndarray:
+    """Each node's total effect on ``target`` in the weight matrix ``W`` (``W[i, j]``: the
+    edge ``i → j``): the sum over directed walks into ``target`` of the product of their
+    weights, walks of length up to ``d`` and self-loops left out, so it is defined on a
+    summary graph of same-step and lagged edges that may hold cycles. On a DAG it equals
+    column ``target`` of ``(I − W)⁻¹`` (:func:`total_effects` for an SEM)."""
+    W = W.copy()
+    np.fill_diagonal(W, 0.0)
+    d = W.shape[0]
+    effect = np.zeros(d)
+    effect[target] = 1.0
+    reach = np.zeros(d)
+    reach[target] = 1.0
+    for _ in range(d):
+        reach = W @ reach
+        if not np.any(reach):
+            break
+        effect += reach
+    return effect
 
 
 def _ancestors(sem: SEM, node: str) -> set[str]:
@@ -189,16 +211,30 @@ def average_treatment_effect(
 
 @dataclass(frozen=True)
 class NodeScore:
-    """One node's effect on the target and its causal score ``S_i``."""
+    """One node's effect on the target and its causal score ``S_i``.
+
+    ``identified``: the effect's value does not hang on a direction the data leave open
+    (see :mod:`faultgraph.effects.identify`); ``ate_bounds``: ``[min, max]`` of the effect
+    over the orientations the graph's equivalence class admits (and, with a graph
+    ensemble, over its graphs); ``confidence``: the share of the ensemble's graphs in
+    which the node has a directed path to the target. ``None``: not computed (effects
+    on one graph, as if it were known).
+    """
 
     node: str
     ate: float
     ci_low: float
     ci_high: float
     score: float
+    identified: bool = True
+    ate_bounds: tuple[float, float] | None = None
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        out = asdict(self)
+        if self.ate_bounds is not None:
+            out["ate_bounds"] = [float(v) for v in self.ate_bounds]
+        return out
 
 
 @dataclass(frozen=True)
@@ -208,16 +244,24 @@ class CausalScores:
     target: str
     scores: tuple[NodeScore, ...]
     method: str
+    summary: str = ""
+    details: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"target": self.target, "method": self.method, "scores": [s.to_dict() for s in self.scores]}
+        out: dict[str, object] = {"target": self.target, "method": self.method,
+                                  "scores": [s.to_dict() for s in self.scores]}
+        if self.summary:
+            out["summary"] = self.summary
+        if self.details is not None:
+            out.update(self.details)
+        return out
 
     def top(self, k: int) -> list[str]:
         """The ``k`` nodes with the highest scores."""
         return [s.node for s in self.scores[:k]]
 
     def __str__(self) -> str:
-        lines = [f"causal scores for {self.target} ({self.method}):"]
+        lines = [f"causal scores for {self.target} ({self.method}):"] + ([self.summary] if self.summary else [])
         lines += [f"  {s.node:<24} S={s.score:.3f}  ATE={s.ate:+.4f} [{s.ci_low:+.4f}, {s.ci_high:+.4f}]"
                   for s in self.scores]
         return "\n".join(lines)

@@ -9,7 +9,7 @@ import numpy as np
 from faultgraph.errors import InvalidInputError
 from faultgraph.sem import SEM
 
-__all__ = ["PropagationPath", "propagation_paths"]
+__all__ = ["PropagationPath", "propagation_paths", "strongest_path"]
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,35 @@ def propagation_paths(sem: SEM, source: str, target: str, k: int = 3) -> tuple[P
         if candidates:
             best[node] = sorted(candidates, key=lambda c: -abs(c[0]))[:k]
     return tuple(PropagationPath(path, float(effect)) for effect, path in best.get(target, []))
+
+
+def strongest_path(W: np.ndarray, source: int, target: int) -> list[int]:
+    """The simple path ``source → target`` with the largest product of |weights|, each
+    counted at most 1 (Dijkstra on −log min(|w|, 1): a stronger edge costs nothing, so among
+    paths of such edges the one found is not necessarily the largest product)."""
+    import heapq
+
+    A = np.abs(W)
+    np.fill_diagonal(A, 0.0)
+    cost = np.full(A.shape[0], np.inf)
+    prev = np.full(A.shape[0], -1)
+    cost[source] = 0.0
+    heap = [(0.0, source)]
+    while heap:
+        c, u = heapq.heappop(heap)
+        if c > cost[u]:
+            continue
+        if u == target:
+            break
+        for v in np.flatnonzero(A[u]):
+            step = -np.log(min(A[u, v], 1.0 - 1e-12)) if A[u, v] < 1 else 0.0
+            if c + step < cost[v]:
+                cost[v], prev[v] = c + step, u
+                heapq.heappush(heap, (c + step, int(v)))
+    if not np.isfinite(cost[target]):
+        return []
+    path, v = [target], target
+    while v != source:
+        v = int(prev[v])
+        path.append(v)
+    return path[::-1]

@@ -19,8 +19,9 @@ from faultgraph.io.atomic import write_atomic, write_json_atomic
 
 __all__ = ["SCHEMA_VERSION", "file_digest", "load_model_dir", "save_model_dir"]
 
-#: The version of the model-folder layout this faultgraph writes and the newest it reads.
-SCHEMA_VERSION = 1
+#: The version of the model-folder layout this faultgraph writes and the newest it reads;
+#: older folders are upgraded as they are read (:mod:`faultgraph.io.migrations`).
+SCHEMA_VERSION = 2
 _META, _ARRAYS = "model.json", "arrays.npz"
 
 
@@ -80,4 +81,6 @@ def load_model_dir(path: str | Path, task: str | None = None) -> tuple[dict[str,
             arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError) as exc:  # pragma: no cover - the checksum catches this first
         raise InvalidInputError(f"model {str(folder)!r} is damaged: {exc}") from None
-    return meta, arrays
+    from faultgraph.io.migrations import upgrade
+
+    return upgrade(meta, arrays, SCHEMA_VERSION)

@@ -69,6 +69,7 @@ import pandas as pd
 
 from faultgraph._validation import as_generator, check_choice, check_window
 from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector, beyond_tolerance
+from faultgraph.effects import effects_into, strongest_path
 from faultgraph.encode import constant_moves
 from faultgraph.errors import InvalidInputError
 from faultgraph.io.metrics import epoch_unit
@@ -86,10 +87,14 @@ _SEPARATORS = re.compile(r"[_:./|]")
 
 
 def default_service(metric: str) -> str:
-    """The service a metric belongs to: the part before the last ``_ : . / |``
-    (``checkout_cpu`` → ``checkout``); the metric itself if there is none."""
-    parts = _SEPARATORS.split(metric)
-    return metric[: len(metric) - len(parts[-1]) - 1] if len(parts) > 1 else metric
+    """The service a metric belongs to (:func:`faultgraph.services.service_of`): its
+    Prometheus label ``service``, ``job``, ``app``, ``container``, ``pod`` or ``instance``
+    (``latency_ms{service="db"}`` → ``db``); else the part before the first ``|``
+    (``checkout|cpu``); else, unit suffixes removed, the part before the last ``_ : . /``
+    (``db_latency_ms`` → ``db``, ``checkout_cpu`` → ``checkout``); else the metric itself."""
+    from faultgraph.services import service_of
+
+    return service_of(metric)
 
 
 @dataclass(frozen=True)
@@ -229,7 +234,19 @@ def _as_time(bound: Any, index: pd.DatetimeIndex) -> pd.Timestamp:
 def _window_mask(index: pd.Index, window: tuple[Any, Any], min_steps: int) -> np.ndarray:
     if not isinstance(window, (tuple, list)) or len(window) != 2:
         raise InvalidInputError(f"window must be a (start, end) pair, got {window!r}")
+    from faultgraph.io.metrics import EPOCH_ABOVE
+
     start, end = window
+    numbers = [b for b in (start, end) if isinstance(b, (int, float, np.integer, np.floating))
+               and not isinstance(b, (bool, np.bool_)) and np.isfinite(b)]
+    if isinstance(index, pd.DatetimeIndex) and len(index) and numbers and all(abs(b) < EPOCH_ABOVE for b in numbers):
+        rows = [int(b) for b in numbers if float(b).is_integer() and 0 <= b < len(index)]
+        seen = (f"; rows {rows[0]} .. {rows[-1]} are {index[rows[0]]} .. {index[rows[-1]]}"
+                if len(rows) == len(numbers) else "")
+        raise InvalidInputError(
+            f"window {start!r} .. {end!r} looks like row numbers, but the data's index holds times ({index[0]} .. "
+            f"{index[-1]}); give the bounds as times (--start '{index[0]}') or Unix seconds (above "
+            f"{EPOCH_ABOVE:.0e}){seen}")
     try:
         if isinstance(index, pd.DatetimeIndex):
             start, end = _as_time(start, index), _as_time(end, index)
@@ -265,56 +282,6 @@ def summary_graph(model: CausalDetector) -> np.ndarray:
         for A in model.graph_.lagged:
             W = np.where(np.abs(A) > np.abs(W), A, W)
     return W
-
-
-def _effects(W: np.ndarray, target: int) -> np.ndarray:
-    """Sum over directed paths of the product of weights into ``target`` (walks of length
-    up to d, so the lagged self-loops are left out)."""
-    W = W.copy()
-    np.fill_diagonal(W, 0.0)
-    d = W.shape[0]
-    effect = np.zeros(d)
-    effect[target] = 1.0
-    reach = np.zeros(d)
-    reach[target] = 1.0
-    for _ in range(d):
-        reach = W @ reach
-        if not np.any(reach):
-            break
-        effect += reach
-    return effect
-
-
-def _best_path(W: np.ndarray, source: int, target: int) -> list[int]:
-    """The simple path ``source → target`` with the largest product of |weights|, each
-    counted at most 1 (Dijkstra on −log min(|w|, 1): a stronger edge costs nothing, so among
-    paths of such edges the one found is not necessarily the largest product)."""
-    import heapq
-
-    A = np.abs(W)
-    np.fill_diagonal(A, 0.0)
-    cost = np.full(A.shape[0], np.inf)
-    prev = np.full(A.shape[0], -1)
-    cost[source] = 0.0
-    heap = [(0.0, source)]
-    while heap:
-        c, u = heapq.heappop(heap)
-        if c > cost[u]:
-            continue
-        if u == target:
-            break
-        for v in np.flatnonzero(A[u]):
-            step = -np.log(min(A[u, v], 1.0 - 1e-12)) if A[u, v] < 1 else 0.0
-            if c + step < cost[v]:
-                cost[v], prev[v] = c + step, u
-                heapq.heappush(heap, (c + step, int(v)))
-    if not np.isfinite(cost[target]):
-        return []
-    path, v = [target], target
-    while v != source:
-        v = int(prev[v])
-        path.append(v)
-    return path[::-1]
 
 
 #: A metric has broken (see :attr:`Cause.onset`) at a step where its |z| (mean/std of
@@ -526,7 +493,7 @@ def _checked_method(model: CausalDetector, method: str | None) -> str:
     """``method``, or the default for ``model`` (checked to be a fitted detector)."""
     if not isinstance(model, CausalDetector):
         raise InvalidInputError(f"model must be a fitted CausalDetector, got {type(model).__name__}")
-    model._check_fitted()
+    model.check_fitted()
     if method is not None:
         check_choice("method", method, METHODS)
         return method
@@ -576,7 +543,7 @@ def step_scores(
     if method == "causal+innovation+nsigma":
         score = p["noise"] + p["innovation"] + p["nsigma"]
     elif method.startswith("causal"):
-        effect = _effects(summary_graph(model), terms.target)
+        effect = effects_into(summary_graph(model), terms.target)
         score = p["noise"] * _effect_weight(effect, terms.target) + (p["nsigma"] if method.endswith("+nsigma")
                                                                      else 0.0)
     elif method == "random":
@@ -648,7 +615,7 @@ def explain(
     nsigma = np.abs(parts["nsigma"]).max(axis=0)
     onsets = _onsets(terms.broken > ONSET_Z, terms.broken > ONSET_TRACE_Z, mask, data.index)
     W = summary_graph(model)
-    effect = _effects(W, t)
+    effect = effects_into(W, t)
     if method == "causal+innovation+nsigma":
         score = noise_z + innovation + nsigma
     elif method.startswith("causal"):
@@ -671,13 +638,13 @@ def explain(
         path: list[str] = []
         if rank < n_paths:
             if i != t:
-                path = [names[v] for v in _best_path(W, int(i), t)]
+                path = [names[v] for v in strongest_path(W, int(i), t)]
             if not path:  # the symptom itself, or no path to it: show where it spread
-                reach = np.flatnonzero(_effects(W.T, int(i)))
+                reach = np.flatnonzero(effects_into(W.T, int(i)))
                 reach = reach[reach != i]
                 if reach.size:
                     j = int(reach[np.argmax(marginal[reach])])
-                    path = [names[v] for v in _best_path(W, int(i), j)]
+                    path = [names[v] for v in strongest_path(W, int(i), j)]
                 path = path or [names[i]]
         causes.append(Cause(names[i], to_service(names[i]), float(score[i]), float(noise_z[i]), float(effect[i]),
                             tuple(path), float(innovation[i]), float(nsigma[i]), onset=onsets[i][0],

@@ -36,6 +36,16 @@ class DemoResult:
     report_json: Path
     seconds: float
 
+    def __str__(self) -> str:
+        top = self.explanation.causes[0]
+        verdict = "found" if top.service == self.injected_service else "missed"
+        return "\n".join([
+            f"Injected: {self.fault_type} at {self.injected_service} ({self.injected_metric}).",
+            f"Detected an anomaly in steps {self.window[0]} .. {self.window[1]}.",
+            f"Most likely root cause: {top.metric} (service {top.service}), score {top.score:.2f}.",
+            f"How it spread, and when: {self.explanation.timed_path(top)}",
+            f"The injected service was {verdict} first. Report: {self.report_html} ({self.seconds:.1f} s in all)."])
+
 
 def detected_window(scores: pd.DataFrame) -> tuple[Any, Any] | None:
     """The longest run of consecutive alarms, as ``(first, last)`` index values."""

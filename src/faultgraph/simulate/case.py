@@ -13,7 +13,7 @@ from faultgraph._validation import as_generator
 from faultgraph.io.atomic import write_csv_atomic, write_json_atomic
 from faultgraph.simulate.graphs import GraphKind, NoiseKind, simulate_dag, simulate_linear_sem, simulate_weights
 
-__all__ = ["SimulatedGraph", "simulate_graph_data", "simulate_labelled_faults"]
+__all__ = ["SimulatedGraph", "simulate_graph_data", "simulate_labelled_faults", "write_labelled_faults"]
 
 
 
@@ -121,3 +121,19 @@ def simulate_labelled_faults(
     sim = replace(sim, params={**sim.params, "seed": _seed_of(random_state), "n_causes": n_causes, "strength": strength,
                                "base_rate": base_rate})
     return data, sim, causes
+
+
+def write_labelled_faults(out_dir: str | Path, *, nodes: int = 20, samples: int = 2000, n_causes: int = 3,
+                          random_state: int | np.random.Generator | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`simulate_labelled_faults` written as ``out_dir/data.csv`` and ``truth.json``
+    (the graph, ``label`` and ``causes``); returns the frame and the causes."""
+    from faultgraph.errors import InvalidInputError
+
+    if n_causes >= nodes:
+        raise InvalidInputError(f"--causes must be below --nodes ({nodes}), got {n_causes}")
+    data, sim, causes = simulate_labelled_faults(nodes=nodes, samples=samples, n_causes=n_causes,
+                                                 random_state=random_state)
+    out = Path(out_dir)
+    write_csv_atomic(out / "data.csv", data, "%.10g")
+    write_json_atomic(out / "truth.json", {**sim.truth_dict(), "label": "fault", "causes": causes})
+    return data, causes

@@ -42,7 +42,7 @@ from faultgraph._validation import as_generator, check_choice
 from faultgraph.errors import InvalidInputError
 from faultgraph.io.atomic import write_csv_atomic, write_json_atomic
 
-__all__ = ["FAULT_METRIC", "Incident", "scrape", "simulate_incident"]
+__all__ = ["FAULT_METRIC", "Incident", "parse_link_delay", "scrape", "simulate_incident"]
 
 FaultType = Literal["cpu_hog", "memory_leak", "network_delay", "error_burst"]
 #: The metric each fault type acts on first.
@@ -260,3 +260,14 @@ def scrape(
     out = pd.concat(series, axis=1).sort_index()
     out.index.name = frame.index.name
     return out
+
+
+def parse_link_delay(text: str, name: str = "link_delay") -> int | tuple[int, int]:
+    """A link delay as written on the command line: ``N`` steps, or ``LO:HI`` drawn per link."""
+    try:
+        parts = [int(v) for v in str(text).split(":")]
+    except ValueError:
+        raise InvalidInputError(f"{name} must be N or LO:HI in steps, got {text!r}") from None
+    if len(parts) not in (1, 2):
+        raise InvalidInputError(f"{name} must be N or LO:HI in steps, got {text!r}")
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])

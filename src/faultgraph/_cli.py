@@ -1,0 +1,215 @@
+"""What every command of the command line shares: the stderr console, errors as exit
+codes, progress, output checks and the options built from :mod:`faultgraph.config`.
+
+Light to import (typer and rich only): ``faultgraph --help`` must start in 0.3 s.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape as rich_escape
+
+from faultgraph.errors import FaultgraphError
+
+__all__ = ["RESAMPLE_HELP", "check_outputs", "err", "errors", "given_options", "join_and", "progress", "say",
+           "state", "time_value"]
+
+err = Console(stderr=True, soft_wrap=True)  # long paths and lists stay on one line when piped
+state = {"debug": False}
+
+RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min', '30s', or a number: "
+                 "seconds for a time column, index units for a numeric one; causal: the last value at or "
+                 "before each grid time).")
+
+
+def say(message: str) -> None:
+    """One plain line on stderr (no markup, no highlighting)."""
+    err.print(message, highlight=False, soft_wrap=True, markup=False)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Bad input: one line and exit 2. A bug: one line and exit 1 (traceback with --debug).
+    Warnings: one line each on stderr, once per message."""
+    with warnings.catch_warnings(record=True) as caught:  # the filters in force decide what is shown
+        try:
+            with _errors_to_exit():
+                yield
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught):
+                err.print(f"[yellow]warning:[/] {rich_escape(message)}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    try:
+        yield
+    except FaultgraphError as exc:
+        if state["debug"]:
+            raise
+        err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+        raise  # a closed pipe (`| head`) ends the command quietly: click handles it
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if state["debug"]:
+            raise
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {rich_escape(str(exc))} "
+                  "(rerun as `faultgraph --debug COMMAND ...` for the traceback)", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+class _Lines:
+    """Progress as plain lines on a stream that is no terminal (a pipe, a log file): after
+    ``delay`` seconds (quick work prints nothing), at most one line every ``every``
+    seconds, with percent and ETA when the total is known; a heartbeat keeps the lines
+    coming while nothing reports progress."""
+
+    def __init__(self, description: str, total: float | None, delay: float = 2.0, every: float = 5.0) -> None:
+        import threading
+
+        self.description, self.total, self.delay, self.every = description, total, delay, every
+        self.completed: float | None = None
+        self.info = ""
+        self.start = time.monotonic()
+        self.last = -float("inf")
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.beat = threading.Thread(target=self._heartbeat, daemon=True)
+        self.beat.start()
+
+    def _heartbeat(self) -> None:
+        while not self.done.wait(1.0):
+            self._emit()
+
+    def update(self, completed: float | None = None, total: float | None = None, info: str = "",
+               description: str | None = None, **_: Any) -> None:
+        with self.lock:
+            if description is not None:
+                self.description = description
+            if total is not None:
+                self.total = total
+            if completed is not None:
+                self.completed = completed
+            self.info = info or self.info
+        self._emit()
+
+    def _emit(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            elapsed = now - self.start
+            if elapsed < self.delay or now - self.last < self.every or self.done.is_set():
+                return
+            self.last = now
+            parts = [self.description]
+            if self.completed is not None and self.total:
+                share = min(max(self.completed / self.total, 0.0), 1.0)
+                parts.append(f"{share:.0%} ({self.completed:g}/{self.total:g})")
+                if 0 < share < 1:
+                    parts.append(f"ETA {_seconds(elapsed * (1 - share) / share)}")
+            parts.append(f"{_seconds(elapsed)} elapsed")
+            if self.info:
+                parts.append(self.info)
+            say(", ".join(parts))
+
+    def close(self) -> None:
+        self.done.set()
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+@contextmanager
+def progress(description: str, total: float | None = None, enabled: bool = True
+             ) -> Iterator[Callable[..., None]]:
+    """Progress on stderr; yields ``update(completed=, total=, info=, description=)``.
+
+    On a terminal, a rich bar (or spinner) with percent, elapsed time and ETA; elsewhere
+    (piped, logged) a plain line every few seconds with the same figures once the work
+    has run for two seconds; nothing when not ``enabled`` (``--quiet``)."""
+    if not enabled:
+        yield lambda **fields: None
+        return
+    if not err.is_terminal:
+        lines = _Lines(description, total)
+        try:
+            yield lines.update
+        finally:
+            lines.close()
+        return
+    from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    columns = ((TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn())
+               if total is not None else (SpinnerColumn(), TextColumn("{task.description}..."), TimeElapsedColumn()))
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(description, total=total, info="")
+        yield lambda **fields: bar.update(task, **fields)
+
+
+def learner_progress(update: Callable[..., None]) -> Callable[[dict[str, Any]], None]:
+    """A structure learner's callback (``step``, ``steps``, ``h``) feeding ``update``."""
+    return lambda info: update(completed=info["step"], total=info["steps"], info=f"h={info['h']:.2e}")
+
+
+def given_options(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` the user typed (not defaulted), as ``--option-name``."""
+    return [f"--{name.replace('_', '-')}" for name in names
+            if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+
+
+def join_and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def time_value(text: Optional[str]) -> Any:
+    """A window bound from the command line: a number if it parses as one, else a date string."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def check_outputs(outputs: dict[str, Optional[Path]]) -> None:
+    """Refuse output paths that cannot all be written, before any work (nothing is written
+    when one of several outputs would fail): a folder, a path under a file, one path given
+    twice, or one output inside another. ``outputs`` maps each option (as the user knows
+    it) to its path."""
+    from faultgraph.errors import InvalidInputError
+
+    given = {name: path for name, path in outputs.items() if path is not None}
+    for name, path in given.items():
+        if path.is_dir():
+            raise InvalidInputError(f"{name} {str(path)!r} is a folder; give a file name")
+        parent = next((q for q in path.parents if q.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise InvalidInputError(f"{name} {str(path)!r} cannot be written: {str(parent)!r} is a file")
+    names = list(given)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            pa, pb = given[a].resolve(), given[b].resolve()
+            if pa == pb:
+                raise InvalidInputError(f"{a} and {b} name the same file {str(given[a])!r}")
+            if pa in pb.parents or pb in pa.parents:
+                raise InvalidInputError(f"{a} {str(given[a])!r} and {b} {str(given[b])!r}: one would be written "
+                                        "inside the other")
+
+
+def choice_help(choices: type[StrEnum], notes: dict[str, str] | None = None) -> str:
+    """``a, b (note), c``: the values of a choice for an option's help."""
+    notes = notes or {}
+    return ", ".join(f"{m.value} ({notes[m.value]})" if m.value in notes else m.value for m in choices)
