@@ -631,3 +631,152 @@ def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_
     for entry in result["scores"]:
         entry["paths"] = [p.to_dict() for p in propagation_paths(model.sem_, entry["node"], target, n_paths)]
     return scores, result
+
+
+# --- effects that say how sure they are; graph ensembles (issue 18) -----------------------
+
+def fit_label_model(frame: pd.DataFrame, config: FitConfig, *, prior: PriorKnowledge | None = None, lags: int = 0,
+                    bootstrap: int = 0, block: int | None = None, random_state: int | None = 0,
+                    scheduler: str | None = None, n_workers: int | None = None) -> FaultIdentifier:
+    """``fit --label``: a :class:`~faultgraph.detect.FaultIdentifier` of ``config.label``
+    (options as :func:`fit_model`), with ``lags`` past steps as candidate parents (time
+    orients the same-step edges it can) and an ensemble of ``bootstrap`` graphs learned on
+    block-bootstrap resamples (0: none), run by :mod:`faultgraph.parallel` (``scheduler``,
+    ``n_workers``; ``n_workers=0``: in this process)."""
+    from faultgraph.detect import FaultIdentifier
+
+    if config.label is None:
+        raise InvalidInputError("config.label must name the 0/1 label column for a label model, got None")
+    d = config.detector
+    return FaultIdentifier(config.label, method=str(d.method), lambda1=d.lambda1, threshold=d.threshold,
+                           prior=prior, max_gap=d.max_gap, lags=lags, bootstrap=bootstrap, block=block,
+                           random_state=random_state, scheduler=scheduler, n_workers=n_workers).fit(frame)
+
+
+def _label_model_knowledge(model: FaultIdentifier) -> tuple[Any, Any]:
+    """The model's prior over metrics + label (the label a sink): its ``allowed`` mask and tiers."""
+    from dataclasses import replace
+
+    from faultgraph.discovery import PriorKnowledge
+
+    nodes = list(model.graph_.nodes)
+    prior = model.prior or PriorKnowledge()
+    full = replace(prior, sinks=tuple(dict.fromkeys((*prior.sinks, model.label))))
+    allowed, _ = full.masks(nodes)
+    return allowed, full.expand(nodes).tiers
+
+
+def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths: int = 3, n_bootstrap: int = 50,
+                   confidence: float = 0.95, random_state: int | None = 0) -> tuple[Any, dict[str, Any]]:
+    """effects.json of a label model, with identification, bounds and ensemble confidence
+    (:func:`faultgraph.effects.identify.identified_scores`).
+
+    Each entry of ``scores`` has ``node, ate, ci_low, ci_high, score, paths`` and then
+    ``identified``, ``ate_bounds`` and ``confidence``. The intervals come from the
+    model's graph ensemble (``bootstrap`` at fit time) or, without one, from
+    ``n_bootstrap`` block-bootstrap resamples of the rows on its one graph (graph taken as
+    known: ``confidence`` is then ``None``). The document adds ``summary`` (certain causes
+    and candidates, in words), ``identification`` (each edge's mark), ``n_graphs``,
+    ``confidence_level`` and ``lags``.
+
+    Returns the :class:`~faultgraph.effects.CausalScores` and the document.
+    """
+    import numpy as np
+
+    from faultgraph.discovery.ensemble import block_bootstrap_rows, default_block, resample_seeds
+    from faultgraph.effects import propagation_paths
+    from faultgraph.effects.ate import MIN_BOOTSTRAP
+    from faultgraph.effects.identify import Resample, identified_scores
+
+    target = model.label if target is None else target
+    model.sem_.check_node(target, "target")
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or (0 < n_bootstrap < MIN_BOOTSTRAP) \
+            or n_bootstrap < 0:
+        raise InvalidInputError(f"n_bootstrap must be 0 (no interval) or at least {MIN_BOOTSTRAP}, got {n_bootstrap!r}")
+    data = model.sem_.data_[list(model.graph_.nodes)]
+    A = model.graph_.adjacency
+    lagged = model.graph_.lagged
+    allowed, tiers = _label_model_knowledge(model)
+    ens = getattr(model, "ensemble_", None)
+    if ens is not None:
+        resamples = [Resample(ens.rows(b), ens.graphs[b], None if ens.lagged is None else ens.lagged[b])
+                     for b in range(ens.n_graphs)]
+    else:
+        n_rows = len(data) - (0 if lagged is None else lagged.shape[0])
+        block = default_block(n_rows)
+        resamples = [Resample(block_bootstrap_rows(n_rows, block, np.random.default_rng(int(s))), A, lagged)
+                     for s in resample_seeds(n_bootstrap, random_state)]
+    scores = identified_scores(data, A, target, lagged=lagged, allowed=allowed, tiers=tiers, resamples=resamples,
+                               ensemble=ens is not None, confidence=confidence)
+    document = scores.to_dict()
+    entries = []
+    for entry in document["scores"]:
+        paths = [p.to_dict() for p in propagation_paths(model.sem_, entry["node"], target, n_paths)]
+        ordered = {k: entry[k] for k in ("node", "ate", "ci_low", "ci_high", "score")}
+        ordered["paths"] = paths
+        ordered.update({k: entry[k] for k in ("identified", "ate_bounds", "confidence")})
+        entries.append(ordered)
+    document["scores"] = entries
+    return scores, document
+
+
+@dataclass(frozen=True)
+class EnsembleGraphResult:
+    """``discover --bootstrap B``: the graph learned on all rows, the ensemble of ``B``
+    graphs on resamples, and each edge's mark (oriented or not, :mod:`faultgraph.effects.identify`).
+    Edges held in their direction by fewer than ``low_confidence`` of the graphs are
+    listed as low-confidence."""
+
+    result: GraphResult
+    ensemble: Any
+    orientation: Any
+    low_confidence: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """graph.json, each edge with ``confidence`` and ``reversed`` (shares of the
+        ensemble's graphs holding it in this direction and in the opposite one),
+        ``oriented`` and ``by``; plus ``n_graphs``, ``low_confidence_edges`` and
+        ``identification``."""
+        doc = self.result.to_dict()
+        index = {n: i for i, n in enumerate(self.ensemble.nodes)}
+        conf, rev = self.ensemble.confidence, self.ensemble.reversed
+        marks = {(m.source, m.target): m for m in self.orientation.marks()}
+        for edge in doc["edges"]:
+            i, j = index[edge["source"]], index[edge["target"]]
+            edge["confidence"], edge["reversed"] = float(conf[i, j]), float(rev[i, j])
+            mark = marks.get((edge["source"], edge["target"])) or marks.get((edge["target"], edge["source"]))
+            edge["oriented"], edge["by"] = (mark.oriented, mark.by) if mark else (False, "not identified")
+        doc["n_graphs"] = self.ensemble.n_graphs
+        doc["low_confidence_edges"] = [e for e in doc["edges"] if e["confidence"] < self.low_confidence]
+        doc["identification"] = self.orientation.to_dict()
+        return doc
+
+
+def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(), *, n_graphs: int = 100,
+                         prior: PriorKnowledge | None = None, block: int | None = None,
+                         random_state: int | None = 0, scheduler: str | None = None, n_workers: int | None = None,
+                         client: Any = None, progress: Callable[[int, int], None] | None = None,
+                         low_confidence: float = 0.5) -> EnsembleGraphResult:
+    """``discover --bootstrap B``: :func:`learn_graph` on all rows, then the same learner
+    on ``n_graphs`` block-bootstrap resamples of the encoded rows
+    (:func:`faultgraph.discovery.ensemble.learn_graph_ensemble`, on dask through
+    :mod:`faultgraph.parallel`: a LocalCluster by default, ``scheduler`` for an existing
+    one or ``$FAULTGRAPH_SCHEDULER``, ``n_workers=0`` in this process)."""
+    from faultgraph.discovery import PriorKnowledge
+    from faultgraph.discovery.ensemble import learn_graph_ensemble as ensemble_of
+    from faultgraph.effects.identify import orient_graph
+    from faultgraph.encode import MetricEncoder
+
+    result = learn_graph(frame, config, prior=prior)
+    encoded = MetricEncoder(max_gap=config.max_gap, scale="robust" if config.standardize else None).fit_transform(frame)
+    ensemble = ensemble_of(encoded, n_graphs, method=str(config.method), lambda1=config.lambda1,
+                           threshold=config.threshold, standardize=config.standardize, prior=prior, lags=config.lags,
+                           refine=config.refine, block=block, random_state=random_state, scheduler=scheduler,
+                           n_workers=n_workers, client=client, progress=progress)
+    graph = result.graph
+    allowed = (prior or PriorKnowledge()).masks(list(graph.nodes))[0] if prior is not None else None
+    orientation = orient_graph(graph.adjacency, graph.nodes, allowed=allowed, lagged=graph.lagged)
+    return EnsembleGraphResult(result, ensemble, orientation, low_confidence)
+
+
+__all__ += ["EnsembleGraphResult", "effects_report", "fit_label_model", "learn_graph_ensemble"]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from faultgraph.config import DEFAULTS
 from faultgraph._validation import FittedAttributes, check_nonnegative, text_columns
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, sink_parents
 from faultgraph.encode import MetricEncoder
@@ -36,10 +37,25 @@ class FaultIdentifier(FittedAttributes):
         prior: extra prior knowledge (the label is always a sink).
         max_gap: longest run of missing steps the encoder fills.
         ridge: ridge penalty of the structural equations.
+        lags: past steps of every metric that join the candidate parents (rows in time
+            order). Time then orients the same-step edges it can: a pair linked across
+            steps one way only may not be linked the other way at the same step
+            (:func:`~faultgraph.discovery.ensemble.time_forbidden`), decided before any
+            same-step edge is.
+        bootstrap: 0 (one graph), or the number of graphs of an ensemble learned on
+            block-bootstrap resamples of the rows (:mod:`faultgraph.discovery.ensemble`);
+            the label stays a sink in every one.
+        block: rows per bootstrap block (default ``⌈n^(1/3)⌉``).
+        random_state: seed of the resamples.
+        scheduler, n_workers: where the resamples run (:mod:`faultgraph.parallel`: a
+            LocalCluster by default, ``n_workers=0`` in this process); not saved.
 
     Attributes (after ``fit``):
         encoder_: the fitted :class:`~faultgraph.MetricEncoder` of the metrics.
-        graph_: the learned :class:`~faultgraph.discovery.LearnedGraph` (metrics + label).
+        graph_: the learned :class:`~faultgraph.discovery.LearnedGraph` (metrics + label;
+            with lags, its ``lagged`` weights).
+        ensemble_: the :class:`~faultgraph.discovery.ensemble.GraphEnsemble` over metrics +
+            label (``None`` without ``bootstrap``).
         sem_: the fitted :class:`~faultgraph.sem.SEM` on the encoded data.
         decision_threshold_: probability above which a row is called a fault.
         train_f1_: F1 on the training rows at that threshold.
@@ -51,10 +67,16 @@ class FaultIdentifier(FittedAttributes):
         *,
         method: str = "dagma",
         lambda1: float | None = None,
-        threshold: float = 0.3,
+        threshold: float = DEFAULTS.threshold,
         prior: PriorKnowledge | None = None,
-        max_gap: int = 5,
+        max_gap: int = DEFAULTS.max_gap,
         ridge: float = 0.0,
+        lags: int = 0,
+        bootstrap: int = 0,
+        block: int | None = None,
+        random_state: int | None = 0,
+        scheduler: str | None = None,
+        n_workers: int | None = None,
     ) -> None:
         self.label = label
         self.method = method
@@ -63,6 +85,12 @@ class FaultIdentifier(FittedAttributes):
         self.prior = prior
         self.max_gap = max_gap
         self.ridge = ridge
+        self.lags = lags
+        self.bootstrap = bootstrap
+        self.block = block
+        self.random_state = random_state
+        self.scheduler = scheduler
+        self.n_workers = n_workers
 
     def _split(self, frame: pd.DataFrame, need_label: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
         if not isinstance(frame, pd.DataFrame):
@@ -92,41 +120,101 @@ class FaultIdentifier(FittedAttributes):
         if y is None or y.min() == y.max():
             raise InvalidInputError(f"the label column {self.label!r} has only one value; "
                                     "fitting needs both normal (0) and faulty (1) rows")
+        from faultgraph.discovery.ensemble import check_bootstrap
+
+        if isinstance(self.lags, bool) or not isinstance(self.lags, (int, np.integer)) or self.lags < 0:
+            raise InvalidInputError(f"lags must be an integer >= 0 (past steps as candidate parents), got {self.lags!r}")
+        n_graphs = check_bootstrap(self.bootstrap)
+        p = int(self.lags)
         start = time.perf_counter()
         self.encoder_ = MetricEncoder(max_gap=self.max_gap).fit(metrics)
         X = self.encoder_.transform(metrics).reset_index(drop=True)
         names = list(X.columns)
+        d = len(names)
+        metrics_prior = self._metrics_prior()
         learner = StructureLearner(self.method, lambda1=self.lambda1, threshold=self.threshold,  # type: ignore[arg-type]
-                                   standardize=True, prior=self._metrics_prior()).fit(X)
+                                   standardize=True, prior=metrics_prior, lags=p).fit(X)
+        W, lagged = learner.adjacency_, learner.lagged_adjacency_
+        spec = self._graph_spec(names, learner)
+        if p:  # time orients what it can before the same-step edges are decided
+            from faultgraph.discovery import lagged_design
+            from faultgraph.discovery.ensemble import learn_from_moments, weighted_moments
+
+            Zfull = lagged_design(X.to_numpy(), p)
+            W, lagged = learn_from_moments(weighted_moments(Zfull, None, standardize=True), len(Zfull), spec)
         # The label is a sink: its parents are its Markov blanket, chosen by sparse
         # logistic regression (BIC over an L1 path), never by the linear learner.
-        allowed = np.ones(len(names), dtype=bool)
-        if self.prior is not None:
-            blocked = {a for a, b in self.prior.forbidden if b == self.label}
-            allowed = np.array([n not in blocked for n in names])
-        Z = X.to_numpy()
+        allowed, needed = self._sink_masks(names)
+        Z = X.to_numpy()[p:]
         Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
-        parents, _ = sink_parents(Z, y, allowed=allowed)
-        if self.prior is not None:  # a required edge into the label is kept whatever the selection says
-            needed = {a for a, b in self.prior.required if b == self.label}
-            parents = parents | np.array([n in needed for n in names], dtype=bool)
-        A = np.zeros((len(names) + 1, len(names) + 1))
-        A[:-1, :-1] = learner.adjacency_
+        parents, _ = sink_parents(Z, y[p:], allowed=allowed)
+        parents = parents | needed  # a required edge into the label is kept whatever the selection says
+        A = np.zeros((d + 1, d + 1))
+        A[:-1, :-1] = W
         X[self.label] = y
         self.sem_ = SEM(ridge=self.ridge).fit(X, {**{n: [] for n in X.columns}, **{
-            child: [names[i] for i in np.flatnonzero(learner.adjacency_[:, j])] for j, child in enumerate(names)},
+            child: [names[i] for i in np.flatnonzero(W[:, j])] for j, child in enumerate(names)},
             self.label: [names[i] for i in np.flatnonzero(parents)]})
         label_coef = dict(zip(self.sem_.parents_[self.label], self.sem_.coef_[self.label]))
         for i in np.flatnonzero(parents):
             A[i, -1] = label_coef[names[i]]
+        full_lagged = None
+        if p:
+            full_lagged = np.zeros((p, d + 1, d + 1))
+            full_lagged[:, :-1, :-1] = lagged
         self.graph_ = LearnedGraph(nodes=(*names, self.label), adjacency=A, method=learner.graph_.method,
                                    params={**learner.graph_.params, "label": self.label,
                                            "label_edges": "logistic coefficients"},
-                                   elapsed_s=learner.graph_.elapsed_s, dropped_edges=learner.graph_.dropped_edges)
+                                   elapsed_s=learner.graph_.elapsed_s, dropped_edges=learner.graph_.dropped_edges,
+                                   lagged=full_lagged)
+        self.ensemble_ = self._ensemble(spec, X[names].to_numpy(), y, allowed, needed, n_graphs) if n_graphs else None
         proba = self._proba_encoded(X)
         self.decision_threshold_, self.train_f1_ = best_f1_threshold(y, proba)
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _graph_spec(self, names: list[str], learner: StructureLearner) -> Any:
+        """The learner's options and prior masks over the design, for graphs from moments."""
+        from faultgraph.discovery.ensemble import GraphSpec
+
+        p, d = int(self.lags), len(names)
+        prior = self._metrics_prior() or PriorKnowledge()
+        allowed, required = prior.masks(names)
+        if p:
+            allowed = np.vstack([allowed] + [prior.lagged_mask(names)] * p)
+            required = np.vstack([required] + [np.zeros((d, d), dtype=bool)] * p)
+        params = learner.graph_.params
+        return GraphSpec(n_vars=d, lags=p, method=learner.graph_.method, lambda1=float(params["lambda1"]),
+                         threshold=float(params["threshold"]), standardize=True, refine=bool(params["refine"]),
+                         allowed=allowed, required=required)
+
+    def _sink_masks(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Which metrics may be parents of the label, and which must be (the prior's)."""
+        allowed = np.ones(len(names), dtype=bool)
+        needed = np.zeros(len(names), dtype=bool)
+        if self.prior is not None:
+            blocked = {a for a, b in self.prior.forbidden if b == self.label}
+            allowed = np.array([n not in blocked for n in names])
+            required = {a for a, b in self.prior.required if b == self.label}
+            needed = np.array([n in required for n in names], dtype=bool)
+        return allowed, needed
+
+    def _ensemble(self, spec: Any, X: np.ndarray, y: np.ndarray, allowed: np.ndarray, needed: np.ndarray,
+                  n_graphs: int) -> Any:
+        from functools import partial
+
+        from faultgraph.discovery import lagged_design
+        from faultgraph.discovery.ensemble import GraphEnsemble, default_block, resample_seeds, run_resamples
+
+        p = int(self.lags)
+        Z = lagged_design(X, p)
+        block = default_block(len(Z)) if self.block is None else self.block
+        seeds = resample_seeds(n_graphs, self.random_state)
+        fitted = run_resamples(partial(_resample_graph, spec, Z, y[p:], allowed, needed), len(Z), seeds, block,
+                               scheduler=self.scheduler, n_workers=self.n_workers)
+        graphs = np.stack([A for A, _ in fitted])
+        lagged = np.stack([L for _, L in fitted]) if p else None
+        return GraphEnsemble((*self.encoder_.columns_, self.label), graphs, lagged, seeds, int(block), len(Z))
 
     def _metrics_prior(self) -> PriorKnowledge | None:
         """The prior among the metrics alone: whatever names the label is its business."""
@@ -180,7 +268,8 @@ class FaultIdentifier(FittedAttributes):
             "task": TASK,
             "label": self.label,
             "params": {"method": self.method, "lambda1": self.lambda1, "threshold": self.threshold,
-                       "max_gap": self.max_gap, "ridge": self.ridge},
+                       "max_gap": self.max_gap, "ridge": self.ridge, "lags": int(self.lags),
+                       "bootstrap": int(self.bootstrap), "block": self.block, "random_state": self.random_state},
             "metrics": list(self.encoder_.columns_),
             "encoder": self.encoder_.to_dict(),
             "graph": {k: v for k, v in self.graph_.to_dict().items() if k != "edges"},
@@ -188,6 +277,13 @@ class FaultIdentifier(FittedAttributes):
             "decision_threshold": self.decision_threshold_,
             "train_f1": self.train_f1_,
         }
+        if self.graph_.lagged is not None:
+            arrays["graph/lagged"] = self.graph_.lagged
+        if self.prior is not None:
+            meta["prior"] = self.prior.to_dict()
+        if getattr(self, "ensemble_", None) is not None:
+            meta["ensemble"], more = self.ensemble_.to_arrays()
+            arrays.update(more)
         return save_model_dir(path, meta, arrays)
 
     @classmethod
@@ -196,14 +292,23 @@ class FaultIdentifier(FittedAttributes):
         meta, arrays = load_model_dir(path, task=TASK)
         try:
             p = meta["params"]
+            prior = PriorKnowledge.from_dict(meta["prior"]) if meta.get("prior") is not None else None
             model = cls(meta["label"], method=p["method"], lambda1=p["lambda1"], threshold=p["threshold"],
-                        max_gap=p["max_gap"], ridge=p["ridge"])
+                        max_gap=p["max_gap"], ridge=p["ridge"], prior=prior, lags=int(p.get("lags", 0)),
+                        bootstrap=int(p.get("bootstrap", 0)), block=p.get("block"),
+                        random_state=p.get("random_state", 0))
             model.encoder_ = MetricEncoder.from_dict(meta["encoder"])
             g = meta["graph"]
             model.graph_ = LearnedGraph(
                 nodes=tuple(g["nodes"]), adjacency=arrays["graph/adjacency"], method=g["method"],
                 params=g["params"], elapsed_s=g["elapsed_s"],
-                dropped_edges=tuple((e["source"], e["target"], e["weight"]) for e in g["dropped_edges"]))
+                dropped_edges=tuple((e["source"], e["target"], e["weight"]) for e in g["dropped_edges"]),
+                lagged=arrays.get("graph/lagged"))
+            model.ensemble_ = None
+            if meta.get("ensemble") is not None:
+                from faultgraph.discovery.ensemble import GraphEnsemble
+
+                model.ensemble_ = GraphEnsemble.from_arrays(meta["ensemble"], arrays)
             model.sem_ = SEM.from_arrays(meta["sem"], arrays)
             model.decision_threshold_ = float(meta["decision_threshold"])
             model.train_f1_ = float(meta["train_f1"])
@@ -218,3 +323,27 @@ class FaultIdentifier(FittedAttributes):
                 "decision_threshold": self.decision_threshold_, "train_f1": self.train_f1_,
                 "n_metrics": len(self.encoder_.columns_), "n_edges": int(np.count_nonzero(self.graph_.adjacency)),
                 "dropped_metrics": dict(self.encoder_.dropped_)}
+
+
+def _resample_graph(spec: Any, Z: np.ndarray, y: np.ndarray, allowed: np.ndarray, needed: np.ndarray,
+                    rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One ensemble member: the metrics' graph from the resample's weighted moments and the
+    label's parents (a sink: an in-edge column only) from its rows; ``(A, lagged)`` over
+    metrics + label, the label last."""
+    from faultgraph.discovery.ensemble import learn_from_moments, weighted_moments
+
+    d, p = spec.n_vars, spec.lags
+    weights = np.bincount(rows, minlength=len(Z)).astype(float)
+    W, lagged = learn_from_moments(weighted_moments(Z, weights, standardize=True), len(Z), spec)
+    A = np.zeros((d + 1, d + 1))
+    A[:-1, :-1] = W
+    Xr, yr = Z[rows, :d], y[rows]
+    sd = Xr.std(axis=0)
+    if yr.min() < yr.max():
+        parents, _ = sink_parents((Xr - Xr.mean(axis=0)) / np.where(sd > 0, sd, 1.0), yr, allowed=allowed & (sd > 0))
+        A[:-1, -1] = (parents | needed).astype(float)
+    else:
+        A[:-1, -1] = needed.astype(float)
+    full = np.zeros((p, d + 1, d + 1))
+    full[:, :-1, :-1] = lagged
+    return A, full

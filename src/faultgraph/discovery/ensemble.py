@@ -1,0 +1,327 @@
+"""Graph ensembles: the causal graph relearned on resamples of the rows, every graph kept.
+
+One learned graph hides how much of it the data support. Relearning it on ``B``
+resamples – a moving-block bootstrap of the rows, which keeps the dependence of
+neighbouring time steps within each block (Künsch 1989) – gives ``B`` graphs, and for
+each edge the share of graphs that hold it in its direction (``confidence``) and in the
+opposite one (``reversed``). An edge with both shares near one half is one whose
+direction the data do not decide.
+
+The learners work from second moments (:func:`~faultgraph.discovery.second_moments`), so
+a resample needs only the weighted moments of the design rows it draws (its bootstrap
+counts as row weights), never a copy of the data. The resamples run on a dask.distributed
+cluster through :mod:`faultgraph.parallel` (a ``LocalCluster`` by default, an existing
+one with ``scheduler``) or in this process (``n_workers=0``), with identical graphs: each
+resample's rows come from its own seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from faultgraph.errors import InvalidInputError
+
+__all__ = [
+    "GraphEnsemble",
+    "GraphSpec",
+    "block_bootstrap_rows",
+    "check_bootstrap",
+    "default_block",
+    "edge_confidence",
+    "learn_graph_ensemble",
+    "learn_from_moments",
+    "resample_seeds",
+    "run_resamples",
+    "time_forbidden",
+    "weighted_moments",
+]
+
+#: Resamples per task sent to a worker (fewer, larger tasks: the design travels once per task).
+TASKS_PER_RUN = 8
+
+
+def default_block(n: int) -> int:
+    """The block length of the moving-block bootstrap: ``⌈n^(1/3)⌉`` rows (the rate that
+    balances bias and variance for the variance of a mean, Hall, Horowitz and Jing 1995)."""
+    return max(1, math.ceil(n ** (1 / 3)))
+
+
+def block_bootstrap_rows(n: int, block: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` row indices of a moving-block bootstrap: blocks of ``block`` consecutive rows
+    starting anywhere, joined and cut to ``n`` (``block = 1``: the ordinary bootstrap)."""
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise InvalidInputError(f"block must be an integer >= 1 (rows per bootstrap block), got {block!r}")
+    block = min(int(block), n)
+    starts = rng.integers(n - block + 1, size=math.ceil(n / block))
+    return (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
+
+
+def resample_seeds(n_graphs: int, random_state: int | None) -> np.ndarray:
+    """One seed per resample, from ``random_state`` (the same seeds wherever they run)."""
+    return np.random.default_rng(random_state).integers(2**63, size=n_graphs, dtype=np.int64)
+
+
+def weighted_moments(Z: np.ndarray, weights: np.ndarray | None, *, standardize: bool) -> np.ndarray:
+    """:func:`~faultgraph.discovery.second_moments` of ``Z`` with row ``weights`` (bootstrap
+    counts; ``None``: each row once)."""
+    if weights is None:
+        from faultgraph.discovery.learner import second_moments
+
+        return second_moments(Z, standardize=standardize)
+    w = np.asarray(weights, dtype=float)
+    mean = w @ Z / w.sum()
+    Zc = Z - mean
+    S = (Zc * w[:, None]).T @ Zc / w.sum()
+    if standardize:
+        sd = np.sqrt(np.diag(S))
+        sd[sd == 0] = 1.0
+        S = S / np.outer(sd, sd)
+    return S
+
+
+def edge_confidence(graphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(confidence, reversed)``, each ``(d, d)``: the share of the ``(B, d, d)`` graphs
+    holding ``i → j``, and the share holding ``j → i``."""
+    G = np.asarray(graphs) != 0
+    if G.ndim != 3 or G.shape[1] != G.shape[2] or G.shape[0] == 0:
+        raise InvalidInputError(f"graphs must be a non-empty (B, d, d) stack of adjacency matrices, got {G.shape}")
+    share = G.mean(axis=0)
+    return share, share.T.copy()
+
+
+def time_forbidden(lagged: np.ndarray) -> np.ndarray:
+    """``(d, d)``: the same-step directions that time rules out. A pair linked across steps
+    one way only (``x_i(t − l) → x_j(t)`` for some ``l``, never ``x_j(t − l) → x_i(t)``)
+    may not be linked ``j → i`` at the same step."""
+    L = (np.abs(np.asarray(lagged)) > 0).any(axis=0)
+    np.fill_diagonal(L, False)
+    return (L & ~L.T).T
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """How one graph is learned from second moments (the options of
+    :class:`~faultgraph.StructureLearner`, the prior's masks over the design, and whether
+    time orients same-step edges before they are decided).
+
+    ``allowed``, ``required``: ``(d·(p + 1), d)`` masks over the design's rows (candidate
+    parents) and the ``d`` present-time columns.
+    """
+
+    n_vars: int
+    lags: int = 0
+    method: str = "dagma"
+    lambda1: float = 0.03
+    threshold: float = 0.3
+    standardize: bool = True
+    refine: bool = False
+    max_iter: int = 2000
+    time_first: bool = True
+    allowed: np.ndarray | None = field(default=None, repr=False)
+    required: np.ndarray | None = field(default=None, repr=False)
+
+
+def learn_from_moments(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The DAG that :class:`~faultgraph.StructureLearner` learns from the moments ``S`` of
+    ``n`` design rows: ``(W, lagged)``, ``W`` ``(d, d)`` and ``lagged`` ``(p, d, d)``.
+
+    With lags and ``spec.time_first``, the lagged edges of a first solve forbid the
+    same-step directions against time (:func:`time_forbidden`) before a second solve
+    decides the same-step edges.
+    """
+    from faultgraph.discovery.learner import LOOSE_ABOVE, _refine
+    from faultgraph.discovery.optimizers import dagma_linear, notears_linear
+    from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups
+
+    d, p = spec.n_vars, spec.lags
+    k = d * (p + 1)
+    allowed = np.ones((k, d), dtype=bool) if spec.allowed is None else np.array(spec.allowed, dtype=bool)
+    allowed[np.arange(d), np.arange(d)] = False
+    required = np.zeros((k, d), dtype=bool) if spec.required is None else np.asarray(spec.required, dtype=bool)
+    refine = spec.refine and p == 0
+    options: dict[str, float] = {}
+    if refine and spec.method == "dagma" and d > LOOSE_ABOVE:
+        options = {"tol": 1e-3, "warm_tol": 1e-3, "h_tol": 1e-3}
+    solver = dagma_linear if spec.method == "dagma" else notears_linear
+
+    def solve(mask: np.ndarray) -> tuple[Any, np.ndarray]:
+        result = solver(S, lambda1=spec.lambda1, n_vars=d, allowed=mask, unpenalized=required,
+                        max_iter=spec.max_iter, **options)
+        return result, threshold_lag_groups(result.W, d, spec.threshold, keep=required)
+
+    result, kept = solve(allowed)
+    if p and spec.time_first:
+        against = time_forbidden(kept[d:].reshape(p, d, d)) & ~required[:d]
+        if (against & (kept[:d] != 0)).any():
+            allowed = allowed.copy()
+            allowed[:d] &= ~against
+            result, kept = solve(allowed)
+    W, _ = break_cycles(kept[:d], keep=required[:d])
+    if refine:
+        W, _ = _refine(S, W, result.W, n, spec.threshold, allowed, required)
+    return W, kept[d:].reshape(p, d, d)
+
+
+def _fit_rows(spec: GraphSpec, Z: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    weights = None if rows is None else np.bincount(rows, minlength=len(Z)).astype(float)
+    return learn_from_moments(weighted_moments(Z, weights, standardize=spec.standardize), len(Z), spec)
+
+
+def _run_chunk(fit: Callable[[np.ndarray], Any], n_rows: int, block: int, seeds: Sequence[int]) -> list[Any]:
+    """A worker's share: for each seed, its block-bootstrap rows and ``fit(rows)``."""
+    return [fit(block_bootstrap_rows(n_rows, block, np.random.default_rng(int(s)))) for s in seeds]
+
+
+def run_resamples(fit: Callable[[np.ndarray], Any], n_rows: int, seeds: Sequence[int], block: int, *,
+                  scheduler: str | None = None, n_workers: int | None = None, client: Any = None,
+                  progress: Callable[[int, int], None] | None = None) -> list[Any]:
+    """``fit(rows)`` for each seed's block-bootstrap rows, on dask or in this process
+    (:func:`faultgraph.parallel.run_tasks`; ``n_workers=0``: in this process), in the
+    order of ``seeds``. ``fit`` must be picklable (a ``functools.partial`` of a module-level
+    function); it travels once per task, with :data:`TASKS_PER_RUN` tasks in all."""
+    from faultgraph.parallel import run_tasks
+
+    seeds = [int(s) for s in seeds]
+    size = max(1, math.ceil(len(seeds) / TASKS_PER_RUN))
+    chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
+    results = run_tasks(partial(_run_chunk, fit, n_rows, block), chunks, scheduler=scheduler,
+                        n_workers=n_workers, client=client, progress=progress)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise InvalidInputError(f"{len(failed)} of {len(results)} ensemble tasks failed; first: {failed[0].error}")
+    return [v for r in results for v in r.value]
+
+
+@dataclass(frozen=True)
+class GraphEnsemble:
+    """``B`` graphs learned on resamples of the rows.
+
+    ``graphs``: ``(B, d, d)`` same-step weights; ``lagged``: ``(B, p, d, d)`` or ``None``;
+    ``seeds`` and ``block`` regenerate each resample's rows
+    (:func:`block_bootstrap_rows` on ``n_rows`` design rows).
+    """
+
+    nodes: tuple[str, ...]
+    graphs: np.ndarray = field(repr=False)
+    lagged: np.ndarray | None = field(default=None, repr=False)
+    seeds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    block: int = 1
+    n_rows: int = 0
+
+    @property
+    def n_graphs(self) -> int:
+        return int(self.graphs.shape[0])
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """``(d, d)``: the share of graphs holding ``i → j`` (same step)."""
+        return edge_confidence(self.graphs)[0]
+
+    @property
+    def reversed(self) -> np.ndarray:
+        """``(d, d)``: the share of graphs holding ``j → i`` (the opposite direction)."""
+        return edge_confidence(self.graphs)[1]
+
+    def rows(self, b: int) -> np.ndarray:
+        """The design rows of resample ``b``."""
+        return block_bootstrap_rows(self.n_rows, self.block, np.random.default_rng(int(self.seeds[b])))
+
+    def edge_table(self, adjacency: np.ndarray | None = None) -> list[dict[str, Any]]:
+        """One entry per edge of ``adjacency`` (default: every edge held by some graph):
+        ``source``, ``target``, ``confidence``, ``reversed``; highest confidence first."""
+        conf, rev = self.confidence, self.reversed
+        A = (conf > 0) if adjacency is None else (np.asarray(adjacency) != 0)
+        out = [{"source": self.nodes[i], "target": self.nodes[j], "confidence": float(conf[i, j]),
+                "reversed": float(rev[i, j])} for i, j in zip(*np.nonzero(A))]
+        return sorted(out, key=lambda e: -e["confidence"])
+
+    def to_arrays(self, prefix: str = "ensemble") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-ready metadata and named arrays for a model folder (see :meth:`from_arrays`)."""
+        meta = {"nodes": list(self.nodes), "block": int(self.block), "n_rows": int(self.n_rows),
+                "n_graphs": self.n_graphs}
+        arrays = {f"{prefix}/graphs": self.graphs, f"{prefix}/seeds": np.asarray(self.seeds, dtype=np.int64)}
+        if self.lagged is not None:
+            arrays[f"{prefix}/lagged"] = self.lagged
+        return meta, arrays
+
+    @classmethod
+    def from_arrays(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str = "ensemble"
+                    ) -> GraphEnsemble:
+        return cls(tuple(str(n) for n in meta["nodes"]), arrays[f"{prefix}/graphs"],
+                   arrays.get(f"{prefix}/lagged"), arrays[f"{prefix}/seeds"], int(meta["block"]),
+                   int(meta["n_rows"]))
+
+
+def check_bootstrap(n_graphs: Any, name: str = "bootstrap") -> int:
+    """``n_graphs`` as an int >= 0 (0: no ensemble); 1 is refused (no spread from one graph)."""
+    if isinstance(n_graphs, bool) or not isinstance(n_graphs, (int, np.integer)) or n_graphs < 0 or n_graphs == 1:
+        raise InvalidInputError(f"{name} must be 0 (one graph) or an integer >= 2 (graphs in the ensemble), "
+                                f"got {n_graphs!r}")
+    return int(n_graphs)
+
+
+def learn_graph_ensemble(
+    X: Any,
+    n_graphs: int = 100,
+    *,
+    method: str = "dagma",
+    lambda1: float | None = None,
+    threshold: float = 0.3,
+    standardize: bool = True,
+    prior: Any = None,
+    lags: int = 0,
+    refine: bool | None = None,
+    block: int | None = None,
+    random_state: int | None = 0,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    client: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+    time_first: bool = False,
+) -> GraphEnsemble:
+    """Learn the graph of ``X`` (rows in time order, metrics as columns) on ``n_graphs``
+    block-bootstrap resamples, with :class:`~faultgraph.StructureLearner`'s options.
+
+    ``block``: rows per bootstrap block (default :func:`default_block`; 1: i.i.d. rows).
+    ``scheduler``/``n_workers``/``client``: where the resamples run
+    (:func:`run_resamples`; ``n_workers=0``: in this process). ``time_first``: with lags,
+    time orients the same-step edges first (:func:`learn_from_moments`); off by default,
+    as in :class:`~faultgraph.StructureLearner`.
+    """
+    from faultgraph._validation import check_matrix
+    from faultgraph.discovery.learner import DEFAULT_LAMBDA1, METHODS, lagged_design
+    from faultgraph.discovery.prior import PriorKnowledge
+
+    n_graphs = check_bootstrap(n_graphs, "n_graphs")
+    if n_graphs == 0:
+        raise InvalidInputError("n_graphs must be >= 2 for an ensemble, got 0")
+    if method not in METHODS:
+        raise InvalidInputError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 0:
+        raise InvalidInputError(f"lags must be an integer >= 0, got {lags!r}")
+    data, names = check_matrix(X, name="data", min_rows=int(lags) + 3)
+    d, p = len(names), int(lags)
+    pk = PriorKnowledge.coerce(prior) or PriorKnowledge()
+    allowed, required = pk.masks(names)
+    if p:
+        allowed = np.vstack([allowed] + [pk.lagged_mask(names)] * p)
+        required = np.vstack([required] + [np.zeros((d, d), dtype=bool)] * p)
+    spec = GraphSpec(n_vars=d, lags=p, method=str(method),
+                     lambda1=float(DEFAULT_LAMBDA1[str(method)] if lambda1 is None else lambda1),
+                     threshold=float(threshold), standardize=bool(standardize),
+                     refine=(not standardize) if refine is None else bool(refine), time_first=bool(time_first),
+                     allowed=allowed, required=required)
+    Z = lagged_design(data, p)
+    block = default_block(len(Z)) if block is None else block
+    seeds = resample_seeds(n_graphs, random_state)
+    fitted = run_resamples(partial(_fit_rows, spec, Z), len(Z), seeds, block, scheduler=scheduler,
+                           n_workers=n_workers, client=client, progress=progress)
+    graphs = np.stack([W for W, _ in fitted])
+    lagged = np.stack([L for _, L in fitted]) if p else None
+    return GraphEnsemble(tuple(names), graphs, lagged, seeds, int(block), len(Z))

@@ -1,0 +1,462 @@
+"""Which directions of a learned graph are known, and effects that say so (IDA bounds).
+
+A linear-Gaussian DAG learned from standardised data is known only up to its Markov
+equivalence class: every DAG with the same skeleton and the same v-structures fits the
+data equally well, so most edge directions are arbitrary choices of the optimiser. This
+module says which directions are *oriented* and why, and what the effects are over all
+the orientations the class still allows:
+
+* **time**: a pair of metrics linked across steps in one direction only
+  (``x(t − l) → y(t)``, never ``y(t − l) → x(t)``): the same-step link goes ``x → y``;
+* **prior**: the prior allows one direction only (tiers, sinks such as a fault label,
+  sources, forbidden or required edges);
+* **v-structure**: ``a → c ← b`` with ``a`` and ``b`` not adjacent in the learned graph,
+  which every member of its equivalence class shares (Verma and Pearl 1990);
+* **implied**: forced by the others through Meek's rules R1–R3 (Meek 1995), so that no
+  new v-structure or cycle appears.
+
+Everything else is *not identified* (undirected in the partially directed graph).
+
+Effects follow IDA (Maathuis, Kalisch and Bühlmann 2009, "Estimating high-dimensional
+intervention effects from observational data", local version): for each parent set of
+``x`` that the class admits (its oriented parents plus any subset of its undirected
+neighbours that forms a clique and adds no v-structure), the total effect of ``x`` on
+``y`` is the coefficient of ``x`` in the least-squares regression of ``y`` on ``x`` and
+that set (0 when ``y`` is in it). One admissible set: the effect is identified; several:
+it is known only to lie in the set of their values. A node with no possibly directed
+path to ``y`` has effect 0 under every orientation. For a 0/1 target the regression is
+a linear probability model: with Gaussian metrics its coefficient is the average
+change of the probability per unit of ``x`` (Stein's lemma).
+
+Sets of variables that cannot be descendants of ``x`` (the past in a lagged design, the
+metrics in earlier tiers of the prior) may be added to every adjustment set: a superset
+of the parents made of non-descendants still blocks every back-door path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from faultgraph.errors import InvalidInputError
+
+__all__ = [
+    "EdgeMark",
+    "Orientation",
+    "Resample",
+    "identified_scores",
+    "adjustment_effect",
+    "admissible_parent_sets",
+    "ida_effects",
+    "meek_rules",
+    "orient_graph",
+    "possibly_reaches",
+    "weighted_covariance",
+]
+
+#: How an edge got its direction (``EdgeMark.by``).
+BY_TIME, BY_PRIOR, BY_V_STRUCTURE, BY_RULE, NOT_IDENTIFIED = "time", "prior", "v-structure", "implied", "not identified"
+#: Above this many undirected neighbours, only their subsets of at most this size are tried.
+MAX_SIBLINGS = 12
+_REASONS = (BY_PRIOR, BY_TIME, BY_V_STRUCTURE, BY_RULE)
+
+
+@dataclass(frozen=True)
+class EdgeMark:
+    """One same-step edge of the learned graph: ``source → target`` as learned, whether
+    that direction is ``oriented`` and ``by`` what (``time``, ``prior``, ``v-structure``,
+    ``implied`` or ``not identified``)."""
+
+    source: str
+    target: str
+    oriented: bool
+    by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "target": self.target, "oriented": self.oriented, "by": self.by}
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """A partially directed graph over ``nodes``: ``directed[i, j]`` is the oriented edge
+    ``i → j``; ``undirected`` (symmetric) the links whose direction is not identified;
+    ``reason[i, j]`` (an index into ``("prior", "time", "v-structure", "implied")``, −1
+    elsewhere) why ``i → j`` is oriented; ``learned`` the DAG it came from."""
+
+    nodes: tuple[str, ...]
+    directed: np.ndarray = field(repr=False)
+    undirected: np.ndarray = field(repr=False)
+    reason: np.ndarray = field(repr=False)
+    learned: np.ndarray = field(repr=False)
+
+    @property
+    def adjacent(self) -> np.ndarray:
+        """``(d, d)`` symmetric: the skeleton."""
+        return self.directed | self.directed.T | self.undirected
+
+    def parents(self, j: int) -> list[int]:
+        """The oriented parents of node ``j``."""
+        return [int(i) for i in np.flatnonzero(self.directed[:, j])]
+
+    def siblings(self, j: int) -> list[int]:
+        """The undirected neighbours of node ``j``."""
+        return [int(i) for i in np.flatnonzero(self.undirected[:, j])]
+
+    def marks(self) -> tuple[EdgeMark, ...]:
+        """Every edge of the learned DAG, in its learned direction, with its mark."""
+        out = []
+        for i, j in zip(*np.nonzero(self.learned)):
+            if self.directed[i, j]:
+                out.append(EdgeMark(self.nodes[i], self.nodes[j], True, _REASONS[self.reason[i, j]]))
+            elif self.directed[j, i]:  # knowledge turned the learned direction round
+                out.append(EdgeMark(self.nodes[j], self.nodes[i], True, _REASONS[self.reason[j, i]]))
+            else:
+                out.append(EdgeMark(self.nodes[i], self.nodes[j], False, NOT_IDENTIFIED))
+        return tuple(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        marks = self.marks()
+        return {"edges": [m.to_dict() for m in marks], "oriented": sum(m.oriented for m in marks),
+                "not_identified": sum(not m.oriented for m in marks)}
+
+
+def _orient(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray, i: int, j: int, why: int) -> bool:
+    """Orient the undirected link ``i – j`` as ``i → j``; False when it is not undirected."""
+    if not undirected[i, j]:
+        return False
+    undirected[i, j] = undirected[j, i] = False
+    directed[i, j] = True
+    reason[i, j] = why
+    return True
+
+
+def meek_rules(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray) -> None:
+    """Close a partially directed graph under Meek's rules R1–R3, in place (Meek 1995):
+
+    * R1: ``a → b – c``, ``a`` and ``c`` not adjacent: ``b → c`` (no new v-structure);
+    * R2: ``a → b → c`` and ``a – c``: ``a → c`` (no cycle);
+    * R3: ``a – b``, ``a – c → b``, ``a – e → b``, ``c`` and ``e`` not adjacent: ``a → b``.
+    """
+    why = _REASONS.index(BY_RULE)
+    changed = True
+    while changed:
+        changed = False
+        adj = directed | directed.T | undirected
+        for b, c in zip(*np.nonzero(np.triu(undirected))):
+            for x, y in ((b, c), (c, b)):
+                if not undirected[x, y]:
+                    continue
+                # R1: some a -> x with a not adjacent to y
+                if np.any(directed[:, x] & ~adj[:, y] & (np.arange(len(adj)) != y)):
+                    changed |= _orient(directed, undirected, reason, x, y, why)
+                    continue
+                # R2: x -> k -> y
+                if np.any(directed[x] & directed[:, y]):
+                    changed |= _orient(directed, undirected, reason, x, y, why)
+                    continue
+                # R3: x - k1 -> y, x - k2 -> y, k1 and k2 not adjacent
+                ks = np.flatnonzero(undirected[x] & directed[:, y])
+                if any(not adj[k1, k2] for k1, k2 in combinations(ks, 2)):
+                    changed |= _orient(directed, undirected, reason, x, y, why)
+
+
+def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.ndarray | None = None,
+                 lagged: np.ndarray | None = None, v_structures: bool = True) -> Orientation:
+    """Mark which directions of the learned DAG ``adjacency`` are oriented, and how.
+
+    Parameters
+    ----------
+    adjacency : ``(d, d)`` same-step DAG, ``[i, j] != 0`` the edge ``i → j``.
+    nodes : the ``d`` names.
+    allowed : ``(d, d)`` boolean mask of the directions the prior allows
+        (:meth:`faultgraph.PriorKnowledge.masks`); a link allowed one way only is oriented by the prior.
+    lagged : ``(p, d, d)`` lagged weights (``[l, i, j]``: ``x_i(t − l − 1) → x_j(t)``); a
+        linked pair joined across steps in one direction only is oriented by time.
+    v_structures : orient the learned v-structures (the data's own evidence of direction).
+
+    The orientations are applied in that order (prior, time, v-structures), an edge
+    keeping the first it gets, then closed under :func:`meek_rules`.
+    """
+    A = np.asarray(adjacency) != 0
+    d = A.shape[0]
+    if A.shape != (d, d) or len(nodes) != d:
+        raise InvalidInputError(f"adjacency must be ({len(nodes)}, {len(nodes)}) for {len(nodes)} nodes, "
+                                f"got shape {A.shape}")
+    np.fill_diagonal(A, False)
+    undirected = A | A.T
+    directed = np.zeros((d, d), dtype=bool)
+    reason = np.full((d, d), -1, dtype=int)
+    if allowed is not None:
+        ok = np.asarray(allowed, dtype=bool)
+        for i, j in zip(*np.nonzero(np.triu(undirected))):
+            if ok[i, j] and not ok[j, i]:
+                _orient(directed, undirected, reason, i, j, 0)
+            elif ok[j, i] and not ok[i, j]:
+                _orient(directed, undirected, reason, j, i, 0)
+    if lagged is not None and np.size(lagged):
+        L = (np.abs(np.asarray(lagged)) > 0).any(axis=0)
+        np.fill_diagonal(L, False)
+        for i, j in zip(*np.nonzero(np.triu(undirected))):
+            if L[i, j] and not L[j, i]:
+                _orient(directed, undirected, reason, i, j, 1)
+            elif L[j, i] and not L[i, j]:
+                _orient(directed, undirected, reason, j, i, 1)
+    if v_structures:
+        for c in range(d):
+            parents = np.flatnonzero(A[:, c])
+            for a, b in combinations(parents, 2):
+                if not (A[a, b] or A[b, a]):
+                    _orient(directed, undirected, reason, a, c, 2)
+                    _orient(directed, undirected, reason, b, c, 2)
+    meek_rules(directed, undirected, reason)
+    return Orientation(tuple(str(n) for n in nodes), directed, undirected, reason, A)
+
+
+def possibly_reaches(orientation: Orientation, x: int, y: int) -> bool:
+    """Whether some orientation the graph allows has a directed path ``x ⇝ y`` (a path of
+    edges each oriented forward or undirected)."""
+    step = orientation.directed | orientation.undirected
+    seen, stack = {x}, [x]
+    while stack:
+        i = stack.pop()
+        for j in np.flatnonzero(step[i]):
+            if j == y:
+                return True
+            if j not in seen:
+                seen.add(int(j))
+                stack.append(int(j))
+    return False
+
+
+def admissible_parent_sets(orientation: Orientation, x: int) -> list[tuple[int, ...]]:
+    """The parent sets of ``x`` the partially directed graph admits (local IDA): its
+    oriented parents plus each subset of its undirected neighbours that is a clique and
+    is adjacent to every oriented parent (no new v-structure at ``x``). Above
+    :data:`MAX_SIBLINGS` neighbours only subsets of at most that size are tried."""
+    pa, sib = orientation.parents(x), orientation.siblings(x)
+    adj = orientation.adjacent
+    out = []
+    for r in range(min(len(sib), MAX_SIBLINGS) + 1):
+        for S in combinations(sib, r):
+            if all(adj[a, b] for a, b in combinations(S, 2)) and all(adj[s, p] for s in S for p in pa):
+                out.append(tuple(pa) + S)
+    return out
+
+
+def weighted_covariance(D: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """``(k, k)`` covariance of the columns of ``D`` with row ``weights`` (bootstrap counts;
+    ``None``: every row once)."""
+    if weights is None:
+        Dc = D - D.mean(axis=0)
+        return Dc.T @ Dc / len(D)
+    w = np.asarray(weights, dtype=float)
+    total = w.sum()
+    mean = w @ D / total
+    return (D * w[:, None]).T @ D / total - np.outer(mean, mean)
+
+
+def adjustment_effect(C: np.ndarray, x: int, y: int, adjust: Sequence[int]) -> float:
+    """The coefficient of ``x`` in the least-squares regression of ``y`` on ``x`` and
+    ``adjust``, from the covariance ``C``; 0 when ``y`` is in ``adjust``."""
+    if y in adjust:
+        return 0.0
+    idx = [x, *[a for a in dict.fromkeys(adjust) if a != x]]
+    M = C[np.ix_(idx, idx)]
+    M = M + 1e-10 * max(float(np.trace(M)) / len(idx), 1e-300) * np.eye(len(idx))
+    return float(np.linalg.lstsq(M, C[idx, y], rcond=None)[0][0])
+
+
+def ida_effects(C: np.ndarray, orientation: Orientation, x: int, y: int, extra: Sequence[int] = ()
+                ) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """The total effects of ``x`` on ``y`` over the admissible parent sets of ``x``
+    (:func:`admissible_parent_sets`), each adjusted also for ``extra`` (columns of ``C``
+    that cannot be descendants of ``x``). Returns the effects and the sets; a node with
+    no possibly directed path to ``y`` has the single effect 0 (and no set)."""
+    if not possibly_reaches(orientation, x, y):
+        return np.zeros(1), []
+    sets = admissible_parent_sets(orientation, x)
+    return np.array([adjustment_effect(C, x, y, (*P, *extra)) if y not in P else 0.0 for P in sets]), sets
+
+
+# --- scores with identification, bounds and ensemble confidence ---------------------------
+
+@dataclass(frozen=True)
+class Resample:
+    """One resample of the data and the graph learned on it: ``rows`` index the design's
+    rows (with repeats), ``adjacency`` the ``(d, d)`` same-step DAG, ``lagged`` its
+    ``(p, d, d)`` lagged weights."""
+
+    rows: np.ndarray = field(repr=False)
+    adjacency: np.ndarray = field(repr=False)
+    lagged: np.ndarray | None = field(default=None, repr=False)
+
+
+def _reaches(A: np.ndarray, x: int, y: int) -> bool:
+    """A directed path ``x → … → y`` in the DAG ``A``."""
+    seen, stack = {x}, [x]
+    while stack:
+        for j in np.flatnonzero(A[stack.pop()]):
+            if j == y:
+                return True
+            if j not in seen:
+                seen.add(int(j))
+                stack.append(int(j))
+    return False
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return float(np.interp(q, cum, v))
+
+
+def _tiered_order(nodes: Sequence[str], tiers: Sequence[Sequence[str]] | None) -> dict[int, list[int]]:
+    """For each node in a tier, the nodes of strictly earlier tiers (never its descendants)."""
+    if not tiers:
+        return {}
+    index = {n: i for i, n in enumerate(nodes)}
+    rank = {index[n]: k for k, tier in enumerate(tiers) for n in tier if n in index}
+    return {i: [j for j, kj in rank.items() if kj < ki] for i, ki in rank.items()}
+
+
+def identified_scores(
+    data: Any,
+    adjacency: np.ndarray,
+    target: str,
+    *,
+    lagged: np.ndarray | None = None,
+    allowed: np.ndarray | None = None,
+    tiers: Sequence[Sequence[str]] | None = None,
+    resamples: Sequence[Resample] = (),
+    ensemble: bool = False,
+    confidence: float = 0.95,
+    min_identified: float = 0.5,
+) -> Any:
+    """Effects of every node on ``target`` that say how sure they are.
+
+    Parameters
+    ----------
+    data : DataFrame of the (encoded) metrics and the target, in time order when lagged;
+        its columns are the nodes of ``adjacency``.
+    adjacency : ``(d, d)`` learned same-step DAG.
+    target : the node whose causes are quantified (a fault label: a sink).
+    lagged : ``(p, d, d)`` lagged weights: time orients, and the past (``p`` steps of
+        every column) joins every adjustment set.
+    allowed : the prior's ``(d, d)`` mask of allowed directions (orients by prior).
+    tiers : the prior's tiers: nodes in earlier tiers join the adjustment set.
+    resamples : graphs learned on resamples (an ensemble) or one graph on bootstrap rows;
+        they give the interval, the bounds' spread and (``ensemble``) the confidence.
+    confidence : level of the percentile intervals.
+    min_identified : with an ensemble, an effect is identified only if it is identified
+        in the full-data graph and in at least this share of the ensemble's graphs.
+
+    Returns
+    -------
+    :class:`~faultgraph.effects.CausalScores` (method ``"ida"``): for each node ``ate``
+    (the identified effect, or the one under the learned orientation), ``ci_low`` and
+    ``ci_high`` (percentiles over the resamples and, for an unidentified effect, its
+    admissible orientations), ``identified``, ``ate_bounds`` (``[min, max]`` over
+    orientations, and over the resamples at ``confidence``) and ``confidence`` (share of
+    ensemble graphs with a directed path to ``target``). Ranked: certain causes
+    (identified, interval excluding 0) by ``|ate|``, then candidates, then the rest.
+    """
+    from faultgraph.discovery import lagged_design
+    from faultgraph.effects.ate import CausalScores, NodeScore
+
+    if not 0 < confidence < 1:
+        raise InvalidInputError(f"confidence must lie in (0, 1), got {confidence!r}")
+    if not 0 <= min_identified <= 1:
+        raise InvalidInputError(f"min_identified must lie in [0, 1], got {min_identified!r}")
+    nodes = [str(c) for c in data.columns]
+    if target not in nodes:
+        raise InvalidInputError(f"target {target!r} is not a node; nodes: {', '.join(map(repr, nodes[:10]))}")
+    d = len(nodes)
+    A = np.asarray(adjacency) != 0
+    if A.shape != (d, d):
+        raise InvalidInputError(f"adjacency must be ({d}, {d}) for the {d} columns of data, got {A.shape}")
+    p = 0 if lagged is None else int(np.shape(lagged)[0])
+    D = lagged_design(data.to_numpy(dtype=float), p)
+    y = nodes.index(target)
+    past = list(range(d, d * (p + 1)))
+    earlier = _tiered_order(nodes, tiers)
+    C = weighted_covariance(D)
+    main = orient_graph(A, nodes, allowed=allowed, lagged=lagged)
+    cache: dict[bytes, Orientation] = {}
+    boots = []
+    for r in resamples:
+        key = np.asarray(r.adjacency != 0).tobytes() + (b"" if r.lagged is None else (np.asarray(r.lagged) != 0).tobytes())
+        if key not in cache:
+            cache[key] = orient_graph(r.adjacency, nodes, allowed=allowed, lagged=r.lagged)
+        w = np.bincount(np.asarray(r.rows), minlength=len(D)).astype(float)
+        boots.append((cache[key], weighted_covariance(D, w), np.asarray(r.adjacency) != 0))
+    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+    rows = []
+    for x in range(d):
+        if x == y:
+            continue
+        extra = past + earlier.get(x, [])
+        values, sets = ida_effects(C, main, x, y, extra)
+        learned = set(np.flatnonzero(A[:, x]).tolist())
+        chosen = [k for k, P in enumerate(sets) if set(P) == learned]
+        ate = float(values[chosen[0]]) if chosen else float(np.median(values))
+        ident = len(values) == 1
+        lo_b = hi_b = (float(values.min()), float(values.max()))
+        ci = (ate, ate)
+        share = None
+        if boots:
+            pooled, weights, mins, maxs, ident_b, paths = [], [], [], [], [], []
+            for orient, Cb, Ab in boots:
+                v, _ = ida_effects(Cb, orient, x, y, extra)
+                pooled.append(v)
+                weights.append(np.full(len(v), 1 / len(v)))
+                mins.append(v.min())
+                maxs.append(v.max())
+                ident_b.append(len(v) == 1)
+                paths.append(_reaches(Ab, x, y))
+            vals, wts = np.concatenate(pooled), np.concatenate(weights)
+            ci = (_weighted_quantile(vals, wts, lo_q), _weighted_quantile(vals, wts, hi_q))
+            lo_b = (min(lo_b[0], float(np.quantile(mins, lo_q))), max(lo_b[1], float(np.quantile(maxs, hi_q))))
+            if ensemble:
+                share = float(np.mean(paths))
+                ident = ident and float(np.mean(ident_b)) >= min_identified
+        bounds = (min(lo_b[0], ci[0]), max(lo_b[1], ci[1]))
+        rows.append((nodes[x], ate, ci, ident, bounds, share))
+    total = sum(abs(r[1]) for r in rows)
+
+    def tier(r: tuple) -> int:
+        _, ate, ci, ident, bounds, _ = r
+        if ident and (ci[0] > 0 or ci[1] < 0):
+            return 0
+        return 1 if max(abs(bounds[0]), abs(bounds[1])) > 1e-12 else 2
+
+    rows.sort(key=lambda r: (tier(r), -abs(r[1])))
+    scores = tuple(NodeScore(n, ate, ci[0], ci[1], abs(ate) / total if total > 0 else 0.0, bool(ident),
+                             (float(b[0]), float(b[1])), share) for n, ate, ci, ident, b, share in rows)
+    certain = [r for r in rows if tier(r) == 0]
+    candidates = [r for r in rows if tier(r) == 1]
+    summary = _summary(target, certain, candidates, sum(tier(r) == 2 for r in rows))
+    details = {"identification": main.to_dict(), "n_graphs": len(resamples) if ensemble else 1,
+               "confidence_level": confidence, "lags": p}
+    return CausalScores(target, scores, "ida", summary, details)
+
+
+def _summary(target: str, certain: list, candidates: list, none: int) -> str:
+    def show(rows: list, bounds: bool) -> str:
+        shown = [f"{n} ({ate:+.3g}" + (f", bounds [{b[0]:+.3g}, {b[1]:+.3g}]" if bounds else
+                                          f", CI [{ci[0]:+.3g}, {ci[1]:+.3g}]") + ")"
+                 for n, ate, ci, _, b, _ in rows[:5]]
+        return ", ".join(shown) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+    parts = [f"Certain causes of {target} (direction identified, interval excludes 0): "
+             + (show(certain, False) if certain else "none") + "."]
+    if candidates:
+        parts.append("Candidates (direction not identified or interval includes 0; the effect lies within "
+                     "its bounds): " + show(candidates, True) + ".")
+    if none:
+        parts.append(f"{none} node(s) have no effect under any admissible orientation.")
+    return " ".join(parts)

@@ -1,0 +1,149 @@
+"""Graph ensembles: edge confidence, the dask path equal to the in-process one, the label a sink."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from faultgraph import StructureLearner
+from faultgraph.discovery.ensemble import (
+    GraphEnsemble,
+    block_bootstrap_rows,
+    edge_confidence,
+    learn_graph_ensemble,
+    time_forbidden,
+)
+from faultgraph.errors import InvalidInputError
+from faultgraph.simulate.graphs import simulate_dag, simulate_linear_sem, simulate_weights
+
+
+def _data(d: int = 6, n: int = 800, seed: int = 0) -> np.ndarray:
+    B = simulate_dag(d, 1.5, random_state=seed)
+    return simulate_linear_sem(simulate_weights(B, random_state=seed + 1), n, random_state=seed + 2)
+
+
+def test_confidence_equals_a_hand_count():
+    g1 = np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]], dtype=float)  # a->b, b->c
+    g2 = np.array([[0, 0, 0], [1, 0, 1], [0, 0, 0]], dtype=float)  # b->a, b->c
+    g3 = np.array([[0, 1, 1], [0, 0, 0], [0, 0, 0]], dtype=float)  # a->b, a->c
+    g4 = np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]], dtype=float)  # c->b
+    conf, rev = edge_confidence(np.stack([g1, g2, g3, g4]))
+    assert conf[0, 1] == 2 / 4 and rev[0, 1] == 1 / 4  # a->b in g1, g3; b->a in g2
+    assert conf[1, 2] == 2 / 4 and rev[1, 2] == 1 / 4  # b->c in g1, g2; c->b in g4
+    assert conf[0, 2] == 1 / 4 and rev[0, 2] == 0.0
+    assert conf[2, 1] == 1 / 4 and rev[2, 1] == 2 / 4
+    ens = GraphEnsemble(("a", "b", "c"), np.stack([g1, g2, g3, g4]))
+    table = {(e["source"], e["target"]): (e["confidence"], e["reversed"]) for e in ens.edge_table(g1)}
+    assert table == {("a", "b"): (0.5, 0.25), ("b", "c"): (0.5, 0.25)}
+
+
+def test_full_rows_give_the_learners_graph_and_resamples_vary():
+    X = _data()
+    learner = StructureLearner().fit(X)
+    ens = learn_graph_ensemble(X, 6, n_workers=0, random_state=3)
+    assert ens.graphs.shape == (6, 6, 6) and ens.n_rows == 800 and ens.block == 10
+    from faultgraph.discovery.ensemble import _fit_rows, GraphSpec
+
+    W, _ = _fit_rows(GraphSpec(n_vars=6), X, None)
+    np.testing.assert_array_equal(W, learner.adjacency_)  # moments path == StructureLearner
+    assert len({g.tobytes() for g in ens.graphs}) > 1
+
+
+def test_block_bootstrap_rows_are_runs_of_consecutive_rows():
+    rows = block_bootstrap_rows(100, 10, np.random.default_rng(0))
+    assert rows.shape == (100,) and rows.min() >= 0 and rows.max() < 100
+    assert all(np.all(np.diff(chunk) == 1) for chunk in rows.reshape(10, 10))
+    with pytest.raises(InvalidInputError, match="block must be an integer >= 1"):
+        block_bootstrap_rows(100, 0, np.random.default_rng(0))
+
+
+def test_time_forbids_the_same_step_direction_against_a_one_way_lag():
+    L = np.zeros((1, 3, 3))
+    L[0, 0, 1] = 0.5  # a(t-1) -> b(t) only
+    L[0, 1, 2] = L[0, 2, 1] = 0.4  # both ways: no order
+    F = time_forbidden(L)
+    assert F[1, 0] and not F[0, 1] and not F[1, 2] and not F[2, 1]
+
+
+@pytest.fixture
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_and_in_process_give_identical_graphs(dask_client):
+    X = _data(seed=5)
+    inline = learn_graph_ensemble(X, 8, n_workers=0, random_state=11, lags=1)
+    on_dask = learn_graph_ensemble(X, 8, client=dask_client, random_state=11, lags=1)
+    np.testing.assert_array_equal(inline.graphs, on_dask.graphs)
+    np.testing.assert_array_equal(inline.lagged, on_dask.lagged)
+    np.testing.assert_array_equal(inline.seeds, on_dask.seeds)
+
+
+def _labelled(seed: int = 0, n: int = 1500) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    X = _data(d=6, n=n, seed=seed)
+    eta = 1.5 * X[:, 0] / X[:, 0].std() - 1.0
+    frame = pd.DataFrame(X, columns=[f"m{i}" for i in range(6)])
+    frame["fault"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    return frame
+
+
+def test_label_stays_a_sink_under_every_resample(tmp_path):
+    from faultgraph.detect import FaultIdentifier
+
+    frame = _labelled()
+    model = FaultIdentifier(bootstrap=12, n_workers=0, lags=1).fit(frame)
+    ens = model.ensemble_
+    assert ens.graphs.shape == (12, 7, 7) and ens.nodes[-1] == "fault"
+    assert not ens.graphs[:, -1, :].any() and not ens.lagged[:, :, -1, :].any()  # no edge out of the label
+    assert ens.graphs[:, :, -1].any(axis=1).all()  # and it has parents in every graph
+    loaded = FaultIdentifier.load(model.save(tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.ensemble_.graphs, ens.graphs)
+    np.testing.assert_array_equal(loaded.graph_.lagged, model.graph_.lagged)
+    assert loaded.lags == 1 and loaded.bootstrap == 12
+    np.testing.assert_array_equal(loaded.ensemble_.rows(3), ens.rows(3))
+
+
+def test_effects_report_from_an_ensemble_model():
+    from faultgraph.config import FitConfig
+    from faultgraph.workflows import effects_report, fit_label_model
+
+    model = fit_label_model(_labelled(seed=2), FitConfig(label="fault"), bootstrap=10, n_workers=0)
+    scores, doc = effects_report(model)
+    first = doc["scores"][0]
+    assert list(first) == ["node", "ate", "ci_low", "ci_high", "score", "paths", "identified", "ate_bounds",
+                           "confidence"]
+    assert doc["n_graphs"] == 10 and doc["summary"].startswith("Certain causes of fault")
+    for s in scores.scores:
+        assert 0.0 <= s.confidence <= 1.0 and s.ate_bounds[0] <= s.ate <= s.ate_bounds[1] + 1e-12
+
+
+def test_older_model_folder_without_the_new_keys_still_loads(tmp_path):
+    import json
+
+    from faultgraph.detect import FaultIdentifier
+    from faultgraph.io import load_model_dir, save_model_dir
+
+    folder = FaultIdentifier().fit(_labelled(seed=4)).save(tmp_path / "m")
+    meta, arrays = load_model_dir(folder)
+    for key in ("lags", "bootstrap", "block", "random_state"):
+        meta["params"].pop(key)
+    save_model_dir(tmp_path / "old", json.loads(json.dumps(meta)), dict(arrays))
+    old = FaultIdentifier.load(tmp_path / "old")
+    assert old.lags == 0 and old.bootstrap == 0 and old.ensemble_ is None and old.graph_.lagged is None
+
+
+def test_bad_bootstrap_is_named():
+    from faultgraph.detect import FaultIdentifier
+
+    with pytest.raises(InvalidInputError, match="bootstrap must be 0 .* or an integer >= 2.*got 1"):
+        FaultIdentifier(bootstrap=1).fit(_labelled())
+    with pytest.raises(InvalidInputError, match="lags must be an integer >= 0"):
+        FaultIdentifier(lags=-1).fit(_labelled())
