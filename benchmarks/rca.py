@@ -119,7 +119,7 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
     ranks = {m: ([], []) for m in variants()}  # service ranking, metric ranking
     truth_s, truth_m, kinds, onsets = [], [], [], []
-    for day in nezha.list_days(NEZHA):
+    for day in nezha.list_days(NEZHA, "online_boutique"):
         d = nezha.read_day(NEZHA, day)
         last = max(f.start for f in d.faults)
         normal = d.metrics.loc[last + pd.Timedelta(minutes=30):].iloc[:400]

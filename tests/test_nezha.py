@@ -242,6 +242,10 @@ def test_bad_case_arguments(tmp_path):
         nezha.cases(tmp_path, anomalous_minutes=0)
     with pytest.raises(InvalidInputError, match="normal_minutes must be an int >= 1, got 2.5"):
         nezha.cases(tmp_path, normal_minutes=2.5)
+    with pytest.raises(InvalidInputError, match="system must be one of 'online_boutique', 'train_ticket'; got 'sock'"):
+        nezha.list_days(tmp_path, "sock")
+    assert nezha.list_days(tmp_path, "online_boutique") == [DAY] and nezha.list_days(tmp_path, "train_ticket") == []
+    assert nezha.cases(tmp_path, system="train_ticket") == []
 
 
 NEZHA = SHARED_DATA / "nezha"
@@ -249,7 +253,9 @@ NEZHA = SHARED_DATA / "nezha"
 
 @pytest.mark.skipif(not NEZHA.exists(), reason=f"shared Nezha data absent at {NEZHA}")
 def test_real_nezha_days():
-    days = nezha.list_days(NEZHA)
+    assert nezha.list_days(NEZHA) == ["2022-08-22", "2022-08-23", "2023-01-29"]
+    assert nezha.list_days(NEZHA, "train_ticket") == ["2023-01-29"]
+    days = nezha.list_days(NEZHA, "online_boutique")
     assert days == ["2022-08-22", "2022-08-23"]
     listed = {d: json.loads((NEZHA / "rca_data" / d / f"{d}-fault_list.json").read_text()) for d in days}
     data = {d: nezha.read_day(NEZHA, d) for d in days}

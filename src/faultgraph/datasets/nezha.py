@@ -67,9 +67,11 @@ __all__ = [
     "FAULT_TYPES",
     "LOG_FAULT_TYPES",
     "METRIC_STAND_INS",
+    "SYSTEMS",
     "NezhaDay",
     "NezhaFault",
     "cases",
+    "day_system",
     "list_days",
     "pod_service",
     "read_day",
@@ -84,6 +86,10 @@ LOG_FAULT_TYPES: frozenset[str] = frozenset({"return", "exception"})
 METRIC_STAND_INS: dict[str, str] = {"NetworkP90(ms)": "NetworkP50(s)"}
 
 NormalWindow = Literal["before", "fault_free"]
+System = Literal["online_boutique", "train_ticket"]
+#: The benchmark systems of the published days: Online Boutique (2022-08-22, 2022-08-23)
+#: and Train Ticket (2023-01-29, pods named ``ts-...``).
+SYSTEMS: tuple[str, ...] = ("online_boutique", "train_ticket")
 
 _TIME = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(Z|[+-]\d{2}:?\d{2})?")
 _DEPLOYMENT_POD = re.compile(r"^(?P<service>.+)-[0-9a-z]{5,10}-[0-9a-z]{5}$")
@@ -138,10 +144,23 @@ def pod_service(pod: str) -> str:
     return match.group("service") if match else pod
 
 
-def list_days(root: str | Path) -> list[str]:
-    """The day folders under ``root/rca_data`` that hold a ``metric/`` folder, sorted."""
+def list_days(root: str | Path, system: System | None = None) -> list[str]:
+    """The day folders under ``root/rca_data`` that hold a ``metric/`` folder, sorted; with
+    ``system``, only the days of that system (see :func:`day_system`)."""
     rca = _rca_folder(root)
-    return sorted(p.name for p in rca.iterdir() if (p / "metric").is_dir())
+    days = sorted(p.name for p in rca.iterdir() if (p / "metric").is_dir())
+    if system is None:
+        return days
+    system = check_choice("system", system, SYSTEMS)
+    return [d for d in days if day_system(root, d) == system]
+
+
+def day_system(root: str | Path, day: str) -> str:
+    """``"train_ticket"`` when a pod file of the day is a Train Ticket pod (``ts-...``),
+    else ``"online_boutique"``."""
+    metric = _rca_folder(root) / day / "metric"
+    return ("train_ticket" if any(p.name.startswith("ts-") for p in metric.glob("*_metric.csv"))
+            else "online_boutique")
 
 
 def _rca_folder(root: str | Path) -> Path:
@@ -319,9 +338,11 @@ def cases(
     anomalous_minutes: int = 5,
     normal: NormalWindow = "before",
     settle_minutes: int = 30,
+    system: System | None = "online_boutique",
 ) -> list[Case]:
-    """One :class:`~faultgraph.datasets.case.Case` per injected fault of ``day`` (all days
-    when None), in time order.
+    """One :class:`~faultgraph.datasets.case.Case` per injected fault of ``day`` (when None:
+    every day of ``system``, by default the Online Boutique days, as before Train Ticket
+    joined the data; ``system=None`` takes every day), in time order.
 
     ``anomalous``: the rows from the fault's first row (:attr:`NezhaFault.start`) for
     ``anomalous_minutes``. On the real data a CPU fault shows for 3 to 7 rows (4 in the
@@ -357,7 +378,7 @@ def cases(
                              ("settle_minutes", settle_minutes, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidInputError(f"{name} must be an int >= {low}, got {value!r}")
-    days = list_days(root) if day is None else [day]
+    days = list_days(root, system) if day is None else [day]
     out: list[Case] = []
     for name in days:
         data = read_day(root, name)
