@@ -210,3 +210,26 @@ def test_cli_on_an_existing_cluster(fleet_data, plain, tmp_path, dask_processes,
                    "--limit", "3", "--scheduler", dask_processes)
     assert explain.exit_code == 0, explain.stderr
     assert len(json.loads((tmp_path / "rca" / "explanations.json").read_text())["explanations"]) == 3
+
+
+def test_docs_examples_run(tmp_path):
+    """docs/fleet.md: its bash block (the three commands), then its Python block."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "fleet.md").read_text()
+    bash = re.findall(r"```bash\n(.*?)```", text, re.S)
+    python = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(bash) == 1 and len(python) == 1
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "OPENBLAS_NUM_THREADS": "1"}
+    env.pop("FAULTGRAPH_SCHEDULER", None)
+    proc = subprocess.run(["bash", "-e", "-c", bash[0]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    document = json.loads((tmp_path / "fleet" / "scores" / "incidents.json").read_text())
+    assert document["incidents"] and {i["entity"] for i in document["incidents"]} <= {"host-1", "host-2", "host-3"}
+    assert (tmp_path / "fleet" / "rca" / "explanations.json").exists()
+    proc = subprocess.run([sys.executable, "-c", python[0]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fleet fit: 3 entities (3 current)" in proc.stdout  # the models of the bash block are current

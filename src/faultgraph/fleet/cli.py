@@ -10,6 +10,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from faultgraph.config import Learner
+
 __all__ = ["register"]
 
 fleet_app = typer.Typer(help="A model per entity (host, pod, service) for a whole fleet, on a dask cluster.",
@@ -73,7 +75,7 @@ def fit_cmd(
                                                         "options and faultgraph version).")] = False,
     label: Annotated[Optional[str], typer.Option(help="0/1 fault-label column (as `fit --label`).")] = None,
     lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (unsupervised).")] = 1,
-    method: Annotated[str, typer.Option(help="Structure learner: dagma or notears.")] = "dagma",
+    method: Annotated[Learner, typer.Option(help="Structure learner.")] = Learner.DAGMA,
     lambda1: Annotated[Optional[float], typer.Option(help="L1 penalty (default: as `fit`).",
                                                      show_default=False)] = None,
     threshold: Annotated[float, typer.Option(help="Drop edges with |weight| below this.")] = 0.3,
@@ -86,10 +88,10 @@ def fit_cmd(
     """Fit one model per entity. A failed entity is reported (exit 1) and the rest go on."""
     errors, _ = _helpers()
     with errors():
-        from faultgraph.config import DetectorConfig, FitConfig, Learner, check_choice
+        from faultgraph.config import DetectorConfig, FitConfig
         from faultgraph.fleet import fleet_fit
 
-        detector = DetectorConfig(lags=lags, method=Learner(check_choice("--method", method, Learner)),
+        detector = DetectorConfig(lags=lags, method=Learner(method),
                                   lambda1=lambda1, threshold=threshold, max_gap=max_gap, risk=risk)
         with _progress("fitting", enabled=not as_json) as progress:
             result = fleet_fit(source, out, config=FitConfig(label=label, detector=detector), prior=prior,
