@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import SHARED_DATA
 
-from faultgraph import InvalidInputError
+from faultgraph import InvalidInputError, SamplingWarning
 from faultgraph.datasets import nezha
 from faultgraph.datasets.case import Case
 
@@ -285,3 +285,174 @@ def test_real_nezha_days():
     assert rises(("cpu_contention", "cpu_consumed"), 1.5) >= 0.9
     assert rises(("network_delay",), 1.5) >= 0.8
     assert all(c.truth["root_cause_metric"] is None for c in cs if c.truth["fault_type"] in ("return", "exception"))
+
+
+# ---- Train Ticket: the fault list's two clocks -------------------------------------------
+
+TT_POD = "ts-order-service-5b67c48447-mv5hb"
+TT_OTHER = "ts-price-service-76846864d9-g465z"
+
+
+def _write_train_ticket_day(root, faults: list[dict]):
+    """A Train Ticket day on the hand-made 12 minutes (00:00-00:11), with ``faults`` as its
+    fault list (one hour) and a root_cause_ts.json."""
+    metric = root / "rca_data" / DAY / "metric"
+    metric.mkdir(parents=True)
+    (metric / f"{TT_POD}_metric.csv").write_text(_pod_csv(TT_POD, CART_CPU, CART_MEM, CART_LAT))
+    (metric / f"{TT_OTHER}_metric.csv").write_text(_pod_csv(TT_OTHER, FRONT_CPU, FRONT_MEM, FRONT_LAT))
+    (root / "rca_data" / DAY / f"{DAY}-fault_list.json").write_text(json.dumps({"00": faults}))
+    (root / "construct_data").mkdir(exist_ok=True)
+    (root / "construct_data" / "root_cause_ts.json").write_text(json.dumps({
+        "ts-order-service": {"return": "o.s.OrderServiceImpl#1_o.s.OrderServiceImpl#2",
+                             "cpu_contention": "CpuUsageRate(%)"}}))
+    # the Online Boutique file is there too and must not be read for this day
+    (root / "construct_data" / "root_cause_hipster.json").write_text(json.dumps({
+        "ts-order-service": {"cpu_contention": "MemoryUsageRate(%)"}}))
+
+
+def _fault(text: str, stamp: int, kind: str = "return", pod: str = TT_POD) -> dict:
+    return {"inject_time": f"{DAY} {text}", "inject_timestamp": str(stamp), "inject_pod": pod, "inject_type": kind}
+
+
+EIGHT_HOURS = 8 * 3600
+
+
+def test_train_ticket_faults_are_placed_on_the_metrics_clock(tmp_path):
+    faults = [
+        # the timestamp lies 8 h before the text (the day before, outside the metrics): the text is taken
+        _fault("00:04:30", EPOCH + 270 - EIGHT_HOURS),
+        # 8 h before and one minute off (as 7 entries of the real list): still the text
+        _fault("00:06:10", EPOCH + 430 - EIGHT_HOURS),
+        # repeats the previous timestamp with another text: flagged, placed by its text
+        _fault("00:08:10", EPOCH + 430 - EIGHT_HOURS, "cpu_contention"),
+        # the two agree: the timestamp, nothing corrected
+        _fault("00:09:40", EPOCH + 580, "cpu_contention"),
+    ]
+    _write_train_ticket_day(tmp_path, faults)
+    assert nezha.day_system(tmp_path, DAY) == "train_ticket"
+    assert nezha.list_days(tmp_path, "train_ticket") == [DAY] and nezha.list_days(tmp_path, "online_boutique") == []
+    with pytest.warns(SamplingWarning) as record:
+        d = nezha.read_day(tmp_path, DAY)
+    said = [str(w.message) for w in record]
+    assert any("3 faults' time fields disagree by hours" in s for s in said)
+    assert any("1 fault list entry repeats the previous entry's inject_timestamp" in s and "00:08:10" in s
+               for s in said)
+
+    assert d.system == "train_ticket"
+    assert [f.inject_time for f in d.faults] == [pd.Timestamp(f"{DAY} {t}", tz="UTC")
+                                                 for t in ("00:04:30", "00:06:10", "00:08:10", "00:09:40")]
+    assert [f.start for f in d.faults] == [_minute(5), _minute(7), _minute(9), _minute(10)]
+    assert [f.corrected is not None for f in d.faults] == [True, True, True, False]
+    assert "inject_timestamp 2021-12-31T16:04:30+00:00 lies 8 h before inject_time" in d.faults[0].corrected
+    assert "lies about 8 h (7:59:00) before" in d.faults[1].corrected
+    assert "lies about 8 h (8:01:00) before" in d.faults[2].corrected
+    assert "repeats the previous entry's" in d.faults[2].corrected
+    assert [f.repeated_timestamp for f in d.faults] == [False, False, True, False]
+    assert d.root_cause_metrics == {("ts-order-service", "return"): None,
+                                    ("ts-order-service", "cpu_contention"): "CpuUsageRate(%)"}
+
+    with pytest.warns(SamplingWarning):
+        cs = nezha.cases(tmp_path, DAY, normal_minutes=2, anomalous_minutes=2)
+    assert [c.truth["anomalous_start"][11:16] for c in cs] == ["00:05", "00:07", "00:09", "00:10"]
+    assert cs[2].truth["root_cause_metric"] == "ts-order-service|CpuUsageRate(%)"  # from root_cause_ts.json
+    with pytest.warns(SamplingWarning):
+        assert nezha.cases(tmp_path) == []  # the default system is Online Boutique
+        assert len(nezha.cases(tmp_path, system="train_ticket")) == 4
+
+
+def test_repeated_timestamp_alone_gives_way_to_the_text(tmp_path):
+    # both fields agree within minutes, but the second timestamp is a copy of the first
+    _write_train_ticket_day(tmp_path, [_fault("00:04:30", EPOCH + 270), _fault("00:06:10", EPOCH + 270)])
+    with pytest.warns(SamplingWarning, match="1 fault list entry repeats"):
+        d = nezha.read_day(tmp_path, DAY)
+    assert [f.inject_time for f in d.faults] == [pd.Timestamp(f"{DAY} 00:04:30", tz="UTC"),
+                                                 pd.Timestamp(f"{DAY} 00:06:10", tz="UTC")]
+    assert [f.repeated_timestamp for f in d.faults] == [False, True]
+    assert d.faults[0].corrected is None and "a copied timestamp" in d.faults[1].corrected
+
+
+def test_clocks_that_cannot_be_told_apart(tmp_path):
+    # 8 h apart and both outside the metrics (00:00-00:11): no field is on the metrics' clock
+    _write_train_ticket_day(tmp_path, [_fault("05:00:00", EPOCH + 13 * 3600)])
+    with pytest.raises(InvalidInputError, match=r"inject_time 2022-01-01T05:00:00\+00:00 and inject_timestamp "
+                                                r"2022-01-01T13:00:00\+00:00 disagree by 8 h and both lie outside"):
+        nezha.read_day(tmp_path, DAY)
+
+
+def test_repair_gaps(tmp_path):
+    frame = pd.DataFrame({"a": [1.0, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, 2.0, 3.0, 4.0],
+                          "b": [1.0, 2.0] * 5,
+                          "c": [np.nan] * 9 + [1.0]})
+    r = nezha.repair_gaps(frame, min_coverage=0.3)
+    assert list(r.frame.columns) == ["a", "b"] and r.max_gap == 6 and r.dropped == {"c": 0.1}
+    assert r.to_dict() == {"metrics": 2, "rows": 10, "max_gap": 6, "min_coverage": 0.3, "dropped": {"c": 0.1}}
+    assert str(r) == "2 metrics kept, 1 observed in under 30% of the 10 rows dropped; fit with max_gap=6"
+    capped = nezha.repair_gaps(frame, min_coverage=0.3, max_gap=3)
+    assert list(capped.frame.columns) == ["b"] and capped.max_gap == 5  # never below the encoder's default
+    assert nezha.repair_gaps(frame[["b"]]).dropped == {}
+    with pytest.raises(InvalidInputError, match=r"min_coverage must be a share in \(0, 1\], got 0"):
+        nezha.repair_gaps(frame, min_coverage=0)
+    with pytest.raises(InvalidInputError, match="max_gap must be an int >= 0 or None, got -1"):
+        nezha.repair_gaps(frame, max_gap=-1)
+    with pytest.raises(InvalidInputError, match="frame must be a non-empty DataFrame"):
+        nezha.repair_gaps(pd.DataFrame())
+
+
+TRAIN_TICKET = "2023-01-29"
+
+
+@pytest.mark.skipif(not (NEZHA / "rca_data" / TRAIN_TICKET).exists(),
+                    reason=f"shared Nezha Train Ticket day absent at {NEZHA / 'rca_data' / TRAIN_TICKET}")
+def test_real_train_ticket_day():
+    from faultgraph.encode import MetricEncoder
+
+    listed = json.loads((NEZHA / "rca_data" / TRAIN_TICKET / f"{TRAIN_TICKET}-fault_list.json").read_text())
+    with pytest.warns(SamplingWarning) as record:
+        d = nezha.read_day(NEZHA, TRAIN_TICKET)
+    assert any("24 faults' time fields disagree by hours" in str(w.message) for w in record)
+    assert d.system == "train_ticket" and len(d.pods) == 46
+    assert d.metrics.shape == (919, 46 * 19)
+    first, last = d.metrics.index[0], d.metrics.index[-1]
+    assert (first, last) == (pd.Timestamp(f"{TRAIN_TICKET} 08:41", tz="UTC"),
+                             pd.Timestamp(f"{TRAIN_TICKET} 23:59", tz="UTC"))
+
+    # every fault inside the data, its first row a row of the metrics
+    assert len(d.faults) == sum(len(v) for v in listed.values()) == 28
+    assert all(first <= f.inject_time <= last and f.start in d.metrics.index for f in d.faults)
+    # each placed in the hour its fault-list key names (the keys follow inject_time)
+    assert sorted(f.inject_time.strftime("%H") for f in d.faults) == sorted(h for h, v in listed.items() for _ in v)
+    # the 24 code faults' timestamps lie about 8 h before their text, before the first row: corrected
+    corrected = [f for f in d.faults if f.corrected]
+    assert len(corrected) == 24 and {f.fault_type for f in corrected} == {"return", "exception"}
+    assert all("before inject_time" in f.corrected and "inject_time taken" in f.corrected for f in corrected)
+    # the 4 CPU faults' fields agree
+    assert Counter(f.fault_type for f in d.faults if not f.corrected) == {"cpu_contention": 4}
+    # one entry repeats the previous timestamp: ts-basic-service's return at 09:12:56
+    (repeated,) = [f for f in d.faults if f.repeated_timestamp]
+    assert (repeated.service, repeated.fault_type, repeated.inject_time) == (
+        "ts-basic-service", "return", pd.Timestamp(f"{TRAIN_TICKET} 09:12:56", tz="UTC"))
+
+    # truth from root_cause_ts.json: the CPU faults' metric rises in their first rows
+    cpu = [f for f in d.faults if f.fault_type == "cpu_contention"]
+    for f in cpu:
+        column = nezha.truth_metric(d, f, d.metrics.columns)
+        assert column == f"{f.service}|CpuUsageRate(%)"
+        before = d.metrics.loc[f.start - pd.Timedelta(minutes=3): f.start - pd.Timedelta(minutes=1), column]
+        after = d.metrics.loc[f.start: f.start + pd.Timedelta(minutes=4), column]
+        assert after.max() > 3 * before.mean()
+    assert all(d.root_cause_metrics[(f.service, f.fault_type)] is None for f in corrected)
+
+    with pytest.warns(SamplingWarning):
+        cs = nezha.cases(NEZHA, TRAIN_TICKET, normal="fault_free", normal_minutes=400)
+    assert len(cs) == 28 and all(len(c.anomalous) == 5 and len(c.normal) == 400 for c in cs)
+
+    # the gaps: server latencies are missing in the minutes without requests; the encoder's
+    # default max_gap refuses the fault-free period, the documented repair fits it
+    normal = cs[0].normal
+    with pytest.raises(InvalidInputError, match="gaps longer than max_gap=5"):
+        MetricEncoder().fit(normal)
+    repair = nezha.repair_gaps(normal)
+    assert repair.max_gap == 8 and len(repair.dropped) == 18
+    assert all("Latency" in c for c in repair.dropped)
+    encoder = MetricEncoder(max_gap=repair.max_gap).fit(repair.frame)
+    assert 560 <= len(encoder.columns_) <= 580  # the ~570 metrics that vary

@@ -1,4 +1,5 @@
-"""Loader for the Nezha root-cause dataset on Online Boutique (IntelligentDDS/Nezha, FSE 2023).
+"""Loader for the Nezha root-cause dataset (IntelligentDDS/Nezha, FSE 2023): Online Boutique
+(2022-08-22, 2022-08-23) and Train Ticket (2023-01-29).
 
 Layout under ``root`` (the folder that holds ``rca_data/`` and ``construct_data/``):
 
@@ -22,6 +23,13 @@ Layout under ``root`` (the folder that holds ``rca_data/`` and ``construct_data/
 * ``construct_data/root_cause_hipster.json``: ``{service: {fault type: indicator}}``, the
   metric that carries the fault (``CpuUsageRate(%)``, ``NetworkP90(ms)``) or, for code
   faults, a log region (``"Start charge card_Charge successfully"``).
+* **Train Ticket** days (pods named ``ts-...``; :func:`day_system`) have the same layout with
+  46 services, 19 metrics a pod (``TimeStamp`` agrees with ``Time`` there), the front end's
+  ``front_service.csv``, no ``source_50.csv`` and no ``dependency.csv`` (so no
+  ``NetworkP50(s)`` stand-in and an empty call graph); their indicators are in
+  ``construct_data/root_cause_ts.json``. :func:`list_days` and :func:`cases` take
+  ``system=`` (``"online_boutique"``, ``"train_ticket"``); :func:`cases` without a day
+  reads the Online Boutique days by default, as it did before Train Ticket joined the data.
 
 What the loader does with it:
 
@@ -36,6 +44,24 @@ What the loader does with it:
   time rounded up to the minute: the first row sampled after it. On the real data that row
   is the first to show the rise for 25 of the 26 CPU faults (the other one,
   productcatalogservice at 06:35:39 on 2022-08-22, is up one row earlier).
+* **Two clocks.** Where the two fields disagree by :data:`CLOCK_SLACK` (30 minutes) or
+  more, one of them is on another clock: the loader takes the one that lies inside the
+  metrics (first to last row), says so in :attr:`NezhaFault.corrected` and warns once per
+  day (:class:`~faultgraph.errors.SamplingWarning`); if both or neither lie inside, it
+  raises :class:`~faultgraph.errors.InvalidInputError`. On the Train Ticket day this
+  concerns the 24 code faults (``return``, ``exception``, 08:43 to 11:36): their
+  ``inject_timestamp`` lies 8 h before ``inject_time`` (the text read as China time,
+  UTC+8, and converted once too often), 00:44 to 03:37, while the metrics run from 08:41
+  to 23:59. ``inject_time`` is trusted: it lies inside the metrics, the fault list's hour
+  keys (``"08"`` to ``"11"``) follow it, and for the 4 CPU faults (13:31 to 15:42), whose
+  fields agree, the CPU rises in the first rows after it. For 8 of the other 23 the
+  timestamp is also 20 s to 1.5 min off the whole 8 h; code faults leave no trace in these
+  metrics to tell which minute is right, and the text is kept.
+* **Repeated timestamp.** An entry whose ``inject_timestamp`` is the previous entry's while
+  its ``inject_time`` differs carries a copied timestamp: it is kept, placed by its
+  ``inject_time`` (also when the two agree within minutes), flagged by
+  :attr:`NezhaFault.repeated_timestamp` and named in a warning. On the Train Ticket day:
+  ts-basic-service's ``return`` at 09:12:56 repeats 09:03:53's timestamp (1674954273).
 * **Services.** A pod ``frontend-579b9bff58-t2dbm`` belongs to the service ``frontend``
   (a Deployment's pod name less its two hashes). Metric columns are named
   ``<service>|<metric>``; a service with several pods gets, at each minute, the mean over
@@ -47,12 +73,30 @@ What the loader does with it:
   of a network fault names it (see :data:`METRIC_STAND_INS`). In the default windows of
   :func:`cases` it rises 2- to 150-fold for 14 of the 16 network delays (1.2- and 1.3-fold
   for adservice and checkoutservice on 2022-08-23).
+* **Gaps** (Train Ticket). A pod's latencies (``PodServerLatencyP9x(s)``, sometimes
+  ``PodClientLatencyP9x(s)``) are missing in the minutes without requests: on 2023-01-29
+  96 of the 874 columns have gaps, the server latencies of 20 services are missing in 53
+  to 79 % of the rows (in all of the 400 fault-free rows from 16:12, where
+  ``cases(normal="fault_free")`` drops them), and in those rows runs of up to 10 missing
+  minutes remain in other latencies, so a fit with the encoder's default ``max_gap=5``
+  refuses (``data has gaps longer than max_gap=5 steps``). The documented repair,
+  :func:`repair_gaps`: drop the metrics observed in under 95 % of the fitting rows (there:
+  the 60 empty columns and 18 latencies of 6 services) and fit with the ``max_gap`` that
+  fills the longest run left (8 minutes)::
+
+      repair = nezha.repair_gaps(normal)              # GapRepair: frame, max_gap, dropped
+      model = CausalDetector(max_gap=repair.max_gap).fit(repair.frame)
+
+  Data explained with that model may still have longer gaps in the kept metrics: fill them
+  (``ffill``, then the normal period's median) as ``benchmarks/rca.py`` does. The
+  encoder's defaults are not changed. After the repair 568 metrics vary in those rows.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -61,13 +105,16 @@ import pandas as pd
 
 from faultgraph._validation import check_choice
 from faultgraph.datasets.case import Case
-from faultgraph.errors import InvalidInputError
+from faultgraph.errors import InvalidInputError, SamplingWarning
 
 __all__ = [
+    "CLOCK_SLACK",
     "FAULT_TYPES",
+    "INDICATOR_FILES",
     "LOG_FAULT_TYPES",
     "METRIC_STAND_INS",
     "SYSTEMS",
+    "GapRepair",
     "NezhaDay",
     "NezhaFault",
     "cases",
@@ -75,6 +122,7 @@ __all__ = [
     "list_days",
     "pod_service",
     "read_day",
+    "repair_gaps",
     "truth_metric",
 ]
 
@@ -106,6 +154,10 @@ class NezhaFault:
     pod: str
     service: str
     fault_type: str
+    #: What was corrected in placing it (which time field was taken and why), None if nothing.
+    corrected: str | None = None
+    #: Its ``inject_timestamp`` repeats the previous entry's while its ``inject_time`` differs.
+    repeated_timestamp: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +181,8 @@ class NezhaDay:
     dependency: pd.DataFrame = field(repr=False)
     slo: pd.DataFrame = field(repr=False)
     root_cause_indicators: dict[tuple[str, str], str] = field(repr=False)
+    #: ``"online_boutique"`` or ``"train_ticket"`` (:func:`day_system`).
+    system: str = "online_boutique"
 
     @property
     def root_cause_metrics(self) -> dict[tuple[str, str], str | None]:
@@ -217,7 +271,34 @@ def _timed_frame(path: Path, time_column: str) -> pd.DataFrame:
     return frame[~frame.index.duplicated(keep="first")].sort_index()
 
 
-def _read_faults(path: Path, day: str) -> tuple[NezhaFault, ...]:
+#: Disagreements between ``inject_time`` and ``inject_timestamp`` below this are minutes of
+#: slack (the timestamp is taken); above it, one of the two is on another clock.
+CLOCK_SLACK = pd.Timedelta(minutes=30)
+
+
+def _entry_times(entry: dict, where: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """``(inject_time as UTC, inject_timestamp)``, None for a field that is absent."""
+    try:
+        text = pd.Timestamp(entry["inject_time"], tz="UTC") if "inject_time" in entry else None
+        stamp = (pd.Timestamp(int(float(entry["inject_timestamp"])), unit="s", tz="UTC")
+                 if "inject_timestamp" in entry else None)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInputError(f"{where}: unreadable injection time in {entry!r}: {exc}") from None
+    return text, stamp
+
+
+def _hours(delta: pd.Timedelta) -> str:
+    """``8 h`` for a whole number of hours, else ``about 8 h (7:59:20)``."""
+    hours = delta / pd.Timedelta(hours=1)
+    if hours == round(hours):
+        return f"{hours:.0f} h"
+    seconds = int(delta.total_seconds())
+    return f"about {round(hours)} h ({seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d})"
+
+
+def _read_faults(path: Path, day: str, span: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[NezhaFault, ...]:
+    """The fault list, each fault placed on the metrics' clock (``span``: their first and
+    last rows): see "Faults" in the module docstring."""
     if not path.is_file():
         raise InvalidInputError(f"Nezha day {day!r} has no fault list {str(path)!r}")
     try:
@@ -226,28 +307,67 @@ def _read_faults(path: Path, day: str) -> tuple[NezhaFault, ...]:
         raise InvalidInputError(f"{str(path)!r} is not valid JSON: {exc}") from None
     if not isinstance(spec, dict):
         raise InvalidInputError(f"{str(path)!r} must hold an object {{hour: [faults]}}, got {type(spec).__name__}")
+    first, last = span[0], span[-1] + pd.Timedelta(minutes=1)
+    inside = lambda t: t is not None and first <= t < last  # noqa: E731
     faults = []
+    corrected: list[str] = []
+    repeated: list[str] = []
+    previous_stamp = previous_text = None
     for hour, entries in spec.items():
         for entry in entries if isinstance(entries, list) else [entries]:
+            where = f"{str(path)!r}, hour {hour!r}"
             if not isinstance(entry, dict) or not {"inject_pod", "inject_type"} <= set(entry) or not (
                     "inject_timestamp" in entry or "inject_time" in entry):
-                raise InvalidInputError(f"{str(path)!r}, hour {hour!r}: a fault needs inject_pod, inject_type and "
+                raise InvalidInputError(f"{where}: a fault needs inject_pod, inject_type and "
                                         f"inject_timestamp or inject_time; got {entry!r}")
-            try:
-                if "inject_timestamp" in entry:
-                    when = pd.Timestamp(int(float(entry["inject_timestamp"])), unit="s", tz="UTC")
-                else:
-                    when = pd.Timestamp(entry["inject_time"], tz="UTC")
-            except (TypeError, ValueError) as exc:
-                raise InvalidInputError(f"{str(path)!r}, hour {hour!r}: unreadable injection time in {entry!r}: "
-                                        f"{exc}") from None
+            text, stamp = _entry_times(entry, where)
+            note = None
+            repeats = stamp is not None and stamp == previous_stamp and text is not None and text != previous_text
+            if stamp is None:
+                when = text
+            elif text is None or abs(text - stamp) < CLOCK_SLACK:
+                when = text if repeats else stamp  # a copied timestamp says nothing of this entry
+            elif inside(text) != inside(stamp):
+                use_text = inside(text)
+                when, other = (text, stamp) if use_text else (stamp, text)
+                trusted, distrusted = ("inject_time", "inject_timestamp")[::1 if use_text else -1]
+                note = (f"{distrusted} {other.isoformat()} lies {_hours(abs(text - stamp))} "
+                        f"{'before' if other < when else 'after'} {trusted} {when.isoformat()}, outside the "
+                        f"metrics ({first.isoformat()} to {span[-1].isoformat()}): {trusted} taken")
+                corrected.append(f"{entry['inject_pod']} {entry['inject_type']} at {when.isoformat()}")
+            else:
+                raise InvalidInputError(
+                    f"{where}: inject_time {text.isoformat()} and inject_timestamp {stamp.isoformat()} disagree by "
+                    f"{_hours(abs(text - stamp))} and both lie {'inside' if inside(text) else 'outside'} the metrics "
+                    f"({first.isoformat()} to {span[-1].isoformat()}): cannot tell which is on the metrics' clock")
+            if repeats:
+                said = (f"inject_timestamp {stamp.isoformat()} repeats the previous entry's while inject_time differs "
+                        f"({previous_text.isoformat()} then {text.isoformat()}): a copied timestamp")
+                note = said if note is None else f"{note}; {said}"
+                repeated.append(f"{entry['inject_pod']} {entry['inject_type']} (inject_time {text.isoformat()})")
+            previous_stamp, previous_text = stamp, text
             pod = str(entry["inject_pod"])
-            faults.append(NezhaFault(day, when, when.ceil("min"), pod, pod_service(pod), str(entry["inject_type"])))
+            faults.append(NezhaFault(day, when, when.ceil("min"), pod, pod_service(pod), str(entry["inject_type"]),
+                                     corrected=note, repeated_timestamp=repeats))
+    if corrected:
+        warnings.warn(f"Nezha day {day!r}: {len(corrected)} faults' time fields disagree by hours; each is placed by "
+                      f"the field that lies inside the metrics (NezhaFault.corrected says which): "
+                      f"{'; '.join(corrected[:3])}{'; ...' if len(corrected) > 3 else ''}", SamplingWarning,
+                      stacklevel=3)
+    if repeated:
+        warnings.warn(f"Nezha day {day!r}: {len(repeated)} fault list entr{'y repeats' if len(repeated) == 1 else 'ies repeat'}"
+                      f" the previous entry's inject_timestamp with another inject_time (kept; NezhaFault.repeated_timestamp "
+                      f"is set and NezhaFault.corrected says which time was taken): {'; '.join(repeated)}",
+                      SamplingWarning, stacklevel=3)
     return tuple(sorted(faults, key=lambda f: f.inject_time))
 
 
-def _read_indicators(root: Path) -> dict[tuple[str, str], str]:
-    path = root / "construct_data" / "root_cause_hipster.json"
+#: The root-cause indicator file of each system, under ``construct_data/``.
+INDICATOR_FILES = {"online_boutique": "root_cause_hipster.json", "train_ticket": "root_cause_ts.json"}
+
+
+def _read_indicators(root: Path, system: str) -> dict[tuple[str, str], str]:
+    path = root / "construct_data" / INDICATOR_FILES[system]
     if not path.is_file():
         return {}
     try:
@@ -315,9 +435,65 @@ def read_day(root: str | Path, day: str) -> NezhaDay:
         dependency = (graph.loc[keep, ["Source", "Target"]].astype(str).drop_duplicates()
                       .set_axis(["caller", "callee"], axis=1).reset_index(drop=True))
 
+    system = day_system(root, day)
     return NezhaDay(day, metrics, {c: c.split("|", 1)[0] for c in metrics.columns},
-                    {s: tuple(p) for s, p in sorted(pods.items())}, _read_faults(folder / f"{day}-fault_list.json", day),
-                    dependency, slo, _read_indicators(root))
+                    {s: tuple(p) for s, p in sorted(pods.items())}, _read_faults(folder / f"{day}-fault_list.json", day, (metrics.index[0], metrics.index[-1])),
+                    dependency, slo, _read_indicators(root, system), system)
+
+
+@dataclass(frozen=True)
+class GapRepair:
+    """What :func:`repair_gaps` did: ``frame`` without the sparse metrics, the ``max_gap``
+    a fit on it needs, and ``dropped``: ``{metric: share of rows observed}``."""
+
+    frame: pd.DataFrame = field(repr=False)
+    max_gap: int
+    dropped: dict[str, float]
+    min_coverage: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": int(self.frame.shape[1]), "rows": int(self.frame.shape[0]), "max_gap": self.max_gap,
+                "min_coverage": self.min_coverage, "dropped": dict(self.dropped)}
+
+    def __str__(self) -> str:
+        return (f"{self.frame.shape[1]} metrics kept, {len(self.dropped)} observed in under "
+                f"{self.min_coverage:.0%} of the {self.frame.shape[0]} rows dropped; fit with max_gap={self.max_gap}")
+
+
+def repair_gaps(frame: pd.DataFrame, *, min_coverage: float = 0.95, max_gap: int | None = None) -> GapRepair:
+    """The documented repair of a Nezha period's gaps before a fit (see "Gaps" in the
+    module docstring): drop the metrics observed in under ``min_coverage`` of the rows,
+    and give the ``max_gap`` that fills the longest run of missing rows left (at least
+    the encoder's default, ``DEFAULTS.max_gap``); ``max_gap`` caps it: metrics with a
+    longer run are dropped too. Fit with ``FitConfig(detector=DetectorConfig(max_gap=
+    repair.max_gap))`` (``CausalDetector(max_gap=...)``); the encoder's own default is
+    not changed. Returns a new frame inside a :class:`GapRepair`."""
+    from faultgraph.config import DEFAULTS
+
+    if not isinstance(frame, pd.DataFrame) or frame.empty:
+        raise InvalidInputError(f"frame must be a non-empty DataFrame of metrics, got {type(frame).__name__}"
+                                + (f" of shape {frame.shape}" if isinstance(frame, pd.DataFrame) else ""))
+    if isinstance(min_coverage, bool) or not isinstance(min_coverage, (int, float)) or not 0 < min_coverage <= 1:
+        raise InvalidInputError(f"min_coverage must be a share in (0, 1], got {min_coverage!r}")
+    if max_gap is not None and (isinstance(max_gap, bool) or not isinstance(max_gap, int) or max_gap < 0):
+        raise InvalidInputError(f"max_gap must be an int >= 0 or None, got {max_gap!r}")
+    coverage = frame.notna().mean()
+    runs = pd.Series({c: _longest_run(frame[c].isna().to_numpy()) for c in frame.columns}, dtype=int)
+    sparse = coverage < min_coverage
+    if max_gap is not None:
+        sparse |= runs > max_gap
+    kept = frame.columns[~sparse.to_numpy()]
+    need = int(runs[kept].max()) if len(kept) else 0
+    return GapRepair(frame[kept].copy(), max(need, DEFAULTS.max_gap),
+                     {str(c): float(coverage[c]) for c in frame.columns[sparse.to_numpy()]}, float(min_coverage))
+
+
+def _longest_run(missing) -> int:
+    longest = current = 0
+    for flag in missing:
+        current = current + 1 if flag else 0
+        longest = max(longest, current)
+    return longest
 
 
 def truth_metric(day: NezhaDay, fault: NezhaFault, columns: pd.Index) -> str | None:
