@@ -21,14 +21,22 @@ $(CORE_STAMP): pyproject.toml | $(PY)
 	touch $@
 
 # torch (the nonlinear extra) is pinned to the CPU wheel on local disk; Chromium (Debian's
-# package) renders the HTML report in a test. Without either, those tests are skipped
-# with a message saying so.
+# package) renders the HTML report in a test; Prometheus, Alertmanager and PostgreSQL (Debian's
+# packages, not left running: the test starts its own on 127.0.0.1) back the service's
+# integration test. Without them, those tests are skipped with a message saying so.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m pip install --quiet "torch==2.13.0" || echo "torch==2.13.0 unavailable: MLP tests will be skipped"
 	command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "Chromium unavailable: the browser test of the HTML report will be skipped"
+	{ command -v prometheus && command -v promtool && command -v prometheus-alertmanager && \
+		ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		[ "$$(id -u)" = 0 ] && apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends prometheus prometheus-alertmanager postgresql >/dev/null && \
+		{ ! command -v systemctl >/dev/null 2>&1 || systemctl disable --now prometheus prometheus-alertmanager \
+		postgresql >/dev/null 2>&1 || true; }; } \
+		|| echo "Prometheus, Alertmanager or PostgreSQL unavailable: the service's integration test will be skipped"
 	touch $@
 
 # torch is pinned (a CPU wheel on local disk); never ask pip for an unpinned torch.
