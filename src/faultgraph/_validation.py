@@ -31,6 +31,20 @@ class FittedAttributes:
       ``getattr(..., default)`` work) instead of a bare AttributeError.
     """
 
+    #: parameter -> :class:`Constraint`; :meth:`validate_params` checks them all (a
+    #: subclass's table adds to its parents').
+    _constraints: dict[str, Constraint] = {}
+
+    def validate_params(self) -> None:
+        """Check every parameter against the declared tables of the class and its parents
+        (``fit`` calls it first)."""
+        seen: set[str] = set()
+        for klass in type(self).__mro__:
+            for name, constraint in klass.__dict__.get("_constraints", {}).items():
+                if name not in seen:
+                    seen.add(name)
+                    constraint(name, getattr(self, name))
+
     @classmethod
     def _param_defaults(cls) -> dict[str, Any]:
         """Each parameter's default (``inspect.Parameter.empty`` for none), from the
@@ -134,6 +148,33 @@ def check_window(name: str, value: Any, minimum: int, zero: str = "off") -> int:
             or not (value == 0 or value >= minimum)):
         raise InvalidInputError(f"{name} must be 0 ({zero}) or at least {minimum} steps, got {value!r}")
     return int(value)
+
+
+class Constraint:
+    """One entry of an estimator's declared parameter table (``_constraints``): a check
+    that raises :class:`~faultgraph.errors.InvalidInputError` naming the parameter."""
+
+    def __init__(self, check: Callable[[str, Any], Any]) -> None:
+        self.check = check
+
+    def __call__(self, name: str, value: Any) -> Any:
+        return self.check(name, value)
+
+
+def one_of(allowed: Sequence[str]) -> Constraint:
+    """The value is one of ``allowed``."""
+    return Constraint(lambda name, value: check_choice(name, value, allowed))
+
+
+def whole(minimum: int, what: str = "") -> Constraint:
+    """A whole number (not a bool) of at least ``minimum``; ``what`` says what it counts."""
+    kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+            raise InvalidInputError(f"{name} must be {kind}{f' ({what})' if what else ''}, got {value!r}")
+        return int(value)
+    return Constraint(check)
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:

@@ -119,10 +119,10 @@ def fit(
     risk: Annotated[float, typer.Option(help="False-alarm probability of the label-free threshold (POT).")] =
         DEFAULTS.risk,
     combine: Annotated[Combine, typer.Option(
-        help="How metrics' deviations make one score: mean-square (default, chosen on SMD), max-of-smoothed "
+        help="How metrics' deviations make one score: mean-square (default), max-of-smoothed "
              "(suits faults that start in one metric), max, mean-square+max.")] = Combine.MEAN_SQUARE,
     score: Annotated[Score, typer.Option(
-        help="What each step's score adds up: residual+marginal (default, chosen on SMD), residual, or "
+        help="What each step's score adds up: residual+marginal (default), residual, or "
              "residual+marginal+innovation (holds up under scrape jitter in the simulated incidents; "
              "unsupervised).")] = Score.RESIDUAL_MARGINAL,
     drift_window: Annotated[int, typer.Option(
@@ -348,75 +348,15 @@ def report(
         say(f"wrote {out}")
 
 
-@app.command()
-def inspect(
-    model_dir: ModelDir,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-) -> None:
-    """Summarise a model folder: what it is, its metrics, its graph and its threshold
-    (`faultgraph export` writes the graph itself)."""
-    from faultgraph import workflows as wf
-
-    with errors():
-        summary = wf.model_summary(model_dir)
-        if as_json:
-            print(json.dumps(summary, indent=2, default=str))
-            return
-        for key, value in summary.items():
-            if isinstance(value, dict):
-                value = ", ".join(f"{k}={_plain(v)}" for k, v in value.items()) or "none"
-            print(f"{key:<20} {_plain(value)}")
-
-
-def _plain(value: object) -> str:
-    """A value as a person reads it: no Python reprs (``None`` is ``-``)."""
-    return "-" if value is None else str(value)
-
-
-@app.command()
-def export(
-    model_dir: ModelDir,
-    format: Annotated[str, typer.Option("--format", help="graphml or dot.")] = "graphml",
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output file (default: stdout).")] = None,
-) -> None:
-    """Export a model's causal graph (same-step and lagged edges) to GraphML or DOT."""
-    from faultgraph import workflows as wf
-    from faultgraph.io import write_text_atomic
-
-    with errors():
-        text, n_nodes, n_edges = wf.export_graph(model_dir, format)
-        if out is None:
-            print(text, end="")
-        else:
-            write_text_atomic(out, text)
-            say(f"wrote {out} ({n_nodes} nodes, {n_edges} edges)")
-
-
-@app.command()
-def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for report.html and report.json.")] = Path(
-        "faultgraph-demo"),
-    services: Annotated[int, typer.Option(min=3, max=50, help="Services in the simulated system.")] = 10,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulated incident (7: an error burst whose spread "
-                                           "the graph shows).")] = 7,
-) -> None:
-    """Simulate a microservice incident, detect it, explain it and write a report."""
-    from faultgraph.report import incident_demo
-
-    with errors():
-        with progress("starting") as update:
-            result = incident_demo(out, services=services, seed=seed,
-                                   progress=lambda message: update(description=message))
-        print(result)
-
-
 # --- commands defined in other modules: each module's `register(app)` adds its own (keep them light to
 # import: heavy imports go inside the command functions) ---
 from faultgraph.commands.download import register as _register_download  # noqa: E402
+from faultgraph.commands.models import register as _register_models  # noqa: E402
 from faultgraph.commands.simulate import register as _register_simulate  # noqa: E402
 from faultgraph.fleet.cli import register as _register_fleet  # noqa: E402
 from faultgraph.service.cli import register as _register_service  # noqa: E402
 
+_register_models(app)
 _register_simulate(app)
 _register_download(app)
 _register_fleet(app)

@@ -29,7 +29,7 @@ __all__ = [
     "Score",
     "ThresholdMethod",
     "UNSUPERVISED_ONLY",
-    "check_choice",
+    "values",
 ]
 
 
@@ -78,17 +78,9 @@ class RcaMethod(StrEnum):
     RANDOM = "random"
 
 
-def check_choice(name: str, value: Any, choices: type[StrEnum]) -> str:
-    """``value`` as the plain string of a member of ``choices``; an
-    :class:`~faultgraph.errors.InvalidInputError` naming ``name`` and what is allowed
-    otherwise."""
-    try:
-        return str(choices(value))
-    except ValueError:
-        from faultgraph.errors import InvalidInputError
-
-        allowed = ", ".join(repr(str(m)) for m in choices)
-        raise InvalidInputError(f"{name} must be one of {allowed}, got {value!r}") from None
+def values(choices: type[StrEnum]) -> tuple[str, ...]:
+    """The plain strings of a choice's members, in order."""
+    return tuple(m.value for m in choices)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import typer
 
 from faultgraph._cli import errors, progress
 
-__all__ = ["register"]
+__all__ = ["download", "register"]
 
 
 def download(

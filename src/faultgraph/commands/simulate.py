@@ -9,7 +9,7 @@ import typer
 
 from faultgraph._cli import errors, say
 
-__all__ = ["register"]
+__all__ = ["register", "simulate_app", "simulate_faults", "simulate_graph", "simulate_incident_cmd"]
 
 simulate_app = typer.Typer(help="Simulate systems with a known causal graph.", no_args_is_help=True)
 

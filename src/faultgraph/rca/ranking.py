@@ -10,12 +10,9 @@ its training residuals. Methods:
   (each :class:`Cause` carries the three). They read the same fault from three sides:
   the residual of the metric's learned equation (which leans on the same-step edges),
   its innovation (which needs none: see below) and how far the metric itself moved.
-  Chosen by ``benchmarks/rca.py`` (see ``benchmarks/results/rca.md``): against the
-  default before innovations (``"causal+nsigma"``), simulated AC@1 0.78 → 1.00, SMD
-  HitRate 0.69 → 0.80, ASD 0.78 → 0.90 (a ranking per labelled segment), PetShop AC@1
-  0.31 → 0.38, Nezha 0.66 → 0.66.
-  The noise z is not weighted by the effect on the symptom here: the weight changed no
-  simulated, PetShop or Nezha ranking and cost SMD 0.07 of HitRate;
+  The noise z is not weighted by the effect on the symptom here. How this default was
+  chosen, and what each method measures, is in ``benchmarks/results/rca.md`` and
+  ``CHANGELOG.md``;
 * ``"causal+nsigma"``: the causal score plus the N-sigma score (the default before);
 * ``"causal"``: rank by ``noise_z``, breaking near-ties by the effect on the symptom:
   score ``= noise_z · (1 + |effect_on_target|)``;
@@ -68,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from faultgraph._validation import as_generator, check_choice, check_window
+from faultgraph.config import DEFAULTS, RcaMethod, values
 from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector, beyond_tolerance
 from faultgraph.effects import effects_into, strongest_path
 from faultgraph.encode import constant_moves
@@ -80,9 +78,8 @@ __all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_L
 
 Method = Literal["causal+innovation+nsigma", "causal+nsigma", "causal", "innovation", "noise", "baro", "nsigma",
                  "random"]
-METHODS: tuple[str, ...] = ("causal+innovation+nsigma", "causal+nsigma", "causal", "innovation", "noise", "baro",
-                            "nsigma", "random")
-DEFAULT_METHOD = "causal+innovation+nsigma"
+METHODS: tuple[str, ...] = values(RcaMethod)  # Method's values
+DEFAULT_METHOD = RcaMethod.CAUSAL_INNOVATION_NSIGMA.value
 _SEPARATORS = re.compile(r"[_:./|]")
 
 
@@ -351,8 +348,7 @@ def _rows_needed(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, re
     the window (where onsets are traced back), whichever reach further, with the
     past its lagged equations and autoregression need, the window, and ``max_gap + 1`` rows either
     side so that gaps at the edges fill as in the whole data. ``mask`` and ``reference``
-    are moved to match. A long history costs nothing more (SMD machine-1-3, 23 703 rows:
-    25 → 5 ms a window)."""
+    are moved to match, so a long history costs nothing more."""
     rows = np.flatnonzero(mask)
     margin = int(model.encoder_.max_gap) + 1
     first = min(reference.start if reference is not None else int(rows[0]), int(rows[0]) - lookback)
@@ -463,7 +459,6 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
                                 + ", ".join(map(repr, names[:10])))
     # residuals in standard deviations of the training residuals: across metrics, a
     # median/IQR scale inflates those that are flat most of the time and spiky otherwise
-    # (measured: Nezha AC@1 0.61 -> 0.71, SMD HitRate 0.51 -> 0.53)
     parts = {"noise": (D - model.resid_mean_) / model.resid_std_, "marginal": X,
              "nsigma": (X - model.train_mean_) / model.train_std_}
     if model.has_innovations or "innovation" in method:
@@ -487,6 +482,39 @@ def _effect_weight(effect: np.ndarray, target: int) -> np.ndarray:
     weight = 1.0 + np.abs(effect)
     weight[target] = 1.0
     return weight
+
+
+#: The noise z weighted by each metric's effect on the symptom (:func:`_effect_weight`).
+_WEIGHTED = "noise*effect"
+
+#: Each method's score: the sum of these parts (``noise``: the residual's z, ``innovation``:
+#: the innovation's z, ``marginal``: BARO's robust z, ``nsigma``: N-sigma's z against the
+#: recent normal; :data:`_WEIGHTED`: the noise z times the effect weight); ``random``: none,
+#: uniform draws. :func:`explain` sums the parts aggregated over the window,
+#: :func:`step_scores` per step.
+SCORE_PARTS: dict[str, tuple[str, ...]] = {
+    "causal+innovation+nsigma": ("noise", "innovation", "nsigma"),
+    "causal+nsigma": (_WEIGHTED, "nsigma"),
+    "causal": (_WEIGHTED,),
+    "innovation": ("innovation",),
+    "noise": ("noise",),
+    "baro": ("marginal",),
+    "nsigma": ("nsigma",),
+    "random": (),
+}
+
+
+def _method_score(method: str, parts: Mapping[str, np.ndarray], weight: np.ndarray | None,
+                  random_state: int | np.random.Generator | None) -> np.ndarray:
+    """``method``'s score from its parts (:data:`SCORE_PARTS`)."""
+    names = SCORE_PARTS[method]
+    if not names:
+        return as_generator(random_state).random(np.shape(parts["noise"]))
+    terms = [parts["noise"] * weight if name == _WEIGHTED else parts[name] for name in names]
+    score = terms[0]
+    for term in terms[1:]:
+        score = score + term
+    return score
 
 
 def _checked_method(model: CausalDetector, method: str | None) -> str:
@@ -540,16 +568,9 @@ def step_scores(
     method = _checked_method(model, method)
     terms = _window_terms(model, data, window, target, method, 1, reference_window)
     p = {k: np.abs(v) for k, v in terms.parts.items()}
-    if method == "causal+innovation+nsigma":
-        score = p["noise"] + p["innovation"] + p["nsigma"]
-    elif method.startswith("causal"):
-        effect = effects_into(summary_graph(model), terms.target)
-        score = p["noise"] * _effect_weight(effect, terms.target) + (p["nsigma"] if method.endswith("+nsigma")
-                                                                     else 0.0)
-    elif method == "random":
-        score = as_generator(random_state).random(p["noise"].shape)
-    else:
-        score = p[{"baro": "marginal"}.get(method, method)]
+    weight = (_effect_weight(effects_into(summary_graph(model), terms.target), terms.target)
+              if _WEIGHTED in SCORE_PARTS[method] else None)
+    score = _method_score(method, p, weight, random_state)
     columns = list(terms.names)
     if method != "random":
         names, _, _, off_all = _constant_departures(model, terms.data, terms.reference)
@@ -568,8 +589,8 @@ def explain(
     *,
     method: Method | None = None,
     services: Mapping[str, str] | Callable[[str], str] | None = None,
-    n_paths: int = 5,
-    min_steps: int = 3,
+    n_paths: int = DEFAULTS.n_paths,
+    min_steps: int = DEFAULTS.min_steps,
     reference_window: int | None = None,
     random_state: int | np.random.Generator | None = None,
 ) -> Explanation:
@@ -616,20 +637,8 @@ def explain(
     onsets = _onsets(terms.broken > ONSET_Z, terms.broken > ONSET_TRACE_Z, mask, data.index)
     W = summary_graph(model)
     effect = effects_into(W, t)
-    if method == "causal+innovation+nsigma":
-        score = noise_z + innovation + nsigma
-    elif method.startswith("causal"):
-        score = noise_z * _effect_weight(effect, t) + (nsigma if method.endswith("+nsigma") else 0.0)
-    elif method == "innovation":
-        score = innovation
-    elif method == "noise":
-        score = noise_z
-    elif method == "baro":
-        score = marginal
-    elif method == "nsigma":
-        score = nsigma
-    else:
-        score = as_generator(random_state).random(len(names))
+    score = _method_score(method, {"noise": noise_z, "innovation": innovation, "marginal": marginal,
+                                   "nsigma": nsigma}, _effect_weight(effect, t), random_state)
     order = np.argsort(-score, kind="stable")
     to_service = services if callable(services) else (
         (lambda m: services.get(m, default_service(m))) if services is not None else default_service)

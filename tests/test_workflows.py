@@ -1,0 +1,247 @@
+"""The workflow layer, the configuration, the estimator contract and the thin command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from faultgraph import InvalidInputError, workflows
+from faultgraph.cli import app
+from faultgraph._validation import check_choice
+from faultgraph.config import DEFAULTS, Combine, DetectorConfig, RcaMethod, Score, values
+from faultgraph.simulate import simulate_incident
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+# --- the estimator contract ---------------------------------------------------------------
+
+def _estimators():
+    from faultgraph import MetricEncoder, PriorKnowledge, StructureLearner
+    from faultgraph.detect import CausalDetector, FaultIdentifier, NSigmaDetector, PCADetector, RandomDetector
+    from faultgraph.sem import SEM
+
+    return [StructureLearner("notears", lambda1=0.05, prior=PriorKnowledge(forbidden=(("a", "b"),))),
+            MetricEncoder(max_gap=3), CausalDetector(lags=2, scoring="residual", smooth=5),
+            NSigmaDetector(combine="max"), PCADetector(variance=0.8, risk=0.05), RandomDetector(random_state=4),
+            SEM(ridge=0.1), FaultIdentifier("y", threshold=0.2)]
+
+
+@pytest.mark.parametrize("estimator", _estimators(), ids=lambda e: type(e).__name__)
+def test_every_estimator_clones_and_round_trips_its_parameters(estimator):
+    from sklearn.base import clone
+
+    params = estimator.get_params(deep=False)
+    twin = clone(estimator)
+    assert type(twin) is type(estimator) and twin is not estimator
+    assert twin.get_params(deep=False).keys() == params.keys()
+    for name, value in params.items():
+        assert repr(getattr(twin, name)) == repr(value)
+    fresh = type(estimator)(**({"label": "y"} if "label" in params else {}))
+    assert repr(fresh.set_params(**params)) == repr(estimator)
+    with pytest.raises(InvalidInputError, match="has no parameter 'nope'"):
+        fresh.set_params(nope=1)
+
+
+def test_repr_names_the_parameters_that_differ_from_their_defaults():
+    from faultgraph.detect import CausalDetector, RandomDetector
+
+    assert repr(CausalDetector()) == "CausalDetector()"
+    assert repr(CausalDetector(lags=2, smooth=5)) == "CausalDetector(lags=2, smooth=5)"
+    # a parent's keywords, passed through **kwargs, are parameters too
+    assert set(RandomDetector().get_params()) >= {"random_state", "smooth", "drift_window", "max_gap"}
+
+
+def test_a_cloned_detector_fits_to_the_same_model():
+    from sklearn.base import clone
+
+    from faultgraph.detect import CausalDetector
+
+    inc = simulate_incident(services=4, random_state=1)
+    a = CausalDetector(lags=1).fit(inc.normal)
+    b = clone(a).fit(inc.normal)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert a.threshold_ == b.threshold_
+
+
+# --- configuration ------------------------------------------------------------------------
+
+def test_choices_are_strings_and_checked_in_one_place():
+    assert Combine.MEAN_SQUARE == "mean-square" and str(RcaMethod.BARO) == "baro"
+    assert check_choice("scoring", "residual", values(Score)) == "residual"
+    with pytest.raises(InvalidInputError, match=r"combine must be one of 'mean-square', .* got 'sum'"):
+        check_choice("combine", "sum", values(Combine))
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"combine": "sum"}, "combine must be one of 'mean-square'"),
+    ({"threshold_method": "guess"}, "threshold_method must be one of 'pot', 'quantile'"),
+    ({"smooth": 0}, "smooth must be a positive integer, got 0"),
+    ({"drift_window": -1}, r"drift_window must be a non-negative integer \(steps; 0 turns it off\), got -1"),
+    ({"background_window": 10}, "background_window must be 0 \\(off\\) or at least 60 steps, got 10"),
+    ({"scoring": "all"}, "scoring must be one of 'residual\\+marginal'"),
+])
+def test_the_detectors_parameters_are_checked_from_their_declared_table(params, message):
+    from faultgraph.detect import CausalDetector
+
+    det = CausalDetector(**params)
+    with pytest.raises(InvalidInputError, match=message):
+        det.validate_params()
+    with pytest.raises(InvalidInputError, match=message):
+        det.fit(pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) ** 0.5}))
+
+
+def test_the_command_line_defaults_are_the_configs():
+    import typer.main
+
+    command = typer.main.get_command(app)
+    fit = {p.name: p.default for p in command.commands["fit"].params}
+    detector = DetectorConfig()
+    for name in ("lags", "threshold", "max_gap", "risk", "drift_window", "background_window"):
+        assert fit[name] == getattr(detector, name), name
+    assert fit["score"] == detector.scoring and fit["combine"] == detector.combine
+    explain = {p.name: p.default for p in command.commands["explain"].params}
+    assert explain["lags"] == DEFAULTS.lags and explain["max_gap"] == DEFAULTS.max_gap
+
+
+def test_every_rca_method_has_one_scoring_rule():
+    from faultgraph.rca.ranking import METHODS, SCORE_PARTS
+
+    assert set(SCORE_PARTS) == set(METHODS) == {m.value for m in RcaMethod}
+
+
+# --- imports ------------------------------------------------------------------------------
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_the_command_line_imports_nothing_heavy_at_start_up():
+    # the 0.3 s start-up budget, kept as a count of what is imported rather than a timing
+    loaded = _modules_after("import faultgraph.cli")
+    heavy = {"numpy", "pandas", "scipy", "sklearn", "torch", "networkx", "fastapi", "sqlalchemy", "dask",
+             "distributed", "httpx", "yaml", "pyarrow"}
+    assert not heavy & {m.split(".")[0] for m in loaded}
+    assert len([m for m in loaded if m.startswith("faultgraph")]) <= 20
+
+
+@pytest.mark.parametrize("package", ["discovery", "sem", "effects", "detect", "rca"])
+def test_the_core_never_imports_the_service_or_cluster_stacks(package):
+    loaded = {m.split(".")[0] for m in _modules_after(f"import faultgraph.{package}")}
+    assert not {"fastapi", "starlette", "dask", "distributed", "torch", "sqlalchemy", "httpx"} & loaded
+
+
+# --- incidents: from detect to explain ----------------------------------------------------
+
+def test_incidents_are_the_runs_of_alarms_with_their_peaks_and_top_metrics():
+    index = pd.RangeIndex(100, 112)
+    scores = pd.DataFrame({
+        "score": [0, 5, 7, 1, 0, 0, 0, 2, 9, 3, 0, 4.0],
+        "anomaly": [0, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 1],
+        "residual:a": [0, 1, 1, 0, 0, 0, 0, 0, -8, 0, 0, 0.0],
+        "residual:b": [0, 3, -4, 0, 0, 0, 0, 1, 2, 0, 0, 1.0],
+    }, index=index)
+    found = workflows.find_incidents(scores, top=1)
+    assert [(i.start, i.end, i.peak, i.peak_score, i.steps, i.top_metrics) for i in found] == [
+        (101, 102, 102, 7.0, 2, ("b",)), (107, 109, 108, 9.0, 3, ("a",)), (111, 111, 111, 4.0, 1, ("b",))]
+    merged = workflows.find_incidents(scores, merge_gap=4)
+    assert [(i.start, i.end) for i in merged] == [(101, 111)]
+    assert found[0].to_dict() == {"start": 101, "end": 102, "peak": 102, "peak_score": 7.0, "steps": 2,
+                                  "top_metrics": ["b"]}
+    # a one-step incident is widened to the fewest steps an explanation needs
+    assert workflows.incident_window(found[2], index, 3) == (109, 111)
+    assert workflows.incident_window(found[1], index, 3) == (107, 109)
+
+
+@pytest.fixture(scope="module")
+def fitted_case(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("case")
+    inc = simulate_incident(services=5, random_state=7)
+    inc.write(folder / "case")
+    assert run("fit", str(folder / "case" / "normal.csv"), "--out", str(folder / "m")).exit_code == 0
+    return folder, inc
+
+
+def test_detect_lists_incidents_and_explain_takes_the_latest_without_a_window(fitted_case, tmp_path):
+    folder, inc = fitted_case
+    data = str(folder / "case" / "anomalous.csv")
+    result = run("detect", str(folder / "m"), data, "--out", str(tmp_path / "scores.csv"),
+                 "--incidents", str(tmp_path / "incidents.json"))
+    assert result.exit_code == 0, result.output
+    listed = json.loads((tmp_path / "incidents.json").read_text())["incidents"]
+    assert listed and "incident" in result.stderr and "explain the latest" in result.stderr
+    assert result.stdout.splitlines()[0].split()[:3] == ["#", "start", "end"]
+    latest = listed[-1]
+    assert latest["start"] <= inc.fault_start + 10 <= latest["end"]
+
+    result = run("explain", str(folder / "m"), data, "--out", str(tmp_path / "rca.json"))
+    assert result.exit_code == 0, result.output
+    rca = json.loads((tmp_path / "rca.json").read_text())
+    assert rca["window"] == [latest["start"], latest["end"]]
+    assert rca["causes"][0]["service"] == inc.root_cause_service
+
+    result = run("explain", str(folder / "m"), data, "--all", "--out", str(tmp_path / "all" / "rca.json"))
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "all").iterdir())
+    assert written == sorted(f"rca-{k}.json" for k in range(1, len(listed) + 1))
+    first = json.loads((tmp_path / "all" / "rca-1.json").read_text())
+    window = workflows.incident_window(workflows.Incident(listed[0]["start"], listed[0]["end"], 0, 0, 0),
+                                       pd.Index(pd.read_csv(data, index_col=0).index))
+    assert first["window"] == list(window)
+
+    result = run("explain", str(folder / "m"), data, "--incident", "99")
+    assert result.exit_code == 2 and f"--incident must be between 1 and {len(listed)}" in result.stderr
+    result = run("explain", str(folder / "m"), data, "--incident", "1", "--start", "1500")
+    assert result.exit_code == 2 and "leave out --start/--end" in result.stderr
+
+
+def test_explain_on_data_without_incident_says_how_to_give_a_window(fitted_case, tmp_path):
+    folder, inc = fitted_case
+    calm = inc.normal.iloc[-400:].copy()
+    calm[:] = calm.median().to_numpy()  # every metric at its usual level: nothing to alarm on
+    calm.to_csv(tmp_path / "calm.csv")
+    result = run("explain", str(folder / "m"), str(tmp_path / "calm.csv"))
+    assert result.exit_code == 2 and "no incident in the data" in result.stderr and "--start" in result.stderr
+
+
+def test_effects_on_an_anomaly_model_names_the_next_step(fitted_case, tmp_path):
+    folder, _ = fitted_case
+    result = run("effects", str(folder / "m"), "--target", "s0_latency", "--out", str(tmp_path / "e.json"))
+    assert result.exit_code == 2 and "fit DATA --label COLUMN" in result.stderr
+    assert not (tmp_path / "e.json").exists()
+
+
+# --- progress -----------------------------------------------------------------------------
+
+def test_progress_when_piped_prints_percent_and_eta_lines(capsys):
+    from faultgraph._cli import _Lines
+
+    lines = _Lines("learning (dagma)", 4, delay=0.0, every=0.0)
+    try:
+        lines.update(completed=1, info="h=1.0e-03")
+    finally:
+        lines.close()
+    text = capsys.readouterr().err
+    assert "learning (dagma), 25% (1/4), ETA" in text and "elapsed, h=1.0e-03" in text
+
+
+def test_quick_work_prints_no_progress_when_piped(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "faultgraph.cli", "simulate", "graph", "--nodes", "5",
+                          "--samples", "200", "--out", str(tmp_path / "g")], capture_output=True, text=True)
+    assert out.returncode == 0
+    out = subprocess.run([sys.executable, "-m", "faultgraph.cli", "discover", str(tmp_path / "g" / "data.csv"),
+                          "--out", str(tmp_path / "g.json")], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stderr.splitlines()[-1].endswith(f"wrote {tmp_path / 'g.json'}")
+    assert "%" not in out.stderr  # under two seconds: no progress line, just the summary
