@@ -555,3 +555,26 @@ def test_all_is_explicit():
 
     for module in (service, alerts, app, auth, metrics, settings, store, worker, prom):
         assert all(hasattr(module, name) for name in module.__all__), module.__name__
+
+
+def test_report_after_a_restart_is_drawn_from_the_stored_window(case, tmp_path, monkeypatch):
+    # ranked, then the server stops before drawing the report: the next one draws it on demand
+    from faultgraph.service.worker import WorkerPool
+
+    settings = settings_for(tmp_path, model_dir=case["root"] / "model", data=case["root"] / "metrics.csv")
+    with monkeypatch.context() as patch:
+        patch.setattr(WorkerPool, "render", lambda self, incident_id: None)
+        with TestClient(create_app(settings)) as c:
+            (incident,) = c.post("/api/v1/alerts", json=payload(startsAt=iso(case["fault_time"])),
+                                 headers=AUTH).json()["incidents"]
+            rca = wait_done(c, incident)["rca"]
+    store = IncidentStore(settings.db_url)
+    assert store.report(incident) == ("done", None)
+    store.close()
+    with TestClient(create_app(settings)) as c:
+        page = c.get(f"/incidents/{incident}", headers=AUTH)
+        assert c.get(f"/api/v1/incidents/{incident}", headers=AUTH).json()["rca"] == rca
+    assert page.status_code == 200 and case["incident"].root_cause_service in page.text
+    store = IncidentStore(settings.db_url)
+    assert store.report(incident)[1] == page.text
+    store.close()

@@ -205,6 +205,8 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
         if found is None:
             return problem(404, f"no incident {incident_id}")
         status, html = found
+        if status == "done" and not html:  # ranked, its report not drawn yet: draw it now
+            html = await run_in_threadpool(state["pool"].report, incident_id)
         if status != "done" or not html:
             return HTMLResponse(f"<!doctype html><title>incident {incident_id}</title>"
                                 f"<p>Incident {incident_id} is {status}.</p>",

@@ -190,6 +190,14 @@ class IncidentStore:
                                 .values(finished_at=now, updated_at=now, **values))
             return done.rowcount == 1
 
+    def set_report(self, incident_id: int, revision: int, html: str) -> bool:
+        """Store the HTML report of a done incident (if it was not changed meanwhile)."""
+        t = self.table
+        with self._begin() as conn:
+            done = conn.execute(t.update().where(t.c.id == incident_id, t.c.revision == revision,
+                                                 t.c.status == "done").values(report=html))
+            return done.rowcount == 1
+
     def requeue_unfinished(self) -> list[int]:
         """At start: incidents left ``running`` by a stopped server are ``queued`` again;
         returns the ids of all queued incidents, oldest first."""

@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -121,8 +122,9 @@ class Explainer:
         end = time.time() if window.get("end") is None else seconds(window["end"], "end")
         return self._reader.fetch(self._queries, start, end, self.step)
 
-    def explain(self, window: dict[str, Any], target: str | None) -> tuple[dict[str, Any], str]:
-        """``(rca, html)``: the rca.json document and the HTML report of ``window``."""
+    def explain(self, window: dict[str, Any], target: str | None) -> tuple[dict[str, Any], Callable[[], str]]:
+        """``(rca, render)``: the rca.json document of ``window`` and a function that
+        renders its HTML report (called later: the report costs more than the ranking)."""
         from faultgraph.rca.ranking import default_service
         from faultgraph.workflows import RcaDocument, explain_window, render_report
 
@@ -135,23 +137,35 @@ class Explainer:
         explanation = explain_window(self.model, frame, bounds, config, services=services)
         source = str(self.settings.data) if self.settings.data is not None else self.settings.prometheus
         rca = RcaDocument(explanation, data=source).to_dict()
-        html = render_report(self.model, frame, explanation)
-        return rca, html
+        return rca, lambda: render_report(self.model, frame, explanation)
+
+    def report(self, rca: dict[str, Any], target: str | None) -> str:
+        """The HTML report of an explained incident whose rendering was not kept: its
+        window (``rca['window']``, closed) explained again and rendered."""
+        window = {"start": rca["window"][0], "end": rca["window"][1]}
+        return self.explain(window, target)[1]()
 
 
 class WorkerPool:
     """``workers`` threads explaining the incidents queued in ``store`` (a bounded queue
-    of ``queue_size`` ids, refilled from the store when it had no room)."""
+    of ``queue_size`` ids, refilled from the store when it had no room).
+
+    An incident is ``done`` once ranked; its HTML report is rendered afterwards, when no
+    incident waits to be ranked (or at once when someone asks for it: :meth:`report`), so
+    a burst of alerts is ranked first.
+    """
 
     def __init__(self, store: IncidentStore, explainer: Any, *, workers: int = 2, queue_size: int = 1000,
                  sweep_every: float = 1.0) -> None:
         self.store = store
         self.explainer = explainer
         self.workers = workers
-        self.queue: queue.Queue[int] = queue.Queue(maxsize=queue_size)
+        self.queue: queue.PriorityQueue[tuple[int, int, int]] = queue.PriorityQueue(maxsize=queue_size)
         self.sweep_every = sweep_every
         self.latency = LatencyHistogram()
         self._queued: set[int] = set()
+        self._renders: dict[int, tuple[int, Callable[[], str]]] = {}  # id -> (revision, render)
+        self._seq = 0
         self._guard = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -177,17 +191,24 @@ class WorkerPool:
         self._threads = []
 
     def depth(self) -> int:
-        """Incidents waiting in the queue."""
-        return self.queue.qsize()
+        """Incidents waiting to be ranked."""
+        with self._guard:
+            return len(self._queued)
+
+    def _put(self, priority: int, incident_id: int) -> bool:
+        self._seq += 1
+        try:
+            self.queue.put_nowait((priority, self._seq, incident_id))
+        except queue.Full:
+            return False
+        return True
 
     def submit(self, incident_id: int) -> bool:
         """Queue ``incident_id``; ``False`` when the queue is full (the sweep takes it later)."""
         with self._guard:
             if incident_id in self._queued:
                 return True
-            try:
-                self.queue.put_nowait(incident_id)
-            except queue.Full:
+            if not self._put(0, incident_id):
                 return False
             self._queued.add(incident_id)
             return True
@@ -207,24 +228,27 @@ class WorkerPool:
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                incident_id = self.queue.get(timeout=0.2)
+                priority, _, incident_id = self.queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            with self._guard:
-                self._queued.discard(incident_id)
             try:
-                self.run_one(incident_id)
+                if priority == 0:
+                    with self._guard:
+                        self._queued.discard(incident_id)
+                    self.run_one(incident_id)
+                else:
+                    self.render(incident_id)
             except Exception:  # noqa: BLE001 - the store failed: the sweep retries
                 log.exception("incident %s could not be processed", incident_id)
 
     def run_one(self, incident_id: int) -> str | None:
-        """Claim and explain one incident; its final status, or ``None`` if not claimed."""
+        """Claim and rank one incident; its final status, or ``None`` if not claimed."""
         incident = self.store.claim(incident_id)
         if incident is None:
             return None
         started = time.perf_counter()
         try:
-            rca, html = self.explainer.explain(incident["window"], incident.get("target"))
+            rca, report = self.explainer.explain(incident["window"], incident.get("target"))
         except FaultgraphError as exc:
             self.store.fail(incident_id, incident["revision"], str(exc))
             return "failed"
@@ -234,8 +258,49 @@ class WorkerPool:
             return "failed"
         finally:
             self.latency.observe(time.perf_counter() - started)
-        self.store.finish(incident_id, incident["revision"], rca, html)
+        html = report if isinstance(report, str) else None
+        if not self.store.finish(incident_id, incident["revision"], rca, html):
+            return None  # changed meanwhile (a resolved alert): it is queued again
+        if html is None:
+            with self._guard:
+                self._renders[incident_id] = (incident["revision"], report)
+                while len(self._renders) > 4 * self.queue.maxsize:  # keep memory bounded
+                    self._renders.pop(next(iter(self._renders)))
+                self._put(1, incident_id)  # if full: rendered when asked for
         return "done"
+
+    def render(self, incident_id: int) -> None:
+        """Render and store the report of a ranked incident (if still pending)."""
+        with self._guard:
+            pending = self._renders.pop(incident_id, None)
+        if pending is None:
+            return
+        revision, render = pending
+        try:
+            html = render()
+        except Exception:  # noqa: BLE001 - a report that cannot be drawn leaves the rca as it is
+            log.exception("incident %s: the report could not be rendered", incident_id)
+            return
+        self.store.set_report(incident_id, revision, html)
+
+    def report(self, incident_id: int) -> str | None:
+        """The HTML report of a done incident: stored, rendered now from the kept ranking,
+        or explained again from its rca's window; ``None`` if it is not done."""
+        found = self.store.report(incident_id)
+        if found is None or found[0] != "done":
+            return None
+        if found[1]:
+            return found[1]
+        self.render(incident_id)
+        found = self.store.report(incident_id)
+        if found is not None and found[1]:
+            return found[1]
+        incident = self.store.get(incident_id)
+        if incident is None or incident["status"] != "done" or not incident.get("rca"):
+            return None
+        html = self.explainer.report(incident["rca"], incident.get("target"))
+        self.store.set_report(incident_id, incident["revision"], html)
+        return html
 
 
 def utc_now() -> datetime:
