@@ -193,12 +193,17 @@ def test_bad_data_is_rejected(X, match):
 
 
 def test_fewer_rows_than_candidate_parents_is_said_and_unfitted_reads_are_not_fitted_errors(er10):
+    from faultgraph._budget import limits
     from faultgraph.errors import NotFittedError
 
-    with pytest.warns(UserWarning, match=r"only 8 rows for 10 candidate parents per metric .*poorly determined"):
+    # refused by default (faultgraph._budget), fitted with a warning when forced
+    with pytest.raises(InvalidInputError, match=r"has 8 rows for 10 candidate parents per metric .*at least 11 rows"):
         StructureLearner().fit(er10.data.iloc[:8])
-    with pytest.warns(UserWarning, match=r"only 18 rows for 20 candidate parents per metric \(10 metrics x 2 lags\)"):
-        StructureLearner(lags=1).fit(er10.data.iloc[:19])
+    with limits(force=True):
+        with pytest.warns(UserWarning, match=r"only 8 rows for 10 candidate parents per metric .*poorly determined"):
+            StructureLearner().fit(er10.data.iloc[:8])
+        with pytest.warns(UserWarning, match=r"only 18 rows for 20 candidate parents per metric \(10 metrics x 2 lags\)"):
+            StructureLearner(lags=1).fit(er10.data.iloc[:19])
     for attribute in ("graph_", "adjacency_", "edges_", "n_iter_"):
         with pytest.raises(NotFittedError, match=r"StructureLearner is not fitted yet.*call fit(\(X\))? first"):
             getattr(StructureLearner(), attribute)

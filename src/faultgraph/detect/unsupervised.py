@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from faultgraph import config
+from faultgraph._budget import check_fit
 from faultgraph._validation import (FittedAttributes, as_generator, check_choice, check_window, describe_names,
                                     text_columns)
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
@@ -444,6 +445,8 @@ class CausalDetector(Detector):
     def _fit_model(self, X: np.ndarray) -> None:
         check_choice("scoring", self.scoring, SCORES)
         names = list(self.encoder_.columns_)
+        if isinstance(self.lags, (int, np.integer)) and not isinstance(self.lags, bool) and self.lags >= 0:
+            check_fit(X.shape[0], X.shape[1], int(self.lags), refine=False, what="the detector's graph fit")
         k = X.shape[1] * (int(self.lags) + 1)
         self.lambda1_ = (max(0.03, float(np.sqrt(2 * np.log(max(k, 2)) / X.shape[0]))) if self.lambda1 is None
                          else float(self.lambda1))

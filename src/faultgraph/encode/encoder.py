@@ -182,6 +182,11 @@ class MetricEncoder(FittedAttributes):
             elif col.nunique(dropna=True) <= 1:
                 dropped[c] = "constant"
         kept = [c for c in frame.columns if c not in dropped]
+        if not kept and len(frame) < 2:  # one row: every metric looks constant; say why
+            raise InvalidInputError(
+                f"data has {len(frame)} row{'' if len(frame) == 1 else 's'} ({frame.shape[1]} metrics): a metric "
+                "needs at least 2 rows to vary, and a model far more (a healthy day or week of steps); after "
+                "resampling (--resample), a step as long as the data's span leaves one row: use a shorter step")
         if not kept:
             raise InvalidInputError(f"data has no usable metric: all {frame.shape[1]} are constant or missing")
         filled = fill_gaps(frame[kept], int(self.max_gap), name="data")

@@ -16,6 +16,7 @@ refused.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +34,8 @@ OnDuplicate = Literal["error", "mean", "last"]
 
 #: Column names recognised as the time column, in order of preference (case-insensitive).
 TIME_COLUMNS = ("timestamp", "time", "ts", "datetime", "date", "unix_timestamp")
-_LONG = ({"metric", "name", "__name__"}, {"value"})
+#: A long layout's name column (Grafana's CSV export calls it ``Series``) and value column.
+_LONG = ({"metric", "name", "__name__", "series"}, {"value"})
 #: Compressed CSV extensions read (pandas infers the compression from the extension too).
 _COMPRESSED = (".gz", ".bz2")
 _DUPLICATE_HINT = ("aggregate or drop the repeated rows first, or from Python pass on_duplicate='mean' or 'last' "
@@ -80,9 +82,7 @@ def read_metrics(
         elif path.suffix.lower() == ".json":
             raw = prometheus_to_long(path)
         elif path.suffix.lower() in (".csv", ".txt", ".tsv") or suffixes in tuple(".csv" + z for z in _COMPRESSED):
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
-            _check_csv_header(path, sep)
-            raw = pd.read_csv(path, sep=sep)
+            raw = _read_csv(path, "\t" if path.suffix.lower() == ".tsv" else ",")
         else:
             raise InvalidInputError(
                 f"metrics file {str(path)!r} has an unknown extension; use .csv (or .csv.gz, .csv.bz2), "
@@ -171,15 +171,56 @@ def prometheus_to_long(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["timestamp", "metric", "value"])
 
 
-def _check_csv_header(path: Path, sep: str) -> None:
-    """Refuse repeated column names (pandas would silently rename the second ``a`` to ``a.1``)."""
+#: Other delimiters a ``.csv`` may use: taken when the first line holds no comma but one of these.
+_OTHER_DELIMITERS = (";", "\t")
+
+
+def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+    """Read a CSV: its delimiter (``,``, or ``;``/tab when the header holds no comma; with ``;``,
+    a decimal comma when the values use one), Prometheus series names whose labels hold the
+    delimiter unquoted (``cpu{job="a",instance="b"}`` is one name), repeated names refused."""
     import bz2
     import csv
     import gzip
+    import io
 
     opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
     with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
-        header = next(csv.reader(fh, delimiter=sep), [])
+        head = fh.read(1 << 16)
+        first = head.split("\n", 1)[0]
+        if sep == "," and "," not in first:
+            sep = next((d for d in _OTHER_DELIMITERS if first.count(d) >= 1), sep)
+        text = head + fh.read() if "{" in head else None
+    decimal = "," if sep == ";" and re.search(r"\d,\d", head.split("\n", 1)[-1]) else "."
+    source: Any = path
+    header = next(csv.reader(io.StringIO(first), delimiter=sep), [])
+    if text is not None:
+        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+        joined = [_join_braced(row, sep) for row in rows]
+        if joined != rows:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows(joined)
+            buffer.seek(0)
+            source, sep, header = buffer, ",", joined[0] if joined else []
+    _check_csv_header(path, header)
+    return pd.read_csv(source, sep=sep, decimal=decimal)
+
+
+def _join_braced(fields: list[str], sep: str) -> list[str]:
+    """Fields split inside ``{...}`` joined again: ``['cpu{a="1"', 'b="2"}']`` → ``['cpu{a="1",b="2"}']``."""
+    out: list[str] = []
+    depth = 0
+    for field in fields:
+        if depth > 0:
+            out[-1] += sep + field
+        else:
+            out.append(field)
+        depth = max(0, depth + field.count("{") - field.count("}"))
+    return out
+
+
+def _check_csv_header(path: Path, header: list[str]) -> None:
+    """Refuse repeated column names (pandas would silently rename the second ``a`` to ``a.1``)."""
     names = [h.strip() for h in header]
     # numbers with a fraction or an exponent cannot be metric names; integer names (0, 1, 2 or
     # years) can be a header

@@ -1,0 +1,226 @@
+"""Time and memory of a structure fit, estimated before it starts; refusing what cannot finish.
+
+A fit that runs for an hour without a word, or fills the memory, looks like a hang. Before
+the solver starts, :func:`check_fit` estimates its time and memory from the problem size –
+rows ``n``, metrics ``d``, lags ``p`` (``k = d·(p + 1)`` candidate parents per metric) and
+whether the greedy refinement runs – and raises :class:`~faultgraph.errors.InvalidInputError`,
+naming the numbers and the option that makes the fit feasible, when
+
+* there are fewer rows than candidate parents per metric (``n − p <= k``): the graph is not
+  determined by the data (unless ``force``);
+* the estimate exceeds the limits: :data:`MAX_SECONDS` of time, or :data:`MEMORY_SHARE` of
+  the machine's memory (unless ``force``, which lifts the time limit, not the memory one).
+
+The limits are set for a block of code with :func:`limits` (as ``sklearn.config_context``):
+``with limits(max_seconds=3600, force=True): detector.fit(train)``.
+
+The cost model (see :func:`estimate`) was calibrated on this machine class (one BLAS
+thread; ``benchmarks/results`` numbers are on the same): DAGMA on simulated linear SEMs with
+``n = 2000``, ``d ∈ {10, 25, 50, 100, 200}``, ``p ∈ {0, 1, 3}``, standardised or not,
+timed with ``threadpool_limits(1)``: 170–370 quasi-Newton iterations in all, each costing
+about ``3.5e-10 s × (k²·d + d³)`` plus 0.1 ms; the refinement (raw data, no lags) took
+0.24 s at d = 50, 11 s at d = 100 and 305 s at d = 200, modelled as ``11 s × (d/100)⁵``.
+Checked on two more fits (n = 2000, random data, one thread): d = 400 took 4.9 s (estimate
+14 s) and 65 MiB (59 MiB); d = 150 with lags = 3, 2.0 s (7 s) and 52 MiB (45 MiB).
+Estimates are meant to be right within a factor of about three, erring long, enough to
+tell seconds from hours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from faultgraph.errors import InvalidInputError
+
+__all__ = ["FitEstimate", "MAX_SECONDS", "MEMORY_SHARE", "check_fit", "estimate", "limits"]
+
+#: The longest fit started without ``force`` (seconds).
+MAX_SECONDS = 600.0
+#: The largest share of the machine's memory a fit may need (``force`` does not lift it).
+MEMORY_SHARE = 0.5
+#: Quasi-Newton iterations assumed for a fit (measured 100–370; see the module docstring).
+ITERATIONS = 300
+#: Seconds per unit of ``k²·d + d³`` in one iteration, and a fixed cost per iteration.
+SECONDS_PER_FLOP = 3.5e-10
+SECONDS_PER_ITERATION = 1e-4
+#: The greedy refinement: seconds at d = 100 and the power of d it grows with.
+REFINE_SECONDS_AT_100 = 11.0
+REFINE_POWER = 5.0
+
+_LIMITS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
+    "faultgraph_budget", default={"max_seconds": MAX_SECONDS, "max_memory": None, "force": False})
+
+
+@contextlib.contextmanager
+def limits(*, max_seconds: float | None = None, max_memory: float | None = None,
+           force: bool | None = None) -> Iterator[None]:
+    """Set the fit limits inside a ``with`` block: ``max_seconds`` (estimated time),
+    ``max_memory`` (bytes; default :data:`MEMORY_SHARE` of the machine's memory) and
+    ``force`` (fit despite too few rows or too long an estimate). Unset values keep the
+    enclosing block's."""
+    current = dict(_LIMITS.get())
+    if max_seconds is not None:
+        if not isinstance(max_seconds, (int, float)) or isinstance(max_seconds, bool) or not max_seconds > 0:
+            raise InvalidInputError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
+        current["max_seconds"] = float(max_seconds)
+    if max_memory is not None:
+        if not isinstance(max_memory, (int, float)) or isinstance(max_memory, bool) or not max_memory > 0:
+            raise InvalidInputError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
+        current["max_memory"] = float(max_memory)
+    if force is not None:
+        if not isinstance(force, bool):
+            raise InvalidInputError(f"force must be True or False, got {force!r}")
+        current["force"] = force
+    token = _LIMITS.set(current)
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+def machine_memory() -> float:
+    """The machine's physical memory in bytes (8 GiB where it cannot be read)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8.0 * 2**30
+
+
+@dataclass(frozen=True)
+class FitEstimate:
+    """The estimated cost of one structure fit: ``seconds`` and ``memory`` (bytes) for
+    ``rows`` rows, ``metrics`` metrics, ``lags`` lags (``candidates = metrics × (lags + 1)``
+    candidate parents per metric), with or without the greedy ``refine``."""
+
+    rows: int
+    metrics: int
+    lags: int
+    candidates: int
+    refine: bool
+    seconds: float
+    memory: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "metrics": self.metrics, "lags": self.lags, "candidates": self.candidates,
+                "refine": self.refine, "seconds": self.seconds, "memory": self.memory}
+
+    def __str__(self) -> str:
+        return (f"about {_duration(self.seconds)} and {_size(self.memory)} for {self.metrics} metrics"
+                f"{f' x {self.lags + 1} steps (lags={self.lags})' if self.lags else ''} = {self.candidates} "
+                f"candidate parents per metric on {self.rows} rows{' with refinement' if self.refine else ''}")
+
+
+def estimate(rows: int, metrics: int, lags: int = 0, *, refine: bool = False) -> FitEstimate:
+    """The cost of a structure fit (module docstring): time ``ITERATIONS × (SECONDS_PER_FLOP ×
+    (k²d + d³) + SECONDS_PER_ITERATION)`` plus the second moments (``n k²``), the inverse
+    (``k³``) and, with ``refine``, ``REFINE_SECONDS_AT_100 × (d/100)^REFINE_POWER``; memory:
+    the lagged design and its centred copy (``2 n k``), the moments and their inverse
+    (``2 k²``), the solver's weights, gradients and quasi-Newton history (``~30 k d``) and
+    the acyclicity's ``d × d`` factors (``~6 d²``), 8 bytes each."""
+    n, d, p = int(rows), int(metrics), int(lags)
+    k = d * (p + 1)
+    seconds = (ITERATIONS * (SECONDS_PER_FLOP * (k * k * d + d**3) + SECONDS_PER_ITERATION)
+               + SECONDS_PER_FLOP * (2.0 * n * k * k + k**3))
+    if refine:
+        seconds += REFINE_SECONDS_AT_100 * (d / 100.0) ** REFINE_POWER
+    memory = 8.0 * (2.0 * n * k + 2.0 * k * k + 30.0 * k * d + 6.0 * d * d)
+    return FitEstimate(n, d, p, k, bool(refine), float(seconds), float(memory))
+
+
+def check_fit(rows: int, metrics: int, lags: int = 0, *, refine: bool = False, what: str = "the structure fit"
+              ) -> FitEstimate:
+    """Refuse (``InvalidInputError``) a fit that is undetermined or cannot finish within the
+    :func:`limits`; return its :class:`FitEstimate` otherwise. The message names the numbers
+    and what makes the fit feasible: more rows, fewer metrics, fewer lags, ``force``."""
+    state = _LIMITS.get()
+    force = bool(state["force"])
+    max_seconds = float(state["max_seconds"])
+    max_memory = float(state["max_memory"] or MEMORY_SHARE * machine_memory())
+    est = estimate(rows, metrics, lags, refine=refine)
+    n, d, p, k = est.rows, est.metrics, est.lags, est.candidates
+    usable = n - p
+    if usable <= k and not force:
+        options = [f"at least {k + p + 1} rows (a longer healthy period, or a shorter --resample step)"]
+        if usable > 1:
+            options.append(f"at most {max(1, (usable - 1) // (p + 1))} metrics (drop metrics, or --max-metrics)")
+        if p:
+            p_ok = _largest_lags(n, d, max_seconds, max_memory)
+            options.append(f"lags={p_ok} (--lags {p_ok})" if p_ok is not None else "no lags (--lags 0)")
+        raise InvalidInputError(
+            f"{what} has {usable} rows for {k} candidate parents per metric ({d} metrics"
+            f"{f' x {p + 1} steps, lags={p}' if p else ''}): fewer rows than candidates leave the graph "
+            f"undetermined (any graph fits); use {'; or '.join(options)}; or force=True (--force) to fit anyway")
+    if est.memory > max_memory:
+        raise InvalidInputError(
+            f"{what} would need {est}; that is over the memory limit of {_size(max_memory)} ({MEMORY_SHARE:.0%} "
+            f"of this machine's); use {_feasible(est, max_seconds, max_memory)}")
+    if est.seconds > max_seconds and not force:
+        raise InvalidInputError(
+            f"{what} would take {est}; that is over the limit of {_duration(max_seconds)}; use "
+            f"{_feasible(est, max_seconds, max_memory)}; or force=True (--force) to run it anyway")
+    return est
+
+
+def _fits(rows: int, d: int, p: int, refine: bool, max_seconds: float, max_memory: float) -> bool:
+    est = estimate(rows, d, p, refine=refine)
+    return rows - p > est.candidates and est.seconds <= max_seconds and est.memory <= max_memory
+
+
+def _largest_lags(rows: int, d: int, max_seconds: float, max_memory: float) -> int | None:
+    """The most lags (>= 1) that leave more rows than candidate parents and fit the limits, or ``None``."""
+    best = None
+    for p in range(1, max(1, rows)):
+        if rows - p <= d * (p + 1):
+            break
+        if _fits(rows, d, p, False, max_seconds, max_memory):
+            best = p
+    return best
+
+
+def _feasible(est: FitEstimate, max_seconds: float, max_memory: float) -> str:
+    """What brings a fit within the limits: fewer lags, fewer metrics, no refinement."""
+    n, d, p = est.rows, est.metrics, est.lags
+    options = []
+    if p:
+        fit_p = next((q for q in range(p - 1, -1, -1) if _fits(n, d, q, False, max_seconds, max_memory)), None)
+        if fit_p is not None:
+            options.append(f"lags={fit_p} (--lags {fit_p}): {_duration(estimate(n, d, fit_p).seconds)}")
+    if est.refine and _fits(n, d, p, False, max_seconds, max_memory):
+        options.append(f"standardised data, without the refinement (--standardize): "
+                       f"{_duration(estimate(n, d, p).seconds)}")
+    lo, hi = 1, d
+    while lo < hi:  # the most metrics that fit
+        mid = (lo + hi + 1) // 2
+        if _fits(n, mid, p, est.refine, max_seconds, max_memory):
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo < d and _fits(n, lo, p, est.refine, max_seconds, max_memory):
+        options.append(f"at most {lo} metrics (drop metrics, or --max-metrics {lo}): "
+                       f"{_duration(estimate(n, lo, p, refine=est.refine).seconds)}")
+    options.append("or a larger limit (faultgraph._budget.limits(max_seconds=...))")
+    return "; ".join(options)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return "under a second"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes:.0f} B"
