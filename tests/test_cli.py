@@ -65,7 +65,9 @@ def test_discover_with_prior_and_options(simulated, tmp_path):
 def _one_line_error(result, code=2):
     assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) >= 1 and lines[0].startswith("error:"), result.stderr
+    # one error line; warnings raised on the way come before it, as they happened
+    assert [line for line in lines if line.startswith("error:")] == lines[-1:], result.stderr
+    assert all(line.startswith("warning:") for line in lines[:-1]), result.stderr
     return " ".join(lines)
 
 

@@ -245,3 +245,30 @@ def test_quick_work_prints_no_progress_when_piped(tmp_path):
                           "--out", str(tmp_path / "g.json")], capture_output=True, text=True)
     assert out.returncode == 0 and out.stderr.splitlines()[-1].endswith(f"wrote {tmp_path / 'g.json'}")
     assert "%" not in out.stderr  # under two seconds: no progress line, just the summary
+
+
+@pytest.mark.parametrize("check", ["check_no_attributes_set_in_init", "check_parameters_default_constructible",
+                                   "check_get_params_invariance", "check_set_params"])
+@pytest.mark.parametrize("estimator", _estimators(), ids=lambda e: type(e).__name__)
+def test_scikit_learns_parameter_checks_pass(estimator, check):
+    # the checks of sklearn.utils.estimator_checks that apply to estimators of time-indexed
+    # frames; the others feed random arrays to fit/predict, a contract these do not claim
+    import warnings
+
+    import sklearn.utils.estimator_checks as checks
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        getattr(checks, check)(type(estimator).__name__, estimator)
+
+
+def test_warnings_are_printed_when_raised_before_the_summary_of_what_was_written(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=400) * 0.01
+    pd.DataFrame({"a": x, "b": 0.5 * x + rng.normal(size=400) * 0.001}).to_csv(tmp_path / "tiny.csv")
+    result = run("discover", str(tmp_path / "tiny.csv"), "--no-standardize", "--out", str(tmp_path / "g.json"))
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    warned = [k for k, line in enumerate(lines) if line.startswith("warning:") and "lambda1" in line]
+    wrote = [k for k, line in enumerate(lines) if "wrote" in line]
+    assert warned and wrote and warned[0] < wrote[0]

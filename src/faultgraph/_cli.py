@@ -39,14 +39,20 @@ def say(message: str) -> None:
 @contextmanager
 def errors() -> Iterator[None]:
     """Bad input: one line and exit 2. A bug: one line and exit 1 (traceback with --debug).
-    Warnings: one line each on stderr, once per message."""
-    with warnings.catch_warnings(record=True) as caught:  # the filters in force decide what is shown
-        try:
-            with _errors_to_exit():
-                yield
-        finally:
-            for message in dict.fromkeys(str(w.message) for w in caught):
-                err.print(f"[yellow]warning:[/] {rich_escape(message)}", highlight=False, soft_wrap=True)
+    Warnings: one line each on stderr as they are raised (before anything is written
+    after them), once per message; the filters in force decide what is shown."""
+    shown: set[str] = set()
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        text = str(message)
+        if text not in shown:
+            shown.add(text)
+            err.print(f"[yellow]warning:[/] {rich_escape(text)}", highlight=False, soft_wrap=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        with _errors_to_exit():
+            yield
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from faultgraph.config import DEFAULTS
 from faultgraph._validation import FittedAttributes, check_magnitude, check_nonnegative, describe_names, duplicated
 from faultgraph.errors import InvalidInputError, NotFittedError
 
@@ -156,7 +157,7 @@ class MetricEncoder(FittedAttributes):
         center_, scale_: per kept metric, as ``pandas.Series``.
     """
 
-    def __init__(self, *, max_gap: int = 5, scale: str | None = "robust", min_scale: float = 1e-8) -> None:
+    def __init__(self, *, max_gap: int = DEFAULTS.max_gap, scale: str | None = "robust", min_scale: float = 1e-8) -> None:
         self.max_gap = max_gap
         self.scale = scale
         self.min_scale = min_scale
