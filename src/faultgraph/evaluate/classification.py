@@ -57,10 +57,31 @@ def _scores(score: np.ndarray | Sequence[float], n: int, name: str = "score") ->
 
 
 def roc_auc(y_true: np.ndarray | Sequence[float], score: np.ndarray | Sequence[float]) -> float:
-    """Area under the ROC curve: the probability that a random positive outranks a random
-    negative (ties count half), by the Mann–Whitney rank formula.
+    """Area under the ROC curve of ``score`` against the 0/1 labels ``y_true``.
 
-    Returns NaN (not an error) when ``y_true`` holds one class only: the area is undefined."""
+    The probability that a random positive outranks a random negative (ties count half),
+    computed by the Mann–Whitney rank formula
+    ``(Σ ranks of positives − n₊(n₊+1)/2) / (n₊ n₋)``.
+
+    Parameters
+    ----------
+    y_true : (n,) array-like of 0/1 or bool
+        The labels, one per row (a single column or row is accepted); only 0 and 1.
+    score : (n,) array-like of float
+        The continuous score, one finite value per label; higher means more anomalous.
+
+    Returns
+    -------
+    float
+        The area in ``[0, 1]``, or NaN (not an error) when ``y_true`` holds one class only:
+        the area is then undefined.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``y_true`` is empty, is not 1-D or holds values other than 0 and 1; when
+        ``score`` has not one value per label or holds NaN or infinite values.
+    """
     y = _labels(y_true)
     s = _scores(score, y.size)
     n_pos, n_neg = y.sum(), y.size - y.sum()
@@ -71,10 +92,30 @@ def roc_auc(y_true: np.ndarray | Sequence[float], score: np.ndarray | Sequence[f
 
 
 def pr_auc(y_true: np.ndarray | Sequence[float], score: np.ndarray | Sequence[float]) -> float:
-    """Area under the precision–recall curve as average precision:
-    ``Σ_k (R_k − R_{k−1}) P_k`` over the distinct thresholds.
+    """Area under the precision–recall curve, as average precision.
 
-    Returns NaN (not an error) when ``y_true`` has no positives: the area is undefined."""
+    ``AP = Σ_k (R_k − R_{k−1}) P_k`` over the distinct thresholds (tied scores form one
+    threshold), with ``P_k`` and ``R_k`` the precision and recall of ``score >= s_k``.
+
+    Parameters
+    ----------
+    y_true : (n,) array-like of 0/1 or bool
+        The labels, one per row; only 0 and 1.
+    score : (n,) array-like of float
+        The continuous score, one finite value per label; higher means more anomalous.
+
+    Returns
+    -------
+    float
+        The average precision in ``[0, 1]``, or NaN (not an error) when ``y_true`` has no
+        positives: the area is then undefined.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``y_true`` is empty, is not 1-D or holds values other than 0 and 1; when
+        ``score`` has not one value per label or holds NaN or infinite values.
+    """
     y = _labels(y_true)
     s = _scores(score, y.size)
     if y.sum() == 0:
@@ -89,7 +130,29 @@ def pr_auc(y_true: np.ndarray | Sequence[float], score: np.ndarray | Sequence[fl
 
 
 def best_f1_threshold(y_true: np.ndarray | Sequence[float], score: np.ndarray | Sequence[float]) -> tuple[float, float]:
-    """The threshold ``t`` maximising F1 of ``score >= t``, and that F1."""
+    """The threshold ``t`` maximising the F1 of ``score >= t``, and that F1.
+
+    Every distinct value of ``score`` is tried as a threshold (unadjusted, point-wise F1;
+    see :func:`faultgraph.evaluate.point_adjust` for the adjusted variant).
+
+    Parameters
+    ----------
+    y_true : (n,) array-like of 0/1 or bool
+        The labels, one per row; only 0 and 1.
+    score : (n,) array-like of float
+        The continuous score, one finite value per label.
+
+    Returns
+    -------
+    tuple of (float, float)
+        ``(threshold, f1)``; ``(inf, 0.0)`` when ``y_true`` has no positives.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``y_true`` is empty, is not 1-D or holds values other than 0 and 1; when
+        ``score`` has not one value per label or holds NaN or infinite values.
+    """
     y = _labels(y_true)
     s = _scores(score, y.size)
     if y.sum() == 0:
@@ -126,8 +189,32 @@ def classification_scores(
     y_pred: np.ndarray | Sequence[float],
     score: np.ndarray | Sequence[float] | None = None,
 ) -> ClassificationScores:
-    """Precision, recall and F1 of the 0/1 decisions ``y_pred`` (0 when undefined), and
-    ROC-AUC and PR-AUC of the continuous ``score`` if given."""
+    """Precision, recall and F1 of 0/1 decisions, and ROC-AUC and PR-AUC of a score.
+
+    Precision, recall and F1 are 0 where undefined (no predicted or no true positives).
+    ROC-AUC and PR-AUC are those of :func:`roc_auc` and :func:`pr_auc` on ``score``, NaN
+    when ``score`` is not given.
+
+    Parameters
+    ----------
+    y_true : (n,) array-like of 0/1 or bool
+        The labels, one per row; only 0 and 1.
+    y_pred : (n,) array-like of 0/1 or bool
+        The decisions (1 = anomalous), one per label; only 0 and 1.
+    score : (n,) array-like of float, optional
+        The continuous score behind the decisions, one finite value per label.
+
+    Returns
+    -------
+    ClassificationScores
+        Precision, recall, F1, ROC-AUC, PR-AUC, the number of labels and of positives.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``y_true`` or ``y_pred`` is empty, not 1-D or holds values other than 0 and 1,
+        when their lengths differ, or when ``score`` has not one finite value per label.
+    """
     y = _labels(y_true)
     p = _labels(y_pred, "y_pred")
     if p.shape != y.shape:
@@ -150,9 +237,27 @@ def _auc_cell(s: ClassificationScores) -> str:
 
 
 def table1(rows: dict[str, ClassificationScores]) -> str:
-    """A Markdown table in the layout of the paper's Table 1: Method | F1-score | AUC | Recall | Precision.
+    """A Markdown table in the layout of the paper's Table 1.
 
-    AUC reads ``n/a (one class)`` where the labels hold one class only, ``n/a`` where no score was given."""
+    Columns: Method | F1-score | AUC | Recall | Precision, one row per entry of ``rows`` in
+    its order, values to two decimals. AUC reads ``n/a (one class)`` where the labels hold
+    one class only, ``n/a`` where no score was given.
+
+    Parameters
+    ----------
+    rows : dict of str to ClassificationScores
+        Method name → its scores (from :func:`classification_scores`).
+
+    Returns
+    -------
+    str
+        The table, lines joined by newlines (no trailing newline).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``rows`` is not a dict or one of its values is not a ``ClassificationScores``.
+    """
     if not isinstance(rows, dict):
         raise InvalidInputError(f"rows must be a dict of method name -> ClassificationScores, "
                                 f"got {type(rows).__name__}")

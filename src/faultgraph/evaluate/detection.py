@@ -28,7 +28,23 @@ __all__ = ["DetectionReport", "detection_report", "label_segments", "point_adjus
 
 
 def label_segments(labels: np.ndarray) -> list[tuple[int, int]]:
-    """The runs of 1s in a 0/1 (or boolean) vector as ``(start, end)`` pairs, ``end`` inclusive."""
+    """The runs of 1s in a 0/1 (or boolean) vector, as ``(start, end)`` pairs.
+
+    Parameters
+    ----------
+    labels : (n,) array-like of 0/1 or bool
+        The labels, one per step; may be empty.
+
+    Returns
+    -------
+    list of tuple of (int, int)
+        One ``(start, end)`` per run, ``end`` inclusive, in order; empty when there are no 1s.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``labels`` is not 1-D (or a single column) or holds values other than 0 and 1.
+    """
     y = _labels(labels, "labels").astype(np.int8) if np.size(labels) else np.zeros(0, dtype=np.int8)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], y, [0]])))
     return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2])]
@@ -43,9 +59,31 @@ def _paired(labels: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def point_adjust(labels: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Scores under point adjustment: inside each labelled segment every point takes the
-    segment's maximum, so that ``adjusted >= t`` flags the whole segment exactly when the
-    raw score crosses ``t`` anywhere in it (the usual PA of Xu et al. 2018)."""
+    """Scores under point adjustment (PA, Xu et al. 2018).
+
+    Inside each labelled segment every point takes the segment's maximum score, so that
+    ``adjusted >= t`` flags the whole segment exactly when the raw score crosses ``t``
+    anywhere in it. Points outside the segments keep their score. PA inflates detection
+    scores and is reported only beside the unadjusted number.
+
+    Parameters
+    ----------
+    labels : (n,) array-like of 0/1 or bool
+        The labels, one per step; only 0 and 1.
+    score : (n,) array-like of float
+        The raw scores, one finite value per step. Not modified.
+
+    Returns
+    -------
+    (n,) ndarray of float
+        The adjusted scores (a new array).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``labels`` is empty or holds values other than 0 and 1, when ``labels`` and
+        ``score`` differ in length, or when ``score`` holds NaN or infinite values.
+    """
     y, out = _paired(labels, score)
     out = out.copy()
     for s, e in label_segments(y):
@@ -83,8 +121,35 @@ class DetectionReport:
 
 
 def detection_report(labels: np.ndarray, score: np.ndarray, threshold: float) -> DetectionReport:
-    """All the numbers of :class:`DetectionReport` for scores ``score`` against 0/1 ``labels``;
-    ``threshold`` may be ±inf (flag nothing or everything) but not NaN."""
+    """Every number of :class:`DetectionReport` for ``score`` against the 0/1 ``labels``.
+
+    Point-wise precision, recall and F1 of ``score >= threshold``; the best unadjusted F1
+    over all thresholds and the best F1 after :func:`point_adjust`; ROC-AUC and PR-AUC of
+    the raw scores; event recall (labelled segments with at least one flagged point) and
+    the mean delay in steps from a segment's start to its first flagged point.
+
+    Parameters
+    ----------
+    labels : (n,) array-like of 0/1 or bool
+        The labels, one per step; only 0 and 1.
+    score : (n,) array-like of float
+        The anomaly scores, one finite value per step.
+    threshold : float
+        The alarm threshold, chosen without the labels; ``±inf`` is allowed (flag nothing
+        or everything), NaN is not.
+
+    Returns
+    -------
+    DetectionReport
+        The scores; see :class:`DetectionReport` for which are NaN when undefined.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``labels`` is empty or holds values other than 0 and 1, when ``labels`` and
+        ``score`` differ in length, when ``score`` holds NaN or infinite values, or when
+        ``threshold`` is not a number (or is NaN or a bool).
+    """
     y, s = _paired(labels, score)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
             or np.isnan(threshold):

@@ -16,19 +16,27 @@ __all__ = ["GraphAccuracy", "graph_accuracy"]
 class GraphAccuracy:
     """Structural accuracy as NOTEARS (``count_accuracy``) and gCastle define it.
 
-    Attributes:
-        shd: structural Hamming distance: extra, missing and reversed edges, a reversed
-            edge counting once (and each edge of a 2-cycle ``i ⇄ j`` of ``learned`` once:
-            both on a true non-edge count 2, the wrong one beside a true edge counts 1).
-        tpr: true positive rate, correctly directed predicted edges / true edges.
-        fdr: false discovery rate, (reversed + wrong) predicted edges / predicted edges.
-        fpr: false positive rate, (reversed + wrong) predicted edges / true non-edges
-            (``d(d−1)/2 − |true edges|``), as NOTEARS, DAGMA and gCastle compute it so
-            that figures compare with theirs; like theirs it can exceed 1 when many edges
-            are reversed or ``learned`` has 2-cycles.
-        nnz: number of predicted edges.
-        n_true: number of true edges.
-        n_reversed: predicted edges whose reverse is true.
+    Attributes
+    ----------
+    shd : int
+        Structural Hamming distance: extra, missing and reversed edges, a reversed edge
+        counting once (and each edge of a 2-cycle ``i ⇄ j`` of ``learned`` once: both on a
+        true non-edge count 2, the wrong one beside a true edge counts 1).
+    tpr : float
+        True positive rate, correctly directed predicted edges / true edges.
+    fdr : float
+        False discovery rate, (reversed + wrong) predicted edges / predicted edges.
+    fpr : float
+        False positive rate, (reversed + wrong) predicted edges / true non-edges
+        (``d(d−1)/2 − |true edges|``), as NOTEARS, DAGMA and gCastle compute it so that
+        figures compare with theirs; like theirs it can exceed 1 when many edges are
+        reversed or ``learned`` has 2-cycles.
+    nnz : int
+        Number of predicted edges.
+    n_true : int
+        Number of true edges.
+    n_reversed : int
+        Predicted edges whose reverse is true.
     """
 
     shd: int
@@ -48,10 +56,32 @@ class GraphAccuracy:
 
 
 def graph_accuracy(true: np.ndarray, learned: np.ndarray) -> GraphAccuracy:
-    """Compare two ``(d, d)`` adjacency matrices (non-zero ``[i, j]`` is the edge ``i → j``).
+    """Structural accuracy of a learned graph against the true one.
 
-    ``true`` must be a DAG without self-loops; ``learned`` may contain any directed edges
-    between two different nodes (cycles included) but no self-loop.
+    SHD, TPR, FDR and FPR as NOTEARS' ``count_accuracy`` (Zheng et al. 2018) and gCastle
+    compute them; see :class:`GraphAccuracy` for the definitions. A non-zero entry
+    ``[i, j]`` is the edge ``i → j``; the weights are ignored.
+
+    Parameters
+    ----------
+    true : (d, d) array-like of float
+        The true adjacency matrix; must be a DAG without self-loops and without NaN.
+    learned : (d, d) array-like of float
+        The learned adjacency matrix, same shape; may hold any directed edges between two
+        different nodes (cycles included) but no self-loop and no NaN.
+
+    Returns
+    -------
+    GraphAccuracy
+        SHD, TPR, FDR, FPR, the number of predicted, true and reversed edges.
+
+    Raises
+    ------
+    InvalidInputError
+        When a matrix is not numeric or holds NaN, when the two are not square matrices of
+        one shape, or when ``learned`` has self-loops.
+    NotADAGError
+        When ``true`` has a directed cycle.
     """
     mats = []
     for name, A in (("true", true), ("learned", learned)):

@@ -38,14 +38,55 @@ def _check_cases(rankings: Sequence[Sequence[str]], truths: Sequence[str]) -> No
 
 
 def ac_at_k(rankings: Sequence[Sequence[str]], truths: Sequence[str], k: int) -> float:
-    """Share of cases whose truth appears in the first ``k`` entries of its ranking."""
+    """``AC@k``: the share of cases whose true root cause is among the top ``k`` of its ranking.
+
+    Parameters
+    ----------
+    rankings : sequence of sequence of str
+        One ranking per case, most likely root cause first (a list of names, not a string).
+    truths : sequence of str
+        The true root cause of each case, one per ranking.
+    k : int
+        How many top entries count; ``>= 1``.
+
+    Returns
+    -------
+    float
+        The share in ``[0, 1]``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``rankings`` or ``truths`` (or one ranking) is a string, when their lengths
+        differ or are 0, or when ``k`` is not an integer ``>= 1``.
+    """
     _check_cases(rankings, truths)
     k = _check_k(k)
     return float(np.mean([t in list(r)[:k] for r, t in zip(rankings, truths)]))
 
 
 def avg_at_k(rankings: Sequence[Sequence[str]], truths: Sequence[str], k: int) -> float:
-    """``(AC@1 + … + AC@k) / k``."""
+    """``Avg@k``: the mean ``(AC@1 + … + AC@k) / k`` of :func:`ac_at_k`.
+
+    Parameters
+    ----------
+    rankings : sequence of sequence of str
+        One ranking per case, most likely root cause first.
+    truths : sequence of str
+        The true root cause of each case, one per ranking.
+    k : int
+        The largest ``k`` averaged over; ``>= 1``.
+
+    Returns
+    -------
+    float
+        The mean share in ``[0, 1]``.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`ac_at_k`.
+    """
     k = _check_k(k)
     return float(np.mean([ac_at_k(rankings, truths, j) for j in range(1, k + 1)]))
 
@@ -67,13 +108,61 @@ def _top(ranking: Sequence[int], labelled: Sequence[int], percent: float) -> lis
 
 
 def hit_rate(ranking: Sequence[int], labelled: Sequence[int], percent: float = 100.0) -> float:
-    """Share of the labelled metrics among the top ``⌊percent/100 · |labelled|⌋`` (OmniAnomaly's HitRate@P%)."""
+    """``HitRate@P%`` (OmniAnomaly's interpretation metric on SMD/ASD).
+
+    The share of the labelled metrics found among the top ``⌊percent/100 · |labelled|⌋``
+    entries of the ranking (at least one entry).
+
+    Parameters
+    ----------
+    ranking : sequence
+        The metrics in ranked order, most anomalous first; no metric twice.
+    labelled : sequence
+        The metrics labelled as interpreting the segment; at least one, no metric twice.
+    percent : float, default 100.0
+        ``P``; a finite number ``> 0`` (values above 100 are allowed and widen the top).
+
+    Returns
+    -------
+    float
+        The share in ``[0, 1]``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``percent`` is not a finite number ``> 0``, when ``ranking`` or ``labelled`` is
+        a string or lists a metric twice, or when ``labelled`` is empty.
+    """
     top = set(_top(ranking, labelled, percent))
     return len(top & set(labelled)) / len(labelled)
 
 
 def ndcg(ranking: Sequence[int], labelled: Sequence[int], percent: float = 100.0) -> float:
-    """NDCG over the top ``⌊percent/100 · |labelled|⌋`` positions, relevance 1 for labelled metrics."""
+    """``NDCG@P%``: normalised discounted cumulative gain over the top positions.
+
+    Relevance is 1 for labelled metrics and 0 otherwise, over the top
+    ``⌊percent/100 · |labelled|⌋`` positions (at least one):
+    ``DCG = Σ_i rel_i / log2(i + 2)``, divided by the DCG of an ideal ranking.
+
+    Parameters
+    ----------
+    ranking : sequence
+        The metrics in ranked order, most anomalous first; no metric twice.
+    labelled : sequence
+        The metrics labelled as interpreting the segment; at least one, no metric twice.
+    percent : float, default 100.0
+        ``P``; a finite number ``> 0``.
+
+    Returns
+    -------
+    float
+        NDCG in ``[0, 1]``.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`hit_rate`.
+    """
     top = _top(ranking, labelled, percent)
     rel = set(labelled)
     dcg = sum(1.0 / np.log2(i + 2) for i, m in enumerate(top) if m in rel)
