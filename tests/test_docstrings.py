@@ -22,6 +22,10 @@ MODULES = [
     "evaluate/detection.py",
     "evaluate/graph.py",
     "evaluate/ranking.py",
+    "simulate/__init__.py",
+    "simulate/case.py",
+    "simulate/graphs.py",
+    "simulate/microservices.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -50,7 +50,20 @@ class SimulatedGraph:
         }
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
-        """Write ``data.csv`` and ``truth.json`` into ``out_dir`` (created if needed)."""
+        """Write ``data.csv`` and ``truth.json`` into ``out_dir`` (created if needed).
+
+        Both files are written atomically; ``truth.json`` is :meth:`truth_dict`.
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            The folder to write into; existing files of those names are replaced.
+
+        Returns
+        -------
+        tuple of (Path, Path)
+            The paths of ``data.csv`` and ``truth.json``.
+        """
         out = Path(out_dir)
         data_path = write_csv_atomic(out / "data.csv", self.data, "%.10g")
         truth_path = write_json_atomic(out / "truth.json", self.truth_dict())
@@ -68,11 +81,43 @@ def simulate_graph_data(
     w_ranges: tuple[tuple[float, float], ...] = ((-2.0, -0.5), (0.5, 2.0)),
     random_state: int | np.random.Generator | None = None,
 ) -> SimulatedGraph:
-    """Draw a random DAG (:func:`simulate_dag`), weights from ``w_ranges`` (default
-    ±[0.5, 2]) and ``samples`` rows.
+    """Samples of a random linear SEM with its true graph.
 
+    Draws a random DAG (:func:`simulate_dag`), weights from ``w_ranges`` (default
+    ±[0.5, 2]) and ``samples`` rows of ``X = XW + E`` (:func:`simulate_linear_sem`).
     With ``equal_variance=False`` each node's noise scale is drawn from U[0.5, 2]; the
     default gives every node scale 1 (the identifiable setting of NOTEARS and DAGMA).
+    Columns are named ``x0 … x{nodes-1}``, zero-padded to one width.
+
+    Parameters
+    ----------
+    kind : {"er", "sf"}, default "er"
+        Erdős–Rényi or scale-free graph.
+    nodes : int, default 10
+        Number of variables; ``>= 2``.
+    degree : float, default 2.0
+        Expected number of edges per node; ``> 0``.
+    samples : int, default 1000
+        Number of rows; a positive integer.
+    noise : {"gauss", "exp", "gumbel"}, default "gauss"
+        The noise distribution.
+    equal_variance : bool, default True
+        Whether every node's noise has scale 1 (else drawn from U[0.5, 2]).
+    w_ranges : tuple of (float, float) pairs, default ((-2.0, -0.5), (0.5, 2.0))
+        The intervals the edge weights are drawn from.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed or generator; an int seed is recorded in ``params["seed"]``.
+
+    Returns
+    -------
+    SimulatedGraph
+        The data (``timestamp`` index of steps), ``W``, the noise scales and the parameters.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`simulate_dag` and :func:`simulate_linear_sem` for out-of-range
+        ``kind``, ``nodes``, ``degree``, ``samples`` or ``noise``.
     """
     rng = as_generator(random_state)
     B = simulate_dag(nodes, degree, kind, rng)
@@ -102,12 +147,38 @@ def simulate_labelled_faults(
 ) -> tuple[pd.DataFrame, SimulatedGraph, list[str]]:
     """Metrics from a random linear SEM plus a 0/1 fault label caused by ``n_causes`` of them.
 
-    ``P(fault = 1) = σ(b + strength · Σ_c z_c / √n_causes)`` where ``z_c`` are the
-    standardised causes and ``b`` sets the base rate. The metrics are coupled more
-    weakly than in :func:`simulate_graph_data` (weights ±[0.3, 0.8] by default), so
-    that the label's direct causes, not their ancestors, carry the largest total
-    effects on it. Returns the frame (metrics and label), the metric simulation (with
-    the true graph) and the names of the true causes.
+    ``P(fault = 1) = σ(b + strength · Σ_c ±z_c / √n_causes)`` where ``z_c`` are the
+    standardised causes, each with a random sign, and ``b = log(base_rate / (1 − base_rate))``.
+    The metrics are coupled more weakly than in :func:`simulate_graph_data` (weights
+    ±[0.3, 0.8] by default), so that the label's direct causes, not their ancestors, carry
+    the largest total effects on it (the setting of CGL-BFI eqs. 4–5).
+
+    Parameters
+    ----------
+    nodes : int, default 20
+        Number of metrics; ``>= 2`` and above ``n_causes``.
+    samples : int, default 2000
+        Number of rows.
+    n_causes : int, default 3
+        Number of metrics that cause the label, drawn without replacement.
+    degree : float, default 1.0
+        Expected number of edges per metric in the random ER graph.
+    strength : float, default 2.5
+        Logit change per standard deviation of the (combined, standardised) causes.
+    base_rate : float, default 0.1
+        The label's rate at the causes' mean; in ``(0, 1)``.
+    label : str, default "fault"
+        Name of the label column.
+    w_ranges : tuple of (float, float) pairs, default ((-0.8, -0.3), (0.3, 0.8))
+        The intervals the edge weights among metrics are drawn from.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed or generator.
+
+    Returns
+    -------
+    tuple of (DataFrame, SimulatedGraph, list of str)
+        The frame (metrics and label), the metric simulation (with the true graph, without
+        the label) and the names of the true causes, in column order.
     """
     rng = as_generator(random_state)
     sim = simulate_graph_data(kind="er", nodes=nodes, degree=degree, samples=samples, w_ranges=w_ranges,
@@ -125,8 +196,35 @@ def simulate_labelled_faults(
 
 def write_labelled_faults(out_dir: str | Path, *, nodes: int = 20, samples: int = 2000, n_causes: int = 3,
                           random_state: int | np.random.Generator | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """:func:`simulate_labelled_faults` written as ``out_dir/data.csv`` and ``truth.json``
-    (the graph, ``label`` and ``causes``); returns the frame and the causes."""
+    """:func:`simulate_labelled_faults` written as a folder.
+
+    Writes ``out_dir/data.csv`` (metrics and the ``fault`` column) and ``truth.json`` (the
+    metric graph as :meth:`SimulatedGraph.truth_dict`, plus ``label`` and ``causes``).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The folder to write into (created if needed).
+    nodes : int, default 20
+        Number of metrics.
+    samples : int, default 2000
+        Number of rows.
+    n_causes : int, default 3
+        Number of metrics causing the label; below ``nodes``.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed or generator.
+
+    Returns
+    -------
+    tuple of (DataFrame, list of str)
+        The frame written and the names of the true causes.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``n_causes >= nodes`` (the message names the command-line options
+        ``--causes`` and ``--nodes``).
+    """
     from faultgraph.errors import InvalidInputError
 
     if n_causes >= nodes:

@@ -30,13 +30,37 @@ def simulate_dag(
     """A random DAG as a ``(d, d)`` 0/1 matrix; ``B[i, j] = 1`` is the edge ``i → j``.
 
     ``degree`` is the expected number of edges per node, so ``kind="er", degree=2`` is
-    the "ER2" graph of the NOTEARS and DAGMA papers with about ``2d`` edges.
+    the "ER2" graph of the NOTEARS (Zheng et al. 2018) and DAGMA (Bello et al. 2022)
+    papers with about ``2d`` edges.
 
     * ``"er"``: Erdős–Rényi, each pair of a random order joined with probability
       ``2·degree/(d−1)``.
     * ``"sf"``: scale-free (Barabási–Albert preferential attachment), each new node
       sending ``round(degree)`` edges into earlier nodes, which become hubs of effects.
+
     The node order is shuffled, so the index carries no causal order.
+
+    Parameters
+    ----------
+    d : int
+        Number of nodes; ``>= 2``.
+    degree : float
+        Expected number of edges per node; finite and ``> 0``.
+    kind : {"er", "sf"}, default "er"
+        The random graph model.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed or generator; None draws fresh entropy.
+
+    Returns
+    -------
+    (d, d) ndarray of float
+        The 0/1 adjacency matrix of a DAG, no self-loops.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``kind`` is not ``"er"`` or ``"sf"``, ``d`` is not an integer ``>= 2``,
+        ``degree`` is not a finite number ``> 0`` or ``random_state`` is of another type.
     """
     kind = check_choice("kind", kind, ("er", "sf"))
     if not isinstance(d, (int, np.integer)) or d < 2:
@@ -66,7 +90,25 @@ def simulate_weights(
     w_ranges: tuple[tuple[float, float], ...] = ((-2.0, -0.5), (0.5, 2.0)),
     random_state: int | np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Weights for the edges of ``B``, drawn uniformly from the union of ``w_ranges``."""
+    """Weights for the edges of ``B``, drawn uniformly from the union of ``w_ranges``.
+
+    Each edge picks one of the ranges with equal probability, then a weight uniformly
+    inside it; non-edges stay 0.
+
+    Parameters
+    ----------
+    B : (d, d) array-like
+        The 0/1 adjacency matrix (``B[i, j] = 1`` is ``i → j``). Not modified.
+    w_ranges : tuple of (float, float) pairs, default ((-2.0, -0.5), (0.5, 2.0))
+        The ``(low, high)`` intervals to draw from; the default is ``±[0.5, 2]`` as in NOTEARS.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed or generator.
+
+    Returns
+    -------
+    (d, d) ndarray of float
+        The weighted adjacency matrix ``W``.
+    """
     rng = as_generator(random_state)
     B = np.asarray(B, dtype=float)
     which = rng.integers(len(w_ranges), size=B.shape)
@@ -83,11 +125,36 @@ def simulate_linear_sem(
     noise_scale: float | np.ndarray = 1.0,
     random_state: int | np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Draw ``n`` samples of ``X = XW + E`` for a DAG ``W`` (rows are samples).
+    """Draw ``n`` samples of the linear SEM ``X = XW + E`` for a DAG ``W`` (rows are samples).
 
-    ``noise`` is ``"gauss"`` (normal), ``"exp"`` (exponential) or ``"gumbel"``, each
-    scaled by ``noise_scale`` (one value for equal variances, or one per node for
-    unequal variances).
+    The structural equations ``x_j = Σ_i W[i, j] x_i + e_j`` (eq. 3 of CGL-BFI with linear
+    ``f_j``) are solved at once, ``X = E (I − W)⁻¹``.
+
+    Parameters
+    ----------
+    W : (d, d) array-like of float
+        Weighted adjacency matrix of a DAG; ``W[i, j]`` is the weight of ``i → j``.
+    n : int
+        Number of samples; a positive integer.
+    noise : {"gauss", "exp", "gumbel"}, default "gauss"
+        The noise distribution (standard normal, exponential with scale 1, or Gumbel).
+    noise_scale : float or (d,) array-like, default 1.0
+        Multiplier of each node's noise: one value (equal variances) or one per node.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed or generator.
+
+    Returns
+    -------
+    (n, d) ndarray of float
+        The samples.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``noise`` is not one of the choices, ``W`` is not square, ``n`` is not a
+        positive integer or ``noise_scale`` has neither one nor ``d`` values.
+    NotADAGError
+        When ``W`` has a directed cycle.
     """
     noise = check_choice("noise", noise, ("gauss", "exp", "gumbel"))
     W = np.asarray(W, dtype=float)
@@ -125,9 +192,37 @@ def simulate_lagged_sem(
 ) -> np.ndarray:
     """Draw a time series ``x_t = x_t W + Σ_l x_{t−l} A[l−1] + ε_t`` (a structural VAR).
 
-    ``W`` is the ``(d, d)`` DAG among variables at the same step, ``A`` the
-    ``(p, d, d)`` lagged weights (``A[l−1][i, j]``: ``x_i(t−l) → x_j(t)``); Gaussian
-    noise. The first ``burn_in`` steps are discarded. The process must be stable.
+    Each step solves the contemporaneous equations, ``x_t = (Σ_l x_{t−l} A[l−1] + ε_t)(I − W)⁻¹``,
+    from zeros; the first ``burn_in`` steps are discarded. Gaussian noise.
+
+    Parameters
+    ----------
+    W : (d, d) array-like of float
+        Weights among variables at the same step; must be a DAG.
+    A : (p, d, d) array-like of float
+        Lagged weights; ``A[l−1][i, j]`` is the weight of ``x_i(t−l) → x_j(t)``. The process
+        must be stable.
+    n : int
+        Number of steps returned.
+    noise_scale : float or (d,) array-like, default 1.0
+        Standard deviation of each variable's noise: one value or one per variable.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed or generator.
+    burn_in : int, default 100
+        Steps simulated and dropped before the record starts.
+
+    Returns
+    -------
+    (n, d) ndarray of float
+        The series, one row per step.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``A`` does not have shape ``(p, d, d)``, or when the process is unstable (values
+        not finite or above 1e8 in magnitude).
+    NotADAGError
+        When ``W`` has a directed cycle.
     """
     W = np.asarray(W, dtype=float)
     A = np.asarray(A, dtype=float)

@@ -82,7 +82,20 @@ class Incident:
                 "jitter": self.jitter}
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write a case folder: ``normal.csv``, ``anomalous.csv``, ``truth.json``."""
+        """Write a case folder: ``normal.csv``, ``anomalous.csv``, ``truth.json``.
+
+        Float (scraped) timestamps are written with three decimals, keeping every 1 ms tick.
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            The folder to write into (created if needed); files are replaced atomically.
+
+        Returns
+        -------
+        Path
+            ``out_dir`` as a Path.
+        """
         out = Path(out_dir)
         for name, frame in (("normal", self.normal), ("anomalous", self.anomalous)):
             frame = frame.copy()
@@ -122,12 +135,51 @@ def simulate_incident(
 ) -> Incident:
     """Simulate normal operation, then an incident of ``fault_type`` at one service.
 
-    ``fault_type`` and ``fault_service`` are drawn when not given (never the frontend
-    for the service, so the fault must be traced). ``magnitude`` is in units of the
-    metric's own noise. The fault starts ``fault_at`` steps into the anomalous period and
-    lasts to its end. Metric names are ``s<k>_<metric>`` (service ``s<k>``).
-    ``link_delay``, ``jitter`` and ``max_late`` add propagation delay and scrape jitter
-    (see the module docstring); ``Incident.link_delays`` lists each link's total lag.
+    The system is described in the module docstring: a random call graph, five metrics per
+    service, lagged propagation (requests down the calls, latency and errors back up). The
+    fault adds ``0.1 · magnitude`` to its metric (:data:`FAULT_METRIC`) from
+    ``normal_steps + fault_at`` to the end; a memory leak ramps up over its first 10 steps.
+    Metric names are ``s<k>_<metric>`` (service ``s<k>``, ``s0`` the frontend).
+
+    Parameters
+    ----------
+    services : int, default 10
+        Number of services; an integer in ``[3, 200]``.
+    fault_type : {"cpu_hog", "memory_leak", "network_delay", "error_burst"}, optional
+        The fault; drawn at random when None.
+    fault_service : int, optional
+        Index of the faulty service in ``[0, services)``; drawn from ``1 … services−1`` when
+        None (never the frontend, so the fault must be traced).
+    normal_steps : int, default 1500
+        Steps of the normal period.
+    anomalous_steps : int, default 120
+        Steps of the anomalous period.
+    fault_at : int, default 30
+        Step of the anomalous period at which the fault starts; in ``[0, anomalous_steps)``.
+    magnitude : float, default 5.0
+        Size of the fault in units of the metric's own noise (standard deviation 0.1).
+    link_delay : int or (int, int), default 0
+        Extra steps before an effect crosses a service link: one value for every link, or
+        ``(lo, hi)`` drawn per link; within ``0..100``.
+    jitter : float, default 0.0
+        Scrape jitter, a share in ``[0, 0.5]``; non-zero passes both periods through
+        :func:`scrape` (float timestamps, NaN where a metric has no sample).
+    max_late : int, default 5
+        Most steps a late sample is delayed under jitter; a positive integer.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed or generator.
+
+    Returns
+    -------
+    Incident
+        The two periods, the call graph, the true root cause, the fault's span and each
+        link's total lag (``1 + delay`` steps).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``services``, ``fault_type``, ``fault_service``, ``fault_at``, ``link_delay``,
+        ``jitter`` or ``max_late`` is out of its range.
     """
     if not isinstance(services, (int, np.integer)) or not 3 <= services <= 200:
         raise InvalidInputError(f"services must be an integer in [3, 200], got {services!r}")
@@ -231,15 +283,35 @@ def scrape(
     max_late: int = 5,
     random_state: int | np.random.Generator | None = None,
 ) -> pd.DataFrame:
-    """What an asynchronous scraper records of ``frame`` (one row per step, index
-    ``0, 1, …``): each metric ``m`` is sampled at ``t + φ_m`` with its own phase
-    ``φ_m ~ U(−0.5, 0.5)``, holding the value of the last step at or before that time (a
-    sample never sees the future); a share ``jitter`` of samples arrives 1 to ``max_late``
-    steps late and is stamped on arrival (a stale value), and a share ``jitter`` is lost.
+    """What an asynchronous scraper records of ``frame``.
 
-    Timestamps are in steps with a resolution of 1 ms (``1 / TICKS`` of a 20 ms step).
-    Returns a frame on the union of all timestamps (float, sorted), NaN where a metric
-    has no sample; ``jitter=0`` returns the phases alone.
+    Each metric ``m`` is sampled at ``t + φ_m`` with its own phase ``φ_m ~ U(−0.5, 0.5)``,
+    holding the value of the last step at or before that time (a sample never sees the
+    future); a share ``jitter`` of samples arrives 1 to ``max_late`` steps late and is
+    stamped on arrival (a stale value), and a share ``jitter`` is lost. Timestamps are in
+    steps with a resolution of 1 ms (``1 / TICKS`` of a 20 ms step).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per step, index ``0, 1, …``; one column per metric.
+    jitter : float
+        Share of late and of lost samples, in ``[0, 0.5]``; 0 applies the phases alone.
+    max_late : int, default 5
+        Most steps a late sample is delayed; a positive integer.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed or generator.
+
+    Returns
+    -------
+    DataFrame
+        The samples on the union of all timestamps (float, sorted), NaN where a metric has
+        no sample; samples stamped at or after ``len(frame)`` are dropped.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``jitter`` is not a share in ``[0, 0.5]`` or ``max_late`` is not a positive integer.
     """
     _check_scrape_args(jitter, max_late)
     rng = as_generator(random_state)
@@ -263,7 +335,25 @@ def scrape(
 
 
 def parse_link_delay(text: str, name: str = "link_delay") -> int | tuple[int, int]:
-    """A link delay as written on the command line: ``N`` steps, or ``LO:HI`` drawn per link."""
+    """A link delay as written on the command line: ``N`` steps, or ``LO:HI`` drawn per link.
+
+    Parameters
+    ----------
+    text : str
+        ``"N"`` or ``"LO:HI"``, integers.
+    name : str, default "link_delay"
+        The option's name, for the error message.
+
+    Returns
+    -------
+    int or tuple of (int, int)
+        ``N``, or ``(LO, HI)``; ranges are checked later by :func:`simulate_incident`.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``text`` is not one integer or two separated by ``:``.
+    """
     try:
         parts = [int(v) for v in str(text).split(":")]
     except ValueError:
