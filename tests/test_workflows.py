@@ -272,3 +272,70 @@ def test_warnings_are_printed_when_raised_before_the_summary_of_what_was_written
     warned = [k for k, line in enumerate(lines) if line.startswith("warning:") and "lambda1" in line]
     wrote = [k for k, line in enumerate(lines) if "wrote" in line]
     assert warned and wrote and warned[0] < wrote[0]
+
+
+# --- a known graph, used as given (issue 17, item 4) ---------------------------------------
+
+def test_a_known_graph_is_used_as_given_by_discover_fit_and_explain(tmp_path):
+    from faultgraph import PriorKnowledge
+    from faultgraph.detect import CausalDetector
+
+    inc = simulate_incident(services=4, random_state=3)
+    names = list(inc.normal.columns)
+    given = [(names[0], names[1]), (names[1], names[2]), (names[5], names[7])]
+    (tmp_path / "graph.csv").write_text("cause,effect\n" + "".join(f"{a},{b}\n" for a, b in given))
+    inc.write(tmp_path / "case")
+    out = tmp_path / "g.json"
+    result = run("discover", str(tmp_path / "case" / "normal.csv"), "--graph", str(tmp_path / "graph.csv"),
+                 "--no-standardize", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert {(e["source"], e["target"]) for e in json.loads(out.read_text())["edges"]} == set(given)
+    # graph.json (discover's own output) reads back as the same graph
+    assert set(PriorKnowledge.read_graph(out)) == set(given)
+
+    result = run("fit", str(tmp_path / "case" / "normal.csv"), "--graph", str(out), "--out", str(tmp_path / "m"))
+    assert result.exit_code == 0, result.output
+    model = CausalDetector.load(tmp_path / "m")
+    same_step = {(a, b) for a, b, _ in model.graph_.edges}
+    assert same_step == set(given)
+    lagged = {(a, b) for a, b, _, _ in model.graph_.lagged_edges if a != b}
+    assert lagged <= set(given)  # lagged edges follow the given graph too; a metric's own past aside
+    assert set(model.prior_.graph) == set(given)  # kept in the model folder
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("cause\nonly\n", "needs two columns"),
+    ("cause,effect\n", "holds no edge"),
+    ("cause,effect\na,\n", "line 2 lacks a cause or an effect"),
+    ('{"nodes": []}', "is no graph.json"),
+])
+def test_a_bad_graph_file_is_refused_with_a_message(tmp_path, text, message):
+    from faultgraph import PriorKnowledge
+
+    path = tmp_path / ("g.json" if text.startswith("{") else "g.csv")
+    path.write_text(text)
+    with pytest.raises(InvalidInputError, match=message):
+        PriorKnowledge.read_graph(path)
+
+
+def test_a_graph_with_a_cycle_or_an_unknown_metric_is_refused():
+    from faultgraph import PriorKnowledge
+
+    with pytest.raises(InvalidInputError, match="requires a cycle"):
+        PriorKnowledge(graph=[("a", "b"), ("b", "a")]).masks(["a", "b"])
+    with pytest.raises(InvalidInputError, match="unknown metric 'z'"):
+        PriorKnowledge(graph=[("a", "z")]).masks(["a", "b"])
+
+
+def test_a_single_anomalous_row_is_explained_with_min_steps_1(fitted_case, tmp_path):
+    folder, inc = fitted_case
+    data = inc.anomalous.copy()
+    row = data.index[-1]  # one row, in the fault
+    data.to_csv(tmp_path / "a.csv")
+    result = run("explain", str(folder / "m"), str(tmp_path / "a.csv"), "--start", str(row), "--end", str(row),
+                 "--out", str(tmp_path / "one.json"))
+    assert result.exit_code == 2 and "at least 3 needed" in result.stderr
+    result = run("explain", str(folder / "m"), str(tmp_path / "a.csv"), "--start", str(row), "--end", str(row),
+                 "--min-steps", "1", "--out", str(tmp_path / "one.json"))
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "one.json").read_text())["window"] == [row, row]

@@ -37,6 +37,9 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summa
 MaxGap = Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")]
 Threshold = Annotated[float, typer.Option(help="Drop edges with |weight| below this.")]
 ModelDir = Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by `faultgraph fit`.")]
+Graph = Annotated[Optional[Path], typer.Option(
+    help="A known graph, used as given (its edges and no other, a metric's own past aside): a CSV of "
+         "cause,effect rows or a graph.json; names may be glob patterns.")]
 
 
 def _version(value: bool) -> None:
@@ -64,6 +67,7 @@ def discover(
     threshold: Threshold = DEFAULTS.threshold,
     standardize: Annotated[bool, typer.Option(help="Scale metrics robustly before learning.")] = True,
     prior: Annotated[Optional[Path], typer.Option(help="YAML prior: forbidden/required edges, tiers...")] = None,
+    graph: Graph = None,
     max_gap: MaxGap = DEFAULTS.max_gap,
     lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (time order).")] = 0,
     refine: Annotated[Optional[bool], typer.Option(
@@ -83,7 +87,7 @@ def discover(
                              max_gap=max_gap, lags=lags, refine=refine)
         steps = 5 if method is Learner.DAGMA else 100
         with progress(f"learning ({method.value})", steps, enabled=not quiet) as update:
-            learned = wf.learn_graph(frame, config, prior=wf.load_prior(prior), truth=truth,
+            learned = wf.learn_graph(frame, config, prior=wf.load_prior(prior, graph=graph), truth=truth,
                                      callback=learner_progress(update))
         for name, reason in learned.dropped.items():
             say(f"dropped metric {name!r}: {reason}")
@@ -115,6 +119,7 @@ def fit(
              "rows and k candidate parents).")] = None,
     threshold: Threshold = DEFAULTS.threshold,
     prior: Annotated[Optional[Path], typer.Option(help="YAML prior (a label is always a sink).")] = None,
+    graph: Graph = None,
     max_gap: MaxGap = DEFAULTS.max_gap,
     risk: Annotated[float, typer.Option(help="False-alarm probability of the label-free threshold (POT).")] =
         DEFAULTS.risk,
@@ -153,7 +158,7 @@ def fit(
         what = ("learning the lagged causal graph of normal behaviour" if label is None
                 else "learning the graph and the label's equation")
         with progress(what, enabled=not quiet):
-            model = wf.fit_model(frame, config, prior=wf.load_prior(prior))
+            model = wf.fit_model(frame, config, prior=wf.load_prior(prior, graph=graph))
         model.save(out)
         for line in wf.fit_summary(model, out):
             say(line)
@@ -255,11 +260,16 @@ def explain(
         DEFAULTS.max_gap,
     prior: Annotated[Optional[Path], typer.Option(
         help="Case mode: YAML prior; glob patterns allowed, e.g. tiers [\"*_traffic\"], [\"*_cpu\"].")] = None,
+    graph: Annotated[Optional[Path], typer.Option(
+        help="Case mode: a known graph, used as given (CSV of cause,effect rows, or a graph.json).")] = None,
     html: Annotated[Optional[Path], typer.Option(help="Also write the incident report (self-contained HTML).")] = None,
     steps: Annotated[Optional[Path], typer.Option(
         help="Also write each metric's score at each step of the window (CSV: a row per step, a column per "
              "metric; the same method, not aggregated over the window; a metric constant in training that moves "
              "is inf where it is off its value).")] = None,
+    min_steps: Annotated[int, typer.Option(
+        min=1, help="The fewest steps a window may hold (1: explain a single anomalous row against its normal "
+                    "history).")] = DEFAULTS.min_steps,
     as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary "
                                           "(and write it only if --out is given).")] = False,
     resample: Resample = None,
@@ -284,7 +294,8 @@ def explain(
             out = Path("rca.json")
         check_outputs({"--out" if ctx.get_parameter_source("out").name == "COMMANDLINE" else "--out (default)": out,
                        "--html": html, "--steps": steps})
-        config = ExplainConfig(target=target, method=method, reference_window=reference_window)
+        config = ExplainConfig(target=target, method=method, reference_window=reference_window,
+                               min_steps=min_steps)
         window = (time_value(start), time_value(end))
         chosen = start is not None or end is not None
         if (incident is not None or all_incidents) and (chosen or normal is not None or anomalous is not None):
@@ -296,7 +307,8 @@ def explain(
             normal_frame, frame = (wf.load_metrics(normal, resample=resample),
                                    wf.load_metrics(anomalous, resample=resample))
             with progress("learning normal behaviour"):
-                model, result = wf.explain_case(normal_frame, frame, window, config, prior=wf.load_prior(prior),
+                model, result = wf.explain_case(normal_frame, frame, window, config,
+                                                prior=wf.load_prior(prior, graph=graph),
                                                 detector=DetectorConfig(lags=lags, max_gap=max_gap))
             runs = [(None, result)]
         else:
@@ -309,7 +321,8 @@ def explain(
                                         f"model); MODEL_DIR was fitted with its own: leave them out")
             model, normal_frame = wf.load_model(model_dir, task="unsupervised-detection"), None
             frame = wf.load_metrics(data, resample=resample)
-            windows = [(None, window)] if chosen else wf.incident_windows(model, frame, incident, all_incidents)
+            windows = ([(None, window)] if chosen
+                       else wf.incident_windows(model, frame, incident, all_incidents, min_steps=min_steps))
             runs = [(k, wf.explain_window(model, frame, w, config)) for k, w in windows]
         for k, result in runs:
             doc = wf.RcaDocument(result, data=str((anomalous or data).resolve()),  # type: ignore[union-attr]

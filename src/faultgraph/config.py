@@ -165,7 +165,7 @@ class DetectorConfig(_Config):
 UNSUPERVISED_ONLY: tuple[str, ...] = ("lags", "risk", "combine", "scoring", "drift_window", "background_window")
 
 #: ``explain``'s options that only its case mode (which fits a detector) reads.
-CASE_MODE_ONLY: tuple[str, ...] = ("lags", "max_gap", "prior")
+CASE_MODE_ONLY: tuple[str, ...] = ("lags", "max_gap", "prior", "graph")
 
 
 @dataclass(frozen=True)

@@ -87,13 +87,22 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None) -> pd
     return align(frame, resample)
 
 
-def load_prior(path: str | Path | None) -> PriorKnowledge | None:
-    """A YAML prior (:meth:`faultgraph.PriorKnowledge.from_yaml`), or ``None`` for none."""
-    if path is None:
+def load_prior(path: str | Path | None, *, graph: str | Path | None = None) -> PriorKnowledge | None:
+    """A YAML prior (:meth:`faultgraph.PriorKnowledge.from_yaml`) and/or a known graph read
+    from an edge-list file (:meth:`~faultgraph.PriorKnowledge.read_graph`: used as given,
+    its edges and no other); ``None`` when neither is given.
+
+    Parameters
+    ----------
+    path : the YAML prior file, or ``None``.
+    graph : a CSV of ``cause,effect`` rows or a graph.json, or ``None``.
+    """
+    if path is None and graph is None:
         return None
     from faultgraph.discovery import PriorKnowledge
 
-    return PriorKnowledge.from_yaml(path)
+    prior = PriorKnowledge.from_yaml(path) if path is not None else PriorKnowledge()
+    return prior.with_graph(PriorKnowledge.read_graph(graph) if graph is not None else None)
 
 
 # --- learning -----------------------------------------------------------------------------

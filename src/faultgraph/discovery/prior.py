@@ -13,6 +13,12 @@ Given in Python or as a YAML file of metric names::
       - [latency, errors]
     sinks: [fault]        # can be caused, never a cause (no out-edges)
     sources: [traffic]    # can cause, never be caused (no in-edges)
+    graph:                # a known graph, used as given (a service map): these edges and
+      - [web_traffic, api_traffic]   # no other, same-step or lagged (a metric's own past
+      - "api_latency -> web_latency"  # stays allowed)
+
+``graph`` is also read from an edge-list file (:meth:`PriorKnowledge.read_graph`: a CSV
+with ``cause,effect`` columns, or a ``graph.json`` written by ``faultgraph discover``).
 
 Names may be glob patterns, so one line can state a rule for every service::
 
@@ -39,7 +45,7 @@ from faultgraph.errors import InvalidInputError
 __all__ = ["PriorKnowledge"]
 
 Edge = tuple[str, str]
-_KEYS = ("forbidden", "required", "tiers", "sinks", "sources")
+_KEYS = ("forbidden", "required", "tiers", "sinks", "sources", "graph")
 
 
 def _edge(item: Any, where: str) -> Edge:
@@ -102,6 +108,8 @@ class PriorKnowledge:
         tiers: groups of metrics in causal order; no edge goes to an earlier tier.
         sinks: metrics with no out-edges (a fault label: an effect only).
         sources: metrics with no in-edges (external load).
+        graph: a known graph used as given, or ``None``: its edges are required and no
+            other edge is allowed, same-step or lagged (a metric's own past still is).
 
     An edge is ``(source, target)`` or ``"source -> target"``; a bare string is one name
     (``sinks="fault"``), one edge (``forbidden="a -> b"``) or, inside ``tiers``, a tier
@@ -113,6 +121,7 @@ class PriorKnowledge:
     tiers: tuple[tuple[str, ...], ...] = ()
     sinks: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    graph: tuple[Edge, ...] | None = None
 
     def __post_init__(self) -> None:
         # a bare string is one name (or one 'a -> b' edge), never a sequence of characters
@@ -121,6 +130,8 @@ class PriorKnowledge:
         object.__setattr__(self, "tiers", _tiers(self.tiers, "tiers"))
         object.__setattr__(self, "sinks", _names(self.sinks, "sinks"))
         object.__setattr__(self, "sources", _names(self.sources, "sources"))
+        if self.graph is not None:
+            object.__setattr__(self, "graph", _edges(self.graph, "graph"))
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any], *, where: str = "prior") -> PriorKnowledge:
@@ -138,12 +149,60 @@ class PriorKnowledge:
             tiers=_tiers(spec.get("tiers"), f"{where}.tiers"),
             sinks=_names(spec.get("sinks"), f"{where}.sinks"),
             sources=_names(spec.get("sources"), f"{where}.sources"),
+            graph=_edges(spec["graph"], f"{where}.graph") if spec.get("graph") is not None else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The mapping :meth:`from_dict` reads (lists, ready for JSON or YAML)."""
-        return {"forbidden": [list(e) for e in self.forbidden], "required": [list(e) for e in self.required],
-                "tiers": [list(t) for t in self.tiers], "sinks": list(self.sinks), "sources": list(self.sources)}
+        out: dict[str, Any] = {"forbidden": [list(e) for e in self.forbidden],
+                               "required": [list(e) for e in self.required], "tiers": [list(t) for t in self.tiers],
+                               "sinks": list(self.sinks), "sources": list(self.sources)}
+        if self.graph is not None:
+            out["graph"] = [list(e) for e in self.graph]
+        return out
+
+    @staticmethod
+    def read_graph(path: str | Path) -> tuple[Edge, ...]:
+        """The edges of a known graph in a file: a CSV whose first two columns are cause and
+        effect (a header row naming them, e.g. ``cause,effect`` or ``source,target``), or a
+        JSON document with ``edges`` of ``{"source", "target"}`` (``faultgraph discover``'s
+        graph.json, a truth.json). Names may be glob patterns, as in a prior."""
+        import json
+
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"graph file {str(path)!r} cannot be read: {exc}") from None
+        if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+            try:
+                spec = json.loads(text)
+                pairs = [(str(e["source"]), str(e["target"])) for e in spec["edges"]]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InvalidInputError(f"graph file {str(path)!r} is no graph.json: it needs 'edges', each with "
+                                        f"'source' and 'target' ({type(exc).__name__}: {exc})") from None
+        else:
+            import csv
+
+            rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+            if not rows or len(rows[0]) < 2:
+                raise InvalidInputError(f"graph file {str(path)!r} needs two columns, cause and effect, with a "
+                                        "header row (e.g. cause,effect)")
+            bad = [k + 2 for k, r in enumerate(rows[1:]) if len(r) < 2 or not r[0].strip() or not r[1].strip()]
+            if bad:
+                raise InvalidInputError(f"graph file {str(path)!r}: line {bad[0]} lacks a cause or an effect")
+            pairs = [(r[0].strip(), r[1].strip()) for r in rows[1:]]
+        if not pairs:
+            raise InvalidInputError(f"graph file {str(path)!r} holds no edge")
+        return _edges(pairs, f"graph file {str(path)!r}")
+
+    def with_graph(self, edges: Iterable[Edge] | None) -> PriorKnowledge:
+        """This prior with ``graph`` set to ``edges`` (``None``: unchanged)."""
+        if edges is None:
+            return self
+        from dataclasses import replace
+
+        return replace(self, graph=tuple(edges))
 
     @classmethod
     def coerce(cls, prior: PriorKnowledge | str | Path | None) -> PriorKnowledge | None:
@@ -164,10 +223,15 @@ class PriorKnowledge:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise InvalidInputError(f"prior file {str(path)!r} cannot be read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"prior file {str(path)!r} cannot be read: it is not UTF-8 text") from None
         try:
             spec = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInputError(f"prior file {str(path)!r} is not valid YAML: {exc}") from None
+        except yaml.YAMLError as exc:  # one line: the problem and where (PyYAML draws the line below it)
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+            raise InvalidInputError(f"prior file {str(path)!r} is not valid YAML: {problem}{where}") from None
         return cls.from_dict(spec or {}, where=str(path))
 
     def expand(self, names: Sequence[str]) -> PriorKnowledge:
@@ -194,6 +258,7 @@ class PriorKnowledge:
             forbidden=edges(self.forbidden, "forbidden"), required=edges(self.required, "required"),
             tiers=tuple(group(t, "tiers") for t in self.tiers), sinks=group(self.sinks, "sinks"),
             sources=group(self.sources, "sources"),
+            graph=edges(self.graph, "graph") if self.graph is not None else None,
         )
 
     def masks(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +293,15 @@ class PriorKnowledge:
         later_to_earlier = ranked[:, None] & ranked[None, :] & (rank[:, None] > rank[None, :])
         allowed &= ~later_to_earlier
         required = np.zeros((d, d), dtype=bool)
+        if p.graph is not None:
+            given = p._graph_mask(idx, d)
+            conflict = np.argwhere(given & ~allowed)
+            if conflict.size:
+                i, j = conflict[0]
+                raise InvalidInputError(f"prior graph has the edge {names[i]} -> {names[j]}, which its forbidden "
+                                        "edges, tiers, sinks or sources rule out")
+            allowed &= given
+            required |= given
         for a, b in p.required:
             i, j = idx(a, "required"), idx(b, "required")
             if not allowed[i, j]:
@@ -241,6 +315,14 @@ class PriorKnowledge:
             raise InvalidInputError(f"prior requires a cycle: {path}")
         allowed &= ~required.T  # the reverse of a required edge would close a 2-cycle
         return allowed, required
+
+    def _graph_mask(self, idx: Any, d: int) -> np.ndarray:
+        """The ``(d, d)`` mask of the (expanded) ``graph``'s edges; ``idx(name, where)``
+        gives a name's index."""
+        given = np.zeros((d, d), dtype=bool)
+        for a, b in self.graph or ():
+            given[idx(a, "graph"), idx(b, "graph")] = True
+        return given
 
     def lagged_mask(self, names: Sequence[str]) -> np.ndarray:
         """The ``(d, d)`` boolean mask of allowed edges from a lagged copy ``x_i(t−l)`` to
@@ -263,5 +345,7 @@ class PriorKnowledge:
                 rank[index[name]] = k
         ranked = rank >= 0
         lagged &= ~(ranked[:, None] & ranked[None, :] & (rank[:, None] > rank[None, :]))
+        if p.graph is not None:
+            lagged &= p._graph_mask(lambda name, where: index[name], len(names))
         np.fill_diagonal(lagged, True)  # a sink's or a source's own past may still explain it
         return lagged
