@@ -26,6 +26,10 @@ MODULES = [
     "simulate/case.py",
     "simulate/graphs.py",
     "simulate/microservices.py",
+    "encode/__init__.py",
+    "encode/align.py",
+    "encode/encoder.py",
+    "encode/lags.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

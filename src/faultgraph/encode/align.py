@@ -102,19 +102,48 @@ def align(
     start: object | None = None,
     end: object | None = None,
 ) -> pd.DataFrame:
-    """Resample every column of ``frame`` (time index, NaN where a metric was not
-    scraped) onto the grid ``start, start + step, …, end``.
+    """Resample every column of ``frame`` onto the grid ``start, start + step, …, end``.
 
-    Args:
-        frame: metrics with a sorted time index (a ``DatetimeIndex`` or numbers).
-        step: the grid step: a duration (``"1min"``, ``"30s"``) or a number of seconds
-            for a time index; a number of index units for a numeric index. At most
-            ``MAX_GRID_POINTS`` (10 million) grid times.
-        method: ``"previous"`` (causal, default) or ``"linear"``.
-        max_gap: the farthest a sample may be from a grid time to be used (default
-            ``2 · step``).
-        start, end: the grid's first and last times (default: the data's range, with the
-            start rounded up to a whole step).
+    ``frame`` has a time index and NaN where a metric was not scraped. Each column is
+    resampled on its own: ``"previous"`` takes the last value at or before each grid time
+    (causal), ``"linear"`` interpolates between the samples either side (an exact hit takes
+    its value). A grid time farther than ``max_gap`` from the sample(s) it would use stays
+    NaN. See the module docstring.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Metrics with a sorted time index (a ``DatetimeIndex``, time-zone aware or not, or
+        numbers); non-empty. Not modified.
+    step : str, Timedelta or float
+        The grid step: a duration (``"1min"``, ``"30s"``) or a number of seconds for a time
+        index; a number of index units for a numeric index. Positive; the grid may hold at
+        most ``MAX_GRID_POINTS`` (10 million) times.
+    method : {"previous", "linear"}, default "previous"
+        ``"previous"`` is causal (safe online); ``"linear"`` also uses the next sample.
+    max_gap : str, Timedelta, float or None, default None
+        The farthest a sample may be from a grid time to be used, in the units of ``step``;
+        None means ``2 · step``.
+    start : object, optional
+        The grid's first time (a time, or a number on a numeric index); default the data's
+        first time rounded up to a whole step. A naive time on a zone-aware index is read
+        in the index's zone.
+    end : object, optional
+        The grid's last time; default the data's last time.
+
+    Returns
+    -------
+    DataFrame
+        One row per grid time (index named as ``frame``'s), one float column per metric.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``method`` is not a choice; ``frame`` is not a non-empty DataFrame, its index
+        holds neither times nor numbers or is not sorted; ``step`` or ``max_gap`` is not a
+        positive duration or number; ``start``/``end`` cannot be read (or carry a zone the
+        index lacks); or the grid would be empty, too fine for the index or larger than
+        ``MAX_GRID_POINTS``.
     """
     check_choice("method", method, ("previous", "linear"))
     if not isinstance(frame, pd.DataFrame) or frame.empty:

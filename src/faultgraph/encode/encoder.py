@@ -64,15 +64,32 @@ def _as_frame(data: Any, name: str) -> pd.DataFrame:
 
 def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8, *,
                         relative: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Per column: the median, and ``IQR / 1.349`` (the standard deviation of a normal
-    distribution with that IQR), or the standard deviation where the IQR is below
-    ``min_scale`` (a nearly constant metric), or 1 where that is below ``min_scale`` too.
-    With ``relative``, units do not matter: the IQR gives way to the standard deviation
-    where it is below ``min_scale`` times it (a metric nearly always at one value, such
-    as an error count), and 1 is used only where the standard deviation is below
-    :data:`RESOLUTION` times the column's largest |value| (rounding noise of a constant).
-    An absolute floor of 1e-8 flattened metrics near 5e-9 to zeros, and one relative to
-    the largest |value| left free disk bytes (5e11 ± 1000) unscaled."""
+    """Per column: a robust centre (the median) and scale.
+
+    The scale is ``IQR / 1.349`` (the standard deviation of a normal distribution with that
+    IQR). Without ``relative`` it gives way to the standard deviation where it is below
+    ``min_scale`` (a nearly constant metric), and to 1 where that is below ``min_scale``
+    too. With ``relative``, units do not matter: the IQR gives way to the standard
+    deviation where it is below ``min_scale`` times it (a metric nearly always at one
+    value, such as an error count) or at most :data:`RESOLUTION` times the column's
+    largest |value|, and 1 is used only where the standard deviation is itself at most that
+    resolution (rounding noise of a constant).
+
+    Parameters
+    ----------
+    values : (n, d) ndarray of float
+        Rows are time steps, columns metrics; no NaN.
+    min_scale : float, default 1e-8
+        The floor: absolute (in the metric's units) without ``relative``, a share of the
+        standard deviation with it.
+    relative : bool, default False
+        Whether ``min_scale`` is relative to each column's standard deviation.
+
+    Returns
+    -------
+    tuple of ((d,) ndarray, (d,) ndarray)
+        The centres and the scales; every scale is > 0.
+    """
     center = np.median(values, axis=0)
     q75, q25 = np.percentile(values, [75, 25], axis=0)
     scale = (q75 - q25) / _IQR_TO_SIGMA
@@ -86,10 +103,27 @@ def robust_center_scale(values: np.ndarray, min_scale: float = 1e-8, *,
 
 
 def constant_moves(departures: np.ndarray, values: np.ndarray, base: np.ndarray | float = 0.0) -> np.ndarray:
-    """Where metrics that held one value in training have left it: ``departures`` (steps
-    by metrics, from :meth:`MetricEncoder.departures`) beyond ``1e-9 · max(1, |value|)``
-    of 0 and of ``base`` (a recent median, say: a constant that moved for good before is
-    its new normal). A missing value is no move."""
+    """Where metrics that held one value in training have left it.
+
+    A departure counts when it is beyond ``1e-9 · max(1, |value|)`` of 0 and of ``base``
+    (a recent median, say: a constant that moved for good before is its new normal). A
+    missing value is no move.
+
+    Parameters
+    ----------
+    departures : (n, k) ndarray of float
+        Steps by metrics, each metric's value less its training constant (from
+        :meth:`MetricEncoder.departures`); NaN where missing.
+    values : (k,) array-like of float
+        The training constants, which set the tolerance.
+    base : (k,) ndarray or float, default 0.0
+        A departure level that is no longer news.
+
+    Returns
+    -------
+    (n, k) ndarray of bool
+        True where the metric has moved.
+    """
     tolerance = 1e-9 * np.maximum(1.0, np.abs(np.asarray(values, dtype=float)))
     with np.errstate(invalid="ignore"):  # NaN compares as False
         return (np.abs(departures - base) > tolerance) & (np.abs(departures) > tolerance)
@@ -104,7 +138,28 @@ def fill_gaps(frame: pd.DataFrame, max_gap: int, *, name: str = "data") -> pd.Da
     """Fill runs of at most ``max_gap`` missing values; raise if a longer run remains.
 
     Interior gaps are interpolated linearly in row order; leading and trailing gaps take
-    the nearest observed value. Returns a new frame.
+    the nearest observed value.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Steps by metrics, NaN where missing. Not modified.
+    max_gap : int
+        The longest run of consecutive missing steps that may be filled.
+    name : str, default "data"
+        What ``frame`` is called in error messages.
+
+    Returns
+    -------
+    DataFrame
+        A new frame without NaN.
+
+    Raises
+    ------
+    InvalidInputError
+        When a metric has no value at all, or a run of missing values is longer than
+        ``max_gap`` (the message suggests aligning asynchronous scrapes first when most rows
+        hold only some metrics).
     """
     if frame.notna().all().all():
         return frame.copy()
@@ -141,20 +196,29 @@ def _longest_nan_run(values: np.ndarray) -> int:
 class MetricEncoder(FittedAttributes):
     """Drop dead metrics, fill short gaps and scale robustly; fit on one window, apply to another.
 
-    Args:
-        max_gap: longest run of missing steps filled (default 5).
-        scale: ``"robust"`` (median/IQR, default), ``"standard"`` (mean/std) or ``None``.
-        min_scale: where the IQR-based scale is below this share of the standard
-            deviation (a metric nearly always at one value), the standard deviation is
-            used (default 1e-8); both are in the metric's units, so the same metrics in
-            other units scale the same.
+    Parameters
+    ----------
+    max_gap : int, default ``DEFAULTS.max_gap``
+        Longest run of missing steps filled; an integer ``>= 0``.
+    scale : {"robust", "standard", None}, default "robust"
+        ``"robust"`` (median and ``IQR / 1.349``, see :func:`robust_center_scale`),
+        ``"standard"`` (mean and standard deviation) or None (no scaling).
+    min_scale : float, default 1e-8
+        Where the IQR-based scale is below this share of the standard deviation (a metric
+        nearly always at one value), the standard deviation is used; both are in the
+        metric's units, so the same metrics in other units scale the same. ``>= 0``.
 
-    Attributes:
-        columns_: the metrics kept, in order.
-        dropped_: ``{metric: reason}`` for metrics dropped at fit.
-        constants_: ``{metric: value}`` for the metrics dropped as constant: the one value
-            each held (:meth:`departures` tells when new data leave it).
-        center_, scale_: per kept metric, as ``pandas.Series``.
+    Attributes
+    ----------
+    columns_ : list of str
+        The metrics kept, in order.
+    dropped_ : dict of str to str
+        ``{metric: reason}`` for metrics dropped at fit.
+    constants_ : dict of str to float
+        ``{metric: value}`` for the metrics dropped as constant: the one value each held
+        (:meth:`departures` tells when new data leave it).
+    center_, scale_ : pandas.Series
+        Per kept metric.
     """
 
     def __init__(self, *, max_gap: int = DEFAULTS.max_gap, scale: str | None = "robust", min_scale: float = 1e-8) -> None:
@@ -170,7 +234,29 @@ class MetricEncoder(FittedAttributes):
         check_nonnegative("min_scale", self.min_scale)
 
     def fit(self, data: Any) -> MetricEncoder:
-        """Learn which metrics to keep and their centre and scale from ``data``."""
+        """Learn which metrics to keep and their centre and scale from ``data``.
+
+        Drops metrics that are entirely missing, observed once, or constant (``dropped_``),
+        fills gaps of at most ``max_gap`` steps and computes the centre and scale of the rest.
+
+        Parameters
+        ----------
+        data : DataFrame or (n, d) array-like
+            Steps by metrics, normally a healthy period; an array's columns are named
+            ``x0, x1, …``. Numeric, finite or NaN, unique column names. Not modified.
+
+        Returns
+        -------
+        MetricEncoder
+            ``self``, fitted.
+
+        Raises
+        ------
+        InvalidInputError
+            When the parameters are out of range, ``data`` is empty, not 2-D, has duplicate
+            or non-numeric columns or infinite values, no metric is usable, or a gap is longer
+            than ``max_gap``.
+        """
         self._check_params()
         frame = _as_frame(data, "data")
         dropped: dict[str, str] = {}
@@ -206,7 +292,26 @@ class MetricEncoder(FittedAttributes):
         return self
 
     def transform(self, data: Any) -> pd.DataFrame:
-        """Select, fill and scale ``data`` with what ``fit`` learned; returns a new frame."""
+        """Select, fill and scale ``data`` with what ``fit`` learned.
+
+        Parameters
+        ----------
+        data : DataFrame or (n, d) array-like
+            Steps by metrics; must hold every metric in ``columns_`` (others are ignored).
+
+        Returns
+        -------
+        DataFrame
+            A new frame, columns ``columns_``, values ``(x − center_) / scale_``.
+
+        Raises
+        ------
+        NotFittedError
+            When the encoder is not fitted.
+        InvalidInputError
+            When ``data`` lacks fitted metrics, is malformed as in :meth:`fit`, or has a gap
+            longer than ``max_gap``.
+        """
         if not hasattr(self, "columns_"):
             raise NotFittedError("this MetricEncoder is not fitted yet; call fit(data) first")
         frame = _as_frame(data, "data")
@@ -219,10 +324,30 @@ class MetricEncoder(FittedAttributes):
         return (filled - self.center_) / self.scale_
 
     def departures(self, data: pd.DataFrame) -> pd.DataFrame:
-        """For each metric that was constant at fit and is a column of ``data``: its value
-        less that constant (missing values stay missing). A metric that never moved in the
-        fitting window has no scale to score it on, so it is not in :meth:`transform`'s
-        output; any departure is news. Only those columns are read (and checked)."""
+        """For each metric that was constant at fit and is a column of ``data``: its value less that constant.
+
+        A metric that never moved in the fitting window has no scale to score it on, so it is
+        not in :meth:`transform`'s output; any departure is news. Only those columns are read
+        (and checked).
+
+        Parameters
+        ----------
+        data : DataFrame
+            Steps by metrics, with metric names as columns.
+
+        Returns
+        -------
+        DataFrame
+            One column per constant metric present in ``data`` (none: an empty frame on
+            ``data``'s index); missing values stay missing.
+
+        Raises
+        ------
+        NotFittedError
+            When the encoder is not fitted.
+        InvalidInputError
+            When ``data`` is not a DataFrame or those columns are malformed.
+        """
         if not hasattr(self, "columns_"):
             raise NotFittedError("this MetricEncoder is not fitted yet; call fit(data) first")
         if not isinstance(data, pd.DataFrame):
@@ -234,7 +359,23 @@ class MetricEncoder(FittedAttributes):
         return _as_frame(data[present], "data") - values
 
     def fit_transform(self, data: Any) -> pd.DataFrame:
-        """``fit(data)`` then ``transform(data)``."""
+        """``fit(data)`` then ``transform(data)``.
+
+        Parameters
+        ----------
+        data : DataFrame or (n, d) array-like
+            Steps by metrics, as for :meth:`fit`.
+
+        Returns
+        -------
+        DataFrame
+            The encoded ``data``.
+
+        Raises
+        ------
+        InvalidInputError
+            As :meth:`fit`.
+        """
         return self.fit(data).transform(data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -250,7 +391,24 @@ class MetricEncoder(FittedAttributes):
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> MetricEncoder:
-        """Rebuild a fitted encoder from :meth:`to_dict`'s output."""
+        """Rebuild a fitted encoder from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        spec : dict
+            The output of :meth:`to_dict` (``constants`` may be absent, from folders saved
+            before it was kept).
+
+        Returns
+        -------
+        MetricEncoder
+            A fitted encoder.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``spec`` lacks a key or holds a value of the wrong type.
+        """
         try:
             enc = cls(max_gap=int(spec["max_gap"]), scale=spec["scale"], min_scale=float(spec["min_scale"]))
             enc.columns_ = [str(c) for c in spec["columns"]]

@@ -30,8 +30,35 @@ def _series(name: str, value: Any) -> np.ndarray:
 
 
 def cross_correlation(x: Any, y: Any, max_lag: int, *, difference: bool = True) -> np.ndarray:
-    """``c[k] = corr(x[t − k], y[t])`` for ``k = 0 … max_lag``: how strongly ``y`` follows
-    ``x`` after ``k`` steps (on first differences when ``difference``)."""
+    """The lagged cross-correlation ``c[k] = corr(x[t − k], y[t])`` for ``k = 0 … max_lag``.
+
+    How strongly ``y`` follows ``x`` after ``k`` steps, on first differences when
+    ``difference`` (a simple pre-whitening, see the module docstring). A lag at which
+    either series is constant has correlation 0.
+
+    Parameters
+    ----------
+    x : (n,) array-like of float
+        The leading series; finite values.
+    y : (n,) array-like of float
+        The following series, same length; finite values.
+    max_lag : int
+        Largest lag in steps; a non-negative integer, with at least ``max_lag + 3`` steps
+        (after differencing).
+    difference : bool, default True
+        Whether to correlate first differences rather than levels.
+
+    Returns
+    -------
+    (max_lag + 1,) ndarray of float
+        Pearson correlations in ``[−1, 1]``, index ``k``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``x`` or ``y`` is not a 1-D array of finite numbers, their lengths differ,
+        ``max_lag`` is not a non-negative integer or the series are too short for it.
+    """
     x, y = _series("x", x), _series("y", y)
     if x.shape != y.shape:
         raise InvalidInputError(f"x and y must have the same length, got {x.size} and {y.size}")
@@ -50,5 +77,30 @@ def cross_correlation(x: Any, y: Any, max_lag: int, *, difference: bool = True) 
 
 
 def peak_lag(x: Any, y: Any, max_lag: int, *, difference: bool = True) -> int:
-    """The lag ``k`` in ``0 … max_lag`` with the largest ``|corr(x[t − k], y[t])|``."""
+    """The lag ``k`` in ``0 … max_lag`` with the largest ``|corr(x[t − k], y[t])|``.
+
+    The delay an effect takes from ``x`` to ``y``, by :func:`cross_correlation`; ties go
+    to the smallest lag.
+
+    Parameters
+    ----------
+    x : (n,) array-like of float
+        The leading series; finite values.
+    y : (n,) array-like of float
+        The following series, same length.
+    max_lag : int
+        Largest lag tried; a non-negative integer.
+    difference : bool, default True
+        Whether to correlate first differences.
+
+    Returns
+    -------
+    int
+        The lag in steps.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`cross_correlation`.
+    """
     return int(np.argmax(np.abs(cross_correlation(x, y, max_lag, difference=difference))))
