@@ -7,6 +7,8 @@ import typer
 
 from faultgraph.service.cli import register
 
+__all__ = ["app"]
+
 app = typer.Typer(name="faultgraph.service", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False, rich_markup_mode=None)
 register(app)

@@ -30,8 +30,8 @@ from typing import Any
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["Alert", "PayloadError", "WebhookPayload", "dedup_key", "parse_payload", "parse_time",
-           "window_of"]
+__all__ = ["Alert", "PayloadError", "WebhookPayload", "dedup_key", "format_time", "label_fingerprint", "parse_alert",
+           "parse_payload", "parse_request", "parse_time", "window_of"]
 
 #: The payload version this service reads.
 VERSION = "4"

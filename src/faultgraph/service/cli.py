@@ -15,7 +15,7 @@ import typer
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["parse_when", "register"]
+__all__ = ["parse_when", "register", "write_frame"]
 
 
 def parse_when(text: str, now: float | None = None) -> float:

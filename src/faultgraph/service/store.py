@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from faultgraph.errors import FaultgraphError, InvalidInputError
 from faultgraph.service._extra import require
 
-__all__ = ["SCHEMA_VERSION", "STATUSES", "IncidentStore", "StoreError"]
+__all__ = ["SCHEMA_VERSION", "STATUSES", "IncidentStore", "StoreError", "engine_url"]
 
 #: The version of the tables this code writes; a store of a newer version is refused.
 SCHEMA_VERSION = 1

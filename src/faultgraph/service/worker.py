@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,22 +149,24 @@ class WorkerPool:
     """``workers`` threads explaining the incidents queued in ``store`` (a bounded queue
     of ``queue_size`` ids, refilled from the store when it had no room).
 
-    An incident is ``done`` once ranked; its HTML report is rendered afterwards, when no
-    incident waits to be ranked (or at once when someone asks for it: :meth:`report`), so
-    a burst of alerts is ranked first.
+    An incident is ``done`` once ranked; its HTML report (which costs more than the
+    ranking) is drawn afterwards by one more thread, once no alert came for ``quiet``
+    seconds and none waits to be ranked, or at once when someone asks for it
+    (:meth:`report`): a burst of alerts is ranked first.
     """
 
     def __init__(self, store: IncidentStore, explainer: Any, *, workers: int = 2, queue_size: int = 1000,
-                 sweep_every: float = 1.0) -> None:
+                 sweep_every: float = 1.0, quiet: float = 2.0) -> None:
         self.store = store
+        self.quiet = quiet
+        self._last_submit = 0.0
         self.explainer = explainer
         self.workers = workers
-        self.queue: queue.PriorityQueue[tuple[int, int, int]] = queue.PriorityQueue(maxsize=queue_size)
+        self.queue: queue.Queue[int] = queue.Queue(maxsize=queue_size)
         self.sweep_every = sweep_every
         self.latency = LatencyHistogram()
         self._queued: set[int] = set()
         self._renders: dict[int, tuple[int, Callable[[], str]]] = {}  # id -> (revision, render)
-        self._seq = 0
         self._guard = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -178,6 +179,7 @@ class WorkerPool:
         self._threads = [threading.Thread(target=self._work, name=f"faultgraph-worker-{i}", daemon=True)
                          for i in range(self.workers)]
         self._threads.append(threading.Thread(target=self._sweep, name="faultgraph-sweeper", daemon=True))
+        self._threads.append(threading.Thread(target=self._draw, name="faultgraph-reporter", daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -195,20 +197,29 @@ class WorkerPool:
         with self._guard:
             return len(self._queued)
 
-    def _put(self, priority: int, incident_id: int) -> bool:
-        self._seq += 1
-        try:
-            self.queue.put_nowait((priority, self._seq, incident_id))
-        except queue.Full:
-            return False
-        return True
+    def _draw(self) -> None:
+        """Draw the pending reports, oldest first, while nothing else is going on."""
+        while not self._stop.wait(0.2):
+            while not self._stop.is_set():
+                with self._guard:
+                    busy = self._queued or time.monotonic() - self._last_submit < self.quiet
+                    incident_id = next(iter(self._renders), None) if not busy else None
+                if incident_id is None:
+                    break
+                try:
+                    self.render(incident_id)
+                except Exception:  # noqa: BLE001 - the store failed: drawn when asked for
+                    log.exception("incident %s: the report could not be stored", incident_id)
 
     def submit(self, incident_id: int) -> bool:
         """Queue ``incident_id``; ``False`` when the queue is full (the sweep takes it later)."""
         with self._guard:
+            self._last_submit = time.monotonic()
             if incident_id in self._queued:
                 return True
-            if not self._put(0, incident_id):
+            try:
+                self.queue.put_nowait(incident_id)
+            except queue.Full:
                 return False
             self._queued.add(incident_id)
             return True
@@ -228,16 +239,13 @@ class WorkerPool:
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                priority, _, incident_id = self.queue.get(timeout=0.2)
+                incident_id = self.queue.get(timeout=0.2)
             except queue.Empty:
                 continue
             try:
-                if priority == 0:
-                    with self._guard:
-                        self._queued.discard(incident_id)
-                    self.run_one(incident_id)
-                else:
-                    self.render(incident_id)
+                with self._guard:
+                    self._queued.discard(incident_id)
+                self.run_one(incident_id)
             except Exception:  # noqa: BLE001 - the store failed: the sweep retries
                 log.exception("incident %s could not be processed", incident_id)
 
@@ -263,10 +271,10 @@ class WorkerPool:
             return None  # changed meanwhile (a resolved alert): it is queued again
         if html is None:
             with self._guard:
+                self._renders.pop(incident_id, None)
                 self._renders[incident_id] = (incident["revision"], report)
-                while len(self._renders) > 4 * self.queue.maxsize:  # keep memory bounded
-                    self._renders.pop(next(iter(self._renders)))
-                self._put(1, incident_id)  # if full: rendered when asked for
+                while len(self._renders) > self.queue.maxsize:  # memory stays bounded: the oldest are
+                    self._renders.pop(next(iter(self._renders)))  # drawn when asked for
         return "done"
 
     def render(self, incident_id: int) -> None:
@@ -301,7 +309,3 @@ class WorkerPool:
         html = self.explainer.report(incident["rca"], incident.get("target"))
         self.store.set_report(incident_id, incident["revision"], html)
         return html
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
