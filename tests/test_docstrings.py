@@ -30,6 +30,13 @@ MODULES = [
     "encode/align.py",
     "encode/encoder.py",
     "encode/lags.py",
+    "discovery/_owlqn.py",
+    "discovery/functions.py",
+    "discovery/optimizers.py",
+    "discovery/postprocess.py",
+    "discovery/prior.py",
+    "discovery/refine.py",
+    "discovery/sink.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

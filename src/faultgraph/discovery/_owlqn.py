@@ -43,18 +43,48 @@ def minimize_l1(
 ) -> tuple[np.ndarray, int, bool]:
     """Minimise ``fun(W) + Σ lambda1 ∘ |W|`` with ``W_ij = 0`` wherever not ``allowed``.
 
-    ``fun`` returns ``(f, gradient)`` where ``gradient()`` computes ``∇f`` (or returns
-    ``None`` for a point outside the domain); it is called only for accepted steps, so
-    rejected trial points cost a value, not a gradient. ``f`` may be infinite outside
-    the domain.
-    ``max_step`` caps the largest change of one weight in the first iteration.
-    ``precondition``, a ``(d, d)`` symmetric positive definite ``P``, sets the initial
-    inverse-Hessian guess of the quasi-Newton update to ``γ P`` acting on each column
-    of ``W`` (for the least-squares loss, whose Hessian acts as ``V ↦ S V``,
-    ``P = S⁻¹`` is exact); without it the guess is the usual ``γ I``.
-    Stops when the relative decrease of the objective over one iteration (relative to
-    the objective's own size, in any units) falls below ``tol`` (twice in a row) or
-    after ``max_iter`` iterations. Returns ``(W, n_iterations, converged)``.
+    OWL-QN (Andrew and Gao 2007): L-BFGS directions restricted to the orthant of the
+    pseudo-gradient, with a backtracking line search that projects onto that orthant and
+    rejects points where ``f`` is infinite. Stops when the relative decrease of the
+    objective over one iteration (relative to the objective's own size, in any units)
+    falls below ``tol`` twice in a row, when no descent direction remains, or after
+    ``max_iter`` iterations.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(W) -> (f, gradient)`` where ``gradient()`` computes ``∇f`` (or returns None
+        for a point outside the domain); it is called only for accepted steps, so rejected
+        trial points cost a value, not a gradient. ``f`` may be infinite outside the domain.
+    W0 : ndarray
+        The starting point, any shape; must lie inside the domain. Not modified.
+    lambda1 : ndarray
+        L1 weight of each entry, shape of ``W0``; ``>= 0``.
+    allowed : ndarray of bool
+        Free entries, shape of ``W0``; the others are held at 0.
+    max_iter : int
+        Iterations at most.
+    tol : float
+        Relative decrease of the objective below which (twice in a row) it stops.
+    max_step : float, default 1.0
+        The largest change of one weight in the first iteration.
+    memory : int, default 10
+        Number of L-BFGS correction pairs kept.
+    precondition : (r, r) ndarray, optional
+        A symmetric positive definite ``P`` (``r = W0.shape[0]``) that sets the initial
+        inverse-Hessian guess to ``γ P`` acting on each column of ``W`` (for the
+        least-squares loss, whose Hessian acts as ``V ↦ S V``, ``P = S⁻¹`` is exact);
+        without it the guess is the usual ``γ I``. Applied in single precision.
+
+    Returns
+    -------
+    tuple of (ndarray, int, bool)
+        ``(W, n_iterations, converged)``.
+
+    Raises
+    ------
+    ValueError
+        When ``W0`` lies outside the objective's domain.
     """
     shape = W0.shape
     free = allowed.ravel().astype(bool)

@@ -21,13 +21,26 @@ def least_squares_loss(W: np.ndarray, S: np.ndarray) -> tuple[float, np.ndarray]
     """Least-squares score of a linear SEM, from sufficient statistics.
 
     ``loss(W) = 1/(2n) ||X − XW||_F² = ½ tr((I − W)ᵀ S (I − W))`` with gradient
-    ``−S (I − W)``, where ``S = XᵀX / n`` is the ``(d, d)`` second-moment matrix of
-    the centred data (Zheng et al. 2018, eq. 4; Bello et al. 2022, sec. 5). The cost
-    is O(d³) whatever the number of samples ``n``.
+    ``−S (I − W)``, where ``S = XᵀX / n`` is the second-moment matrix of the centred data
+    (Zheng et al. 2018, eq. 4; Bello et al. 2022, sec. 5). The cost is O(d³) whatever the
+    number of samples ``n``.
 
     With lags, ``S`` is the ``(k, k)`` moment matrix of ``Z = [X_t, X_{t−1}, …]`` and
     ``W`` is ``(k, d)``: the loss is ``1/(2n) ||X_t − Z W||²`` and ``I`` becomes the
     first ``d`` columns of the ``(k, k)`` identity.
+
+    Parameters
+    ----------
+    W : (k, d) ndarray of float
+        Weights; ``W[i, j]`` is the weight of ``z_i → x_j`` (``k = d`` without lags).
+    S : (k, k) ndarray of float
+        ``ZᵀZ/n``, the second-moment matrix of the centred candidate space, present-time
+        variables first.
+
+    Returns
+    -------
+    tuple of (float, (k, d) ndarray)
+        The loss and its gradient with respect to ``W``.
     """
     d = W.shape[1]
     R = S[:, :d] - S @ W  # S (E − W), E = the first d columns of I
@@ -39,7 +52,17 @@ def h_expm(W: np.ndarray) -> tuple[float, np.ndarray]:
     """NOTEARS acyclicity: ``h(W) = tr(exp(W∘W)) − d``, zero exactly on DAGs.
 
     Gradient ``exp(W∘W)ᵀ ∘ 2W`` (Zheng et al. 2018, "DAGs with NO TEARS", eq. 8;
-    the paper's eq. 2 with ``A = W∘W``).
+    CGL-BFI eq. 2 with ``A = W∘W``).
+
+    Parameters
+    ----------
+    W : (d, d) ndarray of float
+        Weighted adjacency matrix; ``W[i, j] != 0`` is the edge ``x_i → x_j``.
+
+    Returns
+    -------
+    tuple of (float, (d, d) ndarray)
+        ``h(W) >= 0`` and its gradient.
     """
     E = sla.expm(W * W)
     return float(np.trace(E) - W.shape[0]), E.T * (2.0 * W)
@@ -50,7 +73,19 @@ def h_logdet(W: np.ndarray, s: float = 1.0) -> tuple[float, np.ndarray]:
 
     Gradient ``2 W ∘ (sI − W∘W)⁻ᵀ`` (Bello et al. 2022, "DAGMA", eq. 5). Defined on
     the set where ``sI − W∘W`` is an M-matrix (spectral radius of ``W∘W`` below
-    ``s``); outside it this returns ``(inf, nan)``.
+    ``s``).
+
+    Parameters
+    ----------
+    W : (d, d) ndarray of float
+        Weighted adjacency matrix; ``W[i, j] != 0`` is the edge ``x_i → x_j``.
+    s : float, default 1.0
+        The log-det parameter; ``> 0``.
+
+    Returns
+    -------
+    tuple of (float, (d, d) ndarray)
+        ``h_s(W)`` and its gradient; ``(inf, NaN array)`` outside the domain.
     """
     factor = logdet_factor(W, s)
     G = None if factor is None else logdet_gradient(W, factor)
@@ -60,11 +95,24 @@ def h_logdet(W: np.ndarray, s: float = 1.0) -> tuple[float, np.ndarray]:
 
 
 def logdet_factor(W: np.ndarray, s: float) -> tuple[float, np.ndarray, np.ndarray] | None:
-    """``(h_s(W), lu, piv)`` from one LU factorisation, or ``None`` if ``det(sI − W∘W) <= 0``.
+    """``(h_s(W), lu, piv)`` from one LU factorisation of ``sI − W∘W``.
 
     The cheap half of :func:`h_logdet` (O(d³/3)): enough for a line search to reject a
     point. ``det > 0`` is necessary, not sufficient, for the domain;
     :func:`logdet_gradient` completes the check.
+
+    Parameters
+    ----------
+    W : (d, d) ndarray of float
+        Weighted adjacency matrix among present-time variables.
+    s : float
+        The log-det parameter; ``> 0``.
+
+    Returns
+    -------
+    tuple of (float, ndarray, ndarray) or None
+        ``h_s(W)`` and LAPACK's ``getrf`` factors (``lu``, ``piv``), or None where
+        ``sI − W∘W`` is singular or ``det(sI − W∘W) <= 0``.
     """
     d = W.shape[0]
     M = W * W
@@ -81,9 +129,23 @@ def logdet_factor(W: np.ndarray, s: float) -> tuple[float, np.ndarray, np.ndarra
 
 
 def logdet_gradient(W: np.ndarray, factor: tuple[float, np.ndarray, np.ndarray]) -> np.ndarray | None:
-    """``2 W ∘ (sI − W∘W)⁻ᵀ`` from :func:`logdet_factor`'s LU, or ``None`` outside the domain.
+    """``2 W ∘ (sI − W∘W)⁻ᵀ`` from :func:`logdet_factor`'s LU, or None outside the domain.
 
-    An M-matrix has an entrywise non-negative inverse; outside the domain it has not.
+    An M-matrix has an entrywise non-negative inverse; outside the domain it has not, so
+    an inverse with an entry below ``−1e-10`` (relative to its mean diagonal, at least 1)
+    marks the point as outside.
+
+    Parameters
+    ----------
+    W : (d, d) ndarray of float
+        The weights passed to :func:`logdet_factor`.
+    factor : tuple of (float, ndarray, ndarray)
+        :func:`logdet_factor`'s output for ``W`` (not None).
+
+    Returns
+    -------
+    (d, d) ndarray or None
+        The gradient of ``h_s``, or None outside the domain.
     """
     Minv, info = _getri(factor[1], factor[2])
     # LAPACK returns Fortran order, so Minv.T is C-contiguous like W: the product is fast.

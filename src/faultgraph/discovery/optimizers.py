@@ -25,13 +25,20 @@ Callback = Callable[[dict[str, Any]], None]
 class OptimizerResult:
     """What a continuous optimiser returns.
 
-    Attributes:
-        W: ``(k, d)`` learned weights, unthresholded (``W[:d]`` among present variables).
-        h: the acyclicity value ``h(W)`` of the returned ``W`` (the optimiser's own form).
-        loss: the least-squares loss of ``W``.
-        n_iter: quasi-Newton iterations summed over all sub-problems.
-        n_outer: outer iterations (central-path steps or dual ascent steps).
-        converged: whether ``h`` reached ``h_tol``.
+    Attributes
+    ----------
+    W : (k, d) ndarray
+        Learned weights, unthresholded (``W[:d]`` among present variables).
+    h : float
+        The acyclicity value ``h(W)`` of the returned ``W`` (the optimiser's own form).
+    loss : float
+        The least-squares loss of ``W``.
+    n_iter : int
+        Quasi-Newton iterations summed over all sub-problems.
+    n_outer : int
+        Outer iterations (central-path steps or dual ascent steps).
+    converged : bool
+        Whether ``h`` reached ``h_tol``.
     """
 
     W: np.ndarray
@@ -102,32 +109,62 @@ def dagma_linear(
 
     ``h_s(W) = −log det(sI − W∘W) + d log s`` (Bello, Aragam and Ravikumar 2022,
     "DAGMA: Learning DAGs via M-matrices and a Log-Determinant Acyclicity
-    Characterization", Algorithm 1). Each sub-problem, divided by ``mu``, is solved to
-    optimality with L-BFGS-B on ``W = W⁺ − W⁻`` with OWL-QN (the reference uses Adam), warm-started
-    from the previous one, which is what makes this implementation fast.
+    Characterization", Algorithm 1). Each sub-problem, divided by ``mu``, is solved with
+    OWL-QN, a quasi-Newton method for L1 penalties working on ``W`` directly (the
+    reference uses Adam), preconditioned by ``S⁻¹`` and warm-started from the previous
+    one, which is what makes this implementation fast. A warm start outside the domain of
+    the next ``s`` is halved until it lies inside.
 
-    Args:
-        S: ``(k, k)`` second-moment matrix ``ZᵀZ/n`` of the centred candidate space
-            ``Z = [X_t, X_{t−1}, …]``: the ``d = n_vars`` present-time variables first,
-            then any lagged copies (``k = d`` without lags).
-        lambda1: L1 penalty weight, >= 0.
-        n_vars: number of present-time variables ``d`` (default ``k``). The weights are
-            ``(k, d)``: rows ``:d`` the DAG among present variables, under the
-            acyclicity constraint; the lagged rows are unconstrained, since the past can
-            only cause the present (as in DYNOTEARS, Pamfil et al. 2020).
-        allowed: ``(k, d)`` boolean; ``False`` fixes an edge at zero (priors).
-        unpenalized: ``(k, d)`` boolean; ``True`` exempts an edge from the L1 penalty
-            (required edges).
-        T: number of central-path steps; ``mu_init`` and ``mu_factor`` set ``mu``.
-        s: the log-det parameter for each step (a sequence of length ``T`` or one value).
-        max_iter: quasi-Newton iterations allowed per step.
-        tol: the last step ends when the objective falls by less than this fraction
-            twice in a row; ``warm_tol`` does the same for the earlier steps, whose
-            solutions only warm-start the next one. Default: 1e-6, or 1e-5 above 200
-            candidate variables, where each iteration costs O(d³) (measured in
-            ``benchmarks/results/discovery.md``).
-        h_tol: the final ``h`` below which the result counts as converged.
-        callback: called after each step with ``{"step", "steps", "mu", "h", "loss"}``.
+    Parameters
+    ----------
+    S : (k, k) array-like of float
+        Second-moment matrix ``ZᵀZ/n`` of the centred candidate space
+        ``Z = [X_t, X_{t−1}, …]``: the ``d = n_vars`` present-time variables first, then
+        any lagged copies (``k = d`` without lags).
+    lambda1 : float, default 0.03
+        L1 penalty weight; finite and ``>= 0``.
+    n_vars : int, optional
+        Number of present-time variables ``d`` in ``[1, k]`` (default ``k``). The weights
+        are ``(k, d)``: rows ``:d`` the DAG among present variables, under the acyclicity
+        constraint; the lagged rows are unconstrained, since the past can only cause the
+        present (as in DYNOTEARS, Pamfil et al. 2020).
+    allowed : (k, d) array-like of bool, optional
+        ``False`` fixes an edge at zero (priors); self-loops are always excluded.
+    unpenalized : (k, d) array-like of bool, optional
+        ``True`` exempts an edge from the L1 penalty (required edges).
+    T : int, default 5
+        Number of central-path steps; ``>= 1``.
+    mu_init : float, default 1.0
+        ``mu`` of the first step.
+    mu_factor : float, default 0.1
+        ``mu`` is multiplied by this after each step.
+    s : float or sequence of float, default (1.0, 0.9, 0.8, 0.7, 0.6)
+        The log-det parameter for each step: one positive value, or ``T`` of them.
+    max_iter : int, default 2000
+        Quasi-Newton iterations allowed per step.
+    tol : float, optional
+        The last step ends when the objective falls by less than this fraction twice in a
+        row. Default: 1e-6, or 1e-5 above 200 candidate variables, where each iteration
+        costs O(d³) (see ``benchmarks/results/discovery.md``).
+    warm_tol : float, default 1e-4
+        The same for the earlier steps, whose solutions only warm-start the next one.
+    h_tol : float, default 1e-4
+        The final ``h`` below which the result counts as converged.
+    callback : callable, optional
+        Called after each step with ``{"step", "steps", "mu", "h", "loss"}``.
+
+    Returns
+    -------
+    OptimizerResult
+        The ``(k, d)`` weights, final ``h_s``, loss, iterations, ``T`` and whether
+        ``h <= h_tol``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``S`` is not square, ``n_vars`` is outside ``[1, k]``, ``lambda1`` is negative
+        or not finite, ``allowed`` has the wrong shape, ``T < 1``, or ``s`` is not one
+        positive value or ``T`` positive values.
     """
     S = np.asarray(S, dtype=np.float64)
     d, ok, lam = _masks(S, n_vars, allowed, unpenalized, lambda1)
@@ -195,15 +232,41 @@ def notears_linear(
     (Zheng, Aragam, Ravikumar and Xing 2018, "DAGs with NO TEARS", Algorithm 1);
     sub-problems by OWL-QN, a quasi-Newton method for L1 penalties.
 
-    Args:
-        S, n_vars: the candidate space's moments and its present-time size, as in
-            :func:`dagma_linear`.
-        lambda1: L1 penalty weight, >= 0.
-        allowed, unpenalized: as in :func:`dagma_linear`.
-        max_outer: dual-ascent steps at most.
-        h_tol: stop once ``h(W) <= h_tol``; ``rho_max`` stops the penalty growing.
-        max_iter, tol: per sub-problem, as in :func:`dagma_linear`.
-        callback: called after each dual step with ``{"step", "steps", "rho", "h", "loss"}``.
+    Parameters
+    ----------
+    S : (k, k) array-like of float
+        The candidate space's second moments, as in :func:`dagma_linear`.
+    lambda1 : float, default 0.1
+        L1 penalty weight; finite and ``>= 0``.
+    n_vars : int, optional
+        Present-time variables ``d`` in ``[1, k]``, as in :func:`dagma_linear`.
+    allowed : (k, d) array-like of bool, optional
+        ``False`` fixes an edge at zero.
+    unpenalized : (k, d) array-like of bool, optional
+        ``True`` exempts an edge from the L1 penalty.
+    max_outer : int, default 100
+        Dual-ascent steps at most.
+    h_tol : float, default 1e-8
+        Stop once ``h(W) <= h_tol`` (and count as converged).
+    rho_max : float, default 1e16
+        Stop once the penalty ``rho`` reaches this.
+    max_iter : int, default 2000
+        Quasi-Newton iterations per sub-problem.
+    tol : float, default 1e-6
+        Relative decrease of the objective below which a sub-problem ends (twice in a row).
+    callback : callable, optional
+        Called after each dual step with ``{"step", "steps", "rho", "h", "loss"}``.
+
+    Returns
+    -------
+    OptimizerResult
+        The weights, final ``h``, loss, iterations, outer steps and whether ``h <= h_tol``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``S`` is not square, ``n_vars`` is outside ``[1, k]``, ``lambda1`` is negative
+        or not finite, or ``allowed`` has the wrong shape.
     """
     S = np.asarray(S, dtype=np.float64)
     d, ok, lam = _masks(S, n_vars, allowed, unpenalized, lambda1)

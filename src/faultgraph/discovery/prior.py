@@ -102,18 +102,26 @@ def _tiers(tiers: Any, where: str) -> tuple[tuple[str, ...], ...]:
 class PriorKnowledge:
     """What is known about the causal graph before looking at data.
 
-    Attributes:
-        forbidden: edges ``(source, target)`` that must not appear.
-        required: edges that must appear (exempt from the L1 penalty and thresholding).
-        tiers: groups of metrics in causal order; no edge goes to an earlier tier.
-        sinks: metrics with no out-edges (a fault label: an effect only).
-        sources: metrics with no in-edges (external load).
-        graph: a known graph used as given, or ``None``: its edges are required and no
-            other edge is allowed, same-step or lagged (a metric's own past still is).
-
     An edge is ``(source, target)`` or ``"source -> target"``; a bare string is one name
     (``sinks="fault"``), one edge (``forbidden="a -> b"``) or, inside ``tiers``, a tier
-    of one name. A flat pair ``forbidden=["a", "b"]`` is refused as ambiguous.
+    of one name. A flat pair ``forbidden=["a", "b"]`` is refused as ambiguous. Names may
+    be glob patterns, expanded by :meth:`expand`.
+
+    Attributes
+    ----------
+    forbidden : tuple of (str, str)
+        Edges ``(source, target)`` that must not appear.
+    required : tuple of (str, str)
+        Edges that must appear (exempt from the L1 penalty and thresholding).
+    tiers : tuple of tuple of str
+        Groups of metrics in causal order; no edge goes to an earlier tier.
+    sinks : tuple of str
+        Metrics with no out-edges (a fault label: an effect only).
+    sources : tuple of str
+        Metrics with no in-edges (external load).
+    graph : tuple of (str, str) or None
+        A known graph used as given, or None: its edges are required and no other edge is
+        allowed, same-step or lagged (a metric's own past still is).
     """
 
     forbidden: tuple[Edge, ...] = ()
@@ -135,7 +143,26 @@ class PriorKnowledge:
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any], *, where: str = "prior") -> PriorKnowledge:
-        """Build from a mapping with the keys of the YAML format (all optional)."""
+        """Build from a mapping with the keys of the YAML format (all optional).
+
+        Parameters
+        ----------
+        spec : dict
+            Keys among ``forbidden``, ``required``, ``tiers``, ``sinks``, ``sources`` and
+            ``graph``, valued as in the module docstring.
+        where : str, default "prior"
+            What ``spec`` is called in error messages (a file name, say).
+
+        Returns
+        -------
+        PriorKnowledge
+
+        Raises
+        ------
+        InvalidInputError
+            When ``spec`` is not a mapping, has unknown keys, or a value is not a list of edges,
+            names or tiers as its key needs.
+        """
         if not isinstance(spec, dict):
             raise InvalidInputError(
                 f"{where} must be a mapping with keys {', '.join(_KEYS)}; got {type(spec).__name__}"
@@ -163,10 +190,31 @@ class PriorKnowledge:
 
     @staticmethod
     def read_graph(path: str | Path) -> tuple[Edge, ...]:
-        """The edges of a known graph in a file: a CSV whose first two columns are cause and
-        effect (a header row naming them, e.g. ``cause,effect`` or ``source,target``), or a
-        JSON document with ``edges`` of ``{"source", "target"}`` (``faultgraph discover``'s
-        graph.json, a truth.json). Names may be glob patterns, as in a prior."""
+        """The edges of a known graph in a file.
+
+        A CSV whose first two columns are cause and effect (a header row naming them, e.g.
+        ``cause,effect`` or ``source,target``; blank rows skipped), or a JSON document with
+        ``edges`` of ``{"source", "target"}`` (``faultgraph discover``'s graph.json, a
+        truth.json); JSON is recognised by a ``.json`` suffix or a leading ``{``. Names may be
+        glob patterns, as in a prior.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file.
+
+        Returns
+        -------
+        tuple of (str, str)
+            The edges, in file order.
+
+        Raises
+        ------
+        InvalidInputError
+            When the file cannot be read as UTF-8, the JSON lacks ``edges`` with ``source`` and
+            ``target``, the CSV has fewer than two columns or a row lacks a cause or an effect,
+            or it holds no edge.
+        """
         import json
 
         path = Path(path)
@@ -197,7 +245,18 @@ class PriorKnowledge:
         return _edges(pairs, f"graph file {str(path)!r}")
 
     def with_graph(self, edges: Iterable[Edge] | None) -> PriorKnowledge:
-        """This prior with ``graph`` set to ``edges`` (``None``: unchanged)."""
+        """This prior with ``graph`` set to ``edges`` (None: unchanged).
+
+        Parameters
+        ----------
+        edges : iterable of (str, str), optional
+            The known graph's edges, as :meth:`read_graph` returns them.
+
+        Returns
+        -------
+        PriorKnowledge
+            A new prior, or ``self`` when ``edges`` is None.
+        """
         if edges is None:
             return self
         from dataclasses import replace
@@ -206,7 +265,22 @@ class PriorKnowledge:
 
     @classmethod
     def coerce(cls, prior: PriorKnowledge | str | Path | None) -> PriorKnowledge | None:
-        """``prior`` as a :class:`PriorKnowledge`: itself, read from a YAML path, or None."""
+        """``prior`` as a :class:`PriorKnowledge`: itself, read from a YAML path, or None.
+
+        Parameters
+        ----------
+        prior : PriorKnowledge, str, path-like or None
+            A prior, or the path of a YAML file (:meth:`from_yaml`).
+
+        Returns
+        -------
+        PriorKnowledge or None
+
+        Raises
+        ------
+        InvalidInputError
+            When ``prior`` is of another type, or the YAML file cannot be read or is invalid.
+        """
         if prior is None or isinstance(prior, PriorKnowledge):
             return prior
         if isinstance(prior, str) or hasattr(prior, "__fspath__"):
@@ -215,7 +289,25 @@ class PriorKnowledge:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> PriorKnowledge:
-        """Read a prior from a YAML file (see the module docstring for the format)."""
+        """Read a prior from a YAML file (see the module docstring for the format).
+
+        An empty file is an empty prior.
+
+        Parameters
+        ----------
+        path : str or Path
+            The YAML file.
+
+        Returns
+        -------
+        PriorKnowledge
+
+        Raises
+        ------
+        InvalidInputError
+            When the file cannot be read, is not UTF-8 or not valid YAML (the message gives the
+            line and column), or its content is invalid as for :meth:`from_dict`.
+        """
         import yaml
 
         path = Path(path)
@@ -235,10 +327,27 @@ class PriorKnowledge:
         return cls.from_dict(spec or {}, where=str(path))
 
     def expand(self, names: Sequence[str]) -> PriorKnowledge:
-        """Replace glob patterns (``*``, ``?``, ``[...]``, as in ``"*_cpu"``) by the metrics
-        of ``names`` they match; an edge between patterns becomes every matching pair.
-        A pattern that matches nothing raises ``InvalidInputError``; plain names pass
-        through unchanged (and are checked by :meth:`masks`)."""
+        """Replace glob patterns by the metrics of ``names`` they match.
+
+        Patterns use ``*``, ``?`` and ``[...]`` (as in ``"*_cpu"``, matched case-sensitively);
+        an edge between patterns becomes every matching pair (without self-loops). Plain names
+        pass through unchanged (and are checked by :meth:`masks`).
+
+        Parameters
+        ----------
+        names : sequence of str
+            The metric names.
+
+        Returns
+        -------
+        PriorKnowledge
+            A new prior without patterns.
+
+        Raises
+        ------
+        InvalidInputError
+            When a pattern matches no metric.
+        """
 
         def match(pattern: str, where: str) -> list[str]:
             if not any(ch in pattern for ch in "*?["):
@@ -264,8 +373,27 @@ class PriorKnowledge:
     def masks(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The ``(allowed, required)`` boolean ``(d, d)`` masks over ``names``.
 
-        Raises ``InvalidInputError`` if the prior names an unknown metric, contradicts
-        itself (an edge both required and forbidden) or requires a cycle.
+        ``allowed[i, j]`` is False for self-loops, forbidden edges, out-edges of sinks,
+        in-edges of sources, edges to an earlier tier, edges outside a given ``graph`` and the
+        reverse of a required edge; ``required`` holds the required edges and those of
+        ``graph``.
+
+        Parameters
+        ----------
+        names : sequence of str
+            The metric names, in the order of the matrices.
+
+        Returns
+        -------
+        tuple of ((d, d) ndarray of bool, (d, d) ndarray of bool)
+            ``(allowed, required)``.
+
+        Raises
+        ------
+        InvalidInputError
+            When the prior names an unknown metric, a pattern matches none, the prior
+            contradicts itself (a required or given edge ruled out by its forbidden edges,
+            tiers, sinks or sources) or requires a cycle.
         """
         p = self.expand(names)
         index = {n: i for i, n in enumerate(names)}
@@ -325,9 +453,26 @@ class PriorKnowledge:
         return given
 
     def lagged_mask(self, names: Sequence[str]) -> np.ndarray:
-        """The ``(d, d)`` boolean mask of allowed edges from a lagged copy ``x_i(t−l)`` to
-        ``x_j(t)``: forbidden pairs, sinks, sources and tiers apply at every lag; a
-        metric's own past (the diagonal) is allowed. Names are checked as in :meth:`masks`.
+        """The ``(d, d)`` mask of allowed edges from a lagged copy ``x_i(t−l)`` to ``x_j(t)``.
+
+        Forbidden pairs, sinks, sources, tiers and a given ``graph`` apply at every lag; a
+        metric's own past (the diagonal) is always allowed. Names are checked as in
+        :meth:`masks`.
+
+        Parameters
+        ----------
+        names : sequence of str
+            The metric names, in the order of the matrix.
+
+        Returns
+        -------
+        (d, d) ndarray of bool
+            ``True`` where the lagged edge is allowed.
+
+        Raises
+        ------
+        InvalidInputError
+            As :meth:`masks`.
         """
         self.masks(names)  # validates every name and the prior's consistency
         p = self.expand(names)

@@ -15,9 +15,7 @@ and respects the prior (allowed and required edges) is applied until none improv
 ``F``. With ``λ = σ² log(n) / (2n)`` this is the BIC of a linear SEM whose nodes share
 the noise variance ``σ²`` (the model the learners' least-squares loss assumes). The
 learner takes ``σ²`` from its starting DAG (:func:`noise_variance`), so the penalty is in
-the data's units: with ``λ = log(n) / (2n)`` alone, data of sd 0.1 lost strongly
-supported edges (a correlation of 0.45 over 2000 rows) and data of sd 1000 kept
-spurious ones.
+the data's units (see ``CHANGELOG.md`` for why).
 """
 
 from __future__ import annotations
@@ -33,8 +31,22 @@ NEAR_DETERMINISTIC = 1e-4
 
 
 def rss(S: np.ndarray, j: int, parents: np.ndarray) -> float:
-    """``RSS_j(P)/n = S_jj − S_jP S_PP⁻¹ S_Pj``: the residual variance of ``x_j`` regressed
-    on ``x_P``, from the second-moment matrix ``S``."""
+    """``RSS_j(P)/n = S_jj − S_jP S_PP⁻¹ S_Pj``: the residual variance of ``x_j`` regressed on ``x_P``.
+
+    Parameters
+    ----------
+    S : (d, d) ndarray of float
+        ``XᵀX/n``, the second-moment matrix of the centred data.
+    j : int
+        The regressed node.
+    parents : (m,) ndarray of int
+        Indices of the regressors (may be empty: then ``S_jj``).
+
+    Returns
+    -------
+    float
+        The residual variance.
+    """
     if parents.size == 0:
         return float(S[j, j])
     beta = np.linalg.solve(S[np.ix_(parents, parents)], S[parents, j])
@@ -42,28 +54,68 @@ def rss(S: np.ndarray, j: int, parents: np.ndarray) -> float:
 
 
 def noise_variance(S: np.ndarray, A: np.ndarray) -> float:
-    """``σ̂² = median_j RSS_j(Pa_j) / n``: the noise variance that the nodes of a linear SEM
-    on the DAG ``A`` share, from ``S = XᵀX/n``. Robust both ways: the median, not the mean
-    (the maximum-likelihood estimate), since a node whose parents ``A`` misses has a
-    residual variance far above the noise's (on raw scale-free data a few misplaced hubs
-    inflated the mean: SF4, d = 100, seed 4, the refinement deleted true edges and wandered
-    for 10 000 moves, SHD 38 → 219); and over the nodes whose residual variance is above
-    :data:`NEAR_DETERMINISTIC` times the upper quartile of all nodes', since near-copies
-    of another metric (duplicated gauges) say nothing of the noise and, the majority,
-    pulled the median to about 0, removing the penalty (spurious edges between
-    independent groups). Copies that are more than three quarters of the nodes still do."""
+    """``σ̂² = median_j RSS_j(Pa_j) / n``: the noise variance the nodes of a linear SEM on ``A`` share.
+
+    Robust both ways: the median, not the mean (the maximum-likelihood estimate), since a
+    node whose parents ``A`` misses has a residual variance far above the noise's; and over
+    the nodes whose residual variance is above :data:`NEAR_DETERMINISTIC` times the upper
+    quartile of all nodes', since near-copies of another metric (duplicated gauges) say
+    nothing of the noise and, as the majority, would pull the median to about 0, removing
+    the penalty. Copies that are more than three quarters of the nodes still do (then all
+    nodes are used).
+
+    Parameters
+    ----------
+    S : (d, d) ndarray of float
+        ``XᵀX/n`` of the centred data.
+    A : (d, d) array-like of bool
+        The DAG; ``A[i, j]`` true for ``i → j``.
+
+    Returns
+    -------
+    float
+        ``σ̂²``.
+    """
     rss_j = np.array([rss(S, j, np.flatnonzero(A[:, j])) for j in range(S.shape[0])])
     informative = rss_j > NEAR_DETERMINISTIC * np.quantile(rss_j, 0.75)
     return float(np.median(rss_j[informative] if informative.any() else rss_j))
 
 
 def penalised_score(S: np.ndarray, A: np.ndarray, lam: float) -> float:
-    """``F(G) = Σ_j RSS_j(Pa_j) / (2n) + λ · |E|`` of the DAG ``A``."""
+    """``F(G) = Σ_j RSS_j(Pa_j) / (2n) + λ · |E|`` of the DAG ``A``.
+
+    Parameters
+    ----------
+    S : (d, d) ndarray of float
+        ``XᵀX/n`` of the centred data.
+    A : (d, d) array-like of bool
+        The DAG; ``A[i, j]`` true for ``i → j``.
+    lam : float
+        The L0 penalty per edge, in the units of ``RSS/(2n)``.
+
+    Returns
+    -------
+    float
+        The score (lower is better).
+    """
     return sum(rss(S, j, np.flatnonzero(A[:, j])) for j in range(S.shape[0])) / 2 + lam * float(np.sum(A))
 
 
 def ols_weights(S: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Least-squares weights of each node on its parents in ``A`` (``A[i, j]``: ``i → j``)."""
+    """Least-squares weights of each node on its parents in ``A`` (``A[i, j]``: ``i → j``).
+
+    Parameters
+    ----------
+    S : (d, d) ndarray of float
+        ``XᵀX/n`` of the centred data.
+    A : (d, d) array-like of bool
+        The DAG.
+
+    Returns
+    -------
+    (d, d) ndarray of float
+        ``W`` with ``W[P, j] = S_PP⁻¹ S_Pj`` for the parents ``P`` of each ``j``, 0 elsewhere.
+    """
     W = np.zeros(S.shape)
     for j in range(S.shape[0]):
         parents = np.flatnonzero(A[:, j])
@@ -124,15 +176,30 @@ def refine_dag(
 ) -> tuple[np.ndarray, int]:
     """Greedy hill climbing on ``F(G)`` (see the module docstring) from the DAG ``A``.
 
-    Args:
-        S: ``(d, d)`` centred second moments ``XᵀX/n``.
-        A: the starting DAG (``A[i, j]`` true for ``i → j``).
-        lam: the L0 penalty per edge, in the units of ``RSS/(2n)``.
-        allowed: edges that may be added (default: all but self-loops).
-        required: edges never deleted or reversed.
-        max_moves: a cap on the number of moves.
+    Each round applies the move (delete, add or reverse one edge) with the largest
+    decrease of ``F`` that keeps the graph acyclic, never adds an edge outside
+    ``allowed`` nor deletes or reverses a ``required`` one, and stops when no move
+    improves ``F`` or after ``max_moves`` moves.
 
-    Returns the refined DAG and the number of moves made.
+    Parameters
+    ----------
+    S : (d, d) ndarray of float
+        Centred second moments ``XᵀX/n``.
+    A : (d, d) array-like of bool
+        The starting DAG (``A[i, j]`` true for ``i → j``). Not modified.
+    lam : float
+        The L0 penalty per edge, in the units of ``RSS/(2n)``.
+    allowed : (d, d) array-like of bool, optional
+        Edges that may be added or reversed into (default: all but self-loops).
+    required : (d, d) array-like of bool, optional
+        Edges never deleted or reversed.
+    max_moves : int, default 10000
+        A cap on the number of moves.
+
+    Returns
+    -------
+    tuple of ((d, d) ndarray of bool, int)
+        The refined DAG and the number of moves made.
     """
     d = S.shape[0]
     A = np.asarray(A, dtype=bool).copy()

@@ -18,7 +18,22 @@ __all__ = ["logistic_loss", "sink_parents"]
 
 
 def logistic_loss(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean negative log-likelihood of ``P(y=1) = σ(θ₀ + X θ₁:)`` and its gradient."""
+    """Mean negative log-likelihood of ``P(y=1) = σ(θ₀ + X θ₁:)`` and its gradient.
+
+    Parameters
+    ----------
+    theta : (k + 1,) ndarray of float
+        Intercept ``θ₀`` then one coefficient per column of ``X``.
+    X : (n, k) ndarray of float
+        The regressors.
+    y : (n,) ndarray of float
+        The 0/1 outcome.
+
+    Returns
+    -------
+    tuple of (float, (k + 1,) ndarray)
+        The mean NLL and its gradient with respect to ``theta``.
+    """
     z = theta[0] + X @ theta[1:]
     p = np.exp(-np.logaddexp(0.0, -z))
     r = (p - y) / len(y)
@@ -35,9 +50,30 @@ def sink_parents(
     """Select the parents of the 0/1 sink ``y`` among the columns of ``X`` (standardised).
 
     Fits the L1 path ``min NLL(θ) + λ|θ₁:|₁`` over ``lambdas`` (default: 12 values from
-    ``λ_max``, where no metric enters, down to ``λ_max/100``) with warm starts, and keeps
-    the support with the lowest BIC ``2n·NLL + |support|·log n``. Returns the boolean
-    mask of parents and the λ chosen.
+    ``λ_max``, where no metric enters, down to ``λ_max/100``) with warm starts, refits each
+    new support without penalty and keeps the support with the lowest BIC
+    ``2n·NLL + |support|·log n``.
+
+    Parameters
+    ----------
+    X : (n, k) ndarray of float
+        The candidate parents, standardised.
+    y : (n,) array-like
+        The 0/1 label, one value per row of ``X``.
+    allowed : (k,) array-like of bool, optional
+        Candidates that may be selected (default all).
+    lambdas : ndarray of float, optional
+        The penalty path, largest first.
+
+    Returns
+    -------
+    tuple of ((k,) ndarray of bool, float)
+        The mask of parents and the ``λ`` chosen.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``y`` is not a 0/1 vector with one value per row of ``X``.
     """
     n, k = X.shape
     y = np.asarray(y, dtype=float)
