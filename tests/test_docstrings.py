@@ -37,6 +37,10 @@ MODULES = [
     "discovery/prior.py",
     "discovery/refine.py",
     "discovery/sink.py",
+    "datasets/case.py",
+    "datasets/download.py",
+    "datasets/petshop.py",
+    "datasets/smd.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -28,7 +28,22 @@ class Case:
 
 
 def check_same_metrics(normal: pd.DataFrame, anomalous: pd.DataFrame) -> None:
-    """Raise naming the metrics that only one of the two periods has."""
+    """Raise naming the metrics that only one of the two periods has.
+
+    Column order does not matter.
+
+    Parameters
+    ----------
+    normal : DataFrame
+        The normal period.
+    anomalous : DataFrame
+        The anomalous period.
+
+    Raises
+    ------
+    InvalidInputError
+        When the two frames' column sets differ (up to 8 names of each side are listed).
+    """
     only_normal = [c for c in normal.columns if c not in anomalous.columns]
     only_anomalous = [c for c in anomalous.columns if c not in normal.columns]
     if only_normal or only_anomalous:
@@ -48,7 +63,29 @@ def _find(folder: Path, stem: str) -> Path:
 
 
 def load_case(folder: str | Path) -> Case:
-    """Read a case folder; the two periods must have the same metrics."""
+    """Read a case folder; the two periods must have the same metrics.
+
+    Each period is ``normal`` / ``anomalous`` with the suffix ``.csv``, ``.csv.gz`` or
+    ``.parquet`` (first found in that order), read by :func:`faultgraph.io.read_metrics`;
+    ``truth.json`` is optional.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The case folder, as ``faultgraph simulate incident`` writes it.
+
+    Returns
+    -------
+    Case
+        Named after the folder; the anomalous period's columns in the normal period's order;
+        ``truth`` None without ``truth.json``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the folder or a period's file does not exist, a file cannot be read as
+        metrics, the periods have different metrics, or ``truth.json`` is not valid JSON.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InvalidInputError(f"case folder {str(folder)!r} does not exist")

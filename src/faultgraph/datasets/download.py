@@ -79,7 +79,21 @@ class Source:
     rules: tuple[Rule, ...]
 
     def target(self, path: str) -> tuple[str, Rule] | None:
-        """The local path (relative to the download folder) of a repository path, or None."""
+        """The local path (relative to the download folder) of a repository path, or None.
+
+        The first rule whose ``pattern`` matches the whole path decides.
+
+        Parameters
+        ----------
+        path : str
+            A file's path inside the repository.
+
+        Returns
+        -------
+        tuple of (str, Rule) or None
+            The local path and the rule that matched, or None when faultgraph does not keep
+            the file.
+        """
         for rule in self.rules:
             match = re.fullmatch(rule.pattern, path)
             if match:
@@ -107,8 +121,29 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 
 def read_array_pickle(data: bytes, source: str = "pickle") -> np.ndarray:
-    """The NumPy array pickled in ``data``; anything else in it is refused with
-    :class:`~faultgraph.errors.InvalidInputError`, never constructed."""
+    """The NumPy array pickled in ``data``; anything else in it is refused, never constructed.
+
+    The unpickler admits only the globals a NumPy array needs (Python docs, "Restricting
+    Globals"), so a hostile file cannot run code.
+
+    Parameters
+    ----------
+    data : bytes
+        The pickle's bytes.
+    source : str, default "pickle"
+        What ``data`` is called in error messages.
+
+    Returns
+    -------
+    ndarray
+        A 1- or 2-dimensional array of booleans, integers or floats.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``data`` cannot be read as a pickled NumPy array or holds an array of another
+        dimension or kind.
+    """
     try:
         value = _ArrayUnpickler(io.BytesIO(data)).load()
     except Exception as exc:  # noqa: BLE001 - any failure to read is a bad file
@@ -263,8 +298,19 @@ def _fetch(source: Source, path: str, ref: str, raw_url: str, media_url: str,
 
 
 def mirror_urls(mirror: str | None = None) -> dict[str, str]:
-    """The ``api_url``, ``raw_url`` and ``media_url`` of :func:`download`: GitHub's, or those
-    of a mirror that serves ``MIRROR/api``, ``MIRROR/raw`` and ``MIRROR/media``."""
+    """The ``api_url``, ``raw_url`` and ``media_url`` arguments of :func:`download`.
+
+    Parameters
+    ----------
+    mirror : str, optional
+        The base address of a mirror that serves ``MIRROR/api``, ``MIRROR/raw`` and
+        ``MIRROR/media``; None for GitHub's own addresses.
+
+    Returns
+    -------
+    dict of str to str
+        ``{"api_url": …, "raw_url": …, "media_url": …}``.
+    """
     if mirror is None:
         return {"api_url": API_URL, "raw_url": RAW_URL, "media_url": MEDIA_URL}
     return {f"{part}_url": f"{mirror.rstrip('/')}/{part}" for part in ("api", "raw", "media")}
@@ -284,23 +330,45 @@ def download(
 ) -> Download:
     """Fetch dataset ``name`` (a key of :data:`DATASETS`) into folder ``to``.
 
-    Args:
-        name: ``smd``, ``asd``, ``petshop``, ``nezha`` or ``sachs``.
-        to: the data folder; files go where ``faultgraph.datasets`` and the benchmarks read
-            them (``to/smd/ServerMachineDataset/...``, as ``../shared/data`` holds them).
-        only: keep only local paths matching this shell pattern (e.g. ``"*machine-1-1*"``);
-            licence files are always kept.
-        ref: the branch, tag or commit to fetch (default: the repository's default branch).
-        overwrite: fetch again files already on disk.
-        progress: called as ``progress(done, total, path)`` after each file.
-        api_url, raw_url, media_url: GitHub's addresses, or a mirror's.
+    Lists the repository once, then fetches each file the loaders need (see the module
+    docstring), keeping files already on disk whose content matches the published one
+    (converted files are kept whenever they exist).
 
-    Returns:
-        A :class:`Download` naming the files written and those kept from before.
+    Parameters
+    ----------
+    name : {"smd", "asd", "petshop", "nezha", "sachs"}
+        The dataset.
+    to : str or Path
+        The data folder; files go where ``faultgraph.datasets`` and the benchmarks read
+        them (``to/smd/ServerMachineDataset/...``, as ``../shared/data`` holds them).
+    only : str, optional
+        Keep only local paths matching this shell pattern (e.g. ``"*machine-1-1*"``);
+        licence files are always kept.
+    ref : str, default "HEAD"
+        The branch, tag or commit to fetch (default: the repository's default branch).
+    overwrite : bool, default False
+        Fetch again files already on disk.
+    progress : callable, optional
+        Called as ``progress(done, total, path)`` after each file.
+    api_url : str, default ``API_URL``
+        GitHub's API address, or a mirror's (:func:`mirror_urls`).
+    raw_url : str, default ``RAW_URL``
+        Where raw files are served.
+    media_url : str, default ``MEDIA_URL``
+        Where Git LFS contents are served.
 
-    Raises:
-        InvalidInputError: unknown ``name``, or ``only`` matches nothing.
-        DownloadError: the repository or a file could not be fetched.
+    Returns
+    -------
+    Download
+        The folder and the files written and those kept from before.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``name`` is unknown, ``to`` is a file, or no data file (or none matching
+        ``only``) is found.
+    DownloadError
+        When the repository or a file could not be fetched.
     """
     if name not in DATASETS:
         raise InvalidInputError(f"name must be one of {sorted(DATASETS)}, got {name!r}")

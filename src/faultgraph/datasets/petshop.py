@@ -48,7 +48,28 @@ class PetShop:
 
 
 def read_petshop_metrics(path: str | Path) -> pd.DataFrame:
-    """One ``metrics.csv``: columns ``node|metric|statistic``, index ``timestamp`` (UTC)."""
+    """One PetShop ``metrics.csv``: columns ``node|metric|statistic``, index ``timestamp`` (UTC).
+
+    Values that do not read as numbers become NaN; a repeated column name keeps its first
+    column; rows are sorted by time.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``metrics.csv`` file, with the four header rows described in the module
+        docstring.
+
+    Returns
+    -------
+    DataFrame
+        One float column per metric, a UTC ``DatetimeIndex`` named ``timestamp``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file cannot be read or parsed, or lacks the four header rows
+        (microservice, metric, statistic, unix_timestamp).
+    """
     path = Path(path)
     try:
         raw = pd.read_csv(path, header=None, low_memory=False)
@@ -68,7 +89,28 @@ def read_petshop_metrics(path: str | Path) -> pd.DataFrame:
 
 
 def load(root: str | Path) -> PetShop:
-    """Read a PetShop traffic scenario folder (``.../dataset/low_traffic``)."""
+    """Read a PetShop traffic scenario folder (``.../dataset/low_traffic``).
+
+    Reads the normal period, every ``train/issue_N`` and ``test/issue_N`` (in order of
+    ``N``) and ``graph.csv`` when present (else an empty frame).
+
+    Parameters
+    ----------
+    root : str or Path
+        The scenario folder (layout in the module docstring).
+
+    Returns
+    -------
+    PetShop
+        The normal period, the issues, the call graph and the metric → node map over the
+        metrics of all periods.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``root`` has no ``noissue/metrics.csv``, a ``metrics.csv`` is unreadable or
+        malformed, or the normal period holds no number.
+    """
     root = Path(root)
     if not (root / "noissue" / "metrics.csv").is_file():
         raise InvalidInputError(f"{str(root)!r} is not a PetShop scenario folder (no noissue/metrics.csv)")

@@ -66,7 +66,30 @@ def _matrix(path: Path) -> np.ndarray:
 
 
 def parse_segments(text: str, n_metrics: int, source: str = "interpretation labels") -> tuple[Segment, ...]:
-    """Parse ``start-end:d1,d2,...`` lines (1-based metric indices) into 0-based segments."""
+    """Parse interpretation labels, ``start-end:d1,d2,...`` lines, into 0-based segments.
+
+    Blank lines are skipped; metric indices in the file are 1-based and come back 0-based.
+
+    Parameters
+    ----------
+    text : str
+        The content of an ``interpretation_label/<machine>.txt`` file.
+    n_metrics : int
+        Number of metrics of the machine; every index must lie in ``1 … n_metrics``.
+    source : str, default "interpretation labels"
+        What ``text`` is called in error messages (a path, say).
+
+    Returns
+    -------
+    tuple of Segment
+        One per non-blank line, in order.
+
+    Raises
+    ------
+    InvalidInputError
+        When a line does not read as ``start-end:d1,d2,...``, ``start > end`` or a metric
+        index is out of range (the message gives the line number).
+    """
     out = []
     for k, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -85,15 +108,50 @@ def parse_segments(text: str, n_metrics: int, source: str = "interpretation labe
 
 
 def list_machines(root: str | Path) -> list[str]:
-    """The machine names that have a test file under ``root``."""
+    """The machine names that have a test file under ``root``.
+
+    Parameters
+    ----------
+    root : str or Path
+        An SMD-layout folder (``.../ServerMachineDataset``); its ``test/`` folder is listed.
+
+    Returns
+    -------
+    list of str
+        Sorted names (``machine-1-1``, …), ``.txt`` and ``.txt.gz`` files alike; empty when
+        there is no ``test/`` folder.
+    """
     folder = Path(root) / "test"
     names = {p.name.split(".txt")[0] for p in folder.glob("*.txt*")}
     return sorted(names)
 
 
 def load(root: str | Path, machine: str) -> SMDMachine:
-    """Load one machine of an SMD-layout folder (``.../ServerMachineDataset`` or
-    ``.../ApplicationServerDataset``)."""
+    """Load one machine of an SMD-layout folder.
+
+    Reads ``train``, ``test`` and ``test_label`` (each ``.txt`` or ``.txt.gz``) and, when
+    present, ``interpretation_label``. Columns are named ``m0, m1, …``.
+
+    Parameters
+    ----------
+    root : str or Path
+        ``.../ServerMachineDataset`` or ``.../ApplicationServerDataset``.
+    machine : str
+        The machine's name, e.g. ``"machine-1-1"`` or ``"omi-1"``.
+
+    Returns
+    -------
+    SMDMachine
+        The train and test frames, the 0/1 test labels (int) and the segments (empty
+        without interpretation labels).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``root`` is no folder, a file is missing, empty or not a comma-separated
+        matrix of numbers, train and test differ in their number of metrics, the labels are
+        not one 0/1 per test row, or the interpretation labels are malformed.
+    """
     root = Path(root)
     if not root.is_dir():
         raise InvalidInputError(f"dataset folder {str(root)!r} does not exist")
