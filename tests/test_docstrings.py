@@ -41,6 +41,9 @@ MODULES = [
     "datasets/download.py",
     "datasets/petshop.py",
     "datasets/smd.py",
+    "io/atomic.py",
+    "io/graph_export.py",
+    "_graph.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -8,7 +8,18 @@ __all__: list[str] = []
 
 
 def topological_order(A: np.ndarray) -> list[int] | None:
-    """A topological order of the nodes, or ``None`` if the graph has a cycle (Kahn)."""
+    """A topological order of the nodes, or None if the graph has a cycle (Kahn's algorithm).
+
+    Parameters
+    ----------
+    A : (d, d) array-like
+        Adjacency matrix; ``A[i, j] != 0`` is the edge ``i → j`` (a self-loop is a cycle).
+
+    Returns
+    -------
+    list of int or None
+        Node indices, every edge's source before its target; None when ``A`` has a cycle.
+    """
     E = np.asarray(A) != 0
     indeg = E.sum(axis=0)
     order: list[int] = []
@@ -24,12 +35,35 @@ def topological_order(A: np.ndarray) -> list[int] | None:
 
 
 def is_dag(A: np.ndarray) -> bool:
-    """Whether the directed graph with adjacency ``A`` has no cycle."""
+    """Whether the directed graph with adjacency ``A`` has no cycle.
+
+    Parameters
+    ----------
+    A : (d, d) array-like
+        Adjacency matrix; ``A[i, j] != 0`` is the edge ``i → j``.
+
+    Returns
+    -------
+    bool
+        True for a DAG (no self-loop either).
+    """
     return topological_order(A) is not None
 
 
 def find_cycle(A: np.ndarray) -> list[tuple[int, int]] | None:
-    """The edges of one directed cycle of ``A``, or ``None`` if ``A`` is acyclic."""
+    """The edges of one directed cycle of ``A``, or None if ``A`` is acyclic (depth-first search).
+
+    Parameters
+    ----------
+    A : (d, d) array-like
+        Adjacency matrix; ``A[i, j] != 0`` is the edge ``i → j``.
+
+    Returns
+    -------
+    list of (int, int) or None
+        The cycle's edges ``(i, j)`` in path order, each ending where the next begins and
+        the last ending where the first begins; None for a DAG.
+    """
     E = np.asarray(A) != 0
     d = E.shape[0]
     state = np.zeros(d, dtype=np.int8)  # 0 new, 1 on stack, 2 done

@@ -23,9 +23,30 @@ def _umask() -> int:
 
 
 def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Create ``path`` by calling ``write`` on a binary file that becomes ``path`` only once
-    complete (a temporary file in the same folder, synced, then renamed): readers see the
-    old file or the new one, never half."""
+    """Create ``path`` by calling ``write`` on a binary file that becomes ``path`` only once complete.
+
+    The file is a temporary one in the same folder, synced, then renamed over ``path``:
+    readers see the old file or the new one, never half. Missing parent folders are
+    created; the file gets the usual permissions (``0666`` less the umask). If ``write``
+    raises, the temporary file is removed and the exception propagates.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to create or replace.
+    write : callable
+        ``write(fh)`` writes the whole content to the binary file object ``fh``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``path`` is a folder, or its parent exists and is a file.
+    """
     path = Path(path)
     if path.is_dir():
         raise InvalidInputError(f"{str(path)!r} is a folder; give a file path to write")
@@ -47,14 +68,54 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`write_atomic`).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to create or replace.
+    text : str
+        The content.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`write_atomic`.
+    """
     return write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def write_csv_atomic(path: str | Path, frame: Any, float_format: str = "%.6g") -> Path:
-    """Write the DataFrame ``frame`` as CSV to ``path`` atomically, values to
-    ``float_format`` but a float index (times as numbers) exact: a format such as %.6g
-    would write 1000001 and 1000002 both as 1e+06."""
+    """Write the DataFrame ``frame`` as CSV to ``path`` atomically.
+
+    Values are written to ``float_format``, but a float index (times as numbers) exactly
+    (its ``repr``): a format such as %.6g would write 1000001 and 1000002 both as 1e+06.
+    The index is written as the first column.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to create or replace.
+    frame : DataFrame
+        The table to write. Not modified.
+    float_format : str, default "%.6g"
+        printf-style format of float values.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`write_atomic`.
+    """
     if frame.index.dtype.kind == "f":
         frame = frame.set_axis(frame.index.map(repr), axis=0)
     return write_text_atomic(path, frame.to_csv(float_format=float_format))
@@ -68,5 +129,29 @@ def _json_default(value: Any) -> Any:
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically (NumPy scalars as plain numbers)."""
+    """Write ``obj`` as indented JSON to ``path`` atomically.
+
+    NumPy scalars are written as plain numbers; NaN and infinities are refused.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to create or replace.
+    obj : object
+        A JSON-serialisable value (dicts, lists, strings, numbers, NumPy scalars).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`write_atomic`.
+    ValueError
+        When ``obj`` holds NaN or an infinity.
+    TypeError
+        When ``obj`` holds a value JSON cannot write.
+    """
     return write_text_atomic(path, json.dumps(obj, indent=2, allow_nan=False, default=_json_default) + "\n")

@@ -14,8 +14,26 @@ __all__ = ["graph_to_networkx", "to_dot", "to_graphml"]
 
 
 def graph_to_networkx(nodes: Sequence[str], adjacency: np.ndarray, lagged: np.ndarray | None = None) -> nx.DiGraph:
-    """A ``DiGraph`` with ``weight`` and ``lag`` (0: same step) on every edge; a lagged edge
-    is added only where no same-step edge joins the pair (the strongest lag wins)."""
+    """A networkx ``DiGraph`` of a learned graph, with ``weight`` and ``lag`` on every edge.
+
+    Same-step edges get ``lag=0``; a lagged edge (``lag >= 1``) is added only where no
+    same-step edge joins the pair, the strongest lag (largest |weight|) winning. Needs
+    networkx.
+
+    Parameters
+    ----------
+    nodes : sequence of str
+        The node names, in the order of the matrices.
+    adjacency : (d, d) ndarray of float
+        Same-step weights; ``adjacency[i, j] != 0`` is the edge ``i → j``.
+    lagged : (p, d, d) ndarray of float, optional
+        Lagged weights; ``lagged[l − 1, i, j]`` acts from ``x_i(t − l)`` on ``x_j(t)``.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Every node, and one edge per joined ordered pair.
+    """
     import networkx as nx
 
     G = nx.DiGraph()
@@ -30,7 +48,18 @@ def graph_to_networkx(nodes: Sequence[str], adjacency: np.ndarray, lagged: np.nd
 
 
 def to_graphml(G: nx.DiGraph) -> str:
-    """GraphML text (networkx's writer)."""
+    """GraphML text of ``G`` (networkx's writer), ending with a newline.
+
+    Parameters
+    ----------
+    G : networkx.DiGraph
+        The graph, as :func:`graph_to_networkx` builds it.
+
+    Returns
+    -------
+    str
+        The GraphML document.
+    """
     import networkx as nx
 
     return "\n".join(nx.generate_graphml(G)) + "\n"
@@ -41,7 +70,22 @@ def _quote(value: object) -> str:
 
 
 def to_dot(G: nx.DiGraph) -> str:
-    """Graphviz DOT text; edges are labelled with their weight and, if lagged, ``(t-lag)``."""
+    """Graphviz DOT text; edges are labelled with their weight and, if lagged, ``(t-lag)``.
+
+    Names and labels are quoted (backslashes and quotes escaped); weights are written with
+    a sign and two decimals.
+
+    Parameters
+    ----------
+    G : networkx.DiGraph
+        The graph, with ``weight`` (and optionally ``lag``) on every edge, as
+        :func:`graph_to_networkx` builds it.
+
+    Returns
+    -------
+    str
+        The ``digraph faultgraph { … }`` document, ending with a newline.
+    """
     lines = ["digraph faultgraph {"] + [f"  {_quote(n)};" for n in G.nodes]
     for a, b, data in G.edges(data=True):
         label = f"{data['weight']:+.2f}" + (f" (t-{data['lag']})" if data.get("lag") else "")
