@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -10,7 +11,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from faultgraph._budget import check_fit
 from faultgraph._validation import FittedAttributes, check_choice, check_matrix, check_nonnegative, describe_names
 from faultgraph.discovery.optimizers import dagma_linear, notears_linear
 from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups, threshold_weights
@@ -126,6 +126,10 @@ class StructureLearner(FittedAttributes):
             of the number of rows.
         max_iter: quasi-Newton iterations per sub-problem.
         callback: called with a progress dict after each outer step (for progress bars).
+        screen: for thousands of metrics, replace the continuous solve by screened
+            candidate parents, an order by conditional variance and least squares
+            (:mod:`~faultgraph.discovery.screen`; ``method`` and ``lambda1`` are then
+            unused; only without lags); thresholding and refinement follow as usual.
 
     Attributes:
         adjacency_: ``(d, d)`` weights of the learned DAG; ``[i, j]`` is ``i → j``.
@@ -152,8 +156,10 @@ class StructureLearner(FittedAttributes):
         refine: bool | None = None,
         max_iter: int = 2000,
         callback: Callable[[dict[str, Any]], None] | None = None,
+        screen: bool = False,
     ) -> None:
         self.method = method
+        self.screen = screen
         self.refine = refine
         self.lags = lags
         self.lambda1 = lambda1
@@ -172,12 +178,12 @@ class StructureLearner(FittedAttributes):
             raise InvalidInputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         if not isinstance(self.lags, (int, np.integer)) or self.lags < 0:
             raise InvalidInputError(f"lags must be an integer >= 0, got {self.lags!r}")
+        if not isinstance(self.screen, (bool, np.bool_)):
+            raise InvalidInputError(f"screen must be True or False, got {self.screen!r}")
         if self.refine is not None and not isinstance(self.refine, (bool, np.bool_)):
             raise InvalidInputError(f"refine must be True, False or None (on for raw data), got {self.refine!r}")
         p = int(self.lags)
         data, names = check_matrix(X, name="data", min_rows=p + 3)
-        check_fit(data.shape[0], data.shape[1], p, refine=p == 0 and (  # refuse what cannot finish or is undetermined
-            not self.standardize if self.refine is None else bool(self.refine)))
         if data.shape[0] - p <= data.shape[1] * (p + 1):
             warnings.warn(
                 f"only {data.shape[0] - p} rows for {data.shape[1] * (p + 1)} candidate parents per metric "
@@ -213,6 +219,10 @@ class StructureLearner(FittedAttributes):
             # (ER2, d = 500, n = 5000: 61 s -> 17 s, SHD 0 -> 2)
             options = {"tol": 1e-3, "warm_tol": 1e-3, "h_tol": 1e-3}
         solver = dagma_linear if method == "dagma" else notears_linear
+        if self.screen:  # large graphs: no O(d^3) iterations (faultgraph.discovery.screen)
+            from faultgraph.discovery.screen import screened_linear
+
+            solver = functools.partial(screened_linear, n_samples=data.shape[0])
         result = solver(
             S, lambda1=lambda1, n_vars=d, allowed=allowed, unpenalized=required, max_iter=int(self.max_iter),
             callback=self.callback, **options,
@@ -242,7 +252,7 @@ class StructureLearner(FittedAttributes):
             method=method,
             params={"lambda1": lambda1, "threshold": threshold, "standardize": bool(self.standardize),
                     "lags": p, "refine": refine, "max_iter": int(self.max_iter),
-                    "n_samples": int(data.shape[0])},
+                    "n_samples": int(data.shape[0]), **({"screen": True} if self.screen else {})},
             elapsed_s=elapsed,
             dropped_edges=tuple(self.dropped_edges_),
             lagged=lagged if p else None,

@@ -1,0 +1,193 @@
+"""Large graphs on one machine: screened candidate parents and an ordering by conditional
+variance, from sparse pieces of the sufficient statistics.
+
+The continuous learners cost ``O(d³)`` per iteration (a ``d × d`` inverse or matrix
+exponential), which puts d = 2,000 out of reach. This learner does the same job in three
+cheap steps, all from ``S = XᵀX/n``:
+
+1. **Screen** each node's candidate parents: the nodes whose partial correlation with it
+   (from ``Θ = S⁻¹``) is significant (Fisher's z, Bonferroni over the ``d(d−1)/2``
+   pairs) — its estimated Markov blanket, which holds its parents (Meinshausen and
+   Bühlmann 2006) — and its few most correlated nodes. One ``d × d`` inverse; with too
+   few rows for it (``n < d + 30``), the marginal correlations instead.
+2. **Order** the nodes top-down by conditional variance (Chen, Drton and Wang 2019): next
+   comes the node whose variance given the nodes already placed is least. Under a linear
+   SEM whose noises share one variance ``σ²`` – the model the least-squares loss of NOTEARS
+   and DAGMA assumes – a node whose parents are all placed has exactly ``σ²`` and any other
+   more, and conditioning on the placed nodes *among its candidates* gives the same
+   answer, so each step only refits the few nodes that have the placed node as a
+   candidate: small solves on ``S[P, P]`` blocks, never a ``d × d`` one.
+3. **Regress** each node on its candidates placed before it (least squares; a placed
+   non-parent in its Markov blanket gets weight zero in the population), and leave
+   thresholding, the prior's required edges and the greedy refinement to
+   :class:`~faultgraph.discovery.StructureLearner`.
+
+Like the continuous learners on raw data, it relies on the shared noise variance; on
+standardised data (unequal variances) the order, and so the graph, is much worse (see
+``benchmarks/results/large_graphs.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from faultgraph.discovery.optimizers import OptimizerResult
+from faultgraph.discovery.refine import rss
+from faultgraph.errors import InvalidInputError
+
+__all__ = ["candidate_parents", "conditional_variance_order", "screened_linear"]
+
+#: Rows beyond the number of metrics below which partial correlations are not used.
+MIN_SPARE_ROWS = 30
+
+
+def _normal_quantile(p: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.isf(p))
+
+
+def candidate_parents(S: np.ndarray, n: int, *, alpha: float = 0.5, marginal_top: int = 3,
+                      max_candidates: int | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
+    """The screened candidate parents: ``C[i, j]`` when ``x_i`` may be a parent of ``x_j``.
+
+    Parameters
+    ----------
+    S : (d, d) array, the second-moment matrix ``XᵀX/n`` of centred data.
+    n : rows behind ``S``.
+    alpha : family-wise level of the screening tests (Bonferroni over the pairs).
+    marginal_top : also each node's this many most correlated nodes (both ways): a parent
+        whose partial correlation nearly cancels (its paths through the node's children
+        and their other parents) is still a candidate (ER2, d = 500: order violations
+        2 → 0, parents missed 18 → 8 with 3). Extra candidates cost little: a placed
+        non-parent gets weight zero, and the order stays right (it conditions on placed
+        nodes only, none of them a descendant).
+    max_candidates : keep at most this many per node (the strongest); ``None``: all.
+    allowed : (d, d) bool, edges the prior allows (others are never candidates).
+
+    Returns
+    -------
+    (d, d) bool, symmetric but for ``allowed``, no diagonal.
+    """
+    d = S.shape[0]
+    if not 0 < alpha < 1:
+        raise InvalidInputError(f"alpha must lie in (0, 1), got {alpha!r}")
+    if isinstance(marginal_top, bool) or not isinstance(marginal_top, int) or marginal_top < 0:
+        raise InvalidInputError(f"marginal_top must be an integer >= 0, got {marginal_top!r}")
+    if max_candidates is not None and (isinstance(max_candidates, bool) or not isinstance(max_candidates, int)
+                                       or max_candidates < 1):
+        raise InvalidInputError(f"max_candidates must be an integer >= 1 or None, got {max_candidates!r}")
+    sd = np.sqrt(np.maximum(np.diag(S), 1e-300))
+    pairs = max(d * (d - 1) // 2, 1)
+    z_crit = _normal_quantile(alpha / (2 * pairs))
+    if n - d >= MIN_SPARE_ROWS:
+        ridge = 1e-10 * float(np.trace(S)) / d
+        theta = np.linalg.inv(S + ridge * np.eye(d))
+        t = np.sqrt(np.maximum(np.diag(theta), 1e-300))
+        r = -theta / np.outer(t, t)
+        dof = n - d - 1  # Fisher's z of a partial correlation given d − 2 others
+    else:
+        r = S / np.outer(sd, sd)
+        dof = n - 3
+    np.fill_diagonal(r, 0.0)
+    z = np.arctanh(np.clip(np.abs(r), 0.0, 1 - 1e-12)) * np.sqrt(max(dof, 1))
+    C = z > z_crit
+    if marginal_top:
+        corr = np.abs(S / np.outer(sd, sd))
+        np.fill_diagonal(corr, -1.0)
+        top = np.argsort(-corr, axis=0, kind="stable")[:min(int(marginal_top), d - 1)]
+        columns = np.broadcast_to(np.arange(d), top.shape)
+        C[top, columns] = True
+        C[columns, top] = True
+        z = np.where(C & ~(z > z_crit), z_crit, z)  # ranked with the weakest tested ones under a cap
+    if allowed is not None:
+        C &= np.asarray(allowed, dtype=bool)
+    if max_candidates is not None:
+        strength = np.where(C, z, -np.inf)
+        for j in np.flatnonzero(C.sum(axis=0) > max_candidates):
+            weakest = np.argsort(-strength[:, j], kind="stable")[max_candidates:]
+            C[weakest, j] = False
+    return C
+
+
+def conditional_variance_order(S: np.ndarray, C: np.ndarray, *, required: np.ndarray | None = None,
+                               callback: Callable[[dict[str, Any]], None] | None = None) -> np.ndarray:
+    """A topological order, top-down: next the node whose variance given the placed nodes
+    among its candidates ``C[:, j]`` is least (ties: the lower index).
+
+    Parameters
+    ----------
+    S : (d, d) second-moment matrix.
+    C : (d, d) bool candidate parents (``C[i, j]``: ``i`` may be a parent of ``j``).
+    required : (d, d) bool edges that must be kept: a node comes after its required parents.
+
+    Returns
+    -------
+    (d,) int array, the order (sources first).
+    """
+    d = S.shape[0]
+    C = np.asarray(C, dtype=bool)
+    req = np.zeros((d, d), dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    candidates = [np.flatnonzero(C[:, j] | req[:, j]) for j in range(d)]
+    dependants = [np.flatnonzero(C[i, :] | req[i, :]) for i in range(d)]
+    waiting = req.sum(axis=0).astype(int)
+    placed = np.zeros(d, dtype=bool)
+    condvar = np.diag(S).astype(float).copy()
+    order = np.empty(d, dtype=int)
+    for step in range(d):
+        open_ = ~placed & (waiting == 0)
+        if not open_.any():
+            raise InvalidInputError("the required edges of the prior form a cycle; no order can respect them")
+        j = int(np.argmin(np.where(open_, condvar, np.inf)))
+        placed[j] = True
+        order[step] = j
+        waiting[req[j]] -= 1
+        for i in dependants[j]:
+            if not placed[i]:
+                P = candidates[i][placed[candidates[i]]]
+                condvar[i] = rss(S, i, P)
+        if callback is not None and (step + 1) % max(d // 20, 1) == 0:
+            callback({"step": step + 1, "steps": d, "h": 0.0})
+    return order
+
+
+def screened_linear(S: np.ndarray, *, lambda1: float = 0.0, n_vars: int | None = None,
+                    allowed: np.ndarray | None = None, unpenalized: np.ndarray | None = None,
+                    n_samples: int, alpha: float = 0.5, max_candidates: int | None = None,
+                    callback: Callable[[dict[str, Any]], None] | None = None, **_: Any) -> OptimizerResult:
+    """A DAG's weights from ``S`` by screening, ordering and least squares (the module's
+    three steps), with the optimisers' signature, so :class:`StructureLearner` can use it
+    in their place (``screen=True``). ``lambda1`` is not used (the screen's tests and the
+    learner's threshold do its work); the result is acyclic by construction (``h = 0``).
+
+    Parameters
+    ----------
+    S : (d, d) second-moment matrix (present-time variables only: no lags).
+    n_vars : must be ``d`` (lagged candidates are not supported).
+    allowed, unpenalized : (d, d) bool, the prior's allowed and required edges.
+    n_samples : rows behind ``S`` (the screen's tests need it).
+    alpha, max_candidates : the screen's (:func:`candidate_parents`).
+    """
+    if S.ndim != 2 or S.shape[0] != S.shape[1]:
+        raise InvalidInputError(f"S must be a square (d, d) matrix, got shape {S.shape}")
+    d = S.shape[0]
+    if n_vars is not None and int(n_vars) != d:
+        raise InvalidInputError(f"screening learns present-time graphs only (lags=0); got {S.shape[0] - int(n_vars)} "
+                                "lagged candidates")
+    ok = np.ones((d, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    req = np.zeros((d, d), dtype=bool) if unpenalized is None else np.asarray(unpenalized, dtype=bool)
+    C = candidate_parents(S, n_samples, alpha=alpha, max_candidates=max_candidates, allowed=ok)
+    order = conditional_variance_order(S, C, required=req, callback=callback)
+    position = np.empty(d, dtype=int)
+    position[order] = np.arange(d)
+    W = np.zeros((d, d))
+    for j in range(d):
+        P = np.flatnonzero(((C[:, j] & ok[:, j]) | req[:, j]) & (position < position[j]))
+        if P.size:
+            W[P, j] = np.linalg.solve(S[np.ix_(P, P)], S[P, j])
+    R = np.eye(d) - W
+    loss = 0.5 * float(np.sum(R * (S @ R)))
+    return OptimizerResult(W, 0.0, loss, 0, d, True)
