@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from faultgraph._budget import check_fit
 from faultgraph._validation import FittedAttributes, check_choice, check_matrix, check_nonnegative, describe_names
 from faultgraph.discovery.optimizers import dagma_linear, notears_linear
 from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups, threshold_weights
@@ -184,6 +185,8 @@ class StructureLearner(FittedAttributes):
             raise InvalidInputError(f"refine must be True, False or None (on for raw data), got {self.refine!r}")
         p = int(self.lags)
         data, names = check_matrix(X, name="data", min_rows=p + 3)
+        check_fit(data.shape[0], data.shape[1], p, refine=p == 0 and (  # refuse what cannot finish or is undetermined
+            not self.standardize if self.refine is None else bool(self.refine)))
         if data.shape[0] - p <= data.shape[1] * (p + 1):
             warnings.warn(
                 f"only {data.shape[0] - p} rows for {data.shape[1] * (p + 1)} candidate parents per metric "
