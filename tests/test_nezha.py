@@ -456,3 +456,18 @@ def test_real_train_ticket_day():
     assert all("Latency" in c for c in repair.dropped)
     encoder = MetricEncoder(max_gap=repair.max_gap).fit(repair.frame)
     assert 560 <= len(encoder.columns_) <= 580  # the ~570 metrics that vary
+
+
+@pytest.mark.skipif(not (NEZHA / "rca_data" / TRAIN_TICKET).exists(),
+                    reason=f"shared Nezha Train Ticket day absent at {NEZHA / 'rca_data' / TRAIN_TICKET}")
+def test_docs_example_runs(capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "nezha.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    exec(compile(code.replace('"../shared/data/nezha"', repr(str(NEZHA))), "docs/nezha.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "['2023-01-29']"
+    assert out[-3].startswith("24 [Timestamp('2023-01-29 09:12:56")
+    assert out[-2] == "796 metrics kept, 78 observed in under 95% of the 400 rows dropped; fit with max_gap=8"
+    assert out[-1].startswith("ts-contacts-service ['ts-contacts-service'")
