@@ -44,6 +44,7 @@ MODULES = [
     "io/atomic.py",
     "io/graph_export.py",
     "_graph.py",
+    "workflows.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

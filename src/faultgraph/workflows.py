@@ -63,16 +63,28 @@ __all__ = [
 def load_metrics(path: str | Path, *, resample: str | float | None = None) -> pd.DataFrame:
     """Read a metrics file (CSV or Parquet, wide or long; :func:`faultgraph.io.read_metrics`).
 
+    With ``resample`` the metrics are put on a grid causally (the last value at or before
+    each grid time, :func:`faultgraph.encode.align`), and the reader's advice to resample
+    (a ``SamplingWarning``) is silenced.
+
     Parameters
     ----------
-    path : the file.
-    resample : a grid step ('1min', '30s', or a number: seconds for a time column, index
-        units for a numeric one); the metrics are put on it causally (the last value at or
-        before each grid time, :func:`faultgraph.encode.align`). ``None``: as read.
+    path : str or Path
+        The metrics file.
+    resample : str or float, optional
+        A grid step (``"1min"``, ``"30s"``, or a number: seconds for a time column, index
+        units for a numeric one). None: as read.
 
     Returns
     -------
-    The metrics frame, one column per metric, in time order.
+    DataFrame
+        The metrics frame, one column per metric, in time order.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file cannot be read as metrics, or ``resample`` is not a valid step for
+        its index (see :func:`faultgraph.encode.align`).
     """
     from faultgraph.errors import SamplingWarning
     from faultgraph.io import read_metrics
@@ -88,14 +100,27 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None) -> pd
 
 
 def load_prior(path: str | Path | None, *, graph: str | Path | None = None) -> PriorKnowledge | None:
-    """A YAML prior (:meth:`faultgraph.PriorKnowledge.from_yaml`) and/or a known graph read
-    from an edge-list file (:meth:`~faultgraph.PriorKnowledge.read_graph`: used as given,
-    its edges and no other); ``None`` when neither is given.
+    """A YAML prior and/or a known graph read from an edge-list file; None when neither is given.
+
+    The YAML file is read by :meth:`faultgraph.PriorKnowledge.from_yaml`; the graph by
+    :meth:`~faultgraph.PriorKnowledge.read_graph` and used as given (its edges and no
+    other).
 
     Parameters
     ----------
-    path : the YAML prior file, or ``None``.
-    graph : a CSV of ``cause,effect`` rows or a graph.json, or ``None``.
+    path : str, Path or None
+        The YAML prior file.
+    graph : str, Path or None, default None
+        A CSV of ``cause,effect`` rows or a graph.json.
+
+    Returns
+    -------
+    PriorKnowledge or None
+
+    Raises
+    ------
+    InvalidInputError
+        When a file cannot be read or is invalid.
     """
     if path is None and graph is None:
         return None
@@ -126,16 +151,36 @@ class GraphResult:
 def learn_graph(frame: pd.DataFrame, config: LearnConfig = LearnConfig(), *, prior: PriorKnowledge | None = None,
                 truth: str | Path | None = None, callback: Callable[[dict[str, Any]], None] | None = None
                 ) -> GraphResult:
-    """Encode ``frame`` (:class:`~faultgraph.MetricEncoder`) and learn its causal graph
-    (:class:`~faultgraph.StructureLearner`).
+    """Encode ``frame`` and learn its causal graph.
+
+    The metrics go through :class:`~faultgraph.MetricEncoder` (robust scaling when
+    ``config.standardize``, else none) and then :class:`~faultgraph.StructureLearner`
+    (NOTEARS or DAGMA, ``config.method``); the learned graph is scored against ``truth``
+    when given.
 
     Parameters
     ----------
-    frame : metrics, one column each.
-    config : the learner's options (:class:`~faultgraph.config.LearnConfig`).
-    prior : forbidden/required edges, tiers.
-    truth : a truth.json (``nodes``, ``edges``) to score the learned graph against.
-    callback : called with the learner's progress (``step``, ``steps``, ``h``).
+    frame : DataFrame
+        Metrics, one column each.
+    config : LearnConfig, default LearnConfig()
+        The learner's options (:class:`~faultgraph.config.LearnConfig`).
+    prior : PriorKnowledge, optional
+        Forbidden/required edges, tiers, sinks, sources, a known graph.
+    truth : str or Path, optional
+        A truth.json (``nodes``, ``edges``) to score the learned graph against.
+    callback : callable, optional
+        Called with the learner's progress (``step``, ``steps``, ``h``, …).
+
+    Returns
+    -------
+    GraphResult
+        The graph, the metrics the encoder dropped and, with ``truth``, the accuracy.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``frame`` or ``config`` is invalid, or ``truth`` is unreadable or names
+        metrics the graph lacks.
     """
     from faultgraph.discovery import StructureLearner
     from faultgraph.encode import MetricEncoder
@@ -151,7 +196,27 @@ def learn_graph(frame: pd.DataFrame, config: LearnConfig = LearnConfig(), *, pri
 
 
 def score_against(truth_path: str | Path, graph: LearnedGraph) -> Any:
-    """The accuracy (:func:`faultgraph.graph_accuracy`) of ``graph`` against a truth.json."""
+    """The accuracy (:func:`faultgraph.graph_accuracy`) of ``graph`` against a truth.json.
+
+    Parameters
+    ----------
+    truth_path : str or Path
+        A truth.json with ``nodes`` and ``edges`` (each with ``source`` and ``target``), as
+        ``faultgraph simulate graph`` writes it.
+    graph : LearnedGraph
+        The learned graph; must hold every node of the truth.
+
+    Returns
+    -------
+    GraphAccuracy
+        SHD, TPR, FDR, FPR and edge counts.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file is unreadable, lacks a field, names metrics the graph lacks, or its
+        graph has a cycle (``NotADAGError``).
+    """
     import numpy as np
 
     from faultgraph.evaluate import graph_accuracy
@@ -177,7 +242,20 @@ def score_against(truth_path: str | Path, graph: LearnedGraph) -> Any:
 
 def detector_from_config(config: DetectorConfig = DetectorConfig(), *, prior: PriorKnowledge | None = None
                          ) -> CausalDetector:
-    """An unfitted :class:`~faultgraph.detect.CausalDetector` with ``config``'s options."""
+    """An unfitted :class:`~faultgraph.detect.CausalDetector` with ``config``'s options.
+
+    Parameters
+    ----------
+    config : DetectorConfig, default DetectorConfig()
+        The detector's options; string choices are passed as plain strings.
+    prior : PriorKnowledge, optional
+        Prior knowledge about the graph.
+
+    Returns
+    -------
+    CausalDetector
+        Not fitted.
+    """
     from faultgraph.detect import CausalDetector
 
     return CausalDetector(prior=prior, **{k: (str(v) if isinstance(v, str) else v)
@@ -186,14 +264,32 @@ def detector_from_config(config: DetectorConfig = DetectorConfig(), *, prior: Pr
 
 def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: PriorKnowledge | None = None
               ) -> CausalDetector | FaultIdentifier:
-    """Fit a model on ``frame``: without ``config.label`` a causal detector of normal
-    behaviour (anomaly detection), with it a fault identifier of that 0/1 label (the
-    paper's supervised setting; it reads ``method``, ``lambda1``, ``threshold`` and
-    ``max_gap`` of ``config.detector``).
+    """Fit a model on ``frame``.
+
+    Without ``config.label`` a causal detector of normal behaviour (anomaly detection);
+    with it a fault identifier of that 0/1 label (the paper's supervised setting, CGL-BFI
+    eqs. 3–5; it reads ``method``, ``lambda1``, ``threshold`` and ``max_gap`` of
+    ``config.detector``).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The training metrics (a healthy period for detection; with the label column for a
+        label model).
+    config : FitConfig, default FitConfig()
+        ``label`` and the detector's options.
+    prior : PriorKnowledge, optional
+        Prior knowledge about the graph.
 
     Returns
     -------
-    The fitted estimator; ``save(folder)`` writes it.
+    CausalDetector or FaultIdentifier
+        The fitted estimator; ``save(folder)`` writes it.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``frame`` or an option is invalid (see the estimators' ``fit``).
     """
     if config.label is None:
         return detector_from_config(config.detector, prior=prior).fit(frame)
@@ -205,15 +301,48 @@ def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: Pr
 
 
 def model_task(path: str | Path) -> str:
-    """The task a model folder was fitted for (``unsupervised-detection`` or
-    ``supervised-fault-identification``)."""
+    """The task a model folder was fitted for.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder.
+
+    Returns
+    -------
+    str
+        ``"unsupervised-detection"`` or ``"supervised-fault-identification"``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the folder is missing, damaged or too new.
+    """
     from faultgraph.io import load_model_dir
 
     return str(load_model_dir(path)[0].get("task"))
 
 
 def load_model(path: str | Path, *, task: str | None = None) -> CausalDetector | FaultIdentifier:
-    """Read a model folder written by ``fit`` (either kind; with ``task``, only that kind)."""
+    """Read a model folder written by ``fit`` (either kind; with ``task``, only that kind).
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder.
+    task : str, optional
+        The task the model must have been fitted for (see :func:`model_task`).
+
+    Returns
+    -------
+    CausalDetector or FaultIdentifier
+        The fitted model.
+
+    Raises
+    ------
+    InvalidInputError
+        When the folder is missing, damaged or too new, or is a model of another ``task``.
+    """
     from faultgraph.detect import CausalDetector, FaultIdentifier
     from faultgraph.detect.supervised import TASK as SUPERVISED
 
@@ -248,14 +377,30 @@ class Incident:
 
 
 def find_incidents(scores: pd.DataFrame, *, merge_gap: int = 0, top: int = 5) -> list[Incident]:
-    """The alarm periods of a detector's score table (the ``anomaly`` column of
-    :meth:`~faultgraph.detect.CausalDetector.score_samples`), oldest first.
+    """The alarm periods of a detector's score table, oldest first.
+
+    Runs of ``anomaly`` 1s (from :meth:`~faultgraph.detect.CausalDetector.score_samples`)
+    at most ``merge_gap`` quiet steps apart are one incident; its peak is the step of its
+    highest ``score`` (the first step when there is no ``score`` column).
 
     Parameters
     ----------
-    scores : the score table (``score``, ``anomaly`` and ``residual:<metric>`` columns).
-    merge_gap : runs of alarms at most this many quiet steps apart are one incident.
-    top : metrics to name per incident, by their largest absolute residual in it.
+    scores : DataFrame
+        The score table (``anomaly``, and optionally ``score`` and ``residual:<metric>``
+        columns).
+    merge_gap : int, default 0
+        Runs of alarms at most this many quiet steps apart are one incident.
+    top : int, default 5
+        Metrics to name per incident, by their largest absolute residual in it.
+
+    Returns
+    -------
+    list of Incident
+
+    Raises
+    ------
+    InvalidInputError
+        When ``scores`` has no ``anomaly`` column.
     """
     import numpy as np
 
@@ -302,8 +447,22 @@ class Detection:
         return int(self.table[column].sum())
 
     def moved_constants(self, limit: int = 10) -> list[str]:
-        """One phrase per metric constant in training that left its value (the
-        ``constant:<metric>`` columns), most steps first; at most ``limit`` and a count."""
+        """One phrase per metric constant in training that left its value, most steps first.
+
+        Reads the ``constant:<metric>`` columns (see
+        :func:`faultgraph.encode.constant_moves`).
+
+        Parameters
+        ----------
+        limit : int, default 10
+            Most phrases listed; the rest are counted in a last ``"and N more"``.
+
+        Returns
+        -------
+        list of str
+            Phrases such as ``"disk (at 0 in training; off it at 12 steps, by up to 3)"``;
+            empty when none moved.
+        """
         import numpy as np
 
         from faultgraph.encode import constant_moves
@@ -327,6 +486,25 @@ def detect(model: CausalDetector | FaultIdentifier, frame: pd.DataFrame, *, merg
     constant in training, and the alarm periods (:func:`find_incidents`); label models give
     ``probability`` and ``decision`` (and ``labels``, the label column, when ``frame``
     holds it).
+
+    Parameters
+    ----------
+    model : CausalDetector or FaultIdentifier
+        A fitted model (:func:`load_model`).
+    frame : DataFrame
+        The metrics to score; it must hold the model's metrics.
+    merge_gap : int, default 0
+        Alarm runs at most this many quiet steps apart are one incident (unsupervised).
+
+    Returns
+    -------
+    Detection
+        The table, the task, the threshold and the incidents.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``frame`` lacks the model's metrics or is malformed.
     """
     import pandas as pd
 
@@ -349,8 +527,30 @@ def detect(model: CausalDetector | FaultIdentifier, frame: pd.DataFrame, *, merg
 
 def incident_window(incident: Incident, index: pd.Index, min_steps: int = ExplainConfig().min_steps
                     ) -> tuple[Any, Any]:
-    """``incident``'s first and last step, widened to ``min_steps`` rows of ``index``
-    (forwards, then backwards where the data ends) so a short alarm can be explained."""
+    """``incident``'s first and last step, widened to ``min_steps`` rows of ``index``.
+
+    A short alarm is widened forwards, then backwards where the data ends, so it can be
+    explained.
+
+    Parameters
+    ----------
+    incident : Incident
+        An alarm period from :func:`find_incidents`.
+    index : pandas.Index
+        The index of the frame the incident was found in.
+    min_steps : int, default ``ExplainConfig().min_steps``
+        The fewest rows of the window.
+
+    Returns
+    -------
+    tuple of (object, object)
+        ``(start, end)``, values of ``index``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the incident's start or end is not in ``index``.
+    """
     first, last = index.get_indexer([incident.start])[0], index.get_indexer([incident.end])[0]
     if first < 0 or last < 0:
         raise InvalidInputError(f"incident {incident.start} .. {incident.end} is not in the data")
@@ -390,9 +590,27 @@ class RcaDocument:
 
     @staticmethod
     def request_from_dict(spec: Any, where: str = "rca.json") -> dict[str, Any]:
-        """What an rca.json asks to be explained again: ``window``, ``target``, ``method``,
-        ``data``, ``resample`` and ``reference_window``; an ``InvalidInputError`` naming
-        ``where`` when it is no rca.json."""
+        """What an rca.json asks to be explained again.
+
+        Parameters
+        ----------
+        spec : dict
+            The parsed rca.json.
+        where : str, default "rca.json"
+            What ``spec`` is called in error messages (its path, say).
+
+        Returns
+        -------
+        dict
+            ``window`` (a ``(start, end)`` pair), ``target``, ``method``, ``data``,
+            ``resample`` and ``reference_window`` (the last three None when absent).
+
+        Raises
+        ------
+        InvalidInputError
+            When ``spec`` lacks ``window``, ``target`` or ``method``, or ``window`` is not a
+            two-element list.
+        """
         try:
             window, target, method = spec["window"], spec["target"], spec["method"]
             if not isinstance(window, list) or len(window) != 2:
@@ -409,12 +627,27 @@ def explain_window(model: CausalDetector, frame: pd.DataFrame, window: tuple[Any
 
     Parameters
     ----------
-    model : a fitted causal detector.
-    frame : metrics covering the window (and the rows before it that give its past).
-    window : ``(start, end)`` in ``frame``'s index, inclusive; a bound that is ``None``
-        is the first or last row.
-    config : target, method, reference window, paths, fewest steps.
-    services : metric → service (a mapping or a function); default: from the names.
+    model : CausalDetector
+        A fitted causal detector.
+    frame : DataFrame
+        Metrics covering the window (and the rows before it that give its past).
+    window : tuple of (object, object), optional
+        ``(start, end)`` in ``frame``'s index, inclusive; a bound that is None (or no
+        window) is the first or last row.
+    config : ExplainConfig, default ExplainConfig()
+        Target, method, reference window, paths, fewest steps.
+    services : mapping or callable, optional
+        Metric → service; default: from the names.
+
+    Returns
+    -------
+    Explanation
+        The ranked root causes and their propagation paths.
+
+    Raises
+    ------
+    InvalidInputError
+        When the window is not in ``frame``, too short, or an option is invalid.
     """
     from faultgraph.rca import explain
 
@@ -428,8 +661,34 @@ def explain_window(model: CausalDetector, frame: pd.DataFrame, window: tuple[Any
 def explain_case(normal: pd.DataFrame, anomalous: pd.DataFrame, window: tuple[Any, Any] | None = None,
                  config: ExplainConfig = ExplainConfig(), *, detector: DetectorConfig = DetectorConfig(),
                  prior: PriorKnowledge | None = None) -> tuple[CausalDetector, Explanation]:
-    """Case mode: fit a causal detector on ``normal`` and explain ``window`` of
-    ``anomalous`` (all of it by default). The two must hold the same metrics."""
+    """Case mode: fit a causal detector on ``normal`` and explain ``window`` of ``anomalous``.
+
+    Parameters
+    ----------
+    normal : DataFrame
+        The normal period, to fit on.
+    anomalous : DataFrame
+        The anomalous period; the same metrics as ``normal``.
+    window : tuple of (object, object), optional
+        ``(start, end)`` in ``anomalous``'s index; default all of it.
+    config : ExplainConfig, default ExplainConfig()
+        Target, method, reference window, paths, fewest steps.
+    detector : DetectorConfig, default DetectorConfig()
+        The detector's options.
+    prior : PriorKnowledge, optional
+        Prior knowledge about the graph.
+
+    Returns
+    -------
+    tuple of (CausalDetector, Explanation)
+        The fitted detector and the explanation.
+
+    Raises
+    ------
+    InvalidInputError
+        When the two periods have different metrics, or as :func:`fit_model` and
+        :func:`explain_window`.
+    """
     from faultgraph.datasets import check_same_metrics
 
     check_same_metrics(normal, anomalous)
@@ -439,7 +698,24 @@ def explain_case(normal: pd.DataFrame, anomalous: pd.DataFrame, window: tuple[An
 
 def render_report(model: CausalDetector, frame: pd.DataFrame, explanation: Explanation, *,
                   normal: pd.DataFrame | None = None) -> str:
-    """The incident report, a self-contained HTML page."""
+    """The incident report, a self-contained HTML page.
+
+    Parameters
+    ----------
+    model : CausalDetector
+        The fitted detector that gave ``explanation``.
+    frame : DataFrame
+        The metrics the explanation was computed on.
+    explanation : Explanation
+        From :func:`explain_window`.
+    normal : DataFrame, optional
+        A normal period to draw beside the incident (case mode).
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
     from faultgraph.report import render_incident_report
 
     return render_incident_report(model, frame, explanation, normal=normal)
@@ -448,8 +724,25 @@ def render_report(model: CausalDetector, frame: pd.DataFrame, explanation: Expla
 # --- model folders ------------------------------------------------------------------------
 
 def model_summary(path: str | Path) -> dict[str, Any]:
-    """What a model folder is: task, schema version, metrics, label, edges, lagged edges,
-    learner and its parameters, decision threshold and dropped metrics."""
+    """What a model folder is.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder.
+
+    Returns
+    -------
+    dict
+        ``task``, ``schema_version``, ``metrics`` (count), ``label``, ``edges``,
+        ``lagged_edges``, ``method``, ``params`` (with the ``lambda1`` the learner used when
+        it was chosen automatically), ``decision_threshold`` and ``dropped_metrics``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the folder is missing, damaged or too new.
+    """
     from faultgraph.io import load_model_dir
 
     meta, arrays = load_model_dir(path)
@@ -474,8 +767,25 @@ def model_summary(path: str | Path) -> dict[str, Any]:
 
 
 def export_graph(path: str | Path, format: str = "graphml") -> tuple[str, int, int]:
-    """A model's causal graph (same-step and lagged edges) as GraphML or DOT text, with
-    its node and edge counts."""
+    """A model's causal graph (same-step and lagged edges) as GraphML or DOT text.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder.
+    format : {"graphml", "dot"}, default "graphml"
+        The output format (:func:`faultgraph.io.to_graphml`, :func:`faultgraph.io.to_dot`).
+
+    Returns
+    -------
+    tuple of (str, int, int)
+        The text, the number of nodes and the number of edges.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``format`` is not a choice, or the folder is missing or damaged.
+    """
     from faultgraph.io import graph_to_networkx, load_model_dir, to_dot, to_graphml
 
     if format not in ("graphml", "dot"):
@@ -493,7 +803,22 @@ def export_graph(path: str | Path, format: str = "graphml") -> tuple[str, int, i
 # --- what the commands say and write ------------------------------------------------------
 
 def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> list[str]:
-    """What ``fit`` reports of a fitted model (dropped metrics, graph size, threshold)."""
+    """What ``fit`` reports of a fitted model.
+
+    Parameters
+    ----------
+    model : CausalDetector or FaultIdentifier
+        The fitted model.
+    out : str or Path
+        Where it was written (named in the last line).
+
+    Returns
+    -------
+    list of str
+        For a detector: one line per dropped metric, then the graph's size and the alarm
+        threshold; for a label model: one line with the label's parents, the graph's size
+        and the decision threshold.
+    """
     from faultgraph.detect import FaultIdentifier
 
     if isinstance(model, FaultIdentifier):
@@ -514,7 +839,20 @@ def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> lis
 
 
 def detection_summary(found: Detection) -> list[str]:
-    """What ``detect`` reports: alarms, incidents, a noisier background, constants that moved."""
+    """What ``detect`` reports: alarms, incidents, a noisier background, constants that moved.
+
+    Parameters
+    ----------
+    found : Detection
+        From :func:`detect`.
+
+    Returns
+    -------
+    list of str
+        Lines for a person: one for a label model; for a detector the alarms and
+        incidents, then (where they apply) the steps whose background was noisier and the
+        constants that moved.
+    """
     table = found.table
     if "decision" in table.columns:
         return [f"{found.alarms} of {len(table)} rows flagged (threshold {found.threshold:.3f})"]
@@ -535,7 +873,19 @@ def detection_summary(found: Detection) -> list[str]:
 
 
 def incidents_table(incidents: tuple[Incident, ...] | list[Incident]) -> str:
-    """The incidents as a numbered plain-text table (the numbers ``explain --incident`` takes)."""
+    """The incidents as a numbered plain-text table (the numbers ``explain --incident`` takes).
+
+    Parameters
+    ----------
+    incidents : sequence of Incident
+        Oldest first, as :func:`find_incidents` returns them.
+
+    Returns
+    -------
+    str
+        A header and one row per incident: number, start, end, steps, peak score and up to
+        three top metrics.
+    """
     rows = [("#", "start", "end", "steps", "peak score", "top metrics")]
     for k, inc in enumerate(incidents, 1):
         rows.append((str(k), str(inc.start), str(inc.end), str(inc.steps), f"{inc.peak_score:.3g}",
@@ -546,9 +896,34 @@ def incidents_table(incidents: tuple[Incident, ...] | list[Incident]) -> str:
 
 def incident_windows(model: CausalDetector, frame: pd.DataFrame, number: int | None = None, every: bool = False,
                      min_steps: int = ExplainConfig().min_steps) -> list[tuple[int | None, tuple[Any, Any]]]:
-    """The windows to explain when none is given: the latest incident ``detect`` finds in
-    ``frame`` (``number``: the one so numbered, from 1, oldest first; ``every``: each, with
-    its number). A short incident is widened to ``min_steps`` rows (:func:`incident_window`)."""
+    """The windows to explain when none is given.
+
+    The latest incident :func:`detect` finds in ``frame``, or the one numbered ``number``,
+    or each; a short incident is widened to ``min_steps`` rows (:func:`incident_window`).
+
+    Parameters
+    ----------
+    model : CausalDetector
+        A fitted causal detector.
+    frame : DataFrame
+        The metrics.
+    number : int, optional
+        The incident to explain, from 1, oldest first; default the latest.
+    every : bool, default False
+        Explain each incident, with its number.
+    min_steps : int, default ``ExplainConfig().min_steps``
+        The fewest rows of a window.
+
+    Returns
+    -------
+    list of (int or None, (object, object))
+        ``(number, (start, end))`` pairs; the number is None unless ``every``.
+
+    Raises
+    ------
+    InvalidInputError
+        When no incident is found, or ``number`` is out of range.
+    """
     found = detect(model, frame).incidents
     if not found:
         raise InvalidInputError("no incident in the data: no step is above the model's alarm threshold "
@@ -564,8 +939,30 @@ def incident_windows(model: CausalDetector, frame: pd.DataFrame, number: int | N
 def write_explanation(doc: RcaDocument, model: CausalDetector, frame: pd.DataFrame, out: Path | None, *,
                       html: Path | None = None, steps: Path | None = None, normal: pd.DataFrame | None = None
                       ) -> list[str]:
-    """Write what ``explain`` was asked for: rca.json (``out``), the HTML report and the
-    per-step scores; returns the paths written."""
+    """Write what ``explain`` was asked for: rca.json, the HTML report and the per-step scores.
+
+    Parameters
+    ----------
+    doc : RcaDocument
+        The explanation with its provenance.
+    model : CausalDetector
+        The fitted detector that gave it.
+    frame : DataFrame
+        The metrics it was computed on.
+    out : Path or None
+        Where to write rca.json.
+    html : Path, optional
+        Where to write the HTML report (:func:`render_report`).
+    steps : Path, optional
+        Where to write the per-step scores as CSV (:func:`faultgraph.rca.step_scores`).
+    normal : DataFrame, optional
+        A normal period for the report (case mode).
+
+    Returns
+    -------
+    list of str
+        The paths written, in the order rca.json, report, steps.
+    """
     from faultgraph.io import write_csv_atomic, write_json_atomic, write_text_atomic
     from faultgraph.rca import step_scores
 
@@ -582,8 +979,33 @@ def write_explanation(doc: RcaDocument, model: CausalDetector, frame: pd.DataFra
 
 def redo_explanation(model_dir: str | Path, rca_json: str | Path, *, data: str | Path | None = None,
                      resample: str | None = None) -> tuple[CausalDetector, pd.DataFrame, Explanation]:
-    """Explain again what an rca.json explained (its window, target, method, data and
-    resample unless given), for ``report``."""
+    """Explain again what an rca.json explained, for ``report``.
+
+    Its window, target, method and reference window are reused, and its data and resample
+    step unless given.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        An anomaly-detection model folder.
+    rca_json : str or Path
+        The rca.json written by ``faultgraph explain``.
+    data : str or Path, optional
+        The metrics file; default the one rca.json names.
+    resample : str, optional
+        The grid step; default the one rca.json names.
+
+    Returns
+    -------
+    tuple of (CausalDetector, DataFrame, Explanation)
+        The model, the metrics and the new explanation.
+
+    Raises
+    ------
+    InvalidInputError
+        When rca.json is unreadable or not one ``explain`` wrote, names no data and none is
+        given, or the model is not an anomaly-detection model.
+    """
     try:
         spec = json.loads(Path(rca_json).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -617,10 +1039,38 @@ def _time_value(value: Any) -> Any:
 def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_bootstrap: int = 50,
                      random_state: int | None = 0, option_names: Mapping[str, str] | None = None
                      ) -> tuple[Any, dict[str, Any]]:
-    """effects.json of a labelled model: every node's ATE on ``target`` with its interval,
-    the causal scores ``S_i`` and each node's strongest ``n_paths`` paths to it.
+    """effects.json of a labelled model.
 
-    Returns the :class:`~faultgraph.effects.CausalScores` and the document."""
+    Every node's ATE on ``target`` (CGL-BFI eq. 4) with its bootstrap interval, the causal
+    scores ``S_i = |ATE_i| / Σ_j |ATE_j|`` (eq. 5) and each node's strongest ``n_paths``
+    paths to it.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        A label-model folder (``fit --label``).
+    target : str
+        The node the effects are on (normally the label).
+    n_paths : int, default 3
+        Paths listed per node.
+    n_bootstrap : int, default 50
+        Bootstrap resamples for the intervals: 0 (none) or at least ``MIN_BOOTSTRAP``.
+    random_state : int, optional, default 0
+        Seed of the resampling.
+    option_names : mapping of str to str, optional
+        How the caller names the options (``{"n_bootstrap": "--bootstrap"}``), for messages.
+
+    Returns
+    -------
+    tuple of (CausalScores, dict)
+        The scores and the document.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``n_bootstrap`` is out of range, the folder is not a label model, or
+        ``target`` is not a node.
+    """
     from faultgraph.detect import FaultIdentifier
     from faultgraph.effects import causal_scores, propagation_paths
     from faultgraph.effects.ate import MIN_BOOTSTRAP
@@ -647,11 +1097,43 @@ def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_
 def fit_label_model(frame: pd.DataFrame, config: FitConfig, *, prior: PriorKnowledge | None = None, lags: int = 0,
                     bootstrap: int = 0, block: int | None = None, random_state: int | None = 0,
                     scheduler: str | None = None, n_workers: int | None = None) -> FaultIdentifier:
-    """``fit --label``: a :class:`~faultgraph.detect.FaultIdentifier` of ``config.label``
-    (options as :func:`fit_model`), with ``lags`` past steps as candidate parents (time
+    """``fit --label``: a :class:`~faultgraph.detect.FaultIdentifier` of ``config.label``.
+
+    Options as :func:`fit_model`, with ``lags`` past steps as candidate parents (time
     orients the same-step edges it can) and an ensemble of ``bootstrap`` graphs learned on
-    block-bootstrap resamples (0: none), run by :mod:`faultgraph.parallel` (``scheduler``,
-    ``n_workers``; ``n_workers=0``: in this process)."""
+    block-bootstrap resamples, run by :mod:`faultgraph.parallel`.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The training metrics with the label column.
+    config : FitConfig
+        ``label`` (required) and the detector's options.
+    prior : PriorKnowledge, optional
+        Prior knowledge about the graph.
+    lags : int, default 0
+        Past steps offered as candidate parents.
+    bootstrap : int, default 0
+        Graphs in the ensemble; 0: none.
+    block : int, optional
+        Block length of the block bootstrap; default chosen from the number of rows.
+    random_state : int, optional, default 0
+        Seed of the resampling.
+    scheduler : str, optional
+        Address of an existing Dask scheduler.
+    n_workers : int, optional
+        Local workers; 0 runs in this process.
+
+    Returns
+    -------
+    FaultIdentifier
+        The fitted model.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``config.label`` is None, or as the model's ``fit``.
+    """
     from faultgraph.detect import FaultIdentifier
 
     if config.label is None:
@@ -677,18 +1159,41 @@ def _label_model_knowledge(model: FaultIdentifier) -> tuple[Any, Any]:
 
 def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths: int = 3, n_bootstrap: int = 50,
                    confidence: float = 0.95, random_state: int | None = 0) -> tuple[Any, dict[str, Any]]:
-    """effects.json of a label model, with identification, bounds and ensemble confidence
-    (:func:`faultgraph.effects.identify.identified_scores`).
+    """effects.json of a label model, with identification, bounds and ensemble confidence.
 
-    Each entry of ``scores`` has ``node, ate, ci_low, ci_high, score, paths`` and then
-    ``identified``, ``ate_bounds`` and ``confidence``. The intervals come from the
-    model's graph ensemble (``bootstrap`` at fit time) or, without one, from
-    ``n_bootstrap`` block-bootstrap resamples of the rows on its one graph (graph taken as
-    known: ``confidence`` is then ``None``). The document adds ``summary`` (certain causes
-    and candidates, in words), ``identification`` (each edge's mark), ``n_graphs``,
-    ``confidence_level`` and ``lags``.
+    Computed by :func:`faultgraph.effects.identify.identified_scores`. Each entry of
+    ``scores`` has ``node, ate, ci_low, ci_high, score, paths`` and then ``identified``,
+    ``ate_bounds`` and ``confidence``. The intervals come from the model's graph ensemble
+    (``bootstrap`` at fit time) or, without one, from ``n_bootstrap`` block-bootstrap
+    resamples of the rows on its one graph (graph taken as known: ``confidence`` is then
+    None). The document adds ``summary`` (certain causes and candidates, in words),
+    ``identification`` (each edge's mark), ``n_graphs``, ``confidence_level`` and ``lags``.
 
-    Returns the :class:`~faultgraph.effects.CausalScores` and the document.
+    Parameters
+    ----------
+    model : FaultIdentifier
+        A fitted label model.
+    target : str, optional
+        The node the effects are on; default the model's label.
+    n_paths : int, default 3
+        Paths listed per node.
+    n_bootstrap : int, default 50
+        Row resamples when the model has no ensemble: 0 or at least ``MIN_BOOTSTRAP``.
+    confidence : float, default 0.95
+        Level of the intervals.
+    random_state : int, optional, default 0
+        Seed of the resampling.
+
+    Returns
+    -------
+    tuple of (CausalScores, dict)
+        The scores and the document.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``target`` is not a node or ``n_bootstrap`` is not 0 or an integer of at
+        least ``MIN_BOOTSTRAP``.
     """
     import numpy as np
 
@@ -766,11 +1271,50 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
                          random_state: int | None = 0, scheduler: str | None = None, n_workers: int | None = None,
                          client: Any = None, progress: Callable[[int, int], None] | None = None,
                          low_confidence: float = 0.5) -> EnsembleGraphResult:
-    """``discover --bootstrap B``: :func:`learn_graph` on all rows, then the same learner
-    on ``n_graphs`` block-bootstrap resamples of the encoded rows
-    (:func:`faultgraph.discovery.ensemble.learn_graph_ensemble`, on dask through
+    """``discover --bootstrap B``: :func:`learn_graph` on all rows, then an ensemble on resamples.
+
+    The same learner runs on ``n_graphs`` block-bootstrap resamples of the encoded rows
+    (:func:`faultgraph.discovery.ensemble.learn_graph_ensemble`, on Dask through
     :mod:`faultgraph.parallel`: a LocalCluster by default, ``scheduler`` for an existing
-    one or ``$FAULTGRAPH_SCHEDULER``, ``n_workers=0`` in this process)."""
+    one or ``$FAULTGRAPH_SCHEDULER``, ``n_workers=0`` in this process), and the graph's
+    edges are marked as oriented or not (:func:`faultgraph.effects.identify.orient_graph`).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Metrics, one column each.
+    config : LearnConfig, default LearnConfig()
+        The learner's options.
+    n_graphs : int, default 100
+        Graphs in the ensemble.
+    prior : PriorKnowledge, optional
+        Prior knowledge about the graph.
+    block : int, optional
+        Block length of the bootstrap; default chosen from the number of rows.
+    random_state : int, optional, default 0
+        Seed of the resampling.
+    scheduler : str, optional
+        Address of an existing Dask scheduler.
+    n_workers : int, optional
+        Local workers; 0 runs in this process.
+    client : dask.distributed.Client, optional
+        An existing client to run on.
+    progress : callable, optional
+        Called as ``progress(done, total)``.
+    low_confidence : float, default 0.5
+        Edges held in their direction by fewer than this share of the graphs are listed as
+        low-confidence.
+
+    Returns
+    -------
+    EnsembleGraphResult
+        The graph, the ensemble and the edges' orientation marks.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`learn_graph`, or for invalid ensemble options.
+    """
     from faultgraph.discovery import PriorKnowledge
     from faultgraph.discovery.ensemble import learn_graph_ensemble as ensemble_of
     from faultgraph.effects.identify import orient_graph
