@@ -147,3 +147,28 @@ def test_bad_bootstrap_is_named():
         FaultIdentifier(bootstrap=1).fit(_labelled())
     with pytest.raises(InvalidInputError, match="lags must be an integer >= 0"):
         FaultIdentifier(lags=-1).fit(_labelled())
+
+
+def test_graph_view_draws_confidence_and_lists_weak_edges():
+    pytest.importorskip("networkx")
+    from faultgraph.report.svg import graph_view
+
+    W = np.array([[0, 1.0, 0], [0, 0, 0.8], [0, 0, 0]])
+    conf = np.array([[0, 0.9, 0], [0, 0, 0.3], [0, 0, 0]])
+    svg = graph_view(["a", "b", "c"], W, confidence=conf)
+    assert svg.count('stroke-dasharray="4 3"') == 1 and "low-confidence" in svg
+    assert "low confidence (dashed): b → c 30%" in svg and "(in 90% of the graphs)" in svg
+    assert "low-confidence" not in graph_view(["a", "b", "c"], W)
+
+
+def test_discover_with_bootstrap_gives_edge_confidence(tmp_path):
+    from faultgraph.workflows import learn_graph_ensemble as discover_ensemble
+
+    frame = pd.DataFrame(_data(d=5, n=600, seed=8), columns=list("abcde"))
+    result = discover_ensemble(frame, n_graphs=6, n_workers=0, random_state=1)
+    doc = result.to_dict()
+    assert doc["n_graphs"] == 6 and doc["edges"]
+    for e in doc["edges"]:
+        assert 0 <= e["confidence"] <= 1 and 0 <= e["reversed"] <= 1 and e["confidence"] + e["reversed"] <= 1
+        assert e["by"] in {"time", "prior", "v-structure", "implied", "not identified"}
+    assert all(e["confidence"] < 0.5 for e in doc["low_confidence_edges"])

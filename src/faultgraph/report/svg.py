@@ -134,9 +134,16 @@ def graph_view(
     max_edges: int = 150,
     size: int = 720,
     seed: int = 0,
+    confidence: np.ndarray | None = None,
+    low_confidence: float = 0.5,
 ) -> str:
     """The causal graph: the strongest edges with their weights, the propagation ``path`` in
-    red, the ``root`` cause red and the ``symptom`` orange. Spring layout (networkx), seeded."""
+    red, the ``root`` cause red and the ``symptom`` orange. Spring layout (networkx), seeded.
+
+    ``confidence`` (``(d, d)``, a graph ensemble's share of graphs holding each edge in its
+    direction): an edge's width grows with it, and an edge held by fewer than
+    ``low_confidence`` of the graphs is dashed (class ``low-confidence``) and listed
+    under the picture."""
     import networkx as nx
 
     A = np.abs(np.asarray(W, dtype=float))
@@ -158,14 +165,22 @@ def graph_view(
              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#888"/></marker>'
              '<marker id="arrow-hot" viewBox="0 0 10 10" refX="18" refY="5" markerWidth="6" markerHeight="6" '
              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#d62728"/></marker></defs>']
+    weak: list[str] = []
     for a, b in sorted(edges, key=lambda e: e in on_path):
         (x1, y1), (x2, y2) = xy[a], xy[b]
         hot = (a, b) in on_path
         w = float(W[idx[a], idx[b]])
-        parts.append(f'<line class="{"path-edge" if hot else "edge"}" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" '
-                     f'y2="{y2:.1f}" stroke="{"#d62728" if hot else "#bbb"}" stroke-width="{3 if hot else 1}" '
+        width, style, note, cls = (3 if hot else 1), "", "", "path-edge" if hot else "edge"
+        if confidence is not None:
+            c = float(confidence[idx[a], idx[b]])
+            width, note = (width + 2 * c) / 2 + 0.5, f" (in {c:.0%} of the graphs)"
+            if c < low_confidence:
+                style, cls = ' stroke-dasharray="4 3"', cls + " low-confidence"
+                weak.append(f"{a} → {b} {c:.0%}")
+        parts.append(f'<line class="{cls}" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" '
+                     f'y2="{y2:.1f}" stroke="{"#d62728" if hot else "#bbb"}" stroke-width="{width:.2g}"{style} '
                      f'marker-end="url(#{"arrow-hot" if hot else "arrow"})"><title>{escape(a)} → {escape(b)}: '
-                     f'{w:+.2f}</title></line>')
+                     f'{w:+.2f}{note}</title></line>')
         if hot or abs(w) >= 0.5:
             parts.append(f'<text x="{(x1 + x2) / 2:.1f}" y="{(y1 + y2) / 2:.1f}" fill="{"#d62728" if hot else "#999"}" '
                          f'font-size="9">{w:+.2f}</text>')
@@ -174,5 +189,9 @@ def graph_view(
         fill = "#d62728" if n == root else "#ff7f0e" if n == symptom else "#fbe3c8" if n in path else "#dde8f5"
         parts.append(f'<circle class="node" cx="{x:.1f}" cy="{y:.1f}" r="7" fill="{fill}" stroke="#555"/>'
                      f'<text x="{x + 9:.1f}" y="{y + 4:.1f}">{escape(n)}</text>')
+    if weak:
+        parts.append(f'<text class="low-confidence-list" x="10" y="{size - 8}" font-size="10" fill="#555">'
+                     f'low confidence (dashed): {escape(", ".join(weak[:12]))}'
+                     f'{f" and {len(weak) - 12} more" if len(weak) > 12 else ""}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
