@@ -263,3 +263,9 @@ def test_alert_to_explained_incident_in_postgres(tmp_path, processes, postgres):
     expected = frame.loc[int(when.timestamp())]
     assert (fetched.loc[when, expected.index] - expected).abs().max() < 1e-9
     say("fetched")
+
+
+def test_postgres_store_dedups_concurrent_alerts_and_resumes(postgres):
+    from test_service_unit import check_store
+
+    check_store(postgres)

@@ -615,3 +615,38 @@ def test_reports_are_drawn_after_the_ranking_once_quiet(tmp_path):
             time.sleep(0.1)
         assert [store.report(i) for i in ids] == [("done", "<p>drawn</p>")] * 3
     assert sorted(w["start"] for w in drawn) == [0, 1, 2]  # each drawn once
+
+
+def check_store(url: str) -> None:
+    """Concurrent alerts are deduplicated, a resolved alert re-queues, unfinished work resumes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = IncidentStore(url)
+    assert store.create_schema() == SCHEMA_VERSION and store.create_schema() == SCHEMA_VERSION
+    window = {"start": "2024-05-01T03:00:00Z", "end": None}
+
+    def add(k: int) -> tuple[int, bool]:
+        return store.add_alert(f"fp-{k % 5}@2024-05-01T03:00:00Z", {"labels": {"k": str(k)}}, window)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(add, range(200)))
+    ids = {k % 5: set() for k in range(200)}
+    for k, (incident_id, _) in enumerate(results):
+        ids[k % 5].add(incident_id)
+    assert all(len(v) == 1 for v in ids.values()) and len({next(iter(v)) for v in ids.values()}) == 5
+    assert sum(queued for _, queued in results) == 5  # each alert queued once
+    # a resolved alert closes the window and queues it again; a running one is resumed on start
+    first = next(iter(ids[0]))
+    assert store.claim(first)["status"] == "running"
+    closed = {"start": window["start"], "end": "2024-05-01T03:30:00Z"}
+    assert store.add_alert("fp-0@2024-05-01T03:00:00Z", {"status": "resolved"}, closed) == (first, True)
+    assert store.finish(first, 0, {"stale": True}, None) is False  # the old run's result is dropped
+    second = next(iter(ids[1]))
+    store.claim(second)
+    assert sorted(store.requeue_unfinished()) == sorted(next(iter(v)) for v in ids.values())
+    assert store.get(first)["window"] == closed and store.counts()["queued"] == 5
+    store.close()
+
+
+def test_sqlite_store_dedups_concurrent_alerts_and_resumes(tmp_path):
+    check_store(f"sqlite:///{tmp_path / 'store.db'}")  # PostgreSQL: tests/test_service_integration.py

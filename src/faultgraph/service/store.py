@@ -83,7 +83,7 @@ class IncidentStore:
             def _pragmas(dbapi_connection: Any, _record: Any) -> None:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA synchronous=FULL")  # an answered alert survives a power cut too
                 cursor.close()
         self._metadata, self._schema, self.table = _tables(sa)
         self._write_lock = threading.Lock() if self.sqlite else None  # SQLite has one writer at a time
