@@ -233,3 +233,13 @@ def test_docs_examples_run(tmp_path):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "fleet fit: 3 entities (3 current)" in proc.stdout  # the models of the bash block are current
+
+
+def test_cli_bad_source_is_one_line_and_exit_2(tmp_path):
+    result = _cli("fit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "models"), "--workers", "0")
+    assert result.exit_code == 2
+    assert "error: source" in result.stderr and "does not exist" in result.stderr
+    (tmp_path / "m.csv").write_text("timestamp,cpu,host\n0,1,a\n")
+    result = _cli("detect", str(tmp_path / "models"), str(tmp_path / "m.csv"), "--out", str(tmp_path / "s"),
+                  "--entity-column", "pod", "--workers", "0")
+    assert result.exit_code == 2 and "entity_column 'pod' is not a column" in result.stderr
