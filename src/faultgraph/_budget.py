@@ -144,6 +144,10 @@ def check_fit(rows: int, metrics: int, lags: int = 0, *, refine: bool = False, w
     est = estimate(rows, metrics, lags, refine=refine)
     n, d, p, k = est.rows, est.metrics, est.lags, est.candidates
     usable = n - p
+    if usable < 3:
+        raise InvalidInputError(
+            f"{what} with lags={p} needs more than {p + 2} rows (each row's past of {p} steps comes from the rows "
+            f"before it); the data has {n}: use fewer lags (--lags) or more rows")
     if usable <= k and not force:
         options = [f"at least {k + p + 1} rows (a longer healthy period, or a shorter --resample step)"]
         if usable > 1:
@@ -152,7 +156,7 @@ def check_fit(rows: int, metrics: int, lags: int = 0, *, refine: bool = False, w
             p_ok = _largest_lags(n, d, max_seconds, max_memory)
             options.append(f"lags={p_ok} (--lags {p_ok})" if p_ok is not None else "no lags (--lags 0)")
         raise InvalidInputError(
-            f"{what} has {usable} rows for {k} candidate parents per metric ({d} metrics"
+            f"{what} has {usable} row{'s' if usable != 1 else ''} for {k} candidate parents per metric ({d} metrics"
             f"{f' x {p + 1} steps, lags={p}' if p else ''}): fewer rows than candidates leave the graph "
             f"undetermined (any graph fits); use {'; or '.join(options)}; or force=True (--force) to fit anyway")
     if est.memory > max_memory:

@@ -136,7 +136,9 @@ def check_nonnegative(name: str, value: float) -> float:
         value = float(value)
     except (TypeError, ValueError):
         raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}") from None
-    if not np.isfinite(value) or value < 0:
+    if not np.isfinite(value):
+        raise InvalidInputError(f"{name} must be a finite number >= 0, got {value}")
+    if value < 0:
         raise InvalidInputError(f"{name} must be >= 0, got {value}")
     return value
 

@@ -20,7 +20,7 @@ from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner,
 from faultgraph.encode import MetricEncoder
 from faultgraph.errors import InvalidInputError, NotFittedError
 from faultgraph.evaluate import best_f1_threshold
-from faultgraph.io.model import load_model_dir, save_model_dir
+from faultgraph.io.model import damaged, load_model_dir, save_model_dir
 from faultgraph.sem import SEM
 
 __all__ = ["FaultIdentifier"]
@@ -313,7 +313,7 @@ class FaultIdentifier(FittedAttributes):
             model.decision_threshold_ = float(meta["decision_threshold"])
             model.train_f1_ = float(meta["train_f1"])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            raise InvalidInputError(f"model {str(path)!r} is damaged: missing or bad field {exc}") from None
+            raise damaged(path, exc) from None
         return model
 
     def describe(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner,
 from faultgraph.encode import MetricEncoder, robust_center_scale
 from faultgraph.errors import DataScaleWarning, InvalidInputError, NotFittedError
 from faultgraph.config import DEFAULTS
-from faultgraph.io.model import load_model_dir, save_model_dir
+from faultgraph.io.model import damaged, load_model_dir, save_model_dir
 
 __all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "background_adjust",
            "beyond_tolerance", "drift_adjust", "rounding_scale"]
@@ -560,6 +560,8 @@ class CausalDetector(Detector):
         meta, arrays = load_model_dir(path, task=TASK)
         try:
             det = cls(**meta["params"])  # older layouts are upgraded on reading (faultgraph.io.migrations)
+            if isinstance(det.lags, bool) or not isinstance(det.lags, int) or det.lags < 0:
+                raise ValueError(f"params.lags must be a whole number >= 0, got {det.lags!r}")
             det.prior = det.prior_ = (PriorKnowledge.from_dict(meta["prior"], where=f"model {str(path)!r} prior")
                                       if meta.get("prior") is not None else None)
             det.encoder_ = MetricEncoder.from_dict(meta["encoder"])
@@ -586,11 +588,13 @@ class CausalDetector(Detector):
                       "scale": (det.scale_.shape, (d,)), "train_std": (det.train_std_.shape, (d,)),
                       "resid_std": (det.resid_std_.shape, (d,))}
             wrong = [f"{k} {got} (expected {want})" for k, (got, want) in shapes.items() if got != want]
+            wrong += [f"graph.nodes holds {len(det.graph_.nodes)} names for {d} metrics"] * (len(det.graph_.nodes) != d)
+            wrong += [f"decision_threshold is {det.threshold_}"] * (not np.isfinite(det.threshold_))
             bad = [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
             if wrong or bad:
                 raise ValueError("; ".join(wrong + [f"{k} holds NaN or infinite values" for k in bad]))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            raise InvalidInputError(f"model {str(path)!r} is damaged: missing or bad field {exc}") from None
+            raise damaged(path, exc) from None
         return det
 
     def _deviations(self, X: np.ndarray) -> np.ndarray:

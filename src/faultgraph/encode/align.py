@@ -179,7 +179,10 @@ def align(
     else:
         grid = pd.date_range(first, last, freq=dt, name=index.name)
     if len(grid) == 0:
-        raise InvalidInputError(f"the grid from {first} to {last} with step {step} is empty")
+        raise InvalidInputError(
+            f"the grid from {first} to {last} with step {step} is empty: the data ({index[0]} .. {index[-1]}) "
+            f"{'is shorter than one step' if start is None else 'ends before the first grid time'}"
+            f"{'; use a shorter step (--resample)' if start is None else ''}")
     # in nanoseconds whatever the index's unit (pandas >= 3 reads times in microseconds), like gap_v
     t = (np.asarray(index.as_unit("ns").asi8 if not numeric else index, dtype=np.float64))
     g = (np.asarray(grid.as_unit("ns").asi8 if not numeric else grid, dtype=np.float64))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from faultgraph.errors import InvalidInputError
 from faultgraph.io.atomic import write_atomic, write_json_atomic
 
-__all__ = ["SCHEMA_VERSION", "file_digest", "load_model_dir", "save_model_dir"]
+__all__ = ["SCHEMA_VERSION", "damaged", "file_digest", "load_model_dir", "save_model_dir"]
 
 #: The version of the model-folder layout this faultgraph writes and the newest it reads;
 #: older folders are upgraded as they are read (:mod:`faultgraph.io.migrations`).
@@ -84,3 +85,26 @@ def load_model_dir(path: str | Path, task: str | None = None) -> tuple[dict[str,
     from faultgraph.io.migrations import upgrade
 
     return upgrade(meta, arrays, SCHEMA_VERSION)
+
+
+_NESTED = re.compile(r"\b(?:KeyError|ValueError|TypeError|IndexError|AttributeError)\((['\"])(.*?)\1\)")
+
+
+def damaged(path: str | Path, exc: BaseException) -> InvalidInputError:
+    """The error for a model folder whose ``model.json`` does not read as its model: says which
+    field is missing or wrong in words (never an exception's repr) and what to do."""
+    if isinstance(exc, KeyError):
+        what = f"field {exc.args[0]!r} is missing" if exc.args else "a field is missing"
+    else:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = _NESTED.sub(lambda m: f"field {m.group(2)!r} is missing", text)
+        mapping = re.search(r"argument after \*\* must be a mapping, not (\w+)", text)
+        unknown = re.search(r"unexpected keyword argument '([^']+)'", text)
+        if mapping:
+            what = f"field 'params' is {mapping.group(1)}, not a mapping of parameter to value"
+        elif unknown:
+            what = f"field 'params' holds an unknown parameter {unknown.group(1)!r}"
+        else:
+            what = f"bad field: {text}"
+    return InvalidInputError(f"model {str(path)!r} is damaged ({what}); fit it again with `faultgraph fit`, "
+                             "or restore the folder from a copy")

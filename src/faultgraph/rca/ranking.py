@@ -256,10 +256,21 @@ def _window_mask(index: pd.Index, window: tuple[Any, Any], min_steps: int) -> np
             mask = np.asarray((index >= start) & (index <= end))
             outside = start < index[0] or end > index[-1]
     except (TypeError, ValueError):
+        if isinstance(index, pd.DatetimeIndex) and len(index):
+            def is_time(bound: Any) -> bool:
+                try:
+                    pd.Timestamp(bound)
+                except (TypeError, ValueError):
+                    return False
+                return True
+
+            bad = next((b for b in window if not is_time(b)), window[0])
+            raise InvalidInputError(f"window bound {bad!r} is not a time; the data's index holds times "
+                                    f"({index[0]} .. {index[-1]}): give times such as '{index[0]}'") from None
         raise InvalidInputError(f"window {window!r} is not comparable with the data's time index "
                                 f"({index.dtype})") from None
     if missing:
-        raise InvalidInputError(f"window bounds must be times or numbers, got {start!r} .. {end!r}")
+        raise InvalidInputError(f"window bounds must be times or numbers, got {window[0]!r} .. {window[1]!r}")
     if reversed_:
         raise InvalidInputError(f"window start {start} comes after its end {end}")
     if not mask.any():
