@@ -24,13 +24,13 @@ import pandas as pd
 
 from faultgraph import config
 from faultgraph._budget import check_fit
-from faultgraph._validation import (FittedAttributes, as_generator, check_choice, check_window, describe_names,
-                                    text_columns)
+from faultgraph._validation import (Constraint, FittedAttributes, as_generator, check_choice, check_window,
+                                   describe_names, one_of, text_columns, whole)
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
 from faultgraph.errors import DataScaleWarning, InvalidInputError, NotFittedError
-from faultgraph.config import DEFAULTS
+from faultgraph.config import DEFAULTS, values
 from faultgraph.io.model import damaged, load_model_dir, save_model_dir
 
 __all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "background_adjust",
@@ -39,13 +39,13 @@ __all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "Rando
 TASK = "unsupervised-detection"
 
 Combine = Literal["mean-square", "max", "max-of-smoothed", "mean-square+max"]  # config.Combine's values
-COMBINE: tuple[str, ...] = tuple(m.value for m in config.Combine)
+COMBINE: tuple[str, ...] = values(config.Combine)
 ThresholdMethod = Literal["pot", "quantile"]  # config.ThresholdMethod's values
-SCORES: tuple[str, ...] = tuple(m.value for m in config.Score)
+SCORES: tuple[str, ...] = values(config.Score)
 #: A residual whose interquartile range is below this (in the encoded metric's units) is
 #: scaled by its standard deviation instead: an equation that predicts a piecewise-constant
-#: metric almost exactly has an IQR of rounding noise, and dividing by it made every step
-#: of that metric an alarm (SMD machine-3-5: z-scores of 10^4 on normal test data).
+#: metric almost exactly has an IQR of rounding noise, and dividing by it would make every
+#: step of that metric an alarm.
 MIN_RESIDUAL_SCALE = 1e-4
 #: :func:`rounding_scale`: a metric recorded on a regular grid of at least this many
 #: distinct values (steps within 5 % of their median for 90 % of them) is a rounded gauge.
@@ -54,9 +54,8 @@ MIN_GRID_LEVELS = 10
 #: mean variance of the lagged metrics: keeps short histories of many metrics solvable.
 VAR_RIDGE = 1e-2
 #: A trailing median of standardised deviations within this many standard deviations of
-#: the training centre is noise, not drift (:func:`drift_adjust`). Without it, the
-#: medians' own noise cost simulated incidents under scrape jitter 0.03 of detection AUC;
-#: with it, SMD is unchanged (label-free F1 0.44).
+#: the training centre is noise, not drift (:func:`drift_adjust`): the medians' own noise
+#: is not taken off.
 DRIFT_TOLERANCE = 1.0
 #: :func:`background_adjust`: the score is rescaled only once the lower quartile of its
 #: recent values exceeds this multiple of the training's lower quartile (a noisier regime,
@@ -86,11 +85,8 @@ def rounding_scale(X: np.ndarray) -> np.ndarray:
 
     A residual cannot be measured more finely than that. Two near-duplicate gauges rounded
     to the same grid predict each other exactly most of the time, so their residual's
-    interquartile range is a fraction of one step, and the first step of disagreement was
-    a 50-sd event (SMD machine-3-5: one such residual made the score alarm at a third of
-    the test steps). Floored at ``q / √6``: SMD ROC-AUC 0.909 → 0.931, best F1 0.588 →
-    0.597, label-free F1 0.440 → 0.440; ASD (same setting) 0.692 → 0.757, 0.341 → 0.346,
-    0.240 → 0.272 (see ``benchmarks/results/detection.md``).
+    interquartile range is a fraction of one step, and the first step of disagreement
+    would be a 50-sd event; the residual scale is floored at ``q / √6``.
     """
     scale = np.zeros(X.shape[1])
     for j in range(X.shape[1]):
@@ -148,8 +144,7 @@ def background_adjust(scores: np.ndarray, history: np.ndarray, window: int, base
 
     :func:`drift_adjust` takes off a level that the deviations of single metrics settle
     at; it cannot take off a regime in which the whole score runs several times noisier
-    than in training (SMD machine-3-5: the test scores' median is 8 times the training
-    one, and a fixed threshold alarmed at a sixth of the test steps). There the threshold
+    than in training (a fixed threshold would alarm at a large share of the steps). There the threshold
     is read relative to the recent background, as an operator reads a noisy dashboard;
     within ``tolerance`` times the training background nothing changes, so stationary
     data score exactly as without it. ``history`` holds the scores just before
@@ -186,6 +181,15 @@ class Detector(FittedAttributes):
 
     name = "detector"
 
+    _constraints = {
+        "combine": one_of(COMBINE),
+        "threshold_method": one_of(values(config.ThresholdMethod)),
+        "smooth": whole(1),
+        "drift_window": whole(0, "steps; 0 turns it off"),
+        "background_window": Constraint(lambda name, value: check_window(
+            name, whole(0, "steps; 0 turns it off")(name, value), MIN_BACKGROUND)),
+    }
+
     def __init__(self, *, combine: Combine = "mean-square", smooth: int = DEFAULTS.smooth,
                  drift_window: int = DEFAULTS.drift_window, background_window: int = DEFAULTS.background_window,
                  threshold_method: ThresholdMethod = "pot", risk: float = DEFAULTS.risk,
@@ -214,16 +218,7 @@ class Detector(FittedAttributes):
 
     def fit(self, train: Any) -> Detector:
         """Fit on a training period (rows in time order, mostly normal)."""
-        check_choice("combine", self.combine, COMBINE)
-        check_choice("threshold_method", self.threshold_method, ("pot", "quantile"))
-        if not isinstance(self.smooth, (int, np.integer)) or self.smooth < 1:
-            raise InvalidInputError(f"smooth must be a positive integer, got {self.smooth!r}")
-        for name in ("drift_window", "background_window"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise InvalidInputError(f"{name} must be a non-negative integer (steps; 0 turns it off), "
-                                        f"got {value!r}")
-        check_window("background_window", self.background_window, MIN_BACKGROUND)
+        self.validate_params()
         frame = self._frame(train, "train")
         start = time.perf_counter()
         self.encoder_ = MetricEncoder(max_gap=self.max_gap).fit(frame)
@@ -415,6 +410,8 @@ class CausalDetector(Detector):
 
     name = "faultgraph"
 
+    _constraints = {"scoring": one_of(SCORES)}
+
     def __init__(self, *, lags: int = DEFAULTS.lags, method: str = "dagma", lambda1: float | None = None,
                  threshold: float = DEFAULTS.threshold, prior: PriorKnowledge | None = None,
                  scoring: str = "residual+marginal", **kwargs: Any) -> None:
@@ -443,7 +440,6 @@ class CausalDetector(Detector):
         return score
 
     def _fit_model(self, X: np.ndarray) -> None:
-        check_choice("scoring", self.scoring, SCORES)
         names = list(self.encoder_.columns_)
         if isinstance(self.lags, (int, np.integer)) and not isinstance(self.lags, bool) and self.lags >= 0:
             check_fit(X.shape[0], X.shape[1], int(self.lags), refine=False, what="the detector's graph fit")
