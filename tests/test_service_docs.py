@@ -122,3 +122,5 @@ def test_serve_and_curl_examples(case):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
+    logged = (case / "serve.log").read_text()
+    assert "POST /api/v1/incidents" in logged and "doc-token" not in logged  # requests logged, tokens never

@@ -650,3 +650,32 @@ def check_store(url: str) -> None:
 
 def test_sqlite_store_dedups_concurrent_alerts_and_resumes(tmp_path):
     check_store(f"sqlite:///{tmp_path / 'store.db'}")  # PostgreSQL: tests/test_service_integration.py
+
+
+def test_prometheus_down_fails_the_incident_with_a_clear_error(case, tmp_path):
+    from faultgraph.workflows import load_model
+
+    queries = tmp_path / "QUERIES.yaml"
+    queries.write_text("queries:\n  '{service}_cpu': {query: cpu, service_label: service}\n")
+    port = closed_port()
+    settings = ServiceSettings(model_dir=case["root"] / "model", prometheus=f"http://127.0.0.1:{port}",
+                               queries=queries, db_url=f"sqlite:///{tmp_path / 'p.db'}", tokens=(TOKEN,))
+    from faultgraph.service.worker import Explainer
+
+    explainer = Explainer(settings, model=load_model(case["root"] / "model"))
+    explainer._reader.backoff = 0.01
+    with TestClient(create_app(settings, explainer=explainer)) as c:
+        (incident,) = c.post("/api/v1/alerts", json=FIRING, headers=AUTH).json()["incidents"]
+        body = wait_done(c, incident)
+    assert body["status"] == "failed"
+    assert f"Prometheus at http://127.0.0.1:{port} did not answer after 4 tries" in body["error"]
+    assert "is it running" in body["error"]
+
+
+def closed_port() -> int:
+    """A local port with nothing listening on it."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -86,7 +86,8 @@ def register(app: typer.Typer) -> None:
                                         "--token-file; every call would be refused")
             settings = ServiceSettings(
                 model_dir=model, data=data, prometheus=prometheus, queries=queries, db_url=db, tokens=tokens,
-                lookback=parse_duration(lookback, "lookback") if lookback.strip() not in ("0", "0s") else 0.0,
+                lookback=0.0 if re.fullmatch(r"0+(\.0*)?(ms|s|m|h|d|w|y)?", lookback.strip()) else
+                parse_duration(lookback, "lookback"),
                 workers=workers, queue_size=queue_size, max_body=max_body, history=history,
                 step=parse_duration(step) if step is not None else None)
             from faultgraph.service.app import create_app
