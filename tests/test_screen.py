@@ -96,3 +96,33 @@ def test_bad_arguments():
         StructureLearner(screen="yes").fit(X)
     with pytest.raises(InvalidInputError, match="present-time graphs only"):
         StructureLearner(screen=True, lags=1).fit(X)
+
+
+def test_torch_backend_on_cpu_matches_numpy():
+    pytest.importorskip("torch")
+    from faultgraph.discovery import backend
+
+    sim = simulate_graph_data(kind="er", nodes=80, degree=2, samples=3000, random_state=4)
+    X = sim.data.to_numpy()
+    for standardize in (False, True):
+        np.testing.assert_allclose(backend.second_moments(X, standardize=standardize, device="cpu"),
+                                   second_moments(X, standardize=standardize), rtol=1e-10, atol=1e-12)
+    S = second_moments(X, standardize=False)
+    np.testing.assert_allclose(backend.inverse(S, device="cpu"), np.linalg.inv(S), rtol=1e-8, atol=1e-10)
+    on_numpy = StructureLearner(screen=True, standardize=False).fit(X)
+    on_torch = StructureLearner(screen=True, standardize=False, device="cpu").fit(X)
+    np.testing.assert_array_equal(on_torch.adjacency_ != 0, on_numpy.adjacency_ != 0)
+    np.testing.assert_allclose(on_torch.adjacency_, on_numpy.adjacency_, rtol=1e-8, atol=1e-10)
+
+
+def test_backend_refuses_unknown_devices():
+    torch = pytest.importorskip("torch")
+    from faultgraph.discovery import backend
+
+    with pytest.raises(InvalidInputError, match="device must be None, 'cpu' or 'cuda'.*got 'gpu0'"):
+        backend.resolve_device("gpu0")
+    with pytest.raises(InvalidInputError, match="device must be None.*got 3"):
+        backend.resolve_device(3)
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidInputError, match="PyTorch sees no CUDA GPU"):
+            StructureLearner(screen=True, device="cuda").fit(_chain(500))

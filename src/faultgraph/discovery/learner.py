@@ -131,6 +131,9 @@ class StructureLearner(FittedAttributes):
             candidate parents, an order by conditional variance and least squares
             (:mod:`~faultgraph.discovery.screen`; ``method`` and ``lambda1`` are then
             unused; only without lags); thresholding and refinement follow as usual.
+        device: ``'cuda'`` (or ``'cpu'``) computes ``XᵀX/n`` and, with ``screen``, the
+            screen's ``d × d`` inverse with PyTorch there (:mod:`~faultgraph.discovery.backend`,
+            the ``torch`` extra); ``None`` (default): NumPy.
 
     Attributes:
         adjacency_: ``(d, d)`` weights of the learned DAG; ``[i, j]`` is ``i → j``.
@@ -158,9 +161,11 @@ class StructureLearner(FittedAttributes):
         max_iter: int = 2000,
         callback: Callable[[dict[str, Any]], None] | None = None,
         screen: bool = False,
+        device: str | None = None,
     ) -> None:
         self.method = method
         self.screen = screen
+        self.device = device
         self.refine = refine
         self.lags = lags
         self.lambda1 = lambda1
@@ -207,7 +212,12 @@ class StructureLearner(FittedAttributes):
                 f"with lags={p}, {describe_names([f'{names[j % d]} (lag {j // d})' for j in flat], show=str)} "
                 f"{'is' if len(flat) == 1 else 'are'} constant over the rows the lagged design uses "
                 f"(varying only in the first or last {p} rows); drop such metrics or use fewer lags")
-        S = second_moments(Z, standardize=self.standardize)
+        if self.device is None:
+            S = second_moments(Z, standardize=self.standardize)
+        else:  # the dense products on another device (faultgraph.discovery.backend)
+            from faultgraph.discovery import backend
+
+            S = backend.second_moments(Z, standardize=self.standardize, device=self.device)
         typical = float(np.median(np.diag(S)[:d]))
         if not self.standardize and typical < lambda1:
             warnings.warn(
@@ -225,7 +235,7 @@ class StructureLearner(FittedAttributes):
         if self.screen:  # large graphs: no O(d^3) iterations (faultgraph.discovery.screen)
             from faultgraph.discovery.screen import screened_linear
 
-            solver = functools.partial(screened_linear, n_samples=data.shape[0])
+            solver = functools.partial(screened_linear, n_samples=data.shape[0], device=self.device)
         result = solver(
             S, lambda1=lambda1, n_vars=d, allowed=allowed, unpenalized=required, max_iter=int(self.max_iter),
             callback=self.callback, **options,

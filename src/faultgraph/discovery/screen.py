@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from faultgraph.discovery.backend import inverse
 from faultgraph.discovery.optimizers import OptimizerResult
 from faultgraph.discovery.refine import rss
 from faultgraph.errors import InvalidInputError
@@ -51,7 +52,8 @@ def _normal_quantile(p: float) -> float:
 
 
 def candidate_parents(S: np.ndarray, n: int, *, alpha: float = 0.5, marginal_top: int = 3,
-                      max_candidates: int | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
+                      max_candidates: int | None = None, allowed: np.ndarray | None = None,
+                      device: str | None = None) -> np.ndarray:
     """The screened candidate parents: ``C[i, j]`` when ``x_i`` may be a parent of ``x_j``.
 
     Parameters
@@ -67,6 +69,8 @@ def candidate_parents(S: np.ndarray, n: int, *, alpha: float = 0.5, marginal_top
         nodes only, none of them a descendant).
     max_candidates : keep at most this many per node (the strongest); ``None``: all.
     allowed : (d, d) bool, edges the prior allows (others are never candidates).
+    device : where to invert ``S`` (:mod:`~faultgraph.discovery.backend`: ``None`` NumPy,
+        ``'cuda'`` a GPU through PyTorch).
 
     Returns
     -------
@@ -85,7 +89,7 @@ def candidate_parents(S: np.ndarray, n: int, *, alpha: float = 0.5, marginal_top
     z_crit = _normal_quantile(alpha / (2 * pairs))
     if n - d >= MIN_SPARE_ROWS:
         ridge = 1e-10 * float(np.trace(S)) / d
-        theta = np.linalg.inv(S + ridge * np.eye(d))
+        theta = inverse(S + ridge * np.eye(d), device=device)
         t = np.sqrt(np.maximum(np.diag(theta), 1e-300))
         r = -theta / np.outer(t, t)
         dof = n - d - 1  # Fisher's z of a partial correlation given d − 2 others
@@ -157,7 +161,8 @@ def conditional_variance_order(S: np.ndarray, C: np.ndarray, *, required: np.nda
 def screened_linear(S: np.ndarray, *, lambda1: float = 0.0, n_vars: int | None = None,
                     allowed: np.ndarray | None = None, unpenalized: np.ndarray | None = None,
                     n_samples: int, alpha: float = 0.5, max_candidates: int | None = None,
-                    callback: Callable[[dict[str, Any]], None] | None = None, **_: Any) -> OptimizerResult:
+                    callback: Callable[[dict[str, Any]], None] | None = None, device: str | None = None,
+                    **_: Any) -> OptimizerResult:
     """A DAG's weights from ``S`` by screening, ordering and least squares (the module's
     three steps), with the optimisers' signature, so :class:`StructureLearner` can use it
     in their place (``screen=True``). ``lambda1`` is not used (the screen's tests and the
@@ -169,7 +174,7 @@ def screened_linear(S: np.ndarray, *, lambda1: float = 0.0, n_vars: int | None =
     n_vars : must be ``d`` (lagged candidates are not supported).
     allowed, unpenalized : (d, d) bool, the prior's allowed and required edges.
     n_samples : rows behind ``S`` (the screen's tests need it).
-    alpha, max_candidates : the screen's (:func:`candidate_parents`).
+    alpha, max_candidates, device : the screen's (:func:`candidate_parents`).
     """
     if S.ndim != 2 or S.shape[0] != S.shape[1]:
         raise InvalidInputError(f"S must be a square (d, d) matrix, got shape {S.shape}")
@@ -179,7 +184,7 @@ def screened_linear(S: np.ndarray, *, lambda1: float = 0.0, n_vars: int | None =
                                 "lagged candidates")
     ok = np.ones((d, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
     req = np.zeros((d, d), dtype=bool) if unpenalized is None else np.asarray(unpenalized, dtype=bool)
-    C = candidate_parents(S, n_samples, alpha=alpha, max_candidates=max_candidates, allowed=ok)
+    C = candidate_parents(S, n_samples, alpha=alpha, max_candidates=max_candidates, allowed=ok, device=device)
     order = conditional_variance_order(S, C, required=req, callback=callback)
     position = np.empty(d, dtype=int)
     position[order] = np.arange(d)
