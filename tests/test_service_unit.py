@@ -211,6 +211,7 @@ def test_auth_401_and_200(echo_client):
             assert r.headers["www-authenticate"] == "Bearer" and TOKEN not in r.text
     assert c.get("/api/v1/incidents", headers=AUTH).status_code == 200
     assert c.get("/api/v1/incidents", headers={"Authorization": "Bearer other"}).status_code == 200
+    assert c.get("/%61pi/v1/incidents").status_code in (401, 404)  # an encoded path is no way round
     assert c.get("/healthz").json()["status"] == "ok"  # no auth
     assert c.get("/metrics").status_code == 200
 
@@ -524,6 +525,13 @@ def test_commands(tmp_path, monkeypatch):
     monkeypatch.delenv("FAULTGRAPH_TOKEN", raising=False)
     r = runner.invoke(app, ["serve", "--model", str(tmp_path), "--data", str(tmp_path / "x.csv")])
     assert r.exit_code == 2 and "no bearer tokens" in r.output
+    monkeypatch.setenv("FAULTGRAPH_TOKEN", "t")
+    r = runner.invoke(app, ["serve", "--model", str(tmp_path / "none"), "--data", str(tmp_path / "x.csv"),
+                            "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert r.exit_code == 2 and "is not a faultgraph model folder" in r.output
+    r = runner.invoke(app, ["serve", "--model", str(tmp_path), "--data", str(tmp_path / "x.csv"),
+                            "--db", "postgresql://u@127.0.0.1:1/x"])
+    assert r.exit_code == 2 and "the store 'postgresql://u@127.0.0.1:1/x' cannot be opened" in r.output
     r = runner.invoke(app, ["fetch", "--prometheus", "http://127.0.0.1:9", "--queries", str(tmp_path / "q.yaml"),
                             "--start", "now-1h", "--out", str(tmp_path / "m.parquet")])
     assert r.exit_code == 2 and "cannot be read" in r.output
@@ -679,3 +687,19 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_store_failure_is_503_for_alertmanager_to_retry(tmp_path, monkeypatch):
+    import sqlalchemy
+
+    settings = settings_for(tmp_path)
+    store = IncidentStore(settings.db_url)
+
+    def down(*args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    with TestClient(create_app(settings, explainer=Echo(), store=store)) as c:
+        monkeypatch.setattr(store, "add_alert", down)
+        r = c.post("/api/v1/alerts", json=FIRING, headers=AUTH)
+    assert r.status_code == 503 and "store is unavailable" in r.json()["error"]
+    store.close()

@@ -135,6 +135,13 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
     async def _store_down(request: Any, exc: StoreError) -> Any:
         return problem(503, str(exc))
 
+    sqlalchemy = require("sqlalchemy")
+
+    @app.exception_handler(sqlalchemy.exc.SQLAlchemyError)
+    async def _store_error(request: Any, exc: Exception) -> Any:  # Alertmanager retries a 503
+        log.error("the store failed: %s", type(exc).__name__)
+        return problem(503, f"the incident store is unavailable ({type(exc).__name__}); retry later")
+
     from fastapi.exceptions import RequestValidationError
 
     @app.exception_handler(RequestValidationError)

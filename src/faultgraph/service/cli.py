@@ -90,11 +90,15 @@ def register(app: typer.Typer) -> None:
                 parse_duration(lookback, "lookback"),
                 workers=workers, queue_size=queue_size, max_body=max_body, history=history,
                 step=parse_duration(step) if step is not None else None)
-            from faultgraph.service.app import create_app
             from faultgraph.service._extra import require
+            from faultgraph.service.app import create_app
+            from faultgraph.service.store import IncidentStore
+            from faultgraph.service.worker import Explainer
 
             uvicorn = require("uvicorn")
-            application = create_app(settings)
+            store = IncidentStore(settings.db_url)  # a bad store, model or queries file: one line, exit 2
+            store.create_schema()
+            application = create_app(settings, explainer=Explainer(settings), store=store)
             err.print(f"faultgraph serve: model {model}, store {_redact(db)}, listening on http://{host}:{port}",
                       highlight=False)
         uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=True)
