@@ -226,8 +226,9 @@ def main() -> None:
         f"{n} entities in all. Each mode runs `fleet_fit` on the same files into a fresh folder (reading, "
         "fitting and writing each model on the worker). Every model is identical across the three modes: "
         f"{'yes' if same else 'NO'} (adjacency compared bit for bit). `start s` is the time to start the "
-        "cluster and import faultgraph on its workers (not in `wall s`); peak memory is each worker process's maximum resident set (the largest "
-        "worker shown; for one process, the benchmark's own process, which also generated the data).",
+        "cluster and import faultgraph on its workers (not in `wall s`); peak memory is each worker process's "
+        "maximum resident set (the largest worker shown; for one process, the benchmark's own process, which "
+        "also generated the data).",
         "",
         "## Throughput",
         "",

@@ -126,3 +126,12 @@ def test_backend_refuses_unknown_devices():
     if not torch.cuda.is_available():
         with pytest.raises(InvalidInputError, match="PyTorch sees no CUDA GPU"):
             StructureLearner(screen=True, device="cuda").fit(_chain(500))
+
+
+def test_docs_example_runs():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "large_graphs.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    exec(compile(code, "docs/large_graphs.md", "exec"), {})

@@ -190,8 +190,9 @@ class StructureLearner(FittedAttributes):
             raise InvalidInputError(f"refine must be True, False or None (on for raw data), got {self.refine!r}")
         p = int(self.lags)
         data, names = check_matrix(X, name="data", min_rows=p + 3)
-        check_fit(data.shape[0], data.shape[1], p, refine=p == 0 and (  # refuse what cannot finish or is undetermined
-            not self.standardize if self.refine is None else bool(self.refine)))
+        if not self.screen:  # its estimate is the continuous solve's; the screen costs far less
+            check_fit(data.shape[0], data.shape[1], p, refine=p == 0 and (  # refuse what cannot finish
+                not self.standardize if self.refine is None else bool(self.refine)))  # or is undetermined
         if data.shape[0] - p <= data.shape[1] * (p + 1):
             warnings.warn(
                 f"only {data.shape[0] - p} rows for {data.shape[1] * (p + 1)} candidate parents per metric "
