@@ -243,3 +243,30 @@ def test_cli_bad_source_is_one_line_and_exit_2(tmp_path):
     result = _cli("detect", str(tmp_path / "models"), str(tmp_path / "m.csv"), "--out", str(tmp_path / "s"),
                   "--entity-column", "pod", "--workers", "0")
     assert result.exit_code == 2 and "entity_column 'pod' is not a column" in result.stderr
+
+
+def test_fsspec_urls_end_to_end(fleet_data, plain):
+    """memory:// stands for an object store (s3://, gs://): files are read through fsspec
+    and models and scores uploaded, fleet.json last (in this process: n_workers=0)."""
+    import io
+
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for host in HOSTS[:2]:
+        for folder in ("normal", "recent"):
+            fs.pipe(f"/fleet/{folder}/{host}.csv", (fleet_data / folder / f"{host}.csv").read_bytes())
+    try:
+        fitted = fleet_fit("memory://fleet/normal", "memory://fleet/models", n_workers=0)
+        assert fitted.counts() == {"fitted": 2}
+        assert sorted(fs.ls("/fleet/models/host-a", detail=False)) == [
+            "/fleet/models/host-a/arrays.npz", "/fleet/models/host-a/fleet.json", "/fleet/models/host-a/model.json"]
+        with np.load(io.BytesIO(fs.cat("/fleet/models/host-a/arrays.npz"))) as z:
+            for name, value in plain["host-a"].items():
+                np.testing.assert_array_equal(z[name], value)
+        assert fleet_fit("memory://fleet/normal", "memory://fleet/models", n_workers=0).counts() == {"current": 2}
+        scored = fleet_detect("memory://fleet/models", "memory://fleet/recent", "memory://fleet/scores", n_workers=0)
+        assert scored.ok and fs.exists("/fleet/scores/host-b.csv")
+        assert json.loads(fs.cat("/fleet/scores/incidents.json"))["incidents"]
+    finally:
+        fs.rm("/fleet", recursive=True)
