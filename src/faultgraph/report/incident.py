@@ -24,7 +24,7 @@ body { font-family: Helvetica, Arial, sans-serif; margin: 24px; color: #222; max
 h1 { font-size: 22px; } h2 { font-size: 16px; margin-top: 28px; border-bottom: 1px solid #ddd; }
 .summary { background: #f6f8fa; padding: 12px 16px; border-left: 4px solid #d62728; }
 table { border-collapse: collapse; font-size: 12px; } td, th { padding: 3px 8px; border-bottom: 1px solid #eee; }
-.path { font-family: monospace; color: #d62728; }
+.path { font-family: monospace; color: #d62728; } .order { color: #8a6d00; font-size: 11px; }
 """
 
 
@@ -49,7 +49,8 @@ def incident_pictures(
         "causes": bar_chart([c.metric for c in explanation.causes[:k]], _bar_scores(explanation.causes[:k]),
                             title=f"Top {k} causes ({explanation.method})"),
         "timeline": line_chart({"anomaly score": scores["score"].to_numpy()}, band=band, hline=model.threshold_,
-                               title="Anomaly score (dashed: alarm threshold; shaded: incident window)"),
+                               title=f"Anomaly score (dashed: alarm threshold {model.threshold_:.3g}; shaded: "
+                                     "incident window)", ticks=_ticks(data.index, band)),
     }
     pictures["steps"] = _steps_picture(model, data, explanation, k)
     for i, c in enumerate(explanation.causes[:3], 1):
@@ -57,9 +58,45 @@ def incident_pictures(
         lines = {c.metric: incident}
         if normal is not None and c.metric in normal:
             lines[f"{c.metric} (normal period)"] = normal[c.metric].to_numpy(dtype=float)[-len(incident):]
-        pictures[f"series-{i}"] = line_chart(lines, band=band, height=160,
-                                             title=f"{c.metric}: incident against normal")
+        pictures[f"series-{i}"] = line_chart(lines, band=band, height=176, ticks=_ticks(data.index, band),
+                                             title=f"{c.metric}: incident against normal (its last "
+                                                   f"{len(incident)} steps, aligned)")
     return pictures
+
+
+def _ticks(index: pd.Index, band: tuple[int, int]) -> list[tuple[int, str]]:
+    """Time-axis labels: the first and last step and the window's bounds (times as
+    ``MM-DD HH:MM`` or ``HH:MM:SS``, numbers as they are)."""
+    steps = sorted({0, band[0], band[1], len(index) - 1})
+    if isinstance(index, pd.DatetimeIndex):
+        span = index[-1] - index[0]
+        fmt = "%H:%M:%S" if span <= pd.Timedelta("1h") else "%H:%M" if span <= pd.Timedelta("1D") else "%m-%d %H:%M"
+        return [(k, index[k].strftime(fmt)) for k in steps]
+    return [(k, f"{index[k]:g}" if isinstance(index[k], (int, float, np.number)) else str(index[k])) for k in steps]
+
+
+def _out_of_order(explanation: Explanation, cause: Any) -> str:
+    """A note when onsets along ``cause``'s path run backwards in time (a metric broke
+    before the one the path puts upstream of it): the learned direction may be wrong, or
+    the fault reached it another way."""
+    onset = {c.metric: c.onset for c in explanation.causes if c.onset is not None and not c.onset_censored}
+    late = [(a, b) for a, b in zip(cause.path, cause.path[1:]) if a in onset and b in onset and onset[b] < onset[a]]
+    if not late:
+        return ""
+    pairs = "; ".join(f"{b} broke before {a}" for a, b in late)
+    return (f" <span class='order' title='onsets along the path run backwards in time: the learned direction may "
+            f"be wrong there, or the fault reached the later metric another way'>(out of time order: "
+            f"{escape(pairs)})</span>")
+
+
+def _fmt(value: Any) -> str:
+    """A detail value: floats to 3 significant digits (whole ones as they are), lists of floats likewise."""
+    if isinstance(value, (float, np.floating)):
+        whole = np.isfinite(value) and float(value).is_integer() and abs(value) < 1e15
+        return str(int(value)) if whole else f"{float(value):.3g}"  # a step or a count stays whole
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (float, np.floating)) for v in value):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
 
 
 def _steps_picture(model: CausalDetector, data: pd.DataFrame, explanation: Explanation, k: int) -> str:
@@ -127,15 +164,15 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
         f"<td>{_num(c.noise_z, '.2f')}</td><td>{_num(c.innovation_z, '.2f')}</td><td>{_num(c.deviation_z, '.2f')}</td>"
         f"<td>{c.effect_on_target:+.3f}</td><td>{share[c.metric]:.3f}</td>"
         f"<td>{escape(c.onset_label or '–')}</td>"
-        f"<td class='path'>{escape(explanation.timed_path(c, _ARROW))}</td></tr>"
+        f"<td class='path'>{escape(explanation.timed_path(c, _ARROW))}{_out_of_order(explanation, c)}</td></tr>"
         for i, c in enumerate(explanation.causes[:10], 1))
-    extra_rows = "".join(f"<tr><td>{escape(str(key))}</td><td>{escape(str(v))}</td></tr>"
+    extra_rows = "".join(f"<tr><td>{escape(str(key))}</td><td>{escape(_fmt(v))}</td></tr>"
                          for key, v in (extra or {}).items())
     why = (f"score {top.score:.3f}, its own noise {top.noise_z:.1f} sd away from normal" if top.constant_value is None
            else f"constant at {top.constant_value:g} throughout the normal period, off it by up to "
                 f"{top.largest_departure:g} in the window")
     modelled = explanation.first_modelled
-    spread = f'<span class="path">{escape(explanation.timed_path(top, _ARROW))}</span>'
+    spread = f'<span class="path">{escape(explanation.timed_path(top, _ARROW))}</span>{_out_of_order(explanation, top)}'
     if top.constant_value is not None:
         spread = "not in the causal graph (it never moved in training)" + (
             f"; the model's first cause, {escape(modelled.metric)}: "
@@ -152,7 +189,7 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
 <b>Symptom:</b> {escape(explanation.target)}; <b>window:</b> {escape(str(explanation.window[0]))} ..
 {escape(str(explanation.window[1]))}; <b>compared with:</b> {escape(reference)}
 </div>
-<h2>Causal graph (root cause red, symptom orange, propagation path in red)</h2>
+<h2>Causal graph (root cause red, symptom orange, the propagation path's other nodes pink and its edges red)</h2>
 <div id="graph">{graph}</div>
 <h2>Ranked causes</h2>
 <div id="ranking">{bars}

@@ -10,6 +10,10 @@ import numpy as np
 __all__ = ["bar_chart", "graph_view", "heat_map", "line_chart"]
 
 _FONT = 'font-family="Helvetica, Arial, sans-serif" font-size="11"'
+#: The graph's colours, used by the nodes and by the legend drawn with them.
+ROOT_COLOR, SYMPTOM_COLOR, PATH_COLOR, NODE_COLOR = "#d62728", "#ff7f0e", "#f4a3a3", "#dde8f5"
+#: Width of a character of the 11 px font, for laying out labels (Helvetica averages ~6 px).
+CHAR_WIDTH = 6.4
 
 
 def _label_margin(labels: Sequence[str], width: int) -> int:
@@ -32,10 +36,13 @@ def line_chart(
     band: tuple[int, int] | None = None,
     hline: float | None = None,
     title: str = "",
+    ticks: Sequence[tuple[int, str]] = (),
 ) -> str:
-    """Lines over a shared step axis; ``band`` shades a span of steps, ``hline`` draws a level."""
+    """Lines over a shared step axis; ``band`` shades a span of steps, ``hline`` draws a level,
+    ``ticks`` labels the time axis (``(step, label)`` pairs, e.g. the first and last time and
+    the window's bounds)."""
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
-    left, right, top, bottom = 50, 10, 24, 24
+    left, right, top, bottom = 50, 10, 24, 24 + (16 if ticks else 0)
     values = [np.asarray(v, dtype=float) for v in series.values()]
     n = max(len(v) for v in values)
     allv = np.concatenate([v[np.isfinite(v)] for v in values] + ([np.array([hline])] if hline is not None else []))
@@ -60,6 +67,16 @@ def line_chart(
                                colors[k % len(colors)]))
         parts.append(f'<text x="{left + 8 + 150 * k}" y="{height - 6}" fill="{colors[k % len(colors)]}">'
                      f'{escape(name)}</text>')
+    placed: list[tuple[float, float]] = []  # the time axis: ticks whose labels do not overlap
+    for step, label in sorted(ticks):
+        x, half = sx(step), CHAR_WIDTH * len(label) / 2
+        x = min(max(x, left + half), width - right - half)
+        if any(abs(x - px) < half + ph + 6 for px, ph in placed):
+            continue
+        placed.append((x, half))
+        parts.append(f'<line class="tick" x1="{sx(step):.1f}" x2="{sx(step):.1f}" y1="{height - bottom}" '
+                     f'y2="{height - bottom + 4}" stroke="#999"/><text class="tick-label" x="{x:.1f}" '
+                     f'y="{height - bottom + 14}" text-anchor="middle" fill="#555">{escape(label)}</text>')
     parts += [f'<text x="4" y="{top + 8}">{hi:.3g}</text>', f'<text x="4" y="{height - bottom}">{lo:.3g}</text>',
               "</svg>"]
     return "\n".join(parts)
@@ -137,8 +154,10 @@ def graph_view(
     confidence: np.ndarray | None = None,
     low_confidence: float = 0.5,
 ) -> str:
-    """The causal graph: the strongest edges with their weights, the propagation ``path`` in
-    red, the ``root`` cause red and the ``symptom`` orange. Spring layout (networkx), seeded.
+    """The causal graph: the strongest edges with their weights, the ``root`` cause red, the
+    ``symptom`` orange, the other nodes of the propagation ``path`` pink and its edges red,
+    with a key drawn in the same colours; labels placed where they overlap least and stay
+    inside the picture. Spring layout (networkx), seeded.
 
     ``confidence`` (``(d, d)``, a graph ensemble's share of graphs holding each edge in its
     direction): an edge's width grows with it, and an edge held by fewer than
@@ -159,7 +178,10 @@ def graph_view(
     G.add_nodes_from(nodes)
     G.add_edges_from(edges)
     pos = nx.spring_layout(G.to_undirected(), seed=seed, k=1.8 / np.sqrt(max(len(nodes), 1)))
-    xy = {n: (30 + (size - 60) * (p[0] + 1) / 2, 30 + (size - 60) * (p[1] + 1) / 2) for n, p in pos.items()}
+    # room for the labels (up to the longest at either side) and the legend above
+    margin = min(CHAR_WIDTH * max((len(n) for n in nodes), default=0) / 2 + 12, size / 4)
+    xy = {n: (margin + (size - 2 * margin) * (p[0] + 1) / 2, 40 + (size - 70) * (p[1] + 1) / 2)
+          for n, p in pos.items()}
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" {_FONT}>',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="18" refY="5" markerWidth="6" markerHeight="6" '
              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#888"/></marker>'
@@ -184,14 +206,63 @@ def graph_view(
         if hot or abs(w) >= 0.5:
             parts.append(f'<text x="{(x1 + x2) / 2:.1f}" y="{(y1 + y2) / 2:.1f}" fill="{"#d62728" if hot else "#999"}" '
                          f'font-size="9">{w:+.2f}</text>')
+    labels = _place_labels(nodes, xy, size)
     for n in nodes:
         x, y = xy[n]
-        fill = "#d62728" if n == root else "#ff7f0e" if n == symptom else "#fbe3c8" if n in path else "#dde8f5"
+        fill = ROOT_COLOR if n == root else SYMPTOM_COLOR if n == symptom else PATH_COLOR if n in path else NODE_COLOR
+        lx, ly, anchor = labels[n]
         parts.append(f'<circle class="node" cx="{x:.1f}" cy="{y:.1f}" r="7" fill="{fill}" stroke="#555"/>'
-                     f'<text x="{x + 9:.1f}" y="{y + 4:.1f}">{escape(n)}</text>')
+                     f'<text class="node-label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">{escape(n)}</text>')
+    parts.append(_legend(root is not None, symptom is not None and symptom != root, len(path) > 1,
+                         both=root is not None and symptom == root))
     if weak:
         parts.append(f'<text class="low-confidence-list" x="10" y="{size - 8}" font-size="10" fill="#555">'
                      f'low confidence (dashed): {escape(", ".join(weak[:12]))}'
                      f'{f" and {len(weak) - 12} more" if len(weak) > 12 else ""}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _legend(root: bool, symptom: bool, path: bool, both: bool = False) -> str:
+    """The graph's key, drawn with the colours the nodes and path use (top left); ``both``:
+    the root cause is the symptom itself."""
+    items = ([(ROOT_COLOR, "root cause (and symptom)" if both else "root cause")] if root else []) + (
+        [(SYMPTOM_COLOR, "symptom")] if symptom else []) + (
+        [(PATH_COLOR, "on the propagation path")] if path else [])
+    parts, x = ['<g class="legend">'], 8.0
+    for color, text in items:
+        parts.append(f'<circle cx="{x + 6:.1f}" cy="12" r="6" fill="{color}" stroke="#555"/>'
+                     f'<text x="{x + 16:.1f}" y="16">{text}</text>')
+        x += 30 + CHAR_WIDTH * len(text)
+    if path:
+        parts.append(f'<line x1="{x:.1f}" y1="12" x2="{x + 24:.1f}" y2="12" stroke="{ROOT_COLOR}" stroke-width="3"/>'
+                     f'<text x="{x + 30:.1f}" y="16">propagation (its edges)</text>')
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _place_labels(nodes: Sequence[str], xy: dict[str, tuple[float, float]], size: int
+                  ) -> dict[str, tuple[float, float, str]]:
+    """Each node's label position ``(x, y, text-anchor)``: right of the node, else left, above
+    or below, whichever stays inside the picture and overlaps the fewest labels already
+    placed and nodes (boxes at :data:`CHAR_WIDTH` a character, 12 px high)."""
+    boxes: list[tuple[float, float, float, float]] = [(x - 8, y - 8, x + 8, y + 8) for x, y in xy.values()]
+    out = {}
+    for n in sorted(nodes, key=lambda m: (xy[m][0], xy[m][1])):
+        x, y = xy[n]
+        w = CHAR_WIDTH * len(n)
+        candidates = [(x + 10, y + 4, "start", (x + 10, y - 7, x + 10 + w, y + 5)),
+                      (x - 10, y + 4, "end", (x - 10 - w, y - 7, x - 10, y + 5)),
+                      (x, y - 11, "middle", (x - w / 2, y - 22, x + w / 2, y - 10)),
+                      (x, y + 20, "middle", (x - w / 2, y + 9, x + w / 2, y + 21))]
+
+        def cost(box: tuple[float, float, float, float]) -> float:
+            outside = max(0.0, -box[0]) + max(0.0, box[2] - size) + max(0.0, 24 - box[1]) + max(0.0, box[3] - size)
+            overlap = sum(max(0.0, min(box[2], b[2]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
+                          for b in boxes if b != (x - 8, y - 8, x + 8, y + 8))
+            return 1e3 * outside + overlap
+
+        lx, ly, anchor, box = min(candidates, key=lambda c: cost(c[3]))
+        boxes.append(box)
+        out[n] = (lx, ly, anchor)
+    return out
