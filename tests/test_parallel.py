@@ -69,3 +69,14 @@ def test_local_cluster_equals_inline_and_closes():
     assert sorted(seen) == [1, 2, 3, 4, 5, 6]
     assert failures[0] == TaskResult("two", 4)
     assert failures[1].key == "three" and failures[1].error == "InvalidInputError: three is not allowed"
+
+
+def test_unreachable_scheduler_is_an_input_error():
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(InvalidInputError, match=f"scheduler 'tcp://127.0.0.1:{port}' cannot be reached"):
+        with client(f"tcp://127.0.0.1:{port}", connect_timeout=1):
+            pass

@@ -49,8 +49,8 @@ def _default_workers() -> int:
 
 
 @contextmanager
-def client(scheduler: str | None = None, n_workers: int | None = None, threads_per_worker: int = 1
-           ) -> Iterator[Client]:
+def client(scheduler: str | None = None, n_workers: int | None = None, threads_per_worker: int = 1, *,
+           connect_timeout: float | None = None) -> Iterator[Client]:
     """A ``distributed.Client`` for the duration of the ``with`` block.
 
     Parameters
@@ -61,11 +61,13 @@ def client(scheduler: str | None = None, n_workers: int | None = None, threads_p
         ``LocalCluster`` of worker processes on 127.0.0.1, without dashboard, closed on exit.
     n_workers : worker processes of the local cluster (default: the CPUs this process may use).
     threads_per_worker : threads per local worker (1: one task per process at a time).
+    connect_timeout : seconds to wait for an existing scheduler (default: dask's, 30 s).
 
     Raises
     ------
     ImportError : dask.distributed is not installed (``pip install 'faultgraph[dask]'``).
-    InvalidInputError : a bad ``n_workers``/``threads_per_worker``, or ``scheduler='inline'``.
+    InvalidInputError : a bad ``n_workers``/``threads_per_worker``, ``scheduler='inline'``, or
+        a scheduler that cannot be reached.
     """
     address = resolve_scheduler(scheduler)
     if address == INLINE:
@@ -77,10 +79,16 @@ def client(scheduler: str | None = None, n_workers: int | None = None, threads_p
         raise InvalidInputError(f"threads_per_worker must be an integer >= 1, got {threads_per_worker!r}")
     distributed = import_distributed()
     if address is not None:
-        if "://" not in address and Path(address).is_file():
-            c = distributed.Client(scheduler_file=address)
-        else:
-            c = distributed.Client(address)
+        timeout = {} if connect_timeout is None else {"timeout": connect_timeout}
+        try:
+            if "://" not in address and Path(address).is_file():
+                c = distributed.Client(scheduler_file=address, **timeout)
+            else:
+                c = distributed.Client(address, **timeout)
+        except (OSError, TimeoutError) as exc:
+            raise InvalidInputError(f"the dask scheduler {address!r} cannot be reached ({type(exc).__name__}: "
+                                    f"{exc}); start it (dask scheduler), or leave out the scheduler (and "
+                                    f"${SCHEDULER_ENV}) for a local cluster") from None
         try:
             yield c
         finally:

@@ -142,7 +142,10 @@ def _on_cluster(c: Client, fn: Callable[[Any], Any], items: list[Any], labels: l
             if future.status == "finished":
                 value, error, tb = future.result()
             else:  # the worker died or the task could not run: reported like a failed call
-                exc = future.exception()
+                try:
+                    exc = future.exception()
+                except Exception as lost:  # noqa: BLE001 - cancelled: the client lost the scheduler
+                    exc = lost
                 value, error, tb = None, _error_text(exc), "".join(traceback.format_exception(exc))
             results[i] = TaskResult(labels[i], value, error, tb)
             future.release()
