@@ -151,7 +151,7 @@ def check_fit(rows: int, metrics: int, lags: int = 0, *, refine: bool = False, w
     if usable <= k and not force:
         options = [f"at least {k + p + 1} rows (a longer healthy period, or a shorter --resample step)"]
         if usable > 1:
-            options.append(f"at most {max(1, (usable - 1) // (p + 1))} metrics (drop metrics, or --max-metrics)")
+            options.append(f"at most {max(1, (usable - 1) // (p + 1))} metrics (drop metrics)")
         if p:
             p_ok = _largest_lags(n, d, max_seconds, max_memory)
             options.append(f"lags={p_ok} (--lags {p_ok})" if p_ok is not None else "no lags (--lags 0)")
@@ -205,8 +205,11 @@ def _feasible(est: FitEstimate, max_seconds: float, max_memory: float) -> str:
         else:
             hi = mid - 1
     if lo < d and _fits(n, lo, p, est.refine, max_seconds, max_memory):
-        options.append(f"at most {lo} metrics (drop metrics, or --max-metrics {lo}): "
+        options.append(f"at most {lo} metrics (drop metrics): "
                        f"{_duration(estimate(n, lo, p, refine=est.refine).seconds)}")
+    if p == 0:
+        options.append("the screened learner for many metrics (StructureLearner(screen=True), "
+                       "faultgraph.discovery.screen), which skips this solve")
     options.append("or a larger limit (faultgraph._budget.limits(max_seconds=...))")
     return "; ".join(options)
 
