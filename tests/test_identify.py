@@ -44,7 +44,8 @@ def test_standardised_pair_is_not_identified_and_its_bounds_hold_zero_and_the_tr
     assert s.node == "x" and s.identified is False
     assert s.ate_bounds[0] <= 0 <= s.ate_bounds[1]
     assert s.ate_bounds[0] <= truth <= s.ate_bounds[1]
-    assert "Certain causes of y (direction identified, interval excludes 0): none" in scores.summary
+    assert "Certain causes of y (an effect of one sign under every admissible orientation; identified or within " \
+           "its bounds): none" in scores.summary
     doc = scores.to_dict()["scores"][0]
     assert list(doc)[:5] == ["node", "ate", "ci_low", "ci_high", "score"]
     assert doc["identified"] is False and isinstance(doc["ate_bounds"], list)
@@ -134,3 +135,15 @@ def test_bad_arguments_are_named():
         identified_scores(data, np.zeros((2, 2)), "y", confidence=2)
     with pytest.raises(InvalidInputError, match=r"adjacency must be \(2, 2\)"):
         identified_scores(data, np.zeros((3, 3)), "y")
+
+
+def test_the_examples_of_docs_effects_md_run():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "effects.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 3
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/effects.md", "exec"), namespace)  # noqa: S102 - our own documentation
