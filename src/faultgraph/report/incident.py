@@ -154,15 +154,13 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
     top = explanation.causes[0]
     graph, bars, timeline = pictures["graph"], pictures["causes"], pictures["timeline"]
     series_svgs = [pictures[key] for key in sorted(pictures) if key.startswith("series")]
-    # S_i = |effect_i| / Σ_j |effect_j| over the other metrics: the paper's causal score (eq. 5)
-    total = sum(abs(c.effect_on_target) for c in explanation.causes if c.metric != explanation.target)
-    share = {c.metric: (abs(c.effect_on_target) / total if total and c.metric != explanation.target else 0.0)
-             for c in explanation.causes}
+    # no "causal score S" column: S_i = |ATE_i| / Σ|ATE_j| (eq. 5) was 0 on every row but the
+    # few upstream of the symptom and said nothing the ATE column does not (issue 18)
     rows = "\n".join(
         f"<tr><td>{i}</td><td>{escape(c.metric)}</td><td>{escape(c.service)}</td>"
         f"<td>{_num(c.score, '.3f') if c.constant_value is None else 'moved'}</td>"
         f"<td>{_num(c.noise_z, '.2f')}</td><td>{_num(c.innovation_z, '.2f')}</td><td>{_num(c.deviation_z, '.2f')}</td>"
-        f"<td>{c.effect_on_target:+.3f}</td><td>{share[c.metric]:.3f}</td>"
+        f"<td>{c.effect_on_target:+.3f}</td>"
         f"<td>{escape(c.onset_label or '–')}</td>"
         f"<td class='path'>{escape(explanation.timed_path(c, _ARROW))}{_out_of_order(explanation, c)}</td></tr>"
         for i, c in enumerate(explanation.causes[:10], 1))
@@ -194,7 +192,7 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
 <h2>Ranked causes</h2>
 <div id="ranking">{bars}
 <table id="effects"><tr><th>#</th><th>metric</th><th>service</th><th>score</th><th>noise z</th>
-<th>innovation z</th><th>deviation z</th><th>effect on symptom (ATE)</th><th>causal score S</th>
+<th>innovation z</th><th>deviation z</th><th>effect on symptom (ATE)</th>
 <th>onset</th><th>path (onsets)</th></tr>{rows}</table></div>
 <h2>How it spread, step by step</h2>
 <div id="steps">{pictures["steps"]}</div>
@@ -209,8 +207,8 @@ the window; innovation z: the same against what the past of every metric predict
 values in the window (a fault surprises at its onset); deviation z: how far the metric itself moved (max over
 the window). The default ranking adds the three. Each is measured from the recent normal before the window
 where the system has settled at a new level since training (beyond 1 sd). The effect on the symptom is the
-total effect through the learned linear graph (the ATE of a unit change, in robust standard deviations); S is
-its share of all metrics' absolute effects. Onset: when the metric broke (|z| or |innovation z| above 4, traced
+total effect through the learned linear graph (the ATE of a unit change, in robust standard deviations; 0: no
+directed path to the symptom). Onset: when the metric broke (|z| or |innovation z| above 4, traced
 back while above 3), maybe before the window ("–": within 4 throughout the window; "by T": out of range from T,
 the first step read, or earlier); given along each path in brackets: when the fault reached each metric.</p>
 </body></html>
