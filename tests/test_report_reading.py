@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from faultgraph.report.incident import _fmt, _out_of_order, _ticks
-from faultgraph.report.svg import CHAR_WIDTH, PATH_COLOR, ROOT_COLOR, SYMPTOM_COLOR, graph_view, line_chart
+from faultgraph.report.svg import (CHAR_WIDTH, PATH_COLOR, ROOT_COLOR, SYMPTOM_COLOR, graph_view, line_chart,
+                                   short_names)
 
 
 def _boxes(svg: str) -> list[tuple[float, float, float, float]]:
@@ -37,7 +38,8 @@ def test_the_key_uses_the_path_colours():
     W[2, 3], W[3, 1], W[0, 1] = 0.8, 0.7, 0.5
     svg = graph_view(names, W, path=("db_cpu", "db_latency_ms", "api_latency_ms"), root="db_cpu",
                      symptom="api_latency_ms")
-    fills = {n: f for f, n in re.findall(r'<circle class="node" [^>]*fill="(#\w+)"[^>]*/><text [^>]*>([^<]*)<', svg)}
+    fills = {n: f for f, n in re.findall(r'<circle class="node" [^>]*fill="(#\w+)"[^>]*><title>[^<]*</title>'
+                                         r'</circle><text [^>]*>([^<]*)<', svg)}
     assert fills == {"api_cpu": "#dde8f5", "api_latency_ms": SYMPTOM_COLOR, "db_cpu": ROOT_COLOR,
                      "db_latency_ms": PATH_COLOR}
     legend = re.search(r'<g class="legend">(.*?)</g>', svg).group(1)
@@ -64,6 +66,15 @@ def test_node_labels_stay_inside_and_do_not_overlap():
     labels = re.findall(r'<text class="node-label" [^>]*>([^<]*)</text>', svg)
     naive = [(x + 9, y - 7, x + 9 + CHAR_WIDTH * len(n), y + 5) for (x, y), n in zip(nodes, labels)]
     assert _overlaps(boxes) <= 2 < _overlaps(naive)
+
+
+def test_prometheus_names_are_shortened_in_the_graph_and_kept_whole_in_tooltips():
+    names = ['errors{instance="s1-1:9100",service="s1"}', 'errors{instance="s0-1:9100",service="s0"}', "db_cpu"]
+    assert short_names(names) == {names[0]: "errors{s1}", names[1]: "errors{s0}", "db_cpu": "db_cpu"}
+    same = ['cpu{instance="a",job="x"}', 'cpu{instance="b",job="x"}']  # job first: both would read cpu{x}
+    assert short_names(same) == {n: n for n in same}
+    svg = graph_view(names, np.eye(3)[::-1] * 0.5)
+    assert ">errors{s1}</text>" in svg and "<title>errors{instance=&quot;s1-1:9100&quot;" in svg
 
 
 def test_series_panels_have_a_time_axis():

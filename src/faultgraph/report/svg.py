@@ -179,7 +179,8 @@ def graph_view(
     G.add_edges_from(edges)
     pos = nx.spring_layout(G.to_undirected(), seed=seed, k=1.8 / np.sqrt(max(len(nodes), 1)))
     # room for the labels (up to the longest at either side) and the legend above
-    margin = min(CHAR_WIDTH * max((len(n) for n in nodes), default=0) / 2 + 12, size / 4)
+    short = short_names(nodes)
+    margin = min(CHAR_WIDTH * max((len(n) for n in short.values()), default=0) / 2 + 12, size / 4)
     xy = {n: (margin + (size - 2 * margin) * (p[0] + 1) / 2, 40 + (size - 70) * (p[1] + 1) / 2)
           for n, p in pos.items()}
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" {_FONT}>',
@@ -206,13 +207,14 @@ def graph_view(
         if hot or abs(w) >= 0.5:
             parts.append(f'<text x="{(x1 + x2) / 2:.1f}" y="{(y1 + y2) / 2:.1f}" fill="{"#d62728" if hot else "#999"}" '
                          f'font-size="9">{w:+.2f}</text>')
-    labels = _place_labels(nodes, xy, size)
+    labels = _place_labels([short[n] for n in nodes], {short[n]: xy[n] for n in nodes}, size)
     for n in nodes:
         x, y = xy[n]
         fill = ROOT_COLOR if n == root else SYMPTOM_COLOR if n == symptom else PATH_COLOR if n in path else NODE_COLOR
-        lx, ly, anchor = labels[n]
-        parts.append(f'<circle class="node" cx="{x:.1f}" cy="{y:.1f}" r="7" fill="{fill}" stroke="#555"/>'
-                     f'<text class="node-label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">{escape(n)}</text>')
+        lx, ly, anchor = labels[short[n]]
+        parts.append(f'<circle class="node" cx="{x:.1f}" cy="{y:.1f}" r="7" fill="{fill}" stroke="#555">'
+                     f'<title>{escape(n)}</title></circle>'
+                     f'<text class="node-label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">{escape(short[n])}</text>')
     parts.append(_legend(root is not None, symptom is not None and symptom != root, len(path) > 1,
                          both=root is not None and symptom == root))
     if weak:
@@ -221,6 +223,22 @@ def graph_view(
                      f'{f" and {len(weak) - 12} more" if len(weak) > 12 else ""}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def short_names(nodes: Sequence[str]) -> dict[str, str]:
+    """Labels for the graph: a Prometheus series ``name{label="v",...}`` as ``name{v}``, the
+    value of its service label (:data:`faultgraph.services.LABELS_ORDER`, first present),
+    where those stay unique; every other name as it is (the full name is the node's tooltip)."""
+    from faultgraph.services import LABELS_ORDER, parse_labels
+
+    out = {}
+    for n in nodes:
+        name, labels = parse_labels(n)
+        value = next((labels[k] for k in LABELS_ORDER if labels.get(k)), None)
+        out[n] = f"{name}{{{value}}}" if labels and value is not None else n
+    if len(set(out.values())) < len(out):  # shortening merged two names: keep them whole
+        return {n: n for n in nodes}
+    return out
 
 
 def _legend(root: bool, symptom: bool, path: bool, both: bool = False) -> str:
