@@ -703,3 +703,22 @@ def test_store_failure_is_503_for_alertmanager_to_retry(tmp_path, monkeypatch):
         r = c.post("/api/v1/alerts", json=FIRING, headers=AUTH)
     assert r.status_code == 503 and "store is unavailable" in r.json()["error"]
     store.close()
+
+
+@pytest.mark.slow
+def test_service_benchmark_smoke(tmp_path):
+    # the benchmark stays runnable: 100 alerts a run (two bursts, the kill in the second)
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "service.md"
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "service.py"), "--incidents", "100", "--out",
+                           str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "--incidents 100 --out" in text
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| load") or line.startswith("| kill")]
+    assert len(rows) == 2
+    for row in rows:  # alerts sent, re-sent, stored, done, failed, lost, duplicated, 5xx
+        assert row[1:9] == ["100", "10", "100", "100", "0", "0", "0", "0"], row
+    assert "5xx: 0; no answer: 0" in text and "(unchanged: True)" in text
