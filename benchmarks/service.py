@@ -11,8 +11,8 @@ served from a metrics file with the SQLite store, two workers, by a real server 
    Alertmanager re-sends every group_interval); webhook-to-`done` times from the client's
    send to the store's `finished_at` (one clock);
 2. crash: the same, with `kill -9` of the server during the third burst (the last but one if
-   fewer) and a restart on
-   the same store; clients retry refused requests (as Alertmanager does);
+   fewer) and a restart on the same store; clients retry refused requests (as Alertmanager
+   does);
 3. bad payloads: 50 malformed or hostile requests (wrong types, 10 MB bodies, unknown
    versions, broken JSON, SQL-looking strings in labels); the store is checked afterwards.
 """
