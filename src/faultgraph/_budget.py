@@ -24,7 +24,7 @@ Checked on two more fits (n = 2000, random data, one thread): d = 400 took 4.9 s
 14 s) and 65 MiB (59 MiB); d = 150 with lags = 3, 2.0 s (7 s) and 52 MiB (45 MiB).
 Estimates are meant to be right within a factor of about three, erring long, enough to
 tell seconds from hours; ``benchmarks/budget.py`` sets them beside 27 measured fits
-(``benchmarks/results/budget.md``: time 0.3–3.4 times the measured, memory within 30 %).
+(``benchmarks/results/budget.md``: time 0.3–4 times the measured, memory within 30 %).
 """
 
 from __future__ import annotations
