@@ -135,3 +135,18 @@ def test_docs_example_runs():
     text = (Path(__file__).resolve().parents[1] / "docs" / "large_graphs.md").read_text()
     (code,) = re.findall(r"```python\n(.*?)```", text, re.S)
     exec(compile(code, "docs/large_graphs.md", "exec"), {})
+
+
+def test_large_graphs_benchmark_smoke(tmp_path):
+    """benchmarks/large_graphs.py stays runnable (smallest case; no timing claims)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "large_graphs.py"
+    out = tmp_path / "large.md"
+    proc = subprocess.run([sys.executable, str(script), "--cases", "60:1000:1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = out.read_text()
+    assert "--cases 60:1000:1" in text and "raw, screen + refinement" in text and "standardised" in text
