@@ -722,3 +722,23 @@ def test_service_benchmark_smoke(tmp_path):
     for row in rows:  # alerts sent, re-sent, stored, done, failed, lost, duplicated, 5xx
         assert row[1:9] == ["100", "10", "100", "100", "0", "0", "0", "0"], row
     assert "5xx: 0; no answer: 0" in text and "(unchanged: True)" in text
+
+
+def test_window_resolution_on_each_kind_of_index():
+    from faultgraph.service.worker import resolve_window
+
+    naive = pd.date_range("2024-01-01", periods=10, freq="1min")
+    # rca.json's bounds of a data set without a zone, and RFC 3339 times, on either index
+    assert resolve_window(naive, {"start": "2024-01-01 00:03:00", "end": "2024-01-01T00:05:00Z"}) == (
+        pd.Timestamp("2024-01-01 00:03"), pd.Timestamp("2024-01-01 00:05"))
+    aware = naive.tz_localize("UTC")
+    assert resolve_window(aware, {"start": "2023-12-31T23:00:00Z", "end": None}) == (aware[0], aware[-1])  # clipped
+    assert resolve_window(aware, {"start": 1704067380, "end": None})[0] == aware[3]  # Unix seconds
+    steps = pd.Index([1.0, 2.0, 3.0, 4.0])
+    assert resolve_window(steps, {"start": 2, "end": None}) == (2, 4.0)
+    with pytest.raises(InvalidInputError, match="the data has no time index"):
+        resolve_window(steps, {"start": "2024-01-01T00:00:00Z", "end": None})
+    with pytest.raises(InvalidInputError, match="lies outside the data"):
+        resolve_window(aware, {"start": "2024-02-01T00:00:00Z", "end": None})
+    with pytest.raises(InvalidInputError, match="is no time"):
+        resolve_window(aware, {"start": "garbage", "end": None})

@@ -41,7 +41,14 @@ def _bound_value(value: Any, index: pd.Index, name: str) -> Any:
 
     if isinstance(index, pd.DatetimeIndex):
         if isinstance(value, str):
-            stamp = pd.Timestamp(parse_time(value, name))
+            try:
+                stamp = pd.Timestamp(parse_time(value, name))
+            except InvalidInputError:  # a bound as rca.json writes it for a data set without a zone
+                try:
+                    stamp = pd.Timestamp(value)
+                except ValueError:
+                    raise InvalidInputError(f"window {name} {value!r} is no time") from None
+                stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
         else:
             stamp = pd.Timestamp(float(value), unit="s", tz="UTC")
         if index.tz is None:
