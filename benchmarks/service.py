@@ -321,13 +321,16 @@ def main() -> None:
     finally:
         for s in servers:
             s.stop()
+    import shutil
     import sqlite3
 
     checks = {}
     for name in ("load", "crash"):
-        with sqlite3.connect(root / f"{name}.db") as conn:
-            checks[name] = (conn.execute("PRAGMA integrity_check").fetchone()[0],
-                            conn.execute("select version from faultgraph_schema").fetchone()[0])
+        conn = sqlite3.connect(root / f"{name}.db")
+        checks[name] = (conn.execute("PRAGMA integrity_check").fetchone()[0],
+                        conn.execute("select version from faultgraph_schema").fetchone()[0])
+        conn.close()
+    shutil.rmtree(root, ignore_errors=True)
     load_after = os.getloadavg()[0]
     bad_frame = pd.DataFrame(bad)
     codes = bad_frame["status"].value_counts().sort_index()
