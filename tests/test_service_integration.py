@@ -218,8 +218,9 @@ def test_alert_to_explained_incident_in_postgres(tmp_path, processes, postgres):
     assert incident["rca"]["services"][0]["service"] == inc.root_cause_service == "s3"
     assert incident["rca"]["data"] == f"http://127.0.0.1:{prom_port}"
 
-    say(f"incident explained: alert starts {incident['alert']['startsAt']}, stored {incident['created_at'] - end:.1f} s, "
-        f"started {incident['started_at'] - end:.1f} s, done {incident['finished_at'] - end:.1f} s after the newest sample")
+    say(f"incident explained: alert starts {incident['alert']['startsAt']}, stored "
+        f"{incident['created_at'] - end:.1f} s, started {incident['started_at'] - end:.1f} s, done "
+        f"{incident['finished_at'] - end:.1f} s after the newest sample")
     # it is in PostgreSQL
     import sqlalchemy as sa
 
@@ -258,7 +259,8 @@ def test_alert_to_explained_incident_in_postgres(tmp_path, processes, postgres):
     from faultgraph.workflows import load_metrics
 
     fetched = load_metrics(out)
-    assert sorted(fetched.columns) == sorted(frame.columns) and len(fetched) == (fault_time - STEP - end + 3600) // STEP + 1
+    assert sorted(fetched.columns) == sorted(frame.columns)
+    assert len(fetched) == (fault_time - STEP - end + 3600) // STEP + 1
     when = fetched.index[10]
     expected = frame.loc[int(when.timestamp())]
     assert (fetched.loc[when, expected.index] - expected).abs().max() < 1e-9

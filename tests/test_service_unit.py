@@ -376,7 +376,8 @@ def case(tmp_path_factory):
     frame.index = pd.Index(T0 + STEP * frame.index.to_numpy(), name="timestamp")
     CausalDetector(prior=SERVICE_TIERS).fit(frame.iloc[:len(inc.normal)]).save(root / "model")
     frame.to_csv(root / "metrics.csv")
-    return {"root": root, "incident": inc, "fault_time": T0 + STEP * inc.fault_start, "end": T0 + STEP * (len(frame) - 1)}
+    return {"root": root, "incident": inc, "fault_time": T0 + STEP * inc.fault_start,
+            "end": T0 + STEP * (len(frame) - 1)}
 
 
 def test_alert_is_explained_with_the_injected_service(case, tmp_path):

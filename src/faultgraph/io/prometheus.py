@@ -4,7 +4,7 @@ A QUERIES.yaml names each metric of a model and the PromQL that gives it::
 
     step: 15s                     # optional: the query step (Prometheus durations or seconds)
     queries:
-      frontend_latency: 'histogram_quantile(0.9, sum by (le) (rate(http_latency_seconds_bucket{service="frontend"}[1m])))'
+      frontend_latency: 'histogram_quantile(0.9, sum by (le) (rate(latency_bucket{service="frontend"}[1m])))'
       checkout_cpu:
         query: 'sum(rate(process_cpu_seconds_total{service="checkout"}[1m]))'
         service: checkout         # optional: the service it belongs to (default: from the name)
