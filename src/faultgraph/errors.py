@@ -4,9 +4,16 @@
 
     FaultgraphError                      base of everything faultgraph raises
     ├── InvalidInputError (ValueError)   bad data, arguments, files or priors
-    │   └── NotADAGError                 a graph that must be acyclic is not
+    │   ├── NotADAGError                 a graph that must be acyclic is not
+    │   └── PayloadError                 a webhook or API body the service refuses (4xx)
+    │                                    (faultgraph.service.alerts)
     ├── NotFittedError (AttributeError)  a result was asked of an unfitted estimator
-    └── DownloadError                    a published dataset could not be fetched
+    ├── DownloadError                    a published dataset could not be fetched
+    ├── PrometheusError                  Prometheus could not answer (faultgraph.io.prometheus)
+    │   ├── PrometheusUnavailableError   down or unreachable, after retries
+    │   └── PrometheusQueryError         a query it refused (also an InvalidInputError)
+    └── StoreError                       the service's incident store failed (503;
+                                         faultgraph.service.store)
     ConvergenceWarning (UserWarning)     an optimiser stopped short of its tolerance
     DataScaleWarning (UserWarning)       raw data too small in scale for the L1 penalty
     SamplingWarning (UserWarning)        a file's times are no regular grid (resample it)
