@@ -7,7 +7,7 @@ from html import escape
 
 import numpy as np
 
-__all__ = ["bar_chart", "graph_view", "heat_map", "line_chart"]
+__all__ = ["bar_chart", "graph_view", "heat_map", "line_chart", "short_names"]
 
 _FONT = 'font-family="Helvetica, Arial, sans-serif" font-size="11"'
 #: The graph's colours, used by the nodes and by the legend drawn with them.
