@@ -38,7 +38,7 @@ from typing import Any
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["FitEstimate", "MAX_SECONDS", "MEMORY_SHARE", "check_fit", "estimate", "limits"]
+__all__ = ["FitEstimate", "MAX_SECONDS", "MEMORY_SHARE", "check_fit", "estimate", "limits", "machine_memory"]
 
 #: The longest fit started without ``force`` (seconds).
 MAX_SECONDS = 600.0
