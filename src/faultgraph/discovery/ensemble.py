@@ -131,9 +131,14 @@ def learn_from_moments(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.ndarr
     """The DAG that :class:`~faultgraph.StructureLearner` learns from the moments ``S`` of
     ``n`` design rows: ``(W, lagged)``, ``W`` ``(d, d)`` and ``lagged`` ``(p, d, d)``.
 
-    With lags and ``spec.time_first``, the lagged edges of a first solve forbid the
-    same-step directions against time (:func:`time_forbidden`) before a second solve
-    decides the same-step edges.
+    With lags and ``spec.time_first``, a first solve from the past alone (a vector
+    autoregression: ``x_t`` on ``x_{t−1} … x_{t−p}``, no same-step edge) gives the time
+    order: its lagged edges run from causes to their descendants (the reduced form
+    ``A(I − W)⁻¹`` of ``x_t = x_t W + x_{t−1} A + ε`` carries a cause's past to all its
+    descendants, never back), and a pair it links one way only may not be linked the
+    other way at the same step (:func:`time_forbidden`). The second solve then decides
+    the same-step and lagged edges. (A joint first solve let a wrongly directed same-step
+    edge pull the lagged ones round with it.)
     """
     from faultgraph.discovery.learner import LOOSE_ABOVE, _refine
     from faultgraph.discovery.optimizers import dagma_linear, notears_linear
@@ -155,13 +160,15 @@ def learn_from_moments(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.ndarr
                         max_iter=spec.max_iter, **options)
         return result, threshold_lag_groups(result.W, d, spec.threshold, keep=required)
 
-    result, kept = solve(allowed)
     if p and spec.time_first:
-        against = time_forbidden(kept[d:].reshape(p, d, d)) & ~required[:d]
-        if (against & (kept[:d] != 0)).any():
-            allowed = allowed.copy()
-            allowed[:d] &= ~against
-            result, kept = solve(allowed)
+        # the past alone first (a vector autoregression, no same-step edge): its edges run
+        # from causes to their descendants only, whatever the same-step directions are
+        past_only = allowed.copy()
+        past_only[:d] = False
+        _, var = solve(past_only)
+        allowed = allowed.copy()
+        allowed[:d] &= ~(time_forbidden(var[d:].reshape(p, d, d)) & ~required[:d])
+    result, kept = solve(allowed)
     W, _ = break_cycles(kept[:d], keep=required[:d])
     if refine:
         W, _ = _refine(S, W, result.W, n, spec.threshold, allowed, required)

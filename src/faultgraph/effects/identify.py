@@ -10,8 +10,13 @@ the orientations the class still allows:
   (``x(t − l) → y(t)``, never ``y(t − l) → x(t)``): the same-step link goes ``x → y``;
 * **prior**: the prior allows one direction only (tiers, sinks such as a fault label,
   sources, forbidden or required edges);
-* **v-structure**: ``a → c ← b`` with ``a`` and ``b`` not adjacent in the learned graph,
-  which every member of its equivalence class shares (Verma and Pearl 1990);
+* **v-structure**: ``a → c ← b`` with ``a`` and ``b`` not adjacent, which every member of
+  the equivalence class shares (Verma and Pearl 1990). Given the data's covariance, the
+  v-structures are read off the learned *skeleton* and the data, not off the learner's
+  directions: an unshielded triple ``a – c – b`` is a collider where ``a`` and ``b`` are
+  marginally independent (Fisher's z test at 1 %: the empty set separates them and ``c``
+  is no part of it, the PC algorithm's rule). On standardised data the learner's own
+  v-structures are often artefacts (planted systems: a symptom turned cause);
 * **implied**: forced by the others through Meek's rules R1–R3 (Meek 1995), so that no
   new v-structure or cycle appears.
 
@@ -60,6 +65,8 @@ __all__ = [
 
 #: How an edge got its direction (``EdgeMark.by``).
 BY_TIME, BY_PRIOR, BY_V_STRUCTURE, BY_RULE, NOT_IDENTIFIED = "time", "prior", "v-structure", "implied", "not identified"
+#: Two-sided 1 % point of the normal distribution: Fisher's z test of a v-structure's parents.
+Z_01 = 2.5758293035489004
 #: Above this many undirected neighbours, only their subsets of at most this size are tried.
 MAX_SIBLINGS = 12
 _REASONS = (BY_PRIOR, BY_TIME, BY_V_STRUCTURE, BY_RULE)
@@ -134,10 +141,14 @@ def _orient(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray, i:
     return True
 
 
-def meek_rules(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray) -> None:
+def meek_rules(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray,
+               separated: Any = None) -> None:
     """Close a partially directed graph under Meek's rules R1–R3, in place (Meek 1995):
 
     * R1: ``a → b – c``, ``a`` and ``c`` not adjacent: ``b → c`` (no new v-structure);
+      with ``separated`` (a function ``(a, c, b) -> bool``), only where the data find
+      ``a`` and ``c`` independent given ``b`` – otherwise the learned skeleton probably
+      misses a link between them and the triple is no evidence;
     * R2: ``a → b → c`` and ``a – c``: ``a → c`` (no cycle);
     * R3: ``a – b``, ``a – c → b``, ``a – e → b``, ``c`` and ``e`` not adjacent: ``a → b``.
     """
@@ -150,8 +161,9 @@ def meek_rules(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray)
             for x, y in ((b, c), (c, b)):
                 if not undirected[x, y]:
                     continue
-                # R1: some a -> x with a not adjacent to y
-                if np.any(directed[:, x] & ~adj[:, y] & (np.arange(len(adj)) != y)):
+                # R1: some a -> x with a not adjacent to y (and, with data, separated from y by x)
+                r1 = np.flatnonzero(directed[:, x] & ~adj[:, y] & (np.arange(len(adj)) != y))
+                if any(separated is None or separated(a, y, x) for a in r1):
                     changed |= _orient(directed, undirected, reason, x, y, why)
                     continue
                 # R2: x -> k -> y
@@ -165,7 +177,8 @@ def meek_rules(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray)
 
 
 def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.ndarray | None = None,
-                 lagged: np.ndarray | None = None, v_structures: bool = True) -> Orientation:
+                 lagged: np.ndarray | None = None, v_structures: bool = True,
+                 covariance: np.ndarray | None = None, n_samples: int | None = None) -> Orientation:
     """Mark which directions of the learned DAG ``adjacency`` are oriented, and how.
 
     Parameters
@@ -176,7 +189,12 @@ def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.nda
         (:meth:`faultgraph.PriorKnowledge.masks`); a link allowed one way only is oriented by the prior.
     lagged : ``(p, d, d)`` lagged weights (``[l, i, j]``: ``x_i(t − l − 1) → x_j(t)``); a
         linked pair joined across steps in one direction only is oriented by time.
-    v_structures : orient the learned v-structures (the data's own evidence of direction).
+    v_structures : orient v-structures (the data's own evidence of direction).
+    covariance, n_samples : the data's ``(d, d)`` covariance (or more columns, the first
+        ``d`` being the nodes) and its number of rows: the v-structures are then the
+        unshielded triples ``a – c – b`` of the skeleton with ``a`` and ``b`` marginally
+        independent (Fisher's z, 1 %), and Meek's R1 needs ``a`` and ``c`` independent
+        given ``b``; without them, the learned DAG's v-structures and plain R1.
 
     The orientations are applied in that order (prior, time, v-structures), an edge
     keeping the first it gets, then closed under :func:`meek_rules`.
@@ -206,13 +224,32 @@ def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.nda
             elif L[j, i] and not L[i, j]:
                 _orient(directed, undirected, reason, j, i, 1)
     if v_structures:
+        independent = None
+        if covariance is not None and n_samples is not None and n_samples > 3:
+            C = np.asarray(covariance)[:d, :d]
+            sd = np.sqrt(np.clip(np.diag(C), 1e-300, None))
+            r = np.clip(C / np.outer(sd, sd), -0.999999, 0.999999)
+            independent = np.abs(np.arctanh(r)) * np.sqrt(n_samples - 3) < Z_01
+        skeleton = A | A.T
         for c in range(d):
-            parents = np.flatnonzero(A[:, c])
+            parents = np.flatnonzero(A[:, c] if independent is None else skeleton[:, c])
             for a, b in combinations(parents, 2):
-                if not (A[a, b] or A[b, a]):
+                if not skeleton[a, b] and (independent is None or independent[a, b]):
                     _orient(directed, undirected, reason, a, c, 2)
                     _orient(directed, undirected, reason, b, c, 2)
-    meek_rules(directed, undirected, reason)
+    separated = None
+    if covariance is not None and n_samples is not None and n_samples > 4:
+        C = np.asarray(covariance)[:d, :d]
+        sd = np.sqrt(np.clip(np.diag(C), 1e-300, None))
+        R = C / np.outer(sd, sd)
+
+        def separated(a: int, c: int, b: int) -> bool:
+            """Fisher's z test (1 %) of the partial correlation of a and c given b."""
+            den = np.sqrt(max((1 - R[a, b] ** 2) * (1 - R[c, b] ** 2), 1e-300))
+            r = float(np.clip((R[a, c] - R[a, b] * R[c, b]) / den, -0.999999, 0.999999))
+            return abs(np.arctanh(r)) * np.sqrt(n_samples - 4) < Z_01
+
+    meek_rules(directed, undirected, reason, separated)
     return Orientation(tuple(str(n) for n in nodes), directed, undirected, reason, A)
 
 
@@ -353,7 +390,8 @@ def identified_scores(
         they give the interval, the bounds' spread and (``ensemble``) the confidence.
     confidence : level of the percentile intervals.
     min_identified : with an ensemble, an effect is identified only if it is identified
-        in the full-data graph and in at least this share of the ensemble's graphs.
+        in the full-data graph and in at least this share of the ensemble's graphs, and
+        (unless it is 0) the node reaches the target in at least this share of them.
     adjust_past : with lags, the past that joins the adjustment sets of ``x(t)``:
         ``"parents"`` (default) its parents in the unrolled graph, its own past and the
         learned lagged parents (of each resample's graph); ``"all"`` every column's ``p``
@@ -405,15 +443,13 @@ def identified_scores(
 
     earlier = _tiered_order(nodes, tiers)
     C = weighted_covariance(D)
-    main = orient_graph(A, nodes, allowed=allowed, lagged=lagged)
-    cache: dict[bytes, Orientation] = {}
+    main = orient_graph(A, nodes, allowed=allowed, lagged=lagged, covariance=C, n_samples=len(D))
     boots = []
     for r in resamples:
-        key = np.asarray(r.adjacency != 0).tobytes() + (b"" if r.lagged is None else (np.asarray(r.lagged) != 0).tobytes())
-        if key not in cache:
-            cache[key] = orient_graph(r.adjacency, nodes, allowed=allowed, lagged=r.lagged)
         w = np.bincount(np.asarray(r.rows), minlength=len(D)).astype(float)
-        boots.append((cache[key], weighted_covariance(D, w), np.asarray(r.adjacency) != 0, r.lagged))
+        Cb = weighted_covariance(D, w)
+        orient = orient_graph(r.adjacency, nodes, allowed=allowed, lagged=r.lagged, covariance=Cb, n_samples=len(D))
+        boots.append((orient, Cb, np.asarray(r.adjacency) != 0, r.lagged))
     lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
     rows = []
     for x in range(d):
@@ -442,8 +478,10 @@ def identified_scores(
             lo_b = (min(lo_b[0], float(np.quantile(mins, lo_q))), max(lo_b[1], float(np.quantile(maxs, hi_q))))
             if ensemble:
                 share = float(np.mean(paths))
-                ident = ident and float(np.mean(ident_b)) >= min_identified
+                ident = (ident and float(np.mean(ident_b)) >= min_identified
+                         and (share >= min_identified or np.all(values == 0)))
         bounds = (min(lo_b[0], ci[0]), max(lo_b[1], ci[1]))
+        ci, bounds = _snap(ci), _snap(bounds)  # interpolating between 0 and 1e-16 is not an effect
         rows.append((nodes[x], ate, ci, ident, bounds, share))
     total = sum(abs(r[1]) for r in rows)
 
@@ -468,6 +506,14 @@ def identified_scores(
     details = {"identification": main.to_dict(), "n_graphs": len(resamples) if ensemble else 1,
                "confidence_level": confidence, "lags": p}
     return CausalScores(target, scores, "ida", summary, details)
+
+
+#: Effects smaller than this in absolute value are rounding of 0.
+ZERO = 1e-12
+
+
+def _snap(pair: tuple[float, float]) -> tuple[float, float]:
+    return tuple(0.0 if abs(v) < ZERO else float(v) for v in pair)  # type: ignore[return-value]
 
 
 def _summary(target: str, certain: list, candidates: list, none: int) -> str:
