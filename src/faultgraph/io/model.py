@@ -87,24 +87,27 @@ def load_model_dir(path: str | Path, task: str | None = None) -> tuple[dict[str,
     return upgrade(meta, arrays, SCHEMA_VERSION)
 
 
-_NESTED = re.compile(r"\b(?:KeyError|ValueError|TypeError|IndexError|AttributeError)\((['\"])(.*?)\1\)")
+_NESTED = re.compile(r"\b(KeyError|ValueError|TypeError|IndexError|AttributeError)\((['\"])(.*?)\2\)")
 
 
 def damaged(path: str | Path, exc: BaseException) -> InvalidInputError:
-    """The error for a model folder whose ``model.json`` does not read as its model: says which
-    field is missing or wrong in words (never an exception's repr) and what to do."""
+    """The error for a model folder whose ``model.json`` does not read as its model: which
+    field is missing or wrong, in words (never an exception's repr), and what to do."""
     if isinstance(exc, KeyError):
-        what = f"field {exc.args[0]!r} is missing" if exc.args else "a field is missing"
+        what = f"{exc.args[0]!r} (missing)" if exc.args else "(one is missing)"
     else:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        text = _NESTED.sub(lambda m: f"field {m.group(2)!r} is missing", text)
+        text = _NESTED.sub(lambda m: f"{m.group(3)!r} (missing)" if m.group(1) == "KeyError" else m.group(3), text)
         mapping = re.search(r"argument after \*\* must be a mapping, not (\w+)", text)
+        not_mapping = re.search(r"'(\w+)' object is not a mapping", text)
         unknown = re.search(r"unexpected keyword argument '([^']+)'", text)
         if mapping:
-            what = f"field 'params' is {mapping.group(1)}, not a mapping of parameter to value"
+            what = f"'params' (a {mapping.group(1)}, not a mapping of parameter to value)"
+        elif not_mapping:
+            what = f"(a {not_mapping.group(1)} where a mapping of names to values belongs)"
         elif unknown:
-            what = f"field 'params' holds an unknown parameter {unknown.group(1)!r}"
+            what = f"'params' (an unknown parameter {unknown.group(1)!r})"
         else:
-            what = f"bad field: {text}"
-    return InvalidInputError(f"model {str(path)!r} is damaged ({what}); fit it again with `faultgraph fit`, "
-                             "or restore the folder from a copy")
+            what = text
+    return InvalidInputError(f"model {str(path)!r} is damaged: missing or bad field {what}; fit it again with "
+                             "`faultgraph fit`, or restore the folder from a copy")
