@@ -56,7 +56,7 @@ def main() -> None:
                                                 line.strip("│ ")), "")) if usage else (lines[0] if lines else "")
             rows.append({"case": case.id, "exit": run["exit_code"], "ok": "yes" if ok else "NO",
                          "known (cli.py)": "yes" if case.id in corpus.CLI_BUGS else "",
-                         "message": message.replace(str(folder), "CASE").replace("|", "\\|")[:160]})
+                         "message": message.replace(str(folder), "CASE").replace(str(fitted), "FITTED").replace("|", "\\|")[:160]})
     frame = pd.DataFrame(rows)
     counts = Counter(frame["ok"])
     known = int((frame["known (cli.py)"] == "yes").sum())
@@ -67,7 +67,7 @@ def main() -> None:
         f"{len(frame)} cases; {counts.get('yes', 0)} end as they should (exit code 2, one `error:` line or Typer's "
         f"usage box, no traceback, nothing written); {counts.get('NO', 0)} do not, {known} of them known and marked "
         "xfail (their fix is in cli.py / commands).", "",
-        "Messages are cut at 160 characters; CASE stands for the case's own temporary folder.", "",
+        "Messages are cut at 160 characters; CASE stands for the case's own temporary folder, FITTED for the fitted model's.", "",
         markdown_table(frame),
     ]
     write_report(parts, args.out)
