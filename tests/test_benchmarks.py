@@ -80,3 +80,32 @@ def test_stability_benchmark_on_a_small_machine(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = out.read_text()
     assert "SMD skipped" in text and "ASD skipped" in text and "python benchmarks/stability.py --out" in text
+
+
+def test_rca_and_detection_benchmark_comparisons():
+    # issue 17: paired differences with bootstrap intervals, the best baseline, and
+    # leave-one-dataset-out, on tables built by hand
+    import numpy as np
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import detection
+    import rca
+    from _common import bootstrap_interval
+
+    assert bootstrap_interval([0.5, 0.5, 0.5]) == (0.5, 0.5)
+    low, high = bootstrap_interval([0.0, 1.0] * 20)
+    assert low < 0.5 < high
+    from faultgraph.rca import DEFAULT_METHOD
+
+    hits = {DEFAULT_METHOD: [1, 1, 0, 1], "nsigma": [1, 0, 0, 0], "traversal": [0, 1, 0, 1], "baro": [0, 0, 0, 0]}
+    row = rca.paired_cases(hits, "toy")
+    assert row["best baseline"] == "traversal" and row["difference"] == 0.25 and (row["better"], row["worse"]) == (1, 0)
+    frame = pd.DataFrame([{"dataset": g, "machine": f"{g}{i}", "method": m, "F1": v, "best F1": v, "ROC-AUC": v}
+                          for g in ("SMD (tune)", "SMD (report)", "ASD") for i in range(3)
+                          for m, v in (("faultgraph", 0.8), ("z-score (plain)", 0.6), ("random", 0.99))])
+    paired = detection.paired_table(frame)
+    assert np.allclose(paired["mean difference"], 0.2) and set(paired["faultgraph wins"]) == {3}
+    loo = detection.leave_one_out(frame)
+    assert set(loo["chosen"]) == {"faultgraph"}  # random is never a candidate
+    assert set(loo.loc[loo["left out"] == "SMD (report)", "chosen on"]) == {"SMD (tune) + ASD"}
