@@ -1,4 +1,4 @@
-"""Root-cause ranking: faultgraph's variants against BARO, N-sigma and random, in one run.
+"""Root-cause ranking: faultgraph's variants against the field's baselines, in one run.
 
 Run it with ``make bench`` or::
 
@@ -42,7 +42,20 @@ Run it with ``make bench`` or::
   first among the top five, its delay, and how many of the top five's onsets precede the
   injection.
 
-Every method goes through ``faultgraph.rca.explain`` (or ``step_scores``) with the same fitted model.
+Every method of faultgraph's goes through ``faultgraph.rca.explain`` (or ``step_scores``)
+with the same fitted model; BARO and N-sigma too (``method=``). The field's other
+baselines (``faultgraph.rca.baselines``: z-shift, the PetShop paper's ranked correlation
+and traversal) run on the same cases' frames in the same run: the normal frame is the
+recent normal before the window where at least 60 steps are there (SMD, ASD), else the
+training period; SMD and ASD rank them against both (``…, training reference``). Their
+symptom is the most anomalous metric; traversal walks the model's learned graph (PetShop:
+its call graph, reversed). PetShop's baselines run as the PetShop repository's harness
+runs them: one column per node, the issue's target metric and statistic.
+
+SMD is reported as *tune* (the machines defaults were chosen on) and *report* (not looked
+at when choosing), apart. At the top: faultgraph's default minus the best baseline per
+dataset, case by case, with a 95 % bootstrap interval; and leave-one-dataset-out for the
+default method (the method chosen without each dataset, scored on it).
 """
 
 from __future__ import annotations
@@ -55,7 +68,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, bootstrap_interval, report_args, markdown_table, progress, smd_split, write_report  # noqa: E402
+from _common import (DATA, bootstrap_interval, markdown_table, progress, report_args, smd_split,  # noqa: E402
+                     write_report)
 
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 PETSHOP = DATA / "petshop" / "dataset" / "low_traffic"
@@ -579,8 +593,8 @@ def main() -> None:
                        f"traversal needs more than one step), the mean over all {n_steps} labelled steps of "
                        f"{n_segments} segments, as the public evaluation code of TranAD and its successors computes "
                        "HitRate@100 % (at 150 % that code keeps round(1.5·labels) metrics where this keeps "
-                       "⌊1.5·labels⌋, and its NDCG is scikit-learn's); not comparable with the table above. `causal` "
-                       "and `causal+nsigma` weight each step by the effect on a symptom chosen over the whole "
+                       "⌊1.5·labels⌋, and its NDCG is scikit-learn's); not comparable with the table above. "
+                       "`causal` and `causal+nsigma` weight each step by the effect on a symptom chosen over the whole "
                        "segment:"), "",
                       markdown_table(step_means), ""]
     if PETSHOP.exists():
@@ -633,8 +647,9 @@ def main() -> None:
         summary += ["## Leave one dataset out: the default method", "",
                     "The default spans datasets; here is the faultgraph method (of the rows above, baselines and "
                     "random excluded) that the best mean headline over the other datasets would choose without each "
-                    "one (SMD *report* is never chosen on), and its headline on the one left out, beside the default's, "
-                    "the best faultgraph method's and the best baseline's there.", "", markdown_table(loo), ""]
+                    "one (SMD *report* is never chosen on), and its headline on the one left out, beside the "
+                    "default's, the best faultgraph method's and the best baseline's there.", "",
+                    markdown_table(loo), ""]
     parts[3:3] = summary
     write_report(parts, args.out)
 
