@@ -107,6 +107,13 @@ class Defaults:
     n_paths: int = 5
     #: Fewest steps an explained window may hold.
     min_steps: int = 3
+    #: The causal detector's residual scale is never below this share of the metric's own
+    #: scale, nor its marginal scale below this share of its standard deviation (issue 17); 0: off.
+    scale_floor: float = 0.0
+    #: Each standardised deviation ``z`` enters the score as ``c·asinh(z/c)`` (issue 17); 0: off.
+    soft_cap: float = 0.0
+    #: Share of the training tail held back to read the label-free threshold on (issue 17); 0: off.
+    holdout: float = 0.0
 
 
 DEFAULTS = Defaults()
@@ -159,13 +166,16 @@ class DetectorConfig(_Config):
     risk: float = DEFAULTS.risk
     quantile: float = DEFAULTS.quantile
     max_gap: int = DEFAULTS.max_gap
+    scale_floor: float = DEFAULTS.scale_floor
+    soft_cap: float = DEFAULTS.soft_cap
+    holdout: float = DEFAULTS.holdout
 
 
 #: The detector options that a labelled fit (``FaultIdentifier``) does not read.
 UNSUPERVISED_ONLY: tuple[str, ...] = ("lags", "risk", "combine", "scoring", "drift_window", "background_window")
 
 #: ``explain``'s options that only its case mode (which fits a detector) reads.
-CASE_MODE_ONLY: tuple[str, ...] = ("lags", "max_gap", "prior", "graph")
+CASE_MODE_ONLY: tuple[str, ...] = ("lags", "max_gap", "prior", "graph", "force")
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,11 @@ from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner,
 from faultgraph.encode import MetricEncoder, robust_center_scale
 from faultgraph.errors import DataScaleWarning, InvalidInputError, NotFittedError
 from faultgraph.config import DEFAULTS, values
+from faultgraph.io.migrations import detector_params
 from faultgraph.io.model import damaged, load_model_dir, save_model_dir
 
 __all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "background_adjust",
-           "beyond_tolerance", "drift_adjust", "rounding_scale"]
+           "beyond_tolerance", "drift_adjust", "flag_columns", "rounding_scale", "soft_cap"]
 
 TASK = "unsupervised-detection"
 
@@ -73,6 +74,55 @@ MIN_BACKGROUND_BASE = 1e-12
 #: The fewest training scores the threshold is fitted on after the first ``drift_window``
 #: steps (whose windows are still filling) are set aside; below it, all are used.
 MIN_CALIBRATION = 100
+#: ``holdout``: the fewest training rows the model is fitted on when a tail is held back
+#: (fewer: no holdout, the threshold is read on the fitted rows as before).
+MIN_HOLDOUT_FIT = 200
+#: ``scale_floor``: a metric whose columns correlate beyond this are near-duplicates
+#: (flagged at fit in ``flagged_``).
+DUPLICATE_CORRELATION = 0.999
+
+
+def soft_cap(Z: np.ndarray, cap: float) -> np.ndarray:
+    """``cap · asinh(Z / cap)``: linear for ``|z|`` well below ``cap``, logarithmic
+    beyond, so that one metric (a broken relation, a near-constant gauge) cannot own a
+    step's combined score. ``cap = 0`` returns ``Z`` unchanged. The same ranking in other
+    units, since ``Z`` is already standardised."""
+    if cap <= 0:
+        return Z
+    return cap * np.arcsinh(Z / cap)
+
+
+def _fraction(name: str, value: Any, upper: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or not 0 <= value < upper:
+        raise InvalidInputError(f"{name} must be a number in [0, {upper:g}) ({what}), got {value!r}")
+    return float(value)
+
+
+def flag_columns(X: np.ndarray, raw_scale: np.ndarray, floor: float, names: list[str]) -> dict[str, str]:
+    """``{metric: reason}`` for the metrics whose equation a scale floor overrode at fit:
+    near-duplicates of another metric (``|r| > DUPLICATE_CORRELATION`` on the encoded
+    training data ``X``) and near-deterministic equations (a residual scale
+    ``raw_scale`` below ``floor`` times the metric's own). Their residual scale is the
+    floor, so a relation that held exactly in training cannot give scores in the
+    thousands when it bends."""
+    flagged: dict[str, str] = {}
+    if floor <= 0 or X.shape[1] == 0:
+        return flagged
+    sd = X.std(axis=0)
+    live = sd > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        R = np.corrcoef(X[:, live].T) if live.sum() > 1 else np.ones((1, 1))
+    idx = np.flatnonzero(live)
+    close = np.tril(np.abs(np.nan_to_num(R)) > DUPLICATE_CORRELATION, k=-1)
+    for a in np.flatnonzero(close.any(axis=1)):
+        b = int(np.argmax(close[a]))  # the first earlier metric it duplicates
+        flagged[names[idx[a]]] = (f"near-duplicate of {names[idx[b]]!r} (correlation {R[a, b]:.4f} in "
+                                  "training): its residual scale is floored")
+    for j in np.flatnonzero(raw_scale < floor):
+        flagged.setdefault(names[j], f"near-deterministic: its equation's residual scale {raw_scale[j]:.3g} is "
+                                     f"below scale_floor {floor:g} of the metric's own; floored at {floor:g}")
+    return flagged
 
 
 def rounding_scale(X: np.ndarray) -> np.ndarray:
@@ -188,13 +238,22 @@ class Detector(FittedAttributes):
         "drift_window": whole(0, "steps; 0 turns it off"),
         "background_window": Constraint(lambda name, value: check_window(
             name, whole(0, "steps; 0 turns it off")(name, value), MIN_BACKGROUND)),
+        "scale_floor": Constraint(lambda name, value: _fraction(name, value, 1.0, "a share of each metric's own "
+                                                                 "scale; 0 turns it off")),
+        "soft_cap": Constraint(lambda name, value: _fraction(name, value, np.inf, "in sd; 0 turns it off")),
+        "holdout": Constraint(lambda name, value: _fraction(name, value, 0.9, "the share of the training tail "
+                                                             "the threshold is read on; 0 turns it off")),
     }
 
     def __init__(self, *, combine: Combine = "mean-square", smooth: int = DEFAULTS.smooth,
                  drift_window: int = DEFAULTS.drift_window, background_window: int = DEFAULTS.background_window,
                  threshold_method: ThresholdMethod = "pot", risk: float = DEFAULTS.risk,
-                 quantile: float = DEFAULTS.quantile, max_gap: int = DEFAULTS.max_gap) -> None:
+                 quantile: float = DEFAULTS.quantile, max_gap: int = DEFAULTS.max_gap,
+                 scale_floor: float = 0.0, soft_cap: float = 0.0, holdout: float = 0.0) -> None:
         self.combine = combine
+        self.scale_floor = scale_floor
+        self.soft_cap = soft_cap
+        self.holdout = holdout
         self.smooth = smooth
         self.drift_window = drift_window
         self.background_window = background_window
@@ -217,31 +276,64 @@ class Detector(FittedAttributes):
         return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
 
     def fit(self, train: Any) -> Detector:
-        """Fit on a training period (rows in time order, mostly normal)."""
+        """Fit on a training period (rows in time order, mostly normal).
+
+        With ``holdout > 0`` the model is fitted on the first ``1 − holdout`` of the rows
+        and the label-free threshold is read on the scores of the rest, which the model
+        has not seen (a threshold read on the fitted rows is too low wherever the model
+        overfits them); the drift and background adjustments are then primed with the
+        whole training tail."""
         self.validate_params()
         frame = self._frame(train, "train")
         start = time.perf_counter()
-        self.encoder_ = MetricEncoder(max_gap=self.max_gap).fit(frame)
-        X = self.encoder_.transform(frame).to_numpy()
+        hold = int(round(float(self.holdout) * len(frame)))
+        if hold < MIN_CALIBRATION or len(frame) - hold < MIN_HOLDOUT_FIT:
+            hold = 0  # too short a history to hold a tail back
+        head, tail = (frame.iloc[: len(frame) - hold], frame.iloc[len(frame) - hold :]) if hold else (frame, None)
+        floor = float(self.scale_floor)
+        # a metric whose IQR is below scale_floor of its standard deviation is scaled by the latter
+        self.encoder_ = MetricEncoder(max_gap=self.max_gap, min_scale=max(1e-8, floor)).fit(head)
+        X = self.encoder_.transform(head).to_numpy()
         self.train_mean_, self.train_std_ = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-12)
         self._fit_model(X)
         D = self._deviations(X)
         self.center_, self.scale_ = robust_center_scale(D, MIN_RESIDUAL_SCALE)
         self.scale_ = np.maximum(self.scale_, rounding_scale(X))  # no finer than the metric's rounding
+        self.flagged_: dict[str, str] = {}
+        if floor > 0 and D is not X:  # residuals of equations: never finer than floor x the metric's own scale
+            # as the encoder does for the metrics: an IQR below floor x sd (a residual nearly always 0) gives way
+            self.scale_ = np.where(self.scale_ < floor * D.std(axis=0), np.maximum(D.std(axis=0), self.scale_),
+                                   self.scale_)
+            own = np.minimum(1.0, self.train_std_)  # X is in the metric's robust sd already
+            self.flagged_ = flag_columns(X, self.scale_ / own, floor, list(self.encoder_.columns_))
+            self.scale_ = np.maximum(self.scale_, floor * own)
         self.resid_mean_, self.resid_std_ = D.mean(axis=0), np.maximum(D.std(axis=0), 1e-12)
         Z = (D - self.center_) / self.scale_
         window = int(self.drift_window)
         blocks = self._blocks(X, Z)
-        self.drift_history_ = blocks[len(X) - min(window, len(X)):]
         raw_scores = self._raw_scores(blocks, blocks[:0], X.shape[1])
         self.background_base_ = float(np.quantile(raw_scores, BACKGROUND_QUANTILE))
-        self.background_history_ = raw_scores[len(raw_scores) - min(int(self.background_window), len(raw_scores)):]
         train_scores = background_adjust(raw_scores, raw_scores[:0], int(self.background_window),
                                          self.background_base_)[0]
+        if tail is not None:  # the threshold is read on rows the model did not see
+            Xt = self.encoder_.transform(tail[list(self.encoder_.columns_)]).to_numpy()
+            Dt = self._deviations(Xt)
+            blocks_t = self._blocks(Xt, (Dt - self.center_) / self.scale_)
+            history = blocks[len(blocks) - min(window, len(blocks)):]
+            raw_t = self._raw_scores(blocks_t, history, X.shape[1])
+            bg_history = raw_scores[len(raw_scores) - min(int(self.background_window), len(raw_scores)):]
+            calibration = background_adjust(raw_t, bg_history, int(self.background_window),
+                                            self.background_base_)[0]
+            blocks, raw_scores = np.vstack([blocks, blocks_t]), np.concatenate([raw_scores, raw_t])
+            train_scores = np.concatenate([train_scores, calibration])
+        else:
+            calibration = train_scores[min(window, len(train_scores) // 2):]  # once the windows are full
+            if calibration.size < MIN_CALIBRATION:  # a very short history: all of it
+                calibration = train_scores
+        self.holdout_rows_ = hold
+        self.drift_history_ = blocks[len(blocks) - min(window, len(blocks)):]
+        self.background_history_ = raw_scores[len(raw_scores) - min(int(self.background_window), len(raw_scores)):]
         self.train_scores_ = train_scores
-        calibration = train_scores[min(window, len(train_scores) // 2):]  # once the windows are full
-        if calibration.size < MIN_CALIBRATION:  # a very short history: all of it
-            calibration = train_scores
         self.threshold_ = (pot_threshold(calibration, self.risk) if self.threshold_method == "pot"
                            else quantile_threshold(calibration, self.quantile))
         self.fit_seconds_ = time.perf_counter() - start
@@ -272,6 +364,7 @@ class Detector(FittedAttributes):
         """The score of each step from standardised deviations ``Z``: combined over
         metrics and smoothed by a trailing rolling mean of ``smooth`` steps; with
         ``"max-of-smoothed"``, each metric's ``|z|`` is smoothed first and the largest taken."""
+        Z = soft_cap(Z, float(self.soft_cap))
         if self.combine == "max-of-smoothed":
             return _rolling_mean(np.abs(Z), int(self.smooth)).max(axis=1)
         if self.combine == "mean-square+max":
@@ -414,8 +507,9 @@ class CausalDetector(Detector):
 
     def __init__(self, *, lags: int = DEFAULTS.lags, method: str = "dagma", lambda1: float | None = None,
                  threshold: float = DEFAULTS.threshold, prior: PriorKnowledge | None = None,
-                 scoring: str = "residual+marginal", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 scoring: str = "residual+marginal", scale_floor: float = DEFAULTS.scale_floor,
+                 soft_cap: float = DEFAULTS.soft_cap, holdout: float = DEFAULTS.holdout, **kwargs: Any) -> None:
+        super().__init__(scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout, **kwargs)
         self.scoring = scoring
         self.lags = lags
         self.method = method
@@ -527,7 +621,8 @@ class CausalDetector(Detector):
     # --- saving -------------------------------------------------------------------------
 
     _PARAMS = ("lags", "method", "lambda1", "threshold", "scoring", "combine", "smooth", "drift_window",
-               "background_window", "threshold_method", "risk", "quantile", "max_gap")
+               "background_window", "threshold_method", "risk", "quantile", "max_gap", "scale_floor", "soft_cap",
+               "holdout")
 
     def save(self, path: Any) -> Any:
         """Write the model folder (``model.json`` + ``arrays.npz``, atomically)."""
@@ -537,7 +632,8 @@ class CausalDetector(Detector):
                 "metrics": list(self.encoder_.columns_), "encoder": self.encoder_.to_dict(),
                 "prior": self.prior_.to_dict() if self.prior_ is not None else None,
                 "graph": {k: graph[k] for k in ("nodes", "method", "params", "elapsed_s")},
-                "decision_threshold": float(self.threshold_), "background_base": self.background_base_}
+                "decision_threshold": float(self.threshold_), "background_base": self.background_base_,
+                "flagged": dict(self.flagged_), "holdout_rows": int(self.holdout_rows_)}
         arrays = {"coef": self.coef_, "mean": self.mean_, "center": self.center_, "scale": self.scale_,
                   "train_mean": self.train_mean_, "train_std": self.train_std_,
                   "resid_mean": self.resid_mean_, "resid_std": self.resid_std_,
@@ -555,7 +651,11 @@ class CausalDetector(Detector):
         """Read a model folder written by :meth:`save`."""
         meta, arrays = load_model_dir(path, task=TASK)
         try:
-            det = cls(**meta["params"])  # older layouts are upgraded on reading (faultgraph.io.migrations)
+            # older layouts are upgraded on reading (faultgraph.io.migrations); parameters added
+            # since are absent from older folders and mean there what those folders scored with
+            det = cls(**detector_params(meta["params"]))
+            det.flagged_ = {str(k): str(v) for k, v in meta.get("flagged", {}).items()}
+            det.holdout_rows_ = int(meta.get("holdout_rows", 0))
             if isinstance(det.lags, bool) or not isinstance(det.lags, int) or det.lags < 0:
                 raise ValueError(f"params.lags must be a whole number >= 0, got {det.lags!r}")
             det.prior = det.prior_ = (PriorKnowledge.from_dict(meta["prior"], where=f"model {str(path)!r} prior")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIGRATIONS", "upgrade"]
+__all__ = ["MIGRATIONS", "UNVERSIONED_DETECTOR_DEFAULTS", "detector_params", "upgrade"]
 
 Meta = dict[str, Any]
 Arrays = dict[str, np.ndarray]
@@ -36,6 +36,17 @@ def _v1_to_v2(meta: Meta, arrays: Arrays) -> None:
         if "drift_history" not in arrays:
             params["drift_window"] = 0
             arrays["drift_history"] = np.zeros((0, 2 * len(meta.get("metrics") or [])))
+
+
+#: The causal detector's parameters added without a schema version (issue 17's calibration):
+#: a folder that lacks one was fitted and scores without it, so its absence means "off".
+UNVERSIONED_DETECTOR_DEFAULTS: dict[str, Any] = {"scale_floor": 0.0, "soft_cap": 0.0, "holdout": 0.0}
+
+
+def detector_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A causal detector folder's ``params`` with :data:`UNVERSIONED_DETECTOR_DEFAULTS`
+    filled in where absent (a copy), so an older folder loads as it scored."""
+    return {**UNVERSIONED_DETECTOR_DEFAULTS, **params}
 
 
 #: from-version -> the function that upgrades a folder (in place) to the next version.
