@@ -339,3 +339,24 @@ def test_a_single_anomalous_row_is_explained_with_min_steps_1(fitted_case, tmp_p
                  "--min-steps", "1", "--out", str(tmp_path / "one.json"))
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "one.json").read_text())["window"] == [row, row]
+
+
+def test_explain_names_services_from_a_service_map(fitted_case, tmp_path):
+    folder, inc = fitted_case
+    (tmp_path / "map.yaml").write_text(f'"{inc.root_cause_service}_*": checkout\n"re:^s[0-9]+_.*": other\n')
+    result = run("explain", str(folder / "m"), str(folder / "case" / "anomalous.csv"), "--service-map",
+                 str(tmp_path / "map.yaml"), "--out", str(tmp_path / "rca.json"))
+    assert result.exit_code == 0, result.output
+    rca = json.loads((tmp_path / "rca.json").read_text())
+    assert rca["causes"][0]["service"] == "checkout"
+    assert {c["service"] for c in rca["causes"]} == {"checkout", "other"}
+
+
+def test_force_lets_a_refused_fit_run(tmp_path):
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(12, 16)), columns=[f"m{i}" for i in range(16)]).to_csv(tmp_path / "few.csv")
+    refused = run("discover", str(tmp_path / "few.csv"), "--out", str(tmp_path / "g.json"))
+    assert refused.exit_code == 2 and "--force" in refused.stderr and not (tmp_path / "g.json").exists()
+    forced = run("discover", str(tmp_path / "few.csv"), "--force", "--out", str(tmp_path / "g.json"))
+    assert forced.exit_code == 0, forced.output
+    assert (tmp_path / "g.json").exists()

@@ -37,6 +37,9 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summa
 MaxGap = Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")]
 Threshold = Annotated[float, typer.Option(help="Drop edges with |weight| below this.")]
 ModelDir = Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by `faultgraph fit`.")]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Fit even with fewer rows than candidate parents or an estimated time past the limit "
+                    "(never past the memory limit).")]
 Graph = Annotated[Optional[Path], typer.Option(
     help="A known graph, used as given (its edges and no other, a metric's own past aside): a CSV of "
          "cause,effect rows or a graph.json; names may be glob patterns.")]
@@ -75,6 +78,7 @@ def discover(
                                      "off with standardising; never with lags).")] = None,
     resample: Resample = None,
     truth: Annotated[Optional[Path], typer.Option(help="truth.json to score the learned graph against.")] = None,
+    force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Learn the causal graph of a metrics file and write it as JSON."""
@@ -88,7 +92,7 @@ def discover(
         steps = 5 if method is Learner.DAGMA else 100
         with progress(f"learning ({method.value})", steps, enabled=not quiet) as update:
             learned = wf.learn_graph(frame, config, prior=wf.load_prior(prior, graph=graph), truth=truth,
-                                     callback=learner_progress(update))
+                                     callback=learner_progress(update), force=force)
         for name, reason in learned.dropped.items():
             say(f"dropped metric {name!r}: {reason}")
         result = learned.to_dict()
@@ -139,6 +143,7 @@ def fit(
                     "once that runs above twice the training's (a noisier regime; 0: off, else at least 60; "
                     "unsupervised).")] = DEFAULTS.background_window,
     resample: Resample = None,
+    force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Fit a model: with --label, fault identification from labels; without, anomaly detection."""
@@ -158,7 +163,7 @@ def fit(
         what = ("learning the lagged causal graph of normal behaviour" if label is None
                 else "learning the graph and the label's equation")
         with progress(what, enabled=not quiet):
-            model = wf.fit_model(frame, config, prior=wf.load_prior(prior, graph=graph))
+            model = wf.fit_model(frame, config, prior=wf.load_prior(prior, graph=graph), force=force)
         model.save(out)
         for line in wf.fit_summary(model, out):
             say(line)
@@ -267,6 +272,11 @@ def explain(
         help="Also write each metric's score at each step of the window (CSV: a row per step, a column per "
              "metric; the same method, not aggregated over the window; a metric constant in training that moves "
              "is inf where it is off its value).")] = None,
+    service_map: Annotated[Optional[Path], typer.Option(
+        help="YAML of pattern: service rules (globs, or re: regexes) naming each metric's service, after its "
+             "Prometheus labels (service, job, app, container, pod, instance) and before the name rule.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Case mode: fit even where the budget check refuses "
+                                                        "(never past the memory limit).")] = False,
     min_steps: Annotated[int, typer.Option(
         min=1, help="The fewest steps a window may hold (1: explain a single anomalous row against its normal "
                     "history).")] = DEFAULTS.min_steps,
@@ -307,7 +317,8 @@ def explain(
             normal_frame, frame = (wf.load_metrics(normal, resample=resample),
                                    wf.load_metrics(anomalous, resample=resample))
             with progress("learning normal behaviour"):
-                model, result = wf.explain_case(normal_frame, frame, window, config,
+                model, result = wf.explain_case(normal_frame, frame, window, config, force=force,
+                                                services=wf.service_names(frame.columns, service_map),
                                                 prior=wf.load_prior(prior, graph=graph),
                                                 detector=DetectorConfig(lags=lags, max_gap=max_gap))
             runs = [(None, result)]
@@ -323,7 +334,8 @@ def explain(
             frame = wf.load_metrics(data, resample=resample)
             windows = ([(None, window)] if chosen
                        else wf.incident_windows(model, frame, incident, all_incidents, min_steps=min_steps))
-            runs = [(k, wf.explain_window(model, frame, w, config)) for k, w in windows]
+            services = wf.service_names(frame.columns, service_map)
+            runs = [(k, wf.explain_window(model, frame, w, config, services=services)) for k, w in windows]
         for k, result in runs:
             doc = wf.RcaDocument(result, data=str((anomalous or data).resolve()),  # type: ignore[union-attr]
                                  normal=str(normal.resolve()) if normal is not None else None,

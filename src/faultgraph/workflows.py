@@ -31,30 +31,38 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Detection",
-    "detection_summary",
-    "effects_document",
-    "fit_summary",
-    "incident_windows",
-    "incidents_table",
-    "redo_explanation",
-    "write_explanation",
+    "EnsembleGraphResult",
     "GraphResult",
     "Incident",
     "RcaDocument",
     "detect",
+    "detection_summary",
+    "detector_from_config",
+    "effects_document",
+    "effects_report",
     "explain_case",
     "explain_window",
     "export_graph",
     "find_incidents",
+    "fit_label_model",
+    "fit_limits",
     "fit_model",
+    "fit_summary",
     "incident_window",
+    "incident_windows",
+    "incidents_table",
     "learn_graph",
+    "learn_graph_ensemble",
     "load_metrics",
     "load_model",
     "load_prior",
     "model_summary",
     "model_task",
+    "redo_explanation",
     "render_report",
+    "score_against",
+    "service_names",
+    "write_explanation",
 ]
 
 
@@ -130,6 +138,34 @@ def load_prior(path: str | Path | None, *, graph: str | Path | None = None) -> P
     return prior.with_graph(PriorKnowledge.read_graph(graph) if graph is not None else None)
 
 
+def service_names(metrics: Any, service_map: str | Path | None = None) -> dict[str, str] | None:
+    """``{metric: service}`` from a service map file (:func:`faultgraph.services.services_for`:
+    Prometheus labels first, then the map's rules, then the name rule); ``None`` without a
+    map (``explain`` then uses the labels and the name rule alone).
+
+    Parameters
+    ----------
+    metrics : iterable of str
+        The metric names.
+    service_map : str or Path, optional
+        A YAML file of ``pattern: service`` rules (globs, or ``re:`` regexes).
+    """
+    if service_map is None:
+        return None
+    from faultgraph.services import load_service_map, services_for
+
+    return services_for(list(metrics), service_map=load_service_map(service_map))
+
+
+def fit_limits(force: bool = False) -> Any:
+    """The context in which fits run: the time and memory budget of
+    :mod:`faultgraph._budget` (refusing, up front, fits that cannot finish), lifted but for
+    memory with ``force``."""
+    from faultgraph._budget import limits
+
+    return limits(force=True) if force else limits()
+
+
 # --- learning -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -149,8 +185,8 @@ class GraphResult:
 
 
 def learn_graph(frame: pd.DataFrame, config: LearnConfig = LearnConfig(), *, prior: PriorKnowledge | None = None,
-                truth: str | Path | None = None, callback: Callable[[dict[str, Any]], None] | None = None
-                ) -> GraphResult:
+                truth: str | Path | None = None, callback: Callable[[dict[str, Any]], None] | None = None,
+                force: bool = False) -> GraphResult:
     """Encode ``frame`` and learn its causal graph.
 
     The metrics go through :class:`~faultgraph.MetricEncoder` (robust scaling when
@@ -190,7 +226,8 @@ def learn_graph(frame: pd.DataFrame, config: LearnConfig = LearnConfig(), *, pri
     learner = StructureLearner(str(config.method), lambda1=config.lambda1, threshold=config.threshold,
                                standardize=config.standardize, prior=prior, lags=config.lags,
                                refine=config.refine, callback=callback)
-    learner.fit(encoded)
+    with fit_limits(force):
+        learner.fit(encoded)
     accuracy = score_against(truth, learner.graph_).to_dict() if truth is not None else None
     return GraphResult(learner.graph_, dict(encoder.dropped_), accuracy)
 
@@ -262,8 +299,8 @@ def detector_from_config(config: DetectorConfig = DetectorConfig(), *, prior: Pr
                                           for k, v in config.to_dict().items()})
 
 
-def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: PriorKnowledge | None = None
-              ) -> CausalDetector | FaultIdentifier:
+def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: PriorKnowledge | None = None,
+              force: bool = False) -> CausalDetector | FaultIdentifier:
     """Fit a model on ``frame``.
 
     Without ``config.label`` a causal detector of normal behaviour (anomaly detection);
@@ -292,12 +329,14 @@ def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: Pr
         When ``frame`` or an option is invalid (see the estimators' ``fit``).
     """
     if config.label is None:
-        return detector_from_config(config.detector, prior=prior).fit(frame)
+        with fit_limits(force):
+            return detector_from_config(config.detector, prior=prior).fit(frame)
     from faultgraph.detect import FaultIdentifier
 
     d = config.detector
-    return FaultIdentifier(config.label, method=str(d.method), lambda1=d.lambda1, threshold=d.threshold,
-                           prior=prior, max_gap=d.max_gap).fit(frame)
+    with fit_limits(force):
+        return FaultIdentifier(config.label, method=str(d.method), lambda1=d.lambda1, threshold=d.threshold,
+                               prior=prior, max_gap=d.max_gap).fit(frame)
 
 
 def model_task(path: str | Path) -> str:
@@ -611,12 +650,17 @@ class RcaDocument:
             When ``spec`` lacks ``window``, ``target`` or ``method``, or ``window`` is not a
             two-element list.
         """
-        try:
-            window, target, method = spec["window"], spec["target"], spec["method"]
-            if not isinstance(window, list) or len(window) != 2:
-                raise ValueError(f"window must be a [start, end] pair, got {window!r}")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: {exc}") from None
+        if not isinstance(spec, dict):
+            raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: it holds a "
+                                    f"{type(spec).__name__}, not an object")
+        missing = [key for key in ("window", "target", "method") if key not in spec]
+        if missing:
+            raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: it lacks the "
+                                    f"field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        window, target, method = spec["window"], spec["target"], spec["method"]
+        if not isinstance(window, list) or len(window) != 2:
+            raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: window must be a "
+                                    f"[start, end] pair, got {window!r}")
         return {"window": (window[0], window[1]), "target": target, "method": method, "data": spec.get("data"),
                 "resample": spec.get("resample"), "reference_window": spec.get("reference_window")}
 
@@ -660,7 +704,8 @@ def explain_window(model: CausalDetector, frame: pd.DataFrame, window: tuple[Any
 
 def explain_case(normal: pd.DataFrame, anomalous: pd.DataFrame, window: tuple[Any, Any] | None = None,
                  config: ExplainConfig = ExplainConfig(), *, detector: DetectorConfig = DetectorConfig(),
-                 prior: PriorKnowledge | None = None) -> tuple[CausalDetector, Explanation]:
+                 prior: PriorKnowledge | None = None, force: bool = False, services: Any = None
+                 ) -> tuple[CausalDetector, Explanation]:
     """Case mode: fit a causal detector on ``normal`` and explain ``window`` of ``anomalous``.
 
     Parameters
@@ -692,8 +737,9 @@ def explain_case(normal: pd.DataFrame, anomalous: pd.DataFrame, window: tuple[An
     from faultgraph.datasets import check_same_metrics
 
     check_same_metrics(normal, anomalous)
-    model = detector_from_config(detector, prior=prior).fit(normal)
-    return model, explain_window(model, anomalous, window, config)
+    with fit_limits(force):
+        model = detector_from_config(detector, prior=prior).fit(normal)
+    return model, explain_window(model, anomalous, window, config, services=services)
 
 
 def render_report(model: CausalDetector, frame: pd.DataFrame, explanation: Explanation, *,
@@ -745,6 +791,7 @@ def model_summary(path: str | Path) -> dict[str, Any]:
     """
     from faultgraph.io import load_model_dir
 
+    load_model(path)  # a damaged field is refused here, as every command that uses the model would
     meta, arrays = load_model_dir(path)
     A = arrays.get("graph/adjacency")
     lagged = arrays.get("graph/lagged")
@@ -1008,9 +1055,11 @@ def redo_explanation(model_dir: str | Path, rca_json: str | Path, *, data: str |
     """
     try:
         spec = json.loads(Path(rca_json).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"{str(rca_json)!r} is not an rca.json written by `faultgraph explain`: {exc}"
-                                ) from None
+    except OSError as exc:
+        raise InvalidInputError(f"rca.json {str(rca_json)!r} cannot be read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise InvalidInputError(f"{str(rca_json)!r} is not an rca.json written by `faultgraph explain`: it is no "
+                                f"JSON ({exc})") from None
     request = RcaDocument.request_from_dict(spec, repr(str(rca_json)))
     source = data or request["data"]
     if source is None:
@@ -1332,4 +1381,3 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     return EnsembleGraphResult(result, ensemble, orientation, low_confidence)
 
 
-__all__ += ["EnsembleGraphResult", "effects_report", "fit_label_model", "learn_graph_ensemble"]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from faultgraph.config import DEFAULTS
 from faultgraph._budget import check_fit
 from faultgraph._validation import FittedAttributes, check_choice, check_matrix, check_nonnegative, describe_names
 from faultgraph.discovery.optimizers import dagma_linear, notears_linear
@@ -79,7 +80,7 @@ class LearnedGraph:
         return sorted(out, key=lambda e: -abs(e[2]))
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form written by ``faultgraph discover`` (see the README)."""
+        """The JSON form written by ``faultgraph discover`` (see docs/cli.md)."""
         return {
             "nodes": list(self.nodes),
             "edges": [{"source": s, "target": t, "weight": w} for s, t, w in self.edges],
@@ -153,7 +154,7 @@ class StructureLearner(FittedAttributes):
         method: Method = "dagma",
         *,
         lambda1: float | None = None,
-        threshold: float = 0.3,
+        threshold: float = DEFAULTS.threshold,
         standardize: bool = True,
         prior: PriorKnowledge | str | None = None,
         lags: int = 0,
