@@ -121,3 +121,16 @@ def test_zscore_detector_by_hand():
     assert scores["score"].tolist() == pytest.approx([4.0, 3.0])
     assert scores["anomaly"].tolist() == [1, 1]
     assert ZScoreDetector().fit(train * 1e6).score_samples(test * 1e6)["score"].tolist() == pytest.approx([4.0, 3.0])
+
+
+def test_docs_examples_run(capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "baselines.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    for code in blocks:
+        exec(compile(code, "docs/baselines.md", "exec"), {})
+    assert capsys.readouterr().out.split("\n")[:4] == [
+        "['api_latency', 'db_cpu']", "['db_cpu']", "['db_cpu']", "1"]
