@@ -52,6 +52,11 @@ CONFIGS: dict[str, dict[str, float]] = {
     "soft_cap 20": {"scale_floor": 0.0, "soft_cap": 20.0, "holdout": 0.0},
     "floor 0.02 + cap 10": {"scale_floor": 0.02, "soft_cap": 10.0, "holdout": 0.0},
     "holdout 0.1": {"scale_floor": 0.0, "soft_cap": 0.0, "holdout": 0.1},
+    "soft_cap 30": {"scale_floor": 0.0, "soft_cap": 30.0, "holdout": 0.0},
+    "soft_cap 50": {"scale_floor": 0.0, "soft_cap": 50.0, "holdout": 0.0},
+    "scale_floor 0.01": {"scale_floor": 0.01, "soft_cap": 0.0, "holdout": 0.0},
+    "floor 0.01 + cap 30": {"scale_floor": 0.01, "soft_cap": 30.0, "holdout": 0.0},
+    "floor 0.02 + cap 20": {"scale_floor": 0.02, "soft_cap": 20.0, "holdout": 0.0},
 }
 METRICS = ["F1", "best F1", "ROC-AUC"]
 

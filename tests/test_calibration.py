@@ -153,3 +153,20 @@ def test_folders_without_the_new_parameters_score_as_before():
     assert detector_params({"lags": 1}) == {"lags": 1, **UNVERSIONED_DETECTOR_DEFAULTS}
     assert detector_params({"soft_cap": 3.0})["soft_cap"] == 3.0
     assert set(UNVERSIONED_DETECTOR_DEFAULTS.values()) == {0.0}
+
+
+@pytest.mark.parametrize("method", ["causal+innovation+nsigma", "causal+nsigma", "noise"])
+def test_explain_ranks_the_fault_not_the_artefacts(data, method):
+    """explain reads the model's floor and cap: an artefact that bends a little in the same
+    window (the duplicate, the gauge) does not outrank the faulty metric (the previous
+    scoring ranks it first here too: a regression test of the calibrated path)."""
+    from faultgraph.rca import explain
+
+    train, test, windows = data
+    both = test.copy()
+    fault = windows["fault"]
+    both.iloc[fault, both.columns.get_loc("dup")] += 0.1 * train["b"].std()
+    both.iloc[fault, both.columns.get_loc("near")] += 2e-3
+    det = _fit(train, **CALIBRATED)
+    ranked = explain(det, both, (fault.start, fault.stop - 1), method=method, target="c").top(1)
+    assert ranked == ["c"]

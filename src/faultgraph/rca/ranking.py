@@ -66,7 +66,7 @@ import pandas as pd
 
 from faultgraph._validation import as_generator, check_choice, check_window
 from faultgraph.config import DEFAULTS, RcaMethod, values
-from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector, beyond_tolerance
+from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector, beyond_tolerance, soft_cap
 from faultgraph.effects import effects_into, strongest_path
 from faultgraph.encode import constant_moves
 from faultgraph.errors import InvalidInputError
@@ -470,7 +470,12 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
                                 + ", ".join(map(repr, names[:10])))
     # residuals in standard deviations of the training residuals: across metrics, a
     # median/IQR scale inflates those that are flat most of the time and spiky otherwise
-    parts = {"noise": (D - model.resid_mean_) / model.resid_std_, "marginal": X,
+    # with the model's scale_floor, never finer than that share of the metric's own scale (an
+    # equation that held exactly in training, a duplicate's, would otherwise score 1e13 when it bends)
+    floor = float(getattr(model, "scale_floor", 0.0) or 0.0)
+    resid_scale = (np.maximum(model.resid_std_, floor * np.minimum(1.0, model.train_std_)) if floor > 0
+                   else model.resid_std_)
+    parts = {"noise": (D - model.resid_mean_) / resid_scale, "marginal": X,
              "nsigma": (X - model.train_mean_) / model.train_std_}
     if model.has_innovations or "innovation" in method:
         parts["innovation"] = model.innovations_from_encoded(X)
@@ -482,7 +487,9 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
         innovation = np.nan_to_num(np.abs(shifted["innovation"]))
         innovation[: max(int(model.lags), 1)] = 0.0  # the first rows read have no past: copies of the first row
         broken = np.maximum(broken, innovation)
-    parts = {k: v[mask] for k, v in shifted.items()}
+    # the model's soft cap bounds each metric's part, so one broken relation cannot own the ranking
+    cap = float(getattr(model, "soft_cap", 0.0) or 0.0)
+    parts = {k: soft_cap(v[mask], cap) for k, v in shifted.items()}
     t = int(np.argmax(np.abs(parts["marginal"]).max(axis=0))) if target is None else names.index(target)
     return _Terms(data, mask, reference, names, parts, t, broken, reference_window)
 
