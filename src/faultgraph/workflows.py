@@ -1262,15 +1262,17 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
     allowed, tiers = _label_model_knowledge(model)
     ens = getattr(model, "ensemble_", None)
     if ens is not None:
-        resamples = [Resample(ens.rows(b), ens.graphs[b], None if ens.lagged is None else ens.lagged[b])
-                     for b in range(ens.n_graphs)]
+        resamples = [Resample(ens.rows(b), ens.graphs[b], None if ens.lagged is None else ens.lagged[b],
+                              None if ens.time_order is None else ens.time_order[b]) for b in range(ens.n_graphs)]
     else:
         n_rows = len(data) - (0 if lagged is None else lagged.shape[0])
         block = default_block(n_rows)
-        resamples = [Resample(block_bootstrap_rows(n_rows, block, np.random.default_rng(int(s))), A, lagged)
+    order = getattr(model, "time_order_", None)
+    if ens is None:
+        resamples = [Resample(block_bootstrap_rows(n_rows, block, np.random.default_rng(int(s))), A, lagged, order)
                      for s in resample_seeds(n_bootstrap, random_state)]
-    scores = identified_scores(data, A, target, lagged=lagged, allowed=allowed, tiers=tiers, resamples=resamples,
-                               ensemble=ens is not None, confidence=confidence)
+    scores = identified_scores(data, A, target, lagged=lagged, time_order=order, allowed=allowed, tiers=tiers,
+                               resamples=resamples, ensemble=ens is not None, confidence=confidence)
     document = scores.to_dict()
     entries = []
     for entry in document["scores"]:

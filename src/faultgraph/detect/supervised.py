@@ -56,6 +56,8 @@ class FaultIdentifier(FittedAttributes):
             with lags, its ``lagged`` weights).
         ensemble_: the :class:`~faultgraph.discovery.ensemble.GraphEnsemble` over metrics +
             label (``None`` without ``bootstrap``).
+        time_order_: with lags, the ``(lags, d + 1, d + 1)`` weights of the past-only
+            solve that ordered the metrics in time (``None`` without lags).
         sem_: the fitted :class:`~faultgraph.sem.SEM` on the encoded data.
         decision_threshold_: probability above which a row is called a fault.
         train_f1_: F1 on the training rows at that threshold.
@@ -138,10 +140,11 @@ class FaultIdentifier(FittedAttributes):
         spec = self._graph_spec(names, learner)
         if p:  # time orients what it can before the same-step edges are decided
             from faultgraph.discovery import lagged_design
-            from faultgraph.discovery.ensemble import learn_from_moments, weighted_moments
+            from faultgraph.discovery.ensemble import learn_with_time_order, weighted_moments
 
             Zfull = lagged_design(X.to_numpy(), p)
-            W, lagged = learn_from_moments(weighted_moments(Zfull, None, standardize=True), len(Zfull), spec)
+            W, lagged, order = learn_with_time_order(weighted_moments(Zfull, None, standardize=True), len(Zfull),
+                                                     spec)
         # The label is a sink: its parents are its Markov blanket, chosen by sparse
         # logistic regression (BIC over an L1 path), never by the linear learner.
         allowed, needed = self._sink_masks(names)
@@ -158,10 +161,12 @@ class FaultIdentifier(FittedAttributes):
         label_coef = dict(zip(self.sem_.parents_[self.label], self.sem_.coef_[self.label]))
         for i in np.flatnonzero(parents):
             A[i, -1] = label_coef[names[i]]
-        full_lagged = None
+        full_lagged = self.time_order_ = None
         if p:
             full_lagged = np.zeros((p, d + 1, d + 1))
             full_lagged[:, :-1, :-1] = lagged
+            self.time_order_ = np.zeros((p, d + 1, d + 1))
+            self.time_order_[:, :-1, :-1] = order
         self.graph_ = LearnedGraph(nodes=(*names, self.label), adjacency=A, method=learner.graph_.method,
                                    params={**learner.graph_.params, "label": self.label,
                                            "label_edges": "logistic coefficients"},
@@ -212,9 +217,11 @@ class FaultIdentifier(FittedAttributes):
         seeds = resample_seeds(n_graphs, self.random_state)
         fitted = run_resamples(partial(_resample_graph, spec, Z, y[p:], allowed, needed), len(Z), seeds, block,
                                scheduler=self.scheduler, n_workers=self.n_workers)
-        graphs = np.stack([A for A, _ in fitted])
-        lagged = np.stack([L for _, L in fitted]) if p else None
-        return GraphEnsemble((*self.encoder_.columns_, self.label), graphs, lagged, seeds, int(block), len(Z))
+        graphs = np.stack([A for A, _, _ in fitted])
+        lagged = np.stack([L for _, L, _ in fitted]) if p else None
+        order = np.stack([O for _, _, O in fitted]) if p else None
+        return GraphEnsemble((*self.encoder_.columns_, self.label), graphs, lagged, seeds, int(block), len(Z),
+                             order)
 
     def _metrics_prior(self) -> PriorKnowledge | None:
         """The prior among the metrics alone: whatever names the label is its business."""
@@ -279,6 +286,8 @@ class FaultIdentifier(FittedAttributes):
         }
         if self.graph_.lagged is not None:
             arrays["graph/lagged"] = self.graph_.lagged
+        if getattr(self, "time_order_", None) is not None:
+            arrays["graph/time_order"] = self.time_order_
         if self.prior is not None:
             meta["prior"] = self.prior.to_dict()
         if getattr(self, "ensemble_", None) is not None:
@@ -304,6 +313,7 @@ class FaultIdentifier(FittedAttributes):
                 params=g["params"], elapsed_s=g["elapsed_s"],
                 dropped_edges=tuple((e["source"], e["target"], e["weight"]) for e in g["dropped_edges"]),
                 lagged=arrays.get("graph/lagged"))
+            model.time_order_ = arrays.get("graph/time_order", model.graph_.lagged)
             model.ensemble_ = None
             if meta.get("ensemble") is not None:
                 from faultgraph.discovery.ensemble import GraphEnsemble
@@ -326,15 +336,15 @@ class FaultIdentifier(FittedAttributes):
 
 
 def _resample_graph(spec: Any, Z: np.ndarray, y: np.ndarray, allowed: np.ndarray, needed: np.ndarray,
-                    rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One ensemble member: the metrics' graph from the resample's weighted moments and the
-    label's parents (a sink: an in-edge column only) from its rows; ``(A, lagged)`` over
-    metrics + label, the label last."""
-    from faultgraph.discovery.ensemble import learn_from_moments, weighted_moments
+    label's parents (a sink: an in-edge column only) from its rows; ``(A, lagged, order)``
+    over metrics + label, the label last (``order``: the time order's past-only weights)."""
+    from faultgraph.discovery.ensemble import learn_with_time_order, weighted_moments
 
     d, p = spec.n_vars, spec.lags
     weights = np.bincount(rows, minlength=len(Z)).astype(float)
-    W, lagged = learn_from_moments(weighted_moments(Z, weights, standardize=True), len(Z), spec)
+    W, lagged, order = learn_with_time_order(weighted_moments(Z, weights, standardize=True), len(Z), spec)
     A = np.zeros((d + 1, d + 1))
     A[:-1, :-1] = W
     Xr, yr = Z[rows, :d], y[rows]
@@ -346,4 +356,6 @@ def _resample_graph(spec: Any, Z: np.ndarray, y: np.ndarray, allowed: np.ndarray
         A[:-1, -1] = needed.astype(float)
     full = np.zeros((p, d + 1, d + 1))
     full[:, :-1, :-1] = lagged
-    return A, full
+    full_order = np.zeros((p, d + 1, d + 1))
+    full_order[:, :-1, :-1] = order
+    return A, full, full_order

@@ -36,6 +36,7 @@ __all__ = [
     "edge_confidence",
     "learn_graph_ensemble",
     "learn_from_moments",
+    "learn_with_time_order",
     "resample_seeds",
     "run_resamples",
     "time_forbidden",
@@ -128,8 +129,16 @@ class GraphSpec:
 
 
 def learn_from_moments(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, lagged)`` of :func:`learn_with_time_order`."""
+    W, lagged, _ = learn_with_time_order(S, n, spec)
+    return W, lagged
+
+
+def learn_with_time_order(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The DAG that :class:`~faultgraph.StructureLearner` learns from the moments ``S`` of
-    ``n`` design rows: ``(W, lagged)``, ``W`` ``(d, d)`` and ``lagged`` ``(p, d, d)``.
+    ``n`` design rows: ``(W, lagged, order)``, ``W`` ``(d, d)``, ``lagged`` and ``order``
+    ``(p, d, d)``: the lagged weights, and those of the past-only solve that gave the time
+    order (``lagged`` again without ``spec.time_first``).
 
     With lags and ``spec.time_first``, a first solve from the past alone (a vector
     autoregression: ``x_t`` on ``x_{t−1} … x_{t−p}``, no same-step edge) gives the time
@@ -166,13 +175,15 @@ def learn_from_moments(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.ndarr
         past_only = allowed.copy()
         past_only[:d] = False
         _, var = solve(past_only)
+        order = var[d:].reshape(p, d, d)
         allowed = allowed.copy()
-        allowed[:d] &= ~(time_forbidden(var[d:].reshape(p, d, d)) & ~required[:d])
+        allowed[:d] &= ~(time_forbidden(order) & ~required[:d])
     result, kept = solve(allowed)
     W, _ = break_cycles(kept[:d], keep=required[:d])
     if refine:
         W, _ = _refine(S, W, result.W, n, spec.threshold, allowed, required)
-    return W, kept[d:].reshape(p, d, d)
+    lagged = kept[d:].reshape(p, d, d)
+    return W, lagged, (order if p and spec.time_first else lagged)
 
 
 def _fit_rows(spec: GraphSpec, Z: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -210,6 +221,7 @@ class GraphEnsemble:
     """``B`` graphs learned on resamples of the rows.
 
     ``graphs``: ``(B, d, d)`` same-step weights; ``lagged``: ``(B, p, d, d)`` or ``None``;
+    ``time_order``: the past-only weights that oriented each graph by time, or ``None``;
     ``seeds`` and ``block`` regenerate each resample's rows
     (:func:`block_bootstrap_rows` on ``n_rows`` design rows).
     """
@@ -220,6 +232,7 @@ class GraphEnsemble:
     seeds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     block: int = 1
     n_rows: int = 0
+    time_order: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_graphs(self) -> int:
@@ -255,6 +268,8 @@ class GraphEnsemble:
         arrays = {f"{prefix}/graphs": self.graphs, f"{prefix}/seeds": np.asarray(self.seeds, dtype=np.int64)}
         if self.lagged is not None:
             arrays[f"{prefix}/lagged"] = self.lagged
+        if self.time_order is not None:
+            arrays[f"{prefix}/time_order"] = self.time_order
         return meta, arrays
 
     @classmethod
@@ -262,7 +277,7 @@ class GraphEnsemble:
                     ) -> GraphEnsemble:
         return cls(tuple(str(n) for n in meta["nodes"]), arrays[f"{prefix}/graphs"],
                    arrays.get(f"{prefix}/lagged"), arrays[f"{prefix}/seeds"], int(meta["block"]),
-                   int(meta["n_rows"]))
+                   int(meta["n_rows"]), arrays.get(f"{prefix}/time_order"))
 
 
 def check_bootstrap(n_graphs: Any, name: str = "bootstrap") -> int:

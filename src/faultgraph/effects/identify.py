@@ -325,11 +325,13 @@ def ida_effects(C: np.ndarray, orientation: Orientation, x: int, y: int, extra: 
 class Resample:
     """One resample of the data and the graph learned on it: ``rows`` index the design's
     rows (with repeats), ``adjacency`` the ``(d, d)`` same-step DAG, ``lagged`` its
-    ``(p, d, d)`` lagged weights."""
+    ``(p, d, d)`` lagged weights, ``time_order`` the lagged weights that order it in time
+    (default ``lagged``)."""
 
     rows: np.ndarray = field(repr=False)
     adjacency: np.ndarray = field(repr=False)
     lagged: np.ndarray | None = field(default=None, repr=False)
+    time_order: np.ndarray | None = field(default=None, repr=False)
 
 
 def _reaches(A: np.ndarray, x: int, y: int) -> bool:
@@ -367,6 +369,7 @@ def identified_scores(
     target: str,
     *,
     lagged: np.ndarray | None = None,
+    time_order: np.ndarray | None = None,
     allowed: np.ndarray | None = None,
     tiers: Sequence[Sequence[str]] | None = None,
     resamples: Sequence[Resample] = (),
@@ -383,7 +386,10 @@ def identified_scores(
         its columns are the nodes of ``adjacency``.
     adjacency : ``(d, d)`` learned same-step DAG.
     target : the node whose causes are quantified (a fault label: a sink).
-    lagged : ``(p, d, d)`` lagged weights: time orients the same-step links.
+    lagged : ``(p, d, d)`` lagged weights (their parents of ``x`` join its adjustment sets).
+    time_order : ``(p, d, d)`` lagged weights that orient the same-step links by time (a
+        past-only solve, :func:`~faultgraph.discovery.ensemble.learn_with_time_order`;
+        default ``lagged``).
     allowed : the prior's ``(d, d)`` mask of allowed directions (orients by prior).
     tiers : the prior's tiers: nodes in earlier tiers join the adjustment set.
     resamples : graphs learned on resamples (an ensemble) or one graph on bootstrap rows;
@@ -443,12 +449,15 @@ def identified_scores(
 
     earlier = _tiered_order(nodes, tiers)
     C = weighted_covariance(D)
-    main = orient_graph(A, nodes, allowed=allowed, lagged=lagged, covariance=C, n_samples=len(D))
+    main = orient_graph(A, nodes, allowed=allowed, lagged=lagged if time_order is None else time_order,
+                        covariance=C, n_samples=len(D))
     boots = []
     for r in resamples:
         w = np.bincount(np.asarray(r.rows), minlength=len(D)).astype(float)
         Cb = weighted_covariance(D, w)
-        orient = orient_graph(r.adjacency, nodes, allowed=allowed, lagged=r.lagged, covariance=Cb, n_samples=len(D))
+        orient = orient_graph(r.adjacency, nodes, allowed=allowed,
+                              lagged=r.lagged if r.time_order is None else r.time_order, covariance=Cb,
+                              n_samples=len(D))
         boots.append((orient, Cb, np.asarray(r.adjacency) != 0, r.lagged))
     lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
     rows = []
