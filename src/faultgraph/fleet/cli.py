@@ -62,7 +62,7 @@ def _finish(result: Any, as_json: bool) -> None:
 
 
 @fleet_app.command("fit")
-def fit_cmd(
+def _fit_cmd(
     source: Annotated[str, typer.Argument(metavar="SOURCE", help=(
         "Folder (path or fsspec URL: s3://, gs://, file://) with one metrics file per entity, named after it "
         "(web-01.csv -> entity web-01); or one file with --entity-column."))],
@@ -101,7 +101,7 @@ def fit_cmd(
 
 
 @fleet_app.command("detect")
-def detect_cmd(
+def _detect_cmd(
     models: Annotated[str, typer.Argument(metavar="MODELS_DIR", help="Models folder of `fleet fit`.")],
     source: Annotated[str, typer.Argument(metavar="SOURCE", help="Metrics to score: a folder with one file per "
                                                                  "entity (path or URL), or one file with "
@@ -130,7 +130,7 @@ def detect_cmd(
 
 
 @fleet_app.command("explain")
-def explain_cmd(
+def _explain_cmd(
     models: Annotated[str, typer.Argument(metavar="MODELS_DIR", help="Models folder of `fleet fit`.")],
     source: Annotated[str, typer.Argument(metavar="SOURCE", help="The metrics `fleet detect` scored.")],
     incidents: Annotated[str, typer.Argument(metavar="SCORES_DIR", help="Scores folder of `fleet detect` (or "
