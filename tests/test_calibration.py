@@ -170,3 +170,12 @@ def test_explain_ranks_the_fault_not_the_artefacts(data, method):
     det = _fit(train, **CALIBRATED)
     ranked = explain(det, both, (fault.start, fault.stop - 1), method=method, target="c").top(1)
     assert ranked == ["c"]
+
+
+def test_the_docs_example_runs():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "calibration.md").read_text()
+    for code in re.findall(r"```python\n(.*?)```", text, flags=re.S):
+        exec(compile(code, "docs/calibration.md", "exec"), {})
