@@ -107,6 +107,9 @@ def test_label_stays_a_sink_under_every_resample(tmp_path):
     loaded = FaultIdentifier.load(model.save(tmp_path / "model"))
     np.testing.assert_array_equal(loaded.ensemble_.graphs, ens.graphs)
     np.testing.assert_array_equal(loaded.graph_.lagged, model.graph_.lagged)
+    np.testing.assert_array_equal(loaded.time_order_, model.time_order_)
+    np.testing.assert_array_equal(loaded.ensemble_.time_order, ens.time_order)
+    assert not model.time_order_[:, -1, :].any() and ens.time_order.shape == (12, 1, 7, 7)
     assert loaded.lags == 1 and loaded.bootstrap == 12
     np.testing.assert_array_equal(loaded.ensemble_.rows(3), ens.rows(3))
 

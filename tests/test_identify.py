@@ -44,8 +44,7 @@ def test_standardised_pair_is_not_identified_and_its_bounds_hold_zero_and_the_tr
     assert s.node == "x" and s.identified is False
     assert s.ate_bounds[0] <= 0 <= s.ate_bounds[1]
     assert s.ate_bounds[0] <= truth <= s.ate_bounds[1]
-    assert "Certain causes of y (an effect of one sign under every admissible orientation; identified or within " \
-           "its bounds): none" in scores.summary
+    assert "Certain causes of y (direction identified, interval excludes 0): none" in scores.summary
     doc = scores.to_dict()["scores"][0]
     assert list(doc)[:5] == ["node", "ate", "ci_low", "ci_high", "score"]
     assert doc["identified"] is False and isinstance(doc["ate_bounds"], list)

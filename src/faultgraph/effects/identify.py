@@ -413,11 +413,13 @@ def identified_scores(
     ``ci_high`` (percentiles over the resamples and, for an unidentified effect, its
     admissible orientations), ``identified``, ``ate_bounds`` (``[min, max]`` over
     orientations, and over the resamples at ``confidence``) and ``confidence`` (share of
-    ensemble graphs with a directed path to ``target``). Ranked: certain causes (identified
-    with an interval excluding 0, or bounds excluding 0: every admissible orientation of
-    every graph gives an effect of one sign) by the end of their bounds (or interval)
-    nearest 0, the effect they surely have (on planted systems it found the true top 3
-    more often than ``|ate|``); then candidates by ``|ate|``; then the rest.
+    ensemble graphs with a directed path to ``target``). Ranked: certain causes
+    (identified, interval excluding 0) by the end of their interval nearest 0, the effect
+    they surely have (on planted systems it found the true top 3 more often than
+    ``|ate|``); then candidates: first those whose bounds exclude 0 (one sign under every
+    orientation, value not identified; on planted systems 5 of 45 metrics without a path
+    to the target were such, so they are not called certain) by their bound nearest 0,
+    then the others by ``|ate|``; then the rest.
     """
     from faultgraph.discovery import lagged_design
     from faultgraph.effects.ate import CausalScores, NodeScore
@@ -496,17 +498,21 @@ def identified_scores(
 
     def tier(r: tuple) -> int:
         _, ate, ci, ident, bounds, _ = r
-        if (ident and (ci[0] > 0 or ci[1] < 0)) or bounds[0] > 0 or bounds[1] < 0:
+        if ident and (ci[0] > 0 or ci[1] < 0):
             return 0
         return 1 if max(abs(bounds[0]), abs(bounds[1])) > 1e-12 else 2
 
-    def strength(r: tuple) -> float:
-        if tier(r):
-            return abs(r[1])
-        lo, hi = r[4] if r[4][0] > 0 or r[4][1] < 0 else r[2]
-        return min(abs(lo), abs(hi))
+    def signed(r: tuple) -> bool:  # every orientation of every graph: one sign
+        return r[4][0] > 0 or r[4][1] < 0
 
-    rows.sort(key=lambda r: (tier(r), -strength(r)))
+    def strength(r: tuple) -> tuple[int, float]:
+        if tier(r) == 0:
+            return 0, min(abs(r[2][0]), abs(r[2][1]))
+        if signed(r):
+            return 0, min(abs(r[4][0]), abs(r[4][1]))
+        return 1, abs(r[1])
+
+    rows.sort(key=lambda r: (tier(r), strength(r)[0], -strength(r)[1]))
     scores = tuple(NodeScore(n, ate, ci[0], ci[1], abs(ate) / total if total > 0 else 0.0, bool(ident),
                              (float(b[0]), float(b[1])), share) for n, ate, ci, ident, b, share in rows)
     certain = [r for r in rows if tier(r) == 0]
@@ -532,11 +538,11 @@ def _summary(target: str, certain: list, candidates: list, none: int) -> str:
                  for n, ate, ci, ident, b, _ in rows[:5]]
         return ", ".join(shown) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
 
-    parts = [f"Certain causes of {target} (an effect of one sign under every admissible orientation; identified "
-             "or within its bounds): " + (show(certain, False) if certain else "none") + "."]
+    parts = [f"Certain causes of {target} (direction identified, interval excludes 0): "
+             + (show(certain, False) if certain else "none") + "."]
     if candidates:
         parts.append("Candidates (direction not identified or interval includes 0; the effect lies within "
-                     "its bounds): " + show(candidates, True) + ".")
+                     "its bounds, of one sign where they exclude 0): " + show(candidates, True) + ".")
     if none:
         parts.append(f"{none} node(s) have no effect under any admissible orientation.")
     return " ".join(parts)
