@@ -360,3 +360,14 @@ def test_force_lets_a_refused_fit_run(tmp_path):
     forced = run("discover", str(tmp_path / "few.csv"), "--force", "--out", str(tmp_path / "g.json"))
     assert forced.exit_code == 0, forced.output
     assert (tmp_path / "g.json").exists()
+
+
+def test_discover_screen_recovers_a_raw_graph(tmp_path):
+    assert run("simulate", "graph", "--nodes", "30", "--samples", "3000", "--seed", "1",
+               "--out", str(tmp_path / "g")).exit_code == 0
+    result = run("discover", str(tmp_path / "g" / "data.csv"), "--screen", "--no-standardize", "--truth",
+                 str(tmp_path / "g" / "truth.json"), "--out", str(tmp_path / "g.json"), "--quiet")
+    assert result.exit_code == 0, result.output
+    graph = json.loads((tmp_path / "g.json").read_text())
+    assert graph["params"]["screen"] is True
+    assert graph["accuracy"]["shd"] <= 3

@@ -10,7 +10,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,8 +19,8 @@ from rich.markup import escape as rich_escape
 
 from faultgraph.errors import FaultgraphError
 
-__all__ = ["RESAMPLE_HELP", "check_outputs", "err", "errors", "given_options", "join_and", "progress", "say",
-           "state", "time_value"]
+__all__ = ["RESAMPLE_HELP", "check_outputs", "err", "errors", "given_options", "join_and", "learner_progress",
+           "numbered", "progress", "say", "state", "time_value"]
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and lists stay on one line when piped
 state = {"debug": False}
@@ -215,7 +214,6 @@ def check_outputs(outputs: dict[str, Optional[Path]]) -> None:
                                         "inside the other")
 
 
-def choice_help(choices: type[StrEnum], notes: dict[str, str] | None = None) -> str:
-    """``a, b (note), c``: the values of a choice for an option's help."""
-    notes = notes or {}
-    return ", ".join(f"{m.value} ({notes[m.value]})" if m.value in notes else m.value for m in choices)
+def numbered(path: Optional[Path], k: Optional[int]) -> Optional[Path]:
+    """``rca.json`` → ``rca-3.json`` for incident ``k`` of ``--all``."""
+    return path if path is None or k is None else path.with_name(f"{path.stem}-{k}{path.suffix}")

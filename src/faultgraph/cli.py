@@ -16,7 +16,7 @@ import typer
 
 from faultgraph import __version__
 from faultgraph._cli import (RESAMPLE_HELP, check_outputs, err, errors, given_options, join_and,
-                             learner_progress, progress, say, state, time_value)
+                             learner_progress, numbered, progress, say, state, time_value)
 from faultgraph.config import DEFAULTS, Combine, ExplainConfig, Learner, LearnConfig, RcaMethod, Score
 
 __all__ = ["app", "main"]
@@ -76,6 +76,11 @@ def discover(
     refine: Annotated[Optional[bool], typer.Option(
         "--refine/--no-refine", help="Greedy edge moves after the continuous solve (default: on for raw data, "
                                      "off with standardising; never with lags).")] = None,
+    screen: Annotated[bool, typer.Option(
+        "--screen", help="Thousands of metrics: screened candidate parents and an order by conditional variance "
+                         "instead of the continuous solve (raw data, no lags; docs/large_graphs.md).")] = False,
+    device: Annotated[Optional[str], typer.Option(help="cuda or cpu: second moments (and the screen) with "
+                                                       "PyTorch there (the torch extra).")] = None,
     resample: Resample = None,
     truth: Annotated[Optional[Path], typer.Option(help="truth.json to score the learned graph against.")] = None,
     force: Force = False,
@@ -88,7 +93,7 @@ def discover(
     with errors():
         frame = wf.load_metrics(data, resample=resample)
         config = LearnConfig(method=method, lambda1=lambda1, threshold=threshold, standardize=standardize,
-                             max_gap=max_gap, lags=lags, refine=refine)
+                             max_gap=max_gap, lags=lags, refine=refine, screen=screen, device=device)
         steps = 5 if method is Learner.DAGMA else 100
         with progress(f"learning ({method.value})", steps, enabled=not quiet) as update:
             learned = wf.learn_graph(frame, config, prior=wf.load_prior(prior, graph=graph), truth=truth,
@@ -345,11 +350,6 @@ def explain(
             print(json.dumps(doc.to_dict(), indent=2) if as_json else result)
             if written:
                 say(f"wrote {join_and(written)}")
-
-
-def numbered(path: Optional[Path], k: Optional[int]) -> Optional[Path]:
-    """``rca.json`` → ``rca-3.json`` for incident ``k`` of ``--all``."""
-    return path if path is None or k is None else path.with_name(f"{path.stem}-{k}{path.suffix}")
 
 
 @app.command()

@@ -147,6 +147,8 @@ class LearnConfig(_Config):
     max_gap: int = DEFAULTS.max_gap
     lags: int = 0
     refine: bool | None = None
+    screen: bool = False
+    device: str | None = None
 
 
 @dataclass(frozen=True)

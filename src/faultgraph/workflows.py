@@ -159,8 +159,18 @@ def service_names(metrics: Any, service_map: str | Path | None = None) -> dict[s
 
 def fit_limits(force: bool = False) -> Any:
     """The context in which fits run: the time and memory budget of
-    :mod:`faultgraph._budget` (refusing, up front, fits that cannot finish), lifted but for
-    memory with ``force``."""
+    :mod:`faultgraph._budget` (refusing, up front, fits that cannot finish).
+
+    Parameters
+    ----------
+    force : bool, default False
+        Lift the budget but for memory.
+
+    Returns
+    -------
+    context manager
+        ``with fit_limits(force): ...``
+    """
     from faultgraph._budget import limits
 
     return limits(force=True) if force else limits()
@@ -206,6 +216,9 @@ def learn_graph(frame: pd.DataFrame, config: LearnConfig = LearnConfig(), *, pri
         A truth.json (``nodes``, ``edges``) to score the learned graph against.
     callback : callable, optional
         Called with the learner's progress (``step``, ``steps``, ``h``, …).
+    force : bool, default False
+        Fit even where the budget check (:mod:`faultgraph._budget`) refuses: fewer rows than
+        candidate parents, or an estimated time past the limit; never past the memory limit.
 
     Returns
     -------
@@ -225,7 +238,7 @@ def learn_graph(frame: pd.DataFrame, config: LearnConfig = LearnConfig(), *, pri
     encoded = encoder.fit_transform(frame)
     learner = StructureLearner(str(config.method), lambda1=config.lambda1, threshold=config.threshold,
                                standardize=config.standardize, prior=prior, lags=config.lags,
-                               refine=config.refine, callback=callback)
+                               refine=config.refine, callback=callback, screen=config.screen, device=config.device)
     with fit_limits(force):
         learner.fit(encoded)
     accuracy = score_against(truth, learner.graph_).to_dict() if truth is not None else None
@@ -317,6 +330,9 @@ def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: Pr
         ``label`` and the detector's options.
     prior : PriorKnowledge, optional
         Prior knowledge about the graph.
+    force : bool, default False
+        Fit even where the budget check (:mod:`faultgraph._budget`) refuses: fewer rows than
+        candidate parents, or an estimated time past the limit; never past the memory limit.
 
     Returns
     -------
@@ -722,6 +738,11 @@ def explain_case(normal: pd.DataFrame, anomalous: pd.DataFrame, window: tuple[An
         The detector's options.
     prior : PriorKnowledge, optional
         Prior knowledge about the graph.
+    force : bool, default False
+        Fit even where the budget check (:mod:`faultgraph._budget`) refuses: fewer rows than
+        candidate parents, or an estimated time past the limit; never past the memory limit.
+    services : mapping or callable, optional
+        Metric → service (:func:`service_names`); default from the labels and names.
 
     Returns
     -------

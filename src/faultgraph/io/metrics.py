@@ -285,6 +285,8 @@ def _parse_time(values: pd.Series, source: str) -> pd.Index:
         _refuse_missing_times(~np.isfinite(v), source, "missing or infinite")
         if v.size and np.nanmin(v) > EPOCH_ABOVE:
             return pd.DatetimeIndex(pd.to_datetime(v, unit=epoch_unit(np.nanmin(v)), utc=True), name="timestamp")
+        if v.size and np.all(v == np.round(v)) and np.abs(v).max() < 2**53:
+            return pd.Index(v.astype(np.int64), name="timestamp")  # step numbers stay whole: 1534, not 1534.0
         return pd.Index(v, name="timestamp")
     text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
     _refuse_missing_times((text.isna() | text.eq("")).to_numpy(dtype=bool), source)
