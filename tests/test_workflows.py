@@ -371,3 +371,22 @@ def test_discover_screen_recovers_a_raw_graph(tmp_path):
     graph = json.loads((tmp_path / "g.json").read_text())
     assert graph["params"]["screen"] is True
     assert graph["accuracy"]["shd"] <= 3
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: __import__("faultgraph").StructureLearner("gd"), "method must be one of 'dagma', 'notears'"),
+    (lambda: __import__("faultgraph").StructureLearner(lambda1=-1), "lambda1 must be >= 0, got -1"),
+    (lambda: __import__("faultgraph").StructureLearner(max_iter=0), "max_iter must be a positive integer, got 0"),
+    (lambda: __import__("faultgraph").StructureLearner(lags=-2), "lags must be an integer >= 0, got -2"),
+    (lambda: __import__("faultgraph").StructureLearner(refine="yes"),
+     r"refine must be True, False or None \(on for raw data\), got 'yes'"),
+    (lambda: __import__("faultgraph").MetricEncoder(max_gap=-1), "max_gap must be an integer >= 0, got -1"),
+    (lambda: __import__("faultgraph").MetricEncoder(scale="minmax"),
+     "scale must be 'robust', 'standard' or None, got 'minmax'"),
+])
+def test_learner_and_encoder_parameters_are_checked_from_their_tables(make, message):
+    estimator = make()
+    with pytest.raises(InvalidInputError, match=message):
+        estimator.validate_params()
+    with pytest.raises(InvalidInputError, match=message):
+        estimator.fit(pd.DataFrame({"a": np.arange(50.0), "b": np.sqrt(np.arange(50.0))}))

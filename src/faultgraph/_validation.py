@@ -168,14 +168,32 @@ def one_of(allowed: Sequence[str]) -> Constraint:
     return Constraint(lambda name, value: check_choice(name, value, allowed))
 
 
-def whole(minimum: int, what: str = "") -> Constraint:
-    """A whole number (not a bool) of at least ``minimum``; ``what`` says what it counts."""
-    kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+def whole(minimum: int, what: str = "", kind: str | None = None) -> Constraint:
+    """A whole number (not a bool) of at least ``minimum``; ``what`` says what it counts,
+    ``kind`` how the message names what is allowed (default from ``minimum``)."""
+    kind = kind or {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
 
     def check(name: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
             raise InvalidInputError(f"{name} must be {kind}{f' ({what})' if what else ''}, got {value!r}")
         return int(value)
+    return Constraint(check)
+
+
+def nonnegative(optional: bool = False) -> Constraint:
+    """A finite number >= 0 (:func:`check_nonnegative`); ``optional``: or ``None`` (a default)."""
+    return Constraint(lambda name, value: None if optional and value is None else check_nonnegative(name, value))
+
+
+def flag(none: str | None = None) -> Constraint:
+    """``True`` or ``False``; with ``none`` (what ``None`` means), ``None`` too."""
+    def check(name: str, value: Any) -> Any:
+        if none is not None and value is None:
+            return None
+        if not isinstance(value, (bool, np.bool_)):
+            allowed = f"True, False or None ({none})" if none is not None else "True or False"
+            raise InvalidInputError(f"{name} must be {allowed}, got {value!r}")
+        return bool(value)
     return Constraint(check)
 
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from faultgraph.config import DEFAULTS
 from faultgraph._budget import check_fit
-from faultgraph._validation import FittedAttributes, check_choice, check_matrix, check_nonnegative, describe_names
+from faultgraph._validation import (FittedAttributes, check_matrix, describe_names, flag, nonnegative, one_of,
+                                   whole)
 from faultgraph.discovery.optimizers import dagma_linear, notears_linear
 from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups, threshold_weights
 from faultgraph.discovery.refine import noise_variance, ols_weights, penalised_score, refine_dag
@@ -149,6 +150,16 @@ class StructureLearner(FittedAttributes):
         refine_moves_: greedy moves the refinement made (0 when it did not run).
     """
 
+    _constraints = {
+        "method": one_of(METHODS),
+        "lambda1": nonnegative(optional=True),
+        "threshold": nonnegative(),
+        "max_iter": whole(1),
+        "lags": whole(0, kind="an integer >= 0"),
+        "screen": flag(),
+        "refine": flag(none="on for raw data"),
+    }
+
     def __init__(
         self,
         method: Method = "dagma",
@@ -178,17 +189,10 @@ class StructureLearner(FittedAttributes):
 
     def fit(self, X: Any) -> StructureLearner:
         """Learn the DAG of ``X`` (samples × metrics, an array or a DataFrame)."""
-        method = check_choice("method", self.method, METHODS)
-        lambda1 = check_nonnegative("lambda1", DEFAULT_LAMBDA1[method] if self.lambda1 is None else self.lambda1)
-        threshold = check_nonnegative("threshold", self.threshold)
-        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
-            raise InvalidInputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if not isinstance(self.lags, (int, np.integer)) or self.lags < 0:
-            raise InvalidInputError(f"lags must be an integer >= 0, got {self.lags!r}")
-        if not isinstance(self.screen, (bool, np.bool_)):
-            raise InvalidInputError(f"screen must be True or False, got {self.screen!r}")
-        if self.refine is not None and not isinstance(self.refine, (bool, np.bool_)):
-            raise InvalidInputError(f"refine must be True, False or None (on for raw data), got {self.refine!r}")
+        self.validate_params()
+        method = str(self.method)
+        lambda1 = float(DEFAULT_LAMBDA1[method] if self.lambda1 is None else self.lambda1)
+        threshold = float(self.threshold)
         p = int(self.lags)
         data, names = check_matrix(X, name="data", min_rows=p + 3)
         if not self.screen:  # its estimate is the continuous solve's; the screen costs far less

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from faultgraph.config import DEFAULTS
-from faultgraph._validation import FittedAttributes, check_magnitude, check_nonnegative, describe_names, duplicated
+from faultgraph._validation import (Constraint, FittedAttributes, check_magnitude, describe_names,
+                                   duplicated, nonnegative, whole)
 from faultgraph.errors import InvalidInputError, NotFittedError
 
 __all__ = ["MetricEncoder", "constant_moves", "fill_gaps", "robust_center_scale"]
@@ -30,6 +31,13 @@ _IQR_TO_SIGMA = 1.349
 #: Spreads below this share of a metric's largest |value| are floating-point rounding of a
 #: constant (float64 resolves 1e-16), not variation: :func:`robust_center_scale` scales them by 1.
 RESOLUTION = 1e-12
+
+
+def _check_scale(name: str, value: Any) -> str | None:
+    """``scale`` is ``"robust"``, ``"standard"`` or ``None``."""
+    if value not in ("robust", "standard", None):
+        raise InvalidInputError(f"{name} must be 'robust', 'standard' or None, got {value!r}")
+    return value
 
 
 def _as_frame(data: Any, name: str) -> pd.DataFrame:
@@ -226,12 +234,14 @@ class MetricEncoder(FittedAttributes):
         self.scale = scale
         self.min_scale = min_scale
 
+    _constraints = {
+        "max_gap": whole(0, kind="an integer >= 0"),
+        "scale": Constraint(_check_scale),
+        "min_scale": nonnegative(),
+    }
+
     def _check_params(self) -> None:
-        if not isinstance(self.max_gap, (int, np.integer)) or self.max_gap < 0:
-            raise InvalidInputError(f"max_gap must be an integer >= 0, got {self.max_gap!r}")
-        if self.scale not in ("robust", "standard", None):
-            raise InvalidInputError(f"scale must be 'robust', 'standard' or None, got {self.scale!r}")
-        check_nonnegative("min_scale", self.min_scale)
+        self.validate_params()
 
     def fit(self, data: Any) -> MetricEncoder:
         """Learn which metrics to keep and their centre and scale from ``data``.
