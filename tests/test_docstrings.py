@@ -45,6 +45,16 @@ MODULES = [
     "io/graph_export.py",
     "_graph.py",
     "workflows.py",
+    "service/__init__.py",
+    "service/__main__.py",
+    "service/_extra.py",
+    "service/alerts.py",
+    "service/app.py",
+    "service/auth.py",
+    "service/metrics.py",
+    "service/settings.py",
+    "service/store.py",
+    "service/worker.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

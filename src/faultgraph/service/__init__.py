@@ -26,7 +26,23 @@ __all__ = ["ServiceSettings", "create_app"]
 
 
 def create_app(settings: ServiceSettings, **kwargs: Any) -> Any:
-    """The FastAPI application of ``settings`` (see :func:`faultgraph.service.app.create_app`)."""
+    """The FastAPI application of ``settings`` (see :func:`faultgraph.service.app.create_app`).
+
+    Imports FastAPI (the ``serve`` extra) only when called.
+
+    Parameters
+    ----------
+    settings : ServiceSettings
+        The service's configuration.
+    **kwargs
+        Passed on to :func:`faultgraph.service.app.create_app` (``explainer``, ``store``,
+        ``start_workers``).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The ASGI application.
+    """
     from faultgraph.service.app import create_app as _create
 
     return _create(settings, **kwargs)

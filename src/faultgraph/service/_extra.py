@@ -12,7 +12,23 @@ HINT = "pip install 'faultgraph[serve]'"
 
 def require(module: str) -> ModuleType:
     """Import ``module`` (a package of the ``serve`` extra) or raise an ImportError that
-    names the extra to install."""
+    names the extra to install.
+
+    Parameters
+    ----------
+    module : str
+        The dotted module name, e.g. ``"sqlalchemy"`` or ``"fastapi.responses"``.
+
+    Returns
+    -------
+    types.ModuleType
+        The imported module.
+
+    Raises
+    ------
+    ImportError
+        When ``module`` is not installed; the message names ``pip install 'faultgraph[serve]'``.
+    """
     try:
         return importlib.import_module(module)
     except ImportError as exc:

@@ -53,7 +53,23 @@ class PayloadError(InvalidInputError):
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert of a payload. ``ends_at`` is ``None`` for Alertmanager's zero time."""
+    """One alert of a payload. ``ends_at`` is ``None`` for Alertmanager's zero time.
+
+    Parameters
+    ----------
+    status : {"firing", "resolved"}
+        The alert's status.
+    fingerprint : str
+        Alertmanager's fingerprint (or :func:`label_fingerprint` of the labels).
+    starts_at : datetime
+        ``startsAt``, aware, in UTC.
+    ends_at : datetime or None
+        ``endsAt``, aware, in UTC; ``None`` for the zero time (a firing alert).
+    labels, annotations : dict of str to str
+        The alert's labels and annotations.
+    generator_url : str, default ""
+        ``generatorURL``.
+    """
 
     status: str
     fingerprint: str
@@ -65,9 +81,18 @@ class Alert:
 
     @property
     def firing(self) -> bool:
+        """Whether the alert's status is ``firing``."""
         return self.status == "firing"
 
     def to_dict(self) -> dict[str, Any]:
+        """The alert in the payload's own field names (``startsAt``, ``endsAt`` as RFC 3339 in
+        UTC, ``endsAt`` null for the zero time, ``generatorURL``).
+
+        Returns
+        -------
+        dict
+            JSON-serialisable.
+        """
         return {"status": self.status, "fingerprint": self.fingerprint, "startsAt": format_time(self.starts_at),
                 "endsAt": format_time(self.ends_at) if self.ends_at is not None else None,
                 "labels": dict(self.labels), "annotations": dict(self.annotations),
@@ -85,13 +110,44 @@ class WebhookPayload:
 
 
 def format_time(value: datetime) -> str:
-    """RFC 3339 in UTC, ``Z``-suffixed."""
+    """RFC 3339 in UTC, ``Z``-suffixed.
+
+    Parameters
+    ----------
+    value : datetime
+        An aware datetime (a naive one is taken as local time by :meth:`datetime.astimezone`).
+
+    Returns
+    -------
+    str
+        E.g. ``"2024-05-01T03:12:45.123000Z"``.
+    """
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def parse_time(value: Any, name: str) -> datetime:
     """An RFC 3339 time (any fraction of a second, ``Z`` or an offset) as an aware UTC
-    datetime; a :class:`PayloadError` naming ``name`` otherwise."""
+    datetime.
+
+    Fractions finer than a microsecond (Alertmanager writes nanoseconds) are cut.
+
+    Parameters
+    ----------
+    value : Any
+        The text to parse (at most 64 characters).
+    name : str
+        The field's name, used in the error message.
+
+    Returns
+    -------
+    datetime
+        Aware, in UTC.
+
+    Raises
+    ------
+    PayloadError
+        Naming ``name``, when ``value`` is no string, no RFC 3339 time or no valid date.
+    """
     match = _RFC3339.match(value) if isinstance(value, str) and len(value) <= 64 else None
     if match is None:
         raise PayloadError(f"{name} must be an RFC 3339 time such as '2024-05-01T03:12:45.123Z', "
@@ -138,12 +194,46 @@ def _text(value: Any, name: str, default: str | None = None) -> str:
 
 def label_fingerprint(labels: dict[str, str]) -> str:
     """A fingerprint of a label set, for an alert that came without one (Alertmanager
-    sends one since 0.19)."""
+    sends one since 0.19).
+
+    Parameters
+    ----------
+    labels : dict of str to str
+        The alert's labels.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the SHA-256 of the labels as sorted JSON.
+    """
     return hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def parse_alert(raw: Any, where: str) -> Alert:
-    """One alert of a payload; a :class:`PayloadError` naming ``where`` when malformed."""
+    """One alert of a payload.
+
+    Parameters
+    ----------
+    raw : Any
+        The alert's JSON object (decoded).
+    where : str
+        Its place in the payload, e.g. ``"alerts[3]"``, used in error messages.
+
+    Returns
+    -------
+    Alert
+        With a fingerprint from the labels when none was sent, ``ends_at`` ``None`` for
+        a missing or zero ``endsAt``.
+
+    Raises
+    ------
+    PayloadError
+        Naming ``where``, when the alert is no object, its status is not ``firing`` or
+        ``resolved``, a label or annotation is no string or too long (:data:`MAX_TEXT`) or
+        there are too many (:data:`MAX_LABELS`), ``startsAt`` is missing, malformed or the
+        zero time, a resolved alert has no ``endsAt`` or one before its start, or the
+        fingerprint is longer than 128 characters.
+    """
     if not isinstance(raw, dict):
         raise PayloadError(f"{where} must be an object, got {type(raw).__name__}")
     status = _text(raw.get("status"), f"{where}.status")
@@ -174,8 +264,25 @@ def parse_alert(raw: Any, where: str) -> Alert:
 
 
 def parse_payload(payload: Any) -> WebhookPayload:
-    """A webhook document (already decoded from JSON) as a :class:`WebhookPayload`; a
-    :class:`PayloadError` saying what is wrong otherwise."""
+    """A webhook document (already decoded from JSON) as a :class:`WebhookPayload`.
+
+    Parameters
+    ----------
+    payload : Any
+        The decoded JSON document of Alertmanager's webhook, version 4.
+
+    Returns
+    -------
+    WebhookPayload
+        Its status, receiver, group key and parsed alerts.
+
+    Raises
+    ------
+    PayloadError
+        When the payload is no object, of another version, its ``alerts`` is no list or
+        holds more than :data:`MAX_ALERTS`, its status is unknown, or an alert is malformed
+        (see :func:`parse_alert`).
+    """
     if not isinstance(payload, dict):
         raise PayloadError(f"the payload must be a JSON object (Alertmanager's webhook, version {VERSION}), "
                            f"got {type(payload).__name__}")
@@ -197,21 +304,64 @@ def parse_payload(payload: Any) -> WebhookPayload:
 
 
 def dedup_key(alert: Alert) -> str:
-    """What makes two alerts one incident: the fingerprint and the start."""
+    """What makes two alerts one incident: the fingerprint and the start.
+
+    Parameters
+    ----------
+    alert : Alert
+        A parsed alert.
+
+    Returns
+    -------
+    str
+        ``"<fingerprint>@<startsAt in RFC 3339>"``.
+    """
     return f"{alert.fingerprint}@{format_time(alert.starts_at)}"
 
 
 def window_of(alert: Alert, lookback: float = 0.0) -> tuple[datetime, datetime | None]:
     """The incident window of ``alert``: ``startsAt - lookback`` seconds to ``endsAt`` when
-    resolved, to ``None`` (the newest data) while it fires."""
+    resolved, to ``None`` (the newest data) while it fires.
+
+    Parameters
+    ----------
+    alert : Alert
+        A parsed alert.
+    lookback : float, default 0.0
+        Seconds before ``startsAt`` that the window starts.
+
+    Returns
+    -------
+    tuple of (datetime, datetime or None)
+        The window's start and end.
+    """
     start = alert.starts_at - timedelta(seconds=float(lookback))
     return start, (alert.ends_at if not alert.firing else None)
 
 
 def parse_request(body: Any) -> tuple[Any, Any, str | None]:
-    """A manual incident request ``{start, end, target?}``: times (RFC 3339 text) or
-    numbers (Unix seconds on time-stamped data, steps otherwise); ``end`` may be null
-    (the newest data)."""
+    """A manual incident request ``{start, end, target?}``.
+
+    Parameters
+    ----------
+    body : Any
+        The decoded JSON body. ``start`` and ``end`` are times (RFC 3339 text) or numbers
+        (Unix seconds on time-stamped data, steps otherwise), both of one kind; ``end`` may
+        be null (the newest data). ``target`` is an optional metric name.
+
+    Returns
+    -------
+    tuple of (start, end, target)
+        ``start`` and ``end`` as aware UTC datetimes or numbers (``end`` may be ``None``),
+        ``target`` a string or ``None``.
+
+    Raises
+    ------
+    PayloadError
+        When the body is no object, has fields other than ``start``, ``end`` and
+        ``target``, a bound is missing, malformed or not finite, the bounds are of different
+        kinds, ``start`` comes after ``end``, or ``target`` is no string.
+    """
     if not isinstance(body, dict):
         raise PayloadError(f"the request must be a JSON object {{start, end, target?}}, got {type(body).__name__}")
     unknown = sorted(set(body) - {"start", "end", "target"})

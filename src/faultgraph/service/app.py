@@ -67,12 +67,22 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
 
     Parameters
     ----------
-    settings : the service's configuration.
-    explainer : what explains a window (default :class:`~faultgraph.service.worker.Explainer`,
+    settings : ServiceSettings
+        The service's configuration.
+    explainer : Explainer or None, default None
+        What explains a window (default :class:`~faultgraph.service.worker.Explainer`,
         which loads the model once, at start).
-    store : the incident store (default: :class:`~faultgraph.service.store.IncidentStore`
+    store : IncidentStore or None, default None
+        The incident store (default: :class:`~faultgraph.service.store.IncidentStore`
         at ``settings.db_url``).
-    start_workers : start the worker pool with the app (tests may drive it by hand).
+    start_workers : bool, default True
+        Start the worker pool with the app (tests may drive it by hand).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The application; its lifespan creates the store's schema, starts the worker pool
+        (with ``start_workers``) and stops it at shutdown.
     """
     fastapi = require("fastapi")
     from fastapi.concurrency import run_in_threadpool

@@ -14,7 +14,14 @@ BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
 class LatencyHistogram:
-    """A cumulative histogram of durations (thread-safe)."""
+    """A cumulative histogram of durations (thread-safe).
+
+    Parameters
+    ----------
+    buckets : tuple of float, default BUCKETS
+        Upper bounds of the buckets, in seconds (sorted on construction); a ``+Inf`` bucket
+        is always added to the output.
+    """
 
     def __init__(self, buckets: tuple[float, ...] = BUCKETS) -> None:
         self.buckets = tuple(sorted(buckets))
@@ -24,6 +31,13 @@ class LatencyHistogram:
         self._lock = threading.Lock()
 
     def observe(self, seconds: float) -> None:
+        """Count one duration.
+
+        Parameters
+        ----------
+        seconds : float
+            The duration; it is counted in every bucket whose bound is at least ``seconds``.
+        """
         with self._lock:
             self._sum += seconds
             self._count += 1
@@ -32,6 +46,19 @@ class LatencyHistogram:
                     self._counts[i] += 1
 
     def lines(self, name: str) -> list[str]:
+        """The histogram as exposition lines: one ``_bucket`` line per bound (``+Inf`` last),
+        then ``_sum`` and ``_count``.
+
+        Parameters
+        ----------
+        name : str
+            The metric's name, e.g. ``"faultgraph_explain_seconds"``.
+
+        Returns
+        -------
+        list of str
+            The lines, without ``# HELP``/``# TYPE`` headers or newlines.
+        """
         with self._lock:
             counts, total, count = list(self._counts), self._sum, self._count
         out = [f'{name}_bucket{{le="{_number(b)}"}} {c}' for b, c in zip(self.buckets, counts)]
@@ -52,7 +79,27 @@ def _escape(value: str) -> str:
 
 def exposition(by_status: Mapping[str, int], latency: LatencyHistogram, queue_depth: int,
                accepted: int = 0, rejected: int = 0) -> str:
-    """The text page of ``GET /metrics``."""
+    """The text page of ``GET /metrics``.
+
+    Parameters
+    ----------
+    by_status : Mapping of str to int
+        Incidents in the store by status (the ``faultgraph_incidents`` gauge).
+    latency : LatencyHistogram
+        Time to explain one incident (the ``faultgraph_explain_seconds`` histogram).
+    queue_depth : int
+        Incidents waiting for a worker.
+    accepted : int, default 0
+        Alerts accepted by the webhook so far (a counter).
+    rejected : int, default 0
+        Requests answered with a 4xx so far (a counter).
+
+    Returns
+    -------
+    str
+        The page in Prometheus' text format 0.0.4 (see :data:`CONTENT_TYPE`), ending in a
+        newline.
+    """
     lines = ["# HELP faultgraph_incidents Incidents in the store, by status.",
              "# TYPE faultgraph_incidents gauge"]
     lines += [f'faultgraph_incidents{{status="{_escape(s)}"}} {int(n)}' for s, n in sorted(by_status.items())]

@@ -16,9 +16,26 @@ TOKEN_ENV = "FAULTGRAPH_TOKEN"
 
 
 def read_tokens(env: str | None = None, path: str | Path | None = None) -> tuple[str, ...]:
-    """The accepted bearer tokens: those of ``env`` (comma-separated; default
-    ``$FAULTGRAPH_TOKEN``) and of the file ``path`` (one a line, ``#`` comments), without
-    blanks and repeats."""
+    """The accepted bearer tokens: those of ``env`` and of the file ``path``, without blanks
+    and repeats.
+
+    Parameters
+    ----------
+    env : str or None, default None
+        Comma-separated tokens; ``None`` reads ``$FAULTGRAPH_TOKEN`` (:data:`TOKEN_ENV`).
+    path : str or Path or None, default None
+        A file of tokens, one a line; lines starting with ``#`` are comments.
+
+    Returns
+    -------
+    tuple of str
+        The tokens in the order first seen.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``path`` cannot be read.
+    """
     text = os.environ.get(TOKEN_ENV, "") if env is None else env
     tokens = [t.strip() for t in text.split(",")]
     if path is not None:
@@ -32,21 +49,44 @@ def read_tokens(env: str | None = None, path: str | Path | None = None) -> tuple
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """The service's configuration.
+    """The service's configuration, checked once on construction.
 
     Parameters
     ----------
-    model_dir : a model folder written by ``faultgraph fit`` (no label).
-    data : a metrics file to explain from (read again when it changes); or
-    prometheus, queries : a Prometheus base URL and the QUERIES.yaml naming each metric's PromQL.
-    db_url : SQLAlchemy URL of the store (``sqlite:///incidents.db``, ``postgresql://...``).
-    tokens : the accepted bearer tokens (:func:`read_tokens`); none: every call is refused.
-    lookback : seconds before an alert's ``startsAt`` that its window starts.
-    workers, queue_size : the worker pool and its bounded queue.
-    max_body : the largest request body accepted, in bytes.
-    history : Prometheus only: steps read before a window (its recent normal).
-    step : Prometheus only: the query step in seconds (default: QUERIES.yaml's, else 15).
-    explain : how windows are ranked (:class:`~faultgraph.config.ExplainConfig`).
+    model_dir : Path
+        A model folder written by ``faultgraph fit`` (no label).
+    data : Path or None, default None
+        A metrics file to explain from (read again when it changes). Give either ``data`` or
+        ``prometheus``.
+    prometheus : str or None, default None
+        A Prometheus base URL to read the metrics from.
+    queries : Path or None, default None
+        The QUERIES.yaml naming each metric's PromQL; required with ``prometheus``.
+    db_url : str, default "sqlite:///incidents.db"
+        SQLAlchemy URL of the store (``sqlite:///incidents.db``, ``postgresql://...``).
+    tokens : tuple of str, default ()
+        The accepted bearer tokens (:func:`read_tokens`); none: every call is refused.
+    lookback : float, default 0.0
+        Seconds before an alert's ``startsAt`` that its window starts, in ``[0, 1e7)``.
+    workers : int, default 2
+        Worker threads (at least 1).
+    queue_size : int, default 1000
+        Size of the bounded queue of incident ids (at least 1).
+    max_body : int, default 1000000
+        The largest request body accepted, in bytes (at least 1024).
+    history : int, default 400
+        Prometheus only: steps read before a window (its recent normal); at least 0.
+    step : float or None, default None
+        Prometheus only: the query step in seconds, > 0 (default: QUERIES.yaml's, else 15).
+    explain : ExplainConfig
+        How windows are ranked (:class:`~faultgraph.config.ExplainConfig`).
+
+    Raises
+    ------
+    InvalidInputError
+        When neither or both of ``data`` and ``prometheus`` are given, ``prometheus`` comes
+        without ``queries``, a count is below its minimum or not an integer, ``lookback`` or
+        ``step`` is out of range, or ``db_url`` is no URL.
     """
 
     model_dir: Path

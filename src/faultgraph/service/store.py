@@ -30,7 +30,18 @@ class StoreError(FaultgraphError):
 
 
 def engine_url(url: str) -> str:
-    """``url`` with the driver this package installs (psycopg 3 for ``postgresql://``)."""
+    """``url`` with the driver this package installs (psycopg 3 for ``postgresql://``).
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL; ``postgresql://`` and ``postgres://`` become
+        ``postgresql+psycopg://``, others are returned as they are.
+
+    Returns
+    -------
+    str
+    """
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
@@ -61,8 +72,23 @@ def _tables(sa: Any) -> tuple[Any, Any, Any]:
 
 
 class IncidentStore:
-    """The incidents of one service, in the database at ``url`` (a SQLAlchemy URL;
-    ``postgresql://`` uses psycopg 3)."""
+    """The incidents of one service, in the database at ``url``.
+
+    SQLite runs in WAL mode with ``synchronous=FULL`` and one writer at a time (a lock);
+    PostgreSQL uses a connection pool.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL (``sqlite:///incidents.db``; ``postgresql://`` uses psycopg 3).
+
+    Raises
+    ------
+    StoreError
+        When SQLAlchemy cannot use ``url`` (unknown dialect, missing driver, malformed).
+    ImportError
+        When SQLAlchemy (the ``serve`` extra) is not installed.
+    """
 
     def __init__(self, url: str) -> None:
         sa = require("sqlalchemy")
@@ -91,7 +117,18 @@ class IncidentStore:
     # --- schema ---------------------------------------------------------------------------
 
     def create_schema(self) -> int:
-        """Create the tables when missing and check the schema's version; returns it."""
+        """Create the tables when missing and check the schema's version.
+
+        Returns
+        -------
+        int
+            The stored schema version (:data:`SCHEMA_VERSION` for a new store).
+
+        Raises
+        ------
+        StoreError
+            When the database cannot be opened, or its schema is newer than this code knows.
+        """
         sa = self._sa
         try:
             with self._begin() as conn:
@@ -110,6 +147,7 @@ class IncidentStore:
         return version
 
     def close(self) -> None:
+        """Dispose of the engine and its pooled connections."""
         self.engine.dispose()
 
     @contextmanager
@@ -125,10 +163,32 @@ class IncidentStore:
 
     def add_alert(self, key: str, alert: dict[str, Any], window: dict[str, Any], target: str | None = None
                   ) -> tuple[int, bool]:
-        """The incident of the alert ``key``: a new one (queued), or the one stored. A
-        stored incident whose window was open and is now closed (the alert resolved) gets
-        the closed window and is queued again. Returns ``(id, queued)``: whether it needs a
-        worker."""
+        """The incident of the alert ``key``: a new one (queued), or the one stored.
+
+        A stored incident whose window was open and is now closed (the alert resolved) gets
+        the closed window and is queued again (its revision goes up).
+
+        Parameters
+        ----------
+        key : str
+            The alert's dedup key (:func:`~faultgraph.service.alerts.dedup_key`).
+        alert : dict
+            The alert as JSON (:meth:`~faultgraph.service.alerts.Alert.to_dict`).
+        window : dict
+            ``{"start": ..., "end": ...}``; ``end`` None while the alert fires.
+        target : str or None, default None
+            A metric to explain, if one was asked for.
+
+        Returns
+        -------
+        tuple of (int, bool)
+            ``(id, queued)``: the incident's id and whether it needs a worker.
+
+        Raises
+        ------
+        StoreError
+            When the incident could not be stored after three tries (concurrent inserts).
+        """
         sa, t = self._sa, self.table
         now = time.time()
         for _ in range(3):
@@ -153,7 +213,20 @@ class IncidentStore:
         raise StoreError(f"the incident of alert {key!r} could not be stored")
 
     def add_manual(self, window: dict[str, Any], target: str | None = None) -> int:
-        """A manual incident (queued); returns its id."""
+        """A manual incident (queued).
+
+        Parameters
+        ----------
+        window : dict
+            ``{"start": ..., "end": ...}``; ``end`` None for the newest data.
+        target : str or None, default None
+            A metric to explain, if one was asked for.
+
+        Returns
+        -------
+        int
+            The new incident's id.
+        """
         now = time.time()
         with self._begin() as conn:
             result = conn.execute(self.table.insert().values(
@@ -162,7 +235,19 @@ class IncidentStore:
             return int(result.inserted_primary_key[0])
 
     def claim(self, incident_id: int) -> dict[str, Any] | None:
-        """Mark a queued incident running and return it; ``None`` if it is not queued."""
+        """Mark a queued incident running and return it.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+
+        Returns
+        -------
+        dict or None
+            The incident (with its ``revision``, without its rca); ``None`` if it is not
+            queued (claimed by another worker, or no such incident).
+        """
         sa, t = self._sa, self.table
         now = time.time()
         with self._begin() as conn:
@@ -174,11 +259,44 @@ class IncidentStore:
         return self._row(row, full=False)
 
     def finish(self, incident_id: int, revision: int, rca: dict[str, Any], report: str | None) -> bool:
-        """Store a worker's result, if the incident is still the one it claimed."""
+        """Store a worker's result, if the incident is still the one it claimed.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+        revision : int
+            The revision the worker claimed.
+        rca : dict
+            The rca.json document.
+        report : str or None
+            The HTML report, or ``None`` when it is drawn later.
+
+        Returns
+        -------
+        bool
+            True when stored (status ``done``); False when the incident is no longer running
+            at ``revision`` (changed meanwhile).
+        """
         return self._settle(incident_id, revision, status="done", rca=_dump(rca), report=report, error=None)
 
     def fail(self, incident_id: int, revision: int, error: str) -> bool:
-        """Mark a claimed incident failed with ``error``."""
+        """Mark a claimed incident failed with ``error``.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+        revision : int
+            The revision the worker claimed.
+        error : str
+            What went wrong (cut to 4000 characters).
+
+        Returns
+        -------
+        bool
+            True when stored; False when the incident was changed meanwhile.
+        """
         return self._settle(incident_id, revision, status="failed", error=error[:4000])
 
     def _settle(self, incident_id: int, revision: int, **values: Any) -> bool:
@@ -191,7 +309,22 @@ class IncidentStore:
             return done.rowcount == 1
 
     def set_report(self, incident_id: int, revision: int, html: str) -> bool:
-        """Store the HTML report of a done incident (if it was not changed meanwhile)."""
+        """Store the HTML report of a done incident (if it was not changed meanwhile).
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+        revision : int
+            The revision the report was drawn for.
+        html : str
+            The report.
+
+        Returns
+        -------
+        bool
+            True when stored; False when the incident is not done at ``revision``.
+        """
         t = self.table
         with self._begin() as conn:
             done = conn.execute(t.update().where(t.c.id == incident_id, t.c.revision == revision,
@@ -199,8 +332,13 @@ class IncidentStore:
             return done.rowcount == 1
 
     def requeue_unfinished(self) -> list[int]:
-        """At start: incidents left ``running`` by a stopped server are ``queued`` again;
-        returns the ids of all queued incidents, oldest first."""
+        """At start: incidents left ``running`` by a stopped server are ``queued`` again.
+
+        Returns
+        -------
+        list of int
+            The ids of all queued incidents, oldest first.
+        """
         sa, t = self._sa, self.table
         with self._begin() as conn:
             conn.execute(t.update().where(t.c.status == "running").values(status="queued", updated_at=time.time()))
@@ -209,6 +347,17 @@ class IncidentStore:
     # --- reading --------------------------------------------------------------------------
 
     def queued_ids(self, limit: int | None = None) -> list[int]:
+        """The ids of the queued incidents, oldest first.
+
+        Parameters
+        ----------
+        limit : int or None, default None
+            At most this many; all with ``None``.
+
+        Returns
+        -------
+        list of int
+        """
         sa, t = self._sa, self.table
         query = sa.select(t.c.id).where(t.c.status == "queued").order_by(t.c.id)
         if limit is not None:
@@ -217,22 +366,64 @@ class IncidentStore:
             return [int(r[0]) for r in conn.execute(query)]
 
     def get(self, incident_id: int) -> dict[str, Any] | None:
-        """An incident as ``GET /api/v1/incidents/{id}`` answers it, or ``None``."""
+        """An incident as ``GET /api/v1/incidents/{id}`` answers it, or ``None``.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+
+        Returns
+        -------
+        dict or None
+            The incident with its rca (parsed), ``started_at`` and ``finished_at``; ``None``
+            when there is no such incident.
+        """
         sa, t = self._sa, self.table
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t).where(t.c.id == incident_id)).first()
         return None if row is None else self._row(row, full=True)
 
     def report(self, incident_id: int) -> tuple[str, str | None] | None:
-        """``(status, html)`` of an incident, or ``None`` when there is none."""
+        """``(status, html)`` of an incident, or ``None`` when there is none.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+
+        Returns
+        -------
+        tuple of (str, str or None) or None
+            The status and the stored report (``None`` until one is stored).
+        """
         sa, t = self._sa, self.table
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.c.status, t.c.report).where(t.c.id == incident_id)).first()
         return None if row is None else (row.status, row.report)
 
     def list(self, limit: int = 50, before: int | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        """Incidents newest first (without their rca), ``limit`` of them, with ids below
-        ``before`` (the cursor of the next page)."""
+        """Incidents newest first (without their rca).
+
+        Parameters
+        ----------
+        limit : int, default 50
+            At most this many.
+        before : int or None, default None
+            Only ids below this one (the cursor of the next page).
+        status : str or None, default None
+            Only incidents of this status (one of :data:`STATUSES`).
+
+        Returns
+        -------
+        list of dict
+            The incidents, newest first.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``status`` is not one of :data:`STATUSES`.
+        """
         if status is not None and status not in STATUSES:
             raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         sa, t = self._sa, self.table
@@ -246,14 +437,25 @@ class IncidentStore:
             return [self._row(r, full=False) for r in conn.execute(query)]
 
     def counts(self) -> dict[str, int]:
-        """Incidents by status (every status named, zeros included)."""
+        """Incidents by status (every status named, zeros included).
+
+        Returns
+        -------
+        dict of str to int
+        """
         sa, t = self._sa, self.table
         with self.engine.connect() as conn:
             found = {r[0]: int(r[1]) for r in conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))}
         return {s: found.get(s, 0) for s in STATUSES}
 
     def check(self) -> None:
-        """Raise if the store cannot be read (``/healthz``)."""
+        """Raise if the store cannot be read (``/healthz``).
+
+        Raises
+        ------
+        sqlalchemy.exc.SQLAlchemyError
+            When the schema table cannot be read.
+        """
         with self.engine.connect() as conn:
             conn.execute(self._sa.select(self._schema.c.version)).first()
 

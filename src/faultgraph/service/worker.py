@@ -62,8 +62,27 @@ def _bound_value(value: Any, index: pd.Index, name: str) -> Any:
 
 def resolve_window(index: pd.Index, window: dict[str, Any]) -> tuple[Any, Any]:
     """The stored ``{start, end}`` window as bounds inside ``index``: times to the index's
-    clock, an open end to the newest row, both clipped to the rows there are; an
-    :class:`InvalidInputError` when the window and the data do not meet."""
+    clock, an open end to the newest row, both clipped to the rows there are.
+
+    Parameters
+    ----------
+    index : pandas.Index
+        The data's index: a DatetimeIndex (bounds may be RFC 3339 text or Unix seconds;
+        text without a zone is taken as UTC) or step numbers (bounds must be numbers).
+    window : dict
+        ``{"start": ..., "end": ...}``; ``end`` may be missing or None (the newest row).
+
+    Returns
+    -------
+    tuple
+        ``(start, end)`` in the index's terms, within its first and last row.
+
+    Raises
+    ------
+    InvalidInputError
+        When the data holds no rows, a bound is no time (or a time on data without a time
+        index), or the window lies outside the data.
+    """
     if len(index) == 0:
         raise InvalidInputError("the data holds no rows")
     start = _bound_value(window["start"], index, "start")
@@ -81,7 +100,16 @@ class _FileCache:
 
 
 class Explainer:
-    """A loaded model and where its data come from: explains one incident window."""
+    """A loaded model and where its data come from: explains one incident window.
+
+    Parameters
+    ----------
+    settings : ServiceSettings
+        The service's configuration: the model folder, and the metrics file or the
+        Prometheus URL with its queries.
+    model : CausalDetector or FaultIdentifier or None, default None
+        An already loaded model; ``None`` loads ``settings.model_dir``.
+    """
 
     def __init__(self, settings: ServiceSettings, model: Any = None) -> None:
         from faultgraph.workflows import load_model
@@ -100,12 +128,33 @@ class Explainer:
 
     @property
     def step(self) -> float:
+        """The Prometheus query step in seconds: the settings', else QUERIES.yaml's, else 15."""
         if self.settings.step is not None:
             return float(self.settings.step)
         return float(self._queries.step) if self._queries is not None and self._queries.step else 15.0
 
     def frame(self, window: dict[str, Any]) -> pd.DataFrame:
-        """The metrics that cover ``window`` (and its history)."""
+        """The metrics that cover ``window`` (and its history).
+
+        A metrics file is read again only when its modification time or size changed;
+        from Prometheus, ``settings.history`` steps before the window's start up to its end
+        (or now) are fetched.
+
+        Parameters
+        ----------
+        window : dict
+            ``{"start": ..., "end": ...}`` (RFC 3339 text or numbers; ``end`` may be None).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per metric.
+
+        Raises
+        ------
+        InvalidInputError
+            When the metrics file cannot be read, or a bound is no time.
+        """
         if self._reader is None:
             from faultgraph.workflows import load_metrics
 
@@ -129,8 +178,27 @@ class Explainer:
         return self._reader.fetch(self._queries, start, end, self.step)
 
     def explain(self, window: dict[str, Any], target: str | None) -> tuple[dict[str, Any], Callable[[], str]]:
-        """``(rca, render)``: the rca.json document of ``window`` and a function that
-        renders its HTML report (called later: the report costs more than the ranking)."""
+        """``(rca, render)``: the rca.json document of ``window`` and a function that renders
+        its HTML report (called later: the report costs more than the ranking).
+
+        Parameters
+        ----------
+        window : dict
+            ``{"start": ..., "end": ...}``; see :func:`resolve_window`.
+        target : str or None
+            The metric to explain; ``None`` keeps the settings' ``explain.target``.
+
+        Returns
+        -------
+        tuple of (dict, callable)
+            The rca.json document (:class:`~faultgraph.workflows.RcaDocument`) and a
+            no-argument function returning the HTML report.
+
+        Raises
+        ------
+        InvalidInputError
+            When the window and the data do not meet, or the data cannot be read.
+        """
         from faultgraph.rca.ranking import default_service
         from faultgraph.workflows import RcaDocument, explain_window, render_report
 
@@ -146,8 +214,21 @@ class Explainer:
         return rca, lambda: render_report(self.model, frame, explanation)
 
     def report(self, rca: dict[str, Any], target: str | None) -> str:
-        """The HTML report of an explained incident whose rendering was not kept: its
-        window (``rca['window']``, closed) explained again and rendered."""
+        """The HTML report of an explained incident whose rendering was not kept: its window
+        (``rca['window']``, closed) explained again and rendered.
+
+        Parameters
+        ----------
+        rca : dict
+            The incident's rca.json document.
+        target : str or None
+            The metric that was explained.
+
+        Returns
+        -------
+        str
+            The HTML report.
+        """
         window = {"start": rca["window"][0], "end": rca["window"][1]}
         return self.explain(window, target)[1]()
 
@@ -160,6 +241,21 @@ class WorkerPool:
     ranking) is drawn afterwards by one more thread, once no alert came for ``quiet``
     seconds and none waits to be ranked, or at once when someone asks for it
     (:meth:`report`): a burst of alerts is ranked first.
+
+    Parameters
+    ----------
+    store : IncidentStore
+        Where incidents are claimed from and results stored.
+    explainer : Explainer
+        Anything with the :class:`Explainer` methods ``explain`` and ``report``.
+    workers : int, default 2
+        Worker threads.
+    queue_size : int, default 1000
+        Size of the bounded queue of ids; also bounds the reports kept waiting to be drawn.
+    sweep_every : float, default 1.0
+        Seconds between sweeps of the store for queued incidents.
+    quiet : float, default 2.0
+        Seconds without a submitted incident before reports are drawn.
     """
 
     def __init__(self, store: IncidentStore, explainer: Any, *, workers: int = 2, queue_size: int = 1000,
@@ -192,7 +288,13 @@ class WorkerPool:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking work; an incident being explained finishes (or is queued again at
-        the next start)."""
+        the next start).
+
+        Parameters
+        ----------
+        timeout : float, default 30.0
+            Seconds to wait, in all, for the threads to end.
+        """
         self._stop.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -219,7 +321,19 @@ class WorkerPool:
                     log.exception("incident %s: the report could not be stored", incident_id)
 
     def submit(self, incident_id: int) -> bool:
-        """Queue ``incident_id``; ``False`` when the queue is full (the sweep takes it later)."""
+        """Queue ``incident_id``.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id; an id already queued is not queued twice.
+
+        Returns
+        -------
+        bool
+            True when queued (or already queued); False when the queue is full (the sweep
+            takes it later).
+        """
         with self._guard:
             self._last_submit = time.monotonic()
             if incident_id in self._queued:
@@ -257,7 +371,23 @@ class WorkerPool:
                 log.exception("incident %s could not be processed", incident_id)
 
     def run_one(self, incident_id: int) -> str | None:
-        """Claim and rank one incident; its final status, or ``None`` if not claimed."""
+        """Claim and rank one incident.
+
+        An error while explaining marks the incident ``failed`` with its message (other
+        exceptions than :class:`~faultgraph.errors.FaultgraphError` as ``internal error``,
+        logged in full).
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+
+        Returns
+        -------
+        str or None
+            ``"done"`` or ``"failed"``; ``None`` if not claimed, or changed while it was being
+            explained (it is then queued again).
+        """
         incident = self.store.claim(incident_id)
         if incident is None:
             return None
@@ -285,7 +415,15 @@ class WorkerPool:
         return "done"
 
     def render(self, incident_id: int) -> None:
-        """Render and store the report of a ranked incident (if still pending)."""
+        """Render and store the report of a ranked incident (if still pending).
+
+        A report that cannot be rendered is logged and the rca left as it is.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+        """
         with self._guard:
             pending = self._renders.pop(incident_id, None)
         if pending is None:
@@ -299,8 +437,19 @@ class WorkerPool:
         self.store.set_report(incident_id, revision, html)
 
     def report(self, incident_id: int) -> str | None:
-        """The HTML report of a done incident: stored, rendered now from the kept ranking,
-        or explained again from its rca's window; ``None`` if it is not done."""
+        """The HTML report of a done incident: stored, rendered now from the kept ranking, or
+        explained again from its rca's window.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+
+        Returns
+        -------
+        str or None
+            The report; ``None`` if the incident is not done.
+        """
         found = self.store.report(incident_id)
         if found is None or found[0] != "done":
             return None
