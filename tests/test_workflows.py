@@ -390,3 +390,15 @@ def test_learner_and_encoder_parameters_are_checked_from_their_tables(make, mess
         estimator.validate_params()
     with pytest.raises(InvalidInputError, match=message):
         estimator.fit(pd.DataFrame({"a": np.arange(50.0), "b": np.sqrt(np.arange(50.0))}))
+
+
+def test_fit_passes_the_calibration_options_to_the_model(fitted_case, tmp_path):
+    folder, _ = fitted_case
+    result = run("fit", str(folder / "case" / "normal.csv"), "--soft-cap", "30", "--scale-floor", "0.01",
+                 "--out", str(tmp_path / "m"))
+    assert result.exit_code == 0, result.output
+    params = json.loads((tmp_path / "m" / "model.json").read_text())["params"]
+    assert params["soft_cap"] == 30 and params["scale_floor"] == 0.01 and params["holdout"] == 0
+    result = run("fit", str(folder / "case" / "normal.csv"), "--label", "s0_cpu", "--soft-cap", "30",
+                 "--out", str(tmp_path / "l"))
+    assert result.exit_code == 2 and "--soft-cap apply to anomaly detection" in result.stderr

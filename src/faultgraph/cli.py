@@ -147,6 +147,16 @@ def fit(
         min=0, help="Read the alarm threshold relative to the score's background over this many past steps, "
                     "once that runs above twice the training's (a noisier regime; 0: off, else at least 60; "
                     "unsupervised).")] = DEFAULTS.background_window,
+    scale_floor: Annotated[float, typer.Option(
+        min=0.0, help="Calibration (off at 0): no metric's or residual's scale below this share of its own "
+                      "spread; near-duplicate and near-deterministic metrics flagged (docs/calibration.md).")] =
+        DEFAULTS.scale_floor,
+    soft_cap: Annotated[float, typer.Option(
+        min=0.0, help="Calibration (off at 0): each z enters the score as c*asinh(z/c), so one broken relation "
+                      "cannot own a step's score.")] = DEFAULTS.soft_cap,
+    holdout: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Calibration (off at 0): read the alarm threshold on this held-back share of the "
+                               "training rows, not on the rows fitted.")] = DEFAULTS.holdout,
     resample: Resample = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -164,7 +174,8 @@ def fit(
         frame = wf.load_metrics(data, resample=resample)
         config = FitConfig(label=label, detector=DetectorConfig(
             lags=lags, method=method, lambda1=lambda1, threshold=threshold, max_gap=max_gap, risk=risk,
-            combine=combine, scoring=score, drift_window=drift_window, background_window=background_window))
+            combine=combine, scoring=score, drift_window=drift_window, background_window=background_window,
+            scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout))
         what = ("learning the lagged causal graph of normal behaviour" if label is None
                 else "learning the graph and the label's equation")
         with progress(what, enabled=not quiet):
@@ -350,27 +361,6 @@ def explain(
             print(json.dumps(doc.to_dict(), indent=2) if as_json else result)
             if written:
                 say(f"wrote {join_and(written)}")
-
-
-@app.command()
-def report(
-    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR",
-        help="Model folder from `faultgraph fit` (no label).")],
-    rca_json: Annotated[Path, typer.Argument(metavar="RCA_JSON", help="rca.json written by `faultgraph explain`.")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")] = Path("report.html"),
-    data: Annotated[Optional[Path], typer.Option(help="Metrics of the incident (default: the file rca.json names).")]
-        = None,
-    resample: Annotated[Optional[str], typer.Option(
-        help=RESAMPLE_HELP + " Default: the step rca.json records, if `explain` was given one.")] = None,
-) -> None:
-    """Write the incident report (self-contained HTML) for an explanation made earlier."""
-    from faultgraph import workflows as wf
-    from faultgraph.io import write_text_atomic
-
-    with errors():
-        model, frame, result = wf.redo_explanation(model_dir, rca_json, data=data, resample=resample)
-        write_text_atomic(out, wf.render_report(model, frame, result))
-        say(f"wrote {out}")
 
 
 # --- commands defined in other modules: each module's `register(app)` adds its own (keep them light to

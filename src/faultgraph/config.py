@@ -174,7 +174,8 @@ class DetectorConfig(_Config):
 
 
 #: The detector options that a labelled fit (``FaultIdentifier``) does not read.
-UNSUPERVISED_ONLY: tuple[str, ...] = ("lags", "risk", "combine", "scoring", "drift_window", "background_window")
+UNSUPERVISED_ONLY: tuple[str, ...] = ("lags", "risk", "combine", "scoring", "drift_window", "background_window",
+                                       "scale_floor", "soft_cap", "holdout")
 
 #: ``explain``'s options that only its case mode (which fits a detector) reads.
 CASE_MODE_ONLY: tuple[str, ...] = ("lags", "max_gap", "prior", "graph", "force")

@@ -1,4 +1,4 @@
-"""``faultgraph inspect``, ``export`` and ``demo``: model folders and the built-in demo (thin)."""
+"""``faultgraph report``, ``inspect``, ``export`` and ``demo``: model folders, reports and the demo (thin)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from faultgraph._cli import errors, progress, say
+from faultgraph._cli import RESAMPLE_HELP, errors, progress, say
 
-__all__ = ["demo", "export", "inspect", "register"]
+__all__ = ["demo", "export", "inspect", "register", "report"]
 
 ModelDir = Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by `faultgraph fit`.")]
 
@@ -74,7 +74,27 @@ def demo(
         print(result)
 
 
+def report(
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR",
+        help="Model folder from `faultgraph fit` (no label).")],
+    rca_json: Annotated[Path, typer.Argument(metavar="RCA_JSON", help="rca.json written by `faultgraph explain`.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")] = Path("report.html"),
+    data: Annotated[Optional[Path], typer.Option(help="Metrics of the incident (default: the file rca.json names).")]
+        = None,
+    resample: Annotated[Optional[str], typer.Option(
+        help=RESAMPLE_HELP + " Default: the step rca.json records, if `explain` was given one.")] = None,
+) -> None:
+    """Write the incident report (self-contained HTML) for an explanation made earlier."""
+    from faultgraph import workflows as wf
+    from faultgraph.io import write_text_atomic
+
+    with errors():
+        model, frame, result = wf.redo_explanation(model_dir, rca_json, data=data, resample=resample)
+        write_text_atomic(out, wf.render_report(model, frame, result))
+        say(f"wrote {out}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``inspect``, ``export`` and ``demo`` to ``app``."""
-    for command in (inspect, export, demo):
+    """Add ``report``, ``inspect``, ``export`` and ``demo`` to ``app``."""
+    for command in (report, inspect, export, demo):
         app.command()(command)
