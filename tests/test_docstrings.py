@@ -55,6 +55,11 @@ MODULES = [
     "service/settings.py",
     "service/store.py",
     "service/worker.py",
+    "fleet/storage.py",
+    "fleet/jobs.py",
+    "parallel/__init__.py",
+    "parallel/cluster.py",
+    "parallel/tasks.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -42,9 +42,20 @@ EXPLANATIONS = "explanations.json"
 
 @dataclass(frozen=True)
 class EntityOutcome:
-    """One entity's part of a fleet job: ``status`` is ``fitted``, ``current`` (its model
-    was up to date, not refitted), ``scored``, ``explained`` or ``failed`` (``error``
-    says why); ``info`` holds the small facts the worker sent back."""
+    """One entity's part of a fleet job.
+
+    Parameters
+    ----------
+    entity : str
+        The entity's name.
+    status : str
+        ``fitted``, ``current`` (its model was up to date, not refitted), ``scored``,
+        ``explained`` or ``failed``.
+    error : str or None, default None
+        Why it failed; ``None`` when it did not.
+    info : Mapping
+        The small facts the worker sent back (rows, seconds, ...).
+    """
 
     entity: str
     status: str
@@ -53,16 +64,34 @@ class EntityOutcome:
 
     @property
     def ok(self) -> bool:
+        """Whether the entity did not fail (``error`` is None)."""
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
+        """``entity``, ``status``, ``error`` and the ``info`` entries in one flat dict.
+
+        Returns
+        -------
+        dict
+        """
         return {"entity": self.entity, "status": self.status, "error": self.error, **dict(self.info)}
 
 
 @dataclass(frozen=True)
 class FleetResult:
-    """A fleet job's outcome, one entry per entity in name order; ``incidents`` (detect)
-    are the fleet's alarm periods, newest first."""
+    """A fleet job's outcome, one entry per entity in name order.
+
+    Parameters
+    ----------
+    job : {"fit", "detect", "explain"}
+        The job.
+    outcomes : tuple of EntityOutcome
+        One per entity.
+    seconds : float
+        Wall time of the whole job.
+    incidents : tuple of Mapping, default ()
+        Detect only: the fleet's alarm periods, newest first.
+    """
 
     job: str
     outcomes: tuple[EntityOutcome, ...]
@@ -71,20 +100,35 @@ class FleetResult:
 
     @property
     def failed(self) -> tuple[EntityOutcome, ...]:
+        """The outcomes of the entities that failed."""
         return tuple(o for o in self.outcomes if not o.ok)
 
     @property
     def ok(self) -> bool:
+        """Whether no entity failed."""
         return not self.failed
 
     def counts(self) -> dict[str, int]:
-        """Entities per status."""
+        """Entities per status.
+
+        Returns
+        -------
+        dict of str to int
+        """
         result: dict[str, int] = {}
         for o in self.outcomes:
             result[o.status] = result.get(o.status, 0) + 1
         return result
 
     def to_dict(self) -> dict[str, Any]:
+        """``job``, ``seconds`` (rounded to ms), ``counts``, ``entities`` and, for detect,
+        ``incidents``.
+
+        Returns
+        -------
+        dict
+            JSON-serialisable.
+        """
         payload: dict[str, Any] = {"job": self.job, "seconds": round(self.seconds, 3), "counts": self.counts(),
                                    "entities": [o.to_dict() for o in self.outcomes]}
         if self.job == "detect":
@@ -112,6 +156,28 @@ def list_entities(source: str | Path, *, entity_column: str | None = None, split
     entity under ``split_to`` (the entity column dropped, values written exactly), which
     the workers then read (columns empty for an entity, the other entities' metrics, are
     left out of its file).
+
+    Parameters
+    ----------
+    source : str or Path
+        A folder of metrics files, or with ``entity_column`` one file.
+    entity_column : str or None, default None
+        The column of ``source`` that names each row's entity.
+    split_to : str or Path or None, default None
+        Where the per-entity files are written; required with ``entity_column``.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(entity, file path or URL)`` pairs.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``source`` does not exist, is a file without ``entity_column`` (or no file with
+        it), holds no metrics files or two for one entity, an entity name cannot name a
+        folder, ``entity_column`` is given without ``split_to``, is no column or is empty
+        in some rows, or the file cannot be read.
     """
     fs, path = storage.url_fs(source)
     if entity_column is not None:
@@ -193,7 +259,25 @@ def _write_text(path: Path, text: str) -> None:
 
 @dataclass(frozen=True)
 class FitTask:
-    """What a worker needs to fit one entity (small, picklable)."""
+    """What a worker needs to fit one entity (small, picklable).
+
+    Parameters
+    ----------
+    entity : str
+        The entity's name.
+    data : str
+        Its metrics file (path or URL).
+    model : str
+        The model folder to write (path or URL).
+    config : FitConfig
+        The fit's options.
+    prior : PriorKnowledge or None, default None
+        Known edges.
+    resample : str or None, default None
+        The resampling step (as for :func:`faultgraph.workflows.load_metrics`).
+    force : bool, default False
+        Refit even when the stored model is current.
+    """
 
     entity: str
     data: str
@@ -211,7 +295,21 @@ def _plain(value: Any) -> Any:
 
 def fingerprint(task: FitTask, data_sha256: str) -> dict[str, Any]:
     """What makes a fitted model current: the data's content, the options, the prior,
-    the resampling step and faultgraph's version."""
+    the resampling step and faultgraph's version.
+
+    Parameters
+    ----------
+    task : FitTask
+        The fit.
+    data_sha256 : str
+        The SHA-256 of the entity's metrics file (:func:`~faultgraph.fleet.storage.digest`).
+
+    Returns
+    -------
+    dict
+        As JSON sees it (enums as strings, tuples as lists): ``data_sha256``, ``config``,
+        ``prior``, ``resample``, ``faultgraph``.
+    """
     from faultgraph import __version__
 
     return _plain({"data_sha256": data_sha256, "config": task.config.to_dict(),
@@ -220,9 +318,23 @@ def fingerprint(task: FitTask, data_sha256: str) -> dict[str, Any]:
 
 
 def fit_entity(task: FitTask) -> dict[str, Any]:
-    """Fit one entity's model (on a worker): skipped when ``task.model`` holds a model
-    fitted from the same data and options (unless ``force``); else read, fit and publish
-    the model folder with its fingerprint (``fleet.json``)."""
+    """Fit one entity's model (on a worker).
+
+    Skipped when ``task.model`` holds a model fitted from the same data and options
+    (unless ``task.force``); else the data are read, fitted and the model folder published
+    with its fingerprint (``fleet.json``).
+
+    Parameters
+    ----------
+    task : FitTask
+        The entity to fit.
+
+    Returns
+    -------
+    dict
+        ``{"status": "current", "seconds"}`` when skipped; else ``status`` ``fitted``,
+        ``rows``, ``metrics``, ``edges``, ``read_s``, ``fit_s``, ``seconds``.
+    """
     from faultgraph import workflows
     from faultgraph.io import write_json_atomic
 
@@ -291,21 +403,46 @@ def fleet_fit(source: str | Path, out: str | Path, *, config: FitConfig = FitCon
 
     Parameters
     ----------
-    source : a folder (path or fsspec URL) with one metrics file per entity, or one file
-        with ``entity_column``.
-    out : the models folder (path or URL); ``out/<entity>/`` is a model folder exactly as
+    source : str or Path
+        A folder (path or fsspec URL) with one metrics file per entity, or one file with
+        ``entity_column``.
+    out : str or Path
+        The models folder (path or URL); ``out/<entity>/`` is a model folder exactly as
         ``faultgraph fit`` writes it, plus ``fleet.json`` (what it was fitted from).
-    config, prior, resample : as for ``faultgraph fit`` (:func:`faultgraph.workflows.fit_model`).
-    scheduler, n_workers, client : where to run (:func:`faultgraph.parallel.run_tasks`):
-        by default a ``LocalCluster`` sized to the machine; ``n_workers=0`` in this process.
-    force : refit entities whose model is current (same data content, options, prior,
+    config : FitConfig, default FitConfig()
+        As for ``faultgraph fit`` (:func:`faultgraph.workflows.fit_model`).
+    prior : PriorKnowledge or str or Path or None, default None
+        Known edges, or the file holding them.
+    scheduler : str or None, default None
+        Where to run (:func:`faultgraph.parallel.run_tasks`): by default a ``LocalCluster``
+        sized to the machine.
+    n_workers : int or None, default None
+        Workers of the local cluster; ``0`` runs in this process.
+    force : bool, default False
+        Refit entities whose model is current (same data content, options, prior,
         resampling and faultgraph version); by default they are skipped.
-    progress : ``progress(done, total)`` as entities finish.
+    entity_column : str or None, default None
+        With one ``source`` file: the column naming each row's entity (the split files go
+        to ``out/.inputs``).
+    resample : str or None, default None
+        As for ``faultgraph fit``.
+    progress : callable or None, default None
+        ``progress(done, total)`` as entities finish.
+    client : distributed.Client or None, default None
+        An open client to run on.
 
     Returns
     -------
-    A :class:`FleetResult`: one outcome per entity; a failed entity is reported there
-    (``status='failed'``, ``error``) and the others go on.
+    FleetResult
+        One outcome per entity; a failed entity is reported there (``status='failed'``,
+        ``error``) and the others go on.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``config`` is not a FitConfig, ``prior`` is no prior (see
+        :meth:`~faultgraph.discovery.PriorKnowledge.coerce`), or ``source`` holds
+        no entities (see :func:`list_entities`).
     """
     t0 = time.perf_counter()
     if not isinstance(config, FitConfig):
@@ -322,7 +459,23 @@ def fleet_fit(source: str | Path, out: str | Path, *, config: FitConfig = FitCon
 
 @dataclass(frozen=True)
 class DetectTask:
-    """What a worker needs to score one entity."""
+    """What a worker needs to score one entity.
+
+    Parameters
+    ----------
+    entity : str
+        The entity's name.
+    data : str
+        Its metrics file (path or URL).
+    model : str
+        Its model folder (path or URL).
+    scores : str
+        The scores file to write (path or URL).
+    resample : str or None, default None
+        The resampling step.
+    merge_gap : int, default 0
+        Passed to :func:`faultgraph.workflows.detect`.
+    """
 
     entity: str
     data: str
@@ -333,8 +486,25 @@ class DetectTask:
 
 
 def detect_entity(task: DetectTask) -> dict[str, Any]:
-    """Score one entity (on a worker): load its model and metrics, detect, write
-    ``scores`` as ``faultgraph detect`` does; return the counts and the incidents."""
+    """Score one entity (on a worker): load its model and metrics, detect, write ``scores``
+    as ``faultgraph detect`` does; return the counts and the incidents.
+
+    Parameters
+    ----------
+    task : DetectTask
+        The entity to score.
+
+    Returns
+    -------
+    dict
+        ``status`` ``scored``, ``task``, ``steps``, ``alarms``, ``threshold``, ``incidents``
+        (their number), ``_incidents`` (each incident with its ``entity``) and ``seconds``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the entity has no model.
+    """
     from faultgraph import workflows
     from faultgraph.io import write_csv_atomic
 
@@ -368,7 +538,20 @@ def _time_key(value: Any) -> float:
 
 
 def newest_first(incidents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Incidents ordered by start, newest first (ties: by end, then entity name)."""
+    """Incidents ordered by start, newest first (ties: by end, newest first, then entity
+    name).
+
+    Parameters
+    ----------
+    incidents : Sequence of Mapping
+        Incidents with ``start``, ``end`` (numbers or times) and ``entity``; a bound that
+        is no time sorts last.
+
+    Returns
+    -------
+    list of dict
+        Copies, in order.
+    """
     ordered = sorted(incidents, key=lambda i: (i.get("entity", ""),))
     ordered.sort(key=lambda i: (_time_key(i.get("start")), _time_key(i.get("end"))), reverse=True)
     return [dict(i) for i in ordered]
@@ -378,10 +561,42 @@ def fleet_detect(models: str | Path, source: str | Path, out: str | Path, *, sch
                  n_workers: int | None = None, entity_column: str | None = None, resample: str | None = None,
                  merge_gap: int = 0, progress: Callable[[int, int], None] | None = None,
                  client: Client | None = None) -> FleetResult:
-    """Score each entity of ``source`` with its model ``models/<entity>/``: writes
-    ``out/<entity>.csv`` (as ``faultgraph detect`` writes scores) and ``out/incidents.json``,
-    every entity's alarm periods, newest first. An entity without a model, or whose data
-    fails, is reported and the others go on."""
+    """Score each entity of ``source`` with its model ``models/<entity>/``.
+
+    Writes ``out/<entity>.csv`` (as ``faultgraph detect`` writes scores) and
+    ``out/incidents.json``: every entity's alarm periods, newest first, and the entities
+    that failed. An entity without a model, or whose data fails, is reported and the
+    others go on.
+
+    Parameters
+    ----------
+    models : str or Path
+        The models folder of :func:`fleet_fit`.
+    source : str or Path
+        A folder with one metrics file per entity, or one file with ``entity_column``.
+    out : str or Path
+        The scores folder.
+    scheduler, n_workers, client
+        Where to run, as for :func:`fleet_fit`.
+    entity_column : str or None, default None
+        With one ``source`` file: the column naming each row's entity.
+    resample : str or None, default None
+        The resampling step.
+    merge_gap : int, default 0
+        Passed to :func:`faultgraph.workflows.detect`.
+    progress : callable or None, default None
+        ``progress(done, total)`` as entities finish.
+
+    Returns
+    -------
+    FleetResult
+        One outcome per entity, with the fleet's incidents.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``source`` holds no entities (see :func:`list_entities`).
+    """
     from faultgraph.io import write_json_atomic
 
     t0 = time.perf_counter()
@@ -405,8 +620,25 @@ def fleet_detect(models: str | Path, source: str | Path, out: str | Path, *, sch
 
 @dataclass(frozen=True)
 class ExplainTask:
-    """What a worker needs to explain one entity's incidents: ``windows`` are
-    ``(number, start, end)``, the number being the incident's place in incidents.json."""
+    """What a worker needs to explain one entity's incidents.
+
+    Parameters
+    ----------
+    entity : str
+        The entity's name.
+    data : str
+        Its metrics file (path or URL).
+    model : str
+        Its model folder (path or URL).
+    out : str
+        The explain folder; files go to ``out/<entity>/``.
+    windows : tuple of (int, start, end)
+        The incidents: their place in incidents.json and their window.
+    config : ExplainConfig, default ExplainConfig()
+        How windows are explained.
+    resample : str or None, default None
+        The resampling step.
+    """
 
     entity: str
     data: str
@@ -419,8 +651,26 @@ class ExplainTask:
 
 def explain_entity(task: ExplainTask) -> dict[str, Any]:
     """Explain one entity's incidents (on a worker): ``out/<entity>/incident-<n>.rca.json``
-    each, exactly the rca.json of ``faultgraph explain``; a window that cannot be
-    explained is reported in the list and the others go on."""
+    each, exactly the rca.json of ``faultgraph explain``; a window that cannot be explained
+    is reported in the list and the others go on.
+
+    Parameters
+    ----------
+    task : ExplainTask
+        The entity and its windows.
+
+    Returns
+    -------
+    dict
+        ``status`` ``explained``, ``incidents``, ``failed_incidents``, ``_explained`` (one
+        entry per window: incident number, entity, window, file, top three causes, error)
+        and ``seconds``.
+
+    Raises
+    ------
+    InvalidInputError
+        When no window of the entity could be explained.
+    """
     from faultgraph import workflows
     from faultgraph.io import write_json_atomic
 
@@ -464,10 +714,47 @@ def fleet_explain(models: str | Path, source: str | Path, incidents: str | Path,
                   config: ExplainConfig = ExplainConfig(), limit: int | None = None, scheduler: str | None = None,
                   n_workers: int | None = None, entity_column: str | None = None, resample: str | None = None,
                   progress: Callable[[int, int], None] | None = None, client: Client | None = None) -> FleetResult:
-    """Explain the fleet's incidents (``incidents``: the scores folder of ``fleet detect``
-    or its incidents.json), the newest ``limit`` of them (default: all): one rca.json per
-    incident under ``out/<entity>/`` and ``out/explanations.json``, the index (incident
-    number, entity, window, file, top three causes, error), in incidents.json's order."""
+    """Explain the fleet's incidents, the newest ``limit`` of them.
+
+    Writes one rca.json per incident under ``out/<entity>/`` and ``out/explanations.json``,
+    the index (incident number, entity, window, file, top three causes, error), in
+    incidents.json's order.
+
+    Parameters
+    ----------
+    models : str or Path
+        The models folder of :func:`fleet_fit`.
+    source : str or Path
+        A folder with one metrics file per entity, or one file with ``entity_column``.
+    incidents : str or Path
+        The scores folder of :func:`fleet_detect` or its incidents.json.
+    out : str or Path
+        The explain folder.
+    config : ExplainConfig, default ExplainConfig()
+        How windows are explained.
+    limit : int or None, default None
+        Explain only the first ``limit`` incidents of incidents.json (the newest); ``None``:
+        all.
+    scheduler, n_workers, client
+        Where to run, as for :func:`fleet_fit`.
+    entity_column : str or None, default None
+        With one ``source`` file: the column naming each row's entity.
+    resample : str or None, default None
+        The resampling step.
+    progress : callable or None, default None
+        ``progress(done, total)`` as entities finish.
+
+    Returns
+    -------
+    FleetResult
+        One outcome per entity with incidents; an entity without a metrics file fails.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``limit`` is not an integer >= 1, ``incidents`` is no incidents.json of
+        ``fleet detect``, or ``source`` holds no entities.
+    """
     from faultgraph.io import write_json_atomic
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):

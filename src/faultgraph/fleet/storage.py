@@ -39,12 +39,37 @@ def _fsspec() -> Any:
 
 
 def url_fs(url: str | Path) -> tuple[Any, str]:
-    """The fsspec filesystem of ``url`` and the path inside it (a plain path is local)."""
+    """The fsspec filesystem of ``url`` and the path inside it (a plain path is local).
+
+    Parameters
+    ----------
+    url : str or Path
+        A local path or an fsspec URL (``s3://``, ``gs://``, ``file://``, ...).
+
+    Returns
+    -------
+    tuple of (fsspec.AbstractFileSystem, str)
+
+    Raises
+    ------
+    ImportError
+        When fsspec (the ``dask`` extra) is not installed.
+    """
     return _fsspec().core.url_to_fs(str(url))
 
 
 def is_local(url: str | Path) -> bool:
-    """``url`` is a plain path or a ``file://`` URL."""
+    """Whether ``url`` is a plain path or a ``file://`` URL.
+
+    Parameters
+    ----------
+    url : str or Path
+        A local path or an fsspec URL.
+
+    Returns
+    -------
+    bool
+    """
     fs, _ = url_fs(url)
     return "file" in _protocols(fs)
 
@@ -55,7 +80,19 @@ def _protocols(fs: Any) -> tuple[str, ...]:
 
 
 def join(base: str | Path, *parts: str) -> str:
-    """``base/part/...`` for a path or a URL."""
+    """``base/part/...`` for a path or a URL.
+
+    Parameters
+    ----------
+    base : str or Path
+        The folder; trailing slashes are dropped.
+    *parts : str
+        Names to append, joined with ``/``.
+
+    Returns
+    -------
+    str
+    """
     text = str(base).rstrip("/")
     return "/".join([text, *parts]) if text else "/".join(parts)
 
@@ -67,7 +104,17 @@ def _local_path(url: str | Path) -> Path:
 
 def entity_name(filename: str) -> str | None:
     """The entity of a metrics file: its name less a known extension (``web-01.csv.gz``
-    → ``web-01``); ``None`` for other files and hidden ones."""
+    → ``web-01``); ``None`` for other files and hidden ones.
+
+    Parameters
+    ----------
+    filename : str
+        A file name (no folder); extensions (:data:`METRIC_SUFFIXES`) match case-insensitively.
+
+    Returns
+    -------
+    str or None
+    """
     if filename.startswith("."):
         return None
     lower = filename.lower()
@@ -78,7 +125,26 @@ def entity_name(filename: str) -> str | None:
 
 
 def check_entity_name(name: Any, where: str) -> str:
-    """``name`` as an entity name usable as a folder name; ``InvalidInputError`` otherwise."""
+    """``name`` as an entity name usable as a folder name.
+
+    Parameters
+    ----------
+    name : Any
+        The entity name (converted with ``str``).
+    where : str
+        Where the name came from, for the error message.
+
+    Returns
+    -------
+    str
+        ``str(name)``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the name is blank, starts with ``.``, holds ``/``, ``\\`` or a NUL, or has
+        surrounding spaces.
+    """
     text = str(name)
     if (not text.strip() or text.startswith(".") or any(ch in text for ch in "/\\\0")
             or text != text.strip()):
@@ -88,7 +154,18 @@ def check_entity_name(name: Any, where: str) -> str:
 
 
 def digest(url: str | Path) -> str:
-    """The SHA-256 of a file's content (read in 1 MiB blocks)."""
+    """The SHA-256 of a file's content (read in 1 MiB blocks).
+
+    Parameters
+    ----------
+    url : str or Path
+        A local path or an fsspec URL.
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
     fs, path = url_fs(url)
     h = hashlib.sha256()
     with fs.open(path, "rb") as fh:
@@ -98,7 +175,18 @@ def digest(url: str | Path) -> str:
 
 
 def read_json(url: str | Path) -> Any:
-    """A JSON file's content, or ``None`` when it is missing or unreadable."""
+    """A JSON file's content, or ``None`` when it is missing or unreadable.
+
+    Parameters
+    ----------
+    url : str or Path
+        A local path or an fsspec URL.
+
+    Returns
+    -------
+    Any
+        The decoded document, or ``None``.
+    """
     fs, path = url_fs(url)
     try:
         with fs.open(path, "rb") as fh:
@@ -110,7 +198,17 @@ def read_json(url: str | Path) -> Any:
 @contextmanager
 def local_file(url: str | Path) -> Iterator[Path]:
     """A local path holding the file ``url`` (itself when local, else a temporary copy
-    with the same name, removed afterwards)."""
+    with the same name, removed afterwards).
+
+    Parameters
+    ----------
+    url : str or Path
+        A local path or an fsspec URL.
+
+    Yields
+    ------
+    Path
+    """
     fs, path = url_fs(url)
     if "file" in _protocols(fs):
         yield Path(path)
@@ -123,7 +221,18 @@ def local_file(url: str | Path) -> Iterator[Path]:
 
 @contextmanager
 def local_folder(url: str | Path) -> Iterator[Path]:
-    """A local folder holding the folder ``url`` (itself when local, else a temporary copy)."""
+    """A local folder holding the folder ``url`` (itself when local, else a temporary
+    copy, removed afterwards).
+
+    Parameters
+    ----------
+    url : str or Path
+        A local path or an fsspec URL.
+
+    Yields
+    ------
+    Path
+    """
     fs, path = url_fs(url)
     if "file" in _protocols(fs):
         yield Path(path)
@@ -135,10 +244,26 @@ def local_folder(url: str | Path) -> Iterator[Path]:
 
 
 def publish_folder(build: Any, dest: str | Path, last: str = FINGERPRINT) -> None:
-    """Write a folder at ``dest`` atomically: ``build(folder)`` fills a fresh local folder,
-    which then replaces ``dest`` as a whole (local: two renames, a reader never sees a mix
-    of old and new files; object store: the files are uploaded, ``last`` after the rest,
-    once the old ``last`` has been removed)."""
+    """Write a folder at ``dest`` atomically.
+
+    ``build(folder)`` fills a fresh local folder, which then replaces ``dest`` as a whole
+    (local: two renames, a reader never sees a mix of old and new files; object store: the
+    files are uploaded, ``last`` after the rest, once the old ``last`` has been removed).
+
+    Parameters
+    ----------
+    build : callable
+        ``build(folder: Path)`` writes the folder's files (the folder does not exist yet).
+    dest : str or Path
+        The folder to replace: a local path or an fsspec URL.
+    last : str, default FINGERPRINT
+        On an object store, the file uploaded last (it marks the folder complete).
+
+    Raises
+    ------
+    InvalidInputError
+        When a local ``dest`` exists and is a file.
+    """
     fs, path = url_fs(dest)
     if "file" in _protocols(fs):
         final = Path(path)
@@ -169,7 +294,16 @@ def publish_folder(build: Any, dest: str | Path, last: str = FINGERPRINT) -> Non
 
 def publish_file(write: Any, dest: str | Path) -> None:
     """Write the file ``dest`` atomically: ``write(local_path)`` creates it locally first
-    (local: in the destination folder, then renamed; object store: uploaded in one put)."""
+    (local: straight at ``dest``, the writers of :mod:`faultgraph.io` being atomic
+    themselves; object store: written to a temporary folder, then uploaded in one put).
+
+    Parameters
+    ----------
+    write : callable
+        ``write(path: Path)`` writes the file.
+    dest : str or Path
+        A local path or an fsspec URL.
+    """
     fs, path = url_fs(dest)
     if "file" in _protocols(fs):
         write(Path(path))  # the writers of faultgraph.io are atomic themselves

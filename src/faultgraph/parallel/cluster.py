@@ -22,7 +22,17 @@ INLINE = "inline"
 
 
 def import_distributed() -> Any:
-    """The ``distributed`` module, or an ImportError naming the extra that installs it."""
+    """The ``distributed`` module, or an ImportError naming the extra that installs it.
+
+    Returns
+    -------
+    types.ModuleType
+
+    Raises
+    ------
+    ImportError
+        When dask.distributed is not installed (``pip install 'faultgraph[dask]'``).
+    """
     try:
         import distributed
     except ImportError as exc:  # pragma: no cover - the dev environment has it
@@ -32,7 +42,23 @@ def import_distributed() -> Any:
 
 def resolve_scheduler(scheduler: str | None) -> str | None:
     """``scheduler``, else ``$FAULTGRAPH_SCHEDULER``, else ``None`` (a local cluster); an
-    empty string counts as none."""
+    empty string counts as none.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        A dask address (``tcp://host:port``), a scheduler file, ``"inline"``, or ``None``.
+
+    Returns
+    -------
+    str or None
+        The address stripped of surrounding blanks, or ``None``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``scheduler`` is neither a string nor ``None``.
+    """
     if scheduler is None:
         scheduler = os.environ.get(SCHEDULER_ENV) or None
     if scheduler is not None and not isinstance(scheduler, str):
@@ -55,19 +81,30 @@ def client(scheduler: str | None = None, n_workers: int | None = None, threads_p
 
     Parameters
     ----------
-    scheduler : an existing cluster: ``tcp://host:port`` (any dask address) or the path of
-        a scheduler file (``dask scheduler --scheduler-file FILE``). ``None``: the
+    scheduler : str or None, default None
+        An existing cluster: ``tcp://host:port`` (any dask address) or the path of a
+        scheduler file (``dask scheduler --scheduler-file FILE``). ``None``: the
         ``FAULTGRAPH_SCHEDULER`` environment variable, and when that is unset a
         ``LocalCluster`` of worker processes on 127.0.0.1, without dashboard, closed on exit.
-    n_workers : worker processes of the local cluster (default: the CPUs this process may use).
-    threads_per_worker : threads per local worker (1: one task per process at a time).
-    connect_timeout : seconds to wait for an existing scheduler (default: dask's, 30 s).
+    n_workers : int or None, default None
+        Worker processes of the local cluster (default: the CPUs this process may use).
+    threads_per_worker : int, default 1
+        Threads per local worker (1: one task per process at a time).
+    connect_timeout : float or None, default None
+        Seconds to wait for an existing scheduler (default: dask's, 30 s).
+
+    Yields
+    ------
+    distributed.Client
+        Closed on exit (and the local cluster with it).
 
     Raises
     ------
-    ImportError : dask.distributed is not installed (``pip install 'faultgraph[dask]'``).
-    InvalidInputError : a bad ``n_workers``/``threads_per_worker``, ``scheduler='inline'``, or
-        a scheduler that cannot be reached.
+    ImportError
+        When dask.distributed is not installed (``pip install 'faultgraph[dask]'``).
+    InvalidInputError
+        A bad ``n_workers``/``threads_per_worker``, ``scheduler='inline'``, or a scheduler
+        that cannot be reached.
     """
     address = resolve_scheduler(scheduler)
     if address == INLINE:

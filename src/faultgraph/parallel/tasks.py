@@ -84,23 +84,37 @@ def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, scheduler: str 
 
     Parameters
     ----------
-    fn : a picklable function of one item (module level, or a ``functools.partial`` of one);
+    fn : callable
+        A picklable function of one item (module level, or a ``functools.partial`` of one);
         what it returns travels back to this process, so keep it small (write big results
         where they belong, from the worker).
-    items : the items (small: paths, names, options).
-    scheduler : an existing cluster (address or scheduler file, see :func:`client`);
-        ``"inline"``: in this process. ``None``: ``$FAULTGRAPH_SCHEDULER``, else a
-        ``LocalCluster`` for this call.
-    n_workers : local cluster size (default: the CPUs); ``0``: in this process, without dask.
-    keys : one label per item for the results (default: the item's position).
-    progress : called as ``progress(done, total)`` after each item finishes (in this process).
-    client : an open ``distributed.Client`` to use (``scheduler`` and ``n_workers`` are then
-        ignored); it stays open.
+    items : Sequence
+        The items (small: paths, names, options).
+    scheduler : str or None, default None
+        An existing cluster (address or scheduler file, see :func:`client`); ``"inline"``:
+        in this process. ``None``: ``$FAULTGRAPH_SCHEDULER``, else a ``LocalCluster`` for
+        this call.
+    n_workers : int or None, default None
+        Local cluster size (default: the CPUs); ``0``: in this process, without dask.
+    keys : Sequence or None, default None
+        One label per item for the results (default: the item's position).
+    progress : callable or None, default None
+        Called as ``progress(done, total)`` after each item finishes (in this process).
+    client : distributed.Client or None, default None
+        An open client to use (``scheduler`` and ``n_workers`` are then ignored); it stays
+        open.
 
     Returns
     -------
-    One :class:`TaskResult` per item, in the order of ``items``. An item whose call raised
-    (or whose worker died) has ``ok`` false and the error's text; the others go on.
+    list of TaskResult
+        One per item, in the order of ``items``. An item whose call raised (or whose worker
+        died) has ``ok`` false and the error's text; the others go on.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``n_workers`` is not an integer >= 0, or ``keys`` does not give one key per
+        item.
     """
     items = list(items)
     labels = _check(items, keys, n_workers)
