@@ -650,7 +650,7 @@ def main() -> None:
                     "one (SMD *report* is never chosen on), and its headline on the one left out, beside the "
                     "default's, the best faultgraph method's and the best baseline's there.", "",
                     markdown_table(loo), ""]
-    parts[3:3] = summary
+    parts[4:4] = summary  # after the title and the paragraph that opens the report
     write_report(parts, args.out)
 
 
