@@ -60,6 +60,8 @@ MODULES = [
     "parallel/__init__.py",
     "parallel/cluster.py",
     "parallel/tasks.py",
+    "discovery/screen.py",
+    "discovery/backend.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

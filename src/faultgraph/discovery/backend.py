@@ -28,8 +28,25 @@ def _torch() -> Any:
 
 
 def resolve_device(device: str | None) -> Any:
-    """``None`` (NumPy), or the ``torch.device`` of ``device`` ('cpu', 'cuda', 'cuda:1');
-    an ``InvalidInputError`` naming ``device`` when PyTorch cannot use it here."""
+    """``None`` (NumPy), or the ``torch.device`` of ``device``.
+
+    Parameters
+    ----------
+    device : str or None
+        ``None``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+
+    Returns
+    -------
+    torch.device or None
+
+    Raises
+    ------
+    InvalidInputError
+        Naming ``device``, when it is no such name or names CUDA on a machine where
+        PyTorch sees no GPU.
+    ImportError
+        When a device is named and PyTorch is not installed.
+    """
     if device is None:
         return None
     if not isinstance(device, str):
@@ -50,7 +67,27 @@ def resolve_device(device: str | None) -> Any:
 def second_moments(X: np.ndarray, *, standardize: bool, device: str | None = None) -> np.ndarray:
     """``S = XᵀX / n`` of the centred (and optionally unit-variance) columns of ``X``, on
     ``device`` (float64); the same as :func:`faultgraph.discovery.second_moments` up to
-    rounding. The caller's array is left as it was."""
+    rounding. The caller's array is left as it was.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The data.
+    standardize : bool
+        Scale the columns to unit variance (``S`` is then the correlation matrix).
+    device : str or None, default None
+        ``None``: NumPy; else a PyTorch device (see :func:`resolve_device`).
+
+    Returns
+    -------
+    ndarray of shape (d, d)
+        float64, on the CPU.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``device`` cannot be used (see :func:`resolve_device`).
+    """
     dev = resolve_device(device)
     if dev is None:
         from faultgraph.discovery.learner import second_moments as on_numpy
@@ -68,7 +105,27 @@ def second_moments(X: np.ndarray, *, standardize: bool, device: str | None = Non
 
 def inverse(S: np.ndarray, *, device: str | None = None) -> np.ndarray:
     """``S⁻¹`` of a symmetric positive definite ``(d, d)`` matrix on ``device``
-    (Cholesky, float64)."""
+    (Cholesky, float64; the general inverse when ``S`` is not positive definite to
+    working precision).
+
+    Parameters
+    ----------
+    S : ndarray of shape (d, d)
+        Symmetric positive definite.
+    device : str or None, default None
+        ``None``: :func:`numpy.linalg.inv`; else a PyTorch device (see
+        :func:`resolve_device`).
+
+    Returns
+    -------
+    ndarray of shape (d, d)
+        float64, on the CPU.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``device`` cannot be used (see :func:`resolve_device`).
+    """
     dev = resolve_device(device)
     if dev is None:
         return np.linalg.inv(S)

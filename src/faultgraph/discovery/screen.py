@@ -58,23 +58,36 @@ def candidate_parents(S: np.ndarray, n: int, *, alpha: float = 0.5, marginal_top
 
     Parameters
     ----------
-    S : (d, d) array, the second-moment matrix ``XᵀX/n`` of centred data.
-    n : rows behind ``S``.
-    alpha : family-wise level of the screening tests (Bonferroni over the pairs).
-    marginal_top : also each node's this many most correlated nodes (both ways): a parent
-        whose partial correlation nearly cancels (its paths through the node's children
-        and their other parents) is still a candidate (ER2, d = 500: order violations
-        2 → 0, parents missed 18 → 8 with 3). Extra candidates cost little: a placed
+    S : ndarray of shape (d, d)
+        The second-moment matrix ``XᵀX/n`` of centred data.
+    n : int
+        Rows behind ``S``.
+    alpha : float, default 0.5
+        Family-wise level of the screening tests (Bonferroni over the pairs), in (0, 1).
+    marginal_top : int, default 3
+        Also each node's this many most correlated nodes (both ways): a parent whose
+        partial correlation nearly cancels (its paths through the node's children and their
+        other parents) is still a candidate. Extra candidates cost little: a placed
         non-parent gets weight zero, and the order stays right (it conditions on placed
-        nodes only, none of them a descendant).
-    max_candidates : keep at most this many per node (the strongest); ``None``: all.
-    allowed : (d, d) bool, edges the prior allows (others are never candidates).
-    device : where to invert ``S`` (:mod:`~faultgraph.discovery.backend`: ``None`` NumPy,
+        nodes only, none of them a descendant). See CHANGELOG.md for how 3 was chosen.
+    max_candidates : int or None, default None
+        Keep at most this many per node (the strongest); ``None``: all.
+    allowed : ndarray of bool, shape (d, d), optional
+        Edges the prior allows (others are never candidates).
+    device : str or None, default None
+        Where to invert ``S`` (:mod:`~faultgraph.discovery.backend`: ``None`` NumPy,
         ``'cuda'`` a GPU through PyTorch).
 
     Returns
     -------
-    (d, d) bool, symmetric but for ``allowed``, no diagonal.
+    ndarray of bool, shape (d, d)
+        Symmetric but for ``allowed``, no diagonal.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``alpha`` is outside (0, 1), ``marginal_top`` is not an integer >= 0,
+        ``max_candidates`` is not an integer >= 1 or None, or ``device`` cannot be used.
     """
     d = S.shape[0]
     if not 0 < alpha < 1:
@@ -124,13 +137,25 @@ def conditional_variance_order(S: np.ndarray, C: np.ndarray, *, required: np.nda
 
     Parameters
     ----------
-    S : (d, d) second-moment matrix.
-    C : (d, d) bool candidate parents (``C[i, j]``: ``i`` may be a parent of ``j``).
-    required : (d, d) bool edges that must be kept: a node comes after its required parents.
+    S : ndarray of shape (d, d)
+        Second-moment matrix.
+    C : ndarray of bool, shape (d, d)
+        Candidate parents (``C[i, j]``: ``i`` may be a parent of ``j``).
+    required : ndarray of bool, shape (d, d), optional
+        Edges that must be kept: a node comes after its required parents.
+    callback : callable or None, default None
+        Called with ``{"step", "steps", "h"}`` (``h`` always 0.0) about every ``d // 20``
+        placed nodes.
 
     Returns
     -------
-    (d,) int array, the order (sources first).
+    ndarray of int, shape (d,)
+        The order (sources first).
+
+    Raises
+    ------
+    InvalidInputError
+        When the required edges form a cycle.
     """
     d = S.shape[0]
     C = np.asarray(C, dtype=bool)
@@ -165,16 +190,40 @@ def screened_linear(S: np.ndarray, *, lambda1: float = 0.0, n_vars: int | None =
                     **_: Any) -> OptimizerResult:
     """A DAG's weights from ``S`` by screening, ordering and least squares (the module's
     three steps), with the optimisers' signature, so :class:`StructureLearner` can use it
-    in their place (``screen=True``). ``lambda1`` is not used (the screen's tests and the
-    learner's threshold do its work); the result is acyclic by construction (``h = 0``).
+    in their place (``screen=True``). The result is acyclic by construction (``h = 0``).
 
     Parameters
     ----------
-    S : (d, d) second-moment matrix (present-time variables only: no lags).
-    n_vars : must be ``d`` (lagged candidates are not supported).
-    allowed, unpenalized : (d, d) bool, the prior's allowed and required edges.
-    n_samples : rows behind ``S`` (the screen's tests need it).
-    alpha, max_candidates, device : the screen's (:func:`candidate_parents`).
+    S : ndarray of shape (d, d)
+        Second-moment matrix (present-time variables only: no lags).
+    lambda1 : float, default 0.0
+        Not used (the screen's tests and the learner's threshold do its work); accepted
+        for the optimisers' signature.
+    n_vars : int or None, default None
+        Must be ``d`` (lagged candidates are not supported).
+    allowed, unpenalized : ndarray of bool, shape (d, d), optional
+        The prior's allowed and required edges.
+    n_samples : int
+        Rows behind ``S`` (the screen's tests need it).
+    alpha, max_candidates, device
+        The screen's (:func:`candidate_parents`).
+    callback : callable or None, default None
+        Progress of the ordering (:func:`conditional_variance_order`).
+    **_
+        Other optimiser options, ignored.
+
+    Returns
+    -------
+    OptimizerResult
+        The weights ``W`` (each node regressed on its placed candidates and required
+        parents), ``h = 0``, the least-squares loss, 0 outer iterations, ``d`` steps,
+        converged.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``S`` is not square, ``n_vars`` differs from ``d``, or the screen's options
+        are invalid (see :func:`candidate_parents`).
     """
     if S.ndim != 2 or S.shape[0] != S.shape[1]:
         raise InvalidInputError(f"S must be a square (d, d) matrix, got shape {S.shape}")
