@@ -402,3 +402,29 @@ def test_fit_passes_the_calibration_options_to_the_model(fitted_case, tmp_path):
     result = run("fit", str(folder / "case" / "normal.csv"), "--label", "s0_cpu", "--soft-cap", "30",
                  "--out", str(tmp_path / "l"))
     assert result.exit_code == 2 and "--soft-cap apply to anomaly detection" in result.stderr
+
+
+def test_ensembles_and_honest_effects_through_the_command_line(tmp_path):
+    assert run("simulate", "faults", "--nodes", "8", "--samples", "1500", "--seed", "1",
+               "--out", str(tmp_path / "lab")).exit_code == 0
+    truth = json.loads((tmp_path / "lab" / "truth.json").read_text())
+    result = run("fit", str(tmp_path / "lab" / "data.csv"), "--label", "fault", "--lags", "1", "--bootstrap", "10",
+                 "--out", str(tmp_path / "lm"))
+    assert result.exit_code == 0, result.output
+    result = run("effects", str(tmp_path / "lm"), "--target", "fault", "--out", str(tmp_path / "e.json"))
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "e.json").read_text())
+    assert doc["n_graphs"] == 10 and doc["lags"] == 1 and "Certain causes of fault" in result.stdout
+    entries = {e["node"]: e for e in doc["scores"]}
+    assert set(entries) == set(truth["nodes"])
+    for e in entries.values():
+        assert {"identified", "ate_bounds", "confidence"} <= set(e) and 0 <= e["confidence"] <= 1
+    # an anomaly-detection model refuses --bootstrap; discover marks each edge's confidence
+    result = run("fit", str(tmp_path / "lab" / "data.csv"), "--bootstrap", "10", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 2 and "--bootstrap applies to a label model" in result.stderr
+    result = run("discover", str(tmp_path / "lab" / "data.csv"), "--bootstrap", "10", "--out",
+                 str(tmp_path / "g.json"), "--quiet")
+    assert result.exit_code == 0, result.output
+    graph = json.loads((tmp_path / "g.json").read_text())
+    assert graph["n_graphs"] == 10
+    assert all(0 <= e["confidence"] <= 1 and 0 <= e["reversed"] <= 1 and "oriented" in e for e in graph["edges"])

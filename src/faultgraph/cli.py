@@ -40,6 +40,12 @@ ModelDir = Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folde
 Force = Annotated[bool, typer.Option(
     "--force", help="Fit even with fewer rows than candidate parents or an estimated time past the limit "
                     "(never past the memory limit).")]
+Bootstrap = Annotated[int, typer.Option(
+    min=0, help="Also learn this many graphs on block-bootstrap resamples (on Dask): each edge's confidence, "
+                "and effects whose intervals carry the graph's uncertainty (0: one graph).")]
+Scheduler = Annotated[Optional[str], typer.Option(
+    envvar="FAULTGRAPH_SCHEDULER", help="Dask scheduler (tcp://HOST:PORT) for the resamples; default a local "
+                                        "cluster.")]
 Graph = Annotated[Optional[Path], typer.Option(
     help="A known graph, used as given (its edges and no other, a metric's own past aside): a CSV of "
          "cause,effect rows or a graph.json; names may be glob patterns.")]
@@ -83,6 +89,8 @@ def discover(
                                                        "PyTorch there (the torch extra).")] = None,
     resample: Resample = None,
     truth: Annotated[Optional[Path], typer.Option(help="truth.json to score the learned graph against.")] = None,
+    bootstrap: Bootstrap = 0,
+    scheduler: Scheduler = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -95,20 +103,33 @@ def discover(
         config = LearnConfig(method=method, lambda1=lambda1, threshold=threshold, standardize=standardize,
                              max_gap=max_gap, lags=lags, refine=refine, screen=screen, device=device)
         steps = 5 if method is Learner.DAGMA else 100
-        with progress(f"learning ({method.value})", steps, enabled=not quiet) as update:
-            learned = wf.learn_graph(frame, config, prior=wf.load_prior(prior, graph=graph), truth=truth,
-                                     callback=learner_progress(update), force=force)
+        knowledge = wf.load_prior(prior, graph=graph)
+        if bootstrap:  # the graph on all rows, then one on each resample
+            with progress(f"learning 1 + {bootstrap} graphs", bootstrap, enabled=not quiet) as update:
+                ensemble = wf.learn_graph_ensemble(frame, config, n_graphs=bootstrap, prior=knowledge,
+                                                   scheduler=scheduler, progress=lambda done, total: update(
+                                                       completed=done, total=total))
+            learned, result = ensemble.result, ensemble.to_dict()
+        else:
+            with progress(f"learning ({method.value})", steps, enabled=not quiet) as update:
+                learned = wf.learn_graph(frame, config, prior=knowledge, truth=truth,
+                                         callback=learner_progress(update), force=force)
+            result = learned.to_dict()
+        if truth is not None and learned.accuracy is None:
+            result["accuracy"] = wf.score_against(truth, learned.graph).to_dict()
         for name, reason in learned.dropped.items():
             say(f"dropped metric {name!r}: {reason}")
-        result = learned.to_dict()
         write_json_atomic(out, result)
         if not quiet:
             lagged = f" and {len(result['lagged_edges'])} lagged edges" if result.get("lagged_edges") else ""
             say(f"{len(result['edges'])} edges{lagged} among {len(result['nodes'])} metrics in "
                 f"{result['elapsed_s']:.2f} s; wrote {out}")
-            if learned.accuracy is not None:
-                a = learned.accuracy
+            if "accuracy" in result:
+                a = result["accuracy"]
                 say(f"against {truth}: SHD {a['shd']}, TPR {a['tpr']:.2f}, FDR {a['fdr']:.2f}")
+            if bootstrap:
+                say(f"{len(result['low_confidence_edges'])} edges held by fewer than half of the {bootstrap} "
+                    "resampled graphs (low_confidence_edges)")
 
 
 @app.command()
@@ -120,8 +141,9 @@ def fit(
     label: Annotated[Optional[str], typer.Option(
         help="0/1 fault-label column: learn to identify faults from labels (the paper's setting). "
              "Without it, learn what normal looks like and flag what the causal model cannot explain.")] = None,
-    lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (unsupervised).")] =
-        DEFAULTS.lags,
+    lags: Annotated[Optional[int], typer.Option(
+        min=0, help=f"Past steps that may act as causes (default {DEFAULTS.lags} without --label, 0 with it).",
+        show_default=False)] = None,
     method: Annotated[Learner, typer.Option(help="Structure learner.")] = Learner.DAGMA,
     lambda1: Annotated[Optional[float], typer.Option(
         help="L1 penalty of the structure learner (default without --label: max(0.03, sqrt(2 log k / n)) for n "
@@ -157,6 +179,8 @@ def fit(
     holdout: Annotated[float, typer.Option(
         min=0.0, max=0.9, help="Calibration (off at 0): read the alarm threshold on this held-back share of the "
                                "training rows, not on the rows fitted.")] = DEFAULTS.holdout,
+    bootstrap: Bootstrap = 0,
+    scheduler: Scheduler = None,
     resample: Resample = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -172,41 +196,21 @@ def fit(
             raise InvalidInputError(f"{', '.join(given)} apply to anomaly detection (fit without --label); "
                                     f"with --label {label!r}, leave them out")
         frame = wf.load_metrics(data, resample=resample)
-        config = FitConfig(label=label, detector=DetectorConfig(
-            lags=lags, method=method, lambda1=lambda1, threshold=threshold, max_gap=max_gap, risk=risk,
+        if label is None and bootstrap:
+            raise InvalidInputError("--bootstrap applies to a label model (fit with --label); an anomaly-detection "
+                                    "model learns one graph")
+        config = FitConfig(label=label, label_lags=lags or 0, bootstrap=bootstrap, detector=DetectorConfig(
+            lags=DEFAULTS.lags if lags is None else lags, method=method, lambda1=lambda1, threshold=threshold, max_gap=max_gap, risk=risk,
             combine=combine, scoring=score, drift_window=drift_window, background_window=background_window,
             scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout))
         what = ("learning the lagged causal graph of normal behaviour" if label is None
                 else "learning the graph and the label's equation")
         with progress(what, enabled=not quiet):
-            model = wf.fit_model(frame, config, prior=wf.load_prior(prior, graph=graph), force=force)
+            model = wf.fit_model(frame, config, prior=wf.load_prior(prior, graph=graph), force=force,
+                                 scheduler=scheduler)
         model.save(out)
         for line in wf.fit_summary(model, out):
             say(line)
-
-
-@app.command()
-def effects(
-    model_dir: ModelDir,
-    target: Annotated[str, typer.Option(help="Node whose causes to quantify (usually the label).")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write effects.json.")],
-    paths: Annotated[int, typer.Option(min=1, help="Strongest paths to report per node.")] = 3,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the intervals (0: none; else at "
-                                                          "least 10).")] = 50,
-    seed: Annotated[int, typer.Option(help="Random seed (Monte Carlo and bootstrap).")] = 0,
-) -> None:
-    """ATE of every metric on TARGET with an interval, causal scores S_i and propagation paths."""
-    from faultgraph import workflows as wf
-    from faultgraph.io import write_json_atomic
-
-    with errors():
-        with progress("computing effects"):
-            scores, result = wf.effects_document(model_dir, target, n_paths=paths, n_bootstrap=bootstrap,
-                                                 random_state=seed, option_names={"n_bootstrap": "--bootstrap"})
-        write_json_atomic(out, result)
-        for s in scores.scores[:5]:
-            print(f"{s.node:<28} S={s.score:.3f}  ATE={s.ate:+.4f} [{s.ci_low:+.4f}, {s.ci_high:+.4f}]")
-        say(f"wrote {out}")
 
 
 @app.command()

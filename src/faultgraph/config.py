@@ -174,7 +174,7 @@ class DetectorConfig(_Config):
 
 
 #: The detector options that a labelled fit (``FaultIdentifier``) does not read.
-UNSUPERVISED_ONLY: tuple[str, ...] = ("lags", "risk", "combine", "scoring", "drift_window", "background_window",
+UNSUPERVISED_ONLY: tuple[str, ...] = ("risk", "combine", "scoring", "drift_window", "background_window",
                                        "scale_floor", "soft_cap", "holdout")
 
 #: ``explain``'s options that only its case mode (which fits a detector) reads.
@@ -187,6 +187,10 @@ class FitConfig(_Config):
 
     label: str | None = None
     detector: DetectorConfig = field(default_factory=DetectorConfig)
+    #: with a label: past steps offered as candidate parents (time orients what it can)
+    label_lags: int = 0
+    #: with a label: graphs in the ensemble on block-bootstrap resamples (0: one graph)
+    bootstrap: int = 0
 
 
 @dataclass(frozen=True)

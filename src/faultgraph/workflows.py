@@ -313,7 +313,8 @@ def detector_from_config(config: DetectorConfig = DetectorConfig(), *, prior: Pr
 
 
 def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: PriorKnowledge | None = None,
-              force: bool = False) -> CausalDetector | FaultIdentifier:
+              force: bool = False, scheduler: str | None = None, n_workers: int | None = None
+              ) -> CausalDetector | FaultIdentifier:
     """Fit a model on ``frame``.
 
     Without ``config.label`` a causal detector of normal behaviour (anomaly detection);
@@ -334,6 +335,12 @@ def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: Pr
         Fit even where the budget check (:mod:`faultgraph._budget`) refuses: fewer rows than
         candidate parents, or an estimated time past the limit; never past the memory limit.
 
+    scheduler : str, optional
+        A label model's ensemble (``config.bootstrap``) on this Dask scheduler; default a
+        LocalCluster (or ``$FAULTGRAPH_SCHEDULER``).
+    n_workers : int, optional
+        Local workers for that ensemble; 0 runs it in this process.
+
     Returns
     -------
     CausalDetector or FaultIdentifier
@@ -347,12 +354,9 @@ def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: Pr
     if config.label is None:
         with fit_limits(force):
             return detector_from_config(config.detector, prior=prior).fit(frame)
-    from faultgraph.detect import FaultIdentifier
-
-    d = config.detector
     with fit_limits(force):
-        return FaultIdentifier(config.label, method=str(d.method), lambda1=d.lambda1, threshold=d.threshold,
-                               prior=prior, max_gap=d.max_gap).fit(frame)
+        return fit_label_model(frame, config, prior=prior, lags=config.label_lags, bootstrap=config.bootstrap,
+                               scheduler=scheduler, n_workers=n_workers)
 
 
 def model_task(path: str | Path) -> str:
@@ -1142,7 +1146,6 @@ def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_
         ``target`` is not a node.
     """
     from faultgraph.detect import FaultIdentifier
-    from faultgraph.effects import causal_scores, propagation_paths
     from faultgraph.effects.ate import MIN_BOOTSTRAP
 
     if 0 < n_bootstrap < MIN_BOOTSTRAP:  # the library's rule, named as the caller knows the option
@@ -1154,12 +1157,8 @@ def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_
         raise InvalidInputError(f"{str(model_dir)!r} is an anomaly-detection model (fitted without --label): "
                                 "effects on a label need `faultgraph fit DATA --label COLUMN --out MODEL_DIR`; "
                                 "for the causes of an incident use `faultgraph explain`")
-    model = FaultIdentifier.load(model_dir)
-    scores = causal_scores(model.sem_, target, n_bootstrap=n_bootstrap, random_state=random_state)
-    result = scores.to_dict()
-    for entry in result["scores"]:
-        entry["paths"] = [p.to_dict() for p in propagation_paths(model.sem_, entry["node"], target, n_paths)]
-    return scores, result
+    return effects_report(FaultIdentifier.load(model_dir), target, n_paths=n_paths, n_bootstrap=n_bootstrap,
+                          random_state=random_state)
 
 
 # --- effects that say how sure they are; graph ensembles (issue 18) -----------------------
