@@ -62,6 +62,12 @@ MODULES = [
     "parallel/tasks.py",
     "discovery/screen.py",
     "discovery/backend.py",
+    "services.py",
+    "_budget.py",
+    "io/metrics.py",
+    "io/model.py",
+    "io/migrations.py",
+    "io/prometheus.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -60,10 +60,28 @@ _LIMITS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
 @contextlib.contextmanager
 def limits(*, max_seconds: float | None = None, max_memory: float | None = None,
            force: bool | None = None) -> Iterator[None]:
-    """Set the fit limits inside a ``with`` block: ``max_seconds`` (estimated time),
-    ``max_memory`` (bytes; default :data:`MEMORY_SHARE` of the machine's memory) and
-    ``force`` (fit despite too few rows or too long an estimate). Unset values keep the
-    enclosing block's."""
+    """Set the fit limits inside a ``with`` block. Unset values keep the enclosing block's.
+
+    Parameters
+    ----------
+    max_seconds : float or None, default None
+        The longest estimated time a fit may take (default :data:`MAX_SECONDS`), > 0.
+    max_memory : float or None, default None
+        The most memory a fit may need, in bytes, > 0 (default :data:`MEMORY_SHARE` of the
+        machine's memory).
+    force : bool or None, default None
+        Fit despite too few rows or too long an estimate (not despite the memory limit).
+
+    Yields
+    ------
+    None
+
+    Raises
+    ------
+    InvalidInputError
+        When ``max_seconds`` or ``max_memory`` is not a positive number, or ``force`` is
+        not a bool.
+    """
     current = dict(_LIMITS.get())
     if max_seconds is not None:
         if not isinstance(max_seconds, (int, float)) or isinstance(max_seconds, bool) or not max_seconds > 0:
@@ -85,7 +103,12 @@ def limits(*, max_seconds: float | None = None, max_memory: float | None = None,
 
 
 def machine_memory() -> float:
-    """The machine's physical memory in bytes (8 GiB where it cannot be read)."""
+    """The machine's physical memory in bytes (8 GiB where it cannot be read).
+
+    Returns
+    -------
+    float
+    """
     try:
         return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
@@ -94,9 +117,25 @@ def machine_memory() -> float:
 
 @dataclass(frozen=True)
 class FitEstimate:
-    """The estimated cost of one structure fit: ``seconds`` and ``memory`` (bytes) for
-    ``rows`` rows, ``metrics`` metrics, ``lags`` lags (``candidates = metrics × (lags + 1)``
-    candidate parents per metric), with or without the greedy ``refine``."""
+    """The estimated cost of one structure fit.
+
+    Parameters
+    ----------
+    rows : int
+        Rows ``n``.
+    metrics : int
+        Metrics ``d``.
+    lags : int
+        Lags ``p``.
+    candidates : int
+        Candidate parents per metric, ``k = d × (p + 1)``.
+    refine : bool
+        Whether the greedy refinement runs.
+    seconds : float
+        Estimated time.
+    memory : float
+        Estimated memory, in bytes.
+    """
 
     rows: int
     metrics: int
@@ -107,6 +146,12 @@ class FitEstimate:
     memory: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields by name.
+
+        Returns
+        -------
+        dict
+        """
         return {"rows": self.rows, "metrics": self.metrics, "lags": self.lags, "candidates": self.candidates,
                 "refine": self.refine, "seconds": self.seconds, "memory": self.memory}
 
@@ -117,12 +162,30 @@ class FitEstimate:
 
 
 def estimate(rows: int, metrics: int, lags: int = 0, *, refine: bool = False) -> FitEstimate:
-    """The cost of a structure fit (module docstring): time ``ITERATIONS × (SECONDS_PER_FLOP ×
-    (k²d + d³) + SECONDS_PER_ITERATION)`` plus the second moments (``n k²``), the inverse
-    (``k³``) and, with ``refine``, ``REFINE_SECONDS_AT_100 × (d/100)^REFINE_POWER``; memory:
-    the lagged design and its centred copy (``2 n k``), the moments and their inverse
-    (``2 k²``), the solver's weights, gradients and quasi-Newton history (``~30 k d``) and
-    the acyclicity's ``d × d`` factors (``~6 d²``), 8 bytes each."""
+    """The cost of a structure fit (module docstring).
+
+    Time: ``ITERATIONS × (SECONDS_PER_FLOP × (k²d + d³) + SECONDS_PER_ITERATION)`` plus the
+    second moments (``n k²``), the inverse (``k³``) and, with ``refine``,
+    ``REFINE_SECONDS_AT_100 × (d/100)^REFINE_POWER``. Memory: the lagged design and its
+    centred copy (``2 n k``), the moments and their inverse (``2 k²``), the solver's
+    weights, gradients and quasi-Newton history (``~30 k d``) and the acyclicity's ``d × d``
+    factors (``~6 d²``), 8 bytes each.
+
+    Parameters
+    ----------
+    rows : int
+        Rows ``n``.
+    metrics : int
+        Metrics ``d``.
+    lags : int, default 0
+        Lags ``p`` (``k = d (p + 1)`` candidate parents per metric).
+    refine : bool, default False
+        Whether the greedy refinement runs.
+
+    Returns
+    -------
+    FitEstimate
+    """
     n, d, p = int(rows), int(metrics), int(lags)
     k = d * (p + 1)
     seconds = (ITERATIONS * (SECONDS_PER_FLOP * (k * k * d + d**3) + SECONDS_PER_ITERATION)
@@ -135,9 +198,34 @@ def estimate(rows: int, metrics: int, lags: int = 0, *, refine: bool = False) ->
 
 def check_fit(rows: int, metrics: int, lags: int = 0, *, refine: bool = False, what: str = "the structure fit"
               ) -> FitEstimate:
-    """Refuse (``InvalidInputError``) a fit that is undetermined or cannot finish within the
-    :func:`limits`; return its :class:`FitEstimate` otherwise. The message names the numbers
-    and what makes the fit feasible: more rows, fewer metrics, fewer lags, ``force``."""
+    """Refuse a fit that is undetermined or cannot finish within the :func:`limits`.
+
+    Parameters
+    ----------
+    rows : int
+        Rows ``n``.
+    metrics : int
+        Metrics ``d``.
+    lags : int, default 0
+        Lags ``p``.
+    refine : bool, default False
+        Whether the greedy refinement runs.
+    what : str, default "the structure fit"
+        What is fitted, for the messages.
+
+    Returns
+    -------
+    FitEstimate
+        The estimate, when the fit may start.
+
+    Raises
+    ------
+    InvalidInputError
+        When fewer than 3 rows remain after the lags; when ``n − p <= k`` (unless
+        ``force``); when the estimated memory is over the limit; or when the estimated time
+        is over the limit (unless ``force``). The message names the numbers and what makes
+        the fit feasible: more rows, fewer metrics, fewer lags, no refinement, ``force``.
+    """
     state = _LIMITS.get()
     force = bool(state["force"])
     max_seconds = float(state["max_seconds"])

@@ -67,6 +67,16 @@ def parse_labels(metric: str) -> tuple[str, dict[str, str]]:
     A name without ``{...}`` (or with braces that do not end the name) has no labels:
     ``("cpu", {})``. Values may be quoted with ``"`` or ``'`` (escapes ``\\"`` read as
     ``"``) or bare (``cpu{job=db}``).
+
+    Parameters
+    ----------
+    metric : str
+        The series name (converted with ``str``; surrounding blanks ignored).
+
+    Returns
+    -------
+    tuple of (str, dict of str to str)
+        The name and its labels.
     """
     text = str(metric).strip()
     if not text.endswith("}") or "{" not in text:
@@ -83,8 +93,22 @@ def parse_labels(metric: str) -> tuple[str, dict[str, str]]:
 @dataclass(frozen=True)
 class ServiceMap:
     """Patterns → service, tried in order against the whole metric name (see the module
-    docstring). ``rules`` holds ``(pattern, service)`` as written; ``source`` names the
-    file, for messages."""
+    docstring).
+
+    Parameters
+    ----------
+    rules : tuple of (str, str)
+        ``(pattern, service)`` as written: a glob pattern, or ``re:`` and a regular
+        expression (searched; the service may refer to its groups, ``\\1``).
+    source : str, default "service map"
+        Names the file, for messages.
+
+    Raises
+    ------
+    InvalidInputError
+        When a pattern is empty or not text, a service name is empty or not text, or a
+        ``re:`` pattern is no valid regular expression.
+    """
 
     rules: tuple[tuple[str, str], ...]
     source: str = "service map"
@@ -109,7 +133,24 @@ class ServiceMap:
 
     @classmethod
     def coerce(cls, value: ServiceMap | Mapping[str, str] | str | Path | None) -> ServiceMap | None:
-        """A :class:`ServiceMap` from itself, a mapping ``{pattern: service}``, a YAML path, or ``None``."""
+        """A :class:`ServiceMap` from itself, a mapping ``{pattern: service}``, a YAML path, or
+        ``None``.
+
+        Parameters
+        ----------
+        value : ServiceMap or Mapping or str or Path or None
+            A map, its rules as a mapping (in order), or a YAML file (:func:`load_service_map`).
+
+        Returns
+        -------
+        ServiceMap or None
+            ``None`` for ``None``.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``value`` is of another type, or its rules or file are invalid.
+        """
         if value is None or isinstance(value, ServiceMap):
             return value
         if isinstance(value, Mapping):
@@ -120,7 +161,25 @@ class ServiceMap:
                                 f"got {type(value).__name__}")
 
     def lookup(self, metric: str) -> str | None:
-        """The service of the first rule matching ``metric`` (a regex's groups expanded), or ``None``."""
+        """The service of the first rule matching ``metric`` (a regex's groups expanded), or
+        ``None``.
+
+        Parameters
+        ----------
+        metric : str
+            The whole metric name, labels included.
+
+        Returns
+        -------
+        str or None
+            The service, stripped; ``None`` when no rule matches (or an expanded service is
+            blank).
+
+        Raises
+        ------
+        InvalidInputError
+            When a service refers to a group its pattern lacks.
+        """
         for find, service, pattern in self._compiled:  # type: ignore[attr-defined]
             m = find(metric)
             if m is None:
@@ -135,13 +194,34 @@ class ServiceMap:
         return None
 
     def to_dict(self) -> dict[str, str]:
+        """The rules as ``{pattern: service}``, in order.
+
+        Returns
+        -------
+        dict of str to str
+        """
         return dict(self.rules)
 
 
 def load_service_map(path: str | Path) -> ServiceMap:
     """Read a service map: a YAML mapping ``pattern: service`` (in order; optionally under a
-    top-level ``services:`` key). Raises ``InvalidInputError`` naming the file and the entry
-    for anything else."""
+    top-level ``services:`` key).
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file.
+
+    Returns
+    -------
+    ServiceMap
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the file and the entry, when it cannot be read, is not valid YAML, is not a
+        non-empty mapping, or holds an invalid rule.
+    """
     path = Path(path)
     where = f"service map {str(path)!r}"
     try:
@@ -169,7 +249,17 @@ def load_service_map(path: str | Path) -> ServiceMap:
 def name_rule(metric: str) -> str:
     """The service by name alone (rule 3 of the module docstring): the first part before
     ``|``; else, without its unit suffixes, the part before the last ``_ : . /``; else the
-    name itself."""
+    name itself.
+
+    Parameters
+    ----------
+    metric : str
+        A metric name without labels.
+
+    Returns
+    -------
+    str
+    """
     text = str(metric).strip()
     if "|" in text:
         head = text.split("|", 1)[0].strip()
@@ -202,6 +292,26 @@ def service_of(metric: str, *, labels_order: Sequence[str] = LABELS_ORDER,
 
     >>> service_of('latency_ms{service="db"}'), service_of("db_latency_ms"), service_of("s6_errors")
     ('db', 'db', 's6')
+
+    Parameters
+    ----------
+    metric : str
+        The metric name, with Prometheus labels if it has them.
+    labels_order : Sequence of str, default LABELS_ORDER
+        Labels that name a service, most telling first (``service``, ``job``, ``app``,
+        ``container``, ``pod``, ``instance``); a blank value is skipped.
+    service_map : ServiceMap or Mapping or str or Path or None, default None
+        Rules pattern → service (see :meth:`ServiceMap.coerce`).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InvalidInputError
+        When ``metric`` is not text, ``labels_order`` is not a sequence of label names, or
+        ``service_map`` is invalid.
     """
     if not isinstance(metric, str):
         raise InvalidInputError(f"metric must be a metric name (text), got {type(metric).__name__} {metric!r:.40}")
@@ -223,6 +333,25 @@ def service_of(metric: str, *, labels_order: Sequence[str] = LABELS_ORDER,
 def services_for(metrics: Iterable[str], *, labels_order: Sequence[str] = LABELS_ORDER,
                  service_map: ServiceMap | Mapping[str, str] | str | Path | None = None) -> dict[str, str]:
     """``{metric: service}`` for each of ``metrics`` (:func:`service_of`; the map read once),
-    the ``services=`` argument of :func:`faultgraph.rca.explain`."""
+    the ``services=`` argument of :func:`faultgraph.rca.explain`.
+
+    Parameters
+    ----------
+    metrics : Iterable of str
+        Metric names.
+    labels_order : Sequence of str, default LABELS_ORDER
+        As for :func:`service_of`.
+    service_map : ServiceMap or Mapping or str or Path or None, default None
+        As for :func:`service_of`.
+
+    Returns
+    -------
+    dict of str to str
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`service_of`.
+    """
     rules = ServiceMap.coerce(service_map)
     return {m: service_of(m, labels_order=labels_order, service_map=rules) for m in metrics}

@@ -49,21 +49,38 @@ def read_metrics(
     time_column: str | None = None,
     on_duplicate: OnDuplicate = "error",
 ) -> pd.DataFrame:
-    """Read a metrics file (``.csv``, ``.csv.gz``/``.csv.bz2``, ``.tsv``, ``.parquet``/``.pq``, ``.json``)
-    into a float64 frame.
-
-    Args:
-        path: the file.
-        layout: ``"wide"``, ``"long"``, or ``"auto"`` (long when the columns are a time
-            column, ``metric`` and ``value``).
-        time_column: the time column; by default the first of ``timestamp``, ``time``,
-            ``ts``, ``datetime``, ``date``, ``unix_timestamp`` present. Without one the
-            index is the row number.
-        on_duplicate: what to do with repeated timestamps: ``"error"`` (default),
-            ``"mean"`` or ``"last"``.
+    """Read a metrics file (``.csv``, ``.csv.gz``/``.csv.bz2``, ``.tsv``, ``.txt``,
+    ``.parquet``/``.pq``, ``.json``) into a float64 frame.
 
     Time values that are text are parsed as dates; numbers above 10⁹ are read as Unix
-    seconds (above 10¹² as milliseconds); smaller numbers stay plain numbers (steps).
+    seconds (above 10¹² as milliseconds); smaller numbers stay plain numbers (steps). A
+    ``.json`` file is a Prometheus ``query_range`` export (:func:`prometheus_to_long`). The
+    frame is then validated by :func:`to_metric_frame`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    layout : {"auto", "wide", "long"}, default "auto"
+        ``"auto"``: long when the columns are a time column, ``metric`` and ``value``.
+    time_column : str or None, default None
+        The time column; by default the first of ``timestamp``, ``time``, ``ts``,
+        ``datetime``, ``date``, ``unix_timestamp`` present. Without one the index is the
+        row number.
+    on_duplicate : {"error", "mean", "last"}, default "error"
+        What to do with repeated timestamps.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One float64 column per metric, sorted by its time (or step) index.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``path`` is not a path, does not exist, is a folder, has an unknown extension,
+        is empty or cannot be parsed, or its content fails :func:`to_metric_frame`'s checks;
+        when ``layout`` or ``on_duplicate`` is not one of the allowed values.
     """
     layout = check_choice("layout", layout, ("auto", "wide", "long"))
     on_duplicate = check_choice("on_duplicate", on_duplicate, ("error", "mean", "last"))
@@ -121,7 +138,25 @@ def prometheus_to_long(path: str | Path) -> pd.DataFrame:
     frame ``timestamp, metric, value``; each series is named ``name{label="value",...}``.
 
     Only range queries are read: each series needs a ``values`` list of ``[time, "value"]``
-    pairs; an instant query's single ``value`` is refused."""
+    pairs; an instant query's single ``value`` is refused.
+
+    Parameters
+    ----------
+    path : str or Path
+        The JSON file (the whole API answer, or its ``data`` object).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``timestamp`` (Unix seconds), ``metric``, ``value``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file cannot be read or is not valid JSON, is not a matrix export, a series
+        is malformed (an instant query, a native histogram, no ``values``, a sample that is
+        not a ``[time, "value"]`` pair of numbers), or it holds no samples.
+    """
     import json
 
     path = Path(path)
@@ -270,7 +305,17 @@ EPOCH_ABOVE = 1e9
 
 
 def epoch_unit(value: float) -> str:
-    """The unit of a Unix time ``value``: milliseconds above 1e12, else seconds."""
+    """The unit of a Unix time ``value``: milliseconds above 1e12, else seconds.
+
+    Parameters
+    ----------
+    value : float
+        A Unix time.
+
+    Returns
+    -------
+    {"ms", "s"}
+    """
     return "ms" if value > 1e12 else "s"
 
 
@@ -341,6 +386,35 @@ def to_metric_frame(
     ``raw`` is a pandas DataFrame, wide or long. Metric columns must hold real numbers (or
     text that parses as numbers); true/false is read as 1/0; dates, durations and complex
     numbers are refused.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        Wide (a time column, if any, and one column per metric) or long (time, metric,
+        value).
+    layout : {"auto", "wide", "long"}, default "auto"
+        As for :func:`read_metrics`.
+    time_column : str or None, default None
+        As for :func:`read_metrics`.
+    on_duplicate : {"error", "mean", "last"}, default "error"
+        As for :func:`read_metrics`.
+    source : str, default "data"
+        What the frame is, for the messages (the file's path when read from one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One float64 column per metric, sorted by its time index (a ``step`` RangeIndex
+        without a time column).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``raw`` is not a DataFrame or is empty; a long layout is malformed (other
+        columns, rows without a metric name, non-numeric values); metric columns are
+        duplicated, not real numbers or hold infinities; times are missing, not times or
+        mixed in format; timestamps repeat with ``on_duplicate="error"``; or ``layout`` or
+        ``on_duplicate`` is not one of the allowed values.
     """
     if not isinstance(raw, pd.DataFrame):
         raise InvalidInputError(

@@ -45,7 +45,17 @@ UNVERSIONED_DETECTOR_DEFAULTS: dict[str, Any] = {"scale_floor": 0.0, "soft_cap":
 
 def detector_params(params: dict[str, Any]) -> dict[str, Any]:
     """A causal detector folder's ``params`` with :data:`UNVERSIONED_DETECTOR_DEFAULTS`
-    filled in where absent (a copy), so an older folder loads as it scored."""
+    filled in where absent (a copy), so an older folder loads as it scored.
+
+    Parameters
+    ----------
+    params : dict
+        The folder's ``params``.
+
+    Returns
+    -------
+    dict
+    """
     return {**UNVERSIONED_DETECTOR_DEFAULTS, **params}
 
 
@@ -55,7 +65,22 @@ MIGRATIONS: dict[int, Callable[[Meta, Arrays], None]] = {1: _v1_to_v2}
 
 def upgrade(meta: Meta, arrays: Arrays, to: int) -> tuple[Meta, Arrays]:
     """``meta`` and ``arrays`` upgraded step by step from their ``schema_version`` to ``to``
-    (in memory; the folder on disk is left as it is)."""
+    (in memory; the folder on disk is left as it is).
+
+    Parameters
+    ----------
+    meta : dict
+        A folder's metadata, with its ``schema_version``; changed in place.
+    arrays : dict of str to ndarray
+        Its arrays; changed in place.
+    to : int
+        The version to reach (each step is a :data:`MIGRATIONS` entry).
+
+    Returns
+    -------
+    tuple of (dict, dict of str to ndarray)
+        ``meta`` and ``arrays``.
+    """
     while meta["schema_version"] < to:
         MIGRATIONS[meta["schema_version"]](meta, arrays)
         meta["schema_version"] += 1

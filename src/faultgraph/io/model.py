@@ -28,7 +28,21 @@ _META, _ARRAYS = "model.json", "arrays.npz"
 
 def file_digest(path: str | Path, algorithm: str = "sha256", prefix: bytes = b"") -> str:
     """The hex digest of ``prefix`` followed by the file's bytes, read 1 MiB at a time (a
-    model's checksum; with ``"sha1"`` and ``b"blob <size>\\0"``, Git's hash of the file)."""
+    model's checksum; with ``"sha1"`` and ``b"blob <size>\\0"``, Git's hash of the file).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    algorithm : str, default "sha256"
+        A :func:`hashlib.new` algorithm name.
+    prefix : bytes, default b""
+        Bytes hashed before the file's.
+
+    Returns
+    -------
+    str
+    """
     digest = hashlib.new(algorithm, prefix)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -37,7 +51,31 @@ def file_digest(path: str | Path, algorithm: str = "sha256", prefix: bytes = b""
 
 
 def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``meta`` and ``arrays`` into the folder ``path`` (created if needed)."""
+    """Write ``meta`` and ``arrays`` into the folder ``path`` (created if needed).
+
+    ``arrays.npz`` is written first (compressed, atomic), then ``model.json`` (atomic) with
+    ``schema_version`` (:data:`SCHEMA_VERSION`), ``meta``'s fields and the arrays'
+    ``arrays_sha256``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder.
+    meta : dict
+        JSON-serialisable metadata (``task``, ``params``, ...).
+    arrays : dict of str to ndarray
+        The fitted arrays.
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``path`` is an existing file.
+    """
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError(f"model folder {str(folder)!r} is an existing file; give a folder path")
@@ -49,8 +87,28 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.
 
 
 def load_model_dir(path: str | Path, task: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a model folder; raise ``InvalidInputError`` if it is missing, damaged, too new,
-    or (given ``task``) a model of another kind."""
+    """Read a model folder, upgraded to the current layout in memory
+    (:func:`faultgraph.io.migrations.upgrade`).
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder.
+    task : str or None, default None
+        The kind of model expected (e.g. ``"unsupervised-detection"``); ``None``: any.
+
+    Returns
+    -------
+    tuple of (dict, dict of str to ndarray)
+        The metadata and the arrays.
+
+    Raises
+    ------
+    InvalidInputError
+        When the folder has no ``model.json``, it is damaged (unreadable, no valid
+        ``schema_version``, ``arrays.npz`` missing or not matching its checksum), written by
+        a newer faultgraph, or (given ``task``) a model of another kind.
+    """
     folder = Path(path)
     meta_path, arrays_path = folder / _META, folder / _ARRAYS
     if not meta_path.is_file():
@@ -92,7 +150,20 @@ _NESTED = re.compile(r"\b(KeyError|ValueError|TypeError|IndexError|AttributeErro
 
 def damaged(path: str | Path, exc: BaseException) -> InvalidInputError:
     """The error for a model folder whose ``model.json`` does not read as its model: which
-    field is missing or wrong, in words (never an exception's repr), and what to do."""
+    field is missing or wrong, in words (never an exception's repr), and what to do.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder, named in the message.
+    exc : BaseException
+        What reading the metadata raised (a KeyError names the missing field).
+
+    Returns
+    -------
+    InvalidInputError
+        To be raised by the caller.
+    """
     if isinstance(exc, KeyError):
         what = f"{exc.args[0]!r} (missing)" if exc.args else "(one is missing)"
     else:

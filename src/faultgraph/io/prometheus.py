@@ -55,7 +55,27 @@ class PrometheusQueryError(PrometheusError, InvalidInputError):
 
 
 def parse_duration(value: Any, name: str = "step") -> float:
-    """Seconds of a Prometheus duration (``15s``, ``1m30s``, ``1h``) or a number."""
+    """Seconds of a Prometheus duration (``15s``, ``1m30s``, ``1h``) or a number.
+
+    Parameters
+    ----------
+    value : Any
+        A number of seconds, a number as text, or a duration of ``ms``, ``s``, ``m``,
+        ``h``, ``d``, ``w``, ``y`` parts.
+    name : str, default "step"
+        The option's name, for the messages.
+
+    Returns
+    -------
+    float
+        Seconds, > 0.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming ``name``, when ``value`` is neither a number nor a duration, or is not a
+        finite number > 0.
+    """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str) and re.fullmatch(r"(\d+(?:\.\d+)?(ms|s|m|h|d|w|y))+", value.strip()):
@@ -73,8 +93,20 @@ def parse_duration(value: Any, name: str = "step") -> float:
 
 @dataclass(frozen=True)
 class PromQuery:
-    """One entry of QUERIES.yaml: the metric name (or a ``{label}`` template), its PromQL,
-    and its service (fixed, or the value of ``service_label``)."""
+    """One entry of QUERIES.yaml.
+
+    Parameters
+    ----------
+    metric : str
+        The metric name, or a template naming each series from its labels
+        (``"{service}_traffic"``).
+    query : str
+        Its PromQL.
+    service : str or None, default None
+        The service it belongs to (fixed).
+    service_label : str or None, default None
+        The label naming each series' service.
+    """
 
     metric: str
     query: str
@@ -83,10 +115,27 @@ class PromQuery:
 
     @property
     def template(self) -> bool:
+        """Whether ``metric`` is a template (holds a ``{label}`` placeholder)."""
         return _PLACEHOLDER.search(self.metric) is not None
 
     def name(self, labels: dict[str, str]) -> str:
-        """The metric name of a series with ``labels``."""
+        """The metric name of a series with ``labels``.
+
+        Parameters
+        ----------
+        labels : dict of str to str
+            The series' labels.
+
+        Returns
+        -------
+        str
+            ``metric`` with each ``{label}`` placeholder replaced by the label's value.
+
+        Raises
+        ------
+        PrometheusQueryError
+            When a placeholder names a label the series lacks.
+        """
         def fill(match: re.Match[str]) -> str:
             if match.group(1) not in labels:
                 raise PrometheusQueryError(f"query {self.metric!r} names a series by the label {match.group(1)!r}, "
@@ -96,6 +145,19 @@ class PromQuery:
         return _PLACEHOLDER.sub(fill, self.metric)
 
     def service_of(self, labels: dict[str, str]) -> str | None:
+        """The service of a series with ``labels``: ``service`` if set, else the value of
+        ``service_label``.
+
+        Parameters
+        ----------
+        labels : dict of str to str
+            The series' labels.
+
+        Returns
+        -------
+        str or None
+            ``None`` when neither is set, or the series lacks the label.
+        """
         if self.service is not None:
             return self.service
         if self.service_label is not None:
@@ -105,7 +167,17 @@ class PromQuery:
 
 @dataclass(frozen=True)
 class QuerySet:
-    """A QUERIES.yaml: the queries and the default step (seconds, or ``None``)."""
+    """A QUERIES.yaml: the queries and the default step.
+
+    Parameters
+    ----------
+    queries : tuple of PromQuery
+        In the file's order.
+    step : float or None, default None
+        The query step in seconds, or ``None`` when the file gives none.
+    source : str, default "QUERIES.yaml"
+        The file, for messages (not compared).
+    """
 
     queries: tuple[PromQuery, ...]
     step: float | None = None
@@ -113,7 +185,26 @@ class QuerySet:
 
 
 def read_queries(path: str | Path | dict[str, Any]) -> QuerySet:
-    """A QUERIES.yaml file (or its already-read mapping) as a :class:`QuerySet`."""
+    """A QUERIES.yaml file (or its already-read mapping) as a :class:`QuerySet`.
+
+    Parameters
+    ----------
+    path : str or Path or dict
+        The file, or its content: ``{"step"?: duration, "queries": {metric: PromQL or
+        {query, service?, service_label?}}}``.
+
+    Returns
+    -------
+    QuerySet
+
+    Raises
+    ------
+    InvalidInputError
+        When the file cannot be read or is not valid YAML, has no non-empty ``queries``
+        mapping or unknown keys, a step that is no duration, or an entry with an empty
+        name, unknown keys, no PromQL string, or a ``service``/``service_label`` that is
+        not a string.
+    """
     import yaml
 
     source = "queries" if isinstance(path, dict) else str(path)
@@ -161,12 +252,24 @@ class PrometheusReader:
 
     Parameters
     ----------
-    url : the base URL (``http://prometheus:9090``; a path prefix is kept).
-    timeout : seconds for one request (also sent as the query's own timeout).
-    retries : further tries after a failed connection, a timeout, a 5xx or a 429.
-    backoff : seconds before the first retry, doubled each time.
-    headers : extra HTTP headers (an ``Authorization`` for a proxy, say).
-    transport : an httpx transport (tests).
+    url : str
+        The base URL (``http://prometheus:9090``; a path prefix is kept).
+    timeout : float, default 10.0
+        Seconds for one request (also sent as the query's own timeout), > 0.
+    retries : int, default 3
+        Further tries after a failed connection, a timeout, a 5xx or a 429; >= 0.
+    backoff : float, default 0.5
+        Seconds before the first retry, doubled each time.
+    headers : dict of str to str or None, default None
+        Extra HTTP headers (an ``Authorization`` for a proxy, say).
+    transport : httpx.BaseTransport or None, default None
+        An httpx transport (tests).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``url`` is not an http(s) URL, ``retries`` is not an integer >= 0, or
+        ``timeout`` is not > 0.
     """
 
     def __init__(self, url: str, *, timeout: float = 10.0, retries: int = 3, backoff: float = 0.5,
@@ -192,7 +295,30 @@ class PrometheusReader:
 
     def query_range(self, query: str, start: float, end: float, step: float, *, client: Any = None
                     ) -> list[dict[str, Any]]:
-        """The ``data.result`` of one range query (a list of ``{metric, values}`` series)."""
+        """The ``data.result`` of one range query (a list of ``{metric, values}`` series).
+
+        Parameters
+        ----------
+        query : str
+            The PromQL.
+        start, end : float
+            Unix seconds.
+        step : float
+            Seconds between points.
+        client : httpx.Client or None, default None
+            An open client to use; ``None`` opens one for this call (closed after).
+
+        Returns
+        -------
+        list of dict
+
+        Raises
+        ------
+        PrometheusUnavailableError
+            When every try failed (connection errors, timeouts, 5xx or 429 answers).
+        PrometheusQueryError
+            When Prometheus refuses the query, or its answer is no matrix.
+        """
         import httpx
 
         params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}",
@@ -236,9 +362,35 @@ class PrometheusReader:
         return data["result"]
 
     def fetch(self, queries: QuerySet, start: float, end: float, step: float | None = None) -> pd.DataFrame:
-        """The metrics of ``queries`` from ``start`` to ``end`` (Unix seconds), one column
-        each, on a time index (UTC); ``frame.attrs['services']`` maps metric → service
-        where the queries say."""
+        """The metrics of ``queries`` from ``start`` to ``end``, one column each, on a time
+        index (UTC); ``frame.attrs['services']`` maps metric → service where the queries say.
+
+        Long ranges are asked in chunks of at most :data:`MAX_POINTS` points a series; a
+        repeated timestamp keeps the last value.
+
+        Parameters
+        ----------
+        queries : QuerySet
+            What to ask for.
+        start, end : float
+            Unix seconds; ``end`` must come after ``start``.
+        step : float or str or None, default None
+            Seconds or a duration between points; ``None``: the queries' step, else 15 s.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :func:`~faultgraph.io.metrics.to_metric_frame` returns it.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``step`` is invalid or ``end`` does not come after ``start``.
+        PrometheusQueryError
+            When a query is refused, gives no samples, or gives two series of one name.
+        PrometheusUnavailableError
+            When Prometheus cannot be reached.
+        """
         import pandas as pd
 
         from faultgraph.io.metrics import to_metric_frame
