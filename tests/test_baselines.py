@@ -134,3 +134,19 @@ def test_docs_examples_run(capsys):
         exec(compile(code, "docs/baselines.md", "exec"), {})
     assert capsys.readouterr().out.split("\n")[:4] == [
         "['api_latency', 'db_cpu']", "['db_cpu']", "['db_cpu']", "1"]
+
+
+def test_trigger_row_as_the_petshop_harness_reads_it():
+    from faultgraph.rca.baselines import trigger_row
+
+    normal = pd.DataFrame({"t": BASE, "a": BASE})
+    # t is anomalous (> 5 from its median 2) first at position 3; a only at position 0
+    anomalous = pd.DataFrame({"t": [2, 30, 2, 20, 2], "a": [40, 2, 2, 2, 9]})
+    assert trigger_row(normal, anomalous, "t") == 3  # from the third row on: not position 1
+    scores, flags = anomaly_scores(normal, anomalous, row=3)
+    assert scores.tolist() == [18.0, 0.0] and flags.tolist() == [True, False]
+    assert trigger_row(normal, anomalous.assign(t=2), "t") == 2  # never anomalous: the third row
+    with pytest.raises(InvalidInputError, match="row must be a position in anomalous, 0 to 4, got 5"):
+        anomaly_scores(normal, anomalous, row=5)
+    # at row 4, a (|9 - 2| = 7) is anomalous and t is not: a is traversal's only root
+    assert traversal(normal, anomalous, target="t", graph=[("a", "t")], row=4).metrics[0] == "a"

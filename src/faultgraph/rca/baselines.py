@@ -40,7 +40,7 @@ import pandas as pd
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["ANOMALY_THRESHOLD", "BASELINES", "BaselineRanking", "anomaly_scores", "ranked_correlation", "traversal",
-           "z_shift"]
+           "trigger_row", "z_shift"]
 
 #: The median-deviation score above which a metric counts as anomalous (the PetShop
 #: harness's default, ``MedianDeviationScorer`` at 5).
@@ -121,8 +121,42 @@ def _ranking(method: str, columns: pd.Index, order: Sequence[int], scores: np.nd
                            None if target is None else str(columns[target]), candidates)
 
 
-def anomaly_scores(normal: pd.DataFrame, anomalous: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each metric's largest median-deviation score over the anomalous rows, and whether it is
+def _deviation_scores(normal: pd.DataFrame, anomalous: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each anomalous row's median-deviation score per metric (NaN where missing) and each
+    metric's limit (:data:`ANOMALY_THRESHOLD`, or 0 for a metric constant in the normal period)."""
+    N, A = normal.to_numpy(), anomalous.to_numpy()
+    S, limits = np.full(A.shape, np.nan), np.full(A.shape[1], np.inf)
+    for j in range(N.shape[1]):
+        n = N[:, j][~np.isnan(N[:, j])]
+        if n.size == 0:
+            continue
+        median = np.median(n)
+        mad = np.median(np.abs(n - median))
+        if mad > 0:
+            S[:, j], limits[j] = np.abs(A[:, j] - median) / mad, ANOMALY_THRESHOLD
+        elif n.std() > 0:
+            S[:, j], limits[j] = np.abs(A[:, j] - n.mean()) / n.std(), ANOMALY_THRESHOLD
+        else:  # constant in the normal period: any departure
+            S[:, j], limits[j] = np.abs(A[:, j] - n.mean()), 0.0
+    return S, limits
+
+
+def trigger_row(normal: pd.DataFrame, anomalous: pd.DataFrame, target: str | None = None) -> int:
+    """The row the PetShop harness analyses: the first row from the third on (position 2)
+    where ``target`` is anomalous, else the third (the last if there are fewer).
+    ``target`` ``None``: the metric with the largest anomaly score."""
+    normal, anomalous = _frames(normal, anomalous)
+    S, limits = _deviation_scores(normal, anomalous)
+    t = _target(target, normal.columns, anomaly_scores(normal, anomalous)[0])
+    first = min(2, len(anomalous) - 1)
+    hits = np.flatnonzero(np.nan_to_num(S[first:, t], nan=-np.inf) > limits[t])
+    return int(first + hits[0]) if hits.size else first
+
+
+def anomaly_scores(normal: pd.DataFrame, anomalous: pd.DataFrame, row: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Each metric's largest median-deviation score over the anomalous rows (``row``: at
+    that row only, as the PetShop harness does, see :func:`trigger_row`), and whether it is
     anomalous (above :data:`ANOMALY_THRESHOLD`; for a metric constant in the normal period,
     above 0). Missing values are left out; a metric with none in a period scores 0.
 
@@ -130,6 +164,12 @@ def anomaly_scores(normal: pd.DataFrame, anomalous: pd.DataFrame) -> tuple[np.nd
         ``(scores, anomalous)``: two arrays of length ``d``.
     """
     normal, anomalous = _frames(normal, anomalous)
+    if row is not None:
+        if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(anomalous):
+            raise InvalidInputError(f"row must be a position in anomalous, 0 to {len(anomalous) - 1}, got {row!r}")
+        S, limits = _deviation_scores(normal, anomalous)
+        scores = np.nan_to_num(S[int(row)], nan=0.0)
+        return scores, scores > limits
     N, A = normal.to_numpy(), anomalous.to_numpy()
     scores, flags = np.zeros(N.shape[1]), np.zeros(N.shape[1], dtype=bool)
     for j in range(N.shape[1]):
@@ -184,7 +224,7 @@ def _pearson_pvalue(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def ranked_correlation(normal: pd.DataFrame, anomalous: pd.DataFrame, target: str | None = None,
-                       graph: Any = None) -> BaselineRanking:
+                       graph: Any = None, row: int | None = None) -> BaselineRanking:
     """The PetShop paper's ranked correlation.
 
     Candidates: the metrics other than ``target`` that are anomalous (:func:`anomaly_scores`)
@@ -192,10 +232,11 @@ def ranked_correlation(normal: pd.DataFrame, anomalous: pd.DataFrame, target: st
     ranked by its p-value, smallest first (ties: larger ``|r|`` first, then column order).
     Score: ``-log10(p)``. Then, as the fallback order: the target itself (the published
     method leaves it out), then every other metric by its anomaly score. ``target``
-    ``None``: the metric with the largest anomaly score. ``graph`` is not used.
+    ``None``: the metric with the largest anomaly score. ``graph`` is not used. ``row``:
+    which metrics are anomalous is decided at that row alone (:func:`anomaly_scores`).
     """
     normal, anomalous = _frames(normal, anomalous)
-    score_a, flags = anomaly_scores(normal, anomalous)
+    score_a, flags = anomaly_scores(normal, anomalous, row)
     t = _target(target, normal.columns, score_a)
     A = anomalous.to_numpy()
     cand, rs, ps = [], [], []
@@ -281,7 +322,7 @@ def _best_paths(A: np.ndarray, nodes: np.ndarray, weight: np.ndarray, t: int) ->
 
 
 def traversal(normal: pd.DataFrame, anomalous: pd.DataFrame, target: str | None = None,
-              graph: Any = None) -> BaselineRanking:
+              graph: Any = None, row: int | None = None) -> BaselineRanking:
     """The PetShop paper's traversal.
 
     ``graph``: the causal graph over the metrics (cause → effect; see :func:`_adjacency`
@@ -291,14 +332,15 @@ def traversal(normal: pd.DataFrame, anomalous: pd.DataFrame, target: str | None 
     method's output, scored by the largest sum of anomaly scores over the metrics of such
     a path (the target counts as reaching itself), highest first. Then, as the fallback
     order: the other roots, then the other anomalous metrics, then the rest, each by
-    anomaly score. ``target`` ``None``: the metric with the largest anomaly score.
+    anomaly score. ``target`` ``None``: the metric with the largest anomaly score. ``row``:
+    anomaly scores at that row alone (:func:`anomaly_scores`).
     """
     if graph is None:
         raise InvalidInputError("traversal needs graph: the causal graph over the metrics (cause -> effect)")
     normal, anomalous = _frames(normal, anomalous)
     A = _adjacency(graph, normal.columns)
     np.fill_diagonal(A, 0)
-    score_a, flags = anomaly_scores(normal, anomalous)
+    score_a, flags = anomaly_scores(normal, anomalous, row)
     t = _target(target, normal.columns, score_a)
     nodes = np.flatnonzero(flags)
     roots = [int(j) for j in nodes if not np.any(A[nodes, j])]
