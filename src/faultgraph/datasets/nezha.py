@@ -193,14 +193,43 @@ class NezhaDay:
 
 def pod_service(pod: str) -> str:
     """The service of a Kubernetes Deployment pod: ``frontend-579b9bff58-t2dbm`` →
-    ``frontend``; any other name is its own service."""
+    ``frontend``; any other name is its own service.
+
+    Parameters
+    ----------
+    pod : str
+        A pod name.
+
+    Returns
+    -------
+    str
+    """
     match = _DEPLOYMENT_POD.match(pod)
     return match.group("service") if match else pod
 
 
 def list_days(root: str | Path, system: System | None = None) -> list[str]:
     """The day folders under ``root/rca_data`` that hold a ``metric/`` folder, sorted; with
-    ``system``, only the days of that system (see :func:`day_system`)."""
+    ``system``, only the days of that system (see :func:`day_system`).
+
+    Parameters
+    ----------
+    root : str or Path
+        The Nezha folder (holding ``rca_data/``).
+    system : {"online_boutique", "train_ticket"} or None, default None
+        Only the days of this system; ``None``: every day.
+
+    Returns
+    -------
+    list of str
+        Day names such as ``"2022-08-22"``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``root`` does not exist or has no ``rca_data/`` folder, or ``system`` is not
+        one of the allowed values.
+    """
     rca = _rca_folder(root)
     days = sorted(p.name for p in rca.iterdir() if (p / "metric").is_dir())
     if system is None:
@@ -211,7 +240,24 @@ def list_days(root: str | Path, system: System | None = None) -> list[str]:
 
 def day_system(root: str | Path, day: str) -> str:
     """``"train_ticket"`` when a pod file of the day is a Train Ticket pod (``ts-...``),
-    else ``"online_boutique"``."""
+    else ``"online_boutique"``.
+
+    Parameters
+    ----------
+    root : str or Path
+        The Nezha folder.
+    day : str
+        A day folder's name.
+
+    Returns
+    -------
+    {"online_boutique", "train_ticket"}
+
+    Raises
+    ------
+    InvalidInputError
+        When ``root`` does not exist or has no ``rca_data/`` folder.
+    """
     metric = _rca_folder(root) / day / "metric"
     return ("train_ticket" if any(p.name.startswith("ts-") for p in metric.glob("*_metric.csv"))
             else "online_boutique")
@@ -395,7 +441,27 @@ def _network_latency(path: Path, services: set[str]) -> pd.DataFrame:
 
 
 def read_day(root: str | Path, day: str) -> NezhaDay:
-    """Read one day (``"2022-08-22"``) of a Nezha folder: see the module docstring."""
+    """Read one day (``"2022-08-22"``) of a Nezha folder: see the module docstring.
+
+    Parameters
+    ----------
+    root : str or Path
+        The Nezha folder.
+    day : str
+        A day folder's name (see :func:`list_days`).
+
+    Returns
+    -------
+    NezhaDay
+
+    Raises
+    ------
+    InvalidInputError
+        When the folder or the day does not exist (the message lists the days present),
+        the day holds no ``<pod>_metric.csv`` files, a CSV is empty or unreadable,
+        ``dependency.csv`` lacks its Source and Target columns, or the fault list is
+        malformed.
+    """
     root = Path(root)
     folder = _rca_folder(root) / day
     if not folder.is_dir():
@@ -467,7 +533,28 @@ def repair_gaps(frame: pd.DataFrame, *, min_coverage: float = 0.95, max_gap: int
     the encoder's default, ``DEFAULTS.max_gap``); ``max_gap`` caps it: metrics with a
     longer run are dropped too. Fit with ``FitConfig(detector=DetectorConfig(max_gap=
     repair.max_gap))`` (``CausalDetector(max_gap=...)``); the encoder's own default is
-    not changed. Returns a new frame inside a :class:`GapRepair`."""
+    not changed. Returns a new frame inside a :class:`GapRepair`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A Nezha period's metrics (non-empty).
+    min_coverage : float, default 0.95
+        The least share of rows, in (0, 1], a metric must be observed in to be kept.
+    max_gap : int or None, default None
+        The longest run of missing rows to fill (>= 0); metrics with a longer run are
+        dropped. ``None``: no cap.
+
+    Returns
+    -------
+    GapRepair
+
+    Raises
+    ------
+    InvalidInputError
+        When ``frame`` is not a non-empty DataFrame, ``min_coverage`` is outside (0, 1], or
+        ``max_gap`` is not an int >= 0 or None.
+    """
     from faultgraph.config import DEFAULTS
 
     if not isinstance(frame, pd.DataFrame) or frame.empty:
@@ -498,7 +585,21 @@ def _longest_run(missing) -> int:
 
 def truth_metric(day: NezhaDay, fault: NezhaFault, columns: pd.Index) -> str | None:
     """The ``<service>|<metric>`` column a fault acted on (network delays: the stand-in of
-    :data:`METRIC_STAND_INS`), or None for code faults and names not among ``columns``."""
+    :data:`METRIC_STAND_INS`), or None for code faults and names not among ``columns``.
+
+    Parameters
+    ----------
+    day : NezhaDay
+        The fault's day (its root-cause metrics).
+    fault : NezhaFault
+        The fault.
+    columns : pandas.Index
+        The columns of the case's data.
+
+    Returns
+    -------
+    str or None
+    """
     metric = day.root_cause_metrics.get((fault.service, fault.fault_type))
     if metric is None:
         return None
@@ -546,6 +647,38 @@ def cases(
     when the case lacks the column), ``fault_type``, ``inject_time`` (ISO, UTC),
     ``anomalous_start``, ``root_cause_pod``, ``root_cause_indicator`` (the JSON's metric
     or log region) and ``day``. A case is named ``<day>_<NN>_<service>_<fault type>``.
+
+    Parameters
+    ----------
+    root : str or Path
+        The Nezha folder.
+    day : str or None, default None
+        One day; ``None``: every day of ``system``.
+    normal_minutes : int or None, default None
+        Rows of the normal window (>= 1); ``None``: 3 with ``"before"``, 60 with
+        ``"fault_free"``.
+    anomalous_minutes : int, default 5
+        Rows of the anomalous window (>= 1).
+    normal : {"before", "fault_free"}, default "before"
+        Where the normal window lies (above).
+    settle_minutes : int, default 30
+        ``"fault_free"`` only: minutes after the day's last fault starts before the normal
+        window (>= 0).
+    system : {"online_boutique", "train_ticket"} or None, default "online_boutique"
+        With ``day=None``: the system whose days are taken; ``None``: every day.
+
+    Returns
+    -------
+    list of Case
+        In time order.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``normal`` or ``system`` is not one of the allowed values, a window length is
+        not an int of its least value, a day cannot be read (see :func:`read_day`), a
+        ``"fault_free"`` window holds fewer than 2 rows, or a fault has no normal or no
+        anomalous rows in the metrics.
     """
     normal = check_choice("normal", normal, ("before", "fault_free"))
     if normal_minutes is None:

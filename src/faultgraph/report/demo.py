@@ -48,7 +48,18 @@ class DemoResult:
 
 
 def detected_window(scores: pd.DataFrame) -> tuple[Any, Any] | None:
-    """The longest run of consecutive alarms, as ``(first, last)`` index values."""
+    """The longest run of consecutive alarms, as ``(first, last)`` index values.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :meth:`CausalDetector.score_samples` output, with its boolean ``anomaly`` column.
+
+    Returns
+    -------
+    tuple or None
+        ``(first, last)``; the first of equally long runs; ``None`` without an alarm.
+    """
     runs = label_segments(scores["anomaly"].to_numpy())
     if not runs:
         return None
@@ -64,7 +75,25 @@ def incident_demo(
     progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """Simulate an incident, learn normal behaviour, detect the incident, explain it and
-    write ``report.html`` and ``report.json`` into ``out_dir``."""
+    write ``report.html`` and ``report.json`` into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path, default "faultgraph-demo"
+        Where the report is written.
+    services : int, default 10
+        Services of the simulated system (5 metrics each).
+    seed : int, default 7
+        Seed of the simulation.
+    progress : callable or None, default None
+        ``progress(message)`` before each stage.
+
+    Returns
+    -------
+    DemoResult
+        The explanation, the injected fault, the detected window (the whole anomalous
+        period when nothing alarmed), the report's paths and the seconds taken.
+    """
     say = progress or (lambda message: None)
     start = time.perf_counter()
     say(f"simulating {services} services ({services * 5} metrics) with an injected fault")

@@ -36,7 +36,26 @@ def incident_pictures(
     scores: pd.DataFrame | None = None,
     normal: pd.DataFrame | None = None,
 ) -> dict[str, str]:
-    """The report's pictures as SVG strings: ``graph``, ``causes``, ``steps``, ``timeline``, ``series-1``…"""
+    """The report's pictures as SVG strings: ``graph``, ``causes``, ``steps``, ``timeline``, ``series-1``…
+
+    Parameters
+    ----------
+    model : CausalDetector
+        The fitted detector.
+    data : pandas.DataFrame
+        The metrics around the incident (the explanation's window inside).
+    explanation : Explanation
+        What :func:`faultgraph.rca.explain` gave for the window.
+    scores : pandas.DataFrame or None, default None
+        ``model.score_samples(data)``, computed when ``None``.
+    normal : pandas.DataFrame or None, default None
+        The normal period; its last steps are drawn beside the top causes' series.
+
+    Returns
+    -------
+    dict of str to str
+        Picture name → SVG text.
+    """
     scores = model.score_samples(data) if scores is None else scores
     names = list(model.encoder_.columns_)
     # the graph's root: the best cause in the model (a constant that moved is not a node)
@@ -140,7 +159,29 @@ def render_incident_report(
     title: str = "faultgraph incident report",
     extra: dict[str, Any] | None = None,
 ) -> str:
-    """The report as an HTML string (everything inline)."""
+    """The report as an HTML string (everything inline).
+
+    Parameters
+    ----------
+    model : CausalDetector
+        The fitted detector.
+    data : pandas.DataFrame
+        The metrics around the incident.
+    explanation : Explanation
+        The window's explanation.
+    scores : pandas.DataFrame or None, default None
+        ``model.score_samples(data)``, computed when ``None``.
+    normal : pandas.DataFrame or None, default None
+        The normal period, drawn beside the top causes.
+    title : str, default "faultgraph incident report"
+        The page's title.
+    extra : dict or None, default None
+        More facts, shown in a "Details" table.
+
+    Returns
+    -------
+    str
+    """
     pictures = incident_pictures(model, data, explanation, scores=scores, normal=normal)
     return _render_html(explanation, pictures, title=title, extra=extra)
 
@@ -227,7 +268,30 @@ def write_incident_report(
 ) -> tuple[Path, Path]:
     """Write ``report.html``, ``report.json`` (the explanation plus ``extra``) and each
     picture as its own SVG file (``graph.svg``, ``causes.svg``, ``steps.svg``, ``timeline.svg``,
-    ``series-1.svg``…) into ``out_dir``."""
+    ``series-1.svg``…) into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The folder (files written atomically).
+    model : CausalDetector
+        The fitted detector.
+    data : pandas.DataFrame
+        The metrics around the incident.
+    explanation : Explanation
+        The window's explanation.
+    scores : pandas.DataFrame or None, default None
+        ``model.score_samples(data)``, computed when ``None``.
+    normal : pandas.DataFrame or None, default None
+        The normal period, drawn beside the top causes.
+    extra : dict or None, default None
+        More facts, in the page's "Details" table and merged into report.json.
+
+    Returns
+    -------
+    tuple of (Path, Path)
+        The paths of report.html and report.json.
+    """
     out = Path(out_dir)
     pictures = incident_pictures(model, data, explanation, scores=scores, normal=normal)
     html = _render_html(explanation, pictures, extra=extra)

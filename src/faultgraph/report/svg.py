@@ -40,7 +40,29 @@ def line_chart(
 ) -> str:
     """Lines over a shared step axis; ``band`` shades a span of steps, ``hline`` draws a level,
     ``ticks`` labels the time axis (``(step, label)`` pairs, e.g. the first and last time and
-    the window's bounds)."""
+    the window's bounds).
+
+    Parameters
+    ----------
+    series : dict of str to sequence of float
+        Name → values per step (non-finite values are skipped); at most five colours,
+        then repeated.
+    width, height : int, default 720, 220
+        Size in pixels.
+    band : tuple of (int, int) or None, default None
+        First and last step of the shaded span.
+    hline : float or None, default None
+        A level drawn dashed.
+    title : str, default ""
+        Drawn above the chart.
+    ticks : sequence of (int, str), default ()
+        Time-axis labels; one that would overlap an earlier one is left out.
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
     left, right, top, bottom = 50, 10, 24, 24 + (16 if ticks else 0)
     values = [np.asarray(v, dtype=float) for v in series.values()]
@@ -84,7 +106,26 @@ def line_chart(
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, highlight: int | None = 0, width: int = 720,
               title: str = "") -> str:
-    """Horizontal bars, largest first as given; ``highlight`` marks one bar."""
+    """Horizontal bars, largest first as given; ``highlight`` marks one bar.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        One per bar.
+    values : sequence of float
+        Bar lengths, scaled to the largest.
+    highlight : int or None, default 0
+        The bar drawn red; ``None``: none.
+    width : int, default 720
+        Width in pixels (the height follows the bars).
+    title : str, default ""
+        Drawn above the chart.
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
     row, left, top = 22, _label_margin(labels, width), 24
     height = top + row * len(labels) + 8
     vmax = max([float(v) for v in values] + [1e-12])
@@ -107,7 +148,30 @@ def heat_map(labels: Sequence[str], values: np.ndarray, *, marks: Sequence[int |
     red up to the 99th percentile of the finite values (``inf`` saturates); more than
     ``max_columns`` steps are shown as that many bins of their largest value. ``marks``
     puts a black tick at a column of each row (``None``: none; negative: an arrow at the
-    left edge, before the first column); ``ends`` names the first and last step."""
+    left edge, before the first column); ``ends`` names the first and last step.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        One per row of ``values``.
+    values : ndarray of shape (rows, steps)
+        The cells' values.
+    marks : sequence of int or None, default ()
+        Per row, the step of a tick (see above); missing rows have none.
+    ends : tuple of (str, str), default ("", "")
+        Labels of the first and last step.
+    max_columns : int, default 240
+        Most columns drawn.
+    width : int, default 720
+        Width in pixels.
+    title : str, default ""
+        Drawn above the map.
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
     values = np.asarray(values, dtype=float)
     n = values.shape[1]
     bins = np.array_split(np.arange(n), min(n, max_columns))
@@ -162,7 +226,34 @@ def graph_view(
     ``confidence`` (``(d, d)``, a graph ensemble's share of graphs holding each edge in its
     direction): an edge's width grows with it, and an edge held by fewer than
     ``low_confidence`` of the graphs is dashed (class ``low-confidence``) and listed
-    under the picture."""
+    under the picture.
+
+    Parameters
+    ----------
+    nodes : sequence of str
+        Node names, in the order of ``W``'s rows.
+    W : ndarray of shape (d, d)
+        Edge weights (``W[i, j]``: ``nodes[i]`` → ``nodes[j]``).
+    path : sequence of str, default ()
+        The propagation path, root first; its edges are drawn even when weak.
+    root, symptom : str or None, default None
+        The root cause and the symptom.
+    max_edges : int, default 150
+        The strongest edges drawn (besides the path's).
+    size : int, default 720
+        Width and height in pixels.
+    seed : int, default 0
+        Seed of the layout.
+    confidence : ndarray of shape (d, d) or None, default None
+        See above.
+    low_confidence : float, default 0.5
+        See above.
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
     import networkx as nx
 
     A = np.abs(np.asarray(W, dtype=float))
@@ -228,7 +319,18 @@ def graph_view(
 def short_names(nodes: Sequence[str]) -> dict[str, str]:
     """Labels for the graph: a Prometheus series ``name{label="v",...}`` as ``name{v}``, the
     value of its service label (:data:`faultgraph.services.LABELS_ORDER`, first present),
-    where those stay unique; every other name as it is (the full name is the node's tooltip)."""
+    where those stay unique; every other name as it is (the full name is the node's tooltip).
+
+    Parameters
+    ----------
+    nodes : sequence of str
+        Metric names.
+
+    Returns
+    -------
+    dict of str to str
+        Name → label.
+    """
     from faultgraph.services import LABELS_ORDER, parse_labels
 
     out = {}
