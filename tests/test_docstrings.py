@@ -73,6 +73,7 @@ MODULES = [
     "report/demo.py",
     "report/incident.py",
     "report/svg.py",
+    "_validation.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

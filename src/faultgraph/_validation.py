@@ -72,7 +72,17 @@ class FittedAttributes:
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The hyperparameters, by name (``deep`` also lists those of nested estimators as
-        ``name__param``)."""
+        ``name__param``).
+
+        Parameters
+        ----------
+        deep : bool, default True
+            Also list the parameters of nested estimators (values with ``get_params``).
+
+        Returns
+        -------
+        dict
+        """
         out: dict[str, Any] = {}
         for name in sorted(self._param_defaults()):
             value = self.__dict__.get(name)
@@ -82,7 +92,22 @@ class FittedAttributes:
         return out
 
     def set_params(self, **params: Any) -> Any:
-        """Set hyperparameters by name (``name__param`` for a nested estimator's); returns self."""
+        """Set hyperparameters by name (``name__param`` for a nested estimator's); returns self.
+
+        Parameters
+        ----------
+        **params
+            ``name=value`` or ``name__param=value``.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        InvalidInputError
+            When a name is not a parameter of the estimator.
+        """
         valid = self._param_defaults()
         for key, value in params.items():
             name, _, sub = key.partition("__")
@@ -120,7 +145,22 @@ class FittedAttributes:
 
 
 def as_generator(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    """Turn ``random_state`` (None, an int seed or a Generator) into a Generator."""
+    """Turn ``random_state`` (None, an int seed or a Generator) into a Generator.
+
+    Parameters
+    ----------
+    random_state : None, int or numpy.random.Generator
+        ``None``: fresh entropy; an int: a seed; a Generator is returned as it is.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    InvalidInputError
+        When ``random_state`` is of another type.
+    """
     if isinstance(random_state, np.random.Generator):
         return random_state
     if random_state is None or isinstance(random_state, (int, np.integer)):
@@ -131,7 +171,24 @@ def as_generator(random_state: int | np.random.Generator | None) -> np.random.Ge
 
 
 def check_nonnegative(name: str, value: float) -> float:
-    """Return ``value`` as a float if it is a finite number >= 0, else raise."""
+    """Return ``value`` as a float if it is a finite number >= 0, else raise.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : float
+        The value to check.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InvalidInputError
+        When ``value`` is not a number, not finite, or negative.
+    """
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -145,7 +202,28 @@ def check_nonnegative(name: str, value: float) -> float:
 
 def check_window(name: str, value: Any, minimum: int, zero: str = "off") -> int:
     """Return ``value`` if it is 0 (which means ``zero``) or a whole number of at least
-    ``minimum`` steps, else raise."""
+    ``minimum`` steps, else raise.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : Any
+        The value to check (a bool is refused).
+    minimum : int
+        The least number of steps, besides 0.
+    zero : str, default "off"
+        What 0 means, for the message.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InvalidInputError
+        When ``value`` is not a whole number, or neither 0 nor at least ``minimum``.
+    """
     if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
             or not (value == 0 or value >= minimum)):
         raise InvalidInputError(f"{name} must be 0 ({zero}) or at least {minimum} steps, got {value!r}")
@@ -154,7 +232,13 @@ def check_window(name: str, value: Any, minimum: int, zero: str = "off") -> int:
 
 class Constraint:
     """One entry of an estimator's declared parameter table (``_constraints``): a check
-    that raises :class:`~faultgraph.errors.InvalidInputError` naming the parameter."""
+    that raises :class:`~faultgraph.errors.InvalidInputError` naming the parameter.
+
+    Parameters
+    ----------
+    check : callable
+        ``check(name, value)``; returns the (normalised) value or raises.
+    """
 
     def __init__(self, check: Callable[[str, Any], Any]) -> None:
         self.check = check
@@ -164,13 +248,40 @@ class Constraint:
 
 
 def one_of(allowed: Sequence[str]) -> Constraint:
-    """The value is one of ``allowed``."""
+    """The value is one of ``allowed``.
+
+    Parameters
+    ----------
+    allowed : sequence of str
+        The allowed values.
+
+    Returns
+    -------
+    Constraint
+        Checks with :func:`check_choice`.
+    """
     return Constraint(lambda name, value: check_choice(name, value, allowed))
 
 
 def whole(minimum: int, what: str = "", kind: str | None = None) -> Constraint:
     """A whole number (not a bool) of at least ``minimum``; ``what`` says what it counts,
-    ``kind`` how the message names what is allowed (default from ``minimum``)."""
+    ``kind`` how the message names what is allowed (default from ``minimum``).
+
+    Parameters
+    ----------
+    minimum : int
+        The least allowed value.
+    what : str, default ""
+        What the number counts (shown in brackets in the message).
+    kind : str or None, default None
+        The allowed values in words; default ``"a non-negative integer"`` for 0, ``"a
+        positive integer"`` for 1, else ``"an integer >= minimum"``.
+
+    Returns
+    -------
+    Constraint
+        Its check returns the value as an int.
+    """
     kind = kind or {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
 
     def check(name: str, value: Any) -> int:
@@ -181,12 +292,33 @@ def whole(minimum: int, what: str = "", kind: str | None = None) -> Constraint:
 
 
 def nonnegative(optional: bool = False) -> Constraint:
-    """A finite number >= 0 (:func:`check_nonnegative`); ``optional``: or ``None`` (a default)."""
+    """A finite number >= 0 (:func:`check_nonnegative`); ``optional``: or ``None`` (a default).
+
+    Parameters
+    ----------
+    optional : bool, default False
+        Also allow ``None``.
+
+    Returns
+    -------
+    Constraint
+    """
     return Constraint(lambda name, value: None if optional and value is None else check_nonnegative(name, value))
 
 
 def flag(none: str | None = None) -> Constraint:
-    """``True`` or ``False``; with ``none`` (what ``None`` means), ``None`` too."""
+    """``True`` or ``False``; with ``none`` (what ``None`` means), ``None`` too.
+
+    Parameters
+    ----------
+    none : str or None, default None
+        What ``None`` means, for the message; ``None``: ``None`` is not allowed.
+
+    Returns
+    -------
+    Constraint
+        Its check returns the value as a bool (``None`` as it is).
+    """
     def check(name: str, value: Any) -> Any:
         if none is not None and value is None:
             return None
@@ -198,7 +330,26 @@ def flag(none: str | None = None) -> Constraint:
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
-    """Return ``value`` if it is one of ``allowed``, else raise naming the choices."""
+    """Return ``value`` if it is one of ``allowed``, else raise naming the choices.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : Any
+        The value to check.
+    allowed : sequence of str
+        The allowed values.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InvalidInputError
+        When ``value`` is not one of ``allowed``.
+    """
     if value not in allowed:
         raise InvalidInputError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return str(value)
@@ -206,7 +357,17 @@ def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
 
 def text_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with its column names as text (``pd.DataFrame(array)`` numbers them 0, 1,
-    ...: metric names are text everywhere, column 0 is ``"0"``); itself if they already are."""
+    ...: metric names are text everywhere, column 0 is ``"0"``); itself if they already are.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Any frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     if all(isinstance(c, str) for c in frame.columns):
         return frame
     return frame.set_axis([str(c) for c in frame.columns], axis=1)
@@ -214,20 +375,62 @@ def text_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def describe_names(names: Sequence[Any], limit: int = 8, show: Callable[[Any], str] = repr) -> str:
     """The first ``limit`` of ``names`` for a message, each as ``show`` writes it, and how
-    many more there are."""
+    many more there are.
+
+    Parameters
+    ----------
+    names : sequence
+        The names.
+    limit : int, default 8
+        How many are shown.
+    show : callable, default repr
+        How each is written.
+
+    Returns
+    -------
+    str
+        E.g. ``"'a', 'b' and 3 more"``.
+    """
     shown = ", ".join(map(show, list(names)[:limit]))
     more = len(names) - limit
     return shown + (f" and {more} more" if more > 0 else "")
 
 
 def duplicated(names: Sequence[Any]) -> list[Any]:
-    """The names that occur more than once, sorted."""
+    """The names that occur more than once, sorted.
+
+    Parameters
+    ----------
+    names : sequence
+        Hashable, sortable names.
+
+    Returns
+    -------
+    list
+    """
     return sorted(name for name, n in Counter(names).items() if n > 1)
 
 
 def check_magnitude(values: np.ndarray, names: Sequence[Any], name: str, where: str = "") -> None:
     """Raise if a column of ``values`` (samples x variables) holds a value beyond
-    :data:`MAX_MAGNITUDE`, naming those columns."""
+    :data:`MAX_MAGNITUDE`, naming those columns.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n, d)
+        The samples.
+    names : sequence
+        The columns' names.
+    name : str
+        What ``values`` is, for the message.
+    where : str, default ""
+        Text put before the column names in the message (e.g. ``"columns "``).
+
+    Raises
+    ------
+    InvalidInputError
+        When a value's magnitude exceeds :data:`MAX_MAGNITUDE`.
+    """
     huge = np.flatnonzero((np.abs(values) > MAX_MAGNITUDE).any(axis=0))
     if huge.size:
         raise InvalidInputError(
@@ -241,8 +444,29 @@ def check_matrix(
 ) -> tuple[np.ndarray, list[str]]:
     """Validate a samples-by-variables matrix and return a float64 copy and its column names.
 
-    Accepts a 2-D numpy array or a pandas DataFrame. Raises ``InvalidInputError`` for a
-    wrong shape, non-numeric columns, NaN or infinite values, and constant columns.
+    Parameters
+    ----------
+    X : numpy.ndarray or pandas.DataFrame
+        A 2-D array, or a DataFrame of numeric (not bool) columns with unique names.
+    name : str, default "X"
+        What ``X`` is, for the messages.
+    min_rows : int, default 2
+        The least number of rows.
+    min_cols : int, default 2
+        The least number of columns.
+
+    Returns
+    -------
+    tuple of (ndarray of shape (n, d), list of str)
+        The float64 copy and the column names (a DataFrame's, as text; ``x0, x1, ...`` for
+        an array).
+
+    Raises
+    ------
+    InvalidInputError
+        For a wrong shape (not 2-D, too few rows or columns), duplicate or non-numeric
+        columns, NaN or infinite values, values beyond :data:`MAX_MAGNITUDE`, and constant
+        columns.
     """
     if isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
