@@ -76,6 +76,7 @@ class RcaMethod(StrEnum):
     BARO = "baro"
     NSIGMA = "nsigma"
     RANDOM = "random"
+    MECHANISM = "mechanism"
 
 
 def values(choices: type[StrEnum]) -> tuple[str, ...]:

@@ -28,7 +28,16 @@ its training residuals. Methods:
 * ``"baro"``: BARO's robust z-score (median and IQR of the normal period, max |z| over
   the window), no graph;
 * ``"nsigma"``: mean/std z-score of the normal period, max |z| over the window;
-* ``"random"``: a random order (what chance gets).
+* ``"random"``: a random order (what chance gets);
+* ``"mechanism"``: which metric's *mechanism* changed, CIRCA-like (Li et al., KDD 2022:
+  regression-based hypothesis testing with descendant adjustment). Each metric's test
+  statistic (:func:`mechanism_statistic`) is its window's mean |residual z| against the
+  null of its training residuals (standard normal: |z| has mean √(2/π) and sd
+  √(1 − 2/π)), in standard errors of that mean over the window's ``n`` steps; then
+  :func:`descendant_adjustment` on the summary graph pushes every metric with an
+  anomalous parent (statistic at least :data:`MECHANISM_THRESHOLD`) scoring above it
+  below every metric without one: it moved because its cause did. Measured against the
+  default in ``benchmarks/results/mechanism.md``.
 
 :func:`step_scores` gives the same parts step by step (a heat map of the incident, and the
 per-step protocol of the published interpretation benchmarks).
@@ -74,10 +83,11 @@ from faultgraph.io.metrics import epoch_unit
 
 __all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK", "ONSET_TRACE_Z", "ONSET_Z",
            "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores",
-           "summary_graph", "window_reference"]
+           "summary_graph", "window_reference", "MECHANISM_THRESHOLD", "descendant_adjustment",
+           "mechanism_statistic"]
 
 Method = Literal["causal+innovation+nsigma", "causal+nsigma", "causal", "innovation", "noise", "baro", "nsigma",
-                 "random"]
+                 "random", "mechanism"]
 METHODS: tuple[str, ...] = values(RcaMethod)  # Method's values
 DEFAULT_METHOD = RcaMethod.CAUSAL_INNOVATION_NSIGMA.value
 _SEPARATORS = re.compile(r"[_:./|]")
@@ -490,8 +500,22 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
     # the model's soft cap bounds each metric's part, so one broken relation cannot own the ranking
     cap = float(getattr(model, "soft_cap", 0.0) or 0.0)
     parts = {k: soft_cap(v[mask], cap) for k, v in shifted.items()}
-    t = int(np.argmax(np.abs(parts["marginal"]).max(axis=0))) if target is None else names.index(target)
+    t = _moved_symptom(X, mask, parts["marginal"]) if target is None else names.index(target)
     return _Terms(data, mask, reference, names, parts, t, broken, reference_window)
+
+
+def _moved_symptom(X: np.ndarray, mask: np.ndarray, marginal: np.ndarray) -> int:
+    """The symptom chosen for the user: the metric whose robust z deviates most in the
+    window (``marginal``: window rows) among those that *moved*: whose encoded value ``X``
+    (every row read) is not one value over the window and the step before it. A metric
+    flat there is never chosen while another moved (with none moved, the largest |z|)."""
+    rows = np.flatnonzero(mask)
+    span = X[max(int(rows[0]) - 1, 0): int(rows[-1]) + 1]
+    moved = np.nan_to_num(np.nanmax(span, axis=0) - np.nanmin(span, axis=0)) > 0
+    deviation = np.nan_to_num(np.abs(marginal).max(axis=0), nan=-np.inf)
+    if moved.any():
+        deviation = np.where(moved, deviation, -np.inf)
+    return int(np.argmax(deviation))
 
 
 def _effect_weight(effect: np.ndarray, target: int) -> np.ndarray:
@@ -519,12 +543,66 @@ SCORE_PARTS: dict[str, tuple[str, ...]] = {
     "baro": ("marginal",),
     "nsigma": ("nsigma",),
     "random": (),
+    "mechanism": ("noise",),
 }
+
+#: A parent whose :func:`mechanism_statistic` reaches this is anomalous for
+#: :func:`descendant_adjustment` (three standard errors).
+MECHANISM_THRESHOLD = 3.0
+_HALF_NORMAL_MEAN = float(np.sqrt(2.0 / np.pi))
+_HALF_NORMAL_SD = float(np.sqrt(1.0 - 2.0 / np.pi))
+
+
+def mechanism_statistic(mean_abs_z: np.ndarray, steps: int) -> np.ndarray:
+    """The regression-based test statistic of each metric's mechanism change:
+    ``T = √n · (mean|z| − √(2/π)) / √(1 − 2/π)``, with ``mean_abs_z`` the mean absolute
+    residual z of each metric's learned equation over ``n = steps`` steps of the window.
+    Under the null (the metric's equation given its parents holds, its residuals standard
+    normal as in training) ``|z|`` is half-normal, so ``T`` is approximately a standard
+    normal for any ``n``: a window of 3 steps and one of 300 are read on one scale (the
+    small-sample correction: a single large |z| is weaker evidence than a long run).
+    CIRCA (Li et al., KDD 2022) tests the same residual against the normal period.
+
+    mean_abs_z : (d,) or (n_rows, d) array; steps : int >= 1. Returns an array of the same shape."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise InvalidInputError(f"steps must be an integer >= 1, got {steps!r}")
+    return np.sqrt(steps) * (np.asarray(mean_abs_z, dtype=float) - _HALF_NORMAL_MEAN) / _HALF_NORMAL_SD
+
+
+def descendant_adjustment(score: np.ndarray, W: np.ndarray, threshold: float = MECHANISM_THRESHOLD) -> np.ndarray:
+    """Push down each metric that an anomalous parent explains (CIRCA's descendant
+    adjustment, in this form): with ``m_i`` the largest score among the parents ``j`` of
+    ``i`` (``W[j, i] != 0``, ``j != i``) whose score is at least ``threshold``, a metric
+    with ``m_i > s_i`` scores ``s_i − m_i`` (below zero, so below every metric with no
+    such parent and a positive score); the others keep ``s_i``. In a chain ``a → b → c``
+    with scores ``(1, 9, 5)``, ``c`` becomes ``5 − 9 = −4``; ``b`` keeps 9 (its parent ``a`` is
+    not anomalous).
+
+    score : (d,) or (n_rows, d) array, each row adjusted on its own; W : (d, d) array,
+    ``W[i, j]`` the edge ``i → j`` (:func:`summary_graph`)."""
+    s = np.asarray(score, dtype=float)
+    W = np.asarray(W)
+    if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] != s.shape[-1]:
+        raise InvalidInputError(f"W must be a ({s.shape[-1]}, {s.shape[-1]}) matrix, got shape {W.shape}")
+    if not np.isfinite(threshold):
+        raise InvalidInputError(f"threshold must be a finite number, got {threshold!r}")
+    parent = (W != 0) & ~np.eye(W.shape[0], dtype=bool)  # parent[j, i]: j -> i
+    rows = np.atleast_2d(s)
+    anomalous = np.where(rows >= threshold, rows, -np.inf)  # (r, d)
+    # m[r, i] = max_j anomalous[r, j] over parents j of i
+    m = np.max(np.where(parent[None, :, :], anomalous[:, :, None], -np.inf), axis=1, initial=-np.inf)
+    out = np.where(m > rows, rows - m, rows)
+    return out.reshape(s.shape)
 
 
 def _method_score(method: str, parts: Mapping[str, np.ndarray], weight: np.ndarray | None,
-                  random_state: int | np.random.Generator | None) -> np.ndarray:
-    """``method``'s score from its parts (:data:`SCORE_PARTS`)."""
+                  random_state: int | np.random.Generator | None, graph: np.ndarray | None = None,
+                  steps: int = 1) -> np.ndarray:
+    """``method``'s score from its parts (:data:`SCORE_PARTS`); ``"mechanism"``: the
+    |noise z| (a mean over ``steps`` steps) tested (:func:`mechanism_statistic`) and
+    adjusted on ``graph`` (:func:`descendant_adjustment`)."""
+    if method == RcaMethod.MECHANISM:
+        return descendant_adjustment(mechanism_statistic(parts["noise"], steps), graph)
     names = SCORE_PARTS[method]
     if not names:
         return as_generator(random_state).random(np.shape(parts["noise"]))
@@ -588,7 +666,8 @@ def step_scores(
     p = {k: np.abs(v) for k, v in terms.parts.items()}
     weight = (_effect_weight(effects_into(summary_graph(model), terms.target), terms.target)
               if _WEIGHTED in SCORE_PARTS[method] else None)
-    score = _method_score(method, p, weight, random_state)
+    score = _method_score(method, p, weight, random_state,
+                          summary_graph(model) if method == RcaMethod.MECHANISM else None)
     columns = list(terms.names)
     if method != "random":
         names, _, _, off_all = _constant_departures(model, terms.data, terms.reference)
@@ -656,7 +735,8 @@ def explain(
     W = summary_graph(model)
     effect = effects_into(W, t)
     score = _method_score(method, {"noise": noise_z, "innovation": innovation, "marginal": marginal,
-                                   "nsigma": nsigma}, _effect_weight(effect, t), random_state)
+                                   "nsigma": nsigma}, _effect_weight(effect, t), random_state, W,
+                          int(mask.sum()))
     order = np.argsort(-score, kind="stable")
     to_service = services if callable(services) else (
         (lambda m: services.get(m, default_service(m))) if services is not None else default_service)
