@@ -428,3 +428,18 @@ def test_ensembles_and_honest_effects_through_the_command_line(tmp_path):
     graph = json.loads((tmp_path / "g.json").read_text())
     assert graph["n_graphs"] == 10
     assert all(0 <= e["confidence"] <= 1 and 0 <= e["reversed"] <= 1 and "oriented" in e for e in graph["edges"])
+
+
+def test_rca_json_reads_back_as_the_document_it_was(fitted_case, tmp_path):
+    folder, _ = fitted_case
+    result = run("explain", str(folder / "m"), str(folder / "case" / "anomalous.csv"), "--resample", "1",
+                 "--out", str(tmp_path / "rca.json"))
+    assert result.exit_code == 0, result.output
+    spec = json.loads((tmp_path / "rca.json").read_text())
+    doc = workflows.RcaDocument.from_dict(spec)
+    assert json.loads(json.dumps(doc.to_dict())) == spec
+    assert doc.explanation.causes[0].metric == spec["causes"][0]["metric"] and doc.resample == "1"
+    with pytest.raises(InvalidInputError, match="lacks the field target"):
+        workflows.RcaDocument.from_dict({k: v for k, v in spec.items() if k != "target"})
+    with pytest.raises(InvalidInputError, match="a cause or service lacks a field"):
+        workflows.RcaDocument.from_dict({**spec, "causes": [{"metric": "x"}]})

@@ -647,6 +647,53 @@ class RcaDocument:
             payload["reference_window"] = self.reference_window
         return payload
 
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any], where: str = "rca.json") -> RcaDocument:
+        """The document ``to_dict`` wrote (read back from rca.json): ``to_dict`` of the result
+        equals ``spec``. ``None`` scores are infinite for a metric constant in training (its
+        any move is news) and missing (NaN) otherwise, as ``to_dict`` wrote them.
+
+        Parameters
+        ----------
+        spec : mapping
+            The parsed rca.json.
+        where : str, default "rca.json"
+            What ``spec`` is called in error messages.
+
+        Returns
+        -------
+        RcaDocument
+
+        Raises
+        ------
+        InvalidInputError
+            When ``spec`` is not an rca.json ``explain`` wrote.
+        """
+        from faultgraph.rca import Cause, Explanation
+
+        request = cls.request_from_dict(spec, where)
+
+        def number(value: Any, missing: float = float("nan")) -> float:
+            return missing if value is None else float(value)
+
+        try:
+            causes = tuple(Cause(
+                c["metric"], c["service"],
+                number(c["score"], float("inf") if c.get("constant_value") is not None else float("nan")),
+                number(c["noise_z"]), float(c["effect_on_target"]), tuple(c["path"]), number(c["innovation_z"]),
+                number(c["deviation_z"]), c.get("constant_value"), c.get("largest_departure"), c.get("onset"),
+                bool(c.get("onset_censored", False))) for c in spec["causes"])
+            services = tuple((str(e["service"]), number(e["score"], float("inf"))) for e in spec["services"])
+            reference = tuple(spec["reference"]) if spec.get("reference") is not None else None
+            explanation = Explanation(causes, request["target"], tuple(request["window"]), request["method"],
+                                      services, float(spec.get("elapsed_s", 0.0)), reference,  # type: ignore[arg-type]
+                                      int(request["reference_window"] or 0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: a cause or service "
+                                    f"lacks a field or holds a bad value ({type(exc).__name__}: {exc})") from None
+        return cls(explanation, spec.get("data"), spec.get("normal"), spec.get("resample"),
+                   spec.get("reference_window"))
+
     @staticmethod
     def request_from_dict(spec: Any, where: str = "rca.json") -> dict[str, Any]:
         """What an rca.json asks to be explained again.
