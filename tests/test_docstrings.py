@@ -74,6 +74,9 @@ MODULES = [
     "report/incident.py",
     "report/svg.py",
     "_validation.py",
+    "sem/__init__.py",
+    "sem/mlp.py",
+    "sem/model.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -32,12 +32,53 @@ class MLPEquation:
     x_scale: np.ndarray = field(repr=False)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        """The network's output for each row of ``X``.
+
+        Parameters
+        ----------
+        X : (m, k) array-like of float
+            Parent values, one column per input the equation was fitted on, in raw units
+            (standardised here with the stored ``x_mean`` and ``x_scale``).
+
+        Returns
+        -------
+        (m,) ndarray of float
+            ``W2 · tanh(W1 z + b1) + b2`` for each standardised row ``z``.
+        """
         Z = (np.asarray(X, dtype=float) - self.x_mean) / self.x_scale
         return np.tanh(Z @ self.W1.T + self.b1) @ self.W2 + self.b2
 
 
 def fit_mlp(X: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, rng: np.random.Generator) -> MLPEquation:
-    """Fit a one-hidden-layer tanh network by full-batch L-BFGS in float64."""
+    """Fit a one-hidden-layer tanh network by full-batch L-BFGS in float64.
+
+    The inputs are standardised by their mean and standard deviation (a constant column
+    keeps scale 1). The loss is the mean squared error plus ``1e-4`` times the squared
+    norms of the two weight matrices; the output bias starts at the mean of ``y``.
+
+    Parameters
+    ----------
+    X : (n, k) ndarray of float
+        Parent values, one column per parent. Not modified.
+    y : (n,) ndarray of float
+        The node's values.
+    hidden : int
+        Number of hidden tanh units.
+    epochs : int
+        Maximum number of L-BFGS iterations (``max_iter`` of the single optimiser step).
+    rng : numpy.random.Generator
+        Source of the seed of the weights' random initialisation.
+
+    Returns
+    -------
+    MLPEquation
+        The fitted equation, as numpy arrays.
+
+    Raises
+    ------
+    ImportError
+        When PyTorch (the ``torch`` extra) is not installed.
+    """
     torch = _torch()
     x_mean, x_scale = X.mean(axis=0), X.std(axis=0)
     x_scale[x_scale == 0] = 1.0

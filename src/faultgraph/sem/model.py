@@ -29,7 +29,18 @@ Kind = Literal["linear", "mlp"]
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """The logistic function ``1 / (1 + exp(−z))``, without overflow."""
+    """The logistic function ``1 / (1 + exp(−z))``, without overflow.
+
+    Parameters
+    ----------
+    z : array-like of float
+        Any shape; computed element-wise as ``exp(−log(1 + exp(−z)))``.
+
+    Returns
+    -------
+    ndarray of float
+        Values in ``[0, 1]``, of ``z``'s shape.
+    """
     return np.exp(-np.logaddexp(0.0, -z))
 
 
@@ -66,23 +77,40 @@ def _fit_logistic(Xp: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarr
 class SEM(FittedAttributes):
     """A structural equation model on a DAG, one fitted equation per node.
 
-    Args:
-        kind: ``"linear"`` (default) or ``"mlp"`` (needs the ``torch`` extra) for the
-            continuous nodes.
-        ridge: ridge penalty of the linear and logistic equations (0: plain least squares).
-        binary: ``"auto"`` (default) models a node with only the values 0 and 1 by a
-            logistic equation; ``"never"`` treats every node as continuous.
-        hidden, epochs: size and training length of the MLP equations.
-        random_state: seed of the MLP initialisation.
+    Parameters
+    ----------
+    kind : {"linear", "mlp"}, default "linear"
+        Equation of the continuous nodes; ``"mlp"`` needs the ``torch`` extra.
+    ridge : float, default 0.0
+        Ridge penalty of the linear and logistic equations (0: plain least squares);
+        at least 0.
+    binary : {"auto", "never"}, default "auto"
+        ``"auto"`` models a node with only the values 0 and 1 by a logistic equation;
+        ``"never"`` treats every node as continuous.
+    hidden : int, default 16
+        Hidden units of the MLP equations.
+    epochs : int, default 300
+        Training length (L-BFGS iterations) of the MLP equations.
+    random_state : int, numpy.random.Generator or None, default None
+        Seed of the MLP initialisation.
 
-    Attributes (after ``fit``):
-        nodes_: node names, in the order of the data's columns; ``order_`` a topological order.
-        parents_: ``{node: [parent, ...]}``.
-        node_kind_: ``{node: "linear" | "logistic" | "mlp"}``.
-        coef_, intercept_: ``{node: array of parent coefficients}``, ``{node: float}``
-            (for MLP nodes, those of a linear fit, kept for paths and summaries).
-        noise_scale_: ``{node: standard deviation of the residuals}``.
-        residuals_: ``{node: the empirical residuals ε_i}``.
+    Attributes
+    ----------
+    nodes_ : list of str
+        Node names, in the order of the data's columns.
+    order_ : list of str
+        A topological order of the nodes.
+    parents_ : dict
+        ``{node: [parent, ...]}``.
+    node_kind_ : dict
+        ``{node: "linear" | "logistic" | "mlp"}``.
+    coef_, intercept_ : dict
+        ``{node: array of parent coefficients}``, ``{node: float}`` (for MLP nodes, those
+        of a linear fit, kept for paths and summaries).
+    noise_scale_ : dict
+        ``{node: standard deviation of the residuals}``.
+    residuals_ : dict
+        ``{node: the empirical residuals ε_i}``.
     """
 
     def __init__(
@@ -107,9 +135,31 @@ class SEM(FittedAttributes):
     def fit(self, data: pd.DataFrame, graph: Any) -> SEM:
         """Fit every node's equation on its parents in ``graph``.
 
-        ``graph`` is a :class:`~faultgraph.discovery.LearnedGraph`, a fitted
-        ``StructureLearner``, a ``(d, d)`` adjacency over ``data``'s columns, or a
-        ``{node: [parents]}`` mapping.
+        Lagged edges of a learned graph are left out with a ``UserWarning``: the model
+        holds same-step equations only.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            One column per node (names are taken as text), one row per sample; finite values.
+        graph : LearnedGraph, StructureLearner, (d, d) array-like or dict
+            A :class:`~faultgraph.discovery.LearnedGraph`, a fitted ``StructureLearner``, a
+            ``(d, d)`` adjacency over ``data``'s columns (``[i, j]`` nonzero: ``i → j``), or a
+            ``{node: [parents]}`` mapping.
+
+        Returns
+        -------
+        SEM
+            ``self``, fitted.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``data`` is not a DataFrame or not a valid finite matrix, when ``kind``,
+            ``binary`` or ``ridge`` is not allowed, when ``graph`` names nodes ``data``
+            lacks, or when an adjacency's shape is not ``(d, d)``.
+        NotADAGError
+            When ``graph`` has a directed cycle.
         """
         kind = check_choice("kind", self.kind, ("linear", "mlp"))
         check_choice("binary", self.binary, ("auto", "never"))
@@ -174,7 +224,28 @@ class SEM(FittedAttributes):
             raise NotFittedError("this SEM is not fitted yet; call fit(data, graph) first")
 
     def check_node(self, node: str, argument: str = "node") -> str:
-        """Return ``node`` if the model has it, else raise naming the known nodes."""
+        """Return ``node`` if the model has it, else raise naming the known nodes.
+
+        Parameters
+        ----------
+        node : str
+            A node name.
+        argument : str, default "node"
+            The argument's name used in the error message.
+
+        Returns
+        -------
+        str
+            ``node``, unchanged.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``node`` is not a node of the model (the message lists up to 10 nodes and
+            hints when the text form of ``node`` would match).
+        NotFittedError
+            When the model is not fitted.
+        """
         self._check_fitted()
         if node not in self.parents_:
             known = ", ".join(map(repr, self.nodes_[:10])) + (" ..." if len(self.nodes_) > 10 else "")
@@ -183,7 +254,26 @@ class SEM(FittedAttributes):
         return node
 
     def mean(self, node: str, parent_values: np.ndarray) -> np.ndarray:
-        """``E[x_node | Pa = parent_values]`` for an ``(m, |Pa|)`` array of parent values."""
+        """``E[x_node | Pa = parent_values]`` for an ``(m, |Pa|)`` array of parent values.
+
+        Parameters
+        ----------
+        node : str
+            A node of the model (not checked here; see :meth:`check_node`).
+        parent_values : (m, |Pa|) ndarray of float
+            Values of the node's parents, columns in the order of ``parents_[node]``.
+
+        Returns
+        -------
+        (m,) ndarray of float
+            The linear prediction, the MLP's output, or for a logistic node the
+            probability ``σ(b + Pa·β)``.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+        """
         self._check_fitted()
         kind = self.node_kind_[node]
         if kind == "mlp":
@@ -210,7 +300,24 @@ class SEM(FittedAttributes):
     # --- saving ---------------------------------------------------------------------
 
     def to_arrays(self, prefix: str = "sem") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The fitted model as JSON-ready metadata plus named arrays (see ``from_arrays``)."""
+        """The fitted model as JSON-ready metadata plus named arrays (see ``from_arrays``).
+
+        Parameters
+        ----------
+        prefix : str, default "sem"
+            Prefix of the array names (``"{prefix}/data"``, ``"{prefix}/coef/{i}"``, ...).
+
+        Returns
+        -------
+        tuple of (dict, dict)
+            The metadata (settings, nodes, order, parents, node kinds, intercepts) and
+            ``{name: ndarray}`` with the data, coefficients, residuals and MLP weights.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+        """
         self._check_fitted()
         meta = {
             "settings": {"kind": self.kind, "ridge": float(self.ridge), "binary": self.binary,
@@ -231,7 +338,27 @@ class SEM(FittedAttributes):
 
     @classmethod
     def from_arrays(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str = "sem") -> SEM:
-        """Rebuild a fitted SEM from :meth:`to_arrays`'s output."""
+        """Rebuild a fitted SEM from :meth:`to_arrays`'s output.
+
+        Parameters
+        ----------
+        meta : dict
+            The metadata returned by :meth:`to_arrays`.
+        arrays : dict
+            ``{name: ndarray}`` as returned by :meth:`to_arrays`.
+        prefix : str, default "sem"
+            The prefix the arrays were saved with.
+
+        Returns
+        -------
+        SEM
+            The fitted model; noise scales are recomputed from the residuals.
+
+        Raises
+        ------
+        InvalidInputError
+            When an entry is missing or has the wrong type or value (a damaged model).
+        """
         try:
             sem = cls(**meta["settings"])
             sem.nodes_ = [str(n) for n in meta["nodes"]]
@@ -256,8 +383,27 @@ class SEM(FittedAttributes):
         return sem
 
     def refit(self, data: pd.DataFrame, random_state: int | np.random.Generator | None = None) -> SEM:
-        """A new SEM with the same graph and settings, fitted on ``data`` (for the bootstrap);
-        ``random_state`` seeds its MLP initialisation (default: this model's)."""
+        """A new SEM with the same graph and settings, fitted on ``data`` (for the bootstrap).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            One column per node of this model, one row per sample.
+        random_state : int, numpy.random.Generator or None, default None
+            Seed of the new model's MLP initialisation (None: this model's).
+
+        Returns
+        -------
+        SEM
+            A new fitted model; this one is unchanged.
+
+        Raises
+        ------
+        NotFittedError
+            When this model is not fitted.
+        InvalidInputError
+            As :meth:`fit`, e.g. when ``data`` lacks a node of the graph.
+        """
         self._check_fitted()
         return SEM(kind=self.kind, ridge=self.ridge, binary=self.binary, hidden=self.hidden, epochs=self.epochs,
                    random_state=self.random_state if random_state is None else random_state).fit(data, self.parents_)
