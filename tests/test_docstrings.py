@@ -77,6 +77,8 @@ MODULES = [
     "sem/__init__.py",
     "sem/mlp.py",
     "sem/model.py",
+    "discovery/learner.py",
+    "detect/thresholds.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -19,7 +19,25 @@ def _check_scores(scores: np.ndarray) -> np.ndarray:
 
 
 def quantile_threshold(scores: np.ndarray, q: float = 0.99) -> float:
-    """The ``q``-quantile of the training scores: about ``1 − q`` of normal points alarm."""
+    """The ``q``-quantile of the training scores: about ``1 − q`` of normal points alarm.
+
+    Parameters
+    ----------
+    scores : array-like of float
+        Training scores, any shape (flattened); NaN and infinite values are ignored.
+    q : float, default 0.99
+        The quantile, in the open interval (0, 1).
+
+    Returns
+    -------
+    float
+        The threshold.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``q`` is not in (0, 1) or fewer than 10 scores are finite.
+    """
     if not 0 < q < 1:
         raise InvalidInputError(f"q must lie in (0, 1), got {q!r}")
     return float(np.quantile(_check_scores(scores), q))
@@ -34,6 +52,28 @@ def pot_threshold(scores: np.ndarray, risk: float = 1e-3, init_quantile: float =
 
     where ``n`` is the number of scores and ``N_t`` the number above ``t``. Unlike a plain
     quantile it can extrapolate beyond the largest training score when ``risk < 1/n``.
+    With fewer than 10 excesses, or excesses all equal, it returns the ``1 − risk``
+    quantile of the scores instead.
+
+    Parameters
+    ----------
+    scores : array-like of float
+        Training scores, any shape (flattened); NaN and infinite values are ignored.
+    risk : float, default 1e-3
+        Probability that a normal score exceeds the threshold, in (0, 1).
+    init_quantile : float, default 0.98
+        Quantile of the scores giving the initial threshold ``t``, in (0, 1).
+
+    Returns
+    -------
+    float
+        The threshold ``z``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``risk`` or ``init_quantile`` is not in (0, 1), or fewer than 10 scores are
+        finite.
     """
     if not 0 < risk < 1:
         raise InvalidInputError(f"risk must lie in (0, 1), got {risk!r}")

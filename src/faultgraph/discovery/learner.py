@@ -106,48 +106,68 @@ class StructureLearner(FittedAttributes):
     Follows the scikit-learn contract: ``__init__`` stores hyperparameters, ``fit``
     validates and copies its input and sets the attributes ending in ``_``.
 
-    Args:
-        method: ``"dagma"`` (default, faster) or ``"notears"``.
-        lambda1: L1 penalty; ``None`` uses 0.03 for DAGMA and 0.1 for NOTEARS.
-        threshold: weights below this in absolute value are dropped after fitting; with
-            lags, a pair whose weights over all lags sum to at least this keeps its shares
-            down to ``threshold / (lags + 1)`` (:func:`threshold_lag_groups`).
-        standardize: scale every variable to unit variance before learning (metrics of
-            mixed units must be); the weights are then in standard deviations.
-        prior: a :class:`PriorKnowledge` or the path of its YAML file.
-        refine: after the continuous solve, improve the DAG by greedy edge deletions,
-            additions and reversals on the BIC-penalised least-squares score, refit the
-            weights by least squares and threshold them again (:mod:`~faultgraph.discovery.refine`;
-            only without lags). It repairs the poor local optima continuous learners reach on
-            scale-free graphs (SF4, d = 100, raw: SHD 532 → 0.7). ``None`` (default): on for
-            raw data, off with ``standardize``, where the least-squares score no longer
-            identifies the graph and refining added edges (ER2, d = 50: SHD 101 → 121).
-        lags: how many past steps ``x_{t−1} … x_{t−p}`` enter the candidate space as
-            possible parents (rows of ``X`` must be in time order). They can cause the
-            present, never the reverse; acyclicity is required among present-time
-            variables only (as in DYNOTEARS). The cost per iteration stays independent
-            of the number of rows.
-        max_iter: quasi-Newton iterations per sub-problem.
-        callback: called with a progress dict after each outer step (for progress bars).
-        screen: for thousands of metrics, replace the continuous solve by screened
-            candidate parents, an order by conditional variance and least squares
-            (:mod:`~faultgraph.discovery.screen`; ``method`` and ``lambda1`` are then
-            unused; only without lags); thresholding and refinement follow as usual.
-        device: ``'cuda'`` (or ``'cpu'``) computes ``XᵀX/n`` and, with ``screen``, the
-            screen's ``d × d`` inverse with PyTorch there (:mod:`~faultgraph.discovery.backend`,
-            the ``torch`` extra); ``None`` (default): NumPy.
+    Parameters
+    ----------
+    method : {"dagma", "notears"}, default "dagma"
+        The continuous solver; DAGMA is faster.
+    lambda1 : float or None, default None
+        L1 penalty, at least 0; ``None`` uses 0.03 for DAGMA and 0.1 for NOTEARS.
+    threshold : float, default ``DEFAULTS.threshold``
+        Weights below this in absolute value are dropped after fitting; with lags, a pair
+        whose weights over all lags sum to at least this keeps its shares down to
+        ``threshold / (lags + 1)`` (:func:`threshold_lag_groups`).
+    standardize : bool, default True
+        Scale every variable to unit variance before learning (metrics of mixed units
+        must be); the weights are then in standard deviations.
+    prior : PriorKnowledge, str or None, default None
+        A :class:`PriorKnowledge` or the path of its YAML file.
+    lags : int, default 0
+        How many past steps ``x_{t−1} … x_{t−p}`` enter the candidate space as possible
+        parents (rows of ``X`` must be in time order). They can cause the present, never
+        the reverse; acyclicity is required among present-time variables only (as in
+        DYNOTEARS). The cost per iteration stays independent of the number of rows.
+    refine : bool or None, default None
+        After the continuous solve, improve the DAG by greedy edge deletions, additions
+        and reversals on the BIC-penalised least-squares score, refit the weights by least
+        squares and threshold them again (:mod:`~faultgraph.discovery.refine`; only without
+        lags). It repairs the poor local optima continuous learners reach on scale-free
+        graphs. ``None``: on for raw data, off with ``standardize``, where the
+        least-squares score no longer identifies the graph and refining added edges.
+    max_iter : int, default 2000
+        Quasi-Newton iterations per sub-problem, at least 1.
+    callback : callable or None, default None
+        Called with a progress dict after each outer step (for progress bars).
+    screen : bool, default False
+        For thousands of metrics, replace the continuous solve by screened candidate
+        parents, an order by conditional variance and least squares
+        (:mod:`~faultgraph.discovery.screen`; ``method`` and ``lambda1`` are then unused;
+        only without lags); thresholding and refinement follow as usual.
+    device : str or None, default None
+        ``'cuda'`` (or ``'cpu'``) computes ``XᵀX/n`` and, with ``screen``, the screen's
+        ``d × d`` inverse with PyTorch there (:mod:`~faultgraph.discovery.backend`, the
+        ``torch`` extra); ``None``: NumPy.
 
-    Attributes:
-        adjacency_: ``(d, d)`` weights of the learned DAG; ``[i, j]`` is ``i → j``.
-        lagged_adjacency_: ``(lags, d, d)``; ``[l, i, j]`` is ``x_i(t−l−1) → x_j(t)``.
-        weights_: ``(k, d)`` weights before thresholding and cycle breaking.
-        graph_: the same as a :class:`LearnedGraph` with names and run information.
-        feature_names_in_: the metric names; ``n_features_in_`` their number.
-        n_iter_: quasi-Newton iterations used; ``h_final_``: acyclicity of ``weights_``.
-        converged_: whether ``h_final_`` reached the optimiser's tolerance.
-        dropped_edges_: ``(source, target, weight)`` removed to break cycles of the
-            thresholded continuous solution (before any refinement).
-        refine_moves_: greedy moves the refinement made (0 when it did not run).
+    Attributes
+    ----------
+    adjacency_ : (d, d) ndarray
+        Weights of the learned DAG; ``[i, j]`` is ``i → j``.
+    lagged_adjacency_ : (lags, d, d) ndarray
+        ``[l, i, j]`` is ``x_i(t−l−1) → x_j(t)``.
+    weights_ : (k, d) ndarray
+        Weights before thresholding and cycle breaking.
+    graph_ : LearnedGraph
+        The same with names and run information.
+    feature_names_in_, n_features_in_ : ndarray of str, int
+        The metric names and their number.
+    n_iter_, h_final_ : int, float
+        Quasi-Newton iterations used; acyclicity of ``weights_``.
+    converged_ : bool
+        Whether ``h_final_`` reached the optimiser's tolerance.
+    dropped_edges_ : list of (str, str, float)
+        ``(source, target, weight)`` removed to break cycles of the thresholded continuous
+        solution (before any refinement).
+    refine_moves_ : int
+        Greedy moves the refinement made (0 when it did not run).
     """
 
     _constraints = {
@@ -188,7 +208,34 @@ class StructureLearner(FittedAttributes):
         self.callback = callback
 
     def fit(self, X: Any) -> StructureLearner:
-        """Learn the DAG of ``X`` (samples × metrics, an array or a DataFrame)."""
+        """Learn the DAG of ``X`` (samples × metrics, an array or a DataFrame).
+
+        Warns (``UserWarning``) when the rows after the lags do not exceed the candidate
+        parents per metric, (:class:`DataScaleWarning`) when on raw data the metrics'
+        median variance is below ``lambda1``, and (:class:`ConvergenceWarning`) when the
+        solver stops above its acyclicity tolerance; the graph is then made acyclic by
+        thresholding and dropping edges.
+
+        Parameters
+        ----------
+        X : (n, d) array-like or pandas.DataFrame
+            Samples × metrics, finite values, rows in time order when ``lags > 0``; at
+            least ``lags + 3`` rows. A DataFrame's column names become the node names.
+
+        Returns
+        -------
+        StructureLearner
+            ``self``, fitted.
+
+        Raises
+        ------
+        InvalidInputError
+            When a hyperparameter is not allowed, when ``X`` is not a valid finite matrix
+            or has too few rows, when the fit is undetermined or would exceed the time or
+            memory limits (:func:`faultgraph._budget.check_fit`; not with ``screen``), or
+            when with lags and ``standardize`` a metric is constant over the rows the
+            lagged design uses.
+        """
         self.validate_params()
         method = str(self.method)
         lambda1 = float(DEFAULT_LAMBDA1[method] if self.lambda1 is None else self.lambda1)
@@ -235,7 +282,7 @@ class StructureLearner(FittedAttributes):
         options: dict[str, float] = {}
         if refine and method == "dagma" and d > LOOSE_ABOVE:
             # the greedy refinement finishes the job: the continuous solve need not be tight
-            # (ER2, d = 500, n = 5000: 61 s -> 17 s, SHD 0 -> 2)
+            # (measurements: CHANGELOG.md, "How the defaults were chosen")
             options = {"tol": 1e-3, "warm_tol": 1e-3, "h_tol": 1e-3}
         solver = dagma_linear if method == "dagma" else notears_linear
         if self.screen:  # large graphs: no O(d^3) iterations (faultgraph.discovery.screen)
@@ -301,7 +348,18 @@ class StructureLearner(FittedAttributes):
 def lagged_design(X: np.ndarray, lags: int) -> np.ndarray:
     """``Z = [X_t, X_{t−1}, …, X_{t−p}]`` for ``t = p … n−1``: ``(n − p, d·(p + 1))``.
 
-    Rows of ``X`` must be in time order. With ``lags = 0`` this is ``X`` itself.
+    Parameters
+    ----------
+    X : (n, d) ndarray
+        Rows in time order.
+    lags : int
+        ``p``, at least 0 (not checked here).
+
+    Returns
+    -------
+    (n − p, d·(p + 1)) ndarray
+        Blocks of ``d`` columns for lag 0, 1, …, p. With ``lags = 0`` this is ``X``
+        itself (not a copy).
     """
     if lags == 0:
         return X
@@ -340,6 +398,18 @@ def second_moments(X: np.ndarray, *, standardize: bool) -> np.ndarray:
     """``S = XᵀX / n`` of the centred (and optionally unit-variance) columns of ``X``.
 
     Works on a copy; the caller's array is left as it was.
+
+    Parameters
+    ----------
+    X : (n, k) ndarray of float
+        Samples × variables.
+    standardize : bool
+        Divide by the columns' standard deviations, giving the correlation matrix.
+
+    Returns
+    -------
+    (k, k) ndarray of float
+        The second-moment (covariance or correlation) matrix.
     """
     Xc = X - X.mean(axis=0)
     S = Xc.T @ Xc / X.shape[0]
