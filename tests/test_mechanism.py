@@ -113,3 +113,12 @@ def test_the_automatic_symptom_is_a_metric_that_moved_never_a_flat_one():
     flat.loc[149:, ["a", "b"]] = 0.0
     flat.loc[149:, "stuck"] = 7.0
     assert explain(model, flat, (150, 169)).target == "stuck"  # 93 robust sd off: the largest
+
+
+def test_the_documentation_example_runs():
+    """docs/mechanism.md: its Python block."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "mechanism.md").read_text(encoding="utf-8")
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/mechanism.md", "exec"), {})  # noqa: S102 - our own documentation
