@@ -79,6 +79,7 @@ MODULES = [
     "sem/model.py",
     "discovery/learner.py",
     "detect/thresholds.py",
+    "_cli.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

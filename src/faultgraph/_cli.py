@@ -31,7 +31,13 @@ RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min
 
 
 def say(message: str) -> None:
-    """One plain line on stderr (no markup, no highlighting)."""
+    """One plain line on stderr (no markup, no highlighting).
+
+    Parameters
+    ----------
+    message : str
+        The text, printed as is (square brackets are not read as rich markup).
+    """
     err.print(message, highlight=False, soft_wrap=True, markup=False)
 
 
@@ -141,7 +147,24 @@ def progress(description: str, total: float | None = None, enabled: bool = True
 
     On a terminal, a rich bar (or spinner) with percent, elapsed time and ETA; elsewhere
     (piped, logged) a plain line every few seconds with the same figures once the work
-    has run for two seconds; nothing when not ``enabled`` (``--quiet``)."""
+    has run for two seconds; nothing when not ``enabled`` (``--quiet``).
+
+    Parameters
+    ----------
+    description : str
+        What is being done, shown before the figures.
+    total : float or None, default None
+        The amount of work, in the units of ``completed``; None: unknown (a spinner on a
+        terminal, no percent or ETA), until an ``update`` gives it.
+    enabled : bool, default True
+        Whether to show anything; when False the yielded ``update`` does nothing.
+
+    Yields
+    ------
+    callable
+        ``update(**fields)`` taking ``completed``, ``total``, ``info`` (a short text shown
+        after the figures) and ``description``.
+    """
     if not enabled:
         yield lambda **fields: None
         return
@@ -164,23 +187,71 @@ def progress(description: str, total: float | None = None, enabled: bool = True
 
 
 def learner_progress(update: Callable[..., None]) -> Callable[[dict[str, Any]], None]:
-    """A structure learner's callback (``step``, ``steps``, ``h``) feeding ``update``."""
+    """A structure learner's callback (``step``, ``steps``, ``h``) feeding ``update``.
+
+    Parameters
+    ----------
+    update : callable
+        The ``update`` that :func:`progress` yields.
+
+    Returns
+    -------
+    callable
+        A function of the learner's progress dict that reports ``step`` of ``steps`` with
+        ``h=<acyclicity>`` as the info text.
+    """
     return lambda info: update(completed=info["step"], total=info["steps"], info=f"h={info['h']:.2e}")
 
 
 def given_options(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
-    """Those of ``names`` the user typed (not defaulted), as ``--option-name``."""
+    """Those of ``names`` the user typed (not defaulted), as ``--option-name``.
+
+    Parameters
+    ----------
+    ctx : typer.Context
+        The running command's context.
+    names : tuple of str
+        Parameter names of the command (``snake_case``).
+
+    Returns
+    -------
+    list of str
+        The options given on the command line, in the order of ``names``, with ``_``
+        written ``-``.
+    """
     return [f"--{name.replace('_', '-')}" for name in names
             if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
 
 
 def join_and(items: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
+    """``a``, ``a and b``, ``a, b and c``.
+
+    Parameters
+    ----------
+    items : list of str
+        At least one item.
+
+    Returns
+    -------
+    str
+        The items joined by commas, the last by "and".
+    """
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def time_value(text: Optional[str]) -> Any:
-    """A window bound from the command line: a number if it parses as one, else a date string."""
+    """A window bound from the command line: a number if it parses as one, else a date string.
+
+    Parameters
+    ----------
+    text : str or None
+        The option's value.
+
+    Returns
+    -------
+    float, str or None
+        ``float(text)`` when it parses, else ``text`` unchanged; None for None.
+    """
     if text is None:
         return None
     try:
@@ -192,8 +263,21 @@ def time_value(text: Optional[str]) -> Any:
 def check_outputs(outputs: dict[str, Optional[Path]]) -> None:
     """Refuse output paths that cannot all be written, before any work (nothing is written
     when one of several outputs would fail): a folder, a path under a file, one path given
-    twice, or one output inside another. ``outputs`` maps each option (as the user knows
-    it) to its path."""
+    twice, or one output inside another.
+
+    Parameters
+    ----------
+    outputs : dict
+        ``{option name as the user knows it (e.g. "--output"): path or None}``; None
+        entries (options not given) are skipped.
+
+    Raises
+    ------
+    InvalidInputError
+        When a path is a folder, when an existing ancestor of a path is a file, when two
+        options name the same file, or when one path lies inside another; the message
+        names the options and paths.
+    """
     from faultgraph.errors import InvalidInputError
 
     given = {name: path for name, path in outputs.items() if path is not None}
@@ -215,5 +299,18 @@ def check_outputs(outputs: dict[str, Optional[Path]]) -> None:
 
 
 def numbered(path: Optional[Path], k: Optional[int]) -> Optional[Path]:
-    """``rca.json`` → ``rca-3.json`` for incident ``k`` of ``--all``."""
+    """``rca.json`` → ``rca-3.json`` for incident ``k`` of ``--all``.
+
+    Parameters
+    ----------
+    path : pathlib.Path or None
+        An output path.
+    k : int or None
+        The incident's number; None leaves ``path`` as it is.
+
+    Returns
+    -------
+    pathlib.Path or None
+        ``path`` with ``-k`` before its suffix, or ``path`` unchanged when either is None.
+    """
     return path if path is None or k is None else path.with_name(f"{path.stem}-{k}{path.suffix}")
