@@ -80,6 +80,7 @@ MODULES = [
     "discovery/learner.py",
     "detect/thresholds.py",
     "_cli.py",
+    "detect/unsupervised.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -86,7 +86,20 @@ def soft_cap(Z: np.ndarray, cap: float) -> np.ndarray:
     """``cap · asinh(Z / cap)``: linear for ``|z|`` well below ``cap``, logarithmic
     beyond, so that one metric (a broken relation, a near-constant gauge) cannot own a
     step's combined score. ``cap = 0`` returns ``Z`` unchanged. The same ranking in other
-    units, since ``Z`` is already standardised."""
+    units, since ``Z`` is already standardised.
+
+    Parameters
+    ----------
+    Z : ndarray of float
+        Standardised deviations, any shape.
+    cap : float
+        Where the curve bends, in sd; ``<= 0`` turns the cap off.
+
+    Returns
+    -------
+    ndarray of float
+        The capped values, of ``Z``'s shape (``Z`` itself when the cap is off).
+    """
     if cap <= 0:
         return Z
     return cap * np.arcsinh(Z / cap)
@@ -105,7 +118,25 @@ def flag_columns(X: np.ndarray, raw_scale: np.ndarray, floor: float, names: list
     training data ``X``) and near-deterministic equations (a residual scale
     ``raw_scale`` below ``floor`` times the metric's own). Their residual scale is the
     floor, so a relation that held exactly in training cannot give scores in the
-    thousands when it bends."""
+    thousands when it bends.
+
+    Parameters
+    ----------
+    X : (n, d) ndarray of float
+        The encoded training data; constant columns are not compared.
+    raw_scale : (d,) ndarray of float
+        Each metric's residual scale as a share of the metric's own scale.
+    floor : float
+        The ``scale_floor``; ``<= 0`` flags nothing.
+    names : list of str
+        The ``d`` metric names.
+
+    Returns
+    -------
+    dict
+        ``{metric: reason}`` in words; a near-duplicate names the first earlier metric it
+        duplicates and the correlation. Empty when nothing is flagged.
+    """
     flagged: dict[str, str] = {}
     if floor <= 0 or X.shape[1] == 0:
         return flagged
@@ -137,6 +168,16 @@ def rounding_scale(X: np.ndarray) -> np.ndarray:
     to the same grid predict each other exactly most of the time, so their residual's
     interquartile range is a fraction of one step, and the first step of disagreement
     would be a 50-sd event; the residual scale is floored at ``q / √6``.
+
+    Parameters
+    ----------
+    X : (n, d) ndarray of float
+        The metrics, one per column.
+
+    Returns
+    -------
+    (d,) ndarray of float
+        ``q / √6`` per column on a regular grid, else 0.
     """
     scale = np.zeros(X.shape[1])
     for j in range(X.shape[1]):
@@ -176,6 +217,22 @@ def drift_adjust(values: np.ndarray, history: np.ndarray, window: int, tolerance
     that lasts stops counting after about ``window / 2`` steps: slow drift and new
     baselines become the normal, while faults shorter than that stand out as before.
     ``window = 0`` returns ``values`` unchanged.
+
+    Parameters
+    ----------
+    values : (n, k) ndarray of float
+        Standardised deviations, rows in time order.
+    history : (h, k) ndarray of float
+        The rows just before ``values`` (may have 0 rows).
+    window : int
+        Steps in each trailing median; ``<= 0`` turns the adjustment off.
+    tolerance : float, default ``DRIFT_TOLERANCE``
+        Half-width, in sd, of the band around 0 within which a median is left alone.
+
+    Returns
+    -------
+    (n, k) ndarray of float
+        The adjusted values (``values`` itself when ``window <= 0``).
     """
     if window <= 0:
         return values
@@ -202,6 +259,31 @@ def background_adjust(scores: np.ndarray, history: np.ndarray, window: int, base
     and a step with fewer than :data:`MIN_BACKGROUND` of them is left as it is.
     ``window = 0``, or a training background of (numerically) 0, returns the scores
     unchanged (``b = 1``); any other window must hold at least :data:`MIN_BACKGROUND`.
+
+    Parameters
+    ----------
+    scores : (n,) array-like of float
+        Scores in time order.
+    history : (h,) ndarray of float
+        The scores just before ``scores`` (may be empty).
+    window : int
+        Past scores each quartile is read from; ``<= 0`` turns the adjustment off.
+    base : float
+        The lower quartile of the training scores; at or below
+        :data:`MIN_BACKGROUND_BASE` turns the adjustment off.
+    tolerance : float, default ``BACKGROUND_TOLERANCE``
+        Multiple of ``base`` the background may reach before scores are divided.
+
+    Returns
+    -------
+    tuple of ((n,) ndarray, (n,) ndarray)
+        The adjusted scores and the divisor ``b`` of each (at least 1).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``window`` is positive but below :data:`MIN_BACKGROUND` (and the adjustment is
+        on).
     """
     scores = np.asarray(scores, dtype=float)
     if window <= 0 or not base > MIN_BACKGROUND_BASE:
@@ -217,7 +299,20 @@ def background_adjust(scores: np.ndarray, history: np.ndarray, window: int, base
 def beyond_tolerance(median: np.ndarray, tolerance: float = DRIFT_TOLERANCE) -> np.ndarray:
     """The part of a median of standardised deviations that lies beyond ``±tolerance``
     (a soft threshold): the drift that :func:`drift_adjust` and the root-cause ranking's
-    recent normal take off; within the tolerance, 0."""
+    recent normal take off; within the tolerance, 0.
+
+    Parameters
+    ----------
+    median : ndarray of float
+        Medians of standardised deviations, any shape.
+    tolerance : float, default ``DRIFT_TOLERANCE``
+        Half-width of the band, in sd.
+
+    Returns
+    -------
+    ndarray of float
+        ``sign(m) · max(|m| − tolerance, 0)``, of ``median``'s shape.
+    """
     return np.sign(median) * np.maximum(np.abs(median) - tolerance, 0.0)
 
 
@@ -282,7 +377,28 @@ class Detector(FittedAttributes):
         and the label-free threshold is read on the scores of the rest, which the model
         has not seen (a threshold read on the fitted rows is too low wherever the model
         overfits them); the drift and background adjustments are then primed with the
-        whole training tail."""
+        whole training tail. The tail is held back only when it has at least
+        :data:`MIN_CALIBRATION` rows and leaves :data:`MIN_HOLDOUT_FIT` to fit on.
+
+        Parameters
+        ----------
+        train : pandas.DataFrame or (n, d) array-like
+            The training period, time steps × metrics, rows in time order; an array's
+            columns are named ``x0``, ``x1``, ...
+
+        Returns
+        -------
+        Detector
+            ``self``, fitted.
+
+        Raises
+        ------
+        InvalidInputError
+            When a hyperparameter is not allowed, when ``train`` is not 2-D numbers or the
+            encoder refuses it, when too few finite training scores remain for the
+            threshold, or (:class:`CausalDetector`) when the graph fit would be
+            undetermined or exceed the time or memory limits.
+        """
         self.validate_params()
         frame = self._frame(train, "train")
         start = time.perf_counter()
@@ -382,7 +498,26 @@ class Detector(FittedAttributes):
         ``constant:<metric>`` column for each metric that held one value throughout
         training and is in ``data``: its value less that one (the model has no scale to
         score it on, so it does not enter the score, but any departure is news: an error
-        counter at 0 all week that starts to count)."""
+        counter at 0 all week that starts to count).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or (n, d) array-like
+            Steps to score, in time order; its metrics must include the model's. Each call
+            starts the drift and background adjustments from the training tail.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per step of ``data`` (same index), with the columns above.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``data`` is not 2-D numbers or lacks metrics of the model.
+        NotFittedError
+            When the detector is not fitted.
+        """
         self._check_fitted()
         frame = self._frame(data, "data")
         columns = self.encoder_.columns_
@@ -408,7 +543,26 @@ class Detector(FittedAttributes):
         (robust z-scores) and their raw deviations from the model (for
         :class:`CausalDetector`, the residuals of the metrics' equations). The data's
         metrics must include the model's; others are ignored (with a warning, unless the
-        model dropped them as constant)."""
+        model dropped them as constant).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or (n, d) array-like
+            Steps in time order, time steps × metrics.
+
+        Returns
+        -------
+        tuple of ((n, d) ndarray, (n, d) ndarray)
+            ``X`` and ``D``, columns in the order of ``encoder_.columns_``.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``data`` is not 2-D numbers or lacks metrics of the model (the message
+            names the missing and extra ones).
+        NotFittedError
+            When the detector is not fitted.
+        """
         self._check_fitted()
         frame = self._frame(data, "data")
         columns = self.encoder_.columns_
@@ -426,7 +580,23 @@ class Detector(FittedAttributes):
         return X, self._deviations(X)
 
     def predict(self, data: Any) -> np.ndarray:
-        """0/1 alarms at the label-free threshold."""
+        """0/1 alarms at the label-free threshold.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or (n, d) array-like
+            Steps to score, as for :meth:`score_samples`.
+
+        Returns
+        -------
+        (n,) ndarray of int
+            The ``anomaly`` column of :meth:`score_samples`.
+
+        Raises
+        ------
+        InvalidInputError, NotFittedError
+            As :meth:`score_samples`.
+        """
         return self.score_samples(data)["anomaly"].to_numpy()
 
     # --- to be provided -------------------------------------------------------------------
@@ -598,7 +768,26 @@ class CausalDetector(Detector):
         causal graph's equations, these need no same-step edge, whose direction
         observational data often cannot tell (a reversed ``traffic → cpu`` edge makes a
         CPU fault look like a traffic fault). The first ``max(lags, 1)`` rows see copies
-        of the first row as their past."""
+        of the first row as their past.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or (n, d) array-like
+            Steps in time order; its metrics must include the model's.
+
+        Returns
+        -------
+        (n, d) ndarray of float
+            The standardised innovations, columns in the order of ``encoder_.columns_``.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``data`` lacks metrics of the model, or the model was saved without the
+            autoregression (:attr:`has_innovations` is False).
+        NotFittedError
+            When the detector is not fitted.
+        """
         self._check_fitted()
         return self.innovations_from_encoded(self.residuals(data)[0])
 
@@ -609,7 +798,24 @@ class CausalDetector(Detector):
         return hasattr(self, "innov_coef_")
 
     def innovations_from_encoded(self, X: np.ndarray) -> np.ndarray:
-        """:meth:`innovations` from metrics already encoded (the ``X`` of :meth:`residuals`)."""
+        """:meth:`innovations` from metrics already encoded (the ``X`` of :meth:`residuals`).
+
+        Parameters
+        ----------
+        X : (n, d) ndarray of float
+            Encoded metrics in time order, columns in the order of ``encoder_.columns_``.
+
+        Returns
+        -------
+        (n, d) ndarray of float
+            The standardised innovations.
+
+        Raises
+        ------
+        InvalidInputError
+            When the model was saved without the autoregression (:attr:`has_innovations`
+            is False).
+        """
         if not self.has_innovations:
             raise InvalidInputError("this model was saved before faultgraph kept innovations; fit it again, "
                                     "or rank with a method without them (--method causal+nsigma)")
@@ -625,7 +831,23 @@ class CausalDetector(Detector):
                "holdout")
 
     def save(self, path: Any) -> Any:
-        """Write the model folder (``model.json`` + ``arrays.npz``, atomically)."""
+        """Write the model folder (``model.json`` + ``arrays.npz``, atomically).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The folder, created if needed (:func:`faultgraph.io.model.save_model_dir`).
+
+        Returns
+        -------
+        pathlib.Path
+            What :func:`~faultgraph.io.model.save_model_dir` returns: the folder written.
+
+        Raises
+        ------
+        NotFittedError
+            When the detector is not fitted.
+        """
         self._check_fitted()
         graph = self.graph_.to_dict()
         meta = {"task": TASK, "params": {k: getattr(self, k) for k in self._PARAMS},
@@ -648,7 +870,29 @@ class CausalDetector(Detector):
 
     @classmethod
     def load(cls, path: Any) -> CausalDetector:
-        """Read a model folder written by :meth:`save`."""
+        """Read a model folder written by :meth:`save`.
+
+        Older layouts are upgraded on reading (:mod:`faultgraph.io.migrations`); parameters
+        added since mean what those folders scored with, and folders from before
+        innovations were kept load without them.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The model folder.
+
+        Returns
+        -------
+        CausalDetector
+            The fitted detector.
+
+        Raises
+        ------
+        InvalidInputError
+            When the folder is not a readable model of this task, or its metadata or arrays
+            are missing, of the wrong shape or hold NaN or infinite values (the message
+            names what is wrong).
+        """
         meta, arrays = load_model_dir(path, task=TASK)
         try:
             # older layouts are upgraded on reading (faultgraph.io.migrations); parameters added
