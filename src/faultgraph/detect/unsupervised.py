@@ -652,23 +652,43 @@ class CausalDetector(Detector):
     threshold_method : {"pot", "quantile"}
         ``"pot"``: peaks over threshold at false-alarm probability ``risk``;
         ``"quantile"``: the ``quantile`` of the training scores.
+    risk : float
+        The false-alarm probability of ``"pot"`` (:func:`pot_threshold`).
+    quantile : float
+        The quantile of ``"quantile"`` (:func:`quantile_threshold`).
     max_gap : int
         Longest run of missing steps the encoder fills.
+    scale_floor : float
+        In [0, 1): a residual's scale is never below this share of its metric's own scale;
+        near-duplicate metrics and near-deterministic equations are listed in
+        ``flagged_`` (:func:`flag_columns`); 0: off.
+    soft_cap : float
+        At least 0, in sd: deviations are capped softly (:func:`soft_cap`) before they
+        are combined; 0: off.
+    holdout : float
+        In [0, 0.9): the share of the training tail held back from the fit, on whose
+        scores the threshold is read (see :meth:`fit`); 0: off.
 
     Attributes
     ----------
-    graph_ : the learned graph, with lagged edges.
-    coef_ : ``(d·(lags+1), d)`` refitted equations.
-    threshold_ : the alarm threshold.
-    encoder_ : the fitted :class:`~faultgraph.MetricEncoder`.
-    center_, scale_ : median and IQR-based scale of the training residuals (the standard
-        deviation where the IQR is below :data:`MIN_RESIDUAL_SCALE`; never below the
-        metric's rounding, :func:`rounding_scale`).
-    resid_mean_, resid_std_ : the residuals' mean and standard deviation (root causes).
-    drift_history_, background_base_, background_history_ : the training tail that primes
-        the drift and background adjustments of new data.
-    innov_coef_, innov_mean_, innov_resid_mean_, innov_resid_std_ : the autoregression
-        behind :meth:`innovations`.
+    graph_ : LearnedGraph
+        The learned graph, with lagged edges.
+    coef_ : (d·(lags+1), d) ndarray
+        The refitted equations.
+    threshold_ : float
+        The alarm threshold.
+    encoder_ : MetricEncoder
+        The fitted :class:`~faultgraph.MetricEncoder`.
+    center_, scale_ : (d,) ndarray
+        Median and IQR-based scale of the training residuals (the standard deviation
+        where the IQR is below :data:`MIN_RESIDUAL_SCALE`; never below the metric's
+        rounding, :func:`rounding_scale`).
+    resid_mean_, resid_std_ : (d,) ndarray
+        The residuals' mean and standard deviation (root causes).
+    drift_history_, background_base_, background_history_ : ndarray, float, ndarray
+        The training tail that primes the drift and background adjustments of new data.
+    innov_coef_, innov_mean_, innov_resid_mean_, innov_resid_std_ : ndarray
+        The autoregression behind :meth:`innovations`.
     """
 
     name = "faultgraph"
