@@ -107,8 +107,10 @@ def test_the_command_line_defaults_are_the_configs():
     command = typer.main.get_command(app)
     fit = {p.name: p.default for p in command.commands["fit"].params}
     detector = DetectorConfig()
-    for name in ("lags", "threshold", "max_gap", "risk", "drift_window", "background_window"):
+    for name in ("threshold", "max_gap", "risk", "drift_window", "background_window", "scale_floor", "soft_cap",
+                 "holdout"):
         assert fit[name] == getattr(detector, name), name
+    assert fit["lags"] is None  # the detector's DEFAULTS.lags without --label, 0 with it
     assert fit["score"] == detector.scoring and fit["combine"] == detector.combine
     explain = {p.name: p.default for p in command.commands["explain"].params}
     assert explain["lags"] == DEFAULTS.lags and explain["max_gap"] == DEFAULTS.max_gap
