@@ -81,6 +81,11 @@ MODULES = [
     "detect/thresholds.py",
     "_cli.py",
     "detect/unsupervised.py",
+    "effects/__init__.py",
+    "effects/ate.py",
+    "effects/identify.py",
+    "effects/interventions.py",
+    "effects/paths.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -52,17 +52,42 @@ def total_effects(sem: SEM) -> np.ndarray:
 
     Exact for linear SEMs: ``X = XW + E`` gives ``X = E (I − W)⁻¹``, and ``do(x_i)``
     removes only the edges into ``i``, which lie on no directed path out of ``i``.
+
+    Parameters
+    ----------
+    sem : SEM
+        A fitted SEM; its ``weight_matrix()`` gives ``W`` (``W[i, j]``: the edge ``i → j``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d, d)`` total effects, in the order of ``sem.nodes_``.
     """
     W = sem.weight_matrix()
     return np.linalg.inv(np.eye(W.shape[0]) - W)
 
 
 def effects_into(W: np.ndarray, target: int) -> np.ndarray:
-    """Each node's total effect on ``target`` in the weight matrix ``W`` (``W[i, j]``: the
-    edge ``i → j``): the sum over directed walks into ``target`` of the product of their
-    weights, walks of length up to ``d`` and self-loops left out, so it is defined on a
-    summary graph of same-step and lagged edges that may hold cycles. On a DAG it equals
-    column ``target`` of ``(I − W)⁻¹`` (:func:`total_effects` for an SEM)."""
+    """Each node's total effect on ``target`` in the weight matrix ``W``.
+
+    The sum over directed walks into ``target`` of the product of their weights, walks of
+    length up to ``d`` and self-loops left out, so it is defined on a summary graph of
+    same-step and lagged edges that may hold cycles. On a DAG it equals column ``target``
+    of ``(I − W)⁻¹`` (:func:`total_effects` for an SEM).
+
+    Parameters
+    ----------
+    W : numpy.ndarray
+        ``(d, d)`` weights, ``W[i, j]`` the edge ``i → j``; its diagonal is ignored (not
+        modified: a copy is taken).
+    target : int
+        Index of the target node.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d,)`` effects on ``target``; entry ``target`` is 1.
+    """
     W = W.copy()
     np.fill_diagonal(W, 0.0)
     d = W.shape[0]
@@ -198,6 +223,40 @@ def average_treatment_effect(
     Exact for a linear SEM; otherwise a Monte Carlo estimate from ``n`` interventional
     samples per arm with common random numbers. The interval comes from
     ``n_bootstrap`` refits of the equations on resampled rows (0: no interval).
+
+    Parameters
+    ----------
+    sem : SEM
+        A fitted SEM (it keeps its training data, which the bootstrap resamples).
+    treatment : str
+        The intervened node.
+    target : str
+        The node whose expectation is compared; must differ from ``treatment``.
+    high, low : float, default 1.0 and 0.0
+        The two values ``treatment`` is set to; the ATE is
+        ``E[target | do(high)] − E[target | do(low)]``.
+    n : int, default 4000
+        Interventional samples per arm for a nonlinear SEM (a bootstrap refit uses
+        ``max(n // 4, 100)``); positive.
+    n_bootstrap : int, default 100
+        Refits on resampled rows for the interval: 0 (no interval: ``ci_low`` and
+        ``ci_high`` equal ``ate``) or at least ``MIN_BOOTSTRAP`` (10).
+    confidence : float, default 0.95
+        Level of the percentile interval, in (0, 1).
+    random_state : None, int or numpy.random.Generator, default None
+        Seed of the Monte Carlo draws and the resamples.
+
+    Returns
+    -------
+    ATEResult
+        The effect, its interval and ``method`` (``"exact"`` or ``"monte-carlo"``).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``treatment`` or ``target`` is not a node of the SEM, they are the same node,
+        ``n``, ``n_bootstrap`` or ``confidence`` is out of range, or the resamples keep
+        making a variable constant (after ``MAX_REDRAW`` draws per wanted resample).
     """
     _check_common(sem, target, n, n_bootstrap, confidence)
     sem.check_node(treatment, "treatment")
@@ -257,7 +316,18 @@ class CausalScores:
         return out
 
     def top(self, k: int) -> list[str]:
-        """The ``k`` nodes with the highest scores."""
+        """The ``k`` nodes with the highest scores.
+
+        Parameters
+        ----------
+        k : int
+            How many nodes; fewer come back when there are fewer scores.
+
+        Returns
+        -------
+        list of str
+            Node names, highest score first.
+        """
         return [s.node for s in self.scores[:k]]
 
     def __str__(self) -> str:
@@ -283,6 +353,36 @@ def causal_scores(
 
     Nodes with no directed path to the target have ATE 0 and score 0. If no node has an
     effect, every score is 0.
+
+    Parameters
+    ----------
+    sem : SEM
+        A fitted SEM.
+    target : str
+        The symptom node; every other node is a treatment.
+    high, low : float, default 1.0 and 0.0
+        The two values each treatment is set to.
+    n : int, default 2000
+        Interventional samples per arm for a nonlinear SEM; positive.
+    n_bootstrap : int, default 50
+        Refits on resampled rows for the intervals: 0 (no interval) or at least
+        ``MIN_BOOTSTRAP`` (10).
+    confidence : float, default 0.95
+        Level of the percentile intervals, in (0, 1).
+    random_state : None, int or numpy.random.Generator, default None
+        Seed of the Monte Carlo draws and the resamples.
+
+    Returns
+    -------
+    CausalScores
+        One :class:`NodeScore` per node but the target, highest score first (ties keep the
+        order of ``sem.nodes_``).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``target`` is not a node of the SEM, ``n``, ``n_bootstrap`` or ``confidence``
+        is out of range, or the resamples keep making a variable constant.
     """
     _check_common(sem, target, n, n_bootstrap, confidence)
     treatments = [v for v in sem.nodes_ if v != target]

@@ -106,11 +106,33 @@ class Orientation:
         return self.directed | self.directed.T | self.undirected
 
     def parents(self, j: int) -> list[int]:
-        """The oriented parents of node ``j``."""
+        """The oriented parents of node ``j``.
+
+        Parameters
+        ----------
+        j : int
+            Index of the node.
+
+        Returns
+        -------
+        list of int
+            Indices ``i`` with the oriented edge ``i → j``.
+        """
         return [int(i) for i in np.flatnonzero(self.directed[:, j])]
 
     def siblings(self, j: int) -> list[int]:
-        """The undirected neighbours of node ``j``."""
+        """The undirected neighbours of node ``j``.
+
+        Parameters
+        ----------
+        j : int
+            Index of the node.
+
+        Returns
+        -------
+        list of int
+            Indices ``i`` with the undirected link ``i – j``.
+        """
         return [int(i) for i in np.flatnonzero(self.undirected[:, j])]
 
     def marks(self) -> tuple[EdgeMark, ...]:
@@ -143,7 +165,7 @@ def _orient(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray, i:
 
 def meek_rules(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray,
                separated: Any = None) -> None:
-    """Close a partially directed graph under Meek's rules R1–R3, in place (Meek 1995):
+    """Close a partially directed graph under Meek's rules R1–R3, in place (Meek 1995).
 
     * R1: ``a → b – c``, ``a`` and ``c`` not adjacent: ``b → c`` (no new v-structure);
       with ``separated`` (a function ``(a, c, b) -> bool``), only where the data find
@@ -151,6 +173,25 @@ def meek_rules(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray,
       misses a link between them and the triple is no evidence;
     * R2: ``a → b → c`` and ``a – c``: ``a → c`` (no cycle);
     * R3: ``a – b``, ``a – c → b``, ``a – e → b``, ``c`` and ``e`` not adjacent: ``a → b``.
+
+    The rules are applied until none orients another link.
+
+    Parameters
+    ----------
+    directed : numpy.ndarray
+        ``(d, d)`` boolean, ``[i, j]`` the oriented edge ``i → j``; updated in place.
+    undirected : numpy.ndarray
+        ``(d, d)`` symmetric boolean, the links not oriented yet; updated in place.
+    reason : numpy.ndarray
+        ``(d, d)`` int, why each edge is oriented; a link the rules orient gets the index
+        of ``"implied"``.
+    separated : callable, optional
+        ``separated(a, c, b) -> bool``: whether ``a`` and ``c`` are independent given
+        ``b``; ``None``: R1 applies without that test.
+
+    Returns
+    -------
+    None
     """
     why = _REASONS.index(BY_RULE)
     changed = True
@@ -181,23 +222,42 @@ def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.nda
                  covariance: np.ndarray | None = None, n_samples: int | None = None) -> Orientation:
     """Mark which directions of the learned DAG ``adjacency`` are oriented, and how.
 
-    Parameters
-    ----------
-    adjacency : ``(d, d)`` same-step DAG, ``[i, j] != 0`` the edge ``i → j``.
-    nodes : the ``d`` names.
-    allowed : ``(d, d)`` boolean mask of the directions the prior allows
-        (:meth:`faultgraph.PriorKnowledge.masks`); a link allowed one way only is oriented by the prior.
-    lagged : ``(p, d, d)`` lagged weights (``[l, i, j]``: ``x_i(t − l − 1) → x_j(t)``); a
-        linked pair joined across steps in one direction only is oriented by time.
-    v_structures : orient v-structures (the data's own evidence of direction).
-    covariance, n_samples : the data's ``(d, d)`` covariance (or more columns, the first
-        ``d`` being the nodes) and its number of rows: the v-structures are then the
-        unshielded triples ``a – c – b`` of the skeleton with ``a`` and ``b`` marginally
-        independent (Fisher's z, 1 %), and Meek's R1 needs ``a`` and ``c`` independent
-        given ``b``; without them, the learned DAG's v-structures and plain R1.
-
     The orientations are applied in that order (prior, time, v-structures), an edge
     keeping the first it gets, then closed under :func:`meek_rules`.
+
+    Parameters
+    ----------
+    adjacency : numpy.ndarray
+        ``(d, d)`` same-step DAG, ``[i, j] != 0`` the edge ``i → j`` (the diagonal is
+        ignored).
+    nodes : sequence of str
+        The ``d`` names.
+    allowed : numpy.ndarray, optional
+        ``(d, d)`` boolean mask of the directions the prior allows
+        (:meth:`faultgraph.PriorKnowledge.masks`); a link allowed one way only is oriented
+        by the prior.
+    lagged : numpy.ndarray, optional
+        ``(p, d, d)`` lagged weights (``[l, i, j]``: ``x_i(t − l − 1) → x_j(t)``); a linked
+        pair joined across steps in one direction only is oriented by time.
+    v_structures : bool, default True
+        Orient v-structures (the data's own evidence of direction).
+    covariance, n_samples : numpy.ndarray and int, optional
+        The data's ``(d, d)`` covariance (or more columns, the first ``d`` being the nodes)
+        and its number of rows: the v-structures are then the unshielded triples
+        ``a – c – b`` of the skeleton with ``a`` and ``b`` marginally independent (Fisher's
+        z, 1 %), and Meek's R1 needs ``a`` and ``c`` independent given ``b``; without them,
+        the learned DAG's v-structures and plain R1.
+
+    Returns
+    -------
+    Orientation
+        The partially directed graph, why each edge is oriented, and ``adjacency`` as
+        ``learned``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``adjacency`` is not ``(d, d)`` for the ``d`` names in ``nodes``.
     """
     A = np.asarray(adjacency) != 0
     d = A.shape[0]
@@ -255,7 +315,21 @@ def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.nda
 
 def possibly_reaches(orientation: Orientation, x: int, y: int) -> bool:
     """Whether some orientation the graph allows has a directed path ``x ⇝ y`` (a path of
-    edges each oriented forward or undirected)."""
+    edges each oriented forward or undirected).
+
+    Parameters
+    ----------
+    orientation : Orientation
+        The partially directed graph.
+    x : int
+        Index of the start node.
+    y : int
+        Index of the end node.
+
+    Returns
+    -------
+    bool
+    """
     step = orientation.directed | orientation.undirected
     seen, stack = {x}, [x]
     while stack:
@@ -270,10 +344,25 @@ def possibly_reaches(orientation: Orientation, x: int, y: int) -> bool:
 
 
 def admissible_parent_sets(orientation: Orientation, x: int) -> list[tuple[int, ...]]:
-    """The parent sets of ``x`` the partially directed graph admits (local IDA): its
-    oriented parents plus each subset of its undirected neighbours that is a clique and
+    """The parent sets of ``x`` the partially directed graph admits (local IDA).
+
+    Its oriented parents plus each subset of its undirected neighbours that is a clique and
     is adjacent to every oriented parent (no new v-structure at ``x``). Above
-    :data:`MAX_SIBLINGS` neighbours only subsets of at most that size are tried."""
+    :data:`MAX_SIBLINGS` neighbours only subsets of at most that size are tried.
+
+    Parameters
+    ----------
+    orientation : Orientation
+        The partially directed graph.
+    x : int
+        Index of the node.
+
+    Returns
+    -------
+    list of tuple of int
+        Each admissible parent set (oriented parents first), the oriented parents alone
+        first of all.
+    """
     pa, sib = orientation.parents(x), orientation.siblings(x)
     adj = orientation.adjacent
     out = []
@@ -285,8 +374,22 @@ def admissible_parent_sets(orientation: Orientation, x: int) -> list[tuple[int, 
 
 
 def weighted_covariance(D: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """``(k, k)`` covariance of the columns of ``D`` with row ``weights`` (bootstrap counts;
-    ``None``: every row once)."""
+    """``(k, k)`` covariance of the columns of ``D`` with row ``weights``.
+
+    Normalised by the total weight (by ``n`` without weights), not ``n − 1``.
+
+    Parameters
+    ----------
+    D : numpy.ndarray
+        ``(n, k)`` data.
+    weights : numpy.ndarray, optional
+        ``(n,)`` row weights (bootstrap counts); ``None``: every row once.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(k, k)`` covariance.
+    """
     if weights is None:
         Dc = D - D.mean(axis=0)
         return Dc.T @ Dc / len(D)
@@ -298,7 +401,26 @@ def weighted_covariance(D: np.ndarray, weights: np.ndarray | None = None) -> np.
 
 def adjustment_effect(C: np.ndarray, x: int, y: int, adjust: Sequence[int]) -> float:
     """The coefficient of ``x`` in the least-squares regression of ``y`` on ``x`` and
-    ``adjust``, from the covariance ``C``; 0 when ``y`` is in ``adjust``."""
+    ``adjust``, from the covariance ``C``; 0 when ``y`` is in ``adjust``.
+
+    A ridge of ``1e-10`` times the mean variance of the regressors keeps a singular
+    covariance solvable.
+
+    Parameters
+    ----------
+    C : numpy.ndarray
+        ``(k, k)`` covariance of the columns.
+    x : int
+        Column of the treatment.
+    y : int
+        Column of the outcome.
+    adjust : sequence of int
+        Columns adjusted for (repeats and ``x`` itself are dropped).
+
+    Returns
+    -------
+    float
+    """
     if y in adjust:
         return 0.0
     idx = [x, *[a for a in dict.fromkeys(adjust) if a != x]]
@@ -310,9 +432,29 @@ def adjustment_effect(C: np.ndarray, x: int, y: int, adjust: Sequence[int]) -> f
 def ida_effects(C: np.ndarray, orientation: Orientation, x: int, y: int, extra: Sequence[int] = ()
                 ) -> tuple[np.ndarray, list[tuple[int, ...]]]:
     """The total effects of ``x`` on ``y`` over the admissible parent sets of ``x``
-    (:func:`admissible_parent_sets`), each adjusted also for ``extra`` (columns of ``C``
-    that cannot be descendants of ``x``). Returns the effects and the sets; a node with
-    no possibly directed path to ``y`` has the single effect 0 (and no set)."""
+    (:func:`admissible_parent_sets`), each adjusted also for ``extra``.
+
+    A node with no possibly directed path to ``y`` has the single effect 0 (and no set);
+    a set holding ``y`` gives 0.
+
+    Parameters
+    ----------
+    C : numpy.ndarray
+        Covariance of the columns: the ``d`` nodes first, then any others ``extra`` names.
+    orientation : Orientation
+        The partially directed graph over the ``d`` nodes.
+    x : int
+        Index of the treatment.
+    y : int
+        Index of the outcome.
+    extra : sequence of int, default ()
+        Columns of ``C`` that cannot be descendants of ``x`` (its past, earlier tiers).
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, list of tuple of int)
+        The effects and the parent sets they were adjusted for.
+    """
     if not possibly_reaches(orientation, x, y):
         return np.zeros(1), []
     sets = admissible_parent_sets(orientation, x)
@@ -382,44 +524,66 @@ def identified_scores(
 
     Parameters
     ----------
-    data : DataFrame of the (encoded) metrics and the target, in time order when lagged;
-        its columns are the nodes of ``adjacency``.
-    adjacency : ``(d, d)`` learned same-step DAG.
-    target : the node whose causes are quantified (a fault label: a sink).
-    lagged : ``(p, d, d)`` lagged weights (their parents of ``x`` join its adjustment sets).
-    time_order : ``(p, d, d)`` lagged weights that orient the same-step links by time (a
-        past-only solve, :func:`~faultgraph.discovery.ensemble.learn_with_time_order`;
-        default ``lagged``).
-    allowed : the prior's ``(d, d)`` mask of allowed directions (orients by prior).
-    tiers : the prior's tiers: nodes in earlier tiers join the adjustment set.
-    resamples : graphs learned on resamples (an ensemble) or one graph on bootstrap rows;
-        they give the interval, the bounds' spread and (``ensemble``) the confidence.
-    confidence : level of the percentile intervals.
-    min_identified : with an ensemble, an effect is identified only if it is identified
-        in the full-data graph and in at least this share of the ensemble's graphs, and
-        (unless it is 0) the node reaches the target in at least this share of them.
-    adjust_past : with lags, the past that joins the adjustment sets of ``x(t)``:
-        ``"parents"`` (default) its parents in the unrolled graph, its own past and the
-        learned lagged parents (of each resample's graph); ``"all"`` every column's ``p``
-        past steps; ``"none"``. Some past is needed: an autocorrelated ``x`` whose past
-        also acts on the target is confounded by it (a lagged pair: 0.72 for a true 0.52
-        without). All of it amplifies the bias of a missed same-step parent (the innovation
-        left is mostly that parent's).
+    data : pandas.DataFrame
+        The (encoded) metrics and the target, in time order when lagged; its columns are
+        the nodes of ``adjacency``.
+    adjacency : numpy.ndarray
+        ``(d, d)`` learned same-step DAG.
+    target : str
+        The node whose causes are quantified (a fault label: a sink).
+    lagged : numpy.ndarray, optional
+        ``(p, d, d)`` lagged weights (their parents of ``x`` join its adjustment sets).
+    time_order : numpy.ndarray, optional
+        ``(p, d, d)`` lagged weights that orient the same-step links by time (a past-only
+        solve, :func:`~faultgraph.discovery.ensemble.learn_with_time_order`; default
+        ``lagged``).
+    allowed : numpy.ndarray, optional
+        The prior's ``(d, d)`` mask of allowed directions (orients by prior).
+    tiers : sequence of sequence of str, optional
+        The prior's tiers: nodes in earlier tiers join the adjustment set.
+    resamples : sequence of Resample, default ()
+        Graphs learned on resamples (an ensemble) or one graph on bootstrap rows; they give
+        the interval, the bounds' spread and (``ensemble``) the confidence.
+    ensemble : bool, default False
+        ``resamples`` are an ensemble of graphs: report each node's ``confidence`` and
+        apply ``min_identified``; ``details["n_graphs"]`` is then their number (else 1).
+    confidence : float, default 0.95
+        Level of the percentile intervals, in (0, 1).
+    min_identified : float, default 0.5
+        With an ensemble, an effect is identified only if it is identified in the
+        full-data graph and in at least this share of the ensemble's graphs, and (unless it
+        is 0) the node reaches the target in at least this share of them; in [0, 1].
+    adjust_past : {"parents", "all", "none"}, default "parents"
+        With lags, the past that joins the adjustment sets of ``x(t)``: ``"parents"`` its
+        parents in the unrolled graph, its own past and the learned lagged parents (of each
+        resample's graph); ``"all"`` every column's ``p`` past steps; ``"none"``. Some past
+        is needed: an autocorrelated ``x`` whose past also acts on the target is confounded
+        by it (a lagged pair: 0.72 for a true 0.52 without). All of it amplifies the bias of
+        a missed same-step parent (the innovation left is mostly that parent's).
 
     Returns
     -------
-    :class:`~faultgraph.effects.CausalScores` (method ``"ida"``): for each node ``ate``
-    (the identified effect, or the one under the learned orientation), ``ci_low`` and
-    ``ci_high`` (percentiles over the resamples and, for an unidentified effect, its
-    admissible orientations), ``identified``, ``ate_bounds`` (``[min, max]`` over
-    orientations, and over the resamples at ``confidence``) and ``confidence`` (share of
-    ensemble graphs with a directed path to ``target``). Ranked: certain causes
-    (identified, interval excluding 0) by the end of their interval nearest 0, the effect
-    they surely have (on planted systems it found the true top 3 more often than
-    ``|ate|``); then candidates: first those whose bounds exclude 0 (one sign under every
-    orientation, value not identified; on planted systems 5 of 45 metrics without a path
-    to the target were such, so they are not called certain) by their bound nearest 0,
-    then the others by ``|ate|``; then the rest.
+    CausalScores
+        Method ``"ida"``: for each node ``ate`` (the identified effect, or the one under the
+        learned orientation), ``ci_low`` and ``ci_high`` (percentiles over the resamples
+        and, for an unidentified effect, its admissible orientations), ``identified``,
+        ``ate_bounds`` (``[min, max]`` over orientations, and over the resamples at
+        ``confidence``) and ``confidence`` (share of ensemble graphs with a directed path to
+        ``target``; ``None`` without ``ensemble``); a ``summary`` in words and ``details``
+        (the identification, ``n_graphs``, ``confidence_level``, ``lags``). Ranked: certain
+        causes (identified, interval excluding 0) by the end of their interval nearest 0,
+        the effect they surely have (on planted systems it found the true top 3 more often
+        than ``|ate|``); then candidates: first those whose bounds exclude 0 (one sign under
+        every orientation, value not identified; on planted systems 5 of 45 metrics without
+        a path to the target were such, so they are not called certain) by their bound
+        nearest 0, then the others by ``|ate|``; then the rest.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``confidence`` is not in (0, 1), ``min_identified`` not in [0, 1], ``target``
+        is not a column of ``data``, ``adjacency`` is not ``(d, d)`` for its ``d`` columns,
+        or ``adjust_past`` is not one of the three values.
     """
     from faultgraph.discovery import lagged_design
     from faultgraph.effects.ate import CausalScores, NodeScore

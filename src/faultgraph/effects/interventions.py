@@ -46,6 +46,30 @@ def interventional_samples(
     ``expected_binary=True`` a 0/1 node takes that probability instead of a draw (the
     same expectation, less Monte Carlo noise). The ancestors of the intervened nodes
     keep their observational distribution.
+
+    Parameters
+    ----------
+    sem : SEM
+        A fitted SEM.
+    do : mapping of str to float, optional
+        Node → the finite value it is set to; ``None`` or empty: observational samples.
+    n : int, default 1000
+        Number of samples; positive.
+    random_state : None, int or numpy.random.Generator, default None
+        Seed of the residual and Bernoulli draws.
+    expected_binary : bool, default False
+        Give a 0/1 node its probability instead of a 0/1 draw.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n`` rows, one column per node in the order of ``sem.nodes_``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``do`` is not a mapping, names a node the SEM lacks or holds a value that is
+        not a finite number, or ``n`` is not a positive integer.
     """
     do = _check_do(sem, do or {})
     if not isinstance(n, (int, np.integer)) or n < 1:
@@ -73,7 +97,29 @@ def what_if(sem: SEM, rows: pd.DataFrame, do: Mapping[str, float]) -> pd.DataFra
     nodes), prediction (recompute their descendants with the same noise). For a 0/1
     node the noise of a Bernoulli draw is not identifiable, so it takes its
     counterfactual probability ``σ(b + Pa·β)`` unless it is intervened on or has no
-    intervened ancestor.
+    intervened ancestor. Nodes with no intervened ancestor keep their observed values.
+
+    Parameters
+    ----------
+    sem : SEM
+        A fitted SEM.
+    rows : pandas.DataFrame
+        Observed rows holding (at least) a column for each of the model's nodes, all
+        finite.
+    do : mapping of str to float
+        Node → the finite value it is set to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The counterfactual rows, one column per node in the order of ``sem.nodes_``, with
+        the index of ``rows``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``do`` is not a mapping of the SEM's nodes to finite numbers, or ``rows`` is
+        not a DataFrame, lacks a node's column or holds NaN or infinite values.
     """
     do = _check_do(sem, do)
     if not isinstance(rows, pd.DataFrame):

@@ -46,6 +46,29 @@ def propagation_paths(sem: SEM, source: str, target: str, k: int = 3) -> tuple[P
     Exact top-k by dynamic programming in topological order: each node keeps its ``k``
     strongest partial paths from ``source`` (|product| is multiplicative, so the best
     extensions of a node come from its best partial paths). O(k · edges).
+
+    Parameters
+    ----------
+    sem : SEM
+        A fitted SEM; an edge's effect is its coefficient (scaled to the probability
+        scale for a 0/1 child, see :class:`PropagationPath`).
+    source : str
+        The cause node.
+    target : str
+        The symptom node; must differ from ``source``.
+    k : int, default 3
+        How many paths at most; positive.
+
+    Returns
+    -------
+    tuple of PropagationPath
+        Strongest |effect| first; empty when ``target`` is not reachable from ``source``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``source`` or ``target`` is not a node of the SEM, they are the same node, or
+        ``k`` is not a positive integer.
     """
     sem.check_node(source, "source")
     sem.check_node(target, "target")
@@ -69,8 +92,25 @@ def propagation_paths(sem: SEM, source: str, target: str, k: int = 3) -> tuple[P
 
 def strongest_path(W: np.ndarray, source: int, target: int) -> list[int]:
     """The simple path ``source → target`` with the largest product of |weights|, each
-    counted at most 1 (Dijkstra on −log min(|w|, 1): a stronger edge costs nothing, so among
-    paths of such edges the one found is not necessarily the largest product)."""
+    counted at most 1.
+
+    Dijkstra on −log min(|w|, 1): a stronger edge costs nothing, so among paths of such
+    edges the one found is not necessarily the largest product. Self-loops are ignored.
+
+    Parameters
+    ----------
+    W : numpy.ndarray
+        ``(d, d)`` weights, ``W[i, j]`` the edge ``i → j`` (0: no edge); may hold cycles.
+    source : int
+        Index of the first node.
+    target : int
+        Index of the last node.
+
+    Returns
+    -------
+    list of int
+        Node indices from ``source`` to ``target``; empty when ``target`` is unreachable.
+    """
     import heapq
 
     A = np.abs(W)
