@@ -86,6 +86,8 @@ MODULES = [
     "effects/identify.py",
     "effects/interventions.py",
     "effects/paths.py",
+    "discovery/ensemble.py",
+    "detect/supervised.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

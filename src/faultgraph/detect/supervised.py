@@ -31,36 +31,66 @@ TASK = "supervised-fault-identification"
 class FaultIdentifier(FittedAttributes):
     """Learn the causal graph of metrics and a fault label, then predict the label.
 
-    Args:
-        label: the name of the 0/1 fault-label column.
-        method, lambda1, threshold: passed to :class:`~faultgraph.StructureLearner`.
-        prior: extra prior knowledge (the label is always a sink).
-        max_gap: longest run of missing steps the encoder fills.
-        ridge: ridge penalty of the structural equations.
-        lags: past steps of every metric that join the candidate parents (rows in time
-            order). Time then orients the same-step edges it can: a pair linked across
-            steps one way only may not be linked the other way at the same step
-            (:func:`~faultgraph.discovery.ensemble.time_forbidden`), decided before any
-            same-step edge is.
-        bootstrap: 0 (one graph), or the number of graphs of an ensemble learned on
-            block-bootstrap resamples of the rows (:mod:`faultgraph.discovery.ensemble`);
-            the label stays a sink in every one.
-        block: rows per bootstrap block (default ``⌈n^(1/3)⌉``).
-        random_state: seed of the resamples.
-        scheduler, n_workers: where the resamples run (:mod:`faultgraph.parallel`: a
-            LocalCluster by default, ``n_workers=0`` in this process); not saved.
+    The label enters the graph as a sink: the metrics' graph is learned by
+    :class:`~faultgraph.StructureLearner` on the encoded metrics, and the label's parents
+    (its Markov blanket) by sparse logistic regression
+    (:func:`~faultgraph.discovery.sink_parents`); the SEM's logistic equation for the label
+    gives the fault probability, and the decision threshold is the one that maximises F1 on
+    the training rows.
 
-    Attributes (after ``fit``):
-        encoder_: the fitted :class:`~faultgraph.MetricEncoder` of the metrics.
-        graph_: the learned :class:`~faultgraph.discovery.LearnedGraph` (metrics + label;
-            with lags, its ``lagged`` weights).
-        ensemble_: the :class:`~faultgraph.discovery.ensemble.GraphEnsemble` over metrics +
-            label (``None`` without ``bootstrap``).
-        time_order_: with lags, the ``(lags, d + 1, d + 1)`` weights of the past-only
-            solve that ordered the metrics in time (``None`` without lags).
-        sem_: the fitted :class:`~faultgraph.sem.SEM` on the encoded data.
-        decision_threshold_: probability above which a row is called a fault.
-        train_f1_: F1 on the training rows at that threshold.
+    Parameters
+    ----------
+    label : str, default "fault"
+        The name of the 0/1 fault-label column.
+    method, lambda1, threshold
+        Passed to :class:`~faultgraph.StructureLearner`.
+    prior : PriorKnowledge, optional
+        Extra prior knowledge (the label is always a sink; a prior that makes it a source or
+        the start of a required edge is refused by ``fit``).
+    max_gap : int
+        Longest run of missing steps the encoder fills.
+    ridge : float, default 0.0
+        Ridge penalty of the structural equations, >= 0.
+    lags : int, default 0
+        Past steps of every metric that join the candidate parents (rows in time order).
+        Time then orients the same-step edges it can: a pair linked across steps one way
+        only may not be linked the other way at the same step
+        (:func:`~faultgraph.discovery.ensemble.time_forbidden`), decided before any
+        same-step edge is.
+    bootstrap : int, default 0
+        0 (one graph), or the number (>= 2) of graphs of an ensemble learned on
+        block-bootstrap resamples of the rows (:mod:`faultgraph.discovery.ensemble`); the
+        label stays a sink in every one.
+    block : int, optional
+        Rows per bootstrap block (default ``⌈n^(1/3)⌉``).
+    random_state : int or None, default 0
+        Seed of the resamples.
+    scheduler, n_workers
+        Where the resamples run (:mod:`faultgraph.parallel`: a LocalCluster by default,
+        ``n_workers=0`` in this process); not saved.
+
+    Attributes
+    ----------
+    encoder_ : MetricEncoder
+        The fitted :class:`~faultgraph.MetricEncoder` of the metrics.
+    graph_ : LearnedGraph
+        The learned :class:`~faultgraph.discovery.LearnedGraph` (metrics + label, the
+        label's in-edges weighted by its logistic coefficients; with lags, its ``lagged``
+        weights).
+    ensemble_ : GraphEnsemble or None
+        The :class:`~faultgraph.discovery.ensemble.GraphEnsemble` over metrics + label
+        (``None`` without ``bootstrap``).
+    time_order_ : ndarray or None
+        With lags, the ``(lags, d + 1, d + 1)`` weights of the past-only solve that ordered
+        the metrics in time (``None`` without lags).
+    sem_ : SEM
+        The fitted :class:`~faultgraph.sem.SEM` on the encoded data.
+    decision_threshold_ : float
+        Probability at or above which a row is called a fault.
+    train_f1_ : float
+        F1 on the training rows at that threshold.
+    fit_seconds_ : float
+        Wall time of ``fit`` (not saved).
     """
 
     def __init__(
@@ -116,7 +146,31 @@ class FaultIdentifier(FittedAttributes):
         return frame.drop(columns=[self.label]), y
 
     def fit(self, data: pd.DataFrame) -> FaultIdentifier:
-        """Fit on metrics plus the label column (both classes must occur)."""
+        """Fit on metrics plus the label column (both classes must occur).
+
+        Encodes the metrics, learns their graph (with lags: time orients the same-step edges
+        first), picks the label's parents, fits the SEM, learns the ensemble (with
+        ``bootstrap``) and sets the F1-best decision threshold on the training rows.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Metrics as columns plus the label column holding only 0 and 1; rows in time order
+            when ``lags`` > 0.
+
+        Returns
+        -------
+        FaultIdentifier
+            ``self``, fitted.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``data`` is not a DataFrame, ``label`` is not text or not a column, the label
+            holds values other than 0 and 1 or only one of them, ``ridge`` is negative, ``lags``
+            is not an integer >= 0, ``bootstrap`` is 1 or not an integer >= 0, the prior makes
+            the label a cause, or the encoder or the structure learner refuses the metrics.
+        """
         check_nonnegative("ridge", self.ridge)
         metrics, y = self._split(data, need_label=True)
         if y is None or y.min() == y.max():
@@ -252,7 +306,26 @@ class FaultIdentifier(FittedAttributes):
         return self.sem_.mean(self.label, X[parents].to_numpy() if parents else np.zeros((len(X), 0)))
 
     def predict_proba(self, data: pd.DataFrame) -> np.ndarray:
-        """The fault probability of each row (metrics as in training; a label column is ignored)."""
+        """The fault probability of each row (metrics as in training; a label column is ignored).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Rows holding (at least) the metrics the model was fitted on; extra columns and the
+            label column (whose values may be unknown) are ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n,)`` probabilities in [0, 1].
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        InvalidInputError
+            When ``data`` is not a DataFrame or lacks a metric the model was fitted on.
+        """
         self._check_fitted()
         metrics, _ = self._split(data, need_label=False)
         missing = [c for c in self.encoder_.columns_ if c not in metrics.columns]
@@ -261,13 +334,53 @@ class FaultIdentifier(FittedAttributes):
         return self._proba_encoded(self.encoder_.transform(metrics))
 
     def predict(self, data: pd.DataFrame) -> np.ndarray:
-        """0/1 decisions at ``decision_threshold_``."""
+        """0/1 decisions at ``decision_threshold_``.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            As for :meth:`predict_proba`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n,)`` ints: 1 where the probability is at least ``decision_threshold_``.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        InvalidInputError
+            As for :meth:`predict_proba`.
+        """
         return (self.predict_proba(data) >= self.decision_threshold_).astype(int)
 
     # --- saving -------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Write the model folder (``model.json`` + ``arrays.npz``, atomically)."""
+        """Write the model folder (``model.json`` + ``arrays.npz``, atomically).
+
+        Keeps the parameters (not ``scheduler``/``n_workers``), the encoder, the graph (its
+        lagged and time-order weights with lags), the SEM, the prior, the ensemble, the
+        decision threshold and the training F1.
+
+        Parameters
+        ----------
+        path : str or Path
+            The folder to write (created if needed).
+
+        Returns
+        -------
+        Path
+            The folder written.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        InvalidInputError
+            When ``path`` is an existing file.
+        """
         self._check_fitted()
         sem_meta, arrays = self.sem_.to_arrays()
         arrays["graph/adjacency"] = self.graph_.adjacency
@@ -297,7 +410,24 @@ class FaultIdentifier(FittedAttributes):
 
     @classmethod
     def load(cls, path: str | Path) -> FaultIdentifier:
-        """Read a model folder written by :meth:`save`."""
+        """Read a model folder written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+            The model folder.
+
+        Returns
+        -------
+        FaultIdentifier
+            The fitted model (``scheduler`` and ``n_workers`` at their defaults).
+
+        Raises
+        ------
+        InvalidInputError
+            When the folder is missing, damaged, written by a newer faultgraph, holds another
+            kind of model, or its ``model.json`` lacks or garbles a field.
+        """
         meta, arrays = load_model_dir(path, task=TASK)
         try:
             p = meta["params"]

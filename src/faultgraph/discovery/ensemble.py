@@ -49,13 +49,44 @@ TASKS_PER_RUN = 8
 
 def default_block(n: int) -> int:
     """The block length of the moving-block bootstrap: ``⌈n^(1/3)⌉`` rows (the rate that
-    balances bias and variance for the variance of a mean, Hall, Horowitz and Jing 1995)."""
+    balances bias and variance for the variance of a mean, Hall, Horowitz and Jing 1995).
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
     return max(1, math.ceil(n ** (1 / 3)))
 
 
 def block_bootstrap_rows(n: int, block: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` row indices of a moving-block bootstrap: blocks of ``block`` consecutive rows
-    starting anywhere, joined and cut to ``n`` (``block = 1``: the ordinary bootstrap)."""
+    starting anywhere, joined and cut to ``n`` (``block = 1``: the ordinary bootstrap).
+
+    Parameters
+    ----------
+    n : int
+        Number of rows, positive.
+    block : int
+        Rows per block, >= 1; a block longer than ``n`` is cut to ``n``.
+    rng : numpy.random.Generator
+        Source of the block starts.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` int indices in ``[0, n)``, with repeats.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``block`` is not an integer >= 1.
+    """
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
         raise InvalidInputError(f"block must be an integer >= 1 (rows per bootstrap block), got {block!r}")
     block = min(int(block), n)
@@ -64,13 +95,41 @@ def block_bootstrap_rows(n: int, block: int, rng: np.random.Generator) -> np.nda
 
 
 def resample_seeds(n_graphs: int, random_state: int | None) -> np.ndarray:
-    """One seed per resample, from ``random_state`` (the same seeds wherever they run)."""
+    """One seed per resample, from ``random_state`` (the same seeds wherever they run).
+
+    Parameters
+    ----------
+    n_graphs : int
+        Number of resamples.
+    random_state : int or None
+        Seed of the seeds; ``None``: fresh entropy.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_graphs,)`` int64 seeds in ``[0, 2**63)``.
+    """
     return np.random.default_rng(random_state).integers(2**63, size=n_graphs, dtype=np.int64)
 
 
 def weighted_moments(Z: np.ndarray, weights: np.ndarray | None, *, standardize: bool) -> np.ndarray:
-    """:func:`~faultgraph.discovery.second_moments` of ``Z`` with row ``weights`` (bootstrap
-    counts; ``None``: each row once)."""
+    """:func:`~faultgraph.discovery.second_moments` of ``Z`` with row ``weights``.
+
+    Parameters
+    ----------
+    Z : numpy.ndarray
+        ``(n, k)`` design rows.
+    weights : numpy.ndarray or None
+        ``(n,)`` row weights (bootstrap counts); ``None``: each row once.
+    standardize : bool
+        Return correlations instead of covariances (a constant column keeps its zero
+        variance, divided by 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(k, k)`` weighted covariance (normalised by the total weight) or correlation.
+    """
     if weights is None:
         from faultgraph.discovery.learner import second_moments
 
@@ -88,7 +147,23 @@ def weighted_moments(Z: np.ndarray, weights: np.ndarray | None, *, standardize: 
 
 def edge_confidence(graphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(confidence, reversed)``, each ``(d, d)``: the share of the ``(B, d, d)`` graphs
-    holding ``i → j``, and the share holding ``j → i``."""
+    holding ``i → j``, and the share holding ``j → i``.
+
+    Parameters
+    ----------
+    graphs : numpy.ndarray
+        ``(B, d, d)`` stack of adjacency or weight matrices (nonzero: an edge), ``B >= 1``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(confidence, reversed)``; ``reversed`` is the transpose of ``confidence``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``graphs`` is not a non-empty ``(B, d, d)`` stack.
+    """
     G = np.asarray(graphs) != 0
     if G.ndim != 3 or G.shape[1] != G.shape[2] or G.shape[0] == 0:
         raise InvalidInputError(f"graphs must be a non-empty (B, d, d) stack of adjacency matrices, got {G.shape}")
@@ -97,9 +172,22 @@ def edge_confidence(graphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def time_forbidden(lagged: np.ndarray) -> np.ndarray:
-    """``(d, d)``: the same-step directions that time rules out. A pair linked across steps
-    one way only (``x_i(t − l) → x_j(t)`` for some ``l``, never ``x_j(t − l) → x_i(t)``)
-    may not be linked ``j → i`` at the same step."""
+    """``(d, d)``: the same-step directions that time rules out.
+
+    A pair linked across steps one way only (``x_i(t − l) → x_j(t)`` for some ``l``, never
+    ``x_j(t − l) → x_i(t)``) may not be linked ``j → i`` at the same step.
+
+    Parameters
+    ----------
+    lagged : numpy.ndarray
+        ``(p, d, d)`` lagged weights, ``[l, i, j]``: ``x_i(t − l − 1) → x_j(t)``; nonzero is
+        an edge, the diagonal (a node's own past) is ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d, d)`` boolean, ``[j, i]`` true where ``j → i`` is forbidden.
+    """
     L = (np.abs(np.asarray(lagged)) > 0).any(axis=0)
     np.fill_diagonal(L, False)
     return (L & ~L.T).T
@@ -129,16 +217,29 @@ class GraphSpec:
 
 
 def learn_from_moments(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.ndarray, np.ndarray]:
-    """``(W, lagged)`` of :func:`learn_with_time_order`."""
+    """``(W, lagged)`` of :func:`learn_with_time_order`.
+
+    Parameters
+    ----------
+    S : numpy.ndarray
+        ``(k, k)`` second moments of the design rows (``k = d·(p + 1)``).
+    n : int
+        Number of design rows the moments come from.
+    spec : GraphSpec
+        How the graph is learned.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``W`` ``(d, d)`` same-step weights and ``lagged`` ``(p, d, d)``.
+    """
     W, lagged, _ = learn_with_time_order(S, n, spec)
     return W, lagged
 
 
 def learn_with_time_order(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The DAG that :class:`~faultgraph.StructureLearner` learns from the moments ``S`` of
-    ``n`` design rows: ``(W, lagged, order)``, ``W`` ``(d, d)``, ``lagged`` and ``order``
-    ``(p, d, d)``: the lagged weights, and those of the past-only solve that gave the time
-    order (``lagged`` again without ``spec.time_first``).
+    ``n`` design rows.
 
     With lags and ``spec.time_first``, a first solve from the past alone (a vector
     autoregression: ``x_t`` on ``x_{t−1} … x_{t−p}``, no same-step edge) gives the time
@@ -148,6 +249,24 @@ def learn_with_time_order(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.nd
     other way at the same step (:func:`time_forbidden`). The second solve then decides
     the same-step and lagged edges. (A joint first solve let a wrongly directed same-step
     edge pull the lagged ones round with it.)
+
+    Parameters
+    ----------
+    S : numpy.ndarray
+        ``(k, k)`` second moments of the design rows (``k = d·(p + 1)``, the present
+        columns first, then each lag's).
+    n : int
+        Number of design rows the moments come from (used by the refinement).
+    spec : GraphSpec
+        The solver and its options, the prior's masks and ``time_first``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(W, lagged, order)``: ``W`` ``(d, d)`` same-step weights (cycles broken),
+        ``lagged`` and ``order`` ``(p, d, d)``: the lagged weights, and those of the
+        past-only solve that gave the time order (``lagged`` again without lags or without
+        ``spec.time_first``).
     """
     from faultgraph.discovery.learner import LOOSE_ABOVE, _refine
     from faultgraph.discovery.optimizers import dagma_linear, notears_linear
@@ -199,10 +318,42 @@ def _run_chunk(fit: Callable[[np.ndarray], Any], n_rows: int, block: int, seeds:
 def run_resamples(fit: Callable[[np.ndarray], Any], n_rows: int, seeds: Sequence[int], block: int, *,
                   scheduler: str | None = None, n_workers: int | None = None, client: Any = None,
                   progress: Callable[[int, int], None] | None = None) -> list[Any]:
-    """``fit(rows)`` for each seed's block-bootstrap rows, on dask or in this process
-    (:func:`faultgraph.parallel.run_tasks`; ``n_workers=0``: in this process), in the
-    order of ``seeds``. ``fit`` must be picklable (a ``functools.partial`` of a module-level
-    function); it travels once per task, with :data:`TASKS_PER_RUN` tasks in all."""
+    """``fit(rows)`` for each seed's block-bootstrap rows, on dask or in this process.
+
+    Runs through :func:`faultgraph.parallel.run_tasks`. ``fit`` must be picklable (a
+    ``functools.partial`` of a module-level function); it travels once per task, with
+    at most :data:`TASKS_PER_RUN` tasks in all.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(rows)`` of one resample's design row indices; its result travels back.
+    n_rows : int
+        Number of design rows resampled.
+    seeds : sequence of int
+        One seed per resample (:func:`resample_seeds`).
+    block : int
+        Rows per bootstrap block (:func:`block_bootstrap_rows`).
+    scheduler : str, optional
+        An existing cluster's address or scheduler file (see :func:`faultgraph.parallel.run_tasks`).
+    n_workers : int, optional
+        Local cluster size; ``0``: in this process, without dask.
+    client : distributed.Client, optional
+        An open client to use.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each task (a task holds several resamples).
+
+    Returns
+    -------
+    list
+        ``fit``'s results, in the order of ``seeds``.
+
+    Raises
+    ------
+    InvalidInputError
+        When a task fails (its error text is given: a bad ``block`` shows here), or
+        ``n_workers`` is not an integer >= 0.
+    """
     from faultgraph.parallel import run_tasks
 
     seeds = [int(s) for s in seeds]
@@ -249,12 +400,34 @@ class GraphEnsemble:
         return edge_confidence(self.graphs)[1]
 
     def rows(self, b: int) -> np.ndarray:
-        """The design rows of resample ``b``."""
+        """The design rows of resample ``b``.
+
+        Parameters
+        ----------
+        b : int
+            Index of the resample, in ``[0, n_graphs)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_rows,)`` row indices, regenerated from the resample's seed.
+        """
         return block_bootstrap_rows(self.n_rows, self.block, np.random.default_rng(int(self.seeds[b])))
 
     def edge_table(self, adjacency: np.ndarray | None = None) -> list[dict[str, Any]]:
-        """One entry per edge of ``adjacency`` (default: every edge held by some graph):
-        ``source``, ``target``, ``confidence``, ``reversed``; highest confidence first."""
+        """One entry per edge of ``adjacency``: ``source``, ``target``, ``confidence``,
+        ``reversed``; highest confidence first.
+
+        Parameters
+        ----------
+        adjacency : numpy.ndarray, optional
+            ``(d, d)`` graph whose edges are listed (nonzero: an edge); default: every edge held
+            by some graph of the ensemble.
+
+        Returns
+        -------
+        list of dict
+        """
         conf, rev = self.confidence, self.reversed
         A = (conf > 0) if adjacency is None else (np.asarray(adjacency) != 0)
         out = [{"source": self.nodes[i], "target": self.nodes[j], "confidence": float(conf[i, j]),
@@ -262,7 +435,19 @@ class GraphEnsemble:
         return sorted(out, key=lambda e: -e["confidence"])
 
     def to_arrays(self, prefix: str = "ensemble") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """JSON-ready metadata and named arrays for a model folder (see :meth:`from_arrays`)."""
+        """JSON-ready metadata and named arrays for a model folder (see :meth:`from_arrays`).
+
+        Parameters
+        ----------
+        prefix : str, default "ensemble"
+            Prefix of the array names (``"<prefix>/graphs"``, ``"<prefix>/seeds"`` and, when
+            present, ``"<prefix>/lagged"`` and ``"<prefix>/time_order"``).
+
+        Returns
+        -------
+        tuple of (dict, dict of str to numpy.ndarray)
+            ``meta`` (``nodes``, ``block``, ``n_rows``, ``n_graphs``) and the arrays.
+        """
         meta = {"nodes": list(self.nodes), "block": int(self.block), "n_rows": int(self.n_rows),
                 "n_graphs": self.n_graphs}
         arrays = {f"{prefix}/graphs": self.graphs, f"{prefix}/seeds": np.asarray(self.seeds, dtype=np.int64)}
@@ -275,13 +460,45 @@ class GraphEnsemble:
     @classmethod
     def from_arrays(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str = "ensemble"
                     ) -> GraphEnsemble:
+        """The ensemble :meth:`to_arrays` wrote.
+
+        Parameters
+        ----------
+        meta : dict
+            The metadata of :meth:`to_arrays`.
+        arrays : dict of str to numpy.ndarray
+            The named arrays of :meth:`to_arrays`.
+        prefix : str, default "ensemble"
+            The prefix they were written with.
+
+        Returns
+        -------
+        GraphEnsemble
+        """
         return cls(tuple(str(n) for n in meta["nodes"]), arrays[f"{prefix}/graphs"],
                    arrays.get(f"{prefix}/lagged"), arrays[f"{prefix}/seeds"], int(meta["block"]),
                    int(meta["n_rows"]), arrays.get(f"{prefix}/time_order"))
 
 
 def check_bootstrap(n_graphs: Any, name: str = "bootstrap") -> int:
-    """``n_graphs`` as an int >= 0 (0: no ensemble); 1 is refused (no spread from one graph)."""
+    """``n_graphs`` as an int >= 0 (0: no ensemble); 1 is refused (no spread from one graph).
+
+    Parameters
+    ----------
+    n_graphs : int
+        Number of graphs in the ensemble.
+    name : str, default "bootstrap"
+        The argument's name used in the error message.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InvalidInputError
+        When ``n_graphs`` is not an integer, is negative, or is 1.
+    """
     if isinstance(n_graphs, bool) or not isinstance(n_graphs, (int, np.integer)) or n_graphs < 0 or n_graphs == 1:
         raise InvalidInputError(f"{name} must be 0 (one graph) or an integer >= 2 (graphs in the ensemble), "
                                 f"got {n_graphs!r}")
@@ -310,11 +527,53 @@ def learn_graph_ensemble(
     """Learn the graph of ``X`` (rows in time order, metrics as columns) on ``n_graphs``
     block-bootstrap resamples, with :class:`~faultgraph.StructureLearner`'s options.
 
-    ``block``: rows per bootstrap block (default :func:`default_block`; 1: i.i.d. rows).
-    ``scheduler``/``n_workers``/``client``: where the resamples run
-    (:func:`run_resamples`; ``n_workers=0``: in this process). ``time_first``: with lags,
-    time orients the same-step edges first (:func:`learn_from_moments`); off by default,
-    as in :class:`~faultgraph.StructureLearner`.
+    Parameters
+    ----------
+    X : array-like or pandas.DataFrame
+        ``(n, d)`` data, rows in time order; at least ``lags + 3`` rows.
+    n_graphs : int, default 100
+        Number of resamples (graphs), >= 2.
+    method : str, default "dagma"
+        The solver, one of the learner's methods (``"dagma"``, ``"notears"``).
+    lambda1 : float, optional
+        L1 penalty; default the method's ``DEFAULT_LAMBDA1``.
+    threshold : float, default 0.3
+        Weights below this in absolute value are dropped.
+    standardize : bool, default True
+        Learn from correlations instead of covariances.
+    prior : PriorKnowledge or its dict form, optional
+        Allowed, forbidden and required edges (masks over the design).
+    lags : int, default 0
+        Past steps in the design, >= 0.
+    refine : bool, optional
+        Refine the thresholded graph (without lags only); default: when not
+        ``standardize``.
+    block : int, optional
+        Rows per bootstrap block (default :func:`default_block` of the design's rows; 1:
+        i.i.d. rows).
+    random_state : int or None, default 0
+        Seed of the resamples' seeds.
+    scheduler, n_workers, client : optional
+        Where the resamples run (:func:`run_resamples`; ``n_workers=0``: in this process).
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each task.
+    time_first : bool, default False
+        With lags, time orients the same-step edges first (:func:`learn_with_time_order`);
+        off by default, as in :class:`~faultgraph.StructureLearner`.
+
+    Returns
+    -------
+    GraphEnsemble
+        The ``n_graphs`` graphs, their lagged weights (with lags), seeds, block and number
+        of design rows (``time_order`` is not kept).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``n_graphs`` is not an integer >= 2, ``method`` is unknown, ``lags`` is not an
+        integer >= 0, ``X`` is refused by :func:`~faultgraph._validation.check_matrix`
+        (fewer than ``lags + 3`` rows, NaN, constant columns, ...), ``prior`` is invalid,
+        or a resample fails (a bad ``block`` among the causes).
     """
     from faultgraph._validation import check_matrix
     from faultgraph.discovery.learner import DEFAULT_LAMBDA1, METHODS, lagged_design
