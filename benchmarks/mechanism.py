@@ -186,8 +186,9 @@ def main() -> None:
              "adjustment on the learned summary graph (a metric with an anomalous parent, `T ≥ 3`, scoring above "
              "it scores `T − T_parent < 0`); `noise`: the same statistic without the adjustment (same order as "
              "the mean |residual z|); `causal+innovation+nsigma`: faultgraph's default; `nsigma`, `baro`: "
-             "the baselines through `explain`. Measured once, not tuned, on a shared, loaded machine, so on "
-             "**subsets** (stated per section). Single graph per model (no graph ensemble).", ""]
+             "the baselines through `explain`. Measured once, not tuned, on a shared, loaded machine; the sets "
+             "each section ran are stated there (the defaults run every case; `--ensemble` runs go on subsets). "
+             "One learned graph per model unless the ensemble row says otherwise.", ""]
     paired = []
     if "simulated" not in args.skip:
         table, hits = simulated(args.incidents, args.ensemble)
