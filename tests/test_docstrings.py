@@ -88,6 +88,8 @@ MODULES = [
     "effects/paths.py",
     "discovery/ensemble.py",
     "detect/supervised.py",
+    "rca/__init__.py",
+    "rca/ranking.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

@@ -98,7 +98,23 @@ def default_service(metric: str) -> str:
     Prometheus label ``service``, ``job``, ``app``, ``container``, ``pod`` or ``instance``
     (``latency_ms{service="db"}`` → ``db``); else the part before the first ``|``
     (``checkout|cpu``); else, unit suffixes removed, the part before the last ``_ : . /``
-    (``db_latency_ms`` → ``db``, ``checkout_cpu`` → ``checkout``); else the metric itself."""
+    (``db_latency_ms`` → ``db``, ``checkout_cpu`` → ``checkout``); else the metric itself.
+
+    Parameters
+    ----------
+    metric : str
+        The metric name, with Prometheus labels if it has them.
+
+    Returns
+    -------
+    str
+        The service's name.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``metric`` is not text (from :func:`faultgraph.services.service_of`).
+    """
     from faultgraph.services import service_of
 
     return service_of(metric)
@@ -198,12 +214,41 @@ class Explanation:
     def timed_path(self, cause: Cause, arrow: str = " -> ") -> str:
         """``cause``'s path with each metric's onset where it has one:
         ``s6_errors (1534) -> s5_errors (1537)``: how the fault spread, and when (``by T``:
-        at ``T``, the first row read, or before)."""
+        at ``T``, the first row read, or before).
+
+        Parameters
+        ----------
+        cause : Cause
+            The cause whose :attr:`Cause.path` is written; the onsets are looked up among
+            this explanation's causes by metric name (a metric on the path that is not
+            among them, or has no onset, is written bare).
+        arrow : str, default " -> "
+            What joins the steps of the path.
+
+        Returns
+        -------
+        str
+            The path as text; empty when ``cause`` has no path.
+        """
         label = {c.metric: c.onset_label for c in self.causes}
         return arrow.join(f"{m} ({label[m]})" if label.get(m) is not None else m for m in cause.path)
 
     def top(self, k: int = 1, level: Literal["metric", "service"] = "metric") -> list[str]:
-        """The ``k`` best metrics (or services)."""
+        """The ``k`` best metrics (or services).
+
+        Parameters
+        ----------
+        k : int, default 1
+            How many to return (fewer when there are fewer causes or services).
+        level : {"metric", "service"}, default "metric"
+            ``"service"``: names from :attr:`services` (services ranked by their best
+            metric); anything else: metric names from :attr:`causes`.
+
+        Returns
+        -------
+        list of str
+            Best first.
+        """
         if level == "service":
             return [s for s, _ in self.services[:k]]
         return [c.metric for c in self.causes[:k]]
@@ -294,7 +339,21 @@ def _window_mask(index: pd.Index, window: tuple[Any, Any], min_steps: int) -> np
 
 
 def summary_graph(model: CausalDetector) -> np.ndarray:
-    """Same-step and lagged edges as one ``(d, d)`` weight matrix (largest |weight| per pair)."""
+    """Same-step and lagged edges as one ``(d, d)`` weight matrix (largest |weight| per pair).
+
+    Parameters
+    ----------
+    model : CausalDetector
+        A fitted detector; its ``graph_.adjacency`` (same-step edges) and, where it has
+        them, ``graph_.lagged`` (one ``(d, d)`` matrix per lag) are read.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d, d)`` float weights, ``W[i, j]`` the edge ``i → j``: for each pair, the
+        same-step weight or a lagged one, whichever is largest in absolute value (sign
+        kept); 0 where there is no edge at any lag.
+    """
     W = np.array(model.graph_.adjacency, dtype=float)
     if model.graph_.lagged is not None:
         for A in model.graph_.lagged:
@@ -305,9 +364,7 @@ def summary_graph(model: CausalDetector) -> np.ndarray:
 #: A metric has broken (see :attr:`Cause.onset`) at a step where its |z| (mean/std of
 #: training, from the recent normal: the N-sigma z) or its |innovation z| exceeds this.
 #: Four, not three: over a window of 100 steps and 50 metrics the three-sigma rule
-#: expects 13 chance crossings, four sigma 0.3 (measured on 100 simulated incidents with
-#: windows that open 24 steps before the fault: the injected metric broke first among
-#: the top five causes in 24 % of them at 3 sd, 95 % at 4 sd).
+#: expects 13 chance crossings, four sigma 0.3 (how it was chosen: ``CHANGELOG.md``).
 ONSET_Z = 4.0
 #: From its first step beyond :data:`ONSET_Z` in the window, a metric's onset is traced
 #: back while it stays beyond this (hysteresis): the start of that excursion.
@@ -319,8 +376,7 @@ ONSET_TRACE_Z = 3.0
 ONSET_LOOKBACK = 360
 #: Fewest steps before a window that may serve as its recent normal (fewer: the training
 #: period alone is the reference). The median of a shorter span follows ordinary slow
-#: swings of load: with 30 steps, a simulated CPU hog that began while traffic ran high
-#: lost first place to the traffic.
+#: swings of load (``CHANGELOG.md``).
 MIN_REFERENCE = 60
 #: The innovation score of a window is the mean of each metric's this many largest
 #: |innovation z|: a fault surprises the autoregression at its onset, after which the
@@ -331,7 +387,21 @@ BURST_STEPS = 3
 
 def window_reference(mask: np.ndarray, length: int) -> slice | None:
     """The up to ``length`` rows before the window ``mask`` that give its recent normal;
-    ``None`` when fewer than :data:`MIN_REFERENCE` are there or ``length`` is 0."""
+    ``None`` when fewer than :data:`MIN_REFERENCE` are there or ``length`` is 0.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        ``(n_rows,)``: the window's rows among the data's (at least one True).
+    length : int
+        Most rows to take before the window's first row (the reference window).
+
+    Returns
+    -------
+    slice or None
+        The rows ``[max(0, first - length), first)`` before the window's first row
+        ``first``, or ``None``.
+    """
     first = int(np.flatnonzero(mask)[0])
     start = max(0, first - int(length))
     return slice(start, first) if length > 0 and first - start >= MIN_REFERENCE else None
@@ -345,7 +415,26 @@ def recent_normal(values: np.ndarray, mask: np.ndarray, reference: slice | None,
     :func:`~faultgraph.detect.drift_adjust`, frozen at the window's start. A system that
     has settled at a new level since training (a deploy, a scale-up) is compared with
     where it was just before the incident, not with the training period; stationary data
-    are left as they are. ``reference=None``: the window's rows unchanged."""
+    are left as they are. ``reference=None``: the window's rows unchanged.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(n_rows, d)`` deviations standardised on the training period (z-scores), one
+        column per metric, every row of the data.
+    mask : numpy.ndarray of bool
+        ``(n_rows,)``: the window's rows.
+    reference : slice or None
+        The rows of the recent normal (:func:`window_reference`), or ``None``.
+    tolerance : float, default ``DRIFT_TOLERANCE``
+        Half-width in sd of the band around the training centre within which a median
+        is noise, not drift (:func:`~faultgraph.detect.unsupervised.beyond_tolerance`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(mask.sum(), d)``: the window's rows less each column's drift.
+    """
     return values[mask] - _drift(values, reference, tolerance)
 
 
@@ -358,7 +447,21 @@ def _drift(values: np.ndarray, reference: slice | None, tolerance: float = DRIFT
 
 
 def burst(A: np.ndarray, steps: int = BURST_STEPS) -> np.ndarray:
-    """Each column's mean of its ``steps`` largest values (all of them in a shorter window)."""
+    """Each column's mean of its ``steps`` largest values (all of them in a shorter window).
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        ``(n_steps, d)`` values, one column per metric (the innovation score passes
+        absolute innovation z-scores).
+    steps : int, default ``BURST_STEPS``
+        How many of each column's largest values are averaged.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d,)``: the mean of each column's ``min(steps, n_steps)`` largest values.
+    """
     k = min(steps, len(A))
     return np.sort(A, axis=0)[len(A) - k:].mean(axis=0)
 
@@ -563,7 +666,24 @@ def mechanism_statistic(mean_abs_z: np.ndarray, steps: int) -> np.ndarray:
     small-sample correction: a single large |z| is weaker evidence than a long run).
     CIRCA (Li et al., KDD 2022) tests the same residual against the normal period.
 
-    mean_abs_z : (d,) or (n_rows, d) array; steps : int >= 1. Returns an array of the same shape."""
+    Parameters
+    ----------
+    mean_abs_z : numpy.ndarray
+        ``(d,)`` or ``(n_rows, d)``: mean absolute residual z of each metric over the
+        window.
+    steps : int
+        ``n``, the window's steps the means were taken over, >= 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``T``, of the same shape as ``mean_abs_z``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``steps`` is not an integer >= 1 (a bool is refused).
+    """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise InvalidInputError(f"steps must be an integer >= 1, got {steps!r}")
     return np.sqrt(steps) * (np.asarray(mean_abs_z, dtype=float) - _HALF_NORMAL_MEAN) / _HALF_NORMAL_SD
@@ -578,8 +698,28 @@ def descendant_adjustment(score: np.ndarray, W: np.ndarray, threshold: float = M
     with scores ``(1, 9, 5)``, ``c`` becomes ``5 − 9 = −4``; ``b`` keeps 9 (its parent ``a`` is
     not anomalous).
 
-    score : (d,) or (n_rows, d) array, each row adjusted on its own; W : (d, d) array,
-    ``W[i, j]`` the edge ``i → j`` (:func:`summary_graph`)."""
+    Parameters
+    ----------
+    score : numpy.ndarray
+        ``(d,)`` or ``(n_rows, d)`` scores (:func:`mechanism_statistic`), each row adjusted
+        on its own.
+    W : numpy.ndarray
+        ``(d, d)`` weights, ``W[i, j]`` the edge ``i → j`` (:func:`summary_graph`); any
+        nonzero entry off the diagonal is an edge, the diagonal is ignored.
+    threshold : float, default ``MECHANISM_THRESHOLD``
+        The least score of an anomalous parent.
+
+    Returns
+    -------
+    numpy.ndarray
+        The adjusted scores, of the same shape as ``score``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``W`` is not a square matrix with as many rows as ``score`` has metrics (its
+        last axis), or ``threshold`` is not finite.
+    """
     s = np.asarray(score, dtype=float)
     W = np.asarray(W)
     if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] != s.shape[-1]:
@@ -658,8 +798,45 @@ def step_scores(
     0 elsewhere (every method but ``"random"``, as in :func:`explain`); only those that
     move somewhere in the window are listed.
 
-    Arguments as for :func:`explain`; a window may be a single step. Returns a DataFrame
-    indexed by the window's steps, one column per metric.
+    Parameters
+    ----------
+    model : CausalDetector
+        A fitted :class:`~faultgraph.detect.CausalDetector`, as for :func:`explain`.
+    data : pandas.DataFrame
+        Metrics in time order, covering the window, as for :func:`explain`.
+    window : tuple
+        ``(start, end)`` in the data's index (inclusive), as for :func:`explain`; it may
+        be a single step.
+    target : str, optional
+        The symptom, as for :func:`explain` (default: the metric that moved and deviates
+        most in robust z over the window); it changes only the scores of ``"causal"`` and
+        ``"causal+nsigma"``.
+    method : str, optional
+        One of :data:`METHODS`; default as for :func:`explain`.
+    reference_window : int, optional
+        Steps before the window that give its recent normal, as for :func:`explain`.
+    random_state : int or numpy.random.Generator or None, default None
+        Seed of the draws of ``"random"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the window's steps, one column per metric of the model, then (but for
+        ``"random"``) one per training-constant metric that moves in the window.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`explain` (its checks of ``model``, ``method``, ``data``, ``window``,
+        ``target`` and ``reference_window``).
+    NotFittedError
+        When ``model`` is not fitted.
+
+    Warns
+    -----
+    UserWarning
+        Without ``method``, for a model saved before faultgraph kept innovations (ranked
+        with ``"causal+nsigma"``).
     """
     method = _checked_method(model, method)
     terms = _window_terms(model, data, window, target, method, 1, reference_window)
@@ -693,29 +870,69 @@ def explain(
 ) -> Explanation:
     """Rank the metrics (and services) that most likely caused the anomaly in ``window``.
 
-    Args:
-        model: a fitted :class:`~faultgraph.detect.CausalDetector` (normal behaviour).
-        data: metrics in time order, covering the window; rows before the window give
-            the lagged equations their past, the recent normal and the onsets' history.
-            Only those rows (the recent normal, or :data:`ONSET_LOOKBACK` steps if more)
-            and the window are read (a few more at each edge for filling gaps): a long
-            history costs nothing more.
-        window: ``(start, end)`` in the data's index (inclusive).
-        target: the symptom (an SLO metric, say); default: the metric that deviates most in
-            robust z (median/IQR of training) in the window.
-        method: one of :data:`METHODS` (see the module docstring); default
-            :data:`DEFAULT_METHOD`, or ``"causal+nsigma"`` with a warning for a model saved
-            before faultgraph kept innovations.
-        services: metric → service, as a mapping or a function (default
-            :func:`default_service`).
-        n_paths: how many top causes get a propagation path.
-        min_steps: the fewest steps a window may hold.
-        reference_window: how many steps before the window give its recent normal
-            (:func:`recent_normal`; at least :data:`MIN_REFERENCE`); default the model's
-            ``drift_window`` (360 steps unless set at fit; :data:`MIN_REFERENCE` if that
-            is shorter), ``0`` to compare with the training period alone, as does a model
-            fitted with ``drift_window=0``. Fewer than :data:`MIN_REFERENCE` steps before
-            the window: the training period alone.
+    Parameters
+    ----------
+    model : CausalDetector
+        A fitted :class:`~faultgraph.detect.CausalDetector` (normal behaviour).
+    data : pandas.DataFrame
+        Metrics in time order, covering the window; rows before the window give the
+        lagged equations their past, the recent normal and the onsets' history. Only those
+        rows (the recent normal, or :data:`ONSET_LOOKBACK` steps if more) and the window
+        are read (a few more at each edge for filling gaps): a long history costs nothing
+        more.
+    window : tuple
+        ``(start, end)`` in the data's index (inclusive). On a time index a bound may be a
+        time or a number of Unix seconds (milliseconds above 1e12).
+    target : str, optional
+        The symptom (an SLO metric, say); default: the metric that deviates most in robust
+        z (median/IQR of training) in the window among those that moved there (a metric
+        flat over the window and the step before it is never chosen while another moved).
+    method : str, optional
+        One of :data:`METHODS` (see the module docstring); default :data:`DEFAULT_METHOD`,
+        or ``"causal+nsigma"`` with a warning for a model saved before faultgraph kept
+        innovations.
+    services : Mapping of str to str or callable, optional
+        Metric → service, as a mapping (metrics it lacks fall back to
+        :func:`default_service`) or a function; default :func:`default_service`.
+    n_paths : int, default 5
+        How many top causes get a propagation path, >= 0.
+    min_steps : int, default 3
+        The fewest steps a window may hold.
+    reference_window : int, optional
+        How many steps before the window give its recent normal (:func:`recent_normal`;
+        at least :data:`MIN_REFERENCE`); default the model's ``drift_window`` (360 steps
+        unless set at fit; :data:`MIN_REFERENCE` if that is shorter), ``0`` to compare with
+        the training period alone, as does a model fitted with ``drift_window=0``. Fewer
+        than :data:`MIN_REFERENCE` steps before the window: the training period alone.
+    random_state : int or numpy.random.Generator or None, default None
+        Seed of the order of ``"random"``.
+
+    Returns
+    -------
+    Explanation
+        The causes best first (training-constant metrics that moved lead, except for
+        ``"random"``), the services ranked by their best cause, the symptom, the window's
+        first and last step, and the recent normal it was compared with.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``model`` is not a :class:`~faultgraph.detect.CausalDetector`, ``method`` is
+        not one of :data:`METHODS`, ``services`` is neither a mapping nor callable,
+        ``n_paths`` is not an integer >= 0, ``reference_window`` is neither 0 nor a whole
+        number >= :data:`MIN_REFERENCE`, ``data`` is not a DataFrame or its index is not
+        increasing, ``window`` is not a ``(start, end)`` pair, start not after end, inside
+        the data with at least ``min_steps`` steps (or its bounds do not fit the index:
+        row numbers on a time index, say), ``target`` is not a metric of the model, or
+        the rows read cannot be encoded (a gap too long to fill, say).
+    NotFittedError
+        When ``model`` is not fitted.
+
+    Warns
+    -----
+    UserWarning
+        Without ``method``, for a model saved before faultgraph kept innovations (ranked
+        with ``"causal+nsigma"``).
     """
     method = _checked_method(model, method)
     if services is not None and not (callable(services) or isinstance(services, Mapping)):
