@@ -97,11 +97,6 @@ def join(base: str | Path, *parts: str) -> str:
     return "/".join([text, *parts]) if text else "/".join(parts)
 
 
-def _local_path(url: str | Path) -> Path:
-    fs, path = url_fs(url)
-    return Path(path)
-
-
 def entity_name(filename: str) -> str | None:
     """The entity of a metrics file: its name less a known extension (``web-01.csv.gz``
     → ``web-01``); ``None`` for other files and hidden ones.
