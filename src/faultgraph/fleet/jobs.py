@@ -212,6 +212,8 @@ def list_entities(source: str | Path, *, entity_column: str | None = None, split
 def _split(source: str | Path, entity_column: str, split_to: str | Path) -> list[tuple[str, str]]:
     import pandas as pd
 
+    from faultgraph.io import write_text_atomic
+
     fs, path = storage.url_fs(source)
     if not fs.isfile(path):
         raise InvalidInputError(f"source {str(source)!r} is no file; with entity_column give one file holding "
@@ -244,15 +246,9 @@ def _split(source: str | Path, entity_column: str, split_to: str | Path) -> list
         url = storage.join(split_to, f"{entity}.csv")
         rows = rows.drop(columns=entity_column).dropna(axis=1, how="all")  # the other entities' metrics
         text = rows.to_csv(index=False, float_format="%.17g")
-        storage.publish_file(lambda local, text=text: _write_text(local, text), url)
+        storage.publish_file(lambda local, text=text: write_text_atomic(local, text), url)
         result.append((str(entity), url))
     return result
-
-
-def _write_text(path: Path, text: str) -> None:
-    from faultgraph.io import write_text_atomic
-
-    write_text_atomic(path, text)
 
 
 # --- fit ----------------------------------------------------------------------------------
