@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from faultgraph._cli import err, errors
 from faultgraph.config import Learner
 
 __all__ = ["register"]
@@ -26,16 +27,6 @@ RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min
                  "`faultgraph fit --resample` does.")
 
 
-def _helpers() -> tuple[Callable[[], Any], Any]:
-    """The command line's error handler and stderr console (its shared module when present)."""
-    try:
-        from faultgraph._cli import err, errors
-    except ImportError:  # the single-module command line
-        from faultgraph.cli import _errors as errors
-        from faultgraph.cli import err
-    return errors, err
-
-
 @contextmanager
 def _progress(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
     if not enabled:
@@ -43,7 +34,6 @@ def _progress(description: str, enabled: bool = True) -> Iterator[Callable[[int,
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    _, err = _helpers()
     with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                   transient=True) as bar:
         task = bar.add_task(description, total=None)
@@ -52,7 +42,6 @@ def _progress(description: str, enabled: bool = True) -> Iterator[Callable[[int,
 
 def _finish(result: Any, as_json: bool) -> None:
     """Print the summary (stderr) or the JSON (stdout); exit 1 when an entity failed."""
-    _, err = _helpers()
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
     else:
@@ -86,7 +75,6 @@ def _fit_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome per entity as JSON on stdout.")] = False,
 ) -> None:
     """Fit one model per entity. A failed entity is reported (exit 1) and the rest go on."""
-    errors, _ = _helpers()
     with errors():
         from faultgraph.config import DetectorConfig, FitConfig
         from faultgraph.fleet import fleet_fit
@@ -118,7 +106,6 @@ def _detect_cmd(
                                                          "on stdout.")] = False,
 ) -> None:
     """Score each entity with its model; write a scores file per entity and incidents.json."""
-    errors, _ = _helpers()
     with errors():
         from faultgraph.fleet import fleet_detect
 
@@ -147,7 +134,6 @@ def _explain_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome per entity as JSON on stdout.")] = False,
 ) -> None:
     """Rank the root causes of each incident `fleet detect` found."""
-    errors, _ = _helpers()
     with errors():
         from faultgraph.config import ExplainConfig
         from faultgraph.fleet import fleet_explain
