@@ -42,7 +42,8 @@ def parse_when(text: str, now: float | None = None) -> float:
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``fetch`` to the ``faultgraph`` command line ``app``."""
-    from faultgraph.cli import _errors, err
+    from faultgraph._cli import err
+    from faultgraph._cli import errors as _errors
 
     @app.command()
     def serve(
