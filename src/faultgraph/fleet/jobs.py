@@ -339,7 +339,7 @@ def fit_entity(task: FitTask) -> dict[str, Any]:
     if not task.force:
         stored = storage.read_json(storage.join(task.model, storage.FINGERPRINT))
         if (isinstance(stored, dict) and {k: stored.get(k) for k in wanted} == wanted
-                and storage.read_json(storage.join(task.model, "model.json")) is not None):
+                and _has_model(task.model)):
             return {"status": "current", "seconds": time.perf_counter() - t0}
     with storage.local_file(task.data) as local:
         frame = workflows.load_metrics(local, resample=task.resample)
@@ -357,6 +357,11 @@ def fit_entity(task: FitTask) -> dict[str, Any]:
             "edges": int((graph.adjacency != 0).sum()) if graph is not None else None,
             "read_s": round(t_read - t0, 4), "fit_s": round(t_fit - t_read, 4),
             "seconds": round(time.perf_counter() - t0, 4)}
+
+
+def _has_model(folder: str) -> bool:
+    """Whether the model folder ``folder`` (path or URL) holds a readable model.json."""
+    return storage.read_json(storage.join(folder, "model.json")) is not None
 
 
 def _coerce_prior(prior: PriorKnowledge | str | Path | None) -> Any:
@@ -505,7 +510,7 @@ def detect_entity(task: DetectTask) -> dict[str, Any]:
     from faultgraph.io import write_csv_atomic
 
     t0 = time.perf_counter()
-    if storage.read_json(storage.join(task.model, "model.json")) is None:
+    if not _has_model(task.model):
         raise InvalidInputError(f"no model for entity {task.entity!r} at {task.model!r}; fit it first "
                                 "(faultgraph fleet fit)")
     with storage.local_folder(task.model) as folder:
