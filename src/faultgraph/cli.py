@@ -15,13 +15,11 @@ from typing import Annotated, Optional
 import typer
 
 from faultgraph import __version__
-from faultgraph._cli import (RESAMPLE_HELP, check_outputs, err, errors, given_options, join_and,
-                             learner_progress, numbered, progress, say, state, time_value)
+from faultgraph._cli import (RESAMPLE_HELP, check_outputs, errors, given_options, join_and, learner_progress,
+                             numbered, progress, say, state, time_value)
 from faultgraph.config import DEFAULTS, Combine, ExplainConfig, Learner, LearnConfig, RcaMethod, Score
 
 __all__ = ["app", "main"]
-
-_errors = errors  # the name the commands of other modules import
 
 app = typer.Typer(
     name="faultgraph",
