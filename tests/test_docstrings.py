@@ -90,6 +90,9 @@ MODULES = [
     "detect/supervised.py",
     "rca/__init__.py",
     "rca/ranking.py",
+    "rca/baselines.py",
+    "detect/baselines.py",
+    "config.py",
 ]
 
 _SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?=^[A-Z][\w ]*\n-+\n|\Z)", re.S | re.M)

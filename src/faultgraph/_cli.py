@@ -104,6 +104,19 @@ class _Lines:
 
     def update(self, completed: float | None = None, total: float | None = None, info: str = "",
                description: str | None = None, **_: Any) -> None:
+        """Record progress; a line is printed when due (see the class).
+
+        Parameters
+        ----------
+        completed : float, optional
+            Work done so far.
+        total : float, optional
+            All the work, when known.
+        info : str, default ""
+            A short note shown after the figures.
+        description : str, optional
+            A new description of the work.
+        """
         with self.lock:
             if description is not None:
                 self.description = description

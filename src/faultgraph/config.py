@@ -80,7 +80,17 @@ class RcaMethod(StrEnum):
 
 
 def values(choices: type[StrEnum]) -> tuple[str, ...]:
-    """The plain strings of a choice's members, in order."""
+    """The plain strings of a choice's members, in order.
+
+    Parameters
+    ----------
+    choices : StrEnum subclass
+        A choice of :mod:`faultgraph.config` (``Combine``, ``Score``, ...).
+
+    Returns
+    -------
+    tuple of str
+    """
     return tuple(m.value for m in choices)
 
 

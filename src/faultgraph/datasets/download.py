@@ -115,6 +115,25 @@ class _ArrayUnpickler(pickle.Unpickler):
     Globals"): a hostile file cannot run code through it."""
 
     def find_class(self, module: str, name: str) -> Any:
+        """The global ``module.name`` if it is one a NumPy array needs, else refused.
+
+        Parameters
+        ----------
+        module : str
+            The global's module.
+        name : str
+            Its name.
+
+        Returns
+        -------
+        object
+            The global.
+
+        Raises
+        ------
+        pickle.UnpicklingError
+            For any other global.
+        """
         if (module, name) in _ARRAY_GLOBALS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"{module}.{name} is not a NumPy array")

@@ -68,7 +68,17 @@ class BaselineRanking:
     candidates: int = 0
 
     def top(self, k: int = 1) -> list[str]:
-        """The first ``k`` metrics."""
+        """The first ``k`` metrics.
+
+        Parameters
+        ----------
+        k : int, default 1
+            How many.
+
+        Returns
+        -------
+        list of str
+        """
         return list(self.metrics[:k])
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,7 +154,27 @@ def _deviation_scores(normal: pd.DataFrame, anomalous: pd.DataFrame) -> tuple[np
 def trigger_row(normal: pd.DataFrame, anomalous: pd.DataFrame, target: str | None = None) -> int:
     """The row the PetShop harness analyses: the first row from the third on (position 2)
     where ``target`` is anomalous, else the third (the last if there are fewer).
-    ``target`` ``None``: the metric with the largest anomaly score."""
+
+    Parameters
+    ----------
+    normal : DataFrame
+        The normal period, one column per metric.
+    anomalous : DataFrame
+        The anomalous period, the same metrics.
+    target : str, optional
+        The symptom; default the metric with the largest anomaly score.
+
+    Returns
+    -------
+    int
+        The row's position in ``anomalous``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the two periods do not hold the same numeric metrics, or ``target`` is not
+        one of them.
+    """
     normal, anomalous = _frames(normal, anomalous)
     S, limits = _deviation_scores(normal, anomalous)
     t = _target(target, normal.columns, anomaly_scores(normal, anomalous)[0])
@@ -160,8 +190,25 @@ def anomaly_scores(normal: pd.DataFrame, anomalous: pd.DataFrame, row: int | Non
     anomalous (above :data:`ANOMALY_THRESHOLD`; for a metric constant in the normal period,
     above 0). Missing values are left out; a metric with none in a period scores 0.
 
-    Returns:
+    Parameters
+    ----------
+    normal : DataFrame
+        The normal period, one column per metric.
+    anomalous : DataFrame
+        The anomalous period, the same metrics.
+    row : int, optional
+        Score at this row of ``anomalous`` only; default the largest over its rows.
+
+    Returns
+    -------
+    tuple of (ndarray, ndarray)
         ``(scores, anomalous)``: two arrays of length ``d``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the two periods do not hold the same numeric metrics, or ``row`` is not a
+        position in ``anomalous``.
     """
     normal, anomalous = _frames(normal, anomalous)
     if row is not None:
@@ -194,8 +241,27 @@ def z_shift(normal: pd.DataFrame, anomalous: pd.DataFrame, target: str | None = 
 
     ``score_j = |mean(anomalous_j) - mean(normal_j)| / sd(normal_j)`` (population sd;
     a metric constant in the normal period that moves scores ``inf``, one that does not
-    move ``0``). Ties keep the column order. ``target`` and ``graph`` are accepted for a
-    common signature and not used.
+    move ``0``). Ties keep the column order.
+
+    Parameters
+    ----------
+    normal : DataFrame
+        The normal period, one column per metric.
+    anomalous : DataFrame
+        The anomalous period, the same metrics.
+    target : str, optional
+        Accepted for the baselines' common signature; not used.
+    graph : optional
+        Accepted for the baselines' common signature; not used.
+
+    Returns
+    -------
+    BaselineRanking
+
+    Raises
+    ------
+    InvalidInputError
+        When the two periods do not hold the same numeric metrics.
     """
     normal, anomalous = _frames(normal, anomalous)
     shift = np.abs(anomalous.mean().to_numpy() - normal.mean().to_numpy())
@@ -232,8 +298,30 @@ def ranked_correlation(normal: pd.DataFrame, anomalous: pd.DataFrame, target: st
     ranked by its p-value, smallest first (ties: larger ``|r|`` first, then column order).
     Score: ``-log10(p)``. Then, as the fallback order: the target itself (the published
     method leaves it out), then every other metric by its anomaly score. ``target``
-    ``None``: the metric with the largest anomaly score. ``graph`` is not used. ``row``:
-    which metrics are anomalous is decided at that row alone (:func:`anomaly_scores`).
+    ``None``: the metric with the largest anomaly score.
+
+    Parameters
+    ----------
+    normal : DataFrame
+        The normal period, one column per metric.
+    anomalous : DataFrame
+        The anomalous period, the same metrics.
+    target : str, optional
+        The symptom; default the metric with the largest anomaly score.
+    graph : optional
+        Not used (the common signature).
+    row : int, optional
+        Decide which metrics are anomalous at this row alone (:func:`anomaly_scores`).
+
+    Returns
+    -------
+    BaselineRanking
+
+    Raises
+    ------
+    InvalidInputError
+        When the two periods do not hold the same numeric metrics, or ``target`` is not
+        one of them.
     """
     normal, anomalous = _frames(normal, anomalous)
     score_a, flags = anomaly_scores(normal, anomalous, row)
@@ -332,8 +420,30 @@ def traversal(normal: pd.DataFrame, anomalous: pd.DataFrame, target: str | None 
     method's output, scored by the largest sum of anomaly scores over the metrics of such
     a path (the target counts as reaching itself), highest first. Then, as the fallback
     order: the other roots, then the other anomalous metrics, then the rest, each by
-    anomaly score. ``target`` ``None``: the metric with the largest anomaly score. ``row``:
-    anomaly scores at that row alone (:func:`anomaly_scores`).
+    anomaly score.
+
+    Parameters
+    ----------
+    normal : DataFrame
+        The normal period, one column per metric.
+    anomalous : DataFrame
+        The anomalous period, the same metrics.
+    target : str, optional
+        The symptom; default the metric with the largest anomaly score.
+    graph : DataFrame, ndarray or list of pairs
+        The causal graph over the metrics (cause → effect), required.
+    row : int, optional
+        Anomaly scores at this row alone (:func:`anomaly_scores`).
+
+    Returns
+    -------
+    BaselineRanking
+
+    Raises
+    ------
+    InvalidInputError
+        When ``graph`` is missing or malformed, the two periods do not hold the same numeric metrics, or ``target`` is not
+        one of them.
     """
     if graph is None:
         raise InvalidInputError("traversal needs graph: the causal graph over the metrics (cause -> effect)")
