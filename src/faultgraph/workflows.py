@@ -377,9 +377,9 @@ def model_task(path: str | Path) -> str:
     InvalidInputError
         When the folder is missing, damaged or too new.
     """
-    from faultgraph.io import load_model_dir
+    from faultgraph.io.model import load_model_meta
 
-    return str(load_model_dir(path)[0].get("task"))
+    return str(load_model_meta(path).get("task"))
 
 
 def load_model(path: str | Path, *, task: str | None = None) -> CausalDetector | FaultIdentifier:
@@ -407,9 +407,9 @@ def load_model(path: str | Path, *, task: str | None = None) -> CausalDetector |
 
     found = model_task(path)
     if task is not None and found != task:
-        from faultgraph.io import load_model_dir
+        from faultgraph.io.model import load_model_meta
 
-        load_model_dir(path, task=task)  # raises the message for a model of another kind
+        load_model_meta(path, task=task)  # raises the message for a model of another kind
     return FaultIdentifier.load(path) if found == SUPERVISED else CausalDetector.load(path)
 
 

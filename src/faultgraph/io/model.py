@@ -18,7 +18,7 @@ import numpy as np
 from faultgraph.errors import InvalidInputError
 from faultgraph.io.atomic import write_atomic, write_json_atomic
 
-__all__ = ["SCHEMA_VERSION", "damaged", "file_digest", "load_model_dir", "save_model_dir"]
+__all__ = ["SCHEMA_VERSION", "damaged", "file_digest", "load_model_dir", "load_model_meta", "save_model_dir"]
 
 #: The version of the model-folder layout this faultgraph writes and the newest it reads;
 #: older folders are upgraded as they are read (:mod:`faultgraph.io.migrations`).
@@ -86,6 +86,53 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.
     return folder
 
 
+def load_model_meta(path: str | Path, task: str | None = None) -> dict[str, Any]:
+    """Read and check a model folder's ``model.json`` alone (not its arrays): for what a
+    folder is (its task, say) without reading, hashing and loading ``arrays.npz``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder.
+    task : str or None, default None
+        The kind of model expected; ``None``: any.
+
+    Returns
+    -------
+    dict
+        The metadata, as written (not upgraded).
+
+    Raises
+    ------
+    InvalidInputError
+        When the folder has no ``model.json``, it is unreadable or has no valid
+        ``schema_version``, was written by a newer faultgraph, or (given ``task``) is a
+        model of another kind.
+    """
+    folder = Path(path)
+    meta_path = folder / _META
+    if not meta_path.is_file():
+        raise InvalidInputError(f"{str(folder)!r} is not a faultgraph model folder (no {_META}); "
+                                "create one with `faultgraph fit`")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"model file {str(meta_path)!r} is damaged: {exc}") from None
+    version = meta.get("schema_version") if isinstance(meta, dict) else None
+    if type(version) is not int or version < 1:
+        raise InvalidInputError(f"model file {str(meta_path)!r} is damaged: schema_version must be a whole "
+                                f"number >= 1, got {version!r}")
+    if meta["schema_version"] > SCHEMA_VERSION:
+        raise InvalidInputError(
+            f"model {str(folder)!r} was written by a newer faultgraph (schema {meta['schema_version']}); "
+            f"this version reads schema {SCHEMA_VERSION} or older: upgrade faultgraph"
+        )
+    if task is not None and meta.get("task") != task:
+        kind = f"a {meta['task']!r} model" if isinstance(meta.get("task"), str) else "a model that names no task"
+        raise InvalidInputError(f"model {str(folder)!r} is {kind}, not a {task!r} one")
+    return meta
+
+
 def load_model_dir(path: str | Path, task: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read a model folder, upgraded to the current layout in memory
     (:func:`faultgraph.io.migrations.upgrade`).
@@ -110,26 +157,8 @@ def load_model_dir(path: str | Path, task: str | None = None) -> tuple[dict[str,
         a newer faultgraph, or (given ``task``) a model of another kind.
     """
     folder = Path(path)
-    meta_path, arrays_path = folder / _META, folder / _ARRAYS
-    if not meta_path.is_file():
-        raise InvalidInputError(f"{str(folder)!r} is not a faultgraph model folder (no {_META}); "
-                                "create one with `faultgraph fit`")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"model file {str(meta_path)!r} is damaged: {exc}") from None
-    version = meta.get("schema_version") if isinstance(meta, dict) else None
-    if type(version) is not int or version < 1:
-        raise InvalidInputError(f"model file {str(meta_path)!r} is damaged: schema_version must be a whole "
-                                f"number >= 1, got {version!r}")
-    if meta["schema_version"] > SCHEMA_VERSION:
-        raise InvalidInputError(
-            f"model {str(folder)!r} was written by a newer faultgraph (schema {meta['schema_version']}); "
-            f"this version reads schema {SCHEMA_VERSION} or older: upgrade faultgraph"
-        )
-    if task is not None and meta.get("task") != task:
-        kind = f"a {meta['task']!r} model" if isinstance(meta.get("task"), str) else "a model that names no task"
-        raise InvalidInputError(f"model {str(folder)!r} is {kind}, not a {task!r} one")
+    arrays_path = folder / _ARRAYS
+    meta = load_model_meta(folder, task)
     if not arrays_path.is_file():
         raise InvalidInputError(f"model {str(folder)!r} is damaged: {_ARRAYS} is missing")
     if file_digest(arrays_path) != meta.get("arrays_sha256"):
