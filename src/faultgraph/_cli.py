@@ -188,13 +188,13 @@ def progress(description: str, total: float | None = None, enabled: bool = True
         finally:
             lines.close()
         return
-    from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
-    columns = ((TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn())
-               if total is not None else (SpinnerColumn(), TextColumn("{task.description}..."), TimeElapsedColumn()))
-    with Progress(*columns, console=err, transient=True) as bar:
+    # a total unknown at the start (None) shows a pulsing bar until an update gives one
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err,
+                  transient=True) as bar:
         task = bar.add_task(description, total=total, info="")
         yield lambda **fields: bar.update(task, **fields)
 

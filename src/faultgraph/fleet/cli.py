@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from faultgraph._cli import err, errors
+from faultgraph._cli import RESAMPLE_HELP, err, errors, progress
 from faultgraph.config import Learner
 
 __all__ = ["register"]
@@ -23,21 +23,12 @@ SCHEDULER_HELP = ("The dask scheduler to run on: tcp://HOST:PORT or a scheduler 
 WORKERS_HELP = "Worker processes of the local cluster (default: the CPUs; 0: in this process, no dask)."
 ENTITY_HELP = ("The column naming each row's entity, when SOURCE is one file for the whole fleet "
                "(it is split into one file per entity under the output folder's .inputs/).")
-RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min', '30s', or a number), as "
-                 "`faultgraph fit --resample` does.")
-
-
 @contextmanager
 def _progress(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                  transient=True) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    """The shared progress (:func:`faultgraph._cli.progress`: a bar on a terminal, lines with
+    percent and ETA when piped) as the fleet's ``progress(done, total)`` callback."""
+    with progress(description, enabled=enabled) as update:
+        yield (lambda done, total: update(completed=done, total=total)) if enabled else None
 
 
 def _finish(result: Any, as_json: bool) -> None:
