@@ -55,11 +55,24 @@ def test_scheduler_from_environment(monkeypatch):
     assert resolve_scheduler(None) is None
 
 
+def _worker_settings() -> dict:
+    import os
+
+    import dask
+
+    return {"profile": dask.config.get("distributed.worker.profile.enabled"),
+            "tick": dask.config.get("distributed.admin.tick.interval"),
+            "malloc": os.environ.get("MALLOC_TRIM_THRESHOLD_"), "blas": os.environ.get("OPENBLAS_NUM_THREADS")}
+
+
 def test_local_cluster_equals_inline_and_closes():
     fn = functools.partial(_solve, d=40)
     inline = run_tasks(fn, range(6), n_workers=0)
     with client(n_workers=2) as c:
         assert len(c.scheduler_info()["workers"]) == 2
+        # the settings that keep a task as fast in a worker as in a plain process reach the workers
+        settings = list(c.run(_worker_settings).values())
+        assert settings == [{"profile": False, "tick": "1s", "malloc": None, "blas": "1"}] * 2
         seen = []
         on_cluster = run_tasks(fn, range(6), client=c, progress=lambda d, t: seen.append(d))
         failures = run_tasks(_square_or_fail, [2, 3], client=c, keys=["two", "three"])

@@ -17,7 +17,16 @@ dask.distributed is an optional dependency: ``pip install 'faultgraph[dask]'``.
 
 from __future__ import annotations
 
-from faultgraph.parallel.cluster import INLINE, SCHEDULER_ENV, client, resolve_scheduler
+from faultgraph.parallel.cluster import (
+    INLINE,
+    LOCAL_CLUSTER_CONFIG,
+    SCHEDULER_ENV,
+    WORKER_DASK_ENV,
+    WORKER_ENV,
+    client,
+    resolve_scheduler,
+)
 from faultgraph.parallel.tasks import TaskResult, pinned_blas, run_tasks
 
-__all__ = ["INLINE", "SCHEDULER_ENV", "TaskResult", "client", "pinned_blas", "resolve_scheduler", "run_tasks"]
+__all__ = ["INLINE", "LOCAL_CLUSTER_CONFIG", "SCHEDULER_ENV", "TaskResult", "WORKER_DASK_ENV", "WORKER_ENV", "client",
+           "pinned_blas", "resolve_scheduler", "run_tasks"]

@@ -13,12 +13,38 @@ from faultgraph.errors import InvalidInputError
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
-__all__ = ["INLINE", "SCHEDULER_ENV", "client", "import_distributed", "resolve_scheduler"]
+__all__ = ["INLINE", "LOCAL_CLUSTER_CONFIG", "SCHEDULER_ENV", "WORKER_DASK_ENV", "WORKER_ENV", "client",
+           "import_distributed", "resolve_scheduler"]
 
 #: The environment variable naming the cluster to use when no ``scheduler`` is given.
 SCHEDULER_ENV = "FAULTGRAPH_SCHEDULER"
 #: The ``scheduler`` value that runs tasks in this process, without dask.
 INLINE = "inline"
+#: The environment of a local cluster's worker processes: BLAS and OpenMP at one thread
+#: (a worker runs one task per core). It replaces dask's ``pre-spawn-environ``, whose
+#: ``MALLOC_TRIM_THRESHOLD_`` turns off glibc's adaptive mmap threshold, so that each of a
+#: fit's large temporaries is mapped and faulted in anew (7 % slower tasks, measured).
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: dask settings of a local cluster: a fleet's tasks are seconds long, and dask's statistical
+#: profiler (a sample of each task's stack every 10 ms), its 20 ms event-loop tick and its
+#: 0.5 s system monitor made each task 25 % slower inside a worker than in a plain process
+#: on 2 cores (``benchmarks/results/fleet.md``). Workers of a cluster you start yourself
+#: take the same settings from the environment (``docs/fleet.md``).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.nanny.pre-spawn-environ": WORKER_ENV,
+}
+#: The same settings as environment variables, for ``dask worker`` processes you start
+#: yourself (``env $(...) dask worker ADDRESS --nthreads 1 --no-nanny``: without a nanny,
+#: dask sets no ``MALLOC_TRIM_THRESHOLD_``); ``docs/fleet.md`` shows the command.
+WORKER_DASK_ENV = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "2s",
+    **WORKER_ENV,
+}
 
 
 def import_distributed() -> Any:
@@ -131,11 +157,12 @@ def client(scheduler: str | None = None, n_workers: int | None = None, threads_p
         finally:
             c.close()
         return
-    cluster = distributed.LocalCluster(n_workers=n_workers or _default_workers(),
-                                       threads_per_worker=threads_per_worker, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
-                                       env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                                            "MKL_NUM_THREADS": "1"})
+    import dask
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # the nannies hand this config to their workers
+        cluster = distributed.LocalCluster(n_workers=n_workers or _default_workers(),
+                                           threads_per_worker=threads_per_worker, processes=True,
+                                           host="127.0.0.1", dashboard_address=None, env=dict(WORKER_ENV))
     try:
         c = distributed.Client(cluster)
         try:
