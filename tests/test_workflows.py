@@ -430,6 +430,20 @@ def test_ensembles_and_honest_effects_through_the_command_line(tmp_path):
     graph = json.loads((tmp_path / "g.json").read_text())
     assert graph["n_graphs"] == 10
     assert all(0 <= e["confidence"] <= 1 and 0 <= e["reversed"] <= 1 and "oriented" in e for e in graph["edges"])
+    # the resampling's block, seed and workers: the same seed gives the same ensemble, in this process too
+    docs = []
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        result = run("discover", str(tmp_path / "lab" / "data.csv"), "--bootstrap", "6", "--block", "25", "--seed",
+                     seed, "--workers", "0", "--out", str(tmp_path / f"{name}.json"), "--quiet")
+        assert result.exit_code == 0, result.output
+        docs.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    assert docs[0]["bootstrap"] == {"block": 25, "rows": docs[0]["bootstrap"]["rows"], "seed": 3}
+    assert docs[2]["bootstrap"]["seed"] == 4 and docs[0]["bootstrap"]["rows"] > 25
+    same = lambda doc: [(e["source"], e["target"], e["confidence"], e["reversed"]) for e in doc["edges"]]  # noqa: E731
+    assert same(docs[0]) == same(docs[1])
+    result = run("discover", str(tmp_path / "lab" / "data.csv"), "--bootstrap", "6", "--block", "0", "--out",
+                 str(tmp_path / "bad.json"))
+    assert result.exit_code == 2 and "--block" in result.output and not (tmp_path / "bad.json").exists()
 
 
 def test_rca_json_reads_back_as_the_document_it_was(fitted_case, tmp_path):

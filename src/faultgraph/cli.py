@@ -44,6 +44,10 @@ Bootstrap = Annotated[int, typer.Option(
 Scheduler = Annotated[Optional[str], typer.Option(
     envvar="FAULTGRAPH_SCHEDULER", help="Dask scheduler (tcp://HOST:PORT) for the resamples; default a local "
                                         "cluster.")]
+Workers = Annotated[Optional[int], typer.Option(
+    min=0, show_default=False,
+    help="Worker processes of the local cluster for the resamples (default: the CPUs; 0: in this process, no "
+         "dask).")]
 Graph = Annotated[Optional[Path], typer.Option(
     help="A known graph, used as given (its edges and no other, a metric's own past aside): a CSV of "
          "cause,effect rows or a graph.json; names may be glob patterns.")]
@@ -88,6 +92,11 @@ def discover(
     resample: Resample = None,
     truth: Annotated[Optional[Path], typer.Option(help="truth.json to score the learned graph against.")] = None,
     bootstrap: Bootstrap = 0,
+    block: Annotated[Optional[int], typer.Option(
+        min=1, show_default=False,
+        help="Block length of the bootstrap, in rows (default: the cube root of the rows, rounded up).")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the resampling (the same seed, the same graphs).")] = 0,
+    workers: Workers = None,
     scheduler: Scheduler = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -105,7 +114,8 @@ def discover(
         if bootstrap:  # the graph on all rows, then one on each resample
             with progress(f"learning 1 + {bootstrap} graphs", bootstrap, enabled=not quiet) as update:
                 ensemble = wf.learn_graph_ensemble(frame, config, n_graphs=bootstrap, prior=knowledge,
-                                                   scheduler=scheduler, progress=lambda done, total: update(
+                                                   block=block, random_state=seed, scheduler=scheduler,
+                                                   n_workers=workers, progress=lambda done, total: update(
                                                        completed=done, total=total))
             learned, result = ensemble.result, ensemble.to_dict()
         else:

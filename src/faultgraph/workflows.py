@@ -1363,12 +1363,13 @@ class EnsembleGraphResult:
     ensemble: Any
     orientation: Any
     low_confidence: float = 0.5
+    random_state: int | None = 0
 
     def to_dict(self) -> dict[str, Any]:
         """graph.json, each edge with ``confidence`` and ``reversed`` (shares of the
         ensemble's graphs holding it in this direction and in the opposite one),
-        ``oriented`` and ``by``; plus ``n_graphs``, ``low_confidence_edges`` and
-        ``identification``."""
+        ``oriented`` and ``by``; plus ``n_graphs``, ``bootstrap`` (block length, rows and
+        seed), ``low_confidence_edges`` and ``identification``."""
         doc = self.result.to_dict()
         index = {n: i for i, n in enumerate(self.ensemble.nodes)}
         conf, rev = self.ensemble.confidence, self.ensemble.reversed
@@ -1379,6 +1380,8 @@ class EnsembleGraphResult:
             mark = marks.get((edge["source"], edge["target"])) or marks.get((edge["target"], edge["source"]))
             edge["oriented"], edge["by"] = (mark.oriented, mark.by) if mark else (False, "not identified")
         doc["n_graphs"] = self.ensemble.n_graphs
+        doc["bootstrap"] = {"block": int(self.ensemble.block), "rows": int(self.ensemble.n_rows),
+                            "seed": self.random_state}
         doc["low_confidence_edges"] = [e for e in doc["edges"] if e["confidence"] < self.low_confidence]
         doc["identification"] = self.orientation.to_dict()
         return doc
@@ -1447,6 +1450,6 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     graph = result.graph
     allowed = (prior or PriorKnowledge()).masks(list(graph.nodes))[0] if prior is not None else None
     orientation = orient_graph(graph.adjacency, graph.nodes, allowed=allowed, lagged=graph.lagged)
-    return EnsembleGraphResult(result, ensemble, orientation, low_confidence)
+    return EnsembleGraphResult(result, ensemble, orientation, low_confidence, random_state)
 
 
