@@ -227,8 +227,9 @@ def test_petshop_and_nezha_keep_the_files_their_loaders_read(github, tmp_path):
         "rca_data/2022-08-22/metric/dependency.csv": b"",
         "rca_data/2022-08-22/2022-08-22-fault_list.json": b"{}", "rca_data/2022-08-22/log/a.log": b"",
         "rca_data/2022-08-22/trace/t.csv": b"", "construct_data/root_cause_hipster.json": b"{}", "LICENSE": b"MIT\n",
-        "rca_data/2023-01-29/metric/ts-auth-service-1_metric.csv": b"Time\n",  # TrainTicket: another system
-        "rca_data/2023-01-29/2023-01-29-fault_list.json": b"{}",
+        "rca_data/2023-01-29/metric/ts-auth-service-1_metric.csv": b"Time\n",  # Train Ticket
+        "rca_data/2023-01-29/2023-01-29-fault_list.json": b"{}", "rca_data/2023-01-29/log/b.log": b"",
+        "construct_data/root_cause_ts.json": b"{}", "construct_data/other.json": b"{}",
     }
     pet = download("petshop", tmp_path, **github.urls())
     nez = download("nezha", tmp_path, **github.urls())
@@ -237,9 +238,12 @@ def test_petshop_and_nezha_keep_the_files_their_loaders_read(github, tmp_path):
                                    "petshop/dataset/low_traffic/test/issue_3/metrics.csv",
                                    "petshop/dataset/low_traffic/test/issue_3/target.json"]
     assert sorted(nez.written) == ["nezha/LICENSE", "nezha/construct_data/root_cause_hipster.json",
+                                   "nezha/construct_data/root_cause_ts.json",
                                    "nezha/rca_data/2022-08-22/2022-08-22-fault_list.json",
                                    "nezha/rca_data/2022-08-22/metric/adservice-1_metric.csv",
-                                   "nezha/rca_data/2022-08-22/metric/dependency.csv"]
+                                   "nezha/rca_data/2022-08-22/metric/dependency.csv",
+                                   "nezha/rca_data/2023-01-29/2023-01-29-fault_list.json",
+                                   "nezha/rca_data/2023-01-29/metric/ts-auth-service-1_metric.csv"]
 
 
 def test_failures_name_the_address_and_the_reason(github, tmp_path):

@@ -210,12 +210,13 @@ DATASETS: dict[str, Source] = {
                      r"(?:metrics\.csv|target\.json)))", r"petshop/dataset/\1"),
                 Rule(r"(LICENSE_DATASET|NOTICE)", r"petshop/\1"))),
         Source("nezha", "IntelligentDDS/Nezha", "MIT",
-               "Online Boutique on Kubernetes: per-pod metrics of two days with 56 injected faults",
-               # the Online Boutique days only: the TrainTicket days beside them (2023-01-29/30)
-               # are another system, which the loader and the benchmark do not read
-               (Rule(r"rca_data/(2022-08-2[23])/metric/([^/]+\.csv)", r"nezha/rca_data/\1/metric/\2"),
-                Rule(r"rca_data/(2022-08-2[23])/(\1-fault_list\.json)", r"nezha/rca_data/\1/\2"),
-                Rule(r"construct_data/root_cause_hipster\.json", "nezha/construct_data/root_cause_hipster.json"),
+               "Online Boutique (two days, 56 injected faults) and Train Ticket (2023-01-29/30) on "
+               "Kubernetes: per-pod metrics, fault lists, call graphs",
+               # metrics and fault lists of both systems' days (the loader tells them apart by their
+               # pods); logs and traces are not read
+               (Rule(r"rca_data/(2022-08-2[23]|2023-01-(?:29|30))/metric/([^/]+\.csv)", r"nezha/rca_data/\1/metric/\2"),
+                Rule(r"rca_data/(2022-08-2[23]|2023-01-(?:29|30))/(\1-fault_list\.json)", r"nezha/rca_data/\1/\2"),
+                Rule(r"construct_data/(root_cause_(?:hipster|ts)\.json)", r"nezha/construct_data/\1"),
                 Rule(r"LICENSE", "nezha/LICENSE"))),
         Source("sachs", "cmu-phil/example-causal-datasets", "CC0",
                "Sachs et al. 2005 protein signalling: 11 proteins, interventions, 20-edge consensus graph",
