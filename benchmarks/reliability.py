@@ -11,6 +11,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -65,8 +66,9 @@ def main() -> None:
         f"Reproduce: `{command}` (the same cases run in `tests/test_bad_inputs.py`: "
         "`.venv/bin/python -m pytest -q tests/test_bad_inputs.py`)", "",
         f"{len(frame)} cases; {counts.get('yes', 0)} end as they should (exit code 2, one `error:` line or Typer's "
-        f"usage box, no traceback, nothing written); {counts.get('NO', 0)} do not, {known} of them known and marked "
-        "xfail (their fix is in cli.py / commands).", "",
+        "usage box, no traceback, nothing written)" + (
+            f"; {counts['NO']} do not, {known} of them known and marked xfail." if counts.get("NO")
+            else ": none fails, and none is marked xfail.") + f" Run on {time.strftime('%Y-%m-%d')}.", "",
         "Messages are cut at 160 characters; CASE stands for the case's own temporary folder, FITTED for the fitted model's.", "",
         markdown_table(frame),
     ]
