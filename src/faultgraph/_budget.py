@@ -11,6 +11,11 @@ naming the numbers and the option that makes the fit feasible, when
 * the estimate exceeds the limits: :data:`MAX_SECONDS` of time, or :data:`MEMORY_SHARE` of
   the machine's memory (unless ``force``, which lifts the time limit, not the memory one).
 
+Where a continuous fit would be refused for the first two reasons (or its memory), the
+detector screens instead (:func:`screen_reason`): each metric's candidate parents are
+screened among the present and lagged metrics (:mod:`faultgraph.discovery.screen`), so
+each equation is fitted on a few of them; ``force`` keeps the continuous fit.
+
 The limits are set for a block of code with :func:`limits` (as ``sklearn.config_context``):
 ``with limits(max_seconds=3600, force=True): detector.fit(train)``.
 
@@ -38,7 +43,8 @@ from typing import Any
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["FitEstimate", "MAX_SECONDS", "MEMORY_SHARE", "check_fit", "estimate", "limits", "machine_memory"]
+__all__ = ["FitEstimate", "MAX_SECONDS", "MEMORY_SHARE", "check_fit", "estimate", "limits", "machine_memory",
+           "SCREEN_GAIN", "screen_reason", "screen_seconds"]
 
 #: The longest fit started without ``force`` (seconds).
 MAX_SECONDS = 600.0
@@ -52,6 +58,9 @@ SECONDS_PER_ITERATION = 1e-4
 #: The greedy refinement: seconds at d = 100 and the power of d it grows with.
 REFINE_SECONDS_AT_100 = 11.0
 REFINE_POWER = 5.0
+#: How many times faster than the continuous solve the screen must be estimated to be for
+#: :func:`screen_reason` to choose it over refusing.
+SCREEN_GAIN = 10.0
 
 _LIMITS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
     "faultgraph_budget", default={"max_seconds": MAX_SECONDS, "max_memory": None, "force": False})
@@ -257,6 +266,89 @@ def check_fit(rows: int, metrics: int, lags: int = 0, *, refine: bool = False, w
             f"{what} would take {est}; that is over the limit of {_duration(max_seconds)}; use "
             f"{_feasible(est, max_seconds, max_memory)}; or force=True (--force) to run it anyway")
     return est
+
+
+def screen_seconds(rows: int, metrics: int, lags: int = 0) -> float:
+    """The screen's estimated time (:mod:`faultgraph.discovery.screen`): the second moments
+    and the screen's one ``k × k`` pass, ``SECONDS_PER_FLOP × (2nk² + k³)``.
+
+    Parameters
+    ----------
+    rows : int
+        Rows ``n``.
+    metrics : int
+        Metrics ``d``.
+    lags : int, default 0
+        Lags ``p`` (``k = d (p + 1)``).
+
+    Returns
+    -------
+    float
+        Seconds.
+    """
+    n, k = int(rows), int(metrics) * (int(lags) + 1)
+    return SECONDS_PER_FLOP * (2.0 * n * k * k + float(k) ** 3)
+
+
+def screen_reason(rows: int, metrics: int, lags: int = 0, *, refine: bool = False,
+                  what: str = "the structure fit") -> str | None:
+    """Why a fit should be screened instead of solved (the automatic rule), or ``None``.
+
+    The continuous solve refuses (:func:`check_fit`) what the rows cannot determine
+    (``n − p <= k`` candidate parents per metric) and what would take longer than the time
+    limit or more memory than allowed. Such a fit is screened instead
+    (:mod:`faultgraph.discovery.screen`: each metric's candidates are the few present and
+    lagged metrics that a screen keeps, so each equation is determined and the cost is a
+    ``k × k`` product, not ``O(d³)`` per iteration). Under ``limits(force=True)`` the
+    continuous solve is kept (``None``), as are fits with under 3 usable rows (which
+    :func:`check_fit` refuses). A fit the continuous solve can do is never screened: small
+    models are unchanged. Nor is one where the screen would not save at least
+    :data:`SCREEN_GAIN` times the time: the screen costs one pass over the candidates
+    (the second moments and the screen, ``≈ 2nk² + k³`` products), the solve
+    :data:`ITERATIONS` passes of ``k²d + d³`` on top; when the lags, not the metrics, make
+    ``k`` large (``CausalDetector(lags=500)`` on 16 metrics), both cost the same and the
+    refusal's advice (fewer lags) is the better answer.
+
+    Parameters
+    ----------
+    rows : int
+        Rows ``n``.
+    metrics : int
+        Metrics ``d``.
+    lags : int, default 0
+        Lags ``p``.
+    refine : bool, default False
+        Whether the greedy refinement runs.
+    what : str, default "the structure fit"
+        What is fitted, for the message.
+
+    Returns
+    -------
+    str or None
+        A sentence for the user (a warning and the model's fit information) naming the
+        numbers, or ``None`` when the continuous solve should run.
+    """
+    state = _LIMITS.get()
+    if state["force"]:
+        return None
+    est = estimate(rows, metrics, lags, refine=refine)
+    n, d, p, k = est.rows, est.metrics, est.lags, est.candidates
+    if n - p < 3:
+        return None
+    max_seconds = float(state["max_seconds"])
+    max_memory = float(state["max_memory"] or MEMORY_SHARE * machine_memory())
+    why = []
+    if n - p <= k:
+        why.append(f"{n - p} rows for {k} candidate parents per metric ({d} metrics"
+                   f"{f' x {p + 1} steps, lags={p}' if p else ''}) leave the full graph undetermined")
+    if est.seconds > max_seconds:
+        why.append(f"the full solve would take about {_duration(est.seconds)} (limit {_duration(max_seconds)})")
+    if est.memory > max_memory:
+        why.append(f"the full solve would need {_size(est.memory)} (limit {_size(max_memory)})")
+    if not why or est.seconds < SCREEN_GAIN * screen_seconds(n, d, p):
+        return None
+    return (f"{what} is screened (faultgraph.discovery.screen: each metric's candidate parents among the present "
+            f"and past metrics, then least squares): {'; '.join(why)}; force=True (--force) runs the full solve")
 
 
 def _fits(rows: int, d: int, p: int, refine: bool, max_seconds: float, max_memory: float) -> bool:

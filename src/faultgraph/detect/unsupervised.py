@@ -15,6 +15,7 @@ encoder, drift and background adjustments, score combination and label-free thre
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from typing import Any, Literal
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from faultgraph import config
-from faultgraph._budget import check_fit
+from faultgraph._budget import check_fit, screen_reason
 from faultgraph._validation import (Constraint, FittedAttributes, as_generator, check_choice, check_window,
                                    describe_names, one_of, text_columns, whole)
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
@@ -725,18 +726,25 @@ class CausalDetector(Detector):
 
     def _fit_model(self, X: np.ndarray) -> None:
         names = list(self.encoder_.columns_)
+        screen = None  # why the graph is screened (faultgraph._budget.screen_reason), or None: the full solve
         if isinstance(self.lags, (int, np.integer)) and not isinstance(self.lags, bool) and self.lags >= 0:
-            check_fit(X.shape[0], X.shape[1], int(self.lags), refine=False, what="the detector's graph fit")
+            screen = screen_reason(X.shape[0], X.shape[1], int(self.lags), what="the detector's graph fit")
+            if screen is None:
+                check_fit(X.shape[0], X.shape[1], int(self.lags), refine=False, what="the detector's graph fit")
+            else:
+                warnings.warn(screen, UserWarning, stacklevel=3)
         k = X.shape[1] * (int(self.lags) + 1)
         self.lambda1_ = (max(0.03, float(np.sqrt(2 * np.log(max(k, 2)) / X.shape[0]))) if self.lambda1 is None
                          else float(self.lambda1))
         self.prior_ = PriorKnowledge.coerce(self.prior)
         learner = StructureLearner(self.method, lambda1=self.lambda1_, threshold=self.threshold,  # type: ignore[arg-type]
-                                   standardize=False, prior=self.prior_, lags=self.lags)
+                                   standardize=False, prior=self.prior_, lags=self.lags, screen=screen is not None)
         with warnings.catch_warnings():  # X is robust z already, not raw: the learner's advice does not apply
             warnings.simplefilter("ignore", DataScaleWarning)
             learner.fit(pd.DataFrame(X, columns=names))
         self.graph_: LearnedGraph = learner.graph_
+        if screen is not None:  # model.json's graph.params says why
+            self.graph_ = dataclasses.replace(self.graph_, params={**self.graph_.params, "screen_reason": screen})
         d, p = len(names), int(self.lags)
         support = np.vstack([learner.adjacency_] + list(learner.lagged_adjacency_)) != 0
         Z = lagged_design(X, p)

@@ -140,8 +140,12 @@ class StructureLearner(FittedAttributes):
     screen : bool, default False
         For thousands of metrics, replace the continuous solve by screened candidate
         parents, an order by conditional variance and least squares
-        (:mod:`~faultgraph.discovery.screen`; ``method`` and ``lambda1`` are then unused;
-        only without lags); thresholding and refinement follow as usual.
+        (:mod:`~faultgraph.discovery.screen`; ``method`` and ``lambda1`` are then unused);
+        with lags, the past is screened as candidate parents of the present, never as
+        children. Thresholding and refinement follow as usual. Each metric is then fitted
+        on its candidates only, so more candidates than rows (``d·(lags + 1) >= n``) are
+        not refused: :class:`~faultgraph.CausalDetector` screens such fits by itself
+        (:func:`faultgraph._budget.screen_reason`).
     device : str or None, default None
         ``'cuda'`` (or ``'cpu'``) computes ``XᵀX/n`` and, with ``screen``, the screen's
         ``d × d`` inverse with PyTorch there (:mod:`~faultgraph.discovery.backend`, the
@@ -245,7 +249,7 @@ class StructureLearner(FittedAttributes):
         if not self.screen:  # its estimate is the continuous solve's; the screen costs far less
             check_fit(data.shape[0], data.shape[1], p, refine=p == 0 and (  # refuse what cannot finish
                 not self.standardize if self.refine is None else bool(self.refine)))  # or is undetermined
-        if data.shape[0] - p <= data.shape[1] * (p + 1):
+        if data.shape[0] - p <= data.shape[1] * (p + 1) and not self.screen:  # the screen fits few per metric
             warnings.warn(
                 f"only {data.shape[0] - p} rows for {data.shape[1] * (p + 1)} candidate parents per metric "
                 f"({data.shape[1]} metrics{f' x {p + 1} lags' if p else ''}): the graph is poorly determined; "
@@ -288,7 +292,7 @@ class StructureLearner(FittedAttributes):
         if self.screen:  # large graphs: no O(d^3) iterations (faultgraph.discovery.screen)
             from faultgraph.discovery.screen import screened_linear
 
-            solver = functools.partial(screened_linear, n_samples=data.shape[0], device=self.device)
+            solver = functools.partial(screened_linear, n_samples=Z.shape[0], device=self.device)
         result = solver(
             S, lambda1=lambda1, n_vars=d, allowed=allowed, unpenalized=required, max_iter=int(self.max_iter),
             callback=self.callback, **options,

@@ -131,7 +131,8 @@ def candidate_parents(S: np.ndarray, n: int, *, alpha: float = 0.5, marginal_top
 
 
 def conditional_variance_order(S: np.ndarray, C: np.ndarray, *, required: np.ndarray | None = None,
-                               callback: Callable[[dict[str, Any]], None] | None = None) -> np.ndarray:
+                               callback: Callable[[dict[str, Any]], None] | None = None,
+                               n_vars: int | None = None) -> np.ndarray:
     """A topological order, top-down: next the node whose variance given the placed nodes
     among its candidates ``C[:, j]`` is least (ties: the lower index).
 
@@ -146,28 +147,38 @@ def conditional_variance_order(S: np.ndarray, C: np.ndarray, *, required: np.nda
     callback : callable or None, default None
         Called with ``{"step", "steps", "h"}`` (``h`` always 0.0) about every ``d // 20``
         placed nodes.
+    n_vars : int or None, default None
+        With lags, the number ``d`` of present-time variables: ``S`` and ``C`` then span
+        ``k = d·(p + 1)`` variables whose first ``d`` are the present and the rest their
+        past, placed before every present one (time orders them; they are never children).
+        ``None``: all ``S.shape[0]`` are present-time.
 
     Returns
     -------
     ndarray of int, shape (d,)
-        The order (sources first).
+        The order of the present-time variables (sources first).
 
     Raises
     ------
     InvalidInputError
         When the required edges form a cycle.
     """
-    d = S.shape[0]
-    C = np.asarray(C, dtype=bool)
-    req = np.zeros((d, d), dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    k = S.shape[0]
+    d = k if n_vars is None else int(n_vars)
+    C = np.asarray(C, dtype=bool)[:, :d]
+    req = np.zeros((k, d), dtype=bool) if required is None else np.asarray(required, dtype=bool)[:, :d]
     candidates = [np.flatnonzero(C[:, j] | req[:, j]) for j in range(d)]
     dependants = [np.flatnonzero(C[i, :] | req[i, :]) for i in range(d)]
-    waiting = req.sum(axis=0).astype(int)
-    placed = np.zeros(d, dtype=bool)
-    condvar = np.diag(S).astype(float).copy()
+    waiting = req[:d].sum(axis=0).astype(int)
+    placed = np.zeros(k, dtype=bool)
+    placed[d:] = True  # the past comes first
+    condvar = np.diag(S)[:d].astype(float).copy()
+    for j in range(d) if d < k else ():
+        P = candidates[j][placed[candidates[j]]]
+        condvar[j] = rss(S, j, P)
     order = np.empty(d, dtype=int)
     for step in range(d):
-        open_ = ~placed & (waiting == 0)
+        open_ = ~placed[:d] & (waiting == 0)
         if not open_.any():
             raise InvalidInputError("the required edges of the prior form a cycle; no order can respect them")
         j = int(np.argmin(np.where(open_, condvar, np.inf)))
@@ -192,21 +203,32 @@ def screened_linear(S: np.ndarray, *, lambda1: float = 0.0, n_vars: int | None =
     three steps), with the optimisers' signature, so :class:`StructureLearner` can use it
     in their place (``screen=True``). The result is acyclic by construction (``h = 0``).
 
+    With lags (``S`` over ``k = d·(p + 1)`` variables, the present first, as
+    :func:`~faultgraph.discovery.lagged_design` stacks them), the past enters as parents
+    only: each present variable's candidates are screened among the present *and* the
+    lagged variables (one screen over all ``k``), the lagged ones are placed before every
+    present one (time orients those edges), and each present variable is regressed on its
+    lagged candidates and its present candidates placed before it. Weights are then
+    ``(k, d)``, as the continuous learners' with lags. Solves with more candidates than
+    the rows can carry, or collinear ones, get a ridge of ``1e-9`` times the mean variance.
+
     Parameters
     ----------
-    S : ndarray of shape (d, d)
-        Second-moment matrix (present-time variables only: no lags).
+    S : ndarray of shape (k, k)
+        Second-moment matrix; ``k = d`` without lags, else ``d·(p + 1)``.
     lambda1 : float, default 0.0
         Not used (the screen's tests and the learner's threshold do its work); accepted
         for the optimisers' signature.
     n_vars : int or None, default None
-        Must be ``d`` (lagged candidates are not supported).
-    allowed, unpenalized : ndarray of bool, shape (d, d), optional
-        The prior's allowed and required edges.
+        ``d``, the number of present-time variables (``None``: ``k``); ``k`` must be a
+        multiple of it.
+    allowed, unpenalized : ndarray of bool, shape (k, d), optional
+        The prior's allowed and required edges (rows: present, then lagged variables).
     n_samples : int
         Rows behind ``S`` (the screen's tests need it).
     alpha, max_candidates, device
-        The screen's (:func:`candidate_parents`).
+        The screen's (:func:`candidate_parents`); ``max_candidates`` counts a present
+        variable's candidates among all ``k``.
     callback : callable or None, default None
         Progress of the ordering (:func:`conditional_variance_order`).
     **_
@@ -215,33 +237,42 @@ def screened_linear(S: np.ndarray, *, lambda1: float = 0.0, n_vars: int | None =
     Returns
     -------
     OptimizerResult
-        The weights ``W`` (each node regressed on its placed candidates and required
-        parents), ``h = 0``, the least-squares loss, 0 outer iterations, ``d`` steps,
-        converged.
+        The weights ``W`` of shape ``(k, d)`` (each present node regressed on its placed
+        candidates and required parents), ``h = 0``, the least-squares loss, 0 outer
+        iterations, ``d`` steps, converged.
 
     Raises
     ------
     InvalidInputError
-        When ``S`` is not square, ``n_vars`` differs from ``d``, or the screen's options
-        are invalid (see :func:`candidate_parents`).
+        When ``S`` is not square, ``n_vars`` does not divide its size, or the screen's
+        options are invalid (see :func:`candidate_parents`).
     """
     if S.ndim != 2 or S.shape[0] != S.shape[1]:
         raise InvalidInputError(f"S must be a square (d, d) matrix, got shape {S.shape}")
-    d = S.shape[0]
-    if n_vars is not None and int(n_vars) != d:
-        raise InvalidInputError(f"screening learns present-time graphs only (lags=0); got {S.shape[0] - int(n_vars)} "
-                                "lagged candidates")
-    ok = np.ones((d, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
-    req = np.zeros((d, d), dtype=bool) if unpenalized is None else np.asarray(unpenalized, dtype=bool)
-    C = candidate_parents(S, n_samples, alpha=alpha, max_candidates=max_candidates, allowed=ok, device=device)
-    order = conditional_variance_order(S, C, required=req, callback=callback)
-    position = np.empty(d, dtype=int)
+    k = S.shape[0]
+    d = k if n_vars is None else int(n_vars)
+    if d < 1 or k % d:
+        raise InvalidInputError(f"n_vars must divide the size of S ({k}: d present-time variables x (lags + 1)), "
+                                f"got {n_vars!r}")
+    ok = np.ones((k, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    req = np.zeros((k, d), dtype=bool) if unpenalized is None else np.asarray(unpenalized, dtype=bool)
+    if k > d:  # lags: the past screened as parents of the present, never as children
+        S = S + 1e-9 * float(np.mean(np.diag(S))) * np.eye(k)
+        full = np.zeros((k, k), dtype=bool)
+        full[:, :d] = ok
+        C = candidate_parents(S, n_samples, alpha=alpha, max_candidates=max_candidates, allowed=full,
+                              device=device)[:, :d]
+    else:
+        C = candidate_parents(S, n_samples, alpha=alpha, max_candidates=max_candidates, allowed=ok, device=device)
+    order = conditional_variance_order(S, C, required=req, callback=callback, n_vars=d)
+    position = np.full(k, -1, dtype=int)  # the past before everything
     position[order] = np.arange(d)
-    W = np.zeros((d, d))
+    W = np.zeros((k, d))
     for j in range(d):
         P = np.flatnonzero(((C[:, j] & ok[:, j]) | req[:, j]) & (position < position[j]))
         if P.size:
             W[P, j] = np.linalg.solve(S[np.ix_(P, P)], S[P, j])
-    R = np.eye(d) - W
+    R = -W
+    R[np.arange(d), np.arange(d)] += 1.0
     loss = 0.5 * float(np.sum(R * (S @ R)))
     return OptimizerResult(W, 0.0, loss, 0, d, True)

@@ -286,6 +286,9 @@ def _as_time(bound: Any, index: pd.DatetimeIndex) -> pd.Timestamp:
 def _window_mask(index: pd.Index, window: tuple[Any, Any], min_steps: int) -> np.ndarray:
     if not isinstance(window, (tuple, list)) or len(window) != 2:
         raise InvalidInputError(f"window must be a (start, end) pair, got {window!r}")
+    if len(index) == 0:
+        raise InvalidInputError(f"window {window[0]!r} .. {window[1]!r}: the data holds no rows; give the metrics "
+                                "that span the window")
     from faultgraph.io.metrics import EPOCH_ABOVE
 
     start, end = window
