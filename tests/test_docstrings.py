@@ -90,6 +90,7 @@ MODULES = [
     "detect/supervised.py",
     "rca/__init__.py",
     "rca/ranking.py",
+    "rca/context.py",
     "rca/baselines.py",
     "detect/baselines.py",
     "config.py",

@@ -77,6 +77,8 @@ class RcaMethod(StrEnum):
     NSIGMA = "nsigma"
     RANDOM = "random"
     MECHANISM = "mechanism"
+    CONTEXT = "context"
+    CONTEXT_INNOVATION_NSIGMA = "context+innovation+nsigma"
 
 
 def values(choices: type[StrEnum]) -> tuple[str, ...]:
@@ -125,6 +127,9 @@ class Defaults:
     soft_cap: float = 0.0
     #: Share of the training tail held back to read the label-free threshold on (issue 17); 0: off.
     holdout: float = 0.0
+    #: Each deviation enters the score as its tail surprise on the training rows (issue 17):
+    #: "off", "rank" or "rank-capped" (:class:`faultgraph.detect.unsupervised.TailCalibration`).
+    calibration: str = "off"
 
 
 DEFAULTS = Defaults()
@@ -182,6 +187,7 @@ class DetectorConfig(_Config):
     scale_floor: float = DEFAULTS.scale_floor
     soft_cap: float = DEFAULTS.soft_cap
     holdout: float = DEFAULTS.holdout
+    calibration: str = DEFAULTS.calibration
 
 
 #: The detector options that a labelled fit (``FaultIdentifier``) does not read.

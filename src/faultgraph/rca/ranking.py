@@ -37,7 +37,15 @@ its training residuals. Methods:
   :func:`descendant_adjustment` on the summary graph pushes every metric with an
   anomalous parent (statistic at least :data:`MECHANISM_THRESHOLD`) scoring above it
   below every metric without one: it moved because its cause did. Measured against the
-  default in ``benchmarks/results/mechanism.md``.
+  default in ``benchmarks/results/mechanism.md``;
+* ``"context"``: the anomalous period as a context variable ``F`` (RCD's F-node, joint
+  causal inference): ``F``'s coefficient in each metric's equation on its learned parents,
+  the parents' coefficients held at their normal values, i.e. the window's mean residual z
+  less the recent normal's (:mod:`faultgraph.rca.context`). A metric that moved only
+  through its parents gets none. With ``ensemble=`` (:func:`faultgraph.rca.context.context_ensemble`)
+  each metric's part is averaged over graphs relearned on bootstrap resamples;
+* ``"context+innovation+nsigma"``: the default with its noise part replaced by the
+  context part.
 
 :func:`step_scores` gives the same parts step by step (a heat map of the incident, and the
 per-step protocol of the published interpretation benchmarks).
@@ -80,6 +88,7 @@ from faultgraph.effects import effects_into, strongest_path
 from faultgraph.encode import constant_moves
 from faultgraph.errors import InvalidInputError
 from faultgraph.io.metrics import epoch_unit
+from faultgraph.rca.context import ContextEnsemble, equation_residuals
 
 __all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK", "ONSET_TRACE_Z", "ONSET_Z",
            "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores",
@@ -87,7 +96,7 @@ __all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_L
            "mechanism_statistic"]
 
 Method = Literal["causal+innovation+nsigma", "causal+nsigma", "causal", "innovation", "noise", "baro", "nsigma",
-                 "random", "mechanism"]
+                 "random", "mechanism", "context", "context+innovation+nsigma"]
 METHODS: tuple[str, ...] = values(RcaMethod)  # Method's values
 DEFAULT_METHOD = RcaMethod.CAUSAL_INNOVATION_NSIGMA.value
 _SEPARATORS = re.compile(r"[_:./|]")
@@ -551,10 +560,12 @@ class _Terms:
     target: int
     broken: np.ndarray
     reference_window: int
+    context: list[np.ndarray] = field(default_factory=list)
 
 
 def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, Any], target: str | None,
-                  method: str, min_steps: int, reference_window: int | None) -> _Terms:
+                  method: str, min_steps: int, reference_window: int | None,
+                  ensemble: ContextEnsemble | None = None) -> _Terms:
     """Check the window and data ``explain`` and ``step_scores`` share and compute the parts of
     their scores: ``noise`` (residual z of each learned equation), ``innovation`` (when
     the method or the model has them), ``marginal`` (robust z) and ``nsigma`` (mean/std z)."""
@@ -605,9 +616,16 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
         broken = np.maximum(broken, innovation)
     # the model's soft cap bounds each metric's part, so one broken relation cannot own the ranking
     cap = float(getattr(model, "soft_cap", 0.0) or 0.0)
+    context = []
+    if "context" in SCORE_PARTS[method]:  # F's coefficient per step: residual z less the reference's mean
+        graphs = [parts["noise"]] if ensemble is None else [equation_residuals(X, eq, ensemble.lags)
+                                                             for eq in ensemble.equations]
+        for z in graphs:
+            c = soft_cap(np.nan_to_num(z), cap)
+            context.append(c[mask] - (c[reference].mean(axis=0) if reference is not None else 0.0))
     parts = {k: soft_cap(v[mask], cap) for k, v in shifted.items()}
     t = _moved_symptom(X, mask, parts["marginal"]) if target is None else names.index(target)
-    return _Terms(data, mask, reference, names, parts, t, broken, reference_window)
+    return _Terms(data, mask, reference, names, parts, t, broken, reference_window, context)
 
 
 def _moved_symptom(X: np.ndarray, mask: np.ndarray, marginal: np.ndarray) -> int:
@@ -650,6 +668,8 @@ SCORE_PARTS: dict[str, tuple[str, ...]] = {
     "nsigma": ("nsigma",),
     "random": (),
     "mechanism": ("noise",),
+    "context": ("context",),
+    "context+innovation+nsigma": ("context", "innovation", "nsigma"),
 }
 
 #: A parent whose :func:`mechanism_statistic` reaches this is anomalous for
@@ -756,6 +776,24 @@ def _method_score(method: str, parts: Mapping[str, np.ndarray], weight: np.ndarr
     return score
 
 
+def _check_ensemble(model: CausalDetector, method: str, ensemble: ContextEnsemble | None) -> None:
+    """``ensemble`` is None, or a :class:`ContextEnsemble` over the model's metrics and lags
+    given with a method that has a context part."""
+    if ensemble is None:
+        return
+    if not isinstance(ensemble, ContextEnsemble):
+        raise InvalidInputError(f"ensemble must be a ContextEnsemble (faultgraph.rca.context.context_ensemble), "
+                                f"got {type(ensemble).__name__}")
+    if "context" not in SCORE_PARTS[method]:
+        with_context = [m for m, names in SCORE_PARTS.items() if "context" in names]
+        raise InvalidInputError(f"ensemble is used by the methods {with_context} only, got method {method!r}")
+    names = tuple(str(c) for c in model.encoder_.columns_)
+    if ensemble.metrics != names or ensemble.lags != int(model.lags):
+        raise InvalidInputError(f"ensemble was built for {len(ensemble.metrics)} metrics and {ensemble.lags} lags, "
+                                f"the model has {len(names)} metrics and {int(model.lags)} lags: build it from "
+                                "this model")
+
+
 def _checked_method(model: CausalDetector, method: str | None) -> str:
     """``method``, or the default for ``model`` (checked to be a fitted detector)."""
     if not isinstance(model, CausalDetector):
@@ -780,6 +818,7 @@ def step_scores(
     method: Method | None = None,
     reference_window: int | None = None,
     random_state: int | np.random.Generator | None = None,
+    ensemble: ContextEnsemble | None = None,
 ) -> pd.DataFrame:
     """Each metric's score at each step of ``window``: which metric looks most like a
     cause *at that step*, where :func:`explain` ranks once for the whole window.
@@ -820,6 +859,10 @@ def step_scores(
         Steps before the window that give its recent normal, as for :func:`explain`.
     random_state : int or numpy.random.Generator or None, default None
         Seed of the draws of ``"random"``.
+    ensemble : ContextEnsemble, optional
+        For the ``"context"`` methods: each step's ``|F|`` part averaged over these
+        graphs' equations (:func:`faultgraph.rca.context.context_ensemble`), as for
+        :func:`explain`.
 
     Returns
     -------
@@ -842,8 +885,11 @@ def step_scores(
         with ``"causal+nsigma"``).
     """
     method = _checked_method(model, method)
-    terms = _window_terms(model, data, window, target, method, 1, reference_window)
+    _check_ensemble(model, method, ensemble)
+    terms = _window_terms(model, data, window, target, method, 1, reference_window, ensemble)
     p = {k: np.abs(v) for k, v in terms.parts.items()}
+    if terms.context:
+        p["context"] = np.mean([np.abs(c) for c in terms.context], axis=0)
     weight = (_effect_weight(effects_into(summary_graph(model), terms.target), terms.target)
               if _WEIGHTED in SCORE_PARTS[method] else None)
     score = _method_score(method, p, weight, random_state,
@@ -870,6 +916,7 @@ def explain(
     min_steps: int = DEFAULTS.min_steps,
     reference_window: int | None = None,
     random_state: int | np.random.Generator | None = None,
+    ensemble: ContextEnsemble | None = None,
 ) -> Explanation:
     """Rank the metrics (and services) that most likely caused the anomaly in ``window``.
 
@@ -909,6 +956,10 @@ def explain(
         than :data:`MIN_REFERENCE` steps before the window: the training period alone.
     random_state : int or numpy.random.Generator or None, default None
         Seed of the order of ``"random"``.
+    ensemble : ContextEnsemble, optional
+        For ``"context"`` and ``"context+innovation+nsigma"``: the graphs whose equations
+        give the context part, each metric's ``|F|`` averaged over them
+        (:func:`faultgraph.rca.context.context_ensemble`); default the model's one graph.
 
     Returns
     -------
@@ -943,8 +994,9 @@ def explain(
                                 f"got {type(services).__name__}")
     if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)) or n_paths < 0:
         raise InvalidInputError(f"n_paths must be an integer >= 0, got {n_paths!r}")
+    _check_ensemble(model, method, ensemble)
     start = time.perf_counter()
-    terms = _window_terms(model, data, window, target, method, min_steps, reference_window)
+    terms = _window_terms(model, data, window, target, method, min_steps, reference_window, ensemble)
     data, mask, reference, names, parts, t = (terms.data, terms.mask, terms.reference, terms.names, terms.parts,
                                               terms.target)
     noise_z = np.abs(parts["noise"]).mean(axis=0)
@@ -954,8 +1006,10 @@ def explain(
     onsets = _onsets(terms.broken > ONSET_Z, terms.broken > ONSET_TRACE_Z, mask, data.index)
     W = summary_graph(model)
     effect = effects_into(W, t)
+    context = (np.mean([np.abs(c.mean(axis=0)) for c in terms.context], axis=0) if terms.context
+               else np.zeros(len(names)))
     score = _method_score(method, {"noise": noise_z, "innovation": innovation, "marginal": marginal,
-                                   "nsigma": nsigma}, _effect_weight(effect, t), random_state, W,
+                                   "nsigma": nsigma, "context": context}, _effect_weight(effect, t), random_state, W,
                           int(mask.sum()))
     order = np.argsort(-score, kind="stable")
     to_service = services if callable(services) else (
