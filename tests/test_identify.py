@@ -11,6 +11,7 @@ from faultgraph.discovery.ensemble import block_bootstrap_rows
 from faultgraph.effects.identify import (
     Resample,
     admissible_parent_sets,
+    graph_effects,
     identified_scores,
     ida_effects,
     orient_graph,
@@ -98,9 +99,18 @@ def test_ida_effects_by_hand_on_a_known_covariance():
     allowed = np.triu(np.ones((3, 3), dtype=bool), k=1)
     values, _ = ida_effects(C, orient_graph(W, list("abc"), allowed=allowed), 0, 2)
     np.testing.assert_allclose(values, [6.0], atol=1e-7)
+    # oriented a -> b -> c: c has no path to a; its regression on its parent b is 0 too (a and c
+    # independent given b), so both values are 0
+    values, reach = graph_effects(C, orient_graph(W, list("abc"), allowed=allowed), 2, 0)
+    assert not reach and len(values) == 2
+    np.testing.assert_allclose(values, [0.0, 0.0], atol=1e-7)
+    # unoriented: c possibly reaches a; parent sets {} and {b}: C[c, a] / C[c, c] and 0, no extra 0
+    values, reach = graph_effects(C, o, 2, 0)
+    assert reach
+    np.testing.assert_allclose(sorted(values), sorted([C[2, 0] / C[2, 2], 0.0]), atol=1e-7)
 
 
-def test_node_without_a_possible_path_has_exactly_zero_effect():
+def test_node_without_a_possible_path_has_zero_in_its_bounds_and_is_no_certain_cause():
     rng = np.random.default_rng(3)
     a = rng.normal(size=2000)
     b = a + rng.normal(size=2000)
@@ -113,7 +123,17 @@ def test_node_without_a_possible_path_has_exactly_zero_effect():
     allowed[3, :] = False  # y is a sink
     scores = identified_scores(data, A, "y", allowed=allowed, resamples=_bootstrap(2000, A))
     c_score = next(s for s in scores.scores if s.node == "c")
-    assert c_score.ate == 0 and c_score.ate_bounds == (0.0, 0.0) and c_score.identified
+    # the graph says 0, the data's regression (c has no parents) says about 0: both are in the bounds
+    # ate: the regression of y on c and its learned parents (none)
+    reg = np.cov(c, y)[0, 1] / np.var(c, ddof=1)
+    assert c_score.ate == pytest.approx(reg, abs=1e-9) and abs(reg) < 0.05 and not c_score.identified
+    assert c_score.ate_bounds[0] <= 0 <= c_score.ate_bounds[1]
+    assert c_score.ate_bounds[0] <= min(reg, 0) and max(reg, 0) <= c_score.ate_bounds[1]
+    assert "c (" not in scores.summary.split("Candidates")[0]
+    # with the skeleton alone deciding (local=False), exactly 0 and identified
+    old = identified_scores(data, A, "y", allowed=allowed, resamples=_bootstrap(2000, A), local=False)
+    c_old = next(s for s in old.scores if s.node == "c")
+    assert c_old.ate == 0 and c_old.ate_bounds == (0.0, 0.0) and c_old.identified
     b_score = next(s for s in scores.scores if s.node == "b")
     assert b_score.ate_bounds[0] <= 0 <= b_score.ate_bounds[1]  # b's effect hangs on a - b's direction
 

@@ -56,6 +56,7 @@ __all__ = [
     "identified_scores",
     "adjustment_effect",
     "admissible_parent_sets",
+    "graph_effects",
     "ida_effects",
     "meek_rules",
     "orient_graph",
@@ -429,13 +430,14 @@ def adjustment_effect(C: np.ndarray, x: int, y: int, adjust: Sequence[int]) -> f
     return float(np.linalg.lstsq(M, C[idx, y], rcond=None)[0][0])
 
 
-def ida_effects(C: np.ndarray, orientation: Orientation, x: int, y: int, extra: Sequence[int] = ()
-                ) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+def ida_effects(C: np.ndarray, orientation: Orientation, x: int, y: int, extra: Sequence[int] = (),
+                require_path: bool = True) -> tuple[np.ndarray, list[tuple[int, ...]]]:
     """The total effects of ``x`` on ``y`` over the admissible parent sets of ``x``
     (:func:`admissible_parent_sets`), each adjusted also for ``extra``.
 
-    A node with no possibly directed path to ``y`` has the single effect 0 (and no set);
-    a set holding ``y`` gives 0.
+    With ``require_path``, a node with no possibly directed path to ``y`` has the single
+    effect 0 (and no set); without, every node gets its regressions (local IDA as
+    published: it needs only the graph around ``x``). A set holding ``y`` gives 0.
 
     Parameters
     ----------
@@ -449,16 +451,54 @@ def ida_effects(C: np.ndarray, orientation: Orientation, x: int, y: int, extra: 
         Index of the outcome.
     extra : sequence of int, default ()
         Columns of ``C`` that cannot be descendants of ``x`` (its past, earlier tiers).
+    require_path : bool, default True
+        Give 0 without regressions where the graph has no possibly directed path.
 
     Returns
     -------
     tuple of (numpy.ndarray, list of tuple of int)
         The effects and the parent sets they were adjusted for.
     """
-    if not possibly_reaches(orientation, x, y):
+    if require_path and not possibly_reaches(orientation, x, y):
         return np.zeros(1), []
     sets = admissible_parent_sets(orientation, x)
     return np.array([adjustment_effect(C, x, y, (*P, *extra)) if y not in P else 0.0 for P in sets]), sets
+
+
+def graph_effects(C: np.ndarray, orientation: Orientation, x: int, y: int, extra: Sequence[int] = ()
+                  ) -> tuple[np.ndarray, bool]:
+    """The values one graph allows for the total effect of ``x`` on ``y``: the local IDA
+    regressions over the admissible parent sets (:func:`ida_effects` without
+    ``require_path``) and, where the graph has no possibly directed path ``x ⇝ y``, also 0.
+
+    A missing path is the skeleton's claim and a missed edge makes it wrong (planted
+    systems: the true effect was then exactly 0 in the bounds); the regression on a valid
+    adjustment set estimates the effect whatever edges downstream of ``x`` were missed, and
+    estimates 0 where the graph is right. Both are kept, so the bounds hold 0 and the
+    data's value.
+
+    Parameters
+    ----------
+    C : numpy.ndarray
+        Covariance of the columns: the ``d`` nodes first, then any others ``extra`` names.
+    orientation : Orientation
+        The partially directed graph over the ``d`` nodes.
+    x : int
+        Index of the treatment.
+    y : int
+        Index of the outcome.
+    extra : sequence of int, default ()
+        Columns of ``C`` that cannot be descendants of ``x``.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, bool)
+        The values (the regressions first, then 0 where there is no path) and whether the
+        graph has a possibly directed path ``x ⇝ y``.
+    """
+    values, _ = ida_effects(C, orientation, x, y, extra, require_path=False)
+    reach = possibly_reaches(orientation, x, y)
+    return (values if reach else np.append(values, 0.0)), reach
 
 
 # --- scores with identification, bounds and ensemble confidence ---------------------------
@@ -519,6 +559,7 @@ def identified_scores(
     confidence: float = 0.95,
     min_identified: float = 0.5,
     adjust_past: str = "parents",
+    local: bool = True,
 ) -> Any:
     """Effects of every node on ``target`` that say how sure they are.
 
@@ -560,6 +601,12 @@ def identified_scores(
         is needed: an autocorrelated ``x`` whose past also acts on the target is confounded
         by it (a lagged pair: 0.72 for a true 0.52 without). All of it amplifies the bias of
         a missed same-step parent (the innovation left is mostly that parent's).
+    local : bool, default True
+        Each graph's values are :func:`graph_effects`: the local IDA regressions for every
+        node, and also 0 where the graph has no possibly directed path to ``target``
+        (such a node is then not identified, its bounds hold 0 and the data's value).
+        False: 0 alone where there is no path (the skeleton decides; a missed edge makes
+        a true effect exactly 0).
 
     Returns
     -------
@@ -630,10 +677,12 @@ def identified_scores(
     for x in range(d):
         if x == y:
             continue
-        values, sets = ida_effects(C, main, x, y, past_of(x, lagged) + earlier.get(x, []))
+        reg, sets = ida_effects(C, main, x, y, past_of(x, lagged) + earlier.get(x, []), require_path=not local)
+        reach = possibly_reaches(main, x, y)
+        values = reg if reach or not local else np.append(reg, 0.0)
         learned = set(np.flatnonzero(A[:, x]).tolist())
         chosen = [k for k, P in enumerate(sets) if set(P) == learned]
-        ate = float(values[chosen[0]]) if chosen else float(np.median(values))
+        ate = float(reg[chosen[0]]) if chosen else float(np.median(reg))
         ident = len(values) == 1
         lo_b = hi_b = (float(values.min()), float(values.max()))
         ci = (ate, ate)
@@ -641,7 +690,8 @@ def identified_scores(
         if boots:
             pooled, weights, mins, maxs, ident_b, paths = [], [], [], [], [], []
             for orient, Cb, Ab, Lb in boots:
-                v, _ = ida_effects(Cb, orient, x, y, past_of(x, Lb) + earlier.get(x, []))
+                extra = past_of(x, Lb) + earlier.get(x, [])
+                v = graph_effects(Cb, orient, x, y, extra)[0] if local else ida_effects(Cb, orient, x, y, extra)[0]
                 pooled.append(v)
                 weights.append(np.full(len(v), 1 / len(v)))
                 mins.append(v.min())
