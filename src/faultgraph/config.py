@@ -128,7 +128,7 @@ class Defaults:
     #: Share of the training tail held back to read the label-free threshold on (issue 17); 0: off.
     holdout: float = 0.0
     #: Each deviation enters the score as its tail surprise on the training rows (issue 17):
-    #: "off", "rank" or "rank-capped" (:class:`faultgraph.detect.unsupervised.TailCalibration`).
+    #: "off" or one of :data:`faultgraph.detect.unsupervised.CALIBRATIONS` (``TailCalibration``).
     calibration: str = "off"
 
 

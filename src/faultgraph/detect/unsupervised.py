@@ -35,8 +35,8 @@ from faultgraph.config import DEFAULTS, values
 from faultgraph.io.migrations import detector_params
 from faultgraph.io.model import damaged, load_model_dir, save_model_dir
 
-__all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "background_adjust",
-           "beyond_tolerance", "drift_adjust", "flag_columns", "rounding_scale", "soft_cap"]
+__all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "TailCalibration",
+           "background_adjust", "beyond_tolerance", "drift_adjust", "flag_columns", "rounding_scale", "soft_cap"]
 
 TASK = "unsupervised-detection"
 
@@ -81,6 +81,26 @@ MIN_HOLDOUT_FIT = 200
 #: ``scale_floor``: a metric whose columns correlate beyond this are near-duplicates
 #: (flagged at fit in ``flagged_``).
 DUPLICATE_CORRELATION = 0.999
+#: ``calibration``'s choices: ``"off"`` (standardised deviations combined as they are),
+#: ``"rank"`` (each replaced by its empirical tail surprise on the training rows, extended
+#: beyond the largest training value by an exponential tail up to twice the sample's
+#: resolution), ``"rank-capped"`` (capped at the resolution), ``"rank-uncapped"`` (no cap),
+#: ``"normal"`` / ``"normal-capped"`` (the Gaussian ``|z|`` of the same tail probability,
+#: uncapped / capped at twice the sample's largest) and ``"normal-ratio"`` (the same within
+#: the training range; beyond it, that largest normal score times the multiple of the
+#: largest training value). All measured in ``benchmarks/results/calibration.md``.
+CALIBRATIONS: tuple[str, ...] = ("off", "rank", "rank-capped", "rank-uncapped", "normal", "normal-capped",
+                                 "normal-ratio")
+#: ``calibration`` -> (the scale of :class:`TailCalibration`, its ``extend``).
+_CALIBRATION_KINDS: dict[str, tuple[str, float]] = {
+    "rank": ("surprise", 2.0), "rank-capped": ("surprise", 1.0), "rank-uncapped": ("surprise", np.inf),
+    "normal": ("normal", np.inf), "normal-capped": ("normal", 2.0), "normal-ratio": ("ratio", np.inf)}
+#: :class:`TailCalibration`: tail probabilities kept per column (geometric from 1 down to
+#: ``1/(n+1)``), so a model stores ``CALIBRATION_LEVELS`` values per column, not its rows.
+CALIBRATION_LEVELS = 64
+#: :class:`TailCalibration`: the exponential tail beyond the largest training value is
+#: fitted on the values above this many times the resolution ``1/(n+1)`` (the top decade).
+CALIBRATION_TAIL = 10.0
 
 
 def soft_cap(Z: np.ndarray, cap: float) -> np.ndarray:
@@ -104,6 +124,140 @@ def soft_cap(Z: np.ndarray, cap: float) -> np.ndarray:
     if cap <= 0:
         return Z
     return cap * np.arcsinh(Z / cap)
+
+
+class TailCalibration:
+    """Per column, a deviation's empirical tail surprise on the training rows.
+
+    ``u(v) = −log P(|A| ≥ |v|)``, where ``A`` is the column's training values and the
+    probability is read (conformally, ``(count + 1) / (n + 1)``) off
+    :data:`CALIBRATION_LEVELS` quantiles at geometric tail probabilities, interpolated
+    linearly in ``log p``. Under the training distribution ``u`` is about exponential
+    with mean 1 in every column, whatever the column's scale, units or shape: a
+    near-constant gauge whose IQR is rounding noise, a residual of a near-deterministic
+    equation or a duplicated metric reaches the same ``u`` as any other metric at the same
+    rarity, so none can own a score. The largest training value has ``u = log(n + 1)``,
+    the sample's resolution; beyond it ``u`` grows linearly with the slope of the top
+    decade (an exponential tail) up to ``extend`` times the resolution (1: capped there).
+    A column constant in training (all 0) gives 0 at 0 and the cap at any departure.
+
+    Parameters
+    ----------
+    values : (n, k) ndarray of float
+        The training deviations, one column per score component.
+    extend : float, default 2.0
+        The cap as a multiple of the largest in-sample output (``log(n + 1)``, or its
+        normal score); at least 1; ``inf``: no cap.
+    scale : {"surprise", "normal", "ratio"}, default "surprise"
+        The output: ``u``; the Gaussian ``|z|`` of the same tail probability, beyond the
+        sample with the top decade's slope; or that within the sample and, beyond it, the
+        largest normal score times ``|v|`` over the largest training value.
+
+    Attributes
+    ----------
+    levels_ : (L,) ndarray of float
+        ``−log`` of the tail probabilities kept, increasing from 0 to ``log(n + 1)``.
+    quantiles_ : (L, k) ndarray of float
+        Each column's ``|value|`` at each level (non-decreasing down the rows).
+    slope_ : (k,) ndarray of float
+        ``u`` per unit of ``|value|`` beyond the largest training value.
+    cap_ : float
+        The largest ``u``.
+    """
+
+    def __init__(self, values: np.ndarray, extend: float = 2.0, scale: str = "surprise") -> None:
+        self.scale_ = scale
+        A = np.abs(np.asarray(values, dtype=float))
+        n = max(A.shape[0], 1)
+        self.levels_ = np.linspace(0.0, np.log(n + 1.0), CALIBRATION_LEVELS)
+        probs = np.exp(-self.levels_)  # P(|A| >= q) = p  <=>  q is the (1 - p) quantile, conformally
+        ranks = np.clip(np.ceil((n + 1.0) * (1.0 - probs)), 1, n).astype(int) - 1
+        self.quantiles_ = (np.sort(A, axis=0)[ranks] if A.shape[0] else np.zeros((CALIBRATION_LEVELS, A.shape[1])))
+        top = int(np.searchsorted(self.levels_, np.log((n + 1.0) / CALIBRATION_TAIL)))
+        top = min(top, CALIBRATION_LEVELS - 2)
+        rise = self.quantiles_[-1] - self.quantiles_[top]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.slope_ = np.where(rise > 0, (self.levels_[-1] - self.levels_[top]) / rise, np.inf)
+        self.cap_ = float(max(extend, 1.0) * self._out(self.levels_[-1:])[0])
+
+    def _out(self, u: np.ndarray) -> np.ndarray:
+        """``u`` on the output scale: itself, or the normal score of the same two-sided
+        tail probability ``Φ⁻¹(1 − e^(−u)/2)``."""
+        if self.scale_ == "surprise":
+            return u
+        from scipy.special import ndtri
+
+        return -ndtri(np.exp(-np.asarray(u, dtype=float)) / 2.0)
+
+    @classmethod
+    def from_arrays(cls, levels: np.ndarray, quantiles: np.ndarray, slope: np.ndarray, cap: float,
+                    scale: str = "surprise") -> TailCalibration:
+        """A calibration from its saved arrays (:meth:`CausalDetector.load`).
+
+        Parameters
+        ----------
+        levels, quantiles, slope : ndarray of float
+            ``levels_``, ``quantiles_`` and ``slope_`` as saved.
+        cap : float
+            ``cap_``.
+        scale : {"surprise", "normal", "ratio"}, default "surprise"
+            The output scale the calibration was fitted with.
+
+        Returns
+        -------
+        TailCalibration
+        """
+        self = cls.__new__(cls)
+        self.scale_ = scale
+        self.levels_, self.quantiles_ = np.asarray(levels, float), np.asarray(quantiles, float)
+        self.slope_, self.cap_ = np.asarray(slope, float), float(cap)
+        return self
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """``u`` of each value of ``values``, column by column.
+
+        Parameters
+        ----------
+        values : (m, k) ndarray of float
+            Deviations, columns as at fit.
+
+        Returns
+        -------
+        (m, k) ndarray of float
+            The tail surprises, in ``[0, cap_]``.
+        """
+        A = np.abs(np.asarray(values, dtype=float))
+        U = np.empty_like(A)
+        for j in range(A.shape[1]):
+            q = self.quantiles_[:, j]
+            # among tied quantiles, the smallest level: P(|A| >= v) at a tied value is the largest p
+            keep = np.concatenate([[True], np.diff(q) > 0])
+            qj, lj = q[keep], self.levels_[keep]
+            a = A[:, j]
+            u = np.interp(a, qj, lj) if qj.size > 1 else np.where(a > qj[0], self.levels_[-1], 0.0)
+            beyond = a > q[-1]
+            if beyond.any():
+                slope = self.slope_[j]
+                u[beyond] = self.levels_[-1] + (slope * (a[beyond] - q[-1]) if np.isfinite(slope)
+                                                 else self.levels_[-1])  # no spread at the top: twice the resolution
+            U[:, j] = u
+        if self.scale_ != "surprise":  # normal scores; beyond the sample, the top decade's slope in their units
+            top = min(int(np.searchsorted(self.levels_, self.levels_[-1] - np.log(CALIBRATION_TAIL))),
+                      CALIBRATION_LEVELS - 2)
+            g_top, g_max = self._out(self.levels_[[top, -1]])
+            body = U <= self.levels_[-1]
+            G = np.empty_like(U)
+            G[body] = self._out(U[body])
+            excess = np.maximum(U - self.levels_[-1], 0.0)  # slope_ · (|v| − max): u units
+            rate = (g_max - g_top) / max(self.levels_[-1] - self.levels_[top], 1e-12)
+            G[~body] = g_max + rate * excess[~body]
+            if self.scale_ == "ratio":  # beyond the sample: g_max times the multiple of the largest training value
+                qmax = self.quantiles_[-1]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    R = np.where(qmax > 0, g_max * np.abs(values) / qmax, 2 * g_max)
+                G[~body] = np.maximum(R[~body], g_max)
+            U = G
+        return np.minimum(np.nan_to_num(U, nan=0.0, posinf=self.cap_), self.cap_)
 
 
 def _fraction(name: str, value: Any, upper: float, what: str) -> float:
@@ -339,14 +493,17 @@ class Detector(FittedAttributes):
         "soft_cap": Constraint(lambda name, value: _fraction(name, value, np.inf, "in sd; 0 turns it off")),
         "holdout": Constraint(lambda name, value: _fraction(name, value, 0.9, "the share of the training tail "
                                                              "the threshold is read on; 0 turns it off")),
+        "calibration": one_of(CALIBRATIONS),
     }
 
     def __init__(self, *, combine: Combine = "mean-square", smooth: int = DEFAULTS.smooth,
                  drift_window: int = DEFAULTS.drift_window, background_window: int = DEFAULTS.background_window,
                  threshold_method: ThresholdMethod = "pot", risk: float = DEFAULTS.risk,
                  quantile: float = DEFAULTS.quantile, max_gap: int = DEFAULTS.max_gap,
-                 scale_floor: float = 0.0, soft_cap: float = 0.0, holdout: float = 0.0) -> None:
+                 scale_floor: float = 0.0, soft_cap: float = 0.0, holdout: float = 0.0,
+                 calibration: str = "off") -> None:
         self.combine = combine
+        self.calibration = calibration
         self.scale_floor = scale_floor
         self.soft_cap = soft_cap
         self.holdout = holdout
@@ -428,6 +585,14 @@ class Detector(FittedAttributes):
         Z = (D - self.center_) / self.scale_
         window = int(self.drift_window)
         blocks = self._blocks(X, Z)
+        self.calibration_: TailCalibration | None = None
+        if self.calibration != "off":  # each component's tail surprise on the training rows (held-back tail too)
+            seen = blocks
+            if tail is not None:
+                Xt = self.encoder_.transform(tail[list(self.encoder_.columns_)]).to_numpy()
+                seen = np.vstack([blocks, self._blocks(Xt, (self._deviations(Xt) - self.center_) / self.scale_)])
+            scale, extend = _CALIBRATION_KINDS[str(self.calibration)]
+            self.calibration_ = TailCalibration(drift_adjust(seen, seen[:0], window), extend=extend, scale=scale)
         raw_scores = self._raw_scores(blocks, blocks[:0], X.shape[1])
         self.background_base_ = float(np.quantile(raw_scores, BACKGROUND_QUANTILE))
         train_scores = background_adjust(raw_scores, raw_scores[:0], int(self.background_window),
@@ -471,7 +636,10 @@ class Detector(FittedAttributes):
     def _raw_scores(self, blocks: np.ndarray, drift_history: np.ndarray, d: int) -> np.ndarray:
         """The score of each step before the background adjustment: ``blocks`` drift-adjusted
         (with ``drift_history``, the blocks before them), then combined. Fit and scoring alike."""
-        return self._score_blocks(drift_adjust(blocks, drift_history, int(self.drift_window)), d)
+        adjusted = drift_adjust(blocks, drift_history, int(self.drift_window))
+        if getattr(self, "calibration_", None) is not None:  # tail surprises, comparable across components
+            adjusted = self.calibration_.transform(adjusted)
+        return self._score_blocks(adjusted, d)
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         """The score from drift-adjusted blocks (see :meth:`_blocks`)."""
@@ -538,6 +706,45 @@ class Detector(FittedAttributes):
         departures = self.encoder_.departures(frame)  # metrics constant in training: shown, not scored
         parts.append(departures.set_axis([f"constant:{c}" for c in departures.columns], axis=1))
         return pd.concat(parts, axis=1)
+
+    def contributions(self, data: Any) -> pd.DataFrame:
+        """Per step and metric: what the metric adds to the step's score, on one scale for
+        every metric. Each of the metric's components (for :class:`CausalDetector`: its
+        robust z-score, its equation's residual and, when scored, its innovation) is
+        drift-adjusted as the score is and, with ``calibration`` on, mapped to its tail
+        surprise on the training rows (:class:`TailCalibration`: ``−log`` of the share of
+        training values as large, bounded); the largest component is the metric's. With
+        ``calibration="off"``, the largest ``|z|`` of its components.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or (n, d) array-like
+            Steps in time order, as for :meth:`score_samples` (the adjustments start from
+            the training tail).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per step of ``data`` (same index), one column per metric of
+            ``encoder_.columns_``.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``data`` is not 2-D numbers or lacks metrics of the model.
+        NotFittedError
+            When the detector is not fitted.
+        """
+        self._check_fitted()
+        frame = self._frame(data, "data")
+        X, D = self.residuals(frame)
+        blocks = drift_adjust(self._blocks(X, (D - self.center_) / self.scale_), self.drift_history_,
+                              int(self.drift_window))
+        if getattr(self, "calibration_", None) is not None:
+            blocks = self.calibration_.transform(blocks)
+        d = X.shape[1]
+        per = np.abs(blocks).reshape(len(blocks), -1, d).max(axis=1)
+        return pd.DataFrame(per, index=frame.index, columns=list(self.encoder_.columns_))
 
     def residuals(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(X, D)`` for each step of ``data``: the metrics as the model encodes them
@@ -669,6 +876,12 @@ class CausalDetector(Detector):
     holdout : float
         In [0, 0.9): the share of the training tail held back from the fit, on whose
         scores the threshold is read (see :meth:`fit`); 0: off.
+    calibration : {"off", "rank", "rank-capped", "rank-uncapped", "normal", "normal-capped", "normal-ratio"}
+        ``"rank"``: each drift-adjusted deviation (residual, marginal, innovation) enters
+        the combination as its empirical tail surprise on the training rows
+        (:class:`TailCalibration`), so every metric's contribution is on one scale and
+        bounded, whatever its own scale; the other choices vary the cap and the scale
+        (:data:`CALIBRATIONS`); ``"off"``: the standardised deviations as they are.
 
     Attributes
     ----------
@@ -699,8 +912,10 @@ class CausalDetector(Detector):
     def __init__(self, *, lags: int = DEFAULTS.lags, method: str = "dagma", lambda1: float | None = None,
                  threshold: float = DEFAULTS.threshold, prior: PriorKnowledge | None = None,
                  scoring: str = "residual+marginal", scale_floor: float = DEFAULTS.scale_floor,
-                 soft_cap: float = DEFAULTS.soft_cap, holdout: float = DEFAULTS.holdout, **kwargs: Any) -> None:
-        super().__init__(scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout, **kwargs)
+                 soft_cap: float = DEFAULTS.soft_cap, holdout: float = DEFAULTS.holdout,
+                 calibration: str = DEFAULTS.calibration, **kwargs: Any) -> None:
+        super().__init__(scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout, calibration=calibration,
+                         **kwargs)
         self.scoring = scoring
         self.lags = lags
         self.method = method
@@ -856,7 +1071,7 @@ class CausalDetector(Detector):
 
     _PARAMS = ("lags", "method", "lambda1", "threshold", "scoring", "combine", "smooth", "drift_window",
                "background_window", "threshold_method", "risk", "quantile", "max_gap", "scale_floor", "soft_cap",
-               "holdout")
+               "holdout", "calibration")
 
     def save(self, path: Any) -> Any:
         """Write the model folder (``model.json`` + ``arrays.npz``, atomically).
@@ -891,6 +1106,10 @@ class CausalDetector(Detector):
                   "background_history": self.background_history_,
                   "graph/adjacency": self.graph_.adjacency,
                   "graph/lagged": self.graph_.lagged if self.graph_.lagged is not None else np.zeros((0,) * 3)}
+        if self.calibration_ is not None:
+            c = self.calibration_
+            arrays.update({"calib_levels": c.levels_, "calib_quantiles": c.quantiles_,
+                           "calib_slope": np.minimum(c.slope_, np.finfo(float).max), "calib_cap": np.array([min(c.cap_, np.finfo(float).max)])})
         if self.has_innovations:  # a folder from before innovations were kept is saved as it came
             arrays.update({"innov_coef": self.innov_coef_, "innov_mean": self.innov_mean_,
                            "innov_resid_mean": self.innov_resid_mean_, "innov_resid_std": self.innov_resid_std_})
@@ -948,6 +1167,13 @@ class CausalDetector(Detector):
                 if key in arrays:  # absent from folders written before innovations existed
                     setattr(det, key + "_", arrays[key])
             det.drift_history_ = arrays["drift_history"]
+            det.calibration_ = None
+            if "calib_levels" in arrays:
+                det.calibration_ = TailCalibration.from_arrays(arrays["calib_levels"], arrays["calib_quantiles"],
+                                                               arrays["calib_slope"], float(arrays["calib_cap"][0]),
+                                                               _CALIBRATION_KINDS[det.calibration][0])
+            elif det.calibration != "off":  # a folder from before calibration existed scored without it
+                det.calibration = "off"
             det.background_base_ = float(meta.get("background_base", 0.0))
             det.background_history_ = arrays.get("background_history", np.zeros(0))
             det.threshold_ = float(meta["decision_threshold"])
