@@ -11,20 +11,25 @@ Run it with::
    data give the same encoded data, so one row covers both); a 0/1 ``fault`` drawn from
    ``σ(Σ c_k x_k / sd_k − 2)`` over 3 random metrics. Three conditions: i.i.d. rows without
    prior; i.i.d. rows with the full causal order as a tiers prior; a lagged system
-   (``x_t = x_t W + x_{t−1}(W/2 + 0.3 I) + ε``) fitted with ``lags=1``. The model is
-   ``FaultIdentifier(bootstrap=B)``; effects come from ``workflows.effects_report``. The
+   (``x_t = x_t W + x_{t−1}(W/2 + 0.3 I) + ε``) fitted with ``lags=1``; six seeds per size.
+   The model is ``FaultIdentifier(bootstrap=B)``; effects come from
+   ``workflows.effects_report``, under two rules on the same fitted model: the default
+   (each graph's values are the local IDA adjustment regressions of every metric, plus 0
+   where that graph has no possibly directed path to the fault) and ``local=False`` (0
+   alone where there is no path: the skeleton decides, as before). The
    true effect of a metric is its average effect on the fault probability per encoded
    unit (same-step total effect on the logit times ``E[σ']``, Stein's lemma).
    Columns: *coverage* – share of metrics whose true effect lies in the reported
    ``ate_bounds``; *top-3 hits* – how many of the 3 largest true effects are in the
    reported top 3; *identified* – share of metrics marked identified; *confident-wrong* –
-   metrics with no causal path to the fault that are marked identified with an interval
-   excluding 0 (the target is 0), and, apart, those with bounds excluding 0 at all.
+   metrics with no causal path to the fault (no directed path in the true DAG to any of
+   its 3 causes) that are marked identified with an interval excluding 0 (the target is
+   0), and, apart, those with bounds excluding 0 at all.
 2. **Sachs**: the graph ensemble on the 853 observational rows (as in ``effects.py``), and
    for each intervention with a known target the predicted direction of change of every
-   other protein: the sign of the mean of the effect's admissible values pooled over the
-   ensemble (0, "no change", when every orientation of every graph gives 0, counted a
-   miss), beside the sign of the correlation. DoWhy's gcm is not installed here and is
+   other protein: the sign of the mean of the effect's values (``graph_effects``, the
+   data-driven orientation of ``identified_scores``) pooled over the ensemble (0, "no
+   change", when every value is 0, counted a miss), beside the sign of the correlation. DoWhy's gcm is not installed here and is
    not compared.
 3. **Timing**: ``learn_graph_ensemble`` with B = 100 on 40 metrics × 20,000 rows, in this
    process and on a 2-worker ``LocalCluster`` (cluster start-up included).
@@ -40,13 +45,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, markdown_table, report_args, write_report  # noqa: E402
+from _common import DATA, bootstrap_interval, markdown_table, report_args, write_report  # noqa: E402
 
 SACHS = DATA / "sachs"
 INTERVENTIONS = {"u0126": "mek", "aktinhib": "akt", "g0076": "pkc", "psitect": "pip2", "b2camp": "pka"}
 INDICATORS = ["cd3_cd28", "icam2", "aktinhib", "g0076", "psitect", "u0126", "ly", "pma", "b2camp"]
 SIZES = (12, 18, 25)
-SEEDS = (100, 101, 102)
+SEEDS = (100, 101, 102, 103, 104, 105)
 B = 20
 
 
@@ -79,7 +84,11 @@ def planted(d: int, n: int, seed: int, lagged: bool) -> tuple[pd.DataFrame, np.n
     y = (rng.random(n) < prob).astype(float)
     total = np.linalg.inv(np.eye(d) - W)
     truth = (total[:, causes] * unit[causes][None, :] / unit[:, None]) @ (c / sd[causes]) * np.mean(prob * (1 - prob))
-    reach = (np.abs(total[:, causes]) > 0).any(axis=1)
+    # a path in the true DAG (not |inv(I - W)| > 0: rounding leaves 1e-17 where there is none)
+    closure = np.eye(d, dtype=bool)
+    for _ in range(d):
+        closure = closure | ((closure.astype(int) @ (Bm != 0).astype(int)) > 0)
+    reach = closure[:, causes].any(axis=1)
     from faultgraph._graph import topological_order
 
     order = topological_order(Bm)
@@ -88,10 +97,44 @@ def planted(d: int, n: int, seed: int, lagged: bool) -> tuple[pd.DataFrame, np.n
     return frame, truth, order, reach
 
 
+#: The effect rules compared on the same fitted models: the default (every graph's values are
+#: the local IDA regressions, plus 0 where it has no path) and the skeleton deciding alone.
+RULES = {"local IDA + 0 where no path (default)": True, "skeleton decides 0 (local=False)": False}
+
+
+def _effects(model: object, local: bool) -> object:
+    """``workflows.effects_report`` with ``identified_scores(local=local)``."""
+    import functools
+
+    import faultgraph.effects.identify as identify
+    from faultgraph.workflows import effects_report
+
+    original = identify.identified_scores
+    identify.identified_scores = functools.partial(original, local=local)
+    try:
+        return effects_report(model)[0]
+    finally:
+        identify.identified_scores = original
+
+
+def _measures(scores: object, true: dict[str, float], no_path: list[str]) -> dict[str, object]:
+    """Coverage, top-3 hits, identified share and confident-wrong claims of one report."""
+    by = {s.node: s for s in scores.scores}
+    covered = [by[n].ate_bounds[0] - 1e-12 <= true[n] <= by[n].ate_bounds[1] + 1e-12 for n in true]
+    top_true = sorted(true, key=lambda n: -abs(true[n]))[:3]
+    top_said = [s.node for s in scores.scores[:3]]
+    wrong = [n for n in no_path if by[n].identified and (by[n].ci_low > 0 or by[n].ci_high < 0)]
+    off_zero = [n for n in no_path if by[n].ate_bounds[0] > 0 or by[n].ate_bounds[1] < 0]
+    return {"coverage": float(np.mean(covered)), "top-3 hits": len(set(top_true) & set(top_said)),
+            "identified": float(np.mean([s.identified for s in scores.scores])),
+            "no-path metrics": len(no_path), "confident-wrong": len(wrong),
+            "bounds exclude 0 (no path)": len(off_zero),
+            "mean bounds width": float(np.mean([by[n].ate_bounds[1] - by[n].ate_bounds[0] for n in true]))}
+
+
 def planted_rows() -> list[dict[str, object]]:
     from faultgraph.detect import FaultIdentifier
     from faultgraph.discovery import PriorKnowledge
-    from faultgraph.workflows import effects_report
 
     rows = []
     for condition in ("iid, no prior", "iid, causal order as tiers", "lagged, lags=1"):
@@ -105,23 +148,17 @@ def planted_rows() -> list[dict[str, object]]:
                 start = time.perf_counter()
                 model = FaultIdentifier(prior=prior, lags=1 if lagged else 0, bootstrap=B, n_workers=0,
                                         random_state=seed).fit(frame)
-                scores, _ = effects_report(model)
-                secs = time.perf_counter() - start
+                fit_secs = time.perf_counter() - start
                 scale = model.encoder_.scale_
                 true = {f"m{i}": truth[i] * float(scale[f"m{i}"]) for i in range(d)}
-                by = {s.node: s for s in scores.scores}
-                covered = [by[n].ate_bounds[0] - 1e-12 <= true[n] <= by[n].ate_bounds[1] + 1e-12 for n in true]
-                top_true = sorted(true, key=lambda n: -abs(true[n]))[:3]
-                top_said = [s.node for s in scores.scores[:3]]
                 no_path = [f"m{i}" for i in range(d) if not reach[i]]
-                wrong = [n for n in no_path if by[n].identified and (by[n].ci_low > 0 or by[n].ci_high < 0)]
-                off_zero = [n for n in no_path if by[n].ate_bounds[0] > 0 or by[n].ate_bounds[1] < 0]
-                rows.append({"condition": condition, "d": d, "seed": seed, "coverage": float(np.mean(covered)),
-                             "top-3 hits": len(set(top_true) & set(top_said)),
-                             "identified": float(np.mean([s.identified for s in scores.scores])),
-                             "no-path metrics": len(no_path), "confident-wrong": len(wrong),
-                             "bounds exclude 0 (no path)": len(off_zero), "seconds": secs})
-                print(rows[-1], file=sys.stderr, flush=True)
+                for rule, local in RULES.items():
+                    start = time.perf_counter()
+                    scores = _effects(model, local)
+                    rows.append({"rule": rule, "condition": condition, "d": d, "seed": seed,
+                                 **_measures(scores, true, no_path),
+                                 "seconds": fit_secs + time.perf_counter() - start})
+                    print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
@@ -129,7 +166,7 @@ def sachs_rows() -> list[dict[str, object]]:
     from faultgraph import MetricEncoder
     from faultgraph.discovery.ensemble import learn_graph_ensemble
     from faultgraph.discovery import StructureLearner
-    from faultgraph.effects.identify import ida_effects, orient_graph, weighted_covariance
+    from faultgraph.effects.identify import graph_effects, orient_graph, weighted_covariance
 
     table = pd.read_csv(SACHS / "data" / "sachs.2005.with.jittered.experimental.continuous.txt", sep="\t")
     on = table[INDICATORS].round().astype(int)
@@ -144,7 +181,7 @@ def sachs_rows() -> list[dict[str, object]]:
     graphs = [main] + list(ens.graphs)
     rowsets = [None] + [ens.rows(b) for b in range(ens.n_graphs)]
     covs = [weighted_covariance(D, None if r is None else np.bincount(r, minlength=len(D))) for r in rowsets]
-    orients = [orient_graph(g, proteins) for g in graphs]
+    orients = [orient_graph(g, proteins, covariance=C, n_samples=len(D)) for g, C in zip(graphs, covs)]
     corr = obs.corr().to_numpy()
     out = []
     for drug, target in INTERVENTIONS.items():
@@ -159,10 +196,9 @@ def sachs_rows() -> list[dict[str, object]]:
             j = proteins.index(p)
             means = []
             for C, o in zip(covs, orients):
-                v, _ = ida_effects(C, o, t, j)
-                means.append(v.mean())
+                means.append(graph_effects(C, o, t, j)[0].mean())
             pred.append(np.sign(np.mean(means) * shift[target]))
-            ident += len(ida_effects(covs[0], orients[0], t, j)[0]) == 1
+            ident += len(graph_effects(covs[0], orients[0], t, j)[0]) == 1
         pred = np.array(pred)
         cor = np.sign(corr[t, [proteins.index(p) for p in others]] * shift[target])
         said = pred != 0
@@ -208,11 +244,32 @@ def main() -> None:
         parts += ["## Sachs: direction of change under interventions (B = 100 graphs)", "",
                   markdown_table(sachs), ""]
     rows = pd.DataFrame(planted_rows())
+    default, old = RULES
+    summary = rows.groupby(["condition", "rule"], as_index=False).agg(
+        cases=("seed", "size"), coverage=("coverage", "mean"), **{"lowest coverage": ("coverage", "min")},
+        **{"top-3 hits": ("top-3 hits", "sum"), "identified": ("identified", "mean"),
+           "no-path metrics": ("no-path metrics", "sum"), "confident-wrong": ("confident-wrong", "sum"),
+           "bounds exclude 0 (no path)": ("bounds exclude 0 (no path)", "sum"),
+           "mean bounds width": ("mean bounds width", "mean")})
+    half = {s: "100–102" if i < 3 else "103–105" for i, s in enumerate(SEEDS)}
+    top = rows.assign(seeds=rows["seed"].map(half)).pivot_table(
+        index=["condition", "d", "seeds"], columns="rule", values="top-3 hits", aggfunc="sum").reset_index()
+    key = ["condition", "d", "seed"]
+    new, base = rows[rows["rule"] == default].set_index(key), rows[rows["rule"] == old].set_index(key)
+    paired = []
+    for condition in new.index.get_level_values(0).unique():
+        for col in ("coverage", "top-3 hits", "confident-wrong", "mean bounds width"):
+            diff = (new.loc[condition, col] - base.loc[condition, col]).to_numpy(dtype=float)
+            lo, hi = bootstrap_interval(diff)
+            paired.append({"condition": condition, "measure": col, "cases": len(diff), "mean difference": diff.mean(),
+                           "95% bootstrap interval": f"[{lo:.3f}, {hi:.3f}]"})
     parts += [f"## Planted systems (B = {B} graphs, 3000 rows; sizes {SIZES}, seeds {SEEDS})", "",
-              markdown_table(rows), "", "Per condition (sums over sizes and seeds; coverage and identified: means):",
-              "", markdown_table(rows.groupby("condition", as_index=False).agg(
-                  {"coverage": "mean", "top-3 hits": "sum", "identified": "mean", "no-path metrics": "sum",
-                   "confident-wrong": "sum", "bounds exclude 0 (no path)": "sum", "seconds": "mean"})), ""]
+              "Per condition and rule (coverage, identified, width: means over cases; counts: sums):", "",
+              markdown_table(summary), "",
+              f"Paired differences, default rule minus the skeleton deciding alone (same fitted models; "
+              f"bootstrap over cases):", "", markdown_table(pd.DataFrame(paired)), "",
+              "Top-3 hits per size, out of 9 (3 seeds × 3); the target is ≥ 8:", "", markdown_table(top), "",
+              "Every case:", "", markdown_table(rows.sort_values(["condition", "d", "seed", "rule"])), ""]
     write_report(parts, args.out)
 
 

@@ -87,6 +87,22 @@ def test_chain_by_hand_v_structure_and_meek():
     assert sorted(admissible_parent_sets(o, 1)) == [(), (0,), (2,)]  # {a, c} is no clique
 
 
+def test_v_structure_refuted_by_a_prior_arm_orients_nothing():
+    # learned a - c - y with y a sink (c -> y by the prior) and a, y uncorrelated in the data:
+    # a collider a -> c <- y would need y -> c, which the prior forbids, so a - c stays open
+    A = np.zeros((3, 3))
+    A[0, 1] = A[1, 2] = 1
+    C = np.array([[1.0, 0.5, 0.0], [0.5, 1.0, 0.5], [0.0, 0.5, 1.0]])
+    allowed = np.ones((3, 3), dtype=bool)
+    allowed[2, :] = False
+    by = {(m.source, m.target): (m.oriented, m.by) for m in
+          orient_graph(A, list("acy"), allowed=allowed, covariance=C, n_samples=1000).marks()}
+    assert by == {("a", "c"): (False, "not identified"), ("c", "y"): (True, "prior")}
+    # without the prior, the same data make c a collider
+    by = {(m.source, m.target): m.by for m in orient_graph(A, list("acy"), covariance=C, n_samples=1000).marks()}
+    assert by == {("a", "c"): "v-structure", ("y", "c"): "v-structure"}
+
+
 def test_ida_effects_by_hand_on_a_known_covariance():
     # a -> b -> c with weights 2 and 3, unit noises: total effect of a on c is 6
     W = np.array([[0, 2, 0], [0, 0, 3], [0, 0, 0]], dtype=float)

@@ -15,8 +15,10 @@ the orientations the class still allows:
   v-structures are read off the learned *skeleton* and the data, not off the learner's
   directions: an unshielded triple ``a – c – b`` is a collider where ``a`` and ``b`` are
   marginally independent (Fisher's z test at 1 %: the empty set separates them and ``c``
-  is no part of it, the PC algorithm's rule). On standardised data the learner's own
-  v-structures are often artefacts (planted systems: a symptom turned cause);
+  is no part of it, the PC algorithm's rule), unless the prior or time already turned an
+  arm out of ``c`` (a sink label is no parent: its weak correlation with a metric made
+  such colliders on planted systems, orienting a symptom into a cause). On standardised
+  data the learner's own v-structures are often artefacts (a symptom turned cause);
 * **implied**: forced by the others through Meek's rules R1–R3 (Meek 1995), so that no
   new v-structure or cycle appears.
 
@@ -28,8 +30,11 @@ intervention effects from observational data", local version): for each parent s
 neighbours that forms a clique and adds no v-structure), the total effect of ``x`` on
 ``y`` is the coefficient of ``x`` in the least-squares regression of ``y`` on ``x`` and
 that set (0 when ``y`` is in it). One admissible set: the effect is identified; several:
-it is known only to lie in the set of their values. A node with no possibly directed
-path to ``y`` has effect 0 under every orientation. For a 0/1 target the regression is
+it is known only to lie in the set of their values. The regressions are computed for
+every node, as published (they need only the graph around ``x``); where a graph has no
+possibly directed path ``x ⇝ y``, 0 joins them (:func:`graph_effects`): the skeleton's
+claim of no effect and the data's estimate, which is right where a learned edge is
+missing. For a 0/1 target the regression is
 a linear probability model: with Gaussian metrics its coefficient is the average
 change of the probability per unit of ``x`` (Stein's lemma).
 
@@ -295,7 +300,11 @@ def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.nda
         for c in range(d):
             parents = np.flatnonzero(A[:, c] if independent is None else skeleton[:, c])
             for a, b in combinations(parents, 2):
-                if not skeleton[a, b] and (independent is None or independent[a, b]):
+                # a collider needs both arms into c: an arm the prior or time already turned
+                # out of c (c → a) refutes it (e.g. a fault label weakly correlated with a
+                # metric: a sink cannot be a parent), and it orients nothing
+                if (not skeleton[a, b] and (independent is None or independent[a, b])
+                        and not directed[c, a] and not directed[c, b]):
                     _orient(directed, undirected, reason, a, c, 2)
                     _orient(directed, undirected, reason, b, c, 2)
     separated = None
