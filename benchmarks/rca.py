@@ -294,7 +294,7 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
             onset_table(onsets, "Nezha, the faulty service (5-minute windows from the injection)", minutes))
 
 
-def train_ticket_rows(full: bool = False) -> tuple[pd.DataFrame, dict]:
+def train_ticket_rows(full: bool = False, **detector) -> tuple[pd.DataFrame, dict]:
     """Nezha Train Ticket, as :func:`nezha_rows` but on the gap-repaired fault-free period:
     service level over all faults, and over the code faults and CPU faults apart; metric
     level for the CPU faults. Returns the table and the fit's facts (rows, metrics,
@@ -302,7 +302,8 @@ def train_ticket_rows(full: bool = False) -> tuple[pd.DataFrame, dict]:
     method's hits per fault at 1 and 3). The fit is the library's default: with more
     candidate parents per metric than rows it screens them
     (``faultgraph._budget.screen_reason``); ``full=True`` forces the full continuous solve
-    (``limits(force=True)``) whatever its size, as measured before screening existed."""
+    (``limits(force=True)``) whatever its size, as measured before screening existed.
+    ``detector``: more ``CausalDetector`` options (e.g. ``scale_floor``)."""
     import contextlib
     import warnings
 
@@ -325,7 +326,7 @@ def train_ticket_rows(full: bool = False) -> tuple[pd.DataFrame, dict]:
         started = time.perf_counter()
         with forced, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = CausalDetector(smooth=1, max_gap=repair.max_gap).fit(repair.frame)
+            model = CausalDetector(smooth=1, max_gap=repair.max_gap, **detector).fit(repair.frame)
         cols = list(model.encoder_.columns_)
         facts = {"day": day, "rows": len(repair.frame), "columns": d.metrics.shape[1],
                  "dropped": len(repair.dropped), "max_gap": repair.max_gap, "metrics": len(cols),

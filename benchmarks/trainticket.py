@@ -46,12 +46,12 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def run(full: bool) -> tuple[pd.DataFrame, dict]:
+def run(full: bool, detector: dict) -> tuple[pd.DataFrame, dict]:
     """One pass of ``rca.train_ticket_rows`` (screened, or the full solve), with the load."""
     import rca
 
     before = load()
-    table, facts = rca.train_ticket_rows(full=full)
+    table, facts = rca.train_ticket_rows(full=full, **detector)
     facts["load"] = f"{before} / {load()}"
     return table, facts
 
@@ -101,7 +101,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path)
     parser.add_argument("--skip-full", action="store_true", help="leave out the full solve (5-10 minutes)")
+    parser.add_argument("--detector", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="CausalDetector options for both fits, e.g. scale_floor=0.01 soft_cap=30")
     args = parser.parse_args()
+    detector = {k: float(v) for k, v in (item.split("=", 1) for item in args.detector)}
     pin_blas()
     import warnings
 
@@ -109,20 +112,23 @@ def main() -> None:
     from faultgraph.rca import DEFAULT_METHOD
 
     cmd = ("OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/trainticket.py"
-           + (" --skip-full" if args.skip_full else "") + (f" --out {args.out}" if args.out else ""))
+           + (" --skip-full" if args.skip_full else "")
+           + (f" --detector {' '.join(args.detector)}" if args.detector else "")
+           + (f" --out {args.out}" if args.out else ""))
     parts = ["# Train Ticket: the full solve against the automatic screen", "",
              f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread). Wall times on a "
              "shared 2-core machine (load average before / after each fit beside it): compare the order of "
-             "magnitude, not small differences. Accuracy is unaffected by the load.", ""]
+             "magnitude, not small differences. Accuracy is unaffected by the load."
+             + (f" Detector options for both fits: {detector}." if detector else ""), ""]
     print("Train Ticket, screened ...", file=sys.stderr, flush=True)
-    after_table, after = run(full=False)
+    after_table, after = run(full=False, detector=detector)
     fits = [{"fit": "screened (default)", "seconds": after["fit s"], "load (1 min)": after["load"],
              "same-step edges": after["edges"], "lagged edges": after["lagged edges"]}]
     tables = {"screened": after_table}
     before = None
     if not args.skip_full:
         print("Train Ticket, full solve ...", file=sys.stderr, flush=True)
-        before_table, before = run(full=True)
+        before_table, before = run(full=True, detector=detector)
         fits.append({"fit": "full DAGMA solve (force)", "seconds": before["fit s"], "load (1 min)": before["load"],
                      "same-step edges": before["edges"], "lagged edges": before["lagged edges"]})
         tables["full"] = before_table
