@@ -11,6 +11,16 @@ Scrapes of different services arrive at different moments, some late, some missi
 A grid time farther than ``max_gap`` from the last (and, for ``"linear"``, the next)
 sample of a metric stays missing, so long outages are not papered over.
 
+**Late samples** (``late="drop"``, default). A scraper that reads a metric once a step does
+so at a fixed phase within the step; a sample that arrives late and is stamped on arrival
+lands off that phase and carries a stale value, which the ``"previous"`` rule would take
+for the newest one. :func:`late_samples` finds them: where a metric's median interval
+between samples is the grid step (within :data:`PHASE_TOLERANCE` of it) and at least
+:data:`MIN_ON_PHASE` of its samples share one phase (within ``PHASE_TOLERANCE`` of a
+step), the samples off that phase are late and are dropped before aligning; the grid time
+then holds the last on-phase sample. Metrics sampled at another rate, or at irregular
+times, are left as they are. ``late="keep"`` uses every sample.
+
 On a time index a step or gap may be a duration (``"1min"``, ``"30s"``) or a bare number of
 seconds (``60``, ``"60"``): files with Unix-second times are read as dates.
 """
@@ -25,10 +35,65 @@ import pandas as pd
 from faultgraph._validation import check_choice
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["align"]
+__all__ = ["align", "late_samples"]
 
 #: The most grid times :func:`align` builds (each metric takes 8 bytes a grid time).
 MAX_GRID_POINTS = 10_000_000
+#: How far (a share of the step) a sample's phase, or a metric's median interval, may be
+#: from the metric's own phase, or from the step, and still count as on it.
+PHASE_TOLERANCE = 0.02
+#: The share of a metric's samples that must share one phase for the others to count as late.
+MIN_ON_PHASE = 0.5
+
+
+def late_samples(times: np.ndarray, step: float, *, tolerance: float = PHASE_TOLERANCE) -> np.ndarray:
+    """Which samples of one metric arrived off its scrape phase (late, stamped on arrival).
+
+    The metric counts as scraped once a step when the median interval between its
+    samples is within ``tolerance · step`` of ``step``; its phase is the most common
+    ``(t − t₀) / step mod 1`` (in bins of ``tolerance``, refined to the median phase in
+    the bin). When at least :data:`MIN_ON_PHASE` of the samples lie within
+    ``tolerance`` of that phase (circular distance), the rest are late. See the module
+    docstring.
+
+    Parameters
+    ----------
+    times : (n,) ndarray of float
+        The metric's sample times, sorted, in the units of ``step``.
+    step : float
+        The grid step, > 0.
+    tolerance : float, default ``PHASE_TOLERANCE``
+        A share of the step in ``(0, 0.5)``.
+
+    Returns
+    -------
+    (n,) ndarray of bool
+        True for the samples off the metric's phase; all False when the metric is not
+        scraped once a step at one phase (or has fewer than 3 samples).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``step`` is not > 0 or ``tolerance`` is not in ``(0, 0.5)``.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    if not (np.isfinite(step) and step > 0):
+        raise InvalidInputError(f"step must be a finite number > 0, got {step!r}")
+    if not 0 < tolerance < 0.5:
+        raise InvalidInputError(f"tolerance must be a share of the step in (0, 0.5), got {tolerance!r}")
+    late = np.zeros(t.size, dtype=bool)
+    if t.size < 3 or abs(float(np.median(np.diff(t))) - step) > tolerance * step:
+        return late
+    phase = np.mod((t - t[0]) / step, 1.0)
+    n_bins = int(np.ceil(1.0 / tolerance))
+    bins = np.minimum((phase * n_bins).astype(int), n_bins - 1)
+    mode = int(np.bincount(bins, minlength=n_bins).argmax())
+    centre = float(np.median(phase[bins == mode]))
+    distance = np.abs(np.mod(phase - centre + 0.5, 1.0) - 0.5)
+    on = distance <= tolerance
+    if on.mean() < MIN_ON_PHASE:
+        return late
+    return ~on
 
 
 def _seconds(value: object) -> float | None:
@@ -101,6 +166,7 @@ def align(
     max_gap: str | pd.Timedelta | float | None = None,
     start: object | None = None,
     end: object | None = None,
+    late: Literal["drop", "keep"] = "drop",
 ) -> pd.DataFrame:
     """Resample every column of ``frame`` onto the grid ``start, start + step, …, end``.
 
@@ -108,7 +174,8 @@ def align(
     resampled on its own: ``"previous"`` takes the last value at or before each grid time
     (causal), ``"linear"`` interpolates between the samples either side (an exact hit takes
     its value). A grid time farther than ``max_gap`` from the sample(s) it would use stays
-    NaN. See the module docstring.
+    NaN. Samples that arrived off a metric's scrape phase are dropped first
+    (``late="drop"``, :func:`late_samples`). See the module docstring.
 
     Parameters
     ----------
@@ -130,6 +197,10 @@ def align(
         in the index's zone.
     end : object, optional
         The grid's last time; default the data's last time.
+    late : {"drop", "keep"}, default "drop"
+        ``"drop"``: a metric scraped once a step at one phase loses its samples that came
+        off that phase (late, with stale values; :func:`late_samples`) before aligning;
+        ``"keep"``: every sample is used.
 
     Returns
     -------
@@ -139,13 +210,14 @@ def align(
     Raises
     ------
     InvalidInputError
-        When ``method`` is not a choice; ``frame`` is not a non-empty DataFrame, its index
+        When ``method`` or ``late`` is not a choice; ``frame`` is not a non-empty DataFrame, its index
         holds neither times nor numbers or is not sorted; ``step`` or ``max_gap`` is not a
         positive duration or number; ``start``/``end`` cannot be read (or carry a zone the
         index lacks); or the grid would be empty, too fine for the index or larger than
         ``MAX_GRID_POINTS``.
     """
     check_choice("method", method, ("previous", "linear"))
+    check_choice("late", late, ("drop", "keep"))
     if not isinstance(frame, pd.DataFrame) or frame.empty:
         raise InvalidInputError("frame must be a non-empty DataFrame with a time index")
     index = frame.index
@@ -186,12 +258,16 @@ def align(
     # in nanoseconds whatever the index's unit (pandas >= 3 reads times in microseconds), like gap_v
     t = (np.asarray(index.as_unit("ns").asi8 if not numeric else index, dtype=np.float64))
     g = (np.asarray(grid.as_unit("ns").asi8 if not numeric else grid, dtype=np.float64))
+    dt_v = float(dt) if numeric else float(pd.Timedelta(dt).value)  # type: ignore[arg-type]
     gap_v = float(gap) if numeric else float(pd.Timedelta(gap).value)  # type: ignore[arg-type]
     out = {}
     for col in frame.columns:
         values = frame[col].to_numpy(dtype=float)
         ok = np.isfinite(values)
         ts, vs = t[ok], values[ok]
+        if late == "drop" and ts.size:
+            stale = late_samples(ts, dt_v)
+            ts, vs = ts[~stale], vs[~stale]
         result = np.full(len(g), np.nan)
         if ts.size:
             before = np.searchsorted(ts, g, side="right") - 1  # last sample at or before each grid time
