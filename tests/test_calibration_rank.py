@@ -167,3 +167,19 @@ def test_a_folder_without_calibration_arrays_scores_as_it_did(data, tmp_path):
 def test_bad_calibration_names_itself():
     with pytest.raises(InvalidInputError, match="calibration"):
         CausalDetector(calibration="ranks").fit(np.random.default_rng(0).normal(size=(300, 3)))
+
+
+def test_band_scale_by_hand():
+    """``calibration="band"``: magnitudes are kept, each component divided by the spread
+    of its training ``|value|`` between the 90th and 99th percentiles over a Gaussian's
+    (never below 1): a Gaussian column is left nearly as it is, a column that spikes to 50
+    in 3 % of its rows is divided by about 50 / 0.931 (its spikes are its normal)."""
+    rng = np.random.default_rng(0)
+    n = 28000
+    values = np.column_stack([rng.normal(size=n), np.where(rng.random(n) < 0.03, 50.0, 0.01)])
+    cal = TailCalibration(values, extend=np.inf, scale="band")
+    scale = cal.band_scale()
+    assert scale[0] == pytest.approx(1.0, abs=0.05)
+    assert scale[1] == pytest.approx((50.0 - 0.01) / 0.9309756766, rel=0.01)
+    out = cal.transform(np.array([[4.0, 100.0], [-4.0, -100.0]]))
+    np.testing.assert_allclose(out, np.array([[4.0, 100.0], [4.0, 100.0]]) / scale)

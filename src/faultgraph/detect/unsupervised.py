@@ -88,13 +88,21 @@ DUPLICATE_CORRELATION = 0.999
 #: ``"normal"`` / ``"normal-capped"`` (the Gaussian ``|z|`` of the same tail probability,
 #: uncapped / capped at twice the sample's largest) and ``"normal-ratio"`` (the same within
 #: the training range; beyond it, that largest normal score times the multiple of the
-#: largest training value). All measured in ``benchmarks/results/calibration.md``.
+#: largest training value); ``"band"`` (magnitudes kept, each component divided by its
+#: band scale ``(q99 − q90) / (z99 − z90)`` of ``|value|`` on the training rows where that
+#: exceeds the robust scale: a tail-aware scale floor that ignores the top 1 %). All
+#: measured in ``benchmarks/results/calibration.md``.
 CALIBRATIONS: tuple[str, ...] = ("off", "rank", "rank-capped", "rank-uncapped", "normal", "normal-capped",
-                                 "normal-ratio")
+                                 "normal-ratio", "band")
 #: ``calibration`` -> (the scale of :class:`TailCalibration`, its ``extend``).
 _CALIBRATION_KINDS: dict[str, tuple[str, float]] = {
     "rank": ("surprise", 2.0), "rank-capped": ("surprise", 1.0), "rank-uncapped": ("surprise", np.inf),
-    "normal": ("normal", np.inf), "normal-capped": ("normal", 2.0), "normal-ratio": ("ratio", np.inf)}
+    "normal": ("normal", np.inf), "normal-capped": ("normal", 2.0), "normal-ratio": ("ratio", np.inf),
+    "band": ("band", np.inf)}
+#: ``calibration="band"``: the two tail probabilities of ``|value|`` whose quantiles give a
+#: component's band scale (the 90th and 99th percentiles), and their spread for a Gaussian.
+BAND = (0.1, 0.01)
+BAND_GAUSSIAN = 2.5758293035489004 - 1.6448536269514722
 #: :class:`TailCalibration`: tail probabilities kept per column (geometric from 1 down to
 #: ``1/(n+1)``), so a model stores ``CALIBRATION_LEVELS`` values per column, not its rows.
 CALIBRATION_LEVELS = 64
@@ -148,10 +156,11 @@ class TailCalibration:
     extend : float, default 2.0
         The cap as a multiple of the largest in-sample output (``log(n + 1)``, or its
         normal score); at least 1; ``inf``: no cap.
-    scale : {"surprise", "normal", "ratio"}, default "surprise"
+    scale : {"surprise", "normal", "ratio", "band"}, default "surprise"
         The output: ``u``; the Gaussian ``|z|`` of the same tail probability, beyond the
-        sample with the top decade's slope; or that within the sample and, beyond it, the
-        largest normal score times ``|v|`` over the largest training value.
+        sample with the top decade's slope; that within the sample and, beyond it, the
+        largest normal score times ``|v|`` over the largest training value; or ``|v|``
+        divided by the column's :meth:`band_scale` (no cap).
 
     Attributes
     ----------
@@ -180,6 +189,20 @@ class TailCalibration:
             self.slope_ = np.where(rise > 0, (self.levels_[-1] - self.levels_[top]) / rise, np.inf)
         self.cap_ = float(max(extend, 1.0) * self._out(self.levels_[-1:])[0])
 
+    def band_scale(self) -> np.ndarray:
+        """Each column's band scale, at least 1: the spread between the 90th and 99th
+        percentiles of its training ``|value|`` over a Gaussian's (:data:`BAND`).
+
+        Returns
+        -------
+        (k,) ndarray of float
+            ``max(1, (q99 − q90) / (z99 − z90))`` per column.
+        """
+        lo, hi = -np.log(BAND[0]), -np.log(BAND[1])
+        q = np.array([[np.interp(level, self.levels_, self.quantiles_[:, j]) for j in range(self.quantiles_.shape[1])]
+                      for level in (lo, hi)])
+        return np.maximum(1.0, (q[1] - q[0]) / BAND_GAUSSIAN)
+
     def _out(self, u: np.ndarray) -> np.ndarray:
         """``u`` on the output scale: itself, or the normal score of the same two-sided
         tail probability ``Φ⁻¹(1 − e^(−u)/2)``."""
@@ -200,7 +223,7 @@ class TailCalibration:
             ``levels_``, ``quantiles_`` and ``slope_`` as saved.
         cap : float
             ``cap_``.
-        scale : {"surprise", "normal", "ratio"}, default "surprise"
+        scale : {"surprise", "normal", "ratio", "band"}, default "surprise"
             The output scale the calibration was fitted with.
 
         Returns
@@ -227,6 +250,8 @@ class TailCalibration:
             The tail surprises, in ``[0, cap_]``.
         """
         A = np.abs(np.asarray(values, dtype=float))
+        if self.scale_ == "band":
+            return A / self.band_scale()
         U = np.empty_like(A)
         for j in range(A.shape[1]):
             q = self.quantiles_[:, j]
@@ -876,7 +901,7 @@ class CausalDetector(Detector):
     holdout : float
         In [0, 0.9): the share of the training tail held back from the fit, on whose
         scores the threshold is read (see :meth:`fit`); 0: off.
-    calibration : {"off", "rank", "rank-capped", "rank-uncapped", "normal", "normal-capped", "normal-ratio"}
+    calibration : {"off", "rank", "rank-capped", "rank-uncapped", "normal", "normal-capped", "normal-ratio", "band"}
         ``"rank"``: each drift-adjusted deviation (residual, marginal, innovation) enters
         the combination as its empirical tail surprise on the training rows
         (:class:`TailCalibration`), so every metric's contribution is on one scale and
