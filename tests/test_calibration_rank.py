@@ -183,3 +183,22 @@ def test_band_scale_by_hand():
     assert scale[1] == pytest.approx((50.0 - 0.01) / 0.9309756766, rel=0.01)
     out = cal.transform(np.array([[4.0, 100.0], [-4.0, -100.0]]))
     np.testing.assert_allclose(out, np.array([[4.0, 100.0], [4.0, 100.0]]) / scale)
+
+
+def test_fit_takes_calibration_from_the_command_line(data, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from faultgraph.cli import app
+
+    train, _, _ = data
+    train.rename_axis("step").to_csv(tmp_path / "train.csv")
+    runner = CliRunner()
+    result = runner.invoke(app, ["fit", str(tmp_path / "train.csv"), "--calibration", "rank", "--quiet",
+                                 "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["params"]["calibration"] == "rank"
+    result = runner.invoke(app, ["fit", str(tmp_path / "train.csv"), "--calibration", "ranks", "--out",
+                                 str(tmp_path / "bad")])
+    assert result.exit_code == 2 and "ranks" in result.output and not (tmp_path / "bad").exists()

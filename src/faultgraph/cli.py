@@ -17,7 +17,7 @@ import typer
 from faultgraph import __version__
 from faultgraph._cli import (RESAMPLE_HELP, check_outputs, errors, given_options, join_and, learner_progress,
                              numbered, progress, say, state, time_value)
-from faultgraph.config import DEFAULTS, Combine, ExplainConfig, Learner, LearnConfig, RcaMethod, Score
+from faultgraph.config import DEFAULTS, Calibration, Combine, ExplainConfig, Learner, LearnConfig, RcaMethod, Score
 
 __all__ = ["app", "main"]
 
@@ -187,6 +187,10 @@ def fit(
     holdout: Annotated[float, typer.Option(
         min=0.0, max=0.9, help="Calibration (off at 0): read the alarm threshold on this held-back share of the "
                                "training rows, not on the rows fitted.")] = DEFAULTS.holdout,
+    calibration: Annotated[Calibration, typer.Option(
+        help="Calibration: each metric's score parts as their rarity on the training rows (rank, normal, ...) or "
+             "over a tail-aware scale (band); off: the robust z as it is (docs/calibration.md).")] =
+        Calibration(DEFAULTS.calibration),
     bootstrap: Bootstrap = 0,
     scheduler: Scheduler = None,
     resample: Resample = None,
@@ -208,9 +212,10 @@ def fit(
             raise InvalidInputError("--bootstrap applies to a label model (fit with --label); an anomaly-detection "
                                     "model learns one graph")
         config = FitConfig(label=label, label_lags=lags or 0, bootstrap=bootstrap, detector=DetectorConfig(
-            lags=DEFAULTS.lags if lags is None else lags, method=method, lambda1=lambda1, threshold=threshold, max_gap=max_gap, risk=risk,
-            combine=combine, scoring=score, drift_window=drift_window, background_window=background_window,
-            scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout))
+            lags=DEFAULTS.lags if lags is None else lags, method=method, lambda1=lambda1, threshold=threshold,
+            max_gap=max_gap, risk=risk, combine=combine, scoring=score, drift_window=drift_window,
+            background_window=background_window, scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout,
+            calibration=calibration.value))
         what = ("learning the lagged causal graph of normal behaviour" if label is None
                 else "learning the graph and the label's equation")
         with progress(what, enabled=not quiet):

@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "CASE_MODE_ONLY",
     "DEFAULTS",
+    "Calibration",
     "Combine",
     "Defaults",
     "DetectorConfig",
@@ -63,6 +64,20 @@ class ThresholdMethod(StrEnum):
 
     POT = "pot"
     QUANTILE = "quantile"
+
+
+class Calibration(StrEnum):
+    """How the detector puts each metric's score parts on one scale (docs/calibration.md);
+    ``off`` keeps the robust z as it is."""
+
+    OFF = "off"
+    RANK = "rank"
+    RANK_CAPPED = "rank-capped"
+    RANK_UNCAPPED = "rank-uncapped"
+    NORMAL = "normal"
+    NORMAL_CAPPED = "normal-capped"
+    NORMAL_RATIO = "normal-ratio"
+    BAND = "band"
 
 
 class RcaMethod(StrEnum):
@@ -192,7 +207,7 @@ class DetectorConfig(_Config):
 
 #: The detector options that a labelled fit (``FaultIdentifier``) does not read.
 UNSUPERVISED_ONLY: tuple[str, ...] = ("risk", "combine", "scoring", "drift_window", "background_window",
-                                       "scale_floor", "soft_cap", "holdout")
+                                       "scale_floor", "soft_cap", "holdout", "calibration")
 
 #: ``explain``'s options that only its case mode (which fits a detector) reads.
 CASE_MODE_ONLY: tuple[str, ...] = ("lags", "max_gap", "prior", "graph", "force")

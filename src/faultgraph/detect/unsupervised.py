@@ -92,8 +92,7 @@ DUPLICATE_CORRELATION = 0.999
 #: band scale ``(q99 − q90) / (z99 − z90)`` of ``|value|`` on the training rows where that
 #: exceeds the robust scale: a tail-aware scale floor that ignores the top 1 %). All
 #: measured in ``benchmarks/results/calibration.md``.
-CALIBRATIONS: tuple[str, ...] = ("off", "rank", "rank-capped", "rank-uncapped", "normal", "normal-capped",
-                                 "normal-ratio", "band")
+CALIBRATIONS: tuple[str, ...] = values(config.Calibration)
 #: ``calibration`` -> (the scale of :class:`TailCalibration`, its ``extend``).
 _CALIBRATION_KINDS: dict[str, tuple[str, float]] = {
     "rank": ("surprise", 2.0), "rank-capped": ("surprise", 1.0), "rank-uncapped": ("surprise", np.inf),
