@@ -22,6 +22,9 @@ cheap steps, all from ``S = XᵀX/n``:
    thresholding, the prior's required edges and the greedy refinement to
    :class:`~faultgraph.discovery.StructureLearner`.
 
+With lags, the past variables are candidates of the present only, placed before every
+present one (:func:`screened_linear`).
+
 Like the continuous learners on raw data, it relies on the shared noise variance; on
 standardised data (unequal variances) the order, and so the graph, is much worse (see
 ``benchmarks/results/large_graphs.md``).
@@ -138,11 +141,12 @@ def conditional_variance_order(S: np.ndarray, C: np.ndarray, *, required: np.nda
 
     Parameters
     ----------
-    S : ndarray of shape (d, d)
-        Second-moment matrix.
-    C : ndarray of bool, shape (d, d)
-        Candidate parents (``C[i, j]``: ``i`` may be a parent of ``j``).
-    required : ndarray of bool, shape (d, d), optional
+    S : ndarray of shape (k, k)
+        Second-moment matrix (``k = d`` without lags).
+    C : ndarray of bool, shape (k, d) or (k, k)
+        Candidate parents (``C[i, j]``: ``i`` may be a parent of ``j``; columns past ``d``
+        are ignored).
+    required : ndarray of bool, shape (k, d) or (k, k), optional
         Edges that must be kept: a node comes after its required parents.
     callback : callable or None, default None
         Called with ``{"step", "steps", "h"}`` (``h`` always 0.0) about every ``d // 20``
