@@ -65,9 +65,11 @@ def _worker_settings() -> dict:
             "malloc": os.environ.get("MALLOC_TRIM_THRESHOLD_"), "blas": os.environ.get("OPENBLAS_NUM_THREADS")}
 
 
-def test_local_cluster_equals_inline_and_closes():
+def test_local_cluster_equals_inline_and_closes(monkeypatch):
     fn = functools.partial(_solve, d=40)
     inline = run_tasks(fn, range(6), n_workers=0)
+    # as a dask nanny started earlier in this process leaves it (dask writes it into os.environ)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     with client(n_workers=2) as c:
         assert len(c.scheduler_info()["workers"]) == 2
         # the settings that keep a task as fast in a worker as in a plain process reach the workers
@@ -78,6 +80,9 @@ def test_local_cluster_equals_inline_and_closes():
         failures = run_tasks(_square_or_fail, [2, 3], client=c, keys=["two", "three"])
         cluster = c.cluster
     assert cluster.status.name == "closed"
+    import os
+
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process's environment as it was
     assert [r.value for r in on_cluster] == [r.value for r in inline]  # bit for bit
     assert sorted(seen) == [1, 2, 3, 4, 5, 6]
     assert failures[0] == TaskResult("two", 4)

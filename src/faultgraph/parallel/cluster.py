@@ -101,6 +101,23 @@ def _default_workers() -> int:
 
 
 @contextmanager
+def _without(name: str, value: object) -> Iterator[None]:
+    """Environment variable ``name`` out of this process's environment for the block, when
+    it holds ``value`` (dask's own setting): a dask nanny started earlier in this process
+    writes its ``pre-spawn-environ`` into ``os.environ`` for good, and worker processes
+    started later would inherit it. A value of the user's own is left alone."""
+    held = os.environ.get(name)
+    leaked = held is not None and value is not None and held == str(value)
+    if leaked:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        if leaked:
+            os.environ[name] = held  # type: ignore[assignment]
+
+
+@contextmanager
 def client(scheduler: str | None = None, n_workers: int | None = None, threads_per_worker: int = 1, *,
            connect_timeout: float | None = None) -> Iterator[Client]:
     """A ``distributed.Client`` for the duration of the ``with`` block.
@@ -159,7 +176,8 @@ def client(scheduler: str | None = None, n_workers: int | None = None, threads_p
         return
     import dask
 
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # the nannies hand this config to their workers
+    dasks = (dask.config.get("distributed.nanny.pre-spawn-environ", default=None) or {}).get("MALLOC_TRIM_THRESHOLD_")
+    with dask.config.set(LOCAL_CLUSTER_CONFIG), _without("MALLOC_TRIM_THRESHOLD_", dasks):  # nannies pass it on
         cluster = distributed.LocalCluster(n_workers=n_workers or _default_workers(),
                                            threads_per_worker=threads_per_worker, processes=True,
                                            host="127.0.0.1", dashboard_address=None, env=dict(WORKER_ENV))
