@@ -37,7 +37,8 @@ Threshold = Annotated[float, typer.Option(help="Drop edges with |weight| below t
 ModelDir = Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by `faultgraph fit`.")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Fit even with fewer rows than candidate parents or an estimated time past the limit "
-                    "(never past the memory limit).")]
+                    "(never past the memory limit); for `fit`, the full graph solve where the detector would "
+                    "otherwise screen each metric's candidate parents.")]
 Bootstrap = Annotated[int, typer.Option(
     min=0, help="Also learn this many graphs on block-bootstrap resamples (on Dask): each edge's confidence, "
                 "and effects whose intervals carry the graph's uncertainty (0: one graph).")]
