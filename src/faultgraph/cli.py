@@ -293,7 +293,10 @@ def explain(
     anomalous: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of the anomalous period.")] = None,
     method: Annotated[Optional[RcaMethod], typer.Option(
         help="causal+innovation+nsigma (default; causal+nsigma for a model saved before innovations), "
-             "causal+nsigma, causal, innovation, noise, baro, nsigma, random.", show_default=False)] = None,
+             "causal+nsigma, causal, innovation, noise, baro, nsigma, random, mechanism (CIRCA-like mechanism "
+             "test), context (the anomalous period as a context variable: its coefficient given each metric's "
+             "learned parents), context+innovation+nsigma (the default with context in place of the noise "
+             "part); docs/mechanism.md.", show_default=False)] = None,
     lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = DEFAULTS.lags,
     max_gap: Annotated[int, typer.Option(min=0, help="Case mode: fill missing runs up to this many steps.")] =
         DEFAULTS.max_gap,
