@@ -604,8 +604,9 @@ def identified_scores(
         full-data graph and in at least this share of the ensemble's graphs, and (unless it
         is 0) the node reaches the target in at least this share of them; in [0, 1].
         Default ``(1 + confidence) / 2``: the claim holds at the interval's level (all of
-        fewer than 40 graphs; on planted systems 0.5 let 5 of 151 metrics without a path
-        be identified with an interval excluding 0, this none).
+        fewer than 40 graphs; on planted systems, of 151 metrics without a path, 0.5 let
+        5 (no prior) and 2 (lagged) be identified with an interval excluding 0, this 0
+        and 1).
     adjust_past : {"parents", "all", "none"}, default "parents"
         With lags, the past that joins the adjustment sets of ``x(t)``: ``"parents"`` its
         parents in the unrolled graph, its own past and the learned lagged parents (of each
@@ -633,8 +634,8 @@ def identified_scores(
         causes (identified, interval excluding 0) by the end of their interval nearest 0,
         the effect they surely have (on planted systems it found the true top 3 more often
         than ``|ate|``); then candidates: first those whose bounds exclude 0 (one sign under
-        every orientation, value not identified; on planted systems 5 of 45 metrics without
-        a path to the target were such, so they are not called certain) by their bound
+        every orientation, value not identified; on planted systems without a prior 17 of
+        151 metrics without a path to the target were such, so they are not called certain) by their bound
         nearest 0, then the others by ``|ate|``; then the rest.
 
     Raises
