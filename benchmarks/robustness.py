@@ -24,8 +24,9 @@ Variants, each fitted on the normal period and scored on the anomalous one (with
 
 * ``faultgraph (defaults)``: what a user of ``faultgraph fit --resample 1`` gets: the
   data put on the grid by ``encode.align`` with its defaults (the last sample at or
-  before each grid step, samples that came off a metric's scrape phase dropped as late,
-  gaps left for the encoder to fill) and ``CausalDetector()`` with nothing set (no prior);
+  before each grid step, samples that came off a metric's scrape phase dropped as late;
+  the few steps with no sample within two steps hold the last value, see ``cli_grid``)
+  and ``CausalDetector()`` with nothing set (no prior);
 * ``faultgraph (defaults), late kept``: the same with ``align(late="keep")``, the
   alignment before late samples were dropped;
 * ``defaults + combine=…``: candidate default changes of the detector, measured through
@@ -134,21 +135,21 @@ def on_grid(frame: pd.DataFrame, aligned: bool) -> pd.DataFrame:
     else:
         out = frame.groupby(np.round(np.asarray(frame.index, dtype=float))).last().reindex(grid)
     out.index.name = "timestamp"
-    return out.ffill().bfill()  # the encoder fills short gaps; an edge gap at the start is filled here
+    return out.ffill().bfill().bfill()  # the encoder fills short gaps; an edge gap at the start is filled here
 
 
 def cli_grid(frame: pd.DataFrame, late: str = "drop") -> pd.DataFrame:
     """The samples on the step grid as ``faultgraph fit --resample 1`` puts them: ``encode.align``
     with its defaults (``late`` aside). A metric with no sample for more than ``max_gap``
-    (2 steps) is missing there. Such gaps hold the last value here (the CLI's encoder would
-    interpolate those up to its ``max_gap`` of 5 steps and refuse longer ones, a run of 8
-    lost or late samples, about one incident in 40 at 10 % jitter, asking for a larger
-    ``--max-gap``); the first steps are left for the encoder to fill."""
+    (2 steps) is missing there. Such gaps hold the last value here, and the first steps take
+    the first value (the CLI's encoder would interpolate gaps up to its ``max_gap`` of 5
+    steps and refuse longer ones, a run of 8 lost or late samples, about one incident in 40
+    at 10 % jitter, asking for a larger ``--max-gap``)."""
     from faultgraph.encode import align
 
     out = align(frame, 1.0, start=0.0, end=float(NORMAL + ANOMALOUS - 1), late=late)  # type: ignore[arg-type]
     out.index.name = "timestamp"
-    return out.ffill()
+    return out.ffill().bfill()
 
 
 def delay_share(model, link_delays) -> float:
