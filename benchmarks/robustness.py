@@ -246,7 +246,7 @@ def figure(table: pd.DataFrame, path: Path) -> None:
 
     metrics = ("AUC", "F1", "precision", "recall", "AC@1 metric")
     levels = [lv.name for lv in LEVELS]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.0 * len(metrics), 3.6), sharey=True)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.0 * len(metrics), 4.4), sharey=True)
     styles = {"faultgraph (defaults)": ("k", "-", "o"), "faultgraph (defaults), late kept": ("k", ":", "x"),
               "defaults + combine=max-of-smoothed": ("C5", "-", "o"), "defaults + combine=mean-square+max": ("C5", "--", "s"),
               "faultgraph": ("C0", "-", "o"), "faultgraph, lags=1": ("C0", "--", "s"),
@@ -271,9 +271,9 @@ def figure(table: pd.DataFrame, path: Path) -> None:
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False)
     fig.suptitle("Service-link delay and scrape jitter (one step = 20 ms)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.2, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
