@@ -382,7 +382,8 @@ def petshop_section(limit: int, call_graph: int = 0) -> list[str]:
                 "`attribute_anomalies`' and `distribution_change`'s Shapley values slow).")
     return [f"## PetShop low traffic ({len(truth)} of {len(ps.issues)} issues; {len(cols)} metrics)", "",
             f"Node level, as `rca.py` scores it (AC@1 / AC@3 = the harness's top-1 / top-3). faultgraph's fit: "
-            f"{fit_s:.1f} s (in its first row's seconds). The PetShop baselines' seconds are not taken." + note, "",
+            f"{fit_s:.1f} s (added to every issue's seconds in its row). The PetShop baselines' seconds are not "
+            "taken." + note, "",
             markdown_table(score_table(ranks, truth, seconds, outside, ("top-1", "top-3"))), ""]
 
 
