@@ -34,6 +34,10 @@ CONFIGS: dict[str, dict[str, object]] = {
     "combine=max-of-smoothed": {"combine": "max-of-smoothed"},
     "combine=mean-square+max": {"combine": "mean-square+max"},
     "lags=4": {"lags": 4},
+    "lags=8, max-of-smoothed, innovation": {"lags": 8, "combine": "max-of-smoothed",
+                                            "scoring": "residual+marginal+innovation"},
+    "lags=4, mean-square+max, innovation": {"lags": 4, "combine": "mean-square+max",
+                                            "scoring": "residual+marginal+innovation"},
 }
 METRICS = ("F1", "best F1", "ROC-AUC")
 
