@@ -151,7 +151,10 @@ def main() -> None:
                   "interventional prediction; corr: the sign of the correlation). `predicted`: the proteins "
                   "for which faultgraph predicts a change (its descendants of the target); `all 10`: every "
                   "other protein, a predicted \"no change\" counting as a miss; `clear`: proteins whose mean "
-                  "moved with Welch |t| > 3.", "",
+                  "moved with Welch |t| > 3. This is one learned graph's SEM prediction (a protein that is not "
+                  "a descendant of the target is predicted not to move); the graph ensemble with local IDA "
+                  "bounds, which is what `effects` reports for a `fit --bootstrap` model, is scored on the same "
+                  "interventions in `identify.md`.", "",
                   markdown_table(sachs.drop(columns=["fit s"])), "",
                   f"Graph learning and equation fitting: {sachs['fit s'].iloc[0]:.2f} s.", ""]
     else:
