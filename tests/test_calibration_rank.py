@@ -14,36 +14,10 @@ from faultgraph.detect import CausalDetector
 from faultgraph.detect.unsupervised import CALIBRATION_LEVELS, TailCalibration
 from faultgraph.errors import InvalidInputError
 
-SHORT = {"drift_window": 0, "background_window": 0, "smooth": 5}
+from test_calibration import SHORT, data, system  # noqa: F401 - the same planted system and fixture
+
 RANK = {"calibration": "rank"}
 ARTEFACTS = ("near", "dup", "det")
-
-
-def system(n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """A chain ``a → b → c`` and three artefacts: ``near`` (a gauge at one value but for
-    rare small jumps: IQR 1e-5, sd 1e-3), ``dup`` (``b`` again, to 1e-3) and ``det``
-    (``a + c`` to 1e-3, a near-deterministic sum)."""
-    a = rng.normal(size=n)
-    b = 2 * a + rng.normal(size=n)
-    c = b - a + rng.normal(size=n)
-    near = 0.5 + rng.normal(scale=1e-5, size=n)
-    jumps = rng.random(n) < 0.02
-    near[jumps] += rng.normal(scale=1e-2, size=jumps.sum())
-    return pd.DataFrame({"a": a, "b": b, "c": c, "near": near, "dup": b + rng.normal(scale=1e-3, size=n),
-                         "det": a + c + rng.normal(scale=1e-3, size=n)})
-
-
-@pytest.fixture(scope="module")
-def data() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, slice]]:
-    rng = np.random.default_rng(0)
-    train, test = system(1500, rng), system(400, rng)
-    windows = {"dup": slice(60, 80), "near": slice(140, 160), "det": slice(220, 240), "fault": slice(300, 320)}
-    sd_b = train["b"].std()
-    test.iloc[windows["dup"], test.columns.get_loc("dup")] += 0.1 * sd_b  # a relation bends a little
-    test.iloc[windows["near"], test.columns.get_loc("near")] += 2e-3  # the gauge steps within its range
-    test.iloc[windows["det"], test.columns.get_loc("det")] += 0.3 * train["det"].std()
-    test.iloc[windows["fault"], test.columns.get_loc("c")] += 6 * train["c"].std()  # the real fault
-    return train, test, windows
 
 
 def _fit(train: pd.DataFrame, **params: object) -> CausalDetector:
