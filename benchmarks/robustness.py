@@ -30,7 +30,8 @@ Variants, each fitted on the normal period and scored on the anomalous one (with
 * ``faultgraph (defaults), late kept``: the same with ``align(late="keep")``, the
   alignment before late samples were dropped;
 * ``defaults + combine=…``: candidate default changes of the detector, measured through
-  its parameters (``max-of-smoothed``; ``mean-square+max``), alignment as the defaults row;
+  its parameters (``max-of-smoothed``; ``mean-square+max``; the tuned row's lags, combination
+  and innovation score without its prior; a milder ``lags=4`` one), alignment as the defaults row;
 
 The rows below were tuned on the reference setting and are kept for reference; they use
 ``on_grid`` (``encode.align`` then a forward fill):
@@ -118,7 +119,11 @@ HELD_OUT = (
 #: late samples were dropped, and candidate default changes of the detector.
 DEFAULTS_ROWS = ("faultgraph (defaults)", "faultgraph (defaults), late kept")
 CANDIDATES = {"defaults + combine=max-of-smoothed": {"combine": "max-of-smoothed"},
-              "defaults + combine=mean-square+max": {"combine": "mean-square+max"}}
+              "defaults + combine=mean-square+max": {"combine": "mean-square+max"},
+              "defaults + lags=8, max-of-smoothed, innovation": {"lags": 8, "combine": "max-of-smoothed",
+                                                                  "scoring": "residual+marginal+innovation"},
+              "defaults + lags=4, mean-square+max, innovation": {"lags": 4, "combine": "mean-square+max",
+                                                                  "scoring": "residual+marginal+innovation"}}
 FAULTGRAPH = (*DEFAULTS_ROWS, *CANDIDATES, "faultgraph", "faultgraph, lags=1", "faultgraph, no align, lags=1", "faultgraph, no innovations",
               "faultgraph, SMD combination")
 DETECTION_BASELINES = ("n-sigma", "n-sigma, same combination")
