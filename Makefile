@@ -57,7 +57,19 @@ bench: $(BENCH_STAMP)
 	$(BLAS1) $(PY) benchmarks/detection.py --out benchmarks/results/detection.md
 	$(BLAS1) $(PY) benchmarks/rca.py --out benchmarks/results/rca.md
 	$(BLAS1) $(PY) benchmarks/stability.py --out benchmarks/results/stability.md
-	$(BLAS1) $(PY) benchmarks/robustness.py --out benchmarks/results/robustness.md
+	$(BLAS1) $(PY) benchmarks/robustness.py --incidents 20 --out benchmarks/results/robustness.md
+	$(BLAS1) $(PY) benchmarks/robustness_smd.py --out benchmarks/results/robustness_smd.md
+	$(BLAS1) $(PY) benchmarks/calibration.py --report --only "soft_cap 30" "rank" --out benchmarks/results/calibration.md
+	$(BLAS1) $(PY) benchmarks/mechanism.py --incidents 100 --smd-machines 7 --ensemble 5 --out benchmarks/results/mechanism.md
+	$(BLAS1) $(PY) benchmarks/identify.py --out benchmarks/results/identify.md
+	$(BLAS1) $(PY) benchmarks/trainticket.py --detector '' --detector 'scale_floor=0.01 soft_cap=30' --out benchmarks/results/trainticket.md
+	$(BLAS1) $(PY) benchmarks/reliability.py --out benchmarks/results/reliability.md
+	$(BLAS1) $(PY) benchmarks/budget.py --out benchmarks/results/budget.md
+	$(BLAS1) $(PY) benchmarks/large_graphs.py --out benchmarks/results/large_graphs.md
+	$(BLAS1) $(PY) benchmarks/fleet.py --out benchmarks/results/fleet.md
+	$(BLAS1) $(PY) benchmarks/service.py --out benchmarks/results/service.md
+# DoWhy gcm, the optional peer (its own venv: docs/baselines.md):
+#   .venv-peers/bin/python benchmarks/peers.py --out benchmarks/results/peers.md
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

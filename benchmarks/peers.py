@@ -4,10 +4,9 @@ An optional group: DoWhy is not a dependency of faultgraph (it pins ``scipy<=1.1
 Python 3.11, where faultgraph's own environment has a newer scipy), so it runs from a
 separate environment::
 
-    python3 -m venv /work/venv-peers
-    /work/venv-peers/bin/pip install dowhy==0.14
-    /work/venv-peers/bin/pip install -e .          # faultgraph itself, from the project root
-    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /work/venv-peers/bin/python benchmarks/peers.py \\
+    python3 -m venv .venv-peers                     # from the project root
+    .venv-peers/bin/pip install -e '.[peers]'       # faultgraph and dowhy==0.14
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 .venv-peers/bin/python benchmarks/peers.py \\
         --out benchmarks/results/peers.md
 
 (``pip install -e '.[peers]'`` once the ``peers`` extra exists.) Without DoWhy the script
@@ -89,8 +88,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, bootstrap_interval, markdown_table, progress, report_args, write_report  # noqa: E402
 
 #: How DoWhy is installed for this group (the docstring's lines).
-INSTALL = ("python3 -m venv /work/venv-peers && /work/venv-peers/bin/pip install dowhy==0.14 && "
-           "/work/venv-peers/bin/pip install -e .")
+INSTALL = "python3 -m venv .venv-peers && .venv-peers/bin/pip install -e '.[peers]'"
 SIM_SERVICES = 6
 #: Anomalous rows given to ``gcm.attribute_anomalies`` per case (evenly spaced), and the
 #: samples it draws of the target's distribution (gcm's default: 3000): one case took
@@ -109,7 +107,7 @@ def require_dowhy():
     except ImportError:
         sys.exit("benchmarks/peers.py compares with DoWhy's gcm, which is not installed in this environment.\n"
                  f"Install it apart from the project's environment (it pins scipy<=1.15.3):\n  {INSTALL}\n"
-                 "then run: OPENBLAS_NUM_THREADS=1 /work/venv-peers/bin/python benchmarks/peers.py "
+                 "then run: OPENBLAS_NUM_THREADS=1 .venv-peers/bin/python benchmarks/peers.py "
                  "--out benchmarks/results/peers.md")
     gcm.config.disable_progress_bars()
     gcm.config.set_default_n_jobs(1)  # one process: the machine is shared (gcm's default uses every core)
@@ -567,7 +565,7 @@ def main() -> None:
                                                                              "petshop_call_graph")
                     if getattr(args, k) != parser.get_default(k))
     flags += f" --only {args.only}" if args.only != parser.get_default("only") else ""
-    cmd = ("OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /work/venv-peers/bin/python benchmarks/peers.py" + flags
+    cmd = ("OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 .venv-peers/bin/python benchmarks/peers.py" + flags
            + (f" --out {args.out}" if args.out else ""))
     load = lambda: ", ".join(f"{v:.1f}" for v in os.getloadavg())  # noqa: E731
     started = time.perf_counter()
