@@ -10,6 +10,7 @@ import pytest
 
 from faultgraph.errors import InvalidInputError
 from faultgraph.parallel import TaskResult, client, resolve_scheduler, run_tasks
+from faultgraph.parallel.tasks import batch_size
 
 
 def _square_or_fail(x: int) -> int:
@@ -78,6 +79,9 @@ def test_local_cluster_equals_inline_and_closes(monkeypatch):
         seen = []
         on_cluster = run_tasks(fn, range(6), client=c, progress=lambda d, t: seen.append(d))
         failures = run_tasks(_square_or_fail, [2, 3], client=c, keys=["two", "three"])
+        # items grouped four to a task: each still called and reported on its own, in order
+        counted: list[int] = []
+        batched = run_tasks(_square_or_fail, range(10), client=c, batch=4, progress=lambda d, t: counted.append(d))
         cluster = c.cluster
     assert cluster.status.name == "closed"
     import os
@@ -87,6 +91,16 @@ def test_local_cluster_equals_inline_and_closes(monkeypatch):
     assert sorted(seen) == [1, 2, 3, 4, 5, 6]
     assert failures[0] == TaskResult("two", 4)
     assert failures[1].key == "three" and failures[1].error == "InvalidInputError: three is not allowed"
+    assert batched == run_tasks(_square_or_fail, range(10), n_workers=0)
+    assert len(counted) == 3 and max(counted) == 10  # three tasks; progress counts items
+
+
+def test_batch_size_by_hand():
+    assert batch_size(513, 2) == 16  # 513 // 32, at most 16
+    assert batch_size(100, 2) == 3 and batch_size(10, 2) == 1 and batch_size(10_000, 4) == 16
+    assert batch_size(10, 2, batch=5) == 5
+    with pytest.raises(InvalidInputError, match="batch must be an integer >= 1.*got 0"):
+        run_tasks(_square_or_fail, [1], n_workers=0, batch=0)
 
 
 def test_unreachable_scheduler_is_an_input_error():

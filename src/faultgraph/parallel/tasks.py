@@ -15,7 +15,12 @@ from faultgraph.parallel.cluster import INLINE, client as open_client, resolve_s
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
-__all__ = ["TaskResult", "pinned_blas", "run_tasks"]
+__all__ = ["TASKS_PER_WORKER", "TaskResult", "batch_size", "pinned_blas", "run_tasks"]
+
+#: With ``batch=None``, items are grouped so that each worker still gets about this many
+#: tasks (room to even out the load at the end), at most :data:`MAX_BATCH` items a task.
+TASKS_PER_WORKER = 16
+MAX_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,44 @@ def _call(fn: Callable[[Any], Any], item: Any) -> tuple[Any, str | None, str | N
         return None, _error_text(exc), traceback.format_exc()
 
 
+def _call_batch(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[tuple[Any, str | None, str | None]]:
+    """:func:`_call` on each item of one task's batch, in order."""
+    return [_call(fn, item) for item in items]
+
+
+def batch_size(n_items: int, n_workers: int, batch: int | None = None) -> int:
+    """Items per dask task: ``batch``, or by default ``n_items // (TASKS_PER_WORKER ×
+    n_workers)`` between 1 and :data:`MAX_BATCH`. A fleet's entities take a tenth of a
+    second to a second each, and dask's cost per task (7–10 ms of a worker's time on 2
+    cores, ``benchmarks/results/fleet.md``) is then a few per cent; a batch of items
+    shares it, while enough tasks remain to keep every worker busy to the end.
+
+    Parameters
+    ----------
+    n_items : int
+        Items to run.
+    n_workers : int
+        Workers of the cluster.
+    batch : int or None, default None
+        Items per task; ``None``: chosen as above.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``batch`` is not an integer >= 1.
+    """
+    if batch is not None:
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise InvalidInputError(f"batch must be an integer >= 1 (items per task) or None, got {batch!r}")
+        return batch
+    return max(1, min(MAX_BATCH, int(n_items) // (TASKS_PER_WORKER * max(1, int(n_workers)))))
+
+
 def _check(items: Sequence[Any], keys: Sequence[Any] | None, n_workers: int | None) -> list[Any]:
     if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 0):
         raise InvalidInputError(f"n_workers must be an integer >= 0 (0: in this process), got {n_workers!r}")
@@ -78,8 +121,8 @@ def _check(items: Sequence[Any], keys: Sequence[Any] | None, n_workers: int | No
 
 def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, scheduler: str | None = None,
               n_workers: int | None = None, keys: Sequence[Any] | None = None,
-              progress: Callable[[int, int], None] | None = None, client: Client | None = None
-              ) -> list[TaskResult]:
+              progress: Callable[[int, int], None] | None = None, client: Client | None = None,
+              batch: int | None = None) -> list[TaskResult]:
     """Call ``fn(item)`` for every item, on a dask cluster or in this process.
 
     Parameters
@@ -103,6 +146,9 @@ def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, scheduler: str 
     client : distributed.Client or None, default None
         An open client to use (``scheduler`` and ``n_workers`` are then ignored); it stays
         open.
+    batch : int or None, default None
+        Items per dask task (:func:`batch_size`; default: grouped when there are many
+        items); each item is still called, timed and reported on its own.
 
     Returns
     -------
@@ -113,11 +159,12 @@ def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, scheduler: str 
     Raises
     ------
     InvalidInputError
-        When ``n_workers`` is not an integer >= 0, or ``keys`` does not give one key per
-        item.
+        When ``n_workers`` is not an integer >= 0, ``keys`` does not give one key per
+        item, or ``batch`` is not an integer >= 1.
     """
     items = list(items)
     labels = _check(items, keys, n_workers)
+    batch_size(len(items), 1, batch)  # checked before any work
     total = len(items)
     if client is None and (n_workers == 0 or resolve_scheduler(scheduler) == INLINE):
         results = []
@@ -130,9 +177,9 @@ def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, scheduler: str 
     if total == 0:
         return []
     if client is not None:
-        return _on_cluster(client, fn, items, labels, progress)
+        return _on_cluster(client, fn, items, labels, progress, batch)
     with open_client(scheduler, n_workers=n_workers) as c:
-        return _on_cluster(c, fn, items, labels, progress)
+        return _on_cluster(c, fn, items, labels, progress, batch)
 
 
 def _task_name(fn: Callable[..., Any]) -> str:
@@ -141,29 +188,34 @@ def _task_name(fn: Callable[..., Any]) -> str:
 
 
 def _on_cluster(c: Client, fn: Callable[[Any], Any], items: list[Any], labels: list[Any],
-                progress: Callable[[int, int], None] | None) -> list[TaskResult]:
+                progress: Callable[[int, int], None] | None, batch: int | None = None) -> list[TaskResult]:
     from distributed import as_completed
 
+    size = batch_size(len(items), len(c.scheduler_info().get("workers", {})) or 1, batch)
+    starts = list(range(0, len(items), size))
     token = f"{_task_name(fn)}-{uuid.uuid4().hex[:12]}"  # fresh keys: dask would reuse a finished key's result
-    dask_keys = [f"{token}-{i}" for i in range(len(items))]
-    futures = c.map(_call, [fn] * len(items), items, key=dask_keys, pure=False)
-    position = {f.key: i for i, f in enumerate(futures)}
+    dask_keys = [f"{token}-{i}" for i in range(len(starts))]
+    futures = c.map(_call_batch, [fn] * len(starts), [items[i:i + size] for i in starts], key=dask_keys,
+                    pure=False)
+    position = {f.key: start for f, start in zip(futures, starts)}
     results: list[TaskResult | None] = [None] * len(items)
     done = 0
     try:
         for future in as_completed(futures):
-            i = position[future.key]
+            first = position[future.key]
+            span = range(first, min(first + size, len(items)))
             if future.status == "finished":
-                value, error, tb = future.result()
-            else:  # the worker died or the task could not run: reported like a failed call
+                calls = future.result()
+            else:  # the worker died or the task could not run: each of its items reported as failed
                 try:
                     exc = future.exception()
                 except Exception as lost:  # noqa: BLE001 - cancelled: the client lost the scheduler
                     exc = lost
-                value, error, tb = None, _error_text(exc), "".join(traceback.format_exception(exc))
-            results[i] = TaskResult(labels[i], value, error, tb)
+                calls = [(None, _error_text(exc), "".join(traceback.format_exception(exc)))] * len(span)
+            for i, (value, error, tb) in zip(span, calls):
+                results[i] = TaskResult(labels[i], value, error, tb)
             future.release()
-            done += 1
+            done += len(span)
             if progress is not None:
                 progress(done, len(items))
     finally:
