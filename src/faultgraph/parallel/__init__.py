@@ -26,7 +26,7 @@ from faultgraph.parallel.cluster import (
     client,
     resolve_scheduler,
 )
-from faultgraph.parallel.tasks import TaskResult, pinned_blas, run_tasks
+from faultgraph.parallel.tasks import TaskResult, batch_size, pinned_blas, run_tasks
 
-__all__ = ["INLINE", "LOCAL_CLUSTER_CONFIG", "SCHEDULER_ENV", "TaskResult", "WORKER_DASK_ENV", "WORKER_ENV", "client",
-           "pinned_blas", "resolve_scheduler", "run_tasks"]
+__all__ = ["INLINE", "LOCAL_CLUSTER_CONFIG", "SCHEDULER_ENV", "TaskResult", "WORKER_DASK_ENV", "WORKER_ENV",
+           "batch_size", "client", "pinned_blas", "resolve_scheduler", "run_tasks"]
