@@ -192,18 +192,20 @@ def _on_cluster(c: Client, fn: Callable[[Any], Any], items: list[Any], labels: l
     from distributed import as_completed
 
     size = batch_size(len(items), len(c.scheduler_info().get("workers", {})) or 1, batch)
-    starts = list(range(0, len(items), size))
+    n_tasks = -(-len(items) // size)
+    # striped, not cut in runs: items of one kind (a fleet's large hosts, listed together by name) spread over
+    # the tasks instead of piling into one that would run alone at the end
+    groups = [list(range(k, len(items), n_tasks)) for k in range(n_tasks)]
     token = f"{_task_name(fn)}-{uuid.uuid4().hex[:12]}"  # fresh keys: dask would reuse a finished key's result
-    dask_keys = [f"{token}-{i}" for i in range(len(starts))]
-    futures = c.map(_call_batch, [fn] * len(starts), [items[i:i + size] for i in starts], key=dask_keys,
+    dask_keys = [f"{token}-{i}" for i in range(n_tasks)]
+    futures = c.map(_call_batch, [fn] * n_tasks, [[items[i] for i in g] for g in groups], key=dask_keys,
                     pure=False)
-    position = {f.key: start for f, start in zip(futures, starts)}
+    position = {f.key: g for f, g in zip(futures, groups)}
     results: list[TaskResult | None] = [None] * len(items)
     done = 0
     try:
         for future in as_completed(futures):
-            first = position[future.key]
-            span = range(first, min(first + size, len(items)))
+            span = position[future.key]
             if future.status == "finished":
                 calls = future.result()
             else:  # the worker died or the task could not run: each of its items reported as failed
