@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -19,7 +19,8 @@ from rich.markup import escape as rich_escape
 
 from faultgraph.errors import FaultgraphError
 
-__all__ = ["RESAMPLE_HELP", "check_outputs", "err", "errors", "given_options", "join_and", "learner_progress",
+__all__ = ["RESAMPLE_HELP", "WORKERS_HELP", "Workers",
+           "check_outputs", "err", "errors", "given_options", "join_and", "learner_progress",
            "numbered", "progress", "say", "state", "time_value"]
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and lists stay on one line when piped
@@ -28,6 +29,9 @@ state = {"debug": False}
 RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min', '30s', or a number: "
                  "seconds for a time column, index units for a numeric one; causal: the last value at or "
                  "before each grid time).")
+WORKERS_HELP = "Worker processes of the local cluster (default: the CPUs; 0: in this process, no dask)."
+#: ``--workers``, shared by ``discover --bootstrap`` and ``fleet``.
+Workers = Annotated[Optional[int], typer.Option(min=0, help=WORKERS_HELP, show_default=False)]
 
 
 def say(message: str) -> None:

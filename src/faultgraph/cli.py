@@ -15,8 +15,8 @@ from typing import Annotated, Optional
 import typer
 
 from faultgraph import __version__
-from faultgraph._cli import (RESAMPLE_HELP, check_outputs, errors, given_options, join_and, learner_progress,
-                             numbered, progress, say, state, time_value)
+from faultgraph._cli import (RESAMPLE_HELP, Workers, check_outputs, errors, given_options, join_and,
+                             learner_progress, numbered, progress, say, state, time_value)
 from faultgraph.config import DEFAULTS, Calibration, Combine, ExplainConfig, Learner, LearnConfig, RcaMethod, Score
 
 __all__ = ["app", "main"]
@@ -45,10 +45,6 @@ Bootstrap = Annotated[int, typer.Option(
 Scheduler = Annotated[Optional[str], typer.Option(
     envvar="FAULTGRAPH_SCHEDULER", help="Dask scheduler (tcp://HOST:PORT) for the resamples; default a local "
                                         "cluster.")]
-Workers = Annotated[Optional[int], typer.Option(
-    min=0, show_default=False,
-    help="Worker processes of the local cluster for the resamples (default: the CPUs; 0: in this process, no "
-         "dask).")]
 Graph = Annotated[Optional[Path], typer.Option(
     help="A known graph, used as given (its edges and no other, a metric's own past aside): a CSV of "
          "cause,effect rows or a graph.json; names may be glob patterns.")]

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from faultgraph._cli import RESAMPLE_HELP, err, errors, progress
+from faultgraph._cli import RESAMPLE_HELP, Workers, err, errors, progress
 from faultgraph.config import Learner
 
 __all__ = ["register"]
@@ -20,7 +20,6 @@ fleet_app = typer.Typer(help="A model per entity (host, pod, service) for a whol
 
 SCHEDULER_HELP = ("The dask scheduler to run on: tcp://HOST:PORT or a scheduler file (default: "
                   "$FAULTGRAPH_SCHEDULER, else a local cluster sized to this machine, closed at the end).")
-WORKERS_HELP = "Worker processes of the local cluster (default: the CPUs; 0: in this process, no dask)."
 ENTITY_HELP = ("The column naming each row's entity, when SOURCE is one file for the whole fleet "
                "(it is split into one file per entity under the output folder's .inputs/).")
 @contextmanager
@@ -49,7 +48,7 @@ def _fit_cmd(
     out: Annotated[str, typer.Option("--out", help="Models folder: OUT/<entity>/ is a model folder as `fit` "
                                                     "writes it.")],
     scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
-    workers: Annotated[Optional[int], typer.Option(min=0, help=WORKERS_HELP, show_default=False)] = None,
+    workers: Workers = None,
     entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", help="Refit entities whose model is current (same data, "
                                                         "options and faultgraph version).")] = False,
@@ -88,7 +87,7 @@ def _detect_cmd(
     out: Annotated[str, typer.Option("--out", help="Scores folder: OUT/<entity>.csv as `detect` writes it, and "
                                                     "OUT/incidents.json (the fleet's incidents, newest first).")],
     scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
-    workers: Annotated[Optional[int], typer.Option(min=0, help=WORKERS_HELP, show_default=False)] = None,
+    workers: Workers = None,
     entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
     merge_gap: Annotated[int, typer.Option(min=0, help="Alarm runs at most this many quiet steps apart are one "
                                                        "incident.")] = 0,
@@ -119,7 +118,7 @@ def _explain_cmd(
                                                  show_default=False)] = None,
     target: Annotated[Optional[str], typer.Option(help="The symptom metric (default: as `explain`).")] = None,
     scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
-    workers: Annotated[Optional[int], typer.Option(min=0, help=WORKERS_HELP, show_default=False)] = None,
+    workers: Workers = None,
     entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome per entity as JSON on stdout.")] = False,
