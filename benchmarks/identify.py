@@ -13,10 +13,15 @@ Run it with::
    prior; i.i.d. rows with the full causal order as a tiers prior; a lagged system
    (``x_t = x_t W + x_{t−1}(W/2 + 0.3 I) + ε``) fitted with ``lags=1``; six seeds per size.
    The model is ``FaultIdentifier(bootstrap=B)``; effects come from
-   ``workflows.effects_report``, under two rules on the same fitted model: the default
-   (each graph's values are the local IDA adjustment regressions of every metric, plus 0
-   where that graph has no possibly directed path to the fault) and ``local=False`` (0
-   alone where there is no path: the skeleton decides, as before). The
+   ``workflows.effects_report``, under three rules on the same fitted model: the
+   *default* (with tiers that hold every possible parent, the regression on the earlier
+   tiers alone, identified whatever the graph, with a simultaneous interval; with lags,
+   same-step links oriented by Wald tests of the unpenalised autoregression and the
+   metrics whose past predicts ``x``'s present one way only adjusted for; elsewhere each
+   graph's values are the local IDA regressions, plus 0 unless a path of oriented edges
+   reaches the fault); *before* (the default until this change: time marks from the
+   fitted time order, no adjustment for the order, 0 only where no orientation has a
+   path); and ``local=False`` (0 alone where there is no path: the skeleton decides). The
    true effect of a metric is its average effect on the fault probability per encoded
    unit (same-step total effect on the logit times ``E[σ']``, Stein's lemma).
    Columns: *coverage* – share of metrics whose true effect lies in the reported
@@ -37,6 +42,7 @@ Run it with::
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -97,20 +103,24 @@ def planted(d: int, n: int, seed: int, lagged: bool) -> tuple[pd.DataFrame, np.n
     return frame, truth, order, reach
 
 
-#: The effect rules compared on the same fitted models: the default (every graph's values are
-#: the local IDA regressions, plus 0 where it has no path) and the skeleton deciding alone.
-RULES = {"local IDA + 0 where no path (default)": True, "skeleton decides 0 (local=False)": False}
+#: The effect rules compared on the same fitted models (keyword arguments of
+#: ``identified_scores``): the default; the default before (same-step links oriented by the
+#: fitted time order, no adjustment for the order, 0 only where no orientation has a path);
+#: and the skeleton deciding 0 alone (``local=False``, the rule before that).
+BEFORE = {"time_marks": "fit", "adjust_order": False, "zero_unless": "possible"}
+RULES = {"default": {}, "before (fitted time marks, 0 where no possible path)": BEFORE,
+         "skeleton decides 0 (local=False)": {**BEFORE, "local": False}}
 
 
-def _effects(model: object, local: bool) -> object:
-    """``workflows.effects_report`` with ``identified_scores(local=local)``."""
+def _effects(model: object, rule: dict[str, object]) -> object:
+    """``workflows.effects_report`` with ``identified_scores(**rule)``."""
     import functools
 
     import faultgraph.effects.identify as identify
     from faultgraph.workflows import effects_report
 
     original = identify.identified_scores
-    identify.identified_scores = functools.partial(original, local=local)
+    identify.identified_scores = functools.partial(original, **rule)
     try:
         return effects_report(model)[0]
     finally:
@@ -132,14 +142,18 @@ def _measures(scores: object, true: dict[str, float], no_path: list[str]) -> dic
             "mean bounds width": float(np.mean([by[n].ate_bounds[1] - by[n].ate_bounds[0] for n in true]))}
 
 
-def planted_rows() -> list[dict[str, object]]:
+CONDITIONS = ("iid, no prior", "iid, causal order as tiers", "lagged, lags=1")
+
+
+def planted_rows(sizes: tuple[int, ...] = SIZES, seeds: tuple[int, ...] = SEEDS,
+                 conditions: tuple[str, ...] = CONDITIONS) -> list[dict[str, object]]:
     from faultgraph.detect import FaultIdentifier
     from faultgraph.discovery import PriorKnowledge
 
     rows = []
-    for condition in ("iid, no prior", "iid, causal order as tiers", "lagged, lags=1"):
-        for d in SIZES:
-            for seed in SEEDS:
+    for condition in conditions:
+        for d in sizes:
+            for seed in seeds:
                 lagged = condition.startswith("lagged")
                 frame, truth, order, reach = planted(d, 3000, seed, lagged)
                 prior = None
@@ -152,9 +166,9 @@ def planted_rows() -> list[dict[str, object]]:
                 scale = model.encoder_.scale_
                 true = {f"m{i}": truth[i] * float(scale[f"m{i}"]) for i in range(d)}
                 no_path = [f"m{i}" for i in range(d) if not reach[i]]
-                for rule, local in RULES.items():
+                for rule, kwargs in RULES.items():
                     start = time.perf_counter()
-                    scores = _effects(model, local)
+                    scores = _effects(model, kwargs)
                     rows.append({"rule": rule, "condition": condition, "d": d, "seed": seed,
                                  **_measures(scores, true, no_path),
                                  "seconds": fit_secs + time.perf_counter() - start})
@@ -230,47 +244,78 @@ def timing_rows() -> list[dict[str, object]]:
     return out
 
 
+def _options() -> argparse.Namespace:
+    """``--sizes``, ``--seeds``, ``--conditions`` and ``--parts`` (a subset while iterating),
+    taken off the command line before :func:`report_args` reads ``--out``."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--sizes", type=lambda v: tuple(int(x) for x in v.split(",")), default=SIZES)
+    parser.add_argument("--seeds", type=lambda v: tuple(int(x) for x in v.split(",")), default=SEEDS)
+    parser.add_argument("--conditions", type=lambda v: tuple(CONDITIONS[int(x)] for x in v.split(",")),
+                        default=CONDITIONS, help="indices into CONDITIONS, e.g. 0,2")
+    parser.add_argument("--parts", type=lambda v: tuple(v.split(",")), default=("timing", "sachs", "planted"))
+    options, rest = parser.parse_known_args()
+    sys.argv = [sys.argv[0], *rest]
+    return options
+
+
 def main() -> None:
+    options = _options()
     args, cmd = report_args(__doc__, "identify.py")
+    given = {k: getattr(options, k) for k in ("sizes", "seeds", "conditions", "parts")}
+    defaults = {"sizes": SIZES, "seeds": SEEDS, "conditions": CONDITIONS, "parts": ("timing", "sachs", "planted")}
+    extra = "".join(f" --{k} " + ",".join(str(CONDITIONS.index(x)) if k == "conditions" else str(x) for x in v)
+                    for k, v in given.items() if v != defaults[k])
+    cmd = cmd.replace("identify.py", "identify.py" + extra, 1)
     parts = ["# Effects that say how sure they are (issue 18)", "",
              f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread).", "",
              "1. " + __doc__.split("\n1. ", 1)[1].strip(), ""]
-    timing = pd.DataFrame(timing_rows())
-    parts += ["## Time for B = 100 graphs, 40 metrics × 20,000 rows", "", markdown_table(timing, 1), ""]
-    if SACHS.exists():
+    if "timing" in options.parts:
+        timing = pd.DataFrame(timing_rows())
+        parts += ["## Time for B = 100 graphs, 40 metrics × 20,000 rows", "", markdown_table(timing, 1), ""]
+    if SACHS.exists() and "sachs" in options.parts:
         sachs = pd.DataFrame(sachs_rows())
         mean = sachs.mean(numeric_only=True)
         sachs.loc[len(sachs)] = {"intervention": "mean", **mean.to_dict()}
         parts += ["## Sachs: direction of change under interventions (B = 100 graphs)", "",
                   markdown_table(sachs), ""]
-    rows = pd.DataFrame(planted_rows())
-    default, old = RULES
-    summary = rows.groupby(["condition", "rule"], as_index=False).agg(
+    if "planted" in options.parts:
+        parts += _planted_report(pd.DataFrame(planted_rows(options.sizes, options.seeds, options.conditions)),
+                                 options.sizes, options.seeds)
+    write_report(parts, args.out)
+
+
+def _planted_report(rows: pd.DataFrame, sizes: tuple[int, ...], seeds: tuple[int, ...]) -> list[str]:
+    """The planted systems' tables: per condition and rule, paired differences, top-3 per size."""
+    default, before, _ = RULES
+    summary = rows.groupby(["condition", "rule"], as_index=False, sort=False).agg(
         cases=("seed", "size"), coverage=("coverage", "mean"), **{"lowest coverage": ("coverage", "min")},
         **{"top-3 hits": ("top-3 hits", "sum"), "identified": ("identified", "mean"),
            "no-path metrics": ("no-path metrics", "sum"), "confident-wrong": ("confident-wrong", "sum"),
            "bounds exclude 0 (no path)": ("bounds exclude 0 (no path)", "sum"),
-           "mean bounds width": ("mean bounds width", "mean")})
-    half = {s: "100–102" if i < 3 else "103–105" for i, s in enumerate(SEEDS)}
+           "mean bounds width": ("mean bounds width", "mean"),
+           "median bounds width": ("mean bounds width", "median")})
+    half = {s: f"{seeds[0]}–{seeds[min(2, len(seeds) - 1)]}" if i < 3 else f"{seeds[3]}–{seeds[-1]}"
+            for i, s in enumerate(seeds)}
     top = rows.assign(seeds=rows["seed"].map(half)).pivot_table(
-        index=["condition", "d", "seeds"], columns="rule", values="top-3 hits", aggfunc="sum").reset_index()
+        index=["condition", "d", "seeds"], columns="rule", values="top-3 hits", aggfunc="sum",
+        sort=False).reset_index()
     key = ["condition", "d", "seed"]
-    new, base = rows[rows["rule"] == default].set_index(key), rows[rows["rule"] == old].set_index(key)
+    new, base = rows[rows["rule"] == default].set_index(key), rows[rows["rule"] == before].set_index(key)
     paired = []
     for condition in new.index.get_level_values(0).unique():
-        for col in ("coverage", "top-3 hits", "confident-wrong", "mean bounds width"):
+        for col in ("coverage", "top-3 hits", "confident-wrong", "bounds exclude 0 (no path)", "mean bounds width"):
             diff = (new.loc[condition, col] - base.loc[condition, col]).to_numpy(dtype=float)
             lo, hi = bootstrap_interval(diff)
             paired.append({"condition": condition, "measure": col, "cases": len(diff), "mean difference": diff.mean(),
                            "95% bootstrap interval": f"[{lo:.3f}, {hi:.3f}]"})
-    parts += [f"## Planted systems (B = {B} graphs, 3000 rows; sizes {SIZES}, seeds {SEEDS})", "",
-              "Per condition and rule (coverage, identified, width: means over cases; counts: sums):", "",
-              markdown_table(summary), "",
-              f"Paired differences, default rule minus the skeleton deciding alone (same fitted models; "
-              f"bootstrap over cases):", "", markdown_table(pd.DataFrame(paired)), "",
-              "Top-3 hits per size, out of 9 (3 seeds × 3); the target is ≥ 8:", "", markdown_table(top), "",
-              "Every case:", "", markdown_table(rows.sort_values(["condition", "d", "seed", "rule"])), ""]
-    write_report(parts, args.out)
+    return [f"## Planted systems (B = {B} graphs, 3000 rows; sizes {sizes}, seeds {seeds})", "",
+            "Per condition and rule (coverage, identified, width: means over cases, and the median of the "
+            "cases' mean widths; counts: sums):", "",
+            markdown_table(summary), "",
+            "Paired differences, default minus the default before (same fitted models; bootstrap over cases):", "",
+            markdown_table(pd.DataFrame(paired)), "",
+            "Top-3 hits per size, out of 9 (3 seeds × 3); the target is ≥ 8:", "", markdown_table(top), "",
+            "Every case:", "", markdown_table(rows.sort_values(["condition", "d", "seed", "rule"])), ""]
 
 
 if __name__ == "__main__":

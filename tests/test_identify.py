@@ -120,10 +120,17 @@ def test_ida_effects_by_hand_on_a_known_covariance():
     values, reach = graph_effects(C, orient_graph(W, list("abc"), allowed=allowed), 2, 0)
     assert not reach and len(values) == 2
     np.testing.assert_allclose(values, [0.0, 0.0], atol=1e-7)
-    # unoriented: c possibly reaches a; parent sets {} and {b}: C[c, a] / C[c, c] and 0, no extra 0
-    values, reach = graph_effects(C, o, 2, 0)
+    # unoriented: c possibly reaches a; parent sets {} and {b}: C[c, a] / C[c, c] and 0; the
+    # orientation a -> b -> c has no path, so 0 joins them (zero_unless="possible": it does not)
+    values, reach = graph_effects(C, o, 2, 0, zero_unless="possible")
     assert reach
     np.testing.assert_allclose(sorted(values), sorted([C[2, 0] / C[2, 2], 0.0]), atol=1e-7)
+    values, reach = graph_effects(C, o, 2, 0)
+    assert reach
+    np.testing.assert_allclose(sorted(values), sorted([C[2, 0] / C[2, 2], 0.0, 0.0]), atol=1e-7)
+    # oriented a -> b -> c: a surely reaches c, no extra 0
+    values, _ = graph_effects(C, orient_graph(W, list("abc"), allowed=allowed), 0, 2)
+    np.testing.assert_allclose(values, [6.0], atol=1e-7)
 
 
 def test_node_without_a_possible_path_has_zero_in_its_bounds_and_is_no_certain_cause():

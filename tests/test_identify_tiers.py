@@ -1,0 +1,174 @@
+"""Issue 18: effects identified from a causal order (tiers), simultaneous intervals, and
+time marks from tests of the past (the lagged confident-wrong mechanism)."""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from faultgraph.discovery.ensemble import block_bootstrap_rows
+from faultgraph.effects.identify import (
+    Resample,
+    granger_order,
+    identified_scores,
+    order_adjustment,
+    orient_graph,
+    surely_reaches,
+    weighted_covariance,
+)
+
+
+def _resamples(n: int, A: np.ndarray, lagged: np.ndarray | None = None, B: int = 40, block: int = 1,
+               time_order: np.ndarray | None = None) -> list[Resample]:
+    rng = np.random.default_rng(11)
+    return [Resample(block_bootstrap_rows(n, block, rng), A, lagged, time_order) for _ in range(B)]
+
+
+def _ols(y: np.ndarray, *columns: np.ndarray) -> float:
+    """Coefficient of the first column in the least-squares regression of y on the columns."""
+    X = np.column_stack([np.ones(len(y)), *columns])
+    return float(np.linalg.lstsq(X, y, rcond=None)[0][1])
+
+
+def _chain(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    # a -> b -> y, a -> y, b -> c (c: a symptom, no effect on y); a confounds b and y
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    b = 1.0 * a + rng.normal(size=n)
+    c = 0.9 * b + rng.normal(size=n)
+    y = 0.8 * b + 0.5 * a + rng.normal(size=n)
+    return pd.DataFrame({"a": a, "b": b, "c": c, "y": y})
+
+
+def _full_order_mask(order: list[int], d: int, sink: int) -> np.ndarray:
+    rank = {k: r for r, k in enumerate(order)}
+    allowed = np.zeros((d, d), dtype=bool)
+    for i in range(d):
+        for j in range(d):
+            if i != j and i != sink and (j == sink or rank[i] < rank[j]):
+                allowed[i, j] = True
+    return allowed
+
+
+def test_full_order_identifies_the_effect_whatever_edges_the_graph_misses():
+    data = _chain()
+    # the learner missed a -> b and b -> y: b has no path to y in the graph
+    A = np.zeros((4, 4))
+    A[0, 3] = A[1, 2] = 1  # a -> y, b -> c
+    allowed = _full_order_mask([0, 1, 2], 4, 3)
+    tiers = [["a"], ["b"], ["c"]]
+    scores = identified_scores(data, A, "y", allowed=allowed, tiers=tiers, resamples=_resamples(3000, A))
+    by = {s.node: s for s in scores.scores}
+    # b: the regression of y on b and its earlier tiers (a), the true 0.8, identified
+    assert by["b"].ate == pytest.approx(_ols(data["y"].to_numpy(), data["b"], data["a"]), abs=1e-9)
+    assert by["b"].identified and by["b"].ci_low <= 0.8 <= by["b"].ci_high and by["b"].ci_low > 0.6
+    # a: its total effect 0.5 + 0.8 = 1.3 (no earlier tiers: the plain regression)
+    assert by["a"].identified and by["a"].ci_low <= 1.3 <= by["a"].ci_high
+    # c: regression on a and b, about 0; identified with an interval holding 0: no certain cause
+    assert by["c"].ate == pytest.approx(_ols(data["y"].to_numpy(), data["c"], data["a"], data["b"]), abs=1e-9)
+    assert by["c"].identified and by["c"].ci_low <= 0 <= by["c"].ci_high
+    assert "c (" not in scores.summary.split("Candidates")[0]
+    # the rule before (the graph's parents and earlier tiers, 0 where no possible path):
+    # b's bounds then hold 0 and it is not identified
+    old = identified_scores(data, A, "y", allowed=allowed, tiers=tiers, resamples=_resamples(3000, A),
+                            adjust_order=False, zero_unless="possible", time_marks="fit")
+    b_old = next(s for s in old.scores if s.node == "b")
+    assert not b_old.identified and b_old.ate_bounds[0] <= 0
+
+
+def test_order_interval_is_simultaneous_normal_over_the_resamples():
+    data = _chain(seed=1)
+    A = np.zeros((4, 4))
+    A[0, 1] = A[1, 3] = A[0, 3] = A[1, 2] = 1
+    allowed = _full_order_mask([0, 1, 2], 4, 3)
+    resamples = _resamples(3000, A, B=30)
+    scores = identified_scores(data, A, "y", allowed=allowed, tiers=[["a"], ["b"], ["c"]], resamples=resamples)
+    b = next(s for s in scores.scores if s.node == "b")
+    D = data.to_numpy()
+    values = []
+    for r in resamples:
+        C = weighted_covariance(D, np.bincount(r.rows, minlength=len(D)))
+        M = C[np.ix_([1, 0], [1, 0])]
+        values.append(np.linalg.solve(M, C[[1, 0], 3])[0])
+    z = NormalDist().inv_cdf(1 - 0.05 / (2 * 3))  # Bonferroni over the 3 nodes besides y
+    half = z * np.std(values, ddof=1)
+    assert b.ci_low == pytest.approx(b.ate - half, rel=1e-6) and b.ci_high == pytest.approx(b.ate + half, rel=1e-6)
+    assert b.ate_bounds == (b.ci_low, b.ci_high)
+
+
+def test_order_adjustment_needs_every_possible_parent_in_earlier_tiers():
+    allowed = _full_order_mask([0, 1, 2], 4, 3)
+    assert order_adjustment([0], 1, 3, allowed, 3000)
+    assert order_adjustment([], 0, 3, allowed, 3000)
+    # b and c in one tier: c may be b's parent and is not earlier
+    same = allowed.copy()
+    same[2, 1] = True
+    assert not order_adjustment([0], 1, 3, same, 3000)
+    # too many regressors for the rows (more than a tenth): the graph decides
+    assert not order_adjustment([0], 1, 3, allowed, 25)
+
+
+def test_too_many_earlier_metrics_fall_back_to_the_graph_with_a_warning():
+    data = _chain(n=30)
+    A = np.zeros((4, 4))
+    A[0, 1] = A[1, 3] = 1
+    with pytest.warns(RuntimeWarning, match="earlier-tier metrics"):
+        scores = identified_scores(data, A, "y", allowed=_full_order_mask([0, 1, 2], 4, 3),
+                                   tiers=[["a"], ["b"], ["c"]])
+    c = next(s for s in scores.scores if s.node == "c")
+    # c: its learned parents (none), not a and b; no path in the graph, so 0 joins the bounds
+    assert c.ate == pytest.approx(_ols(data["y"].to_numpy(), data["c"]), abs=1e-9)
+    assert not c.identified and c.ate_bounds[0] <= 0 <= c.ate_bounds[1]
+
+
+def test_a_collider_past_standing_in_for_its_parents_reverses_fitted_time_marks_not_tested_ones():
+    # a -> c <- b at each step, a -> y; lags follow the same order (x_t = x_t W + x_{t-1} A + e).
+    # c is a symptom of the cause a: no path to y.
+    rng = np.random.default_rng(5)
+    T, d = 4001, 4
+    W = np.zeros((d, d))
+    W[0, 2], W[1, 2], W[0, 3] = 1.0, 1.0, 0.8
+    lag = 0.5 * W + 0.3 * np.eye(d)
+    inv = np.linalg.inv(np.eye(d) - W)
+    X = np.zeros((T, d))
+    for t in range(1, T):
+        X[t] = (X[t - 1] @ lag + rng.normal(size=d)) @ inv
+    data = pd.DataFrame(X[1:], columns=list("abcy"))
+    # what a sparse fit of the past did on a planted system (d = 12, seed 101): the collider's
+    # past stands in for its parents' pasts, c(t-1) -> a(t) and c(t-1) -> b(t), so the
+    # same-step links come out c -> a, c -> b and a chain c -> a -> y looks identified
+    A = np.zeros((d, d))
+    A[2, 0] = A[2, 1] = A[0, 3] = 1
+    fitted = np.zeros((1, d, d))
+    fitted[0, 2, 0] = fitted[0, 2, 1] = 0.2
+    for k in range(d):
+        fitted[0, k, k] = 0.3
+    allowed = np.ones((d, d), dtype=bool)
+    allowed[3, :] = False  # y is a sink
+    resamples = _resamples(T - 2, A, fitted, block=16, time_order=fitted)
+    old = identified_scores(data, A, "y", lagged=fitted, time_order=fitted, allowed=allowed, resamples=resamples,
+                            time_marks="fit", adjust_order=False, zero_unless="possible")
+    c_old = next(s for s in old.scores if s.node == "c")
+    assert c_old.identified and c_old.ci_low > 0  # confident and wrong: c has no effect on y
+    # the Wald tests of the whole past find a(t-1) -> c(t) and b(t-1) -> c(t), never back
+    D = np.column_stack([X[1:], X[:-1]])
+    tested = granger_order(weighted_covariance(D), d, 1, len(D))
+    assert tested[0, 0, 2] and tested[0, 1, 2] and not tested[0, 2, 0] and not tested[0, 2, 1]
+    o = orient_graph(A, list("abcy"), allowed=allowed, lagged=tested)
+    assert o.directed[0, 2] and o.directed[1, 2] and not surely_reaches(o, 2, 3)
+    new = identified_scores(data, A, "y", lagged=fitted, time_order=fitted, allowed=allowed, resamples=resamples)
+    c_new = next(s for s in new.scores if s.node == "c")
+    assert not (c_new.identified and (c_new.ci_low > 0 or c_new.ci_high < 0))
+    assert c_new.ate_bounds[0] <= 0 <= c_new.ate_bounds[1]
+    a_new = next(s for s in new.scores if s.node == "a")
+    assert a_new.ci_low <= 0.8 <= a_new.ci_high and a_new.ci_low > 0  # the cause keeps its effect
+
+
+def test_granger_order_needs_ten_rows_per_past_column():
+    C = np.eye(6)
+    assert granger_order(C, 3, 1, 29) is None
+    assert granger_order(C, 3, 0, 1000) is None
+    assert granger_order(C, 3, 1, 30).shape == (1, 3, 3)
