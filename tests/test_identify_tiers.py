@@ -14,6 +14,7 @@ from faultgraph.effects.identify import (
     Resample,
     granger_order,
     identified_scores,
+    optimal_adjustment,
     order_adjustment,
     orient_graph,
     surely_reaches,
@@ -172,3 +173,32 @@ def test_granger_order_needs_ten_rows_per_past_column():
     assert granger_order(C, 3, 1, 29) is None
     assert granger_order(C, 3, 0, 1000) is None
     assert granger_order(C, 3, 1, 30).shape == (1, 3, 3)
+
+
+def test_optimal_adjustment_by_hand_and_the_efficient_option():
+    # z -> a -> b -> y, a -> y, w -> b: O(a, y) = {w} (a parent of the mediator b), z is left out
+    names = ["z", "a", "w", "b", "y"]
+    G = np.zeros((5, 5), dtype=bool)
+    for i, j in [(0, 1), (1, 3), (3, 4), (1, 4), (2, 3)]:
+        G[i, j] = True
+    assert optimal_adjustment(G, 1, 4) == [2]
+    assert optimal_adjustment(G, 0, 4) == [2]
+    assert optimal_adjustment(G, 2, 4) == [1]  # a: a parent of y, a precision variable
+    assert optimal_adjustment(G, 4, 1) is None
+    rng = np.random.default_rng(8)
+    n = 3000
+    z, w = rng.normal(size=n), rng.normal(size=n)
+    a = 2 * z + rng.normal(size=n)
+    b = a + w + rng.normal(size=n)
+    y = 0.5 * b + 0.3 * a + rng.normal(size=n)
+    data = pd.DataFrame(np.column_stack([z, a, w, b, y]), columns=names)
+    allowed = _full_order_mask([0, 1, 2, 3], 5, 4)
+    tiers = [["z"], ["a"], ["w"], ["b"]]
+    A = G.astype(float)
+    eff = identified_scores(data, A, "y", allowed=allowed, tiers=tiers, efficient=True)
+    plain = identified_scores(data, A, "y", allowed=allowed, tiers=tiers)
+    a_eff = next(s for s in eff.scores if s.node == "a")
+    a_plain = next(s for s in plain.scores if s.node == "a")
+    assert a_eff.ate == pytest.approx(_ols(y, a, w), abs=1e-9)  # the optimal set {w}
+    assert a_plain.ate == pytest.approx(_ols(y, a, z), abs=1e-9)  # its earlier tier {z}
+    assert a_eff.identified and a_plain.identified

@@ -68,6 +68,7 @@ __all__ = [
     "admissible_parent_sets",
     "graph_effects",
     "granger_order",
+    "optimal_adjustment",
     "order_adjustment",
     "ida_effects",
     "meek_rules",
@@ -627,6 +628,45 @@ def granger_order(C: np.ndarray, d: int, p: int, n_samples: int, z: float = Z_01
     return (np.abs(beta) > z * se).reshape(p, d, d)
 
 
+def optimal_adjustment(directed: np.ndarray, x: int, y: int) -> list[int] | None:
+    """The optimal adjustment set ``O(x, y)`` of a DAG (Henckel, Perković and Maathuis 2022):
+    the parents of the causal nodes (the nodes on directed paths ``x → … → y`` after ``x``,
+    ``y`` included) that are neither ``x`` nor descendants of a causal node. Valid, and of
+    the smallest asymptotic variance among valid sets, when the DAG is right.
+
+    Parameters
+    ----------
+    directed : numpy.ndarray
+        ``(d, d)`` boolean DAG, ``[i, j]`` the edge ``i → j``.
+    x : int
+        Index of the treatment.
+    y : int
+        Index of the outcome.
+
+    Returns
+    -------
+    list of int or None
+        The set; None when the DAG has no directed path ``x → … → y``.
+    """
+    G = np.asarray(directed, dtype=bool)
+
+    def closure(start: set[int], step: np.ndarray) -> set[int]:
+        seen, stack = set(start), list(start)
+        while stack:
+            for j in np.flatnonzero(step[stack.pop()]):
+                if int(j) not in seen:
+                    seen.add(int(j))
+                    stack.append(int(j))
+        return seen
+
+    below = closure({x}, G) - {x}
+    if y not in below:
+        return None
+    causal = below & closure({y}, G.T)
+    forbidden = closure(causal, G) | {x}
+    return sorted({int(k) for c in causal for k in np.flatnonzero(G[:, c])} - forbidden)
+
+
 def _tiered_order(nodes: Sequence[str], tiers: Sequence[Sequence[str]] | None) -> dict[int, list[int]]:
     """For each node in a tier, the nodes of strictly earlier tiers (never its descendants)."""
     if not tiers:
@@ -693,6 +733,7 @@ def identified_scores(
     time_marks: str = "test",
     adjust_order: bool = True,
     zero_unless: str = "oriented",
+    efficient: bool = False,
 ) -> Any:
     """Effects of every node on ``target`` that say how sure they are.
 
@@ -769,6 +810,13 @@ def identified_scores(
         Passed to :func:`graph_effects`: 0 joins a graph's values unless a path of
         oriented edges reaches ``target``, or (``"possible"``, before) only where no
         orientation has a path.
+    efficient : bool, default False
+        For a node identified from the order (``adjust_order``, without lags), adjust in
+        each graph that orients every link and has a path to ``target`` for its
+        :func:`optimal_adjustment` set instead of the earlier tiers: smaller variance
+        when the graph is right, a bias where it misses an edge. On planted systems with
+        the causal order as tiers: top-3 hits 45 of 54 instead of 44 (the true graph's
+        optimal set: 48), coverage 0.988 instead of 0.990; hence off by default.
 
     Returns
     -------
@@ -870,6 +918,15 @@ def identified_scores(
     def adjust_extra(x: int, lag: np.ndarray | None, anc: dict[int, list[int]]) -> list[int]:
         return past_of(x, lag) + sorted(set(earlier.get(x, [])) | set(anc.get(x, [])))
 
+    def order_set(x: int, orient: Orientation, lag: np.ndarray | None) -> list[int]:
+        """The earlier tiers (and past) of x; with ``efficient``, the graph's optimal set
+        where the graph is a DAG with a path x → y."""
+        if efficient and not p and not orient.undirected.any():
+            O = optimal_adjustment(orient.directed, x, y)
+            if O is not None:
+                return O
+        return past_of(x, lag) + earlier[x]
+
     main = orient_graph(A, nodes, allowed=allowed, lagged=by_time(C, time_order, lagged), covariance=C,
                         n_samples=len(D))
     anc_main = time_ancestors(C)
@@ -889,7 +946,7 @@ def identified_scores(
         if x == y:
             continue
         if x in by_order:  # the earlier tiers are a valid adjustment set: the graph does not enter
-            reg = values = np.array([adjustment_effect(C, x, y, past_of(x, lagged) + earlier[x])])
+            reg = values = np.array([adjustment_effect(C, x, y, order_set(x, main, lagged))])
             sets = [()]
         else:
             reg, sets = ida_effects(C, main, x, y, adjust_extra(x, lagged, anc_main), require_path=not local)
@@ -906,7 +963,7 @@ def identified_scores(
             pooled, weights, mins, maxs, ident_b, paths = [], [], [], [], [], []
             for orient, Cb, Ab, Lb, anc_b in boots:
                 if x in by_order:
-                    v = np.array([adjustment_effect(Cb, x, y, past_of(x, Lb) + earlier[x])])
+                    v = np.array([adjustment_effect(Cb, x, y, order_set(x, orient, Lb))])
                     extra = []
                 elif local:
                     extra = adjust_extra(x, Lb, anc_b)
