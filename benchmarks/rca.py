@@ -25,6 +25,9 @@ Run it with ``make bench`` or::
   nodes for each of the 26 issues; AC@1 and AC@3 (the PetShop harness's top-1 and top-3).
   Ranked correlation and traversal also as the harness decides which nodes are anomalous:
   at one row (the first from the third on where the target is anomalous), ``(trigger row)``.
+  faultgraph also given what the baselines get (``PETSHOP_GIVEN``): the issue's target as
+  the symptom, and the call graph as a prior (a second model whose graph has, across
+  nodes, only callee -> caller edges).
 
 * **Nezha** Online Boutique (``../shared/data/nezha``): one model per day, fitted on the
   fault-free hours after the day's last fault; each of the 56 faults ranked over its first
@@ -53,6 +56,11 @@ training period; SMD and ASD rank them against both (``…, training reference``
 symptom is the most anomalous metric; traversal walks the model's learned graph (PetShop:
 its call graph, reversed). PetShop's baselines run as the PetShop repository's harness
 runs them: one column per node, the issue's target metric and statistic.
+
+``--only petshop,nezha`` runs some sections alone (``SECTIONS``; the headline and
+leave-one-dataset-out then cover those only): for iterating, not for the committed table.
+Rows ``"<method>, <scales> scales"``: the ranking on the scales that are not the default
+(``explain(scales=...)``, ``faultgraph.rca.ranking.ranking_scales``).
 
 SMD is reported as *tune* (the machines defaults were chosen on) and *report* (not looked
 at when choosing), apart. At the top: faultgraph's default minus the best baseline per
@@ -91,17 +99,28 @@ BASELINE_ROWS = ("baro", "nsigma", *TRAINING_REFERENCE, *BASELINES, *BASELINES_T
 RECENT_STEPS, RECENT_MIN = 360, 60
 
 
+def other_scales() -> dict[str, str]:
+    """The rows of the ranking's scales that are not the default (``explain(scales=...)``):
+    the default method and ``causal`` on them, ``"<method>, <scales> scales"`` -> scales."""
+    from faultgraph.rca.ranking import DEFAULT_METHOD, DEFAULT_SCALES, SCALES
+
+    return {f"{m}, {s} scales": s for s in SCALES if s != DEFAULT_SCALES for m in (DEFAULT_METHOD, "causal")}
+
+
 def variants() -> list[str]:
     from faultgraph.rca import METHODS
 
-    return [*METHODS, *TRAINING_REFERENCE]
+    return [*METHODS, *other_scales(), *TRAINING_REFERENCE]
 
 
 def options(variant: str) -> dict:
-    """The ``method`` and ``reference_window`` of one row of the tables (a method, or a
-    baseline on the training reference)."""
+    """The ``method``, ``reference_window`` and ``scales`` of one row of the tables (a
+    method, a method on the other scales, or a baseline on the training reference)."""
     if variant in TRAINING_REFERENCE:
         return {"method": TRAINING_REFERENCE[variant], "reference_window": 0}
+    scales = other_scales()
+    if variant in scales:
+        return {"method": variant.split(",")[0], "reference_window": None, "scales": scales[variant]}
     return {"method": variant, "reference_window": None}
 
 
@@ -197,6 +216,32 @@ def petshop_baselines(ps, issue) -> dict[str, list[str]]:
     return out
 
 
+#: PetShop rows of faultgraph given what the baselines get: row -> (method, whether the
+#: model's graph is learned under the call-graph prior); every one with the issue's target
+#: as the symptom (``explain(target=...)``; it moves only ``causal``'s and
+#: ``causal+nsigma``'s effect weights and the paths, not the default's score).
+PETSHOP_GIVEN = {
+    "causal+innovation+nsigma, issue's target as symptom": ("causal+innovation+nsigma", False),
+    "causal, issue's target as symptom": ("causal", False),
+    "causal+innovation+nsigma, call graph given, target as symptom": ("causal+innovation+nsigma", True),
+    "causal, call graph given, target as symptom": ("causal", True),
+    "innovation, call graph given": ("innovation", True),
+}
+
+
+def petshop_call_graph_prior(ps, metrics: list[str]):
+    """PetShop's call graph as a prior over ``metrics`` (``node|metric|statistic``): across
+    nodes only the edges from a callee's metrics to its callers' (the reversed call graph
+    the traversal baseline walks), same-step or lagged; within a node any; no other."""
+    from faultgraph.discovery import PriorKnowledge
+
+    g = ps.graph
+    calls = {(str(callee), str(caller)) for caller in g.index for callee in g.columns if g.loc[caller, callee] > 0}
+    node = {m: ps.services[m] for m in metrics}
+    return PriorKnowledge(forbidden=[(a, b) for a in metrics for b in metrics
+                                     if node[a] != node[b] and (node[a], node[b]) not in calls])
+
+
 def petshop_rows() -> pd.DataFrame:
     """PetShop low traffic, node level: fit on the normal period once, rank nodes per issue.
 
@@ -214,15 +259,26 @@ def petshop_rows() -> pd.DataFrame:
     keep = [c for c in ps.normal.columns if cover[c] >= 0.95 and ps.normal[c].nunique() > 1]
     normal = ps.normal[keep].ffill().bfill()
     model = CausalDetector(smooth=1, max_gap=len(normal)).fit(normal)
+    # what the baselines get: the call graph (a prior: across nodes only callee -> caller
+    # edges, same-step or lagged; within a node any) and the issue's target as the symptom
+    given = CausalDetector(smooth=1, max_gap=len(normal), prior=petshop_call_graph_prior(ps, keep)).fit(normal)
     cols = model.encoder_.columns_
-    rows_of = [*variants(), *BASELINES, *PETSHOP_TRIGGER]
+    rows_of = [*variants(), *PETSHOP_GIVEN, *BASELINES, *PETSHOP_TRIGGER]
     ranks: dict[str, list[list[str]]] = {m: [] for m in rows_of}
     truth = []
     for issue in ps.issues:
         data = issue.metrics.reindex(columns=cols).ffill().bfill().fillna(normal[cols].median())
         truth.append(issue.root_cause)
+        window = (data.index[0], data.index[-1])
         for m in variants():
-            ex = rank(model, data, (data.index[0], data.index[-1]), m, services=ps.services, random_state=0)
+            ex = rank(model, data, window, m, services=ps.services, random_state=0)
+            ranks[m].append(ex.top(len(ex.services), "service"))
+        metric, stat = petshop_target(issue)
+        target = f"{issue.target_node}|{metric}|{stat}"
+        target = target if target in cols else None  # (every issue's target is a metric of the model)
+        for m, (method, graph) in PETSHOP_GIVEN.items():
+            ex = rank(given if graph else model, data, window, method, target=target, services=ps.services,
+                      random_state=0)
             ranks[m].append(ex.top(len(ex.services), "service"))
         for m, got in petshop_baselines(ps, issue).items():
             ranks[m].append(got)
@@ -562,10 +618,32 @@ def nezha_days(system: str) -> list[str]:
         return []
 
 
+#: The sections ``--only`` may name (default: all of them).
+SECTIONS = ("simulated", "smd", "asd", "petshop", "nezha", "trainticket")
+
+
+def only_args() -> tuple[tuple[str, ...], str]:
+    """``--only a,b`` (sections of :data:`SECTIONS` to run; default all), taken off
+    ``sys.argv``, and its part of the command line."""
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    known, rest = parser.parse_known_args()
+    sys.argv[1:] = rest
+    only = tuple(x.strip().lower() for x in known.only.split(",") if x.strip())
+    unknown = [x for x in only if x not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"--only: unknown sections {unknown}; choose among {', '.join(SECTIONS)}")
+    return only, ("" if set(only) == set(SECTIONS) else f" --only {','.join(only)}")
+
+
 def main() -> None:
     from faultgraph.rca import DEFAULT_METHOD
 
+    only, more = only_args()
     args, cmd = report_args(__doc__, "rca.py", 100)
+    cmd = cmd.replace("rca.py", "rca.py" + more, 1)
     parts = ["# Root-cause ranking", "", f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one "
              "thread). `causal+innovation+nsigma`: faultgraph's default (noise z + innovation z + N-sigma z, below); "
              "`causal+nsigma`: the default before innovations (noise z weighted by the effect on the symptom, plus "
@@ -586,11 +664,15 @@ def main() -> None:
              "except on PetShop (its call graph, reversed); their symptom is the most anomalous metric (PetShop: "
              "the issue's target). Seconds are wall time on a shared, loaded machine (2 cores, several engineers' "
              "jobs): noisy, compare within a run only.", ""]
-    print("simulated incidents ...", file=sys.stderr, flush=True)
-    table, onset_rows = simulated(args.incidents)
-    parts += [f"## {args.incidents} simulated incidents (10 services, 50 metrics, all fault types)", "",
-              markdown_table(table), ""]
+    onset_rows: list[dict] = []
+    if "simulated" in only:
+        print("simulated incidents ...", file=sys.stderr, flush=True)
+        table, onset_rows = simulated(args.incidents)
+        parts += [f"## {args.incidents} simulated incidents (10 services, 50 metrics, all fault types)", "",
+                  markdown_table(table), ""]
     for dataset, root in DATASETS.items():
+        if dataset.lower() not in only:
+            continue
         if not root.exists():
             parts += [f"{dataset} skipped: {root} is absent.", ""]
             continue
@@ -622,13 +704,17 @@ def main() -> None:
                        "`causal` and `causal+nsigma` weight each step by the effect on a symptom chosen over the whole "
                        "segment:"), "",
                       markdown_table(step_means), ""]
-    if PETSHOP.exists():
+    if "petshop" not in only:
+        pass
+    elif PETSHOP.exists():
         print("PetShop ...", file=sys.stderr, flush=True)
         parts += ["## PetShop low traffic, root-cause node (26 issues, fit on the normal period; smoothing off "
                   "for windows of 5 steps)", "", markdown_table(petshop_rows()), ""]
     else:
         parts += [f"PetShop skipped: {PETSHOP} is absent.", ""]
-    if NEZHA.exists():
+    if "nezha" not in only:
+        pass
+    elif NEZHA.exists():
         print("Nezha ...", file=sys.stderr, flush=True)
         services, metrics, nezha_onsets = nezha_rows()
         onset_rows.append(nezha_onsets)
@@ -638,7 +724,7 @@ def main() -> None:
                   "the callers' latency into the service)", "", markdown_table(metrics), ""]
     else:
         parts += [f"Nezha skipped: {NEZHA} is absent.", ""]
-    if (NEZHA / "rca_data").is_dir() and nezha_days("train_ticket"):
+    if "trainticket" in only and (NEZHA / "rca_data").is_dir() and nezha_days("train_ticket"):
         print("Nezha Train Ticket ...", file=sys.stderr, flush=True)
         table, facts = train_ticket_rows()
         parts += [f"## Nezha Train Ticket, root-cause service ({table['faults'].iloc[0]} faults of {facts['day']}: "
@@ -657,13 +743,14 @@ def main() -> None:
                    "Code faults (`return`, `exception`) have no metric in the truth (a log region); `AC@… CPU "
                    "metric` is for the 4 CPU faults' `CpuUsageRate(%)`."), "",
                   markdown_table(table), ""]
-    parts += ["## Onsets: what broke first (faultgraph's default explanation)", "",
-              "Each cause's `onset` is when it broke (|z| or |innovation z| above 4, traced back while above 3). "
-              "Whether the injected metric (or service: its first metric) broke first among the top five causes "
-              "(ties count; strictly: alone), its median delay after the injection, and the share of the top "
-              "five's onsets that precede the injection. The simulated windows get the 400 normal steps before "
-              "them as history; censored onsets (`by T`) are not dated.", "",
-              markdown_table(pd.DataFrame(onset_rows)), ""]
+    if onset_rows:
+        parts += ["## Onsets: what broke first (faultgraph's default explanation)", "",
+                  "Each cause's `onset` is when it broke (|z| or |innovation z| above 4, traced back while above 3). "
+                  "Whether the injected metric (or service: its first metric) broke first among the top five causes "
+                  "(ties count; strictly: alone), its median delay after the injection, and the share of the top "
+                  "five's onsets that precede the injection. The simulated windows get the 400 normal steps before "
+                  "them as history; censored onsets (`by T`) are not dated.", "",
+                  markdown_table(pd.DataFrame(onset_rows)), ""]
     summary = ["## Headline: faultgraph's default against the best baseline, per dataset", "",
                f"`{DEFAULT_METHOD}` minus the baseline with the best mean on each dataset's headline (the best of "
                "BARO, N-sigma, z-shift, ranked correlation and traversal, on either reference where both are run), "

@@ -93,7 +93,8 @@ from faultgraph.rca.context import ContextEnsemble, equation_residuals
 __all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK", "ONSET_TRACE_Z", "ONSET_Z",
            "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores",
            "summary_graph", "window_reference", "MECHANISM_THRESHOLD", "descendant_adjustment",
-           "mechanism_statistic"]
+           "mechanism_statistic", "DEFAULT_SCALES", "RANK_DETERMINISTIC", "RANK_OWN_MOVE", "RANK_RESOLUTION_ROWS", "RANK_SCALE_FLOOR", "SCALES", "grid_step",
+           "ranking_scales"]
 
 Method = Literal["causal+innovation+nsigma", "causal+nsigma", "causal", "innovation", "noise", "baro", "nsigma",
                  "random", "mechanism", "context", "context+innovation+nsigma"]
@@ -196,7 +197,10 @@ class Explanation:
     """The ranked causes of the anomaly in ``window``; ``services`` ranks services by
     their best metric; ``reference`` is the first and last step of the recent normal the
     window was compared with (``None``: the training period alone), ``reference_window``
-    the ``reference_window`` that chose it (for :func:`step_scores` on the same data)."""
+    the ``reference_window`` that chose it (for :func:`step_scores` on the same data);
+    ``flagged``: ``(metric, reason)`` for each metric whose learned equation the ranking set
+    aside (near-deterministic in training, :func:`ranking_scales`): it is ranked on its
+    own deviation."""
 
     causes: tuple[Cause, ...]
     target: str
@@ -206,13 +210,14 @@ class Explanation:
     elapsed_s: float = field(default=0.0, compare=False)
     reference: tuple[Any, Any] | None = None
     reference_window: int = field(default=0, compare=False, repr=False)
+    flagged: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "window": [_bound(v) for v in self.window], "method": self.method,
                 "reference": [_bound(v) for v in self.reference] if self.reference is not None else None,
                 "causes": [c.to_dict() for c in self.causes],
                 "services": [{"service": s, "score": _finite_or_none(v)} for s, v in self.services],
-                "elapsed_s": self.elapsed_s}
+                "flagged": dict(self.flagged), "elapsed_s": self.elapsed_s}
 
     @property
     def first_modelled(self) -> Cause | None:
@@ -547,6 +552,148 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
                   float(values[j]), float(largest[j]), *onsets[j]) for j in moved]
 
 
+#: ``scales`` of :func:`explain` and :func:`step_scores`: ``"calibrated"`` (default), the
+#: scales of :func:`ranking_scales`; ``"model"``, the model's own (its ``scale_floor``, 0 by
+#: default: a residual's standard deviation as it was in training, however small).
+SCALES: tuple[str, ...] = ("calibrated", "model")
+#: The ``scales`` :func:`explain` and :func:`step_scores` use unless told.
+DEFAULT_SCALES = "model"
+#: ``scales="calibrated"``: no residual or innovation scale in the ranking falls below this
+#: share of the metric's own robust variation (``min(1, sd)`` in the encoded units, where 1
+#: is the metric's robust scale); an equation whose training residual's standard deviation
+#: is below it is flagged (a duplicate, P99 from P90 and P95 of one histogram, a sum of its
+#: parts). Chosen on the tune data: ``benchmarks/results/rca_scales.md``.
+RANK_SCALE_FLOOR = 0.01
+#: ``scales="calibrated"``: an equation whose training residual's standard deviation is
+#: below this share of the metric's own is *near-deterministic*: set aside, the metric
+#: ranked on its own deviation (N-sigma z). 0: none (the default; measured in
+#: ``benchmarks/results/rca_scales.md``).
+RANK_DETERMINISTIC = 0.0
+
+
+#: ``scales="calibrated"``: with at least this many rows before the window, a metric whose
+#: values there lie on a regular grid and repeat (a count, a gauge rounded to a step:
+#: :func:`grid_step`) is never measured more finely than its step: each of its scales is at
+#: least ``step / √6`` (as :func:`~faultgraph.detect.unsupervised.rounding_scale`), so one
+#: tick of a count that is nearly constant is not a 6-sd event. 0: off.
+RANK_RESOLUTION_ROWS = 60
+
+
+#: ``scales="calibrated"``: a metric's residual is never counted beyond its own move: each
+#: step's |residual z| is at most the metric's own deviation from its training mean on the
+#: residual's scale. A residual far larger than that comes from the parents' side of the
+#: equation (collinear parents whose coefficients cancel in training and not in the window),
+#: one broken relation that says nothing about the metric itself. False: off.
+RANK_OWN_MOVE = True
+
+
+def grid_step(X: np.ndarray, min_rows: int = 60) -> np.ndarray:
+    """Per column of ``X`` (rows in time order), the step of the regular grid its values lie
+    on when they repeat (at most half as many distinct values as finite rows, at least two,
+    every gap between neighbouring values a whole multiple of the smallest to one part in a
+    million): a count, a gauge rounded to a step. 0 for other columns (continuous values,
+    one value only) and for all of them with fewer than ``min_rows`` rows. Unit-free: the
+    same data in other units give the same steps in those units.
+
+    Parameters
+    ----------
+    X : (n, d) ndarray of float
+        The values, one metric per column (NaN ignored).
+    min_rows : int, default 60
+        The fewest rows the steps are read from.
+
+    Returns
+    -------
+    (d,) ndarray of float
+        The grid step per column, or 0.
+    """
+    X = np.asarray(X, dtype=float)
+    step = np.zeros(X.shape[1] if X.ndim == 2 else 0)
+    if X.ndim != 2 or len(X) < max(int(min_rows), 1):
+        return step
+    for j in range(X.shape[1]):
+        x = X[:, j][np.isfinite(X[:, j])]
+        values = np.unique(x)
+        if len(values) < 2 or len(values) > len(x) / 2:
+            continue
+        gaps = np.diff(values)
+        q = float(gaps.min())
+        ratio = gaps / q
+        if q > 0 and np.all(np.abs(ratio - np.round(ratio)) <= 1e-6 * np.maximum(1.0, ratio)):
+            step[j] = q
+    return step
+
+
+def ranking_scales(model: CausalDetector, scales: str = "calibrated", share: float = RANK_SCALE_FLOOR,
+                   deterministic: float = RANK_DETERMINISTIC
+                   ) -> tuple[np.ndarray, np.ndarray | None, dict[str, str], np.ndarray]:
+    """The scales the ranking divides each metric's residual and innovation by, the metrics
+    whose equation it flags, and those it sets aside as near-deterministic.
+
+    ``"calibrated"``: a residual's scale (and an innovation's) is the larger of its
+    training standard deviation and ``share`` of the metric's own robust variation
+    ``min(1, sd)`` (in the encoded units, 1 is the metric's robust scale, which the encoder
+    keeps no finer than a share of its standard deviation). So no scale collapses: a count
+    that two equations reproduce exactly in training (standard deviation 1e-12) is measured
+    on a scale of at least ``share`` of its own, not in units of 1e-12. Equations whose
+    training residual's standard deviation is below ``share`` (or ``deterministic``) of the
+    metric's are flagged (``{metric: reason}``); those below ``deterministic`` are set aside:
+    the ranking scores their metrics by their own deviation (N-sigma z) instead of the
+    residual. ``"model"``: the model's residual standard deviations floored at its
+    ``scale_floor`` (0 by default: none), the innovations' unchanged (``None``), nothing
+    flagged.
+
+    Parameters
+    ----------
+    model : CausalDetector
+        A fitted detector.
+    scales : {"calibrated", "model"}, default "calibrated"
+        Which scales (see above).
+    share : float, default ``RANK_SCALE_FLOOR``
+        The floor as a share of each metric's own robust variation, >= 0.
+    deterministic : float, default ``RANK_DETERMINISTIC``
+        Below this share of the metric's own variation, an equation is set aside, >= 0.
+
+    Returns
+    -------
+    tuple of ((d,) ndarray, (d,) ndarray or None, dict, (d,) ndarray of bool)
+        The residual scales, the innovation scales (``None``: the model's, unchanged, and
+        for a model without innovations), the flagged metrics with the reason in words,
+        and which metrics' equations are set aside.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``scales`` is not one of :data:`SCALES`, or ``share`` or ``deterministic`` is
+        not a number >= 0.
+    """
+    check_choice("scales", scales, SCALES)
+    for name, value in (("share", share), ("deterministic", deterministic)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
+                not np.isfinite(value) or value < 0:
+            raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}")
+    d = len(model.resid_std_)
+    if scales == "model":
+        floor = float(getattr(model, "scale_floor", 0.0) or 0.0)
+        resid = (np.maximum(model.resid_std_, floor * np.minimum(1.0, model.train_std_)) if floor > 0
+                 else model.resid_std_)
+        return resid, None, {}, np.zeros(d, dtype=bool)
+    own = np.minimum(1.0, model.train_std_)
+    floor = float(share) * own
+    resid = np.maximum(model.resid_std_, floor)
+    innov = (np.maximum(model.innov_resid_std_, floor) if getattr(model, "has_innovations", False) else None)
+    names = [str(c) for c in model.encoder_.columns_]
+    ratio = model.resid_std_ / own
+    aside = ratio < float(deterministic)
+    flagged = {}
+    for j in np.flatnonzero((ratio < share) | aside):
+        flagged[names[j]] = (f"near-deterministic: its equation's training residual sd is {ratio[j]:.2g} of the "
+                             f"metric's own; " + (f"set aside (below {deterministic:g}), ranked on the metric's own "
+                                                  "deviation (N-sigma z)" if aside[j] else
+                                                  f"its scale floored at {share:g} of the metric's own"))
+    return resid, innov, flagged, aside
+
+
 @dataclass(frozen=True)
 class _Terms:
     """The per-step parts of every score over a window (rows of the window, columns of
@@ -561,16 +708,18 @@ class _Terms:
     broken: np.ndarray
     reference_window: int
     context: list[np.ndarray] = field(default_factory=list)
+    flagged: dict[str, str] = field(default_factory=dict)
 
 
 def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, Any], target: str | None,
                   method: str, min_steps: int, reference_window: int | None,
-                  ensemble: ContextEnsemble | None = None) -> _Terms:
+                  ensemble: ContextEnsemble | None = None, scales: str | None = None) -> _Terms:
     """Check the window and data ``explain`` and ``step_scores`` share and compute the parts of
     their scores: ``noise`` (residual z of each learned equation), ``innovation`` (when
     the method or the model has them), ``marginal`` (robust z) and ``nsigma`` (mean/std z)."""
     if reference_window is not None:
         check_window("reference_window", reference_window, MIN_REFERENCE, "the training period alone")
+    scales = DEFAULT_SCALES if scales is None else check_choice("scales", scales, SCALES)
     if not isinstance(data, pd.DataFrame):
         raise InvalidInputError(f"data must be a DataFrame, got {type(data).__name__}")
     if not data.index.is_monotonic_increasing:
@@ -595,17 +744,28 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
     if target is not None and target not in names:
         raise InvalidInputError(f"target {target!r} is not a metric of the model; metrics: "
                                 + ", ".join(map(repr, names[:10])))
-    # residuals in standard deviations of the training residuals: across metrics, a
-    # median/IQR scale inflates those that are flat most of the time and spiky otherwise
-    # with the model's scale_floor, never finer than that share of the metric's own scale (an
-    # equation that held exactly in training, a duplicate's, would otherwise score 1e13 when it bends)
-    floor = float(getattr(model, "scale_floor", 0.0) or 0.0)
-    resid_scale = (np.maximum(model.resid_std_, floor * np.minimum(1.0, model.train_std_)) if floor > 0
-                   else model.resid_std_)
-    parts = {"noise": (D - model.resid_mean_) / resid_scale, "marginal": X,
-             "nsigma": (X - model.train_mean_) / model.train_std_}
+    # residuals in standard deviations of the training residuals (across metrics, a
+    # median/IQR scale inflates those that are flat most of the time and spiky otherwise),
+    # never finer than the floors of ranking_scales: an equation that held exactly in
+    # training (a duplicate's) would otherwise score 1e12 when it bends
+    resid_scale, innov_scale, flagged, aside = ranking_scales(model, scales, RANK_SCALE_FLOOR, RANK_DETERMINISTIC)
+    train_std = model.train_std_
+    if scales == "calibrated" and RANK_RESOLUTION_ROWS > 0:  # no scale finer than the metric's grid step
+        resolution = grid_step(X[: int(np.flatnonzero(mask)[0])], RANK_RESOLUTION_ROWS) / np.sqrt(6.0)
+        train_std, resid_scale = np.maximum(train_std, resolution), np.maximum(resid_scale, resolution)
+        innov_scale = np.maximum(innov_scale, resolution) if innov_scale is not None else None
+    nsigma = (X - model.train_mean_) / train_std
+    noise = (D - model.resid_mean_) / resid_scale
+    if scales == "calibrated" and RANK_OWN_MOVE:  # never beyond the metric's own move, on the residual's scale
+        own_move = np.abs(X - model.train_mean_) / resid_scale
+        noise = np.sign(noise) * np.minimum(np.abs(noise), own_move)
+    if aside.any():  # near-deterministic equations: the metric's own deviation stands in for the residual's
+        noise[:, aside] = nsigma[:, aside]
+    parts = {"noise": noise, "marginal": X, "nsigma": nsigma}
     if model.has_innovations or "innovation" in method:
         parts["innovation"] = model.innovations_from_encoded(X)
+        if innov_scale is not None:
+            parts["innovation"] = parts["innovation"] * (model.innov_resid_std_ / innov_scale)
     # every row read less its drift (recent_normal), not only the window's: a metric's
     # excursion may begin before the window. broken: the larger of |z| and |innovation z|
     shifted = {k: v - _drift(v, reference) for k, v in parts.items()}
@@ -625,7 +785,7 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
             context.append(c[mask] - (c[reference].mean(axis=0) if reference is not None else 0.0))
     parts = {k: soft_cap(v[mask], cap) for k, v in shifted.items()}
     t = _moved_symptom(X, mask, parts["marginal"]) if target is None else names.index(target)
-    return _Terms(data, mask, reference, names, parts, t, broken, reference_window, context)
+    return _Terms(data, mask, reference, names, parts, t, broken, reference_window, context, flagged)
 
 
 def _moved_symptom(X: np.ndarray, mask: np.ndarray, marginal: np.ndarray) -> int:
@@ -819,6 +979,7 @@ def step_scores(
     reference_window: int | None = None,
     random_state: int | np.random.Generator | None = None,
     ensemble: ContextEnsemble | None = None,
+    scales: Literal["calibrated", "model"] | None = None,
 ) -> pd.DataFrame:
     """Each metric's score at each step of ``window``: which metric looks most like a
     cause *at that step*, where :func:`explain` ranks once for the whole window.
@@ -863,6 +1024,8 @@ def step_scores(
         For the ``"context"`` methods: each step's ``|F|`` part averaged over these
         graphs' equations (:func:`faultgraph.rca.context.context_ensemble`), as for
         :func:`explain`.
+    scales : {"calibrated", "model"}, optional
+        The residual and innovation scales, as for :func:`explain`.
 
     Returns
     -------
@@ -873,8 +1036,8 @@ def step_scores(
     Raises
     ------
     InvalidInputError
-        As :func:`explain` (its checks of ``model``, ``method``, ``data``, ``window``,
-        ``target`` and ``reference_window``).
+        As :func:`explain` (its checks of ``model``, ``method``, ``scales``, ``data``,
+        ``window``, ``target`` and ``reference_window``).
     NotFittedError
         When ``model`` is not fitted.
 
@@ -886,7 +1049,7 @@ def step_scores(
     """
     method = _checked_method(model, method)
     _check_ensemble(model, method, ensemble)
-    terms = _window_terms(model, data, window, target, method, 1, reference_window, ensemble)
+    terms = _window_terms(model, data, window, target, method, 1, reference_window, ensemble, scales)
     p = {k: np.abs(v) for k, v in terms.parts.items()}
     if terms.context:
         p["context"] = np.mean([np.abs(c) for c in terms.context], axis=0)
@@ -917,6 +1080,7 @@ def explain(
     reference_window: int | None = None,
     random_state: int | np.random.Generator | None = None,
     ensemble: ContextEnsemble | None = None,
+    scales: Literal["calibrated", "model"] | None = None,
 ) -> Explanation:
     """Rank the metrics (and services) that most likely caused the anomaly in ``window``.
 
@@ -960,6 +1124,11 @@ def explain(
         For ``"context"`` and ``"context+innovation+nsigma"``: the graphs whose equations
         give the context part, each metric's ``|F|`` averaged over them
         (:func:`faultgraph.rca.context.context_ensemble`); default the model's one graph.
+    scales : {"calibrated", "model"}, optional
+        Default :data:`DEFAULT_SCALES`. ``"calibrated"``: no residual or innovation scale below :data:`RANK_SCALE_FLOOR` of
+        the metric's own robust variation, and near-deterministic equations set aside, their
+        metrics ranked on their own deviation (listed in :attr:`Explanation.flagged`);
+        ``"model"``: the model's scales as fitted (:func:`ranking_scales`).
 
     Returns
     -------
@@ -972,7 +1141,7 @@ def explain(
     ------
     InvalidInputError
         When ``model`` is not a :class:`~faultgraph.detect.CausalDetector`, ``method`` is
-        not one of :data:`METHODS`, ``services`` is neither a mapping nor callable,
+        not one of :data:`METHODS` (or ``scales`` of :data:`SCALES`), ``services`` is neither a mapping nor callable,
         ``n_paths`` is not an integer >= 0, ``reference_window`` is neither 0 nor a whole
         number >= :data:`MIN_REFERENCE`, ``data`` is not a DataFrame or its index is not
         increasing, ``window`` is not a ``(start, end)`` pair, start not after end, inside
@@ -996,7 +1165,7 @@ def explain(
         raise InvalidInputError(f"n_paths must be an integer >= 0, got {n_paths!r}")
     _check_ensemble(model, method, ensemble)
     start = time.perf_counter()
-    terms = _window_terms(model, data, window, target, method, min_steps, reference_window, ensemble)
+    terms = _window_terms(model, data, window, target, method, min_steps, reference_window, ensemble, scales)
     data, mask, reference, names, parts, t = (terms.data, terms.mask, terms.reference, terms.names, terms.parts,
                                               terms.target)
     noise_z = np.abs(parts["noise"]).mean(axis=0)
@@ -1039,4 +1208,4 @@ def explain(
     index = data.index[mask]
     return Explanation(tuple(causes), names[t], (index[0], index[-1]), method,
                        tuple(sorted(best.items(), key=lambda kv: -kv[1])), time.perf_counter() - start, span,
-                       terms.reference_window)
+                       terms.reference_window, tuple(terms.flagged.items()))
