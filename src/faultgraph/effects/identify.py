@@ -7,7 +7,9 @@ module says which directions are *oriented* and why, and what the effects are ov
 the orientations the class still allows:
 
 * **time**: a pair of metrics linked across steps in one direction only
-  (``x(t − l) → y(t)``, never ``y(t − l) → x(t)``): the same-step link goes ``x → y``;
+  (``x(t − l) → y(t)``, never ``y(t − l) → x(t)``): the same-step link goes ``x → y``
+  (in :func:`identified_scores`, links by Wald tests of the unpenalised autoregression,
+  :func:`granger_order`, unless ``time_marks="fit"``);
 * **prior**: the prior allows one direction only (tiers, sinks such as a fault label,
   sources, forbidden or required edges);
 * **v-structure**: ``a → c ← b`` with ``a`` and ``b`` not adjacent, which every member of
