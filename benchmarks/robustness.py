@@ -32,6 +32,14 @@ Variants, each fitted on the normal period and scored on the anomalous one (with
 * ``defaults + combine=…``: candidate default changes of the detector, measured through
   its parameters (``max-of-smoothed``; ``mean-square+max``; the tuned row's lags, combination
   and innovation score without its prior; a milder ``lags=4`` one), alignment as the defaults row;
+* ``defaults + scoring=auto``: the innovation score added where the metrics' differenced
+  changes lead each other by two steps or more (``encode.lags.median_lead``), ``lags=1``;
+* ``defaults + lags=auto…``: the lag window chosen from the training rows
+  (``CausalDetector(lags="auto")``, :func:`faultgraph.encode.lags.choose_lags`), alone, with the
+  innovation score, with ``scoring="auto"`` (the innovation score where the metrics' changes
+  lead each other by two steps or more), and with the innovation score and a per-metric
+  combination; the last table gives the mean window chosen per level and how often
+  ``scoring="auto"`` added the innovations;
 
 The rows below were tuned on the reference setting and are kept for reference; they use
 ``on_grid`` (``encode.align`` then a forward fill):
@@ -123,7 +131,15 @@ CANDIDATES = {"defaults + combine=max-of-smoothed": {"combine": "max-of-smoothed
               "defaults + lags=8, max-of-smoothed, innovation": {"lags": 8, "combine": "max-of-smoothed",
                                                                   "scoring": "residual+marginal+innovation"},
               "defaults + lags=4, mean-square+max, innovation": {"lags": 4, "combine": "mean-square+max",
-                                                                  "scoring": "residual+marginal+innovation"}}
+                                                                  "scoring": "residual+marginal+innovation"},
+              "defaults + scoring=auto": {"scoring": "auto"},
+              "defaults + lags=auto": {"lags": "auto"},
+              "defaults + lags=auto, innovation": {"lags": "auto", "scoring": "residual+marginal+innovation"},
+              "defaults + lags=auto, scoring=auto": {"lags": "auto", "scoring": "auto"},
+              "defaults + lags=auto, mean-square+max, innovation": {"lags": "auto", "combine": "mean-square+max",
+                                                                    "scoring": "residual+marginal+innovation"},
+              "defaults + lags=auto, max-of-smoothed, innovation": {"lags": "auto", "combine": "max-of-smoothed",
+                                                                    "scoring": "residual+marginal+innovation"}}
 FAULTGRAPH = (*DEFAULTS_ROWS, *CANDIDATES, "faultgraph", "faultgraph, lags=1", "faultgraph, no align, lags=1", "faultgraph, no innovations",
               "faultgraph, SMD combination")
 DETECTION_BASELINES = ("n-sigma", "n-sigma, same combination")
@@ -179,7 +195,7 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
     alarms_all = {m: [] for m in det_names}
     hit_m = {m: [] for m in rca_names}
     hit_s = {m: [] for m in rca_names}
-    delays, seconds = [], []
+    delays, seconds, auto_lags, auto_innovation = [], [], [], []
     for seed in progress(range(level.seed0, level.seed0 + n), level.name):
         inc = simulate_incident(services=level.services, normal_steps=NORMAL, anomalous_steps=ANOMALOUS,
                                 fault_at=FAULT_AT, magnitude=level.magnitude, link_delay=level.link_delay,
@@ -207,6 +223,10 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
             fitted[name] = model.fit(grid.iloc[:NORMAL])
             if name == "faultgraph":
                 seconds.append(time.perf_counter() - t0)
+            if name == "defaults + lags=auto":
+                auto_lags.append(fitted[name].lags_)
+            if name == "defaults + scoring=auto":
+                auto_innovation.append(fitted[name].scoring_ == "residual+marginal+innovation")
         test_rows = slice(NORMAL - PAST, NORMAL + ANOMALOUS)
         for name in det_names:
             grid = grids[models[name][1]]
@@ -238,7 +258,9 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
         else:
             row.update({"AC@1 metric": float("nan"), "AC@1 service": float("nan")})
         rows.append(row)
-    extra = {"level": level.name, "delay": float(np.nanmean(delays)), "fit s": float(np.mean(seconds))}
+    extra = {"level": level.name, "delay": float(np.nanmean(delays)), "fit s": float(np.mean(seconds)),
+             "auto lags": float(np.mean(auto_lags)), "auto lags range": f"{min(auto_lags)}–{max(auto_lags)}",
+             "auto innovation": float(np.mean(auto_innovation))}
     return rows, extra
 
 
@@ -257,6 +279,10 @@ def figure(table: pd.DataFrame, path: Path) -> None:
               "faultgraph": ("C0", "-", "o"), "faultgraph, lags=1": ("C0", "--", "s"),
               "faultgraph, no align, lags=1": ("C0", ":", "^"), "faultgraph, no innovations": ("C4", "-.", "s"),
               "faultgraph, SMD combination": ("C1", "-.", "o"),
+              "defaults + scoring=auto": ("C9", "-", "^"), "defaults + lags=auto": ("C6", "-", "o"), "defaults + lags=auto, innovation": ("C6", "--", "s"),
+              "defaults + lags=auto, scoring=auto": ("C6", ":", "^"),
+              "defaults + lags=auto, mean-square+max, innovation": ("C8", "-", "s"),
+              "defaults + lags=auto, max-of-smoothed, innovation": ("C8", "--", "o"),
               "n-sigma": ("C3", "-", "v"), "n-sigma, same combination": ("C3", "--", "D"), "baro": ("C2", "-", "P"), "nsigma": ("C3", "-", "v")}
     for ax, metric in zip(axes, metrics):
         for method, part in table.groupby("method", sort=False):
@@ -330,10 +356,12 @@ def main() -> None:
     for ideal, heavy in ((LEVELS[0].name, LEVELS[-1].name), (HELD_OUT[0].name, HELD_OUT[-1].name)):
         parts += [f"## Drop from {ideal} to {heavy} (positive: worse)", "",
                   markdown_table(drop_table(table, ideal, heavy)).replace("nan", ""), ""]
-    parts += ["## faultgraph's edge delays and fit time", "",
+    parts += ["## faultgraph's edge delays, fit time and the window chosen", "",
               markdown_table(pd.DataFrame(extras)), "",
               "`delay`: share of caller → callee traffic links held by the learned graph (the tuned `faultgraph` "
-              "row) whose strongest lag equals the link's true lag (1 + extra delay).", "",
+              "row) whose strongest lag equals the link's true lag (1 + extra delay). `auto lags`: the mean (and "
+              "range) of the window `lags=\"auto\"` chose; `auto innovation`: the share of incidents where "
+              "`scoring=\"auto\"` added the innovation score.", "",
               "![robustness](robustness.png)", ""]
     write_report(parts, args.out)
     if args.out:

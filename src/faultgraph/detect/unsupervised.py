@@ -30,12 +30,13 @@ from faultgraph._validation import (Constraint, FittedAttributes, as_generator, 
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
+from faultgraph.encode.lags import LagChoice, choose_lags, median_lead
 from faultgraph.errors import DataScaleWarning, InvalidInputError, NotFittedError
 from faultgraph.config import DEFAULTS, values
 from faultgraph.io.migrations import detector_params
 from faultgraph.io.model import damaged, load_model_dir, save_model_dir
 
-__all__ = ["CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "TailCalibration",
+__all__ = ["AUTO_MAX_LAGS", "CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "TailCalibration",
            "background_adjust", "beyond_tolerance", "drift_adjust", "flag_columns", "rounding_scale", "soft_cap"]
 
 TASK = "unsupervised-detection"
@@ -108,6 +109,40 @@ CALIBRATION_LEVELS = 64
 #: :class:`TailCalibration`: the exponential tail beyond the largest training value is
 #: fitted on the values above this many times the resolution ``1/(n+1)`` (the top decade).
 CALIBRATION_TAIL = 10.0
+#: ``CausalDetector(lags="auto")``: the longest window :func:`~faultgraph.encode.lags.choose_lags`
+#: tries (shortened where the graph fit would be screened or refused for it, and on short
+#: histories).
+AUTO_MAX_LAGS = 8
+#: ``CausalDetector(scoring="auto")``: the score adds the innovations when the metrics'
+#: changes lead each other by at least this many steps (the median peak lag of
+#: :class:`~faultgraph.encode.lags.LagChoice`, ``pre_estimate``): links that take several steps,
+#: which the same-step equations cannot follow and the autoregression of every metric's past can
+#: (:func:`~faultgraph.encode.lags.median_lead`).
+AUTO_INNOVATION_LAG = 2
+
+
+def _check_lags(name: str, value: Any) -> int | str:
+    """``lags``: a whole number >= 0 or ``"auto"`` (a bool is refused)."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise InvalidInputError(f"lags must be a whole number >= 0 (past steps in the candidate space) or "
+                                f"\"auto\" (chosen from the training data), got {value!r}")
+    return int(value)
+
+
+def _auto_cap(rows: int, metrics: int) -> int:
+    """The longest window up to :data:`AUTO_MAX_LAGS` whose graph fit is neither screened nor
+    refused (:func:`~faultgraph._budget.screen_reason`, :func:`~faultgraph._budget.check_fit`);
+    :data:`AUTO_MAX_LAGS` when even no lag is (the fit is screened whatever the window)."""
+    for p in range(AUTO_MAX_LAGS, -1, -1):
+        if screen_reason(rows, metrics, p, what="the detector's graph fit") is None:
+            try:
+                check_fit(rows, metrics, p, refine=False, what="the detector's graph fit")
+            except InvalidInputError:
+                continue
+            return p
+    return AUTO_MAX_LAGS
 
 
 def soft_cap(Z: np.ndarray, cap: float) -> np.ndarray:
@@ -856,16 +891,25 @@ class CausalDetector(Detector):
 
     Parameters
     ----------
-    lags : int
-        Past steps in the candidate space.
+    lags : int or "auto"
+        Past steps in the candidate space; ``"auto"``: chosen from the training rows by
+        :func:`~faultgraph.encode.lags.choose_lags` (the shortest window, up to
+        :data:`AUTO_MAX_LAGS`, whose one-step prediction error on the held-back tail of the
+        training rows is within 2 % of the best window's), so that a link that takes
+        several steps is inside the window. ``lags_`` holds the window used and
+        ``lag_choice_`` why.
     method, threshold, prior
         Passed to :class:`~faultgraph.StructureLearner`.
     lambda1 : float or None
         Its L1 weight; ``None``: ``max(0.03, sqrt(2 log k / n))`` for ``n`` training rows
         and ``k = d·(lags + 1)`` candidate parents, the lasso's universal rate (Bickel,
         Ritov and Tsybakov 2009) with a floor. ``lambda1_`` holds the value used.
-    scoring : {"residual+marginal", "residual", "residual+marginal+innovation"}
-        What each step's score adds up (:class:`faultgraph.config.Score`).
+    scoring : {"residual+marginal", "residual", "residual+marginal+innovation", "auto"}
+        What each step's score adds up (:class:`faultgraph.config.Score`); ``"auto"``:
+        ``"residual+marginal+innovation"`` where the metrics' first differences lead each
+        other by :data:`AUTO_INNOVATION_LAG` steps or more
+        (:func:`~faultgraph.encode.lags.median_lead`), else ``"residual+marginal"``.
+        ``scoring_`` holds the choice and ``scoring_reason_`` why.
     combine : {"mean-square", "max", "max-of-smoothed", "mean-square+max"}
         How the metrics' deviations of one step make one score.
     smooth : int
@@ -911,7 +955,15 @@ class CausalDetector(Detector):
     ----------
     graph_ : LearnedGraph
         The learned graph, with lagged edges.
-    coef_ : (d·(lags+1), d) ndarray
+    lags_ : int
+        The window used: ``lags``, or the one chosen for ``"auto"``.
+    lag_choice_ : LagChoice or None
+        With ``lags="auto"``: the :class:`~faultgraph.encode.lags.LagChoice` (the errors of
+        every window tried and the reason); else None.
+    scoring_, scoring_reason_ : str, str
+        The score used (``scoring``, or the one chosen for ``"auto"``) and, for ``"auto"``,
+        why (else "").
+    coef_ : (d·(lags_+1), d) ndarray
         The refitted equations.
     threshold_ : float
         The alarm threshold.
@@ -931,9 +983,9 @@ class CausalDetector(Detector):
 
     name = "faultgraph"
 
-    _constraints = {"scoring": one_of(SCORES)}
+    _constraints = {"scoring": one_of((*SCORES, "auto")), "lags": Constraint(_check_lags)}
 
-    def __init__(self, *, lags: int = DEFAULTS.lags, method: str = "dagma", lambda1: float | None = None,
+    def __init__(self, *, lags: int | Literal["auto"] = DEFAULTS.lags, method: str = "dagma", lambda1: float | None = None,
                  threshold: float = DEFAULTS.threshold, prior: PriorKnowledge | None = None,
                  scoring: str = "residual+marginal", scale_floor: float = DEFAULTS.scale_floor,
                  soft_cap: float = DEFAULTS.soft_cap, holdout: float = DEFAULTS.holdout,
@@ -950,41 +1002,54 @@ class CausalDetector(Detector):
     def _blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """Encoded metrics, standardised residuals and, with the innovation score, the
         innovations (the layout of ``drift_history_`` in saved folders)."""
-        if self.scoring == "residual+marginal+innovation":
+        if self.scoring_ == "residual+marginal+innovation":
             return np.hstack([X, Z, self.innovations_from_encoded(X)])
         return np.hstack([X, Z])
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         X, Z = blocks[:, :d], blocks[:, d : 2 * d]
         score = super()._score(Z)
-        if self.scoring != "residual":
+        if self.scoring_ != "residual":
             score = score + super()._score(X)  # X is already robust z of each metric
-        if self.scoring == "residual+marginal+innovation":
+        if self.scoring_ == "residual+marginal+innovation":
             score = score + super()._score(blocks[:, 2 * d :])
         return score
 
     def _fit_model(self, X: np.ndarray) -> None:
         names = list(self.encoder_.columns_)
-        screen = None  # why the graph is screened (faultgraph._budget.screen_reason), or None: the full solve
-        if isinstance(self.lags, (int, np.integer)) and not isinstance(self.lags, bool) and self.lags >= 0:
-            screen = screen_reason(X.shape[0], X.shape[1], int(self.lags), what="the detector's graph fit")
-            if screen is None:
-                check_fit(X.shape[0], X.shape[1], int(self.lags), refine=False, what="the detector's graph fit")
-            else:
-                warnings.warn(screen, UserWarning, stacklevel=3)
-        k = X.shape[1] * (int(self.lags) + 1)
+        self.lag_choice_: LagChoice | None = None
+        if self.lags == "auto":  # the window the training rows ask for, within what the fit can do
+            self.lag_choice_ = choose_lags(X, _auto_cap(X.shape[0], X.shape[1]))
+            self.lags_ = self.lag_choice_.lags
+        else:
+            self.lags_ = int(self.lags)
+        self.scoring_, self.scoring_reason_ = str(self.scoring), ""
+        if self.scoring == "auto":  # the innovations where links take several steps
+            lead, pairs = ((self.lag_choice_.pre_estimate, self.lag_choice_.pairs) if self.lag_choice_ is not None
+                           else median_lead(X, AUTO_MAX_LAGS))
+            delayed = lead >= AUTO_INNOVATION_LAG
+            self.scoring_ = "residual+marginal+innovation" if delayed else "residual+marginal"
+            self.scoring_reason_ = (f"{self.scoring_}: the metrics' differenced changes lead each other by a median "
+                                    f"{lead} steps over {pairs} leading pairs "
+                                    f"({'at least' if delayed else 'under'} {AUTO_INNOVATION_LAG})")
+        screen = screen_reason(X.shape[0], X.shape[1], self.lags_, what="the detector's graph fit")
+        if screen is None:  # why the graph is screened (faultgraph._budget.screen_reason), or None: the full solve
+            check_fit(X.shape[0], X.shape[1], self.lags_, refine=False, what="the detector's graph fit")
+        else:
+            warnings.warn(screen, UserWarning, stacklevel=3)
+        k = X.shape[1] * (self.lags_ + 1)
         self.lambda1_ = (max(0.03, float(np.sqrt(2 * np.log(max(k, 2)) / X.shape[0]))) if self.lambda1 is None
                          else float(self.lambda1))
         self.prior_ = PriorKnowledge.coerce(self.prior)
         learner = StructureLearner(self.method, lambda1=self.lambda1_, threshold=self.threshold,  # type: ignore[arg-type]
-                                   standardize=False, prior=self.prior_, lags=self.lags, screen=screen is not None)
+                                   standardize=False, prior=self.prior_, lags=self.lags_, screen=screen is not None)
         with warnings.catch_warnings():  # X is robust z already, not raw: the learner's advice does not apply
             warnings.simplefilter("ignore", DataScaleWarning)
             learner.fit(pd.DataFrame(X, columns=names))
         self.graph_: LearnedGraph = learner.graph_
         if screen is not None:  # model.json's graph.params says why
             self.graph_ = dataclasses.replace(self.graph_, params={**self.graph_.params, "screen_reason": screen})
-        d, p = len(names), int(self.lags)
+        d, p = len(names), self.lags_
         support = np.vstack([learner.adjacency_] + list(learner.lagged_adjacency_)) != 0
         Z = lagged_design(X, p)
         self.mean_ = Z.mean(axis=0)
@@ -1086,7 +1151,7 @@ class CausalDetector(Detector):
         if not self.has_innovations:
             raise InvalidInputError("this model was saved before faultgraph kept innovations; fit it again, "
                                     "or rank with a method without them (--method causal+nsigma)")
-        d, p = X.shape[1], max(int(self.lags), 1)
+        d, p = X.shape[1], max(self.lags_, 1)
         Zc = _padded_design(X, p) - self.innov_mean_
         R = Zc[:, :d] - Zc[:, d:] @ self.innov_coef_
         return (R - self.innov_resid_mean_) / self.innov_resid_std_
@@ -1099,6 +1164,12 @@ class CausalDetector(Detector):
 
     def save(self, path: Any) -> Any:
         """Write the model folder (``model.json`` + ``arrays.npz``, atomically).
+
+        With ``lags="auto"``, ``params.lags`` holds the window chosen (so a faultgraph from
+        before ``"auto"`` reads the folder and scores as this one does) and ``lag_choice``
+        the :class:`~faultgraph.encode.lags.LagChoice` (``to_dict``), from which
+        :meth:`load` restores ``lags="auto"`` and ``lag_choice_``; likewise with
+        ``scoring="auto"``, ``params.scoring`` and ``scoring_choice``.
 
         Parameters
         ----------
@@ -1117,12 +1188,17 @@ class CausalDetector(Detector):
         """
         self._check_fitted()
         graph = self.graph_.to_dict()
-        meta = {"task": TASK, "params": {k: getattr(self, k) for k in self._PARAMS},
+        meta = {"task": TASK, "params": {**{k: getattr(self, k) for k in self._PARAMS}, "lags": int(self.lags_),
+                                             "scoring": self.scoring_},
                 "metrics": list(self.encoder_.columns_), "encoder": self.encoder_.to_dict(),
                 "prior": self.prior_.to_dict() if self.prior_ is not None else None,
                 "graph": {k: graph[k] for k in ("nodes", "method", "params", "elapsed_s")},
                 "decision_threshold": float(self.threshold_), "background_base": self.background_base_,
                 "flagged": dict(self.flagged_), "holdout_rows": int(self.holdout_rows_)}
+        if self.lag_choice_ is not None:  # lags="auto": the window chosen and why
+            meta["lag_choice"] = self.lag_choice_.to_dict()
+        if self.scoring == "auto":  # params.scoring is the score chosen; this says why
+            meta["scoring_choice"] = {"scoring": self.scoring_, "reason": self.scoring_reason_}
         arrays = {"coef": self.coef_, "mean": self.mean_, "center": self.center_, "scale": self.scale_,
                   "train_mean": self.train_mean_, "train_std": self.train_std_,
                   "resid_mean": self.resid_mean_, "resid_std": self.resid_std_,
@@ -1173,6 +1249,16 @@ class CausalDetector(Detector):
             det.holdout_rows_ = int(meta.get("holdout_rows", 0))
             if isinstance(det.lags, bool) or not isinstance(det.lags, int) or det.lags < 0:
                 raise ValueError(f"params.lags must be a whole number >= 0, got {det.lags!r}")
+            det.lags_, det.lag_choice_ = det.lags, None
+            if meta.get("lag_choice") is not None:  # fitted with lags="auto": params.lags is the window chosen
+                det.lag_choice_ = LagChoice.from_dict(meta["lag_choice"])
+                if det.lag_choice_.lags != det.lags_:
+                    raise ValueError(f"lag_choice.lags is {det.lag_choice_.lags} but params.lags is {det.lags_}")
+                det.lags = "auto"
+            det.scoring_, det.scoring_reason_ = str(det.scoring), ""
+            if meta.get("scoring_choice") is not None:  # fitted with scoring="auto": params.scoring is the choice
+                det.scoring_reason_ = str(meta["scoring_choice"]["reason"])
+                det.scoring = "auto"
             det.prior = det.prior_ = (PriorKnowledge.from_dict(meta["prior"], where=f"model {str(path)!r} prior")
                                       if meta.get("prior") is not None else None)
             det.encoder_ = MetricEncoder.from_dict(meta["encoder"])
@@ -1216,7 +1302,7 @@ class CausalDetector(Detector):
         return det
 
     def _deviations(self, X: np.ndarray) -> np.ndarray:
-        p = int(self.lags)
+        p = self.lags_
         Zc = _padded_design(X, p) - self.mean_
         return Zc[:, : X.shape[1]] - Zc @ self.coef_
 
