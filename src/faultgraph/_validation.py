@@ -291,6 +291,41 @@ def whole(minimum: int, what: str = "", kind: str | None = None) -> Constraint:
     return Constraint(check)
 
 
+def check_whole(name: str, value: Any, minimum: int, what: str = "", *, optional: bool = False) -> int | None:
+    """Return ``value`` as an int if it is a whole number (not a bool) of at least
+    ``minimum``, else raise; the one check behind every count a caller passes (rows per
+    block, workers, retries, ...).
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : Any
+        The value to check.
+    minimum : int
+        The least allowed value.
+    what : str, default ""
+        What the number counts (shown in brackets in the message).
+    optional : bool, default False
+        Whether ``None`` is allowed (returned as it is).
+
+    Returns
+    -------
+    int or None
+        The value as an int (``None`` only when ``optional``).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``value`` is not a whole number of at least ``minimum`` (or ``None`` where
+        that is allowed); the message names the argument, the value and what is allowed.
+    """
+    if optional and value is None:
+        return None
+    kind = f"an integer >= {minimum}" + (" or None" if optional else "")
+    return whole(minimum, what, kind)(name, value)
+
+
 def nonnegative(optional: bool = False) -> Constraint:
     """A finite number >= 0 (:func:`check_nonnegative`); ``optional``: or ``None`` (a default).
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from faultgraph._validation import check_whole
 from faultgraph.errors import InvalidInputError
 
 __all__ = [
@@ -87,9 +88,7 @@ def block_bootstrap_rows(n: int, block: int, rng: np.random.Generator) -> np.nda
     InvalidInputError
         When ``block`` is not an integer >= 1.
     """
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise InvalidInputError(f"block must be an integer >= 1 (rows per bootstrap block), got {block!r}")
-    block = min(int(block), n)
+    block = min(check_whole("block", block, 1, "rows per bootstrap block"), n)
     starts = rng.integers(n - block + 1, size=math.ceil(n / block))
     return (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
 
@@ -584,8 +583,7 @@ def learn_graph_ensemble(
         raise InvalidInputError("n_graphs must be >= 2 for an ensemble, got 0")
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
-    if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 0:
-        raise InvalidInputError(f"lags must be an integer >= 0, got {lags!r}")
+    check_whole("lags", lags, 0)
     data, names = check_matrix(X, name="data", min_rows=int(lags) + 3)
     d, p = len(names), int(lags)
     pk = PriorKnowledge.coerce(prior) or PriorKnowledge()

@@ -40,6 +40,7 @@ import numpy as np
 from faultgraph.discovery.backend import inverse
 from faultgraph.discovery.optimizers import OptimizerResult
 from faultgraph.discovery.refine import rss
+from faultgraph._validation import check_whole
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["candidate_parents", "conditional_variance_order", "screened_linear"]
@@ -95,11 +96,8 @@ def candidate_parents(S: np.ndarray, n: int, *, alpha: float = 0.5, marginal_top
     d = S.shape[0]
     if not 0 < alpha < 1:
         raise InvalidInputError(f"alpha must lie in (0, 1), got {alpha!r}")
-    if isinstance(marginal_top, bool) or not isinstance(marginal_top, int) or marginal_top < 0:
-        raise InvalidInputError(f"marginal_top must be an integer >= 0, got {marginal_top!r}")
-    if max_candidates is not None and (isinstance(max_candidates, bool) or not isinstance(max_candidates, int)
-                                       or max_candidates < 1):
-        raise InvalidInputError(f"max_candidates must be an integer >= 1 or None, got {max_candidates!r}")
+    check_whole("marginal_top", marginal_top, 0)
+    check_whole("max_candidates", max_candidates, 1, optional=True)
     sd = np.sqrt(np.maximum(np.diag(S), 1e-300))
     pairs = max(d * (d - 1) // 2, 1)
     z_crit = _normal_quantile(alpha / (2 * pairs))

@@ -14,15 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from faultgraph._validation import check_whole
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["ac_at_k", "avg_at_k", "hit_rate", "ndcg"]
 
 
 def _check_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InvalidInputError(f"k must be an integer >= 1, got {k!r}")
-    return int(k)
+    return check_whole("k", k, 1)
 
 
 def _check_cases(rankings: Sequence[Sequence[str]], truths: Sequence[str]) -> None:

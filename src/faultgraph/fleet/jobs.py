@@ -758,8 +758,9 @@ def fleet_explain(models: str | Path, source: str | Path, incidents: str | Path,
     """
     from faultgraph.io import write_json_atomic
 
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise InvalidInputError(f"limit must be an integer >= 1 (or None: all incidents), got {limit!r}")
+    from faultgraph._validation import check_whole
+
+    check_whole("limit", limit, 1, "None: all incidents", optional=True)
     t0 = time.perf_counter()
     models, source, incidents, out = _where(models), _where(source), _where(incidents), _where(out)
     chosen = list(enumerate(_read_incidents(incidents)))[:limit]

@@ -276,8 +276,9 @@ class PrometheusReader:
                  headers: dict[str, str] | None = None, transport: Any = None) -> None:
         if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url):
             raise InvalidInputError(f"prometheus must be an http(s) URL such as http://localhost:9090, got {url!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise InvalidInputError(f"retries must be an integer >= 0, got {retries!r}")
+        from faultgraph._validation import check_whole
+
+        check_whole("retries", retries, 0)
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise InvalidInputError(f"timeout must be seconds > 0, got {timeout!r}")
         self.url = url.rstrip("/")

@@ -153,10 +153,10 @@ def client(scheduler: str | None = None, n_workers: int | None = None, threads_p
     if address == INLINE:
         raise InvalidInputError(f"scheduler={INLINE!r} runs tasks without dask, so there is no client to open; "
                                 "give an address ('tcp://host:port'), a scheduler file, or None for a local cluster")
-    if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
-        raise InvalidInputError(f"n_workers must be an integer >= 1 for a cluster, got {n_workers!r}")
-    if isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int) or threads_per_worker < 1:
-        raise InvalidInputError(f"threads_per_worker must be an integer >= 1, got {threads_per_worker!r}")
+    from faultgraph._validation import check_whole  # here: numpy and pandas only when a cluster starts
+
+    check_whole("n_workers", n_workers, 1, "workers of a cluster", optional=True)
+    check_whole("threads_per_worker", threads_per_worker, 1)
     distributed = import_distributed()
     if address is not None:
         timeout = {} if connect_timeout is None else {"timeout": connect_timeout}

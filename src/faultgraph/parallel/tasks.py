@@ -101,16 +101,17 @@ def batch_size(n_items: int, n_workers: int, batch: int | None = None) -> int:
     InvalidInputError
         When ``batch`` is not an integer >= 1.
     """
+    from faultgraph._validation import check_whole
+
     if batch is not None:
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise InvalidInputError(f"batch must be an integer >= 1 (items per task) or None, got {batch!r}")
-        return batch
+        return check_whole("batch", batch, 1, "items per task", optional=True)
     return max(1, min(MAX_BATCH, int(n_items) // (TASKS_PER_WORKER * max(1, int(n_workers)))))
 
 
 def _check(items: Sequence[Any], keys: Sequence[Any] | None, n_workers: int | None) -> list[Any]:
-    if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 0):
-        raise InvalidInputError(f"n_workers must be an integer >= 0 (0: in this process), got {n_workers!r}")
+    from faultgraph._validation import check_whole
+
+    check_whole("n_workers", n_workers, 0, "0: in this process", optional=True)
     if keys is None:
         return list(range(len(items)))
     keys = list(keys)
