@@ -169,3 +169,23 @@ def test_predict_ignores_a_label_column_of_unknown_future_labels():
     model = FaultIdentifier().fit(frame)
     expected = model.predict_proba(frame.drop(columns="fault"))
     np.testing.assert_array_equal(model.predict_proba(frame.assign(fault=np.nan)), expected)
+
+
+@pytest.mark.parametrize("value", [True, 1.0, "2", -1, np.float64(3.0)])
+def test_check_whole_refuses_what_is_not_a_count(value):
+    from faultgraph._validation import check_whole
+
+    with pytest.raises(InvalidInputError, match=r"^retries must be an integer >= 0, got "):
+        check_whole("retries", value, 0)
+
+
+def test_check_whole_returns_an_int_and_allows_none_only_when_optional():
+    from faultgraph._validation import check_whole
+
+    assert check_whole("block", np.int64(4), 1, "rows per block") == 4
+    assert type(check_whole("block", np.int64(4), 1)) is int
+    assert check_whole("batch", None, 1, optional=True) is None
+    with pytest.raises(InvalidInputError, match=r"block must be an integer >= 1 \(rows per block\), got None"):
+        check_whole("block", None, 1, "rows per block")
+    with pytest.raises(InvalidInputError, match=r"batch must be an integer >= 1 or None \(items per task\), got 0"):
+        check_whole("batch", 0, 1, "items per task", optional=True)
