@@ -50,6 +50,21 @@ def test_full_rows_give_the_learners_graph_and_resamples_vary():
     assert len({g.tobytes() for g in ens.graphs}) > 1
 
 
+def test_screened_ensemble_learns_each_graph_as_the_screened_learner_does():
+    # raw scale (the screen's order is then the variances'): every resample's graph is
+    # StructureLearner(screen=True)'s on the same rows, and the planted edges are found
+    X = _data(d=8, n=1500, seed=4)
+    truth = simulate_dag(8, 1.5, random_state=4) != 0  # _data's planted DAG
+    ens = learn_graph_ensemble(X, 3, n_workers=0, block=1, random_state=5, standardize=False, screen=True)
+    for graph, seed in zip(ens.graphs, ens.seeds):
+        rows = block_bootstrap_rows(len(X), 1, np.random.default_rng(int(seed)))
+        learner = StructureLearner(screen=True, standardize=False).fit(X[rows])
+        np.testing.assert_array_equal(graph != 0, learner.adjacency_ != 0)
+        assert ((graph != 0) & truth).sum() >= truth.sum() - 1
+    with pytest.raises(InvalidInputError, match="screen must be True or False, got 'yes'"):
+        learn_graph_ensemble(X, 2, n_workers=0, screen="yes")
+
+
 def test_block_bootstrap_rows_are_runs_of_consecutive_rows():
     rows = block_bootstrap_rows(100, 10, np.random.default_rng(0))
     assert rows.shape == (100,) and rows.min() >= 0 and rows.max() < 100

@@ -1446,7 +1446,7 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     ensemble = ensemble_of(encoded, n_graphs, method=str(config.method), lambda1=config.lambda1,
                            threshold=config.threshold, standardize=config.standardize, prior=prior, lags=config.lags,
                            refine=config.refine, block=block, random_state=random_state, scheduler=scheduler,
-                           n_workers=n_workers, client=client, progress=progress)
+                           n_workers=n_workers, client=client, progress=progress, screen=bool(config.screen))
     graph = result.graph
     allowed = (prior or PriorKnowledge()).masks(list(graph.nodes))[0] if prior is not None else None
     orientation = orient_graph(graph.adjacency, graph.nodes, allowed=allowed, lagged=graph.lagged)

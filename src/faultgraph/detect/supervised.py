@@ -245,7 +245,7 @@ class FaultIdentifier(FittedAttributes):
         params = learner.graph_.params
         return GraphSpec(n_vars=d, lags=p, method=learner.graph_.method, lambda1=float(params["lambda1"]),
                          threshold=float(params["threshold"]), standardize=True, refine=bool(params["refine"]),
-                         allowed=allowed, required=required)
+                         screen=bool(params.get("screen", False)), allowed=allowed, required=required)
 
     def _sink_masks(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Which metrics may be parents of the label, and which must be (the prior's)."""

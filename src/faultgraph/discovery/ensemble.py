@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from faultgraph._validation import check_whole
+from faultgraph._validation import check_whole, flag
 from faultgraph.errors import InvalidInputError
 
 __all__ = [
@@ -211,6 +211,9 @@ class GraphSpec:
     refine: bool = False
     max_iter: int = 2000
     time_first: bool = True
+    #: Screened candidate parents and least squares (:func:`~faultgraph.discovery.screen.screened_linear`)
+    #: instead of the continuous solve, as ``StructureLearner(screen=True)``.
+    screen: bool = False
     allowed: np.ndarray | None = field(default=None, repr=False)
     required: np.ndarray | None = field(default=None, repr=False)
 
@@ -281,6 +284,10 @@ def learn_with_time_order(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.nd
     if refine and spec.method == "dagma" and d > LOOSE_ABOVE:
         options = {"tol": 1e-3, "warm_tol": 1e-3, "h_tol": 1e-3}
     solver = dagma_linear if spec.method == "dagma" else notears_linear
+    if spec.screen:  # as StructureLearner(screen=True): no O(d^3) iterations
+        from faultgraph.discovery.screen import screened_linear
+
+        solver = partial(screened_linear, n_samples=n)
 
     def solve(mask: np.ndarray) -> tuple[Any, np.ndarray]:
         result = solver(S, lambda1=spec.lambda1, n_vars=d, allowed=mask, unpenalized=required,
@@ -522,6 +529,7 @@ def learn_graph_ensemble(
     client: Any = None,
     progress: Callable[[int, int], None] | None = None,
     time_first: bool = False,
+    screen: bool = False,
 ) -> GraphEnsemble:
     """Learn the graph of ``X`` (rows in time order, metrics as columns) on ``n_graphs``
     block-bootstrap resamples, with :class:`~faultgraph.StructureLearner`'s options.
@@ -559,6 +567,10 @@ def learn_graph_ensemble(
     time_first : bool, default False
         With lags, time orients the same-step edges first (:func:`learn_with_time_order`);
         off by default, as in :class:`~faultgraph.StructureLearner`.
+    screen : bool, default False
+        Learn each graph by screening (:func:`~faultgraph.discovery.screen.screened_linear`),
+        as ``StructureLearner(screen=True)``: a model whose own graph was screened gets an
+        ensemble learned the same way (``method`` and ``lambda1`` are then unused).
 
     Returns
     -------
@@ -595,7 +607,7 @@ def learn_graph_ensemble(
                      lambda1=float(DEFAULT_LAMBDA1[str(method)] if lambda1 is None else lambda1),
                      threshold=float(threshold), standardize=bool(standardize),
                      refine=(not standardize) if refine is None else bool(refine), time_first=bool(time_first),
-                     allowed=allowed, required=required)
+                     screen=flag()("screen", screen), allowed=allowed, required=required)
     Z = lagged_design(data, p)
     block = default_block(len(Z)) if block is None else block
     seeds = resample_seeds(n_graphs, random_state)
