@@ -156,3 +156,15 @@ def test_automatic_symptom_is_never_a_flat_metric():
     # with nothing moved at all, the largest deviation is still a symptom (no crash)
     still = pd.DataFrame({"a": np.full(60, 0.5), "b": np.full(60, -0.2), "gauge": np.full(60, 12.0)})
     assert explain(model, still, (40, 59)).target == "gauge"
+
+
+def test_grid_step_floor_makes_one_tick_of_a_count_no_six_sd_event(fitted, incident, monkeypatch):
+    from faultgraph.rca import ranking
+
+    def count_z():
+        return {c.metric: c.deviation_z for c in explain(fitted, incident, WINDOW, scales="calibrated").causes}["count"]
+
+    monkeypatch.setattr(ranking, "RANK_RESOLUTION_ROWS", 0)
+    assert count_z() > 5.0  # one tick of a count that is 95 97 % of the time: sd 0.16, a 6-sd event
+    monkeypatch.setattr(ranking, "RANK_RESOLUTION_ROWS", 60)
+    assert count_z() < 3.0  # on a scale of at least step / sqrt(6): about 2.4

@@ -556,7 +556,11 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
 #: scales of :func:`ranking_scales`; ``"model"``, the model's own (its ``scale_floor``, 0 by
 #: default: a residual's standard deviation as it was in training, however small).
 SCALES: tuple[str, ...] = ("calibrated", "model")
-#: The ``scales`` :func:`explain` and :func:`step_scores` use unless told.
+#: The ``scales`` :func:`explain` and :func:`step_scores` use unless told: the model's. The
+#: calibrated scales are neutral on the simulated incidents, SMD and ASD but lose on Nezha
+#: Online Boutique (whose CPU faults show as a collapsed relation breaking: CPU millicores
+#: against CPU %) and on one PetShop issue (``benchmarks/results/rca_scales.md``), so they
+#: are an option (``scales="calibrated"``), not the default.
 DEFAULT_SCALES = "model"
 #: ``scales="calibrated"``: no residual or innovation scale in the ranking falls below this
 #: share of the metric's own robust variation (``min(1, sd)`` in the encoded units, where 1
@@ -575,8 +579,9 @@ RANK_DETERMINISTIC = 0.0
 #: values there lie on a regular grid and repeat (a count, a gauge rounded to a step:
 #: :func:`grid_step`) is never measured more finely than its step: each of its scales is at
 #: least ``step / √6`` (as :func:`~faultgraph.detect.unsupervised.rounding_scale`), so one
-#: tick of a count that is nearly constant is not a 6-sd event. 0: off.
-RANK_RESOLUTION_ROWS = 60
+#: tick of a count that is nearly constant is not a 6-sd event. 0: off (the default: on SMD
+#: tune it ranked worse, ``benchmarks/results/rca_scales.md``).
+RANK_RESOLUTION_ROWS = 0
 
 
 #: ``scales="calibrated"``: a metric's residual is never counted beyond its own move: each
