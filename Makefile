@@ -60,6 +60,7 @@ bench: $(BENCH_STAMP)
 	$(BLAS1) $(PY) benchmarks/robustness.py --incidents 20 --out benchmarks/results/robustness.md
 	$(BLAS1) $(PY) benchmarks/robustness_smd.py --out benchmarks/results/robustness_smd.md
 	$(BLAS1) $(PY) benchmarks/calibration.py --report --only "soft_cap 30" "rank" --out benchmarks/results/calibration.md
+	$(BLAS1) $(PY) benchmarks/adaptation.py --out benchmarks/results/adaptation.md
 	$(BLAS1) $(PY) benchmarks/mechanism.py --incidents 100 --smd-machines 7 --ensemble 5 --out benchmarks/results/mechanism.md
 	$(BLAS1) $(PY) benchmarks/identify.py --out benchmarks/results/identify.md
 	$(BLAS1) $(PY) benchmarks/trainticket.py --detector '' --detector 'scale_floor=0.01 soft_cap=30' --out benchmarks/results/trainticket.md
