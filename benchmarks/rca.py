@@ -679,8 +679,8 @@ def main() -> None:
              "except on PetShop (its call graph, reversed); their symptom is the most anomalous metric (PetShop: "
              "the issue's target). `…, calibrated scales` (`…, model scales` if calibrated is the default): the "
              "method with `explain(scales=...)` on the other scales (`faultgraph.rca.ranking.ranking_scales`: no "
-             "residual or innovation scale below 1 % of the metric's own robust variation or its grid step, each "
-             "residual bounded by the metric's own move, near-deterministic equations flagged; measured against "
+             "residual or innovation scale below 1 % of the metric's own robust variation, each residual bounded "
+             "by the metric's own move, near-deterministic equations flagged; measured against "
              "the model's scales in `rca_scales.md`). Seconds are wall time on a shared, loaded machine (2 cores, "
              "several engineers' jobs): noisy, compare within a run only.", ""]
     onset_rows: list[dict] = []
