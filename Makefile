@@ -56,6 +56,7 @@ bench: $(BENCH_STAMP)
 	$(BLAS1) $(PY) benchmarks/effects.py --out benchmarks/results/effects.md
 	$(BLAS1) $(PY) benchmarks/detection.py --out benchmarks/results/detection.md
 	$(BLAS1) $(PY) benchmarks/rca.py --out benchmarks/results/rca.md
+	$(BLAS1) $(PY) benchmarks/rca_scales.py --out benchmarks/results/rca_scales.md
 	$(BLAS1) $(PY) benchmarks/stability.py --out benchmarks/results/stability.md
 	$(BLAS1) $(PY) benchmarks/robustness.py --incidents 20 --out benchmarks/results/robustness.md
 	$(BLAS1) $(PY) benchmarks/robustness_smd.py --out benchmarks/results/robustness_smd.md

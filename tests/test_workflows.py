@@ -459,3 +459,32 @@ def test_rca_json_reads_back_as_the_document_it_was(fitted_case, tmp_path):
         workflows.RcaDocument.from_dict({k: v for k, v in spec.items() if k != "target"})
     with pytest.raises(InvalidInputError, match="a cause or service lacks a field"):
         workflows.RcaDocument.from_dict({**spec, "causes": [{"metric": "x"}]})
+
+
+def test_explain_scales_calibrated_is_kept_in_rca_json_and_redone_with_it(fitted_case, tmp_path):
+    from faultgraph.rca import explain, step_scores
+
+    folder, inc = fitted_case
+    data = folder / "case" / "anomalous.csv"
+    result = run("explain", str(folder / "m"), str(data), "--scales", "calibrated", "--out",
+                 str(tmp_path / "rca.json"), "--steps", str(tmp_path / "steps.csv"))
+    assert result.exit_code == 0, result.output
+    spec = json.loads((tmp_path / "rca.json").read_text())
+    assert spec["scales"] == "calibrated" and isinstance(spec["flagged"], dict)
+    model = workflows.load_model(folder / "m")
+    frame = workflows.load_metrics(data)
+    window = tuple(spec["window"])
+    direct = explain(model, frame, window, scales="calibrated")
+    assert [c.metric for c in direct.causes] == [c["metric"] for c in spec["causes"]]
+    steps = pd.read_csv(tmp_path / "steps.csv", index_col=0)
+    expected = step_scores(model, frame, window, spec["target"], method=spec["method"], scales="calibrated")
+    np.testing.assert_allclose(steps.to_numpy(), expected.to_numpy(), rtol=1e-5)  # the CSV's 6 digits
+    plain = step_scores(model, frame, window, spec["target"], method=spec["method"], scales="model")
+    assert not np.allclose(plain.to_numpy(), expected.to_numpy(), rtol=1e-3)  # the option reached the scores
+    # report redoes it with the same scales; the document reads back as it was, flagged metrics too
+    _, _, again = workflows.redo_explanation(folder / "m", tmp_path / "rca.json")
+    assert [c.metric for c in again.causes] == [c["metric"] for c in spec["causes"]]
+    spec["flagged"] = {"x_copy": "near-deterministic in training"}
+    assert workflows.RcaDocument.from_dict(spec).to_dict() == spec
+    with pytest.raises(InvalidInputError, match="scales must be one of model, calibrated, got 'tiny'"):
+        workflows.RcaDocument.from_dict({**spec, "scales": "tiny"})

@@ -17,7 +17,8 @@ import typer
 from faultgraph import __version__
 from faultgraph._cli import (RESAMPLE_HELP, Workers, check_outputs, errors, given_options, join_and,
                              learner_progress, numbered, progress, say, state, time_value)
-from faultgraph.config import DEFAULTS, Calibration, Combine, ExplainConfig, Learner, LearnConfig, RcaMethod, Score
+from faultgraph.config import (DEFAULTS, Calibration, Combine, ExplainConfig, Learner, LearnConfig, RankingScales,
+                               RcaMethod, Score)
 
 __all__ = ["app", "main"]
 
@@ -293,6 +294,11 @@ def explain(
              "test), context (the anomalous period as a context variable: its coefficient given each metric's "
              "learned parents), context+innovation+nsigma (the default with context in place of the noise "
              "part); docs/mechanism.md.", show_default=False)] = None,
+    scales: Annotated[Optional[RankingScales], typer.Option(
+        help="What each metric's residual is divided by: model (default: the model's training residuals) or "
+             "calibrated (never below 1 % of the metric's own variation, never counted beyond the metric's own "
+             "move; near-deterministic equations listed under \"flagged\" in rca.json); docs/mechanism.md.",
+        show_default=False)] = None,
     lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = DEFAULTS.lags,
     max_gap: Annotated[int, typer.Option(min=0, help="Case mode: fill missing runs up to this many steps.")] =
         DEFAULTS.max_gap,
@@ -338,7 +344,7 @@ def explain(
         check_outputs({"--out" if ctx.get_parameter_source("out").name == "COMMANDLINE" else "--out (default)": out,
                        "--html": html, "--steps": steps})
         config = ExplainConfig(target=target, method=method, reference_window=reference_window,
-                               min_steps=min_steps)
+                               min_steps=min_steps, scales=scales)
         window = (time_value(start), time_value(end))
         chosen = start is not None or end is not None
         if (incident is not None or all_incidents) and (chosen or normal is not None or anomalous is not None):
@@ -372,7 +378,8 @@ def explain(
         for k, result in runs:
             doc = wf.RcaDocument(result, data=str((anomalous or data).resolve()),  # type: ignore[union-attr]
                                  normal=str(normal.resolve()) if normal is not None else None,
-                                 resample=resample, reference_window=reference_window)
+                                 resample=resample, reference_window=reference_window,
+                                 scales=str(scales) if scales is not None else None)
             written = wf.write_explanation(doc, model, frame, numbered(out, k), html=numbered(html, k),
                                            steps=numbered(steps, k), normal=normal_frame)
             print(json.dumps(doc.to_dict(), indent=2) if as_json else result)

@@ -80,6 +80,13 @@ class Calibration(StrEnum):
     BAND = "band"
 
 
+class RankingScales(StrEnum):
+    """What ``explain`` divides each metric's residual by (:data:`faultgraph.rca.ranking.SCALES`)."""
+
+    MODEL = "model"
+    CALIBRATED = "calibrated"
+
+
 class RcaMethod(StrEnum):
     """How ``explain`` ranks the metrics of an incident window (see :mod:`faultgraph.rca`)."""
 
@@ -232,5 +239,7 @@ class ExplainConfig(_Config):
     target: str | None = None
     method: RcaMethod | None = None
     reference_window: int | None = None
+    #: ``None``: the ranking's default (``"model"``); see :class:`RankingScales`.
+    scales: RankingScales | None = None
     n_paths: int = DEFAULTS.n_paths
     min_steps: int = DEFAULTS.min_steps

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from faultgraph.config import DetectorConfig, ExplainConfig, FitConfig, LearnConfig
+from faultgraph.config import DetectorConfig, ExplainConfig, FitConfig, LearnConfig, RankingScales, values
 from faultgraph.errors import InvalidInputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -625,14 +625,15 @@ def incident_window(incident: Incident, index: pd.Index, min_steps: int = Explai
 @dataclass(frozen=True)
 class RcaDocument:
     """rca.json: an explanation (:class:`~faultgraph.rca.Explanation`) with where it came
-    from (``data``, ``normal``, ``resample``, ``reference_window``), so ``report`` can
-    redo it."""
+    from (``data``, ``normal``, ``resample``, ``reference_window``, ``scales``), so
+    ``report`` can redo it."""
 
     explanation: Explanation
     data: str | None = None
     normal: str | None = None
     resample: str | None = None
     reference_window: int | None = None
+    scales: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The rca.json fields (the explanation's, then the provenance given)."""
@@ -645,6 +646,8 @@ class RcaDocument:
             payload["resample"] = self.resample
         if self.reference_window is not None:
             payload["reference_window"] = self.reference_window
+        if self.scales is not None:
+            payload["scales"] = self.scales
         return payload
 
     @classmethod
@@ -685,14 +688,15 @@ class RcaDocument:
                 bool(c.get("onset_censored", False))) for c in spec["causes"])
             services = tuple((str(e["service"]), number(e["score"], float("inf"))) for e in spec["services"])
             reference = tuple(spec["reference"]) if spec.get("reference") is not None else None
+            flagged = tuple((str(m), str(why)) for m, why in dict(spec.get("flagged") or {}).items())
             explanation = Explanation(causes, request["target"], tuple(request["window"]), request["method"],
                                       services, float(spec.get("elapsed_s", 0.0)), reference,  # type: ignore[arg-type]
-                                      int(request["reference_window"] or 0))
+                                      int(request["reference_window"] or 0), flagged)
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: a cause or service "
                                     f"lacks a field or holds a bad value ({type(exc).__name__}: {exc})") from None
         return cls(explanation, spec.get("data"), spec.get("normal"), spec.get("resample"),
-                   spec.get("reference_window"))
+                   spec.get("reference_window"), request["scales"])
 
     @staticmethod
     def request_from_dict(spec: Any, where: str = "rca.json") -> dict[str, Any]:
@@ -709,7 +713,8 @@ class RcaDocument:
         -------
         dict
             ``window`` (a ``(start, end)`` pair), ``target``, ``method``, ``data``,
-            ``resample`` and ``reference_window`` (the last three None when absent).
+            ``resample``, ``reference_window`` and ``scales`` (the last four None when
+            absent).
 
         Raises
         ------
@@ -728,8 +733,13 @@ class RcaDocument:
         if not isinstance(window, list) or len(window) != 2:
             raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: window must be a "
                                     f"[start, end] pair, got {window!r}")
+        scales = spec.get("scales")
+        if scales is not None and scales not in values(RankingScales):
+            raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: scales must be one "
+                                    f"of {', '.join(values(RankingScales))}, got {scales!r}")
         return {"window": (window[0], window[1]), "target": target, "method": method, "data": spec.get("data"),
-                "resample": spec.get("resample"), "reference_window": spec.get("reference_window")}
+                "resample": spec.get("resample"), "reference_window": spec.get("reference_window"),
+                "scales": scales}
 
 
 def explain_window(model: CausalDetector, frame: pd.DataFrame, window: tuple[Any, Any] | None = None,
@@ -766,7 +776,8 @@ def explain_window(model: CausalDetector, frame: pd.DataFrame, window: tuple[Any
     bounds = (frame.index[0] if first is None else first, frame.index[-1] if last is None else last)
     return explain(model, frame, bounds, config.target,
                    method=str(config.method) if config.method is not None else None, services=services,
-                   n_paths=config.n_paths, min_steps=config.min_steps, reference_window=config.reference_window)
+                   n_paths=config.n_paths, min_steps=config.min_steps, reference_window=config.reference_window,
+                   scales=str(config.scales) if config.scales is not None else None)
 
 
 def explain_case(normal: pd.DataFrame, anomalous: pd.DataFrame, window: tuple[Any, Any] | None = None,
@@ -1092,7 +1103,7 @@ def write_explanation(doc: RcaDocument, model: CausalDetector, frame: pd.DataFra
         write_text_atomic(html, render_report(model, frame, result, normal=normal))
     if steps is not None:
         write_csv_atomic(steps, step_scores(model, frame, result.window, result.target, method=result.method,
-                                            reference_window=doc.reference_window))
+                                            reference_window=doc.reference_window, scales=doc.scales))
     return [str(p) for p in (out, html, steps) if p is not None]
 
 
@@ -1143,7 +1154,7 @@ def redo_explanation(model_dir: str | Path, rca_json: str | Path, *, data: str |
     first, last = request["window"]
     bounds = (_time_value(first), _time_value(last))
     config = ExplainConfig(target=request["target"], method=request["method"],
-                           reference_window=request["reference_window"])
+                           reference_window=request["reference_window"], scales=request["scales"])
     return model, frame, explain_window(model, frame, bounds, config)  # type: ignore[return-value]
 
 

@@ -552,8 +552,8 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
                   float(values[j]), float(largest[j]), *onsets[j]) for j in moved]
 
 
-#: ``scales`` of :func:`explain` and :func:`step_scores`: ``"calibrated"`` (default), the
-#: scales of :func:`ranking_scales`; ``"model"``, the model's own (its ``scale_floor``, 0 by
+#: ``scales`` of :func:`explain` and :func:`step_scores`: ``"calibrated"``, the scales of
+#: :func:`ranking_scales`; ``"model"`` (:data:`DEFAULT_SCALES`), the model's own (its ``scale_floor``, 0 by
 #: default: a residual's standard deviation as it was in training, however small).
 SCALES: tuple[str, ...] = ("calibrated", "model")
 #: The ``scales`` :func:`explain` and :func:`step_scores` use unless told: the model's. The
