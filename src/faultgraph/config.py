@@ -26,6 +26,7 @@ __all__ = [
     "FitConfig",
     "LearnConfig",
     "Learner",
+    "RankingScales",
     "RcaMethod",
     "Score",
     "ThresholdMethod",
