@@ -36,7 +36,8 @@ from faultgraph.config import DEFAULTS, values
 from faultgraph.io.migrations import detector_params
 from faultgraph.io.model import damaged, load_model_dir, save_model_dir
 
-__all__ = ["AUTO_MAX_LAGS", "CausalDetector", "Detector", "NSigmaDetector", "PCADetector", "RandomDetector", "TailCalibration",
+__all__ = ["AUTO_INNOVATION_LAG", "AUTO_MAX_LAGS", "CausalDetector", "Detector", "NSigmaDetector", "PCADetector",
+           "RandomDetector", "TailCalibration",
            "background_adjust", "beyond_tolerance", "drift_adjust", "flag_columns", "rounding_scale", "soft_cap"]
 
 TASK = "unsupervised-detection"
@@ -983,9 +984,11 @@ class CausalDetector(Detector):
 
     name = "faultgraph"
 
-    _constraints = {"scoring": one_of((*SCORES, "auto")), "lags": Constraint(_check_lags)}
+    _constraints = {"scoring": one_of(tuple(dict.fromkeys((*SCORES, "auto")))),  # "auto": chosen at fit
+                    "lags": Constraint(_check_lags)}
 
-    def __init__(self, *, lags: int | Literal["auto"] = DEFAULTS.lags, method: str = "dagma", lambda1: float | None = None,
+    def __init__(self, *, lags: int | Literal["auto"] = DEFAULTS.lags, method: str = "dagma",
+                 lambda1: float | None = None,
                  threshold: float = DEFAULTS.threshold, prior: PriorKnowledge | None = None,
                  scoring: str = "residual+marginal", scale_floor: float = DEFAULTS.scale_floor,
                  soft_cap: float = DEFAULTS.soft_cap, holdout: float = DEFAULTS.holdout,
