@@ -144,3 +144,20 @@ def test_median_lead_reads_the_delay_and_refuses_bad_options():
         median_lead(_white(100).to_numpy(), 0)
     with pytest.raises(InvalidInputError, match="parents"):
         median_lead(_white(100).to_numpy(), parents=-1)
+
+
+def test_the_smd_summary_pairs_within_each_dataset():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import robustness_smd
+
+    frame = pd.DataFrame({"dataset": ["S", "S", "S", "S", "A", "A"], "machine": ["a", "b", "a", "b", "c", "c"],
+                          "config": ["defaults", "defaults", "x", "x", "defaults", "x"],
+                          "F1": [0.5, 0.7, 0.6, 0.7, 0.2, 0.1], "best F1": [0.6, 0.8, 0.6, 0.6, 0.3, 0.3],
+                          "ROC-AUC": [0.9, 0.9, 0.95, 0.95, 0.7, 0.8]})
+    out = robustness_smd.summary(frame).set_index(["dataset", "config"])
+    assert out.loc[("S", "x"), "Δ best F1 [95 % CI]"].startswith("-0.100 [-0.200, +0.000]")
+    assert out.loc[("A", "x"), "Δ F1 [95 % CI]"] == "-0.100 [-0.100, -0.100]"
+    assert out.loc[("A", "x"), "ROC-AUC"] == pytest.approx(0.8) and out.loc[("A", "defaults"), "Δ F1 [95 % CI]"] == ""
