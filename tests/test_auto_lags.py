@@ -59,9 +59,13 @@ def test_white_noise_gets_no_window_or_one(seed):
 
 
 def test_a_fixed_window_is_kept_and_records_no_choice():
-    det = CausalDetector(lags=2).fit(_white(600))
+    det = CausalDetector(lags=2, scoring="residual+marginal").fit(_white(600))
     assert det.lags_ == 2 and det.lag_choice_ is None
     assert det.scoring_ == "residual+marginal" and det.scoring_reason_ == ""
+    # the default score is chosen from the data, and says why, without choosing the window
+    det = CausalDetector(lags=2).fit(_white(600))
+    assert det.scoring == "auto" and det.scoring_ == "residual+marginal" and det.lag_choice_ is None
+    assert det.scoring_reason_.startswith("residual+marginal: the metrics' differenced changes lead each other")
 
 
 def test_save_load_keeps_the_choice(tmp_path):
@@ -161,3 +165,26 @@ def test_the_smd_summary_pairs_within_each_dataset():
     assert out.loc[("S", "x"), "Δ best F1 [95 % CI]"].startswith("-0.100 [-0.200, +0.000]")
     assert out.loc[("A", "x"), "Δ F1 [95 % CI]"] == "-0.100 [-0.100, -0.100]"
     assert out.loc[("A", "x"), "ROC-AUC"] == pytest.approx(0.8) and out.loc[("A", "defaults"), "Δ F1 [95 % CI]"] == ""
+
+
+def test_fit_lags_auto_on_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from faultgraph.cli import app
+
+    runner = CliRunner()
+    data = tmp_path / "train.csv"
+    _delayed_system(n=1200, delay=4, seed=3).to_csv(data, index=False)
+    result = runner.invoke(app, ["fit", str(data), "--lags", "auto", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    spec = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert spec["params"]["lags"] >= 4 and spec["lag_choice"]["lags"] == spec["params"]["lags"]
+    assert spec["scoring_choice"]["scoring"] in ("residual+marginal", "residual+marginal+innovation")
+    model = CausalDetector.load(tmp_path / "m")
+    assert model.lags == "auto" and model.lags_ == spec["params"]["lags"]
+    for bad in ("sometimes", "-1", "2.5"):
+        result = runner.invoke(app, ["fit", str(data), "--lags", bad, "--out", str(tmp_path / "bad")])
+        assert result.exit_code == 2 and "'--lags'" in result.output and "nor 'auto'" in result.output
+    result = runner.invoke(app, ["fit", str(data), "--label", "a", "--lags", "auto", "--out", str(tmp_path / "bad")])
+    assert result.exit_code != 0 and "--lags auto applies to anomaly detection" in result.output
+    assert not (tmp_path / "bad").exists()

@@ -322,7 +322,7 @@ def test_a_folder_saved_before_the_background_scores_as_it_did(system, tmp_path)
     from faultgraph.io.model import SCHEMA_VERSION, load_model_dir, save_model_dir
 
     train, test, _ = system
-    CausalDetector(lags=1).fit(train).save(tmp_path / "m")
+    CausalDetector(lags=1, scoring="residual+marginal").fit(train).save(tmp_path / "m")  # no "auto" then
     meta, arrays = load_model_dir(tmp_path / "m")
     # the schema-1 layout of a folder written before the background adjustment
     meta["params"]["score"] = meta["params"].pop("scoring")
@@ -333,7 +333,8 @@ def test_a_folder_saved_before_the_background_scores_as_it_did(system, tmp_path)
     old = CausalDetector.load(tmp_path / "old")
     assert old.background_window == 0 and old.scoring == "residual+marginal"
     np.testing.assert_array_equal(old.score_samples(test)["score"],
-                                  CausalDetector(lags=1, background_window=0).fit(train).score_samples(test)["score"])
+                                  CausalDetector(lags=1, background_window=0, scoring="residual+marginal").fit(train)
+                                  .score_samples(test)["score"])
     old.save(tmp_path / "again")  # and saves again
 
 

@@ -89,7 +89,7 @@ def test_choices_are_strings_and_checked_in_one_place():
     ({"smooth": 0}, "smooth must be a positive integer, got 0"),
     ({"drift_window": -1}, r"drift_window must be a non-negative integer \(steps; 0 turns it off\), got -1"),
     ({"background_window": 10}, "background_window must be 0 \\(off\\) or at least 60 steps, got 10"),
-    ({"scoring": "all"}, "scoring must be one of 'residual\\+marginal'"),
+    ({"scoring": "all"}, "scoring must be one of 'auto', 'residual\\+marginal'"),
 ])
 def test_the_detectors_parameters_are_checked_from_their_declared_table(params, message):
     from faultgraph.detect import CausalDetector

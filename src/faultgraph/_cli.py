@@ -20,7 +20,7 @@ from rich.markup import escape as rich_escape
 from faultgraph.errors import FaultgraphError
 
 __all__ = ["RESAMPLE_HELP", "WORKERS_HELP", "Workers",
-           "check_outputs", "err", "errors", "given_options", "join_and", "learner_progress",
+           "check_outputs", "err", "errors", "given_options", "join_and", "lags_value", "learner_progress",
            "numbered", "progress", "say", "state", "time_value"]
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and lists stay on one line when piped
@@ -254,6 +254,32 @@ def join_and(items: list[str]) -> str:
         The items joined by commas, the last by "and".
     """
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def lags_value(text: str) -> Any:
+    """``--lags``: ``"auto"`` or a whole number of past steps (at least 0).
+
+    Parameters
+    ----------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    int or str
+        The number, or ``"auto"``.
+
+    Raises
+    ------
+    typer.BadParameter
+        When ``text`` is neither (the usage error names the option and what it takes).
+    """
+    value = str(text).strip()
+    if value == "auto":
+        return value
+    if value.isdigit():
+        return int(value)
+    raise typer.BadParameter(f"{text!r} is neither a whole number of steps (0 or more) nor 'auto'")
 
 
 def time_value(text: Optional[str]) -> Any:

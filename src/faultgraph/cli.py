@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from faultgraph import __version__
-from faultgraph._cli import (RESAMPLE_HELP, Workers, check_outputs, errors, given_options, join_and,
+from faultgraph._cli import (RESAMPLE_HELP, Workers, check_outputs, errors, given_options, join_and, lags_value,
                              learner_progress, numbered, progress, say, state, time_value)
 from faultgraph.config import (DEFAULTS, Calibration, Combine, ExplainConfig, Learner, LearnConfig, RankingScales,
                                RcaMethod, Score)
@@ -147,9 +147,11 @@ def fit(
     label: Annotated[Optional[str], typer.Option(
         help="0/1 fault-label column: learn to identify faults from labels (the paper's setting). "
              "Without it, learn what normal looks like and flag what the causal model cannot explain.")] = None,
-    lags: Annotated[Optional[int], typer.Option(
-        min=0, help=f"Past steps that may act as causes (default {DEFAULTS.lags} without --label, 0 with it).",
-        show_default=False)] = None,
+    lags: Annotated[Optional[str], typer.Option(
+        metavar="N|auto", parser=lags_value,
+        help=f"Past steps that may act as causes (default {DEFAULTS.lags} without --label, 0 with it); auto "
+             "(without --label): the shortest window whose one-step prediction of held-back training rows is "
+             "within 2 % of the best (docs/robustness.md).", show_default=False)] = None,
     method: Annotated[Learner, typer.Option(help="Structure learner.")] = Learner.DAGMA,
     lambda1: Annotated[Optional[float], typer.Option(
         help="L1 penalty of the structure learner (default without --label: max(0.03, sqrt(2 log k / n)) for n "
@@ -164,9 +166,10 @@ def fit(
         help="How metrics' deviations make one score: mean-square (default), max-of-smoothed "
              "(suits faults that start in one metric), max, mean-square+max.")] = Combine.MEAN_SQUARE,
     score: Annotated[Score, typer.Option(
-        help="What each step's score adds up: residual+marginal (default), residual, or "
-             "residual+marginal+innovation (holds up under scrape jitter in the simulated incidents; "
-             "unsupervised).")] = Score.RESIDUAL_MARGINAL,
+        help="What each step's score adds up: auto (default: residual+marginal+innovation where the metrics' "
+             "changes lead each other by two steps or more, else residual+marginal), residual+marginal, residual, "
+             "or residual+marginal+innovation (holds up under link delays and scrape jitter; unsupervised).")] =
+        Score.AUTO,
     drift_window: Annotated[int, typer.Option(
         min=0, help="Measure each metric's deviations from their median over this many past steps, so a level "
                     "that shifts and stays stops alarming after about half of it (0: off; unsupervised).")] =
@@ -205,11 +208,15 @@ def fit(
         if label is not None and given:
             raise InvalidInputError(f"{', '.join(given)} apply to anomaly detection (fit without --label); "
                                     f"with --label {label!r}, leave them out")
+        if label is not None and lags == "auto":
+            raise InvalidInputError("--lags auto applies to anomaly detection (fit without --label); with --label, "
+                                    "give a whole number of past steps")
         frame = wf.load_metrics(data, resample=resample)
         if label is None and bootstrap:
             raise InvalidInputError("--bootstrap applies to a label model (fit with --label); an anomaly-detection "
                                     "model learns one graph")
-        config = FitConfig(label=label, label_lags=lags or 0, bootstrap=bootstrap, detector=DetectorConfig(
+        config = FitConfig(label=label, label_lags=int(lags or 0) if label is not None else 0, bootstrap=bootstrap,
+                           detector=DetectorConfig(
             lags=DEFAULTS.lags if lags is None else lags, method=method, lambda1=lambda1, threshold=threshold,
             max_gap=max_gap, risk=risk, combine=combine, scoring=score, drift_window=drift_window,
             background_window=background_window, scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout,

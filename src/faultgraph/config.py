@@ -55,6 +55,9 @@ class Combine(StrEnum):
 class Score(StrEnum):
     """What each step's score of the causal detector adds up."""
 
+    #: ``residual+marginal+innovation`` where the metrics' changes lead each other by two
+    #: steps or more (links that take several steps), else ``residual+marginal``.
+    AUTO = "auto"
     RESIDUAL_MARGINAL = "residual+marginal"
     RESIDUAL = "residual"
     RESIDUAL_MARGINAL_INNOVATION = "residual+marginal+innovation"
@@ -194,11 +197,12 @@ class LearnConfig(_Config):
 class DetectorConfig(_Config):
     """The causal detector's hyperparameters (``fit`` without a label)."""
 
-    lags: int = DEFAULTS.lags
+    #: A whole number, or ``"auto"`` (chosen from the training rows, ``encode.lags.choose_lags``).
+    lags: int | str = DEFAULTS.lags
     method: Learner = Learner.DAGMA
     lambda1: float | None = None
     threshold: float = DEFAULTS.threshold
-    scoring: Score = Score.RESIDUAL_MARGINAL
+    scoring: Score = Score.AUTO
     combine: Combine = Combine.MEAN_SQUARE
     smooth: int = DEFAULTS.smooth
     drift_window: int = DEFAULTS.drift_window

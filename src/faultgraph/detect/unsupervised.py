@@ -905,8 +905,10 @@ class CausalDetector(Detector):
         Its L1 weight; ``None``: ``max(0.03, sqrt(2 log k / n))`` for ``n`` training rows
         and ``k = d·(lags + 1)`` candidate parents, the lasso's universal rate (Bickel,
         Ritov and Tsybakov 2009) with a floor. ``lambda1_`` holds the value used.
-    scoring : {"residual+marginal", "residual", "residual+marginal+innovation", "auto"}
-        What each step's score adds up (:class:`faultgraph.config.Score`); ``"auto"``:
+    scoring : {"auto", "residual+marginal", "residual", "residual+marginal+innovation"}
+        What each step's score adds up (:class:`faultgraph.config.Score`); ``"auto"`` (the
+        default since issue 17; it scores SMD and ASD exactly as ``"residual+marginal"``,
+        ``docs/robustness.md``):
         ``"residual+marginal+innovation"`` where the metrics' first differences lead each
         other by :data:`AUTO_INNOVATION_LAG` steps or more
         (:func:`~faultgraph.encode.lags.median_lead`), else ``"residual+marginal"``.
@@ -990,7 +992,7 @@ class CausalDetector(Detector):
     def __init__(self, *, lags: int | Literal["auto"] = DEFAULTS.lags, method: str = "dagma",
                  lambda1: float | None = None,
                  threshold: float = DEFAULTS.threshold, prior: PriorKnowledge | None = None,
-                 scoring: str = "residual+marginal", scale_floor: float = DEFAULTS.scale_floor,
+                 scoring: str = "auto", scale_floor: float = DEFAULTS.scale_floor,
                  soft_cap: float = DEFAULTS.soft_cap, holdout: float = DEFAULTS.holdout,
                  calibration: str = DEFAULTS.calibration, **kwargs: Any) -> None:
         super().__init__(scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout, calibration=calibration,
@@ -1033,7 +1035,7 @@ class CausalDetector(Detector):
             delayed = lead >= AUTO_INNOVATION_LAG
             self.scoring_ = "residual+marginal+innovation" if delayed else "residual+marginal"
             self.scoring_reason_ = (f"{self.scoring_}: the metrics' differenced changes lead each other by a median "
-                                    f"{lead} steps over {pairs} leading pairs "
+                                    f"{lead} step{'' if lead == 1 else 's'} over {pairs} leading pairs "
                                     f"({'at least' if delayed else 'under'} {AUTO_INNOVATION_LAG})")
         screen = screen_reason(X.shape[0], X.shape[1], self.lags_, what="the detector's graph fit")
         if screen is None:  # why the graph is screened (faultgraph._budget.screen_reason), or None: the full solve

@@ -308,7 +308,7 @@ def context_ensemble(model: CausalDetector, train: pd.DataFrame, n_graphs: int =
     if isinstance(n_graphs, bool) or not isinstance(n_graphs, (int, np.integer)) or n_graphs < 2:
         raise InvalidInputError(f"n_graphs must be an integer >= 2, got {n_graphs!r}")
     X, _ = model.residuals(train)
-    p = int(model.lags)
+    p = int(model.lags_)
     ens = learn_graph_ensemble(X, int(n_graphs), method=model.method, lambda1=model.lambda1_,
                                threshold=model.threshold, standardize=False, prior=model.prior_, lags=p,
                                n_workers=n_workers, random_state=random_state)

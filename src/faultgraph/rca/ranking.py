@@ -493,7 +493,7 @@ def _rows_needed(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, re
     rows = np.flatnonzero(mask)
     margin = int(model.encoder_.max_gap) + 1
     first = min(reference.start if reference is not None else int(rows[0]), int(rows[0]) - lookback)
-    lo = max(0, first - max(int(model.lags), 1) - margin)
+    lo = max(0, first - max(int(model.lags_), 1) - margin)
     hi = min(len(data), int(rows[-1]) + 1 + margin)
     moved = slice(reference.start - lo, reference.stop - lo) if reference is not None else None
     return data.iloc[lo:hi], mask[lo:hi], moved
@@ -777,7 +777,7 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
     broken = np.nan_to_num(np.abs(shifted["nsigma"]))
     if "innovation" in shifted:
         innovation = np.nan_to_num(np.abs(shifted["innovation"]))
-        innovation[: max(int(model.lags), 1)] = 0.0  # the first rows read have no past: copies of the first row
+        innovation[: max(int(model.lags_), 1)] = 0.0  # the first rows read have no past: copies of the first row
         broken = np.maximum(broken, innovation)
     # the model's soft cap bounds each metric's part, so one broken relation cannot own the ranking
     cap = float(getattr(model, "soft_cap", 0.0) or 0.0)
@@ -953,9 +953,9 @@ def _check_ensemble(model: CausalDetector, method: str, ensemble: ContextEnsembl
         with_context = [m for m, names in SCORE_PARTS.items() if "context" in names]
         raise InvalidInputError(f"ensemble is used by the methods {with_context} only, got method {method!r}")
     names = tuple(str(c) for c in model.encoder_.columns_)
-    if ensemble.metrics != names or ensemble.lags != int(model.lags):
+    if ensemble.metrics != names or ensemble.lags != int(model.lags_):
         raise InvalidInputError(f"ensemble was built for {len(ensemble.metrics)} metrics and {ensemble.lags} lags, "
-                                f"the model has {len(names)} metrics and {int(model.lags)} lags: build it from "
+                                f"the model has {len(names)} metrics and {int(model.lags_)} lags: build it from "
                                 "this model")
 
 
