@@ -62,10 +62,16 @@ The rows below were tuned on the reference setting and are kept for reference; t
   on SMD (residual and robust z; the mean of z² over metrics, then smoothed);
 * detection baselines on the aligned data: ``n-sigma`` (max |robust z| over metrics, the
   classic rule, no drift or background adjustment) and ``n-sigma, same combination``
-  (faultgraph's combination, smoothing, drift and background adjustment);
+  (faultgraph's combination, smoothing, drift and background adjustment), and ``z-score
+  (plain)`` (``ZScoreDetector``: max |z| with the normal period's mean and sd, threshold at
+  its scores' 99th percentile);
 * root-cause baselines on the aligned data: ``baro`` (BARO's robust z: median/IQR of the
   normal period, max over the window) and ``nsigma``. BARO's own detector (Bayesian
-  online change points) is not reimplemented, so BARO has no detection row.
+  online change points) is not reimplemented, so BARO has no detection row. The field's
+  baselines as ``benchmarks/rca.py`` runs them (``faultgraph.rca.baselines``): ``z-shift``,
+  and the PetShop paper's ``ranked correlation`` and ``traversal`` (on the ``lags=1`` model's
+  learned graph), each against the whole normal period, with the most anomalous metric as
+  the symptom.
 
 Root causes: ``explain``'s default ranking (``causal+innovation+nsigma``) for every faultgraph variant;
 every method, baselines included, compares the fault window with the 220 steps before it (its recent
@@ -144,8 +150,11 @@ CANDIDATES = {"defaults + combine=max-of-smoothed": {"combine": "max-of-smoothed
                                                                     "scoring": "residual+marginal+innovation"}}
 FAULTGRAPH = (*DEFAULTS_ROWS, *CANDIDATES, "faultgraph", "faultgraph, lags=1", "faultgraph, no align, lags=1", "faultgraph, no innovations",
               "faultgraph, SMD combination")
-DETECTION_BASELINES = ("n-sigma", "n-sigma, same combination")
+DETECTION_BASELINES = ("n-sigma", "n-sigma, same combination", "z-score (plain)")
 RCA_BASELINES = ("baro", "nsigma")
+#: The field's baselines of ``faultgraph.rca.baselines`` (``benchmarks/rca.py``'s), on the
+#: aligned grid against the normal period; traversal walks the ``lags=1`` model's graph.
+FIELD_BASELINES = ("z-shift", "ranked correlation", "traversal")
 
 
 def on_grid(frame: pd.DataFrame, aligned: bool) -> pd.DataFrame:
@@ -184,14 +193,16 @@ def delay_share(model, link_delays) -> float:
 
 
 def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
-    from faultgraph.detect import CausalDetector, NSigmaDetector
+    from rca import baseline, graph_pairs, service_order  # benchmarks/rca.py: the same baseline calls
+
+    from faultgraph.detect import CausalDetector, NSigmaDetector, ZScoreDetector
     from faultgraph.evaluate import classification_scores, roc_auc
     from faultgraph.rca import explain
     from faultgraph.report.demo import SERVICE_TIERS as tiers  # the rca benchmark's prior
     from faultgraph.simulate import simulate_incident
 
     det_names = (*FAULTGRAPH, *DETECTION_BASELINES)
-    rca_names = tuple(m for m in (*FAULTGRAPH, *RCA_BASELINES) if m not in CANDIDATES)
+    rca_names = (*(m for m in (*FAULTGRAPH, *RCA_BASELINES) if m not in CANDIDATES), *FIELD_BASELINES)
     auc = {m: [] for m in det_names}
     labels_all = {m: [] for m in det_names}  # pooled over incidents for precision, recall, F1
     alarms_all = {m: [] for m in det_names}
@@ -217,6 +228,7 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
             "faultgraph, SMD combination": (CausalDetector(lags=8, prior=tiers), True),
             "n-sigma": (classic_nsigma(), True),
             "n-sigma, same combination": (NSigmaDetector(combine=COMBINE), True),
+            "z-score (plain)": (ZScoreDetector(), True),
         }
         fitted = {}
         for name, (model, aligned) in models.items():
@@ -238,16 +250,22 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
             labels_all[name].append(labels)
             alarms_all[name].append(scored["anomaly"].to_numpy())
         window = (float(inc.fault_start), float(inc.fault_end))
-        for name in rca_names:
+        for name in (m for m in rca_names if m not in FIELD_BASELINES):
             model_name = name if name in FAULTGRAPH else "faultgraph, lags=1"
             grid = grids[models[model_name][1]]
             ex = explain(fitted[model_name], grid.iloc[test_rows], window,
                          method=None if name in FAULTGRAPH else name, random_state=seed)  # None: the default
             hit_m[name].append(ex.top(1)[0] == inc.root_cause_metric)
             hit_s[name].append(ex.top(1, "service")[0] == inc.root_cause_service)
+        aligned = grids[True]
+        pairs = graph_pairs(fitted["faultgraph, lags=1"])
+        for name in FIELD_BASELINES:
+            got = baseline(name, aligned.iloc[:NORMAL], aligned.loc[window[0]: window[1]], pairs)
+            hit_m[name].append(got.metrics[0] == inc.root_cause_metric)
+            hit_s[name].append(service_order(got.metrics, None)[0] == inc.root_cause_service)
         delays.append(delay_share(fitted["faultgraph"], inc.link_delays))
     rows = []
-    for name in (*FAULTGRAPH, *DETECTION_BASELINES, *RCA_BASELINES):
+    for name in (*FAULTGRAPH, *DETECTION_BASELINES, *RCA_BASELINES, *FIELD_BASELINES):
         row: dict = {"level": level.name, "method": name}
         if name in det_names:
             pooled = classification_scores(np.concatenate(labels_all[name]), np.concatenate(alarms_all[name]))
@@ -285,7 +303,9 @@ def figure(table: pd.DataFrame, path: Path) -> None:
               "previous defaults + lags=auto": ("C6", ":", "^"),
               "defaults + lags=auto, mean-square+max, innovation": ("C8", "-", "s"),
               "defaults + lags=auto, max-of-smoothed, innovation": ("C8", "--", "o"),
-              "n-sigma": ("C3", "-", "v"), "n-sigma, same combination": ("C3", "--", "D"), "baro": ("C2", "-", "P"), "nsigma": ("C3", "-", "v")}
+              "n-sigma": ("C3", "-", "v"), "n-sigma, same combination": ("C3", "--", "D"), "baro": ("C2", "-", "P"), "nsigma": ("C3", "-", "v"),
+              "z-score (plain)": ("C4", "-", "x"), "z-shift": ("C4", "--", "x"), "ranked correlation": ("C1", "-", "*"),
+              "traversal": ("C1", "--", "*")}
     for ax, metric in zip(axes, metrics):
         for method, part in table.groupby("method", sort=False):
             values = part.set_index("level").reindex(levels)[metric]
