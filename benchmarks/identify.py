@@ -197,6 +197,7 @@ def ceiling_rows(sizes: tuple[int, ...] = SIZES, seeds: tuple[int, ...] = SEEDS)
     the true graph's optimal set (Henckel et al.; lagged, with the causal nodes' lagged
     parents); metrics without a path keep the first."""
     from faultgraph import MetricEncoder
+    from faultgraph.effects.identify import optimal_adjustment, reachable
     from faultgraph.simulate.graphs import simulate_dag, simulate_weights
 
     out = []
@@ -220,26 +221,15 @@ def ceiling_rows(sizes: tuple[int, ...] = SIZES, seeds: tuple[int, ...] = SEEDS)
                 past = list(range(d + 1, 2 * d + 1)) if lagged else []
                 rank = {k: r for r, k in enumerate(order)}
 
-                def below(start: set[int], step: np.ndarray) -> set[int]:
-                    seen, stack = set(start), list(start)
-                    while stack:
-                        for j in np.flatnonzero(step[stack.pop()]):
-                            if int(j) not in seen:
-                                seen.add(int(j))
-                                stack.append(int(j))
-                    return seen
-
                 sets: dict[str, list[tuple[float, float]]] = {"true causal order": [], "true optimal set": []}
                 for x in range(d):
                     earlier = [k for k in range(d) if rank[k] < rank[x]] + past
                     sets["true causal order"].append(_hc0(D, x, d, earlier))
-                    desc = below({x}, G) - {x}
-                    if d not in desc:
+                    O = optimal_adjustment(G, x, d)
+                    if O is None:  # no path to the fault
                         sets["true optimal set"].append(sets["true causal order"][-1])
                         continue
-                    causal = desc & below({d}, G.T)
-                    forbidden = below(causal, G) | {x}
-                    O = sorted({int(k) for c in causal for k in np.flatnonzero(G[:, c])} - forbidden)
+                    causal = (reachable({x}, G) - {x}) & reachable({d}, G.T)
                     if lagged:  # x_{t-1}(W/2 + 0.3 I): a causal node's lagged parents are its parents and itself
                         O += sorted({d + 1 + int(k) for c in causal if c < d
                                      for k in {*np.flatnonzero(Bm[:, c]).tolist(), c}})

@@ -76,6 +76,7 @@ __all__ = [
     "meek_rules",
     "orient_graph",
     "possibly_reaches",
+    "reachable",
     "surely_reaches",
     "weighted_covariance",
 ]
@@ -354,17 +355,7 @@ def possibly_reaches(orientation: Orientation, x: int, y: int) -> bool:
     -------
     bool
     """
-    step = orientation.directed | orientation.undirected
-    seen, stack = {x}, [x]
-    while stack:
-        i = stack.pop()
-        for j in np.flatnonzero(step[i]):
-            if j == y:
-                return True
-            if j not in seen:
-                seen.add(int(j))
-                stack.append(int(j))
-    return False
+    return _reaches(orientation.directed | orientation.undirected, x, y)
 
 
 def admissible_parent_sets(orientation: Orientation, x: int) -> list[tuple[int, ...]]:
@@ -568,8 +559,32 @@ class Resample:
     time_order: np.ndarray | None = field(default=None, repr=False)
 
 
+def reachable(start: set[int], step: np.ndarray) -> set[int]:
+    """``start`` and every node reachable from it along the edges of ``step``
+    (``step[i, j]``: ``i → j``; its transpose gives the ancestors instead).
+
+    Parameters
+    ----------
+    start : set of int
+        The nodes to start from.
+    step : (d, d) ndarray of bool
+        The edges.
+
+    Returns
+    -------
+    set of int
+    """
+    seen, stack = set(start), list(start)
+    while stack:
+        for j in np.flatnonzero(step[stack.pop()]):
+            if int(j) not in seen:
+                seen.add(int(j))
+                stack.append(int(j))
+    return seen
+
+
 def _reaches(A: np.ndarray, x: int, y: int) -> bool:
-    """A directed path ``x → … → y`` in the DAG ``A``."""
+    """A directed path ``x → … → y`` along the edges of ``A`` (``A[i, j]``: ``i → j``)."""
     seen, stack = {x}, [x]
     while stack:
         for j in np.flatnonzero(A[stack.pop()]):
@@ -651,21 +666,11 @@ def optimal_adjustment(directed: np.ndarray, x: int, y: int) -> list[int] | None
         The set; None when the DAG has no directed path ``x → … → y``.
     """
     G = np.asarray(directed, dtype=bool)
-
-    def closure(start: set[int], step: np.ndarray) -> set[int]:
-        seen, stack = set(start), list(start)
-        while stack:
-            for j in np.flatnonzero(step[stack.pop()]):
-                if int(j) not in seen:
-                    seen.add(int(j))
-                    stack.append(int(j))
-        return seen
-
-    below = closure({x}, G) - {x}
+    below = reachable({x}, G) - {x}
     if y not in below:
         return None
-    causal = below & closure({y}, G.T)
-    forbidden = closure(causal, G) | {x}
+    causal = below & reachable({y}, G.T)
+    forbidden = reachable(causal, G) | {x}
     return sorted({int(k) for c in causal for k in np.flatnonzero(G[:, c])} - forbidden)
 
 
