@@ -58,8 +58,9 @@ The rows below were tuned on the reference setting and are kept for reference; t
   rounded timestamps, as when per-metric exports are merged naively), one lag;
 * ``faultgraph, no innovations``: as ``faultgraph`` with the detector's default score
   (residual and robust z, no innovation);
-* ``faultgraph, SMD combination``: as ``faultgraph`` with the detector's defaults, chosen
-  on SMD (residual and robust z; the mean of z² over metrics, then smoothed);
+* ``faultgraph, SMD combination``: as ``faultgraph`` with the detector's combination,
+  chosen on SMD, and its score before ``scoring="auto"`` (residual and robust z; the mean
+  of z² over metrics, then smoothed);
 * detection baselines on the aligned data: ``n-sigma`` (max |robust z| over metrics, the
   classic rule, no drift or background adjustment) and ``n-sigma, same combination``
   (faultgraph's combination, smoothing, drift and background adjustment), and ``z-score
@@ -224,8 +225,9 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
             "faultgraph, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE, scoring=SCORE), True),
             "faultgraph, no align, lags=1": (CausalDetector(lags=1, prior=tiers, combine=COMBINE, scoring=SCORE),
                                              False),
-            "faultgraph, no innovations": (CausalDetector(lags=8, prior=tiers, combine=COMBINE), True),
-            "faultgraph, SMD combination": (CausalDetector(lags=8, prior=tiers), True),
+            "faultgraph, no innovations": (CausalDetector(lags=8, prior=tiers, combine=COMBINE,
+                                                          scoring="residual+marginal"), True),
+            "faultgraph, SMD combination": (CausalDetector(lags=8, prior=tiers, scoring="residual+marginal"), True),
             "n-sigma": (classic_nsigma(), True),
             "n-sigma, same combination": (NSigmaDetector(combine=COMBINE), True),
             "z-score (plain)": (ZScoreDetector(), True),
