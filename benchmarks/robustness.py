@@ -56,7 +56,7 @@ The rows below were tuned on the reference setting and are kept for reference; t
 * ``faultgraph, lags=1``: the same alignment, one lag;
 * ``faultgraph, no align, lags=1``: each sample put on the nearest step (a join on
   rounded timestamps, as when per-metric exports are merged naively), one lag;
-* ``faultgraph, no innovations``: as ``faultgraph`` with the detector's default score
+* ``faultgraph, no innovations``: as ``faultgraph`` with ``scoring="residual+marginal"``
   (residual and robust z, no innovation);
 * ``faultgraph, SMD combination``: as ``faultgraph`` with the detector's combination,
   chosen on SMD, and its score before ``scoring="auto"`` (residual and robust z; the mean
