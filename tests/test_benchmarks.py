@@ -38,9 +38,12 @@ def test_robustness_benchmark_one_incident():
 
     rows, extra = robustness.run_level(robustness.Level("tiny", 0.05, (1, 2)), 1)
     table = {r["method"]: r for r in rows}
-    assert set(table) == {*robustness.FAULTGRAPH, *robustness.DETECTION_BASELINES, *robustness.RCA_BASELINES}
+    assert set(table) == {*robustness.FAULTGRAPH, *robustness.DETECTION_BASELINES, *robustness.RCA_BASELINES,
+                          *robustness.FIELD_BASELINES}
     for name in (*robustness.FAULTGRAPH, *robustness.DETECTION_BASELINES):
         assert 0.0 <= table[name]["AUC"] <= 1.0 and 0.0 <= table[name]["F1"] <= 1.0
+    for name in robustness.FIELD_BASELINES:  # root causes only
+        assert table[name]["AC@1 metric"] in (0.0, 1.0) and table[name]["AUC"] != table[name]["AUC"]  # NaN
     assert table["faultgraph"]["AC@1 service"] in (0.0, 1.0)
     assert 0.0 <= extra["delay"] <= 1.0 and extra["fit s"] > 0
 
