@@ -188,3 +188,21 @@ def test_fit_lags_auto_on_the_command_line(tmp_path):
     result = runner.invoke(app, ["fit", str(data), "--label", "a", "--lags", "auto", "--out", str(tmp_path / "bad")])
     assert result.exit_code != 0 and "--lags auto applies to anomaly detection" in result.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_explain_case_mode_takes_lags_auto(tmp_path):
+    from typer.testing import CliRunner
+
+    from faultgraph.cli import app
+    from faultgraph.simulate import simulate_incident
+
+    inc = simulate_incident(services=4, random_state=2)
+    inc.write(tmp_path / "case")
+    runner = CliRunner()
+    args = ["explain", "--normal", str(tmp_path / "case" / "normal.csv"), "--anomalous",
+            str(tmp_path / "case" / "anomalous.csv")]
+    result = runner.invoke(app, [*args, "--lags", "auto", "--out", str(tmp_path / "rca.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "rca.json").read_text())["causes"][0]["service"] == inc.root_cause_service
+    result = runner.invoke(app, [*args, "--lags", "often", "--out", str(tmp_path / "bad.json")])
+    assert result.exit_code == 2 and "nor 'auto'" in result.output and not (tmp_path / "bad.json").exists()

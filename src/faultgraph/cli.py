@@ -306,7 +306,10 @@ def explain(
              "calibrated (never below 1 % of the metric's own variation, never counted beyond the metric's own "
              "move; near-deterministic equations listed under \"flagged\" in rca.json); docs/mechanism.md.",
         show_default=False)] = None,
-    lags: Annotated[int, typer.Option(min=0, help="Case mode: past steps that may act as causes.")] = DEFAULTS.lags,
+    lags: Annotated[str, typer.Option(
+        metavar="N|auto", parser=lags_value,
+        help="Case mode: past steps that may act as causes, or auto (chosen from the normal period).")] =
+        str(DEFAULTS.lags),
     max_gap: Annotated[int, typer.Option(min=0, help="Case mode: fill missing runs up to this many steps.")] =
         DEFAULTS.max_gap,
     prior: Annotated[Optional[Path], typer.Option(
