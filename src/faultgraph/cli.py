@@ -309,7 +309,7 @@ def explain(
     lags: Annotated[str, typer.Option(
         metavar="N|auto", parser=lags_value,
         help="Case mode: past steps that may act as causes, or auto (chosen from the normal period).")] =
-        str(DEFAULTS.lags),
+        DEFAULTS.lags,  # type: ignore[assignment]
     max_gap: Annotated[int, typer.Option(min=0, help="Case mode: fill missing runs up to this many steps.")] =
         DEFAULTS.max_gap,
     prior: Annotated[Optional[Path], typer.Option(
