@@ -645,22 +645,20 @@ class Detector(FittedAttributes):
         Z = (D - self.center_) / self.scale_
         window = int(self.drift_window)
         blocks = self._blocks(X, Z)
+        blocks_t = None  # the held-back tail's blocks, which the model did not see
+        if tail is not None:
+            Xt = self.encoder_.transform(tail[list(self.encoder_.columns_)]).to_numpy()
+            blocks_t = self._blocks(Xt, (self._deviations(Xt) - self.center_) / self.scale_)
         self.calibration_: TailCalibration | None = None
         if self.calibration != "off":  # each component's tail surprise on the training rows (held-back tail too)
-            seen = blocks
-            if tail is not None:
-                Xt = self.encoder_.transform(tail[list(self.encoder_.columns_)]).to_numpy()
-                seen = np.vstack([blocks, self._blocks(Xt, (self._deviations(Xt) - self.center_) / self.scale_)])
+            seen = blocks if blocks_t is None else np.vstack([blocks, blocks_t])
             scale, extend = _CALIBRATION_KINDS[str(self.calibration)]
             self.calibration_ = TailCalibration(drift_adjust(seen, seen[:0], window), extend=extend, scale=scale)
         raw_scores = self._raw_scores(blocks, blocks[:0], X.shape[1])
         self.background_base_ = float(np.quantile(raw_scores, BACKGROUND_QUANTILE))
         train_scores = background_adjust(raw_scores, raw_scores[:0], int(self.background_window),
                                          self.background_base_)[0]
-        if tail is not None:  # the threshold is read on rows the model did not see
-            Xt = self.encoder_.transform(tail[list(self.encoder_.columns_)]).to_numpy()
-            Dt = self._deviations(Xt)
-            blocks_t = self._blocks(Xt, (Dt - self.center_) / self.scale_)
+        if blocks_t is not None:  # the threshold is read on rows the model did not see
             history = blocks[len(blocks) - min(window, len(blocks)):]
             raw_t = self._raw_scores(blocks_t, history, X.shape[1])
             bg_history = raw_scores[len(raw_scores) - min(int(self.background_window), len(raw_scores)):]
@@ -693,13 +691,27 @@ class Detector(FittedAttributes):
         adjustment: for the baselines, the standardised deviations ``Z`` alone."""
         return Z
 
-    def _raw_scores(self, blocks: np.ndarray, drift_history: np.ndarray, d: int) -> np.ndarray:
-        """The score of each step before the background adjustment: ``blocks`` drift-adjusted
-        (with ``drift_history``, the blocks before them), then combined. Fit and scoring alike."""
+    def _adjusted(self, blocks: np.ndarray, drift_history: np.ndarray) -> np.ndarray:
+        """``blocks`` drift-adjusted (with ``drift_history``, the blocks before them) and, with
+        ``calibration`` on, as tail surprises (comparable across components)."""
         adjusted = drift_adjust(blocks, drift_history, int(self.drift_window))
-        if getattr(self, "calibration_", None) is not None:  # tail surprises, comparable across components
+        if getattr(self, "calibration_", None) is not None:
             adjusted = self.calibration_.transform(adjusted)
-        return self._score_blocks(adjusted, d)
+        return adjusted
+
+    def _raw_scores(self, blocks: np.ndarray, drift_history: np.ndarray, d: int) -> np.ndarray:
+        """The score of each step before the background adjustment: ``blocks`` adjusted
+        (:meth:`_adjusted`), then combined. Fit and scoring alike."""
+        return self._score_blocks(self._adjusted(blocks, drift_history), d)
+
+    def _scored_blocks(self, data: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+        """``(frame, X, Z, blocks)`` of ``data``: the metrics as a frame, encoded, their
+        standardised deviations and what the score is made of (:meth:`_blocks`)."""
+        self._check_fitted()
+        frame = self._frame(data, "data")
+        X, D = self.residuals(frame)
+        Z = (D - self.center_) / self.scale_
+        return frame, X, Z, self._blocks(X, Z)
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         """The score from drift-adjusted blocks (see :meth:`_blocks`)."""
@@ -747,12 +759,8 @@ class Detector(FittedAttributes):
         NotFittedError
             When the detector is not fitted.
         """
-        self._check_fitted()
-        frame = self._frame(data, "data")
+        frame, X, Z, raw = self._scored_blocks(data)
         columns = self.encoder_.columns_
-        X, D = self.residuals(frame)
-        Z = (D - self.center_) / self.scale_
-        raw = self._blocks(X, Z)
         d = X.shape[1]
         score, background = background_adjust(self._raw_scores(raw, self.drift_history_, d),
                                               self.background_history_, int(self.background_window),
@@ -795,13 +803,8 @@ class Detector(FittedAttributes):
         NotFittedError
             When the detector is not fitted.
         """
-        self._check_fitted()
-        frame = self._frame(data, "data")
-        X, D = self.residuals(frame)
-        blocks = drift_adjust(self._blocks(X, (D - self.center_) / self.scale_), self.drift_history_,
-                              int(self.drift_window))
-        if getattr(self, "calibration_", None) is not None:
-            blocks = self.calibration_.transform(blocks)
+        frame, X, _, raw = self._scored_blocks(data)
+        blocks = self._adjusted(raw, self.drift_history_)
         d = X.shape[1]
         per = np.abs(blocks).reshape(len(blocks), -1, d).max(axis=1)
         return pd.DataFrame(per, index=frame.index, columns=list(self.encoder_.columns_))
