@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from faultgraph._validation import check_choice
 from faultgraph.errors import InvalidInputError
 
 __all__ = [
@@ -517,7 +518,13 @@ def graph_effects(C: np.ndarray, orientation: Orientation, x: int, y: int, extra
     tuple of (numpy.ndarray, bool)
         The values (the regressions first, then 0 where a path is not sure) and whether the
         graph has a possibly directed path ``x ⇝ y``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``zero_unless`` is not one of its choices.
     """
+    check_choice("zero_unless", zero_unless, ("oriented", "possible"))
     values, _ = ida_effects(C, orientation, x, y, extra, require_path=False)
     reach = possibly_reaches(orientation, x, y)
     keep = reach and (zero_unless == "possible" or surely_reaches(orientation, x, y))
@@ -875,12 +882,9 @@ def identified_scores(
     p = 0 if lagged is None else int(np.shape(lagged)[0])
     D = lagged_design(data.to_numpy(dtype=float), p)
     y = nodes.index(target)
-    if adjust_past not in ("parents", "all", "none"):
-        raise InvalidInputError(f"adjust_past must be 'parents', 'all' or 'none', got {adjust_past!r}")
-    if time_marks not in ("test", "fit"):
-        raise InvalidInputError(f"time_marks must be 'test' or 'fit', got {time_marks!r}")
-    if zero_unless not in ("oriented", "possible"):
-        raise InvalidInputError(f"zero_unless must be 'oriented' or 'possible', got {zero_unless!r}")
+    check_choice("adjust_past", adjust_past, ("parents", "all", "none"))
+    check_choice("time_marks", time_marks, ("test", "fit"))
+    check_choice("zero_unless", zero_unless, ("oriented", "possible"))
 
     def past_of(x: int, lag: np.ndarray | None) -> list[int]:
         if not p or adjust_past == "none":
@@ -900,21 +904,21 @@ def identified_scores(
     mask = np.ones((d, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
     by_order = {x for x, Z in earlier.items() if adjust_order and x != y and order_adjustment(Z, x, y, mask, len(D))}
     C = weighted_covariance(D)
-    def by_time(Cx: np.ndarray, fitted: np.ndarray | None, fallback: np.ndarray | None) -> np.ndarray | None:
+    def tested_order(Cx: np.ndarray) -> np.ndarray | None:
+        """The time order that tests of the past give (:func:`granger_order`), once per covariance."""
+        return granger_order(Cx, d, p, len(D)) if p and time_marks == "test" else None
+
+    def by_time(tested: np.ndarray | None, fitted: np.ndarray | None, fallback: np.ndarray | None
+                ) -> np.ndarray | None:
         if not p:
             return None
-        if time_marks == "test":
-            tested = granger_order(Cx, d, p, len(D))
-            if tested is not None:
-                return tested
+        if tested is not None:
+            return tested
         return fallback if fitted is None else fitted
 
-    def time_ancestors(Cx: np.ndarray) -> dict[int, list[int]]:
+    def time_ancestors(tested: np.ndarray | None) -> dict[int, list[int]]:
         """Same-step metrics whose past predicts x's present one way only: ancestors of x."""
-        if not p or time_marks != "test" or not adjust_order:
-            return {}
-        tested = granger_order(Cx, d, p, len(D))
-        if tested is None:
+        if not adjust_order or tested is None:
             return {}
         anc = tested.any(axis=0)
         np.fill_diagonal(anc, False)
@@ -934,16 +938,18 @@ def identified_scores(
                 return O
         return past_of(x, lag) + earlier[x]
 
-    main = orient_graph(A, nodes, allowed=allowed, lagged=by_time(C, time_order, lagged), covariance=C,
+    tested = tested_order(C)
+    main = orient_graph(A, nodes, allowed=allowed, lagged=by_time(tested, time_order, lagged), covariance=C,
                         n_samples=len(D))
-    anc_main = time_ancestors(C)
+    anc_main = time_ancestors(tested)
     boots = []
     for r in resamples:
         w = np.bincount(np.asarray(r.rows), minlength=len(D)).astype(float)
         Cb = weighted_covariance(D, w)
-        orient = orient_graph(r.adjacency, nodes, allowed=allowed, lagged=by_time(Cb, r.time_order, r.lagged),
+        tested_b = tested_order(Cb)
+        orient = orient_graph(r.adjacency, nodes, allowed=allowed, lagged=by_time(tested_b, r.time_order, r.lagged),
                               covariance=Cb, n_samples=len(D))
-        boots.append((orient, Cb, np.asarray(r.adjacency) != 0, r.lagged, time_ancestors(Cb)))
+        boots.append((orient, Cb, np.asarray(r.adjacency) != 0, r.lagged, time_ancestors(tested_b)))
     lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
     from statistics import NormalDist
 
@@ -971,10 +977,8 @@ def identified_scores(
             for orient, Cb, Ab, Lb, anc_b in boots:
                 if x in by_order:
                     v = np.array([adjustment_effect(Cb, x, y, order_set(x, orient, Lb))])
-                    extra = []
                 elif local:
-                    extra = adjust_extra(x, Lb, anc_b)
-                    v = graph_effects(Cb, orient, x, y, extra, zero_unless)[0]
+                    v = graph_effects(Cb, orient, x, y, adjust_extra(x, Lb, anc_b), zero_unless)[0]
                 else:
                     v = ida_effects(Cb, orient, x, y, adjust_extra(x, Lb, anc_b))[0]
                 pooled.append(v)
