@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from faultgraph._validation import check_whole
 from faultgraph.detect.unsupervised import CausalDetector, _padded_design, soft_cap
 from faultgraph.discovery import lagged_design
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["ContextEnsemble", "Equations", "context_ensemble", "context_shift", "ensemble_context",
+__all__ = ["ContextEnsemble", "Equations", "context_ensemble", "context_shift", "context_steps", "ensemble_context",
            "equation_residuals", "fit_equations"]
 
 
@@ -181,6 +182,31 @@ def equation_residuals(X: np.ndarray, equations: Equations, lags: int) -> np.nda
     return (Zc[:, : X.shape[1]] - Zc @ equations.coef - equations.resid_mean) / equations.resid_scale
 
 
+def context_steps(z: np.ndarray, mask: np.ndarray, reference: slice | None = None, cap: float = 0.0) -> np.ndarray:
+    """Each window step's residual z, soft-capped, less the reference rows' mean (``F``'s
+    coefficient step by step; :func:`context_shift` is their mean).
+
+    Parameters
+    ----------
+    z : numpy.ndarray
+        ``(n, d)`` residual z of every row read.
+    mask : numpy.ndarray of bool
+        ``(n,)``: the window's rows.
+    reference : slice, optional
+        The normal rows before the window; ``None`` or empty: the training period (mean 0).
+    cap : float, default 0.0
+        The soft cap of each residual z (:func:`~faultgraph.detect.unsupervised.soft_cap`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(mask.sum(), d)``.
+    """
+    c = soft_cap(np.nan_to_num(z), cap)
+    base = c[reference].mean(axis=0) if reference is not None and reference.stop > reference.start else 0.0
+    return c[mask] - base
+
+
 def context_shift(z: np.ndarray, mask: np.ndarray, reference: slice | None = None,
                   cap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``F``'s coefficient and t statistic for each metric, the parents' coefficients held
@@ -215,18 +241,15 @@ def context_shift(z: np.ndarray, mask: np.ndarray, reference: slice | None = Non
     if z.ndim != 2 or mask.shape != (z.shape[0],) or not mask.any():
         raise InvalidInputError(f"mask must select at least one of z's {z.shape[0]} rows, got {int(mask.sum())} "
                                 f"of shape {mask.shape} for z of shape {z.shape}")
-    c = soft_cap(np.nan_to_num(z), cap)
     n_w = int(mask.sum())
-    base, inv_ref = np.zeros(z.shape[1]), 0.0
-    if reference is not None and reference.stop > reference.start:
-        base = c[reference].mean(axis=0)
-        inv_ref = 1.0 / (reference.stop - reference.start)
-    shift = c[mask].mean(axis=0) - base
+    inv_ref = (1.0 / (reference.stop - reference.start)
+               if reference is not None and reference.stop > reference.start else 0.0)
+    shift = context_steps(z, mask, reference, cap).mean(axis=0)
     return shift, shift / np.sqrt(1.0 / n_w + inv_ref)
 
 
 def ensemble_context(X: np.ndarray, mask: np.ndarray, reference: slice | None, ensemble: ContextEnsemble,
-                     cap: float = 0.0, per_step: bool = False) -> np.ndarray:
+                     cap: float = 0.0) -> np.ndarray:
     """Each metric's ``|shift|`` (:func:`context_shift`) averaged over the ensemble's graphs.
 
     Parameters
@@ -241,14 +264,11 @@ def ensemble_context(X: np.ndarray, mask: np.ndarray, reference: slice | None, e
         The graphs' equations (:func:`context_ensemble`).
     cap : float, default 0.0
         The soft cap of each residual z.
-    per_step : bool, default False
-        ``True``: each window step's ``|z − mean_reference|`` averaged over the graphs,
-        ``(mask.sum(), d)``, instead of the window's ``(d,)``.
 
     Returns
     -------
     numpy.ndarray
-        ``(d,)`` (or ``(mask.sum(), d)`` with ``per_step``): the mean over graphs.
+        ``(d,)``: the mean over graphs.
 
     Raises
     ------
@@ -259,16 +279,8 @@ def ensemble_context(X: np.ndarray, mask: np.ndarray, reference: slice | None, e
     if X.ndim != 2 or X.shape[1] != len(ensemble.metrics):
         raise InvalidInputError(f"X must have the ensemble's {len(ensemble.metrics)} metrics as columns, "
                                 f"got shape {X.shape}")
-    out = []
-    for eq in ensemble.equations:
-        z = equation_residuals(X, eq, ensemble.lags)
-        if per_step:
-            c = soft_cap(np.nan_to_num(z), cap)
-            base = c[reference].mean(axis=0) if reference is not None else 0.0
-            out.append(np.abs(c[mask] - base))
-        else:
-            out.append(np.abs(context_shift(z, mask, reference, cap)[0]))
-    return np.mean(out, axis=0)
+    return np.mean([np.abs(context_shift(equation_residuals(X, eq, ensemble.lags), mask, reference, cap)[0])
+                    for eq in ensemble.equations], axis=0)
 
 
 def context_ensemble(model: CausalDetector, train: pd.DataFrame, n_graphs: int = 10, *,
@@ -305,13 +317,13 @@ def context_ensemble(model: CausalDetector, train: pd.DataFrame, n_graphs: int =
     if not isinstance(model, CausalDetector):
         raise InvalidInputError(f"model must be a fitted CausalDetector, got {type(model).__name__}")
     model.check_fitted()
-    if isinstance(n_graphs, bool) or not isinstance(n_graphs, (int, np.integer)) or n_graphs < 2:
-        raise InvalidInputError(f"n_graphs must be an integer >= 2, got {n_graphs!r}")
+    n_graphs = check_whole("n_graphs", n_graphs, 2)
     X, _ = model.residuals(train)
     p = int(model.lags_)
-    ens = learn_graph_ensemble(X, int(n_graphs), method=model.method, lambda1=model.lambda1_,
+    ens = learn_graph_ensemble(X, n_graphs, method=model.method, lambda1=model.lambda1_,
                                threshold=model.threshold, standardize=False, prior=model.prior_, lags=p,
-                               n_workers=n_workers, random_state=random_state)
+                               n_workers=n_workers, random_state=random_state,
+                               screen="screen_reason" in model.graph_.params)  # the model's own way
     floor = float(getattr(model, "scale_floor", 0.0) or 0.0)
     eqs = tuple(fit_equations(X, ens.graphs[b], None if ens.lagged is None else ens.lagged[b], floor)
                 for b in range(ens.n_graphs))

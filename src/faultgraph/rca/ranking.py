@@ -88,7 +88,7 @@ from faultgraph.effects import effects_into, strongest_path
 from faultgraph.encode import constant_moves
 from faultgraph.errors import InvalidInputError
 from faultgraph.io.metrics import epoch_unit
-from faultgraph.rca.context import ContextEnsemble, equation_residuals
+from faultgraph.rca.context import ContextEnsemble, context_steps, equation_residuals
 
 __all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK", "ONSET_TRACE_Z", "ONSET_Z",
            "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores",
@@ -785,9 +785,7 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
     if "context" in SCORE_PARTS[method]:  # F's coefficient per step: residual z less the reference's mean
         graphs = [parts["noise"]] if ensemble is None else [equation_residuals(X, eq, ensemble.lags)
                                                              for eq in ensemble.equations]
-        for z in graphs:
-            c = soft_cap(np.nan_to_num(z), cap)
-            context.append(c[mask] - (c[reference].mean(axis=0) if reference is not None else 0.0))
+        context = [context_steps(z, mask, reference, cap) for z in graphs]
     parts = {k: soft_cap(v[mask], cap) for k, v in shifted.items()}
     t = _moved_symptom(X, mask, parts["marginal"]) if target is None else names.index(target)
     return _Terms(data, mask, reference, names, parts, t, broken, reference_window, context, flagged)
