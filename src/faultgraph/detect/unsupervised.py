@@ -126,10 +126,8 @@ def _check_lags(name: str, value: Any) -> int | str:
     """``lags``: a whole number >= 0 or ``"auto"`` (a bool is refused)."""
     if isinstance(value, str) and value == "auto":
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise InvalidInputError(f"lags must be a whole number >= 0 (past steps in the candidate space) or "
-                                f"\"auto\" (chosen from the training data), got {value!r}")
-    return int(value)
+    return whole(0, kind='a whole number >= 0 (past steps in the candidate space) or "auto" (chosen from the '
+                      'training data)')(name, value)
 
 
 def _auto_cap(rows: int, metrics: int) -> int:
@@ -989,7 +987,7 @@ class CausalDetector(Detector):
 
     name = "faultgraph"
 
-    _constraints = {"scoring": one_of(tuple(dict.fromkeys((*SCORES, "auto")))),  # "auto": chosen at fit
+    _constraints = {"scoring": one_of(SCORES),  # "auto" among them: chosen at fit
                     "lags": Constraint(_check_lags)}
 
     def __init__(self, *, lags: int | Literal["auto"] = DEFAULTS.lags, method: str = "dagma",

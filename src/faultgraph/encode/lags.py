@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from faultgraph._validation import check_whole
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["LAG_HOLDOUT", "LAG_PARENTS", "LAG_SIGNIFICANCE", "LAG_TOLERANCE", "LagChoice", "ROWS_PER_COEFFICIENT",
@@ -255,9 +256,8 @@ def median_lead(X: Any, max_lag: int = 8, *, parents: int = LAG_PARENTS) -> tupl
         When ``X`` is not a 2-D array of finite numbers or an option is outside its range.
     """
     X = _matrix(X)
-    for name, value, least in (("max_lag", max_lag, 1), ("parents", parents, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise InvalidInputError(f"{name} must be a whole number >= {least}, got {value!r}")
+    check_whole("max_lag", max_lag, 1)
+    check_whole("parents", parents, 0)
     cap = min(int(max_lag), (X.shape[0] - 4) // 2)
     if cap < 1 or X.shape[1] < 2:
         return 0, 0
@@ -322,9 +322,8 @@ def choose_lags(X: Any, max_lags: int = 8, *, holdout: float = LAG_HOLDOUT, tole
         When ``X`` is not a 2-D array of finite numbers, or an option is outside its range.
     """
     X = _matrix(X)
-    for name, value in (("max_lags", max_lags), ("parents", parents)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise InvalidInputError(f"{name} must be a whole number >= 0, got {value!r}")
+    check_whole("max_lags", max_lags, 0)
+    check_whole("parents", parents, 0)
     if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 < holdout <= 0.5:
         raise InvalidInputError(f"holdout must be a share in (0, 0.5], got {holdout!r}")
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance >= 0:
@@ -345,8 +344,8 @@ def choose_lags(X: Any, max_lags: int = 8, *, holdout: float = LAG_HOLDOUT, tole
     for j in range(d):
         S = [j, *leaders[j]]
         # columns: 1, then lag 1 of S, lag 2 of S, ...: window p is the prefix of 1 + p|S| columns
-        Zf = np.column_stack([np.ones(len(t_fit))] + [X[t_fit - k][:, S] for k in range(1, cap + 1)])
-        Zv = np.column_stack([np.ones(len(t_val))] + [X[t_val - k][:, S] for k in range(1, cap + 1)])
+        Zf = np.column_stack([np.ones(len(t_fit))] + [X[cap - k:n - hold - k, S] for k in range(1, cap + 1)])
+        Zv = np.column_stack([np.ones(len(t_val))] + [X[n - hold - k:n - k, S] for k in range(1, cap + 1)])
         yf, yv = X[t_fit, j], X[t_val, j]
         G, g = Zf.T @ Zf, Zf.T @ yf
         Gv, gv, yy = Zv.T @ Zv, Zv.T @ yv, float(yv @ yv)

@@ -82,7 +82,7 @@ import numpy as np
 import pandas as pd
 
 from faultgraph._validation import as_generator, check_choice, check_window
-from faultgraph.config import DEFAULTS, RcaMethod, values
+from faultgraph.config import DEFAULTS, RankingScales, RcaMethod, values
 from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector, beyond_tolerance, soft_cap
 from faultgraph.effects import effects_into, strongest_path
 from faultgraph.encode import constant_moves
@@ -555,7 +555,7 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
 #: ``scales`` of :func:`explain` and :func:`step_scores`: ``"calibrated"``, the scales of
 #: :func:`ranking_scales`; ``"model"`` (:data:`DEFAULT_SCALES`), the model's own (its ``scale_floor``, 0 by
 #: default: a residual's standard deviation as it was in training, however small).
-SCALES: tuple[str, ...] = ("calibrated", "model")
+SCALES: tuple[str, ...] = values(RankingScales)
 #: The ``scales`` :func:`explain` and :func:`step_scores` use unless told: the model's. The
 #: calibrated scales are neutral on the simulated incidents, SMD and ASD but lose on Nezha
 #: Online Boutique (whose CPU faults show as a collapsed relation breaking: CPU millicores
