@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, write_report  # noqa: E402
+from _common import markdown_table, report_args, write_report  # noqa: E402
 from calibration import METRICS, machines, paired, run  # noqa: E402
 
 #: name -> CausalDetector keyword arguments; the first is the defaults.
@@ -77,17 +77,7 @@ def longest_incidents() -> pd.DataFrame:
 
 
 def main() -> None:
-    import argparse
-    import warnings
-
-    from _common import pin_blas
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    pin_blas()
-    warnings.simplefilter("ignore")
-    cmd = "python benchmarks/adaptation.py" + (f" --out {args.out}" if args.out else "")
+    args, cmd = report_args(__doc__, "adaptation.py")
     frame = run(True, CONFIGS)
     base = next(iter(CONFIGS))
     means = frame.groupby(["dataset", "config"], sort=False, as_index=False)[METRICS + ["seconds"]].mean()

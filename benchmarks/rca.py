@@ -386,7 +386,7 @@ def train_ticket_rows(full: bool = False, **detector) -> tuple[pd.DataFrame, dic
         cols = list(model.encoder_.columns_)
         facts = {"day": day, "rows": len(repair.frame), "columns": d.metrics.shape[1],
                  "dropped": len(repair.dropped), "max_gap": repair.max_gap, "metrics": len(cols),
-                 "candidates": len(cols) * (int(model.lags) + 1), "lags": int(model.lags),
+                 "candidates": len(cols) * (model.lags_ + 1), "lags": model.lags_,
                  "fit s": time.perf_counter() - started, "screened": model.graph_.params.get("screen_reason"),
                  "edges": int(np.count_nonzero(model.graph_.adjacency)),
                  "lagged edges": int(np.count_nonzero(model.graph_.lagged))

@@ -31,7 +31,8 @@ import rca as R  # noqa: E402
 from _common import bootstrap_interval, markdown_table, progress, report_args, smd_split, write_report  # noqa: E402
 
 METHODS = ("causal+innovation+nsigma", "causal")
-SCALES = ("calibrated", "model")
+from faultgraph.rca import ranking  # noqa: E402
+from faultgraph.rca.ranking import SCALES  # noqa: E402
 
 
 def _ranked(model, data, window, method, scales, **kw):
@@ -127,12 +128,6 @@ def nezha(system: str) -> dict:
     return {label: hits}
 
 
-def R_OWN_MOVE() -> bool:
-    from faultgraph.rca import ranking
-
-    return bool(ranking.RANK_OWN_MOVE)
-
-
 def calibration_args() -> tuple[float, float, str]:
     """``--share`` and ``--deterministic`` (the calibrated scales' floor and the share below
     which an equation is set aside; default the library's), taken off ``sys.argv``, with
@@ -188,7 +183,6 @@ def main() -> None:
     loo = []
     for held in results:
         others = [k for k in choice if k != held]
-        m = R.DEFAULT_METHOD if hasattr(R, "DEFAULT_METHOD") else METHODS[0]
         mean = {s: np.mean([np.mean(results[k][METHODS[0], s]) for k in others]) for s in SCALES}
         chosen = max(SCALES, key=lambda s: (mean[s], s == "model"))  # a tie keeps the model's scales
         loo.append({"left out": held, "chosen without it": chosen,
@@ -196,13 +190,12 @@ def main() -> None:
                     "its score there": float(np.mean(results[held][METHODS[0], chosen])),
                     "calibrated there": float(np.mean(results[held][METHODS[0], "calibrated"])),
                     "model there": float(np.mean(results[held][METHODS[0], "model"]))})
-        del m
     parts = ["# The ranking's scales: calibrated against the model's own", "",
              f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread; "
              f"{time.perf_counter() - started:.0f} s on a shared machine). Calibrated: floor {share:g} of each "
              f"metric's own robust variation, equations below {deterministic:g} of it set aside, grid steps "
              f"read from {resolution} rows before the window (0: off), residuals bounded by the metric's own move: "
-             f"{'on' if R_OWN_MOVE() else 'off'}. "
+             f"{'on' if ranking.RANK_OWN_MOVE else 'off'}. "
              "Calibrated minus the model's scales, "
              "case by case, 95 % bootstrap interval over the cases. SMD *report* and Nezha Train Ticket are scored, "
              "never chosen on.", "", markdown_table(table), "",

@@ -27,7 +27,7 @@ Variants, each fitted on the normal period and scored on the anomalous one (with
   changes lead each other by two steps or more, ``encode.lags.median_lead``): the
   data put on the grid by ``encode.align`` with its defaults (the last sample at or
   before each grid step, samples that came off a metric's scrape phase dropped as late;
-  the few steps with no sample within two steps hold the last value, see ``cli_grid``)
+  the few steps with no sample within two steps hold the last value, see ``on_grid``)
   and ``CausalDetector()`` with nothing set (no prior);
 * ``faultgraph (defaults), late kept``: the same with ``align(late="keep")``, the
   alignment before late samples were dropped;
@@ -158,29 +158,21 @@ RCA_BASELINES = ("baro", "nsigma")
 FIELD_BASELINES = ("z-shift", "ranked correlation", "traversal")
 
 
-def on_grid(frame: pd.DataFrame, aligned: bool) -> pd.DataFrame:
-    """The scraped samples on the step grid ``0 … NORMAL + ANOMALOUS − 1``."""
+def on_grid(frame: pd.DataFrame, aligned: bool, late: str = "drop") -> pd.DataFrame:
+    """The scraped samples on the step grid ``0 … NORMAL + ANOMALOUS − 1``. Aligned: as
+    ``faultgraph fit --resample 1`` puts them, ``encode.align`` with its defaults (``late``
+    aside); else each sample on the nearest step. A metric with no sample for more than
+    ``max_gap`` (2 steps) is missing there. Such gaps hold the last value here, and the first
+    steps take the first value (the CLI's encoder would interpolate gaps up to its
+    ``max_gap`` of 5 steps and refuse longer ones, a run of 8 lost or late samples, about one
+    incident in 40 at 10 % jitter, asking for a larger ``--max-gap``)."""
     from faultgraph.encode import align
 
     grid = np.arange(NORMAL + ANOMALOUS, dtype=float)
     if aligned:
-        out = align(frame, 1.0, start=0.0, end=grid[-1])
+        out = align(frame, 1.0, start=0.0, end=grid[-1], late=late)  # type: ignore[arg-type]
     else:
         out = frame.groupby(np.round(np.asarray(frame.index, dtype=float))).last().reindex(grid)
-    out.index.name = "timestamp"
-    return out.ffill().bfill().bfill()  # the encoder fills short gaps; an edge gap at the start is filled here
-
-
-def cli_grid(frame: pd.DataFrame, late: str = "drop") -> pd.DataFrame:
-    """The samples on the step grid as ``faultgraph fit --resample 1`` puts them: ``encode.align``
-    with its defaults (``late`` aside). A metric with no sample for more than ``max_gap``
-    (2 steps) is missing there. Such gaps hold the last value here, and the first steps take
-    the first value (the CLI's encoder would interpolate gaps up to its ``max_gap`` of 5
-    steps and refuse longer ones, a run of 8 lost or late samples, about one incident in 40
-    at 10 % jitter, asking for a larger ``--max-gap``)."""
-    from faultgraph.encode import align
-
-    out = align(frame, 1.0, start=0.0, end=float(NORMAL + ANOMALOUS - 1), late=late)  # type: ignore[arg-type]
     out.index.name = "timestamp"
     return out.ffill().bfill()
 
@@ -215,8 +207,8 @@ def run_level(level: Level, n: int) -> tuple[list[dict], dict]:
                                 fault_at=FAULT_AT, magnitude=level.magnitude, link_delay=level.link_delay,
                                 jitter=level.jitter, random_state=seed)
         raw = pd.concat([inc.normal, inc.anomalous])
-        grids = {True: on_grid(raw, True), False: on_grid(raw, False), "cli": cli_grid(raw),
-                 "cli, late kept": cli_grid(raw, "keep")}
+        grids = {True: on_grid(raw, True), False: on_grid(raw, False), "cli, late kept": on_grid(raw, True, "keep")}
+        grids["cli"] = grids[True]  # what `fit --resample 1` gives: the aligned grid
         models = {
             "faultgraph (defaults)": (CausalDetector(), "cli"),
             "faultgraph (defaults), late kept": (CausalDetector(), "cli, late kept"),
