@@ -38,7 +38,8 @@ from faultgraph.io.model import damaged, load_model_dir, save_model_dir
 
 __all__ = ["AUTO_INNOVATION_LAG", "AUTO_MAX_LAGS", "CausalDetector", "Detector", "NSigmaDetector", "PCADetector",
            "RandomDetector", "TailCalibration",
-           "background_adjust", "beyond_tolerance", "drift_adjust", "flag_columns", "rounding_scale", "soft_cap"]
+           "background_adjust", "beyond_tolerance", "drift_adjust", "equation_deviations", "flag_columns",
+           "rounding_scale", "soft_cap", "support_least_squares"]
 
 TASK = "unsupervised-detection"
 
@@ -408,6 +409,55 @@ def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     if window <= 1:
         return values
     return pd.DataFrame(values).rolling(window, min_periods=1).mean().to_numpy().reshape(values.shape)
+
+
+def support_least_squares(Zc: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """Each present metric regressed (least squares, no shrinkage) on the columns of the
+    centred lagged design ``Zc`` that ``support`` allows as its parents.
+
+    Parameters
+    ----------
+    Zc : (n, d·(p+1)) ndarray
+        The centred lagged design (present metrics first, then each lag's).
+    support : (d·(p+1), d) ndarray of bool
+        ``support[i, j]``: design column ``i`` is a parent of metric ``j``.
+
+    Returns
+    -------
+    (d·(p+1), d) ndarray
+        The coefficients, 0 outside the support.
+    """
+    d = support.shape[1]
+    B = np.zeros(support.shape)
+    for j in range(d):
+        rows = np.flatnonzero(support[:, j])
+        if rows.size:
+            B[rows, j] = np.linalg.lstsq(Zc[:, rows], Zc[:, j], rcond=None)[0]
+    return B
+
+
+def equation_deviations(X: np.ndarray, p: int, mean: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Each row's deviation from its equations ``coef`` (:func:`support_least_squares`) on the
+    lagged design of ``X`` centred by the training ``mean`` (the first ``p`` rows see copies of
+    the first row as their past).
+
+    Parameters
+    ----------
+    X : (n, d) ndarray
+        Encoded rows in time order.
+    p : int
+        The lags of the design.
+    mean : (d·(p+1),) ndarray
+        The training design's mean.
+    coef : (d·(p+1), d) ndarray
+        The equations.
+
+    Returns
+    -------
+    (n, d) ndarray
+    """
+    Zc = _padded_design(X, p) - mean
+    return Zc[:, : X.shape[1]] - Zc @ coef
 
 
 def _padded_design(X: np.ndarray, p: int) -> np.ndarray:
@@ -1060,12 +1110,7 @@ class CausalDetector(Detector):
         Z = lagged_design(X, p)
         self.mean_ = Z.mean(axis=0)
         Zc = Z - self.mean_
-        B = np.zeros((d * (p + 1), d))
-        for j in range(d):  # least squares on each metric's learned parents (no L1 shrinkage)
-            rows = np.flatnonzero(support[:, j])
-            if rows.size:
-                B[rows, j] = np.linalg.lstsq(Zc[:, rows], Zc[:, j], rcond=None)[0]
-        self.coef_ = B
+        self.coef_ = support_least_squares(Zc, support)
         if p == 0:  # the autoregression needs a past: one lag
             Z = lagged_design(X, 1)
             self.innov_mean_ = Z.mean(axis=0)
@@ -1308,9 +1353,7 @@ class CausalDetector(Detector):
         return det
 
     def _deviations(self, X: np.ndarray) -> np.ndarray:
-        p = self.lags_
-        Zc = _padded_design(X, p) - self.mean_
-        return Zc[:, : X.shape[1]] - Zc @ self.coef_
+        return equation_deviations(X, self.lags_, self.mean_, self.coef_)
 
 
 class NSigmaDetector(Detector):

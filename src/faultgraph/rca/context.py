@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from faultgraph._validation import check_whole
-from faultgraph.detect.unsupervised import CausalDetector, _padded_design, soft_cap
+from faultgraph.detect.unsupervised import CausalDetector, equation_deviations, soft_cap, support_least_squares
 from faultgraph.discovery import lagged_design
 from faultgraph.errors import InvalidInputError
 
@@ -143,11 +143,7 @@ def fit_equations(X: np.ndarray, adjacency: np.ndarray, lagged: np.ndarray | Non
     Z = lagged_design(X, p)
     mean = Z.mean(axis=0)
     Zc = Z - mean
-    B = np.zeros((d * (p + 1), d))
-    for j in range(d):
-        rows = np.flatnonzero(support[:, j])
-        if rows.size:
-            B[rows, j] = np.linalg.lstsq(Zc[:, rows], Zc[:, j], rcond=None)[0]
+    B = support_least_squares(Zc, support)
     D = Zc[:, :d] - Zc @ B
     std = np.maximum(D.std(axis=0), 1e-12)
     if floor > 0:
@@ -177,9 +173,8 @@ def equation_residuals(X: np.ndarray, equations: Equations, lags: int) -> np.nda
     numpy.ndarray
         ``(n, d)`` residual z.
     """
-    X = np.asarray(X, dtype=float)
-    Zc = _padded_design(X, int(lags)) - equations.design_mean
-    return (Zc[:, : X.shape[1]] - Zc @ equations.coef - equations.resid_mean) / equations.resid_scale
+    D = equation_deviations(np.asarray(X, dtype=float), int(lags), equations.design_mean, equations.coef)
+    return (D - equations.resid_mean) / equations.resid_scale
 
 
 def context_steps(z: np.ndarray, mask: np.ndarray, reference: slice | None = None, cap: float = 0.0) -> np.ndarray:
