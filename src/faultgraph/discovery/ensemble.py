@@ -270,8 +270,7 @@ def learn_with_time_order(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.nd
         past-only solve that gave the time order (``lagged`` again without lags or without
         ``spec.time_first``).
     """
-    from faultgraph.discovery.learner import LOOSE_ABOVE, _refine
-    from faultgraph.discovery.optimizers import dagma_linear, notears_linear
+    from faultgraph.discovery.learner import _refine, choose_solver
     from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups
 
     d, p = spec.n_vars, spec.lags
@@ -280,14 +279,7 @@ def learn_with_time_order(S: np.ndarray, n: int, spec: GraphSpec) -> tuple[np.nd
     allowed[np.arange(d), np.arange(d)] = False
     required = np.zeros((k, d), dtype=bool) if spec.required is None else np.asarray(spec.required, dtype=bool)
     refine = spec.refine and p == 0
-    options: dict[str, float] = {}
-    if refine and spec.method == "dagma" and d > LOOSE_ABOVE:
-        options = {"tol": 1e-3, "warm_tol": 1e-3, "h_tol": 1e-3}
-    solver = dagma_linear if spec.method == "dagma" else notears_linear
-    if spec.screen:  # as StructureLearner(screen=True): no O(d^3) iterations
-        from faultgraph.discovery.screen import screened_linear
-
-        solver = partial(screened_linear, n_samples=n)
+    solver, options = choose_solver(spec.method, d, refine=refine, screen=spec.screen, n_samples=n)
 
     def solve(mask: np.ndarray) -> tuple[Any, np.ndarray]:
         result = solver(S, lambda1=spec.lambda1, n_vars=d, allowed=mask, unpenalized=required,

@@ -21,7 +21,7 @@ from faultgraph.discovery.refine import noise_variance, ols_weights, penalised_s
 from faultgraph.discovery.prior import PriorKnowledge
 from faultgraph.errors import ConvergenceWarning, DataScaleWarning, InvalidInputError, NotFittedError
 
-__all__ = ["LearnedGraph", "StructureLearner", "lagged_design", "second_moments"]
+__all__ = ["LearnedGraph", "StructureLearner", "choose_solver", "lagged_design", "second_moments"]
 
 Method = Literal["dagma", "notears"]
 METHODS: tuple[str, ...] = ("dagma", "notears")
@@ -98,6 +98,43 @@ class LearnedGraph:
         lines += [f"  {s} -> {t}  {w:+.3f}" for s, t, w in self.edges]
         lines += [f"  {s}(t-{k}) -> {t}  {w:+.3f}" for s, t, k, w in self.lagged_edges]
         return "\n".join(lines)
+
+
+def choose_solver(method: str, d: int, *, refine: bool, screen: bool, n_samples: int,
+                  device: str | None = None) -> tuple[Any, dict[str, float]]:
+    """The optimiser for ``method`` and its options: loose tolerances for DAGMA above
+    :data:`LOOSE_ABOVE` metrics when the greedy refinement finishes the job (measurements:
+    CHANGELOG.md, "How the defaults were chosen"); with ``screen``, the screened solve
+    (:func:`~faultgraph.discovery.screen.screened_linear`: no O(d³) iterations).
+
+    Parameters
+    ----------
+    method : str
+        ``"dagma"`` or ``"notears"``.
+    d : int
+        Metrics.
+    refine : bool
+        Whether the refinement follows.
+    screen : bool
+        Screen instead of the continuous solve.
+    n_samples : int
+        Rows the second moments come from (the screen's tests).
+    device : str, optional
+        Where the screen computes (``"cpu"``, ``"cuda"``).
+
+    Returns
+    -------
+    tuple of (callable, dict)
+        The solver (the optimisers' signature) and its extra options.
+    """
+    options: dict[str, float] = {}
+    if refine and method == "dagma" and d > LOOSE_ABOVE:
+        options = {"tol": 1e-3, "warm_tol": 1e-3, "h_tol": 1e-3}
+    if screen:
+        from faultgraph.discovery.screen import screened_linear
+
+        return functools.partial(screened_linear, n_samples=n_samples, device=device), options
+    return (dagma_linear if method == "dagma" else notears_linear), options
 
 
 class StructureLearner(FittedAttributes):
@@ -283,16 +320,8 @@ class StructureLearner(FittedAttributes):
                 "(--standardize), rescale the data or lower lambda1", DataScaleWarning, stacklevel=2)
         refine = (not self.standardize) if self.refine is None else bool(self.refine)
         refine = refine and p == 0
-        options: dict[str, float] = {}
-        if refine and method == "dagma" and d > LOOSE_ABOVE:
-            # the greedy refinement finishes the job: the continuous solve need not be tight
-            # (measurements: CHANGELOG.md, "How the defaults were chosen")
-            options = {"tol": 1e-3, "warm_tol": 1e-3, "h_tol": 1e-3}
-        solver = dagma_linear if method == "dagma" else notears_linear
-        if self.screen:  # large graphs: no O(d^3) iterations (faultgraph.discovery.screen)
-            from faultgraph.discovery.screen import screened_linear
-
-            solver = functools.partial(screened_linear, n_samples=Z.shape[0], device=self.device)
+        solver, options = choose_solver(method, d, refine=refine, screen=bool(self.screen), n_samples=Z.shape[0],
+                                        device=self.device)
         result = solver(
             S, lambda1=lambda1, n_vars=d, allowed=allowed, unpenalized=required, max_iter=int(self.max_iter),
             callback=self.callback, **options,
