@@ -109,13 +109,19 @@ def test_same_ranking_in_other_units(data):
     assert one.threshold_ == pytest.approx(other.threshold_, rel=1e-4)  # the POT fit's own tolerance
 
 
-def test_saved_and_loaded_scores_alike(data, tmp_path):
+@pytest.mark.parametrize("calibration", ["rank", "rank-uncapped", "normal"])
+def test_saved_and_loaded_scores_alike(data, tmp_path, calibration):
     train, test, _ = data
-    det = _fit(train, calibration="rank", holdout=0.2)
+    det = _fit(train, calibration=calibration, holdout=0.2)
+    if calibration == "rank-uncapped":  # no cap, and a column without spread at its top: both infinite
+        assert det.calibration_.cap_ == np.inf
+        det.calibration_.slope_[0] = np.inf
     det.save(tmp_path / "model")
     back = CausalDetector.load(tmp_path / "model")
-    assert back.calibration == "rank" and back.calibration_ is not None
-    np.testing.assert_allclose(back.score_samples(test)["score"], det.score_samples(test)["score"])
+    assert back.calibration == calibration and back.calibration_ is not None
+    np.testing.assert_array_equal(back.calibration_.slope_, det.calibration_.slope_)
+    assert back.calibration_.cap_ == det.calibration_.cap_
+    np.testing.assert_array_equal(back.score_samples(test)["score"], det.score_samples(test)["score"])
     assert back.threshold_ == det.threshold_
 
 

@@ -1260,7 +1260,9 @@ class CausalDetector(Detector):
         if self.calibration_ is not None:
             c = self.calibration_
             arrays.update({"calib_levels": c.levels_, "calib_quantiles": c.quantiles_,
-                           "calib_slope": np.minimum(c.slope_, np.finfo(float).max), "calib_cap": np.array([min(c.cap_, np.finfo(float).max)])})
+                           # npz arrays must be finite: load() reads the largest float back as inf
+                           "calib_slope": np.minimum(c.slope_, np.finfo(float).max),
+                           "calib_cap": np.array([min(c.cap_, np.finfo(float).max)])})
         if self.has_innovations:  # a folder from before innovations were kept is saved as it came
             arrays.update({"innov_coef": self.innov_coef_, "innov_mean": self.innov_mean_,
                            "innov_resid_mean": self.innov_resid_mean_, "innov_resid_std": self.innov_resid_std_})
@@ -1330,8 +1332,11 @@ class CausalDetector(Detector):
             det.drift_history_ = arrays["drift_history"]
             det.calibration_ = None
             if "calib_levels" in arrays:
+                big = np.finfo(float).max  # save() writes an infinite slope or cap (no spread, no cap) as this
+                slope, cap = arrays["calib_slope"], float(arrays["calib_cap"][0])
                 det.calibration_ = TailCalibration.from_arrays(arrays["calib_levels"], arrays["calib_quantiles"],
-                                                               arrays["calib_slope"], float(arrays["calib_cap"][0]),
+                                                               np.where(slope >= big, np.inf, slope),
+                                                               np.inf if cap >= big else cap,
                                                                _CALIBRATION_KINDS[det.calibration][0])
             elif det.calibration != "off":  # a folder from before calibration existed scored without it
                 det.calibration = "off"
