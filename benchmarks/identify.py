@@ -13,17 +13,21 @@ Run it with::
    prior; i.i.d. rows with the full causal order as a tiers prior; a lagged system
    (``x_t = x_t W + x_{t−1}(W/2 + 0.3 I) + ε``) fitted with ``lags=1``; six seeds per size.
    The model is ``FaultIdentifier(bootstrap=B)``; effects come from
-   ``workflows.effects_report``, under three rules on the same fitted model: the
-   *default* (with tiers that hold every possible parent, the regression on the earlier
-   tiers alone, identified whatever the graph, with a simultaneous interval; with lags,
-   same-step links oriented by Wald tests of the unpenalised autoregression and the
-   metrics whose past predicts ``x``'s present one way only adjusted for; elsewhere each
-   graph's values are the local IDA regressions, plus 0 unless a path of oriented edges
-   reaches the fault); *before* (the default until this change: time marks from the
-   fitted time order, no adjustment for the order, 0 only where no orientation has a
-   path); ``local=False`` (0 alone where there is no path: the skeleton decides); and
-   ``efficient=True`` (the default, but a metric identified from the order adjusts for
-   the optimal set of a learned graph with a path, Henckel et al.). The
+   ``workflows.effects_report``, under five rules on the same fitted model: the
+   *default* (the graph that the order allows – each metric's parents chosen by
+   forward-backward Wald tests among the metrics before it in the tiers or, with lags,
+   in the tested time order, and among the past – gives each metric identified from
+   the order its optimal adjustment set, Henckel et al.; with full tiers a metric without
+   a path there keeps the regression on its earlier tiers; with lags, a metric whose
+   graph has a path is identified by time; a simultaneous interval; certain causes
+   ranked by ``|ate|``; elsewhere each graph's values are the local IDA regressions,
+   plus 0 unless a path of oriented edges reaches the fault); *before* (the default
+   until this change: ``efficient=False`` – the earlier tiers alone, and with lags the
+   metrics whose past predicts ``x``'s present one way only added to the learned
+   graph's sets – with certain causes ranked by the end of their interval nearest 0);
+   the ranking change alone; *two changes back* (time marks from the fitted time order,
+   no adjustment for the order, 0 only where no orientation has a path); and
+   ``local=False`` (0 alone where there is no path: the skeleton decides). The
    true effect of a metric is its average effect on the fault probability per encoded
    unit (same-step total effect on the logit times ``E[σ']``, Stein's lemma).
    Columns: *coverage* – share of metrics whose true effect lies in the reported
@@ -106,28 +110,47 @@ def planted(d: int, n: int, seed: int, lagged: bool) -> tuple[pd.DataFrame, np.n
 
 
 #: The effect rules compared on the same fitted models (keyword arguments of
-#: ``identified_scores``): the default; the default before (same-step links oriented by the
-#: fitted time order, no adjustment for the order, 0 only where no orientation has a path);
-#: and the skeleton deciding 0 alone (``local=False``, the rule before that).
-BEFORE = {"time_marks": "fit", "adjust_order": False, "zero_unless": "possible"}
-RULES = {"default": {}, "before (fitted time marks, 0 where no possible path)": BEFORE,
-         "skeleton decides 0 (local=False)": {**BEFORE, "local": False},
-         "default, efficient=True": {"efficient": True}}
+#: ``identified_scores``; ``_rank="interval"``: certain causes re-ranked by the end of their
+#: interval nearest 0, the ranking before): the default; the default before (no graph that
+#: the order allows, ``efficient=False``, and that ranking); the ranking change alone; the
+#: default two changes back (same-step links oriented by the fitted time order, no
+#: adjustment for the order, 0 only where no orientation has a path); and the skeleton
+#: deciding 0 alone (``local=False``, the rule before that).
+BEFORE = {"time_marks": "fit", "adjust_order": False, "zero_unless": "possible", "efficient": False,
+          "_rank": "interval"}
+RULES = {"default": {},
+         "before (efficient=False, certain causes by the interval's end nearest 0)": {"efficient": False,
+                                                                                      "_rank": "interval"},
+         "default, certain causes by the interval's end nearest 0": {"_rank": "interval"},
+         "two changes back (fitted time marks, 0 where no possible path)": BEFORE,
+         "skeleton decides 0 (local=False)": {**BEFORE, "local": False}}
 
 
 def _effects(model: object, rule: dict[str, object]) -> object:
-    """``workflows.effects_report`` with ``identified_scores(**rule)``."""
+    """``workflows.effects_report`` with ``identified_scores(**rule)``; ``_rank="interval"``
+    re-ranks the certain causes (identified, interval excluding 0) by the end of their
+    interval nearest 0."""
+    import dataclasses
     import functools
 
     import faultgraph.effects.identify as identify
     from faultgraph.workflows import effects_report
 
+    rule = dict(rule)
+    rank = rule.pop("_rank", None)
+    efficient = bool(rule.pop("efficient", True))  # effects_report passes it on: a partial's would be overridden
     original = identify.identified_scores
     identify.identified_scores = functools.partial(original, **rule)
     try:
-        return effects_report(model)[0]
+        scores = effects_report(model, efficient=efficient)[0]
     finally:
         identify.identified_scores = original
+    if rank == "interval":
+        certain = [s for s in scores.scores if s.identified and (s.ci_low > 0 or s.ci_high < 0)]
+        rest = [s for s in scores.scores if s not in certain]
+        certain.sort(key=lambda s: -min(abs(s.ci_low), abs(s.ci_high)))
+        scores = dataclasses.replace(scores, scores=tuple(certain + rest))
+    return scores
 
 
 def _measures(scores: object, true: dict[str, float], no_path: list[str]) -> dict[str, object]:
@@ -191,8 +214,8 @@ def _hc0(D: np.ndarray, x: int, y: int, adjust: list[int]) -> tuple[float, float
 
 def ceiling_rows(sizes: tuple[int, ...] = SIZES, seeds: tuple[int, ...] = SEEDS) -> list[dict[str, object]]:
     """Top-3 hits that the data allow with the truth known: every metric's effect is the
-    regression on a valid set of the *true* system (no learned graph), ranked by the end of
-    its ±3 SE interval nearest 0 (as certain causes are). Sets: the metrics earlier in the
+    regression on a valid set of the *true* system (no learned graph); those whose ±3 SE
+    interval excludes 0 first, by the size of the effect (as certain causes are ranked). Sets: the metrics earlier in the
     true causal order (and, lagged, the whole past) – what a full tiers prior gives – and
     the true graph's optimal set (Henckel et al.; lagged, with the causal nodes' lagged
     parents); metrics without a path keep the first."""
@@ -237,8 +260,8 @@ def ceiling_rows(sizes: tuple[int, ...] = SIZES, seeds: tuple[int, ...] = SEEDS)
                 top_true = set(np.argsort(-np.abs(true), kind="stable")[:3].tolist())
                 for name, est in sets.items():
                     b, se = np.array(est).T
-                    sure = np.where(np.abs(b) > 3 * se, np.abs(b) - 3 * se, 0.0)
-                    said = set(np.argsort(-sure, kind="stable")[:3].tolist())
+                    sure = np.abs(b) > 3 * se  # certain causes first, by |effect|, as the default ranks them
+                    said = set(np.lexsort((-np.abs(b), ~sure))[:3].tolist())
                     out.append({"condition": condition, "set": name, "d": d, "seed": seed,
                                 "top-3 hits": len(top_true & said)})
     return out

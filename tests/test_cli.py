@@ -165,6 +165,32 @@ def test_fit_effects_detect(labelled_csv, tmp_path):
     assert header[1:] == ["probability", "decision"]
 
 
+def test_effects_with_tiers_adjust_for_the_optimal_set_unless_told_not_to(tmp_path):
+    # z -> a -> b -> fault, a -> fault, w -> b: the order's graph gives a the optimal set {w};
+    # --no-efficient adjusts for its earlier tier {z}, which explains most of a (a wider interval)
+    rng = np.random.default_rng(2)
+    n = 3000
+    z, w = rng.normal(size=(2, n))
+    a = 2 * z + rng.normal(size=n)
+    b = a + w + rng.normal(size=n)
+    fault = (rng.random(n) < 1 / (1 + np.exp(-(0.8 * b / b.std() + 0.5 * a / a.std() - 1)))).astype(int)
+    path = tmp_path / "chain.csv"
+    pd.DataFrame({"z": z, "a": a, "w": w, "b": b, "fault": fault}).to_csv(path, index=False)
+    prior = tmp_path / "prior.yaml"
+    prior.write_text('tiers: [["z"], ["a"], ["w"], ["b"]]\n')
+    model = tmp_path / "model"
+    assert run("fit", str(path), "--label", "fault", "--prior", str(prior), "--out", str(model)).exit_code == 0
+    docs = {}
+    for flag in ("--efficient", "--no-efficient"):
+        out = tmp_path / f"effects{flag}.json"
+        result = run("effects", str(model), "--target", "fault", "--bootstrap", "20", flag, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        docs[flag] = {s["node"]: s for s in json.loads(out.read_text())["scores"]}
+    eff, plain = docs["--efficient"]["a"], docs["--no-efficient"]["a"]
+    assert eff["identified"] and plain["identified"] and eff["ci_low"] > 0 and plain["ci_low"] > 0
+    assert eff["ci_high"] - eff["ci_low"] < 0.8 * (plain["ci_high"] - plain["ci_low"])
+
+
 def test_fit_and_detect_bad_input(labelled_csv, tmp_path):
     path, _ = labelled_csv
     msg = _one_line_error(run("fit", str(path), "--label", "nope", "--out", str(tmp_path / "m")))

@@ -16,7 +16,9 @@ from faultgraph.effects.identify import (
     identified_scores,
     optimal_adjustment,
     order_adjustment,
+    ordered_graph,
     orient_graph,
+    select_parents,
     surely_reaches,
     weighted_covariance,
 )
@@ -195,10 +197,104 @@ def test_optimal_adjustment_by_hand_and_the_efficient_option():
     allowed = _full_order_mask([0, 1, 2, 3], 5, 4)
     tiers = [["z"], ["a"], ["w"], ["b"]]
     A = G.astype(float)
-    eff = identified_scores(data, A, "y", allowed=allowed, tiers=tiers, efficient=True)
-    plain = identified_scores(data, A, "y", allowed=allowed, tiers=tiers)
+    eff = identified_scores(data, A, "y", allowed=allowed, tiers=tiers)
+    plain = identified_scores(data, A, "y", allowed=allowed, tiers=tiers, efficient=False)
     a_eff = next(s for s in eff.scores if s.node == "a")
     a_plain = next(s for s in plain.scores if s.node == "a")
     assert a_eff.ate == pytest.approx(_ols(y, a, w), abs=1e-9)  # the optimal set {w}
     assert a_plain.ate == pytest.approx(_ols(y, a, z), abs=1e-9)  # its earlier tier {z}
     assert a_eff.identified and a_plain.identified
+
+
+def test_optimal_adjustment_adds_the_past_parents_of_the_causal_nodes():
+    # a -> b -> y and a -> y at one step; past parents: a's {4}, b's {5}, y's {6}
+    G = np.zeros((3, 3), dtype=bool)
+    G[0, 1] = G[1, 2] = G[0, 2] = True
+    past = {0: [4], 1: [5], 2: [6]}
+    # O(a, y): causal nodes b and y, whose same-step parents are a and b (forbidden), and their pasts
+    assert optimal_adjustment(G, 0, 2, past) == [5, 6]
+    # O(b, y): causal node y: its other parent a and its past; b's own past is not needed
+    assert optimal_adjustment(G, 1, 2, past) == [0, 6]
+    assert optimal_adjustment(G, 1, 2) == [0]
+    assert optimal_adjustment(G, 2, 0, past) is None
+
+
+def test_select_parents_finds_parents_among_nearly_collinear_candidates():
+    # x = a + b + e; ca = a + 0.05 e' (a's child, nearly a copy); n: noise. Given a and b,
+    # x is independent of ca and n: forward steps keep {a, b}; one regression on all four
+    # spreads a's weight over a and ca
+    rng = np.random.default_rng(3)
+    n = 2000
+    a, b, noise = rng.normal(size=(3, n))
+    ca = a + 0.05 * rng.normal(size=n)
+    x = a + b + rng.normal(size=n)
+    D = np.column_stack([a, b, ca, noise, x])
+    C = weighted_covariance(D)
+    assert sorted(select_parents(C, 4, [0, 1, 2, 3], n)) == [0, 1]
+    assert select_parents(C, 4, [3], n) == []  # noise alone: nothing
+    assert select_parents(C, 4, [], n) == []
+    assert 4 not in select_parents(C, 4, [4, 0], n)  # never itself
+
+
+def test_ordered_graph_recovers_a_planted_dag_from_its_order_and_refuses_a_cycle():
+    from faultgraph.simulate.graphs import simulate_dag, simulate_linear_sem, simulate_weights
+
+    rng = np.random.default_rng(4)
+    d = 8
+    B = simulate_dag(d, 1.5, random_state=rng)
+    W = simulate_weights(B, random_state=rng)
+    X = simulate_linear_sem(W, 5000, random_state=rng)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)  # standardised: the order, not the scales, decides
+    from faultgraph._graph import topological_order
+
+    rank = {k: r for r, k in enumerate(topological_order(B))}
+    cand = {j: [k for k in range(d) if rank[k] < rank[j]] for j in range(d)}
+    G, past = ordered_graph(weighted_covariance(X), cand, d, 5000)
+    np.testing.assert_array_equal(G, B != 0)
+    assert all(v == [] for v in past.values())
+    # two strongly related metrics, each allowed before the other: a cycle, no graph
+    both = {0: [1], 1: [0]}
+    x0 = rng.normal(size=500)
+    pair = np.column_stack([x0, x0 + 0.3 * rng.normal(size=500)])
+    assert ordered_graph(weighted_covariance(pair), both, 2, 500) is None
+
+
+def _lagged_chain(T: int = 4000, seed: int = 6) -> pd.DataFrame:
+    # x_t = x_t W + x_{t-1}(W/2 + 0.3 I) + e with a -> b (1.0), b -> y (0.8), a -> y (0.5), b -> c (0.9)
+    rng = np.random.default_rng(seed)
+    W = np.zeros((4, 4))
+    W[0, 1], W[1, 3], W[0, 3], W[1, 2] = 1.0, 0.8, 0.5, 0.9
+    inv = np.linalg.inv(np.eye(4) - W)
+    A = 0.5 * W + 0.3 * np.eye(4)
+    X = np.zeros((T, 4))
+    E = rng.normal(size=(T, 4))
+    for t in range(1, T):
+        X[t] = (X[t - 1] @ A + E[t]) @ inv
+    return pd.DataFrame(X[100:], columns=["a", "b", "c", "y"])
+
+
+def test_time_order_identifies_effects_the_learned_graph_misses():
+    data = _lagged_chain()
+    A = np.zeros((4, 4))  # the learner found no same-step edge at all
+    lagged = np.zeros((1, 4, 4))
+    resamples = _resamples(len(data) - 1, A, lagged, B=30, block=20)
+    scores = identified_scores(data, A, "y", lagged=lagged, resamples=resamples)
+    by = {s.node: s for s in scores.scores}
+    for node, total in (("a", 1.3), ("b", 0.8)):  # a: 0.5 + 1.0 x 0.8
+        assert by[node].identified and by[node].ci_low <= total <= by[node].ci_high
+        assert by[node].ci_low > 0.5 * total
+    # c: a symptom of b, no path to y in the order's graph: not identified by time, and no certain cause
+    assert not (by["c"].identified and (by["c"].ci_low > 0 or by["c"].ci_high < 0))
+    assert [s.node for s in scores.scores[:2]] == ["a", "b"]  # certain causes by |ate|
+    # the rule before: nothing is identified where the graph has no edge
+    old = identified_scores(data, A, "y", lagged=lagged, resamples=resamples, efficient=False)
+    assert not any(s.identified and s.node in ("a", "b") for s in old.scores)
+
+
+def test_select_parents_skips_a_copy_of_a_chosen_column():
+    rng = np.random.default_rng(9)
+    a = rng.normal(size=1000)
+    x = a + rng.normal(size=1000)
+    D = np.column_stack([a, 2 * a, x])  # the second column adds nothing once the first is in
+    chosen = select_parents(weighted_covariance(D), 2, [0, 1], 1000)
+    assert len(chosen) == 1 and chosen[0] in (0, 1)

@@ -1169,8 +1169,8 @@ def _time_value(value: Any) -> Any:
 
 
 def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_bootstrap: int = 50,
-                     random_state: int | None = 0, option_names: Mapping[str, str] | None = None
-                     ) -> tuple[Any, dict[str, Any]]:
+                     random_state: int | None = 0, option_names: Mapping[str, str] | None = None,
+                     efficient: bool = True) -> tuple[Any, dict[str, Any]]:
     """effects.json of a labelled model.
 
     Every node's ATE on ``target`` (CGL-BFI eq. 4) with its bootstrap interval, the causal
@@ -1191,6 +1191,8 @@ def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_
         Seed of the resampling.
     option_names : mapping of str to str, optional
         How the caller names the options (``{"n_bootstrap": "--bootstrap"}``), for messages.
+    efficient : bool, default True
+        Passed to :func:`effects_report`.
 
     Returns
     -------
@@ -1216,7 +1218,7 @@ def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_
                                 "effects on a label need `faultgraph fit DATA --label COLUMN --out MODEL_DIR`; "
                                 "for the causes of an incident use `faultgraph explain`")
     return effects_report(FaultIdentifier.load(model_dir), target, n_paths=n_paths, n_bootstrap=n_bootstrap,
-                          random_state=random_state)
+                          random_state=random_state, efficient=efficient)
 
 
 # --- effects that say how sure they are; graph ensembles (issue 18) -----------------------
@@ -1285,7 +1287,8 @@ def _label_model_knowledge(model: FaultIdentifier) -> tuple[Any, Any]:
 
 
 def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths: int = 3, n_bootstrap: int = 50,
-                   confidence: float = 0.95, random_state: int | None = 0) -> tuple[Any, dict[str, Any]]:
+                   confidence: float = 0.95, random_state: int | None = 0, efficient: bool = True
+                   ) -> tuple[Any, dict[str, Any]]:
     """effects.json of a label model, with identification, bounds and ensemble confidence.
 
     Computed by :func:`faultgraph.effects.identify.identified_scores`. Each entry of
@@ -1310,6 +1313,10 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
         Level of the intervals.
     random_state : int, optional, default 0
         Seed of the resampling.
+    efficient : bool, default True
+        Adjust for the optimal sets of the graph that the order (tiers, or with lags the
+        tested time order) allows (``identified_scores(efficient=)``); False: the earlier
+        tiers and the learned graph's sets, the rule before.
 
     Returns
     -------
@@ -1350,7 +1357,8 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
         resamples = [Resample(block_bootstrap_rows(n_rows, block, np.random.default_rng(int(s))), A, lagged, order)
                      for s in resample_seeds(n_bootstrap, random_state)]
     scores = identified_scores(data, A, target, lagged=lagged, time_order=order, allowed=allowed, tiers=tiers,
-                               resamples=resamples, ensemble=ens is not None, confidence=confidence)
+                               resamples=resamples, ensemble=ens is not None, confidence=confidence,
+                               efficient=efficient)
     document = scores.to_dict()
     entries = []
     for entry in document["scores"]:

@@ -103,6 +103,9 @@ def effects(
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the intervals (0: none; else at "
                                                           "least 10).")] = 50,
     seed: Annotated[int, typer.Option(help="Random seed (Monte Carlo and bootstrap).")] = 0,
+    efficient: Annotated[bool, typer.Option(help="Adjust for the optimal sets of the graph that the causal order "
+                                                 "(tiers, or with lags the tested time order) allows; "
+                                                 "--no-efficient: the earlier tiers (docs/effects.md).")] = True,
 ) -> None:
     """ATE of every metric on TARGET with an interval, causal scores S_i and propagation paths; whether each
     effect's direction is identified, its bounds over the admissible orientations and, for a model fitted with
@@ -113,7 +116,8 @@ def effects(
     with errors():
         with progress("computing effects"):
             scores, result = wf.effects_document(model_dir, target, n_paths=paths, n_bootstrap=bootstrap,
-                                                 random_state=seed, option_names={"n_bootstrap": "--bootstrap"})
+                                                 random_state=seed, option_names={"n_bootstrap": "--bootstrap"},
+                                                 efficient=efficient)
         write_json_atomic(out, result)
         for s in scores.scores[:5]:
             print(f"{s.node:<28} S={s.score:.3f}  ATE={s.ate:+.4f} [{s.ci_low:+.4f}, {s.ci_high:+.4f}]  "
