@@ -298,3 +298,136 @@ def test_select_parents_skips_a_copy_of_a_chosen_column():
     D = np.column_stack([a, 2 * a, x])  # the second column adds nothing once the first is in
     chosen = select_parents(weighted_covariance(D), 2, [0, 1], 1000)
     assert len(chosen) == 1 and chosen[0] in (0, 1)
+
+
+def test_select_parents_drops_an_early_pick_that_later_ones_make_redundant():
+    # s = a + b + noise is the single best predictor of x = a + b + e and is picked first;
+    # once a and b are in, s adds nothing and the backward step drops it
+    rng = np.random.default_rng(12)
+    n = 4000
+    a, b, u, e = rng.normal(size=(4, n))
+    s = a + b + 0.3 * u
+    x = a + b + e
+    C = weighted_covariance(np.column_stack([s, a, b, x]))
+    assert select_parents(C, 3, [0], n) == [0]  # alone, s is a strong predictor
+    assert sorted(select_parents(C, 3, [0, 1, 2], n)) == [1, 2]
+
+
+def test_select_parents_never_adds_a_column_without_variance_left():
+    # c is a copy of a up to 1e-14 of variance; its partial correlation with x given a is
+    # rounding (0.12 here), which at 1,000 rows would pass the test without the guard
+    C = np.array([[1.0, 1.0, 0.5], [1.0, 1.0 + 1e-14, 0.5 + 1e-8], [0.5, 0.5 + 1e-8, 1.0]])
+    assert select_parents(C, 2, [0, 1], 1000) in ([0], [1])
+    # x an exact total of the chosen: nothing more is added on rounding noise
+    D = np.random.default_rng(13).normal(size=(500, 3))
+    total = np.column_stack([D, D[:, 0] + D[:, 1]])
+    assert sorted(select_parents(weighted_covariance(total), 3, [0, 1, 2], 500)) == [0, 1]
+
+
+def test_certain_causes_rank_by_effect_not_by_the_interval_end_nearest_zero():
+    # p: effect 1.0 but little variance (a wide interval); q: effect 0.8, a narrow one
+    rng = np.random.default_rng(14)
+    n = 3000
+    p = 0.08 * rng.normal(size=n)
+    q = rng.normal(size=n)
+    y = 1.0 * p + 0.8 * q + rng.normal(size=n)
+    data = pd.DataFrame({"p": p, "q": q, "y": y})
+    A = np.zeros((3, 3))
+    A[0, 2] = A[1, 2] = 1
+    scores = identified_scores(data, A, "y", allowed=_full_order_mask([0, 1], 3, 2), tiers=[["p"], ["q"]],
+                               resamples=_resamples(n, A, B=40))
+    by = {s.node: s for s in scores.scores}
+    assert by["p"].ci_low > 0 and by["q"].ci_low > 0 and by["p"].identified and by["q"].identified
+    assert min(by["p"].ci_low, by["p"].ci_high) < min(by["q"].ci_low, by["q"].ci_high)  # p's end is nearer 0
+    assert [s.node for s in scores.scores] == ["p", "q"]  # ranked by |ate|
+
+
+def test_without_resamples_no_cause_is_called_certain():
+    data = _chain()
+    A = np.zeros((4, 4))
+    A[0, 1] = A[1, 3] = A[0, 3] = A[1, 2] = 1
+    scores = identified_scores(data, A, "y", allowed=_full_order_mask([0, 1, 2], 4, 3), tiers=[["a"], ["b"], ["c"]])
+    b = next(s for s in scores.scores if s.node == "b")
+    assert b.identified and b.ci_low == b.ci_high == b.ate
+    assert "Certain causes of y (direction identified, interval excludes 0): none" in scores.summary
+    assert "No interval was computed" in scores.summary
+
+
+def test_partial_tiers_with_lags_keep_the_earlier_tiers_not_the_time_graph():
+    # a, a confounder without memory, drives c and m; c -> m -> y: c's total effect is 1.0.
+    # a's past predicts nothing, so the time order cannot place it before c; the tiers can.
+    names = ["a", "e", "c", "m", "y"]
+    d = 5
+    W = np.zeros((d, d))
+    W[0, 2] = W[0, 3] = W[2, 3] = W[3, 4] = 1.0
+    lag_w = 0.5 * W + 0.5 * np.eye(d)
+    lag_w[0, :] = 0
+    rng = np.random.default_rng(3)
+    T = 4000
+    X = np.zeros((T, d))
+    inv = np.linalg.inv(np.eye(d) - W)
+    E = rng.normal(size=(T, d))
+    for t in range(1, T):
+        X[t] = (X[t - 1] @ lag_w + E[t]) @ inv
+    data = pd.DataFrame(X[100:], columns=names)
+    rank = {"a": 0, "e": 0, "c": 1, "m": 2, "y": 3}
+    allowed = np.array([[i != j and rank[names[i]] <= rank[names[j]] for j in range(d)] for i in range(d)])
+    lagged = np.zeros((1, d, d))
+    resamples = _resamples(len(data) - 1, W, lagged, B=30, block=20)
+    scores = identified_scores(data, W, "y", lagged=lagged, tiers=[["a", "e"], ["c"], ["m"]], allowed=allowed,
+                               resamples=resamples)
+    c = next(s for s in scores.scores if s.node == "c")
+    assert c.identified and c.ci_low <= 1.0 <= c.ci_high
+
+
+def test_a_pair_whose_pasts_predict_each_other_is_not_identified_by_time():
+    # as _lagged_chain, but b's past also drives a (feedback across steps): a and b are no
+    # longer ordered in time, so neither is identified by time
+    rng = np.random.default_rng(6)
+    W = np.zeros((4, 4))
+    W[0, 1], W[1, 3], W[0, 3], W[1, 2] = 1.0, 0.8, 0.5, 0.9
+    inv = np.linalg.inv(np.eye(4) - W)
+    lag_w = 0.5 * W + 0.3 * np.eye(4)
+    lag_w[1, 0] = 0.2  # stable: spectral radius 0.81
+    T = 4000
+    X = np.zeros((T, 4))
+    E = rng.normal(size=(T, 4))
+    for t in range(1, T):
+        X[t] = (X[t - 1] @ lag_w + E[t]) @ inv
+    data = pd.DataFrame(X[100:], columns=["a", "b", "c", "y"])
+    A = np.zeros((4, 4))
+    lagged = np.zeros((1, 4, 4))
+    scores = identified_scores(data, A, "y", lagged=lagged, resamples=_resamples(len(data) - 1, A, lagged, B=20,
+                                                                                 block=20))
+    by = {s.node: s for s in scores.scores}
+    assert not by["a"].identified and not by["b"].identified
+    # the same system without the feedback: both identified (test_time_order_identifies_...)
+
+
+def test_a_timed_interval_is_the_simultaneous_interval_of_each_resamples_optimal_set():
+    from faultgraph.effects.identify import RESAMPLE_Z, Z_01, adjustment_effect
+    from faultgraph.discovery import lagged_design
+
+    data = _lagged_chain()
+    A = np.zeros((4, 4))
+    lagged = np.zeros((1, 4, 4))
+    resamples = _resamples(len(data) - 1, A, lagged, B=25, block=20)
+    scores = identified_scores(data, A, "y", lagged=lagged, resamples=resamples)
+    a = next(s for s in scores.scores if s.node == "a")
+    D = lagged_design(data.to_numpy(), 1)
+    values = []
+    for r in resamples:  # the resample's time order, its graph at sqrt(2) times the threshold, its optimal set
+        C = weighted_covariance(D, np.bincount(r.rows, minlength=len(D)))
+        tested = granger_order(C, 4, 1, len(D))
+        anc = tested.any(axis=0)
+        np.fill_diagonal(anc, False)
+        one_way = anc & ~anc.T
+        cand = {x: [int(k) for k in np.flatnonzero(one_way[:, x]) if k != 3] + [4, 5, 6, 7] for x in range(3)}
+        cand[3] = [0, 1, 2, 4, 5, 6, 7]
+        graph = ordered_graph(C, cand, 4, len(D), RESAMPLE_Z * Z_01)
+        assert graph is not None  # (a cycle would use the full data's graph)
+        O = optimal_adjustment(graph[0], 0, 3, graph[1])
+        values.append(0.0 if O is None else adjustment_effect(C, 0, 3, O))
+    z = NormalDist().inv_cdf(1 - 0.05 / (2 * 3))
+    half = z * np.std(values, ddof=1)
+    assert a.ci_low == pytest.approx(a.ate - half, rel=1e-6) and a.ci_high == pytest.approx(a.ate + half, rel=1e-6)

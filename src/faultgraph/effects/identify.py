@@ -55,6 +55,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -97,8 +98,9 @@ _REASONS = (BY_PRIOR, BY_TIME, BY_V_STRUCTURE, BY_RULE)
 #: On a bootstrap resample a coefficient lies about one standard error from the full
 #: data's, which lies about one from the truth: a test of 0 there sees √2 standard errors
 #: of noise, so the parents of each resample's :func:`ordered_graph` are chosen at √2
-#: times the threshold (at the plain one, a 1 % test let a non-parent of a fault label
-#: into 17 % of the resamples of a four-metric chain and widened its interval by half).
+#: times the threshold (at the plain one, non-parents enter the resamples' graphs far more
+#: often than the test's 1 % and widen the intervals: ``tests/test_cli.py``'s four-metric
+#: chain, where the optimal set's interval must be narrower than the earlier tiers').
 RESAMPLE_Z = float(np.sqrt(2.0))
 
 
@@ -723,6 +725,13 @@ def select_parents(C: np.ndarray, x: int, candidates: Sequence[int], n_samples: 
     -------
     list of int
         The chosen columns, in the order they were added.
+
+    Notes
+    -----
+    An inner routine: indices and ``n_samples`` are not checked. A candidate with no
+    variance left given the chosen columns is never added, and the selection stops once
+    ``x`` itself has none left (an exact total of the chosen: rounding noise would look
+    significant).
     """
     pool = [int(k) for k in dict.fromkeys(candidates) if int(k) != x]
     chosen: list[int] = []
@@ -737,6 +746,8 @@ def select_parents(C: np.ndarray, x: int, candidates: Sequence[int], n_samples: 
             cxx = C[x, x] - C[x, S] @ inv @ C[S, x]
         else:
             ckk, ckx, cxx = np.diag(C)[K], C[K, x], C[x, x]
+        if cxx <= 1e-10 * max(C[x, x], 1e-300):  # x is (numerically) a function of the chosen: rounding is left
+            break
         redundant = ckk <= 1e-10 * np.clip(np.diag(C)[K], 1e-300, None)  # nothing left once the chosen are in
         ckk = np.where(redundant, 1.0, ckk)
         resid = np.clip(cxx - ckx**2 / ckk, 1e-300, None)  # partial variance of x after adding each
@@ -782,7 +793,7 @@ def ordered_graph(C: np.ndarray, candidates: dict[int, Sequence[int]], d: int, n
     tuple of numpy.ndarray and dict, or None
         The ``(d, d)`` boolean same-step DAG and each node's past parents; None when the
         same-step edges form a cycle (an order that contradicts itself, as tests of the
-        past can).
+        past can). Indices are not checked.
     """
     G = np.zeros((d, d), dtype=bool)
     past: dict[int, list[int]] = {}
@@ -941,19 +952,27 @@ def identified_scores(
     efficient : bool, default True
         Use the graph that the order allows (:func:`ordered_graph`: each metric's parents
         chosen by :func:`select_parents` among the metrics before it and the past, on the
-        full data and again on each resample) for smaller-variance adjustment sets: (1) a
-        node identified from full tiers (``adjust_order``) adjusts for that graph's
-        :func:`optimal_adjustment` set (with the past parents of its causal nodes) where
-        the full data's graph has a path to ``target``, else for its earlier tiers, on
-        every resample alike; (2) with lags, ``time_marks="test"`` and no full tiers, the
-        order is the tested time order (a metric's candidate parents: the metrics whose
-        past predicts its present one way only), and a node whose graph has a path to
-        ``target`` is identified by time: its optimal set, and 0 on a resample whose graph
-        has no path, with the simultaneous interval of ``adjust_order``. A parent that
-        the order leaves out (one without memory, whose past predicts nothing) biases (2).
+        full data and again on each resample at :data:`RESAMPLE_Z` times the threshold)
+        for smaller-variance adjustment sets. A resample whose graph has a cycle (an
+        order that contradicts itself) uses the full data's. (1) A node identified from
+        full tiers (``adjust_order``) adjusts for that graph's :func:`optimal_adjustment`
+        set (with the past parents of its causal nodes) where the full data's graph has a
+        path to ``target`` (on each resample, that resample's graph's set, or its earlier
+        tiers where that graph has no path), else for its earlier tiers throughout.
+        (2) With lags, ``time_marks="test"`` and no full tiers, the order is the tested
+        time order (a metric's candidate parents: the metrics whose past predicts its
+        present one way only); a node whose graph has a path to ``target``, and none of
+        whose set's nodes (itself, the causal nodes, their parents) is in a pair whose
+        pasts predict each other both ways (feedback: each way significant at a
+        family-wise 1 % over all links), is identified by time: its optimal set, 0 on a
+        resample whose graph has no path, and the simultaneous interval of
+        ``adjust_order``. A parent that the order leaves out (one without memory, whose
+        past predicts nothing) biases (2). Nodes of partial tiers keep their earlier
+        tiers. Without ``resamples`` there is no interval and no node is called a certain
+        cause.
         On planted systems (``benchmarks/results/identify.md``) with the causal order as
         tiers: top-3 hits 47 of 54 instead of 44 (the true graph's optimal sets, ranked
-        alike: 47), coverage 0.990 either way; lagged: 41 instead of 36 (true optimal
+        similarly: 47), coverage 0.990 either way; lagged: 41 instead of 36 (true optimal
         sets: 51), coverage 0.990 instead of 0.956, identified 52 % of metrics instead of
         14 %; no confident-wrong claim either way. False: the earlier tiers (and with
         lags the learned graph's admissible sets), the rule before.
@@ -1081,6 +1100,35 @@ def identified_scores(
     def efficient_set(x: int, graph: tuple[np.ndarray, dict[int, list[int]]] | None) -> list[int] | None:
         return None if graph is None else optimal_adjustment(graph[0], x, y, graph[1])
 
+    def feedback(Cx: np.ndarray) -> np.ndarray | None:
+        """Pairs whose pasts predict each other both ways, each way significant with the
+        family-wise error of all ``d (d − 1)`` links held at 1 % (feedback across steps;
+        at the plain 1 % of :func:`granger_order` a few false links per system would
+        make pairs of it)."""
+        if not p or time_marks != "test":
+            return None
+        z_fw = NormalDist().inv_cdf(1 - 0.01 / (2 * max(d * (d - 1), 1)))
+        strict = granger_order(Cx, d, p, len(D), z_fw)
+        if strict is None:
+            return None
+        anc = strict.any(axis=0)
+        np.fill_diagonal(anc, False)
+        both = anc & anc.T
+        both[y, :] = both[:, y] = False
+        return both
+
+    def time_settled(x: int, graph: tuple[np.ndarray, dict[int, list[int]]] | None,
+                     both: np.ndarray | None) -> bool:
+        """Whether x is identified by time: its order graph has a path to y, and no node
+        that its optimal set is read from (x, the causal nodes, their parents) is in a
+        :func:`feedback` pair (there the time order is no causal order)."""
+        if graph is None or both is None or efficient_set(x, graph) is None:
+            return False
+        G = graph[0]
+        causal = (reachable({x}, G) - {x}) & reachable({y}, G.T)
+        near = ({x} | causal | {int(k) for c in causal for k in np.flatnonzero(G[:, c])}) - {y}
+        return not any(both[k].any() for k in near)
+
     def order_set(x: int, graph: tuple[np.ndarray, dict[int, list[int]]] | None, lag: np.ndarray | None
                   ) -> list[int]:
         """The earlier tiers (and past) of x; with ``efficient``, the optimal set of the
@@ -1093,12 +1141,13 @@ def identified_scores(
                         n_samples=len(D))
     anc_main = time_ancestors(tested)
     graph_main = order_graph(C, tested)
-    # with lags and no full tiers: identified by the time order where its graph has a path
-    # by the order's optimal set only where the full data's graph has a path; elsewhere the
-    # earlier tiers on every resample too (an interval from one estimator, not two)
-    efficient_main = {x for x in by_order if efficient_set(x, graph_main) is not None}
-    timed = set() if ordered_by_tiers or tested is None else {
-        x for x in range(d) if x != y and x not in by_order and efficient_set(x, graph_main) is not None}
+    # Full tiers: a node whose order graph (full data) has a path adjusts for its optimal set,
+    # on each resample that resample's (its earlier tiers where that graph has no path or
+    # a cycle); the others keep their earlier tiers throughout. Partial tiers with lags: the
+    # time order's graph is not the tiers', and the tiers' nodes keep their earlier tiers.
+    efficient_main = {x for x in by_order if ordered_by_tiers and efficient_set(x, graph_main) is not None}
+    both_ways = None if ordered_by_tiers or tested is None else feedback(C)
+    timed = {x for x in range(d) if x != y and x not in by_order and time_settled(x, graph_main, both_ways)}
     boots = []
     for r in resamples:
         w = np.bincount(np.asarray(r.rows), minlength=len(D)).astype(float)
@@ -1106,19 +1155,19 @@ def identified_scores(
         tested_b = tested_order(Cb)
         orient = orient_graph(r.adjacency, nodes, allowed=allowed, lagged=by_time(tested_b, r.time_order, r.lagged),
                               covariance=Cb, n_samples=len(D))
-        graph_b = order_graph(Cb, tested_b, RESAMPLE_Z * Z_01) if by_order or timed else None
+        graph_b = order_graph(Cb, tested_b, RESAMPLE_Z * Z_01) if efficient_main or timed else None
+        # a resample whose order contradicts itself (its graph has a cycle): the full data's graph
         boots.append((orient, Cb, np.asarray(r.adjacency) != 0, r.lagged, time_ancestors(tested_b),
                       graph_main if graph_b is None else graph_b))
     lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
-    from statistics import NormalDist
-
     z_family = NormalDist().inv_cdf(1 - (1 - confidence) / (2 * max(d - 1, 1)))  # Bonferroni over the nodes
     rows = []
     for x in range(d):
         if x == y:
             continue
         if x in by_order:  # the earlier tiers are a valid adjustment set: the graph does not enter
-            reg = values = np.array([adjustment_effect(C, x, y, order_set(x, graph_main, lagged))])
+            reg = values = np.array([adjustment_effect(C, x, y, order_set(x, graph_main if x in efficient_main
+                                                                          else None, lagged))])
             sets = [()]
         elif x in timed:  # the optimal set of the graph that the tested time order allows
             reg = values = np.array([adjustment_effect(C, x, y, efficient_set(x, graph_main) or [])])
@@ -1170,7 +1219,7 @@ def identified_scores(
 
     def tier(r: tuple) -> int:
         _, ate, ci, ident, bounds, _ = r
-        if ident and (ci[0] > 0 or ci[1] < 0):
+        if ident and boots and (ci[0] > 0 or ci[1] < 0):  # without resamples there is no interval
             return 0
         return 1 if max(abs(bounds[0]), abs(bounds[1])) > 1e-12 else 2
 
@@ -1189,7 +1238,7 @@ def identified_scores(
                              (float(b[0]), float(b[1])), share) for n, ate, ci, ident, b, share in rows)
     certain = [r for r in rows if tier(r) == 0]
     candidates = [r for r in rows if tier(r) == 1]
-    summary = _summary(target, certain, candidates, sum(tier(r) == 2 for r in rows))
+    summary = _summary(target, certain, candidates, sum(tier(r) == 2 for r in rows), bool(boots))
     details = {"identification": main.to_dict(), "n_graphs": len(resamples) if ensemble else 1,
                "confidence_level": confidence, "lags": p}
     return CausalScores(target, scores, "ida", summary, details)
@@ -1203,7 +1252,7 @@ def _snap(pair: tuple[float, float]) -> tuple[float, float]:
     return tuple(0.0 if abs(v) < ZERO else float(v) for v in pair)  # type: ignore[return-value]
 
 
-def _summary(target: str, certain: list, candidates: list, none: int) -> str:
+def _summary(target: str, certain: list, candidates: list, none: int, interval: bool = True) -> str:
     def show(rows: list, bounds: bool) -> str:
         shown = [f"{n} ({ate:+.3g}" + (f", bounds [{b[0]:+.3g}, {b[1]:+.3g}]" if bounds or not ident else
                                           f", CI [{ci[0]:+.3g}, {ci[1]:+.3g}]") + ("" if ident else ", value not identified") + ")"
@@ -1212,6 +1261,8 @@ def _summary(target: str, certain: list, candidates: list, none: int) -> str:
 
     parts = [f"Certain causes of {target} (direction identified, interval excludes 0): "
              + (show(certain, False) if certain else "none") + "."]
+    if not interval:
+        parts.append("No interval was computed (no resamples), so no cause is called certain.")
     if candidates:
         parts.append("Candidates (direction not identified or interval includes 0; the effect lies within "
                      "its bounds, of one sign where they exclude 0): " + show(candidates, True) + ".")
