@@ -431,3 +431,24 @@ def test_a_timed_interval_is_the_simultaneous_interval_of_each_resamples_optimal
     z = NormalDist().inv_cdf(1 - 0.05 / (2 * 3))
     half = z * np.std(values, ddof=1)
     assert a.ci_low == pytest.approx(a.ate - half, rel=1e-6) and a.ci_high == pytest.approx(a.ate + half, rel=1e-6)
+
+
+def test_the_targets_past_is_no_candidate_cause_of_a_metric(monkeypatch):
+    import faultgraph.effects.identify as identify
+
+    seen = []
+    original = identify.ordered_graph
+
+    def spy(C, candidates, d, n_samples, z=identify.Z_01):
+        seen.append({k: list(v) for k, v in candidates.items()})
+        return original(C, candidates, d, n_samples, z)
+
+    monkeypatch.setattr(identify, "ordered_graph", spy)
+    data = _lagged_chain()  # columns a, b, c, y; lag 1: y's past is column 4 + 3 = 7
+    lagged = np.zeros((1, 4, 4))
+    identified_scores(data, np.zeros((4, 4)), "y", lagged=lagged, resamples=_resamples(len(data) - 1, np.zeros((4, 4)),
+                                                                                      lagged, B=3, block=20))
+    assert seen
+    for candidates in seen:
+        assert all(7 not in candidates[x] for x in range(3))  # a sink at every step
+        assert 7 in candidates[3] and {4, 5, 6} <= set(candidates[3])  # its own past may explain it

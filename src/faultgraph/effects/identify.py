@@ -1093,7 +1093,10 @@ def identified_scores(
             before = {x: [int(k) for k in np.flatnonzero(one_way[:, x]) if k != y] for x in range(d) if x != y}
         else:
             return None
-        cand: dict[int, Sequence[int]] = {x: [*before.get(x, []), *pasts] for x in range(d) if x != y}
+        # the target is a sink at every step: its past is no candidate cause of a metric (it
+        # stays one of its own present, where a persistent label's past blocks a back-door path)
+        metric_pasts = [c for c in pasts if c % d != y]
+        cand: dict[int, Sequence[int]] = {x: [*before.get(x, []), *metric_pasts] for x in range(d) if x != y}
         cand[y] = [k for k in range(d) if k != y] + pasts
         return ordered_graph(Cx, cand, d, len(D), z)
 
