@@ -452,3 +452,24 @@ def test_the_targets_past_is_no_candidate_cause_of_a_metric(monkeypatch):
     for candidates in seen:
         assert all(7 not in candidates[x] for x in range(3))  # a sink at every step
         assert 7 in candidates[3] and {4, 5, 6} <= set(candidates[3])  # its own past may explain it
+
+
+def test_the_targets_past_is_dropped_at_every_lag_wherever_its_column_is(monkeypatch):
+    import faultgraph.effects.identify as identify
+
+    seen = []
+    original = identify.ordered_graph
+
+    def spy(C, candidates, d, n_samples, z=identify.Z_01):
+        seen.append({k: list(v) for k, v in candidates.items()})
+        return original(C, candidates, d, n_samples, z)
+
+    monkeypatch.setattr(identify, "ordered_graph", spy)
+    data = _lagged_chain()[["a", "y", "b", "c"]]  # the target in column 1; lags 2: its pasts are 5 and 9
+    lagged = np.zeros((2, 4, 4))
+    identified_scores(data, np.zeros((4, 4)), "y", lagged=lagged)
+    assert seen
+    for candidates in seen:
+        for x in (0, 2, 3):
+            assert {5, 9}.isdisjoint(candidates[x]) and {4, 6, 7, 8, 10, 11} <= set(candidates[x])
+        assert set(candidates[1]) == {0, 2, 3, *range(4, 12)}

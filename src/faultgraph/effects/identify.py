@@ -964,12 +964,14 @@ def identified_scores(
         present one way only); a node whose graph has a path to ``target``, and none of
         whose set's nodes (itself, the causal nodes, their parents) is in a pair whose
         pasts predict each other both ways (feedback: each way significant at a
-        family-wise 1 % over all links), is identified by time: its optimal set, 0 on a
+        family-wise 1 % over all lagged links; the target and the past are not checked),
+        is identified by time: its optimal set, 0 on a
         resample whose graph has no path, and the simultaneous interval of
         ``adjust_order``. A parent that the order leaves out (one without memory, whose
-        past predicts nothing) biases (2). Nodes of partial tiers keep their earlier
-        tiers. Without ``resamples`` there is no interval and no node is called a certain
-        cause.
+        past predicts nothing) biases (2). The target is taken as a sink (a fault label):
+        its past is no candidate parent of a metric. Nodes of partial tiers keep their
+        earlier tiers. Without ``resamples`` there is no interval and no node is called a
+        certain cause.
         On planted systems (``benchmarks/results/identify.md``) with the causal order as
         tiers: top-3 hits 47 of 54 instead of 44 (the true graph's optimal sets, ranked
         similarly: 47), coverage 0.990 either way; lagged: 41 instead of 36 (true optimal
@@ -1093,8 +1095,9 @@ def identified_scores(
             before = {x: [int(k) for k in np.flatnonzero(one_way[:, x]) if k != y] for x in range(d) if x != y}
         else:
             return None
-        # the target is a sink at every step: its past is no candidate cause of a metric (it
-        # stays one of its own present, where a persistent label's past blocks a back-door path)
+        # the target is taken as a sink (a fault label) at every step: its past is no candidate
+        # cause of a metric (it stays one of its own present, where a persistent label's past
+        # blocks a back-door path)
         metric_pasts = [c for c in pasts if c % d != y]
         cand: dict[int, Sequence[int]] = {x: [*before.get(x, []), *metric_pasts] for x in range(d) if x != y}
         cand[y] = [k for k in range(d) if k != y] + pasts
@@ -1105,12 +1108,12 @@ def identified_scores(
 
     def feedback(Cx: np.ndarray) -> np.ndarray | None:
         """Pairs whose pasts predict each other both ways, each way significant with the
-        family-wise error of all ``d (d − 1)`` links held at 1 % (feedback across steps;
+        family-wise error of all ``d (d − 1) p`` lagged links held at 1 % (feedback across steps;
         at the plain 1 % of :func:`granger_order` a few false links per system would
         make pairs of it)."""
         if not p or time_marks != "test":
             return None
-        z_fw = NormalDist().inv_cdf(1 - 0.01 / (2 * max(d * (d - 1), 1)))
+        z_fw = NormalDist().inv_cdf(1 - 0.01 / (2 * max(d * (d - 1) * p, 1)))  # every lag of every link
         strict = granger_order(Cx, d, p, len(D), z_fw)
         if strict is None:
             return None
@@ -1267,7 +1270,9 @@ def _summary(target: str, certain: list, candidates: list, none: int, interval: 
     if not interval:
         parts.append("No interval was computed (no resamples), so no cause is called certain.")
     if candidates:
-        parts.append("Candidates (direction not identified or interval includes 0; the effect lies within "
+        parts.append("Candidates (direction not identified" + (", or no interval" if not interval else
+                                                               " or interval includes 0")
+                     + "; the effect lies within "
                      "its bounds, of one sign where they exclude 0): " + show(candidates, True) + ".")
     if none:
         parts.append(f"{none} node(s) have no effect under any admissible orientation.")
