@@ -433,10 +433,11 @@ def test_a_timed_interval_is_the_simultaneous_interval_of_each_resamples_optimal
     assert a.ci_low == pytest.approx(a.ate - half, rel=1e-6) and a.ci_high == pytest.approx(a.ate + half, rel=1e-6)
 
 
-def test_the_targets_past_is_no_candidate_cause_of_a_metric(monkeypatch):
+def _record_candidates(monkeypatch) -> list[dict[int, list[int]]]:
+    """The candidate parents of every ``ordered_graph`` call, as they are made."""
     import faultgraph.effects.identify as identify
 
-    seen = []
+    seen: list[dict[int, list[int]]] = []
     original = identify.ordered_graph
 
     def spy(C, candidates, d, n_samples, z=identify.Z_01):
@@ -444,6 +445,11 @@ def test_the_targets_past_is_no_candidate_cause_of_a_metric(monkeypatch):
         return original(C, candidates, d, n_samples, z)
 
     monkeypatch.setattr(identify, "ordered_graph", spy)
+    return seen
+
+
+def test_the_targets_past_is_no_candidate_cause_of_a_metric(monkeypatch):
+    seen = _record_candidates(monkeypatch)
     data = _lagged_chain()  # columns a, b, c, y; lag 1: y's past is column 4 + 3 = 7
     lagged = np.zeros((1, 4, 4))
     identified_scores(data, np.zeros((4, 4)), "y", lagged=lagged, resamples=_resamples(len(data) - 1, np.zeros((4, 4)),
@@ -455,16 +461,7 @@ def test_the_targets_past_is_no_candidate_cause_of_a_metric(monkeypatch):
 
 
 def test_the_targets_past_is_dropped_at_every_lag_wherever_its_column_is(monkeypatch):
-    import faultgraph.effects.identify as identify
-
-    seen = []
-    original = identify.ordered_graph
-
-    def spy(C, candidates, d, n_samples, z=identify.Z_01):
-        seen.append({k: list(v) for k, v in candidates.items()})
-        return original(C, candidates, d, n_samples, z)
-
-    monkeypatch.setattr(identify, "ordered_graph", spy)
+    seen = _record_candidates(monkeypatch)
     data = _lagged_chain()[["a", "y", "b", "c"]]  # the target in column 1; lags 2: its pasts are 5 and 9
     lagged = np.zeros((2, 4, 4))
     identified_scores(data, np.zeros((4, 4)), "y", lagged=lagged)
