@@ -60,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from faultgraph._graph import is_dag
 from faultgraph._validation import check_choice
 from faultgraph.errors import InvalidInputError
 
@@ -82,6 +83,7 @@ __all__ = [
     "reachable",
     "select_parents",
     "surely_reaches",
+    "time_links",
     "weighted_covariance",
 ]
 
@@ -601,16 +603,8 @@ def reachable(start: set[int], step: np.ndarray) -> set[int]:
 
 
 def _reaches(A: np.ndarray, x: int, y: int) -> bool:
-    """A directed path ``x → … → y`` along the edges of ``A`` (``A[i, j]``: ``i → j``)."""
-    seen, stack = {x}, [x]
-    while stack:
-        for j in np.flatnonzero(A[stack.pop()]):
-            if j == y:
-                return True
-            if j not in seen:
-                seen.add(int(j))
-                stack.append(int(j))
-    return False
+    """A directed path ``x → … → y`` of one edge or more along ``A`` (``A[i, j]``: ``i → j``)."""
+    return y in reachable({int(k) for k in np.flatnonzero(A[x])}, A)
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -660,6 +654,25 @@ def granger_order(C: np.ndarray, d: int, p: int, n_samples: int, z: float = Z_01
     resid = np.clip(np.diag(C)[:d] - np.sum(C[past, :d] * beta, axis=0), 1e-300, None)
     se = np.sqrt(np.outer(np.clip(np.diag(inv), 0, None), resid) / max(n_samples - k - 1, 1))
     return (np.abs(beta) > z * se).reshape(p, d, d)
+
+
+def time_links(tested: np.ndarray) -> np.ndarray:
+    """``[i, j]``: ``x_i``'s past predicts ``x_j``'s present at some lag (``i != j``), from
+    :func:`granger_order`'s ``(p, d, d)`` tests.
+
+    Parameters
+    ----------
+    tested : numpy.ndarray
+        ``(p, d, d)`` boolean.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d, d)`` boolean, False on the diagonal.
+    """
+    links = np.asarray(tested, dtype=bool).any(axis=0)
+    np.fill_diagonal(links, False)
+    return links
 
 
 def optimal_adjustment(directed: np.ndarray, x: int, y: int,
@@ -801,9 +814,7 @@ def ordered_graph(C: np.ndarray, candidates: dict[int, Sequence[int]], d: int, n
         chosen = select_parents(C, j, cand, n_samples, z)
         G[[k for k in chosen if k < d], j] = True
         past[j] = sorted(k for k in chosen if k >= d)
-    if any(i in reachable(set(np.flatnonzero(G[i]).tolist()), G) for i in range(d)):
-        return None
-    return G, past
+    return (G, past) if is_dag(G) else None
 
 
 def _tiered_order(nodes: Sequence[str], tiers: Sequence[Sequence[str]] | None) -> dict[int, list[int]]:
@@ -1064,15 +1075,15 @@ def identified_scores(
             return tested
         return fallback if fitted is None else fitted
 
-    def time_ancestors(tested: np.ndarray | None) -> dict[int, list[int]]:
+    def one_way_ancestors(tested: np.ndarray) -> dict[int, list[int]]:
         """Same-step metrics whose past predicts x's present one way only: ancestors of x."""
-        if not adjust_order or tested is None:
-            return {}
-        anc = tested.any(axis=0)
-        np.fill_diagonal(anc, False)
-        one_way = anc & ~anc.T
+        links = time_links(tested)
+        one_way = links & ~links.T
         one_way[y, :] = False
         return {x: [int(i) for i in np.flatnonzero(one_way[:, x])] for x in range(d)}
+
+    def time_ancestors(tested: np.ndarray | None) -> dict[int, list[int]]:
+        return {} if not adjust_order or tested is None else one_way_ancestors(tested)
 
     def adjust_extra(x: int, lag: np.ndarray | None, anc: dict[int, list[int]]) -> list[int]:
         return past_of(x, lag) + sorted(set(earlier.get(x, [])) | set(anc.get(x, [])))
@@ -1089,10 +1100,7 @@ def identified_scores(
         if ordered_by_tiers:
             before = earlier
         elif tested is not None:
-            anc = tested.any(axis=0)
-            np.fill_diagonal(anc, False)
-            one_way = anc & ~anc.T
-            before = {x: [int(k) for k in np.flatnonzero(one_way[:, x]) if k != y] for x in range(d) if x != y}
+            before = one_way_ancestors(tested)
         else:
             return None
         # the target is taken as a sink (a fault label) at every step: its past is no candidate
@@ -1117,9 +1125,8 @@ def identified_scores(
         strict = granger_order(Cx, d, p, len(D), z_fw)
         if strict is None:
             return None
-        anc = strict.any(axis=0)
-        np.fill_diagonal(anc, False)
-        both = anc & anc.T
+        links = time_links(strict)
+        both = links & links.T
         both[y, :] = both[:, y] = False
         return both
 
