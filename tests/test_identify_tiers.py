@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from faultgraph.discovery.ensemble import block_bootstrap_rows
+from faultgraph.errors import InvalidInputError
 from faultgraph.effects.identify import (
     Resample,
     granger_order,
@@ -470,3 +471,58 @@ def test_the_targets_past_is_dropped_at_every_lag_wherever_its_column_is(monkeyp
         for x in (0, 2, 3):
             assert {5, 9}.isdisjoint(candidates[x]) and {4, 6, 7, 8, 10, 11} <= set(candidates[x])
         assert set(candidates[1]) == {0, 2, 3, *range(4, 12)}
+
+
+def _service_chain(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, float]:
+    """web -> api -> db, each with memory and lagged links along the chain, and a 0/1 fault
+    caused by db; the same-step total effect of web on api is 0.8 (raw units)."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n + 200, 3))
+    for t in range(1, len(X)):
+        e = rng.normal(size=3)
+        web = 0.5 * X[t - 1, 0] + e[0]
+        api = 0.8 * web + 0.3 * X[t - 1, 1] + 0.4 * X[t - 1, 0] + e[1]
+        X[t] = [web, api, 0.9 * api + 0.3 * X[t - 1, 2] + 0.4 * X[t - 1, 1] + e[2]]
+    frame = pd.DataFrame(X[200:], columns=["web", "api", "db"])
+    eta = frame["db"] / frame["db"].std() - 2
+    frame["fault"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    return frame, 0.8
+
+
+@pytest.mark.parametrize("tiers", [False, True])
+def test_a_metric_target_is_ordered_like_any_metric_so_its_effects_get_no_effect_on_it(tiers):
+    # effects on api, a metric: db (its effect) used to be a certain cause (0.82, CI [0.79, 0.85])
+    # because the target was taken for a sink, after every metric
+    from faultgraph.detect import FaultIdentifier
+    from faultgraph.discovery import PriorKnowledge
+    from faultgraph.workflows import effects_report
+
+    frame, effect = _service_chain()
+    prior = PriorKnowledge(tiers=(("web",), ("api",), ("db",))) if tiers else None
+    model = FaultIdentifier(lags=1, bootstrap=20, n_workers=0, random_state=0, prior=prior).fit(frame)
+    by = {s.node: s for s in effects_report(model, target="api")[0].scores}
+    truth = effect * float(model.encoder_.scale_["web"]) / float(model.encoder_.scale_["api"])
+    assert by["web"].identified and 0 < by["web"].ci_low <= truth <= by["web"].ci_high
+    assert by["db"].ate == 0 and by["db"].ate_bounds == (0.0, 0.0)
+    assert by["db"].identified == tiers  # by the prior: db is in a later tier; by time: no path in any graph
+    assert by["fault"].identified and by["fault"].ate == 0 and by["fault"].ate_bounds == (0.0, 0.0)  # a sink
+
+
+def test_the_priors_masks_decide_the_candidates_at_every_step(monkeypatch):
+    seen = _record_candidates(monkeypatch)
+    data = _lagged_chain()  # columns a, b, c, y; lag 1: pasts are columns 4-7
+    allowed = ~np.eye(4, dtype=bool)
+    allowed[0, 1] = False  # a -> b forbidden, same-step
+    lag_allowed = np.ones((4, 4), dtype=bool)
+    lag_allowed[2, 0] = False  # c(t-1) -> a(t) forbidden
+    identified_scores(data, np.zeros((4, 4)), "y", lagged=np.zeros((1, 4, 4)), allowed=allowed,
+                      lagged_allowed=lag_allowed)
+    assert seen
+    for candidates in seen:
+        assert 0 not in candidates[1] and 6 not in candidates[0]
+        assert 7 in candidates[0]  # y is no sink here: its past may drive a metric
+        assert 3 not in candidates[0] or 0 not in candidates[3]  # one direction at most between them
+    with pytest.raises(InvalidInputError, match=r"lagged_allowed must be \(4, 4\)"):
+        identified_scores(data, np.zeros((4, 4)), "y", lagged=np.zeros((1, 4, 4)), lagged_allowed=np.ones((3, 3)))
+    with pytest.raises(InvalidInputError, match=r"allowed must be \(4, 4\)"):
+        identified_scores(data, np.zeros((4, 4)), "y", allowed=np.ones((2, 2)))

@@ -1273,8 +1273,9 @@ def fit_label_model(frame: pd.DataFrame, config: FitConfig, *, prior: PriorKnowl
                            random_state=random_state, scheduler=scheduler, n_workers=n_workers).fit(frame)
 
 
-def _label_model_knowledge(model: FaultIdentifier) -> tuple[Any, Any]:
-    """The model's prior over metrics + label (the label a sink): its ``allowed`` mask and tiers."""
+def _label_model_knowledge(model: FaultIdentifier) -> tuple[Any, Any, Any]:
+    """The model's prior over metrics + label (the label a sink): its same-step ``allowed``
+    mask, its lagged mask and its tiers."""
     from dataclasses import replace
 
     from faultgraph.discovery import PriorKnowledge
@@ -1283,7 +1284,7 @@ def _label_model_knowledge(model: FaultIdentifier) -> tuple[Any, Any]:
     prior = model.prior or PriorKnowledge()
     full = replace(prior, sinks=tuple(dict.fromkeys((*prior.sinks, model.label))))
     allowed, _ = full.masks(nodes)
-    return allowed, full.expand(nodes).tiers
+    return allowed, full.lagged_mask(nodes), full.expand(nodes).tiers
 
 
 def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths: int = 3, n_bootstrap: int = 50,
@@ -1344,7 +1345,7 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
     data = model.sem_.data_[list(model.graph_.nodes)]
     A = model.graph_.adjacency
     lagged = model.graph_.lagged
-    allowed, tiers = _label_model_knowledge(model)
+    allowed, lag_allowed, tiers = _label_model_knowledge(model)
     ens = getattr(model, "ensemble_", None)
     if ens is not None:
         resamples = [Resample(ens.rows(b), ens.graphs[b], None if ens.lagged is None else ens.lagged[b],
@@ -1356,7 +1357,8 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
     if ens is None:
         resamples = [Resample(block_bootstrap_rows(n_rows, block, np.random.default_rng(int(s))), A, lagged, order)
                      for s in resample_seeds(n_bootstrap, random_state)]
-    scores = identified_scores(data, A, target, lagged=lagged, time_order=order, allowed=allowed, tiers=tiers,
+    scores = identified_scores(data, A, target, lagged=lagged, time_order=order, allowed=allowed,
+                               lagged_allowed=lag_allowed, tiers=tiers,
                                resamples=resamples, ensemble=ens is not None, confidence=confidence,
                                efficient=efficient)
     document = scores.to_dict()

@@ -817,6 +817,25 @@ def ordered_graph(C: np.ndarray, candidates: dict[int, Sequence[int]], d: int, n
     return (G, past) if is_dag(G) else None
 
 
+def _prior_masks(allowed: np.ndarray | None, lagged_allowed: np.ndarray | None, d: int, y: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The same-step and lagged masks of allowed edges that :func:`identified_scores` reads
+    the nodes' roles from. Without ``allowed`` every edge but those out of the target ``y``
+    (taken for a fault label, a sink); without ``lagged_allowed``, ``allowed`` at every lag.
+    A node's own past is always allowed (:meth:`PriorKnowledge.lagged_mask`)."""
+    if allowed is None:
+        mask = ~np.eye(d, dtype=bool)
+        mask[y, :] = False
+    else:
+        mask = np.asarray(allowed, dtype=bool)
+        if mask.shape != (d, d):
+            raise InvalidInputError(f"allowed must be ({d}, {d}) for the {d} columns of data, got {mask.shape}")
+    lag = mask if lagged_allowed is None else np.asarray(lagged_allowed, dtype=bool)
+    if lag.shape != (d, d):
+        raise InvalidInputError(f"lagged_allowed must be ({d}, {d}) for the {d} columns of data, got {lag.shape}")
+    return mask, lag | np.eye(d, dtype=bool)
+
+
 def _tiered_order(nodes: Sequence[str], tiers: Sequence[Sequence[str]] | None) -> dict[int, list[int]]:
     """For each node in a tier, the nodes of strictly earlier tiers (never its descendants)."""
     if not tiers:
@@ -873,6 +892,7 @@ def identified_scores(
     lagged: np.ndarray | None = None,
     time_order: np.ndarray | None = None,
     allowed: np.ndarray | None = None,
+    lagged_allowed: np.ndarray | None = None,
     tiers: Sequence[Sequence[str]] | None = None,
     resamples: Sequence[Resample] = (),
     ensemble: bool = False,
@@ -895,7 +915,11 @@ def identified_scores(
     adjacency : numpy.ndarray
         ``(d, d)`` learned same-step DAG.
     target : str
-        The node whose causes are quantified (a fault label: a sink).
+        The node whose causes are quantified: a fault label, which ``allowed`` makes a sink
+        (it comes after every node, and its past is no candidate cause of another), or a
+        metric, ordered by tiers or time like any other node. A node from which
+        ``allowed`` admits no directed path to ``target`` (a later tier, a sink) has effect
+        0, identified.
     lagged : numpy.ndarray, optional
         ``(p, d, d)`` lagged weights (their parents of ``x`` join its adjustment sets).
     time_order : numpy.ndarray, optional
@@ -903,7 +927,13 @@ def identified_scores(
         solve, :func:`~faultgraph.discovery.ensemble.learn_with_time_order`; default
         ``lagged``).
     allowed : numpy.ndarray, optional
-        The prior's ``(d, d)`` mask of allowed directions (orients by prior).
+        The prior's ``(d, d)`` mask of allowed directions (orients by prior; a node with no
+        allowed out-edge is a sink). Default: every direction but out of ``target``, which
+        is then taken for a fault label.
+    lagged_allowed : numpy.ndarray, optional
+        The prior's ``(d, d)`` mask of allowed edges from a past column to a present one
+        (:meth:`~faultgraph.discovery.PriorKnowledge.lagged_mask`; a node's own past is
+        always allowed). Default ``allowed`` at every lag.
     tiers : sequence of sequence of str, optional
         The prior's tiers: nodes in earlier tiers join the adjustment set.
     resamples : sequence of Resample, default ()
@@ -979,8 +1009,9 @@ def identified_scores(
         is identified by time: its optimal set, 0 on a
         resample whose graph has no path, and the simultaneous interval of
         ``adjust_order``. A parent that the order leaves out (one without memory, whose
-        past predicts nothing) biases (2). The target is taken as a sink (a fault label):
-        its past is no candidate parent of a metric. Nodes of partial tiers keep their
+        past predicts nothing) biases (2). The candidates obey ``allowed`` and
+        ``lagged_allowed``: a sink (a fault label) comes after every node and its past is
+        no candidate parent of another. Nodes of partial tiers keep their
         earlier tiers. Without ``resamples`` there is no interval and no node is called a
         certain cause.
         On planted systems (``benchmarks/results/identify.md``) with the causal order as
@@ -1013,7 +1044,8 @@ def identified_scores(
     ------
     InvalidInputError
         When ``confidence`` is not in (0, 1), ``min_identified`` not in [0, 1], ``target``
-        is not a column of ``data``, ``adjacency`` is not ``(d, d)`` for its ``d`` columns,
+        is not a column of ``data``, ``adjacency``, ``allowed`` or ``lagged_allowed`` is not
+        ``(d, d)`` for its ``d`` columns,
         ``adjust_past``, ``time_marks`` or ``zero_unless`` is not one of its values.
 
     Warns
@@ -1060,7 +1092,8 @@ def identified_scores(
                       f"more earlier-tier metrics than {MAX_ADJUST_SHARE:g} x {len(D)} rows allow in one regression: "
                       f"their effects adjust for their parents in the graph only", RuntimeWarning, stacklevel=2)
         earlier = {x: ([] if nodes[x] in crowded else Z) for x, Z in earlier.items()}
-    mask = np.ones((d, d), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    mask, lag_mask = _prior_masks(allowed, lagged_allowed, d, y)
+    sinks = {k for k in range(d) if not mask[k].any()}  # the prior lets them cause nothing: fault labels
     by_order = {x for x, Z in earlier.items() if adjust_order and x != y and order_adjustment(Z, x, y, mask, len(D))}
     C = weighted_covariance(D)
     def tested_order(Cx: np.ndarray) -> np.ndarray | None:
@@ -1079,7 +1112,7 @@ def identified_scores(
         """Same-step metrics whose past predicts x's present one way only: ancestors of x."""
         links = time_links(tested)
         one_way = links & ~links.T
-        one_way[y, :] = False
+        one_way[sorted(sinks), :] = False
         return {x: [int(i) for i in np.flatnonzero(one_way[:, x])] for x in range(d)}
 
     def time_ancestors(tested: np.ndarray | None) -> dict[int, list[int]]:
@@ -1089,7 +1122,7 @@ def identified_scores(
         return past_of(x, lag) + sorted(set(earlier.get(x, [])) | set(anc.get(x, [])))
 
     pasts = list(range(d, d * (p + 1)))
-    ordered_by_tiers = bool(earlier) and all(x in by_order for x in range(d) if x != y)
+    ordered_by_tiers = bool(earlier) and all(x in by_order for x in range(d) if x != y and x not in sinks)
 
     def order_graph(Cx: np.ndarray, tested: np.ndarray | None, z: float = Z_01
                     ) -> tuple[np.ndarray, dict[int, list[int]]] | None:
@@ -1103,12 +1136,11 @@ def identified_scores(
             before = one_way_ancestors(tested)
         else:
             return None
-        # the target is taken as a sink (a fault label) at every step: its past is no candidate
-        # cause of a metric (it stays one of its own present, where a persistent label's past
-        # blocks a back-door path)
-        metric_pasts = [c for c in pasts if c % d != y]
-        cand: dict[int, Sequence[int]] = {x: [*before.get(x, []), *metric_pasts] for x in range(d) if x != y}
-        cand[y] = [k for k in range(d) if k != y] + pasts
+        # the prior's masks at every step: a sink (a fault label) comes after every node and its
+        # past is no candidate cause of another node (it stays one of its own present, where a
+        # persistent label's past blocks a back-door path)
+        cand = {x: [*(k for k in (range(d) if x in sinks else before.get(x, [])) if mask[k, x]),
+                    *(c for c in pasts if lag_mask[c % d, x])] for x in range(d)}
         return ordered_graph(Cx, cand, d, len(D), z)
 
     def efficient_set(x: int, graph: tuple[np.ndarray, dict[int, list[int]]] | None) -> list[int] | None:
@@ -1127,7 +1159,8 @@ def identified_scores(
             return None
         links = time_links(strict)
         both = links & links.T
-        both[y, :] = both[:, y] = False
+        both[sorted(sinks), :] = False
+        both[:, sorted(sinks)] = False
         return both
 
     def time_settled(x: int, graph: tuple[np.ndarray, dict[int, list[int]]] | None,
@@ -1139,7 +1172,7 @@ def identified_scores(
             return False
         G = graph[0]
         causal = (reachable({x}, G) - {x}) & reachable({y}, G.T)
-        near = ({x} | causal | {int(k) for c in causal for k in np.flatnonzero(G[:, c])}) - {y}
+        near = {x} | causal | {int(k) for c in causal for k in np.flatnonzero(G[:, c])}
         return not any(both[k].any() for k in near)
 
     def order_set(x: int, graph: tuple[np.ndarray, dict[int, list[int]]] | None, lag: np.ndarray | None
@@ -1177,6 +1210,9 @@ def identified_scores(
     rows = []
     for x in range(d):
         if x == y:
+            continue
+        if y not in reachable({x}, mask):  # the prior allows no path x -> y: no effect, by the prior
+            rows.append((nodes[x], 0.0, (0.0, 0.0), True, (0.0, 0.0), 0.0 if ensemble else None))
             continue
         if x in by_order:  # the earlier tiers are a valid adjustment set: the graph does not enter
             reg = values = np.array([adjustment_effect(C, x, y, order_set(x, graph_main if x in efficient_main
