@@ -64,7 +64,7 @@ bench: $(BENCH_STAMP)
 	$(BLAS1) $(PY) benchmarks/adaptation.py --out benchmarks/results/adaptation.md
 	$(BLAS1) $(PY) benchmarks/mechanism.py --incidents 100 --smd-machines 7 --ensemble 5 --out benchmarks/results/mechanism.md
 	$(BLAS1) $(PY) benchmarks/identify.py --out benchmarks/results/identify.md
-	$(BLAS1) $(PY) benchmarks/identify.py --seeds 106,107,108,109,110,111 --conditions 1,2 --parts planted --out benchmarks/results/identify_heldout.md
+	$(BLAS1) $(PY) benchmarks/identify.py --seeds 106,107,108,109,110,111 --parts planted --out benchmarks/results/identify_heldout.md
 	$(BLAS1) $(PY) benchmarks/trainticket.py --detector '' --detector 'scale_floor=0.01 soft_cap=30' --out benchmarks/results/trainticket.md
 	$(BLAS1) $(PY) benchmarks/reliability.py --out benchmarks/results/reliability.md
 	$(BLAS1) $(PY) benchmarks/budget.py --out benchmarks/results/budget.md

@@ -27,7 +27,12 @@ Run it with::
    graph's sets – with certain causes ranked by the end of their interval nearest 0);
    the ranking change alone; *two changes back* (time marks from the fitted time order,
    no adjustment for the order, 0 only where no orientation has a path); and
-   ``local=False`` (0 alone where there is no path: the skeleton decides). The
+   ``local=False`` (0 alone where there is no path: the skeleton decides). Beside them
+   (rows ``one graph (bootstrap=0): …``), the CLI's default: a model fitted without an
+   ensemble (``faultgraph fit --label fault`` then ``faultgraph effects``, whose intervals
+   come from 50 row resamples on the one graph), with its default (one graph's
+   v-structures orient nothing: no ensemble shows that they hold) and the rule before
+   (they orient, the graph taken as known). The
    true effect of a metric is its average effect on the fault probability per encoded
    unit (same-step total effect on the logit times ``E[σ']``, Stein's lemma).
    Columns: *coverage* – share of metrics whose true effect lies in the reported
@@ -125,6 +130,14 @@ RULES = {"default": {},
          "two changes back (fitted time marks, 0 where no possible path)": BEFORE,
          "skeleton decides 0 (local=False)": {**BEFORE, "local": False}}
 
+#: The rules compared on a model fitted without an ensemble (``bootstrap=0``, the CLI's
+#: default: ``faultgraph fit --label fault`` then ``faultgraph effects``, whose intervals come
+#: from 50 row resamples on the one graph): the default (the one graph's v-structures orient
+#: nothing) and the rule before (they orient, as with an ensemble).
+ONE_GRAPH = "one graph (bootstrap=0): "
+ONE_GRAPH_RULES = {ONE_GRAPH + "default": {},
+                   ONE_GRAPH + "before (its v-structures orient)": {"_v_structures": True}}
+
 
 def _effects(model: object, rule: dict[str, object]) -> object:
     """``workflows.effects_report`` with ``identified_scores(**rule)``; ``_rank="interval"``
@@ -139,12 +152,15 @@ def _effects(model: object, rule: dict[str, object]) -> object:
     rule = dict(rule)
     rank = rule.pop("_rank", None)
     efficient = bool(rule.pop("efficient", True))  # effects_report passes it on: a partial's would be overridden
-    original = identify.identified_scores
+    v_structures = rule.pop("_v_structures", False)
+    original, orient = identify.identified_scores, identify.orient_graph
     identify.identified_scores = functools.partial(original, **rule)
+    if v_structures:  # the rule before: v-structures orient without an ensemble too (over the explicit keyword)
+        identify.orient_graph = lambda *a, **k: orient(*a, **{**k, "v_structures": True})
     try:
         scores = effects_report(model, efficient=efficient)[0]
     finally:
-        identify.identified_scores = original
+        identify.identified_scores, identify.orient_graph = original, orient
     if rank == "interval":
         certain = [s for s in scores.scores if s.identified and (s.ci_low > 0 or s.ci_high < 0)]
         rest = [s for s in scores.scores if s not in certain]
@@ -195,6 +211,16 @@ def planted_rows(sizes: tuple[int, ...] = SIZES, seeds: tuple[int, ...] = SEEDS,
                 for rule, kwargs in RULES.items():
                     start = time.perf_counter()
                     scores = _effects(model, kwargs)
+                    rows.append({"rule": rule, "condition": condition, "d": d, "seed": seed,
+                                 **_measures(scores, true, no_path),
+                                 "seconds": fit_secs + time.perf_counter() - start})
+                    print(rows[-1], file=sys.stderr, flush=True)
+                start = time.perf_counter()
+                one = FaultIdentifier(prior=prior, lags=1 if lagged else 0, random_state=seed).fit(frame)
+                fit_secs = time.perf_counter() - start
+                for rule, kwargs in ONE_GRAPH_RULES.items():
+                    start = time.perf_counter()
+                    scores = _effects(one, kwargs)
                     rows.append({"rule": rule, "condition": condition, "d": d, "seed": seed,
                                  **_measures(scores, true, no_path),
                                  "seconds": fit_secs + time.perf_counter() - start})
@@ -391,7 +417,7 @@ def main() -> None:
 
 def _planted_report(rows: pd.DataFrame, sizes: tuple[int, ...], seeds: tuple[int, ...]) -> list[str]:
     """The planted systems' tables: per condition and rule, paired differences, top-3 per size."""
-    default, before, *_ = RULES
+    pairs = [tuple(RULES)[:2], tuple(ONE_GRAPH_RULES)]
     summary = rows.groupby(["condition", "rule"], as_index=False, sort=False).agg(
         cases=("seed", "size"), coverage=("coverage", "mean"), **{"lowest coverage": ("coverage", "min")},
         **{"top-3 hits": ("top-3 hits", "sum"), "identified": ("identified", "mean"),
@@ -405,19 +431,23 @@ def _planted_report(rows: pd.DataFrame, sizes: tuple[int, ...], seeds: tuple[int
         index=["condition", "d", "seeds"], columns="rule", values="top-3 hits", aggfunc="sum",
         sort=False).reset_index()
     key = ["condition", "d", "seed"]
-    new, base = rows[rows["rule"] == default].set_index(key), rows[rows["rule"] == before].set_index(key)
     paired = []
-    for condition in new.index.get_level_values(0).unique():
-        for col in ("coverage", "top-3 hits", "confident-wrong", "bounds exclude 0 (no path)", "mean bounds width"):
-            diff = (new.loc[condition, col] - base.loc[condition, col]).to_numpy(dtype=float)
-            lo, hi = bootstrap_interval(diff)
-            paired.append({"condition": condition, "measure": col, "cases": len(diff), "mean difference": diff.mean(),
-                           "95% bootstrap interval": f"[{lo:.3f}, {hi:.3f}]"})
+    for default, before in pairs:
+        new, base = rows[rows["rule"] == default].set_index(key), rows[rows["rule"] == before].set_index(key)
+        for condition in new.index.get_level_values(0).unique():
+            for col in ("coverage", "top-3 hits", "confident-wrong", "bounds exclude 0 (no path)",
+                        "mean bounds width"):
+                diff = (new.loc[condition, col] - base.loc[condition, col]).to_numpy(dtype=float)
+                lo, hi = bootstrap_interval(diff)
+                paired.append({"model": "one graph" if default.startswith(ONE_GRAPH) else f"ensemble of {B}",
+                               "condition": condition, "measure": col, "cases": len(diff),
+                               "mean difference": diff.mean(), "95% bootstrap interval": f"[{lo:.3f}, {hi:.3f}]"})
     return [f"## Planted systems (B = {B} graphs, 3000 rows; sizes {sizes}, seeds {seeds})", "",
             "Per condition and rule (coverage, identified, width: means over cases, and the median of the "
             "cases' mean widths; counts: sums):", "",
             markdown_table(summary), "",
-            "Paired differences, default minus the default before (same fitted models; bootstrap over cases):", "",
+            "Paired differences, default minus the default before (same fitted models; bootstrap over cases; "
+            "for the one-graph model, its default minus its rule before):", "",
             markdown_table(pd.DataFrame(paired)), "",
             "Top-3 hits per size, out of 9 (3 seeds × 3); the target is ≥ 8:", "", markdown_table(top), "",
             "Every case:", "", markdown_table(rows.sort_values(["condition", "d", "seed", "rule"])), ""]

@@ -526,3 +526,23 @@ def test_the_priors_masks_decide_the_candidates_at_every_step(monkeypatch):
         identified_scores(data, np.zeros((4, 4)), "y", lagged=np.zeros((1, 4, 4)), lagged_allowed=np.ones((3, 3)))
     with pytest.raises(InvalidInputError, match=r"allowed must be \(4, 4\)"):
         identified_scores(data, np.zeros((4, 4)), "y", allowed=np.ones((2, 2)))
+
+
+def test_one_graphs_v_structures_orient_only_with_an_ensemble():
+    # a -> c <- b, c -> y: the v-structure at c (and Meek's rule) orient every edge, so a's
+    # effect on y (1.0 x 0.8) is identified from the one graph. Without an ensemble nothing
+    # shows that the v-structure holds: a is then a candidate, its bounds holding 0
+    rng = np.random.default_rng(3)
+    n = 3000
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    c = a + b + rng.normal(size=n)
+    data = pd.DataFrame({"a": a, "b": b, "c": c, "y": 0.8 * c + rng.normal(size=n)})
+    A = np.zeros((4, 4))
+    A[0, 2] = A[1, 2] = A[2, 3] = 1
+    resamples = _resamples(n, A, B=20)
+    one = {s.node: s for s in identified_scores(data, A, "y", resamples=resamples).scores}
+    assert not one["a"].identified and one["a"].ate_bounds[0] <= 0 <= one["a"].ate_bounds[1]
+    marks = identified_scores(data, A, "y").details["identification"]["edges"]
+    assert not any(m["oriented"] for m in marks)
+    ens = {s.node: s for s in identified_scores(data, A, "y", resamples=resamples, ensemble=True).scores}
+    assert ens["a"].identified and ens["a"].ci_low <= 0.8 <= ens["a"].ci_high and ens["a"].ci_low > 0

@@ -942,6 +942,9 @@ def identified_scores(
     ensemble : bool, default False
         ``resamples`` are an ensemble of graphs: report each node's ``confidence`` and
         apply ``min_identified``; ``details["n_graphs"]`` is then their number (else 1).
+        Only then do v-structures orient (:func:`orient_graph`): without an ensemble
+        nothing shows that one graph's v-structures hold, and only the prior and time
+        orient.
     confidence : float, default 0.95
         Level of the percentile intervals, in (0, 1).
     min_identified : float, optional
@@ -1183,8 +1186,10 @@ def identified_scores(
         return O if O is not None else past_of(x, lag) + earlier[x]
 
     tested = tested_order(C)
+    # one graph's v-structures orient only where an ensemble shows they hold (min_identified): a
+    # single graph taken as known made confident claims for metrics without any path
     main = orient_graph(A, nodes, allowed=allowed, lagged=by_time(tested, time_order, lagged), covariance=C,
-                        n_samples=len(D))
+                        n_samples=len(D), v_structures=ensemble)
     anc_main = time_ancestors(tested)
     graph_main = order_graph(C, tested)
     # Full tiers: a node whose order graph (full data) has a path adjusts for its optimal set,
@@ -1200,7 +1205,7 @@ def identified_scores(
         Cb = weighted_covariance(D, w)
         tested_b = tested_order(Cb)
         orient = orient_graph(r.adjacency, nodes, allowed=allowed, lagged=by_time(tested_b, r.time_order, r.lagged),
-                              covariance=Cb, n_samples=len(D))
+                              covariance=Cb, n_samples=len(D), v_structures=ensemble)
         graph_b = order_graph(Cb, tested_b, RESAMPLE_Z * Z_01) if efficient_main or timed else None
         # a resample whose order contradicts itself (its graph has a cycle): the full data's graph
         boots.append((orient, Cb, np.asarray(r.adjacency) != 0, r.lagged, time_ancestors(tested_b),
