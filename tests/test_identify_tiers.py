@@ -98,9 +98,39 @@ def test_order_interval_is_simultaneous_normal_over_the_resamples():
         M = C[np.ix_([1, 0], [1, 0])]
         values.append(np.linalg.solve(M, C[[1, 0], 3])[0])
     z = NormalDist().inv_cdf(1 - 0.05 / (2 * 3))  # Bonferroni over the 3 nodes besides y
-    half = z * np.std(values, ddof=1)
+    half = z * max(np.std(values, ddof=1), _hc3(D[:, 3], D[:, 1], D[:, 0]))
     assert b.ci_low == pytest.approx(b.ate - half, rel=1e-6) and b.ci_high == pytest.approx(b.ate + half, rel=1e-6)
     assert b.ate_bounds == (b.ci_low, b.ci_high)
+
+
+def _hc3(y: np.ndarray, *columns: np.ndarray) -> float:
+    """HC3 standard error of the first column's coefficient: the sandwich
+    (X'X)⁻¹ X' diag(r² / (1 − h)²) X (X'X)⁻¹ with an intercept."""
+    X = np.column_stack([np.ones(len(y)), *columns])
+    bread = np.linalg.inv(X.T @ X)
+    r = y - X @ bread @ X.T @ y
+    h = np.array([row @ bread @ row for row in X])
+    meat = (X * (r / (1 - h))[:, None] ** 2).T @ X
+    return float(np.sqrt((bread @ meat @ bread)[1, 1]))
+
+
+def test_robust_se_is_hc3_and_floors_an_interval_the_resamples_make_too_narrow():
+    from faultgraph.effects.identify import robust_se
+
+    data = _chain(seed=2)
+    D = data.to_numpy()
+    assert robust_se(D, 1, 3, [0]) == pytest.approx(_hc3(D[:, 3], D[:, 1], D[:, 0]), rel=1e-8)
+    assert robust_se(D, 1, 3, [0, 3]) == 0.0  # y adjusted for: the effect is 0
+    # 20 resamples that all hold every row once: no spread at all, yet the estimate has its noise
+    A = np.zeros((4, 4))
+    A[0, 1] = A[1, 3] = A[0, 3] = A[1, 2] = 1
+    same = [Resample(np.arange(len(D)), A, None, None) for _ in range(20)]
+    scores = identified_scores(data, A, "y", allowed=_full_order_mask([0, 1, 2], 4, 3), tiers=[["a"], ["b"], ["c"]],
+                               resamples=same)
+    b = next(s for s in scores.scores if s.node == "b")
+    z = NormalDist().inv_cdf(1 - 0.05 / (2 * 3))
+    assert b.ci_high - b.ate == pytest.approx(z * _hc3(D[:, 3], D[:, 1], D[:, 0]), rel=1e-6)
+    assert b.ci_low < 0.8 < b.ci_high
 
 
 def test_order_adjustment_needs_every_possible_parent_in_earlier_tiers():
