@@ -272,3 +272,28 @@ def test_report_aligns_the_data_as_the_explanation_did(tmp_path):
     del spec["resample"]
     rca.write_text(json.dumps(spec))
     assert "resample" in _one_line_error(run("report", str(model), str(rca), "--out", str(tmp_path / "r2.html")))
+
+
+def test_data_at_another_step_are_put_on_the_models_step(tmp_path):
+    # a model fitted on 60 s rows, scored on 30 s rows: its lags count rows, so detect
+    # resamples the data to 60 s and says so; --resample still chooses
+    rng = np.random.default_rng(0)
+    n = 600
+    x = np.zeros(n)
+    for t in range(1, n):
+        x[t] = 0.8 * x[t - 1] + rng.normal()
+    slow = pd.DataFrame({"timestamp": 1_700_000_040 + 60 * np.arange(n), "a": x, "b": 0.5 * x + rng.normal(size=n)})
+    slow.to_csv(tmp_path / "train.csv", index=False)
+    fast = pd.DataFrame({"timestamp": 1_700_000_040 + 30 * np.arange(2 * n), "a": np.repeat(x, 2),
+                         "b": np.repeat(slow["b"].to_numpy(), 2)})
+    fast.to_csv(tmp_path / "fast.csv", index=False)
+    model = tmp_path / "m"
+    assert run("fit", str(tmp_path / "train.csv"), "--out", str(model)).exit_code == 0
+    assert json.loads((model / "model.json").read_text())["encoder"]["step_seconds"] == 60.0
+    result = run("detect", str(model), str(tmp_path / "fast.csv"), "--out", str(tmp_path / "s.csv"))
+    assert result.exit_code == 0, result.output
+    assert "rows are 30 s apart, the model's training rows 60 s: put on the model's step of 60 s" in result.stderr
+    assert len(pd.read_csv(tmp_path / "s.csv")) == n
+    result = run("detect", str(model), str(tmp_path / "fast.csv"), "--resample", "30s", "--out", str(tmp_path / "r.csv"))
+    assert result.exit_code == 0 and len(pd.read_csv(tmp_path / "r.csv")) == 2 * n
+    assert "fitted on rows 60 s apart" in result.stderr  # the encoder's warning: lags now mean 30 s

@@ -253,3 +253,27 @@ def test_encoding_does_not_depend_on_units():
     in_bytes, in_kb = MetricEncoder().fit_transform(disk), MetricEncoder().fit_transform(disk / 1000)
     np.testing.assert_allclose(in_bytes.to_numpy(), in_kb.to_numpy(), rtol=1e-6, atol=1e-6)
     assert 0.8 < float(in_bytes["disk"].std()) < 1.2
+
+
+def test_the_encoder_keeps_its_step_and_warns_on_data_at_another():
+    import warnings
+
+    from faultgraph.errors import SamplingWarning
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(50, 2)), columns=["a", "b"],
+                         index=pd.date_range("2024-01-01", periods=50, freq="60s"))
+    enc = MetricEncoder().fit(frame)
+    assert enc.step_ == 60.0 and MetricEncoder.from_dict(enc.to_dict()).step_ == 60.0
+    old = enc.to_dict()
+    del old["step_seconds"]  # a folder saved before the step was kept
+    assert MetricEncoder.from_dict(old).step_ is None
+    assert MetricEncoder().fit(frame.reset_index(drop=True)).step_ is None  # no times, no step
+    fast = frame.set_axis(pd.date_range("2024-01-01", periods=50, freq="15s"))
+    with pytest.warns(SamplingWarning, match=r"15 s apart, but the encoder was fitted on rows 60 s apart.*--resample 60s"):
+        enc.transform(fast)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc.transform(frame.set_axis(frame.index + pd.to_timedelta(rng.uniform(-3, 3, 50), unit="s")))  # jitter
+        enc.transform(fast.iloc[:2])  # two rows tell no step
+        MetricEncoder.from_dict(old).transform(fast)  # an encoder without a step cannot tell

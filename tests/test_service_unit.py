@@ -743,3 +743,23 @@ def test_window_resolution_on_each_kind_of_index():
         resolve_window(aware, {"start": "2024-02-01T00:00:00Z", "end": None})
     with pytest.raises(InvalidInputError, match="is no time"):
         resolve_window(aware, {"start": "garbage", "end": None})
+
+
+def test_the_query_step_defaults_to_the_models_training_step(tmp_path):
+    import numpy as np
+
+    from faultgraph.detect import CausalDetector
+    from faultgraph.service.worker import Explainer
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(400, 3)), columns=["a_cpu", "b_cpu", "c_cpu"],
+                         index=pd.date_range("2024-01-01", periods=400, freq="60s", name="timestamp"))
+    model = CausalDetector(lags=1).fit(frame)
+    queries = tmp_path / "QUERIES.yaml"
+    queries.write_text("queries:\n  '{service}_cpu': {query: cpu, service_label: service}\n")
+    settings = dict(model_dir=tmp_path, prometheus="http://127.0.0.1:9", queries=queries,
+                    db_url=f"sqlite:///{tmp_path / 'p.db'}", tokens=(TOKEN,))
+    assert Explainer(ServiceSettings(**settings), model=model).step == 60.0  # neither given: the model's
+    assert Explainer(ServiceSettings(**settings, step=30.0), model=model).step == 30.0
+    queries.write_text("step: 15s\nqueries:\n  '{service}_cpu': {query: cpu, service_label: service}\n")
+    assert Explainer(ServiceSettings(**settings), model=model).step == 15.0  # QUERIES.yaml's

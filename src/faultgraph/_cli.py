@@ -28,7 +28,8 @@ state = {"debug": False}
 
 RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min', '30s', or a number: "
                  "seconds for a time column, index units for a numeric one; causal: the last value at or "
-                 "before each grid time).")
+                 "before each grid time). With a model: default its training data's step where the data's "
+                 "differs.")
 WORKERS_HELP = "Worker processes of the local cluster (default: the CPUs; 0: in this process, no dask)."
 #: ``--workers``, shared by ``discover --bootstrap`` and ``fleet``.
 Workers = Annotated[Optional[int], typer.Option(min=0, help=WORKERS_HELP, show_default=False)]

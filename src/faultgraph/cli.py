@@ -256,7 +256,7 @@ def detect(
         if incidents is not None:
             check_outputs({"--out": out, "--incidents": incidents})
         model = wf.load_model(model_dir)
-        found = wf.detect(model, wf.load_metrics(data, resample=resample))
+        found = wf.detect(model, wf.load_metrics(data, resample=resample, model=model))
         write_csv_atomic(out, found.table)
         if incidents is not None:
             write_json_atomic(incidents, {"threshold": found.threshold,
@@ -380,7 +380,7 @@ def explain(
                 raise InvalidInputError(f"{', '.join(given)} apply to case mode (--normal/--anomalous, which fits a "
                                         f"model); MODEL_DIR was fitted with its own: leave them out")
             model, normal_frame = wf.load_model(model_dir, task="unsupervised-detection"), None
-            frame = wf.load_metrics(data, resample=resample)
+            frame = wf.load_metrics(data, resample=resample, model=model)
             windows = ([(None, window)] if chosen
                        else wf.incident_windows(model, frame, incident, all_incidents, min_steps=min_steps))
             services = wf.service_names(frame.columns, service_map)

@@ -68,12 +68,15 @@ __all__ = [
 
 # --- reading ------------------------------------------------------------------------------
 
-def load_metrics(path: str | Path, *, resample: str | float | None = None) -> pd.DataFrame:
+def load_metrics(path: str | Path, *, resample: str | float | None = None, model: Any = None) -> pd.DataFrame:
     """Read a metrics file (CSV or Parquet, wide or long; :func:`faultgraph.io.read_metrics`).
 
     With ``resample`` the metrics are put on a grid causally (the last value at or before
     each grid time, :func:`faultgraph.encode.align`), and the reader's advice to resample
-    (a ``SamplingWarning``) is silenced.
+    (a ``SamplingWarning``) is silenced. Without it, given the ``model`` the data are for:
+    time-stamped data at another step than the model's training data (its encoder's
+    ``step_``) are put on the model's step, with a ``SamplingWarning`` that says so (its
+    lags and windows count rows: at another step they would mean other durations).
 
     Parameters
     ----------
@@ -81,7 +84,9 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None) -> pd
         The metrics file.
     resample : str or float, optional
         A grid step (``"1min"``, ``"30s"``, or a number: seconds for a time column, index
-        units for a numeric one). None: as read.
+        units for a numeric one). None: as read, or the model's step.
+    model : CausalDetector or FaultIdentifier, optional
+        The fitted model that will read the data.
 
     Returns
     -------
@@ -94,12 +99,21 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None) -> pd
         When the file cannot be read as metrics, or ``resample`` is not a valid step for
         its index (see :func:`faultgraph.encode.align`).
     """
+    from faultgraph.encode import align
+    from faultgraph.encode.align import index_step, same_step
     from faultgraph.errors import SamplingWarning
     from faultgraph.io import read_metrics
 
     if resample is None:
-        return read_metrics(path)
-    from faultgraph.encode import align
+        frame = read_metrics(path)
+        fitted = getattr(getattr(model, "encoder_", None), "step_", None)
+        step = index_step(frame.index)
+        if same_step(fitted, step):
+            return frame
+        warnings.warn(f"{path}: its rows are {step:g} s apart, the model's training rows {fitted:g} s: put on the "
+                      f"model's step of {fitted:g} s (give --resample to choose another)", SamplingWarning,
+                      stacklevel=2)
+        return align(frame, float(fitted))
 
     with warnings.catch_warnings():  # the advice "resample it" is being followed
         warnings.simplefilter("ignore", SamplingWarning)
@@ -1150,7 +1164,7 @@ def redo_explanation(model_dir: str | Path, rca_json: str | Path, *, data: str |
     from faultgraph.detect.unsupervised import TASK
 
     model = load_model(model_dir, task=TASK)
-    frame = load_metrics(source, resample=resample if resample is not None else request["resample"])
+    frame = load_metrics(source, resample=resample if resample is not None else request["resample"], model=model)
     first, last = request["window"]
     bounds = (_time_value(first), _time_value(last))
     config = ExplainConfig(target=request["target"], method=request["method"],

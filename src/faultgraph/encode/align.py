@@ -35,7 +35,7 @@ import pandas as pd
 from faultgraph._validation import check_choice
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["align", "late_samples"]
+__all__ = ["align", "index_step", "late_samples", "same_step"]
 
 #: The most grid times :func:`align` builds (each metric takes 8 bytes a grid time).
 MAX_GRID_POINTS = 10_000_000
@@ -44,6 +44,49 @@ MAX_GRID_POINTS = 10_000_000
 PHASE_TOLERANCE = 0.02
 #: The share of a metric's samples that must share one phase for the others to count as late.
 MIN_ON_PHASE = 0.5
+#: How far (a share) two median spacings may be apart and still be one step (:func:`same_step`).
+STEP_TOLERANCE = 0.1
+
+
+def index_step(index: pd.Index) -> float | None:
+    """The step of a time index: the median spacing of consecutive times, in seconds.
+
+    Parameters
+    ----------
+    index : pandas.Index
+        A frame's index.
+
+    Returns
+    -------
+    float or None
+        Seconds, > 0; None for an index of no times (row numbers, a numeric time column) or
+        with fewer than 2 distinct times.
+    """
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return None
+    gaps = np.diff(index.as_unit("ns").asi8)
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) / 1e9 if gaps.size else None
+
+
+def same_step(a: float | None, b: float | None, tolerance: float = STEP_TOLERANCE) -> bool:
+    """Whether two steps (seconds) are one: either unknown, or within ``tolerance`` of the
+    larger.
+
+    Parameters
+    ----------
+    a, b : float or None
+        Steps, as :func:`index_step` gives them.
+    tolerance : float, default :data:`STEP_TOLERANCE`
+        The share of the larger step they may differ by.
+
+    Returns
+    -------
+    bool
+    """
+    if a is None or b is None:
+        return True
+    return abs(a - b) <= tolerance * max(a, b)
 
 
 def late_samples(times: np.ndarray, step: float, *, tolerance: float = PHASE_TOLERANCE) -> np.ndarray:

@@ -15,6 +15,7 @@ to another, so that an incident is measured in the units of normal behaviour:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,8 @@ import pandas as pd
 from faultgraph.config import DEFAULTS
 from faultgraph._validation import (Constraint, FittedAttributes, check_magnitude, describe_names,
                                    duplicated, nonnegative, whole)
-from faultgraph.errors import InvalidInputError, NotFittedError
+from faultgraph.encode.align import index_step, same_step
+from faultgraph.errors import InvalidInputError, NotFittedError, SamplingWarning
 
 __all__ = ["MetricEncoder", "constant_moves", "fill_gaps", "robust_center_scale"]
 
@@ -227,6 +229,10 @@ class MetricEncoder(FittedAttributes):
         (:meth:`departures` tells when new data leave it).
     center_, scale_ : pandas.Series
         Per kept metric.
+    step_ : float or None
+        The step of the fitting data's time index in seconds (:func:`~faultgraph.encode.align.index_step`;
+        None without times). Lags and windows count rows, so data at another step mean
+        other durations: :meth:`transform` warns.
     """
 
     def __init__(self, *, max_gap: int = DEFAULTS.max_gap, scale: str | None = "robust", min_scale: float = 1e-8) -> None:
@@ -299,6 +305,7 @@ class MetricEncoder(FittedAttributes):
         self.constants_ = {c: float(frame[c].dropna().iloc[0]) for c, why in dropped.items() if why == "constant"}
         self.center_ = center.astype(float)
         self.scale_ = scale.astype(float)
+        self.step_ = index_step(frame.index)
         return self
 
     def transform(self, data: Any) -> pd.DataFrame:
@@ -321,10 +328,22 @@ class MetricEncoder(FittedAttributes):
         InvalidInputError
             When ``data`` lacks fitted metrics, is malformed as in :meth:`fit`, or has a gap
             longer than ``max_gap``.
+
+        Warns
+        -----
+        SamplingWarning
+            When ``data`` (3 rows or more, on a time index) is at another step than the
+            fitting data (``step_``): resample it (:func:`~faultgraph.encode.align`).
         """
         if not hasattr(self, "columns_"):
             raise NotFittedError("this MetricEncoder is not fitted yet; call fit(data) first")
         frame = _as_frame(data, "data")
+        step = index_step(frame.index) if len(frame) >= 3 else None
+        if not same_step(getattr(self, "step_", None), step):
+            warnings.warn(f"data's rows are {step:g} s apart, but the encoder was fitted on rows {self.step_:g} s "
+                          "apart: lags and windows count rows, so they now mean other durations; put data on the "
+                          f"fitted step (faultgraph.encode.align(data, {self.step_:g}), --resample {self.step_:g}s)",
+                          SamplingWarning, stacklevel=2)
         missing = [c for c in self.columns_ if c not in frame.columns]
         if missing:
             raise InvalidInputError(
@@ -397,6 +416,7 @@ class MetricEncoder(FittedAttributes):
             "columns": list(self.columns_), "dropped": dict(self.dropped_),
             "constants": {k: float(v) for k, v in self.constants_.items()},
             "center": [float(v) for v in self.center_], "scale_values": [float(v) for v in self.scale_],
+            "step_seconds": None if getattr(self, "step_", None) is None else float(self.step_),
         }
 
     @classmethod
@@ -406,8 +426,8 @@ class MetricEncoder(FittedAttributes):
         Parameters
         ----------
         spec : dict
-            The output of :meth:`to_dict` (``constants`` may be absent, from folders saved
-            before it was kept).
+            The output of :meth:`to_dict` (``constants`` and ``step_seconds`` may be absent,
+            from folders saved before they were kept).
 
         Returns
         -------
@@ -427,6 +447,8 @@ class MetricEncoder(FittedAttributes):
             enc.constants_ = {str(k): float(v) for k, v in spec.get("constants", {}).items()}
             enc.center_ = pd.Series([float(v) for v in spec["center"]], index=enc.columns_)
             enc.scale_ = pd.Series([float(v) for v in spec["scale_values"]], index=enc.columns_)
+            step = spec.get("step_seconds")  # folders saved before faultgraph kept the step: unknown
+            enc.step_ = None if step is None else float(step)
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"encoder parameters are damaged: {exc!r}") from None
         return enc

@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         max_body: Annotated[int, typer.Option(min=1024, help="Largest request body accepted, bytes.")] = 1_000_000,
         history: Annotated[int, typer.Option(min=0, help="Prometheus: steps read before a window.")] = 400,
         step: Annotated[Optional[str], typer.Option(help="Prometheus: query step (default: QUERIES.yaml's, "
-                                                    "else 15s).")] = None,
+                                                    "else the model's training step, else 15s).")] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
     ) -> None:
         """Run the incident service: Alertmanager's webhook in, explained incidents out.

@@ -77,7 +77,8 @@ class ServiceSettings:
     history : int, default 400
         Prometheus only: steps read before a window (its recent normal); at least 0.
     step : float or None, default None
-        Prometheus only: the query step in seconds, > 0 (default: QUERIES.yaml's, else 15).
+        Prometheus only: the query step in seconds, > 0 (default: QUERIES.yaml's, else the
+        step of the model's training data, else 15).
     explain : ExplainConfig
         How windows are ranked (:class:`~faultgraph.config.ExplainConfig`).
 

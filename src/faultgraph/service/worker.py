@@ -128,10 +128,14 @@ class Explainer:
 
     @property
     def step(self) -> float:
-        """The Prometheus query step in seconds: the settings', else QUERIES.yaml's, else 15."""
+        """The Prometheus query step in seconds: the settings', else QUERIES.yaml's, else the
+        step of the model's training data (its lags and windows count rows), else 15."""
         if self.settings.step is not None:
             return float(self.settings.step)
-        return float(self._queries.step) if self._queries is not None and self._queries.step else 15.0
+        if self._queries is not None and self._queries.step:
+            return float(self._queries.step)
+        fitted = getattr(getattr(self.model, "encoder_", None), "step_", None)
+        return float(fitted) if fitted else 15.0
 
     def frame(self, window: dict[str, Any]) -> pd.DataFrame:
         """The metrics that cover ``window`` (and its history).
@@ -166,7 +170,7 @@ class Explainer:
             key = (stat.st_mtime, stat.st_size)
             with self._lock:
                 if self._cache.key != key:
-                    self._cache = _FileCache(key, load_metrics(path))
+                    self._cache = _FileCache(key, load_metrics(path, model=self.model))
                 return self._cache.frame
         from faultgraph.service.alerts import parse_time
 
