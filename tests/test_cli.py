@@ -292,8 +292,10 @@ def test_data_at_another_step_are_put_on_the_models_step(tmp_path):
     assert json.loads((model / "model.json").read_text())["encoder"]["step_seconds"] == 60.0
     result = run("detect", str(model), str(tmp_path / "fast.csv"), "--out", str(tmp_path / "s.csv"))
     assert result.exit_code == 0, result.output
-    assert "rows are 30 s apart, the model's training rows 60 s: put on the model's step of 60 s" in result.stderr
+    assert ("rows are 30 s apart, the model's training rows 60 s: put on the model's step of 60 s (another step: "
+            "--resample STEP") in result.stderr
     assert len(pd.read_csv(tmp_path / "s.csv")) == n
-    result = run("detect", str(model), str(tmp_path / "fast.csv"), "--resample", "30s", "--out", str(tmp_path / "r.csv"))
+    result = run("detect", str(model), str(tmp_path / "fast.csv"), "--resample", "30s",
+                 "--out", str(tmp_path / "r.csv"))
     assert result.exit_code == 0 and len(pd.read_csv(tmp_path / "r.csv")) == 2 * n
     assert "fitted on rows 60 s apart" in result.stderr  # the encoder's warning: lags now mean 30 s

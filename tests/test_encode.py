@@ -277,3 +277,16 @@ def test_the_encoder_keeps_its_step_and_warns_on_data_at_another():
         enc.transform(frame.set_axis(frame.index + pd.to_timedelta(rng.uniform(-3, 3, 50), unit="s")))  # jitter
         enc.transform(fast.iloc[:2])  # two rows tell no step
         MetricEncoder.from_dict(old).transform(fast)  # an encoder without a step cannot tell
+
+
+def test_index_step_skips_missing_times_and_sorts():
+    from faultgraph.encode.align import index_step, same_step
+
+    times = pd.date_range("2024-01-01", periods=20, freq="60s")
+    assert index_step(times) == 60.0 and index_step(times.tz_localize("Europe/Paris")) == 60.0
+    assert index_step(times[::-1]) == 60.0 and index_step(pd.DatetimeIndex([*times[:10], pd.NaT, *times[10:]])) == 60.0
+    assert index_step(pd.DatetimeIndex([times[0]] * 3)) is None and index_step(pd.Index([0.0, 60.0, 120.0])) is None
+    assert same_step(60.0, 55.0) and not same_step(60.0, 30.0) and same_step(None, 30.0)
+    spec = MetricEncoder().fit(pd.DataFrame({"a": np.arange(20.0)}, index=times)).to_dict()
+    with pytest.raises(InvalidInputError, match="step_seconds must be a number of seconds > 0, got 0"):
+        MetricEncoder.from_dict({**spec, "step_seconds": 0})

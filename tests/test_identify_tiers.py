@@ -551,7 +551,6 @@ def test_the_priors_masks_decide_the_candidates_at_every_step(monkeypatch):
     for candidates in seen:
         assert 0 not in candidates[1] and 6 not in candidates[0]
         assert 7 in candidates[0]  # y is no sink here: its past may drive a metric
-        assert 3 not in candidates[0] or 0 not in candidates[3]  # one direction at most between them
     with pytest.raises(InvalidInputError, match=r"lagged_allowed must be \(4, 4\)"):
         identified_scores(data, np.zeros((4, 4)), "y", lagged=np.zeros((1, 4, 4)), lagged_allowed=np.ones((3, 3)))
     with pytest.raises(InvalidInputError, match=r"allowed must be \(4, 4\)"):
@@ -576,3 +575,12 @@ def test_one_graphs_v_structures_orient_only_with_an_ensemble():
     assert not any(m["oriented"] for m in marks)
     ens = {s.node: s for s in identified_scores(data, A, "y", resamples=resamples, ensemble=True).scores}
     assert ens["a"].identified and ens["a"].ci_low <= 0.8 <= ens["a"].ci_high and ens["a"].ci_low > 0
+
+
+def test_robust_se_with_repeats_x_in_its_set_and_a_lagged_design():
+    from faultgraph.discovery import lagged_design
+    from faultgraph.effects.identify import robust_se
+
+    D = lagged_design(_lagged_chain().to_numpy(), 2)  # a, b, c, y, then two lags of each
+    expected = _hc3(D[:, 3], D[:, 1], D[:, 0], D[:, 5], D[:, 9])
+    assert robust_se(D, 1, 3, [0, 5, 0, 1, 9]) == pytest.approx(expected, rel=1e-8)  # repeats and x dropped

@@ -192,3 +192,49 @@ def test_labelled_faults_record_their_seed_and_reproduce_from_it(tmp_path):
     assert sim.params["seed"] == 5 and sim.params["n_causes"] == len(causes) == 3
     again, _, _ = simulate_labelled_faults(nodes=8, samples=200, random_state=sim.params["seed"])
     pd.testing.assert_frame_equal(data, again)
+
+
+def _chain_with_label(n: int = 1200, seed: int = 0) -> pd.DataFrame:
+    """a -> b -> c, a -> d, each with memory; a 0/1 fault caused by c."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n + 100, 4))
+    for t in range(1, len(X)):
+        e = rng.normal(size=4)
+        a = 0.5 * X[t - 1, 0] + e[0]
+        b = 0.8 * a + 0.3 * X[t - 1, 1] + 0.4 * X[t - 1, 0] + e[1]
+        X[t] = [a, b, 0.7 * b + 0.3 * X[t - 1, 2] + e[2], 0.6 * a + 0.3 * X[t - 1, 3] + e[3]]
+    frame = pd.DataFrame(X[100:], columns=["a", "b", "c", "d"])
+    eta = frame["c"] / frame["c"].std() - 2
+    frame["fault"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    return frame
+
+
+@pytest.mark.parametrize("prior", [{"sinks": ("c",)}, {"graph": (("a", "b"), ("b", "c"), ("a", "d"))}])
+def test_effects_read_the_prior_as_the_fit_applied_it(prior):
+    # a metric sink may still raise the fault, and a known graph among the metrics says
+    # nothing against the label's parents: c, the label's parent, stays its certain cause
+    # (the effects once read the whole prior with the label added as a sink: c's effect 0)
+    from faultgraph.discovery import PriorKnowledge
+    from faultgraph.workflows import effects_report
+
+    model = FaultIdentifier(lags=1, random_state=0, prior=PriorKnowledge(**prior)).fit(_chain_with_label())
+    assert model.label_parents_ == ["c"]
+    allowed, lagged, _ = model.prior_masks()
+    assert allowed[:4, 4].all() and not allowed[4].any() and lagged[4, 4] and not lagged[4, :4].any()
+    first = effects_report(model, n_bootstrap=20)[0].scores[0]
+    assert first.node == "c" and first.identified and first.ci_low > 0
+
+
+def test_a_known_graph_is_used_as_given_by_a_label_model():
+    from faultgraph.discovery import PriorKnowledge
+
+    frame = _chain_with_label()
+    given = (("a", "b"), ("b", "c"), ("a", "d"))
+    model = FaultIdentifier(random_state=0, prior=PriorKnowledge(graph=given)).fit(frame)
+    nodes = list(model.graph_.nodes)
+    A = model.graph_.adjacency[:4, :4] != 0
+    assert {(nodes[i], nodes[j]) for i, j in zip(*np.nonzero(A))} == set(given)
+    assert model.label_parents_ == ["c"]
+    # a graph that names the label's parents: those and no other
+    model = FaultIdentifier(random_state=0, prior=PriorKnowledge(graph=(*given, ("d", "fault")))).fit(frame)
+    assert model.label_parents_ == ["d"]

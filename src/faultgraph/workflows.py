@@ -111,8 +111,8 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None, model
         if same_step(fitted, step):
             return frame
         warnings.warn(f"{path}: its rows are {step:g} s apart, the model's training rows {fitted:g} s: put on the "
-                      f"model's step of {fitted:g} s (give --resample to choose another)", SamplingWarning,
-                      stacklevel=2)
+                      f"model's step of {fitted:g} s (another step: --resample STEP, resample= in Python)",
+                      SamplingWarning, stacklevel=2)
         return align(frame, float(fitted))
 
     with warnings.catch_warnings():  # the advice "resample it" is being followed
@@ -1287,20 +1287,6 @@ def fit_label_model(frame: pd.DataFrame, config: FitConfig, *, prior: PriorKnowl
                            random_state=random_state, scheduler=scheduler, n_workers=n_workers).fit(frame)
 
 
-def _label_model_knowledge(model: FaultIdentifier) -> tuple[Any, Any, Any]:
-    """The model's prior over metrics + label (the label a sink): its same-step ``allowed``
-    mask, its lagged mask and its tiers."""
-    from dataclasses import replace
-
-    from faultgraph.discovery import PriorKnowledge
-
-    nodes = list(model.graph_.nodes)
-    prior = model.prior or PriorKnowledge()
-    full = replace(prior, sinks=tuple(dict.fromkeys((*prior.sinks, model.label))))
-    allowed, _ = full.masks(nodes)
-    return allowed, full.lagged_mask(nodes), full.expand(nodes).tiers
-
-
 def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths: int = 3, n_bootstrap: int = 50,
                    confidence: float = 0.95, random_state: int | None = 0, efficient: bool = True
                    ) -> tuple[Any, dict[str, Any]]:
@@ -1359,7 +1345,7 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
     data = model.sem_.data_[list(model.graph_.nodes)]
     A = model.graph_.adjacency
     lagged = model.graph_.lagged
-    allowed, lag_allowed, tiers = _label_model_knowledge(model)
+    allowed, lag_allowed, tiers = model.prior_masks()  # the prior as the fit applied it
     ens = getattr(model, "ensemble_", None)
     if ens is not None:
         resamples = [Resample(ens.rows(b), ens.graphs[b], None if ens.lagged is None else ens.lagged[b],

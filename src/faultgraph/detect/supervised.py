@@ -255,6 +255,10 @@ class FaultIdentifier(FittedAttributes):
             blocked = {a for a, b in self.prior.forbidden if b == self.label}
             allowed = np.array([n not in blocked for n in names])
             required = {a for a, b in self.prior.required if b == self.label}
+            given = {a for a, b in self.prior.graph or () if b == self.label}
+            if given:  # a known graph that names the label's parents: those, and no other
+                allowed &= np.array([n in given for n in names])
+                required |= given
             needed = np.array([n in required for n in names], dtype=bool)
         return allowed, needed
 
@@ -285,11 +289,46 @@ class FaultIdentifier(FittedAttributes):
         if label in p.sources or any(label == e[0] for e in p.required):
             raise InvalidInputError(f"the prior makes the label {label!r} a cause (a source, or the start of a "
                                     "required edge); a fault label is always an effect (a sink)")
+        # a known graph among the metrics is used as given; one that names only the label's
+        # parents says nothing about the metrics
+        graph = None if p.graph is None else tuple(e for e in p.graph if label not in e) or None
         return PriorKnowledge(
             forbidden=tuple(e for e in p.forbidden if label not in e),
             required=tuple(e for e in p.required if label not in e),
             tiers=tuple(t for t in (tuple(n for n in tier if n != label) for tier in p.tiers) if t),
-            sinks=tuple(n for n in p.sinks if n != label), sources=tuple(n for n in p.sources if n != label))
+            sinks=tuple(n for n in p.sinks if n != label), sources=tuple(n for n in p.sources if n != label),
+            graph=graph)
+
+    def prior_masks(self) -> tuple[np.ndarray, np.ndarray, tuple[tuple[str, ...], ...]]:
+        """The prior as the fit applied it, over the graph's nodes (the metrics, then the label).
+
+        Among the metrics, the prior without whatever names the label (its masks and
+        tiers); into the label, every metric the prior does not forbid as its parent (a
+        metric sink may still raise the fault); out of the label, nothing (a sink); lagged,
+        the metrics' pasts as among the metrics and into the label as at the same step, and
+        each node's own past.
+
+        Returns
+        -------
+        tuple of ((d + 1, d + 1) ndarray of bool, (d + 1, d + 1) ndarray of bool, tuple)
+            The same-step mask of allowed edges, the lagged one, and the metrics' tiers.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+        """
+        self._check_fitted()
+        names = list(self.encoder_.columns_)
+        d = len(names)
+        prior = self._metrics_prior() or PriorKnowledge()
+        allowed = np.zeros((d + 1, d + 1), dtype=bool)
+        lagged = np.zeros((d + 1, d + 1), dtype=bool)
+        allowed[:d, :d], _ = prior.masks(names)
+        lagged[:d, :d] = prior.lagged_mask(names)
+        allowed[:d, d] = lagged[:d, d] = self._sink_masks(names)[0]
+        lagged[d, d] = True
+        return allowed, lagged, tuple(tuple(t) for t in prior.expand(names).tiers)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "sem_"):

@@ -863,6 +863,7 @@ def _prior_masks(allowed: np.ndarray | None, lagged_allowed: np.ndarray | None, 
         mask = np.asarray(allowed, dtype=bool)
         if mask.shape != (d, d):
             raise InvalidInputError(f"allowed must be ({d}, {d}) for the {d} columns of data, got {mask.shape}")
+        mask = mask & ~np.eye(d, dtype=bool)  # a self-loop is no edge: a node allowed only that is a sink
     lag = mask if lagged_allowed is None else np.asarray(lagged_allowed, dtype=bool)
     if lag.shape != (d, d):
         raise InvalidInputError(f"lagged_allowed must be ({d}, {d}) for the {d} columns of data, got {lag.shape}")

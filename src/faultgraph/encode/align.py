@@ -60,11 +60,13 @@ def index_step(index: pd.Index) -> float | None:
     -------
     float or None
         Seconds, > 0; None for an index of no times (row numbers, a numeric time column) or
-        with fewer than 2 distinct times.
+        with fewer than 2 distinct times. Missing times (NaT) are skipped and the times
+        sorted first.
     """
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
         return None
-    gaps = np.diff(index.as_unit("ns").asi8)
+    times = index.dropna()
+    gaps = np.diff(np.sort(times.as_unit("ns").asi8))
     gaps = gaps[gaps > 0]
     return float(np.median(gaps)) / 1e9 if gaps.size else None
 

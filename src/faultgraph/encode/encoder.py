@@ -449,6 +449,8 @@ class MetricEncoder(FittedAttributes):
             enc.scale_ = pd.Series([float(v) for v in spec["scale_values"]], index=enc.columns_)
             step = spec.get("step_seconds")  # folders saved before faultgraph kept the step: unknown
             enc.step_ = None if step is None else float(step)
+            if enc.step_ is not None and not (np.isfinite(enc.step_) and enc.step_ > 0):
+                raise ValueError(f"step_seconds must be a number of seconds > 0, got {step!r}")
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"encoder parameters are damaged: {exc!r}") from None
         return enc
