@@ -1054,7 +1054,7 @@ def identified_scores(
         earlier tiers. Without ``resamples`` there is no interval and no node is called a
         certain cause.
         On planted systems (``benchmarks/results/identify.md``) with the causal order as
-        tiers: top-3 hits 47 of 54 instead of 44 (the true graph's optimal sets, ranked
+        tiers: top-3 hits 47 of 54 instead of 42 (the true graph's optimal sets, ranked
         similarly: 47), coverage 0.990 either way; lagged: 41 instead of 36 (true optimal
         sets: 51), coverage 0.990 instead of 0.956, identified 52 % of metrics instead of
         14 %; no confident-wrong claim either way. False: the earlier tiers (and with
@@ -1072,8 +1072,8 @@ def identified_scores(
         ``target``; ``None`` without ``ensemble``); a ``summary`` in words and ``details``
         (the identification, ``n_graphs``, ``confidence_level``, ``lags``). Ranked: certain
         causes (identified, interval excluding 0) by ``|ate|`` (with ``efficient``'s sets,
-        top-3 hits on planted systems 47 of 54 with tiers and 41 lagged, against 46 and
-        39 by the end of the interval nearest 0, the rule before, which suited the wider
+        top-3 hits on planted systems 47 of 54 with tiers and 41 lagged, against 45 and
+        40 by the end of the interval nearest 0, the rule before, which suited the wider
         earlier-tier intervals); then candidates: first those whose bounds exclude 0 (one sign under
         every orientation, value not identified; on planted systems without a prior 5 of
         151 metrics without a path to the target were such, so they are not called certain) by their bound
