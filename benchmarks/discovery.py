@@ -34,9 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, progress  # noqa: E402
-
-SACHS = DATA / "sachs"
+from _common import SACHS, Sachs, progress  # noqa: E402
 
 
 # --- cases ----------------------------------------------------------------------------
@@ -81,21 +79,12 @@ def _reset_peak() -> None:
 
 def load_sachs() -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The 853 observational rows (only cd3_cd28 on) and the 20-edge consensus graph."""
-    import pandas as pd
-
-    table = pd.read_csv(SACHS / "data" / "sachs.2005.with.jittered.experimental.continuous.txt", sep="\t")
-    indicators = ["cd3_cd28", "icam2", "aktinhib", "g0076", "psitect", "u0126", "ly", "pma", "b2camp"]
-    on = table[indicators].round().astype(int)
-    observational = (on["cd3_cd28"] == 1) & (on.drop(columns="cd3_cd28").sum(axis=1) == 0)
-    proteins = [c for c in table.columns if c not in indicators]
-    X = table.loc[observational, proteins].to_numpy(dtype=float)
-    B = np.zeros((len(proteins), len(proteins)))
-    text = (SACHS / "ground.truth" / "sachs.2005.ground.truth.graph.txt").read_text()
-    for line in text.splitlines():
-        if "-->" in line:
-            a, b = line.split(".", 1)[1].split("-->")
-            B[proteins.index(a.strip()), proteins.index(b.strip())] = 1
-    return X, B, proteins
+    sachs = Sachs()
+    X = sachs.raw[sachs.observational_rows].to_numpy(dtype=float)
+    B = np.zeros((len(sachs.proteins), len(sachs.proteins)))
+    for a, b in sachs.ground_truth():
+        B[sachs.proteins.index(a), sachs.proteins.index(b)] = 1
+    return X, B, sachs.proteins
 
 
 def run_method(method: str, X: np.ndarray, standardised: bool = False) -> tuple[np.ndarray, float, float]:

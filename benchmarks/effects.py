@@ -33,25 +33,18 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, markdown_table, report_args, write_report  # noqa: E402
+from _common import (DATA, SACHS, SACHS_INTERVENTIONS, Sachs, markdown_table, report_args,  # noqa: E402
+                     write_report)
 
-SACHS = DATA / "sachs"
-INTERVENTIONS = {"u0126": "mek", "aktinhib": "akt", "g0076": "pkc", "psitect": "pip2", "b2camp": "pka"}
-INDICATORS = ["cd3_cd28", "icam2", "aktinhib", "g0076", "psitect", "u0126", "ly", "pma", "b2camp"]
 
 
 def sachs_rows() -> list[dict[str, object]]:
-    from faultgraph import MetricEncoder, StructureLearner
+    from faultgraph import StructureLearner
     from faultgraph.effects import total_effects
     from faultgraph.sem import SEM
 
-    table = pd.read_csv(SACHS / "data" / "sachs.2005.with.jittered.experimental.continuous.txt", sep="\t")
-    on = table[INDICATORS].round().astype(int)
-    proteins = [c for c in table.columns if c not in INDICATORS]
-    logged = np.log(table[proteins].clip(lower=1e-3))
-    obs_mask = (on["cd3_cd28"] == 1) & (on.drop(columns="cd3_cd28").sum(axis=1) == 0)
-    encoder = MetricEncoder().fit(logged[obs_mask])
-    obs = encoder.transform(logged[obs_mask]).reset_index(drop=True)
+    sachs = Sachs()
+    proteins, obs = sachs.proteins, sachs.observational
     start = time.perf_counter()
     learner = StructureLearner().fit(obs)
     sem = SEM().fit(obs, learner.graph_)
@@ -59,9 +52,8 @@ def sachs_rows() -> list[dict[str, object]]:
     corr = obs.corr().to_numpy()
     elapsed = time.perf_counter() - start
     rows = []
-    for drug, target in INTERVENTIONS.items():
-        mask = (on[drug] == 1) & (on.drop(columns=[drug, "cd3_cd28"]).sum(axis=1) == 0)
-        inter = encoder.transform(logged[mask])
+    for drug, target in SACHS_INTERVENTIONS.items():
+        inter = sachs.condition(drug)
         shift = inter.mean() - obs.mean()
         se = np.sqrt(inter.var() / len(inter) + obs.var() / len(obs))
         t_stat = shift / se
@@ -77,7 +69,7 @@ def sachs_rows() -> list[dict[str, object]]:
             return float(np.mean(a[m] == b[m])) if m.any() else float("nan")
 
         every = np.ones(len(others), dtype=bool)
-        rows.append({"intervention": f"{drug} → {target}", "rows": int(mask.sum()),
+        rows.append({"intervention": f"{drug} → {target}", "rows": len(inter),
                      "target shift": float(shift[target]),
                      "fg predicts change": int(said.sum()),
                      "fg agree (predicted)": share(pred_sem, measured, said),

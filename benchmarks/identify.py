@@ -13,7 +13,7 @@ Run it with::
    prior; i.i.d. rows with the full causal order as a tiers prior; a lagged system
    (``x_t = x_t W + x_{t−1}(W/2 + 0.3 I) + ε``) fitted with ``lags=1``; six seeds per size.
    The model is ``FaultIdentifier(bootstrap=B)``; effects come from
-   ``workflows.effects_report``, under five rules on the same fitted model: the
+   ``workflows.effects_report``, under six rules on the same fitted model: the
    *default* (the graph that the order allows – each metric's parents chosen by
    forward-backward Wald tests among the metrics before it in the tiers or, with lags,
    in the tested time order, and among the past – gives each metric identified from
@@ -27,12 +27,15 @@ Run it with::
    graph's sets – with certain causes ranked by the end of their interval nearest 0);
    the ranking change alone; *two changes back* (time marks from the fitted time order,
    no adjustment for the order, 0 only where no orientation has a path); and
-   ``local=False`` (0 alone where there is no path: the skeleton decides). Beside them
-   (rows ``one graph (bootstrap=0): …``), the CLI's default: a model fitted without an
-   ensemble (``faultgraph fit --label fault`` then ``faultgraph effects``, whose intervals
-   come from 50 row resamples on the one graph), with its default (one graph's
-   v-structures orient nothing: no ensemble shows that they hold) and the rule before
-   (they orient, the graph taken as known). The
+   ``local=False`` (0 alone where there is no path: the skeleton decides); and the
+   default with the simultaneous interval's sd from the resamples alone (the default never
+   takes it below the full-data regression's HC3 standard error, ``robust_se``; every other
+   rule keeps that floor). Beside them (rows ``one graph (bootstrap=0): …``), the CLI's
+   default: a model fitted without an ensemble (``faultgraph fit --label fault`` then
+   ``faultgraph effects``, whose intervals come from 50 row resamples on the one graph),
+   with its default (one graph's v-structures orient nothing: no ensemble shows that they
+   hold; the robust-se floor), and each of the two undone (its v-structures orient, the
+   graph taken as known; the sd over the resamples alone). The
    true effect of a metric is its average effect on the fault probability per encoded
    unit (same-step total effect on the logit times ``E[σ']``, Stein's lemma).
    Columns: *coverage* – share of metrics whose true effect lies in the reported
@@ -62,11 +65,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, bootstrap_interval, markdown_table, report_args, write_report  # noqa: E402
+from _common import (SACHS, SACHS_INTERVENTIONS, Sachs, bootstrap_interval, markdown_table,  # noqa: E402
+                     report_args, write_report)
 
-SACHS = DATA / "sachs"
-INTERVENTIONS = {"u0126": "mek", "aktinhib": "akt", "g0076": "pkc", "psitect": "pip2", "b2camp": "pka"}
-INDICATORS = ["cd3_cd28", "icam2", "aktinhib", "g0076", "psitect", "u0126", "ly", "pma", "b2camp"]
 SIZES = (12, 18, 25)
 SEEDS = (100, 101, 102, 103, 104, 105)
 B = 20
@@ -128,15 +129,23 @@ RULES = {"default": {},
                                                                                       "_rank": "interval"},
          "default, certain causes by the interval's end nearest 0": {"_rank": "interval"},
          "two changes back (fitted time marks, 0 where no possible path)": BEFORE,
-         "skeleton decides 0 (local=False)": {**BEFORE, "local": False}}
+         "skeleton decides 0 (local=False)": {**BEFORE, "local": False},
+         "default, sd over the resamples alone (no robust-se floor)": {"_se_floor": False}}
 
 #: The rules compared on a model fitted without an ensemble (``bootstrap=0``, the CLI's
 #: default: ``faultgraph fit --label fault`` then ``faultgraph effects``, whose intervals come
 #: from 50 row resamples on the one graph): the default (the one graph's v-structures orient
-#: nothing) and the rule before (they orient, as with an ensemble).
+#: nothing; the simultaneous interval's sd never below the regression's robust standard
+#: error), and each of those two changes undone.
 ONE_GRAPH = "one graph (bootstrap=0): "
 ONE_GRAPH_RULES = {ONE_GRAPH + "default": {},
-                   ONE_GRAPH + "before (its v-structures orient)": {"_v_structures": True}}
+                   ONE_GRAPH + "its v-structures orient": {"_v_structures": True},
+                   ONE_GRAPH + "sd over the resamples alone": {"_se_floor": False}}
+#: The paired comparisons: (model, the default, the rule it is compared with).
+PAIRS = ((f"ensemble of {B}", "default", "before (efficient=False, certain causes by the interval's end nearest 0)"),
+         (f"ensemble of {B}", "default", "default, sd over the resamples alone (no robust-se floor)"),
+         ("one graph", ONE_GRAPH + "default", ONE_GRAPH + "its v-structures orient"),
+         ("one graph", ONE_GRAPH + "default", ONE_GRAPH + "sd over the resamples alone"))
 
 
 def _effects(model: object, rule: dict[str, object]) -> object:
@@ -153,14 +162,17 @@ def _effects(model: object, rule: dict[str, object]) -> object:
     rank = rule.pop("_rank", None)
     efficient = bool(rule.pop("efficient", True))  # effects_report passes it on: a partial's would be overridden
     v_structures = rule.pop("_v_structures", False)
-    original, orient = identify.identified_scores, identify.orient_graph
+    se_floor = rule.pop("_se_floor", True)
+    original, orient, robust_se = identify.identified_scores, identify.orient_graph, identify.robust_se
     identify.identified_scores = functools.partial(original, **rule)
-    if v_structures:  # the rule before: v-structures orient without an ensemble too (over the explicit keyword)
+    if v_structures:  # v-structures orient without an ensemble too (over the explicit keyword)
         identify.orient_graph = lambda *a, **k: orient(*a, **{**k, "v_structures": True})
+    if not se_floor:  # the simultaneous interval from the resamples' sd alone
+        identify.robust_se = lambda *a, **k: 0.0
     try:
         scores = effects_report(model, efficient=efficient)[0]
     finally:
-        identify.identified_scores, identify.orient_graph = original, orient
+        identify.identified_scores, identify.orient_graph, identify.robust_se = original, orient, robust_se
     if rank == "interval":
         certain = [s for s in scores.scores if s.identified and (s.ci_low > 0 or s.ci_high < 0)]
         rest = [s for s in scores.scores if s not in certain]
@@ -285,18 +297,12 @@ def ceiling_rows(sizes: tuple[int, ...] = SIZES, seeds: tuple[int, ...] = SEEDS)
 
 
 def sachs_rows() -> list[dict[str, object]]:
-    from faultgraph import MetricEncoder
     from faultgraph.discovery.ensemble import learn_graph_ensemble
     from faultgraph.discovery import StructureLearner
     from faultgraph.effects.identify import graph_effects, orient_graph, weighted_covariance
 
-    table = pd.read_csv(SACHS / "data" / "sachs.2005.with.jittered.experimental.continuous.txt", sep="\t")
-    on = table[INDICATORS].round().astype(int)
-    proteins = [c for c in table.columns if c not in INDICATORS]
-    logged = np.log(table[proteins].clip(lower=1e-3))
-    obs_mask = (on["cd3_cd28"] == 1) & (on.drop(columns="cd3_cd28").sum(axis=1) == 0)
-    encoder = MetricEncoder().fit(logged[obs_mask])
-    obs = encoder.transform(logged[obs_mask]).reset_index(drop=True)
+    sachs = Sachs()
+    proteins, obs = sachs.proteins, sachs.observational
     D = obs.to_numpy()
     main = StructureLearner().fit(obs).adjacency_
     ens = learn_graph_ensemble(obs, 100, n_workers=0, block=1, random_state=0)
@@ -306,10 +312,8 @@ def sachs_rows() -> list[dict[str, object]]:
     orients = [orient_graph(g, proteins, covariance=C, n_samples=len(D)) for g, C in zip(graphs, covs)]
     corr = obs.corr().to_numpy()
     out = []
-    for drug, target in INTERVENTIONS.items():
-        mask = (on[drug] == 1) & (on.drop(columns=[drug, "cd3_cd28"]).sum(axis=1) == 0)
-        inter = encoder.transform(logged[mask])
-        shift = inter.mean() - obs.mean()
+    for drug, target in SACHS_INTERVENTIONS.items():
+        shift = sachs.condition(drug).mean() - obs.mean()
         t = proteins.index(target)
         others = [p for p in proteins if p != target]
         measured = np.sign(shift[others].to_numpy())
@@ -408,7 +412,6 @@ def main() -> None:
 
 def _planted_report(rows: pd.DataFrame, sizes: tuple[int, ...], seeds: tuple[int, ...]) -> list[str]:
     """The planted systems' tables: per condition and rule, paired differences, top-3 per size."""
-    pairs = [tuple(RULES)[:2], tuple(ONE_GRAPH_RULES)]
     summary = rows.groupby(["condition", "rule"], as_index=False, sort=False).agg(
         cases=("seed", "size"), coverage=("coverage", "mean"), **{"lowest coverage": ("coverage", "min")},
         **{"top-3 hits": ("top-3 hits", "sum"), "identified": ("identified", "mean"),
@@ -423,22 +426,22 @@ def _planted_report(rows: pd.DataFrame, sizes: tuple[int, ...], seeds: tuple[int
         sort=False).reset_index()
     key = ["condition", "d", "seed"]
     paired = []
-    for default, before in pairs:
+    for model, default, before in PAIRS:
         new, base = rows[rows["rule"] == default].set_index(key), rows[rows["rule"] == before].set_index(key)
         for condition in new.index.get_level_values(0).unique():
             for col in ("coverage", "top-3 hits", "confident-wrong", "bounds exclude 0 (no path)",
                         "mean bounds width"):
                 diff = (new.loc[condition, col] - base.loc[condition, col]).to_numpy(dtype=float)
                 lo, hi = bootstrap_interval(diff)
-                paired.append({"model": "one graph" if default.startswith(ONE_GRAPH) else f"ensemble of {B}",
+                paired.append({"model": model, "default minus": before.removeprefix(ONE_GRAPH),
                                "condition": condition, "measure": col, "cases": len(diff),
                                "mean difference": diff.mean(), "95% bootstrap interval": f"[{lo:.3f}, {hi:.3f}]"})
     return [f"## Planted systems (B = {B} graphs, 3000 rows; sizes {sizes}, seeds {seeds})", "",
             "Per condition and rule (coverage, identified, width: means over cases, and the median of the "
             "cases' mean widths; counts: sums):", "",
             markdown_table(summary), "",
-            "Paired differences, default minus the default before (same fitted models; bootstrap over cases; "
-            "for the one-graph model, its default minus its rule before):", "",
+            "Paired differences, the model's default minus another rule (same fitted models; bootstrap over "
+            "cases):", "",
             markdown_table(pd.DataFrame(paired)), "",
             "Top-3 hits per size, out of 9 (3 seeds × 3); the target is ≥ 8:", "", markdown_table(top), "",
             "Every case:", "", markdown_table(rows.sort_values(["condition", "d", "seed", "rule"])), ""]

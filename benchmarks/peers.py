@@ -85,7 +85,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, bootstrap_interval, markdown_table, progress, report_args, write_report  # noqa: E402
+from _common import (DATA, SACHS, SACHS_INTERVENTIONS, Sachs, bootstrap_interval, markdown_table,  # noqa: E402
+                     progress, report_args, write_report)
 
 #: How DoWhy is installed for this group (the docstring's lines).
 INSTALL = "python3 -m venv .venv-peers && .venv-peers/bin/pip install -e '.[peers]'"
@@ -96,7 +97,6 @@ SIM_SERVICES = 6
 ATTRIBUTION_ROWS = 5
 ATTRIBUTION_SAMPLES = 1000
 GCM_ROWS = ("gcm attribute_anomalies", "gcm distribution_change")
-SACHS = DATA / "sachs"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -459,28 +459,13 @@ def shop_section(seeds: tuple[int, ...]) -> list[str]:
 
 # --------------------------------------------------------------------------- Sachs
 
-def sachs_graph():
+def sachs_section() -> list[str]:
     import networkx as nx
 
-    text = (SACHS / "ground.truth" / "sachs.2005.ground.truth.graph.txt").read_text(encoding="utf-8")
-    edges = [line.split(". ", 1)[1].split(" --> ") for line in text.splitlines() if " --> " in line]
-    return nx.DiGraph([(a.strip(), b.strip()) for a, b in edges])
-
-
-def sachs_section() -> list[str]:
-    import identify
-
-    from faultgraph import MetricEncoder
-
     gcm = require_dowhy()
-    table = pd.read_csv(SACHS / "data" / "sachs.2005.with.jittered.experimental.continuous.txt", sep="\t")
-    on = table[identify.INDICATORS].round().astype(int)
-    proteins = [c for c in table.columns if c not in identify.INDICATORS]
-    logged = np.log(table[proteins].clip(lower=1e-3))
-    obs_mask = (on["cd3_cd28"] == 1) & (on.drop(columns="cd3_cd28").sum(axis=1) == 0)
-    encoder = MetricEncoder().fit(logged[obs_mask])
-    obs = encoder.transform(logged[obs_mask]).reset_index(drop=True)
-    graph = sachs_graph()
+    sachs = Sachs()
+    proteins, obs = sachs.proteins, sachs.observational
+    graph = nx.DiGraph(sachs.ground_truth())
     gcm.util.general.set_random_seed(0)
     start = time.perf_counter()
     scm = gcm.InvertibleStructuralCausalModel(graph)
@@ -490,9 +475,8 @@ def sachs_section() -> list[str]:
     tiled = pd.concat([obs] * 10, ignore_index=True)
     corr = obs.corr()
     rows = []
-    for drug, target in identify.INTERVENTIONS.items():
-        mask = (on[drug] == 1) & (on.drop(columns=[drug, "cd3_cd28"]).sum(axis=1) == 0)
-        shift = encoder.transform(logged[mask]).mean() - obs.mean()
+    for drug, target in SACHS_INTERVENTIONS.items():
+        shift = sachs.condition(drug).mean() - obs.mean()
         others = [p for p in proteins if p != target]
         measured = np.sign(shift[others].to_numpy())
         start = time.perf_counter()
