@@ -584,3 +584,23 @@ def test_robust_se_with_repeats_x_in_its_set_and_a_lagged_design():
     D = lagged_design(_lagged_chain().to_numpy(), 2)  # a, b, c, y, then two lags of each
     expected = _hc3(D[:, 3], D[:, 1], D[:, 0], D[:, 5], D[:, 9])
     assert robust_se(D, 1, 3, [0, 5, 0, 1, 9]) == pytest.approx(expected, rel=1e-8)  # repeats and x dropped
+
+
+def test_a_learned_path_that_the_orders_graph_lacks_is_no_identified_effect():
+    # the learned graph holds a spurious c -> y (c, a symptom of b, oriented into the sink y by
+    # the prior): its one admissible set made c identified, whatever the data say; the graph
+    # that the tested time order allows has no path from c, so c is a candidate, 0 in its bounds
+    data = _lagged_chain()
+    A = np.zeros((4, 4))
+    A[0, 1] = A[1, 3] = A[0, 3] = A[1, 2] = A[2, 3] = 1
+    lagged = np.zeros((1, 4, 4))
+    sink = ~np.eye(4, dtype=bool)
+    sink[3, :] = False
+    resamples = _resamples(len(data) - 1, A, lagged, B=20, block=20)
+    scores = {s.node: s for s in identified_scores(data, A, "y", lagged=lagged, allowed=sink,
+                                                   resamples=resamples).scores}
+    assert not scores["c"].identified and scores["c"].ate_bounds[0] <= 0 <= scores["c"].ate_bounds[1]
+    assert scores["b"].identified and scores["b"].ci_low > 0  # b's path is in both graphs
+    before = {s.node: s for s in identified_scores(data, A, "y", lagged=lagged, allowed=sink, resamples=resamples,
+                                                   efficient=False).scores}
+    assert before["c"].identified  # without the order's graph, the learned path stood
