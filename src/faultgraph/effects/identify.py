@@ -1059,7 +1059,7 @@ def identified_scores(
         On planted systems (``benchmarks/results/identify.md``) with the causal order as
         tiers: top-3 hits 47 of 54 instead of 42 (the true graph's optimal sets, ranked
         similarly: 47), coverage 0.990 either way; lagged: 41 instead of 36 (true optimal
-        sets: 51), coverage 0.990 instead of 0.956, identified 52 % of metrics instead of
+        sets: 51), coverage 0.990 instead of 0.956, identified 51 % of metrics instead of
         14 %; no confident-wrong claim either way. False: the earlier tiers (and with
         lags the learned graph's admissible sets), the rule before.
 
