@@ -37,7 +37,6 @@ from _common import (DATA, SACHS, SACHS_INTERVENTIONS, Sachs, markdown_table, re
                      write_report)
 
 
-
 def sachs_rows() -> list[dict[str, object]]:
     from faultgraph import StructureLearner
     from faultgraph.effects import total_effects

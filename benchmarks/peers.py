@@ -85,7 +85,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DATA, SACHS, SACHS_INTERVENTIONS, Sachs, bootstrap_interval, markdown_table,  # noqa: E402
+from _common import (SACHS, SACHS_INTERVENTIONS, Sachs, bootstrap_interval, markdown_table,  # noqa: E402
                      progress, report_args, write_report)
 
 #: How DoWhy is installed for this group (the docstring's lines).

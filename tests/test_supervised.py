@@ -238,3 +238,25 @@ def test_a_known_graph_is_used_as_given_by_a_label_model():
     # a graph that names the label's parents: those and no other
     model = FaultIdentifier(random_state=0, prior=PriorKnowledge(graph=(*given, ("d", "fault")))).fit(frame)
     assert model.label_parents_ == ["d"]
+
+
+@pytest.mark.parametrize("prior, match", [
+    ({"graph": (("a", "b"), ("fault", "c"))}, "makes the label 'fault' a cause"),
+    ({"tiers": (("fault",), ("a", "b", "c", "d"))}, "puts the label 'fault' in a tier before others"),
+    ({"graph": (("a", "b"), ("zz", "fault"))}, "unknown metric 'zz'"),
+    ({"graph": (("a", "b"), ("d", "fault")), "required": (("c", "fault"),)}, "requires the edge c -> fault"),
+    ({"graph": (("a", "b"), ("d", "fault")), "forbidden": (("d", "fault"),)}, "graph has the edge d -> fault"),
+])
+def test_a_prior_on_the_label_that_cannot_hold_is_refused(prior, match):
+    from faultgraph.discovery import PriorKnowledge
+
+    with pytest.raises(InvalidInputError, match=match):
+        FaultIdentifier(random_state=0, prior=PriorKnowledge(**prior)).fit(_chain_with_label(300))
+
+
+def test_patterns_into_the_label_are_expanded():
+    from faultgraph.discovery import PriorKnowledge
+
+    model = FaultIdentifier(random_state=0, prior=PriorKnowledge(graph=(("[cd]", "fault"),))).fit(_chain_with_label())
+    allowed, _, _ = model.prior_masks()
+    assert allowed[:4, 4].tolist() == [False, False, True, True] and set(model.label_parents_) <= {"c", "d"}

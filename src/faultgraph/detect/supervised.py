@@ -248,19 +248,20 @@ class FaultIdentifier(FittedAttributes):
                          screen=bool(params.get("screen", False)), allowed=allowed, required=required)
 
     def _sink_masks(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Which metrics may be parents of the label, and which must be (the prior's)."""
-        allowed = np.ones(len(names), dtype=bool)
-        needed = np.zeros(len(names), dtype=bool)
-        if self.prior is not None:
-            blocked = {a for a, b in self.prior.forbidden if b == self.label}
-            allowed = np.array([n not in blocked for n in names])
-            required = {a for a, b in self.prior.required if b == self.label}
-            given = {a for a, b in self.prior.graph or () if b == self.label}
-            if given:  # a known graph that names the label's parents: those, and no other
-                allowed &= np.array([n in given for n in names])
-                required |= given
-            needed = np.array([n in required for n in names], dtype=bool)
-        return allowed, needed
+        """Which metrics may be parents of the label, and which must be: the prior's edges
+        into the label, read as :meth:`PriorKnowledge.masks` reads edges (patterns expanded,
+        names checked, contradictions refused); a known graph that names the label's parents
+        allows those and no other."""
+        p, label = self.prior, self.label
+        if p is None:
+            return np.ones(len(names), dtype=bool), np.zeros(len(names), dtype=bool)
+
+        def into(edges: Any) -> tuple[tuple[str, str], ...]:
+            return tuple(e for e in edges if e[1] == label)
+
+        allowed, required = PriorKnowledge(forbidden=into(p.forbidden), required=into(p.required),
+                                           graph=into(p.graph or ()) or None).masks([*names, label])
+        return allowed[:-1, -1], required[:-1, -1]
 
     def _ensemble(self, spec: Any, X: np.ndarray, y: np.ndarray, allowed: np.ndarray, needed: np.ndarray,
                   n_graphs: int) -> Any:
@@ -286,9 +287,13 @@ class FaultIdentifier(FittedAttributes):
         p, label = self.prior, self.label
         if p is None:
             return None
-        if label in p.sources or any(label == e[0] for e in p.required):
+        if label in p.sources or any(label == e[0] for e in (*p.required, *(p.graph or ()))):
             raise InvalidInputError(f"the prior makes the label {label!r} a cause (a source, or the start of a "
-                                    "required edge); a fault label is always an effect (a sink)")
+                                    "required or given edge); a fault label is always an effect (a sink)")
+        if any(label in tier for tier in p.tiers[:-1]):
+            raise InvalidInputError(f"the prior puts the label {label!r} in a tier before others, which would make "
+                                    "it a cause of theirs; a fault label is always an effect: leave it out of "
+                                    "the tiers or put it in the last")
         # a known graph among the metrics is used as given; one that names only the label's
         # parents says nothing about the metrics
         graph = None if p.graph is None else tuple(e for e in p.graph if label not in e) or None
@@ -304,7 +309,8 @@ class FaultIdentifier(FittedAttributes):
 
         Among the metrics, the prior without whatever names the label (its masks and
         tiers); into the label, every metric the prior does not forbid as its parent (a
-        metric sink may still raise the fault); out of the label, nothing (a sink); lagged,
+        metric sink may still raise the fault; where a known graph names the label's
+        parents, those alone); out of the label, nothing (a sink); lagged,
         the metrics' pasts as among the metrics and into the label as at the same step, and
         each node's own past.
 

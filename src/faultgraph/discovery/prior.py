@@ -434,7 +434,8 @@ class PriorKnowledge:
             i, j = idx(a, "required"), idx(b, "required")
             if not allowed[i, j]:
                 raise InvalidInputError(
-                    f"prior requires the edge {a} -> {b}, which its forbidden edges, tiers, sinks or sources rule out"
+                    f"prior requires the edge {a} -> {b}, which its forbidden edges, tiers, sinks, sources or "
+                    "given graph rule out"
                 )
             required[i, j] = True
         cycle = find_cycle(required)

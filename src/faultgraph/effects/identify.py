@@ -1051,8 +1051,8 @@ def identified_scores(
         past predicts nothing) biases (2). The candidates obey ``allowed`` and
         ``lagged_allowed``: a sink (a fault label) comes after every node and its past is
         no candidate parent of another. Nodes of partial tiers keep their
-        earlier tiers. (3) A node left to the learned graph (IDA) whose graph from the order
-        has no path to ``target`` gets 0 among its values (not identified): the learned
+        earlier tiers. (3) A node left to the learned graph (IDA), in no tier, whose graph from
+        the order has no path to ``target`` gets 0 among its values (not identified): the learned
         path is not established (on the planted held-out lagged systems fitted without an
         ensemble, one metric without any path was otherwise a certain cause). Without
         ``resamples`` there is no interval and no node is called a certain cause.
@@ -1270,8 +1270,9 @@ def identified_scores(
         else:
             reg, sets = ida_effects(C, main, x, y, adjust_extra(x, lagged, anc_main), require_path=not local)
             keep = possibly_reaches(main, x, y) and (zero_unless == "possible" or surely_reaches(main, x, y))
-            # the graph that the order allows has no path: the learned graph's is not established
-            keep = keep and (graph_main is None or efficient_set(x, graph_main) is not None)
+            # the graph that the time order allows has no path: the learned graph's is not
+            # established (a node in the tiers has its direction from the prior, not from time)
+            keep = keep and (graph_main is None or x in earlier or efficient_set(x, graph_main) is not None)
             values = reg if keep or not local else np.append(reg, 0.0)
         learned = set(np.flatnonzero(A[:, x]).tolist())
         chosen = [k for k, P in enumerate(sets) if set(P) == learned]
