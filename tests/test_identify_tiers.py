@@ -627,3 +627,12 @@ def test_a_tier_keeps_its_direction_where_time_says_nothing():
         data, A, "y", lagged=lagged, allowed=allowed, lagged_allowed=prior.lagged_mask(list(data.columns)),
         tiers=prior.tiers, resamples=_resamples(len(data) - 1, A, lagged, B=20, block=20)).scores}
     assert scores["x"].identified and scores["x"].ci_low <= 0.48 <= scores["x"].ci_high
+
+
+def test_a_self_loop_in_the_mask_does_not_unmake_a_sink(monkeypatch):
+    seen = _record_candidates(monkeypatch)
+    data = _lagged_chain()  # a, b, c, y; c is no ancestor of y in time
+    allowed = np.ones((4, 4), dtype=bool)
+    allowed[3, :3] = False  # y causes nothing; its diagonal left True, as np.ones leaves it
+    identified_scores(data, np.zeros((4, 4)), "y", lagged=np.zeros((1, 4, 4)), allowed=allowed)
+    assert seen and all({0, 1, 2} <= set(candidates[3]) for candidates in seen)  # a sink comes after every node
