@@ -452,10 +452,15 @@ def adjustment_effect(C: np.ndarray, x: int, y: int, adjust: Sequence[int]) -> f
     """
     if y in adjust:
         return 0.0
-    idx = [x, *[a for a in dict.fromkeys(adjust) if a != x]]
+    idx = _regressors(x, adjust)
     M = C[np.ix_(idx, idx)]
     M = M + 1e-10 * max(float(np.trace(M)) / len(idx), 1e-300) * np.eye(len(idx))
     return float(np.linalg.lstsq(M, C[idx, y], rcond=None)[0][0])
+
+
+def _regressors(x: int, adjust: Sequence[int]) -> list[int]:
+    """``x`` first, then ``adjust`` without repeats or ``x``: the columns of a regression on ``x``."""
+    return [x, *[a for a in dict.fromkeys(adjust) if a != x]]
 
 
 def robust_se(D: np.ndarray, x: int, y: int, adjust: Sequence[int]) -> float:
@@ -481,7 +486,7 @@ def robust_se(D: np.ndarray, x: int, y: int, adjust: Sequence[int]) -> float:
     """
     if y in adjust:
         return 0.0
-    idx = [x, *[a for a in dict.fromkeys(adjust) if a != x]]
+    idx = _regressors(x, adjust)
     X = np.column_stack([np.ones(len(D)), D[:, idx]])
     inv = np.linalg.pinv(X.T @ X)
     r = D[:, y] - X @ (inv @ (X.T @ D[:, y]))
@@ -676,6 +681,13 @@ def granger_order(C: np.ndarray, d: int, p: int, n_samples: int, z: float = Z_01
     numpy.ndarray or None
         ``(p, d, d)`` boolean; None without lags or with fewer than ``10 · d · p`` rows.
     """
+    wald = _granger_wald(C, d, p, n_samples)
+    return None if wald is None else _granger_links(wald, z, d, p)
+
+
+def _granger_wald(C: np.ndarray, d: int, p: int, n_samples: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`granger_order`'s fit: ``(|coefficient|, standard error)`` of each past column
+    (rows) for each present one (columns); None where it declines."""
     k = d * p
     if not p or n_samples < 10 * max(k, 1) or C.shape[0] < d + k:
         return None
@@ -686,7 +698,12 @@ def granger_order(C: np.ndarray, d: int, p: int, n_samples: int, z: float = Z_01
     beta = inv @ C[past, :d]
     resid = np.clip(np.diag(C)[:d] - np.sum(C[past, :d] * beta, axis=0), 1e-300, None)
     se = np.sqrt(np.outer(np.clip(np.diag(inv), 0, None), resid) / max(n_samples - k - 1, 1))
-    return (np.abs(beta) > z * se).reshape(p, d, d)
+    return np.abs(beta), se
+
+
+def _granger_links(wald: tuple[np.ndarray, np.ndarray], z: float, d: int, p: int) -> np.ndarray:
+    """The ``(p, d, d)`` links of :func:`_granger_wald`'s fit whose Wald statistic is above ``z``."""
+    return (wald[0] > z * wald[1]).reshape(p, d, d)
 
 
 def time_links(tested: np.ndarray) -> np.ndarray:
@@ -1142,6 +1159,8 @@ def identified_scores(
         """The time order that tests of the past give (:func:`granger_order`), once per covariance."""
         return granger_order(Cx, d, p, len(D)) if p and time_marks == "test" else None
 
+    wald = _granger_wald(C, d, p, len(D)) if p and time_marks == "test" else None  # the full data's, once
+
     def by_time(tested: np.ndarray | None, fitted: np.ndarray | None, fallback: np.ndarray | None
                 ) -> np.ndarray | None:
         if not p:
@@ -1188,31 +1207,27 @@ def identified_scores(
     def efficient_set(x: int, graph: tuple[np.ndarray, dict[int, list[int]]] | None) -> list[int] | None:
         return None if graph is None else optimal_adjustment(graph[0], x, y, graph[1])
 
-    def feedback(Cx: np.ndarray) -> np.ndarray | None:
-        """Pairs whose pasts predict each other both ways, each way significant with the
-        family-wise error of all ``d (d − 1) p`` lagged links held at 1 % (feedback across steps;
-        at the plain 1 % of :func:`granger_order` a few false links per system would
-        make pairs of it)."""
-        if not p or time_marks != "test":
+    def feedback() -> np.ndarray | None:
+        """Pairs whose pasts predict each other both ways in the full data, each way
+        significant with the family-wise error of all ``d (d − 1) p`` lagged links held at 1 %
+        (feedback across steps; at the plain 1 % of :func:`granger_order` a few false links
+        per system would make pairs of it)."""
+        if wald is None:
             return None
         z_fw = NormalDist().inv_cdf(1 - 0.01 / (2 * max(d * (d - 1) * p, 1)))  # every lag of every link
-        strict = granger_order(Cx, d, p, len(D), z_fw)
-        if strict is None:
-            return None
-        links = time_links(strict)
+        links = time_links(_granger_links(wald, z_fw, d, p))
         both = links & links.T
         both[sorted(sinks), :] = False
         both[:, sorted(sinks)] = False
         return both
 
-    def time_settled(x: int, graph: tuple[np.ndarray, dict[int, list[int]]] | None,
-                     both: np.ndarray | None) -> bool:
-        """Whether x is identified by time: its order graph has a path to y, and no node
-        that its optimal set is read from (x, the causal nodes, their parents) is in a
-        :func:`feedback` pair (there the time order is no causal order)."""
-        if graph is None or both is None or efficient_set(x, graph) is None:
+    def time_settled(x: int, both: np.ndarray | None) -> bool:
+        """Whether x is identified by time: its order graph (the full data's) has a path to
+        y, and no node that its optimal set is read from (x, the causal nodes, their parents)
+        is in a :func:`feedback` pair (there the time order is no causal order)."""
+        if graph_main is None or both is None or main_sets[x] is None:
             return False
-        G = graph[0]
+        G = graph_main[0]
         causal = (reachable({x}, G) - {x}) & reachable({y}, G.T)
         near = {x} | causal | {int(k) for c in causal for k in np.flatnonzero(G[:, c])}
         return not any(both[k].any() for k in near)
@@ -1224,20 +1239,21 @@ def identified_scores(
         O = efficient_set(x, graph)
         return O if O is not None else past_of(x, lag) + earlier[x]
 
-    tested = tested_order(C)
+    tested = None if wald is None else _granger_links(wald, Z_01, d, p)  # tested_order(C)
     # one graph's v-structures orient only where an ensemble shows they hold (min_identified): a
     # single graph taken as known made confident claims for metrics without any path
     main = orient_graph(A, nodes, allowed=allowed, lagged=by_time(tested, time_order, lagged), covariance=C,
                         n_samples=len(D), v_structures=ensemble)
     anc_main = time_ancestors(tested)
     graph_main = order_graph(C, tested)
+    main_sets = {x: efficient_set(x, graph_main) for x in range(d)}  # the full data's optimal sets
     # Full tiers: a node whose order graph (full data) has a path adjusts for its optimal set,
     # on each resample that resample's (its earlier tiers where that graph has no path or
     # a cycle); the others keep their earlier tiers throughout. Partial tiers with lags: the
     # time order's graph is not the tiers', and the tiers' nodes keep their earlier tiers.
-    efficient_main = {x for x in by_order if ordered_by_tiers and efficient_set(x, graph_main) is not None}
-    both_ways = None if ordered_by_tiers or tested is None else feedback(C)
-    timed = {x for x in range(d) if x != y and x not in by_order and time_settled(x, graph_main, both_ways)}
+    efficient_main = {x for x in by_order if ordered_by_tiers and main_sets[x] is not None}
+    both_ways = None if ordered_by_tiers or tested is None else feedback()
+    timed = {x for x in range(d) if x != y and x not in by_order and time_settled(x, both_ways)}
     boots = []
     for r in resamples:
         w = np.bincount(np.asarray(r.rows), minlength=len(D)).astype(float)
@@ -1264,7 +1280,7 @@ def identified_scores(
             reg = values = np.array([adjustment_effect(C, x, y, main_set)])
             sets = [()]
         elif x in timed:  # the optimal set of the graph that the tested time order allows
-            main_set = efficient_set(x, graph_main) or []
+            main_set = main_sets[x] or []
             reg = values = np.array([adjustment_effect(C, x, y, main_set)])
             sets = [()]
         else:
@@ -1272,7 +1288,7 @@ def identified_scores(
             keep = possibly_reaches(main, x, y) and (zero_unless == "possible" or surely_reaches(main, x, y))
             # the graph that the time order allows has no path: the learned graph's is not
             # established (a node in the tiers has its direction from the prior, not from time)
-            keep = keep and (graph_main is None or x in earlier or efficient_set(x, graph_main) is not None)
+            keep = keep and (graph_main is None or x in earlier or main_sets[x] is not None)
             values = reg if keep or not local else np.append(reg, 0.0)
         learned = set(np.flatnonzero(A[:, x]).tolist())
         chosen = [k for k, P in enumerate(sets) if set(P) == learned]
