@@ -198,6 +198,8 @@ def test_fit_and_detect_bad_input(labelled_csv, tmp_path):
     msg = _one_line_error(run("fit", str(path), "--label", "fault", "--score", "residual", "--drift-window", "0",
                               "--out", str(tmp_path / "m")))
     assert "--score, --drift-window apply to anomaly detection (fit without --label)" in msg
+    msg = _one_line_error(run("fit", str(path), "--label", "fault", "--no-lasting", "--out", str(tmp_path / "m")))
+    assert "--lasting apply to anomaly detection (fit without --label)" in msg
     msg = _one_line_error(run("detect", str(tmp_path / "missing-model"), str(path), "--out", str(tmp_path / "s.csv")))
     assert "not a faultgraph model folder" in msg
     model = tmp_path / "model"

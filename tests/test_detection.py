@@ -137,6 +137,13 @@ def test_save_load_and_cli_round_trip(system, tmp_path):
                                  "--out", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     assert CausalDetector.load(tmp_path / "m").drift_history_.shape == (240, 12)  # metrics and residuals
+    assert CausalDetector.load(tmp_path / "m").lasting_  # the default
+    result = runner.invoke(app, ["fit", str(tmp_path / "train.csv"), "--lags", "1", "--no-lasting",
+                                 "--out", str(tmp_path / "m-no-lasting")])
+    assert result.exit_code == 0, result.output
+    plain = CausalDetector.load(tmp_path / "m-no-lasting")
+    assert plain.lasting is False and not plain.lasting_
+    assert "lasting" not in json.loads((tmp_path / "m-no-lasting" / "model.json").read_text())
     result = runner.invoke(app, ["detect", str(tmp_path / "m"), str(tmp_path / "test.csv"), "--out",
                                  str(tmp_path / "scores.csv")])
     assert result.exit_code == 0, result.output
@@ -205,8 +212,8 @@ def test_a_lasting_level_shift_stops_alarming_but_a_short_fault_still_does(syste
     train, test, labels = system
     shifted = test.copy()
     shifted.loc[100:, "m5"] += 6 * train["m5"].std()  # from step 100 on, m5 settles 6 sd higher
-    det = CausalDetector(lags=1).fit(train)
-    fixed = CausalDetector(lags=1, drift_window=0).fit(train)
+    det = CausalDetector(lags=1, lasting=False).fit(train)
+    fixed = CausalDetector(lags=1, drift_window=0, lasting=False).fit(train)
     late = np.zeros(len(labels), dtype=bool)
     late[400:] = True
     late[500:575] = False  # well after the shift, outside the fault
@@ -220,6 +227,48 @@ def test_a_lasting_level_shift_stops_alarming_but_a_short_fault_still_does(syste
     np.testing.assert_array_equal(det.score_samples(test)["score"], fixed.score_samples(test)["score"])
     with pytest.raises(InvalidInputError, match="drift_window must be a non-negative integer"):
         CausalDetector(drift_window=-1).fit(train)
+
+
+def test_lasting_scores_the_larger_of_the_adjusted_and_unadjusted_scores_each_over_its_own_threshold(
+        system, tmp_path):
+    from faultgraph.io.model import load_model_dir, save_model_dir
+
+    train, test, labels = system
+    shifted = test.copy()
+    shifted.loc[100:, "m5"] += 6 * train["m5"].std()  # a fault that outlasts half the drift window
+    det = CausalDetector(lags=1).fit(train)  # lasting is the default
+    adjusted = CausalDetector(lags=1, lasting=False).fit(train)
+    plain = CausalDetector(lags=1, drift_window=0, lasting=False).fit(train)
+    assert det.lasting_ and det.threshold_ == adjusted.threshold_
+    assert det.lasting_threshold_ == plain.threshold_
+    # by hand: the larger of the two, the unadjusted one in the adjusted one's units
+    a, b = adjusted.score_samples(shifted)["score"], plain.score_samples(shifted)["score"]
+    scored = det.score_samples(shifted)
+    np.testing.assert_allclose(scored["score"], np.maximum(a, b * det.threshold_ / plain.threshold_), rtol=1e-12)
+    np.testing.assert_array_equal(scored["anomaly"], ((a >= adjusted.threshold_) | (b >= plain.threshold_)).astype(int))
+    late = np.zeros(len(labels), dtype=bool)
+    late[400:] = True
+    late[500:575] = False
+    assert scored["anomaly"][late].mean() > 0.9 > 0.1 > adjusted.score_samples(shifted)["anomaly"][late].mean()
+    np.testing.assert_allclose(det.train_scores_, np.maximum(adjusted.train_scores_, plain.train_scores_
+                                                             * det.threshold_ / plain.threshold_), rtol=1e-12)
+    # a shift that outlasts three quarters of the background window becomes the background
+    short = CausalDetector(lags=1, background_window=120).fit(train).score_samples(shifted)
+    assert short["anomaly"][late].mean() < 0.1
+    # no drift window: nothing to add
+    assert not CausalDetector(lags=1, drift_window=0).fit(train).lasting_
+    # saved and loaded, it scores the same; a folder from before lasting scores as it did
+    det.save(tmp_path / "m")
+    np.testing.assert_array_equal(CausalDetector.load(tmp_path / "m").score_samples(shifted)["score"],
+                                  scored["score"])
+    meta, arrays = load_model_dir(tmp_path / "m")
+    del meta["params"]["lasting"], meta["lasting"], arrays["lasting_background_history"]
+    save_model_dir(tmp_path / "old", {k: v for k, v in meta.items() if k != "arrays_sha256"}, arrays)
+    old = CausalDetector.load(tmp_path / "old")
+    assert old.lasting is False and not old.lasting_
+    np.testing.assert_array_equal(old.score_samples(shifted)["score"], a)
+    with pytest.raises(InvalidInputError, match="lasting must be True or False"):
+        CausalDetector(lasting="yes").fit(train)
 
 
 def test_background_adjust_by_hand_and_never_looks_ahead():
@@ -327,14 +376,15 @@ def test_a_folder_saved_before_the_background_scores_as_it_did(system, tmp_path)
     # the schema-1 layout of a folder written before the background adjustment
     meta["params"]["score"] = meta["params"].pop("scoring")
     del meta["params"]["background_window"], meta["background_base"], arrays["background_history"]
+    del meta["params"]["lasting"], meta["lasting"], arrays["lasting_background_history"]  # nor lasting
     save_model_dir(tmp_path / "old", {**{k: v for k, v in meta.items() if k != "arrays_sha256"}, "schema_version": 1},
                    arrays)
     assert json.loads((tmp_path / "old" / "model.json").read_text())["schema_version"] == 1 < SCHEMA_VERSION
     old = CausalDetector.load(tmp_path / "old")
     assert old.background_window == 0 and old.scoring == "residual+marginal"
     np.testing.assert_array_equal(old.score_samples(test)["score"],
-                                  CausalDetector(lags=1, background_window=0, scoring="residual+marginal").fit(train)
-                                  .score_samples(test)["score"])
+                                  CausalDetector(lags=1, background_window=0, scoring="residual+marginal",
+                                                 lasting=False).fit(train).score_samples(test)["score"])
     old.save(tmp_path / "again")  # and saves again
 
 

@@ -192,6 +192,10 @@ def fit(
         help="Calibration: each metric's score parts as their rarity on the training rows (rank, normal, ...) or "
              "over a tail-aware scale (band); off: the robust z as it is (docs/calibration.md).")] =
         Calibration(DEFAULTS.calibration),
+    lasting: Annotated[bool, typer.Option(
+        "--lasting/--no-lasting", help="Also score each step without the drift window's adjustment, on its own "
+                                       "alarm threshold, so a fault that lasts keeps alarming (unsupervised).")] =
+        DEFAULTS.lasting,
     bootstrap: Bootstrap = 0,
     scheduler: Scheduler = None,
     resample: Resample = None,
@@ -220,7 +224,7 @@ def fit(
             lags=DEFAULTS.lags if lags is None else lags, method=method, lambda1=lambda1, threshold=threshold,
             max_gap=max_gap, risk=risk, combine=combine, scoring=score, drift_window=drift_window,
             background_window=background_window, scale_floor=scale_floor, soft_cap=soft_cap, holdout=holdout,
-            calibration=calibration.value))
+            calibration=calibration.value, lasting=lasting))
         what = ("learning the lagged causal graph of normal behaviour" if label is None
                 else "learning the graph and the label's equation")
         with progress(what, enabled=not quiet):

@@ -156,6 +156,9 @@ class Defaults:
     #: Each deviation enters the score as its tail surprise on the training rows (issue 17):
     #: "off" or one of :data:`faultgraph.detect.unsupervised.CALIBRATIONS` (``TailCalibration``).
     calibration: str = "off"
+    #: The detector also scores each step without the drift adjustment, on its own threshold,
+    #: and keeps the larger (issue 17): a fault that lasts keeps alarming.
+    lasting: bool = True
 
 
 DEFAULTS = Defaults()
@@ -215,11 +218,12 @@ class DetectorConfig(_Config):
     soft_cap: float = DEFAULTS.soft_cap
     holdout: float = DEFAULTS.holdout
     calibration: str = DEFAULTS.calibration
+    lasting: bool = DEFAULTS.lasting
 
 
 #: The detector options that a labelled fit (``FaultIdentifier``) does not read.
 UNSUPERVISED_ONLY: tuple[str, ...] = ("risk", "combine", "scoring", "drift_window", "background_window",
-                                       "scale_floor", "soft_cap", "holdout", "calibration")
+                                       "scale_floor", "soft_cap", "holdout", "calibration", "lasting")
 
 #: ``explain``'s options that only its case mode (which fits a detector) reads.
 CASE_MODE_ONLY: tuple[str, ...] = ("lags", "max_gap", "prior", "graph", "force")

@@ -9,6 +9,10 @@ Before they are combined, the deviations lose the part of their trailing median
 (``drift_window``) that lies beyond ±1 sd, so that a lasting change of level becomes the
 new normal; after, a score whose recent background runs above twice the training's is
 read relative to it (``background_window``), so that a lastingly noisier regime does too.
+With ``lasting`` (the default), each step is also scored without the drift adjustment,
+against that score's own label-free threshold, and the larger of the two counts: a fault
+that outlasts half the drift window keeps alarming while it stands beyond what training
+showed, and a new level that training's range holds becomes the normal as before.
 Baselines (N-sigma, PCA reconstruction, random) share the same code path: the same
 encoder, drift and background adjustments, score combination and label-free threshold.
 """
@@ -26,7 +30,7 @@ import pandas as pd
 from faultgraph import config
 from faultgraph._budget import check_fit, screen_reason
 from faultgraph._validation import (Constraint, FittedAttributes, as_generator, check_choice, check_window,
-                                   describe_names, one_of, text_columns, whole)
+                                   describe_names, flag, one_of, text_columns, whole)
 from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
@@ -602,6 +606,7 @@ class Detector(FittedAttributes):
         "holdout": Constraint(lambda name, value: _fraction(name, value, 0.9, "the share of the training tail "
                                                              "the threshold is read on; 0 turns it off")),
         "calibration": one_of(CALIBRATIONS),
+        "lasting": flag(),
     }
 
     def __init__(self, *, combine: Combine = "mean-square", smooth: int = DEFAULTS.smooth,
@@ -609,8 +614,9 @@ class Detector(FittedAttributes):
                  threshold_method: ThresholdMethod = "pot", risk: float = DEFAULTS.risk,
                  quantile: float = DEFAULTS.quantile, max_gap: int = DEFAULTS.max_gap,
                  scale_floor: float = 0.0, soft_cap: float = 0.0, holdout: float = 0.0,
-                 calibration: str = "off") -> None:
+                 calibration: str = "off", lasting: bool = DEFAULTS.lasting) -> None:
         self.combine = combine
+        self.lasting = lasting
         self.calibration = calibration
         self.scale_floor = scale_floor
         self.soft_cap = soft_cap
@@ -702,30 +708,47 @@ class Detector(FittedAttributes):
             seen = blocks if blocks_t is None else np.vstack([blocks, blocks_t])
             scale, extend = _CALIBRATION_KINDS[str(self.calibration)]
             self.calibration_ = TailCalibration(drift_adjust(seen, seen[:0], window), extend=extend, scale=scale)
-        raw_scores = self._raw_scores(blocks, blocks[:0], X.shape[1])
-        self.background_base_ = float(np.quantile(raw_scores, BACKGROUND_QUANTILE))
-        train_scores = background_adjust(raw_scores, raw_scores[:0], int(self.background_window),
-                                         self.background_base_)[0]
-        if blocks_t is not None:  # the threshold is read on rows the model did not see
-            history = blocks[len(blocks) - min(window, len(blocks)):]
-            raw_t = self._raw_scores(blocks_t, history, X.shape[1])
-            bg_history = raw_scores[len(raw_scores) - min(int(self.background_window), len(raw_scores)):]
-            calibration = background_adjust(raw_t, bg_history, int(self.background_window),
-                                            self.background_base_)[0]
-            blocks, raw_scores = np.vstack([blocks, blocks_t]), np.concatenate([raw_scores, raw_t])
-            train_scores = np.concatenate([train_scores, calibration])
-        else:
-            calibration = train_scores[min(window, len(train_scores) // 2):]  # once the windows are full
-            if calibration.size < MIN_CALIBRATION:  # a very short history: all of it
-                calibration = train_scores
+        train_scores, self.threshold_, self.background_base_, self.background_history_ = self._fit_channel(
+            blocks, blocks_t, X.shape[1], window)
+        self.lasting_ = bool(self.lasting) and window > 0
+        if self.lasting_:  # the same score without the drift adjustment, on its own threshold
+            lasting, threshold, self.lasting_background_base_, self.lasting_background_history_ = \
+                self._fit_channel(blocks, blocks_t, X.shape[1], 0)
+            self.lasting_ = bool(threshold > 0 and self.threshold_ > 0)  # a zero threshold has no scale to share
+            self.lasting_threshold_ = float(threshold)
+            if self.lasting_:
+                train_scores = np.maximum(train_scores, lasting * (self.threshold_ / threshold))
+        if blocks_t is not None:
+            blocks = np.vstack([blocks, blocks_t])
         self.holdout_rows_ = hold
         self.drift_history_ = blocks[len(blocks) - min(window, len(blocks)):]
-        self.background_history_ = raw_scores[len(raw_scores) - min(int(self.background_window), len(raw_scores)):]
         self.train_scores_ = train_scores
-        self.threshold_ = (pot_threshold(calibration, self.risk) if self.threshold_method == "pot"
-                           else quantile_threshold(calibration, self.quantile))
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _fit_channel(self, blocks: np.ndarray, blocks_t: np.ndarray | None, d: int, window: int
+                     ) -> tuple[np.ndarray, float, float, np.ndarray]:
+        """One score of the training rows, drift-adjusted over ``window`` steps (0: not
+        adjusted): ``(training scores, label-free threshold, background base, background
+        history)`` from the ``d`` metrics' :meth:`_blocks`. The threshold is read on the
+        held-back tail's scores (``blocks_t``, the adjustments primed by the fitted rows)
+        or, without one, on the fitted rows' once the drift windows are full."""
+        background = int(self.background_window)
+        raw = self._raw_scores(blocks, blocks[:0], d, window)
+        base = float(np.quantile(raw, BACKGROUND_QUANTILE))
+        scores = background_adjust(raw, raw[:0], background, base)[0]
+        if blocks_t is not None:  # the threshold is read on rows the model did not see
+            history = blocks[len(blocks) - min(window, len(blocks)):]
+            raw_t = self._raw_scores(blocks_t, history, d, window)
+            calibration = background_adjust(raw_t, raw[len(raw) - min(background, len(raw)):], background, base)[0]
+            raw, scores = np.concatenate([raw, raw_t]), np.concatenate([scores, calibration])
+        else:
+            calibration = scores[min(window, len(scores) // 2):]  # once the windows are full
+            if calibration.size < MIN_CALIBRATION:  # a very short history: all of it
+                calibration = scores
+        threshold = (pot_threshold(calibration, self.risk) if self.threshold_method == "pot"
+                     else quantile_threshold(calibration, self.quantile))
+        return scores, float(threshold), base, raw[len(raw) - min(background, len(raw)):]
 
     def check_fitted(self) -> None:
         """Raise :class:`~faultgraph.errors.NotFittedError` unless ``fit`` has run."""
@@ -739,18 +762,20 @@ class Detector(FittedAttributes):
         adjustment: for the baselines, the standardised deviations ``Z`` alone."""
         return Z
 
-    def _adjusted(self, blocks: np.ndarray, drift_history: np.ndarray) -> np.ndarray:
-        """``blocks`` drift-adjusted (with ``drift_history``, the blocks before them) and, with
-        ``calibration`` on, as tail surprises (comparable across components)."""
-        adjusted = drift_adjust(blocks, drift_history, int(self.drift_window))
+    def _adjusted(self, blocks: np.ndarray, drift_history: np.ndarray, window: int | None = None) -> np.ndarray:
+        """``blocks`` drift-adjusted over ``window`` steps (default ``drift_window``; with
+        ``drift_history``, the blocks before them) and, with ``calibration`` on, as tail
+        surprises (comparable across components)."""
+        adjusted = drift_adjust(blocks, drift_history, int(self.drift_window if window is None else window))
         if getattr(self, "calibration_", None) is not None:
             adjusted = self.calibration_.transform(adjusted)
         return adjusted
 
-    def _raw_scores(self, blocks: np.ndarray, drift_history: np.ndarray, d: int) -> np.ndarray:
+    def _raw_scores(self, blocks: np.ndarray, drift_history: np.ndarray, d: int, window: int | None = None
+                    ) -> np.ndarray:
         """The score of each step before the background adjustment: ``blocks`` adjusted
-        (:meth:`_adjusted`), then combined. Fit and scoring alike."""
-        return self._score_blocks(self._adjusted(blocks, drift_history), d)
+        (:meth:`_adjusted`, over ``window``), then combined. Fit and scoring alike."""
+        return self._score_blocks(self._adjusted(blocks, drift_history, window), d)
 
     def _scored_blocks(self, data: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
         """``(frame, X, Z, blocks)`` of ``data``: the metrics as a frame, encoded, their
@@ -781,8 +806,9 @@ class Detector(FittedAttributes):
     def score_samples(self, data: Any) -> pd.DataFrame:
         """Per step: ``score``, ``anomaly`` (0/1 at ``threshold_``), ``background`` (what
         the score was divided by because its recent background ran above the training's,
-        :func:`background_adjust`; 1 almost always) and one ``residual:<metric>`` column of
-        standardised deviations per metric (and, when the score adds innovations, one
+        :func:`background_adjust`, for whichever score was kept where ``lasting_``; 1
+        almost always) and one ``residual:<metric>`` column of standardised deviations per
+        metric (and, when the score adds innovations, one
         ``innovation:<metric>`` column each), not drift-adjusted; last, one
         ``constant:<metric>`` column for each metric that held one value throughout
         training and is in ``data``: its value less that one (the model has no scale to
@@ -813,6 +839,13 @@ class Detector(FittedAttributes):
         score, background = background_adjust(self._raw_scores(raw, self.drift_history_, d),
                                               self.background_history_, int(self.background_window),
                                               self.background_base_)
+        if getattr(self, "lasting_", False):  # the score without the drift adjustment, over its own threshold
+            lasting, behind = background_adjust(self._raw_scores(raw, raw[:0], d, 0),
+                                                self.lasting_background_history_, int(self.background_window),
+                                                self.lasting_background_base_)
+            lasting = lasting * (self.threshold_ / self.lasting_threshold_)
+            wins = lasting > score
+            score, background = np.where(wins, lasting, score), np.where(wins, behind, background)
         out = pd.DataFrame({"score": score, "anomaly": (score >= self.threshold_).astype(int),
                             "background": background}, index=frame.index)
         parts = [out, pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])]
@@ -1004,6 +1037,12 @@ class CausalDetector(Detector):
         (:class:`TailCalibration`), so every metric's contribution is on one scale and
         bounded, whatever its own scale; the other choices vary the cap and the scale
         (:data:`CALIBRATIONS`); ``"off"``: the standardised deviations as they are.
+    lasting : bool
+        Also score each step without the drift adjustment, against that score's own
+        label-free threshold (read as ``threshold_`` is), and keep the larger of the two
+        in ``threshold_``'s units: a change that outlasts half of ``drift_window`` keeps
+        alarming while it stands beyond what the training rows showed (a new level within
+        their range becomes the normal as before). No effect with ``drift_window=0``.
 
     Attributes
     ----------
@@ -1031,6 +1070,11 @@ class CausalDetector(Detector):
         The residuals' mean and standard deviation (root causes).
     drift_history_, background_base_, background_history_ : ndarray, float, ndarray
         The training tail that primes the drift and background adjustments of new data.
+    lasting_ : bool
+        Whether the score without the drift adjustment is kept (``lasting`` and a drift
+        window, and a positive threshold for each score).
+    lasting_threshold_, lasting_background_base_, lasting_background_history_ : float, float, ndarray
+        With ``lasting_``: that score's own label-free threshold and background.
     innov_coef_, innov_mean_, innov_resid_mean_, innov_resid_std_ : ndarray
         The autoregression behind :meth:`innovations`.
     """
@@ -1211,7 +1255,7 @@ class CausalDetector(Detector):
 
     _PARAMS = ("lags", "method", "lambda1", "threshold", "scoring", "combine", "smooth", "drift_window",
                "background_window", "threshold_method", "risk", "quantile", "max_gap", "scale_floor", "soft_cap",
-               "holdout", "calibration")
+               "holdout", "calibration", "lasting")
 
     def save(self, path: Any) -> Any:
         """Write the model folder (``model.json`` + ``arrays.npz``, atomically).
@@ -1246,6 +1290,8 @@ class CausalDetector(Detector):
                 "graph": {k: graph[k] for k in ("nodes", "method", "params", "elapsed_s")},
                 "decision_threshold": float(self.threshold_), "background_base": self.background_base_,
                 "flagged": dict(self.flagged_), "holdout_rows": int(self.holdout_rows_)}
+        if self.lasting_:  # the score without the drift adjustment: its threshold and background
+            meta["lasting"] = {"threshold": self.lasting_threshold_, "background_base": self.lasting_background_base_}
         if self.lag_choice_ is not None:  # lags="auto": the window chosen and why
             meta["lag_choice"] = self.lag_choice_.to_dict()
         if self.scoring == "auto":  # params.scoring is the score chosen; this says why
@@ -1255,6 +1301,7 @@ class CausalDetector(Detector):
                   "resid_mean": self.resid_mean_, "resid_std": self.resid_std_,
                   "train_scores": self.train_scores_, "drift_history": self.drift_history_,
                   "background_history": self.background_history_,
+                  **({"lasting_background_history": self.lasting_background_history_} if self.lasting_ else {}),
                   "graph/adjacency": self.graph_.adjacency,
                   "graph/lagged": self.graph_.lagged if self.graph_.lagged is not None else np.zeros((0,) * 3)}
         if self.calibration_ is not None:
@@ -1343,6 +1390,13 @@ class CausalDetector(Detector):
             det.background_base_ = float(meta.get("background_base", 0.0))
             det.background_history_ = arrays.get("background_history", np.zeros(0))
             det.threshold_ = float(meta["decision_threshold"])
+            det.lasting_ = meta.get("lasting") is not None
+            if det.lasting_:
+                det.lasting_threshold_ = float(meta["lasting"]["threshold"])
+                det.lasting_background_base_ = float(meta["lasting"]["background_base"])
+                det.lasting_background_history_ = arrays["lasting_background_history"]
+                if not (np.isfinite(det.lasting_threshold_) and det.lasting_threshold_ > 0):
+                    raise ValueError(f"lasting.threshold is {det.lasting_threshold_} (expected a number > 0)")
             d = len(det.encoder_.columns_)
             shapes = {"graph/adjacency": (det.graph_.adjacency.shape, (d, d)), "center": (det.center_.shape, (d,)),
                       "scale": (det.scale_.shape, (d,)), "train_std": (det.train_std_.shape, (d,)),

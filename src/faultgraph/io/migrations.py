@@ -40,7 +40,8 @@ def _v1_to_v2(meta: Meta, arrays: Arrays) -> None:
 
 #: The causal detector's parameters added without a schema version (issue 17's calibration):
 #: a folder that lacks one was fitted and scores without it, so its absence means "off".
-UNVERSIONED_DETECTOR_DEFAULTS: dict[str, Any] = {"scale_floor": 0.0, "soft_cap": 0.0, "holdout": 0.0}
+UNVERSIONED_DETECTOR_DEFAULTS: dict[str, Any] = {"scale_floor": 0.0, "soft_cap": 0.0, "holdout": 0.0,
+                                                 "lasting": False}
 
 
 def detector_params(params: dict[str, Any]) -> dict[str, Any]:
