@@ -111,15 +111,17 @@ def paired_table(frame: pd.DataFrame, method: str = "faultgraph", baseline: str 
     return pd.DataFrame(rows)
 
 
-def leave_one_out(frame: pd.DataFrame, metrics: tuple[str, ...] = ("best F1", "ROC-AUC")) -> pd.DataFrame:
-    """Leave-one-dataset-out for the one detector used on every dataset: for each group,
-    the detector with the best mean ``metric`` over the choice groups other than it (the
-    mean of the groups' means), and its score on the group left out beside faultgraph's
-    default's and the best one's there. Random is never a candidate."""
-    means = frame[frame["method"] != "random"].groupby(["dataset", "method"])[list(metrics)].mean()
+def leave_one_out(frame: pd.DataFrame, metrics: tuple[str, ...] = ("best F1", "ROC-AUC"), *, by: str = "method",
+                  default: str = "faultgraph", exclude: tuple[str, ...] = ("random",)) -> pd.DataFrame:
+    """Leave-one-dataset-out for the one detector (or configuration: the column ``by``)
+    used on every dataset: for each group, the candidate with the best mean ``metric`` over
+    the choice groups other than it (the mean of the groups' means), and its score on the
+    group left out beside the ``default``'s and the best one's there. Those in ``exclude``
+    are never candidates."""
+    means = frame[~frame[by].isin(exclude)].groupby(["dataset", by])[list(metrics)].mean()
     rows = []
     for metric in metrics:
-        table = means[metric].unstack("method")
+        table = means[metric].unstack(by)
         for held in table.index:
             others = [g for g in CHOICE_GROUPS if g != held and g in table.index]
             if not others:
@@ -127,7 +129,7 @@ def leave_one_out(frame: pd.DataFrame, metrics: tuple[str, ...] = ("best F1", "R
             chosen = table.loc[others].mean().idxmax()
             rows.append({"left out": held, "metric": metric, "chosen on": " + ".join(others), "chosen": chosen,
                          "its score there": float(table.loc[held, chosen]),
-                         "faultgraph there": float(table.loc[held].get("faultgraph", float("nan"))),
+                         "default there": float(table.loc[held].get(default, float("nan"))),
                          "best there": f"{table.loc[held].idxmax()} ({table.loc[held].max():.3f})"})
     return pd.DataFrame(rows)
 
@@ -159,7 +161,7 @@ def main() -> None:
                   "Positive: faultgraph better. The interval is a 95 % bootstrap over the machines of the group "
                   "(10,000 resamples, seed 0); an interval that holds 0 is no evidence either way.", "",
                   markdown_table(paired_table(frame)), ""]
-        loo = leave_one_out(frame)
+        loo = leave_one_out(frame).rename(columns={"default there": "faultgraph there"})
         if not loo.empty:
             parts += ["## Leave one dataset out", "",
                       "The detector that one configuration for every machine would pick from this table without "

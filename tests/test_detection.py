@@ -240,18 +240,20 @@ def test_lasting_scores_the_larger_of_the_adjusted_and_unadjusted_scores_each_ov
     adjusted = CausalDetector(lags=1, lasting=False).fit(train)
     plain = CausalDetector(lags=1, drift_window=0, lasting=False).fit(train)
     assert det.lasting_ and det.threshold_ == adjusted.threshold_
-    assert det.lasting_threshold_ == plain.threshold_
+    # the unadjusted score's threshold, read on the rows the adjusted one's is read on
+    T = det.lasting_threshold_
+    assert T == pytest.approx(pot_threshold(plain.train_scores_[det.drift_window:], det.risk), rel=1e-12)
     # by hand: the larger of the two, the unadjusted one in the adjusted one's units
     a, b = adjusted.score_samples(shifted)["score"], plain.score_samples(shifted)["score"]
     scored = det.score_samples(shifted)
-    np.testing.assert_allclose(scored["score"], np.maximum(a, b * det.threshold_ / plain.threshold_), rtol=1e-12)
-    np.testing.assert_array_equal(scored["anomaly"], ((a >= adjusted.threshold_) | (b >= plain.threshold_)).astype(int))
+    np.testing.assert_allclose(scored["score"], np.maximum(a, b * det.threshold_ / T), rtol=1e-12)
+    np.testing.assert_array_equal(scored["anomaly"], ((a >= adjusted.threshold_) | (b >= T * (1 - 1e-12))).astype(int))
     late = np.zeros(len(labels), dtype=bool)
     late[400:] = True
     late[500:575] = False
     assert scored["anomaly"][late].mean() > 0.9 > 0.1 > adjusted.score_samples(shifted)["anomaly"][late].mean()
     np.testing.assert_allclose(det.train_scores_, np.maximum(adjusted.train_scores_, plain.train_scores_
-                                                             * det.threshold_ / plain.threshold_), rtol=1e-12)
+                                                             * det.threshold_ / T), rtol=1e-12)
     # a shift that outlasts three quarters of the background window becomes the background
     short = CausalDetector(lags=1, background_window=120).fit(train).score_samples(shifted)
     assert short["anomaly"][late].mean() < 0.1
@@ -269,6 +271,41 @@ def test_lasting_scores_the_larger_of_the_adjusted_and_unadjusted_scores_each_ov
     np.testing.assert_array_equal(old.score_samples(shifted)["score"], a)
     with pytest.raises(InvalidInputError, match="lasting must be True or False"):
         CausalDetector(lasting="yes").fit(train)
+    # where the unadjusted score is kept, the contributions are what enters it: m5 owns the late steps
+    contributions = det.contributions(shifted)
+    assert (contributions.loc[late].idxmax(axis=1) == "m5").mean() > 0.9
+    assert (adjusted.contributions(shifted).loc[late].idxmax(axis=1) == "m5").mean() < 0.5
+    # data whose deviations never drift score exactly as without lasting (one threshold's rows)
+    assert det.threshold_ == det.lasting_threshold_
+    np.testing.assert_array_equal(det.score_samples(test)["score"], adjusted.score_samples(test)["score"])
+    # a folder whose params and arrays disagree is refused, not scored half-way
+    meta, arrays = load_model_dir(tmp_path / "m")
+    meta["params"]["lasting"] = False
+    save_model_dir(tmp_path / "mixed", {k: v for k, v in meta.items() if k != "arrays_sha256"}, arrays)
+    with pytest.raises(InvalidInputError, match="params.lasting is False but the folder holds a lasting score"):
+        CausalDetector.load(tmp_path / "mixed")
+    meta, arrays = load_model_dir(tmp_path / "m")
+    arrays["lasting_background_history"] = arrays["lasting_background_history"].reshape(-1, 2)
+    save_model_dir(tmp_path / "bent", {k: v for k, v in meta.items() if k != "arrays_sha256"}, arrays)
+    with pytest.raises(InvalidInputError, match="lasting_background_history has shape"):
+        CausalDetector.load(tmp_path / "bent")
+
+
+@pytest.mark.parametrize("params", [{"holdout": 0.2}, {"calibration": "rank"}])
+def test_lasting_with_a_holdout_or_calibration_saves_and_scores_the_same(system, tmp_path, params):
+    train, test, _ = system
+    shifted = test.copy()
+    shifted.loc[100:, "m5"] += 6 * train["m5"].std()
+    det = CausalDetector(lags=1, **params).fit(train)
+    plain = CausalDetector(lags=1, drift_window=0, lasting=False, **params).fit(train)
+    assert det.lasting_ and det.lasting_threshold_ > 0
+    scored = det.score_samples(shifted)
+    assert scored["anomaly"].iloc[400:500].mean() > 0.9  # the lasting fault
+    if "holdout" in params:  # the unadjusted score is the no-drift detector's, on the same held-back rows
+        np.testing.assert_allclose(det.lasting_threshold_, plain.threshold_, rtol=1e-12)
+        assert det.holdout_rows_ == plain.holdout_rows_ > 0
+    det.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(CausalDetector.load(tmp_path / "m").score_samples(shifted), scored)
 
 
 def test_background_adjust_by_hand_and_never_looks_ahead():
@@ -336,7 +373,7 @@ def test_a_noisier_regime_alarms_relative_to_its_background_but_a_fault_in_it_st
                                       str(tmp_path / "s.csv")])
     assert result.exit_code == 0, result.output
     rescaled = int((adapted["background"] > 1).sum())
-    assert f"{rescaled} steps ran noisier than twice the training's background" in " ".join(result.stderr.split())
+    assert f"{rescaled} steps' score background ran above twice the training's" in " ".join(result.stderr.split())
 
 
 def test_a_metric_constant_in_training_is_shown_when_it_moves_but_not_scored(system, tmp_path):

@@ -172,7 +172,8 @@ def fit(
         Score.AUTO,
     drift_window: Annotated[int, typer.Option(
         min=0, help="Measure each metric's deviations from their median over this many past steps, so a level "
-                    "that shifts and stays stops alarming after about half of it (0: off; unsupervised).")] =
+                    "that shifts and stays within the training range stops alarming after about half of it (0: "
+                    "off; unsupervised).")] =
         DEFAULTS.drift_window,
     background_window: Annotated[int, typer.Option(
         min=0, help="Read the alarm threshold relative to the score's background over this many past steps, "

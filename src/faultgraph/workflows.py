@@ -1006,9 +1006,10 @@ def detection_summary(found: Detection) -> list[str]:
                 f"DATA`, another with --incident N)" if n else "no incident")]
     noisy = table["background"] > 1.0
     if noisy.any():
-        lines.append(f"{int(noisy.sum())} steps ran noisier than twice the training's background: their scores "
-                     f"were divided by up to {table['background'].max():.3g} (column background; fit with "
-                     f"--background-window 0 to turn this off)")
+        lines.append(f"{int(noisy.sum())} steps' score background ran above twice the training's (a noisier "
+                     f"regime, or a level that stays): their scores were divided by up to "
+                     f"{table['background'].max():.3g} (column background; fit with --background-window 0 to turn "
+                     f"this off)")
     moved = found.moved_constants()
     if moved:
         lines.append("constant in training, not scored, but moved here (columns constant:<metric>): "

@@ -711,9 +711,9 @@ class Detector(FittedAttributes):
         train_scores, self.threshold_, self.background_base_, self.background_history_ = self._fit_channel(
             blocks, blocks_t, X.shape[1], window)
         self.lasting_ = bool(self.lasting) and window > 0
-        if self.lasting_:  # the same score without the drift adjustment, on its own threshold
+        if self.lasting_:  # the same score without the drift adjustment, its threshold read on the same rows
             lasting, threshold, self.lasting_background_base_, self.lasting_background_history_ = \
-                self._fit_channel(blocks, blocks_t, X.shape[1], 0)
+                self._fit_channel(blocks, blocks_t, X.shape[1], 0, skip=window)
             self.lasting_ = bool(threshold > 0 and self.threshold_ > 0)  # a zero threshold has no scale to share
             self.lasting_threshold_ = float(threshold)
             if self.lasting_:
@@ -726,13 +726,15 @@ class Detector(FittedAttributes):
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
-    def _fit_channel(self, blocks: np.ndarray, blocks_t: np.ndarray | None, d: int, window: int
-                     ) -> tuple[np.ndarray, float, float, np.ndarray]:
+    def _fit_channel(self, blocks: np.ndarray, blocks_t: np.ndarray | None, d: int, window: int,
+                     skip: int | None = None) -> tuple[np.ndarray, float, float, np.ndarray]:
         """One score of the training rows, drift-adjusted over ``window`` steps (0: not
         adjusted): ``(training scores, label-free threshold, background base, background
         history)`` from the ``d`` metrics' :meth:`_blocks`. The threshold is read on the
         held-back tail's scores (``blocks_t``, the adjustments primed by the fitted rows)
-        or, without one, on the fitted rows' once the drift windows are full."""
+        or, without one, on the fitted rows' after the first ``skip`` (default ``window``:
+        once the drift windows are full; at most half of them), so that two scores that
+        agree on the training rows get the same threshold."""
         background = int(self.background_window)
         raw = self._raw_scores(blocks, blocks[:0], d, window)
         base = float(np.quantile(raw, BACKGROUND_QUANTILE))
@@ -743,7 +745,7 @@ class Detector(FittedAttributes):
             calibration = background_adjust(raw_t, raw[len(raw) - min(background, len(raw)):], background, base)[0]
             raw, scores = np.concatenate([raw, raw_t]), np.concatenate([scores, calibration])
         else:
-            calibration = scores[min(window, len(scores) // 2):]  # once the windows are full
+            calibration = scores[min(window if skip is None else skip, len(scores) // 2):]  # windows full
             if calibration.size < MIN_CALIBRATION:  # a very short history: all of it
                 calibration = scores
         threshold = (pot_threshold(calibration, self.risk) if self.threshold_method == "pot"
@@ -803,6 +805,22 @@ class Detector(FittedAttributes):
         s = np.mean(Z * Z, axis=1) if self.combine == "mean-square" else np.max(np.abs(Z), axis=1)
         return _rolling_mean(s, int(self.smooth))
 
+    def _scores(self, raw: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(score, background, lasting)`` of each step from its blocks ``raw``
+        (:meth:`_blocks`, the adjustments primed by the training tail): the drift-adjusted
+        score over its background and, with ``lasting_``, the unadjusted one over its own,
+        in ``threshold_``'s units, where it is the larger (``lasting`` marks those steps)."""
+        score, background = background_adjust(self._raw_scores(raw, self.drift_history_, d),
+                                              self.background_history_, int(self.background_window),
+                                              self.background_base_)
+        if not getattr(self, "lasting_", False):
+            return score, background, np.zeros(len(score), dtype=bool)
+        plain, behind = background_adjust(self._raw_scores(raw, raw[:0], d, 0), self.lasting_background_history_,
+                                          int(self.background_window), self.lasting_background_base_)
+        plain = plain * (self.threshold_ / self.lasting_threshold_)
+        wins = plain > score
+        return np.where(wins, plain, score), np.where(wins, behind, background), wins
+
     def score_samples(self, data: Any) -> pd.DataFrame:
         """Per step: ``score``, ``anomaly`` (0/1 at ``threshold_``), ``background`` (what
         the score was divided by because its recent background ran above the training's,
@@ -836,16 +854,7 @@ class Detector(FittedAttributes):
         frame, X, Z, raw = self._scored_blocks(data)
         columns = self.encoder_.columns_
         d = X.shape[1]
-        score, background = background_adjust(self._raw_scores(raw, self.drift_history_, d),
-                                              self.background_history_, int(self.background_window),
-                                              self.background_base_)
-        if getattr(self, "lasting_", False):  # the score without the drift adjustment, over its own threshold
-            lasting, behind = background_adjust(self._raw_scores(raw, raw[:0], d, 0),
-                                                self.lasting_background_history_, int(self.background_window),
-                                                self.lasting_background_base_)
-            lasting = lasting * (self.threshold_ / self.lasting_threshold_)
-            wins = lasting > score
-            score, background = np.where(wins, lasting, score), np.where(wins, behind, background)
+        score, background, _ = self._scores(raw, d)
         out = pd.DataFrame({"score": score, "anomaly": (score >= self.threshold_).astype(int),
                             "background": background}, index=frame.index)
         parts = [out, pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])]
@@ -860,10 +869,11 @@ class Detector(FittedAttributes):
         """Per step and metric: what the metric adds to the step's score, on one scale for
         every metric. Each of the metric's components (for :class:`CausalDetector`: its
         robust z-score, its equation's residual and, when scored, its innovation) is
-        drift-adjusted as the score is and, with ``calibration`` on, mapped to its tail
-        surprise on the training rows (:class:`TailCalibration`: ``−log`` of the share of
-        training values as large, bounded); the largest component is the metric's. With
-        ``calibration="off"``, the largest ``|z|`` of its components.
+        drift-adjusted as the score is (not adjusted at the steps where ``lasting_`` keeps the
+        unadjusted score) and, with ``calibration`` on, mapped to its tail surprise on the
+        training rows (:class:`TailCalibration`: ``−log`` of the share of training values as
+        large, bounded); the largest component is the metric's. With ``calibration="off"``,
+        the largest ``|z|`` of its components.
 
         Parameters
         ----------
@@ -887,6 +897,9 @@ class Detector(FittedAttributes):
         frame, X, _, raw = self._scored_blocks(data)
         blocks = self._adjusted(raw, self.drift_history_)
         d = X.shape[1]
+        wins = self._scores(raw, d)[2]
+        if wins.any():  # where the unadjusted score is kept, what enters it
+            blocks[wins] = self._adjusted(raw, raw[:0], 0)[wins]
         per = np.abs(blocks).reshape(len(blocks), -1, d).max(axis=1)
         return pd.DataFrame(per, index=frame.index, columns=list(self.encoder_.columns_))
 
@@ -1004,7 +1017,9 @@ class CausalDetector(Detector):
     drift_window : int
         Each metric's deviations have the part of their median over the previous
         ``drift_window`` steps beyond ``±DRIFT_TOLERANCE`` subtracted (:func:`drift_adjust`),
-        so a level shift that lasts stops alarming after about half the window; 0: off.
+        so a level shift that lasts stops alarming after about half the window (with
+        ``lasting``, a shift within the training range; one beyond it alarms until the
+        background adjustment takes it in); 0: off.
         Each call to :meth:`score_samples` starts from the training tail: to score in small
         batches, pass the previous ``drift_window`` steps along.
     background_window : int
@@ -1016,7 +1031,9 @@ class CausalDetector(Detector):
         ``"pot"``: peaks over threshold at false-alarm probability ``risk``;
         ``"quantile"``: the ``quantile`` of the training scores.
     risk : float
-        The false-alarm probability of ``"pot"`` (:func:`pot_threshold`).
+        The false-alarm probability of ``"pot"`` (:func:`pot_threshold`), per score: with
+        ``lasting_`` a step alarms when either score passes its threshold, so up to twice
+        as often on data like the training rows.
     quantile : float
         The quantile of ``"quantile"`` (:func:`quantile_threshold`).
     max_gap : int
@@ -1042,7 +1059,10 @@ class CausalDetector(Detector):
         label-free threshold (read as ``threshold_`` is), and keep the larger of the two
         in ``threshold_``'s units: a change that outlasts half of ``drift_window`` keeps
         alarming while it stands beyond what the training rows showed (a new level within
-        their range becomes the normal as before). No effect with ``drift_window=0``.
+        their range becomes the normal as before; one beyond it alarms until the background
+        adjustment takes it in, for ever with ``background_window=0``). On data whose
+        deviations never drift beyond the tolerance it scores exactly as without (both
+        thresholds are read on the same training rows). No effect with ``drift_window=0``.
 
     Attributes
     ----------
@@ -1391,17 +1411,26 @@ class CausalDetector(Detector):
             det.background_history_ = arrays.get("background_history", np.zeros(0))
             det.threshold_ = float(meta["decision_threshold"])
             det.lasting_ = meta.get("lasting") is not None
+            if det.lasting_ and det.lasting is not True:
+                raise ValueError(f"params.lasting is {det.lasting!r} but the folder holds a lasting score")
             if det.lasting_:
                 det.lasting_threshold_ = float(meta["lasting"]["threshold"])
                 det.lasting_background_base_ = float(meta["lasting"]["background_base"])
                 det.lasting_background_history_ = arrays["lasting_background_history"]
                 if not (np.isfinite(det.lasting_threshold_) and det.lasting_threshold_ > 0):
                     raise ValueError(f"lasting.threshold is {det.lasting_threshold_} (expected a number > 0)")
+                if not np.isfinite(det.lasting_background_base_):
+                    raise ValueError(f"lasting.background_base is {det.lasting_background_base_}")
             d = len(det.encoder_.columns_)
             shapes = {"graph/adjacency": (det.graph_.adjacency.shape, (d, d)), "center": (det.center_.shape, (d,)),
                       "scale": (det.scale_.shape, (d,)), "train_std": (det.train_std_.shape, (d,)),
                       "resid_std": (det.resid_std_.shape, (d,))}
+            histories = {"background_history": det.background_history_}
+            if det.lasting_:
+                histories["lasting_background_history"] = det.lasting_background_history_
             wrong = [f"{k} {got} (expected {want})" for k, (got, want) in shapes.items() if got != want]
+            wrong += [f"{k} has shape {a.shape} (expected one value per step)" for k, a in histories.items()
+                      if a.ndim != 1]
             wrong += [f"graph.nodes holds {len(det.graph_.nodes)} names for {d} metrics"] * (len(det.graph_.nodes) != d)
             wrong += [f"decision_threshold is {det.threshold_}"] * (not np.isfinite(det.threshold_))
             bad = [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
