@@ -248,7 +248,8 @@ def detect(
     """Score every row of DATA with a fitted model, write scores.csv and list the incidents.
 
     Unsupervised models write `score`, `anomaly` (0/1), `background` (what the score was
-    divided by where the data ran noisier than twice the training's background), one
+    divided by where the score's background ran above twice the training's: a noisier regime,
+    or a level that stays), one
     `residual:<metric>` column per metric and one `constant:<metric>` column per metric that
     held one value in training (its departure from it: not scored, but named when it moves),
     and print each alarm period (an incident: explain it with `faultgraph explain MODEL_DIR
