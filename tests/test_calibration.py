@@ -90,6 +90,25 @@ def test_flagged_metrics_say_why_and_are_saved(data, tmp_path):
     np.testing.assert_allclose(back.score_samples(data[1])["score"], det.score_samples(data[1])["score"])
 
 
+def test_without_a_floor_the_artefacts_are_named_not_floored(data, tmp_path):
+    """The default (no scale_floor) floors nothing, so the artefacts still own the score
+    (test above); the model and fit's summary name them, and say why."""
+    from faultgraph.workflows import fit_summary
+
+    train, _, _ = data
+    det = _fit(train, **OFF)
+    floored = _fit(train, **{**OFF, "scale_floor": 0.01})
+    assert "near-duplicate of 'b'" in det.flagged_["dup"] and "not floored" in det.flagged_["dup"]
+    assert det.flagged_["near"].startswith("nearly always at one value")
+    assert not {"a", "b", "c"} & set(det.flagged_)
+    assert not any("not floored" in why for why in floored.flagged_.values())
+    np.testing.assert_array_equal(det.scale_, _fit(train, **OFF).scale_)  # named, not changed
+    det.save(tmp_path / "m")
+    assert CausalDetector.load(tmp_path / "m").flagged_ == det.flagged_
+    line = next(x for x in fit_summary(det, tmp_path / "m") if x.startswith("flagged"))
+    assert "flagged 2 metric(s)" in line and "not floored" in line and "dup, near" in line
+
+
 def test_same_ranking_in_other_units(data):
     train, test, _ = data
     factors = pd.Series({"a": 1e3, "b": 1e-2, "c": 7.0, "near": 1e4, "dup": 1e-2, "det": 3.0})
@@ -140,6 +159,9 @@ def test_soft_cap_and_flags_directly():
     assert set(flags) == {"r", "s"}
     assert "near-duplicate of 'q'" in flags["s"] and "near-deterministic" in flags["r"]
     assert flag_columns(X, np.zeros(4), 0.0, ["p", "q", "r", "s"]) == {}
+    named = flag_columns(X, np.array([1.0, 1.0, 0.001, 0.5]), 0.01, ["p", "q", "r", "s"], floored=False)
+    assert set(named) == {"r", "s"} and all("not floored" in why for why in named.values())
+    assert "below 0.01 of the metric's own" in named["r"] and "scale_floor 0.01" not in named["r"]
 
 
 @pytest.mark.parametrize("param, value", [("soft_cap", -1.0), ("scale_floor", 1.5), ("holdout", 0.95),

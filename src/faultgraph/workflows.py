@@ -959,8 +959,8 @@ def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> lis
     Returns
     -------
     list of str
-        For a detector: one line per dropped metric, then the graph's size and the alarm
-        threshold; for a label model: one line with the label's parents, the graph's size
+        For a detector: one line per dropped metric, one naming the flagged metrics
+        (``flagged_``) if any, then the graph's size and the alarm threshold; for a label model: one line with the label's parents, the graph's size
         and the decision threshold.
     """
     from faultgraph.detect import FaultIdentifier
@@ -975,6 +975,13 @@ def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> lis
         what = (f"constant at {model.encoder_.constants_[name]:g} in training: not scored; detect names it "
                 f"if it moves" if name in model.encoder_.constants_ else reason)
         lines.append(f"dropped metric {name!r}: {what}")
+    flagged = sorted(getattr(model, "flagged_", {}) or {})
+    if flagged:  # near-duplicate, near-deterministic or nearly always at one value (model.json says why)
+        how = ("their scales floored" if float(model.scale_floor) > 0
+               else "not floored, so their scores can run large (fit --scale-floor floors them)")
+        shown = ", ".join(flagged[:6]) + (f" and {len(flagged) - 6} more" if len(flagged) > 6 else "")
+        lines.append(f"flagged {len(flagged)} metric(s) as near-duplicate, near-deterministic or nearly always "
+                     f"at one value, {how}: {shown}; model.json's 'flagged' says why")
     g = model.graph_
     lines.append(f"{int((g.adjacency != 0).sum())} edges and {len(g.lagged_edges)} lagged edges among "
                  f"{len(g.nodes)} metrics; alarm threshold {model.threshold_:.3g} (POT, risk {model.risk:g}); "

@@ -88,6 +88,12 @@ MIN_HOLDOUT_FIT = 200
 #: ``scale_floor``: a metric whose columns correlate beyond this are near-duplicates
 #: (flagged at fit in ``flagged_``).
 DUPLICATE_CORRELATION = 0.999
+#: Without ``scale_floor`` (the default), ``flagged_`` still names the metrics whose scores
+#: can run large, read at this share: near-duplicates, equations whose residual scale is below
+#: it of the metric's own, and metrics whose robust (IQR) scale is below it of their standard
+#: deviation (nearly always at one value); nothing is floored.
+FLAG_SHARE = 0.01
+UNFLOORED = "not floored (scale_floor is 0), so its scores can run large; fit --scale-floor to floor them"
 #: ``calibration``'s choices: ``"off"`` (standardised deviations combined as they are),
 #: ``"rank"`` (each replaced by its empirical tail surprise on the training rows, extended
 #: beyond the largest training value by an exponential tail up to twice the sample's
@@ -330,13 +336,16 @@ def _fraction(name: str, value: Any, upper: float, what: str) -> float:
     return float(value)
 
 
-def flag_columns(X: np.ndarray, raw_scale: np.ndarray, floor: float, names: list[str]) -> dict[str, str]:
+def flag_columns(X: np.ndarray, raw_scale: np.ndarray, floor: float, names: list[str], *,
+                 floored: bool = True) -> dict[str, str]:
     """``{metric: reason}`` for the metrics whose equation a scale floor overrode at fit:
     near-duplicates of another metric (``|r| > DUPLICATE_CORRELATION`` on the encoded
     training data ``X``) and near-deterministic equations (a residual scale
     ``raw_scale`` below ``floor`` times the metric's own). Their residual scale is the
     floor, so a relation that held exactly in training cannot give scores in the
-    thousands when it bends.
+    thousands when it bends. With ``floored=False`` (no ``scale_floor``: the detector's
+    default) the same metrics are named, ``floor`` being only the share they are read at,
+    and the reason says that their scores may run large.
 
     Parameters
     ----------
@@ -345,9 +354,11 @@ def flag_columns(X: np.ndarray, raw_scale: np.ndarray, floor: float, names: list
     raw_scale : (d,) ndarray of float
         Each metric's residual scale as a share of the metric's own scale.
     floor : float
-        The ``scale_floor``; ``<= 0`` flags nothing.
+        The ``scale_floor`` (or, not ``floored``, the share read at); ``<= 0`` flags nothing.
     names : list of str
         The ``d`` metric names.
+    floored : bool, default True
+        Whether the fit floors these scales (the reason's wording).
 
     Returns
     -------
@@ -367,10 +378,11 @@ def flag_columns(X: np.ndarray, raw_scale: np.ndarray, floor: float, names: list
     for a in np.flatnonzero(close.any(axis=1)):
         b = int(np.argmax(close[a]))  # the first earlier metric it duplicates
         flagged[names[idx[a]]] = (f"near-duplicate of {names[idx[b]]!r} (correlation {R[a, b]:.4f} in "
-                                  "training): its residual scale is floored")
+                                  "training): its residual scale is " + ("floored" if floored else UNFLOORED))
     for j in np.flatnonzero(raw_scale < floor):
         flagged.setdefault(names[j], f"near-deterministic: its equation's residual scale {raw_scale[j]:.3g} is "
-                                     f"below scale_floor {floor:g} of the metric's own; floored at {floor:g}")
+                                     f"below {'scale_floor ' if floored else ''}{floor:g} of the metric's own; "
+                                     + (f"floored at {floor:g}" if floored else UNFLOORED))
     return flagged
 
 
@@ -695,6 +707,14 @@ class Detector(FittedAttributes):
             own = np.minimum(1.0, self.train_std_)  # X is in the metric's robust sd already
             self.flagged_ = flag_columns(X, self.scale_ / own, floor, list(self.encoder_.columns_))
             self.scale_ = np.maximum(self.scale_, floor * own)
+        elif D is not X:  # nothing floored: name the metrics whose scores can run large, and why
+            own = np.minimum(1.0, self.train_std_)
+            names = list(self.encoder_.columns_)
+            self.flagged_ = flag_columns(X, self.scale_ / own, FLAG_SHARE, names, floored=False)
+            for j in np.flatnonzero(self.train_std_ * FLAG_SHARE > 1.0):  # X is in robust-scale units
+                self.flagged_.setdefault(names[j], f"nearly always at one value: its robust (IQR) scale is "
+                                                   f"{1 / self.train_std_[j]:.3g} of its standard deviation; "
+                                                   + UNFLOORED)
         self.resid_mean_, self.resid_std_ = D.mean(axis=0), np.maximum(D.std(axis=0), 1e-12)
         Z = (D - self.center_) / self.scale_
         window = int(self.drift_window)
