@@ -194,6 +194,25 @@ def test_explain_ranks_the_fault_not_the_artefacts(data, method):
     assert ranked == ["c"]
 
 
+def test_explain_notes_a_flagged_cause(data):
+    """Without a floor the bent duplicate ranks among the first causes; explain then says
+    that the model flagged it, and why (rca.json's caveats, a note line in the text)."""
+    from faultgraph.rca import explain
+
+    train, test, windows = data
+    det = _fit(train, **OFF)
+    window = windows["dup"]
+    result = explain(det, test, (window.start, window.stop - 1), target="dup")
+    assert "dup" in result.top(5)
+    caveats = dict(result.caveats)
+    assert "near-duplicate of 'b'" in caveats["dup"] and "not floored" in caveats["dup"]
+    assert set(caveats) <= set(result.top(5)) & set(det.flagged_)
+    assert f"note on dup: {caveats['dup']}" in str(result) and result.to_dict()["caveats"] == caveats
+    fault = windows["fault"]  # a cause the model did not flag gets no note
+    clean = explain(det, test, (fault.start, fault.stop - 1), target="c")
+    assert clean.top(1) == ["c"] and "c" not in dict(clean.caveats)
+
+
 def test_the_docs_example_runs():
     import re
     from pathlib import Path

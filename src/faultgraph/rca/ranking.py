@@ -90,7 +90,7 @@ from faultgraph.errors import InvalidInputError
 from faultgraph.io.metrics import epoch_unit
 from faultgraph.rca.context import ContextEnsemble, context_steps, equation_residuals
 
-__all__ = ["BURST_STEPS", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK", "ONSET_TRACE_Z", "ONSET_Z",
+__all__ = ["BURST_STEPS", "CAVEAT_TOP", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK", "ONSET_TRACE_Z", "ONSET_Z",
            "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores",
            "summary_graph", "window_reference", "MECHANISM_THRESHOLD", "descendant_adjustment",
            "mechanism_statistic", "DEFAULT_SCALES", "RANK_DETERMINISTIC", "RANK_OWN_MOVE", "RANK_RESOLUTION_ROWS", "RANK_SCALE_FLOOR", "SCALES", "grid_step",
@@ -192,6 +192,10 @@ def _bound(value: Any) -> int | float | str:
     return str(value)
 
 
+#: :attr:`Explanation.caveats`: the first this many causes are checked against the model's flags.
+CAVEAT_TOP = 5
+
+
 @dataclass(frozen=True)
 class Explanation:
     """The ranked causes of the anomaly in ``window``; ``services`` ranks services by
@@ -200,7 +204,11 @@ class Explanation:
     the ``reference_window`` that chose it (for :func:`step_scores` on the same data);
     ``flagged``: ``(metric, reason)`` for each metric whose learned equation the ranking set
     aside (near-deterministic in training, :func:`ranking_scales`): it is ranked on its
-    own deviation."""
+    own deviation; ``caveats``: ``(metric, reason)`` for each of the first
+    :data:`CAVEAT_TOP` causes that the model flagged at fit
+    (:attr:`~faultgraph.detect.CausalDetector.flagged_`: a near-duplicate, a
+    near-deterministic equation, a metric nearly always at one value), whose score can run
+    large."""
 
     causes: tuple[Cause, ...]
     target: str
@@ -211,13 +219,14 @@ class Explanation:
     reference: tuple[Any, Any] | None = None
     reference_window: int = field(default=0, compare=False, repr=False)
     flagged: tuple[tuple[str, str], ...] = ()
+    caveats: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "window": [_bound(v) for v in self.window], "method": self.method,
                 "reference": [_bound(v) for v in self.reference] if self.reference is not None else None,
                 "causes": [c.to_dict() for c in self.causes],
                 "services": [{"service": s, "score": _finite_or_none(v)} for s, v in self.services],
-                "flagged": dict(self.flagged), "elapsed_s": self.elapsed_s}
+                "flagged": dict(self.flagged), "caveats": dict(self.caveats), "elapsed_s": self.elapsed_s}
 
     @property
     def first_modelled(self) -> Cause | None:
@@ -282,6 +291,7 @@ class Explanation:
             path = " -> ".join(c.path)
             lines.append(f"  {k}. {c.metric:<28} score {c.score:8.3f}  noise z {c.noise_z:6.2f}  {onset:<{width}}  "
                          f"{path}")
+        lines += [f"  note on {metric}: {why}" for metric, why in self.caveats]
         return "\n".join(lines)
 
 
@@ -1209,6 +1219,8 @@ def explain(
         best.setdefault(c.service, c.score)
     span = (data.index[reference.start], data.index[reference.stop - 1]) if reference is not None else None
     index = data.index[mask]
+    model_flags = getattr(model, "flagged_", {}) or {}
+    caveats = tuple((c.metric, str(model_flags[c.metric])) for c in causes[:CAVEAT_TOP] if c.metric in model_flags)
     return Explanation(tuple(causes), names[t], (index[0], index[-1]), method,
                        tuple(sorted(best.items(), key=lambda kv: -kv[1])), time.perf_counter() - start, span,
-                       terms.reference_window, tuple(terms.flagged.items()))
+                       terms.reference_window, tuple(terms.flagged.items()), caveats)
