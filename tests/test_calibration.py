@@ -208,6 +208,11 @@ def test_explain_notes_a_flagged_cause(data):
     assert "near-duplicate of 'b'" in caveats["dup"] and "not floored" in caveats["dup"]
     assert set(caveats) <= set(result.top(5)) & set(det.flagged_)
     assert f"note on dup: {caveats['dup']}" in str(result) and result.to_dict()["caveats"] == caveats
+    from html import escape
+
+    from faultgraph.report import render_incident_report
+    page = render_incident_report(det, test, result)
+    assert f"<b>Note on dup:</b> {escape(caveats['dup'])}" in page
     fault = windows["fault"]  # a cause the model did not flag gets no note
     clean = explain(det, test, (fault.start, fault.stop - 1), target="c")
     assert clean.top(1) == ["c"] and "c" not in dict(clean.caveats)

@@ -205,6 +205,8 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
         f"<td>{escape(c.onset_label or '–')}</td>"
         f"<td class='path'>{escape(explanation.timed_path(c, _ARROW))}{_out_of_order(explanation, c)}</td></tr>"
         for i, c in enumerate(explanation.causes[:10], 1))
+    notes = "".join(f"<p class='note'><b>Note on {escape(metric)}:</b> {escape(why)}</p>"
+                    for metric, why in getattr(explanation, "caveats", ()))
     extra_rows = "".join(f"<tr><td>{escape(str(key))}</td><td>{escape(_fmt(v))}</td></tr>"
                          for key, v in (extra or {}).items())
     why = (f"score {top.score:.3f}, its own noise {top.noise_z:.1f} sd away from normal" if top.constant_value is None
@@ -234,7 +236,7 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
 <div id="ranking">{bars}
 <table id="effects"><tr><th>#</th><th>metric</th><th>service</th><th>score</th><th>noise z</th>
 <th>innovation z</th><th>deviation z</th><th>effect on symptom (ATE)</th>
-<th>onset</th><th>path (onsets)</th></tr>{rows}</table></div>
+<th>onset</th><th>path (onsets)</th></tr>{rows}</table>{notes}</div>
 <h2>How it spread, step by step</h2>
 <div id="steps">{pictures["steps"]}</div>
 <h2>Anomaly score over time</h2>
