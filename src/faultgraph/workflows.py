@@ -960,8 +960,9 @@ def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> lis
     -------
     list of str
         For a detector: one line per dropped metric, one naming the flagged metrics
-        (``flagged_``) if any, then the graph's size and the alarm threshold; for a label model: one line with the label's parents, the graph's size
-        and the decision threshold.
+        (``flagged_``) if any, then the graph's size and the alarm threshold; for a label
+        model: one line with the label's parents, the graph's size and the decision
+        threshold.
     """
     from faultgraph.detect import FaultIdentifier
 

@@ -700,21 +700,21 @@ class Detector(FittedAttributes):
         self.center_, self.scale_ = robust_center_scale(D, MIN_RESIDUAL_SCALE)
         self.scale_ = np.maximum(self.scale_, rounding_scale(X))  # no finer than the metric's rounding
         self.flagged_: dict[str, str] = {}
-        if floor > 0 and D is not X:  # residuals of equations: never finer than floor x the metric's own scale
-            # as the encoder does for the metrics: an IQR below floor x sd (a residual nearly always 0) gives way
-            self.scale_ = np.where(self.scale_ < floor * D.std(axis=0), np.maximum(D.std(axis=0), self.scale_),
-                                   self.scale_)
+        if D is not X:  # residuals of equations
             own = np.minimum(1.0, self.train_std_)  # X is in the metric's robust sd already
-            self.flagged_ = flag_columns(X, self.scale_ / own, floor, list(self.encoder_.columns_))
-            self.scale_ = np.maximum(self.scale_, floor * own)
-        elif D is not X:  # nothing floored: name the metrics whose scores can run large, and why
-            own = np.minimum(1.0, self.train_std_)
             names = list(self.encoder_.columns_)
-            self.flagged_ = flag_columns(X, self.scale_ / own, FLAG_SHARE, names, floored=False)
-            for j in np.flatnonzero(self.train_std_ * FLAG_SHARE > 1.0):  # X is in robust-scale units
-                self.flagged_.setdefault(names[j], f"nearly always at one value: its robust (IQR) scale is "
-                                                   f"{1 / self.train_std_[j]:.3g} of its standard deviation; "
-                                                   + UNFLOORED)
+            if floor > 0:  # never finer than floor x the metric's own scale
+                # as the encoder does for the metrics: an IQR below floor x sd (a residual nearly always 0) gives way
+                self.scale_ = np.where(self.scale_ < floor * D.std(axis=0), np.maximum(D.std(axis=0), self.scale_),
+                                       self.scale_)
+                self.flagged_ = flag_columns(X, self.scale_ / own, floor, names)
+                self.scale_ = np.maximum(self.scale_, floor * own)
+            else:  # nothing floored: name the metrics whose scores can run large, and why
+                self.flagged_ = flag_columns(X, self.scale_ / own, FLAG_SHARE, names, floored=False)
+                for j in np.flatnonzero(self.train_std_ * FLAG_SHARE > 1.0):  # X is in robust-scale units
+                    self.flagged_.setdefault(names[j], f"nearly always at one value: its robust (IQR) scale is "
+                                                       f"{1 / self.train_std_[j]:.3g} of its standard deviation; "
+                                                       + UNFLOORED)
         self.resid_mean_, self.resid_std_ = D.mean(axis=0), np.maximum(D.std(axis=0), 1e-12)
         Z = (D - self.center_) / self.scale_
         window = int(self.drift_window)
@@ -825,14 +825,17 @@ class Detector(FittedAttributes):
         s = np.mean(Z * Z, axis=1) if self.combine == "mean-square" else np.max(np.abs(Z), axis=1)
         return _rolling_mean(s, int(self.smooth))
 
-    def _scores(self, raw: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _scores(self, raw: np.ndarray, d: int, adjusted: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(score, background, lasting)`` of each step from its blocks ``raw``
-        (:meth:`_blocks`, the adjustments primed by the training tail): the drift-adjusted
-        score over its background and, with ``lasting_``, the unadjusted one over its own,
-        in ``threshold_``'s units, where it is the larger (``lasting`` marks those steps)."""
-        score, background = background_adjust(self._raw_scores(raw, self.drift_history_, d),
-                                              self.background_history_, int(self.background_window),
-                                              self.background_base_)
+        (:meth:`_blocks`, the adjustments primed by the training tail; ``adjusted``: those
+        blocks already drift-adjusted, :meth:`_adjusted`): the drift-adjusted score over its
+        background and, with ``lasting_``, the unadjusted one over its own, in
+        ``threshold_``'s units, where it is the larger (``lasting`` marks those steps)."""
+        if adjusted is None:
+            adjusted = self._adjusted(raw, self.drift_history_)
+        score, background = background_adjust(self._score_blocks(adjusted, d), self.background_history_,
+                                              int(self.background_window), self.background_base_)
         if not getattr(self, "lasting_", False):
             return score, background, np.zeros(len(score), dtype=bool)
         plain, behind = background_adjust(self._raw_scores(raw, raw[:0], d, 0), self.lasting_background_history_,
@@ -917,7 +920,7 @@ class Detector(FittedAttributes):
         frame, X, _, raw = self._scored_blocks(data)
         blocks = self._adjusted(raw, self.drift_history_)
         d = X.shape[1]
-        wins = self._scores(raw, d)[2]
+        wins = self._scores(raw, d, blocks)[2]
         if wins.any():  # where the unadjusted score is kept, what enters it
             blocks[wins] = self._adjusted(raw, raw[:0], 0)[wins]
         per = np.abs(blocks).reshape(len(blocks), -1, d).max(axis=1)

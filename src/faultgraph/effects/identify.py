@@ -1268,10 +1268,11 @@ def identified_scores(
     lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
     z_family = NormalDist().inv_cdf(1 - (1 - confidence) / (2 * max(d - 1, 1)))  # Bonferroni over the nodes
     rows = []
+    may_reach = reachable({y}, mask.T)  # the nodes the prior allows a directed path x -> y from
     for x in range(d):
         if x == y:
             continue
-        if y not in reachable({x}, mask):  # the prior allows no path x -> y: no effect, by the prior
+        if x not in may_reach:  # the prior allows no path x -> y: no effect, by the prior
             rows.append((nodes[x], 0.0, (0.0, 0.0), True, (0.0, 0.0), 0.0 if ensemble else None))
             continue
         main_set: list[int] = []

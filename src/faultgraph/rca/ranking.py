@@ -90,8 +90,8 @@ from faultgraph.errors import InvalidInputError
 from faultgraph.io.metrics import epoch_unit
 from faultgraph.rca.context import ContextEnsemble, context_steps, equation_residuals
 
-__all__ = ["BURST_STEPS", "CAVEAT_TOP", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK", "ONSET_TRACE_Z", "ONSET_Z",
-           "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores",
+__all__ = ["BURST_STEPS", "CAVEAT_TOP", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK",
+           "ONSET_TRACE_Z", "ONSET_Z", "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores",
            "summary_graph", "window_reference", "MECHANISM_THRESHOLD", "descendant_adjustment",
            "mechanism_statistic", "DEFAULT_SCALES", "RANK_DETERMINISTIC", "RANK_OWN_MOVE", "RANK_RESOLUTION_ROWS", "RANK_SCALE_FLOOR", "SCALES", "grid_step",
            "ranking_scales"]

@@ -206,7 +206,7 @@ def _render_html(explanation: Explanation, pictures: dict[str, str], *, title: s
         f"<td class='path'>{escape(explanation.timed_path(c, _ARROW))}{_out_of_order(explanation, c)}</td></tr>"
         for i, c in enumerate(explanation.causes[:10], 1))
     notes = "".join(f"<p class='note'><b>Note on {escape(metric)}:</b> {escape(why)}</p>"
-                    for metric, why in getattr(explanation, "caveats", ()))
+                    for metric, why in explanation.caveats)
     extra_rows = "".join(f"<tr><td>{escape(str(key))}</td><td>{escape(_fmt(v))}</td></tr>"
                          for key, v in (extra or {}).items())
     why = (f"score {top.score:.3f}, its own noise {top.noise_z:.1f} sd away from normal" if top.constant_value is None
