@@ -238,7 +238,8 @@ def main() -> None:
     parts = ["# Calibrated detection scores (issue 17, item 1)", "", f"Produced by `{cmd}` on "
              f"{time.strftime('%Y-%m-%d')} (BLAS pinned to one thread). F1 at the label-free POT threshold "
              "(risk 1e-2); best F1 unadjusted over all thresholds; ROC-AUC of the raw scores. `flagged`: metrics "
-             "the model flags as near-duplicate or near-deterministic (mean per machine).", "",
+             "the model flags as near-duplicate, near-deterministic or (without a scale floor, named and not "
+             "floored) nearly always at one value (mean per machine).", "",
              "## Means per dataset", "", markdown_table(means), "",
              f"## Paired difference to `{base}` (mean over machines, bootstrap 95 % interval)", "",
              markdown_table(paired(frame, base)), "",
