@@ -176,6 +176,44 @@ def test_a_saved_detector_keeps_its_prior(system, tmp_path):
     assert PriorKnowledge.from_dict(prior.to_dict()) == prior
 
 
+def test_a_prior_naming_a_metric_constant_in_training_applies_to_the_others(system, tmp_path):
+    from faultgraph.discovery import PriorKnowledge
+
+    data = system[0]
+    a, b, c = list(data.columns)[:3]
+    rest = tuple(n for n in data.columns if n != a)
+    prior = PriorKnowledge(forbidden=((b, a), ("flat", a)), tiers=((a, "flat"), rest), required=(("flat", c),),
+                           sinks="fl*")  # the pattern matches only the constant metric
+    with pytest.warns(UserWarning, match=r"requires the edge flat -> .* 'flat' is not modelled \(constant"):
+        det = CausalDetector(prior=prior).fit(data.assign(flat=1.0))
+    applied = PriorKnowledge(forbidden=((b, a),), tiers=((a,), rest))
+    assert det.prior_ == applied and det.encoder_.constants_ == {"flat": 1.0}
+    assert CausalDetector.load(det.save(tmp_path / "m")).prior_ == applied  # the prior as applied is kept
+    # the same graph as the prior without the constant metric, on the data without it
+    ref = CausalDetector(prior=applied).fit(data)
+    np.testing.assert_array_equal(det.graph_.adjacency, ref.graph_.adjacency)
+    np.testing.assert_array_equal(det.coef_, ref.coef_)
+    # a prior that names no dropped metric is kept as given, patterns and all
+    kept = PriorKnowledge(forbidden=(("m*", a),))
+    assert CausalDetector(prior=kept).fit(data.assign(flat=1.0)).prior_ == kept
+    # a known graph's edges into or out of the constant metric go too, each with a warning
+    given = PriorKnowledge(graph=((a, b), (b, c), ("flat", c)))
+    with pytest.warns(UserWarning, match=r"requires the edge flat -> .* the edge is left out"):
+        assert CausalDetector(prior=given).fit(data.assign(flat=1.0)).prior_ == PriorKnowledge(graph=((a, b), (b, c)))
+
+
+def test_prior_without_leaves_out_every_mention():
+    from faultgraph.discovery import PriorKnowledge
+
+    p = PriorKnowledge(forbidden=(("a", "b"), ("c", "a")), required=(("b", "c"), ("a", "d")),
+                       tiers=(("a",), ("b", "c")), sinks=("a", "d"), sources=("b",), graph=(("b", "c"), ("a", "c")))
+    new, lost = p.without(["a"])
+    assert new == PriorKnowledge(required=(("b", "c"),), tiers=(("b", "c"),), sinks=("d",), sources=("b",),
+                                 graph=(("b", "c"),))
+    assert lost == (("a", "d"), ("a", "c"))  # the required edge, then the given graph's
+    assert p.without([]) == (p, ())
+
+
 def test_a_prior_given_as_a_yaml_path_is_saved_and_lambda1_survives_loading(system, tmp_path):
     data = system[0]
     names = list(data.columns)

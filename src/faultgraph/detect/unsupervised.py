@@ -420,6 +420,29 @@ def rounding_scale(X: np.ndarray) -> np.ndarray:
     return scale
 
 
+def _modelled_prior(prior: PriorKnowledge | None, names: list[str], dropped: dict[str, str]
+                    ) -> PriorKnowledge | None:
+    """``prior`` over the metrics the detector models: what it says of metrics the encoder
+    dropped (constant, missing or observed once in the fitting data: no equation, so no
+    edge to learn or rule out) is left out, its patterns expanded over every input metric
+    first; a required or given (``graph``) edge that goes with them is warned about.
+    Unchanged when it names
+    no dropped metric."""
+    if prior is None or not dropped:
+        return prior
+    full = prior.expand([*names, *dropped])
+    named = {n for pair in (*full.forbidden, *full.required, *(full.graph or ())) for n in pair}
+    named |= {*full.sinks, *full.sources, *(n for tier in full.tiers for n in tier)}
+    if not named & dropped.keys():
+        return prior
+    kept, lost = full.without(dropped)
+    for a, b in lost:
+        gone = a if a in dropped else b
+        warnings.warn(f"prior requires the edge {a} -> {b}, but {gone!r} is not modelled ({dropped[gone]} in the "
+                      "fitting data): the edge is left out", UserWarning, stacklevel=4)
+    return kept
+
+
 def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing mean over ``window`` steps along the first axis (fewer at the start)."""
     if window <= 1:
@@ -1020,7 +1043,10 @@ class CausalDetector(Detector):
         several steps is inside the window. ``lags_`` holds the window used and
         ``lag_choice_`` why.
     method, threshold, prior
-        Passed to :class:`~faultgraph.StructureLearner`.
+        Passed to :class:`~faultgraph.StructureLearner`; what ``prior`` says of metrics the
+        encoder drops (constant or missing in the fitting data) is left out first (a
+        required or given edge with a warning). ``prior_`` holds the prior as applied (the
+        one a saved model keeps).
     lambda1 : float or None
         Its L1 weight; ``None``: ``max(0.03, sqrt(2 log k / n))`` for ``n`` training rows
         and ``k = d·(lags + 1)`` candidate parents, the lasso's universal rate (Bickel,
@@ -1183,7 +1209,7 @@ class CausalDetector(Detector):
         k = X.shape[1] * (self.lags_ + 1)
         self.lambda1_ = (max(0.03, float(np.sqrt(2 * np.log(max(k, 2)) / X.shape[0]))) if self.lambda1 is None
                          else float(self.lambda1))
-        self.prior_ = PriorKnowledge.coerce(self.prior)
+        self.prior_ = _modelled_prior(PriorKnowledge.coerce(self.prior), names, self.encoder_.dropped_)
         learner = StructureLearner(self.method, lambda1=self.lambda1_, threshold=self.threshold,  # type: ignore[arg-type]
                                    standardize=False, prior=self.prior_, lags=self.lags_, screen=screen is not None)
         with warnings.catch_warnings():  # X is robust z already, not raw: the learner's advice does not apply

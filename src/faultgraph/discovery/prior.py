@@ -263,6 +263,45 @@ class PriorKnowledge:
 
         return replace(self, graph=tuple(edges))
 
+    def without(self, drop: Iterable[str]) -> tuple[PriorKnowledge, tuple[Edge, ...]]:
+        """This prior with every mention of the metrics ``drop`` left out (e.g. metrics the
+        encoder dropped as constant in the fitting data: they have no equation, so no edge
+        into or out of them can be learned or ruled out).
+
+        Names are matched exactly; expand patterns first (:meth:`expand`) to leave out the
+        metrics a pattern matches. A tier that becomes empty goes.
+
+        Parameters
+        ----------
+        drop : iterable of str
+            The metric names to leave out.
+
+        Returns
+        -------
+        tuple of (PriorKnowledge, tuple of (str, str))
+            The new prior, and the required and given (``graph``) edges it left out, which
+            :meth:`masks` would have required (a caller may warn: such an edge cannot hold
+            for a metric that is not modelled).
+        """
+        from dataclasses import replace
+
+        gone = set(drop)
+
+        def keep(pairs: tuple[Edge, ...]) -> tuple[Edge, ...]:
+            return tuple((a, b) for a, b in pairs if a not in gone and b not in gone)
+
+        def touched(pairs: tuple[Edge, ...]) -> tuple[Edge, ...]:
+            return tuple((a, b) for a, b in pairs if a in gone or b in gone)
+
+        tiers = tuple(t for t in (tuple(n for n in tier if n not in gone) for tier in self.tiers) if t)
+        lost = touched(self.required) + touched(self.graph or ())
+        return replace(
+            self, forbidden=keep(self.forbidden), required=keep(self.required), tiers=tiers,
+            sinks=tuple(n for n in self.sinks if n not in gone),
+            sources=tuple(n for n in self.sources if n not in gone),
+            graph=keep(self.graph) if self.graph is not None else None,
+        ), lost
+
     @classmethod
     def coerce(cls, prior: PriorKnowledge | str | Path | None) -> PriorKnowledge | None:
         """``prior`` as a :class:`PriorKnowledge`: itself, read from a YAML path, or None.
