@@ -354,6 +354,38 @@ def test_a_metric_constant_in_training_that_moves_is_listed_first(tmp_path):
     assert explain(model, data.assign(dead=np.inf), window).top(1) == ["s4_restarts"]
 
 
+def test_a_constant_that_left_its_value_before_the_window_did_not_break_in_it():
+    # forty rows before the window: too few for a recent normal (MIN_REFERENCE), enough to
+    # see that s5 had settled elsewhere and s6 is off its value more often than not since
+    # training, while s4 held its value until the window (in the median)
+    inc = simulate_incident(services=10, random_state=0)
+    flat = {"s4_restarts": 0.0, "s5_restarts": 0.0, "s6_restarts": 0.0}
+    model = CausalDetector().fit(inc.normal.assign(**flat))
+    data = pd.concat([inc.normal.iloc[-10:], inc.anomalous]).assign(**flat)
+    data.loc[inc.fault_start + 10 : inc.fault_start + 20, "s4_restarts"] = 2.0
+    data["s5_restarts"] = 54.75  # settled at a new level since training
+    data["s6_restarts"] = np.where(np.arange(len(data)) % 3, 1.0, 0.0)  # varies now, mostly off its value
+    data.loc[inc.fault_start - 4, "s4_restarts"] = 1.0  # one blip before the window: s4 still held its value
+    window = (inc.fault_start, inc.fault_end)
+    result = explain(model, data, window)
+    assert result.reference is None
+    assert [c.metric for c in result.causes if c.constant_value is not None] == ["s4_restarts"]
+    assert result.top(2) == ["s4_restarts", inc.root_cause_metric]
+    scores = step_scores(model, data, window)
+    assert "s4_restarts" in scores and "s5_restarts" not in scores and "s6_restarts" not in scores
+    # no rows before the window, or the training period alone as the reference: all three moved
+    alone = explain(model, data, window, reference_window=0)
+    assert {c.metric for c in alone.causes if c.constant_value is not None} == set(flat)
+    cut = explain(model, data.loc[inc.fault_start:], window)
+    assert {c.metric for c in cut.causes if c.constant_value is not None} == set(flat)
+    # with a recent normal the same: a counter that settled at 1 and steps to 3 in the
+    # window had already left its value, so it is not listed
+    longer = pd.concat([inc.normal.iloc[-300:-10], data]).assign(s5_restarts=1.0)
+    longer.loc[inc.fault_start + 10 :, "s5_restarts"] = 3.0
+    result = explain(model, longer, window)
+    assert result.reference is not None and "s5_restarts" not in result.top(len(result.causes))
+
+
 def test_the_recent_normal_spans_the_models_drift_window_and_at_least_60_steps():
     inc = simulate_incident(services=5, random_state=1)
     data = pd.concat([inc.normal.iloc[-400:], inc.anomalous])

@@ -58,8 +58,9 @@ as the detector does; ``0`` compares with the training period alone, as does a w
 with fewer than :data:`MIN_REFERENCE` steps before it).
 
 Metrics that held one value throughout training are not in the model (no scale to learn);
-any of them that leaves that value in the window, and its median over the recent normal,
-is listed first, with ``constant_value`` and an infinite score (every method but
+any of them that leaves that value in the window while it still held it before (in the
+median of the up to ``reference_window`` rows read before the window, however few) is
+listed first, with ``constant_value`` and an infinite score (every method but
 ``"random"``).
 
 Each top cause gets its strongest directed path to the symptom in the learned graph
@@ -509,22 +510,38 @@ def _rows_needed(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, re
     return data.iloc[lo:hi], mask[lo:hi], moved
 
 
-def _constant_departures(model: CausalDetector, data: pd.DataFrame, reference: slice | None
+def _settled_rows(mask: np.ndarray, reference: slice | None, reference_window: int) -> slice | None:
+    """The rows before the window that say where a training constant stands when the
+    window opens: the recent normal, or where it is too short to be one
+    (:data:`MIN_REFERENCE`) the up to ``reference_window`` rows read before it (a
+    constant that already left its value before the window, as a memory gauge that
+    settled elsewhere since training, did not move in it); ``None`` without any, or with
+    ``reference_window`` 0 (the training period alone)."""
+    if reference is not None or not reference_window:
+        return reference
+    first = int(np.flatnonzero(mask)[0])
+    return slice(max(0, first - int(reference_window)), first) if first > 0 else None
+
+
+def _constant_departures(model: CausalDetector, data: pd.DataFrame, settled: slice | None
                          ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """The metrics that held one value throughout training: their names, training values,
-    departures at every row of ``data`` and where they are off that value (and, with a
-    recent normal, off its median too: a constant that moved for good before the window
-    is its new normal). Missing values count as no move."""
+    departures at every row of ``data`` and where they are off that value. Given the rows
+    before the window (:func:`_settled_rows`), only a metric that still held its value
+    there (in the median: a rare blip before is allowed) can move: one whose median is off
+    it (a gauge that settled elsewhere since training) did not break in the window.
+    Missing values count as no move."""
     departures = model.encoder_.departures(data)
     names = [str(c) for c in departures.columns]
     A = departures.to_numpy()
     values = np.array([model.encoder_.constants_[c] for c in departures.columns], dtype=float)
-    base = np.zeros(A.shape[1])
-    if names and reference is not None and np.isfinite(A[reference]).any():
-        with warnings.catch_warnings():  # a column missing throughout the reference: no median, base 0
+    off = constant_moves(A, values)
+    if names and settled is not None and np.isfinite(A[settled]).any():
+        with warnings.catch_warnings():  # a column missing throughout those rows: no median, counts as held
             warnings.simplefilter("ignore", RuntimeWarning)
-            base = np.nan_to_num(np.nanmedian(A[reference], axis=0))
-    return names, values, A, constant_moves(A, values, base)
+            before = np.nan_to_num(np.nanmedian(A[settled], axis=0))
+        off &= ~constant_moves(before[None, :], values)  # off its value before the window: not news in it
+    return names, values, A, off
 
 
 def _onsets(start: np.ndarray, trace: np.ndarray, mask: np.ndarray, index: pd.Index
@@ -548,11 +565,11 @@ def _onsets(start: np.ndarray, trace: np.ndarray, mask: np.ndarray, index: pd.In
     return onsets
 
 
-def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, reference: slice | None,
+def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray, settled: slice | None,
                      to_service: Callable[[str], str]) -> list[Cause]:
     """The metrics constant in training that leave their value in the window
     (:func:`_constant_departures`), most persistent first."""
-    names, values, A, off_all = _constant_departures(model, data, reference)
+    names, values, A, off_all = _constant_departures(model, data, settled)
     window, off = A[mask], off_all[mask]
     largest = np.where(off, np.abs(np.nan_to_num(window)), 0.0).max(axis=0, initial=0.0)
     moved = sorted(np.flatnonzero(off.any(axis=0)), key=lambda j: (-off[:, j].mean(), -largest[j]))
@@ -567,10 +584,11 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
 #: default: a residual's standard deviation as it was in training, however small).
 SCALES: tuple[str, ...] = values(RankingScales)
 #: The ``scales`` :func:`explain` and :func:`step_scores` use unless told: the model's. The
-#: calibrated scales are neutral on the simulated incidents, SMD and ASD but lose on Nezha
-#: Online Boutique (whose CPU faults show as a collapsed relation breaking: CPU millicores
-#: against CPU %) and on one PetShop issue (``benchmarks/results/rca_scales.md``), so they
-#: are an option (``scales="calibrated"``), not the default.
+#: calibrated scales are neutral for the default method on the simulated incidents, SMD,
+#: ASD and PetShop but lose on Nezha Online Boutique (whose CPU faults show as a collapsed
+#: relation breaking: CPU millicores against CPU %), and for ``"causal"`` on PetShop too
+#: (``benchmarks/results/rca_scales.md``), so they are an option (``scales="calibrated"``),
+#: not the default.
 DEFAULT_SCALES = "model"
 #: ``scales="calibrated"``: no residual or innovation scale in the ranking falls below this
 #: share of the metric's own robust variation (``min(1, sd)`` in the encoded units, where 1
@@ -1072,7 +1090,8 @@ def step_scores(
                           summary_graph(model) if method == RcaMethod.MECHANISM else None)
     columns = list(terms.names)
     if method != "random":
-        names, _, _, off_all = _constant_departures(model, terms.data, terms.reference)
+        names, _, _, off_all = _constant_departures(
+            model, terms.data, _settled_rows(terms.mask, terms.reference, terms.reference_window))
         off = off_all[terms.mask]
         moved = np.flatnonzero(off.any(axis=0))
         score = np.hstack([score, np.where(off[:, moved], np.inf, 0.0)])
@@ -1130,7 +1149,9 @@ def explain(
         at least :data:`MIN_REFERENCE`); default the model's ``drift_window`` (360 steps
         unless set at fit; :data:`MIN_REFERENCE` if that is shorter), ``0`` to compare with
         the training period alone, as does a model fitted with ``drift_window=0``. Fewer
-        than :data:`MIN_REFERENCE` steps before the window: the training period alone.
+        than :data:`MIN_REFERENCE` steps before the window: the training period alone
+        (those steps still say whether a metric constant in training held its value
+        before the window).
     random_state : int or numpy.random.Generator or None, default None
         Seed of the order of ``"random"``.
     ensemble : ContextEnsemble, optional
@@ -1213,7 +1234,8 @@ def explain(
                             tuple(path), float(innovation[i]), float(nsigma[i]), onset=onsets[i][0],
                             onset_censored=onsets[i][1]))
     if method != "random":  # chance stays chance
-        causes = _moved_constants(model, data, mask, reference, to_service) + causes
+        settled = _settled_rows(mask, reference, terms.reference_window)
+        causes = _moved_constants(model, data, mask, settled, to_service) + causes
     best: dict[str, float] = {}
     for c in causes:
         best.setdefault(c.service, c.score)
