@@ -28,6 +28,12 @@ Run it with ``make bench`` or::
   faultgraph also given what the baselines get (``PETSHOP_GIVEN``): the issue's target as
   the symptom, and the call graph as a prior (a second model whose graph has, across
   nodes, only callee -> caller edges).
+* faultgraph's rows get all the metrics a user has (:func:`watched`), the ones constant in
+  the training period too (PetShop's availabilities at 100 %): ``explain`` lists one first
+  when it leaves its value in the window while it still held it before (in the median of
+  the rows read before the window). The baselines (BARO, N-sigma, z-shift, ranked
+  correlation, traversal) read the metrics that vary in the training period, as their
+  published harnesses do (:func:`frame_for`; PetShop's harness frame is its own).
 
 * **Nezha** Online Boutique (``../shared/data/nezha``): one model per day, fitted on the
   fault-free hours after the day's last fault; each of the 56 faults ranked over its first
@@ -138,6 +144,21 @@ def graph_pairs(model) -> list[tuple[str, str]]:
 
     W, names = summary_graph(model), list(model.encoder_.columns_)
     return [(names[i], names[j]) for i, j in zip(*np.nonzero(W)) if i != j]
+
+
+def watched(model) -> list[str]:
+    """The metrics ``model`` reads: those it fits and those it dropped as constant in
+    training (``encoder_.constants_``), which ``explain`` watches for a departure. A
+    benchmark passes both to faultgraph, as a user passes all their metrics."""
+    return [*model.encoder_.columns_, *model.encoder_.constants_]
+
+
+def frame_for(variant: str, data: pd.DataFrame, model) -> pd.DataFrame:
+    """``data`` for one row of the tables: every metric for faultgraph's rows; for the
+    baselines (``BASELINE_ROWS``, the ones run through ``explain`` too) only the metrics
+    that vary in the training period, as before and as their published harnesses read them
+    (z-shift has no rule for a constant that settled elsewhere since training)."""
+    return data[list(model.encoder_.columns_)] if variant in BASELINE_ROWS else data
 
 
 def recent(data: pd.DataFrame, start: int, fallback: pd.DataFrame) -> pd.DataFrame:
@@ -256,13 +277,13 @@ def petshop_rows() -> pd.DataFrame:
 
     ps = petshop.load(PETSHOP)
     cover = ps.normal.notna().mean()
-    keep = [c for c in ps.normal.columns if cover[c] >= 0.95 and ps.normal[c].nunique() > 1]
+    keep = [c for c in ps.normal.columns if cover[c] >= 0.95]
     normal = ps.normal[keep].ffill().bfill()
     model = CausalDetector(smooth=1, max_gap=len(normal)).fit(normal)
     # what the baselines get: the call graph (a prior: across nodes only callee -> caller
     # edges, same-step or lagged; within a node any) and the issue's target as the symptom
     given = CausalDetector(smooth=1, max_gap=len(normal), prior=petshop_call_graph_prior(ps, keep)).fit(normal)
-    cols = model.encoder_.columns_
+    cols = watched(model)
     rows_of = [*variants(), *PETSHOP_GIVEN, *BASELINES, *PETSHOP_TRIGGER]
     ranks: dict[str, list[list[str]]] = {m: [] for m in rows_of}
     truth = []
@@ -271,7 +292,7 @@ def petshop_rows() -> pd.DataFrame:
         truth.append(issue.root_cause)
         window = (data.index[0], data.index[-1])
         for m in variants():
-            ex = rank(model, data, window, m, services=ps.services, random_state=0)
+            ex = rank(model, frame_for(m, data, model), window, m, services=ps.services, random_state=0)
             ranks[m].append(ex.top(len(ex.services), "service"))
         metric, stat = petshop_target(issue)
         target = f"{issue.target_node}|{metric}|{stat}"
@@ -309,7 +330,7 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         last = max(f.start for f in d.faults)
         normal = d.metrics.loc[last + pd.Timedelta(minutes=30):].iloc[:400]
         model = CausalDetector(smooth=1).fit(normal)
-        cols = list(model.encoder_.columns_)
+        cols = watched(model)
         fill = normal[cols].median()
         pairs = graph_pairs(model)
         for f in d.faults:
@@ -320,14 +341,15 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
             truth_m.append(nezha.truth_metric(d, f, d.metrics.columns))
             kinds.append(f.fault_type)
             for m in variants():
-                ex = rank(model, data, window, m, services=d.services, random_state=0)
+                ex = rank(model, frame_for(m, data, model), window, m, services=d.services, random_state=0)
                 ranks[m][0].append(ex.top(len(ex.services), "service"))
                 ranks[m][1].append(ex.top(len(ex.causes)))
                 if m == DEFAULT_METHOD:
                     onsets.append(onset_row(ex, f.service, f.start, "service"))
             anomalous = data.loc[window[0]: window[1]]
             for m in BASELINES:  # 10 minutes before the window: the training period is the reference
-                got = baseline(m, normal[cols], anomalous, pairs)
+                fitted = list(model.encoder_.columns_)  # the baselines' frame (frame_for)
+                got = baseline(m, normal[fitted], anomalous[fitted], pairs)
                 ranks[m][0].append(service_order(got.metrics, d.services))
                 ranks[m][1].append(list(got.metrics))
     hits = {m: [float(r[:1] == [t]) for r, t in zip(ranks[m][0], truth_s)] for m in rows_of}
@@ -350,7 +372,7 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
             onset_table(onsets, "Nezha, the faulty service (5-minute windows from the injection)", minutes))
 
 
-def train_ticket_rows(full: bool = False, **detector) -> tuple[pd.DataFrame, dict]:
+def train_ticket_rows(full: bool = False, constants: bool = True, **detector) -> tuple[pd.DataFrame, dict]:
     """Nezha Train Ticket, as :func:`nezha_rows` but on the gap-repaired fault-free period:
     service level over all faults, and over the code faults and CPU faults apart; metric
     level for the CPU faults. Returns the table and the fit's facts (rows, metrics,
@@ -359,6 +381,8 @@ def train_ticket_rows(full: bool = False, **detector) -> tuple[pd.DataFrame, dic
     candidate parents per metric than rows it screens them
     (``faultgraph._budget.screen_reason``); ``full=True`` forces the full continuous solve
     (``limits(force=True)``) whatever its size, as measured before screening existed.
+    ``constants=False`` passes ``explain`` and the baselines only the fitted metrics, not
+    the ones constant in the fitting period (:func:`watched`), to compare fits.
     ``detector``: more ``CausalDetector`` options (e.g. ``scale_floor``)."""
     import contextlib
     import warnings
@@ -383,10 +407,11 @@ def train_ticket_rows(full: bool = False, **detector) -> tuple[pd.DataFrame, dic
         with forced, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = CausalDetector(smooth=1, max_gap=repair.max_gap, **detector).fit(repair.frame)
-        cols = list(model.encoder_.columns_)
+        cols = watched(model) if constants else list(model.encoder_.columns_)
         facts = {"day": day, "rows": len(repair.frame), "columns": d.metrics.shape[1],
-                 "dropped": len(repair.dropped), "max_gap": repair.max_gap, "metrics": len(cols),
-                 "candidates": len(cols) * (model.lags_ + 1), "lags": model.lags_,
+                 "dropped": len(repair.dropped), "max_gap": repair.max_gap, "metrics": len(model.encoder_.columns_),
+                 "constants": len(model.encoder_.constants_),
+                 "candidates": len(model.encoder_.columns_) * (model.lags_ + 1), "lags": model.lags_,
                  "fit s": time.perf_counter() - started, "screened": model.graph_.params.get("screen_reason"),
                  "edges": int(np.count_nonzero(model.graph_.adjacency)),
                  "lagged edges": int(np.count_nonzero(model.graph_.lagged))
@@ -402,14 +427,15 @@ def train_ticket_rows(full: bool = False, **detector) -> tuple[pd.DataFrame, dic
             kinds.append(f.fault_type)
             for m in variants():
                 started = time.perf_counter()
-                ex = rank(model, data, window, m, services=d.services, random_state=0)
+                ex = rank(model, frame_for(m, data, model), window, m, services=d.services, random_state=0)
                 seconds[m].append(time.perf_counter() - started)
                 ranks[m][0].append(ex.top(len(ex.services), "service"))
                 ranks[m][1].append(ex.top(len(ex.causes)))
             anomalous = data.loc[window[0]: window[1]]
             for m in BASELINES:  # 10 minutes before the window: the fitting period is the reference
                 started = time.perf_counter()
-                got = baseline(m, repair.frame[cols], anomalous, pairs)
+                fitted = list(model.encoder_.columns_)  # the baselines' frame (frame_for)
+                got = baseline(m, repair.frame[fitted], anomalous[fitted], pairs)
                 seconds[m].append(time.perf_counter() - started)
                 ranks[m][0].append(service_order(got.metrics, d.services))
                 ranks[m][1].append(list(got.metrics))
@@ -730,11 +756,13 @@ def main() -> None:
         parts += ["## PetShop low traffic, root-cause node (26 issues, fit on the normal period; smoothing off "
                   "for windows of 5 steps)", "",
                   "The baselines get the issue's target as their symptom and the call graph (reversed) as their "
-                  "graph, on one column per node; faultgraph learns its graph from the 589 normal rows of 197 "
-                  "metrics and picks its own symptom. The rows `…, issue's target as symptom` give `explain` the "
-                  "target (it moves `causal`'s effect weights and the paths; the default's score does not read "
-                  "it); `…, call graph given` rank with a second model fitted under the call graph as a prior "
-                  "(across nodes only callee → caller edges, same-step or lagged; within a node any).", "",
+                  "graph, on one column per node; faultgraph learns its graph from the 589 normal rows of the 197 "
+                  "metrics that vary there, watches the 18 that do not (availabilities at 100 %: `explain` lists "
+                  "one first when it leaves its value) and picks its own symptom. The rows `…, issue's target "
+                  "as symptom` give `explain` the target (it moves `causal`'s effect weights and the paths; the "
+                  "default's score does not read it); `…, call graph given` rank with a second model fitted "
+                  "under the call graph as a prior (across nodes only callee → caller edges, same-step or "
+                  "lagged; within a node any).", "",
                   markdown_table(petshop_rows()), ""]
     else:
         parts += [f"PetShop skipped: {PETSHOP} is absent.", ""]
@@ -758,7 +786,8 @@ def main() -> None:
                   "5-minute windows)", "",
                   (f"Fit: {facts['rows']} rows of {facts['columns']} columns; the gap repair dropped "
                    f"{facts['dropped']} (seen in under 95 % of the rows) and fills runs of up to {facts['max_gap']} "
-                   f"minutes; {facts['metrics']} metrics vary, {facts['candidates']} candidate parents per metric "
+                   f"minutes; {facts['metrics']} metrics vary ({facts['constants']} more are constant there: "
+                   "`explain` watches them), {facts['candidates']} candidate parents per metric "
                    f"(lags={facts['lags']})"
                    + (", more than the rows: the fit screens each metric's candidate parents among the present "
                       "and past metrics (`faultgraph._budget.screen_reason`; full solve vs screen: "

@@ -85,10 +85,10 @@ def petshop() -> dict:
 
     ps = loader.load(R.PETSHOP)
     cover = ps.normal.notna().mean()
-    keep = [c for c in ps.normal.columns if cover[c] >= 0.95 and ps.normal[c].nunique() > 1]
+    keep = [c for c in ps.normal.columns if cover[c] >= 0.95]
     normal = ps.normal[keep].ffill().bfill()
     model = CausalDetector(smooth=1, max_gap=len(normal)).fit(normal)
-    cols = model.encoder_.columns_
+    cols = R.watched(model)
     hits = {(m, s): [] for m in METHODS for s in SCALES}
     for issue in ps.issues:
         data = issue.metrics.reindex(columns=cols).ffill().bfill().fillna(normal[cols].median())
@@ -113,7 +113,7 @@ def nezha(system: str) -> dict:
         else:
             normal = d.metrics.loc[last + pd.Timedelta(minutes=30):].iloc[:400]
             model = CausalDetector(smooth=1).fit(normal)
-        cols = list(model.encoder_.columns_)
+        cols = R.watched(model)
         fill = normal[cols].median()
         for f in d.faults:
             data = d.metrics.loc[f.start - pd.Timedelta(minutes=10): f.start + pd.Timedelta(minutes=4), cols]
