@@ -381,8 +381,9 @@ def train_ticket_rows(full: bool = False, constants: bool = True, **detector) ->
     candidate parents per metric than rows it screens them
     (``faultgraph._budget.screen_reason``); ``full=True`` forces the full continuous solve
     (``limits(force=True)``) whatever its size, as measured before screening existed.
-    ``constants=False`` passes ``explain`` and the baselines only the fitted metrics, not
-    the ones constant in the fitting period (:func:`watched`), to compare fits.
+    ``constants=False`` passes faultgraph's rows only the fitted metrics, not the ones
+    constant in the fitting period (:func:`watched`), to compare fits (the baselines read
+    the fitted metrics either way, :func:`frame_for`).
     ``detector``: more ``CausalDetector`` options (e.g. ``scale_floor``)."""
     import contextlib
     import warnings
@@ -787,7 +788,7 @@ def main() -> None:
                   (f"Fit: {facts['rows']} rows of {facts['columns']} columns; the gap repair dropped "
                    f"{facts['dropped']} (seen in under 95 % of the rows) and fills runs of up to {facts['max_gap']} "
                    f"minutes; {facts['metrics']} metrics vary ({facts['constants']} more are constant there: "
-                   "`explain` watches them), {facts['candidates']} candidate parents per metric "
+                   f"`explain` watches them), {facts['candidates']} candidate parents per metric "
                    f"(lags={facts['lags']})"
                    + (", more than the rows: the fit screens each metric's candidate parents among the present "
                       "and past metrics (`faultgraph._budget.screen_reason`; full solve vs screen: "
