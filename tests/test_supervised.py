@@ -185,6 +185,24 @@ def test_a_prior_may_name_the_label(labelled):
     assert outsider in kept.label_parents_ and set(free.label_parents_) <= set(kept.label_parents_)
 
 
+def test_a_prior_naming_a_metric_constant_in_training_applies_to_the_others(labelled, tmp_path):
+    from faultgraph.discovery import PriorKnowledge
+
+    data, causes = labelled
+    others = [c for c in data.columns if c not in causes and c != "fault"]
+    plain = PriorKnowledge(forbidden=((causes[0], "fault"), (others[0], others[1])))
+    prior = PriorKnowledge(forbidden=(*plain.forbidden, ("flat", "fault"), (others[0], "flat")),
+                           required=(("flat", "fault"),), tiers=(("flat",), tuple(others)))
+    with pytest.warns(UserWarning, match=r"requires the edge flat -> fault, but 'flat' is not modelled"):
+        model = FaultIdentifier(prior=prior).fit(data.assign(flat=2.0))
+    ref = FaultIdentifier(prior=plain).fit(data)  # the same prior without the constant metric
+    assert model.graph_.nodes == ref.graph_.nodes and "flat" not in model.graph_.nodes
+    np.testing.assert_array_equal(model.graph_.adjacency, ref.graph_.adjacency)
+    assert model.label_parents_ == ref.label_parents_ and causes[0] not in model.label_parents_
+    again = FaultIdentifier.load(model.save(tmp_path / "m"))  # the prior as given, applied the same way
+    np.testing.assert_array_equal(again.prior_masks()[0], ref.prior_masks()[0])
+
+
 def test_labelled_faults_record_their_seed_and_reproduce_from_it(tmp_path):
     data, sim, causes = simulate_labelled_faults(nodes=8, samples=200, random_state=np.int64(5))
     sim.write(tmp_path)  # a NumPy seed is written as the number it holds

@@ -46,7 +46,9 @@ class FaultIdentifier(FittedAttributes):
         Passed to :class:`~faultgraph.StructureLearner`.
     prior : PriorKnowledge, optional
         Extra prior knowledge (the label is always a sink; a prior that makes it a source or
-        the start of a required edge is refused by ``fit``).
+        the start of a required edge is refused by ``fit``). What it says of metrics the
+        encoder drops (constant or missing in the fitting data) is left out, a required or
+        given edge with a warning.
     max_gap : int
         Longest run of missing steps the encoder fills.
     ridge : float, default 0.0
@@ -187,7 +189,7 @@ class FaultIdentifier(FittedAttributes):
         X = self.encoder_.transform(metrics).reset_index(drop=True)
         names = list(X.columns)
         d = len(names)
-        metrics_prior = self._metrics_prior()
+        metrics_prior = self._metrics_prior(warn=True)
         learner = StructureLearner(self.method, lambda1=self.lambda1, threshold=self.threshold,  # type: ignore[arg-type]
                                    standardize=True, prior=metrics_prior, lags=p).fit(X)
         W, lagged = learner.adjacency_, learner.lagged_adjacency_
@@ -252,7 +254,7 @@ class FaultIdentifier(FittedAttributes):
         into the label, read as :meth:`PriorKnowledge.masks` reads edges (patterns expanded,
         names checked, contradictions refused); a known graph that names the label's parents
         allows those and no other."""
-        p, label = self.prior, self.label
+        p, label = self._modelled_prior(), self.label
         if p is None:
             return np.ones(len(names), dtype=bool), np.zeros(len(names), dtype=bool)
 
@@ -282,9 +284,24 @@ class FaultIdentifier(FittedAttributes):
         return GraphEnsemble((*self.encoder_.columns_, self.label), graphs, lagged, seeds, int(block), len(Z),
                              order)
 
-    def _metrics_prior(self) -> PriorKnowledge | None:
-        """The prior among the metrics alone: whatever names the label is its business."""
-        p, label = self.prior, self.label
+    def _modelled_prior(self, warn: bool = False) -> PriorKnowledge | None:
+        """``prior`` without what it says of metrics the encoder dropped (constant or missing
+        in the fitting data: :meth:`PriorKnowledge.over`); ``warn``: a UserWarning for each
+        required or given edge left out (once, at fit)."""
+        p, encoder = self.prior, getattr(self, "encoder_", None)
+        if p is None or encoder is None or not encoder.dropped_:
+            return p
+        kept, lost = p.over([*encoder.columns_, self.label], encoder.dropped_)
+        if warn:
+            from faultgraph.detect.unsupervised import _warn_lost_edges
+
+            _warn_lost_edges(lost, encoder.dropped_, stacklevel=5)
+        return kept
+
+    def _metrics_prior(self, warn: bool = False) -> PriorKnowledge | None:
+        """The prior among the metrics alone: whatever names the label is its business
+        (and what it says of metrics the encoder dropped goes, :meth:`_modelled_prior`)."""
+        p, label = self._modelled_prior(warn), self.label
         if p is None:
             return None
         if label in p.sources or any(label == e[0] for e in (*p.required, *(p.graph or ()))):

@@ -428,19 +428,20 @@ def _modelled_prior(prior: PriorKnowledge | None, names: list[str], dropped: dic
     first; a required or given (``graph``) edge that goes with them is warned about.
     Unchanged when it names
     no dropped metric."""
-    if prior is None or not dropped:
+    if prior is None:
         return prior
-    full = prior.expand([*names, *dropped])
-    named = {n for pair in (*full.forbidden, *full.required, *(full.graph or ())) for n in pair}
-    named |= {*full.sinks, *full.sources, *(n for tier in full.tiers for n in tier)}
-    if not named & dropped.keys():
-        return prior
-    kept, lost = full.without(dropped)
+    kept, lost = prior.over(names, dropped)
+    _warn_lost_edges(lost, dropped, stacklevel=5)
+    return kept
+
+
+def _warn_lost_edges(lost: tuple[tuple[str, str], ...], dropped: dict[str, str], stacklevel: int) -> None:
+    """A UserWarning for each required or given edge of a prior that names a metric the
+    encoder dropped (``dropped``: metric -> why); ``stacklevel`` points at the caller of ``fit``."""
     for a, b in lost:
         gone = a if a in dropped else b
         warnings.warn(f"prior requires the edge {a} -> {b}, but {gone!r} is not modelled ({dropped[gone]} in the "
-                      "fitting data): the edge is left out", UserWarning, stacklevel=4)
-    return kept
+                      "fitting data): the edge is left out", UserWarning, stacklevel=stacklevel)
 
 
 def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:

@@ -302,6 +302,39 @@ class PriorKnowledge:
             graph=keep(self.graph) if self.graph is not None else None,
         ), lost
 
+    def over(self, names: Sequence[str], dropped: Iterable[str]) -> tuple[PriorKnowledge, tuple[Edge, ...]]:
+        """This prior for a model of the metrics ``names`` when the metrics ``dropped`` were
+        left out of it (constant or missing in the fitting data): unchanged when it names none
+        of them; else its patterns expanded over both and every mention of ``dropped`` left
+        out (:meth:`without`).
+
+        Parameters
+        ----------
+        names : sequence of str
+            The metrics modelled.
+        dropped : iterable of str
+            The metrics left out.
+
+        Returns
+        -------
+        tuple of (PriorKnowledge, tuple of (str, str))
+            The prior, and the required and given edges it left out.
+
+        Raises
+        ------
+        InvalidInputError
+            When a pattern matches no metric of ``names`` or ``dropped``.
+        """
+        dropped = list(dropped)
+        if not dropped:
+            return self, ()
+        full = self.expand([*names, *dropped])
+        named = {n for pair in (*full.forbidden, *full.required, *(full.graph or ())) for n in pair}
+        named |= {*full.sinks, *full.sources, *(n for tier in full.tiers for n in tier)}
+        if not named & set(dropped):
+            return self, ()
+        return full.without(dropped)
+
     @classmethod
     def coerce(cls, prior: PriorKnowledge | str | Path | None) -> PriorKnowledge | None:
         """``prior`` as a :class:`PriorKnowledge`: itself, read from a YAML path, or None.
