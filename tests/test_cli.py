@@ -62,6 +62,20 @@ def test_discover_with_prior_and_options(simulated, tmp_path):
     assert graph["params"]["lambda1"] == 0.05 and graph["params"]["threshold"] == 0.2
 
 
+def test_fit_takes_a_prior_that_names_a_metric_constant_in_the_data(simulated, tmp_path):
+    data = pd.read_csv(simulated / "data.csv").assign(restarts=0.0)
+    path = tmp_path / "data.csv"
+    data.to_csv(path, index=False)
+    first, second = [c for c in data.columns if c not in ("timestamp", "restarts")][:2]
+    prior = tmp_path / "prior.yaml"
+    prior.write_text(f"forbidden: [[{first}, {second}], [restarts, {first}]]\nrequired: [[restarts, {second}]]\n")
+    result = run("fit", str(path), "--prior", str(prior), "--out", str(tmp_path / "m"))
+    assert result.exit_code == 0, result.output
+    assert f"warning: prior requires the edge restarts -> {second}, but 'restarts' is not modelled" in result.stderr
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["prior"]["forbidden"] == [[first, second]] and meta["prior"]["required"] == []
+
+
 def _one_line_error(result, code=2):
     assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
