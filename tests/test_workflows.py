@@ -488,3 +488,19 @@ def test_explain_scales_calibrated_is_kept_in_rca_json_and_redone_with_it(fitted
     assert workflows.RcaDocument.from_dict(spec).to_dict() == spec
     with pytest.raises(InvalidInputError, match="scales must be one of model, calibrated, got 'tiny'"):
         workflows.RcaDocument.from_dict({**spec, "scales": "tiny"})
+
+
+def test_fit_summary_groups_many_dropped_metrics_by_reason(tmp_path):
+    from faultgraph.detect import CausalDetector
+
+    rng = np.random.default_rng(0)
+    live = pd.DataFrame(rng.standard_normal((400, 3)), columns=["a", "b", "c"])
+    flat = {f"k{i:02d}": float(i) for i in range(12)}
+    model = CausalDetector().fit(live.assign(**flat, dead=np.nan))
+    lines = workflows.fit_summary(model, tmp_path / "m")
+    assert lines[0] == ("dropped 12 metric(s), constant in training: not scored; detect names one if it moves: "
+                        "'k00', 'k01', 'k02', 'k03', 'k04', 'k05' and 6 more; model.json's encoder 'dropped' lists "
+                        "them")
+    assert lines[1].startswith("dropped 1 metric(s), all values missing: 'dead';")
+    few = workflows.fit_summary(CausalDetector().fit(live.assign(k00=0.0)), tmp_path / "m")
+    assert few[0] == "dropped metric 'k00': constant at 0 in training: not scored; detect names it if it moves"

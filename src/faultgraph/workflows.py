@@ -946,6 +946,11 @@ def export_graph(path: str | Path, format: str = "graphml") -> tuple[str, int, i
 
 # --- what the commands say and write ------------------------------------------------------
 
+#: ``fit`` names each dropped metric on a line of its own up to this many; beyond, one line
+#: per reason (the first six names and how many more).
+DROPPED_LINES = 10
+
+
 def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> list[str]:
     """What ``fit`` reports of a fitted model.
 
@@ -959,7 +964,8 @@ def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> lis
     Returns
     -------
     list of str
-        For a detector: one line per dropped metric, one naming the flagged metrics
+        For a detector: one line per dropped metric (one per reason beyond
+        :data:`DROPPED_LINES` of them), one naming the flagged metrics
         (``flagged_``) if any, then the graph's size and the alarm threshold; for a label
         model: one line with the label's parents, the graph's size and the decision
         threshold.
@@ -972,10 +978,21 @@ def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> lis
                 f"{info['n_edges']} edges among {info['n_metrics']} metrics; decision threshold "
                 f"{info['decision_threshold']:.3f} (train F1 {info['train_f1']:.2f}); wrote {out}"]
     lines = []
-    for name, reason in model.encoder_.dropped_.items():
-        what = (f"constant at {model.encoder_.constants_[name]:g} in training: not scored; detect names it "
-                f"if it moves" if name in model.encoder_.constants_ else reason)
-        lines.append(f"dropped metric {name!r}: {what}")
+    dropped, constants = model.encoder_.dropped_, model.encoder_.constants_
+    if len(dropped) <= DROPPED_LINES:
+        for name, reason in dropped.items():
+            what = (f"constant at {constants[name]:g} in training: not scored; detect names it "
+                    f"if it moves" if name in constants else reason)
+            lines.append(f"dropped metric {name!r}: {what}")
+    else:  # hundreds of metrics (a Train Ticket) would print hundreds of lines: one per reason
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in dropped.items():
+            by_reason.setdefault("constant in training: not scored; detect names one if it moves"
+                                 if name in constants else reason, []).append(name)
+        for reason, names in by_reason.items():
+            shown = ", ".join(repr(n) for n in names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+            lines.append(f"dropped {len(names)} metric(s), {reason}: {shown}; model.json's encoder 'dropped' "
+                         "lists them")
     flagged = sorted(getattr(model, "flagged_", {}) or {})
     if flagged:  # near-duplicate, near-deterministic or nearly always at one value (model.json says why)
         how = ("their scales floored" if float(model.scale_floor) > 0
