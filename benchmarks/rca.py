@@ -330,7 +330,7 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         last = max(f.start for f in d.faults)
         normal = d.metrics.loc[last + pd.Timedelta(minutes=30):].iloc[:400]
         model = CausalDetector(smooth=1).fit(normal)
-        cols = watched(model)
+        cols, fitted = watched(model), list(model.encoder_.columns_)  # fitted: the baselines' frame (frame_for)
         fill = normal[cols].median()
         pairs = graph_pairs(model)
         for f in d.faults:
@@ -348,7 +348,6 @@ def nezha_rows() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
                     onsets.append(onset_row(ex, f.service, f.start, "service"))
             anomalous = data.loc[window[0]: window[1]]
             for m in BASELINES:  # 10 minutes before the window: the training period is the reference
-                fitted = list(model.encoder_.columns_)  # the baselines' frame (frame_for)
                 got = baseline(m, normal[fitted], anomalous[fitted], pairs)
                 ranks[m][0].append(service_order(got.metrics, d.services))
                 ranks[m][1].append(list(got.metrics))
@@ -408,7 +407,8 @@ def train_ticket_rows(full: bool = False, constants: bool = True, **detector) ->
         with forced, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = CausalDetector(smooth=1, max_gap=repair.max_gap, **detector).fit(repair.frame)
-        cols = watched(model) if constants else list(model.encoder_.columns_)
+        fitted = list(model.encoder_.columns_)  # the baselines' frame (frame_for)
+        cols = watched(model) if constants else fitted
         facts = {"day": day, "rows": len(repair.frame), "columns": d.metrics.shape[1],
                  "dropped": len(repair.dropped), "max_gap": repair.max_gap, "metrics": len(model.encoder_.columns_),
                  "constants": len(model.encoder_.constants_),
@@ -435,7 +435,6 @@ def train_ticket_rows(full: bool = False, constants: bool = True, **detector) ->
             anomalous = data.loc[window[0]: window[1]]
             for m in BASELINES:  # 10 minutes before the window: the fitting period is the reference
                 started = time.perf_counter()
-                fitted = list(model.encoder_.columns_)  # the baselines' frame (frame_for)
                 got = baseline(m, repair.frame[fitted], anomalous[fitted], pairs)
                 seconds[m].append(time.perf_counter() - started)
                 ranks[m][0].append(service_order(got.metrics, d.services))

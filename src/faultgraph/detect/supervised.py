@@ -285,18 +285,15 @@ class FaultIdentifier(FittedAttributes):
                              order)
 
     def _modelled_prior(self, warn: bool = False) -> PriorKnowledge | None:
-        """``prior`` without what it says of metrics the encoder dropped (constant or missing
-        in the fitting data: :meth:`PriorKnowledge.over`); ``warn``: a UserWarning for each
-        required or given edge left out (once, at fit)."""
-        p, encoder = self.prior, getattr(self, "encoder_", None)
-        if p is None or encoder is None or not encoder.dropped_:
-            return p
-        kept, lost = p.over([*encoder.columns_, self.label], encoder.dropped_)
-        if warn:
-            from faultgraph.detect.unsupervised import _warn_lost_edges
+        """``prior`` without what it says of metrics the encoder dropped
+        (``faultgraph.detect.unsupervised._modelled_prior``; ``warn``: once, at fit)."""
+        from faultgraph.detect.unsupervised import _modelled_prior
 
-            _warn_lost_edges(lost, encoder.dropped_, stacklevel=5)
-        return kept
+        encoder = getattr(self, "encoder_", None)
+        if encoder is None:
+            return self.prior
+        return _modelled_prior(self.prior, [*encoder.columns_, self.label], encoder.dropped_,
+                              stacklevel=5 if warn else None)
 
     def _metrics_prior(self, warn: bool = False) -> PriorKnowledge | None:
         """The prior among the metrics alone: whatever names the label is its business

@@ -420,28 +420,22 @@ def rounding_scale(X: np.ndarray) -> np.ndarray:
     return scale
 
 
-def _modelled_prior(prior: PriorKnowledge | None, names: list[str], dropped: dict[str, str]
-                    ) -> PriorKnowledge | None:
-    """``prior`` over the metrics the detector models: what it says of metrics the encoder
-    dropped (constant, missing or observed once in the fitting data: no equation, so no
-    edge to learn or rule out) is left out, its patterns expanded over every input metric
-    first; a required or given (``graph``) edge that goes with them is warned about.
-    Unchanged when it names
-    no dropped metric."""
+def _modelled_prior(prior: PriorKnowledge | None, names: list[str], dropped: dict[str, str],
+                    stacklevel: int | None = None) -> PriorKnowledge | None:
+    """``prior`` over the metrics a model fits (``names``): what it says of the metrics the
+    encoder dropped (``dropped``: metric -> why; constant, missing or observed once in the
+    fitting data: no equation, so no edge to learn or rule out) is left out
+    (:meth:`PriorKnowledge.over`). With ``stacklevel`` (``warnings.warn``'s, pointing at the
+    caller of ``fit``), a UserWarning for each required or given (``graph``) edge that goes
+    with them."""
     if prior is None:
         return prior
     kept, lost = prior.over(names, dropped)
-    _warn_lost_edges(lost, dropped, stacklevel=5)
-    return kept
-
-
-def _warn_lost_edges(lost: tuple[tuple[str, str], ...], dropped: dict[str, str], stacklevel: int) -> None:
-    """A UserWarning for each required or given edge of a prior that names a metric the
-    encoder dropped (``dropped``: metric -> why); ``stacklevel`` points at the caller of ``fit``."""
-    for a, b in lost:
+    for a, b in lost if stacklevel is not None else ():
         gone = a if a in dropped else b
         warnings.warn(f"prior requires the edge {a} -> {b}, but {gone!r} is not modelled ({dropped[gone]} in the "
                       "fitting data): the edge is left out", UserWarning, stacklevel=stacklevel)
+    return kept
 
 
 def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -1210,7 +1204,8 @@ class CausalDetector(Detector):
         k = X.shape[1] * (self.lags_ + 1)
         self.lambda1_ = (max(0.03, float(np.sqrt(2 * np.log(max(k, 2)) / X.shape[0]))) if self.lambda1 is None
                          else float(self.lambda1))
-        self.prior_ = _modelled_prior(PriorKnowledge.coerce(self.prior), names, self.encoder_.dropped_)
+        self.prior_ = _modelled_prior(PriorKnowledge.coerce(self.prior), names, self.encoder_.dropped_,
+                                      stacklevel=4)
         learner = StructureLearner(self.method, lambda1=self.lambda1_, threshold=self.threshold,  # type: ignore[arg-type]
                                    standardize=False, prior=self.prior_, lags=self.lags_, screen=screen is not None)
         with warnings.catch_warnings():  # X is robust z already, not raw: the learner's advice does not apply

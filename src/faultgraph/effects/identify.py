@@ -1239,7 +1239,7 @@ def identified_scores(
         O = efficient_set(x, graph)
         return O if O is not None else past_of(x, lag) + earlier[x]
 
-    tested = None if wald is None else _granger_links(wald, Z_01, d, p)  # tested_order(C)
+    tested = None if wald is None else _granger_links(wald, Z_01, d, p)  # tested_order(C), from the fit above
     # one graph's v-structures orient only where an ensemble shows they hold (min_identified): a
     # single graph taken as known made confident claims for metrics without any path
     main = orient_graph(A, nodes, allowed=allowed, lagged=by_time(tested, time_order, lagged), covariance=C,

@@ -92,10 +92,10 @@ from faultgraph.io.metrics import epoch_unit
 from faultgraph.rca.context import ContextEnsemble, context_steps, equation_residuals
 
 __all__ = ["BURST_STEPS", "CAVEAT_TOP", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK",
-           "ONSET_TRACE_Z", "ONSET_Z", "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal", "step_scores",
-           "summary_graph", "window_reference", "MECHANISM_THRESHOLD", "descendant_adjustment",
-           "mechanism_statistic", "DEFAULT_SCALES", "RANK_DETERMINISTIC", "RANK_OWN_MOVE", "RANK_RESOLUTION_ROWS", "RANK_SCALE_FLOOR", "SCALES", "grid_step",
-           "ranking_scales"]
+           "ONSET_TRACE_Z", "ONSET_Z", "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal",
+           "step_scores", "summary_graph", "window_reference", "MECHANISM_THRESHOLD", "descendant_adjustment",
+           "mechanism_statistic", "DEFAULT_SCALES", "RANK_DETERMINISTIC", "RANK_OWN_MOVE", "RANK_RESOLUTION_ROWS",
+           "RANK_SCALE_FLOOR", "SCALES", "grid_step", "ranking_scales"]
 
 Method = Literal["causal+innovation+nsigma", "causal+nsigma", "causal", "innovation", "noise", "baro", "nsigma",
                  "random", "mechanism", "context", "context+innovation+nsigma"]
@@ -730,7 +730,9 @@ def ranking_scales(model: CausalDetector, scales: str = "calibrated", share: flo
 @dataclass(frozen=True)
 class _Terms:
     """The per-step parts of every score over a window (rows of the window, columns of
-    the model's metrics, signed, measured from the recent normal), with the rows read."""
+    the model's metrics, signed, measured from the recent normal), with the rows read;
+    ``settled``: the rows that say whether a training constant held its value before the
+    window (:func:`_settled_rows`)."""
 
     data: pd.DataFrame
     mask: np.ndarray
@@ -742,6 +744,7 @@ class _Terms:
     reference_window: int
     context: list[np.ndarray] = field(default_factory=list)
     flagged: dict[str, str] = field(default_factory=dict)
+    settled: slice | None = None
 
 
 def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, Any], target: str | None,
@@ -816,7 +819,8 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
         context = [context_steps(z, mask, reference, cap) for z in graphs]
     parts = {k: soft_cap(v[mask], cap) for k, v in shifted.items()}
     t = _moved_symptom(X, mask, parts["marginal"]) if target is None else names.index(target)
-    return _Terms(data, mask, reference, names, parts, t, broken, reference_window, context, flagged)
+    return _Terms(data, mask, reference, names, parts, t, broken, reference_window, context, flagged,
+                  _settled_rows(mask, reference, reference_window))
 
 
 def _moved_symptom(X: np.ndarray, mask: np.ndarray, marginal: np.ndarray) -> int:
@@ -1090,8 +1094,7 @@ def step_scores(
                           summary_graph(model) if method == RcaMethod.MECHANISM else None)
     columns = list(terms.names)
     if method != "random":
-        names, _, _, off_all = _constant_departures(
-            model, terms.data, _settled_rows(terms.mask, terms.reference, terms.reference_window))
+        names, _, _, off_all = _constant_departures(model, terms.data, terms.settled)
         off = off_all[terms.mask]
         moved = np.flatnonzero(off.any(axis=0))
         score = np.hstack([score, np.where(off[:, moved], np.inf, 0.0)])
@@ -1234,8 +1237,7 @@ def explain(
                             tuple(path), float(innovation[i]), float(nsigma[i]), onset=onsets[i][0],
                             onset_censored=onsets[i][1]))
     if method != "random":  # chance stays chance
-        settled = _settled_rows(mask, reference, terms.reference_window)
-        causes = _moved_constants(model, data, mask, settled, to_service) + causes
+        causes = _moved_constants(model, data, mask, terms.settled, to_service) + causes
     best: dict[str, float] = {}
     for c in causes:
         best.setdefault(c.service, c.score)
