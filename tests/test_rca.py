@@ -378,12 +378,14 @@ def test_a_constant_that_left_its_value_before_the_window_did_not_break_in_it():
     assert {c.metric for c in alone.causes if c.constant_value is not None} == set(flat)
     cut = explain(model, data.loc[inc.fault_start:], window)
     assert {c.metric for c in cut.causes if c.constant_value is not None} == set(flat)
-    # with a recent normal the same: a counter that settled at 1 and steps to 3 in the
-    # window had already left its value, so it is not listed
+    # a counter that settled at 1 before the window and steps to 3 in it moved from its new
+    # level: it is listed (with a recent normal or without one)
     longer = pd.concat([inc.normal.iloc[-300:-10], data]).assign(s5_restarts=1.0)
     longer.loc[inc.fault_start + 10 :, "s5_restarts"] = 3.0
     result = explain(model, longer, window)
-    assert result.reference is not None and "s5_restarts" not in result.top(len(result.causes))
+    assert result.reference is not None and "s5_restarts" in result.top(len(result.causes))
+    data.loc[inc.fault_start + 10 :, "s5_restarts"] = 60.0
+    assert "s5_restarts" in explain(model, data, window).top(len(result.causes))
 
 
 def test_the_recent_normal_spans_the_models_drift_window_and_at_least_60_steps():

@@ -116,8 +116,8 @@ def constant_moves(departures: np.ndarray, values: np.ndarray, base: np.ndarray 
     """Where metrics that held one value in training have left it.
 
     A departure counts when it is beyond ``1e-9 · max(1, |value|)`` of 0 and of ``base``
-    (a departure level not to count; ``explain`` instead leaves out a metric whose median
-    before the window is off its value). A missing value is no move.
+    (a recent median, say: a constant that moved for good before is its new normal). A
+    missing value is no move.
 
     Parameters
     ----------

@@ -58,9 +58,8 @@ as the detector does; ``0`` compares with the training period alone, as does a w
 with fewer than :data:`MIN_REFERENCE` steps before it).
 
 Metrics that held one value throughout training are not in the model (no scale to learn);
-any of them that leaves that value in the window while it still held it before (in the
-median of the up to ``reference_window`` rows read before the window, however few) is
-listed first, with ``constant_value`` and an infinite score (every method but
+any of them that leaves that value in the window, and its median over the up to
+``reference_window`` rows read before the window (however few), is listed first, with ``constant_value`` and an infinite score (every method but
 ``"random"``).
 
 Each top cause gets its strongest directed path to the symptom in the learned graph
@@ -514,8 +513,8 @@ def _settled_rows(mask: np.ndarray, reference: slice | None, reference_window: i
     """The rows before the window that say where a training constant stands when the
     window opens: the recent normal, or where it is too short to be one
     (:data:`MIN_REFERENCE`) the up to ``reference_window`` rows read before it (a
-    constant that already left its value before the window, as a memory gauge that
-    settled elsewhere since training, did not move in it); ``None`` without any, or with
+    constant that settled elsewhere since training, as a memory gauge at a new level,
+    moves in the window only if it leaves that level); ``None`` without any, or with
     ``reference_window`` 0 (the training period alone)."""
     if reference is not None or not reference_window:
         return reference
@@ -526,22 +525,20 @@ def _settled_rows(mask: np.ndarray, reference: slice | None, reference_window: i
 def _constant_departures(model: CausalDetector, data: pd.DataFrame, settled: slice | None
                          ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """The metrics that held one value throughout training: their names, training values,
-    departures at every row of ``data`` and where they are off that value. Given the rows
-    before the window (:func:`_settled_rows`), only a metric that still held its value
-    there (in the median: a rare blip before is allowed) can move: one whose median is off
-    it (a gauge that settled elsewhere since training) did not break in the window.
-    Missing values count as no move."""
+    departures at every row of ``data`` and where they are off that value and, given the
+    rows before the window (:func:`_settled_rows`), off its median there too: a constant
+    that settled elsewhere since training (a memory gauge at a new level) did not break in
+    the window unless it leaves that level. Missing values count as no move."""
     departures = model.encoder_.departures(data)
     names = [str(c) for c in departures.columns]
     A = departures.to_numpy()
     values = np.array([model.encoder_.constants_[c] for c in departures.columns], dtype=float)
-    off = constant_moves(A, values)
+    base = np.zeros(A.shape[1])
     if names and settled is not None and np.isfinite(A[settled]).any():
-        with warnings.catch_warnings():  # a column missing throughout those rows: no median, counts as held
+        with warnings.catch_warnings():  # a column missing throughout those rows: no median, base 0
             warnings.simplefilter("ignore", RuntimeWarning)
-            before = np.nan_to_num(np.nanmedian(A[settled], axis=0))
-        off &= ~constant_moves(before[None, :], values)  # off its value before the window: not news in it
-    return names, values, A, off
+            base = np.nan_to_num(np.nanmedian(A[settled], axis=0))
+    return names, values, A, constant_moves(A, values, base)
 
 
 def _onsets(start: np.ndarray, trace: np.ndarray, mask: np.ndarray, index: pd.Index
@@ -583,12 +580,12 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
 #: :func:`ranking_scales`; ``"model"`` (:data:`DEFAULT_SCALES`), the model's own (its ``scale_floor``, 0 by
 #: default: a residual's standard deviation as it was in training, however small).
 SCALES: tuple[str, ...] = values(RankingScales)
-#: The ``scales`` :func:`explain` and :func:`step_scores` use unless told: the model's. The
-#: calibrated scales are neutral for the default method on the simulated incidents, SMD,
-#: ASD and PetShop but lose on Nezha Online Boutique (whose CPU faults show as a collapsed
-#: relation breaking: CPU millicores against CPU %), and for ``"causal"`` on PetShop too
-#: (``benchmarks/results/rca_scales.md``), so they are an option (``scales="calibrated"``),
-#: not the default.
+#: The ``scales`` :func:`explain` and :func:`step_scores` use unless told: the model's. They
+#: were chosen when the calibrated scales lost on Nezha Online Boutique (whose CPU faults
+#: show as a collapsed relation breaking: CPU millicores against CPU %); since explain
+#: watches the constants that settled elsewhere there (CHANGELOG), the calibrated scales tie
+#: for the default method on every tune set (SMD tune +0.004; ``"causal"`` loses PetShop
+#: −0.077) in ``benchmarks/results/rca_scales.md``: the choice is open again, not yet remade.
 DEFAULT_SCALES = "model"
 #: ``scales="calibrated"``: no residual or innovation scale in the ranking falls below this
 #: share of the metric's own robust variation (``min(1, sd)`` in the encoded units, where 1
@@ -731,8 +728,8 @@ def ranking_scales(model: CausalDetector, scales: str = "calibrated", share: flo
 class _Terms:
     """The per-step parts of every score over a window (rows of the window, columns of
     the model's metrics, signed, measured from the recent normal), with the rows read;
-    ``settled``: the rows that say whether a training constant held its value before the
-    window (:func:`_settled_rows`)."""
+    ``settled``: the rows that give a training constant its level before the window
+    (:func:`_settled_rows`)."""
 
     data: pd.DataFrame
     mask: np.ndarray
@@ -1153,8 +1150,7 @@ def explain(
         unless set at fit; :data:`MIN_REFERENCE` if that is shorter), ``0`` to compare with
         the training period alone, as does a model fitted with ``drift_window=0``. Fewer
         than :data:`MIN_REFERENCE` steps before the window: the training period alone
-        (those steps still say whether a metric constant in training held its value
-        before the window).
+        (those steps still give a metric constant in training the level it moves from).
     random_state : int or numpy.random.Generator or None, default None
         Seed of the order of ``"random"``.
     ensemble : ContextEnsemble, optional
