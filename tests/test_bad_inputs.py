@@ -223,6 +223,12 @@ MODEL_DAMAGE: list[tuple[str, Callable[[Path], None] | str]] = [
     ("encoder damaged", _model_json(lambda m: m.update(encoder={"columns": 3}))),
     ("threshold text", _model_json(lambda m: m.update(decision_threshold="high"))),
     ("threshold NaN", _model_json(lambda m: m.update(decision_threshold=float("nan")))),
+    ("params.lags 0", _model_json(lambda m: m["params"].update(lags=0))),
+    ("params.smooth null", _model_json(lambda m: m["params"].update(smooth=None))),
+    ("params.drift_window text", _model_json(lambda m: m["params"].update(drift_window="long"))),
+    ("params.background_window a list", _model_json(lambda m: m["params"].update(background_window=[1]))),
+    ("params.soft_cap text", _model_json(lambda m: m["params"].update(soft_cap="high"))),
+    ("params.drift_window huge", _model_json(lambda m: m["params"].update(drift_window=1e308))),
 ]
 MODEL_COMMANDS = [
     ("detect", ["detect", "{model}", "{good}", "--out", "scores.csv"]),
@@ -242,6 +248,10 @@ OTHER = [  # other commands' inputs
     ("report: rca.json of another model", {"rca.json": json.dumps({"window": {"start": 0, "end": 3},
                                                                     "causes": [{"metric": "zz"}]})},
      ["report", "{model}", "rca.json", "--out", "r.html"]),
+    ("simulate graph: negative seed", {}, ["simulate", "graph", "--nodes", "5", "--seed", "-1", "--out", "s"]),
+    ("simulate incident: negative seed", {}, ["simulate", "incident", "--seed", "-1", "--out", "s"]),
+    ("demo: negative seed", {}, ["demo", "--seed", "-1", "--out", "d"]),
+    ("fit: --out inside a file", {"afile": "x"}, ["fit", "{good}", "--out", "afile/model"]),
     ("explain: case files missing", {}, ["explain", "--normal", "nope.csv", "--anomalous", "nope2.csv",
                                          "--out", "rca.json"]),
     ("explain: case files of other metrics", {"n.csv": GOOD, "a.csv": _csv(_frame(60, 4))},

@@ -76,6 +76,14 @@ def test_fit_takes_a_prior_that_names_a_metric_constant_in_the_data(simulated, t
     assert meta["prior"]["forbidden"] == [[first, second]] and meta["prior"]["required"] == []
 
 
+
+def test_fit_quiet_prints_no_summary(simulated, tmp_path):
+    loud = run("fit", str(simulated / "data.csv"), "--out", str(tmp_path / "loud"))
+    assert loud.exit_code == 0 and f"wrote {tmp_path / 'loud'}" in loud.stderr
+    quiet = run("fit", str(simulated / "data.csv"), "--quiet", "--out", str(tmp_path / "quiet"))
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
+    assert (tmp_path / "quiet" / "model.json").exists()
+
 def _one_line_error(result, code=2):
     assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
@@ -243,8 +251,17 @@ def test_report_inspect_export_and_json(tmp_path):
     assert run("export", str(model), "--format", "graphml", "--out", str(tmp_path / "g.graphml")).exit_code == 0
     G = nx.read_graphml(tmp_path / "g.graphml")
     assert G.number_of_nodes() == 50 and all("weight" in d and "lag" in d for _, _, d in G.edges(data=True))
+    # every edge of the model, same-step and lagged (a pair joined at several lags keeps each)
+    meta = json.loads((model / "model.json").read_text())
+    arrays = np.load(model / "arrays.npz")
+    expected = {(a, b, 0) for a, b in zip(*np.nonzero(arrays["graph/adjacency"]))}
+    expected |= {(a, b, lag + 1) for lag, a, b in zip(*np.nonzero(arrays["graph/lagged"]))}
+    nodes = meta["graph"]["nodes"]
+    got = {(nodes.index(a), nodes.index(b), int(d["lag"])) for a, b, d in G.edges(data=True)}
+    assert got == expected and G.number_of_edges() == len(expected) and len(arrays["graph/lagged"]) > 0
     dot = run("export", str(model), "--format", "dot").stdout
     assert dot.startswith("digraph faultgraph {") and "->" in dot and dot.rstrip().endswith("}")
+    assert dot.count("->") == len(expected)
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert "is not an rca.json" in _one_line_error(run("report", str(model), str(bad)))
@@ -315,3 +332,16 @@ def test_data_at_another_step_are_put_on_the_models_step(tmp_path):
                  "--out", str(tmp_path / "r.csv"))
     assert result.exit_code == 0 and len(pd.read_csv(tmp_path / "r.csv")) == 2 * n
     assert "fitted on rows 60 s apart" in result.stderr  # the encoder's warning: lags now mean 30 s
+
+
+def test_errors_name_the_commands_options_not_the_librarys_parameters(simulated, tmp_path):
+    data = str(simulated / "data.csv")
+    cases = [(("fit", data, "--background-window", "30", "--out", str(tmp_path / "m")), "--background-window must be"),
+             (("discover", data, "--bootstrap", "1", "--out", str(tmp_path / "g.json")), "--bootstrap must be 0"),
+             (("simulate", "incident", "--delay", "3:1", "--out", str(tmp_path / "s")), "--delay must lie in"),
+             (("simulate", "graph", "--nodes", "5", "--seed", "-1", "--out", str(tmp_path / "s")), "--seed")]
+    for args, expected in cases:
+        result = run(*args)
+        assert result.exit_code == 2 and expected in result.stderr and "internal error" not in result.stderr, (
+            args, result.stderr)
+    assert "_window" not in run(*cases[0][0]).stderr

@@ -71,8 +71,9 @@ def test_the_changed_mechanism_ranks_first_and_its_children_do_not(fitted, incid
 
 def test_context_part_is_F_coefficient_hand_computed(fitted, incident):
     # without a recent normal (reference_window=0) F's coefficient is the window's mean
-    # residual z (soft-capped at the model's cap): the reference is the training period
-    ex = explain(fitted, incident, WINDOW, method="context", reference_window=0)
+    # residual z (soft-capped at the model's cap) on the model's scales: the reference is
+    # the training period
+    ex = explain(fitted, incident, WINDOW, method="context", reference_window=0, scales="model")
     X, D = fitted.residuals(incident)
     floor = float(fitted.scale_floor or 0.0)
     scale = (np.maximum(fitted.resid_std_, floor * np.minimum(1.0, fitted.train_std_)) if floor > 0

@@ -56,6 +56,30 @@ def test_score_rises_in_the_fault_window_and_blames_the_faulty_node(system):
     assert raw["m2"] > raw["m1"] or raw["m3"] > raw["m1"]
 
 
+def test_leading_steps_filled_from_later_values_are_not_scored_nor_alarm_after(system):
+    train, test, labels = system
+    det = CausalDetector(lags=1).fit(train)
+    reach = det.lags_ + det.smooth - 1  # the steps whose lags or smoothing window read the filled ones
+    differ_before = 0
+    for start in range(0, 440, 20):
+        # five metrics first reported five steps in: backfilled, those steps hold values no
+        # one observed, and the lags and the smoothing carried them into the steps after
+        healthy = test.iloc[start:start + 60]
+        late = healthy.copy()
+        late.iloc[:5, 1:] = np.nan
+        assert det.warm_up(healthy) == 0 and det.warm_up(late) == 5 + reach
+        full, part = det.score_samples(healthy), det.score_samples(late)
+        warm = det.warm_up(late)
+        assert part["score"].iloc[:warm].isna().all() and not part["anomaly"].iloc[:warm].any()
+        assert part["score"].iloc[warm:].notna().all() and part["anomaly"].dtype.kind == "i"
+        # after them, the alarms of the data as if every metric had been there
+        np.testing.assert_array_equal(part["anomaly"].iloc[warm:], full["anomaly"].iloc[warm:])
+        before = det.score_samples(late.bfill())  # the leading fill, scored as before
+        differ_before += int((before["anomaly"].to_numpy() != full["anomaly"].to_numpy()).any())
+    assert differ_before >= 3  # the false alarms this removes
+    assert NSigmaDetector().fit(train).warm_up(late) == 5 + NSigmaDetector().smooth - 1
+
+
 def test_baselines_share_the_code_path(system):
     train, test, labels = system
     for det in (NSigmaDetector(combine="max"), PCADetector(), RandomDetector(random_state=0)):
@@ -556,3 +580,12 @@ def test_a_short_history_still_gets_a_threshold(system):
     train, _, _ = system
     det = CausalDetector(lags=1).fit(train.iloc[:15])  # far fewer rows than the drift window
     assert np.isfinite(det.threshold_) and det.drift_history_.shape[0] == 15
+
+
+def test_too_short_a_training_period_is_refused_up_front_with_what_to_do(system):
+    train, _, _ = system
+    for detector in (CausalDetector(lags=1), NSigmaDetector()):
+        with pytest.raises(InvalidInputError, match=r"the training data has 5 row\(s\); .* at least 10 training "
+                                                    r"scores.*longer healthy period"):
+            detector.fit(train.iloc[:5])
+    assert NSigmaDetector().fit(train.iloc[:10]).threshold_ > 0  # ten rows are enough to fit at all

@@ -290,3 +290,23 @@ def test_index_step_skips_missing_times_and_sorts():
     spec = MetricEncoder().fit(pd.DataFrame({"a": np.arange(20.0)}, index=times)).to_dict()
     with pytest.raises(InvalidInputError, match="step_seconds must be a number of seconds > 0, got 0"):
         MetricEncoder.from_dict({**spec, "step_seconds": 0})
+
+
+def test_a_step_much_finer_than_the_samples_is_refused_with_the_data_own_step(tmp_path):
+    from faultgraph.encode.align import check_step
+    from faultgraph.workflows import load_metrics
+
+    t = pd.date_range("2024-01-01", periods=50, freq="1min")
+    frame = pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) ** 0.5}, index=t)
+    check_step(frame, "1min")
+    check_step(frame, "7.5s")  # samples 8 steps apart: 2 carried over, 5 empty, which a fit fills (max_gap 5)
+    with pytest.raises(InvalidInputError, match=r"runs of more than 5 steps \(max_gap\)"):
+        check_step(frame, "6s")
+    check_step(frame, "6s", max_gap=7)  # a fit with --max-gap 7 fills them
+    with pytest.raises(InvalidInputError, match=r"step '0.01' is far finer than the data: its metrics are sampled "
+                                                r"every 60 s \(median\).*--resample 60s or more"):
+        check_step(frame, "0.01")
+    frame.rename_axis("timestamp").to_csv(tmp_path / "m.csv")
+    with pytest.raises(InvalidInputError, match="far finer than the data"):
+        load_metrics(tmp_path / "m.csv", resample="5s")
+    assert len(load_metrics(tmp_path / "m.csv", resample="2min")) == 25

@@ -242,7 +242,7 @@ def test_cli_bad_source_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "m.csv").write_text("timestamp,cpu,host\n0,1,a\n")
     result = _cli("detect", str(tmp_path / "models"), str(tmp_path / "m.csv"), "--out", str(tmp_path / "s"),
                   "--entity-column", "pod", "--workers", "0")
-    assert result.exit_code == 2 and "entity_column 'pod' is not a column" in result.stderr
+    assert result.exit_code == 2 and "--entity-column 'pod' is not a column" in result.stderr
 
 
 def test_fsspec_urls_end_to_end(fleet_data, plain):

@@ -189,3 +189,24 @@ def test_the_examples_of_docs_effects_md_run():
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, "docs/effects.md", "exec"), namespace)  # noqa: S102 - our own documentation
+
+
+def test_evidence_rank_orders_by_what_the_data_establish():
+    from faultgraph.effects.identify import evidence_rank
+
+    rows = {  # (ate, ci, identified, bounds)
+        "certain small": (0.05, (0.02, 0.08), True, (0.02, 0.08)),
+        "certain large": (-0.30, (-0.40, -0.20), True, (-0.40, -0.20)),
+        "signed, bound 0.10": (0.50, (0.0, 0.9), False, (0.10, 0.90)),
+        "signed, bound 0.03": (-2.0, (-3.0, 0.0), False, (-3.0, -0.03)),
+        "identified, interval holds 0": (0.20, (-0.05, 0.45), True, (-0.05, 0.45)),
+        "unidentified, wild value": (-13.6, (-26.0, 1.7), False, (-26.4, 2.7)),
+        "unidentified, small": (0.01, (-0.1, 0.1), False, (-0.1, 0.1)),
+        "no effect": (0.0, (0.0, 0.0), False, (0.0, 0.0)),
+    }
+    order = sorted(rows, key=lambda n: evidence_rank(*rows[n]))
+    assert order == ["certain large", "certain small", "signed, bound 0.10", "signed, bound 0.03",
+                     "identified, interval holds 0", "unidentified, wild value", "unidentified, small", "no effect"]
+    # without resamples there is no interval, so nothing is certain: an identified effect is a candidate
+    assert evidence_rank(*rows["certain large"], interval=False) == (1, 0, -0.2)
+    assert evidence_rank(0.3, (0.1, 0.5), True, (-0.1, 0.5), interval=False)[:2] == (1, 1)

@@ -189,3 +189,15 @@ def test_check_whole_returns_an_int_and_allows_none_only_when_optional():
         check_whole("block", None, 1, "rows per block")
     with pytest.raises(InvalidInputError, match=r"batch must be an integer >= 1 or None \(items per task\), got 0"):
         check_whole("batch", 0, 1, "items per task", optional=True)
+
+
+def test_a_negative_seed_is_refused_by_name():
+    from faultgraph._validation import as_generator
+
+    with pytest.raises(InvalidInputError, match="random_state must be a seed >= 0, None or a numpy Generator, got -1"):
+        as_generator(-1)
+    assert as_generator(0).integers(10) == np.random.default_rng(0).integers(10)
+    from faultgraph.simulate import simulate_incident
+
+    with pytest.raises(InvalidInputError, match="random_state must be a seed >= 0"):
+        simulate_incident(services=3, random_state=-5)

@@ -167,6 +167,25 @@ def test_unparseable_times_quote_the_bad_value_not_the_first(tmp_path):
         read_metrics(p)
     p.write_text("timestamp,a\n2024-01-01T00:00:00,1\n2024-01-01T00:00:00.500000,2\n")  # datetime.isoformat()
     assert read_metrics(p).index[1] == pd.Timestamp("2024-01-01 00:00:00.5", tz="UTC")
+    # Unix seconds written beside dates: said so, and pandas' advice to give a format does not leak
+    p.write_text("timestamp,a\n1767225600,1\n2026-01-01 00:01:00,2\n1767225720,3\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InvalidInputError, match=r"mixes numbers \('1767225600', data row 1: Unix times or step "
+                                                    r"numbers\) with dates \('2026-01-01 00:01:00', data row 2\)"):
+            read_metrics(p)
+
+
+def test_a_second_column_named_like_a_time_is_left_out_with_a_warning(tmp_path):
+    p = tmp_path / "pod.csv"  # Nezha's metric files hold both
+    p.write_text("Time,TimeStamp,x,y\n2022-08-22 03:51:19,1661140279,1,1\n2022-08-22 03:52:19,1661140339,2,3\n")
+    with pytest.warns(UserWarning, match=r"'TimeStamp' taken as the time; 'Time', also named like a time column, "
+                                         r"left out"):
+        frame = read_metrics(p)
+    assert list(frame.columns) == ["x", "y"] and frame.index[0] == pd.Timestamp("2022-08-22 03:51:19", tz="UTC")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the caller chose: read as told, the other a column like any
+        assert list(read_metrics(p, time_column="Time").columns) == ["TimeStamp", "x", "y"]
 
 
 @pytest.mark.parametrize("column, kind", [
@@ -335,3 +354,13 @@ def test_a_long_file_with_label_columns_is_explained(tmp_path):
     with pytest.raises(InvalidInputError, match=r"looks like a long layout \(time, metric, value\) with more columns: "
                                                 r"'host'; a long layout takes exactly those three"):
         read_metrics(path)
+
+
+def test_a_column_without_a_name_is_refused_not_read_as_unnamed(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("timestamp,a,,b\n0,1,2,3\n1,2,3,4\n")
+    with pytest.raises(InvalidInputError, match=r"a column without a name in its header \(column 3 of 4\): name it"):
+        read_metrics(p)
+    p.write_text("timestamp,a,b,\n0,1,2,\n1,2,3,\n")  # a separator at the end of each line
+    with pytest.raises(InvalidInputError, match=r"column 4 of 4\).*a separator at the end of the header line\?"):
+        read_metrics(p)

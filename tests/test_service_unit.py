@@ -404,6 +404,26 @@ def test_alert_is_explained_with_the_injected_service(case, tmp_path):
     assert inc.root_cause_service in html.text
 
 
+def test_a_report_drawn_again_uses_the_scales_the_incident_was_ranked_on(case, tmp_path, monkeypatch):
+    import faultgraph.workflows as workflows
+    from faultgraph.service.worker import Explainer
+    from faultgraph.workflows import load_model
+
+    settings = settings_for(tmp_path, model_dir=case["root"] / "model", data=case["root"] / "metrics.csv")
+    explainer = Explainer(settings, model=load_model(case["root"] / "model"))
+    window = {"start": case["fault_time"], "end": case["end"]}
+    rca, _ = explainer.explain(window, None)
+    assert rca["scales"] == "calibrated"  # the default, recorded
+    seen = []
+    render = workflows.render_report
+    monkeypatch.setattr(workflows, "render_report", lambda model, frame, ex, **k: seen.append(ex.scales) or
+                        render(model, frame, ex, **k))
+    for stored, expected in ((rca, "calibrated"), ({**rca, "scales": "model"}, "model"),
+                             ({k: v for k, v in rca.items() if k != "scales"}, "model")):  # stored before
+        assert explainer.report(stored, None).lstrip().lower().startswith("<!doctype html")
+        assert seen[-1] == expected
+
+
 def test_window_outside_the_data_fails_with_a_message(case, tmp_path):
     settings = settings_for(tmp_path, model_dir=case["root"] / "model", data=case["root"] / "metrics.csv")
     with TestClient(create_app(settings)) as c:

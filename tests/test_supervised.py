@@ -136,7 +136,8 @@ def test_damaged_unsupervised_models_and_bad_output_paths(tmp_path):
     assert result.exit_code == 0 and "label                -" in result.stdout and "None" not in result.stdout
     (folder / "model.json").write_text(json.dumps({**json.loads(text), "encoder": "x"}))
     result = runner.invoke(app, ["inspect", str(folder)])
-    assert result.exit_code == 2 and "is damaged: missing or bad field encoder" in " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "is damaged: missing or bad field 'encoder' (a str where a mapping" in " ".join(
+        result.stderr.split())
     (folder / "model.json").write_text(text)
     inc.anomalous.to_csv(tmp_path / "a.csv")
     result = runner.invoke(app, ["detect", str(folder), str(tmp_path / "a.csv"), "--out", str(folder)])

@@ -28,6 +28,10 @@ def test_empty_data_or_window_is_an_invalid_input(case):
             score(model, inc.anomalous, (10**6, 10**6 + 5))
         with pytest.raises(InvalidInputError, match="lies outside the data"):  # between two steps: no row
             score(model, inc.anomalous, (1551.2, 1551.7))
+        first, last = inc.anomalous.index[0], inc.anomalous.index[-1]
+        with pytest.raises(InvalidInputError, match=rf"numbered steps, no times\): give step numbers between "
+                                                    rf"{first} and {last}"):  # times on numbered steps
+            score(model, inc.anomalous, ("2026-01-01 05:00", "2026-01-01 06:00"))
     for index in (pd.RangeIndex(0), pd.DatetimeIndex([])):
         with pytest.raises(InvalidInputError, match="the data holds no rows"):
             _window_mask(index, (0, 5), 1)

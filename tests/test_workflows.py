@@ -202,6 +202,12 @@ def test_detect_lists_incidents_and_explain_takes_the_latest_without_a_window(fi
     window = workflows.incident_window(workflows.Incident(listed[0]["start"], listed[0]["end"], 0, 0, 0),
                                        pd.Index(pd.read_csv(data, index_col=0).index))
     assert first["window"] == list(window)
+    # --all --json: one JSON array on stdout, an rca.json per incident, the same as the files
+    result = run("explain", str(folder / "m"), data, "--all", "--json")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert isinstance(printed, list) and len(printed) == len(listed)
+    assert [d["window"] for d in printed][0] == first["window"] and printed[0]["causes"] == first["causes"]
 
     result = run("explain", str(folder / "m"), data, "--incident", "99")
     assert result.exit_code == 2 and f"--incident must be between 1 and {len(listed)}" in result.stderr
@@ -461,31 +467,44 @@ def test_rca_json_reads_back_as_the_document_it_was(fitted_case, tmp_path):
         workflows.RcaDocument.from_dict({**spec, "causes": [{"metric": "x"}]})
 
 
-def test_explain_scales_calibrated_is_kept_in_rca_json_and_redone_with_it(fitted_case, tmp_path):
+def test_explain_scales_are_kept_in_rca_json_and_redone_with_them(fitted_case, tmp_path):
     from faultgraph.rca import explain, step_scores
 
     folder, inc = fitted_case
     data = folder / "case" / "anomalous.csv"
-    result = run("explain", str(folder / "m"), str(data), "--scales", "calibrated", "--out",
+    result = run("explain", str(folder / "m"), str(data), "--scales", "model", "--out",
                  str(tmp_path / "rca.json"), "--steps", str(tmp_path / "steps.csv"))
     assert result.exit_code == 0, result.output
     spec = json.loads((tmp_path / "rca.json").read_text())
-    assert spec["scales"] == "calibrated" and isinstance(spec["flagged"], dict)
+    assert spec["scales"] == "model" and spec["flagged"] == {}
     model = workflows.load_model(folder / "m")
     frame = workflows.load_metrics(data)
     window = tuple(spec["window"])
-    direct = explain(model, frame, window, scales="calibrated")
+    direct = explain(model, frame, window, scales="model")
     assert [c.metric for c in direct.causes] == [c["metric"] for c in spec["causes"]]
     steps = pd.read_csv(tmp_path / "steps.csv", index_col=0)
-    expected = step_scores(model, frame, window, spec["target"], method=spec["method"], scales="calibrated")
+    expected = step_scores(model, frame, window, spec["target"], method=spec["method"], scales="model")
     np.testing.assert_allclose(steps.to_numpy(), expected.to_numpy(), rtol=1e-5)  # the CSV's 6 digits
-    plain = step_scores(model, frame, window, spec["target"], method=spec["method"], scales="model")
-    assert not np.allclose(plain.to_numpy(), expected.to_numpy(), rtol=1e-3)  # the option reached the scores
-    # report redoes it with the same scales; the document reads back as it was, flagged metrics too
+    calibrated = step_scores(model, frame, window, spec["target"], method=spec["method"], scales="calibrated")
+    assert not np.allclose(calibrated.to_numpy(), expected.to_numpy(), rtol=1e-3)  # the option reached the scores
+    # without --scales: the calibrated ones, recorded as such
+    assert run("explain", str(folder / "m"), str(data), "--out", str(tmp_path / "default.json")).exit_code == 0
+    default = json.loads((tmp_path / "default.json").read_text())
+    assert default["scales"] == "calibrated" == explain(model, frame, window).scales
+    assert [c["score"] for c in default["causes"]] == pytest.approx(
+        [c.score for c in explain(model, frame, window, scales="calibrated").causes], rel=1e-9)
+    # report redoes it with the same scales; the document reads back as it was, flags and caveats too
     _, _, again = workflows.redo_explanation(folder / "m", tmp_path / "rca.json")
-    assert [c.metric for c in again.causes] == [c["metric"] for c in spec["causes"]]
+    assert again.scales == "model" and [c.metric for c in again.causes] == [c["metric"] for c in spec["causes"]]
     spec["flagged"] = {"x_copy": "near-deterministic in training"}
+    spec["caveats"] = {spec["causes"][0]["metric"]: "near-duplicate of x_copy"}
     assert workflows.RcaDocument.from_dict(spec).to_dict() == spec
+    # an rca.json written before faultgraph recorded its scales was ranked on the model's
+    old = {k: v for k, v in spec.items() if k != "scales"}
+    assert workflows.RcaDocument.from_dict(old).explanation.scales == "model"
+    (tmp_path / "old.json").write_text(json.dumps({k: v for k, v in default.items() if k != "scales"}))
+    _, _, redone = workflows.redo_explanation(folder / "m", tmp_path / "old.json")
+    assert redone.scales == "model" and redone.causes == direct.causes
     with pytest.raises(InvalidInputError, match="scales must be one of model, calibrated, got 'tiny'"):
         workflows.RcaDocument.from_dict({**spec, "scales": "tiny"})
 

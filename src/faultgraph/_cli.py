@@ -46,11 +46,56 @@ def say(message: str) -> None:
     err.print(message, highlight=False, soft_wrap=True, markup=False)
 
 
+#: Library parameters whose command-line option is not their name with dashes (an error
+#: message that starts with one names the option instead).
+OPTION_NAMES = {"n_graphs": "--bootstrap", "n_bootstrap": "--bootstrap", "link_delay": "--delay",
+                "random_state": "--seed"}
+
+
+def as_option(message: str) -> str:
+    """``message`` with its leading parameter name (``background_window must be ...``, as the
+    library words its errors) written as the running command's option
+    (``--background-window must be ...``), where the command has that option and the word is
+    a parameter's name (it has an underscore, or ``must`` follows it), not a noun ("data's
+    index", "incident 3 .. 9 is not in the data").
+
+    Parameters
+    ----------
+    message : str
+        An error message.
+
+    Returns
+    -------
+    str
+        The message, its first word replaced when it names an option of the command.
+    """
+    import re
+
+    try:
+        from typer._click.globals import get_current_context  # typer >= 0.20 carries its own click
+    except ImportError:  # pragma: no cover - older typer runs on click itself
+        from click import get_current_context
+
+    ctx = get_current_context(silent=True)
+    match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", message)
+    if ctx is None or match is None:
+        return message
+    opts = {p.name: next((o for o in p.opts if o.startswith("--")), None)
+            for p in ctx.command.params if getattr(p, "param_type_name", "") == "option"}
+    name, rest = match.group(1), message[match.end():]
+    if "_" not in name and not rest.startswith(" must "):  # "incident 3 .. 9 is not in the data": a noun
+        return message
+    alias = OPTION_NAMES.get(name)
+    option = opts.get(name) or (alias if alias is not None and alias in opts.values() else None)
+    return option + rest if option else message
+
+
 @contextmanager
 def errors() -> Iterator[None]:
     """Bad input: one line and exit 2. A bug: one line and exit 1 (traceback with --debug).
     Warnings: one line each on stderr as they are raised (before anything is written
-    after them), once per message; the filters in force decide what is shown."""
+    after them), once per message; the filters in force decide what is shown. An error that
+    names a library parameter names the command's option (:func:`as_option`)."""
     shown: set[str] = set()
 
     def show(message: Warning | str, *_: Any, **__: Any) -> None:
@@ -72,7 +117,7 @@ def _errors_to_exit() -> Iterator[None]:
     except FaultgraphError as exc:
         if state["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {rich_escape(as_option(str(exc)))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
         raise  # a closed pipe (`| head`) ends the command quietly: click handles it

@@ -159,10 +159,12 @@ def as_generator(random_state: int | np.random.Generator | None) -> np.random.Ge
     Raises
     ------
     InvalidInputError
-        When ``random_state`` is of another type.
+        When ``random_state`` is of another type, or a negative int.
     """
     if isinstance(random_state, np.random.Generator):
         return random_state
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state < 0:
+        raise InvalidInputError(f"random_state must be a seed >= 0, None or a numpy Generator, got {random_state}")
     if random_state is None or isinstance(random_state, (int, np.integer)):
         return np.random.default_rng(random_state)
     raise InvalidInputError(

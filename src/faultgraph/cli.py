@@ -104,7 +104,7 @@ def discover(
     from faultgraph.io import write_json_atomic
 
     with errors():
-        frame = wf.load_metrics(data, resample=resample)
+        frame = wf.load_metrics(data, resample=resample, max_gap=max_gap)
         config = LearnConfig(method=method, lambda1=lambda1, threshold=threshold, standardize=standardize,
                              max_gap=max_gap, lags=lags, refine=refine, screen=screen, device=device)
         steps = 5 if method is Learner.DAGMA else 100
@@ -216,7 +216,10 @@ def fit(
         if label is not None and lags == "auto":
             raise InvalidInputError("--lags auto applies to anomaly detection (fit without --label); with --label, "
                                     "give a whole number of past steps")
-        frame = wf.load_metrics(data, resample=resample)
+        from faultgraph.io.model import check_model_path
+
+        check_model_path(out)  # before the work of fitting
+        frame = wf.load_metrics(data, resample=resample, max_gap=max_gap)
         if label is None and bootstrap:
             raise InvalidInputError("--bootstrap applies to a label model (fit with --label); an anomaly-detection "
                                     "model learns one graph")
@@ -232,7 +235,7 @@ def fit(
             model = wf.fit_model(frame, config, prior=wf.load_prior(prior, graph=graph), force=force,
                                  scheduler=scheduler)
         model.save(out)
-        for line in wf.fit_summary(model, out):
+        for line in [] if quiet else wf.fit_summary(model, out):
             say(line)
 
 
@@ -308,9 +311,9 @@ def explain(
              "learned parents), context+innovation+nsigma (the default with context in place of the noise "
              "part); docs/mechanism.md.", show_default=False)] = None,
     scales: Annotated[Optional[RankingScales], typer.Option(
-        help="What each metric's residual is divided by: model (default: the model's training residuals) or "
-             "calibrated (never below 1 % of the metric's own variation, never counted beyond the metric's own "
-             "move; near-deterministic equations listed under \"flagged\" in rca.json); docs/mechanism.md.",
+        help="What each metric's residual is divided by: calibrated (default: never below 1 % of the metric's "
+             "own variation, never counted beyond the metric's own move; near-deterministic equations listed "
+             "under \"flagged\" in rca.json) or model (the model's training residuals); docs/mechanism.md.",
         show_default=False)] = None,
     lags: Annotated[str, typer.Option(
         metavar="N|auto", parser=lags_value,
@@ -336,7 +339,8 @@ def explain(
         min=1, help="The fewest steps a window may hold (1: explain a single anomalous row against its normal "
                     "history).")] = DEFAULTS.min_steps,
     as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary "
-                                          "(and write it only if --out is given).")] = False,
+                                          "(and write it only if --out is given); with --all, a JSON array "
+                                          "of them, one per incident.")] = False,
     resample: Resample = None,
     reference_window: Annotated[Optional[int], typer.Option(
         min=0, help="Steps before the window that give its recent normal (a level the system settled at since "
@@ -369,8 +373,8 @@ def explain(
         if normal is not None or anomalous is not None:
             if normal is None or anomalous is None or model_dir is not None:
                 raise InvalidInputError("case mode needs both --normal and --anomalous, and no MODEL_DIR")
-            normal_frame, frame = (wf.load_metrics(normal, resample=resample),
-                                   wf.load_metrics(anomalous, resample=resample))
+            normal_frame, frame = (wf.load_metrics(normal, resample=resample, max_gap=max_gap),
+                                   wf.load_metrics(anomalous, resample=resample, max_gap=max_gap))
             with progress("learning normal behaviour"):
                 model, result = wf.explain_case(normal_frame, frame, window, config, force=force,
                                                 services=wf.service_names(frame.columns, service_map),
@@ -391,16 +395,21 @@ def explain(
                        else wf.incident_windows(model, frame, incident, all_incidents, min_steps=min_steps))
             services = wf.service_names(frame.columns, service_map)
             runs = [(k, wf.explain_window(model, frame, w, config, services=services)) for k, w in windows]
+        documents = []  # with --all --json: one JSON array of them, printed at the end
         for k, result in runs:
             doc = wf.RcaDocument(result, data=str((anomalous or data).resolve()),  # type: ignore[union-attr]
                                  normal=str(normal.resolve()) if normal is not None else None,
-                                 resample=resample, reference_window=reference_window,
-                                 scales=str(scales) if scales is not None else None)
+                                 resample=resample, reference_window=reference_window)
             written = wf.write_explanation(doc, model, frame, numbered(out, k), html=numbered(html, k),
                                            steps=numbered(steps, k), normal=normal_frame)
-            print(json.dumps(doc.to_dict(), indent=2) if as_json else result)
+            if as_json and all_incidents:
+                documents.append(doc.to_dict())
+            else:
+                print(json.dumps(doc.to_dict(), indent=2) if as_json else result)
             if written:
                 say(f"wrote {join_and(written)}")
+        if as_json and all_incidents:
+            print(json.dumps(documents, indent=2))
 
 
 # --- commands defined in other modules: each module's `register(app)` adds its own (keep them light to

@@ -248,7 +248,7 @@ class ExplainConfig(_Config):
     target: str | None = None
     method: RcaMethod | None = None
     reference_window: int | None = None
-    #: ``None``: the ranking's default (``"model"``); see :class:`RankingScales`.
+    #: ``None``: the ranking's default (``"calibrated"``); see :class:`RankingScales`.
     scales: RankingScales | None = None
     n_paths: int = DEFAULTS.n_paths
     min_steps: int = DEFAULTS.min_steps

@@ -68,7 +68,8 @@ __all__ = [
 
 # --- reading ------------------------------------------------------------------------------
 
-def load_metrics(path: str | Path, *, resample: str | float | None = None, model: Any = None) -> pd.DataFrame:
+def load_metrics(path: str | Path, *, resample: str | float | None = None, model: Any = None,
+                 max_gap: int | None = None) -> pd.DataFrame:
     """Read a metrics file (CSV or Parquet, wide or long; :func:`faultgraph.io.read_metrics`).
 
     With ``resample`` the metrics are put on a grid causally (the last value at or before
@@ -87,6 +88,11 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None, model
         units for a numeric one). None: as read, or the model's step.
     model : CausalDetector or FaultIdentifier, optional
         The fitted model that will read the data.
+    max_gap : int, optional
+        The longest run of missing steps the data will be filled over (a fit's
+        ``max_gap``); default the model's, else the encoder's default. With ``resample``,
+        a step so fine that the grid's empty runs would be longer is refused
+        (:func:`faultgraph.encode.align.check_step`).
 
     Returns
     -------
@@ -97,10 +103,11 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None, model
     ------
     InvalidInputError
         When the file cannot be read as metrics, or ``resample`` is not a valid step for
-        its index (see :func:`faultgraph.encode.align`).
+        its index (see :func:`faultgraph.encode.align`) or is finer than its samples
+        (:func:`faultgraph.encode.align.check_step`).
     """
     from faultgraph.encode import align
-    from faultgraph.encode.align import index_step, same_step
+    from faultgraph.encode.align import check_step, index_step, same_step
     from faultgraph.errors import SamplingWarning
     from faultgraph.io import read_metrics
 
@@ -118,6 +125,9 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None, model
     with warnings.catch_warnings():  # the advice "resample it" is being followed
         warnings.simplefilter("ignore", SamplingWarning)
         frame = read_metrics(path)
+    if max_gap is None:
+        max_gap = getattr(getattr(model, "encoder_", None), "max_gap", None)
+    check_step(frame, resample, max_gap)  # not so fine that the grid's empty runs outlast the fill
     return align(frame, resample)
 
 
@@ -639,15 +649,14 @@ def incident_window(incident: Incident, index: pd.Index, min_steps: int = Explai
 @dataclass(frozen=True)
 class RcaDocument:
     """rca.json: an explanation (:class:`~faultgraph.rca.Explanation`) with where it came
-    from (``data``, ``normal``, ``resample``, ``reference_window``, ``scales``), so
-    ``report`` can redo it."""
+    from (``data``, ``normal``, ``resample``, ``reference_window``), so ``report`` can redo
+    it (with the explanation's ``method`` and ``scales``)."""
 
     explanation: Explanation
     data: str | None = None
     normal: str | None = None
     resample: str | None = None
     reference_window: int | None = None
-    scales: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The rca.json fields (the explanation's, then the provenance given)."""
@@ -660,14 +669,13 @@ class RcaDocument:
             payload["resample"] = self.resample
         if self.reference_window is not None:
             payload["reference_window"] = self.reference_window
-        if self.scales is not None:
-            payload["scales"] = self.scales
         return payload
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], where: str = "rca.json") -> RcaDocument:
         """The document ``to_dict`` wrote (read back from rca.json): ``to_dict`` of the result
-        equals ``spec``. ``None`` scores are infinite for a metric constant in training (its
+        equals ``spec`` (one written before rca.json recorded ``scales`` gains
+        ``"scales": "model"``). ``None`` scores are infinite for a metric constant in training (its
         any move is news) and missing (NaN) otherwise, as ``to_dict`` wrote them.
 
         Parameters
@@ -705,12 +713,14 @@ class RcaDocument:
             flagged = tuple((str(m), str(why)) for m, why in dict(spec.get("flagged") or {}).items())
             explanation = Explanation(causes, request["target"], tuple(request["window"]), request["method"],
                                       services, float(spec.get("elapsed_s", 0.0)), reference,  # type: ignore[arg-type]
-                                      int(request["reference_window"] or 0), flagged)
+                                      int(request["reference_window"] or 0), flagged,
+                                      tuple((str(m), str(why)) for m, why in dict(spec.get("caveats") or {}).items()),
+                                      request["scales"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: a cause or service "
                                     f"lacks a field or holds a bad value ({type(exc).__name__}: {exc})") from None
         return cls(explanation, spec.get("data"), spec.get("normal"), spec.get("resample"),
-                   spec.get("reference_window"), request["scales"])
+                   spec.get("reference_window"))
 
     @staticmethod
     def request_from_dict(spec: Any, where: str = "rca.json") -> dict[str, Any]:
@@ -727,8 +737,9 @@ class RcaDocument:
         -------
         dict
             ``window`` (a ``(start, end)`` pair), ``target``, ``method``, ``data``,
-            ``resample``, ``reference_window`` and ``scales`` (the last four None when
-            absent).
+            ``resample`` and ``reference_window`` (the last three None when absent), and
+            ``scales`` (``"model"`` when absent: an rca.json written before it recorded its
+            scales was ranked on the model's, then the default).
 
         Raises
         ------
@@ -747,8 +758,8 @@ class RcaDocument:
         if not isinstance(window, list) or len(window) != 2:
             raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: window must be a "
                                     f"[start, end] pair, got {window!r}")
-        scales = spec.get("scales")
-        if scales is not None and scales not in values(RankingScales):
+        scales = spec.get("scales", "model")
+        if scales not in values(RankingScales):
             raise InvalidInputError(f"{where} is not an rca.json written by `faultgraph explain`: scales must be one "
                                     f"of {', '.join(values(RankingScales))}, got {scales!r}")
         return {"window": (window[0], window[1]), "target": target, "method": method, "data": spec.get("data"),
@@ -1029,6 +1040,10 @@ def detection_summary(found: Detection) -> list[str]:
     lines = [f"{found.alarms} of {len(table)} steps above the alarm threshold {found.threshold:.3g}: "
              + (f"{n} incident{'s' if n != 1 else ''} (explain the latest with `faultgraph explain MODEL_DIR "
                 f"DATA`, another with --incident N)" if n else "no incident")]
+    unscored = int(table["score"].isna().sum())
+    if unscored:
+        lines.append(f"the first {unscored} step(s) were not scored (score empty): some metrics had no value yet at "
+                     "the start, and a value filled in from later (or a score that still reads one) is no evidence")
     noisy = table["background"] > 1.0
     if noisy.any():
         lines.append(f"{int(noisy.sum())} steps' score background ran above twice the training's (a noisier "
@@ -1143,7 +1158,7 @@ def write_explanation(doc: RcaDocument, model: CausalDetector, frame: pd.DataFra
         write_text_atomic(html, render_report(model, frame, result, normal=normal))
     if steps is not None:
         write_csv_atomic(steps, step_scores(model, frame, result.window, result.target, method=result.method,
-                                            reference_window=doc.reference_window, scales=doc.scales))
+                                            reference_window=doc.reference_window, scales=result.scales))
     return [str(p) for p in (out, html, steps) if p is not None]
 
 

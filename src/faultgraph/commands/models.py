@@ -62,8 +62,8 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html and report.json.")] = Path(
         "faultgraph-demo"),
     services: Annotated[int, typer.Option(min=3, max=50, help="Services in the simulated system.")] = 10,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulated incident (7: an error burst whose spread "
-                                           "the graph shows).")] = 7,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed of the simulated incident (7: an error burst whose "
+                                                  "spread the graph shows).")] = 7,
 ) -> None:
     """Simulate a microservice incident, detect it, explain it and write a report."""
     from faultgraph.report import incident_demo
@@ -102,7 +102,7 @@ def effects(
     paths: Annotated[int, typer.Option(min=1, help="Strongest paths to report per node.")] = 3,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the intervals (0: none; else at "
                                                           "least 10).")] = 50,
-    seed: Annotated[int, typer.Option(help="Random seed (Monte Carlo and bootstrap).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (Monte Carlo and bootstrap).")] = 0,
     efficient: Annotated[bool, typer.Option(help="Adjust for the optimal sets of the graph that the causal order "
                                                  "(tiers, or with lags the tested time order) allows; "
                                                  "--no-efficient: the earlier tiers (docs/effects.md).")] = True,

@@ -21,7 +21,7 @@ def simulate_graph(
     nodes: Annotated[int, typer.Option(min=2, help="Number of variables.")] = 10,
     degree: Annotated[float, typer.Option(min=0.1, help="Expected edges per node (ER2: 2).")] = 2.0,
     samples: Annotated[int, typer.Option(min=2, help="Rows to draw.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
     noise: Annotated[str, typer.Option(help="Noise distribution: gauss, exp or gumbel.")] = "gauss",
     unequal_variance: Annotated[bool, typer.Option(help="Draw each node's noise scale from U[0.5, 2].")] = False,
 ) -> None:
@@ -43,7 +43,7 @@ def simulate_faults(
     nodes: Annotated[int, typer.Option(min=3, help="Number of metrics.")] = 20,
     samples: Annotated[int, typer.Option(min=10, help="Rows to draw.")] = 2000,
     causes: Annotated[int, typer.Option(min=1, help="Metrics that cause the fault label.")] = 3,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
 ) -> None:
     """Simulate metrics plus a 0/1 `fault` label caused by a few of them (known causes)."""
     from faultgraph.simulate import write_labelled_faults
@@ -61,7 +61,7 @@ def simulate_incident_cmd(
     services: Annotated[int, typer.Option(min=3, max=200, help="Number of services.")] = 10,
     fault: Annotated[Optional[str], typer.Option(
         help="cpu_hog, memory_leak, network_delay or error_burst (default: drawn).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
     delay: Annotated[str, typer.Option(
         help="Extra steps (20 ms each) before an effect crosses a service link: N, or LO:HI drawn per link.")] = "0",
     jitter: Annotated[float, typer.Option(

@@ -8,6 +8,7 @@ the decision threshold is the one that maximises F1 on the training rows.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -308,15 +309,10 @@ class FaultIdentifier(FittedAttributes):
             raise InvalidInputError(f"the prior puts the label {label!r} in a tier before others, which would make "
                                     "it a cause of theirs; a fault label is always an effect: leave it out of "
                                     "the tiers or put it in the last")
+        among, _ = p.without([label])
         # a known graph among the metrics is used as given; one that names only the label's
         # parents says nothing about the metrics
-        graph = None if p.graph is None else tuple(e for e in p.graph if label not in e) or None
-        return PriorKnowledge(
-            forbidden=tuple(e for e in p.forbidden if label not in e),
-            required=tuple(e for e in p.required if label not in e),
-            tiers=tuple(t for t in (tuple(n for n in tier if n != label) for tier in p.tiers) if t),
-            sinks=tuple(n for n in p.sinks if n != label), sources=tuple(n for n in p.sources if n != label),
-            graph=graph)
+        return among if among.graph != () else replace(among, graph=None)
 
     def prior_masks(self) -> tuple[np.ndarray, np.ndarray, tuple[tuple[str, ...], ...]]:
         """The prior as the fit applied it, over the graph's nodes (the metrics, then the label).

@@ -7,14 +7,17 @@ from scipy.stats import genpareto
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["pot_threshold", "quantile_threshold"]
+__all__ = ["MIN_SCORES", "pot_threshold", "quantile_threshold"]
+
+#: The fewest finite scores a threshold is read on.
+MIN_SCORES = 10
 
 
 def _check_scores(scores: np.ndarray) -> np.ndarray:
     s = np.asarray(scores, dtype=float).ravel()
     s = s[np.isfinite(s)]
-    if s.size < 10:
-        raise InvalidInputError(f"a threshold needs at least 10 finite training scores, got {s.size}")
+    if s.size < MIN_SCORES:
+        raise InvalidInputError(f"a threshold needs at least {MIN_SCORES} finite training scores, got {s.size}")
     return s
 
 

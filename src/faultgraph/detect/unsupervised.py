@@ -31,7 +31,7 @@ from faultgraph import config
 from faultgraph._budget import check_fit, screen_reason
 from faultgraph._validation import (Constraint, FittedAttributes, as_generator, check_choice, check_window,
                                    describe_names, flag, one_of, text_columns, whole)
-from faultgraph.detect.thresholds import pot_threshold, quantile_threshold
+from faultgraph.detect.thresholds import MIN_SCORES, pot_threshold, quantile_threshold
 from faultgraph.discovery import LearnedGraph, PriorKnowledge, StructureLearner, lagged_design
 from faultgraph.encode import MetricEncoder, robust_center_scale
 from faultgraph.encode.lags import LagChoice, choose_lags, median_lead
@@ -703,6 +703,11 @@ class Detector(FittedAttributes):
         """
         self.validate_params()
         frame = self._frame(train, "train")
+        if len(frame) < MIN_SCORES:
+            raise InvalidInputError(
+                f"the training data has {len(frame)} row(s); a detector reads its alarm threshold on at least "
+                f"{MIN_SCORES} training scores, one per row: fit on a longer healthy period (a few hundred rows or "
+                "more give a threshold worth trusting)")
         start = time.perf_counter()
         hold = int(round(float(self.holdout) * len(frame)))
         if hold < MIN_CALIBRATION or len(frame) - hold < MIN_HOLDOUT_FIT:
@@ -862,6 +867,35 @@ class Detector(FittedAttributes):
         wins = plain > score
         return np.where(wins, plain, score), np.where(wins, behind, background), wins
 
+    def warm_up(self, data: Any) -> int:
+        """How many leading steps of ``data`` :meth:`score_samples` leaves unscored: those
+        before every metric of the model has had a value (a series that starts late, the
+        first grid step after resampling), which the encoder fills from each metric's first
+        value, so that they hold values no one observed; and the steps after whose score
+        still reads them: a lagged model's ``lags_`` steps, whose pasts reach into them, and
+        the ``smooth − 1`` steps whose smoothing window does. 0 when the first step holds
+        every metric.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or (n, d) array-like
+            Steps in time order, as for :meth:`score_samples`.
+
+        Returns
+        -------
+        int
+            The number of leading steps not scored.
+        """
+        self._check_fitted()
+        frame = self._frame(data, "data")
+        present = [c for c in self.encoder_.columns_ if c in frame.columns]
+        if not len(frame) or not present:
+            return 0
+        seen = frame[present].notna().to_numpy()
+        first = int(seen.argmax(axis=0).max()) if seen.any(axis=0).all() else len(frame)
+        reach = int(getattr(self, "lags_", 0) or 0) + max(int(self.smooth) - 1, 0)
+        return 0 if first == 0 else min(len(frame), first + reach)
+
     def score_samples(self, data: Any) -> pd.DataFrame:
         """Per step: ``score``, ``anomaly`` (0/1 at ``threshold_``), ``background`` (what
         the score was divided by because its recent background ran above the training's,
@@ -872,7 +906,10 @@ class Detector(FittedAttributes):
         ``constant:<metric>`` column for each metric that held one value throughout
         training and is in ``data``: its value less that one (the model has no scale to
         score it on, so it does not enter the score, but any departure is news: an error
-        counter at 0 all week that starts to count).
+        counter at 0 all week that starts to count). The leading steps before every metric
+        has had a value, and those whose score still reads them (:meth:`warm_up`), are not
+        scored: ``score`` NaN, ``anomaly`` 0 (to evaluate the scores, leave those rows out:
+        :func:`~faultgraph.evaluate.detection_report` takes finite scores only).
 
         Parameters
         ----------
@@ -896,6 +933,10 @@ class Detector(FittedAttributes):
         columns = self.encoder_.columns_
         d = X.shape[1]
         score, background, _ = self._scores(raw, d)
+        warm = self.warm_up(frame)
+        if warm:  # values no one observed, or a score that still reads them
+            score = np.array(score, dtype=float)
+            score[:warm] = np.nan
         out = pd.DataFrame({"score": score, "anomaly": (score >= self.threshold_).astype(int),
                             "background": background}, index=frame.index)
         parts = [out, pd.DataFrame(Z, index=frame.index, columns=[f"residual:{c}" for c in columns])]
@@ -1410,6 +1451,10 @@ class CausalDetector(Detector):
             # older layouts are upgraded on reading (faultgraph.io.migrations); parameters added
             # since are absent from older folders and mean there what those folders scored with
             det = cls(**detector_params(meta["params"]))
+            try:  # a damaged value (null, text, out of range) is named here, not deep in scoring
+                det.validate_params()
+            except InvalidInputError as exc:
+                raise ValueError(f"params.{exc}") from None
             det.flagged_ = {str(k): str(v) for k, v in meta.get("flagged", {}).items()}
             det.holdout_rows_ = int(meta.get("holdout_rows", 0))
             if isinstance(det.lags, bool) or not isinstance(det.lags, int) or det.lags < 0:
@@ -1469,7 +1514,10 @@ class CausalDetector(Detector):
             d = len(det.encoder_.columns_)
             shapes = {"graph/adjacency": (det.graph_.adjacency.shape, (d, d)), "center": (det.center_.shape, (d,)),
                       "scale": (det.scale_.shape, (d,)), "train_std": (det.train_std_.shape, (d,)),
-                      "resid_std": (det.resid_std_.shape, (d,))}
+                      "resid_std": (det.resid_std_.shape, (d,)),
+                      "coef": (det.coef_.shape, (d * (det.lags_ + 1), d)),
+                      "mean": (det.mean_.shape, (d * (det.lags_ + 1),)),
+                      "graph/lagged": (lagged.shape, (det.lags_, d, d)) if det.lags_ else ((lagged.size,), (0,))}
             histories = {"background_history": det.background_history_}
             if det.lasting_:
                 histories["lasting_background_history"] = det.lasting_background_history_

@@ -298,7 +298,11 @@ class NodeScore:
 
 @dataclass(frozen=True)
 class CausalScores:
-    """``S_i = |ATE_i| / Σ_j |ATE_j|`` for every node but the target, highest first."""
+    """``S_i = |ATE_i| / Σ_j |ATE_j|`` for every node but the target, in ranked order:
+    highest score first from :func:`causal_scores` (``method`` ``"exact"`` or
+    ``"monte-carlo"``); for ``"ida"``
+    (:func:`~faultgraph.effects.identify.identified_scores`) by what the data establish,
+    certain causes first (so a larger score may come later)."""
 
     target: str
     scores: tuple[NodeScore, ...]
@@ -316,7 +320,7 @@ class CausalScores:
         return out
 
     def top(self, k: int) -> list[str]:
-        """The ``k`` nodes with the highest scores.
+        """The first ``k`` nodes in the ranked order (see the class).
 
         Parameters
         ----------
@@ -326,7 +330,7 @@ class CausalScores:
         Returns
         -------
         list of str
-            Node names, highest score first.
+            Node names, in the ranked order.
         """
         return [s.node for s in self.scores[:k]]
 

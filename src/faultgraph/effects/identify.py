@@ -68,6 +68,7 @@ __all__ = [
     "EdgeMark",
     "Orientation",
     "Resample",
+    "evidence_rank",
     "identified_scores",
     "adjustment_effect",
     "admissible_parent_sets",
@@ -1097,7 +1098,12 @@ def identified_scores(
         earlier-tier intervals); then candidates: first those whose bounds exclude 0 (one sign under
         every orientation, value not identified; on planted systems without a prior 5 of
         151 metrics without a path to the target were such, so they are not called certain) by their bound
-        nearest 0, then the others by ``|ate|``; then the rest.
+        nearest 0, then the identified ones whose interval holds 0 by ``|ate|``, then the
+        others by ``|ate|`` (one orientation's value: a collinear regression's can run to
+        ±10); then the rest. Identified before the others among those was chosen on planted
+        systems of other seeds (200–205): lagged top-3 hits 39 → 42 of 54 and metrics
+        without a path in the top 3 6 → 1, the rest unchanged; on the benchmark's seeds
+        every count is unchanged.
 
     Raises
     ------
@@ -1335,22 +1341,9 @@ def identified_scores(
     total = sum(abs(r[1]) for r in rows)
 
     def tier(r: tuple) -> int:
-        _, ate, ci, ident, bounds, _ = r
-        if ident and boots and (ci[0] > 0 or ci[1] < 0):  # without resamples there is no interval
-            return 0
-        return 1 if max(abs(bounds[0]), abs(bounds[1])) > 1e-12 else 2
+        return evidence_rank(r[1], r[2], r[3], r[4], bool(boots))[0]
 
-    def signed(r: tuple) -> bool:  # every orientation of every graph: one sign
-        return r[4][0] > 0 or r[4][1] < 0
-
-    def strength(r: tuple) -> tuple[int, float]:
-        if tier(r) == 0:
-            return 0, abs(r[1])
-        if signed(r):
-            return 0, min(abs(r[4][0]), abs(r[4][1]))
-        return 1, abs(r[1])
-
-    rows.sort(key=lambda r: (tier(r), strength(r)[0], -strength(r)[1]))
+    rows.sort(key=lambda r: evidence_rank(r[1], r[2], r[3], r[4], bool(boots)))
     scores = tuple(NodeScore(n, ate, ci[0], ci[1], abs(ate) / total if total > 0 else 0.0, bool(ident),
                              (float(b[0]), float(b[1])), share) for n, ate, ci, ident, b, share in rows)
     certain = [r for r in rows if tier(r) == 0]
@@ -1359,6 +1352,45 @@ def identified_scores(
     details = {"identification": main.to_dict(), "n_graphs": len(resamples) if ensemble else 1,
                "confidence_level": confidence, "lags": p}
     return CausalScores(target, scores, "ida", summary, details)
+
+
+def evidence_rank(ate: float, ci: tuple[float, float], identified: bool, bounds: tuple[float, float],
+                  interval: bool = True) -> tuple[int, int, float]:
+    """The sort key of an effect in :func:`identified_scores`' ranking, by what the data
+    establish: ``(tier, kind, −size)``.
+
+    Tier 0, *certain*: identified with an interval that excludes 0 (only with ``interval``:
+    without resamples there is none), by ``|ate|``. Tier 1, *candidates*: first those whose
+    bounds exclude 0 (the sign is known under every orientation), by the bound nearest 0;
+    then the identified ones whose interval holds 0 (the value is the data's, its size
+    uncertain), by ``|ate|``; then the rest by ``|ate|``, which is one orientation's value
+    (a collinear regression's can run to ±10), so last. Tier 2: bounds of 0 alone (no
+    effect).
+
+    Parameters
+    ----------
+    ate : float
+        The effect (identified, or under the learned orientation).
+    ci : (float, float)
+        Its interval.
+    identified : bool
+        Whether its value is identified.
+    bounds : (float, float)
+        ``ate_bounds``: over the admissible orientations (and resamples).
+    interval : bool, default True
+        Whether ``ci`` comes from resamples (without, nothing is certain).
+
+    Returns
+    -------
+    tuple of (int, int, float)
+        Smaller sorts first.
+    """
+    if identified and interval and (ci[0] > 0 or ci[1] < 0):
+        return 0, 0, -abs(ate)
+    tier = 1 if max(abs(bounds[0]), abs(bounds[1])) > ZERO else 2
+    if bounds[0] > 0 or bounds[1] < 0:
+        return tier, 0, -min(abs(bounds[0]), abs(bounds[1]))
+    return tier, (1 if identified else 2), -abs(ate)
 
 
 #: Effects smaller than this in absolute value are rounding of 0.

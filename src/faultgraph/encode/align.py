@@ -35,7 +35,7 @@ import pandas as pd
 from faultgraph._validation import check_choice
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["align", "index_step", "late_samples", "same_step"]
+__all__ = ["align", "check_step", "index_step", "late_samples", "same_step"]
 
 #: The most grid times :func:`align` builds (each metric takes 8 bytes a grid time).
 MAX_GRID_POINTS = 10_000_000
@@ -201,6 +201,51 @@ def _as_bound(value: object, name: str, index: pd.Index, numeric: bool) -> pd.Ti
     if tz is None and stamp.tz is not None:
         raise InvalidInputError(f"{name} {value!r} has a time zone but frame's index has none; drop the zone")
     return stamp
+
+
+def check_step(frame: pd.DataFrame, step: str | pd.Timedelta | float, max_gap: int | None = None) -> None:
+    """Refuse a grid step far finer than the samples of ``frame``: :func:`align` carries a
+    sample over two steps, so samples more than ``max_gap + 3`` steps apart leave runs of
+    empty grid times longer than the encoder fills (``max_gap``), and the gap error that
+    would follow names ``max_gap``, not the step. ``load_metrics`` checks ``--resample``
+    with it.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Metrics with a time (or numeric) index, NaN where a metric was not sampled.
+    step : str, Timedelta or float
+        The grid step, as :func:`align` takes it.
+    max_gap : int, optional
+        The longest run of empty steps the data will be filled over; default the
+        encoder's default (5).
+
+    Raises
+    ------
+    InvalidInputError
+        When the median of the metrics' median sample spacings exceeds ``max_gap + 3``
+        steps (or the step cannot be read).
+    """
+    from faultgraph.config import DEFAULTS
+
+    fill = DEFAULTS.max_gap if max_gap is None else int(max_gap)
+    numeric = not isinstance(frame.index, pd.DatetimeIndex)
+    dt = _as_timedelta(step, "step", numeric)
+    t = np.asarray(frame.index.as_unit("ns").asi8 if not numeric else frame.index, dtype=np.float64)
+    step_v = float(dt) if numeric else float(pd.Timedelta(dt).value)
+    spacing = []
+    for col in frame.columns:
+        ts = t[np.isfinite(frame[col].to_numpy(dtype=float))]
+        if ts.size > 1:
+            spacing.append(float(np.median(np.diff(ts))))
+    if not spacing or float(np.median(spacing)) <= (fill + 3) * step_v:
+        return
+    typical = float(np.median(spacing))
+    shown, option = (f"{typical:g}", f"{typical:g}") if numeric else (f"{typical / 1e9:g} s", f"{typical / 1e9:g}s")
+    raise InvalidInputError(
+        f"step {step!r} is far finer than the data: its metrics are sampled every {shown} (median), so the "
+        f"grid would be empty for runs of more than {fill} steps (max_gap) between samples; use a step near the "
+        f"data's own (--resample {option} or more)")
 
 
 def align(

@@ -686,9 +686,7 @@ def explain_entity(task: ExplainTask) -> dict[str, Any]:
         try:
             explanation = workflows.explain_window(model, frame, (start, end), task.config)
             document = workflows.RcaDocument(explanation, data=task.data, resample=task.resample,
-                                             reference_window=task.config.reference_window,
-                                             scales=None if task.config.scales is None else str(task.config.scales)
-                                             ).to_dict()
+                                             reference_window=task.config.reference_window).to_dict()
             url = storage.join(task.out, task.entity, f"incident-{number}.rca.json")
             storage.publish_file(lambda path, document=document: write_json_atomic(path, document), url)
             entry.update(file=url, causes=[c["metric"] for c in document.get("causes", [])[:3]], error=None)

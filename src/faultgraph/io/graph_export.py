@@ -13,12 +13,13 @@ if TYPE_CHECKING:  # networkx loads only when a graph is exported, not with ever
 __all__ = ["graph_to_networkx", "to_dot", "to_graphml"]
 
 
-def graph_to_networkx(nodes: Sequence[str], adjacency: np.ndarray, lagged: np.ndarray | None = None) -> nx.DiGraph:
-    """A networkx ``DiGraph`` of a learned graph, with ``weight`` and ``lag`` on every edge.
+def graph_to_networkx(nodes: Sequence[str], adjacency: np.ndarray,
+                      lagged: np.ndarray | None = None) -> nx.MultiDiGraph:
+    """A networkx ``MultiDiGraph`` of a learned graph: every edge, with ``weight`` and ``lag``.
 
-    Same-step edges get ``lag=0``; a lagged edge (``lag >= 1``) is added only where no
-    same-step edge joins the pair, the strongest lag (largest |weight|) winning. Needs
-    networkx.
+    Same-step edges get ``lag=0``, lagged ones their lag (``>= 1``; a metric's edge from its
+    own past is a self-loop); a pair joined at several lags has an edge for each, keyed by
+    its lag. Needs networkx.
 
     Parameters
     ----------
@@ -31,28 +32,27 @@ def graph_to_networkx(nodes: Sequence[str], adjacency: np.ndarray, lagged: np.nd
 
     Returns
     -------
-    networkx.DiGraph
-        Every node, and one edge per joined ordered pair.
+    networkx.MultiDiGraph
+        Every node, and one edge per nonzero weight (``key`` = ``lag``).
     """
     import networkx as nx
 
-    G = nx.DiGraph()
+    G = nx.MultiDiGraph()
     G.add_nodes_from(nodes)
     for i, j in zip(*np.nonzero(adjacency)):
-        G.add_edge(nodes[i], nodes[j], weight=float(adjacency[i, j]), lag=0)
+        G.add_edge(nodes[i], nodes[j], key=0, weight=float(adjacency[i, j]), lag=0)
     if lagged is not None and lagged.size:
-        for lag, i, j in sorted(zip(*np.nonzero(lagged)), key=lambda e: -abs(lagged[e])):
-            if not G.has_edge(nodes[i], nodes[j]):
-                G.add_edge(nodes[i], nodes[j], weight=float(lagged[lag, i, j]), lag=int(lag) + 1)
+        for lag, i, j in zip(*np.nonzero(lagged)):
+            G.add_edge(nodes[i], nodes[j], key=int(lag) + 1, weight=float(lagged[lag, i, j]), lag=int(lag) + 1)
     return G
 
 
-def to_graphml(G: nx.DiGraph) -> str:
+def to_graphml(G: nx.MultiDiGraph) -> str:
     """GraphML text of ``G`` (networkx's writer), ending with a newline.
 
     Parameters
     ----------
-    G : networkx.DiGraph
+    G : networkx.MultiDiGraph
         The graph, as :func:`graph_to_networkx` builds it.
 
     Returns
@@ -69,7 +69,7 @@ def _quote(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def to_dot(G: nx.DiGraph) -> str:
+def to_dot(G: nx.MultiDiGraph) -> str:
     """Graphviz DOT text; edges are labelled with their weight and, if lagged, ``(t-lag)``.
 
     Names and labels are quoted (backslashes and quotes escaped); weights are written with
@@ -77,7 +77,7 @@ def to_dot(G: nx.DiGraph) -> str:
 
     Parameters
     ----------
-    G : networkx.DiGraph
+    G : networkx.DiGraph or networkx.MultiDiGraph
         The graph, with ``weight`` (and optionally ``lag``) on every edge, as
         :func:`graph_to_networkx` builds it.
 

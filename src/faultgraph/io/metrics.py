@@ -263,6 +263,13 @@ def _check_csv_header(path: Path, header: list[str]) -> None:
         raise InvalidInputError(
             f"metrics file {str(path)!r} has no header row: its first line holds {len(names)} numbers; "
             "write a header naming the metrics (SMD and ASD files are read by faultgraph.datasets.smd)")
+    blank = [k + 1 for k, n in enumerate(names) if not n and k > 0]  # a blank first one: pandas' row numbers
+    if blank:
+        trailing = blank == [len(names)]
+        raise InvalidInputError(
+            f"metrics file {str(path)!r} has a column without a name in its header (column "
+            f"{', '.join(map(str, blank[:5]))} of {len(names)}): name it, or drop it"
+            + ("; a separator at the end of the header line?" if trailing else ""))
     dup = duplicated(names)
     if dup:
         hint = ("; several header rows? (PetShop's layout is read by faultgraph.datasets.petshop)"
@@ -337,17 +344,24 @@ def _parse_time(values: pd.Series, source: str) -> pd.Index:
     _refuse_missing_times((text.isna() | text.eq("")).to_numpy(dtype=bool), source)
     for fmt in (None, "ISO8601"):  # the format of the first time; else ISO 8601 of any precision
         try:
-            parsed = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format=fmt), name="timestamp")
+            parsed = pd.DatetimeIndex(_to_datetime(text, utc=True, format=fmt), name="timestamp")
         except (ValueError, TypeError, OverflowError):
             continue
         _refuse_missing_times(parsed.isna(), source)  # "NaT", "nan"
         return parsed
-    coerced = pd.to_datetime(text, utc=True, errors="coerce")
+    numbers = pd.to_numeric(text, errors="coerce").notna().to_numpy()
+    if numbers.any() and not numbers.all():  # Unix times (or step numbers) written as text beside dates
+        number, date = int(np.flatnonzero(numbers)[0]), int(np.flatnonzero(~numbers)[0])
+        raise InvalidInputError(
+            f"{source}: the time column mixes numbers ({text.iloc[number]!r}, data row {number + 1}: Unix times "
+            f"or step numbers) with dates ({text.iloc[date]!r}, data row {date + 1}); write every time in one "
+            "format")
+    coerced = _to_datetime(text, utc=True, errors="coerce")
     failed = np.flatnonzero(coerced.isna().to_numpy())
     row = int(failed[0]) if failed.size else 0
     bad = text.iloc[row]
     try:
-        pd.to_datetime(bad, utc=True)
+        _to_datetime(bad, utc=True)
     except (ValueError, TypeError, OverflowError):
         raise InvalidInputError(
             f"{source}: the time column holds values that are not times, e.g. {bad!r} (data row {row + 1})"
@@ -356,6 +370,15 @@ def _parse_time(values: pd.Series, source: str) -> pd.Index:
         f"{source}: the time column mixes formats: {bad!r} (data row {row + 1}) is not written like the first "
         f"time {text.iloc[0]!r}; write every time in one format"
     )
+
+
+def _to_datetime(*args: Any, **kwargs: Any) -> Any:
+    """``pd.to_datetime`` without its advice to give a format (pandas warns when it falls
+    back to parsing each value alone; the result is checked here, and the error says what
+    is wrong)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
+        return pd.to_datetime(*args, **kwargs)
 
 
 def _refuse_unreal(frame: pd.DataFrame, source: str) -> None:
@@ -481,6 +504,12 @@ def to_metric_frame(
     else:
         index = _parse_time(raw[tcol], source) if tcol is not None else pd.RangeIndex(len(raw), name="step")
         frame = raw.drop(columns=[tcol]) if tcol is not None else raw
+        also = [c for c in frame.columns if c.lower() in TIME_COLUMNS] if time_column is None else []
+        if tcol is not None and also:  # Nezha's files hold Time and TimeStamp: neither is a metric
+            warnings.warn(f"{source}: {tcol!r} taken as the time; {describe_names(also)}, also named like a time "
+                          "column, left out (time_column= in Python, or rename, to choose another)",
+                          UserWarning, stacklevel=3)
+            frame = frame.drop(columns=also)
         if frame.shape[1] == 0:
             raise InvalidInputError(f"{source} has a time column but no metric columns")
         dup_names = duplicated(list(frame.columns))

@@ -18,12 +18,15 @@ import numpy as np
 from faultgraph.errors import InvalidInputError
 from faultgraph.io.atomic import write_atomic, write_json_atomic
 
-__all__ = ["SCHEMA_VERSION", "damaged", "file_digest", "load_model_dir", "load_model_meta", "save_model_dir"]
+__all__ = ["SCHEMA_VERSION", "check_model_path", "damaged", "file_digest", "load_model_dir", "load_model_meta",
+           "save_model_dir"]
 
 #: The version of the model-folder layout this faultgraph writes and the newest it reads;
 #: older folders are upgraded as they are read (:mod:`faultgraph.io.migrations`).
 SCHEMA_VERSION = 2
 _META, _ARRAYS = "model.json", "arrays.npz"
+#: The fields of model.json that hold a mapping when present (any model kind).
+_MAPPINGS = ("params", "graph", "encoder", "prior", "lasting", "lag_choice", "scoring_choice", "flagged")
 
 
 def file_digest(path: str | Path, algorithm: str = "sha256", prefix: bytes = b"") -> str:
@@ -50,6 +53,32 @@ def file_digest(path: str | Path, algorithm: str = "sha256", prefix: bytes = b""
     return digest.hexdigest()
 
 
+def check_model_path(path: str | Path) -> Path:
+    """``path`` as a folder a model can be written to (before the work of fitting it).
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder (it may not exist yet).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InvalidInputError
+        When ``path`` is an existing file, or an existing ancestor of it is a file.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"model folder {str(folder)!r} is an existing file; give a folder path")
+    ancestor = next((q for q in folder.parents if q.exists()), None)
+    if ancestor is not None and not ancestor.is_dir():
+        raise InvalidInputError(f"model folder {str(folder)!r} cannot be written: {str(ancestor)!r} is a file")
+    return folder
+
+
 def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
     """Write ``meta`` and ``arrays`` into the folder ``path`` (created if needed).
 
@@ -74,11 +103,9 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.
     Raises
     ------
     InvalidInputError
-        When ``path`` is an existing file.
+        When ``path`` is an existing file or lies under one (:func:`check_model_path`).
     """
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise InvalidInputError(f"model folder {str(folder)!r} is an existing file; give a folder path")
+    folder = check_model_path(path)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / _ARRAYS, lambda fh: np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
     full = {"schema_version": SCHEMA_VERSION, **meta, "arrays_sha256": file_digest(folder / _ARRAYS)}
@@ -130,6 +157,10 @@ def load_model_meta(path: str | Path, task: str | None = None) -> dict[str, Any]
     if task is not None and meta.get("task") != task:
         kind = f"a {meta['task']!r} model" if isinstance(meta.get("task"), str) else "a model that names no task"
         raise InvalidInputError(f"model {str(folder)!r} is {kind}, not a {task!r} one")
+    for key in _MAPPINGS:  # a field that must be a mapping, named when it is not
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise damaged(folder, ValueError(f"{key!r} (a {type(meta[key]).__name__} where a mapping of names to "
+                                             "values belongs)"))
     return meta
 
 

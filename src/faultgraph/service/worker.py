@@ -181,7 +181,8 @@ class Explainer:
         end = time.time() if window.get("end") is None else seconds(window["end"], "end")
         return self._reader.fetch(self._queries, start, end, self.step)
 
-    def explain(self, window: dict[str, Any], target: str | None) -> tuple[dict[str, Any], Callable[[], str]]:
+    def explain(self, window: dict[str, Any], target: str | None, scales: str | None = None
+                ) -> tuple[dict[str, Any], Callable[[], str]]:
         """``(rca, render)``: the rca.json document of ``window`` and a function that renders
         its HTML report (called later: the report costs more than the ranking).
 
@@ -191,6 +192,8 @@ class Explainer:
             ``{"start": ..., "end": ...}``; see :func:`resolve_window`.
         target : str or None
             The metric to explain; ``None`` keeps the settings' ``explain.target``.
+        scales : str, optional
+            The ranking's scales; ``None`` keeps the settings' ``explain.scales``.
 
         Returns
         -------
@@ -203,12 +206,15 @@ class Explainer:
         InvalidInputError
             When the window and the data do not meet, or the data cannot be read.
         """
+        from faultgraph.config import RankingScales
         from faultgraph.rca.ranking import default_service
         from faultgraph.workflows import RcaDocument, explain_window, render_report
 
         frame = self.frame(window)
         bounds = resolve_window(frame.index, window)
         config = self.settings.explain if target is None else self.settings.explain.replace(target=target)
+        if scales is not None:
+            config = config.replace(scales=RankingScales(scales))
         services = frame.attrs.get("services") or None  # from QUERIES.yaml; else from the names
         if services:
             services = {m: services.get(m) or default_service(m) for m in frame.columns}
@@ -219,7 +225,9 @@ class Explainer:
 
     def report(self, rca: dict[str, Any], target: str | None) -> str:
         """The HTML report of an explained incident whose rendering was not kept: its window
-        (``rca['window']``, closed) explained again and rendered.
+        (``rca['window']``, closed) explained again, on the scales it was ranked on
+        (``rca['scales']``; the model's for an incident stored before they were recorded),
+        and rendered.
 
         Parameters
         ----------
@@ -234,7 +242,7 @@ class Explainer:
             The HTML report.
         """
         window = {"start": rca["window"][0], "end": rca["window"][1]}
-        return self.explain(window, target)[1]()
+        return self.explain(window, target, str(rca.get("scales", "model")))[1]()
 
 
 class WorkerPool:
