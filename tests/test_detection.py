@@ -80,6 +80,19 @@ def test_leading_steps_filled_from_later_values_are_not_scored_nor_alarm_after(s
     assert NSigmaDetector().fit(train).warm_up(late) == 5 + NSigmaDetector().smooth - 1
 
 
+def test_a_fresh_start_alarms_no_more_than_the_same_steps_scored_with_their_history(system):
+    train, test, _ = system
+    det = CausalDetector(lags=1).fit(train)
+    healthy = test.iloc[:480]  # the fault is at 500
+    starts = range(0, 420, 5)
+    # the first 15 steps of a window scored on their own (smoothing and adjustments start
+    # from the training tail) against the same steps scored after 60 steps of history
+    fresh = sum(bool(det.score_samples(healthy.iloc[s:s + 60])["anomaly"].iloc[:15].any()) for s in starts)
+    later = sum(bool(det.score_samples(healthy.iloc[max(s - 60, 0):s + 60])["anomaly"].iloc[-60:].iloc[:15].any())
+                for s in starts)
+    assert fresh <= later + 5, (fresh, later)  # a smoothing that started empty: 34 of 84 against 15
+
+
 def test_baselines_share_the_code_path(system):
     train, test, labels = system
     for det in (NSigmaDetector(combine="max"), PCADetector(), RandomDetector(random_state=0)):
@@ -543,8 +556,12 @@ def test_the_innovation_score_adds_the_combined_innovations(system, tmp_path):
     det = CausalDetector(lags=1, scoring="residual+marginal+innovation").fit(train)
     np.testing.assert_array_equal(det.coef_, plain.coef_)  # the same model underneath
     d = train.shape[1]
-    innovations = drift_adjust(det.innovations(test), det.drift_history_[:, 2 * d :], det.drift_window)
-    extra = pd.Series(np.mean(innovations**2, axis=1)).rolling(15, min_periods=1).mean().to_numpy()
+    history = det.drift_history_[:, 2 * d :]
+    innovations = drift_adjust(det.innovations(test), history, det.drift_window)
+    # the smoothing starts from the training tail's last 14 steps, adjusted as they were
+    tail = drift_adjust(history[-14:], history[:-14], det.drift_window)
+    squares = np.mean(np.vstack([tail, innovations]) ** 2, axis=1)
+    extra = pd.Series(squares).rolling(15, min_periods=1).mean().to_numpy()[14:]
     scored = det.score_samples(test)
     np.testing.assert_allclose(scored["score"] - plain.score_samples(test)["score"], extra, rtol=1e-10, atol=1e-10)
     assert list(scored.columns[-d:]) == [f"innovation:m{i}" for i in range(d)]  # kept for root-cause work

@@ -104,6 +104,13 @@ def test_inline_library_fit_detect_explain(fleet_data, plain, tmp_path):
         doc = json.loads(Path(entry["file"]).read_text())
         assert doc["window"] == [entry["start"], entry["end"]] and doc["causes"]
     assert explained.ok
+    # an incidents.json edited by hand: its entry without a start is named, not a KeyError
+    spec = json.loads((scores / "incidents.json").read_text())
+    spec["incidents"][0].pop("start")
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(spec))
+    with pytest.raises(InvalidInputError, match=r"entry 1 lacks start; it is not an incidents.json"):
+        fleet_explain(models, fleet_data / "recent", edited, tmp_path / "rca2", n_workers=0)
     # a second run skips the current models; a changed file or --force refits
     again = fleet_fit(fleet_data / "normal", models, n_workers=0)
     assert again.counts() == {"current": 4, "failed": 1}
@@ -270,3 +277,14 @@ def test_fsspec_urls_end_to_end(fleet_data, plain):
         assert json.loads(fs.cat("/fleet/scores/incidents.json"))["incidents"]
     finally:
         fs.rm("/fleet", recursive=True)
+
+
+def test_entity_names_that_a_store_would_expand_are_refused():
+    from faultgraph.errors import InvalidInputError
+    from faultgraph.fleet.storage import check_entity_name
+
+    for good in ("web-1", "host_7.example", "pod a"):
+        assert check_entity_name(good, "test") == good
+    for bad in ("*", "web[1]", "a?b", "../x", "a/b", ".hidden", " web", ""):
+        with pytest.raises(InvalidInputError, match="cannot name a folder"):
+            check_entity_name(bad, "test")

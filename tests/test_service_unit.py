@@ -120,6 +120,14 @@ def test_dedup_key_is_fingerprint_and_start():
     (payload(status="resolved", endsAt="0001-01-01T00:00:00Z"), "resolved but has no endsAt"),
     (payload(status="resolved", endsAt="2024-05-01T00:00:00Z"), "comes before its startsAt"),
     (payload(startsAt="0001-01-01T00:00:00Z"), "zero time"),
+    (payload(startsAt="0001-01-01T00:30:00+01:00"), "startsAt is no valid time"),  # its offset leaves the calendar
+    (payload(startsAt="9999-12-31T23:59:59-01:00"), "startsAt is no valid time"),
+    (payload(startsAt="1970-01-01T00:00:01Z"), "not a time an incident can have"),
+    (payload(status="resolved", endsAt="9999-01-01T00:00:00Z"), "endsAt 9999-01-01T00:00:00Z is not a time an "
+                                                                "incident can have"),
+    (payload(fingerprint="\ud800"), "fingerprint holds a lone surrogate"),
+    (payload(fingerprint="a\u0000b"), "fingerprint holds a NUL character"),
+    (payload(labels={"service": "web\u0000"}), r"labels\['service'\] holds a NUL character"),
 ])
 def test_malformed_payloads_are_refused(body, match):
     with pytest.raises(PayloadError, match=match):
@@ -298,8 +306,10 @@ def test_hostile_payloads_get_4xx_and_leave_the_store_intact(echo_client, tmp_pa
     big = c.post("/api/v1/alerts", content=b" " * 10_000_001, headers=AUTH)
     assert big.status_code == 413
     assert c.post("/api/v1/alerts", content=b"a=b", headers={**AUTH, "Content-Type": "text/plain"}).status_code == 415
-    for body in (b"{}", b'{"start": "x", "end": 1}', b'{"start": true}', b'{"start": 1, "end": Infinity}'):
+    for body in (b"{}", b'{"start": "x", "end": 1}', b'{"start": true}', b'{"start": 1, "end": Infinity}',
+                 b'{"start": "0001-01-01T00:30:00+01:00", "end": null}', b'{"start": "1980-01-01T00:00:00Z"}'):
         assert c.post("/api/v1/incidents", content=body, headers=AUTH).status_code in (400, 422)
+    assert c.get("/api/v1/incidents?before=1000000000000000000000000000000", headers=AUTH).status_code == 422
     assert c.get("/api/v1/incidents/abc", headers=AUTH).status_code == 422
     assert c.get("/api/v1/incidents/99999", headers=AUTH).status_code == 404
     # SQL-looking labels are stored as text, as sent
@@ -483,6 +493,15 @@ def test_reader_splits_long_ranges():
     queries = read_queries({"queries": {"{service}_x": "up"}})
     frame = reader.fetch(queries, T0, T0 + 15 * (MAX_POINTS + 50), step=15)
     assert len(calls) == 2 and len(frame) == MAX_POINTS + 51 and frame.index.is_unique
+    # a window that reaches decades (or to 1e300, where t + step rounds back to t) asks for nothing
+    from faultgraph.io.prometheus import MAX_FETCH_POINTS
+
+    for start, end in ((-1e300, 1e300), (1e22, 2e22), (T0, T0 + 15 * (MAX_FETCH_POINTS + 1))):
+        with pytest.raises(InvalidInputError, match=r"spans .* steps of 15 s; at most 600,000 are read"):
+            reader.fetch(queries, start, end, step=15)
+    with pytest.raises(InvalidInputError, match="must be finite"):
+        reader.fetch(queries, T0, float("inf"), step=15)
+    assert len(calls) == 2  # no query sent
 
 
 def test_reader_retries_then_gives_a_clear_error():
@@ -672,6 +691,10 @@ def check_store(url: str) -> None:
     assert store.finish(first, 0, {"stale": True}, None) is False  # the old run's result is dropped
     second = next(iter(ids[1]))
     store.claim(second)
+    # a run whose result could not be stored stays running until the sweep's cut-off passes
+    assert store.requeue_stale(time.time() - 900) == 0 and store.get(second)["status"] == "running"
+    assert store.requeue_stale(time.time() + 1) == 1 and store.get(second)["status"] == "queued"
+    store.claim(second)
     assert sorted(store.requeue_unfinished()) == sorted(next(iter(v)) for v in ids.values())
     assert store.get(first)["window"] == closed and store.counts()["queued"] == 5
     store.close()
@@ -694,7 +717,8 @@ def test_prometheus_down_fails_the_incident_with_a_clear_error(case, tmp_path):
     explainer = Explainer(settings, model=load_model(case["root"] / "model"))
     explainer._reader.backoff = 0.01
     with TestClient(create_app(settings, explainer=explainer)) as c:
-        (incident,) = c.post("/api/v1/alerts", json=FIRING, headers=AUTH).json()["incidents"]
+        recent = payload(startsAt=iso(time.time() - 600))  # firing for ten minutes: read up to now
+        (incident,) = c.post("/api/v1/alerts", json=recent, headers=AUTH).json()["incidents"]
         body = wait_done(c, incident)
     assert body["status"] == "failed"
     assert f"Prometheus at http://127.0.0.1:{port} did not answer after 4 tries" in body["error"]

@@ -708,6 +708,11 @@ def _read_incidents(incidents: str | Path) -> list[dict[str, Any]]:
     spec = storage.read_json(url)
     if not isinstance(spec, dict) or not isinstance(spec.get("incidents"), list):
         raise InvalidInputError(f"incidents {url!r} is not an incidents.json written by `faultgraph fleet detect`")
+    for k, entry in enumerate(spec["incidents"]):
+        missing = [key for key in ("entity", "start", "end") if not isinstance(entry, dict) or key not in entry]
+        if missing:
+            raise InvalidInputError(f"incidents {url!r}: entry {k + 1} lacks {', '.join(missing)}; it is not an "
+                                    "incidents.json written by `faultgraph fleet detect`")
     return [dict(i) for i in spec["incidents"]]
 
 

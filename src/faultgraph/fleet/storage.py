@@ -137,14 +137,16 @@ def check_entity_name(name: Any, where: str) -> str:
     Raises
     ------
     InvalidInputError
-        When the name is blank, starts with ``.``, holds ``/``, ``\\`` or a NUL, or has
-        surrounding spaces.
+        When the name is blank, starts with ``.``, holds ``/``, ``\\``, a NUL or a glob
+        character (``*?[]``: on an object store a path holding one is expanded, so ``*``
+        would name every entity), or has surrounding spaces.
     """
     text = str(name)
-    if (not text.strip() or text.startswith(".") or any(ch in text for ch in "/\\\0")
+    if (not text.strip() or text.startswith(".") or any(ch in text for ch in "/\\\0*?[]")
             or text != text.strip()):
         raise InvalidInputError(f"{where}: entity name {text!r} cannot name a folder; an entity name must be "
-                                "non-empty, not start with '.', and hold no '/', '\\' or surrounding spaces")
+                                "non-empty, not start with '.', and hold no '/', '\\', '*', '?', '[', ']' or "
+                                "surrounding spaces")
     return text
 
 

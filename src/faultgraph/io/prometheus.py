@@ -21,6 +21,7 @@ long ranges (Prometheus answers at most 11,000 points a series) and raises
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ __all__ = ["PrometheusError", "PrometheusQueryError", "PrometheusReader", "Prome
 
 #: The most points Prometheus returns for one series of one query (it refuses 11,000+).
 MAX_POINTS = 10_000
+#: The most steps :meth:`PrometheusReader.fetch` reads per series (about a year of one-minute
+#: steps); a longer window is refused before any query.
+MAX_FETCH_POINTS = 600_000
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31536000.0}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -397,8 +401,15 @@ class PrometheusReader:
         from faultgraph.io.metrics import to_metric_frame
 
         step = parse_duration(step if step is not None else (queries.step or 15.0))
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise InvalidInputError(f"start and end must be finite Unix seconds, got {start} and {end}")
         if not end > start:
             raise InvalidInputError(f"end ({end}) must come after start ({start})")
+        if (end - start) / step > MAX_FETCH_POINTS:
+            raise InvalidInputError(
+                f"the window {start:.0f} .. {end:.0f} spans {(end - start) / step:,.0f} steps of {step:g} s; at most "
+                f"{MAX_FETCH_POINTS:,} are read per series (a window that reaches that far is a bad time, or a "
+                "longer step is needed)")
         chunks = []
         t = float(start)
         while t <= end:

@@ -30,8 +30,8 @@ from typing import Any
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["Alert", "PayloadError", "WebhookPayload", "dedup_key", "format_time", "label_fingerprint", "parse_alert",
-           "parse_payload", "parse_request", "parse_time", "window_of"]
+__all__ = ["Alert", "PayloadError", "WebhookPayload", "check_incident_time", "dedup_key", "format_time",
+           "label_fingerprint", "parse_alert", "parse_payload", "parse_request", "parse_time", "window_of"]
 
 #: The payload version this service reads.
 VERSION = "4"
@@ -156,10 +156,43 @@ def parse_time(value: Any, name: str) -> datetime:
     fraction = (fraction or ".0")[:7]  # microseconds at most: Alertmanager writes nanoseconds
     zone = "+00:00" if zone in ("Z", "z") else zone
     try:
-        parsed = datetime.fromisoformat(f"{day}T{clock}{fraction.ljust(7, '0')}{zone}")
-    except ValueError:
+        return datetime.fromisoformat(f"{day}T{clock}{fraction.ljust(7, '0')}{zone}").astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # no such date, or its offset takes it out of the calendar
         raise PayloadError(f"{name} is no valid time: {_show(value)}") from None
-    return parsed.astimezone(timezone.utc)
+
+
+#: The earliest time an incident's window may name, and how far ahead of now: a window that
+#: reaches farther is a bad clock, not an incident (read from Prometheus, it would ask for
+#: decades of samples).
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST_AHEAD = timedelta(days=1)
+
+
+def check_incident_time(moment: datetime, name: str) -> datetime:
+    """``moment`` when an incident can have it: from :data:`EARLIEST` to
+    :data:`LATEST_AHEAD` from now.
+
+    Parameters
+    ----------
+    moment : datetime
+        Aware.
+    name : str
+        The field, named in the error.
+
+    Returns
+    -------
+    datetime
+        ``moment``.
+
+    Raises
+    ------
+    PayloadError
+        When ``moment`` lies outside that span.
+    """
+    if not EARLIEST <= moment <= datetime.now(timezone.utc) + LATEST_AHEAD:
+        raise PayloadError(f"{name} {format_time(moment)} is not a time an incident can have: it must lie between "
+                           f"{EARLIEST:%Y-%m-%d} and a day from now")
+    return moment
 
 
 def _show(value: Any) -> str:
@@ -179,7 +212,21 @@ def _text_map(value: Any, name: str) -> dict[str, str]:
             raise PayloadError(f"{name}[{_show(key)}] must be a string, got {type(text).__name__} {_show(text)}")
         if len(key) > MAX_TEXT or len(text) > MAX_TEXT:
             raise PayloadError(f"{name}[{_show(key)}] is longer than {MAX_TEXT} characters")
+        _storable(key, f"{name} key {_show(key)}")
+        _storable(text, f"{name}[{_show(key)}]")
     return dict(value)
+
+
+def _storable(text: str, name: str) -> str:
+    """``text`` when a database can hold it: UTF-8 encodable (no lone surrogate, which JSON
+    can spell as ``\\ud800``) and without NUL (PostgreSQL text refuses it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError(f"{name} holds a lone surrogate (no Unicode character): {_show(text)}") from None
+    if "\x00" in text:
+        raise PayloadError(f"{name} holds a NUL character: {_show(text)}")
+    return text
 
 
 def _text(value: Any, name: str, default: str | None = None) -> str:
@@ -189,7 +236,7 @@ def _text(value: Any, name: str, default: str | None = None) -> str:
         raise PayloadError(f"{name} must be a string, got {type(value).__name__} {_show(value)}")
     if len(value) > MAX_TEXT:
         raise PayloadError(f"{name} is longer than {MAX_TEXT} characters")
-    return value
+    return _storable(value, name)
 
 
 def label_fingerprint(labels: dict[str, str]) -> str:
@@ -246,6 +293,7 @@ def parse_alert(raw: Any, where: str) -> Alert:
     starts = parse_time(raw["startsAt"], f"{where}.startsAt")
     if starts <= ZERO_TIME:
         raise PayloadError(f"{where}.startsAt is Alertmanager's zero time; an alert needs its start")
+    check_incident_time(starts, f"{where}.startsAt")
     ends: datetime | None = None
     if raw.get("endsAt") not in (None, ""):
         ends = parse_time(raw["endsAt"], f"{where}.endsAt")
@@ -253,6 +301,8 @@ def parse_alert(raw: Any, where: str) -> Alert:
             ends = None
     if status == "resolved" and ends is None:
         raise PayloadError(f"{where} is resolved but has no endsAt")
+    if status == "resolved":
+        check_incident_time(ends, f"{where}.endsAt")  # type: ignore[arg-type]
     if ends is not None and status == "resolved" and ends < starts:
         raise PayloadError(f"{where}.endsAt {format_time(ends)} comes before its startsAt {format_time(starts)}")
     fingerprint = raw.get("fingerprint")
@@ -379,7 +429,7 @@ def parse_request(body: Any) -> tuple[Any, Any, str | None]:
                 raise PayloadError(f"{name} must be a finite number, got {value!r}")
             bounds.append(value)
         else:
-            bounds.append(parse_time(value, name))
+            bounds.append(check_incident_time(parse_time(value, name), name))
     start, end = bounds
     if end is not None and type(start) is not type(end) and not (
             isinstance(start, (int, float)) and isinstance(end, (int, float))):

@@ -200,7 +200,7 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
 
     @app.get("/api/v1/incidents")
     async def list_incidents(limit: int = fastapi.Query(50, ge=1, le=MAX_PAGE),
-                             before: int | None = fastapi.Query(None, ge=1),
+                             before: int | None = fastapi.Query(None, ge=1, le=2**62),
                              status: str | None = fastapi.Query(None, max_length=16)) -> Any:
         rows = await run_in_threadpool(state["store"].list, limit, before, status)
         for row in rows:

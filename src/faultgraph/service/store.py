@@ -331,6 +331,27 @@ class IncidentStore:
                                                  t.c.status == "done").values(report=html))
             return done.rowcount == 1
 
+    def requeue_stale(self, older_than: float) -> int:
+        """Incidents ``running`` whose last change is older than ``older_than`` (Unix
+        seconds) are ``queued`` again: a worker that could not store its result (the
+        database away for a moment) left them so.
+
+        Parameters
+        ----------
+        older_than : float
+            The cut-off, Unix seconds.
+
+        Returns
+        -------
+        int
+            How many were queued again.
+        """
+        t = self.table
+        with self._begin() as conn:
+            done = conn.execute(t.update().where(t.c.status == "running", t.c.updated_at < float(older_than))
+                                .values(status="queued", updated_at=time.time()))
+        return int(done.rowcount or 0)
+
     def requeue_unfinished(self) -> list[int]:
         """At start: incidents left ``running`` by a stopped server are ``queued`` again.
 

@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Explainer", "WorkerPool", "resolve_window"]
 
 log = logging.getLogger("faultgraph.service")
+#: Seconds after which an incident still ``running`` is taken for one whose worker could not
+#: store its result, and queued again by the sweep (an explanation takes seconds).
+STALE_RUNNING = 900.0
 
 
 def _bound_value(value: Any, index: pd.Index, name: str) -> Any:
@@ -359,6 +362,12 @@ class WorkerPool:
 
     def _sweep(self) -> None:
         while not self._stop.wait(self.sweep_every):
+            try:  # a result that could not be stored left its incident running: queue it again
+                stale = self.store.requeue_stale(time.time() - STALE_RUNNING)
+                if stale:
+                    log.warning("%d incident(s) left running for %.0f s were queued again", stale, STALE_RUNNING)
+            except Exception:  # noqa: BLE001 - a store hiccup: try at the next sweep
+                log.exception("sweeping the store for stale incidents failed")
             room = self.queue.maxsize - self.queue.qsize()
             if room <= 0:
                 continue
