@@ -229,6 +229,11 @@ MODEL_DAMAGE: list[tuple[str, Callable[[Path], None] | str]] = [
     ("params.background_window a list", _model_json(lambda m: m["params"].update(background_window=[1]))),
     ("params.soft_cap text", _model_json(lambda m: m["params"].update(soft_cap="high"))),
     ("params.drift_window huge", _model_json(lambda m: m["params"].update(drift_window=1e308))),
+    ("params.risk 2", _model_json(lambda m: m["params"].update(risk=2))),
+    ("params.max_gap negative", _model_json(lambda m: m["params"].update(max_gap=-1))),
+    ("threshold negative", _model_json(lambda m: m.update(decision_threshold=-1))),
+    ("background base NaN", _model_json(lambda m: m.update(background_base=float("nan")))),
+    ("encoder scale 0", _model_json(lambda m: m["encoder"]["scale_values"].__setitem__(0, 0.0))),
 ]
 MODEL_COMMANDS = [
     ("detect", ["detect", "{model}", "{good}", "--out", "scores.csv"]),

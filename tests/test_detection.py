@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -606,3 +607,33 @@ def test_too_short_a_training_period_is_refused_up_front_with_what_to_do(system)
                                                     r"scores.*longer healthy period"):
             detector.fit(train.iloc[:5])
     assert NSigmaDetector().fit(train.iloc[:10]).threshold_ > 0  # ten rows are enough to fit at all
+
+
+def test_one_training_episode_that_sets_the_threshold_is_named():
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"a": rng.normal(size=600)})
+    train["b"] = 2 * train["a"] + rng.normal(size=600)
+    train["c"] = train["b"] + rng.normal(size=600)
+    train["k"] = 1.0
+    spiky = train.copy()
+    spiky.loc[300, "k"] = 50.0  # one glitch in a metric otherwise at one value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clean period: nothing to say
+        clean = CausalDetector().fit(train)
+    with pytest.warns(UserWarning, match=r"one episode of the training data sets the alarm threshold: around 300 "
+                                         r"\('k' 24.5 robust sd off\)"):
+        glitched = CausalDetector().fit(spiky)
+    # what it warns of: the glitch, smoothed over 15 of 600 rows, lifts the threshold several times over
+    assert glitched.threshold_ > 5 * clean.threshold_
+
+
+def test_rows_out_of_time_order_are_refused_by_fit_and_score_samples(system):
+    train, test, _ = system
+    timed = train.set_axis(pd.date_range("2024-01-01", periods=len(train), freq="min"))
+    shuffled = timed.sample(frac=1, random_state=0)
+    with pytest.raises(InvalidInputError, match=r"train's index must be in time order \(increasing\); sort it"):
+        CausalDetector().fit(shuffled)
+    det = CausalDetector().fit(timed)
+    with pytest.raises(InvalidInputError, match=r"data's index must be in time order"):
+        det.score_samples(timed.iloc[::-1])
+    assert len(det.score_samples(timed.iloc[:50])) == 50

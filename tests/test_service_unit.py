@@ -440,6 +440,10 @@ def test_window_outside_the_data_fails_with_a_message(case, tmp_path):
         incident = c.post("/api/v1/alerts", json=payload(startsAt=iso(case["end"] + 3600)), headers=AUTH)
         body = wait_done(c, incident.json()["incidents"][0])
     assert body["status"] == "failed" and "lies outside the data" in body["error"]
+    with TestClient(create_app(settings)) as c:  # Unix seconds no calendar holds: a message, no internal error
+        incident = c.post("/api/v1/incidents", json={"start": 1e13, "end": 2e13}, headers=AUTH)
+        body = wait_done(c, incident.json()["incidents"][0])
+    assert body["status"] == "failed" and "is no Unix time (seconds) the data can hold" in body["error"]
 
 
 # --- the Prometheus reader on a mock transport --------------------------------------------------

@@ -256,7 +256,8 @@ def check_fit(rows: int, metrics: int, lags: int = 0, *, refine: bool = False, w
         raise InvalidInputError(
             f"{what} has {usable} row{'s' if usable != 1 else ''} for {k} candidate parents per metric ({d} metrics"
             f"{f' x {p + 1} steps, lags={p}' if p else ''}): fewer rows than candidates leave the graph "
-            f"undetermined (any graph fits); use {'; or '.join(options)}; or force=True (--force) to fit anyway")
+            f"undetermined (any graph fits); use {'; or '.join(options)}; or force it (--force; in Python "
+            "`with faultgraph._budget.limits(force=True):`) to fit anyway")
     if est.memory > max_memory:
         raise InvalidInputError(
             f"{what} would need {est}; that is over the memory limit of {_size(max_memory)} ({MEMORY_SHARE:.0%} "
@@ -264,7 +265,8 @@ def check_fit(rows: int, metrics: int, lags: int = 0, *, refine: bool = False, w
     if est.seconds > max_seconds and not force:
         raise InvalidInputError(
             f"{what} would take {est}; that is over the limit of {_duration(max_seconds)}; use "
-            f"{_feasible(est, max_seconds, max_memory)}; or force=True (--force) to run it anyway")
+            f"{_feasible(est, max_seconds, max_memory)}; or force it (--force; in Python "
+            "`with faultgraph._budget.limits(force=True):`) to run it anyway")
     return est
 
 

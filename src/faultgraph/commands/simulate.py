@@ -34,7 +34,7 @@ def simulate_graph(
                                   random_state=seed)
         data_path, truth_path = sim.write(out)
         say(f"wrote {data_path} ({samples} rows x {nodes} metrics) and {truth_path} "
-            f"({int((sim.W != 0).sum())} true edges)")
+            f"({int((sim.W != 0).sum())} true edge{'' if int((sim.W != 0).sum()) == 1 else 's'})")
 
 
 @simulate_app.command("faults")

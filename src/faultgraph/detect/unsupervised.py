@@ -82,6 +82,9 @@ MIN_BACKGROUND_BASE = 1e-12
 #: The fewest training scores the threshold is fitted on after the first ``drift_window``
 #: steps (whose windows are still filling) are set aside; below it, all are used.
 MIN_CALIBRATION = 100
+#: :meth:`Detector.fit` warns when the threshold read without the training's highest episode
+#: would be below ``1 /`` this of the one read with it (one episode sets it).
+EPISODE_RATIO = 2.0
 #: ``holdout``: the fewest training rows the model is fitted on when a tail is held back
 #: (fewer: no holdout, the threshold is read on the fitted rows as before).
 MIN_HOLDOUT_FIT = 200
@@ -327,6 +330,13 @@ class TailCalibration:
                 G[~body] = np.maximum(R[~body], g_max)
             U = G
         return np.minimum(np.nan_to_num(U, nan=0.0, posinf=self.cap_), self.cap_)
+
+
+def _open_unit(name: str, value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or not 0 < value < 1:
+        raise InvalidInputError(f"{name} must be a number in (0, 1) ({what}), got {value!r}")
+    return float(value)
 
 
 def _fraction(name: str, value: Any, upper: float, what: str) -> float:
@@ -637,6 +647,9 @@ class Detector(FittedAttributes):
                                                              "the threshold is read on; 0 turns it off")),
         "calibration": one_of(CALIBRATIONS),
         "lasting": flag(),
+        "risk": Constraint(lambda name, value: _open_unit(name, value, "the share of normal steps that alarm")),
+        "quantile": Constraint(lambda name, value: _open_unit(name, value, "of the training scores")),
+        "max_gap": whole(0, "steps"),
     }
 
     def __init__(self, *, combine: Combine = "mean-square", smooth: int = DEFAULTS.smooth,
@@ -663,6 +676,12 @@ class Detector(FittedAttributes):
 
     def _frame(self, data: Any, name: str) -> pd.DataFrame:
         if isinstance(data, pd.DataFrame):
+            index = data.index
+            if ((isinstance(index, pd.DatetimeIndex) or pd.api.types.is_numeric_dtype(index))
+                    and not index.is_monotonic_increasing):  # rows are read as consecutive steps
+                raise InvalidInputError(f"{name}'s index must be in time order (increasing); sort it "
+                                        f"({name}.sort_index()) or, for files joined end to end, give each a "
+                                        "distinct time")
             return text_columns(data)  # metric names are text, as the encoder keeps them
         try:
             arr = np.asarray(data, dtype=float)
@@ -761,6 +780,7 @@ class Detector(FittedAttributes):
             self.lasting_threshold_ = float(threshold)
             if self.lasting_:
                 train_scores = np.maximum(train_scores, lasting * (self.threshold_ / threshold))
+        self._warn_of_one_episode(train_scores, blocks, head.index, list(self.encoder_.columns_))
         if blocks_t is not None:
             blocks = np.vstack([blocks, blocks_t])
         self.holdout_rows_ = hold
@@ -769,6 +789,35 @@ class Detector(FittedAttributes):
         self.train_scores_ = train_scores
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _warn_of_one_episode(self, scores: np.ndarray, blocks: np.ndarray, index: pd.Index, names: list[str]
+                             ) -> None:
+        """A UserWarning when one episode of the training rows sets the alarm threshold: read
+        without the ``smooth`` steps either side of the highest training score, the threshold
+        would be below ``1 /`` :data:`EPISODE_RATIO` of it (a glitch or an incident in a short
+        training period: smoothed, one step fills more than ``risk`` of the rows). SMD's and
+        ASD's training sets stay below 1.4."""
+        n, w = len(scores), int(self.smooth)
+        if n < 2 * MIN_SCORES + 2 * w + 1:
+            return
+        read = ((lambda v: pot_threshold(v, self.risk)) if self.threshold_method == "pot"
+                else (lambda v: quantile_threshold(v, self.quantile)))
+        top = int(np.argmax(scores))
+        keep = np.ones(n, dtype=bool)
+        keep[max(0, top - w): top + w + 1] = False
+        full, without = read(scores), read(scores[keep])
+        if not (without > 0 and full > EPISODE_RATIO * without):
+            return
+        rows = blocks[max(0, top - w): top + 1]
+        step, column = np.unravel_index(int(np.argmax(np.abs(rows))), rows.shape)
+        at = max(0, top - w) + int(step)
+        metric = names[int(column) % len(names)]
+        warnings.warn(f"one episode of the training data sets the alarm threshold: around {index[at]!r} "
+                      f"({metric!r} {abs(float(rows[step, column])):.3g} robust sd off) the threshold is "
+                      f"{self.threshold_:.3g}, without it about {without:.3g}, so faults smaller than that episode "
+                      "will not alarm; "
+                      "if it was an incident or a glitch, leave it out of the training period (or fit on a "
+                      "longer one)", UserWarning, stacklevel=3)
 
     def _fit_channel(self, blocks: np.ndarray, blocks_t: np.ndarray | None, d: int, window: int,
                      skip: int | None = None) -> tuple[np.ndarray, float, float, np.ndarray]:
@@ -1538,7 +1587,10 @@ class CausalDetector(Detector):
             wrong += [f"{k} has shape {a.shape} (expected one value per step)" for k, a in histories.items()
                       if a.ndim != 1]
             wrong += [f"graph.nodes holds {len(det.graph_.nodes)} names for {d} metrics"] * (len(det.graph_.nodes) != d)
-            wrong += [f"decision_threshold is {det.threshold_}"] * (not np.isfinite(det.threshold_))
+            wrong += [f"decision_threshold is {det.threshold_}"] * (not (np.isfinite(det.threshold_)
+                                                                          and det.threshold_ >= 0))
+            wrong += [f"background_base is {det.background_base_}"] * (not (np.isfinite(det.background_base_)
+                                                                             and det.background_base_ >= 0))
             bad = [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
             if wrong or bad:
                 raise ValueError("; ".join(wrong + [f"{k} holds NaN or infinite values" for k in bad]))

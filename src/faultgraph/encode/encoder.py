@@ -451,6 +451,13 @@ class MetricEncoder(FittedAttributes):
             enc.step_ = None if step is None else float(step)
             if enc.step_ is not None and not (np.isfinite(enc.step_) and enc.step_ > 0):
                 raise ValueError(f"step_seconds must be a number of seconds > 0, got {step!r}")
+            if enc.max_gap < 0:
+                raise ValueError(f"max_gap must be a whole number >= 0, got {enc.max_gap}")
+            bad = [c for c in enc.columns_ if not (np.isfinite(enc.scale_[c]) and enc.scale_[c] > 0)]
+            bad += [c for c in enc.columns_ if not np.isfinite(enc.center_[c]) and c not in bad]
+            if bad:  # a scale of 0 divides every value into NaN or infinity: no score, no alarm
+                raise ValueError(f"scale_values and center must be finite (scales > 0); not so for "
+                                 f"{', '.join(map(repr, bad[:5]))}")
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"encoder parameters are damaged: {exc!r}") from None
         return enc

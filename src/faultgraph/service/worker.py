@@ -53,7 +53,10 @@ def _bound_value(value: Any, index: pd.Index, name: str) -> Any:
                     raise InvalidInputError(f"window {name} {value!r} is no time") from None
                 stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
         else:
-            stamp = pd.Timestamp(float(value), unit="s", tz="UTC")
+            try:
+                stamp = pd.Timestamp(float(value), unit="s", tz="UTC")
+            except (ValueError, OverflowError):  # pandas' OutOfBoundsDatetime is a ValueError
+                raise InvalidInputError(f"window {name} {value!r} is no Unix time (seconds) the data can hold") from None
         if index.tz is None:
             return stamp.tz_convert("UTC").tz_localize(None)
         return stamp.tz_convert(index.tz)
