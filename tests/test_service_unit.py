@@ -669,6 +669,22 @@ def test_reports_are_drawn_after_the_ranking_once_quiet(tmp_path):
     assert sorted(w["start"] for w in drawn) == [0, 1, 2]  # each drawn once
 
 
+def test_reports_waiting_to_be_drawn_are_bounded(tmp_path):
+    from faultgraph.service.worker import MAX_PENDING_REPORTS, WorkerPool
+
+    class Deferred:
+        def explain(self, window, target):
+            return {"window": [window["start"], window["end"]]}, lambda: "<p>drawn</p>"
+
+    store = IncidentStore(f"sqlite:///{tmp_path / 'p.db'}")
+    store.create_schema()
+    pool = WorkerPool(store, Deferred(), workers=1)  # not started: nothing draws them
+    ids = [store.add_manual({"start": i, "end": i + 5}) for i in range(MAX_PENDING_REPORTS + 10)]
+    assert all(pool.run_one(i) == "done" for i in ids)
+    assert len(pool._renders) == MAX_PENDING_REPORTS and ids[-1] in pool._renders and ids[0] not in pool._renders
+    store.close()
+
+
 def check_store(url: str) -> None:
     """Concurrent alerts are deduplicated, a resolved alert re-queues, unfinished work resumes."""
     from concurrent.futures import ThreadPoolExecutor

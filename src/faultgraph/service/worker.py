@@ -34,6 +34,9 @@ log = logging.getLogger("faultgraph.service")
 #: Seconds after which an incident still ``running`` is taken for one whose worker could not
 #: store its result, and queued again by the sweep (an explanation takes seconds).
 STALE_RUNNING = 900.0
+#: Reports ranked but not yet drawn that a worker pool keeps (each holds the frame of its
+#: window: in Prometheus mode, its own); older ones are drawn again from the rca when asked for.
+MAX_PENDING_REPORTS = 64
 
 
 def _bound_value(value: Any, index: pd.Index, name: str) -> Any:
@@ -269,7 +272,8 @@ class WorkerPool:
     workers : int, default 2
         Worker threads.
     queue_size : int, default 1000
-        Size of the bounded queue of ids; also bounds the reports kept waiting to be drawn.
+        Size of the bounded queue of ids; the reports kept waiting to be drawn are at most
+        this many and :data:`MAX_PENDING_REPORTS`.
     sweep_every : float, default 1.0
         Seconds between sweeps of the store for queued incidents.
     quiet : float, default 2.0
@@ -434,8 +438,10 @@ class WorkerPool:
             with self._guard:
                 self._renders.pop(incident_id, None)
                 self._renders[incident_id] = (incident["revision"], report)
-                while len(self._renders) > self.queue.maxsize:  # memory stays bounded: the oldest are
-                    self._renders.pop(next(iter(self._renders)))  # drawn when asked for
+                # memory stays bounded (each pending report holds its window's frame): beyond
+                # MAX_PENDING_REPORTS the oldest are dropped, and drawn again when asked for
+                while len(self._renders) > min(self.queue.maxsize, MAX_PENDING_REPORTS):
+                    self._renders.pop(next(iter(self._renders)))
         return "done"
 
     def render(self, incident_id: int) -> None:
