@@ -253,3 +253,18 @@ def test_lagged_edges_left_out_of_the_sem_are_said():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SEM().fit(data, {"y": ["x"]})  # a same-step graph: nothing to say
+
+
+def test_an_intervened_value_must_be_a_finite_number():
+    from faultgraph.effects import average_treatment_effect
+    from faultgraph.sem import SEM
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=300)
+    frame = pd.DataFrame({"a": a, "c": 2 * a + rng.normal(size=300)})
+    sem = SEM().fit(frame, {"c": ["a"]})
+    for bad in (np.nan, np.inf, "1", True):
+        with pytest.raises(InvalidInputError, match="high must be a finite number"):
+            average_treatment_effect(sem, "a", "c", high=bad, n_bootstrap=0)
+    assert average_treatment_effect(sem, "a", "c", high=3.0, low=-1.0, n_bootstrap=0).ate == pytest.approx(
+        4 * average_treatment_effect(sem, "a", "c", n_bootstrap=0).ate)

@@ -406,3 +406,19 @@ def test_a_metric_constant_once_lagged_is_named():
         StructureLearner(lags=1).fit(X)
     # on the raw scale a constant lagged column is harmless (no scale to divide by): fitted
     assert StructureLearner(lags=1, standardize=False).fit(X).adjacency_.shape == (3, 3)
+
+
+def test_numerical_trouble_is_an_error_not_a_hang_or_a_numpy_exception():
+    from faultgraph.discovery import StructureLearner, dagma_linear
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    # a duplicated metric under the screen: collinear parents get a least-squares fit
+    screened = StructureLearner(screen=True).fit(np.c_[X, X[:, 0]])
+    assert np.isfinite(screened.weights_).all()
+    assert np.isfinite(StructureLearner(screen=True).fit(rng.normal(size=(3, 4))).weights_).all()
+    # NaN second moments would never halve back into DAGMA's domain: refused, not looped on
+    with pytest.raises(InvalidInputError, match="S holds NaN or infinite values"):
+        dagma_linear(np.full((3, 3), np.nan), lambda1=0.03)
+    with pytest.raises(InvalidInputError, match="variances under- or overflow"):
+        StructureLearner().fit(rng.normal(size=(50, 4)) * 1e-170)

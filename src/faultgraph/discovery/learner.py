@@ -312,6 +312,9 @@ class StructureLearner(FittedAttributes):
             from faultgraph.discovery import backend
 
             S = backend.second_moments(Z, standardize=self.standardize, device=self.device)
+        if not np.isfinite(S).all():  # standardised, a variance below ~1e-308 (it underflowed to 0) divides into NaN
+            raise InvalidInputError("data's variances under- or overflow in floating point (values near 1e-160 or "
+                                    "1e160): rescale the data (e.g. to other units)")
         typical = float(np.median(np.diag(S)[:d]))
         if not self.standardize and typical < lambda1:
             warnings.warn(

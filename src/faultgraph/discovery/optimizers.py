@@ -55,6 +55,9 @@ def _masks(
     """Check ``S`` and build the ``(k, d)`` masks; ``d = n_vars`` present-time variables."""
     if S.ndim != 2 or S.shape[0] != S.shape[1]:
         raise InvalidInputError(f"S must be a square (k, k) matrix, got shape {S.shape}")
+    if not np.isfinite(S).all():  # a NaN weight never halves back into DAGMA's domain: the solve would not end
+        raise InvalidInputError("S holds NaN or infinite values (a variance that under- or overflowed: rescale the "
+                                "data)")
     k = S.shape[0]
     d = k if n_vars is None else int(n_vars)
     if not 1 <= d <= k:

@@ -49,7 +49,11 @@ def rss(S: np.ndarray, j: int, parents: np.ndarray) -> float:
     """
     if parents.size == 0:
         return float(S[j, j])
-    beta = np.linalg.solve(S[np.ix_(parents, parents)], S[parents, j])
+    A = S[np.ix_(parents, parents)]
+    try:
+        beta = np.linalg.solve(A, S[parents, j])
+    except np.linalg.LinAlgError:  # collinear regressors (a duplicated metric, fewer rows than parents)
+        beta = np.linalg.lstsq(A, S[parents, j], rcond=None)[0]
     return float(S[j, j] - S[parents, j] @ beta)
 
 

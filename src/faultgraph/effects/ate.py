@@ -197,6 +197,10 @@ def _effects_with_interval(sem: SEM, target: str, treatments: list[str], high: f
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Effects of ``treatments`` on ``target`` and their bootstrap percentile interval
     (the effects themselves when ``n_bootstrap`` is 0)."""
+    for name, value in (("high", high), ("low", low)):  # as interventional_samples checks its do-values
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value):
+            raise InvalidInputError(f"{name} must be a finite number (the intervened value), got {value!r}")
     ate = _effects_on(sem, target, treatments, high, low, n, rng)
     if not n_bootstrap:
         return ate, ate, ate
