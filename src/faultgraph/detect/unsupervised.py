@@ -780,15 +780,27 @@ class Detector(FittedAttributes):
             self.lasting_threshold_ = float(threshold)
             if self.lasting_:
                 train_scores = np.maximum(train_scores, lasting * (self.threshold_ / threshold))
+        self.holdout_rows_ = hold
         self._warn_of_one_episode(train_scores, blocks, head.index, list(self.encoder_.columns_))
         if blocks_t is not None:
             blocks = np.vstack([blocks, blocks_t])
-        self.holdout_rows_ = hold
         # the training tail the drift adjustment and the smoothing of new steps start from
         self.drift_history_ = blocks[len(blocks) - min(max(window, int(self.smooth) - 1), len(blocks)):]
         self.train_scores_ = train_scores
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _calibration_start(self, n: int, skip: int) -> int:
+        """The first of ``n`` training scores the threshold is read on: after ``skip`` (the
+        drift window, once full; at most half of them) or, when fewer than
+        :data:`MIN_CALIBRATION` would remain, after the first steps alone, whose past is a
+        copy of the first row and whose smoothing reads them (never fewer than
+        :data:`MIN_SCORES` left)."""
+        start = min(skip, n // 2)
+        if n - start >= MIN_CALIBRATION:
+            return start
+        reach = int(getattr(self, "lags_", 0) or 0) + max(int(self.smooth) - 1, 0)
+        return max(0, min(reach, n // 2, n - MIN_SCORES))
 
     def _warn_of_one_episode(self, scores: np.ndarray, blocks: np.ndarray, index: pd.Index, names: list[str]
                              ) -> None:
@@ -798,14 +810,16 @@ class Detector(FittedAttributes):
         training period: smoothed, one step fills more than ``risk`` of the rows). SMD's and
         ASD's training sets stay below 1.4."""
         n, w = len(scores), int(self.smooth)
-        if n < 2 * MIN_SCORES + 2 * w + 1:
+        first = self._calibration_start(n, int(self.drift_window))  # the rows the threshold was read on
+        if self.holdout_rows_ or n - first < 2 * MIN_SCORES + 2 * w + 1:  # (a held-back tail: read there)
             return
         read = ((lambda v: pot_threshold(v, self.risk)) if self.threshold_method == "pot"
                 else (lambda v: quantile_threshold(v, self.quantile)))
-        top = int(np.argmax(scores))
-        keep = np.ones(n, dtype=bool)
+        top = first + int(np.argmax(scores[first:]))
+        keep = np.zeros(n, dtype=bool)
+        keep[first:] = True
         keep[max(0, top - w): top + w + 1] = False
-        full, without = read(scores), read(scores[keep])
+        full, without = read(scores[first:]), read(scores[keep])
         if not (without > 0 and full > EPISODE_RATIO * without):
             return
         rows = blocks[max(0, top - w): top + 1]
@@ -838,9 +852,7 @@ class Detector(FittedAttributes):
             calibration = background_adjust(raw_t, raw[len(raw) - min(background, len(raw)):], background, base)[0]
             raw, scores = np.concatenate([raw, raw_t]), np.concatenate([scores, calibration])
         else:
-            calibration = scores[min(window if skip is None else skip, len(scores) // 2):]  # windows full
-            if calibration.size < MIN_CALIBRATION:  # a very short history: all of it
-                calibration = scores
+            calibration = scores[self._calibration_start(len(scores), window if skip is None else skip):]
         threshold = (pot_threshold(calibration, self.risk) if self.threshold_method == "pot"
                      else quantile_threshold(calibration, self.quantile))
         return scores, float(threshold), base, raw[len(raw) - min(background, len(raw)):]

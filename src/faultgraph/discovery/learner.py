@@ -451,5 +451,6 @@ def second_moments(X: np.ndarray, *, standardize: bool) -> np.ndarray:
     S = Xc.T @ Xc / X.shape[0]
     if standardize:
         sd = np.sqrt(np.diag(S))
-        S = S / np.outer(sd, sd)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a variance that underflowed: NaN, refused by fit
+            S = S / np.outer(sd, sd)
     return S
