@@ -790,6 +790,11 @@ class Detector(FittedAttributes):
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
+    def _read_threshold(self, scores: np.ndarray) -> float:
+        """The label-free threshold of training ``scores`` (``threshold_method``)."""
+        return (pot_threshold(scores, self.risk) if self.threshold_method == "pot"
+                else quantile_threshold(scores, self.quantile))
+
     def _calibration_start(self, n: int, skip: int) -> int:
         """The first of ``n`` training scores the threshold is read on: after ``skip`` (the
         drift window, once full; at most half of them) or, when fewer than
@@ -799,8 +804,7 @@ class Detector(FittedAttributes):
         start = min(skip, n // 2)
         if n - start >= MIN_CALIBRATION:
             return start
-        reach = int(getattr(self, "lags_", 0) or 0) + max(int(self.smooth) - 1, 0)
-        return max(0, min(reach, n // 2, n - MIN_SCORES))
+        return max(0, min(self._reach(), n // 2, n - MIN_SCORES))
 
     def _warn_of_one_episode(self, scores: np.ndarray, blocks: np.ndarray, index: pd.Index, names: list[str]
                              ) -> None:
@@ -813,8 +817,7 @@ class Detector(FittedAttributes):
         first = self._calibration_start(n, int(self.drift_window))  # the rows the threshold was read on
         if self.holdout_rows_ or n - first < 2 * MIN_SCORES + 2 * w + 1:  # (a held-back tail: read there)
             return
-        read = ((lambda v: pot_threshold(v, self.risk)) if self.threshold_method == "pot"
-                else (lambda v: quantile_threshold(v, self.quantile)))
+        read = self._read_threshold
         top = first + int(np.argmax(scores[first:]))
         keep = np.zeros(n, dtype=bool)
         keep[first:] = True
@@ -853,8 +856,7 @@ class Detector(FittedAttributes):
             raw, scores = np.concatenate([raw, raw_t]), np.concatenate([scores, calibration])
         else:
             calibration = scores[self._calibration_start(len(scores), window if skip is None else skip):]
-        threshold = (pot_threshold(calibration, self.risk) if self.threshold_method == "pot"
-                     else quantile_threshold(calibration, self.quantile))
+        threshold = self._read_threshold(calibration)
         return scores, float(threshold), base, raw[len(raw) - min(background, len(raw)):]
 
     def check_fitted(self) -> None:
@@ -961,14 +963,21 @@ class Detector(FittedAttributes):
             The number of leading steps not scored.
         """
         self._check_fitted()
-        frame = self._frame(data, "data")
+        return self._warm_up(self._frame(data, "data"))
+
+    def _warm_up(self, frame: pd.DataFrame) -> int:
+        """:meth:`warm_up` of a frame already checked (:meth:`_frame`)."""
         present = [c for c in self.encoder_.columns_ if c in frame.columns]
         if not len(frame) or not present:
             return 0
         seen = frame[present].notna().to_numpy()
         first = int(seen.argmax(axis=0).max()) if seen.any(axis=0).all() else len(frame)
-        reach = int(getattr(self, "lags_", 0) or 0) + max(int(self.smooth) - 1, 0)
-        return 0 if first == 0 else min(len(frame), first + reach)
+        return 0 if first == 0 else min(len(frame), first + self._reach())
+
+    def _reach(self) -> int:
+        """How many steps after a row still read it: a lagged model's ``lags_`` (their past)
+        and the smoothing's ``smooth − 1``."""
+        return int(getattr(self, "lags_", 0) or 0) + max(int(self.smooth) - 1, 0)
 
     def score_samples(self, data: Any) -> pd.DataFrame:
         """Per step: ``score``, ``anomaly`` (0/1 at ``threshold_``), ``background`` (what
@@ -1007,7 +1016,7 @@ class Detector(FittedAttributes):
         columns = self.encoder_.columns_
         d = X.shape[1]
         score, background, _ = self._scores(raw, d)
-        warm = self.warm_up(frame)
+        warm = self._warm_up(frame)  # frame is checked already
         if warm:  # values no one observed, or a score that still reads them
             score = np.array(score, dtype=float)
             score[:warm] = np.nan
