@@ -137,7 +137,7 @@ def test_prometheus_query_range_export(tmp_path):
     assert frame.iloc[1, 0] == 0.7 and np.isnan(frame.iloc[1, 1])
     assert isinstance(frame.index, pd.DatetimeIndex)
     p.write_text(json.dumps({"data": {"resultType": "vector", "result": []}}))
-    with pytest.raises(InvalidInputError, match="not a Prometheus query_range export"):
+    with pytest.raises(InvalidInputError, match="an instant query's answer"):
         read_metrics(p)
     p.write_text("{not json")
     with pytest.raises(InvalidInputError, match="not valid JSON"):
@@ -364,3 +364,124 @@ def test_a_column_without_a_name_is_refused_not_read_as_unnamed(tmp_path):
     p.write_text("timestamp,a,b,\n0,1,2,\n1,2,3,\n")  # a separator at the end of each line
     with pytest.raises(InvalidInputError, match=r"column 4 of 4\).*a separator at the end of the header line\?"):
         read_metrics(p)
+
+
+def test_a_separator_at_the_end_of_every_row_does_not_shift_the_columns(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("timestamp,requests,cpu,mem\n2024-01-01T00:00:00Z,56,0.75,0.42,\n"
+                 "2024-01-01T00:01:00Z,110,0.96,0.48,\n2024-01-01T00:02:00Z,164,0.97,0.36,\n")
+    frame = read_metrics(p)
+    assert list(frame.columns) == ["requests", "cpu", "mem"]
+    assert frame["requests"].tolist() == [56.0, 110.0, 164.0] and frame["mem"].tolist() == [0.42, 0.48, 0.36]
+    assert frame.index[0] == pd.Timestamp("2024-01-01T00:00:00Z")
+    p.write_text("timestamp,a,b\n2024-01-01T00:00:00Z,56,0.75,9\n2024-01-01T00:01:00Z,110,0.96,8\n")
+    with pytest.raises(InvalidInputError, match="more fields than its header's 3"):
+        read_metrics(p)
+
+
+def test_times_held_in_the_index_are_the_time_column(tmp_path):
+    index = pd.DatetimeIndex(["2024-01-01 00:02", "2024-01-01 00:00", "2024-01-01 00:01"], name="timestamp")
+    raw = pd.DataFrame({"a": [3.0, 1.0, 2.0], "b": [30.0, 10.0, 20.0]}, index=index)
+    frame = to_metric_frame(raw)
+    assert frame["a"].tolist() == [1.0, 2.0, 3.0]  # sorted by time, not kept in row order
+    assert frame.index[0] == pd.Timestamp("2024-01-01T00:00:00Z")
+    assert raw.index.equals(index) and list(raw.columns) == ["a", "b"]  # the caller's frame untouched
+    p = tmp_path / "m.parquet"
+    raw.tz_localize("Europe/Berlin").to_parquet(p)  # DataFrame.to_parquet() keeps the index
+    back = read_metrics(p)
+    assert back["a"].tolist() == [1.0, 2.0, 3.0]
+    assert back.index[0] == pd.Timestamp("2023-12-31T23:00:00Z")  # Berlin's midnight, in UTC
+    # a time column beside a datetime index: the column is the time, the index is dropped
+    both = raw.assign(timestamp=["2024-02-01 00:00", "2024-02-01 00:01", "2024-02-01 00:02"])
+    assert to_metric_frame(both).index[0] == pd.Timestamp("2024-02-01T00:00:00Z")
+
+
+def test_naive_datetimes_are_utc_as_text_times_are(tmp_path):
+    index = pd.date_range("2024-01-01", periods=3, freq="min")
+    p = tmp_path / "naive.parquet"
+    pd.DataFrame({"timestamp": index, "a": [1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0]}).to_parquet(p)
+    q = tmp_path / "text.csv"
+    q.write_text("timestamp,a,b\n2024-01-01 00:00,1,1\n2024-01-01 00:01,2,0\n2024-01-01 00:02,3,1\n")
+    assert read_metrics(p).index.equals(read_metrics(q).index)
+    assert str(read_metrics(p).index.tz) == "UTC"
+
+
+@pytest.mark.parametrize("scale", [1, 10**3, 10**6, 10**9])
+def test_unix_times_in_any_unit(tmp_path, scale):
+    p = tmp_path / "m.csv"
+    p.write_text("timestamp,a,b\n" + "".join(f"{(1704067200 + 60 * k) * scale},{k},{2 * k}\n" for k in range(3)))
+    frame = read_metrics(p)
+    assert frame.index[1] == pd.Timestamp("2024-01-01T00:01:00Z")
+
+
+def test_unix_times_mixing_units_are_refused(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("timestamp,a,b\n1704067200,1,2\n1704067260000,2,3\n1704067320,3,4\n")
+    with pytest.raises(InvalidInputError, match="mixes Unix time units.*seconds.*data row 2.*milliseconds"):
+        read_metrics(p)
+
+
+def test_day_first_dates(tmp_path):
+    # three days of minutes from 1 March, written dd/mm/yyyy: read month first they jump a month a day
+    t = pd.date_range("2024-03-01", periods=3 * 1440, freq="min")
+    rng = np.random.default_rng(0)
+    p = tmp_path / "dmy.csv"
+    pd.DataFrame({"timestamp": t.strftime("%d/%m/%Y %H:%M"), "a": rng.random(len(t)),
+                  "b": rng.random(len(t))}).to_csv(p, index=False)
+    with pytest.warns(UserWarning, match="could put the day or the month first; read day first"):
+        frame = read_metrics(p)
+    assert frame.index[1440] == pd.Timestamp("2024-03-02T00:00:00Z")
+    # a day above 12 says so alone (German dates too), with no warning
+    q = tmp_path / "de.csv"
+    t2 = pd.date_range("2024-01-13", periods=50, freq="min")
+    pd.DataFrame({"timestamp": t2.strftime("%d.%m.%Y %H:%M"), "a": rng.random(50), "b": rng.random(50)}).to_csv(
+        q, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_metrics(q).index[0] == pd.Timestamp("2024-01-13T00:00:00Z")
+    # month first stays month first
+    r = tmp_path / "us.csv"
+    t3 = pd.date_range("2024-01-01", periods=50, freq="min")
+    pd.DataFrame({"timestamp": t3.strftime("%m/%d/%Y %H:%M"), "a": rng.random(50), "b": rng.random(50)}).to_csv(
+        r, index=False)
+    assert read_metrics(r).index[0] == pd.Timestamp("2024-01-01T00:00:00Z")
+
+
+def test_an_unclosed_brace_is_part_of_a_name(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("timestamp,weird{name,cpu,mem\n0,1,2,3\n1,2,3,4\n2,3,4,5\n")
+    frame = read_metrics(p)
+    assert list(frame.columns) == ["weird{name", "cpu", "mem"] and frame["mem"].tolist() == [3.0, 4.0, 5.0]
+    q = tmp_path / "long.csv"
+    q.write_text("timestamp,metric,value\n0,cpu,1\n1,cpu,2\n0,tmpl{x,5\n1,tmpl{x,6\n")
+    assert read_metrics(q)["tmpl{x"].tolist() == [5.0, 6.0]
+
+
+def test_encodings_byte_order_marks_and_prometheus_answers(tmp_path):
+    import json
+
+    spec = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "up"}, "values": [[1704067200, "1"], [1704067260, "0"]]}]}}
+    for name, data in (("bom.json", b"\xef\xbb\xbf" + json.dumps(spec).encode()),
+                       ("u16.json", json.dumps(spec).encode("utf-16"))):
+        (tmp_path / name).write_bytes(data)
+        assert read_metrics(tmp_path / name)["up"].tolist() == [1.0, 0.0]
+    (tmp_path / "u16.csv").write_bytes("timestamp,a,b\n1,2,3\n2,3,4\n".encode("utf-16"))
+    assert read_metrics(tmp_path / "u16.csv")["b"].tolist() == [3.0, 4.0]
+    (tmp_path / "cp.csv").write_bytes("timestamp,latency_µs,b\n1,2,3\n2,3,4\n".encode("cp1252"))
+    with pytest.raises(InvalidInputError, match="not UTF-8 text.*save it as UTF-8"):
+        read_metrics(tmp_path / "cp.csv")
+    (tmp_path / "err.json").write_text(json.dumps({"status": "error", "errorType": "bad_data",
+                                                   "error": "parse error at char 5"}))
+    with pytest.raises(InvalidInputError, match="failed query \\(bad_data: parse error at char 5\\)"):
+        read_metrics(tmp_path / "err.json")
+
+
+def test_a_non_numeric_cell_is_quoted_with_its_row_and_long_true_false_is_read(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("timestamp,a,b\n1,12,3\n2,13ms,4\n")
+    with pytest.raises(InvalidInputError, match="e.g. '13ms' in 'a', data row 2"):
+        read_metrics(p)
+    q = tmp_path / "long.csv"
+    q.write_text("timestamp,metric,value\n1,up,true\n2,up,FALSE\n1,x,1\n2,x,2\n")
+    assert read_metrics(q)["up"].tolist() == [1.0, 0.0]

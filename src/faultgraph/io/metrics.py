@@ -10,7 +10,9 @@ The result is always a validated ``float64`` DataFrame: one column per metric (n
 unique), indexed by time and sorted by it. Missing values stay NaN (the encoder fills
 short gaps); everything else that is wrong raises ``InvalidInputError``. Metrics must be
 real numbers: true/false columns are read as 1/0; dates, durations and complex numbers are
-refused.
+refused. Times are UTC: text with an offset (``+02:00``, ``Z``) is converted to UTC, times
+without one (text, Parquet or a DataFrame's datetimes) are taken as UTC, and Unix times are
+UTC by definition.
 """
 
 from __future__ import annotations
@@ -52,8 +54,10 @@ def read_metrics(
     """Read a metrics file (``.csv``, ``.csv.gz``/``.csv.bz2``, ``.tsv``, ``.txt``,
     ``.parquet``/``.pq``, ``.json``) into a float64 frame.
 
-    Time values that are text are parsed as dates; numbers above 10⁹ are read as Unix
-    seconds (above 10¹² as milliseconds); smaller numbers stay plain numbers (steps). A
+    Time values that are text are parsed as dates (``dd/mm/yyyy`` when a day above 12 or
+    the spacing of the rows says so, :func:`_day_first`); numbers above 10⁹ are read as
+    Unix seconds (above 10¹² milliseconds, 10¹⁵ microseconds, 10¹⁸ nanoseconds:
+    :func:`epoch_unit`); smaller numbers stay plain numbers (steps). Times are UTC. A
     ``.json`` file is a Prometheus ``query_range`` export (:func:`prometheus_to_long`). The
     frame is then validated by :func:`to_metric_frame`.
 
@@ -161,12 +165,23 @@ def prometheus_to_long(path: str | Path) -> pd.DataFrame:
 
     path = Path(path)
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = path.read_bytes()
+        spec = json.loads(raw.decode(_text_encoding(raw[:4])))
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"metrics file {str(path)!r} is not UTF-8 text: {_SAVE_UTF8}") from None
+    except json.JSONDecodeError as exc:
         raise InvalidInputError(f"metrics file {str(path)!r} is not valid JSON: {exc}") from None
     except OSError as exc:
         raise InvalidInputError(f"metrics file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    if isinstance(spec, dict) and spec.get("status") == "error":
+        raise InvalidInputError(f"metrics file {str(path)!r} is Prometheus' answer to a failed query "
+                                f"({spec.get('errorType', 'error')}: {str(spec.get('error', ''))[:300]}); "
+                                "fix the query and export again")
     data = spec.get("data", spec) if isinstance(spec, dict) else None
+    if isinstance(data, dict) and data.get("resultType") in ("vector", "scalar", "string"):
+        raise InvalidInputError(f"metrics file {str(path)!r} is an instant query's answer (resultType "
+                                f"{data.get('resultType')!r}); only query_range exports are read: "
+                                "/api/v1/query_range?query=...&start=...&end=...&step=...")
     if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
         raise InvalidInputError(f"metrics file {str(path)!r} is not a Prometheus query_range export "
                                 "(expected data.resultType 'matrix' and a data.result list)")
@@ -208,6 +223,15 @@ def prometheus_to_long(path: str | Path) -> pd.DataFrame:
 
 #: Other delimiters a ``.csv`` may use: taken when the first line holds no comma but one of these.
 _OTHER_DELIMITERS = (";", "\t")
+_SAVE_UTF8 = "save it as UTF-8 (or UTF-16 with its byte-order mark) and read it again"
+
+
+def _text_encoding(start: bytes) -> str:
+    """The encoding of a text file from its first bytes: UTF-16 with its byte-order mark (as
+    Windows PowerShell 5 writes redirected output), else UTF-8 with or without a BOM."""
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    return "utf-8-sig"
 
 
 def _read_csv(path: Path, sep: str) -> pd.DataFrame:
@@ -220,12 +244,18 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     import io
 
     opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
-    with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
-        head = fh.read(1 << 16)
-        first = head.split("\n", 1)[0]
-        if sep == "," and "," not in first:
-            sep = next((d for d in _OTHER_DELIMITERS if first.count(d) >= 1), sep)
-        text = head + fh.read() if "{" in head else None
+    with opener(path, "rb") as fb:  # type: ignore[operator]
+        encoding = _text_encoding(fb.read(4))
+    try:
+        with opener(path, "rt", encoding=encoding, newline="") as fh:  # type: ignore[operator]
+            head = fh.read(1 << 16)
+            first = head.split("\n", 1)[0]
+            if sep == "," and "," not in first:
+                sep = next((d for d in _OTHER_DELIMITERS if first.count(d) >= 1), sep)
+            text = head + fh.read() if "{" in head else None
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"metrics file {str(path)!r} is not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} "
+                                f"at {exc.start}): {_SAVE_UTF8}") from None
     decimal = "," if sep == ";" and re.search(r"\d,\d", head.split("\n", 1)[-1]) else "."
     source: Any = path
     header = next(csv.reader(io.StringIO(first), delimiter=sep), [])
@@ -238,7 +268,18 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
             buffer.seek(0)
             source, sep, header = buffer, ",", joined[0] if joined else []
     _check_csv_header(path, header)
-    return pd.read_csv(source, sep=sep, decimal=decimal)
+    # index_col=False: a separator at the end of every data row (many exporters write one) is
+    # an empty last field, not a reason to take the first column for the row index and shift
+    # every name onto its neighbour's values; a row with more fields than the header is refused
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(source, sep=sep, decimal=decimal, index_col=False,
+                               encoding=encoding if source is path else None)
+        except pd.errors.ParserWarning:
+            raise InvalidInputError(
+                f"metrics file {str(path)!r} has rows with more fields than its header's {len(header)}: name every "
+                "column in the header (or drop the extra fields)") from None
 
 
 def _join_braced(fields: list[str], sep: str) -> list[str]:
@@ -251,7 +292,7 @@ def _join_braced(fields: list[str], sep: str) -> list[str]:
         else:
             out.append(field)
         depth = max(0, depth + field.count("{") - field.count("}"))
-    return out
+    return fields if depth > 0 else out  # a brace that never closes is part of a name, not a label set
 
 
 def _check_csv_header(path: Path, header: list[str]) -> None:
@@ -312,7 +353,8 @@ EPOCH_ABOVE = 1e9
 
 
 def epoch_unit(value: float) -> str:
-    """The unit of a Unix time ``value``: milliseconds above 1e12, else seconds.
+    """The unit of a Unix time ``value``: nanoseconds above 1e18, microseconds above 1e15,
+    milliseconds above 1e12, else seconds (each from 2001 to 2286 in its unit).
 
     Parameters
     ----------
@@ -321,30 +363,53 @@ def epoch_unit(value: float) -> str:
 
     Returns
     -------
-    {"ms", "s"}
+    {"ns", "us", "ms", "s"}
     """
-    return "ms" if value > 1e12 else "s"
+    return "ns" if value > 1e18 else "us" if value > 1e15 else "ms" if value > 1e12 else "s"
+
+
+def _epoch_times(v: np.ndarray, source: str) -> pd.DatetimeIndex:
+    """Unix times in one unit (:func:`epoch_unit`), refused when the column mixes units."""
+    low, high = epoch_unit(float(np.min(v))), epoch_unit(float(np.max(v)))
+    if low != high:
+        first_high = int(np.flatnonzero(np.array([epoch_unit(float(x)) == high for x in v]))[0])
+        raise InvalidInputError(
+            f"{source}: the time column mixes Unix time units: {float(np.min(v)):.0f} reads as {_UNIT_NAMES[low]}, "
+            f"{v[first_high]:.0f} (data row {first_high + 1}) as {_UNIT_NAMES[high]}; write every time in one unit")
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(v, unit=low, utc=True), name="timestamp")
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        raise InvalidInputError(f"{source}: the time column's Unix times ({_UNIT_NAMES[low]}) reach beyond the "
+                                "years 1677-2262 that times can hold") from None
+
+
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 
 
 def _parse_time(values: pd.Series, source: str) -> pd.Index:
     if pd.api.types.is_datetime64_any_dtype(values):
         _refuse_missing_times(values.isna().to_numpy(), source)
-        return pd.DatetimeIndex(values, name="timestamp")
+        index = pd.DatetimeIndex(values, name="timestamp")
+        try:  # UTC, as text times are read: a window given as ...Z then finds them
+            return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError(f"{source}: its times cannot be taken as UTC: {exc}") from None
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         if pd.api.types.is_complex_dtype(values):
             raise InvalidInputError(f"{source}: the time column holds complex numbers, not times")
         v = values.to_numpy(dtype=float, na_value=np.nan)
         _refuse_missing_times(~np.isfinite(v), source, "missing or infinite")
         if v.size and np.nanmin(v) > EPOCH_ABOVE:
-            return pd.DatetimeIndex(pd.to_datetime(v, unit=epoch_unit(np.nanmin(v)), utc=True), name="timestamp")
+            return _epoch_times(v, source)
         if v.size and np.all(v == np.round(v)) and np.abs(v).max() < 2**53:
             return pd.Index(v.astype(np.int64), name="timestamp")  # step numbers stay whole: 1534, not 1534.0
         return pd.Index(v, name="timestamp")
     text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
     _refuse_missing_times((text.isna() | text.eq("")).to_numpy(dtype=bool), source)
+    dayfirst = _day_first(text, source)
     for fmt in (None, "ISO8601"):  # the format of the first time; else ISO 8601 of any precision
         try:
-            parsed = pd.DatetimeIndex(_to_datetime(text, utc=True, format=fmt), name="timestamp")
+            parsed = pd.DatetimeIndex(_to_datetime(text, utc=True, format=fmt, dayfirst=dayfirst), name="timestamp")
         except (ValueError, TypeError, OverflowError):
             continue
         _refuse_missing_times(parsed.isna(), source)  # "NaT", "nan"
@@ -370,6 +435,47 @@ def _parse_time(values: pd.Series, source: str) -> pd.Index:
         f"{source}: the time column mixes formats: {bad!r} (data row {row + 1}) is not written like the first "
         f"time {text.iloc[0]!r}; write every time in one format"
     )
+
+
+#: Dates written with the day and the month as numbers before a 4-digit year: 01/03/2024, 01.03.2024.
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{4}(?:\D|$)")
+
+
+def _day_first(text: pd.Series, source: str) -> bool:
+    """Whether dates like ``01/03/2024`` put the day first.
+
+    A first number above 12 says day first, a second above 12 month first. When neither is
+    ever above 12, both readings are dates: the one whose rows are in time order with fewer
+    holes is taken (three days of minutes read month first jump a month a day), month first
+    (pandas' reading) on a tie, with a warning when the two readings differ.
+    """
+    if not len(text) or not isinstance(text.iloc[0], str) or not _NUMERIC_DATE.match(text.iloc[0]):
+        return False
+    parts = text.astype(str).str.extract(_NUMERIC_DATE)
+    if parts.isna().any().any():  # not every time is such a date: the format check reports it
+        return False
+    first, second = parts[0].astype(int), parts[1].astype(int)
+    if (first > 12).any() or (second > 12).any():
+        return bool((first > 12).any() and not (second > 12).any())
+    if (first == second).all():
+        return False
+    readings = {}
+    for dayfirst in (False, True):
+        try:
+            t = pd.DatetimeIndex(_to_datetime(text, utc=True, dayfirst=dayfirst)).asi8.astype(float)
+        except (ValueError, TypeError, OverflowError):
+            readings[dayfirst] = (np.inf, np.inf)
+            continue
+        gaps = np.diff(t)
+        step = float(np.median(gaps)) if gaps.size else 0.0
+        readings[dayfirst] = (float((gaps < 0).sum()), float((gaps > HOLE_FACTOR * step).sum()) if step > 0 else 0.0)
+    chosen = readings[True] < readings[False]
+    example = text.iloc[int(np.flatnonzero((first != second).to_numpy())[0])]
+    warnings.warn(f"{source}: dates such as {example!r} could put the day or the month first; read "
+                  f"{'day' if chosen else 'month'} first (its rows are in time order with "
+                  f"{'fewer holes' if readings[True] != readings[False] else 'the same spacing either way'}); "
+                  "write ISO dates (2024-03-01) to be sure", SamplingWarning, stacklevel=5)
+    return chosen
 
 
 def _to_datetime(*args: Any, **kwargs: Any) -> Any:
@@ -448,7 +554,7 @@ def to_metric_frame(
     on_duplicate = check_choice("on_duplicate", on_duplicate, ("error", "mean", "last"))
     if raw.shape[1] == 0 or raw.shape[0] == 0:
         raise InvalidInputError(f"{source} has no data rows or no columns")
-    raw = raw.copy()
+    raw = _time_index_as_column(raw, time_column)
     raw.columns = [str(c).strip() for c in raw.columns]
     raw = _drop_row_numbers(raw, source)
     columns = list(raw.columns)
@@ -480,7 +586,7 @@ def to_metric_frame(
                 f"{source}: {int(unnamed.sum())} rows have no metric name in column {name_col!r} (first on data row "
                 f"{int(np.flatnonzero(unnamed)[0]) + 1}); every row of a long layout needs one"
             )
-        values = pd.to_numeric(raw[value_col], errors="coerce")
+        values = _numbers(raw[value_col])
         bad = values.isna() & raw[value_col].notna()
         if bad.any():
             raise InvalidInputError(
@@ -516,21 +622,26 @@ def to_metric_frame(
         if dup_names:
             raise InvalidInputError(f"{source} has duplicate metric columns: {', '.join(dup_names)}")
         _refuse_unreal(frame, source)
-        non_numeric = []
+        non_numeric, example = [], ""
         for c in frame.columns:
             col = frame[c]
             if pd.api.types.is_bool_dtype(col):
                 frame[c] = col.astype(float)
             elif not pd.api.types.is_numeric_dtype(col):
-                coerced = pd.to_numeric(col, errors="coerce")
-                if (coerced.isna() & col.notna()).any() or pd.api.types.is_complex_dtype(coerced):
+                coerced = _numbers(col)
+                bad = (coerced.isna() & col.notna()).to_numpy(dtype=bool)
+                if bad.any() or pd.api.types.is_complex_dtype(coerced):
                     non_numeric.append(c)
+                    if not example and bad.any():
+                        row = int(np.flatnonzero(bad)[0])
+                        example = f" (e.g. {col.iloc[row]!r} in {c!r}, data row {row + 1})"
                 else:
                     frame[c] = coerced
         if non_numeric:
             raise InvalidInputError(
-                f"{source} has non-numeric metric columns: {describe_names(non_numeric)}; "
-                f"metrics must be numbers: drop those columns, or, if one of them is the time, {_TIME_HINT}"
+                f"{source} has non-numeric metric columns: {describe_names(non_numeric)}{example}; "
+                f"metrics must be numbers (a label 0 and 1, or true and false): drop those columns, or, if one of "
+                f"them is the time, {_TIME_HINT}"
             )
         frame = frame.astype(np.float64)
         frame.index = index
@@ -568,9 +679,39 @@ HOLE_FACTOR = 1.5
 JITTER = 0.1
 
 
+def _numbers(column: pd.Series) -> pd.Series:
+    """Text as numbers; ``true``/``false`` (any case) as 1/0, as true/false columns are read."""
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype(float)
+    if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+        truth = {"true": 1.0, "false": 0.0}
+        lowered = column.map(lambda v: truth.get(v.strip().lower(), v) if isinstance(v, str) else v)
+        return pd.to_numeric(lowered, errors="coerce")
+    return pd.to_numeric(column, errors="coerce")
+
+
 def _duplicates(n: int) -> str:
     """``1 repeated timestamp``, ``3 repeated timestamps``: the extra copies of a time."""
     return f"{n} repeated timestamp{'s' if n != 1 else ''}"
+
+
+def _time_index_as_column(raw: pd.DataFrame, time_column: str | None) -> pd.DataFrame:
+    """A copy of ``raw`` whose times, when its index holds them (a DatetimeIndex, or an index
+    named like a time column: what ``DataFrame.to_parquet()`` keeps), are a column again,
+    named after the index (``timestamp`` when it has no name); other indexes are dropped."""
+    index = raw.index
+    named = index.name is not None and str(index.name).lower() in TIME_COLUMNS + ((time_column or "").lower(),)
+    if not (isinstance(index, pd.DatetimeIndex) or named) or isinstance(index, pd.MultiIndex):
+        return raw.copy()
+    name = str(index.name) if index.name is not None else "timestamp"
+    if name in map(str, raw.columns) or (time_column is not None and time_column in map(str, raw.columns)) or \
+            any(str(c).lower() in TIME_COLUMNS for c in raw.columns):
+        return raw.copy()  # a time column is there: the index is not the time
+    frame = raw.reset_index(drop=True)
+    frame.insert(0, name, np.asarray(index))
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        frame[name] = index
+    return frame
 
 
 def _drop_row_numbers(frame: pd.DataFrame, source: str) -> pd.DataFrame:
