@@ -13,11 +13,13 @@ Run it with::
    prior; i.i.d. rows with the full causal order as a tiers prior; a lagged system
    (``x_t = x_t W + x_{t−1}(W/2 + 0.3 I) + ε``) fitted with ``lags=1``; six seeds per size.
    The model is ``FaultIdentifier(bootstrap=B)``; effects come from
-   ``workflows.effects_report``, under six rules on the same fitted model: the
+   ``workflows.effects_report``, under seven rules on the same fitted model: the
    *default* (the graph that the order allows – each metric's parents chosen by
    forward-backward Wald tests among the metrics before it in the tiers or, with lags,
    in the tested time order, and among the past – gives each metric identified from
-   the order its optimal adjustment set, Henckel et al.; with full tiers a metric without
+   full tiers its effect along that graph's paths, each causal metric's regression on its
+   parents multiplied along the paths, Guo and Perković 2022, and each metric identified
+   by time its optimal adjustment set, Henckel et al.; with full tiers a metric without
    a path there keeps the regression on its earlier tiers; with lags, a metric whose
    graph has a path is identified by time; a simultaneous interval; certain causes
    ranked by ``|ate|``; elsewhere each graph's values are the local IDA regressions,
@@ -27,15 +29,17 @@ Run it with::
    graph's sets – with certain causes ranked by the end of their interval nearest 0);
    the ranking change alone; *two changes back* (time marks from the fitted time order,
    no adjustment for the order, 0 only where no orientation has a path); and
-   ``local=False`` (0 alone where there is no path: the skeleton decides); and the
+   ``local=False`` (0 alone where there is no path: the skeleton decides); the
    default with the simultaneous interval's sd from the resamples alone (the default never
    takes it below the full-data regression's HC3 standard error, ``robust_se``; every other
-   rule keeps that floor). Beside them (rows ``one graph (bootstrap=0): …``), the CLI's
+   rule keeps that floor); and the default with full tiers read off the optimal
+   adjustment set instead of the paths (``estimator="adjustment"``, the rule before). Beside them (rows ``one graph (bootstrap=0): …``), the CLI's
    default: a model fitted without an ensemble (``faultgraph fit --label fault`` then
    ``faultgraph effects``, whose intervals come from 50 row resamples on the one graph),
    with its default (one graph's v-structures orient nothing: no ensemble shows that they
-   hold; the robust-se floor), and each of the two undone (its v-structures orient, the
-   graph taken as known; the sd over the resamples alone). The
+   hold; the robust-se floor; full tiers along the paths), and each of the three undone (its
+   v-structures orient, the graph taken as known; the sd over the resamples alone; the optimal
+   adjustment set). The
    true effect of a metric is its average effect on the fault probability per encoded
    unit (same-step total effect on the logit times ``E[σ']``, Stein's lemma).
    Columns: *coverage* – share of metrics whose true effect lies in the reported
@@ -124,13 +128,16 @@ def planted(d: int, n: int, seed: int, lagged: bool) -> tuple[pd.DataFrame, np.n
 #: deciding 0 alone (``local=False``, the rule before that).
 BEFORE = {"time_marks": "fit", "adjust_order": False, "zero_unless": "possible", "efficient": False,
           "_rank": "interval"}
+#: Full tiers read off the optimal adjustment set instead of the paths (the rule before).
+ADJUSTMENT = "default, full tiers by the optimal set (estimator='adjustment')"
 RULES = {"default": {},
          "before (efficient=False, certain causes by the interval's end nearest 0)": {"efficient": False,
                                                                                       "_rank": "interval"},
          "default, certain causes by the interval's end nearest 0": {"_rank": "interval"},
          "two changes back (fitted time marks, 0 where no possible path)": BEFORE,
          "skeleton decides 0 (local=False)": {**BEFORE, "local": False},
-         "default, sd over the resamples alone (no robust-se floor)": {"_se_floor": False}}
+         "default, sd over the resamples alone (no robust-se floor)": {"_se_floor": False},
+         ADJUSTMENT: {"estimator": "adjustment"}}
 
 #: The rules compared on a model fitted without an ensemble (``bootstrap=0``, the CLI's
 #: default: ``faultgraph fit --label fault`` then ``faultgraph effects``, whose intervals come
@@ -140,10 +147,13 @@ RULES = {"default": {},
 ONE_GRAPH = "one graph (bootstrap=0): "
 ONE_GRAPH_RULES = {ONE_GRAPH + "default": {},
                    ONE_GRAPH + "its v-structures orient": {"_v_structures": True},
-                   ONE_GRAPH + "sd over the resamples alone": {"_se_floor": False}}
+                   ONE_GRAPH + "sd over the resamples alone": {"_se_floor": False},
+                   ONE_GRAPH + "full tiers by the optimal set": {"estimator": "adjustment"}}
 #: The paired comparisons: (model, the default, the rule it is compared with).
 PAIRS = ((f"ensemble of {B}", "default", "before (efficient=False, certain causes by the interval's end nearest 0)"),
          (f"ensemble of {B}", "default", "default, sd over the resamples alone (no robust-se floor)"),
+         (f"ensemble of {B}", "default", ADJUSTMENT),
+         ("one graph", ONE_GRAPH + "default", ONE_GRAPH + "full tiers by the optimal set"),
          ("one graph", ONE_GRAPH + "default", ONE_GRAPH + "its v-structures orient"),
          ("one graph", ONE_GRAPH + "default", ONE_GRAPH + "sd over the resamples alone"))
 
@@ -247,9 +257,11 @@ def ceiling_rows(sizes: tuple[int, ...] = SIZES, seeds: tuple[int, ...] = SEEDS)
     interval excludes 0 first, by the size of the effect (as certain causes are ranked). Sets: the metrics earlier in the
     true causal order (and, lagged, the whole past) – what a full tiers prior gives – and
     the true graph's optimal set (Henckel et al.; lagged, with the causal nodes' lagged
-    parents); metrics without a path keep the first."""
+    parents); metrics without a path keep the first. And the true graph's paths
+    (``path_effect``: each causal node's regression on its true parents, and lagged its
+    lagged parents, multiplied along the paths; certain by the optimal set's SE)."""
     from faultgraph import MetricEncoder
-    from faultgraph.effects.identify import optimal_adjustment, reachable
+    from faultgraph.effects.identify import optimal_adjustment, path_effect, reachable, weighted_covariance
     from faultgraph.simulate.graphs import simulate_dag, simulate_weights
 
     out = []
@@ -273,19 +285,25 @@ def ceiling_rows(sizes: tuple[int, ...] = SIZES, seeds: tuple[int, ...] = SEEDS)
                 past = list(range(d + 1, 2 * d + 1)) if lagged else []
                 rank = {k: r for r, k in enumerate(order)}
 
-                sets: dict[str, list[tuple[float, float]]] = {"true causal order": [], "true optimal set": []}
+                sets: dict[str, list[tuple[float, float]]] = {"true causal order": [], "true optimal set": [],
+                                                              "true graph's paths": []}
+                lag_parents = {c: [d + 1 + int(k) for k in {*np.flatnonzero(Bm[:, c]).tolist(), c}] for c in range(d)}
+                CD = weighted_covariance(D)
                 for x in range(d):
                     earlier = [k for k in range(d) if rank[k] < rank[x]] + past
                     sets["true causal order"].append(_hc0(D, x, d, earlier))
                     O = optimal_adjustment(G, x, d)
                     if O is None:  # no path to the fault
                         sets["true optimal set"].append(sets["true causal order"][-1])
+                        sets["true graph's paths"].append(sets["true causal order"][-1])
                         continue
                     causal = (reachable({x}, G) - {x}) & reachable({d}, G.T)
                     if lagged:  # x_{t-1}(W/2 + 0.3 I): a causal node's lagged parents are its parents and itself
                         O += sorted({d + 1 + int(k) for c in causal if c < d
                                      for k in {*np.flatnonzero(Bm[:, c]).tolist(), c}})
                     sets["true optimal set"].append(_hc0(D, x, d, O))
+                    effect = path_effect(CD, G, x, d, lag_parents if lagged else None)
+                    sets["true graph's paths"].append((float(effect), sets["true optimal set"][-1][1]))
                 top_true = set(np.argsort(-np.abs(true), kind="stable")[:3].tolist())
                 for name, est in sets.items():
                     b, se = np.array(est).T

@@ -207,6 +207,11 @@ def test_evidence_rank_orders_by_what_the_data_establish():
     order = sorted(rows, key=lambda n: evidence_rank(*rows[n]))
     assert order == ["certain large", "certain small", "signed, bound 0.10", "signed, bound 0.03",
                      "identified, interval holds 0", "unidentified, wild value", "unidentified, small", "no effect"]
-    # without resamples there is no interval, so nothing is certain: an identified effect is a candidate
-    assert evidence_rank(*rows["certain large"], interval=False) == (1, 0, -0.2)
+    # without resamples there is no interval, so nothing is certain: an identified effect is a
+    # candidate, and bounds that exclude 0 (one estimate's orientations) establish no sign
+    assert evidence_rank(*rows["certain large"], interval=False) == (1, 1, -0.3)
+    assert evidence_rank(*rows["signed, bound 0.10"], interval=False) == (1, 2, -0.5)
+    no_interval = sorted(rows, key=lambda n: evidence_rank(*rows[n], interval=False))
+    assert no_interval == ["certain large", "identified, interval holds 0", "certain small", "unidentified, wild value",
+                           "signed, bound 0.03", "signed, bound 0.10", "unidentified, small", "no effect"]
     assert evidence_rank(0.3, (0.1, 0.5), True, (-0.1, 0.5), interval=False)[:2] == (1, 1)

@@ -17,6 +17,7 @@ from faultgraph.effects.identify import (
     identified_scores,
     optimal_adjustment,
     order_adjustment,
+    path_effect,
     ordered_graph,
     orient_graph,
     select_parents,
@@ -228,13 +229,68 @@ def test_optimal_adjustment_by_hand_and_the_efficient_option():
     allowed = _full_order_mask([0, 1, 2, 3], 5, 4)
     tiers = [["z"], ["a"], ["w"], ["b"]]
     A = G.astype(float)
-    eff = identified_scores(data, A, "y", allowed=allowed, tiers=tiers)
+    eff = identified_scores(data, A, "y", allowed=allowed, tiers=tiers, estimator="adjustment")
     plain = identified_scores(data, A, "y", allowed=allowed, tiers=tiers, efficient=False)
+    paths = identified_scores(data, A, "y", allowed=allowed, tiers=tiers)  # the default
     a_eff = next(s for s in eff.scores if s.node == "a")
     a_plain = next(s for s in plain.scores if s.node == "a")
+    a_paths = next(s for s in paths.scores if s.node == "a")
     assert a_eff.ate == pytest.approx(_ols(y, a, w), abs=1e-9)  # the optimal set {w}
     assert a_plain.ate == pytest.approx(_ols(y, a, z), abs=1e-9)  # its earlier tier {z}
-    assert a_eff.identified and a_plain.identified
+    # along the paths a -> b -> y and a -> y: b's coefficient on a (given w) times y's on b
+    # (given a), plus y's on a
+    assert a_paths.ate == pytest.approx(_ols(b, a, w) * _ols(y, b, a) + _ols(y, a, b), abs=1e-9)
+    assert a_eff.identified and a_plain.identified and a_paths.identified
+    with pytest.raises(InvalidInputError, match="estimator"):
+        identified_scores(data, A, "y", allowed=allowed, tiers=tiers, estimator="ols")
+
+
+def test_path_effect_is_the_total_effect_of_the_linear_sem():
+    # x0 -> x1 -> x3, x0 -> x2 -> x3, x0 -> x3, x4 -> x1: on the population covariance the
+    # effect along the paths is exactly (I - W)^-1
+    W = np.zeros((5, 5))
+    W[0, 1], W[1, 3], W[0, 2], W[2, 3], W[0, 3], W[4, 1] = 0.8, 1.5, -0.7, 0.5, 0.3, 2.0
+    T = np.linalg.inv(np.eye(5) - W)
+    C = T.T @ np.diag([1.0, 0.5, 2.0, 1.0, 3.0]) @ T
+    G = W != 0
+    for x in range(5):
+        for y in range(5):
+            value = path_effect(C, G, x, y)
+            if x != y and abs(T[x, y]) > 0:
+                assert value == pytest.approx(T[x, y], abs=1e-8)
+            elif x != y:
+                assert value is None
+    # a past parent joins the regression (the present's confounder): u(t-1) -> x(t), u(t-1) -> y(t)
+    rng = np.random.default_rng(3)
+    u = rng.normal(size=4001)
+    x = 1.5 * u[:-1] + rng.normal(size=4000)
+    y = 0.4 * x + 2.0 * u[:-1] + rng.normal(size=4000)
+    D = np.column_stack([x, y, u[1:], u[:-1]])  # columns x, y, u (present), u (past)
+    G2 = np.zeros((3, 3), dtype=bool)
+    G2[0, 1] = True
+    C2 = weighted_covariance(D)
+    assert path_effect(C2, G2, 0, 1, {1: [3], 0: [3]}) == pytest.approx(_ols(y, x, u[:-1]), abs=1e-9)
+    assert abs(path_effect(C2, G2, 0, 1) - 0.4) > 0.3  # the past left out: confounded
+
+
+def test_path_effect_has_a_smaller_variance_than_the_optimal_set():
+    # x -> m -> y: O(x, y) is empty (the plain regression of y on x); the product of the two
+    # regressions is the efficient estimator (Guo and Perkovic 2022)
+    G = np.zeros((3, 3), dtype=bool)
+    G[0, 1] = G[1, 2] = True
+    assert optimal_adjustment(G, 0, 2) == []
+    rng = np.random.default_rng(5)
+    paths, plain = [], []
+    for _ in range(300):
+        x = rng.normal(size=200)
+        m = 0.9 * x + rng.normal(size=200)
+        y = 0.9 * m + rng.normal(size=200)
+        C = weighted_covariance(np.column_stack([x, m, y]))
+        paths.append(path_effect(C, G, 0, 2))
+        plain.append(_ols(y, x))
+    assert abs(np.mean(paths) - 0.81) < 0.01 and abs(np.mean(plain) - 0.81) < 0.01
+    # asymptotically (0.81 * 1 + 0.81 / 1.81) / 1.81 = 0.69 of the plain regression's variance
+    assert np.var(paths) < 0.85 * np.var(plain)
 
 
 def test_optimal_adjustment_adds_the_past_parents_of_the_causal_nodes():

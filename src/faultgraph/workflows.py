@@ -255,11 +255,14 @@ def learn_graph(frame: pd.DataFrame, config: LearnConfig = LearnConfig(), *, pri
         When ``frame`` or ``config`` is invalid, or ``truth`` is unreadable or names
         metrics the graph lacks.
     """
-    from faultgraph.discovery import StructureLearner
+    from faultgraph.detect.unsupervised import _modelled_prior
+    from faultgraph.discovery import PriorKnowledge, StructureLearner
     from faultgraph.encode import MetricEncoder
 
     encoder = MetricEncoder(max_gap=config.max_gap, scale="robust" if config.standardize else None)
     encoded = encoder.fit_transform(frame)
+    # what the prior says of metrics the encoder dropped (constant, empty) is left out, as fit does
+    prior = _modelled_prior(PriorKnowledge.coerce(prior), list(encoded.columns), dict(encoder.dropped_), stacklevel=3)
     learner = StructureLearner(str(config.method), lambda1=config.lambda1, threshold=config.threshold,
                                standardize=config.standardize, prior=prior, lags=config.lags,
                                refine=config.refine, callback=callback, screen=config.screen, device=config.device)
@@ -1257,22 +1260,25 @@ def effects_document(model_dir: str | Path, target: str, *, n_paths: int = 3, n_
     Raises
     ------
     InvalidInputError
-        When ``n_bootstrap`` is out of range, the folder is not a label model, or
-        ``target`` is not a node.
+        When ``n_bootstrap`` is out of range (for a model without an ensemble), the folder
+        is not a label model, or ``target`` is not a node.
     """
     from faultgraph.detect import FaultIdentifier
     from faultgraph.effects.ate import MIN_BOOTSTRAP
 
-    if 0 < n_bootstrap < MIN_BOOTSTRAP:  # the library's rule, named as the caller knows the option
-        name = (option_names or {}).get("n_bootstrap", "n_bootstrap")
-        raise InvalidInputError(f"{name} must be 0 (no interval) or at least {MIN_BOOTSTRAP}, got {n_bootstrap}")
     from faultgraph.detect.supervised import TASK
 
     if model_task(model_dir) != TASK:
         raise InvalidInputError(f"{str(model_dir)!r} is an anomaly-detection model (fitted without --label): "
                                 "effects on a label need `faultgraph fit DATA --label COLUMN --out MODEL_DIR`; "
                                 "for the causes of an incident use `faultgraph explain`")
-    return effects_report(FaultIdentifier.load(model_dir), target, n_paths=n_paths, n_bootstrap=n_bootstrap,
+    model = FaultIdentifier.load(model_dir)
+    if getattr(model, "ensemble_", None) is None and 0 < n_bootstrap < MIN_BOOTSTRAP:
+        # the library's rule, named as the caller knows the option (a model with an ensemble
+        # takes its intervals from its graphs and does not use it)
+        name = (option_names or {}).get("n_bootstrap", "n_bootstrap")
+        raise InvalidInputError(f"{name} must be 0 (no interval) or at least {MIN_BOOTSTRAP}, got {n_bootstrap}")
+    return effects_report(model, target, n_paths=n_paths, n_bootstrap=n_bootstrap,
                           random_state=random_state, efficient=efficient)
 
 
@@ -1350,7 +1356,8 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
     n_paths : int, default 3
         Paths listed per node.
     n_bootstrap : int, default 50
-        Row resamples when the model has no ensemble: 0 or at least ``MIN_BOOTSTRAP``.
+        Row resamples when the model has no ensemble: 0 (no interval: nothing is called
+        certain) or at least ``MIN_BOOTSTRAP``; not used (nor checked) when it has one.
     confidence : float, default 0.95
         Level of the intervals.
     random_state : int, optional, default 0
@@ -1368,8 +1375,9 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
     Raises
     ------
     InvalidInputError
-        When ``target`` is not a node or ``n_bootstrap`` is not 0 or an integer of at
-        least ``MIN_BOOTSTRAP``.
+        When ``target`` is not a node, ``n_bootstrap`` is not 0 or an integer of at
+        least ``MIN_BOOTSTRAP`` (on a model without an ensemble), or ``n_paths`` is not a
+        positive integer.
     """
     import numpy as np
 
@@ -1380,14 +1388,20 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
 
     target = model.label if target is None else target
     model.sem_.check_node(target, "target")
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or (0 < n_bootstrap < MIN_BOOTSTRAP) \
-            or n_bootstrap < 0:
+    ens = getattr(model, "ensemble_", None)
+    if isinstance(n_bootstrap, np.integer):
+        n_bootstrap = int(n_bootstrap)
+    if ens is None and (isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int)
+                        or (0 < n_bootstrap < MIN_BOOTSTRAP) or n_bootstrap < 0):
         raise InvalidInputError(f"n_bootstrap must be 0 (no interval) or at least {MIN_BOOTSTRAP}, got {n_bootstrap!r}")
+    if isinstance(n_paths, np.integer):
+        n_paths = int(n_paths)
+    if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
+        raise InvalidInputError(f"n_paths must be a positive integer (paths listed per node), got {n_paths!r}")
     data = model.sem_.data_[list(model.graph_.nodes)]
     A = model.graph_.adjacency
     lagged = model.graph_.lagged
     allowed, lag_allowed, tiers = model.prior_masks()  # the prior as the fit applied it
-    ens = getattr(model, "ensemble_", None)
     if ens is not None:
         resamples = [Resample(ens.rows(b), ens.graphs[b], None if ens.lagged is None else ens.lagged[b],
                               None if ens.time_order is None else ens.time_order[b]) for b in range(ens.n_graphs)]
@@ -1503,8 +1517,12 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     from faultgraph.effects.identify import orient_graph
     from faultgraph.encode import MetricEncoder
 
+    from faultgraph.detect.unsupervised import _modelled_prior
+
     result = learn_graph(frame, config, prior=prior)
-    encoded = MetricEncoder(max_gap=config.max_gap, scale="robust" if config.standardize else None).fit_transform(frame)
+    encoder = MetricEncoder(max_gap=config.max_gap, scale="robust" if config.standardize else None)
+    encoded = encoder.fit_transform(frame)
+    prior = _modelled_prior(PriorKnowledge.coerce(prior), list(encoded.columns), dict(encoder.dropped_))
     ensemble = ensemble_of(encoded, n_graphs, method=str(config.method), lambda1=config.lambda1,
                            threshold=config.threshold, standardize=config.standardize, prior=prior, lags=config.lags,
                            refine=config.refine, block=block, random_state=random_state, scheduler=scheduler,

@@ -100,8 +100,10 @@ def effects(
     target: Annotated[str, typer.Option(help="Node whose causes to quantify (usually the label).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write effects.json.")],
     paths: Annotated[int, typer.Option(min=1, help="Strongest paths to report per node.")] = 3,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the intervals (0: none; else at "
-                                                          "least 10).")] = 50,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the intervals (0: none, so no cause "
+                                                          "is called certain; else at least 10). Not used for a "
+                                                          "model fitted with --bootstrap: its graphs give them.")]
+        = 50,
     seed: Annotated[int, typer.Option(min=0, help="Random seed (Monte Carlo and bootstrap).")] = 0,
     efficient: Annotated[bool, typer.Option(help="Adjust for the optimal sets of the graph that the causal order "
                                                  "(tiers, or with lags the tested time order) allows; "
@@ -119,8 +121,10 @@ def effects(
                                                  random_state=seed, option_names={"n_bootstrap": "--bootstrap"},
                                                  efficient=efficient)
         write_json_atomic(out, result)
+        interval = bootstrap > 0 or int(result.get("n_graphs") or 1) > 1
         for s in scores.scores[:5]:
-            print(f"{s.node:<28} S={s.score:.3f}  ATE={s.ate:+.4f} [{s.ci_low:+.4f}, {s.ci_high:+.4f}]  "
+            span = f"[{s.ci_low:+.4f}, {s.ci_high:+.4f}]" if interval else "(no interval)"
+            print(f"{s.node:<28} S={s.score:.3f}  ATE={s.ate:+.4f} {span}  "
                   f"{'identified' if s.identified else 'not identified'}")
         if result.get("summary"):
             print(result["summary"])

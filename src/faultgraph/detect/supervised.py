@@ -8,6 +8,7 @@ the decision threshold is the one that maximises F1 on the training rows.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ from faultgraph.sem import SEM
 __all__ = ["FaultIdentifier"]
 
 TASK = "supervised-fault-identification"
+
+
+def _rows(n: int) -> str:
+    return f"{n} row{'' if n == 1 else 's'}"
 
 
 class FaultIdentifier(FittedAttributes):
@@ -141,12 +146,46 @@ class FaultIdentifier(FittedAttributes):
             return frame, None
         if not need_label:  # ignored: its values may be unknown yet (NaN)
             return frame.drop(columns=[self.label]), None
-        y = frame[self.label].to_numpy(dtype=float)
+        label = frame[self.label]
+        if not pd.api.types.is_numeric_dtype(label) and not pd.api.types.is_bool_dtype(label):
+            from faultgraph.io.metrics import _numbers
+
+            numbers = _numbers(label)  # true/false as 1/0, as files are read
+            bad = label[numbers.isna() & label.notna()]
+            if len(bad):
+                raise InvalidInputError(f"the label column {self.label!r} must hold only 0 and 1 (or true/false), "
+                                        f"found {bad.iloc[0]!r}: write the label as 0/1")
+            label = numbers
+        y = self._fill_label(label.to_numpy(dtype=float), frame.index)
         if not np.isin(y, (0.0, 1.0)).all():
             bad = frame[self.label][~np.isin(y, (0.0, 1.0))].iloc[0]
             shown = f"{float(bad):g}" if isinstance(bad, (int, float, np.number)) else repr(bad)
             raise InvalidInputError(f"the label column {self.label!r} must hold only 0 and 1, found {shown}")
         return frame.drop(columns=[self.label]), y
+
+    def _fill_label(self, y: np.ndarray, index: pd.Index) -> np.ndarray:
+        """The label with runs of at most ``max_gap`` missing values taken from the value
+        before them (a state holds until it changes; the grid steps ``--resample`` adds over
+        a short hole in the data, as the metrics' gaps are filled), with a warning; a longer
+        run, or one at the start, is refused with its place."""
+        missing = np.isnan(y)
+        if not missing.any():
+            return y
+        runs = np.flatnonzero(np.diff(np.r_[0, missing.astype(int), 0]))
+        starts, ends = runs[::2], runs[1::2]
+        worst = int(np.argmax(ends - starts))
+        if starts[0] == 0 or int((ends - starts).max()) > int(self.max_gap):
+            at = 0 if starts[0] == 0 else worst
+            raise InvalidInputError(
+                f"the label column {self.label!r} has no value on {_rows(int(missing.sum()))}, "
+                f"{int(ends[at] - starts[at])} in a row from {index[starts[at]]}"
+                f"{' (the first rows)' if starts[at] == 0 else ''}; runs of up to max_gap ({self.max_gap}, --max-gap) "
+                "rows after a value are filled from it: give those rows a 0 or 1, or drop them")
+        filled = pd.Series(y).ffill().to_numpy()
+        warnings.warn(f"the label column {self.label!r} had no value on {_rows(int(missing.sum()))} (the longest run "
+                      f"{int((ends - starts).max())}, from {index[starts[worst]]}): each took the value before it",
+                      UserWarning, stacklevel=4)
+        return filled
 
     def fit(self, data: pd.DataFrame) -> FaultIdentifier:
         """Fit on metrics plus the label column (both classes must occur).
@@ -254,7 +293,9 @@ class FaultIdentifier(FittedAttributes):
         """Which metrics may be parents of the label, and which must be: the prior's edges
         into the label, read as :meth:`PriorKnowledge.masks` reads edges (patterns expanded,
         names checked, contradictions refused); a known graph that names the label's parents
-        allows those and no other."""
+        allows those and no other. A metric sink may still be a parent of the label (a
+        symptom that defines the fault: a sink among the metrics); forbid the edge into the
+        label to rule that out."""
         p, label = self._modelled_prior(), self.label
         if p is None:
             return np.ones(len(names), dtype=bool), np.zeros(len(names), dtype=bool)

@@ -403,7 +403,11 @@ class PriorKnowledge:
 
         Patterns use ``*``, ``?`` and ``[...]`` (as in ``"*_cpu"``, matched case-sensitively);
         an edge between patterns becomes every matching pair (without self-loops). Plain names
-        pass through unchanged (and are checked by :meth:`masks`).
+        pass through unchanged (and are checked by :meth:`masks`). In ``tiers`` a metric has
+        one place: a name given in a tier is not matched by another tier's pattern, ``"*"``
+        alone takes the metrics no other tier names or matches (``[["web"], ["*"]]``: web
+        first, the rest after), and a metric named in two tiers, or matched by patterns of
+        two tiers (``"*"`` aside), is refused.
 
         Parameters
         ----------
@@ -418,7 +422,7 @@ class PriorKnowledge:
         Raises
         ------
         InvalidInputError
-            When a pattern matches no metric.
+            When a pattern matches no metric, or a metric has two places in ``tiers``.
         """
 
         def match(pattern: str, where: str) -> list[str]:
@@ -437,10 +441,51 @@ class PriorKnowledge:
 
         return PriorKnowledge(
             forbidden=edges(self.forbidden, "forbidden"), required=edges(self.required, "required"),
-            tiers=tuple(group(t, "tiers") for t in self.tiers), sinks=group(self.sinks, "sinks"),
+            tiers=self._expand_tiers(match), sinks=group(self.sinks, "sinks"),
             sources=group(self.sources, "sources"),
             graph=edges(self.graph, "graph") if self.graph is not None else None,
         )
+
+    def _expand_tiers(self, match: Any) -> tuple[tuple[str, ...], ...]:
+        """The tiers with patterns replaced, each metric in one tier (see :meth:`expand`)."""
+        place: dict[str, int] = {}
+        for k, tier in enumerate(self.tiers):  # names given as such come first
+            for name in tier:
+                if any(ch in name for ch in "*?["):
+                    continue
+                if place.get(name, k) != k:
+                    raise InvalidInputError(f"prior tiers name {name!r} in tier {place[name] + 1} and in tier {k + 1}; "
+                                            "a metric has one place in the order")
+                place[name] = k
+        by_pattern: dict[str, dict[int, str]] = {}
+        rest: dict[str, list[int]] = {}
+        for k, tier in enumerate(self.tiers):
+            for pattern in tier:
+                if not any(ch in pattern for ch in "*?["):
+                    continue
+                for name in match(pattern, "tiers"):
+                    if name in place:
+                        continue
+                    if pattern == "*":
+                        rest.setdefault(name, []).append(k)
+                    else:
+                        by_pattern.setdefault(name, {}).setdefault(k, pattern)
+        for name, tiers in by_pattern.items():
+            if len(tiers) > 1:
+                (k1, p1), (k2, p2) = list(tiers.items())[:2]
+                raise InvalidInputError(f"prior tiers place {name!r} in tier {k1 + 1} (pattern {p1!r}) and in tier "
+                                        f"{k2 + 1} (pattern {p2!r}); a metric has one place in the order: "
+                                        "narrow a pattern, or name the metric")
+            place[name] = next(iter(tiers))
+        for name, tiers in rest.items():
+            if name in place:
+                continue
+            if len(set(tiers)) > 1:
+                raise InvalidInputError(f"prior tiers hold the pattern '*' in tiers {tiers[0] + 1} and {tiers[1] + 1}; "
+                                        "'*' (the metrics no other tier names) can be in one tier only")
+            place[name] = tiers[0]
+        order = [name for tier in self.tiers for item in tier for name in match(item, "tiers")]
+        return tuple(tuple(dict.fromkeys(n for n in order if place.get(n) == k)) for k in range(len(self.tiers)))
 
     def masks(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The ``(allowed, required)`` boolean ``(d, d)`` masks over ``names``.

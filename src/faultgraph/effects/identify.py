@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 
 from faultgraph._graph import is_dag
-from faultgraph._validation import check_choice
+from faultgraph._validation import check_choice, describe_names
 from faultgraph.errors import InvalidInputError
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "graph_effects",
     "granger_order",
     "optimal_adjustment",
+    "path_effect",
     "order_adjustment",
     "ida_effects",
     "meek_rules",
@@ -98,6 +99,10 @@ MAX_SIBLINGS = 12
 #: The earlier tiers adjust alone (:func:`order_adjustment`) while they are at most this
 #: share of the rows (ten rows per regressor).
 MAX_ADJUST_SHARE = 0.1
+#: A metric whose variance left, given the metrics its effect holds fixed, is below this share
+#: of its own is a copy of them (rounding is all that separates them): its effect is not
+#: identified.
+INSEPARABLE = 1e-8
 _REASONS = (BY_PRIOR, BY_TIME, BY_V_STRUCTURE, BY_RULE)
 #: On a bootstrap resample a coefficient lies about one standard error from the full
 #: data's, which lies about one from the truth: a test of 0 there sees √2 standard errors
@@ -457,6 +462,59 @@ def adjustment_effect(C: np.ndarray, x: int, y: int, adjust: Sequence[int]) -> f
     M = C[np.ix_(idx, idx)]
     M = M + 1e-10 * max(float(np.trace(M)) / len(idx), 1e-300) * np.eye(len(idx))
     return float(np.linalg.lstsq(M, C[idx, y], rcond=None)[0][0])
+
+
+def path_effect(C: np.ndarray, directed: np.ndarray, x: int, y: int,
+                past: dict[int, Sequence[int]] | None = None) -> float | None:
+    """The total effect of ``x`` on ``y`` in a linear DAG as the sum over its directed paths
+    of the products of their edge coefficients (Wright's path rule), each causal node's
+    coefficients read from the least-squares regression on its parents in the DAG.
+
+    With the DAG right and Gaussian errors these regressions are the maximum-likelihood
+    fit of the structural equations, and the effect read from them is asymptotically
+    efficient: its variance is never above that of any covariate adjustment, the optimal
+    set's (:func:`optimal_adjustment`) included (Guo and Perković 2022, "Efficient least
+    squares for estimating total effects under linearity and causal sufficiency", JMLR
+    23(104), Theorem 3: the estimator for a known DAG). Only the equations of the causal
+    nodes (on a directed path ``x → … → y`` after ``x``, ``y`` included) are fitted. A
+    ridge of ``1e-10`` times the mean variance of a node's parents keeps a singular
+    covariance solvable.
+
+    Parameters
+    ----------
+    C : numpy.ndarray
+        ``(k, k)`` covariance of the design's columns: the ``d`` nodes first, then any past
+        columns.
+    directed : numpy.ndarray
+        ``(d, d)`` boolean DAG over the nodes, ``[i, j]`` the edge ``i → j``.
+    x : int
+        Index of the treatment.
+    y : int
+        Index of the outcome.
+    past : dict of int to sequence of int, optional
+        Each node's parents among the past columns (index ``>= d``): they join its
+        regression (the past is no descendant of the present, so no path runs through it).
+
+    Returns
+    -------
+    float or None
+        The effect; None when the DAG has no directed path ``x → … → y``.
+    """
+    G = np.asarray(directed, dtype=bool)
+    below = reachable({x}, G) - {x}
+    if y not in below:
+        return None
+    causal = below & reachable({y}, G.T)
+    d = len(G)
+    B = np.zeros((d, d))
+    for j in sorted(causal):
+        same = [int(k) for k in np.flatnonzero(G[:, j])]
+        parents = same + [int(k) for k in (past or {}).get(j, ()) if int(k) >= d]
+        M = C[np.ix_(parents, parents)]
+        M = M + 1e-10 * max(float(np.trace(M)) / len(parents), 1e-300) * np.eye(len(parents))
+        B[same, j] = np.linalg.lstsq(M, C[parents, j], rcond=None)[0][:len(same)]
+    # only edges into causal nodes are kept: the paths from x to y are all in B
+    return float(np.linalg.solve(np.eye(d) - B, np.eye(d)[y])[x])
 
 
 def _regressors(x: int, adjust: Sequence[int]) -> list[int]:
@@ -956,6 +1014,7 @@ def identified_scores(
     adjust_order: bool = True,
     zero_unless: str = "oriented",
     efficient: bool = True,
+    estimator: str = "paths",
 ) -> Any:
     """Effects of every node on ``target`` that say how sure they are.
 
@@ -1075,11 +1134,21 @@ def identified_scores(
         ensemble, one metric without any path was otherwise a certain cause). Without
         ``resamples`` there is no interval and no node is called a certain cause.
         On planted systems (``benchmarks/results/identify.md``) with the causal order as
-        tiers: top-3 hits 47 of 54 instead of 42 (the true graph's optimal sets, ranked
-        similarly: 47), coverage 0.990 either way; lagged: 41 instead of 36 (true optimal
+        tiers: top-3 hits 47 of 54 instead of 42 with the optimal sets (the true graph's
+        optimal sets, ranked similarly: 47; along the paths, ``estimator``: 49), coverage
+        0.990 either way; lagged: 41 instead of 36 (true optimal
         sets: 51), coverage 0.990 instead of 0.956, identified 51 % of metrics instead of
         14 %; no confident-wrong claim either way. False: the earlier tiers (and with
         lags the learned graph's admissible sets), the rule before.
+    estimator : {"paths", "adjustment"}, default "paths"
+        How a node identified from full tiers (``efficient``'s (1)) reads its effect off
+        the order's graph: ``"paths"`` by :func:`path_effect` (each causal node's
+        regression on its parents, multiplied along the paths: the efficient estimator
+        for a known DAG, Guo and Perković 2022), ``"adjustment"`` by the regression on its
+        optimal set (the rule before). The interval keeps the optimal-set regression's
+        robust standard error as its floor. Nodes identified by time keep the optimal set
+        (a parent that the tested time order leaves out would be carried into every path;
+        CHANGELOG has the measurements behind both choices).
 
     Returns
     -------
@@ -1092,8 +1161,8 @@ def identified_scores(
         ``confidence``) and ``confidence`` (share of ensemble graphs with a directed path to
         ``target``; ``None`` without ``ensemble``); a ``summary`` in words and ``details``
         (the identification, ``n_graphs``, ``confidence_level``, ``lags``). Ranked: certain
-        causes (identified, interval excluding 0) by ``|ate|`` (with ``efficient``'s sets,
-        top-3 hits on planted systems 47 of 54 with tiers and 41 lagged, against 45 and
+        causes (identified, interval excluding 0) by ``|ate|`` (with ``efficient``'s graph,
+        top-3 hits on planted systems 49 of 54 with tiers and 41 lagged, against 45 and
         40 by the end of the interval nearest 0, the rule before, which suited the wider
         earlier-tier intervals); then candidates: first those whose bounds exclude 0 (one sign under
         every orientation, value not identified; on planted systems without a prior 5 of
@@ -1111,7 +1180,7 @@ def identified_scores(
         When ``confidence`` is not in (0, 1), ``min_identified`` not in [0, 1], ``target``
         is not a column of ``data``, ``adjacency``, ``allowed`` or ``lagged_allowed`` is not
         ``(d, d)`` for its ``d`` columns,
-        ``adjust_past``, ``time_marks`` or ``zero_unless`` is not one of its values.
+        ``adjust_past``, ``time_marks``, ``zero_unless`` or ``estimator`` is not one of its values.
 
     Warns
     -----
@@ -1128,19 +1197,33 @@ def identified_scores(
         min_identified = (1 + confidence) / 2
     if not 0 <= min_identified <= 1:
         raise InvalidInputError(f"min_identified must lie in [0, 1], got {min_identified!r}")
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidInputError(f"data must be a pandas DataFrame whose columns are the nodes, got "
+                                f"{type(data).__name__}")
     nodes = [str(c) for c in data.columns]
     if target not in nodes:
         raise InvalidInputError(f"target {target!r} is not a node; nodes: {', '.join(map(repr, nodes[:10]))}")
+    values = data.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        bad = [nodes[j] for j in np.flatnonzero(~np.isfinite(values).all(axis=0))]
+        raise InvalidInputError(f"data has missing or infinite values in {describe_names(bad)}; effects need "
+                                "complete rows (fill or drop them first)")
+    unknown = [n for tier in (tiers or ()) for n in tier if n not in nodes]
+    if unknown:
+        raise InvalidInputError(f"tiers name {describe_names(unknown)}, which are not columns of data")
     d = len(nodes)
     A = np.asarray(adjacency) != 0
     if A.shape != (d, d):
         raise InvalidInputError(f"adjacency must be ({d}, {d}) for the {d} columns of data, got {A.shape}")
     p = 0 if lagged is None else int(np.shape(lagged)[0])
-    D = lagged_design(data.to_numpy(dtype=float), p)
+    D = lagged_design(values, p)
     y = nodes.index(target)
     check_choice("adjust_past", adjust_past, ("parents", "all", "none"))
     check_choice("time_marks", time_marks, ("test", "fit"))
     check_choice("zero_unless", zero_unless, ("oriented", "possible"))
+    check_choice("estimator", estimator, ("paths", "adjustment"))
 
     def past_of(x: int, lag: np.ndarray | None) -> list[int]:
         if not p or adjust_past == "none":
@@ -1245,6 +1328,17 @@ def identified_scores(
         O = efficient_set(x, graph)
         return O if O is not None else past_of(x, lag) + earlier[x]
 
+    def order_effect(Cx: np.ndarray, x: int, graph: tuple[np.ndarray, dict[int, list[int]]] | None,
+                     lag: np.ndarray | None) -> float:
+        """The effect of a node identified from full tiers on the covariance ``Cx``: along
+        the paths of the order's graph (``estimator="paths"``) where it has one, else the
+        regression on :func:`order_set`."""
+        if estimator == "paths" and graph is not None:
+            value = path_effect(Cx, graph[0], x, y, graph[1])
+            if value is not None:
+                return value
+        return adjustment_effect(Cx, x, y, order_set(x, graph, lag))
+
     tested = None if wald is None else _granger_links(wald, Z_01, d, p)  # tested_order(C), from the fit above
     # one graph's v-structures orient only where an ensemble shows they hold (min_identified): a
     # single graph taken as known made confident claims for metrics without any path
@@ -1272,6 +1366,16 @@ def identified_scores(
         boots.append((orient, Cb, np.asarray(r.adjacency) != 0, r.lagged, time_ancestors(tested_b),
                       graph_main if graph_b is None else graph_b))
     lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+
+    def inseparable(x: int, held: list[int]) -> bool:
+        """Whether x has no variation of its own left given ``held`` (its partial variance
+        below :data:`INSEPARABLE` of its variance): a duplicate of an earlier metric."""
+        S = [k for k in dict.fromkeys(held) if k != x]
+        if not S or C[x, x] <= 0:
+            return False
+        beta = np.linalg.lstsq(C[np.ix_(S, S)], C[S, x], rcond=None)[0]
+        return float(C[x, x] - C[x, S] @ beta) <= INSEPARABLE * float(C[x, x])
+
     z_family = NormalDist().inv_cdf(1 - (1 - confidence) / (2 * max(d - 1, 1)))  # Bonferroni over the nodes
     rows = []
     may_reach = reachable({y}, mask.T)  # the nodes the prior allows a directed path x -> y from
@@ -1283,8 +1387,9 @@ def identified_scores(
             continue
         main_set: list[int] = []
         if x in by_order:  # the earlier tiers are a valid adjustment set: the graph does not enter
-            main_set = order_set(x, graph_main if x in efficient_main else None, lagged)
-            reg = values = np.array([adjustment_effect(C, x, y, main_set)])
+            graph = graph_main if x in efficient_main else None
+            main_set = order_set(x, graph, lagged)  # the robust standard error's regression
+            reg = values = np.array([order_effect(C, x, graph, lagged)])
             sets = [()]
         elif x in timed:  # the optimal set of the graph that the tested time order allows
             main_set = main_sets[x] or []
@@ -1308,8 +1413,7 @@ def identified_scores(
             pooled, weights, mins, maxs, ident_b, paths = [], [], [], [], [], []
             for orient, Cb, Ab, Lb, anc_b, graph_b in boots:
                 if x in by_order:
-                    v = np.array([adjustment_effect(Cb, x, y, order_set(x, graph_b if x in efficient_main else None,
-                                                                          Lb))])
+                    v = np.array([order_effect(Cb, x, graph_b if x in efficient_main else None, Lb)])
                 elif x in timed:  # no path in this resample's graph: no effect there
                     O = efficient_set(x, graph_b)
                     v = np.array([0.0 if O is None else adjustment_effect(Cb, x, y, O)])
@@ -1336,6 +1440,11 @@ def identified_scores(
                 ident = (ident and float(np.mean(ident_b)) >= min_identified
                          and (share >= min_identified or np.all(values == 0) or x in by_order or x in timed))
         bounds = (min(lo_b[0], ci[0]), max(lo_b[1], ci[1]))
+        if x in by_order and inseparable(x, earlier[x] + main_set):
+            # x is a function of what is held fixed (a copy of an earlier metric): setting it
+            # alone is nothing the data show, so its effect is not identified, and may be 0
+            ident, bounds = False, (min(bounds[0], 0.0), max(bounds[1], 0.0))
+            ci = bounds
         ci, bounds = _snap(ci), _snap(bounds)  # interpolating between 0 and 1e-16 is not an effect
         rows.append((nodes[x], ate, ci, ident, bounds, share))
     total = sum(abs(r[1]) for r in rows)
@@ -1361,7 +1470,9 @@ def evidence_rank(ate: float, ci: tuple[float, float], identified: bool, bounds:
 
     Tier 0, *certain*: identified with an interval that excludes 0 (only with ``interval``:
     without resamples there is none), by ``|ate|``. Tier 1, *candidates*: first those whose
-    bounds exclude 0 (the sign is known under every orientation), by the bound nearest 0;
+    bounds exclude 0 (the sign is known under every orientation; only with ``interval``:
+    without resamples the bounds span the orientations of one estimate, whose sign the
+    sampling noise can flip), by the bound nearest 0;
     then the identified ones whose interval holds 0 (the value is the data's, its size
     uncertain), by ``|ate|``; then the rest by ``|ate|``, which is one orientation's value
     (a collinear regression's can run to ±10), so last. Tier 2: bounds of 0 alone (no
@@ -1388,7 +1499,7 @@ def evidence_rank(ate: float, ci: tuple[float, float], identified: bool, bounds:
     if identified and interval and (ci[0] > 0 or ci[1] < 0):
         return 0, 0, -abs(ate)
     tier = 1 if max(abs(bounds[0]), abs(bounds[1])) > ZERO else 2
-    if bounds[0] > 0 or bounds[1] < 0:
+    if interval and (bounds[0] > 0 or bounds[1] < 0):
         return tier, 0, -min(abs(bounds[0]), abs(bounds[1]))
     return tier, (1 if identified else 2), -abs(ate)
 
@@ -1415,8 +1526,10 @@ def _summary(target: str, certain: list, candidates: list, none: int, interval: 
     if candidates:
         parts.append("Candidates (direction not identified" + (", or no interval" if not interval else
                                                                " or interval includes 0")
-                     + "; the effect lies within "
-                     "its bounds, of one sign where they exclude 0): " + show(candidates, True) + ".")
+                     + "; the effect lies within its bounds"
+                     + (", of one sign where they exclude 0): " if interval else
+                        " over the admissible orientations, whose sign the sampling noise may flip): ")
+                     + show(candidates, True) + ".")
     if none:
         parts.append(f"{none} node(s) have no effect under any admissible orientation.")
     return " ".join(parts)
