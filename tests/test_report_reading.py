@@ -4,6 +4,7 @@ backwards along a path are said, numbers are short."""
 
 from __future__ import annotations
 
+import json
 import re
 from types import SimpleNamespace
 
@@ -123,3 +124,72 @@ def test_the_demo_report_reads_right(tmp_path):
         assert len(re.findall(r'class="tick-label"', svg)) >= 2, name
     graph = (tmp_path / "demo" / "graph.svg").read_text()
     assert all(b[0] >= 0 and b[2] <= 720 for b in _boxes(graph))
+
+
+def test_large_step_numbers_are_whole_on_the_time_axis():
+    index = pd.Index(np.arange(10_001_500, 10_001_620))
+    assert _ticks(index, (32, 119)) == [(0, "10001500"), (32, "10001532"), (119, "10001619")]
+
+
+def test_a_big_graph_draws_the_root_the_path_and_the_strongest_edges_only():
+    rng = np.random.default_rng(0)
+    d = 300
+    W = np.zeros((d, d))
+    for _ in range(600):
+        i, j = sorted(rng.choice(d, 2, replace=False))
+        W[i, j] = rng.normal()
+    W[3, 250] = 0.01  # the path's edge is weak: drawn all the same
+    names = [f"m{i}" for i in range(d)]
+    svg = graph_view(names, W, path=("m3", "m250"), root="m3", symptom="m250", max_edges=400)
+    drawn = re.findall(r'<circle class="node"[^>]*><title>([^<]*)</title>', svg)
+    assert len(drawn) == 60 and {"m3", "m250"} <= set(drawn)
+    assert "60 of 300 metrics drawn" in svg
+    strongest = np.unravel_index(np.argmax(np.abs(W)), W.shape)
+    assert {names[strongest[0]], names[strongest[1]]} <= set(drawn)
+    assert "metrics drawn" not in graph_view(names[:20], W[:20, :20])
+
+
+def test_the_report_reads_rca_json_as_explain_wrote_it(tmp_path):
+    # report once explained the window again: a service map, a one-step window (--min-steps)
+    # and a random ranking were lost, and the page disagreed with rca.json
+    from typer.testing import CliRunner
+
+    from faultgraph.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("simulate", "incident", "--services", "3", "--seed", "3", "--out", tmp_path / "shop")
+    run("fit", tmp_path / "shop" / "normal.csv", "--out", tmp_path / "m", "-q")
+    smap = tmp_path / "map.yaml"
+    smap.write_text("'s1_*': checkout\n's0_*': frontend\n's2_*': payments\n")
+    data = tmp_path / "shop" / "anomalous.csv"
+    run("explain", tmp_path / "m", data, "--service-map", smap, "--out", tmp_path / "a.json")
+    run("report", tmp_path / "m", tmp_path / "a.json", "--out", tmp_path / "a.html")
+    doc = json.loads((tmp_path / "a.json").read_text())
+    html = (tmp_path / "a.html").read_text()
+    assert f"(service {doc['causes'][0]['service']})" in html and doc["causes"][0]["service"] in {
+        "checkout", "frontend", "payments"}
+    run("explain", tmp_path / "m", data, "--start", "1600", "--end", "1600", "--min-steps", "1",
+        "--out", tmp_path / "one.json")
+    run("report", tmp_path / "m", tmp_path / "one.json", "--out", tmp_path / "one.html")
+    run("explain", tmp_path / "m", data, "--method", "random", "--out", tmp_path / "r.json")
+    run("report", tmp_path / "m", tmp_path / "r.json", "--out", tmp_path / "r.html")
+    ranked = [c["metric"] for c in json.loads((tmp_path / "r.json").read_text())["causes"]]
+    rows = re.findall(r"<tr><td>\d+</td><td>([^<]+)</td>", (tmp_path / "r.html").read_text())
+    assert rows == ranked[:len(rows)] and len(rows) >= 5
+    # model mode draws the training median beside the incident, and says so
+    assert "(training median)" in html and "incident against the training period's median" in html
+    assert "incident against the normal period" not in html
+
+
+def test_a_constant_that_moved_has_no_made_up_number_on_its_bar():
+    from faultgraph.report.svg import bar_chart
+
+    svg = bar_chart(["a", "b"], [23.2, 21.1], texts=["moved", "21.1"])
+    assert re.findall(r'<text x="[\d.]+" y="[\d.]+">([^<]*)</text>', svg) == ["moved", "21.1"]
+    assert "23.2" not in svg

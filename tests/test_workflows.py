@@ -493,7 +493,8 @@ def test_explain_scales_are_kept_in_rca_json_and_redone_with_them(fitted_case, t
     assert default["scales"] == "calibrated" == explain(model, frame, window).scales
     assert [c["score"] for c in default["causes"]] == pytest.approx(
         [c.score for c in explain(model, frame, window, scales="calibrated").causes], rel=1e-9)
-    # report redoes it with the same scales; the document reads back as it was, flags and caveats too
+    # report draws the ranking rca.json holds, on its scales; the document reads back as it
+    # was, flags and caveats too
     _, _, again = workflows.redo_explanation(folder / "m", tmp_path / "rca.json")
     assert again.scales == "model" and [c.metric for c in again.causes] == [c["metric"] for c in spec["causes"]]
     spec["flagged"] = {"x_copy": "near-deterministic in training"}
@@ -504,7 +505,12 @@ def test_explain_scales_are_kept_in_rca_json_and_redone_with_them(fitted_case, t
     assert workflows.RcaDocument.from_dict(old).explanation.scales == "model"
     (tmp_path / "old.json").write_text(json.dumps({k: v for k, v in default.items() if k != "scales"}))
     _, _, redone = workflows.redo_explanation(folder / "m", tmp_path / "old.json")
-    assert redone.scales == "model" and redone.causes == direct.causes
+    assert redone.scales == "model" and [c.metric for c in redone.causes] == [c["metric"] for c in default["causes"]]
+    # a request without its answer (no causes) is explained, on the scales it names
+    request = {k: spec[k] for k in ("target", "window", "method", "scales", "data")}
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    _, _, asked = workflows.redo_explanation(folder / "m", tmp_path / "request.json")
+    assert asked.scales == "model" and asked.causes == direct.causes
     with pytest.raises(InvalidInputError, match="scales must be one of model, calibrated, got 'tiny'"):
         workflows.RcaDocument.from_dict({**spec, "scales": "tiny"})
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace as _replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1167,10 +1167,12 @@ def write_explanation(doc: RcaDocument, model: CausalDetector, frame: pd.DataFra
 
 def redo_explanation(model_dir: str | Path, rca_json: str | Path, *, data: str | Path | None = None,
                      resample: str | None = None) -> tuple[CausalDetector, pd.DataFrame, Explanation]:
-    """Explain again what an rca.json explained, for ``report``.
+    """What an rca.json explained, with the model and data to draw it, for ``report``.
 
-    Its window, target, method and reference window are reused, and its data and resample
-    step unless given.
+    The ranking is rca.json's own (read back by :meth:`RcaDocument.from_dict`: the service
+    map, fewest steps and seed it was made with stay as they were); the data are its data and
+    resample step unless given. An rca.json without causes (a request) is explained, with its
+    window, target, method, reference window and scales.
 
     Parameters
     ----------
@@ -1211,9 +1213,17 @@ def redo_explanation(model_dir: str | Path, rca_json: str | Path, *, data: str |
     frame = load_metrics(source, resample=resample if resample is not None else request["resample"], model=model)
     first, last = request["window"]
     bounds = (_time_value(first), _time_value(last))
-    config = ExplainConfig(target=request["target"], method=request["method"],
-                           reference_window=request["reference_window"], scales=request["scales"])
-    return model, frame, explain_window(model, frame, bounds, config)  # type: ignore[return-value]
+    if "causes" not in spec:  # a request without its answer: explain it
+        config = ExplainConfig(target=request["target"], method=request["method"],
+                               reference_window=request["reference_window"], scales=request["scales"])
+        return model, frame, explain_window(model, frame, bounds, config)  # type: ignore[return-value]
+    document = RcaDocument.from_dict(spec, repr(str(rca_json)))
+    # the ranking as rca.json holds it (its service map, fewest steps and seed included),
+    # with the window read as the data's index reads it
+    from faultgraph.rca.ranking import _window_mask
+
+    rows = frame.index[_window_mask(frame.index, bounds, 1)]
+    return model, frame, _replace(document.explanation, window=(rows[0], rows[-1]))
 
 
 def _time_value(value: Any) -> Any:

@@ -105,7 +105,7 @@ def line_chart(
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, highlight: int | None = 0, width: int = 720,
-              title: str = "") -> str:
+              title: str = "", texts: Sequence[str] | None = None) -> str:
     """Horizontal bars, largest first as given; ``highlight`` marks one bar.
 
     Parameters
@@ -120,6 +120,9 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, highlight: int 
         Width in pixels (the height follows the bars).
     title : str, default ""
         Drawn above the chart.
+    texts : sequence of str, optional
+        What to write after each bar; default its value (a bar drawn at a stand-in
+        length, such as a constant that moved, says so instead of a number).
 
     Returns
     -------
@@ -127,17 +130,18 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, highlight: int 
         The SVG element.
     """
     row, left, top = 22, _label_margin(labels, width), 24
+    texts = [f"{float(v):.3g}" for v in values] if texts is None else list(texts)
     height = top + row * len(labels) + 8
     vmax = max([float(v) for v in values] + [1e-12])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" {_FONT}>',
              f'<text x="4" y="14" font-weight="bold">{escape(title)}</text>']
-    for k, (label, v) in enumerate(zip(labels, values)):
+    for k, (label, v, text) in enumerate(zip(labels, values, texts)):
         y = top + row * k
         w = (width - left - 60) * float(v) / vmax
         color = "#d62728" if k == highlight else "#1f77b4"
         parts += [f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(str(label))}</text>',
                   f'<rect class="cause-bar" x="{left}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row - 6}" '
-                  f'fill="{color}"/>', f'<text x="{left + w + 4:.1f}" y="{y + 14}">{float(v):.3g}</text>']
+                  f'fill="{color}"/>', f'<text x="{left + w + 4:.1f}" y="{y + 14}">{escape(text)}</text>']
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -217,6 +221,7 @@ def graph_view(
     seed: int = 0,
     confidence: np.ndarray | None = None,
     low_confidence: float = 0.5,
+    max_nodes: int = 60,
 ) -> str:
     """The causal graph: the strongest edges with their weights, the ``root`` cause red, the
     ``symptom`` orange, the other nodes of the propagation ``path`` pink and its edges red,
@@ -248,6 +253,10 @@ def graph_view(
         See above.
     low_confidence : float, default 0.5
         See above.
+    max_nodes : int, default 60
+        With more nodes, only the root, the symptom, the path and the ends of the strongest
+        edges are drawn, up to this many (hundreds of labelled nodes hide the root cause);
+        a line under the picture says how many are left out.
 
     Returns
     -------
@@ -258,6 +267,20 @@ def graph_view(
 
     A = np.abs(np.asarray(W, dtype=float))
     np.fill_diagonal(A, 0.0)
+    total = len(nodes)
+    if total > max_nodes:
+        keep = dict.fromkeys(n for n in (root, symptom, *path) if n is not None and n in nodes)
+        for flat in np.argsort(-A, axis=None, kind="stable"):
+            i, j = np.unravel_index(flat, A.shape)
+            if A[i, j] <= 0 or len(keep) >= max_nodes:
+                break
+            new = [n for n in dict.fromkeys((nodes[i], nodes[j])) if n not in keep]
+            if len(keep) + len(new) <= max_nodes:
+                keep.update(dict.fromkeys(new))
+        shown = [k for k, n in enumerate(nodes) if n in keep]
+        nodes = [nodes[k] for k in shown]
+        A, W = A[np.ix_(shown, shown)], np.asarray(W)[np.ix_(shown, shown)]
+        confidence = None if confidence is None else np.asarray(confidence)[np.ix_(shown, shown)]
     on_path = {(a, b) for a, b in zip(path, path[1:])}
     idx = {n: i for i, n in enumerate(nodes)}
     order = np.argsort(-A, axis=None)[:max_edges]
@@ -312,6 +335,10 @@ def graph_view(
         parts.append(f'<text class="low-confidence-list" x="10" y="{size - 8}" font-size="10" fill="#555">'
                      f'low confidence (dashed): {escape(", ".join(weak[:12]))}'
                      f'{f" and {len(weak) - 12} more" if len(weak) > 12 else ""}</text>')
+    if len(nodes) < total:
+        parts.append(f'<text class="left-out" x="10" y="{size - (22 if weak else 8)}" font-size="10" fill="#555">'
+                     f'{len(nodes)} of {total} metrics drawn: the root cause, the symptom, the path and the ends of '
+                     f'the strongest edges</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
