@@ -273,3 +273,33 @@ def test_cli_download_lists_fetches_and_fails_in_one_line(github, tmp_path):
     assert smd.list_machines(tmp_path / "smd" / "ServerMachineDataset") == ["machine-1-1"]
     bad = runner.invoke(app, ["download", "swat", "--to", str(tmp_path), "--mirror", github.url])
     assert bad.exit_code == 2 and "name must be one of" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_transfer_that_breaks_off_and_an_unusable_folder_are_errors_not_tracebacks(github, tmp_path):
+    rng = np.random.default_rng(0)
+    files, _, _ = _smd_repo(rng)
+    github.repos["NetManAIOps/OmniAnomaly"] = files
+    answer = github.answer
+
+    class Short(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            status, body = answer(urlparse(self.path).path)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body) + (0 if "/api/" in self.path else 100)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Short)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(DownloadError, match="the transfer broke off \\(IncompleteRead\\); run it again"):
+            download("smd", tmp_path / "a", api_url=f"{url}/api", raw_url=f"{url}/raw", media_url=f"{url}/media")
+    finally:
+        server.shutdown()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InvalidInputError, match="to must be a folder that can be written to"):
+        download("smd", tmp_path / "file" / "sub", **github.urls())

@@ -139,3 +139,22 @@ def test_the_python_api_refuses_what_it_cannot_use():
             identified_scores(holed, A, "fault")
     with pytest.raises(InvalidInputError, match="tiers name 'nosuch'"):
         identified_scores(frame, A, "fault", tiers=[["web"], ["nosuch"]])
+
+
+def test_a_star_tier_with_a_constant_metric_leaves_the_label_alone():
+    frame = _chain(n=600).assign(k=1.0)
+    model = FaultIdentifier("fault", prior=PriorKnowledge(tiers=(("*",), ("db",))), random_state=0).fit(frame)
+    assert "db" in model.graph_.nodes and "k" not in model.graph_.nodes
+
+
+def test_a_required_edge_the_data_do_not_support_is_said():
+    from faultgraph.discovery import StructureLearner
+
+    frame = _chain(n=800).drop(columns="fault")
+    with pytest.warns(UserWarning, match="prior requires the edge noise -> db, but the data give it the weight"):
+        learner = StructureLearner(prior=PriorKnowledge(required=(("noise", "db"),))).fit(frame)
+    nodes = list(learner.graph_.nodes)
+    assert learner.adjacency_[nodes.index("noise"), nodes.index("db")] != 0  # kept, as the prior says
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a required edge the data hold: no warning
+        StructureLearner(prior=PriorKnowledge(required=(("api", "db"),))).fit(frame)

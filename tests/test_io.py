@@ -485,3 +485,54 @@ def test_a_non_numeric_cell_is_quoted_with_its_row_and_long_true_false_is_read(t
     q = tmp_path / "long.csv"
     q.write_text("timestamp,metric,value\n1,up,true\n2,up,FALSE\n1,x,1\n2,x,2\n")
     assert read_metrics(q)["up"].tolist() == [1.0, 0.0]
+
+
+def test_row_labels_without_a_header_name_and_index_names_that_are_no_time(tmp_path):
+    t = pd.date_range("2024-01-01", periods=4, freq="min")
+    p = tmp_path / "r_style.csv"  # R's write.table and to_csv(index_label=False): row labels, unnamed
+    pd.DataFrame({"timestamp": t.astype(str), "a": [1.0, 2, 3, 4]}, index=list("wxyz")).to_csv(p, index_label=False)
+    frame = read_metrics(p)
+    assert list(frame.columns) == ["a"] and frame.index[0] == pd.Timestamp("2024-01-01T00:00:00Z")
+    # a datetime index is the time whatever its name; a RangeIndex named "" is no metric
+    named = pd.DataFrame({"a": [1.0, 2, 3]}, index=pd.date_range("2024-01-01", periods=3, freq="min",
+                                                                  name="created_at"))
+    assert to_metric_frame(named).index[2] == pd.Timestamp("2024-01-01T00:02:00Z")
+    blank = pd.DataFrame({"a": [1.0, 2, 3], "b": [3.0, 2, 1]})
+    blank.index.name = ""
+    assert list(to_metric_frame(blank).columns) == ["a", "b"]
+
+
+def test_unix_nanoseconds_stay_exact(tmp_path):
+    p = tmp_path / "ns.csv"
+    p.write_text("timestamp,a,b\n1700000000123000000,1,2\n1700000000125000001,2,3\n1700000000127000000,3,4\n")
+    frame = read_metrics(p)
+    assert frame.index[1] == pd.Timestamp(1700000000125000001, unit="ns", tz="UTC")
+
+
+def test_a_row_cut_short_is_refused_at_the_start_and_the_end_of_a_file(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(3000, 50)), columns=[f"m{i}" for i in range(50)])
+    frame.insert(0, "timestamp", np.arange(3000))
+    lines = frame.to_csv(index=False).splitlines()
+    for k, where in ((5, "data row 5"), (len(lines) - 1, "its last row")):
+        cut = list(lines)
+        cut[k] = ",".join(cut[k].split(",")[:10])
+        p = tmp_path / f"cut{k}.csv"
+        p.write_text("\n".join(cut) + "\n")
+        with pytest.raises(InvalidInputError, match=f"{where} has 10 of the header's 51 fields"):
+            read_metrics(p)
+    p = tmp_path / "blank_last.csv"  # an empty field at the end is a missing value, not a short row
+    p.write_text("timestamp,a,b\n1,2,3\n2,3,\n")
+    assert np.isnan(read_metrics(p)["b"].iloc[1])
+
+
+def test_rows_longer_than_the_tail_read_are_whole(tmp_path):
+    rng = np.random.default_rng(1)
+    wide = pd.DataFrame(rng.normal(size=(40, 2000)), columns=[f"m{i}" for i in range(2000)])  # ~38 KB a row
+    p = tmp_path / "wide.csv"
+    wide.to_csv(p, index=False)
+    assert read_metrics(p).shape == (40, 2000)
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join(lines[:-1] + [",".join(lines[-1].split(",")[:1500])]) + "\n")
+    with pytest.raises(InvalidInputError, match="its last row has 1500 of the header's 2000 fields"):
+        read_metrics(p)

@@ -471,3 +471,13 @@ def test_docs_example_runs(capsys):
     assert out[-3].startswith("24 [Timestamp('2023-01-29 09:12:56")
     assert out[-2] == "796 metrics kept, 78 observed in under 95% of the 400 rows dropped; fit with max_gap=8"
     assert out[-1].startswith("ts-contacts-service ['ts-contacts-service'")
+
+
+def test_an_injection_time_given_as_null_is_named_not_a_type_error():
+    from faultgraph.datasets.nezha import _entry_times
+    from faultgraph.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="unreadable injection time .*no time given"):
+        _entry_times({"inject_time": None, "inject_timestamp": "1661225730"}, "faults.json")
+    assert _entry_times({"inject_timestamp": "1661225730"}, "faults.json")[1] == pd.Timestamp(1661225730, unit="s",
+                                                                                               tz="UTC")

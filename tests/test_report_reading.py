@@ -182,6 +182,12 @@ def test_the_report_reads_rca_json_as_explain_wrote_it(tmp_path):
     ranked = [c["metric"] for c in json.loads((tmp_path / "r.json").read_text())["causes"]]
     rows = re.findall(r"<tr><td>\d+</td><td>([^<]+)</td>", (tmp_path / "r.html").read_text())
     assert rows == ranked[:len(rows)] and len(rows) >= 5
+    # an rca.json written before the innovation and deviation parts were kept still reads
+    old = json.loads((tmp_path / "a.json").read_text())
+    for cause in old["causes"]:
+        cause.pop("innovation_z"), cause.pop("deviation_z")
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    run("report", tmp_path / "m", tmp_path / "old.json", "--out", tmp_path / "old.html")
     # model mode draws the training median beside the incident, and says so
     assert "(training median)" in html and "incident against the training period's median" in html
     assert "incident against the normal period" not in html

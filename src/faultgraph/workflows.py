@@ -708,8 +708,9 @@ class RcaDocument:
             causes = tuple(Cause(
                 c["metric"], c["service"],
                 number(c["score"], float("inf") if c.get("constant_value") is not None else float("nan")),
-                number(c["noise_z"]), float(c["effect_on_target"]), tuple(c["path"]), number(c["innovation_z"]),
-                number(c["deviation_z"]), c.get("constant_value"), c.get("largest_departure"), c.get("onset"),
+                number(c["noise_z"]), float(c["effect_on_target"]), tuple(c["path"]),
+                number(c.get("innovation_z")),  # absent from rca.json written before they were kept: NaN
+                number(c.get("deviation_z")), c.get("constant_value"), c.get("largest_departure"), c.get("onset"),
                 bool(c.get("onset_censored", False))) for c in spec["causes"])
             services = tuple((str(e["service"]), number(e["score"], float("inf"))) for e in spec["services"])
             reference = tuple(spec["reference"]) if spec.get("reference") is not None else None

@@ -264,11 +264,14 @@ def _open(url: str) -> Any:
 
 
 def _read(url: str) -> bytes:
+    import http.client
+
     with _open(url) as response:
         try:
             return response.read()
-        except OSError as exc:
-            raise DownloadError(f"could not fetch {url}: the transfer broke off ({exc})") from None
+        except (OSError, http.client.HTTPException) as exc:  # a reset, a short body (IncompleteRead)
+            raise DownloadError(f"could not fetch {url}: the transfer broke off ({type(exc).__name__}); run it "
+                                "again to resume") from None
 
 
 def _git_blob_sha(path: Path) -> str:
@@ -396,6 +399,11 @@ def download(
     to = Path(to)
     if to.exists() and not to.is_dir():
         raise InvalidInputError(f"to must be a folder, got the file {str(to)!r}")
+    try:  # a folder that can be made and written to, before anything is fetched
+        to.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"to must be a folder that can be written to, got {str(to)!r} "
+                                f"({exc.strerror or type(exc).__name__})") from None
     api_url, raw_url, media_url = (u.rstrip("/") for u in (api_url, raw_url, media_url))
     plan: list[tuple[str, str, str, Rule]] = []
     has_data = False

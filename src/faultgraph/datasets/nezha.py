@@ -330,6 +330,8 @@ def _entry_times(entry: dict, where: str) -> tuple[pd.Timestamp | None, pd.Times
                  if "inject_timestamp" in entry else None)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(f"{where}: unreadable injection time in {entry!r}: {exc}") from None
+    if text is not None and pd.isna(text) or stamp is not None and pd.isna(stamp):  # null, "NaT"
+        raise InvalidInputError(f"{where}: unreadable injection time in {entry!r}: no time given")
     return text, stamp
 
 

@@ -334,7 +334,9 @@ class FaultIdentifier(FittedAttributes):
         encoder = getattr(self, "encoder_", None)
         if encoder is None:
             return self.prior
-        return _modelled_prior(self.prior, [*encoder.columns_, self.label], encoder.dropped_,
+        # patterns expand over the metrics (the label, named as itself, passes through): "*",
+        # the rest of the metrics, never takes the label
+        return _modelled_prior(self.prior, list(encoder.columns_), encoder.dropped_,
                               stacklevel=5 if warn else None)
 
     def _metrics_prior(self, warn: bool = False) -> PriorKnowledge | None:

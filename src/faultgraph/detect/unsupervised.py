@@ -43,7 +43,7 @@ from faultgraph.io.model import damaged, load_model_dir, save_model_dir
 __all__ = ["AUTO_INNOVATION_LAG", "AUTO_MAX_LAGS", "CausalDetector", "Detector", "NSigmaDetector", "PCADetector",
            "RandomDetector", "TailCalibration",
            "background_adjust", "beyond_tolerance", "drift_adjust", "equation_deviations", "flag_columns",
-           "rounding_scale", "soft_cap", "support_least_squares"]
+           "hat_diagonal", "rounding_scale", "soft_cap", "support_least_squares", "support_leverage"]
 
 TASK = "unsupervised-detection"
 
@@ -455,6 +455,54 @@ def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     return pd.DataFrame(values).rolling(window, min_periods=1).mean().to_numpy().reshape(values.shape)
 
 
+def hat_diagonal(A: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """The diagonal of the hat matrix ``A (n G)⁻¹ Aᵀ`` of a regression on the columns of
+    ``A`` (``n`` rows) whose normal equations are ``G`` (``AᵀA / n``, with any ridge):
+    each row's leverage, so that ``e / (1 − h)`` is the residual the fit would leave on that
+    row had it not seen it (exactly, for least squares on the design as centred; leaving the
+    row out of the centring too adds ``1/n``, negligible on the rows a model is fitted on).
+
+    Parameters
+    ----------
+    A : (n, k) ndarray of float
+        The regressors, centred.
+    G : (k, k) ndarray of float
+        ``AᵀA / n`` (plus the ridge the fit used).
+
+    Returns
+    -------
+    (n,) ndarray of float
+    """
+    if A.shape[1] == 0:
+        return np.zeros(len(A))
+    return np.einsum("ij,ij->i", A @ np.linalg.inv(G), A) / len(A)  # one product: G is small, A tall
+
+
+def support_leverage(Zc: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """Each row's leverage (hat-matrix diagonal) in each equation of
+    :func:`support_least_squares`: ``(n, d)``.
+
+    Parameters
+    ----------
+    Zc : (n, d·(p+1)) ndarray
+        The centred lagged design.
+    support : (d·(p+1), d) ndarray of bool
+        The equations' parents.
+
+    Returns
+    -------
+    (n, d) ndarray of float
+    """
+    d = support.shape[1]
+    H = np.zeros((len(Zc), d))
+    for j in range(d):
+        rows = np.flatnonzero(support[:, j])
+        if rows.size:
+            A = Zc[:, rows]
+            H[:, j] = np.einsum("ij,ij->i", A, A @ np.linalg.pinv(A.T @ A))
+    return H
+
+
 def support_least_squares(Zc: np.ndarray, support: np.ndarray) -> np.ndarray:
     """Each present metric regressed (least squares, no shrinkage) on the columns of the
     centred lagged design ``Zc`` that ``support`` allows as its parents.
@@ -758,9 +806,11 @@ class Detector(FittedAttributes):
                                                        f"{1 / self.train_std_[j]:.3g} of its standard deviation; "
                                                        + UNFLOORED)
         self.resid_mean_, self.resid_std_ = D.mean(axis=0), np.maximum(D.std(axis=0), 1e-12)
-        Z = (D - self.center_) / self.scale_
+        Z = (self._unseen_deviations(D) - self.center_) / self.scale_  # what the threshold is read on
         window = int(self.drift_window)
-        blocks = self._blocks(X, Z)
+        blocks = self._training_blocks(X, Z)
+        for transient in ("_loo_factor", "_loo_innovations"):  # (n, d) each: used, not kept
+            self.__dict__.pop(transient, None)
         blocks_t = None  # the held-back tail's blocks, which the model did not see
         if tail is not None:
             Xt = self.encoder_.transform(tail[list(self.encoder_.columns_)]).to_numpy()
@@ -1137,6 +1187,16 @@ class Detector(FittedAttributes):
     def _deviations(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _training_blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """:meth:`_blocks` of the fitting rows, as the threshold and the drift history read
+        them (a subclass may give what the fit would have left on rows it had not seen)."""
+        return self._blocks(X, Z)
+
+    def _unseen_deviations(self, D: np.ndarray) -> np.ndarray:
+        """The fitting rows' deviations ``D`` as the threshold reads them (a subclass may give
+        what its equations would have left on rows they had not seen)."""
+        return D
+
 
 class CausalDetector(Detector):
     """faultgraph's detector: residuals of a lagged linear SEM on a learned causal graph.
@@ -1294,6 +1354,30 @@ class CausalDetector(Detector):
             return np.hstack([X, Z, self.innovations_from_encoded(X)])
         return np.hstack([X, Z])
 
+    def _unseen_deviations(self, D: np.ndarray) -> np.ndarray:
+        """The fitting rows' deviations from their equations, each divided by ``1 − h`` (its
+        leverage in the equation's regression): the residual the equation would have left on
+        a row it had not seen (see :func:`hat_diagonal`). An equation with many parents on
+        few rows fits its own rows closely; a threshold read off those residuals would sit
+        below new steps' scores. (The residuals' scale stays the fitted rows': the ranking
+        reads every part on it, and was measured so.)"""
+        factor = getattr(self, "_loo_factor", None)
+        if factor is None:
+            return D
+        D = D.copy()
+        D[len(D) - len(factor):] *= factor
+        return D
+
+    def _training_blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """The fitting rows' blocks with their leave-one-out innovations (see
+        :meth:`_fit_innovations`): the threshold is read on scores such as unseen steps get."""
+        blocks = self._blocks(X, Z)
+        loo = getattr(self, "_loo_innovations", None)
+        if self.scoring_ == "residual+marginal+innovation" and loo is not None:
+            d = X.shape[1]
+            blocks[len(blocks) - len(loo):, 2 * d:] = loo
+        return blocks
+
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
         X, Z = blocks[:, :d], blocks[:, d : 2 * d]
         score = super()._score(Z)
@@ -1344,6 +1428,7 @@ class CausalDetector(Detector):
         self.mean_ = Z.mean(axis=0)
         Zc = Z - self.mean_
         self.coef_ = support_least_squares(Zc, support)
+        self._loo_factor = 1.0 / (1.0 - np.clip(support_leverage(Zc, support), 0.0, 0.99))
         if p == 0:  # the autoregression needs a past: one lag
             Z = lagged_design(X, 1)
             self.innov_mean_ = Z.mean(axis=0)
@@ -1363,8 +1448,13 @@ class CausalDetector(Detector):
         G = G + VAR_RIDGE * max(float(np.mean(np.diag(G))), 1e-12) * np.eye(G.shape[0])
         allowed = (np.tile(self.prior_.lagged_mask(list(self.encoder_.columns_)), (p, 1))
                    if self.prior_ is not None else np.ones((d * p, d), dtype=bool))
+        n = len(Zc)
+        scored = self.scoring_ == "residual+marginal+innovation"  # else the threshold reads no innovation
+        leverage = np.zeros((n, d))  # each row's hat-matrix diagonal in each metric's regression
         if allowed.all():
             self.innov_coef_ = np.linalg.solve(G, C)
+            if scored:
+                leverage[:] = hat_diagonal(past, G)[:, None]
         else:  # the prior's forbidden causes, at every lag, stay out of the equations
             self.innov_coef_ = np.zeros((d * p, d))
             patterns, group = np.unique(allowed.T, axis=0, return_inverse=True)
@@ -1373,8 +1463,16 @@ class CausalDetector(Detector):
                 if rows.size:
                     self.innov_coef_[np.ix_(rows, cols)] = np.linalg.solve(G[np.ix_(rows, rows)],
                                                                            C[np.ix_(rows, cols)])
+                    if scored:
+                        leverage[:, cols] = hat_diagonal(past[:, rows], G[np.ix_(rows, rows)])[:, None]
         R = now - past @ self.innov_coef_
         self.innov_resid_mean_, self.innov_resid_std_ = R.mean(axis=0), np.maximum(R.std(axis=0), 1e-12)
+        # the threshold reads the leave-one-out residuals (e / (1 - h)), what the fit would have
+        # left on rows it had not seen: with hundreds of past columns on a few thousand rows the
+        # fitted ones are a fifth smaller, and every new step would score as an incident
+        if scored:
+            loo = R / (1.0 - np.clip(leverage, 0.0, 0.99))
+            self._loo_innovations = (loo - self.innov_resid_mean_) / self.innov_resid_std_
 
     def innovations(self, data: Any) -> np.ndarray:
         """Per step of ``data``, each metric's innovation: its value less what the past of

@@ -359,6 +359,13 @@ class StructureLearner(FittedAttributes):
             dropped_edges=tuple(self.dropped_edges_),
             lagged=lagged if p else None,
         )
+        weak = [(names[i], names[j], float(W[i, j])) for i, j in zip(*np.nonzero(required[:d]))
+                if abs(W[i, j]) < threshold]
+        for a, b, w in weak[:5]:  # the prior keeps it; the data do not support it
+            warnings.warn(f"prior requires the edge {a} -> {b}, but the data give it the weight {w:.3g}, below the "
+                          f"threshold {threshold:g} at which a learned edge is dropped: it is kept as the prior says, "
+                          "and the directions the rules orient from it may be wrong; check the prior", UserWarning,
+                          stacklevel=2)
         if not result.converged:
             warnings.warn(
                 ConvergenceWarning(

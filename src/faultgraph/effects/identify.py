@@ -74,6 +74,7 @@ __all__ = [
     "admissible_parent_sets",
     "graph_effects",
     "granger_order",
+    "causal_nodes",
     "optimal_adjustment",
     "path_effect",
     "order_adjustment",
@@ -501,10 +502,9 @@ def path_effect(C: np.ndarray, directed: np.ndarray, x: int, y: int,
         The effect; None when the DAG has no directed path ``x → … → y``.
     """
     G = np.asarray(directed, dtype=bool)
-    below = reachable({x}, G) - {x}
-    if y not in below:
+    causal = causal_nodes(G, x, y)
+    if causal is None:
         return None
-    causal = below & reachable({y}, G.T)
     d = len(G)
     B = np.zeros((d, d))
     for j in sorted(causal):
@@ -784,6 +784,27 @@ def time_links(tested: np.ndarray) -> np.ndarray:
     return links
 
 
+def causal_nodes(G: np.ndarray, x: int, y: int) -> set[int] | None:
+    """The nodes on directed paths ``x → … → y`` of a DAG after ``x`` (``y`` included).
+
+    Parameters
+    ----------
+    G : numpy.ndarray
+        ``(d, d)`` boolean DAG, ``[i, j]`` the edge ``i → j``.
+    x : int
+        Index of the treatment.
+    y : int
+        Index of the outcome.
+
+    Returns
+    -------
+    set of int or None
+        The causal nodes; None when there is no directed path ``x → … → y``.
+    """
+    below = reachable({x}, G) - {x}
+    return below & reachable({y}, G.T) if y in below else None
+
+
 def optimal_adjustment(directed: np.ndarray, x: int, y: int,
                        past: dict[int, Sequence[int]] | None = None) -> list[int] | None:
     """The optimal adjustment set ``O(x, y)`` of a DAG (Henckel, Perković and Maathuis 2022):
@@ -809,10 +830,9 @@ def optimal_adjustment(directed: np.ndarray, x: int, y: int,
         The set; None when the DAG has no directed path ``x → … → y``.
     """
     G = np.asarray(directed, dtype=bool)
-    below = reachable({x}, G) - {x}
-    if y not in below:
+    causal = causal_nodes(G, x, y)
+    if causal is None:
         return None
-    causal = below & reachable({y}, G.T)
     forbidden = reachable(causal, G) | {x}
     lagged = {int(k) for c in causal for k in (past or {}).get(c, ())}
     return sorted(({int(k) for c in causal for k in np.flatnonzero(G[:, c])} - forbidden) | lagged)

@@ -254,8 +254,9 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
                 sep = next((d for d in _OTHER_DELIMITERS if first.count(d) >= 1), sep)
             text = head + fh.read() if "{" in head else None
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"metrics file {str(path)!r} is not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} "
-                                f"at {exc.start}): {_SAVE_UTF8}") from None
+        kind = "UTF-16" if encoding == "utf-16" else "UTF-8"
+        raise InvalidInputError(f"metrics file {str(path)!r} is not {kind} text (it holds the byte "
+                                f"{exc.object[exc.start:exc.start + 1]!r}): {_SAVE_UTF8}") from None
     decimal = "," if sep == ";" and re.search(r"\d,\d", head.split("\n", 1)[-1]) else "."
     source: Any = path
     header = next(csv.reader(io.StringIO(first), delimiter=sep), [])
@@ -268,18 +269,76 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
             buffer.seek(0)
             source, sep, header = buffer, ",", joined[0] if joined else []
     _check_csv_header(path, header)
-    # index_col=False: a separator at the end of every data row (many exporters write one) is
-    # an empty last field, not a reason to take the first column for the row index and shift
-    # every name onto its neighbour's values; a row with more fields than the header is refused
+    if text is not None:  # every row is in hand
+        _refuse_short_rows(path, (joined if source is not path else rows)[1:], len(header))
+    else:  # the rows read so far (the last perhaps cut by the read), and the file's last row
+        sampled = list(csv.reader(io.StringIO(head), delimiter=sep))[1:]
+        _refuse_short_rows(path, sampled if len(head) < 1 << 16 else sampled[:-1], len(header))
+        if len(head) == 1 << 16 and opener is open and encoding != "utf-16":
+            _refuse_short_rows(path, _last_row(path, sep), len(header), last=True)
+    encoding_arg = encoding if source is path else None
+    if not _trailing_separator(head, sep, len(header)):  # row labels without a header name (R's write.table) too
+        frame = pd.read_csv(source, sep=sep, decimal=decimal, encoding=encoding_arg)
+        if not isinstance(frame.index, pd.RangeIndex) and frame.index.nlevels == 1 and \
+                not pd.api.types.is_numeric_dtype(frame.index) and \
+                _to_datetime(frame.index[:5], errors="coerce").notna().all():
+            # pandas took an unnamed first field for row labels, but it holds times: the header
+            # lacks a name, and every name would sit over its neighbour's values
+            raise InvalidInputError(
+                f"metrics file {str(path)!r} has rows with more fields than its header's {len(header)}, the first "
+                "of them times: name every column in the header (or drop the extra fields)")
+        return frame
+    # a separator at the end of every data row (many exporters write one) is an empty last
+    # field, not a reason to take the first column for the row index and shift every name onto
+    # its neighbour's values; a row with another field, not empty, is refused
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
-            return pd.read_csv(source, sep=sep, decimal=decimal, index_col=False,
-                               encoding=encoding if source is path else None)
+            return pd.read_csv(source, sep=sep, decimal=decimal, index_col=False, encoding=encoding_arg)
         except pd.errors.ParserWarning:
             raise InvalidInputError(
                 f"metrics file {str(path)!r} has rows with more fields than its header's {len(header)}: name every "
                 "column in the header (or drop the extra fields)") from None
+
+
+def _refuse_short_rows(path: Path, rows: list[list[str]], width: int, last: bool = False) -> None:
+    """Refuse a data row with fewer fields than the header's ``width`` (pandas would fill the
+    rest with NaN and the encoder fill them in: a file cut short would be read as data)."""
+    for k, row in enumerate(rows, 1):
+        if row and any(field.strip() for field in row) and len(row) < width:
+            where = "its last row" if last else f"data row {k}"
+            raise InvalidInputError(
+                f"metrics file {str(path)!r}: {where} has {len(row)} of the header's {width} fields (a row cut "
+                "short: a file still being written, or truncated?); complete or drop that row")
+
+
+def _last_row(path: Path, sep: str) -> list[list[str]]:
+    """The last non-empty row of a plain-text CSV, read from its end."""
+    import csv
+
+    size, span = path.stat().st_size, 1 << 14
+    with open(path, "rb") as fb:
+        while True:  # back from the end until the last row is whole (a newline before it, or the start)
+            fb.seek(max(0, size - span))
+            chunk = fb.read().rstrip(b"\r\n")
+            if b"\n" in chunk or span >= size:
+                break
+            span *= 4
+    lines = [line for line in chunk.decode("utf-8", errors="replace").splitlines() if line.strip()]
+    if span < size:
+        lines = lines[1:]  # the chunk's first line may start mid-row
+    return list(csv.reader(lines[-1:], delimiter=sep)) if lines else []
+
+
+def _trailing_separator(head: str, sep: str, width: int) -> bool:
+    """Whether the first data rows of ``head`` have one field more than the header's
+    ``width``, the last one empty: a separator at the end of each row."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(head), delimiter=sep))[1:6]
+    rows = [r for r in rows if r]
+    return bool(rows) and all(len(r) == width + 1 and not r[-1].strip() for r in rows[:-1] or rows)
 
 
 def _join_braced(fields: list[str], sep: str) -> list[str]:
@@ -377,7 +436,7 @@ def _epoch_times(v: np.ndarray, source: str) -> pd.DatetimeIndex:
             f"{source}: the time column mixes Unix time units: {float(np.min(v)):.0f} reads as {_UNIT_NAMES[low]}, "
             f"{v[first_high]:.0f} (data row {first_high + 1}) as {_UNIT_NAMES[high]}; write every time in one unit")
     try:
-        return pd.DatetimeIndex(pd.to_datetime(v, unit=low, utc=True), name="timestamp")
+        return pd.DatetimeIndex(pd.to_datetime(v, unit=low, utc=True), name="timestamp")  # int64 stays exact
     except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
         raise InvalidInputError(f"{source}: the time column's Unix times ({_UNIT_NAMES[low]}) reach beyond the "
                                 "years 1677-2262 that times can hold") from None
@@ -400,7 +459,9 @@ def _parse_time(values: pd.Series, source: str) -> pd.Index:
         v = values.to_numpy(dtype=float, na_value=np.nan)
         _refuse_missing_times(~np.isfinite(v), source, "missing or infinite")
         if v.size and np.nanmin(v) > EPOCH_ABOVE:
-            return _epoch_times(v, source)
+            # whole numbers stay whole: nanoseconds through float64 would be off by up to 128 ns
+            whole = pd.api.types.is_integer_dtype(values) and not values.isna().any()
+            return _epoch_times(values.to_numpy(dtype=np.int64) if whole else v, source)
         if v.size and np.all(v == np.round(v)) and np.abs(v).max() < 2**53:
             return pd.Index(v.astype(np.int64), name="timestamp")  # step numbers stay whole: 1534, not 1534.0
         return pd.Index(v, name="timestamp")
@@ -700,17 +761,26 @@ def _time_index_as_column(raw: pd.DataFrame, time_column: str | None) -> pd.Data
     named like a time column: what ``DataFrame.to_parquet()`` keeps), are a column again,
     named after the index (``timestamp`` when it has no name); other indexes are dropped."""
     index = raw.index
-    named = index.name is not None and str(index.name).lower() in TIME_COLUMNS + ((time_column or "").lower(),)
-    if not (isinstance(index, pd.DatetimeIndex) or named) or isinstance(index, pd.MultiIndex):
+    if isinstance(index, pd.MultiIndex):
         return raw.copy()
-    name = str(index.name) if index.name is not None else "timestamp"
-    if name in map(str, raw.columns) or (time_column is not None and time_column in map(str, raw.columns)) or \
-            any(str(c).lower() in TIME_COLUMNS for c in raw.columns):
+    label = "" if index.name is None else str(index.name)
+    asked = time_column is not None and label == time_column
+    # an index named like a time column (or as time_column) holding numbers or times: Unix
+    # times or steps, as a column of that name would be
+    named = bool(label) and (asked or label.lower() in TIME_COLUMNS) and (
+        pd.api.types.is_numeric_dtype(index) or isinstance(index, pd.DatetimeIndex))
+    if not (isinstance(index, pd.DatetimeIndex) or named):
+        return raw.copy()
+    if (time_column is not None and time_column in map(str, raw.columns)) or \
+            (time_column is None and any(str(c).lower() in TIME_COLUMNS for c in raw.columns)):
         return raw.copy()  # a time column is there: the index is not the time
+    # the name the time column is found by: the index's own when it is one, else "timestamp"
+    name = label if (asked or (time_column is None and label.lower() in TIME_COLUMNS)) else (
+        time_column if time_column is not None else "timestamp")
+    if name in map(str, raw.columns):
+        return raw.copy()
     frame = raw.reset_index(drop=True)
-    frame.insert(0, name, np.asarray(index))
-    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
-        frame[name] = index
+    frame.insert(0, name, index if isinstance(index, pd.DatetimeIndex) else np.asarray(index))
     return frame
 
 
