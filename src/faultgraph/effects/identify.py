@@ -473,10 +473,10 @@ def path_effect(C: np.ndarray, directed: np.ndarray, x: int, y: int,
 
     With the DAG right and Gaussian errors these regressions are the maximum-likelihood
     fit of the structural equations, and the effect read from them is asymptotically
-    efficient: its variance is never above that of any covariate adjustment, the optimal
-    set's (:func:`optimal_adjustment`) included (Guo and Perković 2022, "Efficient least
-    squares for estimating total effects under linearity and causal sufficiency", JMLR
-    23(104), Theorem 3: the estimator for a known DAG). Only the equations of the causal
+    efficient: its asymptotic variance is never above that of any covariate adjustment, the
+    optimal set's (:func:`optimal_adjustment`) included (Guo and Perković 2022, "Efficient
+    least squares for estimating total effects under linearity and causal sufficiency",
+    JMLR). Only the equations of the causal
     nodes (on a directed path ``x → … → y`` after ``x``, ``y`` included) are fitted. A
     ridge of ``1e-10`` times the mean variance of a node's parents keeps a singular
     covariance solvable.
