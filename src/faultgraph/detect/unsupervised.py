@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -475,7 +475,8 @@ def hat_diagonal(A: np.ndarray, G: np.ndarray) -> np.ndarray:
     """
     if A.shape[1] == 0:
         return np.zeros(len(A))
-    return np.einsum("ij,ij->i", A @ np.linalg.inv(G), A) / len(A)  # one product: G is small, A tall
+    # one product (G is small, A tall); the pseudo-inverse: collinear regressors keep a leverage
+    return np.einsum("ij,ij->i", A @ np.linalg.pinv(G), A) / len(A)
 
 
 def support_leverage(Zc: np.ndarray, support: np.ndarray) -> np.ndarray:
@@ -499,7 +500,7 @@ def support_leverage(Zc: np.ndarray, support: np.ndarray) -> np.ndarray:
         rows = np.flatnonzero(support[:, j])
         if rows.size:
             A = Zc[:, rows]
-            H[:, j] = np.einsum("ij,ij->i", A, A @ np.linalg.pinv(A.T @ A))
+            H[:, j] = hat_diagonal(A, A.T @ A / len(A))
     return H
 
 
@@ -785,7 +786,7 @@ class Detector(FittedAttributes):
         self.encoder_ = MetricEncoder(max_gap=self.max_gap, min_scale=max(1e-8, floor)).fit(head)
         X = self.encoder_.transform(head).to_numpy()
         self.train_mean_, self.train_std_ = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-12)
-        self._fit_model(X)
+        unseen = self._fit_model(X)  # what the fit leaves on rows it had not seen, where it says
         D = self._deviations(X)
         self.center_, self.scale_ = robust_center_scale(D, MIN_RESIDUAL_SCALE)
         self.scale_ = np.maximum(self.scale_, rounding_scale(X))  # no finer than the metric's rounding
@@ -806,11 +807,9 @@ class Detector(FittedAttributes):
                                                        f"{1 / self.train_std_[j]:.3g} of its standard deviation; "
                                                        + UNFLOORED)
         self.resid_mean_, self.resid_std_ = D.mean(axis=0), np.maximum(D.std(axis=0), 1e-12)
-        Z = (self._unseen_deviations(D) - self.center_) / self.scale_  # what the threshold is read on
+        Z = (self._unseen_deviations(D, unseen) - self.center_) / self.scale_  # what the threshold is read on
         window = int(self.drift_window)
-        blocks = self._training_blocks(X, Z)
-        for transient in ("_loo_factor", "_loo_innovations"):  # (n, d) each: used, not kept
-            self.__dict__.pop(transient, None)
+        blocks = self._training_blocks(X, Z, unseen)
         blocks_t = None  # the held-back tail's blocks, which the model did not see
         if tail is not None:
             Xt = self.encoder_.transform(tail[list(self.encoder_.columns_)]).to_numpy()
@@ -1181,21 +1180,33 @@ class Detector(FittedAttributes):
 
     # --- to be provided -------------------------------------------------------------------
 
-    def _fit_model(self, X: np.ndarray) -> None:  # pragma: no cover - abstract
+    def _fit_model(self, X: np.ndarray) -> Any:  # pragma: no cover - abstract
+        """Fit the model on the encoded rows ``X``; return what :meth:`_unseen_deviations`
+        and :meth:`_training_blocks` need (None: nothing)."""
         raise NotImplementedError
 
     def _deviations(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _training_blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    def _training_blocks(self, X: np.ndarray, Z: np.ndarray, unseen: Any) -> np.ndarray:
         """:meth:`_blocks` of the fitting rows, as the threshold and the drift history read
-        them (a subclass may give what the fit would have left on rows it had not seen)."""
+        them (a subclass may give, from ``unseen``, what the fit would have left on rows it
+        had not seen)."""
         return self._blocks(X, Z)
 
-    def _unseen_deviations(self, D: np.ndarray) -> np.ndarray:
-        """The fitting rows' deviations ``D`` as the threshold reads them (a subclass may give
-        what its equations would have left on rows they had not seen)."""
+    def _unseen_deviations(self, D: np.ndarray, unseen: Any) -> np.ndarray:
+        """The fitting rows' deviations ``D`` as the threshold reads them (a subclass may give,
+        from ``unseen``, what its equations would have left on rows they had not seen)."""
         return D
+
+
+class _Unseen(NamedTuple):
+    """What :meth:`CausalDetector._fit_model` leaves for the threshold: each fitting row's
+    ``1 / (1 − h)`` in each equation (rows of the lagged design), and the leave-one-out
+    innovations, standardised (None where the score does not add them)."""
+
+    factor: np.ndarray
+    innovations: np.ndarray | None
 
 
 class CausalDetector(Detector):
@@ -1354,28 +1365,26 @@ class CausalDetector(Detector):
             return np.hstack([X, Z, self.innovations_from_encoded(X)])
         return np.hstack([X, Z])
 
-    def _unseen_deviations(self, D: np.ndarray) -> np.ndarray:
+    def _unseen_deviations(self, D: np.ndarray, unseen: _Unseen | None) -> np.ndarray:
         """The fitting rows' deviations from their equations, each divided by ``1 − h`` (its
         leverage in the equation's regression): the residual the equation would have left on
         a row it had not seen (see :func:`hat_diagonal`). An equation with many parents on
         few rows fits its own rows closely; a threshold read off those residuals would sit
         below new steps' scores. (The residuals' scale stays the fitted rows': the ranking
         reads every part on it, and was measured so.)"""
-        factor = getattr(self, "_loo_factor", None)
-        if factor is None:
+        if unseen is None:
             return D
         D = D.copy()
-        D[len(D) - len(factor):] *= factor
+        D[len(D) - len(unseen.factor):] *= unseen.factor
         return D
 
-    def _training_blocks(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    def _training_blocks(self, X: np.ndarray, Z: np.ndarray, unseen: _Unseen | None) -> np.ndarray:
         """The fitting rows' blocks with their leave-one-out innovations (see
         :meth:`_fit_innovations`): the threshold is read on scores such as unseen steps get."""
         blocks = self._blocks(X, Z)
-        loo = getattr(self, "_loo_innovations", None)
-        if self.scoring_ == "residual+marginal+innovation" and loo is not None:
+        if unseen is not None and unseen.innovations is not None:  # only where the score adds them
             d = X.shape[1]
-            blocks[len(blocks) - len(loo):, 2 * d:] = loo
+            blocks[len(blocks) - len(unseen.innovations):, 2 * d:] = unseen.innovations
         return blocks
 
     def _score_blocks(self, blocks: np.ndarray, d: int) -> np.ndarray:
@@ -1387,7 +1396,7 @@ class CausalDetector(Detector):
             score = score + super()._score(blocks[:, 2 * d :])
         return score
 
-    def _fit_model(self, X: np.ndarray) -> None:
+    def _fit_model(self, X: np.ndarray) -> _Unseen:
         names = list(self.encoder_.columns_)
         self.lag_choice_: LagChoice | None = None
         if self.lags == "auto":  # the window the training rows ask for, within what the fit can do
@@ -1428,19 +1437,21 @@ class CausalDetector(Detector):
         self.mean_ = Z.mean(axis=0)
         Zc = Z - self.mean_
         self.coef_ = support_least_squares(Zc, support)
-        self._loo_factor = 1.0 / (1.0 - np.clip(support_leverage(Zc, support), 0.0, 0.99))
+        factor = 1.0 / (1.0 - np.clip(support_leverage(Zc, support), 0.0, 0.99))
         if p == 0:  # the autoregression needs a past: one lag
             Z = lagged_design(X, 1)
             self.innov_mean_ = Z.mean(axis=0)
             Zc = Z - self.innov_mean_
         else:  # the design just built for the equations
             self.innov_mean_ = self.mean_
-        self._fit_innovations(Zc, d)
+        return _Unseen(factor, self._fit_innovations(Zc, d))
 
-    def _fit_innovations(self, Zc: np.ndarray, d: int) -> None:
+    def _fit_innovations(self, Zc: np.ndarray, d: int) -> np.ndarray | None:
         """Each metric regressed on the past of every metric the prior allows as its cause
         (a vector autoregression of order ``max(lags, 1)`` on the centred lagged design
-        ``Zc``, ridge ``VAR_RIDGE`` times the mean variance): what :meth:`innovations` needs."""
+        ``Zc``, ridge ``VAR_RIDGE`` times the mean variance): what :meth:`innovations` needs.
+        Returns the fitting rows' leave-one-out innovations, standardised, where the score
+        adds innovations (else None)."""
         p = Zc.shape[1] // d - 1
         past, now = Zc[:, d:], Zc[:, :d]
         G = past.T @ past / len(Zc)
@@ -1470,9 +1481,10 @@ class CausalDetector(Detector):
         # the threshold reads the leave-one-out residuals (e / (1 - h)), what the fit would have
         # left on rows it had not seen: with hundreds of past columns on a few thousand rows the
         # fitted ones are a fifth smaller, and every new step would score as an incident
-        if scored:
-            loo = R / (1.0 - np.clip(leverage, 0.0, 0.99))
-            self._loo_innovations = (loo - self.innov_resid_mean_) / self.innov_resid_std_
+        if not scored:
+            return None
+        loo = R / (1.0 - np.clip(leverage, 0.0, 0.99))
+        return (loo - self.innov_resid_mean_) / self.innov_resid_std_
 
     def innovations(self, data: Any) -> np.ndarray:
         """Per step of ``data``, each metric's innovation: its value less what the past of

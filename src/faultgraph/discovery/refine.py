@@ -22,12 +22,37 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NEAR_DETERMINISTIC", "noise_variance", "ols_weights", "penalised_score", "refine_dag", "rss"]
+__all__ = ["NEAR_DETERMINISTIC", "noise_variance", "ols_weights", "penalised_score", "refine_dag", "regress", "rss"]
 
 #: A node whose residual variance is below this share of the upper quartile of all
 #: nodes' is a near-copy of its parents (a duplicated gauge): :func:`noise_variance`
 #: leaves it out.
 NEAR_DETERMINISTIC = 1e-4
+
+
+def regress(S: np.ndarray, j: int, parents: np.ndarray) -> np.ndarray:
+    """``S_PP⁻¹ S_Pj``: the least-squares weights of ``x_j`` on ``x_P``, from the second
+    moments; collinear regressors (a duplicated metric, fewer rows than parents) get the
+    minimum-norm least-squares solution instead of numpy's LinAlgError.
+
+    Parameters
+    ----------
+    S : (d, d) ndarray of float
+        ``XᵀX/n``, the second-moment matrix of the centred data.
+    j : int
+        The regressed node.
+    parents : (m,) ndarray of int
+        Indices of the regressors (not empty).
+
+    Returns
+    -------
+    (m,) ndarray of float
+    """
+    A = S[np.ix_(parents, parents)]
+    try:
+        return np.linalg.solve(A, S[parents, j])
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(A, S[parents, j], rcond=None)[0]
 
 
 def rss(S: np.ndarray, j: int, parents: np.ndarray) -> float:
@@ -49,12 +74,7 @@ def rss(S: np.ndarray, j: int, parents: np.ndarray) -> float:
     """
     if parents.size == 0:
         return float(S[j, j])
-    A = S[np.ix_(parents, parents)]
-    try:
-        beta = np.linalg.solve(A, S[parents, j])
-    except np.linalg.LinAlgError:  # collinear regressors (a duplicated metric, fewer rows than parents)
-        beta = np.linalg.lstsq(A, S[parents, j], rcond=None)[0]
-    return float(S[j, j] - S[parents, j] @ beta)
+    return float(S[j, j] - S[parents, j] @ regress(S, j, parents))
 
 
 def noise_variance(S: np.ndarray, A: np.ndarray) -> float:
@@ -124,7 +144,7 @@ def ols_weights(S: np.ndarray, A: np.ndarray) -> np.ndarray:
     for j in range(S.shape[0]):
         parents = np.flatnonzero(A[:, j])
         if parents.size:
-            W[parents, j] = np.linalg.solve(S[np.ix_(parents, parents)], S[parents, j])
+            W[parents, j] = regress(S, j, parents)
     return W
 
 

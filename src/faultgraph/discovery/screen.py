@@ -39,7 +39,7 @@ import numpy as np
 
 from faultgraph.discovery.backend import inverse
 from faultgraph.discovery.optimizers import OptimizerResult
-from faultgraph.discovery.refine import rss
+from faultgraph.discovery.refine import regress, rss
 from faultgraph._validation import check_whole
 from faultgraph.errors import InvalidInputError
 
@@ -273,10 +273,7 @@ def screened_linear(S: np.ndarray, *, lambda1: float = 0.0, n_vars: int | None =
     for j in range(d):
         P = np.flatnonzero(((C[:, j] & ok[:, j]) | req[:, j]) & (position < position[j]))
         if P.size:
-            try:
-                W[P, j] = np.linalg.solve(S[np.ix_(P, P)], S[P, j])
-            except np.linalg.LinAlgError:  # collinear parents (fewer rows than parents): the least-squares fit
-                W[P, j] = np.linalg.lstsq(S[np.ix_(P, P)], S[P, j], rcond=None)[0]
+            W[P, j] = regress(S, j, P)
     R = -W
     R[np.arange(d), np.arange(d)] += 1.0
     loss = 0.5 * float(np.sum(R * (S @ R)))

@@ -270,14 +270,15 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
             source, sep, header = buffer, ",", joined[0] if joined else []
     _check_csv_header(path, header)
     if text is not None:  # every row is in hand
-        _refuse_short_rows(path, (joined if source is not path else rows)[1:], len(header))
-    else:  # the rows read so far (the last perhaps cut by the read), and the file's last row
-        sampled = list(csv.reader(io.StringIO(head), delimiter=sep))[1:]
-        _refuse_short_rows(path, sampled if len(head) < 1 << 16 else sampled[:-1], len(header))
-        if len(head) == 1 << 16 and opener is open and encoding != "utf-16":
-            _refuse_short_rows(path, _last_row(path, sep), len(header), last=True)
+        data = (joined if source is not path else rows)[1:]
+    else:  # the rows read so far (the last perhaps cut by the read)
+        data = list(csv.reader(io.StringIO(head), delimiter=sep))[1:]
+        data = data if len(head) < 1 << 16 else data[:-1]
+    _refuse_short_rows(path, data, len(header))
+    if text is None and len(head) == 1 << 16 and opener is open and encoding != "utf-16":  # and the last row
+        _refuse_short_rows(path, _last_row(path, sep), len(header), last=True)
     encoding_arg = encoding if source is path else None
-    if not _trailing_separator(head, sep, len(header)):  # row labels without a header name (R's write.table) too
+    if not _trailing_separator(data, len(header)):  # row labels without a header name (R's write.table) too
         frame = pd.read_csv(source, sep=sep, decimal=decimal, encoding=encoding_arg)
         if not isinstance(frame.index, pd.RangeIndex) and frame.index.nlevels == 1 and \
                 not pd.api.types.is_numeric_dtype(frame.index) and \
@@ -330,15 +331,11 @@ def _last_row(path: Path, sep: str) -> list[list[str]]:
     return list(csv.reader(lines[-1:], delimiter=sep)) if lines else []
 
 
-def _trailing_separator(head: str, sep: str, width: int) -> bool:
-    """Whether the first data rows of ``head`` have one field more than the header's
-    ``width``, the last one empty: a separator at the end of each row."""
-    import csv
-    import io
-
-    rows = list(csv.reader(io.StringIO(head), delimiter=sep))[1:6]
-    rows = [r for r in rows if r]
-    return bool(rows) and all(len(r) == width + 1 and not r[-1].strip() for r in rows[:-1] or rows)
+def _trailing_separator(rows: list[list[str]], width: int) -> bool:
+    """Whether the first data ``rows`` have one field more than the header's ``width``, the
+    last one empty: a separator at the end of each row."""
+    first = [r for r in rows[:5] if r]
+    return bool(first) and all(len(r) == width + 1 and not r[-1].strip() for r in first)
 
 
 def _join_braced(fields: list[str], sep: str) -> list[str]:
