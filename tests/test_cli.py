@@ -227,7 +227,7 @@ def test_fit_and_detect_bad_input(labelled_csv, tmp_path):
     model = tmp_path / "model"
     assert run("fit", str(path), "--label", "fault", "--out", str(model)).exit_code == 0
     msg = _one_line_error(run("effects", str(model), "--target", "nope", "--out", str(tmp_path / "e.json")))
-    assert "target 'nope' is not a node" in msg
+    assert "target 'nope' is not a node of the model; 0/1 nodes (labels): 'fault'; nodes:" in msg
 
 
 def test_report_inspect_export_and_json(tmp_path):
@@ -338,6 +338,12 @@ def test_errors_name_the_commands_options_not_the_librarys_parameters(simulated,
     data = str(simulated / "data.csv")
     cases = [(("fit", data, "--background-window", "30", "--out", str(tmp_path / "m")), "--background-window must be"),
              (("discover", data, "--bootstrap", "1", "--out", str(tmp_path / "g.json")), "--bootstrap must be 0"),
+             (("discover", data, "--bootstrap", "99999999999999999999", "--out", str(tmp_path / "g.json")),
+              "--bootstrap must be 0 (one graph) or an integer from 2 to 10000"),
+             (("discover", data, "--bootstrap", "3", "--workers", "0", "--scheduler", "tcp://127.0.0.1:1",
+               "--out", str(tmp_path / "g.json")), "--workers 0 runs in this process and --scheduler"),
+             (("discover", data, "--bootstrap", "3", "--scheduler", "nonsense", "--out", str(tmp_path / "g.json")),
+              "scheduler 'nonsense' is neither an address"),
              (("simulate", "incident", "--delay", "3:1", "--out", str(tmp_path / "s")), "--delay must lie in"),
              (("simulate", "graph", "--nodes", "5", "--seed", "-1", "--out", str(tmp_path / "s")), "--seed")]
     for args, expected in cases:

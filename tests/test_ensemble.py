@@ -161,8 +161,10 @@ def test_older_model_folder_without_the_new_keys_still_loads(tmp_path):
 def test_bad_bootstrap_is_named():
     from faultgraph.detect import FaultIdentifier
 
-    with pytest.raises(InvalidInputError, match="bootstrap must be 0 .* or an integer >= 2.*got 1"):
+    with pytest.raises(InvalidInputError, match="bootstrap must be 0 .* or an integer from 2 to 10000.*got 1"):
         FaultIdentifier(bootstrap=1).fit(_labelled())
+    with pytest.raises(InvalidInputError, match="bootstrap must be 0 .* or an integer from 2 to 10000"):
+        FaultIdentifier(bootstrap=10**20).fit(_labelled())
     with pytest.raises(InvalidInputError, match="lags must be an integer >= 0"):
         FaultIdentifier(lags=-1).fit(_labelled())
 
@@ -190,3 +192,101 @@ def test_discover_with_bootstrap_gives_edge_confidence(tmp_path):
         assert 0 <= e["confidence"] <= 1 and 0 <= e["reversed"] <= 1 and e["confidence"] + e["reversed"] <= 1
         assert e["by"] in {"time", "prior", "v-structure", "implied", "not identified"}
     assert all(e["confidence"] < 0.5 for e in doc["low_confidence_edges"])
+
+
+def test_equal_weights_give_the_full_data_graph_exactly():
+    # each row once as bootstrap weights is the full data: the same moments to the last bit,
+    # so the same graph (1e-16 apart, a thresholded edge had turned)
+    from faultgraph.discovery.ensemble import GraphSpec, _fit_rows, weighted_moments
+
+    X = _data(d=8, n=500, seed=2)
+    for standardize in (True, False):
+        np.testing.assert_array_equal(weighted_moments(X, np.ones(len(X)), standardize=standardize),
+                                      weighted_moments(X, None, standardize=standardize))
+    spec = GraphSpec(n_vars=8)
+    np.testing.assert_array_equal(_fit_rows(spec, X, None)[0], _fit_rows(spec, X, np.arange(len(X)))[0])
+    with pytest.raises(InvalidInputError, match="block must be shorter than the data's 500 rows, got 500"):
+        learn_graph_ensemble(X, 3, n_workers=0, block=500)
+
+
+def test_discover_orients_only_what_the_data_and_the_ensemble_hold():
+    from faultgraph.config import LearnConfig
+    from faultgraph.workflows import learn_graph_ensemble as discover_ensemble
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    c = 0.9 * a + 0.9 * b + rng.normal(size=n)  # a collider: a -> c <- b, a and b independent
+    d = 0.8 * c + rng.normal(size=n)  # c -> d follows from it (Meek's first rule)
+    frame = pd.DataFrame({"a": a, "b": b, "c": c, "d": d})
+
+    def identified(doc: dict) -> dict:
+        out = {}
+        for e in doc["edges"]:
+            if e["oriented"]:
+                pair = (e["source"], e["target"]) if e["direction"] == "as learned" else (e["target"], e["source"])
+                out[pair] = e["by"]
+            else:
+                assert e["direction"] is None
+        return out
+
+    raw = LearnConfig(standardize=False)  # the learner finds the skeleton; the data orient the collider
+    oriented = identified(discover_ensemble(frame, raw, n_graphs=10, n_workers=0, random_state=0).to_dict())
+    assert oriented.get(("a", "c")) == "v-structure" and oriented.get(("b", "c")) == "v-structure"
+    assert set(oriented) <= {("a", "c"), ("b", "c"), ("c", "d")}  # nothing oriented the wrong way
+    # standardised, the learner adds a - b and turns the arrows round (the triple is shielded):
+    # what is oriented, if anything, is still right
+    oriented = identified(discover_ensemble(frame, n_graphs=10, n_workers=0, random_state=0).to_dict())
+    assert set(oriented) <= {("a", "c"), ("b", "c"), ("c", "d")}
+    # a chain has no v-structure: no direction is identified, however sure the learner is
+    chain = pd.DataFrame({"x": a, "y": 0.9 * a + rng.normal(size=n)})
+    chain["z"] = 0.9 * chain["y"] + rng.normal(size=n)
+    doc = discover_ensemble(chain, n_graphs=10, n_workers=0, random_state=0).to_dict()
+    assert doc["edges"] and not any(e["oriented"] for e in doc["edges"])
+
+
+def test_a_v_structure_orients_only_where_the_ensemble_holds_both_arms():
+    from faultgraph.effects.identify import orient_graph
+
+    A = np.zeros((4, 4))
+    A[0, 2] = A[1, 2] = A[2, 3] = 1  # 0 -> 2 <- 1, 2 -> 3
+    allowed = np.ones((4, 4), dtype=bool)
+    allowed[3, 2] = False  # the prior orients 2 -> 3
+    o = orient_graph(A, list("abcd"), allowed=allowed)
+    assert {(m.source, m.target, m.by) for m in o.marks() if m.oriented} == {
+        ("a", "c", "v-structure"), ("b", "c", "v-structure"), ("c", "d", "prior")}
+    support = np.zeros((4, 4))
+    support[0, 2], support[1, 2] = 0.9, 0.3  # few graphs hold b -> c: the pair does not stand, nor its other arm
+    kept = orient_graph(A, list("abcd"), allowed=allowed, support=support)
+    assert {(m.source, m.target, m.by) for m in kept.marks() if m.oriented} == {("c", "d", "prior")}
+    support[1, 2] = 0.6
+    kept = orient_graph(A, list("abcd"), allowed=allowed, support=support)
+    assert {(m.source, m.target) for m in kept.marks() if m.oriented} == {("a", "c"), ("b", "c"), ("c", "d")}
+
+
+def test_an_ensemble_that_cannot_finish_is_refused_with_the_numbers(monkeypatch):
+    import faultgraph.workflows as wf
+    from faultgraph._budget import limits
+
+    frame = pd.DataFrame(_data(d=5, n=300, seed=1), columns=list("abcde"))
+    with limits(max_seconds=0.5):  # the one fit passes; 10,000 of them cannot
+        with pytest.raises(InvalidInputError, match=r"--bootstrap 10000: about .* for 10000 graphs .one took .*, 1 at "
+                                                    r"once., more than the under a second allowed; --bootstrap \d+ or "
+                                                    r"fewer fits, or --force"):
+            wf.learn_graph_ensemble(frame, n_graphs=10_000, n_workers=0)
+        assert wf.learn_graph_ensemble(frame, n_graphs=2, n_workers=0).ensemble.n_graphs == 2
+
+
+def test_discover_refuses_a_bad_scheduler_or_block_before_the_work(monkeypatch):
+    import faultgraph.workflows as wf
+
+    frame = pd.DataFrame(_data(d=4, n=200, seed=3), columns=list("abcd"))
+    learned = []
+    monkeypatch.setattr(wf, "learn_graph", lambda *a, **k: learned.append(1))  # the work: must not start
+    with pytest.raises(InvalidInputError, match="scheduler 'nonsense' is neither an address"):
+        wf.learn_graph_ensemble(frame, n_graphs=3, scheduler="nonsense")
+    with pytest.raises(InvalidInputError, match="scheduler 'http://127.0.0.1:8787/status' is no dask address"):
+        wf.learn_graph_ensemble(frame, n_graphs=3, scheduler="http://127.0.0.1:8787/status")
+    with pytest.raises(InvalidInputError, match="block must be shorter than the data's 200 rows, got 200"):
+        wf.learn_graph_ensemble(frame, n_graphs=3, n_workers=0, block=200)
+    assert not learned

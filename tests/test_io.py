@@ -536,3 +536,86 @@ def test_rows_longer_than_the_tail_read_are_whole(tmp_path):
     p.write_text("\n".join(lines[:-1] + [",".join(lines[-1].split(",")[:1500])]) + "\n")
     with pytest.raises(InvalidInputError, match="its last row has 1500 of the header's 2000 fields"):
         read_metrics(p)
+
+
+def test_a_model_folder_keeps_the_old_model_when_writing_the_new_one_fails(tmp_path, monkeypatch):
+    import os
+
+    import numpy as np
+
+    import faultgraph.io.atomic as atomic
+    from faultgraph.io.model import load_model_dir, save_model_dir
+
+    folder = tmp_path / "model"
+    save_model_dir(folder, {"task": "t", "n": 1}, {"w": np.arange(3.0)})
+    (folder / "notes.txt").write_text("mine")
+    real = os.replace
+
+    def failing(src, dst):
+        if str(dst).endswith("model.json"):  # the metadata's rename fails, after the arrays' succeeded
+            raise PermissionError(1, "Operation not permitted")
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", failing)
+    with pytest.raises(PermissionError):
+        save_model_dir(folder, {"task": "t", "n": 2}, {"w": np.arange(5.0)})
+    monkeypatch.setattr(atomic.os, "replace", real)
+    meta, arrays = load_model_dir(folder, "t")  # the old model, whole (checksum and all)
+    assert meta["n"] == 1 and arrays["w"].tolist() == [0.0, 1.0, 2.0]
+    assert sorted(p.name for p in folder.iterdir()) == ["arrays.npz", "model.json", "notes.txt"]
+    save_model_dir(folder, {"task": "t", "n": 2}, {"w": np.arange(5.0)})
+    meta, arrays = load_model_dir(folder, "t")
+    assert meta["n"] == 2 and len(arrays["w"]) == 5 and (folder / "notes.txt").read_text() == "mine"
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path):
+    import os
+
+    from faultgraph.io.atomic import check_writable
+    from faultgraph.io.model import check_model_path
+
+    import shutil
+    import subprocess
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    immutable = False
+    try:
+        probe = locked / "x"
+        try:  # root writes where the mode allows nothing; an immutable folder stops it too
+            probe.write_text("")
+            probe.unlink()
+            immutable = bool(shutil.which("chattr")) and subprocess.run(
+                ["chattr", "+i", str(locked)], capture_output=True).returncode == 0
+            if not immutable:
+                pytest.skip("this user writes into read-only folders and cannot make one immutable")
+        except PermissionError:
+            pass
+        with pytest.raises(InvalidInputError, match=r"--out .*out.json' cannot be written: "):
+            check_writable(locked / "sub" / "out.json", "--out")
+        with pytest.raises(InvalidInputError, match="model folder .* cannot be written: "):
+            check_model_path(locked / "model")
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(locked)], check=True)
+        os.chmod(locked, 0o700)
+    assert check_writable(tmp_path / "new" / "deeper" / "out.json", "--out") == tmp_path / "new" / "deeper" / "out.json"
+    assert not (tmp_path / "new").exists() and [p.name for p in tmp_path.iterdir()] == ["locked"]
+
+
+def test_writing_to_a_device_writes_into_it_and_leaves_it_a_device(tmp_path):
+    import os
+    import stat
+
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a /dev/null of our own
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+    from faultgraph.io.atomic import check_writable
+
+    assert check_writable(device, "--out") == device  # checked as itself, not by its folder (/dev)
+    write_json_atomic(device, {"a": 1})  # `--out /dev/null` renamed a regular file over it, as root
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["null"]  # no temporary file left beside it

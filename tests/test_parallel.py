@@ -112,3 +112,118 @@ def test_unreachable_scheduler_is_an_input_error():
     with pytest.raises(InvalidInputError, match=f"scheduler 'tcp://127.0.0.1:{port}' cannot be reached"):
         with client(f"tcp://127.0.0.1:{port}", connect_timeout=1):
             pass
+
+
+def _start_scheduler(tmp_path, with_worker: bool):
+    """A `dask scheduler` (and maybe one `dask worker --no-nanny`) as separate processes."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    file = tmp_path / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
+             "env": {**os.environ, "OPENBLAS_NUM_THREADS": "1"}}
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(file)], **quiet)]
+    deadline = time.monotonic() + 60
+    while not file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    address = json.loads(file.read_text())["address"]
+    if with_worker:
+        procs.append(subprocess.Popen([dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                                       "--no-nanny", "--no-dashboard"], **quiet))
+    return address, procs
+
+
+def _stop(procs):
+    import subprocess
+
+    for p in reversed(procs):
+        p.kill()
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            pass
+
+
+def test_a_cluster_without_workers_or_a_port_that_is_no_scheduler_fails_in_bounded_time(tmp_path, monkeypatch):
+    import socket
+    import threading
+    import time
+
+    import faultgraph.parallel.cluster as cluster
+
+    monkeypatch.setattr(cluster, "WORKER_WAIT", 2.0)
+    address, procs = _start_scheduler(tmp_path, with_worker=False)
+    try:
+        started = time.monotonic()
+        with pytest.raises(InvalidInputError, match=f"the dask scheduler '{address}' has no worker .waited 2 s."):
+            run_tasks(_square_or_fail, [1, 2], scheduler=address)
+        assert time.monotonic() - started < 30
+    finally:
+        _stop(procs)
+    # something else listening (an HTTP server, a dashboard's port): refused, not waited on for good
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")  # and keeps the connection open
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(InvalidInputError, match=f"'tcp://127.0.0.1:{port}' cannot be reached"):
+            with cluster.client(f"tcp://127.0.0.1:{port}", connect_timeout=2):
+                pass
+        assert time.monotonic() - started < 20
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("address, match", [
+    ("nonsense", "neither an address .'tcp://HOST:PORT'. nor an existing scheduler file"),
+    ("/no/such/scheduler.json", "neither an address"),
+    ("http://127.0.0.1:8787/status", "is no dask address: give 'tcp://HOST:PORT'"),
+])
+def test_scheduler_values_that_are_no_address_are_named(address, match):
+    with pytest.raises(InvalidInputError, match=match):
+        run_tasks(_square_or_fail, [1], scheduler=address)
+
+
+def test_items_left_when_the_last_worker_dies_fail_instead_of_waiting(tmp_path, monkeypatch):
+    import time
+
+    import faultgraph.parallel.cluster as cluster
+    import faultgraph.parallel.tasks as tasks
+
+    monkeypatch.setattr(cluster, "WORKER_WAIT", 3.0)
+    monkeypatch.setattr(tasks, "WORKER_WAIT", 3.0)
+    monkeypatch.setattr(tasks, "POLL", 0.5)
+    address, procs = _start_scheduler(tmp_path, with_worker=True)
+    try:
+        seen = []
+
+        def progress(done, total):
+            seen.append(done)
+            if done == 1:
+                procs[1].kill()  # the only worker dies after the first item
+
+        # time.sleep: a function the separate worker process can import (a test's cannot be)
+        results = run_tasks(time.sleep, [0.05] + [2.0] * 5, scheduler=address, batch=1, progress=progress)
+    finally:
+        _stop(procs)
+    assert results[0].ok
+    failed = [r for r in results if not r.ok]
+    assert failed and all(r.error.startswith("NoWorkerError: the dask cluster had no worker for 3 s") for r in failed)
+    assert len(results) == 6 and seen[-1] == 6

@@ -277,7 +277,7 @@ def test_paging_newest_first(echo_client):
     assert [i["id"] for i in page["incidents"]] == ids[::-1][:2] and page["next"] == ids[3]
     rest = c.get(f"/api/v1/incidents?limit=10&before={page['next']}", headers=AUTH).json()
     assert [i["id"] for i in rest["incidents"]] == ids[::-1][2:] and rest["next"] is None
-    assert c.get("/api/v1/incidents?status=bogus", headers=AUTH).status_code == 400
+    assert c.get("/api/v1/incidents?status=bogus", headers=AUTH).status_code == 422
     assert c.get("/api/v1/incidents?limit=0", headers=AUTH).status_code == 422
 
 
@@ -440,10 +440,9 @@ def test_window_outside_the_data_fails_with_a_message(case, tmp_path):
         incident = c.post("/api/v1/alerts", json=payload(startsAt=iso(case["end"] + 3600)), headers=AUTH)
         body = wait_done(c, incident.json()["incidents"][0])
     assert body["status"] == "failed" and "lies outside the data" in body["error"]
-    with TestClient(create_app(settings)) as c:  # Unix seconds no calendar holds: a message, no internal error
-        incident = c.post("/api/v1/incidents", json={"start": 1e13, "end": 2e13}, headers=AUTH)
-        body = wait_done(c, incident.json()["incidents"][0])
-    assert body["status"] == "failed" and "is no Unix time (seconds) the data can hold" in body["error"]
+    with TestClient(create_app(settings)) as c:  # Unix seconds no incident can have: refused at once
+        r = c.post("/api/v1/incidents", json={"start": 1e13, "end": 2e13}, headers=AUTH)
+    assert r.status_code == 400 and "is no time (Unix seconds)" in r.json()["error"]
 
 
 # --- the Prometheus reader on a mock transport --------------------------------------------------
@@ -824,6 +823,140 @@ def test_the_query_step_defaults_to_the_models_training_step(tmp_path):
     settings = dict(model_dir=tmp_path, prometheus="http://127.0.0.1:9", queries=queries,
                     db_url=f"sqlite:///{tmp_path / 'p.db'}", tokens=(TOKEN,))
     assert Explainer(ServiceSettings(**settings), model=model).step == 60.0  # neither given: the model's
-    assert Explainer(ServiceSettings(**settings, step=30.0), model=model).step == 30.0
+    assert Explainer(ServiceSettings(**settings, step=60.0), model=model).step == 60.0
+    with pytest.raises(InvalidInputError, match="--step 30s differs from the step the model was fitted at"):
+        Explainer(ServiceSettings(**settings, step=30.0), model=model)
     queries.write_text("step: 15s\nqueries:\n  '{service}_cpu': {query: cpu, service_label: service}\n")
-    assert Explainer(ServiceSettings(**settings), model=model).step == 15.0  # QUERIES.yaml's
+    with pytest.raises(InvalidInputError, match="QUERIES.yaml's step 15s differs"):
+        Explainer(ServiceSettings(**settings), model=model)
+    rows = CausalDetector(lags=1).fit(frame.reset_index(drop=True))  # fitted on row numbers: any step
+    assert Explainer(ServiceSettings(**settings), model=rows).step == 15.0  # QUERIES.yaml's
+
+
+# --- from a new user's pass over the service ------------------------------------------------------
+
+def test_one_malformed_alert_does_not_lose_its_group(echo_client):
+    """Alertmanager does not send a refused payload again: the good alerts are kept, the
+    malformed ones named; a long annotation (free text) is cut, not refused."""
+    c = echo_client
+    body = payload(fingerprint="good")
+    long_text = "pod-" * 1600  # 6400 characters, a description listing every pod
+    body["alerts"].append({**body["alerts"][0], "fingerprint": "long", "annotations": {"description": long_text}})
+    body["alerts"].append({**body["alerts"][0], "fingerprint": "bad", "labels": {"service": 7}})
+    r = c.post("/api/v1/alerts", json=body, headers=AUTH)
+    assert r.status_code == 202, r.text
+    got = r.json()
+    assert len(got["incidents"]) == 2 and got["skipped"] == ["alerts[2].labels['service'] must be a string, got int 7"]
+    stored = [wait_done(c, i)["alert"] for i in got["incidents"]]
+    assert [a["fingerprint"] for a in stored] == ["good", "long"]
+    kept = stored[1]["annotations"]["description"]
+    assert len(kept) == 4096 and kept.endswith("…") and long_text.startswith(kept[:-1])
+    # every alert malformed: the payload is refused, naming the first
+    only_bad = payload(labels={"service": 7})
+    r = c.post("/api/v1/alerts", json=only_bad, headers=AUTH)
+    assert r.status_code == 400 and "alerts[0].labels['service'] must be a string" in r.json()["error"]
+
+
+def test_unknown_routes_and_filters_answer_in_the_same_shape(echo_client):
+    c = echo_client
+    r = c.get("/api/v1/nothing", headers=AUTH)
+    assert r.status_code == 404 and "error" in r.json()
+    r = c.delete("/api/v1/incidents", headers=AUTH)
+    assert r.status_code == 405 and "error" in r.json() and r.headers.get("allow")
+    r = c.get("/api/v1/incidents?status=bogus", headers=AUTH)
+    assert r.status_code == 422 and "queued, running, done, failed" in r.json()["error"]
+
+
+@pytest.mark.parametrize("body, match", [
+    ({"start": 10**400, "end": None}, "must be a finite number within"),
+    ({"start": 1, "end": 1e300}, "must be a finite number within"),
+    ({"start": [1], "end": None}, "start must be an RFC 3339 time or a number, got list"),
+    ({"start": 1, "end": 2, "target": "  "}, "target must name a metric"),
+])
+def test_manual_request_bounds_are_checked(body, match):
+    with pytest.raises(PayloadError, match=match):
+        parse_request(body)
+    assert parse_request({"start": 1, "end": 2, "target": " s0_latency "})[2] == "s0_latency"
+
+
+def test_manual_request_is_checked_against_the_model(case, tmp_path):
+    settings = settings_for(tmp_path, model_dir=case["root"] / "model", data=case["root"] / "metrics.csv")
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/api/v1/incidents", json={"start": case["fault_time"], "end": None, "target": "nope"},
+                   headers=AUTH)
+        assert r.status_code == 400 and "target 'nope' is not a metric of the model; metrics:" in r.json()["error"]
+        # numbers are Unix seconds on time-stamped data: one no incident can have is refused at once
+        r = c.post("/api/v1/incidents", json={"start": -5, "end": case["end"]}, headers=AUTH)
+        assert r.status_code == 400 and "is not a time an incident can have" in r.json()["error"]
+        # an alert's target annotation with a typo: the symptom is chosen automatically, and said
+        body = payload(startsAt=iso(case["fault_time"]), annotations={"faultgraph_target": "s0_latncy"})
+        (incident,) = c.post("/api/v1/alerts", json=body, headers=AUTH).json()["incidents"]
+        got = wait_done(c, incident)
+    assert got["status"] == "done", got.get("error")
+    assert "'s0_latncy' is not a metric of the model" in got["rca"]["caveats"]["faultgraph_target"]
+    assert got["rca"]["causes"][0]["service"] == case["incident"].root_cause_service
+
+
+def test_a_report_that_cannot_be_drawn_again_is_503(tmp_path):
+    class Forgetful(Echo):
+        def explain(self, window, target):
+            rca, _ = super().explain(window, target)
+            return rca, self.report  # rendered later, and failing then
+
+        def report(self, *args):
+            from faultgraph.io.prometheus import PrometheusUnavailableError
+
+            raise PrometheusUnavailableError("Prometheus at http://127.0.0.1:9 did not answer")
+
+    with TestClient(create_app(settings_for(tmp_path), explainer=Forgetful())) as c:
+        (incident,) = c.post("/api/v1/alerts", json=FIRING, headers=AUTH).json()["incidents"]
+        assert wait_done(c, incident)["status"] == "done"
+        r = c.get(f"/incidents/{incident}", headers=AUTH)
+    assert r.status_code == 503 and r.headers["retry-after"] == "30"
+    assert "cannot be drawn now: Prometheus at http://127.0.0.1:9 did not answer" in r.json()["error"]
+
+
+def test_the_service_refuses_a_labelled_model_and_another_step_at_start(tmp_path):
+    import numpy as np
+
+    from faultgraph.detect import CausalDetector, FaultIdentifier
+    from faultgraph.service.worker import Explainer
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(400, 3)), columns=["a_cpu", "b_cpu", "c_cpu"],
+                         index=pd.date_range("2024-01-01", periods=400, freq="60s", name="timestamp"))
+    labelled = FaultIdentifier("label").fit(frame.assign(label=(np.arange(400) % 50 < 5).astype(float)))
+    with pytest.raises(InvalidInputError, match="is a FaultIdentifier .fitted with --label.; the service explains"):
+        Explainer(settings_for(tmp_path), model=labelled)
+    queries = tmp_path / "QUERIES.yaml"
+    queries.write_text("queries:\n  '{service}_cpu': {query: cpu, service_label: service}\n")
+    prom = dict(model_dir=tmp_path, prometheus="http://127.0.0.1:9", queries=queries,
+                db_url=f"sqlite:///{tmp_path / 'p.db'}", tokens=(TOKEN,))
+    model = CausalDetector(lags=1).fit(frame)
+    with pytest.raises(InvalidInputError, match=r"--step 30s differs from the step the model was fitted at \(60s\)"):
+        Explainer(ServiceSettings(**prom, step=30.0), model=model)
+
+
+def test_a_store_that_is_no_database_is_one_line(tmp_path):
+    from faultgraph.service.store import StoreError
+
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"garbage, not SQLite" * 100)
+    store = IncidentStore(f"sqlite:///{bad}")
+    with pytest.raises(StoreError, match="cannot be opened: file is not a database"):
+        store.create_schema()
+    store.close()
+
+
+def test_a_failing_store_is_logged_once_a_minute(caplog):
+    from faultgraph.service.worker import _FailureLog
+
+    failing = _FailureLog("sweeping the store", every=60.0)
+    with caplog.at_level("WARNING", logger="faultgraph.service"):
+        for _ in range(500):
+            failing.failed(RuntimeError("connection refused\nmore lines"))
+        failing.recovered()
+        failing.recovered()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["sweeping the store failed: RuntimeError: connection refused",
+                     lines[1]] and lines[1].startswith("sweeping the store works again after 500 failure(s)")

@@ -529,3 +529,18 @@ def test_fit_summary_groups_many_dropped_metrics_by_reason(tmp_path):
     assert lines[1].startswith("dropped 1 metric(s), all values missing: 'dead';")
     few = workflows.fit_summary(CausalDetector().fit(live.assign(k00=0.0)), tmp_path / "m")
     assert few[0] == "dropped metric 'k00': constant at 0 in training: not scored; detect names it if it moves"
+
+
+def test_a_graph_csv_without_its_header_is_refused_not_short_of_an_edge(tmp_path):
+    from faultgraph import PriorKnowledge
+    from faultgraph.workflows import load_prior
+
+    path = tmp_path / "g.csv"
+    path.write_text("x0,x1\nx1,x2\n")  # no header: the first edge would have been read as one
+    with pytest.raises(InvalidInputError, match="its first row 'x0,x1' names two metrics.*add a header row"):
+        load_prior(None, graph=path, metrics=["x0", "x1", "x2"])
+    assert PriorKnowledge.read_graph(path) == (("x1", "x2"),)  # without the metrics, the header is a header
+    path.write_text("cause,effect\nx0,x1\nx1,x2\n")
+    assert load_prior(None, graph=path, metrics=["x0", "x1", "x2"]).graph == (("x0", "x1"), ("x1", "x2"))
+    with pytest.raises(InvalidInputError, match=r"prior \(its given graph\) requires a cycle"):
+        PriorKnowledge(graph=[("a", "b"), ("b", "a")]).masks(["a", "b"])

@@ -43,8 +43,8 @@ from typing import Any
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["FitEstimate", "MAX_SECONDS", "MEMORY_SHARE", "check_fit", "estimate", "limits", "machine_memory",
-           "SCREEN_GAIN", "screen_reason", "screen_seconds"]
+__all__ = ["FitEstimate", "MAX_SECONDS", "MEMORY_SHARE", "check_ensemble", "check_fit", "estimate", "limits",
+           "machine_memory", "SCREEN_GAIN", "screen_reason", "screen_seconds"]
 
 #: The longest fit started without ``force`` (seconds).
 MAX_SECONDS = 600.0
@@ -395,6 +395,44 @@ def _feasible(est: FitEstimate, max_seconds: float, max_memory: float) -> str:
                        "faultgraph.discovery.screen), which skips this solve")
     options.append("or a larger limit (faultgraph._budget.limits(max_seconds=...))")
     return "; ".join(options)
+
+
+def check_ensemble(n_graphs: int, one_fit: float, workers: int, *, option: str = "--bootstrap") -> float:
+    """Refuse an ensemble whose graphs would take longer than the limit (:func:`limits`).
+
+    The estimate is the measured time of one fit on all rows (``one_fit`` seconds; a
+    resample has as many rows) times ``n_graphs``, over ``workers`` running at once.
+
+    Parameters
+    ----------
+    n_graphs : int
+        Graphs to learn.
+    one_fit : float
+        Seconds one fit took.
+    workers : int
+        Fits at once (at least 1).
+    option : str, default "--bootstrap"
+        The option named in the message.
+
+    Returns
+    -------
+    float
+        The estimate, seconds.
+
+    Raises
+    ------
+    InvalidInputError
+        When the estimate exceeds the limit and ``force`` is not set.
+    """
+    current = _LIMITS.get()
+    seconds = float(n_graphs) * max(float(one_fit), 0.0) / max(int(workers), 1)
+    if seconds > current["max_seconds"] and not current["force"]:
+        fits = max(2, int(current["max_seconds"] * max(int(workers), 1) / max(float(one_fit), 1e-9)))
+        raise InvalidInputError(f"{option} {n_graphs}: about {_duration(seconds)} for {n_graphs} graphs (one took "
+                                f"{float(one_fit):.2g} s, {max(int(workers), 1)} at once), more than the "
+                                f"{_duration(current['max_seconds'])} allowed; {option} {fits} or fewer fits, or "
+                                f"--force to run it anyway")
+    return seconds
 
 
 def _duration(seconds: float) -> str:

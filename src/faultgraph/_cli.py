@@ -363,11 +363,13 @@ def check_outputs(outputs: dict[str, Optional[Path]]) -> None:
     Raises
     ------
     InvalidInputError
-        When a path is a folder, when an existing ancestor of a path is a file, when two
-        options name the same file, or when one path lies inside another; the message
-        names the options and paths.
+        When a path is a folder, when an existing ancestor of a path is a file, when nothing
+        can be written where a path goes, when two options name the same file, or when one
+        path lies inside another; the message names the options and paths.
     """
     from faultgraph.errors import InvalidInputError
+
+    from faultgraph.io.atomic import check_writable
 
     given = {name: path for name, path in outputs.items() if path is not None}
     for name, path in given.items():
@@ -376,6 +378,7 @@ def check_outputs(outputs: dict[str, Optional[Path]]) -> None:
         parent = next((q for q in path.parents if q.exists()), None)
         if parent is not None and not parent.is_dir():
             raise InvalidInputError(f"{name} {str(path)!r} cannot be written: {str(parent)!r} is a file")
+        check_writable(path, name)
     names = list(given)
     for i, a in enumerate(names):
         for b in names[i + 1:]:

@@ -101,19 +101,24 @@ def discover(
 ) -> None:
     """Learn the causal graph of a metrics file and write it as JSON."""
     from faultgraph import workflows as wf
+    from faultgraph.errors import InvalidInputError
     from faultgraph.io import write_json_atomic
 
     with errors():
+        check_outputs({"--out": out})  # before the work of learning
+        if workers == 0 and scheduler:
+            raise InvalidInputError(f"--workers 0 runs in this process and --scheduler {scheduler!r} on a cluster: "
+                                    "give one of them")
         frame = wf.load_metrics(data, resample=resample, max_gap=max_gap)
         config = LearnConfig(method=method, lambda1=lambda1, threshold=threshold, standardize=standardize,
                              max_gap=max_gap, lags=lags, refine=refine, screen=screen, device=device)
         steps = 5 if method is Learner.DAGMA else 100
-        knowledge = wf.load_prior(prior, graph=graph)
+        knowledge = wf.load_prior(prior, graph=graph, metrics=frame.columns)
         if bootstrap:  # the graph on all rows, then one on each resample
             with progress(f"learning 1 + {bootstrap} graphs", bootstrap, enabled=not quiet) as update:
                 ensemble = wf.learn_graph_ensemble(frame, config, n_graphs=bootstrap, prior=knowledge,
                                                    block=block, random_state=seed, scheduler=scheduler,
-                                                   n_workers=workers, progress=lambda done, total: update(
+                                                   n_workers=workers, force=force, progress=lambda done, total: update(
                                                        completed=done, total=total))
             learned, result = ensemble.result, ensemble.to_dict()
         else:
@@ -232,7 +237,8 @@ def fit(
         what = ("learning the lagged causal graph of normal behaviour" if label is None
                 else "learning the graph and the label's equation")
         with progress(what, enabled=not quiet):
-            model = wf.fit_model(frame, config, prior=wf.load_prior(prior, graph=graph), force=force,
+            model = wf.fit_model(frame, config, prior=wf.load_prior(prior, graph=graph, metrics=frame.columns),
+                                 force=force,
                                  scheduler=scheduler)
         model.save(out)
         for line in [] if quiet else wf.fit_summary(model, out):
@@ -378,7 +384,7 @@ def explain(
             with progress("learning normal behaviour"):
                 model, result = wf.explain_case(normal_frame, frame, window, config, force=force,
                                                 services=wf.service_names(frame.columns, service_map),
-                                                prior=wf.load_prior(prior, graph=graph),
+                                                prior=wf.load_prior(prior, graph=graph, metrics=normal_frame.columns),
                                                 detector=DetectorConfig(lags=lags, max_gap=max_gap))
             runs = [(None, result)]
         else:

@@ -13,6 +13,7 @@ periods are :class:`Incident` s.
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace as _replace
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from faultgraph.rca import Explanation
 
 __all__ = [
+    "ENSEMBLE_HOLDS",
     "Detection",
     "EnsembleGraphResult",
     "GraphResult",
@@ -131,7 +133,8 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None, model
     return align(frame, resample)
 
 
-def load_prior(path: str | Path | None, *, graph: str | Path | None = None) -> PriorKnowledge | None:
+def load_prior(path: str | Path | None, *, graph: str | Path | None = None,
+               metrics: Any = None) -> PriorKnowledge | None:
     """A YAML prior and/or a known graph read from an edge-list file; None when neither is given.
 
     The YAML file is read by :meth:`faultgraph.PriorKnowledge.from_yaml`; the graph by
@@ -144,6 +147,8 @@ def load_prior(path: str | Path | None, *, graph: str | Path | None = None) -> P
         The YAML prior file.
     graph : str, Path or None, default None
         A CSV of ``cause,effect`` rows or a graph.json.
+    metrics : iterable of str, optional
+        The data's metrics (a graph CSV whose header row names two of them is refused).
 
     Returns
     -------
@@ -159,7 +164,8 @@ def load_prior(path: str | Path | None, *, graph: str | Path | None = None) -> P
     from faultgraph.discovery import PriorKnowledge
 
     prior = PriorKnowledge.from_yaml(path) if path is not None else PriorKnowledge()
-    return prior.with_graph(PriorKnowledge.read_graph(graph) if graph is not None else None)
+    names = None if metrics is None else [str(m) for m in metrics]
+    return prior.with_graph(PriorKnowledge.read_graph(graph, names) if graph is not None else None)
 
 
 def service_names(metrics: Any, service_map: str | Path | None = None) -> dict[str, str] | None:
@@ -1466,6 +1472,10 @@ class EnsembleGraphResult:
             edge["confidence"], edge["reversed"] = float(conf[i, j]), float(rev[i, j])
             mark = marks.get((edge["source"], edge["target"])) or marks.get((edge["target"], edge["source"]))
             edge["oriented"], edge["by"] = (mark.oriented, mark.by) if mark else (False, "not identified")
+            # which way the identified direction points: the knowledge may turn the learned edge round
+            edge["direction"] = (None if not edge["oriented"] else
+                                 "as learned" if (mark.source, mark.target) == (edge["source"], edge["target"])
+                                 else "reversed")
         doc["n_graphs"] = self.ensemble.n_graphs
         doc["bootstrap"] = {"block": int(self.ensemble.block), "rows": int(self.ensemble.n_rows),
                             "seed": self.random_state}
@@ -1478,7 +1488,7 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
                          prior: PriorKnowledge | None = None, block: int | None = None,
                          random_state: int | None = 0, scheduler: str | None = None, n_workers: int | None = None,
                          client: Any = None, progress: Callable[[int, int], None] | None = None,
-                         low_confidence: float = 0.5) -> EnsembleGraphResult:
+                         low_confidence: float = 0.5, force: bool = False) -> EnsembleGraphResult:
     """``discover --bootstrap B``: :func:`learn_graph` on all rows, then an ensemble on resamples.
 
     The same learner runs on ``n_graphs`` block-bootstrap resamples of the encoded rows
@@ -1512,6 +1522,10 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     low_confidence : float, default 0.5
         Edges held in their direction by fewer than this share of the graphs are listed as
         low-confidence.
+    force : bool, default False
+        Learn the graphs even when they would take longer than the limit
+        (:func:`faultgraph._budget.check_ensemble`: the full-data fit's time times
+        ``n_graphs`` over the workers).
 
     Returns
     -------
@@ -1523,14 +1537,29 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     InvalidInputError
         As :func:`learn_graph`, or for invalid ensemble options.
     """
+    import numpy as np
+
+    from faultgraph._budget import check_ensemble
+    from faultgraph.detect.unsupervised import _modelled_prior
     from faultgraph.discovery import PriorKnowledge
-    from faultgraph.discovery.ensemble import learn_graph_ensemble as ensemble_of
+    from faultgraph.discovery.ensemble import check_bootstrap, learn_graph_ensemble as ensemble_of
     from faultgraph.effects.identify import orient_graph
     from faultgraph.encode import MetricEncoder
+    from faultgraph.parallel.cluster import INLINE, check_address, resolve_scheduler
 
-    from faultgraph.detect.unsupervised import _modelled_prior
-
-    result = learn_graph(frame, config, prior=prior)
+    check_bootstrap(n_graphs, "n_graphs")
+    address = resolve_scheduler(scheduler) if client is None and n_workers != 0 else None
+    if address not in (None, INLINE):
+        check_address(address)  # before the work: the reachability is tried when the graphs start
+    rows = len(frame) - int(config.lags or 0)
+    if isinstance(block, (int, np.integer)) and not isinstance(block, bool) and block >= rows:
+        raise InvalidInputError(f"block must be shorter than the data's {rows} rows, got {block}: a block as long as "
+                                f"the data resamples nothing (every graph would be the same)")
+    started = time.perf_counter()
+    result = learn_graph(frame, config, prior=prior, force=force)
+    # each resample is a fit as long as this one: refused, with the numbers, when they cannot finish
+    with fit_limits(force):
+        check_ensemble(n_graphs, time.perf_counter() - started, _ensemble_workers(scheduler, n_workers, client))
     encoder = MetricEncoder(max_gap=config.max_gap, scale="robust" if config.standardize else None)
     encoded = encoder.fit_transform(frame)
     prior = _modelled_prior(PriorKnowledge.coerce(prior), list(encoded.columns), dict(encoder.dropped_))
@@ -1540,7 +1569,37 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
                            n_workers=n_workers, client=client, progress=progress, screen=bool(config.screen))
     graph = result.graph
     allowed = (prior or PriorKnowledge()).masks(list(graph.nodes))[0] if prior is not None else None
-    orientation = orient_graph(graph.adjacency, graph.nodes, allowed=allowed, lagged=graph.lagged)
+    # the data's v-structures (unshielded triples whose ends are independent), kept only where
+    # the ensemble holds the direction: one graph's v-structures orient nothing, for its
+    # skeleton may be wrong (on standardised data the learner's directions are arbitrary)
+    values = encoded[list(graph.nodes)].to_numpy(dtype=float)
+    orientation = orient_graph(graph.adjacency, graph.nodes, allowed=allowed, lagged=graph.lagged,
+                               covariance=np.cov(values, rowvar=False), n_samples=len(values),
+                               support=ensemble.confidence, min_support=ENSEMBLE_HOLDS)
     return EnsembleGraphResult(result, ensemble, orientation, low_confidence, random_state)
+
+
+def _ensemble_workers(scheduler: str | None, n_workers: int | None, client: Any) -> int:
+    """How many graphs of an ensemble are learned at once (an estimate, for the budget)."""
+    import os
+
+    from faultgraph.parallel.cluster import INLINE, resolve_scheduler
+
+    address = resolve_scheduler(scheduler) if client is None else None
+    if n_workers == 0 or address == INLINE:
+        return 1
+    if client is not None:
+        return max(1, len(client.scheduler_info().get("workers", {})))
+    if address is not None:  # an existing cluster, its size unknown before connecting: no refusal on a guess
+        return 1_000_000
+    if n_workers:
+        return int(n_workers)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+#: A v-structure of the data (and what Meek's rules imply from it) stands in ``discover
+#: --bootstrap``'s graph.json only where at least this share of the ensemble's graphs hold
+#: both its arms (:func:`faultgraph.effects.identify.orient_graph`'s ``min_support``).
+ENSEMBLE_HOLDS = 0.5
 
 

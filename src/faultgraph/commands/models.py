@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from faultgraph._cli import RESAMPLE_HELP, errors, progress, say
+from faultgraph._cli import RESAMPLE_HELP, check_outputs, errors, progress, say
 
 __all__ = ["demo", "effects", "export", "inspect", "register", "report"]
 
@@ -90,6 +90,7 @@ def report(
     from faultgraph.io import write_text_atomic
 
     with errors():
+        check_outputs({"--out": out})
         model, frame, result = wf.redo_explanation(model_dir, rca_json, data=data, resample=resample)
         write_text_atomic(out, wf.render_report(model, frame, result))
         say(f"wrote {out}")
@@ -116,6 +117,7 @@ def effects(
     from faultgraph.io import write_json_atomic
 
     with errors():
+        check_outputs({"--out": out})  # before the work
         with progress("computing effects"):
             scores, result = wf.effects_document(model_dir, target, n_paths=paths, n_bootstrap=bootstrap,
                                                  random_state=seed, option_names={"n_bootstrap": "--bootstrap"},

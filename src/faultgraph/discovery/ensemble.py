@@ -29,6 +29,7 @@ from faultgraph._validation import check_whole, flag
 from faultgraph.errors import InvalidInputError
 
 __all__ = [
+    "MAX_GRAPHS",
     "GraphEnsemble",
     "GraphSpec",
     "block_bootstrap_rows",
@@ -119,7 +120,8 @@ def weighted_moments(Z: np.ndarray, weights: np.ndarray | None, *, standardize: 
     Z : numpy.ndarray
         ``(n, k)`` design rows.
     weights : numpy.ndarray or None
-        ``(n,)`` row weights (bootstrap counts); ``None``: each row once.
+        ``(n,)`` row weights (bootstrap counts); ``None``: each row once (equal weights
+        give exactly the same moments).
     standardize : bool
         Return correlations instead of covariances (a constant column keeps its zero
         variance, divided by 1).
@@ -129,11 +131,12 @@ def weighted_moments(Z: np.ndarray, weights: np.ndarray | None, *, standardize: 
     numpy.ndarray
         ``(k, k)`` weighted covariance (normalised by the total weight) or correlation.
     """
-    if weights is None:
-        from faultgraph.discovery.learner import second_moments
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    if w is None or (w.size and np.all(w == w.flat[0])):  # each row as often: the very same moments, not 1e-16
+        from faultgraph.discovery.learner import second_moments  # off (which can turn a thresholded edge)
 
         return second_moments(Z, standardize=standardize)
-    w = np.asarray(weights, dtype=float)
+
     mean = w @ Z / w.sum()
     Zc = Z - mean
     S = (Zc * w[:, None]).T @ Zc / w.sum()
@@ -478,6 +481,11 @@ class GraphEnsemble:
                    int(meta["n_rows"]), arrays.get(f"{prefix}/time_order"))
 
 
+#: The most graphs an ensemble may hold: its shares and quantiles are as fine as 1/10,000
+#: already, and each graph is a fit.
+MAX_GRAPHS = 10_000
+
+
 def check_bootstrap(n_graphs: Any, name: str = "bootstrap") -> int:
     """``n_graphs`` as an int >= 0 (0: no ensemble); 1 is refused (no spread from one graph).
 
@@ -495,11 +503,13 @@ def check_bootstrap(n_graphs: Any, name: str = "bootstrap") -> int:
     Raises
     ------
     InvalidInputError
-        When ``n_graphs`` is not an integer, is negative, or is 1.
+        When ``n_graphs`` is not an integer, is negative, is 1, or exceeds
+        :data:`MAX_GRAPHS`.
     """
-    if isinstance(n_graphs, bool) or not isinstance(n_graphs, (int, np.integer)) or n_graphs < 0 or n_graphs == 1:
-        raise InvalidInputError(f"{name} must be 0 (one graph) or an integer >= 2 (graphs in the ensemble), "
-                                f"got {n_graphs!r}")
+    if (isinstance(n_graphs, bool) or not isinstance(n_graphs, (int, np.integer)) or n_graphs < 0 or n_graphs == 1
+            or n_graphs > MAX_GRAPHS):
+        raise InvalidInputError(f"{name} must be 0 (one graph) or an integer from 2 to {MAX_GRAPHS} (graphs in the "
+                                f"ensemble), got {n_graphs!r}")
     return int(n_graphs)
 
 
@@ -601,7 +611,10 @@ def learn_graph_ensemble(
                      refine=(not standardize) if refine is None else bool(refine), time_first=bool(time_first),
                      screen=flag()("screen", screen), allowed=allowed, required=required)
     Z = lagged_design(data, p)
-    block = default_block(len(Z)) if block is None else block
+    block = default_block(len(Z)) if block is None else check_whole("block", block, 1, "rows per bootstrap block")
+    if block >= len(Z):
+        raise InvalidInputError(f"block must be shorter than the data's {len(Z)} rows, got {block}: a block as long "
+                                f"as the data resamples nothing (every graph would be the same)")
     seeds = resample_seeds(n_graphs, random_state)
     fitted = run_resamples(partial(_fit_rows, spec, Z), len(Z), seeds, block, scheduler=scheduler,
                            n_workers=n_workers, client=client, progress=progress)

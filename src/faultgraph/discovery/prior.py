@@ -189,7 +189,7 @@ class PriorKnowledge:
         return out
 
     @staticmethod
-    def read_graph(path: str | Path) -> tuple[Edge, ...]:
+    def read_graph(path: str | Path, metrics: Sequence[str] | None = None) -> tuple[Edge, ...]:
         """The edges of a known graph in a file.
 
         A CSV whose first two columns are cause and effect (a header row naming them, e.g.
@@ -202,6 +202,9 @@ class PriorKnowledge:
         ----------
         path : str or Path
             The file.
+        metrics : sequence of str, optional
+            The data's metrics: a CSV whose first row names two of them is refused (that
+            row is the header, so an edge written there would be lost).
 
         Returns
         -------
@@ -213,7 +216,7 @@ class PriorKnowledge:
         InvalidInputError
             When the file cannot be read as UTF-8, the JSON lacks ``edges`` with ``source`` and
             ``target``, the CSV has fewer than two columns or a row lacks a cause or an effect,
-            or it holds no edge.
+            or it holds no edge; with ``metrics``, when the CSV's header row names two metrics.
         """
         import json
 
@@ -236,6 +239,11 @@ class PriorKnowledge:
             if not rows or len(rows[0]) < 2:
                 raise InvalidInputError(f"graph file {str(path)!r} needs two columns, cause and effect, with a "
                                         "header row (e.g. cause,effect)")
+            head = [c.strip() for c in rows[0][:2]]
+            if metrics is not None and all(h in {str(m) for m in metrics} for h in head):
+                raise InvalidInputError(f"graph file {str(path)!r}: its first row {','.join(head)!r} names two "
+                                        f"metrics, but a graph CSV's first row is its header and is not read as an "
+                                        f"edge: add a header row (cause,effect) above the edges")
             bad = [k + 2 for k, r in enumerate(rows[1:]) if len(r) < 2 or not r[0].strip() or not r[1].strip()]
             if bad:
                 raise InvalidInputError(f"graph file {str(path)!r}: line {bad[0]} lacks a cause or an effect")
@@ -558,7 +566,9 @@ class PriorKnowledge:
         cycle = find_cycle(required)
         if cycle:
             path = " -> ".join([names[cycle[0][0]]] + [names[j] for _, j in cycle])
-            raise InvalidInputError(f"prior requires a cycle: {path}")
+            on_cycle = {(names[i], names[j]) for i, j in cycle}
+            given = " (its given graph)" if p.graph and on_cycle <= {tuple(e) for e in p.graph} else ""
+            raise InvalidInputError(f"prior{given} requires a cycle: {path}; a causal graph has none")
         allowed &= ~required.T  # the reverse of a required edge would close a 2-cycle
         return allowed, required
 

@@ -261,7 +261,8 @@ def meek_rules(directed: np.ndarray, undirected: np.ndarray, reason: np.ndarray,
 
 def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.ndarray | None = None,
                  lagged: np.ndarray | None = None, v_structures: bool = True,
-                 covariance: np.ndarray | None = None, n_samples: int | None = None) -> Orientation:
+                 covariance: np.ndarray | None = None, n_samples: int | None = None,
+                 support: np.ndarray | None = None, min_support: float = 0.5) -> Orientation:
     """Mark which directions of the learned DAG ``adjacency`` are oriented, and how.
 
     The orientations are applied in that order (prior, time, v-structures), an edge
@@ -289,6 +290,13 @@ def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.nda
         ``a – c – b`` of the skeleton with ``a`` and ``b`` marginally independent (Fisher's
         z, 1 %), and Meek's R1 needs ``a`` and ``c`` independent given ``b``; without them,
         the learned DAG's v-structures and plain R1.
+    support : numpy.ndarray, optional
+        ``(d, d)``: the share of an ensemble's graphs holding each edge ``i → j``
+        (:attr:`faultgraph.discovery.ensemble.GraphEnsemble.confidence`); a v-structure
+        ``a → c ← b`` is then oriented only where both arms are held by at least
+        ``min_support`` of the graphs (one graph's skeleton may be wrong).
+    min_support : float, default 0.5
+        See ``support``.
 
     Returns
     -------
@@ -339,8 +347,9 @@ def orient_graph(adjacency: np.ndarray, nodes: Sequence[str], *, allowed: np.nda
                 # a collider needs both arms into c: an arm the prior or time already turned
                 # out of c (c → a) refutes it (e.g. a fault label weakly correlated with a
                 # metric: a sink cannot be a parent), and it orients nothing
+                held = support is None or (support[a, c] >= min_support and support[b, c] >= min_support)
                 if (not skeleton[a, b] and (independent is None or independent[a, b])
-                        and not directed[c, a] and not directed[c, b]):
+                        and not directed[c, a] and not directed[c, b] and held):
                     _orient(directed, undirected, reason, a, c, 2)
                     _orient(directed, undirected, reason, b, c, 2)
     separated = None
@@ -1224,7 +1233,10 @@ def identified_scores(
                                 f"{type(data).__name__}")
     nodes = [str(c) for c in data.columns]
     if target not in nodes:
-        raise InvalidInputError(f"target {target!r} is not a node; nodes: {', '.join(map(repr, nodes[:10]))}")
+        mask = None if allowed is None else np.asarray(allowed, dtype=bool)
+        sinks = [] if mask is None else [nodes[k] for k in range(len(nodes)) if not mask[k].any()]  # labels
+        raise InvalidInputError(f"target {target!r} is not a node; " + (f"the label: {sinks[0]!r}; " if sinks else "")
+                                + f"nodes: {describe_names(nodes, 10)}")
     values = data.to_numpy(dtype=float)
     if not np.isfinite(values).all():
         bad = [nodes[j] for j in np.flatnonzero(~np.isfinite(values).all(axis=0))]

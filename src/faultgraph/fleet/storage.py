@@ -274,10 +274,16 @@ def publish_folder(build: Any, dest: str | Path, last: str = FINGERPRINT) -> Non
                 if not final.is_dir():
                     raise InvalidInputError(f"{str(final)!r} is a file; a model folder is needed there")
                 os.replace(final, old)
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                if old.exists() and not final.exists():  # the old folder back, not neither
+                    os.replace(old, final)
+                raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(old, ignore_errors=True)
+            if final.exists():  # never the only copy left
+                shutil.rmtree(old, ignore_errors=True)
         return
     with tempfile.TemporaryDirectory(prefix="faultgraph-") as staging:
         folder = Path(staging) / "folder"

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from faultgraph.errors import InvalidInputError
-from faultgraph.io.atomic import write_atomic, write_json_atomic
+from faultgraph.io.atomic import _json_default, check_writable, commit_staged, stage_file
 
 __all__ = ["SCHEMA_VERSION", "check_model_path", "damaged", "file_digest", "load_model_dir", "load_model_meta",
            "save_model_dir"]
@@ -68,7 +68,8 @@ def check_model_path(path: str | Path) -> Path:
     Raises
     ------
     InvalidInputError
-        When ``path`` is an existing file, or an existing ancestor of it is a file.
+        When ``path`` is an existing file, an existing ancestor of it is a file, or nothing
+        can be written there (:func:`~faultgraph.io.atomic.check_writable`).
     """
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
@@ -76,15 +77,18 @@ def check_model_path(path: str | Path) -> Path:
     ancestor = next((q for q in folder.parents if q.exists()), None)
     if ancestor is not None and not ancestor.is_dir():
         raise InvalidInputError(f"model folder {str(folder)!r} cannot be written: {str(ancestor)!r} is a file")
-    return folder
+    return check_writable(folder, "model folder", folder=True)
 
 
 def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
     """Write ``meta`` and ``arrays`` into the folder ``path`` (created if needed).
 
-    ``arrays.npz`` is written first (compressed, atomic), then ``model.json`` (atomic) with
-    ``schema_version`` (:data:`SCHEMA_VERSION`), ``meta``'s fields and the arrays'
-    ``arrays_sha256``.
+    ``arrays.npz`` (compressed) and ``model.json`` (``schema_version``,
+    :data:`SCHEMA_VERSION`, ``meta``'s fields and the arrays' ``arrays_sha256``) are
+    written beside the folder's files, then renamed into place together
+    (:func:`~faultgraph.io.atomic.commit_staged`): a write that fails or is interrupted
+    leaves the old model as it was, never new arrays under old metadata. Other files in
+    the folder are left alone.
 
     Parameters
     ----------
@@ -107,9 +111,18 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.
     """
     folder = check_model_path(path)
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / _ARRAYS, lambda fh: np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
-    full = {"schema_version": SCHEMA_VERSION, **meta, "arrays_sha256": file_digest(folder / _ARRAYS)}
-    write_json_atomic(folder / _META, full)
+    staged: list[tuple[Path, Path]] = []
+    try:  # both files written beside the old ones, then put in place together: the old model or the new one
+        staged.append((stage_file(folder / _ARRAYS, lambda fh: np.savez_compressed(
+            fh, **{k: np.asarray(v) for k, v in arrays.items()})), folder / _ARRAYS))
+        full = {"schema_version": SCHEMA_VERSION, **meta, "arrays_sha256": file_digest(staged[0][0])}
+        text = (json.dumps(full, indent=2, allow_nan=False, default=_json_default) + "\n").encode("utf-8")
+        staged.append((stage_file(folder / _META, lambda fh: fh.write(text)), folder / _META))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    commit_staged(staged)
     return folder
 
 

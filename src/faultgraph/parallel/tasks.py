@@ -10,17 +10,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from faultgraph.errors import InvalidInputError
-from faultgraph.parallel.cluster import INLINE, client as open_client, resolve_scheduler
+from faultgraph.parallel.cluster import INLINE, WORKER_WAIT, client as open_client, resolve_scheduler
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
-__all__ = ["TASKS_PER_WORKER", "TaskResult", "batch_size", "pinned_blas", "run_tasks"]
+__all__ = ["POLL", "TASKS_PER_WORKER", "TaskResult", "batch_size", "pinned_blas", "run_tasks"]
 
 #: With ``batch=None``, items are grouped so that each worker still gets about this many
 #: tasks (room to even out the load at the end), at most :data:`MAX_BATCH` items a task.
 TASKS_PER_WORKER = 16
 MAX_BATCH = 16
+#: Seconds between checks, while waiting for tasks, that the cluster still has a worker.
+POLL = 2.0
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,9 @@ def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, scheduler: str 
     -------
     list of TaskResult
         One per item, in the order of ``items``. An item whose call raised (or whose worker
-        died) has ``ok`` false and the error's text; the others go on.
+        died) has ``ok`` false and the error's text; the others go on. When the cluster has
+        had no worker for :data:`~faultgraph.parallel.cluster.WORKER_WAIT` seconds, every
+        item not yet run fails so (``NoWorkerError``) instead of waiting for good.
 
     Raises
     ------
@@ -190,6 +194,9 @@ def _task_name(fn: Callable[..., Any]) -> str:
 
 def _on_cluster(c: Client, fn: Callable[[Any], Any], items: list[Any], labels: list[Any],
                 progress: Callable[[int, int], None] | None, batch: int | None = None) -> list[TaskResult]:
+    import threading
+    import time
+
     from distributed import as_completed
 
     size = batch_size(len(items), len(c.scheduler_info().get("workers", {})) or 1, batch)
@@ -204,11 +211,34 @@ def _on_cluster(c: Client, fn: Callable[[Any], Any], items: list[Any], labels: l
     position = {f.key: g for f, g in zip(futures, groups)}
     results: list[TaskResult | None] = [None] * len(items)
     done = 0
+    stop, abandoned = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        """Cancel what is left once the cluster has had no worker for WORKER_WAIT seconds
+        (its workers died or left): nothing would ever run it."""
+        alone_since: float | None = None
+        while not stop.wait(POLL):
+            try:
+                workers = len(c.nthreads())
+            except Exception:  # noqa: BLE001 - the scheduler itself is gone: no worker either
+                workers = 0
+            now = time.monotonic()
+            alone_since = None if workers else (alone_since if alone_since is not None else now)
+            if alone_since is not None and now - alone_since >= WORKER_WAIT:
+                abandoned.set()
+                c.cancel([f for f in futures if not f.done()])
+                return
+
+    watcher = threading.Thread(target=watch, name="faultgraph-no-worker-watch", daemon=True)
+    watcher.start()
     try:
         for future in as_completed(futures):
             span = position[future.key]
             if future.status == "finished":
                 calls = future.result()
+            elif abandoned.is_set() and future.cancelled():
+                calls = [(None, f"NoWorkerError: the dask cluster had no worker for {WORKER_WAIT:g} s (its workers "
+                                f"died or left); the item did not run", None)] * len(span)
             else:  # the worker died or the task could not run: each of its items reported as failed
                 try:
                     exc = future.exception()
@@ -222,6 +252,8 @@ def _on_cluster(c: Client, fn: Callable[[Any], Any], items: list[Any], labels: l
             if progress is not None:
                 progress(done, len(items))
     finally:
+        stop.set()
+        watcher.join()
         for future in futures:
             future.release()
     return [r for r in results if r is not None]

@@ -250,7 +250,9 @@ class SEM(FittedAttributes):
         if node not in self.parents_:
             known = ", ".join(map(repr, self.nodes_[:10])) + (" ..." if len(self.nodes_) > 10 else "")
             hint = f" (names are text: {str(node)!r})" if str(node) in self.parents_ else ""
-            raise InvalidInputError(f"{argument} {node!r} is not a node of the model{hint}; nodes: {known}")
+            labels = [n for n in self.nodes_ if self.node_kind_.get(n) == "logistic"]  # 0/1 nodes: fault labels
+            said = f"; 0/1 nodes (labels): {', '.join(map(repr, labels[:5]))}" if labels else ""
+            raise InvalidInputError(f"{argument} {node!r} is not a node of the model{hint}{said}; nodes: {known}")
         return node
 
     def mean(self, node: str, parent_values: np.ndarray) -> np.ndarray:

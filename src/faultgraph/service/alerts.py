@@ -30,17 +30,20 @@ from typing import Any
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["Alert", "PayloadError", "WebhookPayload", "check_incident_time", "dedup_key", "format_time",
+__all__ = ["Alert", "PayloadError", "WebhookPayload", "check_incident_time", "dedup_key", "format_time", "from_unix",
            "label_fingerprint", "parse_alert", "parse_payload", "parse_request", "parse_time", "window_of"]
 
 #: The payload version this service reads.
 VERSION = "4"
 #: The most alerts one payload may carry (Alertmanager's ``max_alerts`` caps it below).
 MAX_ALERTS = 1000
-#: The longest label name, label value or annotation accepted.
+#: The longest label name, label value or annotation name accepted; an annotation's value
+#: (free text) beyond it is cut to it.
 MAX_TEXT = 4096
 #: The most labels or annotations one alert may carry.
 MAX_LABELS = 128
+#: A manual request's numeric bounds lie within this (floats hold every integer up to it).
+MAX_NUMBER = 2.0**53
 STATUSES = ("firing", "resolved")
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
@@ -107,6 +110,9 @@ class WebhookPayload:
     receiver: str
     group_key: str
     alerts: tuple[Alert, ...]
+    #: why each alert left out as malformed was (naming it: ``"alerts[2].labels['service'] must
+    #: be a string, got int 7"``); the others are kept: Alertmanager sends no refused payload again
+    skipped: tuple[str, ...] = ()
 
 
 def format_time(value: datetime) -> str:
@@ -168,6 +174,33 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 LATEST_AHEAD = timedelta(days=1)
 
 
+def from_unix(seconds: float, name: str) -> datetime:
+    """Unix ``seconds`` as an aware UTC datetime; a :class:`PayloadError` naming ``name``
+    when no datetime holds them.
+
+    Parameters
+    ----------
+    seconds : float
+        Seconds since 1970-01-01 UTC.
+    name : str
+        The field, named in the error.
+
+    Returns
+    -------
+    datetime
+        Aware, UTC.
+
+    Raises
+    ------
+    PayloadError
+        When no datetime holds ``seconds`` (beyond year 9999, say).
+    """
+    try:
+        return datetime.fromtimestamp(float(seconds), tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise PayloadError(f"{name} {_show(seconds)} is no time (Unix seconds)") from None
+
+
 def check_incident_time(moment: datetime, name: str) -> datetime:
     """``moment`` when an incident can have it: from :data:`EARLIEST` to
     :data:`LATEST_AHEAD` from now.
@@ -200,7 +233,10 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _text_map(value: Any, name: str) -> dict[str, str]:
+def _text_map(value: Any, name: str, cut: bool = False) -> dict[str, str]:
+    """A map of strings; with ``cut``, a value longer than :data:`MAX_TEXT` is cut to it
+    (ending in ``…``) rather than refused (annotations: free text, a description may list
+    every pod)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -210,11 +246,11 @@ def _text_map(value: Any, name: str) -> dict[str, str]:
     for key, text in value.items():
         if not isinstance(text, str):
             raise PayloadError(f"{name}[{_show(key)}] must be a string, got {type(text).__name__} {_show(text)}")
-        if len(key) > MAX_TEXT or len(text) > MAX_TEXT:
+        if len(key) > MAX_TEXT or (len(text) > MAX_TEXT and not cut):
             raise PayloadError(f"{name}[{_show(key)}] is longer than {MAX_TEXT} characters")
         _storable(key, f"{name} key {_show(key)}")
         _storable(text, f"{name}[{_show(key)}]")
-    return dict(value)
+    return {k: (t if len(t) <= MAX_TEXT else t[:MAX_TEXT - 1] + "…") for k, t in value.items()}
 
 
 def _storable(text: str, name: str) -> str:
@@ -276,7 +312,8 @@ def parse_alert(raw: Any, where: str) -> Alert:
     ------
     PayloadError
         Naming ``where``, when the alert is no object, its status is not ``firing`` or
-        ``resolved``, a label or annotation is no string or too long (:data:`MAX_TEXT`) or
+        ``resolved``, a label or annotation is no string or too long (:data:`MAX_TEXT`; an
+        annotation's value is cut to it instead) or
         there are too many (:data:`MAX_LABELS`), ``startsAt`` is missing, malformed or the
         zero time, a resolved alert has no ``endsAt`` or one before its start, or the
         fingerprint is longer than 128 characters.
@@ -287,7 +324,7 @@ def parse_alert(raw: Any, where: str) -> Alert:
     if status not in STATUSES:
         raise PayloadError(f"{where}.status must be 'firing' or 'resolved', got {_show(status)}")
     labels = _text_map(raw.get("labels"), f"{where}.labels")
-    annotations = _text_map(raw.get("annotations"), f"{where}.annotations")
+    annotations = _text_map(raw.get("annotations"), f"{where}.annotations", cut=True)
     if "startsAt" not in raw:
         raise PayloadError(f"{where} has no startsAt")
     starts = parse_time(raw["startsAt"], f"{where}.startsAt")
@@ -330,8 +367,9 @@ def parse_payload(payload: Any) -> WebhookPayload:
     ------
     PayloadError
         When the payload is no object, of another version, its ``alerts`` is no list or
-        holds more than :data:`MAX_ALERTS`, its status is unknown, or an alert is malformed
-        (see :func:`parse_alert`).
+        holds more than :data:`MAX_ALERTS`, its status is unknown, or every alert is malformed
+        (see :func:`parse_alert`; some malformed among good ones are left out and named in
+        :attr:`WebhookPayload.skipped`).
     """
     if not isinstance(payload, dict):
         raise PayloadError(f"the payload must be a JSON object (Alertmanager's webhook, version {VERSION}), "
@@ -349,8 +387,16 @@ def parse_payload(payload: Any) -> WebhookPayload:
         raise PayloadError(f"status must be 'firing' or 'resolved', got {_show(status)}")
     receiver = _text(payload.get("receiver", ""), "receiver")
     group_key = _text(payload.get("groupKey", ""), "groupKey")
-    parsed = tuple(parse_alert(a, f"alerts[{i}]") for i, a in enumerate(alerts))
-    return WebhookPayload(status, receiver, group_key, parsed)
+    parsed, skipped, first = [], [], None
+    for i, raw in enumerate(alerts):
+        try:
+            parsed.append(parse_alert(raw, f"alerts[{i}]"))
+        except PayloadError as exc:
+            first = first or exc
+            skipped.append(str(exc))
+    if first is not None and not parsed:  # nothing to keep: the payload is refused
+        raise first
+    return WebhookPayload(status, receiver, group_key, tuple(parsed), tuple(skipped))
 
 
 def dedup_key(alert: Alert) -> str:
@@ -409,7 +455,8 @@ def parse_request(body: Any) -> tuple[Any, Any, str | None]:
     ------
     PayloadError
         When the body is no object, has fields other than ``start``, ``end`` and
-        ``target``, a bound is missing, malformed or not finite, the bounds are of different
+        ``target``, a bound is missing, malformed, not finite or beyond :data:`MAX_NUMBER`,
+        the bounds are of different
         kinds, ``start`` comes after ``end``, or ``target`` is no string.
     """
     if not isinstance(body, dict):
@@ -425,11 +472,15 @@ def parse_request(body: Any) -> tuple[Any, Any, str | None]:
         elif isinstance(value, bool) or value is None:
             raise PayloadError(f"{name} must be an RFC 3339 time or a number, got {_show(value)}")
         elif isinstance(value, (int, float)):
-            if value != value or value in (float("inf"), float("-inf")):
-                raise PayloadError(f"{name} must be a finite number, got {value!r}")
+            if isinstance(value, float) and value != value or not -MAX_NUMBER <= value <= MAX_NUMBER:
+                raise PayloadError(f"{name} must be a finite number within ±{MAX_NUMBER:.0f} (Unix seconds or a "
+                                   f"step), got {_show(value)}")
             bounds.append(value)
-        else:
+        elif isinstance(value, str):
             bounds.append(check_incident_time(parse_time(value, name), name))
+        else:
+            raise PayloadError(f"{name} must be an RFC 3339 time or a number, got {type(value).__name__} "
+                               f"{_show(value)}")
     start, end = bounds
     if end is not None and type(start) is not type(end) and not (
             isinstance(start, (int, float)) and isinstance(end, (int, float))):
@@ -438,5 +489,8 @@ def parse_request(body: Any) -> tuple[Any, Any, str | None]:
         raise PayloadError(f"start {_show(body['start'])} comes after end {_show(body['end'])}")
     target = body.get("target")
     if target is not None:
-        target = _text(target, "target")
+        target = _text(target, "target").strip()
+        if not target:
+            raise PayloadError("target must name a metric of the model, or be left out (the symptom is then chosen "
+                               "automatically)")
     return start, end, target

@@ -2,7 +2,7 @@
 
 Routes (``/api/`` and ``/incidents/`` need ``Authorization: Bearer <token>``)::
 
-    POST /api/v1/alerts            Alertmanager's webhook (v4) -> 202 {"incidents": [id, ...]}
+    POST /api/v1/alerts            Alertmanager's webhook (v4) -> 202 {"incidents": [id, ...], "skipped"?}
     POST /api/v1/incidents         {start, end, target?}       -> 202 {"id": id, "incidents": [id]}
     GET  /api/v1/incidents         newest first; ?limit=&before=&status= -> {"incidents", "next"}
     GET  /api/v1/incidents/{id}    {id, status, alert, window, error?, rca, ...}
@@ -13,11 +13,13 @@ Routes (``/api/`` and ``/incidents/`` need ``Authorization: Bearer <token>``)::
 
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations, names local to create_app
 
+import asyncio
 import json
 import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
+from faultgraph._validation import describe_names
 from faultgraph.errors import FaultgraphError, InvalidInputError
 from faultgraph.service._extra import require
 from faultgraph.service.settings import ServiceSettings
@@ -27,6 +29,9 @@ __all__ = ["create_app"]
 log = logging.getLogger("faultgraph.service")
 PROTECTED = ("/api/", "/incidents/")
 MAX_PAGE = 500
+#: Reports drawn on request at once (each reads its window's data again); more requests wait
+#: for their turn without holding a thread of the pool that the webhook needs.
+REPORT_DRAWS = 2
 
 
 class _BodyError(Exception):
@@ -88,13 +93,15 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
+    from faultgraph.io.prometheus import PrometheusUnavailableError
     from faultgraph.service import alerts as A
     from faultgraph.service.auth import authorized
     from faultgraph.service.metrics import CONTENT_TYPE, exposition
-    from faultgraph.service.store import IncidentStore, StoreError
+    from faultgraph.service.store import STATUSES, IncidentStore, StoreError
     from faultgraph.service.worker import Explainer, WorkerPool
 
     state: dict[str, Any] = {"accepted": 0, "rejected": 0}
+    draws = asyncio.Semaphore(REPORT_DRAWS)
 
     @asynccontextmanager
     async def lifespan(app: Any) -> Any:
@@ -153,6 +160,11 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
         return problem(503, f"the incident store is unavailable ({type(exc).__name__}); retry later")
 
     from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Any, exc: Any) -> Any:  # unknown routes and methods: the same shape
+        return problem(exc.status_code, str(exc.detail), **(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Any, exc: RequestValidationError) -> Any:
@@ -179,11 +191,22 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
 
         ids = await run_in_threadpool(store_all)
         state["accepted"] += len(payload.alerts)
+        if payload.skipped:
+            log.warning("webhook: %d malformed alert(s) left out: %s", len(payload.skipped), payload.skipped[0])
+            return JSONResponse({"incidents": ids, "skipped": list(payload.skipped)}, status_code=202)
         return JSONResponse({"incidents": ids}, status_code=202)
 
     @app.post("/api/v1/incidents", status_code=202)
     async def post_incident(request: fastapi.Request) -> Any:
         start, end, target = A.parse_request(await _read_json(request, settings.max_body))
+        explainer = state["pool"].explainer
+        known = getattr(explainer, "metrics", None)
+        if target is not None and known is not None and target not in known:
+            return problem(400, f"target {target!r} is not a metric of the model; metrics: {describe_names(known)}")
+        numbers = [(name, value) for name, value in (("start", start), ("end", end)) if isinstance(value, (int, float))]
+        if numbers and hasattr(explainer, "timestamped") and await run_in_threadpool(explainer.timestamped):
+            for name, value in numbers:  # Unix seconds there
+                A.check_incident_time(A.from_unix(value, name), name)
 
         def bound(value: Any) -> Any:
             return A.format_time(value) if hasattr(value, "tzinfo") else value
@@ -202,6 +225,8 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
     async def list_incidents(limit: int = fastapi.Query(50, ge=1, le=MAX_PAGE),
                              before: int | None = fastapi.Query(None, ge=1, le=2**62),
                              status: str | None = fastapi.Query(None, max_length=16)) -> Any:
+        if status is not None and status not in STATUSES:
+            return problem(422, f"status: must be one of {', '.join(STATUSES)}, got {status!r}")
         rows = await run_in_threadpool(state["store"].list, limit, before, status)
         for row in rows:
             row.pop("revision", None)
@@ -223,7 +248,14 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
             return problem(404, f"no incident {incident_id}")
         status, html = found
         if status == "done" and not html:  # ranked, its report not drawn yet: draw it now
-            html = await run_in_threadpool(state["pool"].report, incident_id)
+            # at most REPORT_DRAWS at once (waiting here, not in the thread pool that the
+            # webhook and the health check share: a slow Prometheus stalls no alert)
+            async with draws:
+                try:
+                    html = await run_in_threadpool(state["pool"].report, incident_id)
+                except PrometheusUnavailableError as exc:  # its data cannot be read now: retry later
+                    return problem(503, f"the report of incident {incident_id} cannot be drawn now: {exc}",
+                                   **{"Retry-After": "30"})
         if status != "done" or not html:
             return HTMLResponse(f"<!doctype html><title>incident {incident_id}</title>"
                                 f"<p>Incident {incident_id} is {status}.</p>",

@@ -137,9 +137,13 @@ class IncidentStore:
                 if not versions:
                     conn.execute(self._schema.insert().values(version=SCHEMA_VERSION))
                     return SCHEMA_VERSION
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"the store {_safe_url(self.url)!r} cannot be opened: "
-                             f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.DatabaseError) as exc:
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+            hint = ""
+            if "permission denied" in first.lower():  # PostgreSQL >= 15: no CREATE on public for others
+                hint = ("; the store's user needs to create its tables: as the database's owner, "
+                        "GRANT CREATE ON SCHEMA public TO <user> (or make the user the database's owner)")
+            raise StoreError(f"the store {_safe_url(self.url)!r} cannot be opened: {first}{hint}") from None
         version = max(versions)
         if version > SCHEMA_VERSION:
             raise StoreError(f"the store {_safe_url(self.url)!r} has schema version {version}; this faultgraph "

@@ -116,8 +116,15 @@ class Explainer:
     settings : ServiceSettings
         The service's configuration: the model folder, and the metrics file or the
         Prometheus URL with its queries.
-    model : CausalDetector or FaultIdentifier or None, default None
+    model : CausalDetector or None, default None
         An already loaded model; ``None`` loads ``settings.model_dir``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the model is no :class:`~faultgraph.detect.CausalDetector` (one fitted with
+        ``--label`` explains no window), or the Prometheus query step differs from the
+        step the model was fitted at.
     """
 
     def __init__(self, settings: ServiceSettings, model: Any = None) -> None:
@@ -125,6 +132,14 @@ class Explainer:
 
         self.settings = settings
         self.model = model if model is not None else load_model(settings.model_dir)
+        from faultgraph.detect import CausalDetector
+
+        if not isinstance(self.model, CausalDetector):  # a labelled model explains no window
+            raise InvalidInputError(f"model {str(settings.model_dir)!r} is a {type(self.model).__name__} (fitted "
+                                    f"with --label); the service explains windows with a model fitted without "
+                                    f"--label: faultgraph fit DATA --out MODEL")
+        #: the metrics a window's target may name (the model's)
+        self.metrics: tuple[str, ...] = tuple(str(m) for m in self.model.encoder_.columns_)
         self._cache = _FileCache()
         self._lock = threading.Lock()
         self._reader = None
@@ -134,6 +149,27 @@ class Explainer:
 
             self._queries = read_queries(settings.queries)
             self._reader = PrometheusReader(settings.prometheus)
+            fitted = getattr(self.model.encoder_, "step_", None)
+            if fitted and abs(self.step - float(fitted)) > 1e-9 * float(fitted):
+                given = "--step" if settings.step is not None else "QUERIES.yaml's step"
+                raise InvalidInputError(
+                    f"{given} {self.step:g}s differs from the step the model was fitted at ({float(fitted):g}s): its "
+                    f"lags and windows count rows, so they would mean other durations; query at {float(fitted):g}s "
+                    f"(leave --step out) or fit the model on data at {self.step:g}s")
+
+    def timestamped(self) -> bool:
+        """Whether a window's numbers are Unix seconds: data from Prometheus, or a metrics
+        file whose rows are time-stamped (else they are steps). Reads the file (once: it is
+        kept until it changes); a file that cannot be read says no (the incident fails later
+        with the reason)."""
+        import pandas as pd
+
+        if self._reader is not None:
+            return True
+        try:
+            return isinstance(self.frame({}).index, pd.DatetimeIndex)
+        except FaultgraphError:
+            return False
 
     @property
     def step(self) -> float:
@@ -219,6 +255,10 @@ class Explainer:
         from faultgraph.rca.ranking import default_service
         from faultgraph.workflows import RcaDocument, explain_window, render_report
 
+        unknown = None
+        if target is not None and str(target).strip() not in self.metrics:  # an alert's annotation: a typo
+            unknown, target = target, None  # falls back to the automatic symptom, said in the caveats
+        target = None if target is None else str(target).strip()
         frame = self.frame(window)
         bounds = resolve_window(frame.index, window)
         config = self.settings.explain if target is None else self.settings.explain.replace(target=target)
@@ -230,6 +270,10 @@ class Explainer:
         explanation = explain_window(self.model, frame, bounds, config, services=services)
         source = str(self.settings.data) if self.settings.data is not None else self.settings.prometheus
         rca = RcaDocument(explanation, data=source).to_dict()
+        if unknown is not None:
+            rca["caveats"] = {**(rca.get("caveats") or {}), "faultgraph_target": (
+                f"the alert's faultgraph_target {str(unknown)[:200]!r} is not a metric of the model, so the "
+                f"symptom was chosen automatically ({explanation.target})")}
         return rca, lambda: render_report(self.model, frame, explanation)
 
     def report(self, rca: dict[str, Any], target: str | None) -> str:
@@ -252,6 +296,34 @@ class Explainer:
         """
         window = {"start": rca["window"][0], "end": rca["window"][1]}
         return self.explain(window, target, str(rca.get("scales", "model")))[1]()
+
+
+class _FailureLog:
+    """Logs a repeating failure without flooding the log: the first failure in full (with
+    its traceback), then one line a minute while it lasts (how many times), and one line
+    when it is over."""
+
+    def __init__(self, what: str, every: float = 60.0) -> None:
+        self.what, self.every = what, every
+        self.count, self.since, self.last = 0, 0.0, 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self.count += 1
+        if self.count == 1:
+            self.since = self.last = now
+            log.error("%s failed: %s: %s", self.what, type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc)
+                      else "", exc_info=exc)
+        elif now - self.last >= self.every:
+            self.last = now
+            log.error("%s still fails (%d times in %.0f s): %s", self.what, self.count, now - self.since,
+                      type(exc).__name__)
+
+    def recovered(self) -> None:
+        if self.count:
+            log.warning("%s works again after %d failure(s) in %.0f s", self.what, self.count,
+                        time.monotonic() - self.since)
+        self.count = 0
 
 
 class WorkerPool:
@@ -368,22 +440,21 @@ class WorkerPool:
             return True
 
     def _sweep(self) -> None:
+        failing = _FailureLog("sweeping the store")
         while not self._stop.wait(self.sweep_every):
             try:  # a result that could not be stored left its incident running: queue it again
                 stale = self.store.requeue_stale(time.time() - STALE_RUNNING)
                 if stale:
                     log.warning("%d incident(s) left running for %.0f s were queued again", stale, STALE_RUNNING)
-            except Exception:  # noqa: BLE001 - a store hiccup: try at the next sweep
-                log.exception("sweeping the store for stale incidents failed")
-            room = self.queue.maxsize - self.queue.qsize()
-            if room <= 0:
-                continue
-            try:
-                for incident_id in self.store.queued_ids(limit=room + len(self._queued)):
-                    if not self.submit(incident_id):
-                        break
-            except Exception:  # noqa: BLE001 - a store hiccup: try at the next sweep
-                log.exception("sweeping the store for queued incidents failed")
+                room = self.queue.maxsize - self.queue.qsize()
+                if room > 0:
+                    for incident_id in self.store.queued_ids(limit=room + len(self._queued)):
+                        if not self.submit(incident_id):
+                            break
+            except Exception as exc:  # noqa: BLE001 - a store hiccup: try at the next sweep
+                failing.failed(exc)
+            else:
+                failing.recovered()
 
     def _work(self) -> None:
         while not self._stop.is_set():
