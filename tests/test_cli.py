@@ -351,3 +351,34 @@ def test_errors_name_the_commands_options_not_the_librarys_parameters(simulated,
         assert result.exit_code == 2 and expected in result.stderr and "internal error" not in result.stderr, (
             args, result.stderr)
     assert "_window" not in run(*cases[0][0]).stderr
+
+
+def test_report_redraws_a_time_stamped_explanation_and_outputs_never_overwrite_inputs(tmp_path):
+    from faultgraph.simulate import simulate_incident
+
+    inc = simulate_incident(services=3, random_state=1)
+    frame = pd.concat([inc.normal, inc.anomalous])
+    frame.index = pd.date_range("2024-01-01", periods=len(frame), freq="60s", tz="UTC", name="timestamp")
+    normal, data = tmp_path / "normal.csv", tmp_path / "data.csv"
+    frame.iloc[:len(inc.normal)].to_csv(normal)
+    frame.to_csv(data)
+    model = tmp_path / "model"
+    assert run("fit", str(normal), "--out", str(model)).exit_code == 0
+    start = frame.index[inc.fault_start]
+    rca = tmp_path / "rca.json"
+    result = run("explain", str(model), str(data), "--start", str(start), "--end", str(start + pd.Timedelta("20min")),
+                 "--out", str(rca))
+    assert result.exit_code == 0, result.stderr
+    assert any(c["onset"] for c in json.loads(rca.read_text())["causes"][:5])  # times, written as text
+    report = run("report", str(model), str(rca), "--out", str(tmp_path / "report.html"))
+    assert report.exit_code == 0, report.stderr  # the onsets read back are times again, not text
+    assert (tmp_path / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
+    before = data.read_bytes()
+    for args in (("explain", str(model), str(data), "--start", str(start), "--out", str(data)),
+                 ("explain", str(model), str(data), "--start", str(start), "--out", str(rca), "--html", str(data)),
+                 ("explain", str(model), str(data), "--start", str(start), "--out", str(model / "model.json")),
+                 ("detect", str(model), str(data), "--out", str(data)),
+                 ("detect", str(model), str(data), "--out", str(tmp_path / "s.csv"), "--incidents", str(data))):
+        msg = _one_line_error(run(*args))
+        assert "would overwrite" in msg and "which this command reads" in msg, (args, msg)
+    assert data.read_bytes() == before and json.loads((model / "model.json").read_text())["schema_version"]

@@ -111,6 +111,16 @@ def test_inline_library_fit_detect_explain(fleet_data, plain, tmp_path):
     edited.write_text(json.dumps(spec))
     with pytest.raises(InvalidInputError, match=r"entry 1 lacks start; it is not an incidents.json"):
         fleet_explain(models, fleet_data / "recent", edited, tmp_path / "rca2", n_workers=0)
+    # a one-step incident is widened to min_steps rows, as `faultgraph explain` widens it
+    spec = json.loads((scores / "incidents.json").read_text())
+    spec["incidents"] = [dict(spec["incidents"][0], end=spec["incidents"][0]["start"])]
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps(spec))
+    fleet_explain(models, fleet_data / "recent", short, tmp_path / "rca3", n_workers=0)
+    (entry,) = json.loads((tmp_path / "rca3" / "explanations.json").read_text())["explanations"]
+    assert entry["error"] is None, entry
+    window = json.loads(Path(entry["file"]).read_text())["window"]
+    assert window[0] == spec["incidents"][0]["start"] and window[1] != window[0]
     # a second run skips the current models; a changed file or --force refits
     again = fleet_fit(fleet_data / "normal", models, n_workers=0)
     assert again.counts() == {"current": 4, "failed": 1}
@@ -248,8 +258,18 @@ def test_cli_bad_source_is_one_line_and_exit_2(tmp_path):
     assert "error: source" in result.stderr and "does not exist" in result.stderr
     (tmp_path / "m.csv").write_text("timestamp,cpu,host\n0,1,a\n")
     result = _cli("detect", str(tmp_path / "models"), str(tmp_path / "m.csv"), "--out", str(tmp_path / "s"),
+                  "--workers", "0")
+    assert result.exit_code == 2 and "MODELS_DIR" in result.stderr and "is no folder" in result.stderr
+    (tmp_path / "models").mkdir()
+    result = _cli("detect", str(tmp_path / "models"), str(tmp_path / "m.csv"), "--out", str(tmp_path / "s"),
                   "--entity-column", "pod", "--workers", "0")
     assert result.exit_code == 2 and "--entity-column 'pod' is not a column" in result.stderr
+    result = _cli("fit", str(tmp_path), "--out", str(tmp_path / "m.csv"), "--workers", "0")
+    assert result.exit_code == 2 and "--out" in result.stderr and "is an existing file" in result.stderr
+    (tmp_path / "src").mkdir()
+    result = _cli("detect", str(tmp_path / "models"), str(tmp_path / "src"), "--out", str(tmp_path / "src"),
+                  "--workers", "0")
+    assert result.exit_code == 2 and "would write into SOURCE" in result.stderr
 
 
 def test_fsspec_urls_end_to_end(fleet_data, plain):

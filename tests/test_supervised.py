@@ -141,7 +141,7 @@ def test_damaged_unsupervised_models_and_bad_output_paths(tmp_path):
     (folder / "model.json").write_text(text)
     inc.anomalous.to_csv(tmp_path / "a.csv")
     result = runner.invoke(app, ["detect", str(folder), str(tmp_path / "a.csv"), "--out", str(folder)])
-    assert result.exit_code == 2 and "is a folder; give a file path to write" in result.stderr
+    assert result.exit_code == 2 and "is a folder; give a file name" in result.stderr  # refused before the work
     result = runner.invoke(app, ["fit", str(tmp_path / "a.csv"), "--out", str(tmp_path / "a.csv")])
     assert result.exit_code == 2 and "is an existing file; give a folder path" in result.stderr
 

@@ -26,7 +26,8 @@ def test_empty_data_or_window_is_an_invalid_input(case):
             score(model, inc.anomalous.iloc[:0], (1550, 1600))
         with pytest.raises(InvalidInputError, match="lies outside the data"):
             score(model, inc.anomalous, (10**6, 10**6 + 5))
-        with pytest.raises(InvalidInputError, match="lies outside the data"):  # between two steps: no row
+        with pytest.raises(InvalidInputError, match=r"holds no row of the data: it falls between two of its steps "
+                                                    r"\(the next is 1552\)"):  # inside the data, not outside it
             score(model, inc.anomalous, (1551.2, 1551.7))
         first, last = inc.anomalous.index[0], inc.anomalous.index[-1]
         with pytest.raises(InvalidInputError, match=rf"numbered steps, no times\): give step numbers between "

@@ -349,7 +349,7 @@ def time_value(text: Optional[str]) -> Any:
         return text
 
 
-def check_outputs(outputs: dict[str, Optional[Path]]) -> None:
+def check_outputs(outputs: dict[str, Optional[Path]], inputs: Optional[dict[str, Optional[Path]]] = None) -> None:
     """Refuse output paths that cannot all be written, before any work (nothing is written
     when one of several outputs would fail): a folder, a path under a file, one path given
     twice, or one output inside another.
@@ -359,13 +359,17 @@ def check_outputs(outputs: dict[str, Optional[Path]]) -> None:
     outputs : dict
         ``{option name as the user knows it (e.g. "--output"): path or None}``; None
         entries (options not given) are skipped.
+    inputs : dict, optional
+        The files and folders the command reads (``{"DATA": path, "MODEL_DIR": folder}``):
+        no output may be one of them or lie inside one (writing it would destroy the input).
 
     Raises
     ------
     InvalidInputError
         When a path is a folder, when an existing ancestor of a path is a file, when nothing
-        can be written where a path goes, when two options name the same file, or when one
-        path lies inside another; the message names the options and paths.
+        can be written where a path goes, when two options name the same file, when one
+        path lies inside another, or when an output is (or lies inside) an input; the
+        message names the options and paths.
     """
     from faultgraph.errors import InvalidInputError
 
@@ -379,6 +383,15 @@ def check_outputs(outputs: dict[str, Optional[Path]]) -> None:
         if parent is not None and not parent.is_dir():
             raise InvalidInputError(f"{name} {str(path)!r} cannot be written: {str(parent)!r} is a file")
         check_writable(path, name)
+    for what, source in (inputs or {}).items():
+        if source is None:
+            continue
+        src = Path(source).resolve()
+        for name, path in given.items():
+            out = path.resolve()
+            if out == src or src in out.parents:
+                raise InvalidInputError(f"{name} {str(path)!r} would overwrite {what} {str(source)!r}, which this "
+                                        f"command reads; write it elsewhere")
     names = list(given)
     for i, a in enumerate(names):
         for b in names[i + 1:]:

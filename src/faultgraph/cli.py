@@ -105,7 +105,7 @@ def discover(
     from faultgraph.io import write_json_atomic
 
     with errors():
-        check_outputs({"--out": out})  # before the work of learning
+        check_outputs({"--out": out}, {"DATA": data, "--prior": prior, "--graph": graph, "--truth": truth})
         if workers == 0 and scheduler:
             raise InvalidInputError(f"--workers 0 runs in this process and --scheduler {scheduler!r} on a cluster: "
                                     "give one of them")
@@ -268,8 +268,7 @@ def detect(
     from faultgraph.io import write_csv_atomic, write_json_atomic
 
     with errors():
-        if incidents is not None:
-            check_outputs({"--out": out, "--incidents": incidents})
+        check_outputs({"--out": out, "--incidents": incidents}, {"DATA": data, "MODEL_DIR": model_dir})
         model = wf.load_model(model_dir)
         found = wf.detect(model, wf.load_metrics(data, resample=resample, model=model))
         write_csv_atomic(out, found.table)
@@ -368,7 +367,9 @@ def explain(
         if out is None and not as_json:
             out = Path("rca.json")
         check_outputs({"--out" if ctx.get_parameter_source("out").name == "COMMANDLINE" else "--out (default)": out,
-                       "--html": html, "--steps": steps})
+                       "--html": html, "--steps": steps},
+                      {"DATA": data, "MODEL_DIR": model_dir, "--normal": normal, "--anomalous": anomalous,
+                       "--prior": prior, "--graph": graph, "--service-map": service_map})
         config = ExplainConfig(target=target, method=method, reference_window=reference_window,
                                min_steps=min_steps, scales=scales)
         window = (time_value(start), time_value(end))

@@ -710,14 +710,26 @@ class RcaDocument:
         def number(value: Any, missing: float = float("nan")) -> float:
             return missing if value is None else float(value)
 
+        def moment(value: Any) -> Any:
+            """An onset as explain had it: a time written as text is a time again (a report
+            compares it with the data's index)."""
+            if not isinstance(value, str):
+                return value
+            import pandas as pd
+
+            try:
+                return pd.Timestamp(value)
+            except ValueError:
+                return value
+
         try:
             causes = tuple(Cause(
                 c["metric"], c["service"],
                 number(c["score"], float("inf") if c.get("constant_value") is not None else float("nan")),
                 number(c["noise_z"]), float(c["effect_on_target"]), tuple(c["path"]),
                 number(c.get("innovation_z")),  # absent from rca.json written before they were kept: NaN
-                number(c.get("deviation_z")), c.get("constant_value"), c.get("largest_departure"), c.get("onset"),
-                bool(c.get("onset_censored", False))) for c in spec["causes"])
+                number(c.get("deviation_z")), c.get("constant_value"), c.get("largest_departure"),
+                moment(c.get("onset")), bool(c.get("onset_censored", False))) for c in spec["causes"])
             services = tuple((str(e["service"]), number(e["score"], float("inf"))) for e in spec["services"])
             reference = tuple(spec["reference"]) if spec.get("reference") is not None else None
             flagged = tuple((str(m), str(why)) for m, why in dict(spec.get("flagged") or {}).items())

@@ -90,7 +90,7 @@ def report(
     from faultgraph.io import write_text_atomic
 
     with errors():
-        check_outputs({"--out": out})
+        check_outputs({"--out": out}, {"MODEL_DIR": model_dir, "RCA_JSON": rca_json, "--data": data})
         model, frame, result = wf.redo_explanation(model_dir, rca_json, data=data, resample=resample)
         write_text_atomic(out, wf.render_report(model, frame, result))
         say(f"wrote {out}")
@@ -117,7 +117,7 @@ def effects(
     from faultgraph.io import write_json_atomic
 
     with errors():
-        check_outputs({"--out": out})  # before the work
+        check_outputs({"--out": out}, {"MODEL_DIR": model_dir})  # before the work
         with progress("computing effects"):
             scores, result = wf.effects_document(model_dir, target, n_paths=paths, n_bootstrap=bootstrap,
                                                  random_state=seed, option_names={"n_bootstrap": "--bootstrap"},

@@ -55,8 +55,9 @@ def pot_threshold(scores: np.ndarray, risk: float = 1e-3, init_quantile: float =
 
     where ``n`` is the number of scores and ``N_t`` the number above ``t``. Unlike a plain
     quantile it can extrapolate beyond the largest training score when ``risk < 1/n``.
-    With fewer than 10 excesses, or excesses all equal, it returns the ``1 − risk``
-    quantile of the scores instead.
+    With fewer than 10 excesses, or excesses all equal, or a ``risk`` at least the share
+    of scores above ``t`` (the level then lies below the tail: ``--risk 0.05`` with the
+    0.98-quantile), it returns the ``1 − risk`` quantile of the scores instead.
 
     Parameters
     ----------
@@ -87,8 +88,10 @@ def pot_threshold(scores: np.ndarray, risk: float = 1e-3, init_quantile: float =
     excess = s[s > t] - t
     if excess.size < 10 or np.ptp(excess) == 0:
         return float(np.quantile(s, 1 - risk))  # too few peaks for a tail fit
-    gamma, _, sigma = genpareto.fit(excess, floc=0.0)
     ratio = risk * s.size / excess.size
+    if ratio >= 1:  # the level lies below the tail that would be fitted (risk >= 1 - init_quantile): the
+        return float(np.quantile(s, 1 - risk))  # scores' own quantile (the formula fell below t, even below 0)
+    gamma, _, sigma = genpareto.fit(excess, floc=0.0)
     if abs(gamma) < 1e-8:
         return t - sigma * np.log(ratio)
     return float(t + sigma / gamma * (ratio ** (-gamma) - 1.0))

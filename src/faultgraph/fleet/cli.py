@@ -30,6 +30,32 @@ def _progress(description: str, enabled: bool = True) -> Iterator[Callable[[int,
         yield (lambda done, total: update(completed=done, total=total)) if enabled else None
 
 
+def _check_paths(*, out: str, source: str, models: str | None = None, out_is_models: bool = False) -> None:
+    """Refuse, before any work, local paths that cannot do: a models folder that does not
+    exist, an output that is an existing file, or one that is (or lies in) the source the
+    command reads. URLs (``s3://`` ...) are left to the run."""
+    from pathlib import Path
+
+    from faultgraph.errors import InvalidInputError
+
+    def local(path: str | None) -> Path | None:
+        if path is None or ("://" in path and not path.startswith("file://")):
+            return None
+        return Path(path[len("file://"):] if path.startswith("file://") else path)
+
+    folder, target, read = local(models), local(out), local(source)
+    if folder is not None and not folder.is_dir():
+        raise InvalidInputError(f"MODELS_DIR {models!r} is no folder: give the --out folder of `fleet fit`")
+    if target is not None and target.exists() and not target.is_dir():
+        raise InvalidInputError(f"--out {out!r} is an existing file; give a folder "
+                                f"({'OUT/<entity>/ are the models' if out_is_models else 'the results go in it'})")
+    if target is not None and read is not None:
+        src, dst = read.resolve(), target.resolve()
+        if dst == src or src in dst.parents:
+            raise InvalidInputError(f"--out {out!r} would write into SOURCE {source!r}, which this command reads; "
+                                    f"write it elsewhere")
+
+
 def _finish(result: Any, as_json: bool) -> None:
     """Print the summary (stderr) or the JSON (stdout); exit 1 when an entity failed."""
     if as_json:
@@ -71,6 +97,7 @@ def _fit_cmd(
 
         detector = DetectorConfig(lags=lags, method=Learner(method),
                                   lambda1=lambda1, threshold=threshold, max_gap=max_gap, risk=risk)
+        _check_paths(out=out, source=source, out_is_models=True)
         with _progress("fitting", enabled=not as_json) as progress:
             result = fleet_fit(source, out, config=FitConfig(label=label, detector=detector), prior=prior,
                                scheduler=scheduler, n_workers=workers, force=force, entity_column=entity_column,
@@ -99,6 +126,7 @@ def _detect_cmd(
     with errors():
         from faultgraph.fleet import fleet_detect
 
+        _check_paths(models=models, out=out, source=source)
         with _progress("scoring", enabled=not as_json) as progress:
             result = fleet_detect(models, source, out, scheduler=scheduler, n_workers=workers,
                                   entity_column=entity_column, resample=resample, merge_gap=merge_gap,
@@ -117,6 +145,8 @@ def _explain_cmd(
     limit: Annotated[Optional[int], typer.Option(min=1, help="Explain only the newest N incidents.",
                                                  show_default=False)] = None,
     target: Annotated[Optional[str], typer.Option(help="The symptom metric (default: as `explain`).")] = None,
+    min_steps: Annotated[int, typer.Option(min=1, help="Widen a shorter incident to this many steps (as "
+                                                       "`explain`).")] = 3,
     scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
     workers: Workers = None,
     entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
@@ -129,7 +159,10 @@ def _explain_cmd(
         from faultgraph.fleet import fleet_explain
 
         with _progress("explaining", enabled=not as_json) as progress:
-            result = fleet_explain(models, source, incidents, out, config=ExplainConfig(target=target), limit=limit,
+            _check_paths(models=models, out=out, source=source)
+            result = fleet_explain(models, source, incidents, out, config=ExplainConfig(target=target,
+                                                                                        min_steps=min_steps),
+                                   limit=limit,
                                    scheduler=scheduler, n_workers=workers, entity_column=entity_column,
                                    resample=resample, progress=progress)
     _finish(result, as_json)

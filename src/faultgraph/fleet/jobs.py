@@ -650,6 +650,28 @@ class ExplainTask:
     resample: str | None = None
 
 
+def _widened(index: Any, start: Any, end: Any, min_steps: int) -> tuple[Any, Any]:
+    """An incident's window as ``faultgraph explain`` takes it: its bounds (as incidents.json
+    wrote them) on ``index``, widened to ``min_steps`` rows
+    (:func:`faultgraph.workflows.incident_window`); as given where they are no steps of
+    ``index`` (explaining then says why)."""
+    import pandas as pd
+
+    from faultgraph import workflows
+
+    try:
+        if isinstance(index, pd.DatetimeIndex):
+            bounds = [pd.Timestamp(b) for b in (start, end)]
+            if index.tz is not None:
+                bounds = [b.tz_localize(index.tz) if b.tzinfo is None else b.tz_convert(index.tz) for b in bounds]
+        else:
+            bounds = [start, end]
+        found = workflows.Incident(bounds[0], bounds[1], bounds[0], 0.0, 0)
+        return workflows.incident_window(found, index, min_steps)
+    except (InvalidInputError, ValueError, TypeError):
+        return start, end
+
+
 def explain_entity(task: ExplainTask) -> dict[str, Any]:
     """Explain one entity's incidents (on a worker): ``out/<entity>/incident-<n>.rca.json``
     each, exactly the rca.json of ``faultgraph explain``; a window that cannot be explained
@@ -684,7 +706,8 @@ def explain_entity(task: ExplainTask) -> dict[str, Any]:
     for number, start, end in task.windows:
         entry: dict[str, Any] = {"incident": number, "entity": task.entity, "start": start, "end": end}
         try:
-            explanation = workflows.explain_window(model, frame, (start, end), task.config)
+            window = _widened(frame.index, start, end, task.config.min_steps)  # a short alarm, as `explain` does
+            explanation = workflows.explain_window(model, frame, window, task.config)
             document = workflows.RcaDocument(explanation, data=task.data, resample=task.resample,
                                              reference_window=task.config.reference_window).to_dict()
             url = storage.join(task.out, task.entity, f"incident-{number}.rca.json")

@@ -364,6 +364,10 @@ def _window_mask(index: pd.Index, window: tuple[Any, Any], min_steps: int) -> np
     if reversed_:
         raise InvalidInputError(f"window start {start} comes after its end {end}")
     if not mask.any():
+        if len(index) and index[0] <= start and end <= index[-1]:  # between two rows
+            after = index[index > end]
+            raise InvalidInputError(f"window {start} .. {end} holds no row of the data: it falls between two of its "
+                                    f"steps (the next is {after[0]}); widen it to hold at least one step")
         raise InvalidInputError(f"window {start} .. {end} lies outside the data ({index[0]} .. {index[-1]})")
     if outside:
         raise InvalidInputError(f"window {start} .. {end} reaches outside the data ({index[0]} .. {index[-1]}); "
