@@ -121,6 +121,19 @@ def test_inline_library_fit_detect_explain(fleet_data, plain, tmp_path):
     assert entry["error"] is None, entry
     window = json.loads(Path(entry["file"]).read_text())["window"]
     assert window[0] == spec["incidents"][0]["start"] and window[1] != window[0]
+    # an entity whose model is missing keeps its incidents in explanations.json, with the error
+    spec = json.loads((scores / "incidents.json").read_text())
+    gone = spec["incidents"][0]["entity"]
+    shutil.copytree(models, tmp_path / "some-models")
+    shutil.rmtree(tmp_path / "some-models" / gone)
+    fleet_explain(tmp_path / "some-models", fleet_data / "recent", scores, tmp_path / "rca4", n_workers=0)
+    index = json.loads((tmp_path / "rca4" / "explanations.json").read_text())["explanations"]
+    assert len(index) == len(spec["incidents"])  # none left out
+    lost = [e for e in index if e["entity"] == gone]
+    assert lost and all(e["file"] is None and "not a faultgraph model folder" in e["error"] for e in lost)
+    # a damaged model is not current: a rerun fits it again
+    (models / "host-a" / "arrays.npz").write_bytes(b"junk")
+    assert fleet_fit(fleet_data / "normal", models, n_workers=0).counts() == {"current": 3, "fitted": 1, "failed": 1}
     # a second run skips the current models; a changed file or --force refits
     again = fleet_fit(fleet_data / "normal", models, n_workers=0)
     assert again.counts() == {"current": 4, "failed": 1}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faultgraph.config import ExplainConfig, FitConfig
-from faultgraph.errors import InvalidInputError
+from faultgraph.errors import FaultgraphError, InvalidInputError
 from faultgraph.fleet import storage
 from faultgraph.parallel import TaskResult, run_tasks
 
@@ -339,7 +339,7 @@ def fit_entity(task: FitTask) -> dict[str, Any]:
     if not task.force:
         stored = storage.read_json(storage.join(task.model, storage.FINGERPRINT))
         if (isinstance(stored, dict) and {k: stored.get(k) for k in wanted} == wanted
-                and _has_model(task.model)):
+                and _intact_model(task.model)):
             return {"status": "current", "seconds": time.perf_counter() - t0}
     with storage.local_file(task.data) as local:
         frame = workflows.load_metrics(local, resample=task.resample)
@@ -362,6 +362,19 @@ def fit_entity(task: FitTask) -> dict[str, Any]:
 def _has_model(folder: str) -> bool:
     """Whether the model folder ``folder`` (path or URL) holds a readable model.json."""
     return storage.read_json(storage.join(folder, "model.json")) is not None
+
+
+def _intact_model(folder: str) -> bool:
+    """Whether the model folder ``folder`` (path or URL) holds a readable model.json whose
+    ``arrays_sha256`` is its arrays.npz's: a damaged model is not current (a rerun fits it
+    again; ``detect`` would refuse it)."""
+    meta = storage.read_json(storage.join(folder, "model.json"))
+    if not isinstance(meta, dict) or not meta.get("arrays_sha256"):
+        return False
+    try:
+        return meta["arrays_sha256"] == storage.digest(storage.join(folder, "arrays.npz"))
+    except (OSError, FaultgraphError):
+        return False
 
 
 def _coerce_prior(prior: PriorKnowledge | str | Path | None) -> Any:
@@ -808,7 +821,12 @@ def fleet_explain(models: str | Path, source: str | Path, incidents: str | Path,
         keys.append(entity)
     results = _run(explain_entity, tasks, keys, scheduler, n_workers, progress, client) if tasks else []
     outcomes += _outcomes(results, "explained")
-    explained = sorted((e for o in outcomes for e in o.info.get("_explained", ())), key=lambda e: e["incident"])
+    # every incident asked for has its entry, those of a failed entity with its error (they were left out)
+    explained = [e for o in outcomes for e in o.info.get("_explained", ())]
+    explained += [{"incident": number, "entity": o.entity, "start": start, "end": end, "file": None, "causes": [],
+                   "error": o.error}
+                  for o in outcomes if not o.ok for number, start, end in by_entity.get(o.entity, ())]
+    explained.sort(key=lambda e: e["incident"])
     outcomes = sorted((EntityOutcome(o.entity, o.status, o.error, {k: v for k, v in o.info.items()
                                                                   if not k.startswith("_")}) for o in outcomes),
                       key=lambda o: o.entity)
