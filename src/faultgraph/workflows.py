@@ -1554,7 +1554,7 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     from faultgraph._budget import check_ensemble
     from faultgraph.detect.unsupervised import _modelled_prior
     from faultgraph.discovery import PriorKnowledge
-    from faultgraph.discovery.ensemble import check_bootstrap, learn_graph_ensemble as ensemble_of
+    from faultgraph.discovery.ensemble import check_block, check_bootstrap, learn_graph_ensemble as ensemble_of
     from faultgraph.effects.identify import orient_graph
     from faultgraph.encode import MetricEncoder
     from faultgraph.parallel.cluster import INLINE, check_address, resolve_scheduler
@@ -1563,15 +1563,13 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     address = resolve_scheduler(scheduler) if client is None and n_workers != 0 else None
     if address not in (None, INLINE):
         check_address(address)  # before the work: the reachability is tried when the graphs start
-    rows = len(frame) - int(config.lags or 0)
-    if isinstance(block, (int, np.integer)) and not isinstance(block, bool) and block >= rows:
-        raise InvalidInputError(f"block must be shorter than the data's {rows} rows, got {block}: a block as long as "
-                                f"the data resamples nothing (every graph would be the same)")
+    if block is not None:
+        check_block(block, len(frame) - int(config.lags or 0))
     started = time.perf_counter()
     result = learn_graph(frame, config, prior=prior, force=force)
     # each resample is a fit as long as this one: refused, with the numbers, when they cannot finish
     with fit_limits(force):
-        check_ensemble(n_graphs, time.perf_counter() - started, _ensemble_workers(scheduler, n_workers, client))
+        check_ensemble(n_graphs, time.perf_counter() - started, _ensemble_workers(address, n_workers, client))
     encoder = MetricEncoder(max_gap=config.max_gap, scale="robust" if config.standardize else None)
     encoded = encoder.fit_transform(frame)
     prior = _modelled_prior(PriorKnowledge.coerce(prior), list(encoded.columns), dict(encoder.dropped_))
@@ -1591,22 +1589,18 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     return EnsembleGraphResult(result, ensemble, orientation, low_confidence, random_state)
 
 
-def _ensemble_workers(scheduler: str | None, n_workers: int | None, client: Any) -> int:
-    """How many graphs of an ensemble are learned at once (an estimate, for the budget)."""
-    import os
+def _ensemble_workers(address: str | None, n_workers: int | None, client: Any) -> int:
+    """How many graphs of an ensemble are learned at once (an estimate, for the budget):
+    ``address`` is the resolved scheduler (:func:`faultgraph.parallel.resolve_scheduler`)."""
+    from faultgraph.parallel.cluster import INLINE, _default_workers
 
-    from faultgraph.parallel.cluster import INLINE, resolve_scheduler
-
-    address = resolve_scheduler(scheduler) if client is None else None
     if n_workers == 0 or address == INLINE:
         return 1
     if client is not None:
         return max(1, len(client.scheduler_info().get("workers", {})))
     if address is not None:  # an existing cluster, its size unknown before connecting: no refusal on a guess
         return 1_000_000
-    if n_workers:
-        return int(n_workers)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return int(n_workers) if n_workers else _default_workers()
 
 
 #: A v-structure of the data (and what Meek's rules imply from it) stands in ``discover

@@ -33,6 +33,7 @@ __all__ = [
     "GraphEnsemble",
     "GraphSpec",
     "block_bootstrap_rows",
+    "check_block",
     "check_bootstrap",
     "default_block",
     "edge_confidence",
@@ -481,6 +482,33 @@ class GraphEnsemble:
                    int(meta["n_rows"]), arrays.get(f"{prefix}/time_order"))
 
 
+def check_block(block: Any, rows: int) -> int:
+    """``block`` as a block length for ``rows`` design rows: an integer from 1 to ``rows − 1``.
+
+    Parameters
+    ----------
+    block : int
+        Rows per bootstrap block.
+    rows : int
+        Rows resampled.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InvalidInputError
+        When ``block`` is no integer >= 1, or not shorter than the data (a block as long as
+        the data resamples nothing: every graph would be the same).
+    """
+    block = check_whole("block", block, 1, "rows per bootstrap block")
+    if block >= rows:
+        raise InvalidInputError(f"block must be shorter than the data's {rows} rows, got {block}: a block as long "
+                                f"as the data resamples nothing (every graph would be the same)")
+    return block
+
+
 #: The most graphs an ensemble may hold: its shares and quantiles are as fine as 1/10,000
 #: already, and each graph is a fit.
 MAX_GRAPHS = 10_000
@@ -611,10 +639,7 @@ def learn_graph_ensemble(
                      refine=(not standardize) if refine is None else bool(refine), time_first=bool(time_first),
                      screen=flag()("screen", screen), allowed=allowed, required=required)
     Z = lagged_design(data, p)
-    block = default_block(len(Z)) if block is None else check_whole("block", block, 1, "rows per bootstrap block")
-    if block >= len(Z):
-        raise InvalidInputError(f"block must be shorter than the data's {len(Z)} rows, got {block}: a block as long "
-                                f"as the data resamples nothing (every graph would be the same)")
+    block = default_block(len(Z)) if block is None else check_block(block, len(Z))
     seeds = resample_seeds(n_graphs, random_state)
     fitted = run_resamples(partial(_fit_rows, spec, Z), len(Z), seeds, block, scheduler=scheduler,
                            n_workers=n_workers, client=client, progress=progress)

@@ -181,7 +181,8 @@ def _connect(distributed: Any, address: str, timeout: float) -> Client:
     asked who it is (:func:`_probe`)."""
 
     scheme = check_address(address)
-    if scheme is None and Path(address).is_file():
+    is_file = scheme is None and Path(address).is_file()
+    if is_file:
         import json
 
         try:
@@ -194,7 +195,7 @@ def _connect(distributed: Any, address: str, timeout: float) -> Client:
     why = _probe(target, timeout)
     if why is None:
         try:
-            if scheme is None and Path(address).is_file():
+            if is_file:
                 return distributed.Client(scheduler_file=address, timeout=timeout)
             return distributed.Client(address, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - refused, reset, malformed: all the same to the user
