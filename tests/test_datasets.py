@@ -41,6 +41,22 @@ def test_reads_the_layout_and_converts_indices(tmp_path, gz):
     assert smd.list_machines(tmp_path) == ["machine-9-9"]
 
 
+def test_segment_ends_read_from_the_labels(tmp_path):
+    """A file that writes each end as the row after its labelled run (SMD's) comes back with
+    inclusive ends, and says so; one whose ends are labelled rows (ASD's) is read as written."""
+    _write(tmp_path, "m")
+    (tmp_path / "test_label" / "m.txt").write_text("0\n1\n1\n0\n0\n1\n0\n")
+    (tmp_path / "test" / "m.txt").write_text("0.1,0.2,0.3\n" * 7)
+    (tmp_path / "interpretation_label" / "m.txt").write_text("1-3:1\n5-6:2\n")
+    m = smd.load(tmp_path, "m")
+    assert m.segment_ends == "exclusive"
+    assert m.segments == (smd.Segment(1, 2, (0,)), smd.Segment(5, 5, (1,)))
+    assert all(m.labels[s.start: s.end + 1].all() for s in m.segments)
+    (tmp_path / "interpretation_label" / "m.txt").write_text("1-2:1\n5-5:2\n")
+    m = smd.load(tmp_path, "m")
+    assert m.segment_ends == "inclusive" and m.segments == (smd.Segment(1, 2, (0,)), smd.Segment(5, 5, (1,)))
+
+
 def test_bad_layouts(tmp_path):
     with pytest.raises(InvalidInputError, match="does not exist"):
         smd.load(tmp_path / "nope", "m")
@@ -54,6 +70,11 @@ def test_bad_layouts(tmp_path):
         smd.parse_segments("1-2:4\n", 3)
     with pytest.raises(InvalidInputError, match="does not exist"):
         smd.load(tmp_path, "other")
+    # a file cut short mid-row (an interrupted download) is refused, not read as gaps
+    (tmp_path / "test_label" / "m.txt").write_text("0\n1\n1\n0\n")
+    (tmp_path / "test" / "m.txt").write_text("0.1,0.2,0.3\n0.9,0.2,0.3\n0.8,0.1,0.9\n0.1,0.2")
+    with pytest.raises(InvalidInputError, match=r"row 4 of 4: 1 of 3 values missing .*cut short"):
+        smd.load(tmp_path, "m")
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "smd").exists(), reason=f"shared SMD data absent at {SHARED_DATA / 'smd'}")
@@ -63,9 +84,14 @@ def test_real_smd_machine():
     assert m.train.shape[1] == 38 and m.test.shape[1] == 38
     assert len(m.labels) == len(m.test) and 0 < m.labels.mean() < 0.5
     assert m.segments and all(0 <= j < 38 for s in m.segments for j in s.metrics)
-    # every interpretation segment lies inside labelled anomalies
-    seg = m.segments[0]
-    assert m.labels[seg.start : seg.end + 1].mean() > 0.5
+    # every interpretation segment lies inside labelled anomalies, its last row too (SMD's
+    # files write the row after each segment: read as end - 1)
+    assert m.segment_ends == "exclusive"
+    assert all(m.labels[s.start: s.end + 1].all() for s in m.segments)
+    asd = SHARED_DATA / "asd" / "ApplicationServerDataset"
+    if asd.is_dir():
+        a = smd.load(asd, smd.list_machines(asd)[0])
+        assert a.segment_ends == "inclusive" and all(a.labels[s.start: s.end + 1].all() for s in a.segments)
 
 
 def test_petshop_metrics_layout(tmp_path):

@@ -378,6 +378,16 @@ def test_a_constant_that_left_its_value_before_the_window_did_not_break_in_it():
     assert {c.metric for c in alone.causes if c.constant_value is not None} == set(flat)
     cut = explain(model, data.loc[inc.fault_start:], window)
     assert {c.metric for c in cut.causes if c.constant_value is not None} == set(flat)
+    # those already off their value before the window are said to be a state the training
+    # period did not see; s4, which broke in the window, is not
+    unseen = dict(alone.caveats)
+    assert set(unseen) == {"s5_restarts", "s6_restarts"}
+    before = int(np.flatnonzero(data.index == inc.fault_start)[0])
+    assert unseen["s5_restarts"].startswith(f"constant at 0 in training and off it at 100% of the {before} steps")
+    share = (data["s6_restarts"].iloc[:before] != 0).mean()
+    assert unseen["s6_restarts"].startswith(f"constant at 0 in training and off it at {share:.0%} of the {before} ")
+    assert "a state the training period did not see" in unseen["s6_restarts"]
+    assert "note on s5_restarts: constant at 0 in training" in str(alone) and not result.caveats
     # a counter that settled at 1 before the window and steps to 3 in it moved from its new
     # level: it is listed (with a recent normal or without one)
     longer = pd.concat([inc.normal.iloc[-300:-10], data]).assign(s5_restarts=1.0)

@@ -6,6 +6,13 @@ floats, no header), ``test_label/<machine>.txt`` (one 0/1 per test row) and
 ``interpretation_label/<machine>.txt`` (``start-end:d1,d2,...``: test rows
 ``start..end`` and the metrics that explain them as **1-based** column indices). Any of
 these files may also be gzipped (``.txt.gz``).
+
+The two public sets write ``end`` differently: ASD's ends are the last labelled row of
+each segment (all 38 segments), SMD's the row after it (169 of its 173 segments in the 28
+machines end on a row that ``test_label`` marks normal, right after the labelled run,
+Python's slice convention). :func:`load` reads which from the machine's own labels
+(:func:`exclusive_ends`) and returns inclusive ends either way
+(:attr:`SMDMachine.segment_ends` says how the file wrote them).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import pandas as pd
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["SMDMachine", "Segment", "list_machines", "load", "parse_segments"]
+__all__ = ["SMDMachine", "Segment", "exclusive_ends", "list_machines", "load", "parse_segments"]
 
 
 @dataclass(frozen=True)
@@ -36,13 +43,16 @@ class Segment:
 @dataclass(frozen=True)
 class SMDMachine:
     """One machine: ``train`` and ``test`` frames (columns ``m0``…), the test labels and
-    the interpretation segments."""
+    the interpretation segments (ends inclusive); ``segment_ends`` says how the file wrote
+    the ends: ``"inclusive"``, or ``"exclusive"`` (the row after each segment, as SMD's
+    files do: read as ``end − 1``, :func:`exclusive_ends`)."""
 
     name: str
     train: pd.DataFrame = field(repr=False)
     test: pd.DataFrame = field(repr=False)
     labels: np.ndarray = field(repr=False)
     segments: tuple[Segment, ...] = ()
+    segment_ends: str = "inclusive"
 
 
 def _open_text(path: Path) -> str:
@@ -60,9 +70,16 @@ def _matrix(path: Path) -> np.ndarray:
     if not text.strip():
         raise InvalidInputError(f"{str(path)!r} is empty")
     try:
-        return pd.read_csv(io.StringIO(text), header=None, dtype=float).to_numpy()
+        matrix = pd.read_csv(io.StringIO(text), header=None, dtype=float).to_numpy()
     except ValueError as exc:
         raise InvalidInputError(f"{str(path)!r} is not a comma-separated matrix of numbers: {exc}") from None
+    missing = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if missing.size:  # the published files hold a number in every cell: a short row is a damaged file
+        row = int(missing[0])
+        bad = int((~np.isfinite(matrix[row])).sum())
+        raise InvalidInputError(f"{str(path)!r}, row {row + 1} of {len(matrix)}: {bad} of {matrix.shape[1]} values "
+                                "missing or not finite (a file cut short or damaged: download it again)")
+    return matrix
 
 
 def parse_segments(text: str, n_metrics: int, source: str = "interpretation labels") -> tuple[Segment, ...]:
@@ -107,6 +124,28 @@ def parse_segments(text: str, n_metrics: int, source: str = "interpretation labe
     return tuple(out)
 
 
+def exclusive_ends(segments: tuple[Segment, ...], labels: np.ndarray) -> bool:
+    """Whether ``segments`` write each end as the row after the segment (Python's slice
+    convention), judged by the test labels: more than half of them end on a row the
+    labels mark normal right after a labelled one (SMD: 169 of 173 segments; ASD: none).
+
+    Parameters
+    ----------
+    segments : tuple of Segment
+        As parsed (:func:`parse_segments`).
+    labels : numpy.ndarray
+        The 0/1 test labels, one per test row.
+
+    Returns
+    -------
+    bool
+        True when the ends are exclusive; False with no segment.
+    """
+    n = len(labels)
+    past = sum(1 for s in segments if s.start < s.end < n and labels[s.end] == 0 and labels[s.end - 1] == 1)
+    return past > len(segments) / 2
+
+
 def list_machines(root: str | Path) -> list[str]:
     """The machine names that have a test file under ``root``.
 
@@ -143,7 +182,8 @@ def load(root: str | Path, machine: str) -> SMDMachine:
     -------
     SMDMachine
         The train and test frames, the 0/1 test labels (int) and the segments (empty
-        without interpretation labels).
+        without interpretation labels; ends inclusive, read as ``end − 1`` where the file
+        writes the row after each segment, :func:`exclusive_ends`).
 
     Raises
     ------
@@ -166,6 +206,9 @@ def load(root: str | Path, machine: str) -> SMDMachine:
     interp = root / "interpretation_label" / f"{machine}.txt"
     has_interp = interp.is_file() or interp.with_name(interp.name + ".gz").is_file()
     segments = parse_segments(_open_text(interp), test.shape[1], str(interp)) if has_interp else ()
+    ends = "exclusive" if exclusive_ends(segments, labels) else "inclusive"
+    if ends == "exclusive":
+        segments = tuple(Segment(s.start, max(s.start, s.end - 1), s.metrics) for s in segments)
     columns = [f"m{j}" for j in range(train.shape[1])]
     return SMDMachine(machine, pd.DataFrame(train, columns=columns), pd.DataFrame(test, columns=columns),
-                      labels.astype(int), segments)
+                      labels.astype(int), segments, ends)
