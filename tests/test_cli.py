@@ -382,3 +382,115 @@ def test_report_redraws_a_time_stamped_explanation_and_outputs_never_overwrite_i
         msg = _one_line_error(run(*args))
         assert "would overwrite" in msg and "which this command reads" in msg, (args, msg)
     assert data.read_bytes() == before and json.loads((model / "model.json").read_text())["schema_version"]
+
+
+# --- from an on-call pass: the symptom, constants, row steps and the label model's ensemble ------------------
+
+@pytest.fixture(scope="module")
+def incident(tmp_path_factory):
+    """A simulated incident (3 services, fault at 1530) whose data also hold `restarts`, at 0 throughout,
+    and `flat.csv`, the anomalous period with s0_cpu held at one value; the model fitted on its normal period."""
+    from faultgraph.simulate import simulate_incident
+
+    folder = tmp_path_factory.mktemp("oncall")
+    inc = simulate_incident(services=3, random_state=1)
+    inc.normal.assign(restarts=0.0).to_csv(folder / "normal.csv")
+    inc.anomalous.assign(restarts=0.0).to_csv(folder / "anomalous.csv")
+    inc.anomalous.assign(restarts=0.0, s0_cpu=float(inc.normal["s0_cpu"].median())).to_csv(folder / "flat.csv")
+    result = run("fit", str(folder / "normal.csv"), "--out", str(folder / "m"))
+    assert result.exit_code == 0, result.output
+    return folder, inc
+
+
+def test_explain_says_when_the_target_did_not_move_in_the_window(incident):
+    folder, inc = incident
+    window = ("--start", str(inc.fault_start), "--end", str(inc.fault_end))
+    result = run("explain", str(folder / "m"), str(folder / "flat.csv"), *window, "--target", "s0_cpu", "--json")
+    assert result.exit_code == 0, result.output
+    assert "warning: target 's0_cpu' held one value" in result.stderr and "did not move" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["target"] == "s0_cpu" and list(doc["caveats"])[0] == "s0_cpu"
+    assert "did not move" in doc["caveats"]["s0_cpu"]
+    text = run("explain", str(folder / "m"), str(folder / "flat.csv"), *window, "--target", "s0_cpu", "--json",
+               "--out", str(folder / "flat.json"))
+    assert json.loads((folder / "flat.json").read_text())["caveats"] == doc["caveats"]
+    text = run("explain", str(folder / "m"), str(folder / "flat.csv"), *window, "--target", "s0_cpu",
+               "--out", str(folder / "flat-text.json"))
+    assert "note on s0_cpu: the symptom held one value" in text.stdout
+    # a symptom chosen for the user is never the flat metric, and carries no such caveat
+    chosen = json.loads(run("explain", str(folder / "m"), str(folder / "flat.csv"), *window, "--json").stdout)
+    assert chosen["target"] != "s0_cpu" and "did not move" not in " ".join(chosen["caveats"].values())
+    moved = run("explain", str(folder / "m"), str(folder / "flat.csv"), *window, "--target", "s2_memory", "--json")
+    assert moved.exit_code == 0 and "did not move" not in moved.stderr + moved.stdout
+
+
+def test_a_target_constant_in_training_is_refused_as_such_not_as_an_unknown_name(incident):
+    folder, inc = incident
+    msg = _one_line_error(run("explain", str(folder / "m"), str(folder / "anomalous.csv"), "--start",
+                              str(inc.fault_start), "--end", str(inc.fault_end), "--target", "restarts"))
+    assert "target 'restarts' was constant at 0 throughout the training data, so the model left it out" in msg
+    assert "cannot be the symptom" in msg and "not a metric" not in msg and "metrics:" not in msg
+    msg = _one_line_error(run("explain", str(folder / "m"), str(folder / "anomalous.csv"), "--target", "nope"))
+    assert "target 'nope' is not a metric of the model" in msg  # a wrong name is still said to be one
+
+
+def test_row_steps_put_on_a_grid_are_printed_and_written_as_whole_numbers(incident, tmp_path):
+    folder, inc = incident
+    args = ("explain", str(folder / "m"), str(folder / "anomalous.csv"), "--resample", "1",
+            "--start", str(inc.fault_start), "--end", str(inc.fault_end))
+    text = run(*args, "--out", str(tmp_path / "rca.json"))
+    assert text.exit_code == 0, text.output
+    assert f"in {inc.fault_start} .. {inc.fault_end} " in text.stdout and ".0 " not in text.stdout
+    assert "from 15" in text.stdout  # an onset, written as the step it is
+    doc = json.loads((tmp_path / "rca.json").read_text())
+    onsets = [c["onset"] for c in doc["causes"] if c["onset"] is not None]
+    assert onsets and all(type(v) is int for v in onsets + doc["window"])
+    scores = tmp_path / "scores.csv"
+    assert run("detect", str(folder / "m"), str(folder / "anomalous.csv"), "--resample", "1",
+               "--out", str(scores)).exit_code == 0
+    assert scores.read_text().splitlines()[1].split(",")[0] == str(inc.normal.index[-1] + 1)
+    # an rca.json written before (steps as 1536.0) reads back as whole steps
+    from faultgraph.workflows import RcaDocument
+
+    doc["causes"][0]["onset"] = float(onsets[0])
+    assert RcaDocument.from_dict(doc).explanation.causes[0].onset == onsets[0]
+    assert type(RcaDocument.from_dict(doc).to_dict()["causes"][0]["onset"]) is int
+
+
+def test_fit_bootstrap_takes_discovers_workers_seed_and_block(tmp_path, monkeypatch):
+    import faultgraph.discovery.ensemble as ensemble
+    from typer.main import get_command
+
+    commands = get_command(app).commands
+    for name in ("block", "seed", "workers", "scheduler", "bootstrap"):  # the same options, help and bounds
+        fit, discover = ({p.name: p for p in commands[c].params}[name] for c in ("fit", "discover"))
+        same = ("opts", "help", "min", "max", "default", "envvar", "show_default")
+        assert [getattr(fit, a) for a in same] == [getattr(discover, a) for a in same], name
+    seen = []
+    real = ensemble.run_resamples
+
+    def recording(fit, n_rows, seeds, block, **kwargs):
+        seen.append({"seeds": list(seeds), "block": block, **kwargs})
+        return real(fit, n_rows, seeds, block, **kwargs)
+
+    monkeypatch.setattr(ensemble, "run_resamples", recording)
+    assert run("simulate", "faults", "--nodes", "6", "--samples", "800", "--seed", "1",
+               "--out", str(tmp_path / "lab")).exit_code == 0
+    data = str(tmp_path / "lab" / "data.csv")
+    result = run("fit", data, "--label", "fault", "--lags", "1", "--bootstrap", "4", "--block", "25", "--seed", "3",
+                 "--workers", "0", "--out", str(tmp_path / "lm"))
+    assert result.exit_code == 0, result.output
+    assert seen == [{"seeds": list(ensemble.resample_seeds(4, 3)), "block": 25, "scheduler": None, "n_workers": 0}]
+    params = json.loads((tmp_path / "lm" / "model.json").read_text())["params"]
+    assert (params["bootstrap"], params["block"], params["random_state"]) == (4, 25, 3)
+    # discover's checks, before any work
+    cases = [(("--label", "fault", "--bootstrap", "4", "--block", "800"), "--block must be shorter than the data's"),
+             (("--label", "fault", "--bootstrap", "4", "--workers", "0", "--scheduler", "tcp://127.0.0.1:1"),
+              "--workers 0 runs in this process and --scheduler"),
+             (("--label", "fault", "--bootstrap", "4", "--scheduler", "nonsense"), "scheduler 'nonsense' is neither"),
+             (("--label", "fault", "--bootstrap", "1"), "--bootstrap must be 0 (one graph) or an integer from 2"),
+             (("--seed", "4", "--workers", "2"), "--seed and --workers apply to a label model (fit with --label)")]
+    for args, expected in cases:
+        seen.clear()
+        assert expected in _one_line_error(run("fit", data, *args, "--out", str(tmp_path / "bad"))), args
+        assert not seen and not (tmp_path / "bad").exists()

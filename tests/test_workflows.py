@@ -544,3 +544,33 @@ def test_a_graph_csv_without_its_header_is_refused_not_short_of_an_edge(tmp_path
     assert load_prior(None, graph=path, metrics=["x0", "x1", "x2"]).graph == (("x0", "x1"), ("x1", "x2"))
     with pytest.raises(InvalidInputError, match=r"prior \(its given graph\) requires a cycle"):
         PriorKnowledge(graph=[("a", "b"), ("b", "a")]).masks(["a", "b"])
+
+
+def test_explain_all_on_data_without_incident_answers_none_and_exits_0(fitted_case, tmp_path):
+    folder, inc = fitted_case
+    calm = inc.normal.iloc[-400:].copy()
+    calm[:] = calm.median().to_numpy()
+    calm.to_csv(tmp_path / "calm.csv")
+    result = run("explain", str(folder / "m"), str(tmp_path / "calm.csv"), "--all", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [] and "no incident in" in result.stderr
+    result = run("explain", str(folder / "m"), str(tmp_path / "calm.csv"), "--all", "--out", str(tmp_path / "r.json"))
+    assert result.exit_code == 0 and "no incident in" in result.stderr and result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calm.csv"]  # nothing written
+    assert workflows.incident_windows(workflows.load_model(folder / "m"), calm, every=True) == []
+
+
+def test_a_service_map_that_matches_no_metric_is_named_in_a_warning(fitted_case, tmp_path):
+    folder, inc = fitted_case
+    data = str(folder / "case" / "anomalous.csv")
+    (tmp_path / "map.yaml").write_text('"web_*": web\n"re:^db-": db\n')
+    result = run("explain", str(folder / "m"), data, "--service-map", str(tmp_path / "map.yaml"),
+                 "--out", str(tmp_path / "rca.json"))
+    assert result.exit_code == 0, result.output
+    assert (f"warning: service map '{tmp_path / 'map.yaml'}': none of its 2 rules matches a metric of the data"
+            in result.stderr) and "'web_*' -> web" in result.stderr and "'s0_traffic'" in result.stderr
+    (tmp_path / "some.yaml").write_text(f'"{inc.root_cause_service}_*": checkout\n"web_*": web\n')
+    result = run("explain", str(folder / "m"), data, "--service-map", str(tmp_path / "some.yaml"),
+                 "--out", str(tmp_path / "rca.json"))
+    assert result.exit_code == 0 and "1 of its 2 rules matches no metric of the data: 'web_*' -> web" in result.stderr
+    assert "checkout" in {c["service"] for c in json.loads((tmp_path / "rca.json").read_text())["causes"]}

@@ -20,8 +20,8 @@ from rich.markup import escape as rich_escape
 from faultgraph.errors import FaultgraphError
 
 __all__ = ["RESAMPLE_HELP", "WORKERS_HELP", "Workers",
-           "check_outputs", "err", "errors", "given_options", "join_and", "lags_value", "learner_progress",
-           "numbered", "progress", "say", "state", "time_value"]
+           "check_cluster", "check_outputs", "err", "errors", "given_options", "join_and", "lags_value",
+           "learner_progress", "numbered", "progress", "say", "state", "time_value"]
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and lists stay on one line when piped
 state = {"debug": False}
@@ -31,7 +31,7 @@ RESAMPLE_HELP = ("Align asynchronous metrics on a grid of this step first ('1min
                  "before each grid time). With a model: default its training data's step where the data's "
                  "differs.")
 WORKERS_HELP = "Worker processes of the local cluster (default: the CPUs; 0: in this process, no dask)."
-#: ``--workers``, shared by ``discover --bootstrap`` and ``fleet``.
+#: ``--workers``, shared by ``discover --bootstrap``, ``fit --label --bootstrap`` and ``fleet``.
 Workers = Annotated[Optional[int], typer.Option(min=0, help=WORKERS_HELP, show_default=False)]
 
 
@@ -401,6 +401,29 @@ def check_outputs(outputs: dict[str, Optional[Path]], inputs: Optional[dict[str,
             if pa in pb.parents or pb in pa.parents:
                 raise InvalidInputError(f"{a} {str(given[a])!r} and {b} {str(given[b])!r}: one would be written "
                                         "inside the other")
+
+
+def check_cluster(workers: Optional[int], scheduler: Optional[str]) -> None:
+    """Refuse ``--workers 0`` (in this process) with ``--scheduler`` (a cluster), for every
+    command whose graphs may run on Dask (``discover --bootstrap``, ``fit --label --bootstrap``).
+
+    Parameters
+    ----------
+    workers : int or None
+        ``--workers``.
+    scheduler : str or None
+        ``--scheduler`` (or ``$FAULTGRAPH_SCHEDULER``).
+
+    Raises
+    ------
+    InvalidInputError
+        When both are given, ``workers`` as 0.
+    """
+    from faultgraph.errors import InvalidInputError
+
+    if workers == 0 and scheduler:
+        raise InvalidInputError(f"--workers 0 runs in this process and --scheduler {scheduler!r} on a cluster: "
+                                "give one of them")
 
 
 def numbered(path: Optional[Path], k: Optional[int]) -> Optional[Path]:

@@ -15,8 +15,8 @@ from typing import Annotated, Optional
 import typer
 
 from faultgraph import __version__
-from faultgraph._cli import (RESAMPLE_HELP, Workers, check_outputs, errors, given_options, join_and, lags_value,
-                             learner_progress, numbered, progress, say, state, time_value)
+from faultgraph._cli import (RESAMPLE_HELP, Workers, check_cluster, check_outputs, errors, given_options, join_and,
+                             lags_value, learner_progress, numbered, progress, say, state, time_value)
 from faultgraph.config import (DEFAULTS, Calibration, Combine, ExplainConfig, Learner, LearnConfig, RankingScales,
                                RcaMethod, Score)
 
@@ -46,6 +46,10 @@ Bootstrap = Annotated[int, typer.Option(
 Scheduler = Annotated[Optional[str], typer.Option(
     envvar="FAULTGRAPH_SCHEDULER", help="Dask scheduler (tcp://HOST:PORT) for the resamples; default a local "
                                         "cluster.")]
+Block = Annotated[Optional[int], typer.Option(
+    min=1, show_default=False,
+    help="Block length of the bootstrap, in rows (default: the cube root of the rows, rounded up).")]
+Seed = Annotated[int, typer.Option(min=0, help="Seed of the resampling (the same seed, the same graphs).")]
 Graph = Annotated[Optional[Path], typer.Option(
     help="A known graph, used as given (its edges and no other, a metric's own past aside): a CSV of "
          "cause,effect rows or a graph.json; names may be glob patterns.")]
@@ -90,10 +94,8 @@ def discover(
     resample: Resample = None,
     truth: Annotated[Optional[Path], typer.Option(help="truth.json to score the learned graph against.")] = None,
     bootstrap: Bootstrap = 0,
-    block: Annotated[Optional[int], typer.Option(
-        min=1, show_default=False,
-        help="Block length of the bootstrap, in rows (default: the cube root of the rows, rounded up).")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the resampling (the same seed, the same graphs).")] = 0,
+    block: Block = None,
+    seed: Seed = 0,
     workers: Workers = None,
     scheduler: Scheduler = None,
     force: Force = False,
@@ -101,14 +103,11 @@ def discover(
 ) -> None:
     """Learn the causal graph of a metrics file and write it as JSON."""
     from faultgraph import workflows as wf
-    from faultgraph.errors import InvalidInputError
     from faultgraph.io import write_json_atomic
 
     with errors():
         check_outputs({"--out": out}, {"DATA": data, "--prior": prior, "--graph": graph, "--truth": truth})
-        if workers == 0 and scheduler:
-            raise InvalidInputError(f"--workers 0 runs in this process and --scheduler {scheduler!r} on a cluster: "
-                                    "give one of them")
+        check_cluster(workers, scheduler)
         frame = wf.load_metrics(data, resample=resample, max_gap=max_gap)
         config = LearnConfig(method=method, lambda1=lambda1, threshold=threshold, standardize=standardize,
                              max_gap=max_gap, lags=lags, refine=refine, screen=screen, device=device)
@@ -203,6 +202,9 @@ def fit(
                                        "alarm threshold, so a fault that lasts keeps alarming (unsupervised).")] =
         DEFAULTS.lasting,
     bootstrap: Bootstrap = 0,
+    block: Block = None,
+    seed: Seed = 0,
+    workers: Workers = None,
     scheduler: Scheduler = None,
     resample: Resample = None,
     force: Force = False,
@@ -221,13 +223,15 @@ def fit(
         if label is not None and lags == "auto":
             raise InvalidInputError("--lags auto applies to anomaly detection (fit without --label); with --label, "
                                     "give a whole number of past steps")
+        ensemble = (["--bootstrap"] if bootstrap else []) + given_options(ctx, ("block", "seed", "workers"))
+        if label is None and ensemble:
+            raise InvalidInputError(f"{join_and(ensemble)} appl{'ies' if len(ensemble) == 1 else 'y'} to a label "
+                                    "model (fit with --label); an anomaly-detection model learns one graph")
+        check_cluster(workers, scheduler)
         from faultgraph.io.model import check_model_path
 
         check_model_path(out)  # before the work of fitting
         frame = wf.load_metrics(data, resample=resample, max_gap=max_gap)
-        if label is None and bootstrap:
-            raise InvalidInputError("--bootstrap applies to a label model (fit with --label); an anomaly-detection "
-                                    "model learns one graph")
         config = FitConfig(label=label, label_lags=int(lags or 0) if label is not None else 0, bootstrap=bootstrap,
                            detector=DetectorConfig(
             lags=DEFAULTS.lags if lags is None else lags, method=method, lambda1=lambda1, threshold=threshold,
@@ -238,8 +242,7 @@ def fit(
                 else "learning the graph and the label's equation")
         with progress(what, enabled=not quiet):
             model = wf.fit_model(frame, config, prior=wf.load_prior(prior, graph=graph, metrics=frame.columns),
-                                 force=force,
-                                 scheduler=scheduler)
+                                 force=force, scheduler=scheduler, n_workers=workers, block=block, random_state=seed)
         model.save(out)
         for line in [] if quiet else wf.fit_summary(model, out):
             say(line)
@@ -303,10 +306,12 @@ def explain(
         min=1, help="Explain this incident of DATA (numbered as `detect` lists them) instead of the latest.")]
         = None,
     all_incidents: Annotated[bool, typer.Option(
-        "--all", help="Explain every incident of DATA: rca-N.json (and report-N.html, steps-N.csv) for each.")]
+        "--all", help="Explain every incident of DATA: rca-N.json (and report-N.html, steps-N.csv) for each; "
+                      "none is an answer (exit 0).")]
         = False,
     target: Annotated[Optional[str], typer.Option(
-        help="The symptom metric (an SLO); default: the largest robust z in the window.")] = None,
+        help="The symptom metric (an SLO); default: the largest robust z in the window among the metrics that "
+             "moved (a target that did not move is explained with a warning).")] = None,
     normal: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of a normal period (fit on it).")] = None,
     anomalous: Annotated[Optional[Path], typer.Option(help="Case mode: metrics of the anomalous period.")] = None,
     method: Annotated[Optional[RcaMethod], typer.Option(
@@ -345,7 +350,7 @@ def explain(
                     "history).")] = DEFAULTS.min_steps,
     as_json: Annotated[bool, typer.Option("--json", help="Print rca.json to stdout instead of a summary "
                                           "(and write it only if --out is given); with --all, a JSON array "
-                                          "of them, one per incident.")] = False,
+                                          "of them, one per incident ([] for none).")] = False,
     resample: Resample = None,
     reference_window: Annotated[Optional[int], typer.Option(
         min=0, help="Steps before the window that give its recent normal (a level the system settled at since "
@@ -400,6 +405,9 @@ def explain(
             frame = wf.load_metrics(data, resample=resample, model=model)
             windows = ([(None, window)] if chosen
                        else wf.incident_windows(model, frame, incident, all_incidents, min_steps=min_steps))
+            if not windows:  # --all on data without an incident: an answer (an empty array with --json), not an error
+                say(f"no incident in {data}: no step is above the model's alarm threshold "
+                    f"({float(model.threshold_):.3g}); nothing explained (--start and --end explain a window anyway)")
             services = wf.service_names(frame.columns, service_map)
             runs = [(k, wf.explain_window(model, frame, w, config, services=services)) for k, w in windows]
         documents = []  # with --all --json: one JSON array of them, printed at the end

@@ -122,7 +122,7 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None, model
         warnings.warn(f"{path}: its rows are {step:g} s apart, the model's training rows {fitted:g} s: put on the "
                       f"model's step of {fitted:g} s (another step: --resample STEP, resample= in Python)",
                       SamplingWarning, stacklevel=2)
-        return align(frame, float(fitted))
+        return _whole_steps(align(frame, float(fitted)))
 
     with warnings.catch_warnings():  # the advice "resample it" is being followed
         warnings.simplefilter("ignore", SamplingWarning)
@@ -130,7 +130,24 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None, model
     if max_gap is None:
         max_gap = getattr(getattr(model, "encoder_", None), "max_gap", None)
     check_step(frame, resample, max_gap)  # not so fine that the grid's empty runs outlast the fill
-    return align(frame, resample)
+    return _whole_steps(align(frame, resample))
+
+
+def _whole_steps(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a numeric index of whole numbers (row positions put on a grid of whole
+    steps, which :func:`faultgraph.encode.align` returns as floats) as integers, as the reader
+    gives untimed rows: steps print and are written as ``1519``, not ``1519.0``. A time index,
+    or one with a fractional step, is returned as it is."""
+    import numpy as np
+    import pandas as pd
+
+    index = frame.index
+    if isinstance(index, pd.DatetimeIndex) or not pd.api.types.is_float_dtype(index) or len(index) == 0:
+        return frame
+    values = index.to_numpy(dtype=float)
+    if not (np.isfinite(values).all() and (values == np.round(values)).all() and np.abs(values).max() < 2 ** 53):
+        return frame
+    return frame.set_axis(pd.Index(values.astype(np.int64), name=index.name), axis=0)
 
 
 def load_prior(path: str | Path | None, *, graph: str | Path | None = None,
@@ -171,7 +188,9 @@ def load_prior(path: str | Path | None, *, graph: str | Path | None = None,
 def service_names(metrics: Any, service_map: str | Path | None = None) -> dict[str, str] | None:
     """``{metric: service}`` from a service map file (:func:`faultgraph.services.services_for`:
     Prometheus labels first, then the map's rules, then the name rule); ``None`` without a
-    map (``explain`` then uses the labels and the name rule alone).
+    map (``explain`` then uses the labels and the name rule alone). A rule that matches none
+    of ``metrics`` is named in a warning, with the file (a map written for other names
+    would otherwise change nothing, silently).
 
     Parameters
     ----------
@@ -182,9 +201,23 @@ def service_names(metrics: Any, service_map: str | Path | None = None) -> dict[s
     """
     if service_map is None:
         return None
-    from faultgraph.services import load_service_map, services_for
+    from faultgraph._validation import describe_names
+    from faultgraph.services import ServiceMap, load_service_map, services_for
 
-    return services_for(list(metrics), service_map=load_service_map(service_map))
+    names = [str(m) for m in metrics]
+    rules = load_service_map(service_map)
+    unmatched = [(pattern, service) for pattern, service in rules.rules
+                 if not any(ServiceMap(((pattern, service),)).lookup(m) is not None for m in names)]
+    if unmatched:  # a map written for other names (a typo, labels left off) would change nothing, silently
+        what = (f"none of its {len(rules.rules)} rules matches a metric of the data, so it names no service (the "
+                "labels and the name rule name them all)" if len(unmatched) == len(rules.rules) else
+                f"{len(unmatched)} of its {len(rules.rules)} rules match{'es' if len(unmatched) == 1 else ''} no "
+                "metric of the data")
+        shown = describe_names(unmatched, 6, lambda rule: f"{rule[0]!r} -> {rule[1]}")
+        warnings.warn(f"service map {str(service_map)!r}: {what}: {shown}; a glob must match a whole metric name, "
+                      f"labels included, and a re: pattern is searched in it; the metrics are named like "
+                      f"{describe_names(names, 3)}", UserWarning, stacklevel=2)
+    return services_for(names, service_map=rules)
 
 
 def fit_limits(force: bool = False) -> Any:
@@ -346,8 +379,8 @@ def detector_from_config(config: DetectorConfig = DetectorConfig(), *, prior: Pr
 
 
 def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: PriorKnowledge | None = None,
-              force: bool = False, scheduler: str | None = None, n_workers: int | None = None
-              ) -> CausalDetector | FaultIdentifier:
+              force: bool = False, scheduler: str | None = None, n_workers: int | None = None,
+              block: int | None = None, random_state: int | None = 0) -> CausalDetector | FaultIdentifier:
     """Fit a model on ``frame``.
 
     Without ``config.label`` a causal detector of normal behaviour (anomaly detection);
@@ -373,6 +406,10 @@ def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: Pr
         LocalCluster (or ``$FAULTGRAPH_SCHEDULER``).
     n_workers : int, optional
         Local workers for that ensemble; 0 runs it in this process.
+    block : int, optional
+        Rows per block of that ensemble's bootstrap; default chosen from the number of rows.
+    random_state : int, optional, default 0
+        Seed of that ensemble's resampling.
 
     Returns
     -------
@@ -389,7 +426,7 @@ def fit_model(frame: pd.DataFrame, config: FitConfig = FitConfig(), *, prior: Pr
             return detector_from_config(config.detector, prior=prior).fit(frame)
     with fit_limits(force):
         return fit_label_model(frame, config, prior=prior, lags=config.label_lags, bootstrap=config.bootstrap,
-                               scheduler=scheduler, n_workers=n_workers)
+                               block=block, random_state=random_state, scheduler=scheduler, n_workers=n_workers)
 
 
 def model_task(path: str | Path) -> str:
@@ -668,8 +705,13 @@ class RcaDocument:
     reference_window: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The rca.json fields (the explanation's, then the provenance given)."""
+        """The rca.json fields (the explanation's, then the provenance given); a step that
+        is a whole number (a row position on a float index) is written as an integer."""
         payload = {**self.explanation.to_dict()}
+        for key in ("window", "reference"):
+            if payload.get(key) is not None:
+                payload[key] = [_whole(v) for v in payload[key]]
+        payload["causes"] = [{**c, "onset": _whole(c.get("onset"))} for c in payload["causes"]]
         if self.data is not None:
             payload["data"] = self.data
         if self.normal is not None:
@@ -712,9 +754,10 @@ class RcaDocument:
 
         def moment(value: Any) -> Any:
             """An onset as explain had it: a time written as text is a time again (a report
-            compares it with the data's index)."""
+            compares it with the data's index); a whole number written as ``1519.0`` (an
+            rca.json written before steps were kept whole) is ``1519``."""
             if not isinstance(value, str):
-                return value
+                return _whole(value)
             import pandas as pd
 
             try:
@@ -789,6 +832,14 @@ class RcaDocument:
                 "scales": scales}
 
 
+def _whole(value: Any) -> Any:
+    """A step for rca.json: a float that is a whole number as an int (``1519.0`` -> ``1519``);
+    anything else as it is."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return int(value)
+    return value
+
+
 def explain_window(model: CausalDetector, frame: pd.DataFrame, window: tuple[Any, Any] | None = None,
                    config: ExplainConfig = ExplainConfig(), *, services: Any = None) -> Explanation:
     """Rank the root causes of the anomaly in ``window`` (:func:`faultgraph.rca.explain`).
@@ -815,16 +866,75 @@ def explain_window(model: CausalDetector, frame: pd.DataFrame, window: tuple[Any
     Raises
     ------
     InvalidInputError
-        When the window is not in ``frame``, too short, or an option is invalid.
+        When the window is not in ``frame``, too short, or an option is invalid, or
+        ``config.target`` is a metric the model left out (constant in training, say).
+
+    Warns
+    -----
+    UserWarning
+        When the symptom held one value over the window and the step before it (a
+        ``--target`` that did not move): the explanation is about a flat symptom, and its
+        ``caveats`` say so.
     """
     from faultgraph.rca import explain
 
     first, last = window if window is not None else (None, None)
     bounds = (frame.index[0] if first is None else first, frame.index[-1] if last is None else last)
-    return explain(model, frame, bounds, config.target,
-                   method=str(config.method) if config.method is not None else None, services=services,
-                   n_paths=config.n_paths, min_steps=config.min_steps, reference_window=config.reference_window,
-                   scales=str(config.scales) if config.scales is not None else None)
+    _check_target(model, config.target)
+    result = explain(model, frame, bounds, config.target,
+                     method=str(config.method) if config.method is not None else None, services=services,
+                     n_paths=config.n_paths, min_steps=config.min_steps, reference_window=config.reference_window,
+                     scales=str(config.scales) if config.scales is not None else None)
+    return _flat_symptom_caveat(result, frame, bounds, chosen=config.target is not None)
+
+
+def _check_target(model: CausalDetector, target: str | None) -> None:
+    """Refuse a target the model left out at fit, saying why (the model's own check would
+    call it no metric, as if the name were wrong)."""
+    if target is None:
+        return
+    encoder = model.encoder_
+    name = str(target)
+    if name in encoder.constants_:
+        value = f"{encoder.constants_[name]:g}"
+        raise InvalidInputError(
+            f"target {name!r} was constant at {value} throughout the training data, so the model left it out (no "
+            f"scale, equation or place in the graph to explain a move by): it cannot be the symptom; if it leaves "
+            f"{value} in the window, the explanation lists it first among the causes. Give as target a metric that "
+            "varied in training, or none")
+    if name in encoder.dropped_:
+        raise InvalidInputError(f"target {name!r} was left out of the model at fit ({encoder.dropped_[name]}), so "
+                                "it cannot be the symptom; give a metric the model holds as the target, or none")
+
+
+def _flat_symptom_caveat(result: Explanation, frame: pd.DataFrame, bounds: tuple[Any, Any], *,
+                         chosen: bool) -> Explanation:
+    """``result`` with a caveat on its symptom, and a warning, when the symptom held one value
+    over the window and the step before it: its causes' effects on it and paths to it then
+    explain no move. The symptom picked for the user is never flat while another metric
+    moved (:func:`faultgraph.rca.explain`), so this is a target given, or data where nothing
+    moved."""
+    import numpy as np
+
+    from faultgraph.rca.ranking import _window_mask
+
+    target = result.target
+    if target not in frame.columns:
+        return result
+    rows = np.flatnonzero(_window_mask(frame.index, bounds, 1))
+    values = frame[target].to_numpy(dtype=float)[max(int(rows[0]) - 1, 0): int(rows[-1]) + 1]
+    seen = values[np.isfinite(values)]
+    if seen.size and seen.max() > seen.min():
+        return result
+    held = f"held one value ({seen[0]:g})" if seen.size else "had no value"
+    why = (f"the symptom {held} throughout the window and the step before it: it did not move, so the causes' "
+           "effects on it and paths to it explain no change here; "
+           + ("give as target a metric that moved (without one, the metric that deviates most among those that "
+              "moved is taken)" if chosen else "no metric moved in the window"))
+    warnings.warn(f"target {target!r} {why.removeprefix('the symptom ')}", UserWarning, stacklevel=3)
+    own = [note for metric, note in result.caveats if metric == target]  # the symptom's note first: it
+    return _replace(result, caveats=((target, "; ".join([why, *own])),  # qualifies every other line
+                                     *((m, note) for m, note in result.caveats if m != target)))
 
 
 def explain_case(normal: pd.DataFrame, anomalous: pd.DataFrame, window: tuple[Any, Any] | None = None,
@@ -1124,14 +1234,17 @@ def incident_windows(model: CausalDetector, frame: pd.DataFrame, number: int | N
     Returns
     -------
     list of (int or None, (object, object))
-        ``(number, (start, end))`` pairs; the number is None unless ``every``.
+        ``(number, (start, end))`` pairs; the number is None unless ``every``. With
+        ``every``, empty when no incident is found (none to explain is an answer).
 
     Raises
     ------
     InvalidInputError
-        When no incident is found, or ``number`` is out of range.
+        When no incident is found (but with ``every``), or ``number`` is out of range.
     """
     found = detect(model, frame).incidents
+    if not found and every:
+        return []
     if not found:
         raise InvalidInputError("no incident in the data: no step is above the model's alarm threshold "
                                 f"({float(model.threshold_):.3g}); give the window with --start and --end")
@@ -1351,12 +1464,16 @@ def fit_label_model(frame: pd.DataFrame, config: FitConfig, *, prior: PriorKnowl
     Raises
     ------
     InvalidInputError
-        When ``config.label`` is None, or as the model's ``fit``.
+        When ``config.label`` is None, the ensemble's options are invalid (as for
+        :func:`learn_graph_ensemble`, checked before any work), or as the model's ``fit``.
     """
     from faultgraph.detect import FaultIdentifier
 
     if config.label is None:
         raise InvalidInputError("config.label must name the 0/1 label column for a label model, got None")
+    if bootstrap:
+        _check_ensemble_options(bootstrap, block=block, rows=len(frame) - int(lags or 0), scheduler=scheduler,
+                                n_workers=n_workers, name="bootstrap")
     d = config.detector
     return FaultIdentifier(config.label, method=str(d.method), lambda1=d.lambda1, threshold=d.threshold,
                            prior=prior, max_gap=d.max_gap, lags=lags, bootstrap=bootstrap, block=block,
@@ -1554,17 +1671,12 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     from faultgraph._budget import check_ensemble
     from faultgraph.detect.unsupervised import _modelled_prior
     from faultgraph.discovery import PriorKnowledge
-    from faultgraph.discovery.ensemble import check_block, check_bootstrap, learn_graph_ensemble as ensemble_of
+    from faultgraph.discovery.ensemble import learn_graph_ensemble as ensemble_of
     from faultgraph.effects.identify import orient_graph
     from faultgraph.encode import MetricEncoder
-    from faultgraph.parallel.cluster import INLINE, check_address, resolve_scheduler
 
-    check_bootstrap(n_graphs, "n_graphs")
-    address = resolve_scheduler(scheduler) if client is None and n_workers != 0 else None
-    if address not in (None, INLINE):
-        check_address(address)  # before the work: the reachability is tried when the graphs start
-    if block is not None:
-        check_block(block, len(frame) - int(config.lags or 0))
+    address = _check_ensemble_options(n_graphs, block=block, rows=len(frame) - int(config.lags or 0),
+                                      scheduler=scheduler, n_workers=n_workers, client=client)
     started = time.perf_counter()
     result = learn_graph(frame, config, prior=prior, force=force)
     # each resample is a fit as long as this one: refused, with the numbers, when they cannot finish
@@ -1587,6 +1699,55 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
                                covariance=np.cov(values, rowvar=False), n_samples=len(values),
                                support=ensemble.confidence, min_support=ENSEMBLE_HOLDS)
     return EnsembleGraphResult(result, ensemble, orientation, low_confidence, random_state)
+
+
+def _check_ensemble_options(n_graphs: int, *, block: int | None, rows: int, scheduler: str | None,
+                            n_workers: int | None, client: Any = None, name: str = "n_graphs") -> str | None:
+    """Check an ensemble's options before any work, for ``discover --bootstrap``
+    (:func:`learn_graph_ensemble`) and a label model's ``fit --bootstrap``
+    (:func:`fit_label_model`) alike.
+
+    Parameters
+    ----------
+    n_graphs : int
+        Graphs in the ensemble (:func:`faultgraph.discovery.ensemble.check_bootstrap`).
+    block : int or None
+        Rows per bootstrap block (:func:`faultgraph.discovery.ensemble.check_block`); None:
+        the default.
+    rows : int
+        Rows resampled (the data's, less the lags).
+    scheduler : str or None
+        A Dask scheduler's address or file, checked when one is to be used (its
+        reachability is tried when the graphs start).
+    n_workers : int or None
+        Local workers; 0 runs in this process (no scheduler is used).
+    client : dask.distributed.Client, optional
+        An open client (no scheduler is resolved).
+    name : str, default "n_graphs"
+        What ``n_graphs`` is called in messages.
+
+    Returns
+    -------
+    str or None
+        The scheduler resolved (:func:`faultgraph.parallel.resolve_scheduler`): None for a
+        local cluster, or when ``n_workers`` is 0 or a client is given.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``n_graphs`` is 1, negative or too many, ``block`` is no integer from 1 to
+        ``rows - 1``, or the scheduler's address is none.
+    """
+    from faultgraph.discovery.ensemble import check_block, check_bootstrap
+    from faultgraph.parallel.cluster import INLINE, check_address, resolve_scheduler
+
+    check_bootstrap(n_graphs, name)
+    address = resolve_scheduler(scheduler) if client is None and n_workers != 0 else None
+    if address not in (None, INLINE):
+        check_address(address)  # before the work: the reachability is tried when the graphs start
+    if block is not None:
+        check_block(block, rows)
+    return address
 
 
 def _ensemble_workers(address: str | None, n_workers: int | None, client: Any) -> int:
