@@ -321,3 +321,186 @@ def test_entity_names_that_a_store_would_expand_are_refused():
     for bad in ("*", "web[1]", "a?b", "../x", "a/b", ".hidden", " web", ""):
         with pytest.raises(InvalidInputError, match="cannot name a folder"):
             check_entity_name(bad, "test")
+
+
+# --- an operator's pass: options, odd files in SOURCE, reruns, exit status --------------------
+
+@pytest.fixture(scope="module")
+def two_models(fleet_data, tmp_path_factory) -> Path:
+    """models/host-a and models/host-b, fitted once (in this process) from fleet_data."""
+    models = tmp_path_factory.mktemp("two") / "models"
+    source = models.parent / "normal"
+    source.mkdir()
+    for host in HOSTS[:2]:
+        shutil.copy(fleet_data / "normal" / f"{host}.csv", source / f"{host}.csv")
+    assert fleet_fit(source, models, n_workers=0).counts() == {"fitted": 2}
+    return models
+
+
+def _folder(tmp_path: Path, fleet_data: Path, hosts=HOSTS[:1], kind: str = "normal") -> Path:
+    """A source folder holding copies of ``hosts``' files of fleet_data/<kind>."""
+    folder = tmp_path / kind
+    folder.mkdir(exist_ok=True)
+    for host in hosts:
+        shutil.copy(fleet_data / kind / f"{host}.csv", folder / f"{host}.csv")
+    return folder
+
+
+@pytest.mark.parametrize(("command", "option", "value", "message"), [
+    ("fit", "--threshold", "-1", "--threshold must be >= 0, got -1.0"),
+    ("fit", "--threshold", "nan", "--threshold must be a finite number >= 0, got nan"),
+    ("fit", "--lambda1", "-0.5", "--lambda1 must be >= 0, got -0.5"),
+    ("fit", "--risk", "2", "--risk must be a number in (0, 1)"),
+    ("fit", "--resample", "bogus", "--resample must be a duration such as '1min' or '30s', or a number > 0"),
+    ("detect", "--resample", "-5", "--resample must be a duration such as '1min' or '30s', or a number > 0"),
+    ("explain", "--resample", "0", "--resample must be a duration such as '1min' or '30s', or a number > 0"),
+])
+def test_bad_options_are_refused_before_any_work(fleet_data, two_models, tmp_path, command, option, value, message):
+    out = tmp_path / "out"
+    source = str(fleet_data / "recent")
+    args = {"fit": [str(fleet_data / "normal")], "detect": [str(two_models), source],
+            "explain": [str(two_models), source, str(tmp_path / "incidents.json")]}[command]
+    result = _cli(command, *args, "--out", str(out), option, value, "--workers", "0")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr and value in result.stderr
+    assert not out.exists()  # nothing done
+
+
+def test_bad_config_from_python_is_refused_before_any_work(fleet_data, tmp_path):
+    from faultgraph.config import DetectorConfig, ExplainConfig
+
+    bad = FitConfig(detector=DetectorConfig(method="foo"))
+    with pytest.raises(InvalidInputError, match=r"method must be one of 'dagma', 'notears'; got 'foo'"):
+        fleet_fit(fleet_data / "normal", tmp_path / "models", config=bad, n_workers=0)
+    with pytest.raises(InvalidInputError, match=r"max_gap must be"):
+        fleet_fit(fleet_data / "normal", tmp_path / "models", config=FitConfig(detector=DetectorConfig(max_gap=-1)),
+                  n_workers=0)
+    with pytest.raises(InvalidInputError, match=r"merge_gap must be .*>= 0.*got -1"):
+        fleet_detect(tmp_path, fleet_data / "recent", tmp_path / "scores", merge_gap=-1, n_workers=0)
+    with pytest.raises(InvalidInputError, match=r"min_steps must be .*>= 1.*got 0"):
+        fleet_explain(tmp_path, fleet_data / "recent", tmp_path, tmp_path / "rca", config=ExplainConfig(min_steps=0),
+                      n_workers=0)
+    assert not (tmp_path / "models").exists() and not (tmp_path / "scores").exists()
+
+
+def test_symlinked_files_are_followed_and_broken_links_named(fleet_data, tmp_path):
+    source = _folder(tmp_path, fleet_data)
+    (source / "host-b.csv").symlink_to(fleet_data / "normal" / "host-b.csv")
+    (source / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    assert [e for e, _ in list_entities(source)] == ["host-a", "host-b"]
+    result = _cli("fit", str(source), "--out", str(tmp_path / "models"), "--workers", "0")
+    assert result.exit_code == 1  # a metrics file was left out
+    assert "2 entities (2 fitted)" in result.stderr
+    line, = [x for x in result.stderr.splitlines() if "gone.csv" in x]
+    assert line.startswith("skipped file 'gone.csv'") and "symbolic link" in line and "does not exist" in line
+    assert (tmp_path / "models" / "host-b" / "model.json").exists()
+
+
+def test_a_badly_named_file_is_skipped_and_the_others_run(fleet_data, tmp_path):
+    source = _folder(tmp_path, fleet_data)
+    shutil.copy(source / "host-a.csv", source / "web[1].csv")
+    result = _cli("fit", str(source), "--out", str(tmp_path / "models"), "--workers", "0", "--json")
+    assert result.exit_code == 1
+    outcome = json.loads(result.stdout)
+    assert outcome["counts"] == {"fitted": 1} and not outcome["ok"]
+    assert [(s["file"], s["entity"]) for s in outcome["skipped"]] == [("web[1].csv", "web[1]")]
+    line, = result.stderr.strip().splitlines()
+    assert line.startswith("skipped file 'web[1].csv': entity name 'web[1]' cannot name a folder")
+    assert (tmp_path / "models" / "host-a" / "model.json").exists()
+    (source / "host-a.csv").unlink()  # nothing usable left: refused, with the reason
+    with pytest.raises(InvalidInputError, match=r"holds no metrics files .*skipped 'web\[1\].csv': entity name"):
+        list_entities(source)
+
+
+def test_only_metrics_files_are_entities(fleet_data, tmp_path):
+    source = _folder(tmp_path, fleet_data)
+    for name in ("README", "notes.txt", "config.json", ".hidden.csv"):
+        (source / name).write_text("not metrics\n")
+    (source / "archive.csv").mkdir()  # a folder is no file
+    assert [e for e, _ in list_entities(source)] == ["host-a"]
+    result = _cli("fit", str(source), "--out", str(tmp_path / "models"), "--workers", "0")
+    assert result.exit_code == 0, result.stderr
+    line, = [x for x in result.stderr.splitlines() if x.startswith("ignored")]
+    assert line.startswith("ignored 3 files of SOURCE that are no metrics file ('README', 'config.json', "
+                           "'notes.txt')")
+
+
+def test_long_entity_names_are_skipped_with_a_clear_line(fleet_data, tmp_path):
+    source = _folder(tmp_path, fleet_data)
+    long_name = "h" * 240
+    shutil.copy(source / "host-a.csv", source / f"{long_name}.csv")
+    result = _cli("fit", str(source), "--out", str(tmp_path / "models"), "--workers", "0")
+    assert result.exit_code == 1 and "OSError" not in result.stderr
+    assert "1 entities (1 fitted)" in result.stderr
+    line, = [x for x in result.stderr.splitlines() if x.startswith("skipped")]
+    assert "(240 bytes) is too long; at most 200 bytes" in line and len(line) < 240
+    frame = pd.read_csv(source / "host-a.csv")
+    pd.concat([frame.assign(host="x" * 300), frame.assign(host="ok")]).to_csv(tmp_path / "all.csv", index=False)
+    split = fleet_fit(tmp_path / "all.csv", tmp_path / "split-models", entity_column="host", n_workers=0)
+    assert split.counts() == {"fitted": 1} and not split.ok
+    assert "(300 bytes) is too long" in split.skipped[0]["reason"]
+
+
+def test_reruns_leave_no_stale_outputs(fleet_data, two_models, tmp_path):
+    recent = _folder(tmp_path, fleet_data, HOSTS[:2], "recent")
+    scores, rca = tmp_path / "scores", tmp_path / "rca"
+    assert fleet_detect(two_models, recent, scores, n_workers=0).ok
+    assert fleet_explain(two_models, recent, scores, rca, n_workers=0).ok
+    before = sorted(p.relative_to(rca).as_posix() for p in rca.rglob("*.rca.json"))
+    assert {p.split("/")[0] for p in before} == {"host-a", "host-b"}
+    (scores / "mine.csv").write_text("a,b\n1,2\n")  # files the fleet did not write stay
+    (rca / "host-a" / "notes.txt").write_text("mine\n")
+    (recent / "host-b.csv").unlink()  # host-b is gone from SOURCE
+    again = fleet_detect(two_models, recent, scores, n_workers=0)
+    assert again.removed == ("host-b.csv",)
+    assert sorted(p.name for p in scores.iterdir()) == ["host-a.csv", "incidents.json", "mine.csv"]
+    assert json.loads((scores / "incidents.json").read_text())["files"] == ["host-a.csv"]
+    explained = fleet_explain(two_models, recent, scores, rca, n_workers=0, limit=1)
+    after = sorted(p.relative_to(rca).as_posix() for p in rca.rglob("*.rca.json"))
+    assert after == ["host-a/incident-0.rca.json"] and set(explained.removed) == set(before) - set(after)
+    assert (rca / "host-a" / "notes.txt").exists() and not (rca / "host-b").exists()
+    assert json.loads((rca / "explanations.json").read_text())["files"] == after
+    # an entity that fails this time loses the scores of its last run: they are not this run's
+    shutil.copy(fleet_data / "recent" / "host-b.csv", recent / "host-b.csv")
+    fleet_detect(two_models, recent, scores, n_workers=0)
+    assert (scores / "host-b.csv").exists()
+    (recent / "host-b.csv").write_text("timestamp,cpu\n0,1.0\n1,oops\n")
+    failed = fleet_detect(two_models, recent, scores, n_workers=0)
+    assert [o.entity for o in failed.failed] == ["host-b"] and failed.removed == ("host-b.csv",)
+    assert not (scores / "host-b.csv").exists()
+
+
+def test_workers_and_scheduler_precedence(fleet_data, tmp_path, monkeypatch):
+    """The command line wins over $FAULTGRAPH_SCHEDULER; --workers with --scheduler is refused."""
+    source = _folder(tmp_path, fleet_data)
+    result = _cli("fit", str(source), "--out", str(tmp_path / "m"), "--workers", "0", "--scheduler", "tcp://h:1")
+    assert result.exit_code == 2 and "give one of them" in result.stderr
+    assert not (tmp_path / "m").exists()
+    monkeypatch.setenv("FAULTGRAPH_SCHEDULER", "tcp://127.0.0.1:9")  # nothing listens there
+    result = _cli("fit", str(source), "--out", str(tmp_path / "m"), "--workers", "1")  # a local cluster of 1
+    assert result.exit_code == 0, result.stderr
+    assert "--workers 1: $FAULTGRAPH_SCHEDULER ('tcp://127.0.0.1:9') is not used" in result.stderr
+    assert (tmp_path / "m" / "host-a" / "model.json").exists()
+    for command in ("fit", "detect", "explain"):
+        text = " ".join(_cli(command, "--help").stdout.split())
+        assert "--scheduler, else --workers" in text and "the command line wins over the environment" in text
+        assert "Exit status: 0 everything done; 1 done, but" in text
+
+
+def test_a_failed_incident_fails_the_run(fleet_data, two_models, tmp_path):
+    recent = _folder(tmp_path, fleet_data, HOSTS[:1], "recent")
+    scores = tmp_path / "scores"
+    fleet_detect(two_models, recent, scores, n_workers=0)
+    spec = json.loads((scores / "incidents.json").read_text())
+    spec["incidents"].append(dict(spec["incidents"][0], start=10 ** 6, end=10 ** 6))  # outside the data
+    (scores / "incidents.json").write_text(json.dumps(spec))
+    result = _cli("explain", str(two_models), str(recent), str(scores), "--out", str(tmp_path / "rca"),
+                  "--workers", "0")
+    assert result.exit_code == 1
+    n = len(spec["incidents"])
+    assert f"1 of {n} incidents could not be explained" in result.stderr
+    assert f"incident {n - 1} of host-a: InvalidInputError: window" in result.stderr
+    as_json = _cli("explain", str(two_models), str(recent), str(scores), "--out", str(tmp_path / "rca"),
+                   "--workers", "0", "--json")
+    document = json.loads(as_json.stdout)
+    assert as_json.exit_code == 1 and not document["ok"] and len(document["failed_incidents"]) == 1

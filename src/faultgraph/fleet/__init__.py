@@ -10,13 +10,16 @@ Each entity is one task (:func:`faultgraph.parallel.run_tasks`): the worker read
 entity's data from its path or fsspec URL, does what the single-entity command does
 (:mod:`faultgraph.workflows`, the same defaults, so the same model), writes its outputs
 itself (a model folder atomically, a scores file) and sends back a few numbers. A failed
-entity is reported in the :class:`FleetResult` and the rest go on; ``fleet_fit`` skips
+entity (or a metrics file whose name cannot name one) is reported in the
+:class:`FleetResult` and the rest go on; ``fleet_fit`` skips
 entities whose model is current (``fleet.json`` beside model.json records the data's
 SHA-256, the options, the prior and faultgraph's version; ``force=True`` refits).
 """
 
 from __future__ import annotations
 
-from faultgraph.fleet.jobs import EntityOutcome, FleetResult, fleet_detect, fleet_explain, fleet_fit, list_entities
+from faultgraph.fleet.jobs import (EntityOutcome, FleetResult, Listing, fleet_detect, fleet_explain, fleet_fit,
+                                   list_entities, scan_source)
 
-__all__ = ["EntityOutcome", "FleetResult", "fleet_detect", "fleet_explain", "fleet_fit", "list_entities"]
+__all__ = ["EntityOutcome", "FleetResult", "Listing", "fleet_detect", "fleet_explain", "fleet_fit", "list_entities",
+           "scan_source"]

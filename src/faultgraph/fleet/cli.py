@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from faultgraph._cli import RESAMPLE_HELP, Workers, err, errors, progress
+from faultgraph._cli import RESAMPLE_HELP, errors, progress, say
 from faultgraph.config import Learner
 
 __all__ = ["register"]
@@ -18,10 +18,38 @@ __all__ = ["register"]
 fleet_app = typer.Typer(help="A model per entity (host, pod, service) for a whole fleet, on a dask cluster.",
                         no_args_is_help=True)
 
-SCHEDULER_HELP = ("The dask scheduler to run on: tcp://HOST:PORT or a scheduler file (default: "
-                  "$FAULTGRAPH_SCHEDULER, else a local cluster sized to this machine, closed at the end).")
+SCHEDULER_HELP = ("The dask scheduler to run on: tcp://HOST:PORT or a scheduler file. Where it runs: --scheduler, "
+                  "else --workers (a local cluster, 0: in this process), else $FAULTGRAPH_SCHEDULER, else a local "
+                  "cluster of one worker per CPU, closed at the end; the command line wins over the environment, "
+                  "and --scheduler with --workers is refused.")
+WORKERS_HELP = ("Worker processes of a local cluster started for this command (0: in this process, no dask); "
+                "$FAULTGRAPH_SCHEDULER is then not used. Default: --scheduler, else $FAULTGRAPH_SCHEDULER, else "
+                "one per CPU.")
 ENTITY_HELP = ("The column naming each row's entity, when SOURCE is one file for the whole fleet "
                "(it is split into one file per entity under the output folder's .inputs/).")
+FleetWorkers = Annotated[Optional[int], typer.Option("--workers", min=0, help=WORKERS_HELP, show_default=False)]
+
+
+def _where_to_run(scheduler: str | None, workers: int | None) -> tuple[str | None, int | None]:
+    """``(scheduler, n_workers)`` for the fleet's functions, the command line before the
+    environment: ``--scheduler``; else ``--workers N`` (a local cluster, 0: in this process,
+    whatever ``$FAULTGRAPH_SCHEDULER`` says); else ``$FAULTGRAPH_SCHEDULER``; else a local
+    cluster of one worker per CPU. Both options at once are refused."""
+    import os
+
+    from faultgraph.errors import InvalidInputError
+    from faultgraph.parallel.cluster import SCHEDULER_ENV
+
+    if scheduler is not None and workers is not None:
+        raise InvalidInputError(f"--workers {workers} sizes a cluster started here (0: no cluster) and --scheduler "
+                                f"{scheduler!r} names a running one: give one of them")
+    if workers is None:
+        return scheduler, None
+    if (os.environ.get(SCHEDULER_ENV) or "").strip():
+        say(f"--workers {workers}: ${SCHEDULER_ENV} ({os.environ[SCHEDULER_ENV].strip()!r}) is not used")
+    return "", workers  # "": no scheduler, not "unset" (None would fall back to $FAULTGRAPH_SCHEDULER)
+
+
 @contextmanager
 def _progress(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
     """The shared progress (:func:`faultgraph._cli.progress`: a bar on a terminal, lines with
@@ -57,11 +85,15 @@ def _check_paths(*, out: str, source: str, models: str | None = None, out_is_mod
 
 
 def _finish(result: Any, as_json: bool) -> None:
-    """Print the summary (stderr) or the JSON (stdout); exit 1 when an entity failed."""
+    """Print the summary (stderr) or the JSON (stdout, with the lines about skipped, ignored
+    and removed files still on stderr); exit 1 when an entity or an incident failed or a
+    metrics file was skipped."""
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
+        for line in result.notes():
+            say(line)
     else:
-        err.print(str(result), highlight=False, soft_wrap=True, markup=False)
+        say(str(result))
     if not result.ok:
         raise typer.Exit(1)
 
@@ -74,23 +106,29 @@ def _fit_cmd(
     out: Annotated[str, typer.Option("--out", help="Models folder: OUT/<entity>/ is a model folder as `fit` "
                                                     "writes it.")],
     scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
-    workers: Workers = None,
+    workers: FleetWorkers = None,
     entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", help="Refit entities whose model is current (same data, "
                                                         "options and faultgraph version).")] = False,
     label: Annotated[Optional[str], typer.Option(help="0/1 fault-label column (as `fit --label`).")] = None,
     lags: Annotated[int, typer.Option(min=0, help="Past steps that may act as causes (unsupervised).")] = 1,
     method: Annotated[Learner, typer.Option(help="Structure learner.")] = Learner.DAGMA,
-    lambda1: Annotated[Optional[float], typer.Option(help="L1 penalty (default: as `fit`).",
+    lambda1: Annotated[Optional[float], typer.Option(help="L1 penalty, >= 0 (default: as `fit`).",
                                                      show_default=False)] = None,
-    threshold: Annotated[float, typer.Option(help="Drop edges with |weight| below this.")] = 0.3,
+    threshold: Annotated[float, typer.Option(help="Drop edges with |weight| below this (>= 0).")] = 0.3,
     max_gap: Annotated[int, typer.Option(min=0, help="Fill missing runs up to this many steps.")] = 5,
-    risk: Annotated[float, typer.Option(help="False-alarm probability of the label-free threshold.")] = 1e-2,
+    risk: Annotated[float, typer.Option(help="False-alarm probability of the label-free threshold, in (0, 1)."
+                                             )] = 1e-2,
     prior: Annotated[Optional[str], typer.Option(help="YAML prior, the same for every entity.")] = None,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome per entity as JSON on stdout.")] = False,
 ) -> None:
-    """Fit one model per entity. A failed entity is reported (exit 1) and the rest go on."""
+    """Fit one model per entity. A failed entity is reported and the rest go on. Options that no fit would take
+    are refused before any work.
+
+    Exit status: 0 everything done; 1 done, but an entity failed or a metrics file of SOURCE was skipped (each
+    listed with why); 2 bad arguments, nothing done.
+    """
     with errors():
         from faultgraph.config import DetectorConfig, FitConfig
         from faultgraph.fleet import fleet_fit
@@ -98,6 +136,7 @@ def _fit_cmd(
         detector = DetectorConfig(lags=lags, method=Learner(method),
                                   lambda1=lambda1, threshold=threshold, max_gap=max_gap, risk=risk)
         _check_paths(out=out, source=source, out_is_models=True)
+        scheduler, workers = _where_to_run(scheduler, workers)
         with _progress("fitting", enabled=not as_json) as progress:
             result = fleet_fit(source, out, config=FitConfig(label=label, detector=detector), prior=prior,
                                scheduler=scheduler, n_workers=workers, force=force, entity_column=entity_column,
@@ -114,7 +153,7 @@ def _detect_cmd(
     out: Annotated[str, typer.Option("--out", help="Scores folder: OUT/<entity>.csv as `detect` writes it, and "
                                                     "OUT/incidents.json (the fleet's incidents, newest first).")],
     scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
-    workers: Workers = None,
+    workers: FleetWorkers = None,
     entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
     merge_gap: Annotated[int, typer.Option(min=0, help="Alarm runs at most this many quiet steps apart are one "
                                                        "incident.")] = 0,
@@ -122,11 +161,17 @@ def _detect_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome per entity and the incidents as JSON "
                                                          "on stdout.")] = False,
 ) -> None:
-    """Score each entity with its model; write a scores file per entity and incidents.json."""
+    """Score each entity with its model; write a scores file per entity and incidents.json. Scores files of the
+    last run into --out that this run did not write again (entities gone from SOURCE or failed) are removed.
+
+    Exit status: 0 everything done; 1 done, but an entity failed or a metrics file of SOURCE was skipped (each
+    listed with why); 2 bad arguments, nothing done.
+    """
     with errors():
         from faultgraph.fleet import fleet_detect
 
         _check_paths(models=models, out=out, source=source)
+        scheduler, workers = _where_to_run(scheduler, workers)
         with _progress("scoring", enabled=not as_json) as progress:
             result = fleet_detect(models, source, out, scheduler=scheduler, n_workers=workers,
                                   entity_column=entity_column, resample=resample, merge_gap=merge_gap,
@@ -148,18 +193,24 @@ def _explain_cmd(
     min_steps: Annotated[int, typer.Option(min=1, help="Widen a shorter incident to this many steps (as "
                                                        "`explain`).")] = 3,
     scheduler: Annotated[Optional[str], typer.Option(help=SCHEDULER_HELP, show_default=False)] = None,
-    workers: Workers = None,
+    workers: FleetWorkers = None,
     entity_column: Annotated[Optional[str], typer.Option(help=ENTITY_HELP)] = None,
     resample: Annotated[Optional[str], typer.Option(help=RESAMPLE_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome per entity as JSON on stdout.")] = False,
 ) -> None:
-    """Rank the root causes of each incident `fleet detect` found."""
+    """Rank the root causes of each incident `fleet detect` found. The rca.json files of the last run into --out
+    that this run did not write again (incidents no longer listed, or failed) are removed.
+
+    Exit status: 0 everything done; 1 done, but an entity or an incident failed or a metrics file of SOURCE was
+    skipped (each listed with why); 2 bad arguments, nothing done.
+    """
     with errors():
         from faultgraph.config import ExplainConfig
         from faultgraph.fleet import fleet_explain
 
+        _check_paths(models=models, out=out, source=source)
+        scheduler, workers = _where_to_run(scheduler, workers)
         with _progress("explaining", enabled=not as_json) as progress:
-            _check_paths(models=models, out=out, source=source)
             result = fleet_explain(models, source, incidents, out, config=ExplainConfig(target=target,
                                                                                         min_steps=min_steps),
                                    limit=limit,

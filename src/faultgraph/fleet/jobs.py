@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from faultgraph.discovery import PriorKnowledge
 
-__all__ = ["DetectTask", "EntityOutcome", "ExplainTask", "FitTask", "FleetResult", "detect_entity", "explain_entity",
-           "fingerprint", "fit_entity", "fleet_detect", "fleet_explain", "fleet_fit", "list_entities", "newest_first"]
+__all__ = ["DetectTask", "EntityOutcome", "ExplainTask", "FitTask", "FleetResult", "Listing", "detect_entity",
+           "explain_entity", "fingerprint", "fit_entity", "fleet_detect", "fleet_explain", "fleet_fit", "list_entities",
+           "newest_first", "scan_source"]
 
 #: The folder, inside the output, where a long file split by ``entity_column`` is written.
 SPLIT_FOLDER = ".inputs"
@@ -91,12 +92,27 @@ class FleetResult:
         Wall time of the whole job.
     incidents : tuple of Mapping, default ()
         Detect only: the fleet's alarm periods, newest first.
+    skipped : tuple of Mapping, default ()
+        Metrics files of the source that were not taken (:class:`Listing`), each
+        ``{"file", "entity", "reason"}``.
+    ignored : tuple of str, default ()
+        Files of the source that are no metrics files.
+    explanations : tuple of Mapping, default ()
+        Explain only: the index, one entry per incident (``error`` set where it failed).
+    removed : tuple of str, default ()
+        Outputs of the previous run into the same folder that this run did not write again
+        (entities gone or failed, incidents no longer asked for), deleted so that the
+        folder holds this run's outputs only; relative to the output folder.
     """
 
     job: str
     outcomes: tuple[EntityOutcome, ...]
     seconds: float
     incidents: tuple[Mapping[str, Any], ...] = ()
+    skipped: tuple[Mapping[str, Any], ...] = ()
+    ignored: tuple[str, ...] = ()
+    explanations: tuple[Mapping[str, Any], ...] = ()
+    removed: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[EntityOutcome, ...]:
@@ -104,9 +120,17 @@ class FleetResult:
         return tuple(o for o in self.outcomes if not o.ok)
 
     @property
+    def failed_incidents(self) -> tuple[Mapping[str, Any], ...]:
+        """Explain only: the incidents that could not be explained although their entity did
+        not fail as a whole (those of a failed entity are in :attr:`failed`)."""
+        lost = {o.entity for o in self.failed}
+        return tuple(e for e in self.explanations if e.get("error") and e.get("entity") not in lost)
+
+    @property
     def ok(self) -> bool:
-        """Whether no entity failed."""
-        return not self.failed
+        """Whether everything asked for was done: no entity failed, no incident failed and no
+        metrics file of the source was skipped (the command's exit status 0)."""
+        return not self.failed and not self.failed_incidents and not self.skipped
 
     def counts(self) -> dict[str, int]:
         """Entities per status.
@@ -121,41 +145,189 @@ class FleetResult:
         return result
 
     def to_dict(self) -> dict[str, Any]:
-        """``job``, ``seconds`` (rounded to ms), ``counts``, ``entities`` and, for detect,
-        ``incidents``.
+        """``job``, ``ok``, ``seconds`` (rounded to ms), ``counts``, ``entities``, ``skipped``,
+        ``ignored``, ``removed`` and, for detect, ``incidents``; for explain,
+        ``failed_incidents``.
 
         Returns
         -------
         dict
             JSON-serialisable.
         """
-        payload: dict[str, Any] = {"job": self.job, "seconds": round(self.seconds, 3), "counts": self.counts(),
-                                   "entities": [o.to_dict() for o in self.outcomes]}
+        payload: dict[str, Any] = {"job": self.job, "ok": self.ok, "seconds": round(self.seconds, 3),
+                                   "counts": self.counts(), "entities": [o.to_dict() for o in self.outcomes],
+                                   "skipped": [dict(s) for s in self.skipped], "ignored": list(self.ignored),
+                                   "removed": list(self.removed)}
         if self.job == "detect":
             payload["incidents"] = [dict(i) for i in self.incidents]
+        if self.job == "explain":
+            payload["failed_incidents"] = [dict(e) for e in self.failed_incidents]
         return payload
+
+    def notes(self) -> list[str]:
+        """The lines about the source and the output folder: one per skipped file, one for
+        the ignored files, one for the removed outputs (none when there is nothing to say).
+
+        Returns
+        -------
+        list of str
+        """
+        lines = [f"skipped {_what(s)}: {s['reason']}" for s in self.skipped]
+        if self.ignored:
+            shown = ", ".join(repr(_short(n)) for n in self.ignored[:5]) + (", ..." if len(self.ignored) > 5 else "")
+            lines.append(f"ignored {len(self.ignored)} file{'s' * (len(self.ignored) != 1)} of SOURCE that "
+                         f"{'are' if len(self.ignored) != 1 else 'is'} no metrics file ({shown}); metrics files end "
+                         f"in {', '.join(sorted(storage.METRIC_SUFFIXES))}")
+        if self.removed:
+            shown = ", ".join(repr(_short(n)) for n in self.removed[:5]) + (", ..." if len(self.removed) > 5 else "")
+            lines.append(f"removed {len(self.removed)} output{'s' * (len(self.removed) != 1)} of the previous run "
+                         f"that this run did not write again (entities gone or failed, incidents no longer listed): "
+                         f"{shown}")
+        return lines
 
     def __str__(self) -> str:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts().items()))
         lines = [f"fleet {self.job}: {len(self.outcomes)} entities ({counts}) in {self.seconds:.1f} s"]
         if self.job == "detect":
             lines.append(f"{len(self.incidents)} incidents across the fleet")
+        if self.job == "explain" and self.failed_incidents:
+            lines.append(f"{len(self.failed_incidents)} of {len(self.explanations)} incidents could not be "
+                         "explained")
         lines += [f"  {o.entity}: {o.error}" for o in self.failed]
-        return "\n".join(lines)
+        lines += [f"  incident {e.get('incident')} of {e.get('entity')}: {e.get('error')}"
+                  for e in self.failed_incidents]
+        return "\n".join(lines + self.notes())
+
+
+def _what(skipped: Mapping[str, Any]) -> str:
+    """``file 'x.csv'`` or ``entity 'x'`` (of a split file), a long name cut, for a message."""
+    if skipped.get("file") is not None:
+        return f"file {_short(str(skipped['file']))!r}"
+    return f"entity {_short(str(skipped.get('entity')))!r}"
+
+
+def _short(text: str, size: int = 60) -> str:
+    """``text``, or its start and end around ``...`` when it is longer than ``size``."""
+    return text if len(text) <= size else f"{text[:size - 20]}...{text[-12:]}"
 
 
 # --- sources ------------------------------------------------------------------------------
 
-def list_entities(source: str | Path, *, entity_column: str | None = None, split_to: str | Path | None = None
-                  ) -> list[tuple[str, str]]:
-    """The entities of ``source`` and the file of each, in name order.
+@dataclass(frozen=True)
+class Listing:
+    """What a source holds: its entities, the data files left out and why, and the other files.
+
+    Parameters
+    ----------
+    entities : tuple of (str, str)
+        ``(entity, file path or URL)`` pairs, in name order.
+    skipped : tuple of Mapping, default ()
+        Metrics files (or, with ``entity_column``, entities) that were not taken, each
+        ``{"file", "entity", "reason"}`` (``file`` None for an entity of a split file): a name
+        that cannot name a folder or is too long, a link to no file. They count as failures.
+    ignored : tuple of str, default ()
+        Names of the files that are no metrics files (``README``, ``notes.txt``): not entities.
+    """
+
+    entities: tuple[tuple[str, str], ...]
+    skipped: tuple[Mapping[str, Any], ...] = ()
+    ignored: tuple[str, ...] = ()
+
+
+def scan_source(source: str | Path, *, entity_column: str | None = None, split_to: str | Path | None = None
+                ) -> Listing:
+    """The entities of ``source`` and the file of each, with what was left out.
 
     ``source`` is a folder (path or fsspec URL) of metrics files, one per entity, named
-    after it (``web-01.csv`` → ``web-01``). With ``entity_column`` it is one file (CSV or
-    Parquet) holding every entity's rows: it is read once here and split into one CSV per
-    entity under ``split_to`` (the entity column dropped, values written exactly), which
-    the workers then read (columns empty for an entity, the other entities' metrics, are
-    left out of its file).
+    after it (``web-01.csv`` → ``web-01``; the extensions of
+    :data:`~faultgraph.fleet.storage.METRIC_SUFFIXES`, CSV and Parquet). A symbolic link
+    to a file is followed (its own name names the entity). Hidden files and folders are
+    passed over; other files are ``ignored``; a metrics file whose name cannot name an
+    entity (:func:`~faultgraph.fleet.storage.entity_problem`) or a link to no file is
+    ``skipped`` with the reason, and the others are listed. With ``entity_column`` it is
+    one file (CSV or Parquet) holding every entity's rows: it is read once here and split
+    into one CSV per entity under ``split_to`` (the entity column dropped, values written
+    exactly), which the workers then read (columns empty for an entity, the other
+    entities' metrics, are left out of its file); an entity value that cannot name a
+    folder is skipped.
+
+    Parameters
+    ----------
+    source : str or Path
+        A folder of metrics files, or with ``entity_column`` one file.
+    entity_column : str or None, default None
+        The column of ``source`` that names each row's entity.
+    split_to : str or Path or None, default None
+        Where the per-entity files are written; required with ``entity_column``.
+
+    Returns
+    -------
+    Listing
+
+    Raises
+    ------
+    InvalidInputError
+        When ``source`` does not exist, is a file without ``entity_column`` (or no file with
+        it), holds no usable metrics file or two for one entity, ``entity_column`` is given
+        without ``split_to``, is no column or is empty in some rows, or the file cannot be
+        read.
+    """
+    fs, path = storage.url_fs(source)
+    if entity_column is not None:
+        if split_to is None:
+            raise InvalidInputError("entity_column needs split_to, the folder to write each entity's rows into")
+        return _split(source, entity_column, split_to)
+    if not fs.exists(path):
+        raise InvalidInputError(f"source {str(source)!r} does not exist")
+    if not fs.isdir(path):
+        raise InvalidInputError(f"source {str(source)!r} is a file; give a folder with one metrics file per entity, "
+                                "or name the column that tells the entities apart (entity_column, --entity-column)")
+    found: dict[str, str] = {}
+    skipped: list[dict[str, Any]] = []
+    ignored: list[str] = []
+    for info in sorted(fs.ls(path, detail=True), key=lambda i: i["name"]):
+        name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+        if name.startswith(".") or info.get("type") == "directory":
+            continue
+        entity = storage.entity_name(name)
+        if entity is None:
+            ignored.append(name)
+            continue
+        why = _not_a_file(fs, info)
+        problem = why or storage.entity_problem(entity)
+        if problem is not None:
+            skipped.append({"file": name, "entity": entity, "reason": problem})
+            continue
+        url = info["name"] if storage.is_local(source) else fs.unstrip_protocol(info["name"])
+        if entity in found:
+            raise InvalidInputError(f"source {str(source)!r} holds two files for entity {entity!r}: "
+                                    f"{found[entity].rsplit('/', 1)[-1]!r} and {name!r}; keep one")
+        found[entity] = url
+    if not found:
+        why = f"; skipped {skipped[0]['file']!r}: {skipped[0]['reason']}" if skipped else ""
+        raise InvalidInputError(f"source {str(source)!r} holds no metrics files (one per entity: "
+                                f"{', '.join(storage.METRIC_SUFFIXES)}){why}")
+    return Listing(tuple(sorted(found.items())), tuple(skipped), tuple(ignored))
+
+
+def _not_a_file(fs: Any, info: Mapping[str, Any]) -> str | None:
+    """Why a listed entry with a metrics file's name cannot be read as one (``None``: it can).
+    A symbolic link to a regular file is read through (local filesystems list it as ``other``)."""
+    if info.get("type") == "file":
+        return None
+    if info.get("islink"):
+        target = info.get("destination", "?")
+        if fs.isfile(info["name"]):
+            return None
+        what = "is a folder" if fs.isdir(info["name"]) else "does not exist"
+        return f"it is a symbolic link to {str(target)!r}, which {what}; a metrics file is needed"
+    return f"it is no regular file ({info.get('type', 'unknown type')}); a metrics file is needed"
+
+
+def list_entities(source: str | Path, *, entity_column: str | None = None, split_to: str | Path | None = None
+                  ) -> list[tuple[str, str]]:
+    """The entities of ``source`` and the file of each, in name order (:func:`scan_source`'s
+    ``entities``; what it skipped or ignored is not listed).
 
     Parameters
     ----------
@@ -174,42 +346,12 @@ def list_entities(source: str | Path, *, entity_column: str | None = None, split
     Raises
     ------
     InvalidInputError
-        When ``source`` does not exist, is a file without ``entity_column`` (or no file with
-        it), holds no metrics files or two for one entity, an entity name cannot name a
-        folder, ``entity_column`` is given without ``split_to``, is no column or is empty
-        in some rows, or the file cannot be read.
+        As :func:`scan_source`.
     """
-    fs, path = storage.url_fs(source)
-    if entity_column is not None:
-        if split_to is None:
-            raise InvalidInputError("entity_column needs split_to, the folder to write each entity's rows into")
-        return _split(source, entity_column, split_to)
-    if not fs.exists(path):
-        raise InvalidInputError(f"source {str(source)!r} does not exist")
-    if not fs.isdir(path):
-        raise InvalidInputError(f"source {str(source)!r} is a file; give a folder with one metrics file per entity, "
-                                "or name the column that tells the entities apart (entity_column, --entity-column)")
-    found: dict[str, str] = {}
-    for info in sorted(fs.ls(path, detail=True), key=lambda i: i["name"]):
-        if info.get("type") != "file":
-            continue
-        name = info["name"].rstrip("/").rsplit("/", 1)[-1]
-        entity = storage.entity_name(name)
-        if entity is None:
-            continue
-        storage.check_entity_name(entity, f"file {name!r}")
-        url = info["name"] if storage.is_local(source) else fs.unstrip_protocol(info["name"])
-        if entity in found:
-            raise InvalidInputError(f"source {str(source)!r} holds two files for entity {entity!r}: "
-                                    f"{found[entity].rsplit('/', 1)[-1]!r} and {name!r}; keep one")
-        found[entity] = url
-    if not found:
-        raise InvalidInputError(f"source {str(source)!r} holds no metrics files (one per entity: "
-                                f"{', '.join(storage.METRIC_SUFFIXES)})")
-    return sorted(found.items())
+    return list(scan_source(source, entity_column=entity_column, split_to=split_to).entities)
 
 
-def _split(source: str | Path, entity_column: str, split_to: str | Path) -> list[tuple[str, str]]:
+def _split(source: str | Path, entity_column: str, split_to: str | Path) -> Listing:
     import pandas as pd
 
     from faultgraph.io import write_text_atomic
@@ -240,15 +382,22 @@ def _split(source: str | Path, entity_column: str, split_to: str | Path) -> list
     if raw[entity_column].isna().any():
         raise InvalidInputError(f"entity_column {entity_column!r} of {str(source)!r} is empty in "
                                 f"{int(raw[entity_column].isna().sum())} rows; every row needs its entity")
-    result = []
+    result, skipped = [], []
     for entity, rows in raw.groupby(raw[entity_column].astype(str), sort=True):
-        storage.check_entity_name(entity, f"entity_column {entity_column!r}")
+        problem = storage.entity_problem(entity)
+        if problem is not None:
+            skipped.append({"file": None, "entity": str(entity), "reason": f"{len(rows)} rows of entity_column "
+                                                                           f"{entity_column!r}: {problem}"})
+            continue
         url = storage.join(split_to, f"{entity}.csv")
         rows = rows.drop(columns=entity_column).dropna(axis=1, how="all")  # the other entities' metrics
         text = rows.to_csv(index=False, float_format="%.17g")
         storage.publish_file(lambda local, text=text: write_text_atomic(local, text), url)
         result.append((str(entity), url))
-    return result
+    if skipped and not result:
+        raise InvalidInputError(f"entity_column {entity_column!r} of {str(source)!r} names no usable entity: "
+                                f"{skipped[0]['reason']}")
+    return Listing(tuple(result), tuple(skipped))
 
 
 # --- fit ----------------------------------------------------------------------------------
@@ -408,6 +557,105 @@ def _run(fn: Callable[[Any], Any], tasks: list[Any], keys: list[str], scheduler:
                      client=client)
 
 
+def _check_fit_config(config: FitConfig) -> None:
+    """Refuse, before any work, the options every entity's fit would refuse (one error
+    naming the option, not one per entity after the fleet has run)."""
+    from faultgraph import workflows
+    from faultgraph._validation import check_choice, check_nonnegative, check_whole
+    from faultgraph.config import Learner, values
+
+    detector = config.detector
+    check_choice("method", str(detector.method), values(Learner))
+    check_nonnegative("threshold", detector.threshold)
+    if detector.lambda1 is not None:
+        check_nonnegative("lambda1", detector.lambda1)
+    if config.label is None:
+        workflows.detector_from_config(detector).validate_params()  # lags, max_gap, risk, windows, ...
+    else:  # a label model reads the learner's options and max_gap of the detector
+        check_whole("max_gap", detector.max_gap, 0, "steps")
+        check_whole("label_lags", config.label_lags, 0, "past steps")
+        check_whole("bootstrap", config.bootstrap, 0, "0: one graph")
+
+
+def _check_resample(resample: Any) -> None:
+    """Refuse a resampling step that no entity's data could take: neither a duration
+    (``'1min'``) nor a number > 0 (whether it suits a time or a numeric index is each file's)."""
+    import pandas as pd
+
+    if resample is None:
+        return
+    if not isinstance(resample, bool):
+        try:
+            number = float(resample)
+        except (TypeError, ValueError):
+            number = None
+        if number is not None:
+            if math.isfinite(number) and number > 0:
+                return
+        else:
+            try:
+                if pd.Timedelta(resample) > pd.Timedelta(0):
+                    return
+            except (TypeError, ValueError, OverflowError):
+                pass
+    raise InvalidInputError(f"resample must be a duration such as '1min' or '30s', or a number > 0 (seconds on a "
+                            f"time column, index units on a numeric one), got {resample!r}")
+
+
+def _is_scores_file(name: str) -> bool:
+    """Whether ``name`` (relative to a scores folder) is an ``<entity>.csv`` of ``fleet detect``."""
+    return "/" not in name and name.endswith(".csv") and storage.entity_problem(name[:-4]) is None
+
+
+def _is_rca_file(name: str) -> bool:
+    """Whether ``name`` (relative to an explain folder) is an ``<entity>/incident-<n>.rca.json``."""
+    import re
+
+    parts = name.split("/")
+    return (len(parts) == 2 and storage.entity_problem(parts[0]) is None
+            and re.fullmatch(r"incident-[0-9]+\.rca\.json", parts[1]) is not None)
+
+
+def _listed_files(out: str, index: str, entries: str | None = None) -> list[str]:
+    """The outputs the previous run listed in ``out/index`` (its ``files``: names relative to
+    ``out``); an index written before ``files`` existed: the ``file`` of its ``entries`` that
+    lie in ``out``. Nothing when there is no such index."""
+    document = storage.read_json(storage.join(out, index))
+    if not isinstance(document, dict):
+        return []
+    if isinstance(document.get("files"), list):
+        return [f for f in document["files"] if isinstance(f, str)]
+    prefix = out.rstrip("/") + "/"
+    listed = document.get(entries) if entries is not None else None
+    return [e["file"][len(prefix):] for e in (listed if isinstance(listed, list) else [])
+            if isinstance(e, dict) and isinstance(e.get("file"), str) and e["file"].startswith(prefix)]
+
+
+def _remove_stale(out: str, previous: Sequence[str], written: set[str], ours: Callable[[str], bool]
+                  ) -> tuple[list[str], list[str]]:
+    """Delete the outputs the previous run listed that this run did not write again.
+
+    Only names that have the form of this job's outputs (``ours``) are touched: a file the
+    fleet did not write is never deleted. Returns the removed names and those that could not
+    be removed (they stay listed, for the next run)."""
+    removed, kept = [], []
+    for name in sorted(set(previous) - written):
+        if not ours(name):
+            continue
+        try:
+            if storage.remove(storage.join(out, name)):
+                removed.append(name)
+        except OSError:
+            kept.append(name)
+            continue
+        if "/" in name and storage.is_local(out):  # an entity's folder left empty goes too
+            try:
+                Path(storage.url_fs(storage.join(out, name.rsplit("/", 1)[0]))[1]).rmdir()
+            except OSError:
+                pass  # not empty: it holds this run's files (or someone else's)
+    return removed, kept
+
+
 def fleet_fit(source: str | Path, out: str | Path, *, config: FitConfig = FitConfig(),
               prior: PriorKnowledge | str | Path | None = None, scheduler: str | None = None,
               n_workers: int | None = None, force: bool = False, entity_column: str | None = None,
@@ -449,24 +697,32 @@ def fleet_fit(source: str | Path, out: str | Path, *, config: FitConfig = FitCon
     -------
     FleetResult
         One outcome per entity; a failed entity is reported there (``status='failed'``,
-        ``error``) and the others go on.
+        ``error``) and the others go on; so are the source's skipped and ignored files.
+        Models of entities absent from ``source`` are left alone (a fit of part of the
+        fleet keeps the others' models).
 
     Raises
     ------
     InvalidInputError
-        When ``config`` is not a FitConfig, ``prior`` is no prior (see
+        Before any work: when ``config`` is not a FitConfig or holds an option no fit takes
+        (a ``threshold`` or ``lambda1`` below 0, a ``risk`` outside (0, 1), an unknown
+        ``method``, ...), ``resample`` is no step, ``prior`` is no prior (see
         :meth:`~faultgraph.discovery.PriorKnowledge.coerce`), or ``source`` holds
-        no entities (see :func:`list_entities`).
+        no entities (see :func:`scan_source`).
     """
     t0 = time.perf_counter()
     if not isinstance(config, FitConfig):
         raise InvalidInputError(f"config must be a faultgraph.config.FitConfig, got {type(config).__name__}")
+    _check_fit_config(config)
+    _check_resample(resample)
     prior_obj = _coerce_prior(prior)
     source, out = _where(source), _where(out)
-    entities = list_entities(source, entity_column=entity_column, split_to=storage.join(out, SPLIT_FOLDER))
+    listing = scan_source(source, entity_column=entity_column, split_to=storage.join(out, SPLIT_FOLDER))
+    entities = listing.entities
     tasks = [FitTask(e, url, storage.join(out, e), config, prior_obj, resample, force) for e, url in entities]
     results = _run(fit_entity, tasks, [e for e, _ in entities], scheduler, n_workers, progress, client)
-    return FleetResult("fit", _outcomes(results, "fitted"), time.perf_counter() - t0)
+    return FleetResult("fit", _outcomes(results, "fitted"), time.perf_counter() - t0, skipped=listing.skipped,
+                       ignored=listing.ignored)
 
 
 # --- detect -------------------------------------------------------------------------------
@@ -578,9 +834,11 @@ def fleet_detect(models: str | Path, source: str | Path, out: str | Path, *, sch
     """Score each entity of ``source`` with its model ``models/<entity>/``.
 
     Writes ``out/<entity>.csv`` (as ``faultgraph detect`` writes scores) and
-    ``out/incidents.json``: every entity's alarm periods, newest first, and the entities
-    that failed. An entity without a model, or whose data fails, is reported and the
-    others go on.
+    ``out/incidents.json``: every entity's alarm periods, newest first, the entities
+    that failed, the source's skipped files and ``files``, the scores files of this run.
+    An entity without a model, or whose data fails, is reported and the others go on.
+    The scores files that the previous run into ``out`` listed and this run did not write
+    (entities gone from ``source``, or failed this time) are deleted; no other file is.
 
     Parameters
     ----------
@@ -609,13 +867,18 @@ def fleet_detect(models: str | Path, source: str | Path, out: str | Path, *, sch
     Raises
     ------
     InvalidInputError
-        When ``source`` holds no entities (see :func:`list_entities`).
+        Before any work: when ``merge_gap`` is not an integer >= 0, ``resample`` is no step,
+        or ``source`` holds no entities (see :func:`scan_source`).
     """
+    from faultgraph._validation import check_whole
     from faultgraph.io import write_json_atomic
 
+    check_whole("merge_gap", merge_gap, 0, "quiet steps")
+    _check_resample(resample)
     t0 = time.perf_counter()
     models, source, out = _where(models), _where(source), _where(out)
-    entities = list_entities(source, entity_column=entity_column, split_to=storage.join(out, SPLIT_FOLDER))
+    listing = scan_source(source, entity_column=entity_column, split_to=storage.join(out, SPLIT_FOLDER))
+    entities = listing.entities
     tasks = [DetectTask(e, url, storage.join(models, e), storage.join(out, f"{e}.csv"), resample, merge_gap)
              for e, url in entities]
     results = _run(detect_entity, tasks, [e for e, _ in entities], scheduler, n_workers, progress, client)
@@ -623,9 +886,13 @@ def fleet_detect(models: str | Path, source: str | Path, out: str | Path, *, sch
     incidents = newest_first([i for o in outcomes for i in o.info.get("_incidents", ())])
     outcomes = tuple(EntityOutcome(o.entity, o.status, o.error, {k: v for k, v in o.info.items()
                                                                 if not k.startswith("_")}) for o in outcomes)
-    result = FleetResult("detect", outcomes, time.perf_counter() - t0, tuple(incidents))
+    written = {f"{o.entity}.csv" for o in outcomes if o.ok}
+    removed, kept = _remove_stale(out, _listed_files(out, INCIDENTS), written, _is_scores_file)
+    result = FleetResult("detect", outcomes, time.perf_counter() - t0, tuple(incidents), skipped=listing.skipped,
+                         ignored=listing.ignored, removed=tuple(removed))
     document = {"incidents": incidents, "entities": len(outcomes),
-                "failed": [{"entity": o.entity, "error": o.error} for o in result.failed]}
+                "failed": [{"entity": o.entity, "error": o.error} for o in result.failed],
+                "skipped": [dict(s) for s in listing.skipped], "files": sorted(written | set(kept))}
     storage.publish_file(lambda path: write_json_atomic(path, document), storage.join(out, INCIDENTS))
     return result
 
@@ -760,7 +1027,10 @@ def fleet_explain(models: str | Path, source: str | Path, incidents: str | Path,
 
     Writes one rca.json per incident under ``out/<entity>/`` and ``out/explanations.json``,
     the index (incident number, entity, window, file, top three causes, error), in
-    incidents.json's order.
+    incidents.json's order, with ``files``, the rca.json files of this run. The rca.json
+    files that the previous run into ``out`` listed and this run did not write (incidents
+    no longer in incidents.json or beyond ``limit``, failed this time) are deleted, so that
+    no explanation of another incident list is taken for this one's; no other file is.
 
     Parameters
     ----------
@@ -789,23 +1059,36 @@ def fleet_explain(models: str | Path, source: str | Path, incidents: str | Path,
     Returns
     -------
     FleetResult
-        One outcome per entity with incidents; an entity without a metrics file fails.
+        One outcome per entity with incidents (an entity without a metrics file fails) and
+        the index as ``explanations``; an incident that could not be explained makes it not
+        ``ok``.
 
     Raises
     ------
     InvalidInputError
-        When ``limit`` is not an integer >= 1, ``incidents`` is no incidents.json of
+        Before any work: when ``limit`` is not an integer >= 1, ``config`` is no
+        ExplainConfig or holds an option no explanation takes (``min_steps`` below 1, an
+        unknown ``method``), ``resample`` is no step, ``incidents`` is no incidents.json of
         ``fleet detect``, or ``source`` holds no entities.
     """
+    from faultgraph._validation import check_choice, check_whole
+    from faultgraph.config import RankingScales, RcaMethod, values
     from faultgraph.io import write_json_atomic
 
-    from faultgraph._validation import check_whole
-
     check_whole("limit", limit, 1, "None: all incidents", optional=True)
+    if not isinstance(config, ExplainConfig):
+        raise InvalidInputError(f"config must be a faultgraph.config.ExplainConfig, got {type(config).__name__}")
+    check_whole("min_steps", config.min_steps, 1, "steps of an explained window")
+    if config.method is not None:
+        check_choice("method", str(config.method), values(RcaMethod))
+    if config.scales is not None:
+        check_choice("scales", str(config.scales), values(RankingScales))
+    _check_resample(resample)
     t0 = time.perf_counter()
     models, source, incidents, out = _where(models), _where(source), _where(incidents), _where(out)
     chosen = list(enumerate(_read_incidents(incidents)))[:limit]
-    files = dict(list_entities(source, entity_column=entity_column, split_to=storage.join(out, SPLIT_FOLDER)))
+    listing = scan_source(source, entity_column=entity_column, split_to=storage.join(out, SPLIT_FOLDER))
+    files = dict(listing.entities)
     by_entity: dict[str, list[tuple[int, Any, Any]]] = {}
     for number, incident in chosen:
         by_entity.setdefault(str(incident.get("entity")), []).append((number, incident["start"], incident["end"]))
@@ -830,8 +1113,9 @@ def fleet_explain(models: str | Path, source: str | Path, incidents: str | Path,
     outcomes = sorted((EntityOutcome(o.entity, o.status, o.error, {k: v for k, v in o.info.items()
                                                                   if not k.startswith("_")}) for o in outcomes),
                       key=lambda o: o.entity)
-    storage.publish_file(lambda path: write_json_atomic(path, {"explanations": explained}),
-                         storage.join(out, EXPLANATIONS))
-    return FleetResult("explain", tuple(outcomes), time.perf_counter() - t0)
-
-
+    written = {f"{e['entity']}/incident-{e['incident']}.rca.json" for e in explained if e.get("file")}
+    removed, kept = _remove_stale(out, _listed_files(out, EXPLANATIONS, "explanations"), written, _is_rca_file)
+    document = {"explanations": explained, "files": sorted(written | set(kept))}
+    storage.publish_file(lambda path: write_json_atomic(path, document), storage.join(out, EXPLANATIONS))
+    return FleetResult("explain", tuple(outcomes), time.perf_counter() - t0, skipped=listing.skipped,
+                       ignored=listing.ignored, explanations=tuple(explained), removed=tuple(removed))

@@ -21,13 +21,20 @@ from typing import Any
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["FINGERPRINT", "METRIC_SUFFIXES", "check_entity_name", "digest", "entity_name", "is_local", "join",
-           "local_file", "local_folder", "publish_folder", "publish_file", "read_json", "url_fs"]
+__all__ = ["FINGERPRINT", "MAX_NAME_BYTES", "METRIC_SUFFIXES", "check_entity_name", "digest", "entity_name",
+           "entity_problem", "is_local", "join", "local_file", "local_folder", "publish_folder", "publish_file",
+           "read_json", "remove", "url_fs"]
 
 #: The file beside model.json that says what a fleet model was fitted from.
 FINGERPRINT = "fleet.json"
-#: Metrics files a source folder may hold (``read_metrics``'s formats), longest first.
-METRIC_SUFFIXES = (".csv.gz", ".csv.bz2", ".parquet", ".csv", ".tsv", ".txt", ".pq", ".json")
+#: Metrics files a source folder may hold, longest first: the CSV and Parquet formats of
+#: ``read_metrics``. Its ``.txt`` (CSV) and ``.json`` (a Prometheus export) are left out: in a
+#: folder of a fleet's data they are notes, READMEs and indexes far more often than metrics.
+METRIC_SUFFIXES = (".csv.gz", ".csv.bz2", ".parquet", ".csv", ".tsv", ".pq")
+#: The longest entity name, in bytes of UTF-8: it names a folder and files (``<entity>.csv``) whose
+#: atomic writers add up to 18 characters (``.<entity>.tmp-<token>``), within the 255 bytes a file
+#: name may have on common filesystems.
+MAX_NAME_BYTES = 200
 
 
 def _fsspec() -> Any:
@@ -119,6 +126,32 @@ def entity_name(filename: str) -> str | None:
     return None
 
 
+def entity_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be an entity's name (a folder and file name), or ``None`` when it can.
+
+    Parameters
+    ----------
+    name : Any
+        The entity name (converted with ``str``).
+
+    Returns
+    -------
+    str or None
+        One sentence naming the value and what is allowed; ``None`` for a good name.
+    """
+    text = str(name)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_BYTES:
+        shown = f"{text[:40]}...' ({size} bytes)" if len(text) > 40 else f"{text}' ({size} bytes)"
+        return (f"entity name '{shown} is too long; at most {MAX_NAME_BYTES} bytes of UTF-8, since it names "
+                "a folder and files")
+    if (not text.strip() or text.startswith(".") or any(ch in text for ch in "/\\\0*?[]")
+            or text != text.strip()):
+        return (f"entity name {text!r} cannot name a folder; an entity name must be non-empty, not start "
+                "with '.', and hold no '/', '\\', '*', '?', '[', ']' or surrounding spaces")
+    return None
+
+
 def check_entity_name(name: Any, where: str) -> str:
     """``name`` as an entity name usable as a folder name.
 
@@ -139,15 +172,13 @@ def check_entity_name(name: Any, where: str) -> str:
     InvalidInputError
         When the name is blank, starts with ``.``, holds ``/``, ``\\``, a NUL or a glob
         character (``*?[]``: on an object store a path holding one is expanded, so ``*``
-        would name every entity), or has surrounding spaces.
+        would name every entity), has surrounding spaces, or is longer than
+        :data:`MAX_NAME_BYTES` bytes (:func:`entity_problem`).
     """
-    text = str(name)
-    if (not text.strip() or text.startswith(".") or any(ch in text for ch in "/\\\0*?[]")
-            or text != text.strip()):
-        raise InvalidInputError(f"{where}: entity name {text!r} cannot name a folder; an entity name must be "
-                                "non-empty, not start with '.', and hold no '/', '\\', '*', '?', '[', ']' or "
-                                "surrounding spaces")
-    return text
+    problem = entity_problem(name)
+    if problem is not None:
+        raise InvalidInputError(f"{where}: {problem}")
+    return str(name)
 
 
 def digest(url: str | Path) -> str:
@@ -190,6 +221,31 @@ def read_json(url: str | Path) -> Any:
             return json.loads(fh.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def remove(url: str | Path) -> bool:
+    """Delete the file ``url`` (path or URL) when it exists.
+
+    Parameters
+    ----------
+    url : str or Path
+        A local path or an fsspec URL.
+
+    Returns
+    -------
+    bool
+        Whether a file was there and is gone.
+
+    Raises
+    ------
+    OSError
+        When the file exists and cannot be deleted.
+    """
+    fs, path = url_fs(url)
+    if not fs.isfile(path):
+        return False
+    fs.rm_file(path)
+    return True
 
 
 @contextmanager
