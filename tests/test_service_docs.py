@@ -59,10 +59,24 @@ def test_queries_example():
     assert spec.queries[2].name({"service": "cart"}) == "cart_traffic" and spec.queries[1].service == "checkout"
 
 
-def test_unit_file_runs_the_serve_command():
+def test_unit_file_runs_the_serve_command(tmp_path):
+    import configparser
+
     unit = block("ExecStart=")
     line = next(x for x in unit.splitlines() if x.startswith("ExecStart="))
     assert " serve --model " in line and "--db sqlite:////" in line and "--host 127.0.0.1" in line
+    sections = configparser.ConfigParser(interpolation=None, strict=True)
+    sections.optionxform = str  # systemd's keys are case-sensitive
+    sections.read_string(unit)
+    # without [Install], `systemctl enable` has nothing to hook the unit to: it would not start at boot
+    assert sections["Install"]["WantedBy"] == "multi-user.target"
+    assert sections["Service"]["Restart"] == "always" and "network-online.target" in sections["Unit"]["After"]
+    analyze = shutil.which("systemd-analyze")
+    if analyze is not None:  # systemd's own check, on a copy whose ExecStart exists here
+        path = tmp_path / "faultgraph.service"
+        path.write_text(unit.replace(line.split()[0], f"ExecStart={sys.executable}"))
+        result = subprocess.run([analyze, "verify", str(path)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
 
 @pytest.fixture

@@ -224,14 +224,14 @@ def test_alert_to_explained_incident_in_postgres(tmp_path, processes, postgres):
     # it is in PostgreSQL
     import sqlalchemy as sa
 
-    from faultgraph.service.store import engine_url
+    from faultgraph.service.store import SCHEMA_VERSION, engine_url
 
     engine = sa.create_engine(engine_url(postgres))
     with engine.connect() as conn:
         stored = conn.execute(sa.text("select status, dedup_key from faultgraph_incidents")).all()
         version = conn.execute(sa.text("select version from faultgraph_schema")).scalar_one()
     engine.dispose()
-    assert [s for s, _ in stored] == ["done"] and version == 1 and stored[0][1].startswith(
+    assert [s for s, _ in stored] == ["done"] and version == SCHEMA_VERSION and stored[0][1].startswith(
         incident["alert"]["fingerprint"])
 
     say("checked in PostgreSQL")
@@ -271,3 +271,9 @@ def test_postgres_store_dedups_concurrent_alerts_and_resumes(postgres):
     from test_service_unit import check_store
 
     check_store(postgres)
+
+
+def test_postgres_store_of_version_1_is_upgraded(postgres):
+    from test_service_unit import check_upgrade_from_version_1
+
+    check_upgrade_from_version_1(postgres)

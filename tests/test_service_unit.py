@@ -170,6 +170,10 @@ def test_settings_are_checked(tmp_path):
         ServiceSettings(model_dir=tmp_path, prometheus="http://127.0.0.1:9")
     with pytest.raises(InvalidInputError, match="workers must be an integer >= 1, got 0"):
         ServiceSettings(model_dir=tmp_path, data=tmp_path, workers=0)
+    with pytest.raises(InvalidInputError, match="retry_attempts must be an integer >= 1, got 0"):
+        ServiceSettings(model_dir=tmp_path, data=tmp_path, retry_attempts=0)
+    with pytest.raises(InvalidInputError, match=r"body_timeout must be seconds in \(0, 1e7\), got 0"):
+        ServiceSettings(model_dir=tmp_path, data=tmp_path, body_timeout=0)
 
 
 # --- the app with a stand-in explainer ---------------------------------------------------------
@@ -367,7 +371,8 @@ def test_schema_version_is_checked(tmp_path):
         conn.execute(store._schema.update().values(version=SCHEMA_VERSION + 1))
     from faultgraph.service.store import StoreError
 
-    with pytest.raises(StoreError, match="schema version 2; this faultgraph knows up to 1"):
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}; this faultgraph knows up to "
+                                         f"{SCHEMA_VERSION}"):
         store.create_schema()
     store.close()
 
@@ -556,7 +561,7 @@ def test_queries_yaml_file(tmp_path):
 
 # --- the commands and packaging ------------------------------------------------------------------
 
-def test_commands(tmp_path, monkeypatch):
+def test_commands(case, tmp_path, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
@@ -566,14 +571,18 @@ def test_commands(tmp_path, monkeypatch):
     register(app)
     runner = CliRunner()
     monkeypatch.delenv("FAULTGRAPH_TOKEN", raising=False)
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
     r = runner.invoke(app, ["serve", "--model", str(tmp_path), "--data", str(tmp_path / "x.csv")])
     assert r.exit_code == 2 and "no bearer tokens" in r.output
     monkeypatch.setenv("FAULTGRAPH_TOKEN", "t")
     r = runner.invoke(app, ["serve", "--model", str(tmp_path / "none"), "--data", str(tmp_path / "x.csv"),
                             "--db", f"sqlite:///{tmp_path / 'x.db'}"])
-    assert r.exit_code == 2 and "is not a faultgraph model folder" in r.output
+    assert r.exit_code == 2 and "--model must be the model folder written by `faultgraph fit`" in r.output
     r = runner.invoke(app, ["serve", "--model", str(tmp_path), "--data", str(tmp_path / "x.csv"),
-                            "--db", "postgresql://u@127.0.0.1:1/x"])
+                            "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert r.exit_code == 2 and "is not a faultgraph model folder" in r.output
+    r = runner.invoke(app, ["serve", "--model", str(case["root"] / "model"), "--data",
+                            str(case["root"] / "metrics.csv"), "--db", "postgresql://u@127.0.0.1:1/x"])
     assert r.exit_code == 2 and "the store 'postgresql://u@127.0.0.1:1/x' cannot be opened" in r.output
     r = runner.invoke(app, ["fetch", "--prometheus", "http://127.0.0.1:9", "--queries", str(tmp_path / "q.yaml"),
                             "--start", "now-1h", "--out", str(tmp_path / "m.parquet")])
@@ -716,21 +725,76 @@ def check_store(url: str) -> None:
     store.claim(second)
     assert sorted(store.requeue_unfinished()) == sorted(next(iter(v)) for v in ids.values())
     assert store.get(first)["window"] == closed and store.counts()["queued"] == 5
+    # Prometheus away: a claimed incident waits for its retry time, counted, across a restart
+    third = next(iter(ids[2]))
+    claimed = store.claim(third)
+    assert "attempts" not in claimed
+    assert store.defer(third, claimed["revision"], "Prometheus away (try 1 of 8)", time.time() + 3600)
+    assert third not in store.queued_ids() and store.claim(third) is None
+    assert store.waiting() == {"due": 4, "retrying": 1} and store.counts()["queued"] == 5
     store.close()
+    store = IncidentStore(url)
+    assert store.create_schema() == SCHEMA_VERSION
+    waiting = store.get(third)
+    assert waiting["status"] == "queued" and waiting["attempts"] == 1 and waiting["retry_at"] > time.time() + 3000
+    assert waiting["error"] == "Prometheus away (try 1 of 8)" and third not in store.requeue_unfinished()
+    with store.engine.begin() as conn:  # its time comes
+        conn.execute(store.table.update().where(store.table.c.id == third).values(retry_at=time.time() - 1))
+    assert third in store.queued_ids() and store.waiting() == {"due": 5, "retrying": 0}
+    again = store.claim(third)
+    assert again["attempts"] == 1 and store.finish(third, again["revision"], {"ok": True}, None)
+    done = store.get(third)
+    assert done["status"] == "done" and "retry_at" not in done and "error" not in done
+    # a server stopping while it explains puts the incident back, its try not counted
+    fourth = next(iter(ids[3]))
+    held = store.claim(fourth)
+    assert store.release(fourth, held["revision"]) and not store.release(fourth, held["revision"])
+    assert store.get(fourth)["status"] == "queued" and "attempts" not in store.get(fourth)
+    store.close()
+
+
+def check_upgrade_from_version_1(url: str) -> None:
+    """A store written by schema version 1 (no retry columns) is upgraded in place at start."""
+    import sqlalchemy as sa
+
+    store = IncidentStore(url)
+    store.create_schema()
+    with store.engine.begin() as conn:  # made a version 1 store, holding one queued incident
+        for column in ("attempts", "retry_at"):
+            conn.execute(sa.text(f"ALTER TABLE faultgraph_incidents DROP COLUMN {column}"))
+        conn.execute(store._schema.update().values(version=1))
+        old = sa.Table("faultgraph_incidents", sa.MetaData(), autoload_with=conn)
+        assert "attempts" not in old.c
+        conn.execute(old.insert().values(status="queued", source="manual", window='{"start": 1, "end": 2}',
+                                         revision=0, created_at=1.0, updated_at=1.0))
+    store.close()
+    store = IncidentStore(url)
+    assert store.create_schema() == SCHEMA_VERSION and store.create_schema() == SCHEMA_VERSION
+    (incident,) = store.queued_ids()
+    assert store.get(incident)["window"] == {"start": 1, "end": 2} and "attempts" not in store.get(incident)
+    claimed = store.claim(incident)
+    assert store.defer(incident, claimed["revision"], "Prometheus away", time.time() + 60)
+    assert store.get(incident)["attempts"] == 1 and store.waiting() == {"due": 0, "retrying": 1}
+    store.close()
+
+
+def test_sqlite_store_of_version_1_is_upgraded(tmp_path):
+    check_upgrade_from_version_1(f"sqlite:///{tmp_path / 'old.db'}")  # PostgreSQL: tests/test_service_integration.py
 
 
 def test_sqlite_store_dedups_concurrent_alerts_and_resumes(tmp_path):
     check_store(f"sqlite:///{tmp_path / 'store.db'}")  # PostgreSQL: tests/test_service_integration.py
 
 
-def test_prometheus_down_fails_the_incident_with_a_clear_error(case, tmp_path):
+def test_prometheus_down_fails_the_incident_with_a_clear_error_at_its_last_try(case, tmp_path):
     from faultgraph.workflows import load_model
 
     queries = tmp_path / "QUERIES.yaml"
     queries.write_text("queries:\n  '{service}_cpu': {query: cpu, service_label: service}\n")
     port = closed_port()
     settings = ServiceSettings(model_dir=case["root"] / "model", prometheus=f"http://127.0.0.1:{port}",
-                               queries=queries, db_url=f"sqlite:///{tmp_path / 'p.db'}", tokens=(TOKEN,))
+                               queries=queries, db_url=f"sqlite:///{tmp_path / 'p.db'}", tokens=(TOKEN,),
+                               retry_attempts=2, retry_backoff=0.05)
     from faultgraph.service.worker import Explainer
 
     explainer = Explainer(settings, model=load_model(case["root"] / "model"))
@@ -739,9 +803,9 @@ def test_prometheus_down_fails_the_incident_with_a_clear_error(case, tmp_path):
         recent = payload(startsAt=iso(time.time() - 600))  # firing for ten minutes: read up to now
         (incident,) = c.post("/api/v1/alerts", json=recent, headers=AUTH).json()["incidents"]
         body = wait_done(c, incident)
-    assert body["status"] == "failed"
+    assert body["status"] == "failed" and body["attempts"] == 1  # deferred once, failed at the second try
     assert f"Prometheus at http://127.0.0.1:{port} did not answer after 4 tries" in body["error"]
-    assert "is it running" in body["error"]
+    assert "is it running" in body["error"] and body["error"].endswith("(try 2 of 2: given up)")
 
 
 def closed_port() -> int:
@@ -960,3 +1024,257 @@ def test_a_failing_store_is_logged_once_a_minute(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["sweeping the store failed: RuntimeError: connection refused",
                      lines[1]] and lines[1].startswith("sweeping the store works again after 500 failure(s)")
+
+
+# --- start, outages, slow clients, shutdown, restarts --------------------------------------------
+
+def test_serve_refuses_unusable_paths_at_start(case, tmp_path, monkeypatch):
+    """A typo in a path is one line and exit 2 at start, naming the option and the path, before
+    the store is created; not a failure of the first incident."""
+    import typer
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from faultgraph.service.cli import register
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    monkeypatch.setenv("FAULTGRAPH_TOKEN", "t")
+    app = typer.Typer()
+    register(app)
+    model, data, db = case["root"] / "model", case["root"] / "metrics.csv", tmp_path / "x.db"
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_text("a,b\n1,2,3,4\n\x00\x01")
+    cases = [
+        (["--model", model, "--data", tmp_path / "metrics.cvs"], "--data",
+         f"{tmp_path / 'metrics.cvs'}' (no such file)"),
+        (["--model", model, "--data", tmp_path], "--data", f"{tmp_path}' (a folder, not a file)"),
+        (["--model", tmp_path / "modle", "--data", data], "--model", f"{tmp_path / 'modle'}' (no such folder)"),
+        (["--model", data, "--data", data], "--model", f"{data}' (a file, not a folder)"),
+        (["--model", model, "--prometheus", "http://127.0.0.1:9", "--queries", tmp_path / "Q.yml"], "--queries",
+         f"{tmp_path / 'Q.yml'}' (no such file)"),
+        (["--model", model, "--data", data, "--token-file", tmp_path / "tokens"], "--token-file",
+         f"{tmp_path / 'tokens'}' (no such file)"),
+        (["--model", model, "--data", data, "--db", f"sqlite:///{tmp_path / 'nodir' / 'x.db'}"], "--db",
+         f"(no folder '{tmp_path / 'nodir'}')"),
+        (["--model", model, "--data", garbage], "", f"{garbage}"),  # there, but no metrics file
+    ]
+    for args, option, why in cases:
+        args = [str(a) for a in args] + ([] if "--db" in args else ["--db", f"sqlite:///{db}"])
+        r = CliRunner().invoke(app, ["serve", *args])
+        assert r.exit_code == 2, (args, r.output)
+        assert r.output.startswith(f"error: {option}") and why in r.output and r.output.count("\n") == 1, r.output
+        assert not db.exists() and started == []  # refused before the store is made or the server runs
+    r = CliRunner().invoke(app, ["serve", "--model", str(model), "--data", str(data), "--db", f"sqlite:///{db}"])
+    assert r.exit_code == 0, r.output
+    # uvicorn's own limits: connections served at once, and a bounded wait for open requests at shutdown
+    assert started[0]["limit_concurrency"] == 200 and 0 < started[0]["timeout_graceful_shutdown"] <= 5
+
+
+def test_prometheus_outage_is_retried_later(tmp_path):
+    """Prometheus away: the incident goes back to queued with its try counted and a retry time,
+    kept in the store, and is explained once Prometheus answers again."""
+    import threading
+
+    from faultgraph.io.prometheus import PrometheusUnavailableError
+
+    back = threading.Event()
+
+    class Outage(Echo):
+        def explain(self, window, target):
+            if not self.calls:
+                self.calls.append((window, target))
+                raise PrometheusUnavailableError("Prometheus at http://127.0.0.1:9 did not answer after 4 tries")
+            back.wait(30)  # the second try: held until the test has seen the retry's state
+            return super().explain(window, target)
+
+    explainer = Outage()
+    with TestClient(create_app(settings_for(tmp_path, retry_backoff=0.2), explainer=explainer)) as c:
+        incident = c.post("/api/v1/incidents", json={"start": 1, "end": 5}, headers=AUTH).json()["id"]
+        end = time.monotonic() + 30
+        body = {}
+        try:
+            while time.monotonic() < end:
+                body = c.get(f"/api/v1/incidents/{incident}", headers=AUTH).json()
+                if body.get("attempts") or body["status"] in ("done", "failed"):
+                    break
+                time.sleep(0.02)
+            assert body["status"] in ("queued", "running") and body["attempts"] == 1, body
+            assert body["error"].startswith("Prometheus at http://127.0.0.1:9 did not answer after 4 tries (try 1 "
+                                            "of 8; retried at ") and body["retry_at"] > body["created_at"]
+        finally:
+            back.set()
+        done = wait_done(c, incident)
+        assert c.get("/metrics").text.count("faultgraph_incidents_retrying 0") == 1
+    assert done["status"] == "done" and done["attempts"] == 1 and "error" not in done
+    assert done["rca"]["window"] == [1, 5]
+    assert len(explainer.calls) == 2
+
+
+def test_retry_delays_double_up_to_the_ceiling():
+    from faultgraph.service.worker import RETRY_ATTEMPTS, RETRY_MAX_DELAY, retry_delay
+
+    delays = [retry_delay(a) for a in range(1, RETRY_ATTEMPTS)]
+    assert delays == [30, 60, 120, 240, 480, 600, 600] and retry_delay(10**6) == RETRY_MAX_DELAY
+    assert sum(delays) / 60 == pytest.approx(35.5)  # as docs/service.md says: about 35 minutes of outage
+
+
+class _Body:
+    """A request whose body comes in ``chunks`` and then, with ``stall``, never ends."""
+
+    def __init__(self, chunks, stall=False, headers=None):
+        self.chunks, self.stall, self.headers = chunks, stall, headers or {}
+
+    async def stream(self):
+        import asyncio
+
+        for chunk in self.chunks:
+            yield chunk
+        if self.stall:
+            await asyncio.Event().wait()
+
+
+def test_slow_and_oversized_bodies_are_refused(echo_client):
+    import asyncio
+
+    from faultgraph.service.app import _BodyError, _read_json
+
+    def status(request, limit=1024, timeout=30.0):
+        with pytest.raises(_BodyError) as info:
+            asyncio.run(_read_json(request, limit, timeout))
+        return info.value.status, str(info.value)
+
+    # a body that trickles in and stops: 408 once the timeout passes, not held for ever
+    assert status(_Body([b'{"ver'], stall=True), timeout=0.05) == (408, "the body did not arrive within 0.05 s "
+                                                                        "(5 bytes came)")
+    # too large: 413 at once, by Content-Length before a byte is read, or as soon as the limit is passed
+    assert status(_Body([], stall=True, headers={"content-length": "2048"}))[0] == 413
+    assert status(_Body([b" " * 600, b" " * 600], stall=True))[0] == 413
+    assert asyncio.run(_read_json(_Body([b'{"a"', b": 1}"]), 1024, 0.05)) == {"a": 1}
+    # through the app: a chunked body (no Content-Length) over --max-body is 413 too
+    r = echo_client.post("/api/v1/alerts", content=iter([b" " * 600_000, b" " * 600_000]), headers=AUTH)
+    assert r.status_code == 413 and r.json()["error"] == "the body must be at most 1000000 bytes"
+
+
+def test_pending_incidents_are_counted_and_resumed_after_a_restart(tmp_path):
+    """The queue depth is the store's: a stopped server's incidents, and those beyond the memory
+    queue, are counted (and taken up) after a restart."""
+    import threading
+
+    settings = settings_for(tmp_path, workers=1, queue_size=1)
+    store = IncidentStore(settings.db_url)
+    store.create_schema()
+    ids = [store.add_manual({"start": i, "end": i + 5}) for i in range(5)]
+    assert store.claim(ids[0])["status"] == "running"  # the stopped server was explaining it
+    store.close()
+    go = threading.Event()
+
+    class Held(Echo):
+        def explain(self, window, target):
+            go.wait(30)
+            return super().explain(window, target)
+
+    with TestClient(create_app(settings, explainer=Held())) as c:
+        try:
+            the_store = c.app.state.faultgraph["store"]
+            end = time.monotonic() + 30
+            while time.monotonic() < end and the_store.counts()["running"] != 1:
+                time.sleep(0.02)
+            assert the_store.counts() == {"queued": 4, "running": 1, "done": 0, "failed": 0}
+            # one in the worker, one in the memory queue (of size 1), three in the store only
+            assert c.get("/healthz").json() == {"status": "ok", "queue_depth": 4, "retrying": 0}
+            assert "\nfaultgraph_queue_depth 4\n" in c.get("/metrics").text
+        finally:
+            go.set()
+        assert [wait_done(c, i)["status"] for i in ids] == ["done"] * 5
+        assert "\nfaultgraph_queue_depth 0\n" in c.get("/metrics").text
+
+
+def _serve(case, tmp_path, *options):
+    """``python -m faultgraph.service serve`` on a free port with ``options``: (process, port)."""
+    import os
+
+    port = closed_port()
+    env = {**os.environ, "FAULTGRAPH_TOKEN": TOKEN, "OPENBLAS_NUM_THREADS": "1"}
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "faultgraph.service", "serve", "--model",
+                                 str(case["root"] / "model"), "--db", f"sqlite:///{tmp_path / 's.db'}", "--port",
+                                 str(port), "--log-level", "warning", *options], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc, port
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"serve did not start: {(tmp_path / 'serve.log').read_text()}")
+
+
+def _stop(proc):
+    import os
+    import signal
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def _raw_post(port, body, length):
+    """A socket that sent a webhook's headers (``Content-Length: length``) and ``body``."""
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    sock.sendall(f"POST /api/v1/alerts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode() + body)
+    return sock
+
+
+def test_serve_answers_a_trickling_body_408(case, tmp_path):
+    proc, port = _serve(case, tmp_path, "--data", str(case["root"] / "metrics.csv"), "--body-timeout", "1")
+    try:
+        slow = _raw_post(port, b'{"version": "4", ', 1000)  # ... and the rest never comes
+        answer = b""
+        while chunk := slow.recv(4096):  # read until the server closes the connection
+            answer += chunk
+        slow.close()
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert b"the body did not arrive within 1 s (17 bytes came)" in answer
+        big = _raw_post(port, b"", 10**9)
+        assert big.recv(4096).startswith(b"HTTP/1.1 413 ")
+        big.close()
+    finally:
+        _stop(proc)
+
+
+def test_sigterm_stops_serve_within_seconds_and_keeps_the_incident(case, tmp_path):
+    """A worker waiting on a silent Prometheus held `serve` ~30 s after SIGTERM; now it stops in
+    a few seconds, and the incident it was explaining is queued again in the store."""
+    import signal
+    import socket
+
+    silent = socket.socket()  # accepts connections (the kernel does) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    queries = tmp_path / "QUERIES.yaml"
+    queries.write_text("queries:\n  '{service}_cpu': {query: cpu, service_label: service}\n")
+    proc, port = _serve(case, tmp_path, "--prometheus", f"http://127.0.0.1:{silent.getsockname()[1]}",
+                        "--queries", str(queries), "--workers", "1")
+    try:
+        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=10)
+        incident = api.post("/api/v1/incidents", json={"start": iso(time.time() - 600), "end": None}).json()["id"]
+        end = time.monotonic() + 30
+        while time.monotonic() < end and api.get(f"/api/v1/incidents/{incident}").json()["status"] != "running":
+            time.sleep(0.05)
+        api.close()
+        slow = _raw_post(port, b'{"version": "4", ', 1000)  # a client in the middle of its body, too
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)  # was ~30 s: the worker pool waited for the Prometheus request
+        slow.close()
+    finally:
+        _stop(proc)
+        silent.close()
+    store = IncidentStore(f"sqlite:///{tmp_path / 's.db'}")
+    assert store.get(incident)["status"] == "queued"  # taken up again at the next start
+    store.close()

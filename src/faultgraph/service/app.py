@@ -7,8 +7,9 @@ Routes (``/api/`` and ``/incidents/`` need ``Authorization: Bearer <token>``)::
     GET  /api/v1/incidents         newest first; ?limit=&before=&status= -> {"incidents", "next"}
     GET  /api/v1/incidents/{id}    {id, status, alert, window, error?, rca, ...}
     GET  /incidents/{id}           the HTML report
-    GET  /healthz                  no auth
-    GET  /metrics                  Prometheus text: incidents by status, explain latency, queue depth
+    GET  /healthz                  no auth; {"status", "queue_depth", "retrying"}
+    GET  /metrics                  Prometheus text: incidents by status, explain latency, queue depth (from
+                                   the store), incidents waiting to retry
 """
 
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations, names local to create_app
@@ -44,9 +45,12 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-async def _read_json(request: Any, limit: int) -> Any:
-    """The request's JSON body, at most ``limit`` bytes; a :class:`_BodyError` (413, 415
-    or 400) otherwise."""
+async def _read_json(request: Any, limit: int, timeout: float = 30.0) -> Any:
+    """The request's JSON body, at most ``limit`` bytes, all of it within ``timeout``
+    seconds; a :class:`_BodyError` (413, 415, 408 for a client too slow, or 400) otherwise.
+
+    uvicorn has no timeout of its own for a body that trickles in: without this one, a
+    client could hold a connection (and the request's task) as long as it likes."""
     length = request.headers.get("content-length")
     if length is not None and (not length.strip().isdigit() or int(length) > limit):
         raise _BodyError(413, f"the body must be at most {limit} bytes, got Content-Length {length[:20]!r}")
@@ -54,10 +58,17 @@ async def _read_json(request: Any, limit: int) -> Any:
     if ctype and not (ctype == "application/json" or ctype.endswith("+json")):
         raise _BodyError(415, f"the body must be JSON (Content-Type application/json), got {ctype[:60]!r}")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _BodyError(413, f"the body must be at most {limit} bytes")
+
+    async def read() -> None:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise _BodyError(413, f"the body must be at most {limit} bytes")
+
+    try:
+        await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
+        raise _BodyError(408, f"the body did not arrive within {timeout:g} s ({len(body)} bytes came)") from None
     if not body:
         raise _BodyError(400, "the body is empty; expected a JSON object")
     try:
@@ -109,7 +120,8 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
         the_store = store if store is not None else IncidentStore(settings.db_url)
         await run_in_threadpool(the_store.create_schema)
         the_explainer = explainer if explainer is not None else await run_in_threadpool(Explainer, settings)
-        pool = WorkerPool(the_store, the_explainer, workers=settings.workers, queue_size=settings.queue_size)
+        pool = WorkerPool(the_store, the_explainer, workers=settings.workers, queue_size=settings.queue_size,
+                          attempts=settings.retry_attempts, retry_backoff=settings.retry_backoff)
         state.update(store=the_store, pool=pool)
         if start_workers:
             await run_in_threadpool(pool.start)
@@ -174,7 +186,7 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
 
     @app.post("/api/v1/alerts", status_code=202)
     async def post_alerts(request: fastapi.Request) -> Any:
-        payload = A.parse_payload(await _read_json(request, settings.max_body))
+        payload = A.parse_payload(await _read_json(request, settings.max_body, settings.body_timeout))
 
         def store_all() -> list[int]:
             ids: list[int] = []
@@ -198,7 +210,7 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
 
     @app.post("/api/v1/incidents", status_code=202)
     async def post_incident(request: fastapi.Request) -> Any:
-        start, end, target = A.parse_request(await _read_json(request, settings.max_body))
+        start, end, target = A.parse_request(await _read_json(request, settings.max_body, settings.body_timeout))
         explainer = state["pool"].explainer
         known = getattr(explainer, "metrics", None)
         if target is not None and known is not None and target not in known:
@@ -264,17 +276,20 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
 
     @app.get("/healthz")
     async def healthz() -> Any:
-        try:
-            await run_in_threadpool(state["store"].check)
+        try:  # the queue is the store's: incidents a stopped server left, or beyond the memory queue, count
+            waiting = await run_in_threadpool(state["store"].waiting)
         except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
             return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
-        return {"status": "ok", "queue_depth": state["pool"].depth()}
+        return {"status": "ok", "queue_depth": waiting["due"], "retrying": waiting["retrying"]}
 
     @app.get("/metrics")
     async def metrics() -> Any:
-        counts = await run_in_threadpool(state["store"].counts)
-        pool = state["pool"]
-        text = exposition(counts, pool.latency, pool.depth(), state["accepted"], state["rejected"])
+        def read() -> tuple[dict[str, int], dict[str, int]]:
+            return state["store"].counts(), state["store"].waiting()
+
+        counts, waiting = await run_in_threadpool(read)
+        text = exposition(counts, state["pool"].latency, waiting["due"], state["accepted"], state["rejected"],
+                          retrying=waiting["retrying"])
         return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
     @app.exception_handler(FaultgraphError)

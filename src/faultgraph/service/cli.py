@@ -15,7 +15,51 @@ import typer
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["parse_when", "register", "write_frame"]
+__all__ = ["check_paths", "parse_when", "register", "write_frame"]
+
+#: Seconds ``serve`` waits, on SIGTERM, for open requests (a slow client, a report being
+#: drawn) before it cancels them; the workers then get :data:`~faultgraph.service.worker.STOP_TIMEOUT`.
+SHUTDOWN_GRACE = 3
+#: Seconds an idle keep-alive connection is kept open (uvicorn's ``timeout_keep_alive``).
+KEEP_ALIVE = 5
+
+
+def check_paths(model: Path, data: Path | None = None, queries: Path | None = None,
+                token_file: Path | None = None, db: str | None = None) -> None:
+    """Refuse, before anything starts, a path option of ``serve`` that cannot be used: a
+    typo would otherwise be found only when the first incident comes.
+
+    Parameters
+    ----------
+    model : Path
+        ``--model``: must be an existing folder.
+    data, queries, token_file : Path or None, default None
+        ``--data``, ``--queries``, ``--token-file``: each, when given, a readable file.
+    db : str or None, default None
+        ``--db``: for a SQLite file, its folder must exist.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the option and the path, when one does not exist, is of the wrong kind or
+        cannot be read.
+    """
+    if not model.is_dir():
+        why = "no such folder" if not model.exists() else "a file, not a folder"
+        raise InvalidInputError(f"--model must be the model folder written by `faultgraph fit`, got "
+                                f"{str(model)!r} ({why})")
+    for option, path, what in (("--data", data, "the metrics file to explain from"),
+                               ("--queries", queries, "the QUERIES.yaml naming each metric's PromQL"),
+                               ("--token-file", token_file, "a file of bearer tokens, one a line")):
+        why = None if path is None else _unreadable(path)
+        if why is not None:
+            raise InvalidInputError(f"{option} must be {what}, got {str(path)!r} ({why})")
+    match = re.fullmatch(r"sqlite(?:\+\w+)?:///([^?]*)(\?.*)?", db or "")
+    if match and match.group(1) and match.group(1) != ":memory:" and not match.group(1).startswith("file:"):
+        folder = Path(match.group(1)).parent
+        if not folder.is_dir():
+            raise InvalidInputError(f"--db must be sqlite:///FILE in an existing folder, got {_redact(db)!r} "
+                                    f"(no folder {str(folder)!r})")
 
 
 def parse_when(text: str, now: float | None = None) -> float:
@@ -38,6 +82,19 @@ def parse_when(text: str, now: float | None = None) -> float:
     except PayloadError:
         raise InvalidInputError(f"time must be 'now', 'now-7d', Unix seconds or an RFC 3339 time such as "
                                 f"2024-05-01T00:00:00Z, got {text!r}") from None
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why the file ``path`` cannot be read, or ``None`` when it can."""
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "a folder, not a file"
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    return None
 
 
 def register(app: typer.Typer) -> None:
@@ -66,6 +123,10 @@ def register(app: typer.Typer) -> None:
         token_file: Annotated[Optional[Path], typer.Option(
             help="File of bearer tokens, one a line (besides $FAULTGRAPH_TOKEN, comma-separated).")] = None,
         max_body: Annotated[int, typer.Option(min=1024, help="Largest request body accepted, bytes.")] = 1_000_000,
+        body_timeout: Annotated[float, typer.Option(
+            min=0.1, help="Seconds a client has to send a request's body (a slower one gets 408).")] = 30.0,
+        max_connections: Annotated[int, typer.Option(
+            min=1, help="Connections served at once; more are answered 503 (Alertmanager retries).")] = 200,
         history: Annotated[int, typer.Option(min=0, help="Prometheus: steps read before a window.")] = 400,
         step: Annotated[Optional[str], typer.Option(help="Prometheus: query step (default: QUERIES.yaml's, "
                                                     "else the model's training step, else 15s).")] = None,
@@ -81,6 +142,7 @@ def register(app: typer.Typer) -> None:
             from faultgraph.io.prometheus import parse_duration
             from faultgraph.service.settings import ServiceSettings, read_tokens
 
+            check_paths(model, data, queries, token_file, db)  # a typo: one line and exit 2, before anything
             tokens = read_tokens(path=token_file)
             if not tokens:
                 raise InvalidInputError("no bearer tokens: set FAULTGRAPH_TOKEN (comma-separated) or give "
@@ -89,7 +151,8 @@ def register(app: typer.Typer) -> None:
                 model_dir=model, data=data, prometheus=prometheus, queries=queries, db_url=db, tokens=tokens,
                 lookback=0.0 if re.fullmatch(r"0+(\.0*)?(ms|s|m|h|d|w|y)?", lookback.strip()) else
                 parse_duration(lookback, "lookback"),
-                workers=workers, queue_size=queue_size, max_body=max_body, history=history,
+                workers=workers, queue_size=queue_size, max_body=max_body, body_timeout=body_timeout,
+                max_connections=max_connections, history=history,
                 step=parse_duration(step) if step is not None else None)
             from faultgraph.service._extra import require
             from faultgraph.service.app import create_app
@@ -97,12 +160,19 @@ def register(app: typer.Typer) -> None:
             from faultgraph.service.worker import Explainer
 
             uvicorn = require("uvicorn")
-            store = IncidentStore(settings.db_url)  # a bad store, model or queries file: one line, exit 2
+            explainer = Explainer(settings)  # a bad model or queries file: one line, exit 2
+            if settings.data is not None:
+                explainer.frame({})  # the metrics file is read now (kept until it changes): refused if unusable
+            store = IncidentStore(settings.db_url)  # a bad store: one line, exit 2
             store.create_schema()
-            application = create_app(settings, explainer=Explainer(settings), store=store)
+            application = create_app(settings, explainer=explainer, store=store)
             err.print(f"faultgraph serve: model {model}, store {_redact(db)}, listening on http://{host}:{port}",
                       highlight=False)
-        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=True)
+        # uvicorn times out idle connections, not slow ones: the app gives a body body_timeout
+        # seconds (408), and max_connections bounds what slow clients can hold (503 beyond)
+        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=True,
+                    limit_concurrency=settings.max_connections, timeout_keep_alive=KEEP_ALIVE,
+                    timeout_graceful_shutdown=SHUTDOWN_GRACE)
 
     @app.command()
     def fetch(

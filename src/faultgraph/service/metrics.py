@@ -78,7 +78,7 @@ def _escape(value: str) -> str:
 
 
 def exposition(by_status: Mapping[str, int], latency: LatencyHistogram, queue_depth: int,
-               accepted: int = 0, rejected: int = 0) -> str:
+               accepted: int = 0, rejected: int = 0, retrying: int | None = None) -> str:
     """The text page of ``GET /metrics``.
 
     Parameters
@@ -88,11 +88,14 @@ def exposition(by_status: Mapping[str, int], latency: LatencyHistogram, queue_de
     latency : LatencyHistogram
         Time to explain one incident (the ``faultgraph_explain_seconds`` histogram).
     queue_depth : int
-        Incidents waiting for a worker.
+        Incidents waiting for a worker (queued in the store and due: in memory or not).
     accepted : int, default 0
         Alerts accepted by the webhook so far (a counter).
     rejected : int, default 0
         Requests answered with a 4xx so far (a counter).
+    retrying : int or None, default None
+        Queued incidents waiting for their retry time (Prometheus was away); the
+        ``faultgraph_incidents_retrying`` gauge, left out with ``None``.
 
     Returns
     -------
@@ -105,11 +108,15 @@ def exposition(by_status: Mapping[str, int], latency: LatencyHistogram, queue_de
     lines += [f'faultgraph_incidents{{status="{_escape(s)}"}} {int(n)}' for s, n in sorted(by_status.items())]
     lines += ["# HELP faultgraph_explain_seconds Time to explain one incident (load data, explain, report).",
               "# TYPE faultgraph_explain_seconds histogram", *latency.lines("faultgraph_explain_seconds"),
-              "# HELP faultgraph_queue_depth Incidents waiting for a worker.",
+              "# HELP faultgraph_queue_depth Incidents queued in the store and due, waiting for a worker.",
               "# TYPE faultgraph_queue_depth gauge", f"faultgraph_queue_depth {int(queue_depth)}",
               "# HELP faultgraph_alerts_accepted_total Alerts accepted by the webhook.",
               "# TYPE faultgraph_alerts_accepted_total counter", f"faultgraph_alerts_accepted_total {int(accepted)}",
               "# HELP faultgraph_requests_rejected_total Requests answered with a 4xx.",
               "# TYPE faultgraph_requests_rejected_total counter",
               f"faultgraph_requests_rejected_total {int(rejected)}"]
+    if retrying is not None:
+        lines += ["# HELP faultgraph_incidents_retrying Queued incidents waiting to be tried again (Prometheus "
+                  "was away).", "# TYPE faultgraph_incidents_retrying gauge",
+                  f"faultgraph_incidents_retrying {int(retrying)}"]
     return "\n".join(lines) + "\n"

@@ -1,10 +1,12 @@
 """Where incidents live: SQLite by default, PostgreSQL by URL, through SQLAlchemy Core.
 
 One table of incidents and one of the schema's version (:data:`SCHEMA_VERSION`), both
-created at start. An incident is written before the webhook answers; its status goes
-``queued`` → ``running`` → ``done`` or ``failed``, and a worker's result is kept only if
-the incident was not changed meanwhile (its ``revision``: a resolved alert that closes the
-window queues it again).
+created at start (a store of an older version is upgraded in place). An incident is written
+before the webhook answers; its status goes ``queued`` → ``running`` → ``done`` or
+``failed``, and a worker's result is kept only if the incident was not changed meanwhile
+(its ``revision``: a resolved alert that closes the window queues it again). An incident
+whose data could not be read (Prometheus away) goes back to ``queued`` with a ``retry_at``
+time and its ``attempts`` counted (:meth:`IncidentStore.defer`): the retry survives a restart.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from faultgraph.service._extra import require
 
 __all__ = ["SCHEMA_VERSION", "STATUSES", "IncidentStore", "StoreError", "engine_url"]
 
-#: The version of the tables this code writes; a store of a newer version is refused.
-SCHEMA_VERSION = 1
+#: The version of the tables this code writes; a store of a newer version is refused, an older
+#: one upgraded (version 2 added ``attempts`` and ``retry_at``).
+SCHEMA_VERSION = 2
 STATUSES = ("queued", "running", "done", "failed")
 
 
@@ -67,8 +70,14 @@ def _tables(sa: Any) -> tuple[Any, Any, Any]:
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.Column("started_at", sa.Float, nullable=True),
         sa.Column("finished_at", sa.Float, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, default=0, server_default="0"),
+        sa.Column("retry_at", sa.Float, nullable=True),
     )
     return metadata, schema, incidents
+
+
+#: The columns each schema version added, as ``ALTER TABLE ... ADD COLUMN`` clauses.
+_ADDED = {2: ("attempts INTEGER NOT NULL DEFAULT 0", "retry_at FLOAT")}
 
 
 class IncidentStore:
@@ -137,6 +146,9 @@ class IncidentStore:
                 if not versions:
                     conn.execute(self._schema.insert().values(version=SCHEMA_VERSION))
                     return SCHEMA_VERSION
+                if max(versions) < SCHEMA_VERSION:
+                    self._upgrade(conn, max(versions))
+                    return SCHEMA_VERSION
         except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.DatabaseError) as exc:
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
             hint = ""
@@ -149,6 +161,17 @@ class IncidentStore:
             raise StoreError(f"the store {_safe_url(self.url)!r} has schema version {version}; this faultgraph "
                              f"knows up to {SCHEMA_VERSION}: upgrade faultgraph")
         return version
+
+    def _upgrade(self, conn: Any, version: int) -> None:
+        """Add the columns of the versions after ``version`` (in the open transaction)."""
+        sa = self._sa
+        present = {c["name"] for c in sa.inspect(conn).get_columns(self.table.name)}
+        guard = "" if self.sqlite else "IF NOT EXISTS "  # PostgreSQL: another server may be upgrading too
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for clause in _ADDED.get(step, ()):
+                if clause.split()[0] not in present:
+                    conn.execute(sa.text(f"ALTER TABLE {self.table.name} ADD COLUMN {guard}{clause}"))
+        conn.execute(self._schema.update().values(version=SCHEMA_VERSION))
 
     def close(self) -> None:
         """Dispose of the engine and its pooled connections."""
@@ -209,7 +232,7 @@ class IncidentStore:
                     if stored.get("end") is None and window.get("end") is not None:
                         conn.execute(t.update().where(t.c.id == row.id).values(
                             window=_dump(window), alert=_dump(alert), status="queued", error=None,
-                            revision=row.revision + 1, updated_at=now))
+                            revision=row.revision + 1, attempts=0, retry_at=None, updated_at=now))
                         return int(row.id), True
                     return int(row.id), False
             except sa.exc.IntegrityError:  # another request inserted the same key meanwhile
@@ -249,13 +272,14 @@ class IncidentStore:
         Returns
         -------
         dict or None
-            The incident (with its ``revision``, without its rca); ``None`` if it is not
-            queued (claimed by another worker, or no such incident).
+            The incident (with its ``revision`` and ``attempts``, without its rca); ``None`` if
+            it is not queued (claimed by another worker, or no such incident) or waits for its
+            ``retry_at``.
         """
         sa, t = self._sa, self.table
         now = time.time()
         with self._begin() as conn:
-            done = conn.execute(t.update().where(t.c.id == incident_id, t.c.status == "queued")
+            done = conn.execute(t.update().where(t.c.id == incident_id, t.c.status == "queued", _due(sa, t, now))
                                 .values(status="running", started_at=now, updated_at=now))
             if done.rowcount != 1:
                 return None
@@ -282,7 +306,8 @@ class IncidentStore:
             True when stored (status ``done``); False when the incident is no longer running
             at ``revision`` (changed meanwhile).
         """
-        return self._settle(incident_id, revision, status="done", rca=_dump(rca), report=report, error=None)
+        return self._settle(incident_id, revision, status="done", rca=_dump(rca), report=report, error=None,
+                            retry_at=None)
 
     def fail(self, incident_id: int, revision: int, error: str) -> bool:
         """Mark a claimed incident failed with ``error``.
@@ -301,7 +326,60 @@ class IncidentStore:
         bool
             True when stored; False when the incident was changed meanwhile.
         """
-        return self._settle(incident_id, revision, status="failed", error=error[:4000])
+        return self._settle(incident_id, revision, status="failed", error=error[:4000], retry_at=None)
+
+    def defer(self, incident_id: int, revision: int, error: str, retry_at: float) -> bool:
+        """Queue a claimed incident again, to be taken no earlier than ``retry_at``: its data
+        could not be read now (Prometheus away). ``attempts`` goes up by one and ``error``
+        says why it waits.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+        revision : int
+            The revision the worker claimed.
+        error : str
+            What went wrong (cut to 4000 characters); shown with the incident while it waits.
+        retry_at : float
+            Unix seconds before which no worker takes it.
+
+        Returns
+        -------
+        bool
+            True when stored; False when the incident was changed meanwhile.
+        """
+        t = self.table
+        now = time.time()
+        with self._begin() as conn:
+            done = conn.execute(t.update().where(t.c.id == incident_id, t.c.revision == revision,
+                                                 t.c.status == "running")
+                                .values(status="queued", error=error[:4000], attempts=t.c.attempts + 1,
+                                        retry_at=float(retry_at), updated_at=now))
+            return done.rowcount == 1
+
+    def release(self, incident_id: int, revision: int) -> bool:
+        """Queue a claimed incident again at once, its attempt not counted: the server stops
+        while a worker still explains it.
+
+        Parameters
+        ----------
+        incident_id : int
+            The incident's id.
+        revision : int
+            The revision the worker claimed.
+
+        Returns
+        -------
+        bool
+            True when queued again; False when it is no longer running at ``revision``.
+        """
+        t = self.table
+        with self._begin() as conn:
+            done = conn.execute(t.update().where(t.c.id == incident_id, t.c.revision == revision,
+                                                 t.c.status == "running")
+                                .values(status="queued", updated_at=time.time()))
+            return done.rowcount == 1
 
     def _settle(self, incident_id: int, revision: int, **values: Any) -> bool:
         t = self.table
@@ -372,7 +450,8 @@ class IncidentStore:
     # --- reading --------------------------------------------------------------------------
 
     def queued_ids(self, limit: int | None = None) -> list[int]:
-        """The ids of the queued incidents, oldest first.
+        """The ids of the queued incidents due now (not waiting for their ``retry_at``),
+        oldest first.
 
         Parameters
         ----------
@@ -384,7 +463,7 @@ class IncidentStore:
         list of int
         """
         sa, t = self._sa, self.table
-        query = sa.select(t.c.id).where(t.c.status == "queued").order_by(t.c.id)
+        query = sa.select(t.c.id).where(t.c.status == "queued", _due(sa, t, time.time())).order_by(t.c.id)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
@@ -453,7 +532,8 @@ class IncidentStore:
             raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         sa, t = self._sa, self.table
         query = sa.select(t.c.id, t.c.status, t.c.source, t.c.alert, t.c.window, t.c.target, t.c.error,
-                          t.c.created_at, t.c.updated_at).order_by(t.c.id.desc()).limit(limit)
+                          t.c.attempts, t.c.retry_at, t.c.created_at, t.c.updated_at
+                          ).order_by(t.c.id.desc()).limit(limit)
         if before is not None:
             query = query.where(t.c.id < before)
         if status is not None:
@@ -472,6 +552,21 @@ class IncidentStore:
         with self.engine.connect() as conn:
             found = {r[0]: int(r[1]) for r in conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))}
         return {s: found.get(s, 0) for s in STATUSES}
+
+    def waiting(self) -> dict[str, int]:
+        """The queued incidents: ``due`` (waiting for a worker: in the pool's queue or in the
+        store only) and ``retrying`` (waiting for their ``retry_at``).
+
+        Returns
+        -------
+        dict of str to int
+        """
+        sa, t = self._sa, self.table
+        later = sa.case((t.c.retry_at > time.time(), 1), else_=0)
+        with self.engine.connect() as conn:
+            total, retrying = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(later), 0))
+                                           .where(t.c.status == "queued")).one()
+        return {"due": int(total) - int(retrying), "retrying": int(retrying)}
 
     def check(self) -> None:
         """Raise if the store cannot be read (``/healthz``).
@@ -493,12 +588,21 @@ class IncidentStore:
                                "created_at": m["created_at"], "updated_at": m["updated_at"]}
         if m["error"] is not None:
             out["error"] = m["error"]
+        if m.get("attempts"):
+            out["attempts"] = int(m["attempts"])
+        if m.get("retry_at") is not None:
+            out["retry_at"] = m["retry_at"]
         if "revision" in m:
             out["revision"] = int(m["revision"])
         if full:
             out["rca"] = json.loads(m["rca"]) if m["rca"] else None
             out["started_at"], out["finished_at"] = m["started_at"], m["finished_at"]
         return out
+
+
+def _due(sa: Any, t: Any, now: float) -> Any:
+    """The clause "not waiting for a retry at ``now``"."""
+    return sa.or_(t.c.retry_at.is_(None), t.c.retry_at <= now)
 
 
 def _dump(value: Any) -> str:

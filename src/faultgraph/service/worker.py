@@ -6,6 +6,12 @@ the queue was full, or at start for the incidents a stopped server left ``queued
 ``running`` — from a sweep of the store every second. The store decides who works on
 what (:meth:`~faultgraph.service.store.IncidentStore.claim`), so an id queued twice is
 explained once.
+
+An incident whose data cannot be read because Prometheus is away
+(:class:`~faultgraph.io.prometheus.PrometheusUnavailableError`) is not failed at once: it
+goes back to ``queued`` in the store with a ``retry_at`` time (doubling from
+``retry_backoff`` up to :data:`RETRY_MAX_DELAY`), and fails only at its ``attempts``-th try.
+Its state lives in the store, so a restart keeps the schedule.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from faultgraph.service.settings import ServiceSettings
     from faultgraph.service.store import IncidentStore
 
-__all__ = ["Explainer", "WorkerPool", "resolve_window"]
+__all__ = ["Explainer", "WorkerPool", "resolve_window", "retry_delay"]
 
 log = logging.getLogger("faultgraph.service")
 #: Seconds after which an incident still ``running`` is taken for one whose worker could not
@@ -37,6 +43,34 @@ STALE_RUNNING = 900.0
 #: Reports ranked but not yet drawn that a worker pool keeps (each holds the frame of its
 #: window: in Prometheus mode, its own); older ones are drawn again from the rca when asked for.
 MAX_PENDING_REPORTS = 64
+#: Seconds :meth:`WorkerPool.stop` waits for busy workers; an incident still being explained
+#: then is queued again (the worker threads are daemons: they do not hold the process).
+STOP_TIMEOUT = 2.0
+#: Tries of an incident while Prometheus is away (the first included), the wait before the
+#: second, and the longest wait: 30 s doubling to 10 min, about 35 min of outage in all.
+RETRY_ATTEMPTS = 8
+RETRY_BACKOFF = 30.0
+RETRY_MAX_DELAY = 600.0
+
+
+def retry_delay(attempt: int, backoff: float = RETRY_BACKOFF, ceiling: float = RETRY_MAX_DELAY) -> float:
+    """Seconds to wait after the failed try number ``attempt`` (1 for the first).
+
+    Parameters
+    ----------
+    attempt : int
+        The try that failed, from 1.
+    backoff : float, default RETRY_BACKOFF
+        The wait after the first; it doubles with each further try.
+    ceiling : float, default RETRY_MAX_DELAY
+        The longest wait.
+
+    Returns
+    -------
+    float
+        ``min(backoff * 2 ** (attempt - 1), ceiling)``.
+    """
+    return min(backoff * 2.0 ** min(max(attempt - 1, 0), 60), ceiling)
 
 
 def _bound_value(value: Any, index: pd.Index, name: str) -> Any:
@@ -59,7 +93,8 @@ def _bound_value(value: Any, index: pd.Index, name: str) -> Any:
             try:
                 stamp = pd.Timestamp(float(value), unit="s", tz="UTC")
             except (ValueError, OverflowError):  # pandas' OutOfBoundsDatetime is a ValueError
-                raise InvalidInputError(f"window {name} {value!r} is no Unix time (seconds) the data can hold") from None
+                raise InvalidInputError(f"window {name} {value!r} is no Unix time (seconds) the data can "
+                                        "hold") from None
         if index.tz is None:
             return stamp.tz_convert("UTC").tz_localize(None)
         return stamp.tz_convert(index.tz)
@@ -350,11 +385,20 @@ class WorkerPool:
         Seconds between sweeps of the store for queued incidents.
     quiet : float, default 2.0
         Seconds without a submitted incident before reports are drawn.
+    attempts : int, default RETRY_ATTEMPTS
+        Tries of an incident while Prometheus is away, the first included (1: no retry).
+    retry_backoff : float, default RETRY_BACKOFF
+        Seconds before the second try; doubled for each further one, at most
+        :data:`RETRY_MAX_DELAY`.
     """
 
     def __init__(self, store: IncidentStore, explainer: Any, *, workers: int = 2, queue_size: int = 1000,
-                 sweep_every: float = 1.0, quiet: float = 2.0) -> None:
+                 sweep_every: float = 1.0, quiet: float = 2.0, attempts: int = RETRY_ATTEMPTS,
+                 retry_backoff: float = RETRY_BACKOFF) -> None:
         self.store = store
+        self.attempts = attempts
+        self.retry_backoff = retry_backoff
+        self._claimed: dict[int, int] = {}  # id -> revision, while a worker explains it
         self.quiet = quiet
         self._last_submit = 0.0
         self.explainer = explainer
@@ -380,13 +424,14 @@ class WorkerPool:
         for thread in self._threads:
             thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop taking work; an incident being explained finishes (or is queued again at
-        the next start).
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop taking work. An incident being explained may finish within ``timeout``;
+        one still being explained then (a slow or silent Prometheus) is queued again in the
+        store, for the next start or another server, and its thread left behind (a daemon).
 
         Parameters
         ----------
-        timeout : float, default 30.0
+        timeout : float, default STOP_TIMEOUT
             Seconds to wait, in all, for the threads to end.
         """
         self._stop.set()
@@ -394,9 +439,18 @@ class WorkerPool:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads = []
+        with self._guard:
+            held = list(self._claimed.items())
+        for incident_id, revision in held:
+            try:
+                if self.store.release(incident_id, revision):
+                    log.warning("incident %s was still being explained at shutdown: queued again", incident_id)
+            except Exception:  # noqa: BLE001 - the store is away: the next start queues it again
+                log.exception("incident %s could not be queued again at shutdown", incident_id)
 
     def depth(self) -> int:
-        """Incidents waiting to be ranked."""
+        """Incidents waiting in this pool's memory queue (the store may hold more: see
+        :meth:`~faultgraph.service.store.IncidentStore.waiting`)."""
         with self._guard:
             return len(self._queued)
 
@@ -474,7 +528,8 @@ class WorkerPool:
 
         An error while explaining marks the incident ``failed`` with its message (other
         exceptions than :class:`~faultgraph.errors.FaultgraphError` as ``internal error``,
-        logged in full).
+        logged in full); Prometheus being away queues it again for a later try
+        (:meth:`~faultgraph.service.store.IncidentStore.defer`) until its ``attempts``-th.
 
         Parameters
         ----------
@@ -484,15 +539,40 @@ class WorkerPool:
         Returns
         -------
         str or None
-            ``"done"`` or ``"failed"``; ``None`` if not claimed, or changed while it was being
-            explained (it is then queued again).
+            ``"done"``, ``"failed"`` or ``"retry"`` (queued again for later); ``None`` if not
+            claimed, or changed while it was being explained (it is then queued again).
         """
         incident = self.store.claim(incident_id)
         if incident is None:
             return None
+        with self._guard:
+            self._claimed[incident_id] = incident["revision"]
+        try:
+            return self._rank(incident_id, incident)
+        finally:
+            with self._guard:
+                self._claimed.pop(incident_id, None)
+
+    def _rank(self, incident_id: int, incident: dict[str, Any]) -> str | None:
+        from faultgraph.io.prometheus import PrometheusUnavailableError
+        from faultgraph.service.alerts import format_time, from_unix
+
         started = time.perf_counter()
         try:
             rca, report = self.explainer.explain(incident["window"], incident.get("target"))
+        except PrometheusUnavailableError as exc:  # away for now: try again later, kept in the store
+            attempt = int(incident.get("attempts", 0)) + 1
+            if attempt >= self.attempts:
+                self.store.fail(incident_id, incident["revision"],
+                                f"{exc} (try {attempt} of {self.attempts}: given up)")
+                return "failed"
+            delay = retry_delay(attempt, self.retry_backoff)
+            when = time.time() + delay
+            log.warning("incident %s: Prometheus unavailable (try %d of %d), retried in %.0f s", incident_id,
+                        attempt, self.attempts, delay)
+            self.store.defer(incident_id, incident["revision"], f"{exc} (try {attempt} of {self.attempts}; "
+                             f"retried at {format_time(from_unix(when, 'retry_at'))})", when)
+            return "retry"
         except FaultgraphError as exc:
             self.store.fail(incident_id, incident["revision"], str(exc))
             return "failed"
