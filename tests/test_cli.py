@@ -341,7 +341,8 @@ def test_errors_name_the_commands_options_not_the_librarys_parameters(simulated,
              (("discover", data, "--bootstrap", "99999999999999999999", "--out", str(tmp_path / "g.json")),
               "--bootstrap must be 0 (one graph) or an integer from 2 to 10000"),
              (("discover", data, "--bootstrap", "3", "--workers", "0", "--scheduler", "tcp://127.0.0.1:1",
-               "--out", str(tmp_path / "g.json")), "--workers 0 runs in this process and --scheduler"),
+               "--out", str(tmp_path / "g.json")), "--workers 0 sizes a cluster started here (0: no cluster) and "
+                                                    "--scheduler 'tcp://127.0.0.1:1' names a running one"),
              (("discover", data, "--bootstrap", "3", "--scheduler", "nonsense", "--out", str(tmp_path / "g.json")),
               "scheduler 'nonsense' is neither an address"),
              (("simulate", "incident", "--delay", "3:1", "--out", str(tmp_path / "s")), "--delay must lie in"),
@@ -480,17 +481,32 @@ def test_fit_bootstrap_takes_discovers_workers_seed_and_block(tmp_path, monkeypa
     result = run("fit", data, "--label", "fault", "--lags", "1", "--bootstrap", "4", "--block", "25", "--seed", "3",
                  "--workers", "0", "--out", str(tmp_path / "lm"))
     assert result.exit_code == 0, result.output
-    assert seen == [{"seeds": list(ensemble.resample_seeds(4, 3)), "block": 25, "scheduler": None, "n_workers": 0}]
+    assert seen == [{"seeds": list(ensemble.resample_seeds(4, 3)), "block": 25, "scheduler": "", "n_workers": 0}]
     params = json.loads((tmp_path / "lm" / "model.json").read_text())["params"]
     assert (params["bootstrap"], params["block"], params["random_state"]) == (4, 25, 3)
     # discover's checks, before any work
     cases = [(("--label", "fault", "--bootstrap", "4", "--block", "800"), "--block must be shorter than the data's"),
              (("--label", "fault", "--bootstrap", "4", "--workers", "0", "--scheduler", "tcp://127.0.0.1:1"),
-              "--workers 0 runs in this process and --scheduler"),
+              "--workers 0 sizes a cluster started here (0: no cluster) and --scheduler 'tcp://127.0.0.1:1' names a "
+              "running one: give one of them"),
              (("--label", "fault", "--bootstrap", "4", "--scheduler", "nonsense"), "scheduler 'nonsense' is neither"),
              (("--label", "fault", "--bootstrap", "1"), "--bootstrap must be 0 (one graph) or an integer from 2"),
-             (("--seed", "4", "--workers", "2"), "--seed and --workers apply to a label model (fit with --label)")]
+             (("--seed", "4", "--workers", "2"), "--seed and --workers apply to a label model (fit with --label)"),
+             (("--label", "fault", "--block", "25", "--seed", "3"),
+              "--block and --seed apply to a graph ensemble, and none is learned: give --bootstrap B too")]
     for args, expected in cases:
         seen.clear()
         assert expected in _one_line_error(run("fit", data, *args, "--out", str(tmp_path / "bad"))), args
         assert not seen and not (tmp_path / "bad").exists()
+    # the command line wins over $FAULTGRAPH_SCHEDULER, as in the fleet commands: --workers 0 runs here
+    monkeypatch.setenv("FAULTGRAPH_SCHEDULER", "tcp://127.0.0.1:9")  # nothing listens there
+    seen.clear()
+    result = run("fit", data, "--label", "fault", "--bootstrap", "2", "--workers", "0", "--out", str(tmp_path / "e"))
+    assert result.exit_code == 0, result.output
+    assert "--workers 0: $FAULTGRAPH_SCHEDULER ('tcp://127.0.0.1:9') is not used" in result.output
+    assert seen and seen[0]["n_workers"] == 0 and not seen[0]["scheduler"]
+    monkeypatch.delenv("FAULTGRAPH_SCHEDULER")
+    # discover the same: ensemble options without --bootstrap would do nothing
+    got = _one_line_error(run("discover", data, "--workers", "2", "--out", str(tmp_path / "g.json")))
+    assert "--workers applies to a graph ensemble, and none is learned: give --bootstrap B too" in got
+    assert not (tmp_path / "g.json").exists()

@@ -55,6 +55,15 @@ def test_segment_ends_read_from_the_labels(tmp_path):
     (tmp_path / "interpretation_label" / "m.txt").write_text("1-2:1\n5-5:2\n")
     m = smd.load(tmp_path, "m")
     assert m.segment_ends == "inclusive" and m.segments == (smd.Segment(1, 2, (0,)), smd.Segment(5, 5, (1,)))
+    # an end one past the last row is the slice convention too (no tie with two segments)
+    (tmp_path / "test_label" / "m.txt").write_text("0\n1\n1\n0\n0\n1\n1\n")
+    (tmp_path / "interpretation_label" / "m.txt").write_text("1-3:1\n5-7:2\n")
+    m = smd.load(tmp_path, "m")
+    assert m.segment_ends == "exclusive" and m.segments == (smd.Segment(1, 2, (0,)), smd.Segment(5, 6, (1,)))
+    # labels of a longer test file are refused
+    (tmp_path / "interpretation_label" / "m.txt").write_text("1-2:1\n5-9:2\n")
+    with pytest.raises(InvalidInputError, match="segment 5-9 ends after the 7 test rows"):
+        smd.load(tmp_path, "m")
 
 
 def test_bad_layouts(tmp_path):
@@ -88,10 +97,14 @@ def test_real_smd_machine():
     # files write the row after each segment: read as end - 1)
     assert m.segment_ends == "exclusive"
     assert all(m.labels[s.start: s.end + 1].all() for s in m.segments)
-    asd = SHARED_DATA / "asd" / "ApplicationServerDataset"
-    if asd.is_dir():
-        a = smd.load(asd, smd.list_machines(asd)[0])
-        assert a.segment_ends == "inclusive" and all(a.labels[s.start: s.end + 1].all() for s in a.segments)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "asd").exists(), reason=f"shared ASD data absent at {SHARED_DATA / 'asd'}")
+def test_real_asd_segments_are_read_as_written():
+    root = SHARED_DATA / "asd" / "ApplicationServerDataset"
+    for name in smd.list_machines(root):
+        a = smd.load(root, name)
+        assert a.segment_ends == "inclusive" and all(a.labels[s.start: s.end + 1].all() for s in a.segments), name
 
 
 def test_petshop_metrics_layout(tmp_path):

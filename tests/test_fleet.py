@@ -351,9 +351,9 @@ def _folder(tmp_path: Path, fleet_data: Path, hosts=HOSTS[:1], kind: str = "norm
     ("fit", "--threshold", "nan", "--threshold must be a finite number >= 0, got nan"),
     ("fit", "--lambda1", "-0.5", "--lambda1 must be >= 0, got -0.5"),
     ("fit", "--risk", "2", "--risk must be a number in (0, 1)"),
-    ("fit", "--resample", "bogus", "--resample must be a duration such as '1min' or '30s', or a number > 0"),
-    ("detect", "--resample", "-5", "--resample must be a duration such as '1min' or '30s', or a number > 0"),
-    ("explain", "--resample", "0", "--resample must be a duration such as '1min' or '30s', or a number > 0"),
+    ("fit", "--resample", "bogus", "--resample must be a duration such as '1min' or '30s', or a number of seconds"),
+    ("detect", "--resample", "-5", "--resample must be positive (a duration such as '1min', or a number of seconds)"),
+    ("explain", "--resample", "0", "--resample must be positive (a duration such as '1min', or a number of seconds)"),
 ])
 def test_bad_options_are_refused_before_any_work(fleet_data, two_models, tmp_path, command, option, value, message):
     out = tmp_path / "out"
@@ -372,6 +372,8 @@ def test_bad_config_from_python_is_refused_before_any_work(fleet_data, tmp_path)
     bad = FitConfig(detector=DetectorConfig(method="foo"))
     with pytest.raises(InvalidInputError, match=r"method must be one of 'dagma', 'notears'; got 'foo'"):
         fleet_fit(fleet_data / "normal", tmp_path / "models", config=bad, n_workers=0)
+    with pytest.raises(InvalidInputError, match=r"bootstrap must be 0 \(one graph\) or an integer from 2"):
+        fleet_fit(fleet_data / "normal", tmp_path / "models", config=FitConfig(label="y", bootstrap=1), n_workers=0)
     with pytest.raises(InvalidInputError, match=r"max_gap must be"):
         fleet_fit(fleet_data / "normal", tmp_path / "models", config=FitConfig(detector=DetectorConfig(max_gap=-1)),
                   n_workers=0)
@@ -468,6 +470,17 @@ def test_reruns_leave_no_stale_outputs(fleet_data, two_models, tmp_path):
     failed = fleet_detect(two_models, recent, scores, n_workers=0)
     assert [o.entity for o in failed.failed] == ["host-b"] and failed.removed == ("host-b.csv",)
     assert not (scores / "host-b.csv").exists()
+
+
+def test_a_stale_name_that_is_a_fresh_one_in_another_case_is_kept(tmp_path):
+    """On a disk that ignores case (macOS, Windows) last run's Web.csv is this run's web.csv:
+    deleting it would delete the fresh file."""
+    from faultgraph.fleet.jobs import _is_scores_file, _remove_stale
+
+    for name in ("Web.csv", "web.csv", "old.csv"):  # on this disk, two files stand for one
+        (tmp_path / name).write_text("a\n1\n")
+    removed, kept = _remove_stale(str(tmp_path), ["Web.csv", "old.csv"], {"web.csv"}, _is_scores_file)
+    assert removed == ["old.csv"] and kept == [] and (tmp_path / "Web.csv").exists()
 
 
 def test_workers_and_scheduler_precedence(fleet_data, tmp_path, monkeypatch):

@@ -334,6 +334,11 @@ def test_a_metric_constant_in_training_that_moves_is_listed_first(tmp_path):
     assert result.causes[1].metric == inc.root_cause_metric  # the model's ranking follows
     as_json = result.to_dict()["causes"][0]
     assert as_json["score"] is None and as_json["noise_z"] is None and as_json["constant_value"] == 0.0
+    # it cannot be the symptom, and the library says why (not "no metric", as if misspelt)
+    with pytest.raises(InvalidInputError, match="'s4_restarts' was constant at 0 throughout the training data"):
+        explain(model, data, window, target="s4_restarts")
+    with pytest.raises(InvalidInputError, match="'s4_restart' is not a metric of the model"):
+        explain(model, data, window, target="s4_restart")
     # against the training period alone both moved, s5 at every step of the window: first
     assert explain(model, data, window, reference_window=0).top(2) == ["s5_restarts", "s4_restarts"]
     page = render_incident_report(model, data, result)

@@ -750,6 +750,12 @@ def check_store(url: str) -> None:
     held = store.claim(fourth)
     assert store.release(fourth, held["revision"]) and not store.release(fourth, held["revision"])
     assert store.get(fourth)["status"] == "queued" and "attempts" not in store.get(fourth)
+    # the worker left behind cannot store over the next claim (its revision is stale)
+    retaken = store.claim(fourth)
+    assert retaken["revision"] == held["revision"] + 1
+    assert not store.defer(fourth, held["revision"], "late", time.time() + 60)
+    assert not store.finish(fourth, held["revision"], {"late": True}, None)
+    assert store.finish(fourth, retaken["revision"], {"ok": True}, None) and store.get(fourth)["status"] == "done"
     store.close()
 
 
@@ -780,6 +786,32 @@ def check_upgrade_from_version_1(url: str) -> None:
 
 def test_sqlite_store_of_version_1_is_upgraded(tmp_path):
     check_upgrade_from_version_1(f"sqlite:///{tmp_path / 'old.db'}")  # PostgreSQL: tests/test_service_integration.py
+
+
+def test_sqlite_upgrade_raced_by_another_process_is_no_error(tmp_path, monkeypatch):
+    """Two servers starting on one version-1 SQLite file: the second finds a column that the
+    first added after it looked (SQLite has no ADD COLUMN IF NOT EXISTS)."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'raced.db'}"
+    store = IncidentStore(url)
+    store.create_schema()
+    with store.engine.begin() as conn:  # the other process has added the columns, not yet the version
+        conn.execute(store._schema.update().values(version=1))
+    store.close()
+    real = sa.inspect
+
+    class Stale:  # what this process saw before the other one's ALTER TABLE
+        def __init__(self, conn):
+            self.inner = real(conn)
+
+        def get_columns(self, name):
+            return [c for c in self.inner.get_columns(name) if c["name"] not in ("attempts", "retry_at")]
+
+    monkeypatch.setattr(sa, "inspect", lambda conn: Stale(conn))
+    store = IncidentStore(url)
+    assert store.create_schema() == SCHEMA_VERSION
+    store.close()
 
 
 def test_sqlite_store_dedups_concurrent_alerts_and_resumes(tmp_path):
@@ -1231,6 +1263,7 @@ def _raw_post(port, body, length):
     return sock
 
 
+@pytest.mark.slow  # a real serve process
 def test_serve_answers_a_trickling_body_408(case, tmp_path):
     proc, port = _serve(case, tmp_path, "--data", str(case["root"] / "metrics.csv"), "--body-timeout", "1")
     try:
@@ -1248,6 +1281,7 @@ def test_serve_answers_a_trickling_body_408(case, tmp_path):
         _stop(proc)
 
 
+@pytest.mark.slow  # a real serve process; the bound guards against a hang (30 s before), it times nothing
 def test_sigterm_stops_serve_within_seconds_and_keeps_the_incident(case, tmp_path):
     """A worker waiting on a silent Prometheus held `serve` ~30 s after SIGTERM; now it stops in
     a few seconds, and the incident it was explaining is queued again in the store."""

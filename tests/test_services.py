@@ -65,6 +65,9 @@ def test_service_map_globs_regexes_and_order(tmp_path):
     nested = tmp_path / "nested.yaml"
     nested.write_text("services:\n  'a*': alpha\n", encoding="utf-8")
     assert service_of("abc", service_map=load_service_map(nested)) == "alpha"
+    # the rules that match no metric, each rule on its own (*_cpu matches though the regex takes it first)
+    assert rules.unmatched(["checkout-7f9a2_cpu", "pg_x"]) == (('*{job="x"}', "xjob"),)
+    assert rules.unmatched([]) == rules.rules and rules.unmatched(["pg_a", "w_cpu", 'up{job="x"}', "a-12345_"]) == ()
 
 
 @pytest.mark.parametrize("text, match", [

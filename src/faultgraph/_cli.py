@@ -20,8 +20,8 @@ from rich.markup import escape as rich_escape
 from faultgraph.errors import FaultgraphError
 
 __all__ = ["RESAMPLE_HELP", "WORKERS_HELP", "Workers",
-           "check_cluster", "check_outputs", "err", "errors", "given_options", "join_and", "lags_value",
-           "learner_progress", "numbered", "progress", "say", "state", "time_value"]
+           "check_ensemble_given", "check_outputs", "err", "errors", "given_options", "join_and", "lags_value",
+           "learner_progress", "numbered", "progress", "say", "state", "time_value", "where_to_run"]
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and lists stay on one line when piped
 state = {"debug": False}
@@ -403,27 +403,71 @@ def check_outputs(outputs: dict[str, Optional[Path]], inputs: Optional[dict[str,
                                         "inside the other")
 
 
-def check_cluster(workers: Optional[int], scheduler: Optional[str]) -> None:
-    """Refuse ``--workers 0`` (in this process) with ``--scheduler`` (a cluster), for every
-    command whose graphs may run on Dask (``discover --bootstrap``, ``fit --label --bootstrap``).
+def check_ensemble_given(ctx: typer.Context, bootstrap: int) -> None:
+    """Refuse the options of a graph ensemble (``--block``, ``--seed``, ``--workers``,
+    ``--scheduler``) typed without ``--bootstrap``, which they would do nothing for
+    (``discover``, ``fit --label``); ``$FAULTGRAPH_SCHEDULER`` set in the environment is no
+    such option.
 
     Parameters
     ----------
-    workers : int or None
-        ``--workers``.
-    scheduler : str or None
-        ``--scheduler`` (or ``$FAULTGRAPH_SCHEDULER``).
+    ctx : typer.Context
+        The running command's context.
+    bootstrap : int
+        ``--bootstrap``: graphs of the ensemble (0: none).
 
     Raises
     ------
     InvalidInputError
-        When both are given, ``workers`` as 0.
+        When one of them is typed and ``bootstrap`` is 0.
     """
     from faultgraph.errors import InvalidInputError
 
-    if workers == 0 and scheduler:
-        raise InvalidInputError(f"--workers 0 runs in this process and --scheduler {scheduler!r} on a cluster: "
-                                "give one of them")
+    given = given_options(ctx, ("block", "seed", "workers", "scheduler"))
+    if given and not bootstrap:
+        raise InvalidInputError(f"{join_and(given)} appl{'ies' if len(given) == 1 else 'y'} to a graph ensemble, "
+                                "and none is learned: give --bootstrap B too (B graphs on resamples), or leave "
+                                f"{'it' if len(given) == 1 else 'them'} out")
+
+
+def where_to_run(scheduler: Optional[str], workers: Optional[int]) -> tuple[Optional[str], Optional[int]]:
+    """``(scheduler, n_workers)`` for the library, the command line before the environment,
+    for every command whose work may run on Dask (``discover --bootstrap``, ``fit --label
+    --bootstrap``, the ``fleet`` commands): ``--scheduler``; else ``--workers N`` (a local
+    cluster, 0: in this process, whatever ``$FAULTGRAPH_SCHEDULER`` says, with a line saying
+    so); else ``$FAULTGRAPH_SCHEDULER``; else a local cluster of one worker per CPU.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        ``--scheduler`` as typed (None when not typed: the environment's, if any, is read by
+        the library).
+    workers : int or None
+        ``--workers``.
+
+    Returns
+    -------
+    tuple of (str or None, int or None)
+        ``""`` as the scheduler means none, not "unset" (None falls back to the environment).
+
+    Raises
+    ------
+    InvalidInputError
+        When both options are given.
+    """
+    import os
+
+    from faultgraph.errors import InvalidInputError
+    from faultgraph.parallel.cluster import SCHEDULER_ENV
+
+    if scheduler is not None and workers is not None:
+        raise InvalidInputError(f"--workers {workers} sizes a cluster started here (0: no cluster) and --scheduler "
+                                f"{scheduler!r} names a running one: give one of them")
+    if workers is None:
+        return scheduler, None
+    if (os.environ.get(SCHEDULER_ENV) or "").strip():
+        say(f"--workers {workers}: ${SCHEDULER_ENV} ({os.environ[SCHEDULER_ENV].strip()!r}) is not used")
+    return "", workers
 
 
 def numbered(path: Optional[Path], k: Optional[int]) -> Optional[Path]:

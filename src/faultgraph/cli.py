@@ -15,8 +15,9 @@ from typing import Annotated, Optional
 import typer
 
 from faultgraph import __version__
-from faultgraph._cli import (RESAMPLE_HELP, Workers, check_cluster, check_outputs, errors, given_options, join_and,
-                             lags_value, learner_progress, numbered, progress, say, state, time_value)
+from faultgraph._cli import (RESAMPLE_HELP, Workers, check_ensemble_given, check_outputs, errors,
+                             given_options, join_and, lags_value, learner_progress, numbered, progress, say, state,
+                             time_value, where_to_run)
 from faultgraph.config import (DEFAULTS, Calibration, Combine, ExplainConfig, Learner, LearnConfig, RankingScales,
                                RcaMethod, Score)
 
@@ -73,6 +74,7 @@ def _main(
 
 @app.command()
 def discover(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(metavar="DATA", help="Metrics file: CSV or Parquet, wide or long.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the learned graph (JSON).")],
     method: Annotated[Learner, typer.Option(help="dagma (fast, default) or notears.")] = LearnConfig.method,
@@ -107,7 +109,8 @@ def discover(
 
     with errors():
         check_outputs({"--out": out}, {"DATA": data, "--prior": prior, "--graph": graph, "--truth": truth})
-        check_cluster(workers, scheduler)
+        check_ensemble_given(ctx, bootstrap)
+        scheduler, workers = where_to_run(scheduler if given_options(ctx, ("scheduler",)) else None, workers)
         frame = wf.load_metrics(data, resample=resample, max_gap=max_gap)
         config = LearnConfig(method=method, lambda1=lambda1, threshold=threshold, standardize=standardize,
                              max_gap=max_gap, lags=lags, refine=refine, screen=screen, device=device)
@@ -227,7 +230,8 @@ def fit(
         if label is None and ensemble:
             raise InvalidInputError(f"{join_and(ensemble)} appl{'ies' if len(ensemble) == 1 else 'y'} to a label "
                                     "model (fit with --label); an anomaly-detection model learns one graph")
-        check_cluster(workers, scheduler)
+        check_ensemble_given(ctx, bootstrap)
+        scheduler, workers = where_to_run(scheduler if given_options(ctx, ("scheduler",)) else None, workers)
         from faultgraph.io.model import check_model_path
 
         check_model_path(out)  # before the work of fitting

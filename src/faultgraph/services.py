@@ -160,6 +160,24 @@ class ServiceMap:
         raise InvalidInputError(f"service_map must be a mapping of pattern to service, a YAML path or None, "
                                 f"got {type(value).__name__}")
 
+    def unmatched(self, metrics: Iterable[str]) -> tuple[tuple[str, str], ...]:
+        """The rules, as written, that match none of ``metrics`` (each rule on its own, also
+        where an earlier rule takes the metric first): a map written for other names.
+
+        Parameters
+        ----------
+        metrics : iterable of str
+            Whole metric names, labels included.
+
+        Returns
+        -------
+        tuple of (str, str)
+            ``(pattern, service)`` pairs, in the map's order; empty when every rule matches.
+        """
+        names = [str(m) for m in metrics]
+        return tuple(rule for rule, (find, _, _) in zip(self.rules, self._compiled)  # type: ignore[attr-defined]
+                     if not any(find(name) is not None for name in names))
+
     def lookup(self, metric: str) -> str | None:
         """The service of the first rule matching ``metric`` (a regex's groups expanded), or
         ``None``.

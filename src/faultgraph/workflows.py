@@ -202,12 +202,11 @@ def service_names(metrics: Any, service_map: str | Path | None = None) -> dict[s
     if service_map is None:
         return None
     from faultgraph._validation import describe_names
-    from faultgraph.services import ServiceMap, load_service_map, services_for
+    from faultgraph.services import load_service_map, services_for
 
     names = [str(m) for m in metrics]
     rules = load_service_map(service_map)
-    unmatched = [(pattern, service) for pattern, service in rules.rules
-                 if not any(ServiceMap(((pattern, service),)).lookup(m) is not None for m in names)]
+    unmatched = rules.unmatched(names)
     if unmatched:  # a map written for other names (a typo, labels left off) would change nothing, silently
         what = (f"none of its {len(rules.rules)} rules matches a metric of the data, so it names no service (the "
                 "labels and the name rule name them all)" if len(unmatched) == len(rules.rules) else
@@ -877,34 +876,16 @@ def explain_window(model: CausalDetector, frame: pd.DataFrame, window: tuple[Any
         ``caveats`` say so.
     """
     from faultgraph.rca import explain
+    from faultgraph.rca.ranking import check_target
 
     first, last = window if window is not None else (None, None)
     bounds = (frame.index[0] if first is None else first, frame.index[-1] if last is None else last)
-    _check_target(model, config.target)
+    check_target(model, config.target)  # before any work
     result = explain(model, frame, bounds, config.target,
                      method=str(config.method) if config.method is not None else None, services=services,
                      n_paths=config.n_paths, min_steps=config.min_steps, reference_window=config.reference_window,
                      scales=str(config.scales) if config.scales is not None else None)
     return _flat_symptom_caveat(result, frame, bounds, chosen=config.target is not None)
-
-
-def _check_target(model: CausalDetector, target: str | None) -> None:
-    """Refuse a target the model left out at fit, saying why (the model's own check would
-    call it no metric, as if the name were wrong)."""
-    if target is None:
-        return
-    encoder = model.encoder_
-    name = str(target)
-    if name in encoder.constants_:
-        value = f"{encoder.constants_[name]:g}"
-        raise InvalidInputError(
-            f"target {name!r} was constant at {value} throughout the training data, so the model left it out (no "
-            f"scale, equation or place in the graph to explain a move by): it cannot be the symptom; if it leaves "
-            f"{value} in the window, the explanation lists it first among the causes. Give as target a metric that "
-            "varied in training, or none")
-    if name in encoder.dropped_:
-        raise InvalidInputError(f"target {name!r} was left out of the model at fit ({encoder.dropped_[name]}), so "
-                                "it cannot be the symptom; give a metric the model holds as the target, or none")
 
 
 def _flat_symptom_caveat(result: Explanation, frame: pd.DataFrame, bounds: tuple[Any, Any], *,

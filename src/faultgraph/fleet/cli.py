@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from faultgraph._cli import RESAMPLE_HELP, errors, progress, say
+from faultgraph._cli import RESAMPLE_HELP, errors, progress, say, where_to_run
 from faultgraph.config import Learner
 
 __all__ = ["register"]
@@ -28,26 +28,6 @@ WORKERS_HELP = ("Worker processes of a local cluster started for this command (0
 ENTITY_HELP = ("The column naming each row's entity, when SOURCE is one file for the whole fleet "
                "(it is split into one file per entity under the output folder's .inputs/).")
 FleetWorkers = Annotated[Optional[int], typer.Option("--workers", min=0, help=WORKERS_HELP, show_default=False)]
-
-
-def _where_to_run(scheduler: str | None, workers: int | None) -> tuple[str | None, int | None]:
-    """``(scheduler, n_workers)`` for the fleet's functions, the command line before the
-    environment: ``--scheduler``; else ``--workers N`` (a local cluster, 0: in this process,
-    whatever ``$FAULTGRAPH_SCHEDULER`` says); else ``$FAULTGRAPH_SCHEDULER``; else a local
-    cluster of one worker per CPU. Both options at once are refused."""
-    import os
-
-    from faultgraph.errors import InvalidInputError
-    from faultgraph.parallel.cluster import SCHEDULER_ENV
-
-    if scheduler is not None and workers is not None:
-        raise InvalidInputError(f"--workers {workers} sizes a cluster started here (0: no cluster) and --scheduler "
-                                f"{scheduler!r} names a running one: give one of them")
-    if workers is None:
-        return scheduler, None
-    if (os.environ.get(SCHEDULER_ENV) or "").strip():
-        say(f"--workers {workers}: ${SCHEDULER_ENV} ({os.environ[SCHEDULER_ENV].strip()!r}) is not used")
-    return "", workers  # "": no scheduler, not "unset" (None would fall back to $FAULTGRAPH_SCHEDULER)
 
 
 @contextmanager
@@ -136,7 +116,7 @@ def _fit_cmd(
         detector = DetectorConfig(lags=lags, method=Learner(method),
                                   lambda1=lambda1, threshold=threshold, max_gap=max_gap, risk=risk)
         _check_paths(out=out, source=source, out_is_models=True)
-        scheduler, workers = _where_to_run(scheduler, workers)
+        scheduler, workers = where_to_run(scheduler, workers)
         with _progress("fitting", enabled=not as_json) as progress:
             result = fleet_fit(source, out, config=FitConfig(label=label, detector=detector), prior=prior,
                                scheduler=scheduler, n_workers=workers, force=force, entity_column=entity_column,
@@ -171,7 +151,7 @@ def _detect_cmd(
         from faultgraph.fleet import fleet_detect
 
         _check_paths(models=models, out=out, source=source)
-        scheduler, workers = _where_to_run(scheduler, workers)
+        scheduler, workers = where_to_run(scheduler, workers)
         with _progress("scoring", enabled=not as_json) as progress:
             result = fleet_detect(models, source, out, scheduler=scheduler, n_workers=workers,
                                   entity_column=entity_column, resample=resample, merge_gap=merge_gap,
@@ -209,7 +189,7 @@ def _explain_cmd(
         from faultgraph.fleet import fleet_explain
 
         _check_paths(models=models, out=out, source=source)
-        scheduler, workers = _where_to_run(scheduler, workers)
+        scheduler, workers = where_to_run(scheduler, workers)
         with _progress("explaining", enabled=not as_json) as progress:
             result = fleet_explain(models, source, incidents, out, config=ExplainConfig(target=target,
                                                                                         min_steps=min_steps),

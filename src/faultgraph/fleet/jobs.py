@@ -563,6 +563,7 @@ def _check_fit_config(config: FitConfig) -> None:
     from faultgraph import workflows
     from faultgraph._validation import check_choice, check_nonnegative, check_whole
     from faultgraph.config import Learner, values
+    from faultgraph.discovery.ensemble import check_bootstrap
 
     detector = config.detector
     check_choice("method", str(detector.method), values(Learner))
@@ -574,32 +575,21 @@ def _check_fit_config(config: FitConfig) -> None:
     else:  # a label model reads the learner's options and max_gap of the detector
         check_whole("max_gap", detector.max_gap, 0, "steps")
         check_whole("label_lags", config.label_lags, 0, "past steps")
-        check_whole("bootstrap", config.bootstrap, 0, "0: one graph")
+        check_bootstrap(config.bootstrap, "bootstrap")
 
 
 def _check_resample(resample: Any) -> None:
-    """Refuse a resampling step that no entity's data could take: neither a duration
-    (``'1min'``) nor a number > 0 (whether it suits a time or a numeric index is each file's)."""
-    import pandas as pd
+    """Refuse a resampling step that no entity's data could take: neither a number > 0 (index
+    units on a numeric index, seconds on a time one) nor a positive duration (``'1min'``);
+    whether it suits each file's index is that file's (:func:`faultgraph.encode.align`)."""
+    from faultgraph.encode.align import _as_timedelta
 
     if resample is None:
         return
-    if not isinstance(resample, bool):
-        try:
-            number = float(resample)
-        except (TypeError, ValueError):
-            number = None
-        if number is not None:
-            if math.isfinite(number) and number > 0:
-                return
-        else:
-            try:
-                if pd.Timedelta(resample) > pd.Timedelta(0):
-                    return
-            except (TypeError, ValueError, OverflowError):
-                pass
-    raise InvalidInputError(f"resample must be a duration such as '1min' or '30s', or a number > 0 (seconds on a "
-                            f"time column, index units on a numeric one), got {resample!r}")
+    try:
+        _as_timedelta(resample, "resample", numeric=True)
+    except InvalidInputError:
+        _as_timedelta(resample, "resample", numeric=False)  # not a number either: the duration's message
 
 
 def _is_scores_file(name: str) -> bool:
@@ -636,11 +626,18 @@ def _remove_stale(out: str, previous: Sequence[str], written: set[str], ours: Ca
     """Delete the outputs the previous run listed that this run did not write again.
 
     Only names that have the form of this job's outputs (``ours``) are touched: a file the
-    fleet did not write is never deleted. Returns the removed names and those that could not
+    fleet did not write is never deleted, nor one that differs from a name written now only
+    in case or Unicode form (the same file on many disks). Returns the removed names and those that could not
     be removed (they stay listed, for the next run)."""
+    import unicodedata
+
+    def folded(name: str) -> str:  # one file on a disk that ignores case or Unicode form (macOS, Windows)
+        return unicodedata.normalize("NFC", name).casefold()
+
+    fresh = {folded(w) for w in written}
     removed, kept = [], []
     for name in sorted(set(previous) - written):
-        if not ours(name):
+        if not ours(name) or folded(name) in fresh:  # "Web.csv" may be this run's "web.csv"
             continue
         try:
             if storage.remove(storage.join(out, name)):

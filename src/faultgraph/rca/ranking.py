@@ -95,7 +95,7 @@ __all__ = ["BURST_STEPS", "CAVEAT_TOP", "DEFAULT_METHOD", "METHODS", "MIN_REFERE
            "ONSET_TRACE_Z", "ONSET_Z", "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal",
            "step_scores", "summary_graph", "window_reference", "MECHANISM_THRESHOLD", "descendant_adjustment",
            "mechanism_statistic", "DEFAULT_SCALES", "RANK_DETERMINISTIC", "RANK_OWN_MOVE", "RANK_RESOLUTION_ROWS",
-           "RANK_SCALE_FLOOR", "SCALES", "grid_step", "ranking_scales"]
+           "RANK_SCALE_FLOOR", "SCALES", "check_target", "grid_step", "ranking_scales"]
 
 Method = Literal["causal+innovation+nsigma", "causal+nsigma", "causal", "innovation", "noise", "baro", "nsigma",
                  "random", "mechanism", "context", "context+innovation+nsigma"]
@@ -591,6 +591,42 @@ def _moved_constants(model: CausalDetector, data: pd.DataFrame, mask: np.ndarray
     return causes, _unseen_state(causes, constant_moves(before, values[moved]))
 
 
+def check_target(model: CausalDetector, target: str | None) -> None:
+    """Refuse a symptom the model cannot explain a move of, saying why: a metric constant in
+    training (the model left it out: no scale, equation or place in the graph), one the
+    model dropped at fit for another reason, or a name it does not know.
+
+    Parameters
+    ----------
+    model : CausalDetector
+        A fitted detector.
+    target : str or None
+        The symptom asked for; None (choose one) passes.
+
+    Raises
+    ------
+    InvalidInputError
+        As above; the message names the metric and what is allowed.
+    """
+    if target is None:
+        return
+    encoder, name = model.encoder_, str(target)
+    if name in encoder.columns_:
+        return
+    if name in encoder.constants_:
+        value = f"{encoder.constants_[name]:g}"
+        raise InvalidInputError(
+            f"target {name!r} was constant at {value} throughout the training data, so the model left it out (no "
+            f"scale, equation or place in the graph to explain a move by): it cannot be the symptom; if it leaves "
+            f"{value} in the window, the explanation lists it first among the causes. Give as target a metric that "
+            "varied in training, or none")
+    if name in encoder.dropped_:
+        raise InvalidInputError(f"target {name!r} was left out of the model at fit ({encoder.dropped_[name]}), so "
+                                "it cannot be the symptom; give a metric the model holds as the target, or none")
+    raise InvalidInputError(f"target {name!r} is not a metric of the model; metrics: "
+                            + ", ".join(map(repr, list(encoder.columns_)[:10])))
+
+
 def _unseen_state(causes: Sequence[Cause], off_before: np.ndarray) -> tuple[tuple[str, str], ...]:
     """:attr:`Explanation.caveats` for the moved training constants ``causes`` that were off
     their training value at more than half of the rows read before the window (columns of
@@ -809,9 +845,7 @@ def _window_terms(model: CausalDetector, data: pd.DataFrame, window: tuple[Any, 
     data, mask, reference = rows
     names = list(model.encoder_.columns_)
     target = None if target is None else str(target)  # metric names are text (column 0 is "0")
-    if target is not None and target not in names:
-        raise InvalidInputError(f"target {target!r} is not a metric of the model; metrics: "
-                                + ", ".join(map(repr, names[:10])))
+    check_target(model, target)
     # residuals in standard deviations of the training residuals (across metrics, a
     # median/IQR scale inflates those that are flat most of the time and spiky otherwise),
     # never finer than the floors of ranking_scales: an equation that held exactly in

@@ -105,6 +105,7 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
     from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
     from faultgraph.io.prometheus import PrometheusUnavailableError
+    from faultgraph.rca.ranking import check_target
     from faultgraph.service import alerts as A
     from faultgraph.service.auth import authorized
     from faultgraph.service.metrics import CONTENT_TYPE, exposition
@@ -214,7 +215,14 @@ def create_app(settings: ServiceSettings, *, explainer: Any = None, store: Any =
         explainer = state["pool"].explainer
         known = getattr(explainer, "metrics", None)
         if target is not None and known is not None and target not in known:
-            return problem(400, f"target {target!r} is not a metric of the model; metrics: {describe_names(known)}")
+            model = getattr(explainer, "model", None)
+            if model is None:
+                return problem(400, f"target {target!r} is not a metric of the model; metrics: "
+                                    f"{describe_names(known)}")
+            try:  # why the model holds no such metric: constant in training, dropped, unknown
+                check_target(model, target)
+            except InvalidInputError as exc:
+                return problem(400, str(exc))
         numbers = [(name, value) for name, value in (("start", start), ("end", end)) if isinstance(value, (int, float))]
         if numbers and hasattr(explainer, "timestamped") and await run_in_threadpool(explainer.timestamped):
             for name, value in numbers:  # Unix seconds there

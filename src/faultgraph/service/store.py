@@ -163,14 +163,22 @@ class IncidentStore:
         return version
 
     def _upgrade(self, conn: Any, version: int) -> None:
-        """Add the columns of the versions after ``version`` (in the open transaction)."""
+        """Add the columns of the versions after ``version``. Another process may be
+        upgrading the same store: PostgreSQL adds a column only if it is not there; on
+        SQLite (no such clause, and its driver runs the statements outside a transaction) a
+        column that another process has just added is no error."""
         sa = self._sa
         present = {c["name"] for c in sa.inspect(conn).get_columns(self.table.name)}
         guard = "" if self.sqlite else "IF NOT EXISTS "  # PostgreSQL: another server may be upgrading too
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for clause in _ADDED.get(step, ()):
-                if clause.split()[0] not in present:
+                if clause.split()[0] in present:
+                    continue
+                try:
                     conn.execute(sa.text(f"ALTER TABLE {self.table.name} ADD COLUMN {guard}{clause}"))
+                except sa.exc.OperationalError as exc:
+                    if not (self.sqlite and "duplicate column" in str(exc.orig).lower()):
+                        raise
         conn.execute(self._schema.update().values(version=SCHEMA_VERSION))
 
     def close(self) -> None:
@@ -360,7 +368,9 @@ class IncidentStore:
 
     def release(self, incident_id: int, revision: int) -> bool:
         """Queue a claimed incident again at once, its attempt not counted: the server stops
-        while a worker still explains it.
+        while a worker still explains it. Its revision goes up, so that worker, if it ever
+        finishes, cannot store over the next claim (as for :meth:`requeue_stale` and
+        :meth:`requeue_unfinished`).
 
         Parameters
         ----------
@@ -378,7 +388,7 @@ class IncidentStore:
         with self._begin() as conn:
             done = conn.execute(t.update().where(t.c.id == incident_id, t.c.revision == revision,
                                                  t.c.status == "running")
-                                .values(status="queued", updated_at=time.time()))
+                                .values(status="queued", revision=t.c.revision + 1, updated_at=time.time()))
             return done.rowcount == 1
 
     def _settle(self, incident_id: int, revision: int, **values: Any) -> bool:
@@ -431,7 +441,7 @@ class IncidentStore:
         t = self.table
         with self._begin() as conn:
             done = conn.execute(t.update().where(t.c.status == "running", t.c.updated_at < float(older_than))
-                                .values(status="queued", updated_at=time.time()))
+                                .values(status="queued", revision=t.c.revision + 1, updated_at=time.time()))
         return int(done.rowcount or 0)
 
     def requeue_unfinished(self) -> list[int]:
@@ -444,7 +454,8 @@ class IncidentStore:
         """
         sa, t = self._sa, self.table
         with self._begin() as conn:
-            conn.execute(t.update().where(t.c.status == "running").values(status="queued", updated_at=time.time()))
+            conn.execute(t.update().where(t.c.status == "running")
+                         .values(status="queued", revision=t.c.revision + 1, updated_at=time.time()))
         return self.queued_ids()
 
     # --- reading --------------------------------------------------------------------------

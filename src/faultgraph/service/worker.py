@@ -516,6 +516,8 @@ class WorkerPool:
                 incident_id = self.queue.get(timeout=0.2)
             except queue.Empty:
                 continue
+            if self._stop.is_set():  # stopping: it stays queued in the store for the next start
+                return
             try:
                 with self._guard:
                     self._queued.discard(incident_id)
@@ -545,8 +547,13 @@ class WorkerPool:
         incident = self.store.claim(incident_id)
         if incident is None:
             return None
-        with self._guard:
-            self._claimed[incident_id] = incident["revision"]
+        with self._guard:  # stop() reads the claims under this lock after it sets _stop
+            stopping = self._stop.is_set()
+            if not stopping:
+                self._claimed[incident_id] = incident["revision"]
+        if stopping:  # claimed as the pool stopped: back to the queue, for the next start
+            self.store.release(incident_id, incident["revision"])
+            return None
         try:
             return self._rank(incident_id, incident)
         finally:
