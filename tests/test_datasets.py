@@ -126,6 +126,26 @@ def test_petshop_metrics_layout(tmp_path):
     assert str(ps.normal.index[0]) == "2023-08-21 09:00:00+00:00"
     assert ps.services["DB|latency|p90"] == "DB"
     assert ps.issues[0].root_cause == "DB" and ps.issues[0].target_node == "PetSite"
+    # a damaged copy says what is wrong, where (it was a ValueError, KeyError or a gap in the data)
+    (issue / "metrics.csv").write_text(header + "1681857600.0,9.0,3,0.9\n1681857900.0,9.1")
+    with pytest.raises(InvalidInputError, match=r"issue_0.metrics\.csv': line 6 has 2 of the 4 fields .*cut short"):
+        petshop.load(root)
+    (issue / "metrics.csv").write_text(header + "1681857600.0,9.0,3,0.9\nnan,9.1,3,0.2\n")
+    with pytest.raises(InvalidInputError, match="line 6 has no Unix timestamp in its first field, got nan"):
+        petshop.load(root)
+    (issue / "metrics.csv").write_text(header + "1681857600.0,9.0,3,0.9\n")
+    (issue / "target.json").write_text('{"target": {"node": "PetSite"}}')
+    with pytest.raises(InvalidInputError, match="must hold target.node, target.metric and root_cause.node"):
+        petshop.load(root)
+    (issue / "target.json").write_text('{"target": ')
+    with pytest.raises(InvalidInputError, match="target.json' is not valid JSON"):
+        petshop.load(root)
+    (issue / "target.json").unlink()
+    with pytest.raises(InvalidInputError, match="target.json' cannot be read"):
+        petshop.load(root)
+    (root / "test" / "issue_old").mkdir()
+    with pytest.raises(InvalidInputError, match="holds 'issue_old': issue folders are named issue_<number>"):
+        petshop.load(root)
     (root / "noissue" / "metrics.csv").write_text("a,b\n1,2\n")
     with pytest.raises(InvalidInputError, match="four PetShop header rows"):
         petshop.load(root)

@@ -514,13 +514,32 @@ def test_a_row_cut_short_is_refused_at_the_start_and_the_end_of_a_file(tmp_path)
     frame = pd.DataFrame(rng.normal(size=(3000, 50)), columns=[f"m{i}" for i in range(50)])
     frame.insert(0, "timestamp", np.arange(3000))
     lines = frame.to_csv(index=False).splitlines()
-    for k, where in ((5, "data row 5"), (len(lines) - 1, "its last row")):
+    for k, where in ((5, "data row 5"), (len(lines) - 1, r"its last row \(3000\)")):
         cut = list(lines)
         cut[k] = ",".join(cut[k].split(",")[:10])
         p = tmp_path / f"cut{k}.csv"
         p.write_text("\n".join(cut) + "\n")
         with pytest.raises(InvalidInputError, match=f"{where} has 10 of the header's 51 fields"):
             read_metrics(p)
+    # and anywhere between (files of other columns joined, a damaged copy), plain or compressed
+    import gzip
+
+    cut = list(lines)
+    cut[2500] = ",".join(cut[2500].split(",")[:10])
+    p = tmp_path / "middle.csv"
+    p.write_text("\n".join(cut) + "\n")
+    with pytest.raises(InvalidInputError, match="data row 2500 has 10 of the header's 51 fields"):
+        read_metrics(p)
+    with gzip.open(tmp_path / "middle.csv.gz", "wt") as fh:
+        fh.write("\n".join(cut) + "\n")
+    with pytest.raises(InvalidInputError, match="data row 2500 has 10 of the header's 51 fields"):
+        read_metrics(tmp_path / "middle.csv.gz")
+    from faultgraph.io.metrics import _first_short_line  # block edges: every row whole, any block size
+
+    p.write_text("\n".join(lines) + "\n")
+    assert all(_first_short_line(p, open, ",", 51, chunk=c) is None for c in (7, 4096, 1 << 24))
+    p.write_text("\n".join(cut))
+    assert [_first_short_line(p, open, ",", 51, chunk=c)[:3:2] for c in (7, 4096)] == [(2500, False)] * 2
     p = tmp_path / "blank_last.csv"  # an empty field at the end is a missing value, not a short row
     p.write_text("timestamp,a,b\n1,2,3\n2,3,\n")
     assert np.isnan(read_metrics(p)["b"].iloc[1])
@@ -534,7 +553,7 @@ def test_rows_longer_than_the_tail_read_are_whole(tmp_path):
     assert read_metrics(p).shape == (40, 2000)
     lines = p.read_text().splitlines()
     p.write_text("\n".join(lines[:-1] + [",".join(lines[-1].split(",")[:1500])]) + "\n")
-    with pytest.raises(InvalidInputError, match="its last row has 1500 of the header's 2000 fields"):
+    with pytest.raises(InvalidInputError, match=r"its last row \(40\) has 1500 of the header's 2000 fields"):
         read_metrics(p)
 
 

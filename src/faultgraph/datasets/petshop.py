@@ -67,8 +67,9 @@ def read_petshop_metrics(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     InvalidInputError
-        When the file cannot be read or parsed, or lacks the four header rows
-        (microservice, metric, statistic, unix_timestamp).
+        When the file cannot be read or parsed, lacks the four header rows
+        (microservice, metric, statistic, unix_timestamp), has a line short of the header's
+        fields (cut short) or a data line without a Unix timestamp.
     """
     path = Path(path)
     try:
@@ -79,13 +80,42 @@ def read_petshop_metrics(path: str | Path) -> pd.DataFrame:
                                                                    "unix_timestamp"]:
         raise InvalidInputError(f"{str(path)!r} lacks the four PetShop header rows "
                                 "(microservice, metric, statistic, unix_timestamp)")
+    from faultgraph.io.metrics import _first_short_line
+
+    short = _first_short_line(path, open, ",", raw.shape[1])  # pandas fills a row short of fields with NaN
+    if short is not None:
+        raise InvalidInputError(f"{str(path)!r}: line {short[0] + 1} has {len(short[1])} of the {raw.shape[1]} "
+                                "fields of the header rows (a file cut short or damaged: download it again)")
     names = [f"{n}|{m}|{s}" for n, m, s in zip(raw.iloc[0, 1:], raw.iloc[1, 1:], raw.iloc[2, 1:])]
     body = raw.iloc[4:].apply(pd.to_numeric, errors="coerce")
+    stamps = body.iloc[:, 0].to_numpy(dtype=float)
+    if not np.isfinite(stamps).all():
+        line = int(np.flatnonzero(~np.isfinite(stamps))[0]) + 5
+        raise InvalidInputError(f"{str(path)!r}: line {line} has no Unix timestamp in its first field, got "
+                                f"{raw.iloc[line - 1, 0]!r} (a damaged file: download it again)")
     frame = pd.DataFrame(body.iloc[:, 1:].to_numpy(dtype=float), columns=names)
     frame.index = pd.DatetimeIndex(pd.to_datetime(body.iloc[:, 0].to_numpy(dtype=float), unit="s", utc=True),
                                    name="timestamp")
     frame = frame.loc[:, ~frame.columns.duplicated()]
     return frame.sort_index()
+
+
+def _issue_spec(path: Path) -> tuple[str, str, str]:
+    """``(target node, target metric, root-cause node)`` of an issue's ``target.json``."""
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInputError(f"{str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInputError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    try:
+        values = (spec["target"]["node"], spec["target"]["metric"], spec["root_cause"]["node"])
+    except (KeyError, TypeError):
+        values = None
+    if values is None or not all(isinstance(v, str) and v for v in values):
+        raise InvalidInputError(f"{str(path)!r} must hold target.node, target.metric and root_cause.node as text "
+                                '({"target": {"node": ..., "metric": ...}, "root_cause": {"node": ...}})')
+    return values  # type: ignore[return-value]
 
 
 def load(root: str | Path) -> PetShop:
@@ -108,8 +138,10 @@ def load(root: str | Path) -> PetShop:
     Raises
     ------
     InvalidInputError
-        When ``root`` has no ``noissue/metrics.csv``, a ``metrics.csv`` is unreadable or
-        malformed, or the normal period holds no number.
+        When ``root`` has no ``noissue/metrics.csv``, a ``metrics.csv`` is unreadable,
+        malformed or cut short, an issue folder is not ``issue_<number>`` or its
+        ``target.json`` is missing or lacks the target and root cause, or the normal period
+        holds no number.
     """
     root = Path(root)
     if not (root / "noissue" / "metrics.csv").is_file():
@@ -117,11 +149,15 @@ def load(root: str | Path) -> PetShop:
     normal = read_petshop_metrics(root / "noissue" / "metrics.csv")
     issues = []
     for split in ("train", "test"):
-        folders = sorted((root / split).glob("issue_*"), key=lambda p: int(p.name.split("_")[1]))
-        for folder in folders:
-            spec = json.loads((folder / "target.json").read_text(encoding="utf-8"))
+        folders = [p for p in (root / split).glob("issue_*") if p.is_dir()]
+        unnumbered = [p.name for p in folders if not p.name[len("issue_"):].isdigit()]
+        if unnumbered:
+            raise InvalidInputError(f"{str(root / split)!r} holds {unnumbered[0]!r}: issue folders are named "
+                                    "issue_<number> (issue_0, issue_1, ...); rename or move it")
+        for folder in sorted(folders, key=lambda p: int(p.name[len("issue_"):])):
+            target, metric, cause = _issue_spec(folder / "target.json")
             issues.append(PetShopIssue(folder.name, split, read_petshop_metrics(folder / "metrics.csv"),
-                                       spec["target"]["node"], spec["target"]["metric"], spec["root_cause"]["node"]))
+                                       target, metric, cause))
     graph = pd.read_csv(root / "graph.csv", index_col=0) if (root / "graph.csv").is_file() else pd.DataFrame()
     services = {c: c.split("|")[0] for c in normal.columns}
     for issue in issues:

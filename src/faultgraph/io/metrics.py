@@ -275,8 +275,18 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
         data = list(csv.reader(io.StringIO(head), delimiter=sep))[1:]
         data = data if len(head) < 1 << 16 else data[:-1]
     _refuse_short_rows(path, data, len(header))
-    if text is None and len(head) == 1 << 16 and opener is open and encoding != "utf-16":  # and the last row
-        _refuse_short_rows(path, _last_row(path, sep), len(header), last=True)
+
+    def whole(frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame``, once no row past the first 64 KB is short of fields: one that is leaves
+        its last column empty, so the file is scanned only where that column has a gap."""
+        if text is None and len(head) == 1 << 16 and frame.shape[1] and frame.iloc[:, -1].isna().any():
+            short = _first_short_line(path, opener, sep, len(header)) if encoding != "utf-16" else None
+            if short is not None:
+                _refuse_short_rows(path, [short[1]], len(header), last=short[2], row=short[0])
+            elif opener is open and encoding != "utf-16":  # the scan declined (quotes): the last row at least
+                _refuse_short_rows(path, _last_row(path, sep), len(header), last=True)
+        return frame
+
     encoding_arg = encoding if source is path else None
     if not _trailing_separator(data, len(header)):  # row labels without a header name (R's write.table) too
         frame = pd.read_csv(source, sep=sep, decimal=decimal, encoding=encoding_arg)
@@ -288,29 +298,74 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
             raise InvalidInputError(
                 f"metrics file {str(path)!r} has rows with more fields than its header's {len(header)}, the first "
                 "of them times: name every column in the header (or drop the extra fields)")
-        return frame
+        return whole(frame)
     # a separator at the end of every data row (many exporters write one) is an empty last
     # field, not a reason to take the first column for the row index and shift every name onto
     # its neighbour's values; a row with another field, not empty, is refused
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
-            return pd.read_csv(source, sep=sep, decimal=decimal, index_col=False, encoding=encoding_arg)
+            return whole(pd.read_csv(source, sep=sep, decimal=decimal, index_col=False, encoding=encoding_arg))
         except pd.errors.ParserWarning:
             raise InvalidInputError(
                 f"metrics file {str(path)!r} has rows with more fields than its header's {len(header)}: name every "
                 "column in the header (or drop the extra fields)") from None
 
 
-def _refuse_short_rows(path: Path, rows: list[list[str]], width: int, last: bool = False) -> None:
+def _refuse_short_rows(path: Path, rows: list[list[str]], width: int, last: bool = False,
+                       row: int | None = None) -> None:
     """Refuse a data row with fewer fields than the header's ``width`` (pandas would fill the
-    rest with NaN and the encoder fill them in: a file cut short would be read as data)."""
-    for k, row in enumerate(rows, 1):
-        if row and any(field.strip() for field in row) and len(row) < width:
-            where = "its last row" if last else f"data row {k}"
+    rest with NaN and the encoder fill them in: a file cut short would be read as data);
+    ``row``: the data row number of ``rows``' one row, where known."""
+    for k, fields in enumerate(rows, 1):
+        if fields and any(field.strip() for field in fields) and len(fields) < width:
+            number = k if row is None else row
+            where = ("its last row" + ("" if row is None else f" ({number})")) if last else f"data row {number}"
             raise InvalidInputError(
-                f"metrics file {str(path)!r}: {where} has {len(row)} of the header's {width} fields (a row cut "
-                "short: a file still being written, or truncated?); complete or drop that row")
+                f"metrics file {str(path)!r}: {where} has {len(fields)} of the header's {width} fields (a row cut "
+                "short: a file still being written, truncated, or files of other columns joined?); complete or "
+                "drop that row")
+
+
+def _first_short_line(path: Path, opener: Any, sep: str, width: int, chunk: int = 1 << 24
+                      ) -> tuple[int, list[str], bool] | None:
+    """The first data row of the whole file with fewer than ``width − 1`` separators, as
+    ``(data row number, its fields, whether it is the last row)``, counted block by block over the bytes (a row short of
+    fields anywhere, not only where the first 64 KB and the last row are read); None when
+    there is none, or when the file holds a quote or a brace (a field may then hold the
+    separator or a newline, and pandas' reading stands)."""
+    import csv
+
+    delimiter, rows_before, carry = ord(sep), 0, b""
+    with opener(path, "rb") as fb:
+        while True:
+            block = fb.read(chunk)
+            if not block and not carry:
+                return None
+            if b'"' in block or b"{" in block:
+                return None
+            data = carry + block if block else carry + b"\n"  # the last line, without its newline
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            lines, carry = data[:cut + 1], data[cut + 1:]
+            buf = np.frombuffer(lines, dtype=np.uint8)
+            ends = np.flatnonzero(buf == 10)
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            at = np.searchsorted(np.flatnonzero(buf == delimiter), ends)  # separators before each line's end
+            short = np.flatnonzero(np.diff(at, prepend=0) < width - 1)
+            for k in short:  # blank lines (spaces, a carriage return) are no rows
+                number = rows_before + int(k)  # lines before it; the header is line 0
+                text = lines[starts[k]:ends[k]].decode("utf-8", errors="replace")
+                if number > 0 and text.strip():
+                    rest = lines[ends[k] + 1:] + carry
+                    while not rest.strip() and (more := fb.read(1 << 16)):  # anything after it?
+                        rest = more
+                    return number, next(csv.reader([text], delimiter=sep)), not rest.strip()
+            rows_before += len(ends)
+            if not block:
+                return None
 
 
 def _last_row(path: Path, sep: str) -> list[list[str]]:
