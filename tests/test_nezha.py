@@ -216,6 +216,10 @@ def test_bad_layouts(tmp_path):
     pod.write_text(good.replace(",20,10.0,", ",lots,10.0,", 1))
     with pytest.raises(InvalidInputError, match="metric values must be numbers"):
         nezha.read_day(tmp_path, DAY)
+    lines = good.rstrip("\n").splitlines()  # a download cut short mid-row: not read as gaps
+    pod.write_text("\n".join(lines[:-1] + [",".join(lines[-1].split(",")[:3])]))
+    with pytest.raises(InvalidInputError, match=r"its last row has 3 of the header's \d+ fields .*cut short"):
+        nezha.read_day(tmp_path, DAY)
     pod.write_text(good)
 
     faults = metric.parent / f"{DAY}-fault_list.json"

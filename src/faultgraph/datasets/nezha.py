@@ -281,6 +281,13 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InvalidInputError(f"{str(path)!r} cannot be read as CSV: {exc}") from None
     if frame.empty:
         raise InvalidInputError(f"{str(path)!r} has a header but no rows")
+    from faultgraph.io.metrics import _first_short_line
+
+    short = _first_short_line(path, open, ",", frame.shape[1])  # pandas fills a row short of fields with NaN
+    if short is not None:
+        raise InvalidInputError(f"{str(path)!r}: {'its last row' if short[2] else f'row {short[0]}'} has "
+                                f"{len(short[1])} of the header's {frame.shape[1]} fields (a file cut short or "
+                                "damaged: download it again)")
     return frame
 
 
