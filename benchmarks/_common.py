@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -98,13 +99,19 @@ def bootstrap_interval(d, resamples: int = 10_000, seed: int = 0) -> tuple[float
     return float(low), float(high)
 
 
-def report_args(doc: str, script: str, incidents: int | None = None) -> tuple[argparse.Namespace, str]:
-    """Parse ``--out`` (and ``--incidents``, default ``incidents``, when given), pin BLAS,
-    silence warnings; return the arguments and the command line that reproduces the run."""
+def report_args(doc: str, script: str, incidents: int | None = None,
+                options: Callable[[argparse.ArgumentParser], None] | None = None) -> tuple[argparse.Namespace, str]:
+    """Parse ``--out`` (and ``--incidents``, default ``incidents``, when given, and what
+    ``options`` adds to the parser: one parser, so ``--help`` lists every flag), pin BLAS,
+    silence warnings; return the arguments and the command line that reproduces the run
+    (the flags ``options`` adds are the script's to append)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", type=Path, help="write the Markdown report here (and print it)")
     if incidents is not None:
-        parser.add_argument("--incidents", type=int, default=incidents)
+        parser.add_argument("--incidents", type=int, default=incidents,
+                            help=f"simulated incidents (default {incidents})")
+    if options is not None:
+        options(parser)
     args = parser.parse_args()
     pin_blas()
     warnings.simplefilter("ignore")
@@ -128,6 +135,78 @@ def write_report(parts: list[str], out: Path | None) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n")
     print(text)
+
+
+class DataRun:
+    """What one run measured and which datasets it skipped: the rule every script that reads
+    the shared data follows (``docs/benchmarks.md``: "skip with a message").
+
+    * A dataset whose folder is absent is skipped, with one line on stderr naming the folder
+      (:meth:`present`).
+    * A run that measured nothing writes no report, says so on stderr and exits with status
+      2 (:meth:`write_report`): a committed table is never replaced by an empty one.
+    * A report that misses some datasets says which in one line, after its opening paragraph.
+
+    Sections that need no data (simulated incidents) count as measured with :meth:`measured`.
+    """
+
+    def __init__(self) -> None:
+        self.skipped: dict[str, Path] = {}
+        self.done: list[str] = []
+
+    def present(self, name: str, folder: Path, holds: bool | None = None) -> bool:
+        """Whether dataset ``name`` is there to measure: ``folder`` exists (and ``holds``, the
+        script's own finer check, is not False). If so it counts as measured; if not it is
+        skipped with a line on stderr (once per name)."""
+        if folder.exists() and holds is not False:
+            self.measured(name)
+            return True
+        if name not in self.skipped:
+            self.skipped[name] = folder
+            why = "is absent" if not folder.exists() else f"holds no {name} data"
+            print(f"{name} skipped: {folder} {why}.", file=sys.stderr, flush=True)
+        return False
+
+    def measured(self, name: str) -> None:
+        """Count ``name`` (a section that needs no shared data, or one read otherwise) as measured."""
+        if name not in self.done:
+            self.done.append(name)
+
+    def note(self) -> str:
+        """The report's line on what was skipped ("" when nothing was)."""
+        if not self.skipped:
+            return ""
+
+        def where(folder: Path) -> str:
+            try:
+                return str(folder.relative_to(DATA))
+            except ValueError:
+                return str(folder)
+
+        listed = ", ".join(f"{name} (`{where(folder)}`)" for name, folder in self.skipped.items())
+        return f"Skipped (data absent): {listed}."
+
+    def check(self, out: Path | None) -> None:
+        """Stop with status 2 (no report written) if nothing was measured."""
+        if self.done:
+            return
+        names = ", ".join(self.skipped) or "no dataset"
+        print(f"nothing measured ({names} skipped; data folder {DATA}, set FAULTGRAPH_DATA to another): "
+              + (f"{out} not written." if out else "no report."), file=sys.stderr, flush=True)
+        raise SystemExit(2)
+
+    def write_report(self, parts: list[str], out: Path | None) -> None:
+        """:func:`write_report` under the rule: nothing measured, status 2 and no file; some
+        datasets skipped, :meth:`note` after the paragraph opening ``Produced by``."""
+        self.check(out)
+        write_report(self.with_note(parts), out)
+
+    def with_note(self, parts: list[str]) -> list[str]:
+        """``parts`` with :meth:`note` after the paragraph that opens ``Produced by`` (else at the end)."""
+        if not self.skipped:
+            return parts
+        at = next((i + 1 for i, p in enumerate(parts) if p.startswith("Produced by")), len(parts))
+        return [*parts[:at], "", self.note(), *parts[at:]]
 
 
 T = TypeVar("T")

@@ -35,10 +35,9 @@ def simulate(n: int, d: int, seed: int = 0) -> np.ndarray:
 
 
 def main() -> None:
-    slow = "--slow" in sys.argv
-    if slow:
-        sys.argv.remove("--slow")
-    args, command = report_args(__doc__, "budget.py")
+    args, command = report_args(__doc__, "budget.py", options=lambda parser: parser.add_argument(
+        "--slow", action="store_true", help="also time the refinement at d = 200 (about 5 minutes)"))
+    slow = args.slow
     from faultgraph._budget import estimate
     from faultgraph.discovery import StructureLearner
 

@@ -47,8 +47,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DATA, bootstrap_interval, classic_nsigma, markdown_table, progress,  # noqa: E402
-                     report_args, smd_split, write_report)
+from _common import (DATA, DataRun, bootstrap_interval, classic_nsigma, markdown_table, progress,  # noqa: E402
+                     report_args, smd_split)
 
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 
@@ -147,11 +147,10 @@ def main() -> None:
              "ASD: 5-minute steps). SMD's defaults were chosen on its *tune* machines; its *report* machines "
              "were not looked at when choosing. Seconds are wall time on a shared, loaded machine (2 cores, "
              "several engineers' jobs): noisy, compare within a run only.", ""]
+    data = DataRun()
     for dataset, root in DATASETS.items():
-        if not root.exists():
-            parts += [f"{dataset} skipped: {root} is absent.", ""]
-            continue
-        rows += run(dataset, root)
+        if data.present(dataset, root):
+            rows += run(dataset, root)
     if rows:
         frame = pd.DataFrame(rows)
         metrics = ["F1", "P", "R", "best F1", "best F1 (PA)", "ROC-AUC", "PR-AUC", "event recall", "delay", "seconds"]
@@ -171,7 +170,7 @@ def main() -> None:
         for dataset in frame["dataset"].unique():
             sub = frame[frame["dataset"] == dataset].drop(columns=["dataset"])
             parts += [f"## {dataset}, per machine", "", markdown_table(sub), ""]
-    write_report(parts, args.out)
+    data.write_report(parts, args.out)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SACHS, Sachs, progress  # noqa: E402
+from _common import SACHS, DataRun, Sachs, progress  # noqa: E402
 
 
 # --- cases ----------------------------------------------------------------------------
@@ -251,9 +251,12 @@ def main() -> None:
         return
     groups = set(args.groups.split(","))
     cases = [c for c in all_cases(args.seeds) if c["group"] in groups and (args.max_d is None or c["d"] <= args.max_d)]
-    if "sachs" in groups and not SACHS.exists():
-        print(f"skipping Sachs: {SACHS} is absent", file=sys.stderr)
+    data = DataRun()
+    if any(c["kind"] == "sachs" for c in cases) and not data.present("Sachs", SACHS):
         cases = [c for c in cases if c["kind"] != "sachs"]
+    if any(c["kind"] != "sachs" for c in cases):
+        data.measured("simulated")
+    data.check(args.out)
     if not args.no_dagma:
         try:
             import dagma  # noqa: F401
@@ -265,7 +268,7 @@ def main() -> None:
                                                         ("max_d", args.max_d))
              if v != getattr(defaults, k)] + (["--no-dagma"] if args.no_dagma else [])
     command = " ".join(["python benchmarks/discovery.py", *flags] + ([f"--out {args.out}"] if args.out else []))
-    text = report(rows, command)
+    text = "\n".join(data.with_note(report(rows, command).split("\n")))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     if args.out:

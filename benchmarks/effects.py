@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DATA, SACHS, SACHS_INTERVENTIONS, Sachs, markdown_table, report_args,  # noqa: E402
-                     write_report)
+from _common import (DATA, SACHS, SACHS_INTERVENTIONS, DataRun, Sachs, markdown_table,  # noqa: E402
+                     report_args)
 
 
 def sachs_rows() -> list[dict[str, object]]:
@@ -132,7 +132,8 @@ def main() -> None:
     parts = ["# Effects and supervised fault identification", "",
              f"Produced by `{cmd}` "
              f"on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread).", ""]
-    if SACHS.exists():
+    data = DataRun()
+    if data.present("Sachs", SACHS):
         print("Sachs ...", file=sys.stderr, flush=True)
         sachs = pd.DataFrame(sachs_rows())
         mean = sachs.drop(columns=["intervention", "fit s"]).mean(numeric_only=True)
@@ -148,16 +149,12 @@ def main() -> None:
                   "interventions in `identify.md`.", "",
                   markdown_table(sachs.drop(columns=["fit s"])), "",
                   f"Graph learning and equation fitting: {sachs['fit s'].iloc[0]:.2f} s.", ""]
-    else:
-        parts += [f"Sachs skipped: {SACHS} is absent.", ""]
     sup = []
     for dataset, root in (("SMD", DATA / "smd" / "ServerMachineDataset"),
                           ("ASD", DATA / "asd" / "ApplicationServerDataset")):
-        if root.exists():
+        if data.present(dataset, root):
             print(f"{dataset} ...", file=sys.stderr, flush=True)
             sup += supervised_rows(dataset, root)
-        else:
-            parts += [f"{dataset} skipped: {root} is absent.", ""]
     if sup:
         frame = pd.DataFrame(sup)
         skipped = frame[frame.get("skipped").notna()] if "skipped" in frame else frame.iloc[0:0]
@@ -169,7 +166,7 @@ def main() -> None:
         if len(skipped):
             parts += ["Skipped: " + ", ".join(f"{r.dataset} {r.machine} ({r.skipped})"
                                               for r in skipped.itertuples()), ""]
-    write_report(parts, args.out)
+    data.write_report(parts, args.out)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, markdown_table, pin_blas, write_report  # noqa: E402
+from _common import DATA, DataRun, markdown_table, pin_blas  # noqa: E402
 
 
 def _maxrss_mib() -> float:
@@ -40,15 +40,19 @@ def _noop(x: int) -> int:
     return x
 
 
-def prepare(folder: Path, hosts: int, smd_machines: int) -> pd.DataFrame:
-    """Write the fleet's files into ``folder``; one row per entity (kind, rows, metrics)."""
+def prepare(folder: Path, hosts: int, smd_machines: int, data: DataRun) -> pd.DataFrame:
+    """Write the fleet's files into ``folder``; one row per entity (kind, rows, metrics).
+    SMD's machines where its folder is there (else noted in ``data``)."""
     from faultgraph.datasets import smd
     from faultgraph.io import write_csv_atomic
     from faultgraph.simulate import simulate_incident
 
     rows = []
     root = DATA / "smd" / "ServerMachineDataset"
-    for machine in smd.list_machines(root)[:smd_machines]:
+    machines = smd.list_machines(root)[:smd_machines] if smd_machines and data.present("SMD", root) else []
+    if hosts:
+        data.measured("simulated hosts")
+    for machine in machines:
         train = smd.load(root, machine).train
         write_csv_atomic(folder / f"smd-{machine}.csv", train.rename_axis("timestamp"), "%.10g")
         rows.append({"entity": f"smd-{machine}", "kind": "SMD", "rows": train.shape[0], "metrics": train.shape[1]})
@@ -150,13 +154,15 @@ def main() -> None:
     from distributed import Client, LocalCluster
 
     from faultgraph import __version__
-    from faultgraph.parallel import client
+    from faultgraph.parallel import batch_size, client
 
     load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="faultgraph-fleet-bench-"))
     try:
         t0 = time.perf_counter()
-        entities = prepare(tmp / "data", args.hosts, args.smd)
+        data = DataRun()
+        entities = prepare(tmp / "data", args.hosts, args.smd, data)
+        data.check(args.out)
         prepare_s = time.perf_counter() - t0
         print(f"prepared {len(entities)} entities in {prepare_s:.0f} s", file=sys.stderr)
         runs, per_entity = [], None
@@ -233,7 +239,8 @@ def main() -> None:
                                            rows=("rows", "median"), read_s=("read_s", "median"),
                                            fit_s=("fit_s", "median"), task_s=("seconds", "median"),
                                            task_s_total=("seconds", "sum")).reset_index()
-    smd_task = float(per_entity.loc[per_entity["kind"] == "SMD", "seconds"].median()) if args.smd else float("nan")
+    n_smd = int((entities["kind"] == "SMD").sum())
+    smd_task = float(per_entity.loc[per_entity["kind"] == "SMD", "seconds"].median()) if n_smd else float("nan")
     sim_task = float(per_entity.loc[per_entity["kind"] == "simulated", "seconds"].median()) if args.hosts else \
         float("nan")
     overhead = max(overhead_local, overhead_remote)
@@ -254,7 +261,7 @@ def main() -> None:
         "times and speed-ups below are lower bounds of what an idle machine gives." if load_before[0] > 0.5
                                                     else "."),
         "",
-        f"The fleet: {args.smd} SMD machines (training sets, 38 metrics x ~23.7k rows, one CSV each) and "
+        f"The fleet: {n_smd} SMD machines (training sets, 38 metrics x ~23.7k rows, one CSV each) and "
         f"{args.hosts} simulated hosts (microservice simulator, 6-12 services, 30-60 metrics x 1500 rows), "
         f"{n} entities in all. Each mode runs `fleet_fit` on the same files into a fresh folder (reading, "
         "fitting and writing each model on the worker). Every model is identical across the five modes: "
@@ -294,7 +301,8 @@ def main() -> None:
         "faultgraph's settings) "
         "of a worker's time per task (wall time x workers / tasks; submission, scheduling, the result's trip "
         "back and the client's bookkeeping). `run_tasks` groups a fleet's entities into tasks of up to 16 "
-        "(`faultgraph.parallel.batch_size`: 16 for these 513 entities on 2 workers), so an entity bears a share "
+        f"(`faultgraph.parallel.batch_size`: {batch_size(n, 2)} for these {n} entities on 2 workers), so an "
+        "entity bears a share "
         "of this cost. Against the work of one entity at ~40 metrics x 20,000 rows (an SMD "
         f"machine, {smd_task:.2f} s per task): {overhead / smd_task * 100:.2f} % (target < 5 %); against a "
         f"simulated host ({sim_task:.3f} s): {overhead / sim_task * 100:.2f} %.",
@@ -318,7 +326,7 @@ def main() -> None:
         f"{64 / (smd_task + overhead):.0f} tasks per second, far below the thousands per second it can)",
         "- models are written by the workers and never pass through the scheduler or the client.",
     ]
-    write_report(parts, args.out)
+    data.write_report(parts, args.out)
 
 
 if __name__ == "__main__":

@@ -69,8 +69,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (SACHS, SACHS_INTERVENTIONS, Sachs, bootstrap_interval, markdown_table,  # noqa: E402
-                     report_args, write_report)
+from _common import (SACHS, SACHS_INTERVENTIONS, DataRun, Sachs, bootstrap_interval,  # noqa: E402
+                     markdown_table, report_args)
 
 SIZES = (12, 18, 25)
 SEEDS = (100, 101, 102, 103, 104, 105)
@@ -377,23 +377,37 @@ def timing_rows() -> list[dict[str, object]]:
 PARTS = ("timing", "sachs", "planted", "ceiling")
 
 
-def _options() -> argparse.Namespace:
-    """``--sizes``, ``--seeds``, ``--conditions`` and ``--parts`` (a subset while iterating),
-    taken off the command line before :func:`report_args` reads ``--out``."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--sizes", type=lambda v: tuple(int(x) for x in v.split(",")), default=SIZES)
-    parser.add_argument("--seeds", type=lambda v: tuple(int(x) for x in v.split(",")), default=SEEDS)
+def _parts(value: str) -> tuple[str, ...]:
+    parts = tuple(value.split(","))
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown parts {unknown}; choose among {','.join(PARTS)}")
+    return parts
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--sizes``, ``--seeds``, ``--conditions`` and ``--parts`` (a subset while iterating)."""
+    ints = lambda v: tuple(int(x) for x in v.split(","))  # noqa: E731
+    parser.add_argument("--sizes", type=ints, default=SIZES, metavar="D,D,...",
+                        help=f"planted systems' sizes (default {','.join(map(str, SIZES))})")
+    parser.add_argument("--seeds", type=ints, default=SEEDS, metavar="S,S,...",
+                        help=f"planted systems' seeds (default {','.join(map(str, SEEDS))})")
     parser.add_argument("--conditions", type=lambda v: tuple(CONDITIONS[int(x)] for x in v.split(",")),
-                        default=CONDITIONS, help="indices into CONDITIONS, e.g. 0,2")
-    parser.add_argument("--parts", type=lambda v: tuple(v.split(",")), default=PARTS)
-    options, rest = parser.parse_known_args()
-    sys.argv = [sys.argv[0], *rest]
-    return options
+                        default=CONDITIONS, metavar="I,I,...",
+                        help="indices into CONDITIONS, e.g. 0,2 (default all: "
+                             + "; ".join(f"{i}: {c}" for i, c in enumerate(CONDITIONS)) + ")")
+    parser.add_argument("--parts", type=_parts, default=PARTS, metavar="PART,...",
+                        help=f"parts to run (default all: {','.join(PARTS)})")
 
 
 def main() -> None:
-    options = _options()
-    args, cmd = report_args(__doc__, "identify.py")
+    options, cmd = report_args(__doc__, "identify.py", options=_options)
+    data = DataRun()
+    for part in ("timing", "planted", "ceiling"):  # simulated: no shared data
+        if part in options.parts:
+            data.measured(part)
+    sachs_present = "sachs" in options.parts and data.present("Sachs", SACHS)
+    data.check(options.out)
     given = {k: getattr(options, k) for k in ("sizes", "seeds", "conditions", "parts")}
     defaults = {"sizes": SIZES, "seeds": SEEDS, "conditions": CONDITIONS, "parts": PARTS}
     extra = "".join(f" --{k} " + ",".join(str(CONDITIONS.index(x)) if k == "conditions" else str(x) for x in v)
@@ -405,7 +419,7 @@ def main() -> None:
     if "timing" in options.parts:
         timing = pd.DataFrame(timing_rows())
         parts += ["## Time for B = 100 graphs, 40 metrics × 20,000 rows", "", markdown_table(timing, 1), ""]
-    if SACHS.exists() and "sachs" in options.parts:
+    if sachs_present:
         sachs = pd.DataFrame(sachs_rows())
         mean = sachs.mean(numeric_only=True)
         sachs.loc[len(sachs)] = {"intervention": "mean", **mean.to_dict()}
@@ -425,7 +439,7 @@ def main() -> None:
         parts += ["## What the data allow: top-3 hits with the true system's adjustment sets", "",
                   " ".join(str(ceiling_rows.__doc__).split()), "",
                   markdown_table(table), "", "Out of 54:", "", markdown_table(totals), ""]
-    write_report(parts, args.out)
+    data.write_report(parts, options.out)
 
 
 def _planted_report(rows: pd.DataFrame, sizes: tuple[int, ...], seeds: tuple[int, ...]) -> list[str]:

@@ -111,8 +111,10 @@ def main() -> None:
         "",
         f"Produced by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, faultgraph {__version__}, BLAS pinned to one "
-        f"thread. **The machine was shared** with other engineers' work (load average {load_before[0]:.1f} before, "
-        f"{load_after[0]:.1f} after, on 2 cores): times are upper bounds of an idle machine's.",
+        f"thread. Load average {load_before[0]:.1f} before the run and {load_after[0]:.1f} after it, on "
+        f"{os.cpu_count()} cores (the run itself keeps one busy)"
+        + (": other work was running when it started, so times are upper bounds of an idle machine's."
+           if load_before[0] > 0.5 else "."),
         "",
         "`StructureLearner(screen=True)` (`faultgraph.discovery.screen`): candidate parents screened from the "
         "partial correlations (plus each metric's 3 most correlated), a top-down order by conditional variance "

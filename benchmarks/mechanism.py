@@ -31,6 +31,7 @@ to a method that wins or ties on every dataset.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rca as harness  # noqa: E402
-from _common import SMD_REPORT, SMD_TUNE, bootstrap_interval, markdown_table, pin_blas, write_report  # noqa: E402
+from _common import SMD_REPORT, SMD_TUNE, DataRun, bootstrap_interval, markdown_table, pin_blas  # noqa: E402
 
 DEFAULT = "causal+innovation+nsigma"
 OWN = ["mechanism", "context", "context+innovation+nsigma", DEFAULT]
@@ -231,10 +232,11 @@ def main() -> None:
            + (f" --skip {' '.join(args.skip)}" if args.skip else "")
            + (f" --out {args.out}" if args.out else ""))
     start = time.perf_counter()
+    load_before = os.getloadavg()[0]
     parts = ["# Causal rankings (mechanism, context variable, graph ensemble) against the default", "",
-             f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread; a shared machine, "
-             "load average 5-8 during the run). Methods: `mechanism` (CIRCA-like: mean |residual z| tested against the training "
-             "residuals, then descendant adjustment on the learned summary graph); `context` (the anomalous "
+             f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread; {{load}}). "
+             "Methods: `mechanism` (CIRCA-like: mean |residual z| tested against the training residuals, then "
+             "descendant adjustment on the learned summary graph); `context` (the anomalous "
              "period as a context variable F: F's coefficient in each metric's equation on its learned parents, "
              "the parents' coefficients held at their normal values, i.e. the window's mean residual z less the "
              "recent normal's; `faultgraph.rca.context`); `context+innovation+nsigma` (the default with its "
@@ -243,36 +245,42 @@ def main() -> None:
              "`causal+innovation+nsigma` (the default); `nsigma`, `baro` and on PetShop and Nezha `rca.py`'s "
              "baselines. Measured once, nothing tuned: every method's constants were set before this run.", ""]
     sections = []
+    data = DataRun()
+    smd_present = (("smd" not in args.skip or "smd-report" not in args.skip)
+                   and data.present("SMD", harness.DATASETS["SMD"]))
     if "simulated" not in args.skip:
+        data.measured("simulated")
         sections += [f"## Simulated incidents (seeds 0-{args.incidents - 1}, 10 services) — tune", "",
                      markdown_table(simulated(args.incidents)), ""]
         TUNE_SETS.append("simulated, metric AC@1")
-    if "smd" not in args.skip and harness.DATASETS["SMD"].exists():
+    if "smd" not in args.skip and smd_present:
         machines = list(SMD_TUNE[:args.smd_machines])
         label = f"SMD tune, HitRate@100 % per segment ({len(machines)} machines)"
         sections += [f"## SMD tune ({', '.join(machines)}) — tune", "",
                      "Each labelled segment of at least 3 steps ranked once over the whole segment.", "",
                      markdown_table(segments("SMD", machines, label)), ""]
         TUNE_SETS.append(label)
-    if "asd" not in args.skip and harness.DATASETS["ASD"].exists():
+    if "asd" not in args.skip and data.present("ASD", harness.DATASETS["ASD"]):
         label = "ASD, HitRate@100 % per segment"
         sections += ["## ASD (every server) — tune", "", markdown_table(segments("ASD", None, label)), ""]
         TUNE_SETS.append(label)
-    if "petshop" not in args.skip and harness.PETSHOP.exists():
+    if "petshop" not in args.skip and data.present("PetShop", harness.PETSHOP):
         sections += ["## PetShop low traffic (26 issues, node level, as rca.py scores it) — tune", "",
                      markdown_table(harness.petshop_rows()), ""]
         TUNE_SETS.append("PetShop low traffic, top-1 over issues")
-    if "nezha" not in args.skip and harness.NEZHA.exists():
+    if "nezha" not in args.skip and data.present("Nezha", harness.NEZHA,
+                                                   bool(harness.nezha_days("online_boutique"))):
         service, metric, _ = harness.nezha_rows()
         sections += ["## Nezha Online Boutique (every fault; one model per day) — tune", "", "Service level:", "",
                      markdown_table(service), "", "Metric level (CPU and network faults):", "",
                      markdown_table(metric), ""]
         TUNE_SETS.append("Nezha Online Boutique, service AC@1 over faults")
-    if "smd-report" not in args.skip and harness.DATASETS["SMD"].exists():
+    if "smd-report" not in args.skip and smd_present:
         label = f"SMD report, HitRate@100 % per segment ({len(SMD_REPORT)} machines)"
         sections += [f"## SMD report ({', '.join(SMD_REPORT)}) — reported, not chosen on", "",
                      markdown_table(segments("SMD", list(SMD_REPORT), label)), ""]
-    if "train-ticket" not in args.skip and harness.NEZHA.exists():
+    if "train-ticket" not in args.skip and data.present("Nezha Train Ticket", harness.NEZHA,
+                                                         bool(harness.nezha_days("train_ticket"))):
         ENSEMBLE_ON = False
         try:
             table, facts = harness.train_ticket_rows()
@@ -285,6 +293,7 @@ def main() -> None:
         except Exception as exc:  # someone else's work in progress: say so, keep the rest
             sections += ["## Nezha Train Ticket — reported, not chosen on", "",
                          f"Not measured: the harness failed ({type(exc).__name__}: {exc}).", ""]
+    data.check(args.out)
     paired = paired_rows()
     verdicts = {}
     for m in (paired["method"].unique() if len(paired) else []):
@@ -305,7 +314,8 @@ def main() -> None:
               "`score`: the method's mean headline, `default`: `causal+innovation+nsigma`'s, `difference` their "
               "paired mean difference over the cases with a 95 % bootstrap interval; `best baseline here`: the best "
               "non-faultgraph row measured in this run (SMD/ASD: N-sigma and BARO only; rca.md has the rest).", "",
-              markdown_table(paired) if len(paired) else "(nothing measured)", "", verdict, ""]
+              *([markdown_table(paired), "", verdict] if len(paired) else
+                ["No method was compared with the default."]), ""]
     if N_GRAPHS and len(paired):
         parts += ["## The graph ensemble's own contribution", "",
                   f"Each context method with its part averaged over {N_GRAPHS} bootstrap graphs minus the same "
@@ -316,7 +326,9 @@ def main() -> None:
                   "out, with its paired difference from the default there.", "",
                   markdown_table(leave_one_out()), ""]
     parts += sections + [f"Wall time of the whole run: {time.perf_counter() - start:.0f} s.", ""]
-    write_report(parts, args.out)
+    parts[2] = parts[2].replace("{load}", f"load average {load_before:.1f} before the run and "
+                                          f"{os.getloadavg()[0]:.1f} after it, on {os.cpu_count()} cores")
+    data.write_report(parts, args.out)
 
 
 if __name__ == "__main__":

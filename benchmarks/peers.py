@@ -87,8 +87,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (SACHS, SACHS_INTERVENTIONS, Sachs, bootstrap_interval, markdown_table,  # noqa: E402
-                     progress, report_args, write_report)
+from _common import (SACHS, SACHS_INTERVENTIONS, DataRun, Sachs, bootstrap_interval,  # noqa: E402
+                     markdown_table, progress, report_args)
 
 #: How DoWhy is installed for this group (the docstring's lines).
 INSTALL = "python3 -m venv .venv-peers && .venv-peers/bin/pip install -e '.[peers]'"
@@ -562,6 +562,10 @@ def main() -> None:
                         help="run gcm on the harness frame with the call graph for the first N issues (slow)")
     parser.add_argument("--only", default="sachs,petshop,shop,sim", help="sections, comma-separated, in this order")
     args = parser.parse_args()
+    wanted = [w for w in args.only.split(",") if w]
+    unknown = [w for w in wanted if w not in ("sachs", "petshop", "shop", "sim")]
+    if unknown:
+        parser.error(f"--only: unknown sections {unknown}; choose among sachs, petshop, shop, sim")
     require_dowhy()
     sys.argv = [sys.argv[0]]
     report_args(__doc__, "peers.py")  # pins BLAS, silences warnings
@@ -583,12 +587,19 @@ def main() -> None:
             "Method rows: faultgraph's default (`causal+innovation+nsigma`) and the baselines as in `rca.py`; gcm rows "
             "as described in the script's docstring (`benchmarks/peers.py`), which states every choice.", ""]
     body: list[str] = []
-    sections = {"sachs": lambda: sachs_section() if SACHS.exists() else [f"Sachs skipped: {SACHS} is absent.", ""],
+    sections = {"sachs": lambda: sachs_section(),
                 "shop": lambda: shop_section(tuple(range(args.shop_seeds))),
                 "sim": lambda: simulated_section(tuple(range(args.sim_seeds))),
-                "petshop": lambda: (petshop_section(args.petshop_issues, args.petshop_call_graph) if rca_petshop_exists()
-                                    else ["PetShop skipped: its data is absent.", ""])}
-    wanted = [w for w in args.only.split(",") if w]
+                "petshop": lambda: petshop_section(args.petshop_issues, args.petshop_call_graph)}
+    import rca
+
+    data = DataRun()
+    present = {"sachs": lambda: data.present("Sachs", SACHS), "petshop": lambda: data.present("PetShop", rca.PETSHOP)}
+    for name in wanted:
+        if name not in present:
+            data.measured(name)  # simulated: no shared data
+    wanted = [name for name in wanted if name not in present or present[name]()]
+    data.check(args.out)
     for i, name in enumerate(wanted):
         print(f"{name} ...", file=sys.stderr, flush=True)
         body += sections[name]()
@@ -601,7 +612,10 @@ def main() -> None:
         tail = ([f"Total run time: {time.perf_counter() - started:.0f} s; load average at the end: {load()}.", ""]
                 if i == len(wanted) - 1 else
                 [f"*Incomplete: sections still to run: {', '.join(wanted[i + 1:])}.*", ""])
-        write_report(parts + body + tail, args.out) if i == len(wanted) - 1 else _write_quiet(parts + body + tail, args.out)
+        if i == len(wanted) - 1:
+            data.write_report(parts + body + tail, args.out)
+        else:
+            _write_quiet(data.with_note(parts + body + tail), args.out)
 
 
 def _write_quiet(parts: list[str], out: Path | None) -> None:
@@ -609,12 +623,6 @@ def _write_quiet(parts: list[str], out: Path | None) -> None:
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("\n".join(parts) + "\n")
-
-
-def rca_petshop_exists() -> bool:
-    import rca
-
-    return rca.PETSHOP.exists()
 
 
 if __name__ == "__main__":

@@ -84,8 +84,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DATA, bootstrap_interval, markdown_table, progress, report_args, smd_split,  # noqa: E402
-                     write_report)
+from _common import (DATA, DataRun, bootstrap_interval, markdown_table, progress, report_args,  # noqa: E402
+                     smd_split)
 
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 PETSHOP = DATA / "petshop" / "dataset" / "low_traffic"
@@ -650,7 +650,8 @@ def leave_one_out() -> pd.DataFrame:
 
 
 def nezha_days(system: str) -> list[str]:
-    """The Nezha days of ``system`` present under ``NEZHA`` (none if the loader does not know it)."""
+    """The Nezha days of ``system`` present under ``NEZHA`` (none if the loader does not know
+    it, or the folder is absent)."""
     from faultgraph.datasets import nezha
 
     try:
@@ -663,16 +664,15 @@ def nezha_days(system: str) -> list[str]:
 SECTIONS = ("simulated", "smd", "asd", "petshop", "nezha", "trainticket")
 
 
-def only_args() -> tuple[tuple[str, ...], str]:
-    """``--only a,b`` (sections of :data:`SECTIONS` to run; default all), taken off
-    ``sys.argv``, and its part of the command line."""
-    import argparse
+def only_option(parser) -> None:
+    """Add ``--only a,b`` (sections of :data:`SECTIONS` to run; default all) to ``parser``."""
+    parser.add_argument("--only", default=",".join(SECTIONS), metavar="SECTIONS",
+                        help=f"comma-separated sections to run, for iterating (default all: {','.join(SECTIONS)})")
 
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--only", default=",".join(SECTIONS))
-    known, rest = parser.parse_known_args()
-    sys.argv[1:] = rest
-    only = tuple(x.strip().lower() for x in known.only.split(",") if x.strip())
+
+def only_sections(text: str) -> tuple[tuple[str, ...], str]:
+    """The sections ``--only`` names, and its part of the command line."""
+    only = tuple(x.strip().lower() for x in text.split(",") if x.strip())
     unknown = [x for x in only if x not in SECTIONS]
     if unknown:
         raise SystemExit(f"--only: unknown sections {unknown}; choose among {', '.join(SECTIONS)}")
@@ -682,9 +682,10 @@ def only_args() -> tuple[tuple[str, ...], str]:
 def main() -> None:
     from faultgraph.rca import DEFAULT_METHOD
 
-    only, more = only_args()
-    args, cmd = report_args(__doc__, "rca.py", 100)
+    args, cmd = report_args(__doc__, "rca.py", 100, only_option)
+    only, more = only_sections(args.only)
     cmd = cmd.replace("rca.py", "rca.py" + more, 1)
+    data = DataRun()
     parts = ["# Root-cause ranking", "", f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one "
              "thread). `causal+innovation+nsigma`: faultgraph's default (noise z + innovation z + N-sigma z, below); "
              "`causal+nsigma`: the default before innovations (noise z weighted by the effect on the symptom, plus "
@@ -711,15 +712,13 @@ def main() -> None:
              "several engineers' jobs): noisy, compare within a run only.", ""]
     onset_rows: list[dict] = []
     if "simulated" in only:
+        data.measured("simulated")
         print("simulated incidents ...", file=sys.stderr, flush=True)
         table, onset_rows = simulated(args.incidents)
         parts += [f"## {args.incidents} simulated incidents (10 services, 50 metrics, all fault types)", "",
                   markdown_table(table), ""]
     for dataset, root in DATASETS.items():
-        if dataset.lower() not in only:
-            continue
-        if not root.exists():
-            parts += [f"{dataset} skipped: {root} is absent.", ""]
+        if dataset.lower() not in only or not data.present(dataset, root):
             continue
         frame, steps = interpretation(dataset, root)
         for group in frame["dataset"].unique():
@@ -749,9 +748,7 @@ def main() -> None:
                        "`causal` and `causal+nsigma` weight each step by the effect on a symptom chosen over the whole "
                        "segment:"), "",
                       markdown_table(step_means), ""]
-    if "petshop" not in only:
-        pass
-    elif PETSHOP.exists():
+    if "petshop" in only and data.present("PetShop", PETSHOP):
         print("PetShop ...", file=sys.stderr, flush=True)
         parts += ["## PetShop low traffic, root-cause node (26 issues, fit on the normal period; smoothing off "
                   "for windows of 5 steps)", "",
@@ -764,11 +761,7 @@ def main() -> None:
                   "under the call graph as a prior (across nodes only callee → caller edges, same-step or "
                   "lagged; within a node any).", "",
                   markdown_table(petshop_rows()), ""]
-    else:
-        parts += [f"PetShop skipped: {PETSHOP} is absent.", ""]
-    if "nezha" not in only:
-        pass
-    elif NEZHA.exists():
+    if "nezha" in only and data.present("Nezha", NEZHA, bool(nezha_days("online_boutique"))):
         print("Nezha ...", file=sys.stderr, flush=True)
         services, metrics, nezha_onsets = nezha_rows()
         onset_rows.append(nezha_onsets)
@@ -776,9 +769,7 @@ def main() -> None:
                   "fault-free hours after the last fault; 5-minute windows)", "", markdown_table(services), "",
                   "### Nezha, root-cause metric (CPU faults: `CpuUsageRate(%)`; network delays: `NetworkP50(s)`, "
                   "the callers' latency into the service)", "", markdown_table(metrics), ""]
-    else:
-        parts += [f"Nezha skipped: {NEZHA} is absent.", ""]
-    if "trainticket" in only and (NEZHA / "rca_data").is_dir() and nezha_days("train_ticket"):
+    if "trainticket" in only and data.present("Nezha Train Ticket", NEZHA, bool(nezha_days("train_ticket"))):
         print("Nezha Train Ticket ...", file=sys.stderr, flush=True)
         table, facts = train_ticket_rows()
         parts += [f"## Nezha Train Ticket, root-cause service ({table['faults'].iloc[0]} faults of {facts['day']}: "
@@ -820,8 +811,9 @@ def main() -> None:
                     "one (SMD *report* is never chosen on), and its headline on the one left out, beside the "
                     "default's, the best faultgraph method's and the best baseline's there.", "",
                     markdown_table(loo), ""]
+    data.check(args.out)
     parts[4:4] = summary  # after the title and the paragraph that opens the report
-    write_report(parts, args.out)
+    data.write_report(parts, args.out)
 
 
 if __name__ == "__main__":

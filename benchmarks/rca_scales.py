@@ -28,7 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rca as R  # noqa: E402
-from _common import bootstrap_interval, markdown_table, progress, report_args, smd_split, write_report  # noqa: E402
+from _common import DataRun, bootstrap_interval, markdown_table, progress, report_args, smd_split  # noqa: E402
 
 METHODS = ("causal+innovation+nsigma", "causal")
 from faultgraph.rca import ranking  # noqa: E402
@@ -128,21 +128,26 @@ def nezha(system: str) -> dict:
     return {label: hits}
 
 
-def calibration_args() -> tuple[float, float, str]:
-    """``--share`` and ``--deterministic`` (the calibrated scales' floor and the share below
-    which an equation is set aside; default the library's), taken off ``sys.argv``, with
-    their part of the command line."""
-    import argparse
+def calibration_options(parser) -> None:
+    """Add ``--share``, ``--deterministic``, ``--resolution`` and ``--own-move`` (the
+    calibrated scales' settings; default the library's) to ``parser``."""
+    parser.add_argument("--share", type=float, default=ranking.RANK_SCALE_FLOOR,
+                        help=f"the calibrated scales' floor, a share of each metric's own robust variation "
+                             f"(default {ranking.RANK_SCALE_FLOOR:g})")
+    parser.add_argument("--deterministic", type=float, default=ranking.RANK_DETERMINISTIC,
+                        help=f"the share below which an equation is set aside as near-deterministic "
+                             f"(default {ranking.RANK_DETERMINISTIC:g})")
+    parser.add_argument("--resolution", type=int, default=ranking.RANK_RESOLUTION_ROWS,
+                        help=f"rows before the window the grid steps are read from, 0: off "
+                             f"(default {ranking.RANK_RESOLUTION_ROWS})")
+    parser.add_argument("--own-move", type=int, default=int(ranking.RANK_OWN_MOVE), dest="own_move",
+                        help=f"bound residuals by the metric's own move: 1 on, 0 off "
+                             f"(default {int(ranking.RANK_OWN_MOVE)})")
 
-    from faultgraph.rca import ranking
 
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--share", type=float, default=ranking.RANK_SCALE_FLOOR)
-    parser.add_argument("--deterministic", type=float, default=ranking.RANK_DETERMINISTIC)
-    parser.add_argument("--resolution", type=int, default=ranking.RANK_RESOLUTION_ROWS)
-    parser.add_argument("--own-move", type=int, default=int(ranking.RANK_OWN_MOVE), dest="own_move")
-    known, rest = parser.parse_known_args()
-    sys.argv[1:] = rest
+def calibration_args(known) -> tuple[float, float, int, str]:
+    """Set the calibrated scales' settings from the parsed ``known`` (see
+    :func:`calibration_options`); return them with their part of the command line."""
     more = "".join(f" --{k} {getattr(known, k):g}" for k, v in (("share", ranking.RANK_SCALE_FLOOR),
                                                                  ("deterministic", ranking.RANK_DETERMINISTIC),
                                                                  ("resolution", ranking.RANK_RESOLUTION_ROWS),
@@ -154,21 +159,23 @@ def calibration_args() -> tuple[float, float, str]:
 
 
 def main() -> None:
-    share, deterministic, resolution, more = calibration_args()
-    args, cmd = report_args(__doc__, "rca_scales.py", 100)
+    args, cmd = report_args(__doc__, "rca_scales.py", 100, calibration_options)
+    share, deterministic, resolution, more = calibration_args(args)
     cmd = cmd.replace("rca_scales.py", "rca_scales.py" + more, 1)
     started = time.perf_counter()
+    data = DataRun()
     results: dict = {}
+    data.measured("simulated")
     results.update(simulated(args.incidents))
     for dataset, root in R.DATASETS.items():
-        if root.exists():
+        if data.present(dataset, root):
             results.update(interpretation(dataset, root))
-    if R.PETSHOP.exists():
+    if data.present("PetShop", R.PETSHOP):
         results.update(petshop())
-    if R.NEZHA.exists():
+    if data.present("Nezha", R.NEZHA, bool(R.nezha_days("online_boutique"))):
         results.update(nezha("online_boutique"))
-        if (R.NEZHA / "rca_data").is_dir() and R.nezha_days("train_ticket"):
-            results.update(nezha("train_ticket"))
+    if data.present("Nezha Train Ticket", R.NEZHA, bool(R.nezha_days("train_ticket"))):
+        results.update(nezha("train_ticket"))
     rows = []
     for label, hits in results.items():
         for m in METHODS:
@@ -202,7 +209,7 @@ def main() -> None:
              "## Leave one dataset out (default method)", "",
              "The scales with the best mean headline of the default method over the other choice datasets, "
              "and their score on the one left out.", "", markdown_table(pd.DataFrame(loo)), ""]
-    write_report(parts, args.out)
+    data.write_report(parts, args.out)
 
 
 if __name__ == "__main__":

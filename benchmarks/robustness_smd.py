@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DATA, SMD_TUNE, bootstrap_interval, markdown_table, progress, report_args,  # noqa: E402
-                     write_report)
+from _common import (DATA, SMD_TUNE, DataRun, bootstrap_interval, markdown_table, progress,  # noqa: E402
+                     report_args)
 
 SMD = DATA / "smd" / "ServerMachineDataset"
 ASD = DATA / "asd" / "ApplicationServerDataset"
@@ -49,21 +49,21 @@ CONFIGS: dict[str, dict[str, object]] = {
 METRICS = ("F1", "best F1", "ROC-AUC")
 
 
-def machines() -> list[tuple[str, Path, str]]:
-    """(group, root, machine) of every choice-group machine present."""
+def machines(data: DataRun) -> list[tuple[str, Path, str]]:
+    """(group, root, machine) of every choice-group machine present; an absent dataset is noted in ``data``."""
     from faultgraph.datasets import smd
 
-    out = [("SMD (tune)", SMD, m) for m in SMD_TUNE if SMD.exists() and m in smd.list_machines(SMD)]
-    return out + ([("ASD", ASD, m) for m in smd.list_machines(ASD)] if ASD.exists() else [])
+    out = [("SMD (tune)", SMD, m) for m in SMD_TUNE if m in smd.list_machines(SMD)] if data.present("SMD", SMD) else []
+    return out + ([("ASD", ASD, m) for m in smd.list_machines(ASD)] if data.present("ASD", ASD) else [])
 
 
-def run() -> pd.DataFrame:
+def run(data: DataRun) -> pd.DataFrame:
     from faultgraph.datasets import smd
     from faultgraph.detect import CausalDetector
     from faultgraph.evaluate import detection_report
 
     rows = []
-    for group, root, name in progress(machines(), "SMD tune and ASD machines"):
+    for group, root, name in progress(machines(data), "SMD tune and ASD machines"):
         m = smd.load(root, name)
         for config, params in CONFIGS.items():
             det = CausalDetector(**params).fit(m.train)  # type: ignore[arg-type]
@@ -99,13 +99,15 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     args, cmd = report_args(__doc__, "robustness_smd.py")
     start = time.perf_counter()
-    frame = run()
+    data = DataRun()
+    frame = run(data)
+    data.check(args.out)
     parts = ["# Delay and jitter candidates on SMD's tune machines and ASD", "",
              f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread, "
              f"{(time.perf_counter() - start) / 60:.0f} min on a shared 2-core machine). See the script's docstring; "
              "the simulator side is `robustness.md`.", ""]
     if frame.empty:
-        parts += [f"SMD and ASD are absent ({SMD}, {ASD}): nothing measured.", ""]
+        parts += ["No SMD tune or ASD machine found: nothing measured.", ""]
     else:
         parts += [markdown_table(summary(frame)), ""]
         for group, part in frame.groupby("dataset", sort=False):
@@ -124,7 +126,7 @@ def main() -> None:
                   "`fit s`: `CausalDetector.fit_seconds_` (encoder, lag choice, graph, equations, threshold), on a "
                   "machine shared with three other "
                   f"benchmarks; largest with `lags=\"auto\"`: {auto['fit s'].max():.1f} s.", ""]
-    write_report(parts, args.out)
+    data.write_report(parts, args.out)
 
 
 if __name__ == "__main__":

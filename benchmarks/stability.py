@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, markdown_table, progress, report_args, write_report  # noqa: E402
+from _common import DATA, DataRun, markdown_table, progress, report_args  # noqa: E402
 
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 PERTURBATION = 1e-13
@@ -91,18 +91,17 @@ def main() -> None:
              "(default method) over every labelled segment. `edges differing`: edges in one fit and not the "
              "other, as a share of A's; `threshold change`: relative; `alarms differing`: share of test steps.", ""]
     frames = []
+    data = DataRun()
     for dataset, root in DATASETS.items():
-        if not root.exists():
-            parts += [f"{dataset} skipped: {root} is absent.", ""]
-            continue
-        frames.append(pd.DataFrame(machine_rows(dataset, root)))
+        if data.present(dataset, root):
+            frames.append(pd.DataFrame(machine_rows(dataset, root)))
     if frames:
         table = pd.concat(frames, ignore_index=True)
         numeric = [c for c in table.columns if c not in ("dataset", "machine", "against", "edges (A)", "segments")]
         means = table.groupby(["dataset", "against"], as_index=False, sort=False)[numeric].mean()
         parts += ["## Means over machines", "", markdown_table(means), "", "## Per machine", "",
                   markdown_table(table), ""]
-    write_report(parts, args.out)
+    data.write_report(parts, args.out)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def test_robustness_benchmark_one_incident():
 
 def test_stability_benchmark_on_a_small_machine(tmp_path):
     # an SMD-layout machine with a planted fault in m1: the three fits are compared edge by
-    # edge, and the report says what it skipped when the data are absent
+    # edge, and the report says in one line what it skipped (ASD's data is absent)
     import os
 
     import numpy as np
@@ -76,13 +76,37 @@ def test_stability_benchmark_on_a_small_machine(tmp_path):
     for r in rows:
         assert r["edges (A)"] >= 1 and 0.0 <= r["edges differing"] <= 2.0
         assert r["same top cause"] == 1.0 and r["HitRate@100% A"] == 1.0 == r["HitRate@100% other"]
-    out = tmp_path / "s.md"
-    env = {**os.environ, "FAULTGRAPH_DATA": str(tmp_path / "absent")}
+    out, data = tmp_path / "s.md", tmp_path / "data"
+    (data / "smd").mkdir(parents=True)
+    (data / "smd" / "ServerMachineDataset").symlink_to(root)
+    env = {**os.environ, "FAULTGRAPH_DATA": str(data)}
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stability.py"), "--out", str(out)],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"ASD skipped: {data / 'asd' / 'ApplicationServerDataset'} is absent." in proc.stderr
     text = out.read_text()
-    assert "SMD skipped" in text and "ASD skipped" in text and "python benchmarks/stability.py --out" in text
+    assert "Skipped (data absent): ASD (`asd/ApplicationServerDataset`)." in text.splitlines()
+    assert "machine-9-9" in text and "python benchmarks/stability.py --out" in text
+
+
+def test_benchmarks_without_data_write_nothing(tmp_path):
+    # docs/benchmarks.md: benchmarks skip with a message when the data folder is absent; one
+    # that measured nothing writes no report (the committed table stays) and exits with 2
+    import os
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {**os.environ, "FAULTGRAPH_DATA": str(empty)}
+    for script, folder in ((["adaptation.py"], empty / "smd" / "ServerMachineDataset"),
+                           (["trainticket.py"], empty / "nezha"),
+                           (["identify.py", "--parts", "sachs"], empty / "sachs")):
+        out = tmp_path / f"{script[0]}.md"
+        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script[0]), *script[1:], "--out", str(out)],
+                              capture_output=True, text=True, timeout=60, env=env)
+        assert proc.returncode == 2, (script, proc.stderr[-2000:])
+        assert f"{folder} is absent" in proc.stderr and "Traceback" not in proc.stderr
+        assert "nothing measured" in proc.stderr and f"{out} not written" in proc.stderr
+        assert not out.exists()
 
 
 def test_rca_and_detection_benchmark_comparisons():
