@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -357,6 +358,23 @@ def test_a_metric_constant_in_training_that_moves_is_listed_first(tmp_path):
     assert explain(model, data, window).top(2) == ["s4_restarts", inc.root_cause_metric]
     model = CausalDetector().fit(normal.assign(dead=np.nan))
     assert explain(model, data.assign(dead=np.inf), window).top(1) == ["s4_restarts"]
+
+
+def test_a_target_that_did_not_move_is_said_to_be_flat():
+    """The library says it, not only the CLI: a symptom that held one value explains no move."""
+    inc = simulate_incident(services=10, random_state=0)
+    model = CausalDetector().fit(inc.normal)
+    data = pd.concat([inc.normal.iloc[-100:], inc.anomalous])
+    flat = next(m for m in model.encoder_.columns_ if not m.startswith(inc.root_cause_service + "_"))
+    data.loc[inc.fault_start - 1: inc.fault_end, flat] = 3.0
+    window = (inc.fault_start, inc.fault_end)
+    with pytest.warns(UserWarning, match=f"target '{flat}' held one value \\(3\\) throughout the window"):
+        result = explain(model, data, window, target=flat)
+    assert result.caveats[0][0] == flat and "give as target a metric that moved" in result.caveats[0][1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a symptom that moved: no word
+        assert not [m for m, _ in explain(model, data, window, target=inc.root_cause_metric).caveats
+                    if m == inc.root_cause_metric]
 
 
 def test_a_constant_that_left_its_value_before_the_window_did_not_break_in_it():

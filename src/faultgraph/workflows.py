@@ -881,41 +881,10 @@ def explain_window(model: CausalDetector, frame: pd.DataFrame, window: tuple[Any
     first, last = window if window is not None else (None, None)
     bounds = (frame.index[0] if first is None else first, frame.index[-1] if last is None else last)
     check_target(model, config.target)  # before any work
-    result = explain(model, frame, bounds, config.target,
-                     method=str(config.method) if config.method is not None else None, services=services,
-                     n_paths=config.n_paths, min_steps=config.min_steps, reference_window=config.reference_window,
-                     scales=str(config.scales) if config.scales is not None else None)
-    return _flat_symptom_caveat(result, frame, bounds, chosen=config.target is not None)
-
-
-def _flat_symptom_caveat(result: Explanation, frame: pd.DataFrame, bounds: tuple[Any, Any], *,
-                         chosen: bool) -> Explanation:
-    """``result`` with a caveat on its symptom, and a warning, when the symptom held one value
-    over the window and the step before it: its causes' effects on it and paths to it then
-    explain no move. The symptom picked for the user is never flat while another metric
-    moved (:func:`faultgraph.rca.explain`), so this is a target given, or data where nothing
-    moved."""
-    import numpy as np
-
-    from faultgraph.rca.ranking import _window_mask
-
-    target = result.target
-    if target not in frame.columns:
-        return result
-    rows = np.flatnonzero(_window_mask(frame.index, bounds, 1))
-    values = frame[target].to_numpy(dtype=float)[max(int(rows[0]) - 1, 0): int(rows[-1]) + 1]
-    seen = values[np.isfinite(values)]
-    if seen.size and seen.max() > seen.min():
-        return result
-    held = f"held one value ({seen[0]:g})" if seen.size else "had no value"
-    why = (f"the symptom {held} throughout the window and the step before it: it did not move, so the causes' "
-           "effects on it and paths to it explain no change here; "
-           + ("give as target a metric that moved (without one, the metric that deviates most among those that "
-              "moved is taken)" if chosen else "no metric moved in the window"))
-    warnings.warn(f"target {target!r} {why.removeprefix('the symptom ')}", UserWarning, stacklevel=3)
-    own = [note for metric, note in result.caveats if metric == target]  # the symptom's note first: it
-    return _replace(result, caveats=((target, "; ".join([why, *own])),  # qualifies every other line
-                                     *((m, note) for m, note in result.caveats if m != target)))
+    return explain(model, frame, bounds, config.target,
+                   method=str(config.method) if config.method is not None else None, services=services,
+                   n_paths=config.n_paths, min_steps=config.min_steps, reference_window=config.reference_window,
+                   scales=str(config.scales) if config.scales is not None else None)
 
 
 def explain_case(normal: pd.DataFrame, anomalous: pd.DataFrame, window: tuple[Any, Any] | None = None,

@@ -627,6 +627,27 @@ def check_target(model: CausalDetector, target: str | None) -> None:
                             + ", ".join(map(repr, list(encoder.columns_)[:10])))
 
 
+def _flat_symptom(data: pd.DataFrame, mask: np.ndarray, target: str, given: bool,
+                  caveats: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """``caveats`` with one on the symptom, first, and a warning, when it held one value over
+    the window and the step before it: its causes' effects on it and paths to it then explain
+    no move. The symptom chosen automatically is never flat while another metric moved, so
+    this is a ``target`` given, or data in which nothing moved."""
+    rows = np.flatnonzero(mask)
+    values = np.asarray(data[target], dtype=float)[max(int(rows[0]) - 1, 0): int(rows[-1]) + 1]
+    seen = values[np.isfinite(values)]
+    if seen.size and seen.max() > seen.min():
+        return caveats
+    held = f"held one value ({seen[0]:g})" if seen.size else "had no value"
+    why = (f"the symptom {held} throughout the window and the step before it: it did not move, so the causes' "
+           "effects on it and paths to it explain no change here; "
+           + ("give as target a metric that moved (without one, the metric that deviates most among those that "
+              "moved is taken)" if given else "no metric moved in the window"))
+    warnings.warn(f"target {target!r} {why.removeprefix('the symptom ')}", UserWarning, stacklevel=3)
+    own = [note for metric, note in caveats if metric == target]  # the symptom's note first: it qualifies the rest
+    return ((target, "; ".join([why, *own])), *((m, note) for m, note in caveats if m != target))
+
+
 def _unseen_state(causes: Sequence[Cause], off_before: np.ndarray) -> tuple[tuple[str, str], ...]:
     """:attr:`Explanation.caveats` for the moved training constants ``causes`` that were off
     their training value at more than half of the rows read before the window (columns of
@@ -1313,6 +1334,7 @@ def explain(
     model_flags = getattr(model, "flagged_", {}) or {}
     caveats = tuple((c.metric, str(model_flags[c.metric])) for c in causes[:CAVEAT_TOP] if c.metric in model_flags)
     caveats += tuple((m, why) for m, why in unseen if m in {c.metric for c in causes[:CAVEAT_TOP]})
+    caveats = _flat_symptom(data, mask, names[t], target is not None, caveats)
     return Explanation(tuple(causes), names[t], (index[0], index[-1]), method,
                        tuple(sorted(best.items(), key=lambda kv: -kv[1])), time.perf_counter() - start, span,
                        terms.reference_window, tuple(terms.flagged.items()), caveats, scales)
