@@ -71,7 +71,7 @@ def methods() -> list[str]:
     return [*COMPARED, *ensemble_variants()]
 
 
-_ENSEMBLES: dict[int, object] = {}
+_ENSEMBLES: dict[str, object] = {}
 
 
 def _patch_harness() -> None:
@@ -92,11 +92,11 @@ def _patch_harness() -> None:
 
     def rank(model, data, window, variant, **kwargs):
         if variant.endswith(ENSEMBLE_SUFFIX):
-            if id(model) not in _ENSEMBLES:
-                _ENSEMBLES.clear()  # one model at a time
-                _ENSEMBLES[id(model)] = context_ensemble(model, model._benchmark_train, N_GRAPHS, random_state=0)
+            if _ENSEMBLES.get("model") is not model:  # one model at a time, held: an id can be reused once it is gone
+                _ENSEMBLES.update(model=model, ensemble=context_ensemble(model, model._benchmark_train, N_GRAPHS,
+                                                                         random_state=0))
             return explain(model, data, window, method=variant[: -len(ENSEMBLE_SUFFIX)],
-                           ensemble=_ENSEMBLES[id(model)], **kwargs)
+                           ensemble=_ENSEMBLES["ensemble"], **kwargs)
         return explain(model, data, window, **harness.options(variant), **kwargs)
 
     paired_cases = harness.paired_cases

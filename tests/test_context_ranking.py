@@ -162,7 +162,7 @@ def test_combined_method_keeps_b_first(fitted, incident):
 def test_context_ensemble_learns_graphs_and_checks_its_inputs(fitted, train, incident):
     ens = context_ensemble(fitted, train.iloc[:800], 3, random_state=0)
     assert ens.n_graphs == 3 and ens.metrics == tuple(fitted.encoder_.columns_)
-    assert set(ens.to_dict()) == {"metrics", "lags", "equations"}
+    assert set(ens.to_dict()) == {"metrics", "lags", "equations", "model_key"}
     assert explain(fitted, incident, WINDOW, method="context", ensemble=ens).top(1) == ["b"]
     with pytest.raises(InvalidInputError, match="n_graphs"):
         context_ensemble(fitted, train, 1)
@@ -175,5 +175,10 @@ def test_context_ensemble_learns_graphs_and_checks_its_inputs(fitted, train, inc
     other = ContextEnsemble(("x",), ens.lags, ens.equations)
     with pytest.raises(InvalidInputError, match="built for"):
         explain(fitted, incident, WINDOW, method="context", ensemble=other)
+    # another model of the same metrics (fitted on other rows) cannot use it: its numbers would be wrong
+    sibling = CausalDetector().fit(train.iloc[1000:])
+    assert tuple(sibling.encoder_.columns_) == ens.metrics
+    with pytest.raises(InvalidInputError, match="built from another model of the same metrics"):
+        explain(sibling, incident, WINDOW, method="context", ensemble=ens)
     with pytest.raises(InvalidInputError, match="adjacency must be"):
         fit_equations(np.zeros((50, 2)), np.zeros((3, 3)))

@@ -39,7 +39,7 @@ from faultgraph.discovery import lagged_design
 from faultgraph.errors import InvalidInputError
 
 __all__ = ["ContextEnsemble", "Equations", "context_ensemble", "context_shift", "context_steps", "ensemble_context",
-           "equation_residuals", "fit_equations"]
+           "equation_residuals", "fit_equations", "model_key"]
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,14 @@ class ContextEnsemble:
     """The equations of ``B`` graphs learned on resamples of a model's training rows.
 
     ``metrics``: the model's encoded metrics, in order; ``lags``: its lags;
-    ``equations``: one :class:`Equations` per graph."""
+    ``equations``: one :class:`Equations` per graph; ``model_key``: a fingerprint of the
+    fitted model it was built from (:func:`model_key`), so that an ensemble is not used with
+    another model of the same metrics (empty: not recorded)."""
 
     metrics: tuple[str, ...]
     lags: int
     equations: tuple[Equations, ...] = field(repr=False)
+    model_key: str = ""
 
     @property
     def n_graphs(self) -> int:
@@ -95,7 +98,31 @@ class ContextEnsemble:
             ``metrics``, ``lags`` and ``equations`` (each :meth:`Equations.to_dict`).
         """
         return {"metrics": list(self.metrics), "lags": self.lags,
-                "equations": [e.to_dict() for e in self.equations]}
+                "equations": [e.to_dict() for e in self.equations], "model_key": self.model_key}
+
+
+def model_key(model: CausalDetector) -> str:
+    """A fingerprint of a fitted detector: SHA-256 of its encoder's centres and scales, its
+    training residuals' spread and its graph's weights (two models of the same metrics
+    fitted on other rows differ in it).
+
+    Parameters
+    ----------
+    model : CausalDetector
+        A fitted detector.
+
+    Returns
+    -------
+    str
+        Hexadecimal digest.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (model.encoder_.center_, model.encoder_.scale_, model.train_std_, model.graph_.adjacency,
+                 model.graph_.lagged if model.graph_.lagged is not None else np.zeros(0)):
+        digest.update(np.ascontiguousarray(np.asarray(part, dtype=float)).tobytes())
+    return digest.hexdigest()
 
 
 def fit_equations(X: np.ndarray, adjacency: np.ndarray, lagged: np.ndarray | None = None,
@@ -322,4 +349,4 @@ def context_ensemble(model: CausalDetector, train: pd.DataFrame, n_graphs: int =
     floor = float(getattr(model, "scale_floor", 0.0) or 0.0)
     eqs = tuple(fit_equations(X, ens.graphs[b], None if ens.lagged is None else ens.lagged[b], floor)
                 for b in range(ens.n_graphs))
-    return ContextEnsemble(tuple(str(c) for c in model.encoder_.columns_), p, eqs)
+    return ContextEnsemble(tuple(str(c) for c in model.encoder_.columns_), p, eqs, model_key(model))

@@ -89,7 +89,7 @@ from faultgraph.effects import effects_into, strongest_path
 from faultgraph.encode import constant_moves
 from faultgraph.errors import InvalidInputError
 from faultgraph.io.metrics import epoch_unit
-from faultgraph.rca.context import ContextEnsemble, context_steps, equation_residuals
+from faultgraph.rca.context import ContextEnsemble, context_steps, equation_residuals, model_key
 
 __all__ = ["BURST_STEPS", "CAVEAT_TOP", "DEFAULT_METHOD", "METHODS", "MIN_REFERENCE", "ONSET_LOOKBACK",
            "ONSET_TRACE_Z", "ONSET_Z", "Cause", "Explanation", "burst", "default_service", "explain", "recent_normal",
@@ -1074,6 +1074,9 @@ def _check_ensemble(model: CausalDetector, method: str, ensemble: ContextEnsembl
         raise InvalidInputError(f"ensemble was built for {len(ensemble.metrics)} metrics and {ensemble.lags} lags, "
                                 f"the model has {len(names)} metrics and {int(model.lags_)} lags: build it from "
                                 "this model")
+    if ensemble.model_key and ensemble.model_key != model_key(model):
+        raise InvalidInputError("ensemble was built from another model of the same metrics (fitted on other rows or "
+                                "with other options): build it from this model (context_ensemble(model, train))")
 
 
 def _checked_method(model: CausalDetector, method: str | None) -> str:
