@@ -633,8 +633,11 @@ def _flat_symptom(data: pd.DataFrame, mask: np.ndarray, target: str, given: bool
     the window and the step before it: its causes' effects on it and paths to it then explain
     no move. The symptom chosen automatically is never flat while another metric moved, so
     this is a ``target`` given, or data in which nothing moved."""
+    column = next((c for c in data.columns if str(c) == target), None)  # metric names are text (column 1 is "1")
+    if column is None:
+        return caveats
     rows = np.flatnonzero(mask)
-    values = np.asarray(data[target], dtype=float)[max(int(rows[0]) - 1, 0): int(rows[-1]) + 1]
+    values = np.asarray(data[column], dtype=float)[max(int(rows[0]) - 1, 0): int(rows[-1]) + 1]
     seen = values[np.isfinite(values)]
     if seen.size and seen.max() > seen.min():
         return caveats
