@@ -420,6 +420,12 @@ def test_only_metrics_files_are_entities(fleet_data, tmp_path):
         (source / name).write_text("not metrics\n")
     (source / "archive.csv").mkdir()  # a folder is no file
     assert [e for e, _ in list_entities(source)] == ["host-a"]
+    # a .json that is a Prometheus export is an entity; config.json above is not
+    export = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "cpu"}, "values": [[1700000000 + 15 * k, str(k % 7)] for k in range(5)]}]}}
+    (source / "host-p.json").write_text(json.dumps(export))
+    assert [e for e, _ in list_entities(source)] == ["host-a", "host-p"]
+    (source / "host-p.json").unlink()
     result = _cli("fit", str(source), "--out", str(tmp_path / "models"), "--workers", "0")
     assert result.exit_code == 0, result.stderr
     line, = [x for x in result.stderr.splitlines() if x.startswith("ignored")]

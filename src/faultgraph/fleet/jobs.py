@@ -240,7 +240,8 @@ def scan_source(source: str | Path, *, entity_column: str | None = None, split_t
 
     ``source`` is a folder (path or fsspec URL) of metrics files, one per entity, named
     after it (``web-01.csv`` → ``web-01``; the extensions of
-    :data:`~faultgraph.fleet.storage.METRIC_SUFFIXES`, CSV and Parquet). A symbolic link
+    :data:`~faultgraph.fleet.storage.METRIC_SUFFIXES`, CSV and Parquet, and a ``.json`` that is
+    a Prometheus ``query_range`` export). A symbolic link
     to a file is followed (its own name names the entity). Hidden files and folders are
     passed over; other files are ``ignored``; a metrics file whose name cannot name an
     entity (:func:`~faultgraph.fleet.storage.entity_problem`) or a link to no file is
@@ -290,6 +291,8 @@ def scan_source(source: str | Path, *, entity_column: str | None = None, split_t
         if name.startswith(".") or info.get("type") == "directory":
             continue
         entity = storage.entity_name(name)
+        if entity is None and name.lower().endswith(".json") and _prometheus_export(fs, info["name"]):
+            entity = name[:-len(".json")]
         if entity is None:
             ignored.append(name)
             continue
@@ -308,6 +311,18 @@ def scan_source(source: str | Path, *, entity_column: str | None = None, split_t
         raise InvalidInputError(f"source {str(source)!r} holds no metrics files (one per entity: "
                                 f"{', '.join(storage.METRIC_SUFFIXES)}){why}")
     return Listing(tuple(sorted(found.items())), tuple(skipped), tuple(ignored))
+
+
+def _prometheus_export(fs: Any, path: str) -> bool:
+    """Whether the ``.json`` file at ``path`` is a Prometheus ``query_range`` answer (its first
+    64 KB name a ``resultType``), which :func:`faultgraph.io.read_metrics` reads, rather than a
+    README, config or index that happens to be JSON."""
+    try:
+        with fs.open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    return b'"resultType"' in head
 
 
 def _not_a_file(fs: Any, info: Mapping[str, Any]) -> str | None:

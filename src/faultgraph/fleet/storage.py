@@ -28,8 +28,9 @@ __all__ = ["FINGERPRINT", "MAX_NAME_BYTES", "METRIC_SUFFIXES", "check_entity_nam
 #: The file beside model.json that says what a fleet model was fitted from.
 FINGERPRINT = "fleet.json"
 #: Metrics files a source folder may hold, longest first: the CSV and Parquet formats of
-#: ``read_metrics``. Its ``.txt`` (CSV) and ``.json`` (a Prometheus export) are left out: in a
-#: folder of a fleet's data they are notes, READMEs and indexes far more often than metrics.
+#: ``read_metrics``. Its ``.txt`` (CSV) is left out, and a ``.json`` is taken only when it is a
+#: Prometheus export (``fleet.jobs.scan_source``): in a folder of a fleet's data such files are
+#: notes, READMEs and indexes far more often than metrics.
 METRIC_SUFFIXES = (".csv.gz", ".csv.bz2", ".parquet", ".csv", ".tsv", ".pq")
 #: The longest entity name, in bytes of UTF-8: it names a folder and files (``<entity>.csv``) whose
 #: atomic writers add up to 18 characters (``.<entity>.tmp-<token>``), within the 255 bytes a file
