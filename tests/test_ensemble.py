@@ -277,6 +277,23 @@ def test_an_ensemble_that_cannot_finish_is_refused_with_the_numbers(monkeypatch)
         assert wf.learn_graph_ensemble(frame, n_graphs=2, n_workers=0).ensemble.n_graphs == 2
 
 
+def test_a_label_models_ensemble_that_cannot_finish_is_refused_before_its_resamples(monkeypatch):
+    import faultgraph.discovery.ensemble as ensemble
+    from faultgraph._budget import limits
+    from faultgraph.detect import FaultIdentifier
+
+    frame = pd.DataFrame(_data(d=4, n=300, seed=2), columns=list("abcd"))
+    frame["fault"] = (frame["d"] > frame["d"].quantile(0.8)).astype(float)
+    started = []
+    real = ensemble.run_resamples
+    monkeypatch.setattr(ensemble, "run_resamples", lambda *a, **k: started.append(1) or real(*a, **k))
+    with limits(max_seconds=0.5):  # the full-data fit passes; 10,000 more cannot
+        with pytest.raises(InvalidInputError, match=r"--bootstrap 10000: about .* for 10000 graphs"):
+            FaultIdentifier("fault", bootstrap=10_000, n_workers=0).fit(frame)
+        assert not started  # refused before the resamples
+        assert FaultIdentifier("fault", bootstrap=2, n_workers=0).fit(frame).ensemble_.n_graphs == 2
+
+
 def test_discover_refuses_a_bad_scheduler_or_block_before_the_work(monkeypatch):
     import faultgraph.workflows as wf
 

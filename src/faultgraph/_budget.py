@@ -43,7 +43,7 @@ from typing import Any
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["FitEstimate", "MAX_SECONDS", "MEMORY_SHARE", "check_ensemble", "check_fit", "estimate", "limits",
+__all__ = ["FitEstimate", "MAX_SECONDS", "MEMORY_SHARE", "check_ensemble", "check_fit", "ensemble_workers", "estimate", "limits",
            "machine_memory", "SCREEN_GAIN", "screen_reason", "screen_seconds"]
 
 #: The longest fit started without ``force`` (seconds).
@@ -395,6 +395,37 @@ def _feasible(est: FitEstimate, max_seconds: float, max_memory: float) -> str:
                        "faultgraph.discovery.screen), which skips this solve")
     options.append("or a larger limit (faultgraph._budget.limits(max_seconds=...))")
     return "; ".join(options)
+
+
+def ensemble_workers(address: str | None, n_workers: int | None, client: Any = None) -> int:
+    """How many graphs of an ensemble are learned at once (an estimate, for
+    :func:`check_ensemble`).
+
+    Parameters
+    ----------
+    address : str or None
+        The scheduler resolved (:func:`faultgraph.parallel.resolve_scheduler`): None for a
+        local cluster.
+    n_workers : int or None
+        Local workers (0: in this process; None: one per CPU).
+    client : distributed.Client, optional
+        A client already connected: its workers are counted.
+
+    Returns
+    -------
+    int
+        1 in this process; an existing cluster's size is not known before connecting, so
+        it counts as large (no refusal on a guess).
+    """
+    from faultgraph.parallel.cluster import INLINE, _default_workers
+
+    if n_workers == 0 or address == INLINE:
+        return 1
+    if client is not None:
+        return max(1, len(client.scheduler_info().get("workers", {})))
+    if address is not None:
+        return 1_000_000
+    return int(n_workers) if n_workers else _default_workers()
 
 
 def check_ensemble(n_graphs: int, one_fit: float, workers: int, *, option: str = "--bootstrap") -> float:

@@ -1618,7 +1618,7 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     """
     import numpy as np
 
-    from faultgraph._budget import check_ensemble
+    from faultgraph._budget import check_ensemble, ensemble_workers
     from faultgraph.detect.unsupervised import _modelled_prior
     from faultgraph.discovery import PriorKnowledge
     from faultgraph.discovery.ensemble import learn_graph_ensemble as ensemble_of
@@ -1631,7 +1631,7 @@ def learn_graph_ensemble(frame: pd.DataFrame, config: LearnConfig = LearnConfig(
     result = learn_graph(frame, config, prior=prior, force=force)
     # each resample is a fit as long as this one: refused, with the numbers, when they cannot finish
     with fit_limits(force):
-        check_ensemble(n_graphs, time.perf_counter() - started, _ensemble_workers(address, n_workers, client))
+        check_ensemble(n_graphs, time.perf_counter() - started, ensemble_workers(address, n_workers, client))
     encoder = MetricEncoder(max_gap=config.max_gap, scale="robust" if config.standardize else None)
     encoded = encoder.fit_transform(frame)
     prior = _modelled_prior(PriorKnowledge.coerce(prior), list(encoded.columns), dict(encoder.dropped_))
@@ -1698,20 +1698,6 @@ def _check_ensemble_options(n_graphs: int, *, block: int | None, rows: int, sche
     if block is not None:
         check_block(block, rows)
     return address
-
-
-def _ensemble_workers(address: str | None, n_workers: int | None, client: Any) -> int:
-    """How many graphs of an ensemble are learned at once (an estimate, for the budget):
-    ``address`` is the resolved scheduler (:func:`faultgraph.parallel.resolve_scheduler`)."""
-    from faultgraph.parallel.cluster import INLINE, _default_workers
-
-    if n_workers == 0 or address == INLINE:
-        return 1
-    if client is not None:
-        return max(1, len(client.scheduler_info().get("workers", {})))
-    if address is not None:  # an existing cluster, its size unknown before connecting: no refusal on a guess
-        return 1_000_000
-    return int(n_workers) if n_workers else _default_workers()
 
 
 #: A v-structure of the data (and what Meek's rules imply from it) stands in ``discover

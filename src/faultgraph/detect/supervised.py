@@ -268,6 +268,12 @@ class FaultIdentifier(FittedAttributes):
                                            "label_edges": "logistic coefficients"},
                                    elapsed_s=learner.graph_.elapsed_s, dropped_edges=learner.graph_.dropped_edges,
                                    lagged=full_lagged)
+        if n_graphs:  # each resample is a fit as long as this one: refused, with the numbers, when they cannot finish
+            from faultgraph._budget import check_ensemble, ensemble_workers
+            from faultgraph.parallel.cluster import resolve_scheduler
+
+            address = resolve_scheduler(self.scheduler) if self.n_workers != 0 else None
+            check_ensemble(n_graphs, time.perf_counter() - start, ensemble_workers(address, self.n_workers))
         self.ensemble_ = self._ensemble(spec, X[names].to_numpy(), y, allowed, needed, n_graphs) if n_graphs else None
         proba = self._proba_encoded(X)
         self.decision_threshold_, self.train_f1_ = best_f1_threshold(y, proba)
