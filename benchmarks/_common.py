@@ -137,6 +137,11 @@ def write_report(parts: list[str], out: Path | None) -> None:
     print(text)
 
 
+#: The exit status of a benchmark that measured nothing (no data): not argparse's 2 for a
+#: usage error, so a caller can tell the two apart.
+NOTHING_MEASURED = 3
+
+
 class DataRun:
     """What one run measured and which datasets it skipped: the rule every script that reads
     the shared data follows (``docs/benchmarks.md``: "skip with a message").
@@ -144,7 +149,8 @@ class DataRun:
     * A dataset whose folder is absent is skipped, with one line on stderr naming the folder
       (:meth:`present`).
     * A run that measured nothing writes no report, says so on stderr and exits with status
-      2 (:meth:`write_report`): a committed table is never replaced by an empty one.
+      :data:`NOTHING_MEASURED` (:meth:`write_report`): a committed table is never replaced by
+      an empty one.
     * A report that misses some datasets says which in one line, after its opening paragraph.
 
     Sections that need no data (simulated incidents) count as measured with :meth:`measured`.
@@ -155,9 +161,11 @@ class DataRun:
         self.done: list[str] = []
 
     def present(self, name: str, folder: Path, holds: bool | None = None) -> bool:
-        """Whether dataset ``name`` is there to measure: ``folder`` exists (and ``holds``, the
-        script's own finer check, is not False). If so it counts as measured; if not it is
-        skipped with a line on stderr (once per name)."""
+        """Whether dataset ``name`` is there to measure: ``folder`` exists and holds a file (and
+        ``holds``, the script's own finer check, is not False). If so it counts as measured; if
+        not it is skipped with a line on stderr (once per name)."""
+        if holds is None:  # an empty folder (or one of empty folders) is no dataset
+            holds = folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
         if folder.exists() and holds is not False:
             self.measured(name)
             return True
@@ -187,16 +195,16 @@ class DataRun:
         return f"Skipped (data absent): {listed}."
 
     def check(self, out: Path | None) -> None:
-        """Stop with status 2 (no report written) if nothing was measured."""
+        """Stop with status :data:`NOTHING_MEASURED` (no report written) if nothing was measured."""
         if self.done:
             return
         names = ", ".join(self.skipped) or "no dataset"
         print(f"nothing measured ({names} skipped; data folder {DATA}, set FAULTGRAPH_DATA to another): "
               + (f"{out} not written." if out else "no report."), file=sys.stderr, flush=True)
-        raise SystemExit(2)
+        raise SystemExit(NOTHING_MEASURED)
 
     def write_report(self, parts: list[str], out: Path | None) -> None:
-        """:func:`write_report` under the rule: nothing measured, status 2 and no file; some
+        """:func:`write_report` under the rule: nothing measured, status NOTHING_MEASURED and no file; some
         datasets skipped, :meth:`note` after the paragraph opening ``Produced by``."""
         self.check(out)
         write_report(self.with_note(parts), out)

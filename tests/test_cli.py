@@ -492,6 +492,7 @@ def test_fit_bootstrap_takes_discovers_workers_seed_and_block(tmp_path, monkeypa
              (("--label", "fault", "--bootstrap", "4", "--scheduler", "nonsense"), "scheduler 'nonsense' is neither"),
              (("--label", "fault", "--bootstrap", "1"), "--bootstrap must be 0 (one graph) or an integer from 2"),
              (("--seed", "4", "--workers", "2"), "--seed and --workers apply to a label model (fit with --label)"),
+             (("--scheduler", "tcp://127.0.0.1:1"), "--scheduler applies to a label model (fit with --label)"),
              (("--label", "fault", "--block", "25", "--seed", "3"),
               "--block and --seed apply to a graph ensemble, and none is learned: give --bootstrap B too")]
     for args, expected in cases:

@@ -128,10 +128,12 @@ def test_petshop_metrics_layout(tmp_path):
     assert ps.issues[0].root_cause == "DB" and ps.issues[0].target_node == "PetSite"
     # a damaged copy says what is wrong, where (it was a ValueError, KeyError or a gap in the data)
     (issue / "metrics.csv").write_text(header + "1681857600.0,9.0,3,0.9\n1681857900.0,9.1")
-    with pytest.raises(InvalidInputError, match=r"issue_0.metrics\.csv': line 6 has 2 of the 4 fields .*cut short"):
+    with pytest.raises(InvalidInputError,
+                       match=r"issue_0.metrics\.csv': data row 2 \(after the four header rows\) has 2 of .*cut short"):
         petshop.load(root)
     (issue / "metrics.csv").write_text(header + "1681857600.0,9.0,3,0.9\nnan,9.1,3,0.2\n")
-    with pytest.raises(InvalidInputError, match="line 6 has no Unix timestamp in its first field, got nan"):
+    with pytest.raises(InvalidInputError,
+                       match=r"data row 2 \(after the four header rows\) has no Unix timestamp .* got nan"):
         petshop.load(root)
     (issue / "metrics.csv").write_text(header + "1681857600.0,9.0,3,0.9\n")
     (issue / "target.json").write_text('{"target": {"node": "PetSite"}}')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -269,9 +271,13 @@ def test_an_ensemble_that_cannot_finish_is_refused_with_the_numbers(monkeypatch)
     from faultgraph._budget import limits
 
     frame = pd.DataFrame(_data(d=5, n=300, seed=1), columns=list("abcde"))
-    with limits(max_seconds=0.5):  # the one fit passes; 10,000 of them cannot
+    started = time.perf_counter()
+    wf.learn_graph(frame)
+    one = time.perf_counter() - started
+    # a limit of 200 fits: 2 more pass and 10,000 cannot, however fast or loaded the machine
+    with limits(max_seconds=200 * one):
         with pytest.raises(InvalidInputError, match=r"--bootstrap 10000: about .* for 10000 graphs .one took .*, 1 at "
-                                                    r"once., more than the under a second allowed; --bootstrap \d+ or "
+                                                    r"once., more than the .* allowed; --bootstrap \d+ or "
                                                     r"fewer fits, or --force"):
             wf.learn_graph_ensemble(frame, n_graphs=10_000, n_workers=0)
         assert wf.learn_graph_ensemble(frame, n_graphs=2, n_workers=0).ensemble.n_graphs == 2
@@ -287,7 +293,8 @@ def test_a_label_models_ensemble_that_cannot_finish_is_refused_before_its_resamp
     started = []
     real = ensemble.run_resamples
     monkeypatch.setattr(ensemble, "run_resamples", lambda *a, **k: started.append(1) or real(*a, **k))
-    with limits(max_seconds=0.5):  # the full-data fit passes; 10,000 more cannot
+    one = FaultIdentifier("fault", n_workers=0).fit(frame).fit_seconds_
+    with limits(max_seconds=200 * one):  # 2 more fits pass and 10,000 cannot, however fast or loaded the machine
         with pytest.raises(InvalidInputError, match=r"--bootstrap 10000: about .* for 10000 graphs"):
             FaultIdentifier("fault", bootstrap=10_000, n_workers=0).fit(frame)
         assert not started  # refused before the resamples

@@ -486,7 +486,7 @@ def test_a_stale_name_that_is_a_fresh_one_in_another_case_is_kept(tmp_path):
     for name in ("Web.csv", "web.csv", "old.csv"):  # on this disk, two files stand for one
         (tmp_path / name).write_text("a\n1\n")
     removed, kept = _remove_stale(str(tmp_path), ["Web.csv", "old.csv"], {"web.csv"}, _is_scores_file)
-    assert removed == ["old.csv"] and kept == [] and (tmp_path / "Web.csv").exists()
+    assert removed == ["old.csv"] and kept == ["Web.csv"] and (tmp_path / "Web.csv").exists()
 
 
 def test_workers_and_scheduler_precedence(fleet_data, tmp_path, monkeypatch):

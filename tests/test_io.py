@@ -540,6 +540,13 @@ def test_a_row_cut_short_is_refused_at_the_start_and_the_end_of_a_file(tmp_path)
     assert all(_first_short_line(p, open, ",", 51, chunk=c) is None for c in (7, 4096, 1 << 24))
     p.write_text("\n".join(cut))
     assert [_first_short_line(p, open, ",", 51, chunk=c)[:3:2] for c in (7, 4096)] == [(2500, False)] * 2
+    # rows are numbered as pandas reads them (empty lines skipped), and a row of blank fields
+    # before the cut one does not stop the scan
+    spaced = list(cut)
+    spaced[1000:1000] = ["", "\r"]
+    spaced[2000] = ","
+    p.write_text("\n".join(spaced))
+    assert [_first_short_line(p, open, ",", 51, chunk=c)[:3:2] for c in (7, 4096)] == [(2500, False)] * 2
     p = tmp_path / "blank_last.csv"  # an empty field at the end is a missing value, not a short row
     p.write_text("timestamp,a,b\n1,2,3\n2,3,\n")
     assert np.isnan(read_metrics(p)["b"].iloc[1])

@@ -226,7 +226,8 @@ def fit(
         if label is not None and lags == "auto":
             raise InvalidInputError("--lags auto applies to anomaly detection (fit without --label); with --label, "
                                     "give a whole number of past steps")
-        ensemble = (["--bootstrap"] if bootstrap else []) + given_options(ctx, ("block", "seed", "workers"))
+        ensemble = (["--bootstrap"] if bootstrap else []) + given_options(ctx, ("block", "seed", "workers",
+                                                                                "scheduler"))
         if label is None and ensemble:
             raise InvalidInputError(f"{join_and(ensemble)} appl{'ies' if len(ensemble) == 1 else 'y'} to a label "
                                     "model (fit with --label); an anomaly-detection model learns one graph")

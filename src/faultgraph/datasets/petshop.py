@@ -84,15 +84,17 @@ def read_petshop_metrics(path: str | Path) -> pd.DataFrame:
 
     short = _first_short_line(path, open, ",", raw.shape[1])  # pandas fills a row short of fields with NaN
     if short is not None:
-        raise InvalidInputError(f"{str(path)!r}: line {short[0] + 1} has {len(short[1])} of the {raw.shape[1]} "
-                                "fields of the header rows (a file cut short or damaged: download it again)")
+        raise InvalidInputError(f"{str(path)!r}: data row {short[0] - 3} (after the four header rows) has "
+                                f"{len(short[1])} of the {raw.shape[1]} fields of the header rows (a file cut short "
+                                "or damaged: download it again)")
     names = [f"{n}|{m}|{s}" for n, m, s in zip(raw.iloc[0, 1:], raw.iloc[1, 1:], raw.iloc[2, 1:])]
     body = raw.iloc[4:].apply(pd.to_numeric, errors="coerce")
     stamps = body.iloc[:, 0].to_numpy(dtype=float)
     if not np.isfinite(stamps).all():
-        line = int(np.flatnonzero(~np.isfinite(stamps))[0]) + 5
-        raise InvalidInputError(f"{str(path)!r}: line {line} has no Unix timestamp in its first field, got "
-                                f"{raw.iloc[line - 1, 0]!r} (a damaged file: download it again)")
+        row = int(np.flatnonzero(~np.isfinite(stamps))[0])
+        raise InvalidInputError(f"{str(path)!r}: data row {row + 1} (after the four header rows) has no Unix "
+                                f"timestamp in its first field, got {raw.iloc[row + 4, 0]!r} (a damaged file: "
+                                "download it again)")
     frame = pd.DataFrame(body.iloc[:, 1:].to_numpy(dtype=float), columns=names)
     frame.index = pd.DatetimeIndex(pd.to_datetime(body.iloc[:, 0].to_numpy(dtype=float), unit="s", utc=True),
                                    name="timestamp")
@@ -150,7 +152,8 @@ def load(root: str | Path) -> PetShop:
     issues = []
     for split in ("train", "test"):
         folders = [p for p in (root / split).glob("issue_*") if p.is_dir()]
-        unnumbered = [p.name for p in folders if not p.name[len("issue_"):].isdigit()]
+        unnumbered = [p.name for p in folders if not (p.name[len("issue_"):].isascii()
+                                                      and p.name[len("issue_"):].isdecimal())]
         if unnumbered:
             raise InvalidInputError(f"{str(root / split)!r} holds {unnumbered[0]!r}: issue folders are named "
                                     "issue_<number> (issue_0, issue_1, ...); rename or move it")

@@ -291,7 +291,8 @@ def scan_source(source: str | Path, *, entity_column: str | None = None, split_t
         if name.startswith(".") or info.get("type") == "directory":
             continue
         entity = storage.entity_name(name)
-        if entity is None and name.lower().endswith(".json") and _prometheus_export(fs, info["name"]):
+        if (entity is None and name.lower().endswith(".json") and _not_a_file(fs, info) is None
+                and _prometheus_export(fs, info["name"])):  # a regular file: a FIFO would block the read
             entity = name[:-len(".json")]
         if entity is None:
             ignored.append(name)
@@ -309,7 +310,7 @@ def scan_source(source: str | Path, *, entity_column: str | None = None, split_t
     if not found:
         why = f"; skipped {skipped[0]['file']!r}: {skipped[0]['reason']}" if skipped else ""
         raise InvalidInputError(f"source {str(source)!r} holds no metrics files (one per entity: "
-                                f"{', '.join(storage.METRIC_SUFFIXES)}){why}")
+                                f"{', '.join(storage.METRIC_SUFFIXES)}, or a Prometheus export .json){why}")
     return Listing(tuple(sorted(found.items())), tuple(skipped), tuple(ignored))
 
 
@@ -642,8 +643,8 @@ def _remove_stale(out: str, previous: Sequence[str], written: set[str], ours: Ca
 
     Only names that have the form of this job's outputs (``ours``) are touched: a file the
     fleet did not write is never deleted, nor one that differs from a name written now only
-    in case or Unicode form (the same file on many disks). Returns the removed names and those that could not
-    be removed (they stay listed, for the next run)."""
+    in case or Unicode form (the same file on many disks). Returns the removed names and those
+    kept (not removable, or such a name): they stay listed, for the next run."""
     import unicodedata
 
     def folded(name: str) -> str:  # one file on a disk that ignores case or Unicode form (macOS, Windows)
@@ -652,7 +653,10 @@ def _remove_stale(out: str, previous: Sequence[str], written: set[str], ours: Ca
     fresh = {folded(w) for w in written}
     removed, kept = [], []
     for name in sorted(set(previous) - written):
-        if not ours(name) or folded(name) in fresh:  # "Web.csv" may be this run's "web.csv"
+        if not ours(name):
+            continue
+        if folded(name) in fresh:  # "Web.csv" may be this run's "web.csv": kept, and still listed
+            kept.append(name)
             continue
         try:
             if storage.remove(storage.join(out, name)):

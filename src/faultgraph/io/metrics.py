@@ -329,14 +329,16 @@ def _refuse_short_rows(path: Path, rows: list[list[str]], width: int, last: bool
 
 def _first_short_line(path: Path, opener: Any, sep: str, width: int, chunk: int = 1 << 24
                       ) -> tuple[int, list[str], bool] | None:
-    """The first data row of the whole file with fewer than ``width − 1`` separators, as
-    ``(data row number, its fields, whether it is the last row)``, counted block by block over the bytes (a row short of
-    fields anywhere, not only where the first 64 KB and the last row are read); None when
-    there is none, or when the file holds a quote or a brace (a field may then hold the
-    separator or a newline, and pandas' reading stands)."""
+    """The first data row of the whole file with fewer than ``width − 1`` separators and a
+    field that is not blank, as ``(data row number, its fields, whether it is the last
+    row)``, counted block by block over the bytes (a row short of fields anywhere, not only
+    where the first 64 KB and the last row are read); rows are numbered as pandas reads them
+    (empty lines skipped, the header not counted). None when there is none, or when the file
+    holds a quote or a brace (a field may then hold the separator or a newline, and pandas'
+    reading stands)."""
     import csv
 
-    delimiter, rows_before, carry = ord(sep), 0, b""
+    delimiter, rows_before, carry = ord(sep), 0, b""  # rows_before: non-empty lines of earlier blocks
     with opener(path, "rb") as fb:
         while True:
             block = fb.read(chunk)
@@ -353,17 +355,22 @@ def _first_short_line(path: Path, opener: Any, sep: str, width: int, chunk: int 
             buf = np.frombuffer(lines, dtype=np.uint8)
             ends = np.flatnonzero(buf == 10)
             starts = np.concatenate(([0], ends[:-1] + 1))
+            size = ends - starts
+            empty = (size == 0) | ((size == 1) & (buf[np.minimum(starts, len(buf) - 1)] == 13))  # pandas skips them
+            before = rows_before + np.cumsum(~empty) - (~empty)  # non-empty lines before each: the header is 0
             at = np.searchsorted(np.flatnonzero(buf == delimiter), ends)  # separators before each line's end
-            short = np.flatnonzero(np.diff(at, prepend=0) < width - 1)
-            for k in short:  # blank lines (spaces, a carriage return) are no rows
-                number = rows_before + int(k)  # lines before it; the header is line 0
-                text = lines[starts[k]:ends[k]].decode("utf-8", errors="replace")
-                if number > 0 and text.strip():
-                    rest = lines[ends[k] + 1:] + carry
-                    while not rest.strip() and (more := fb.read(1 << 16)):  # anything after it?
-                        rest = more
-                    return number, next(csv.reader([text], delimiter=sep)), not rest.strip()
-            rows_before += len(ends)
+            for k in np.flatnonzero((np.diff(at, prepend=0) < width - 1) & ~empty):
+                if before[k] == 0:  # the header
+                    continue
+                fields = next(csv.reader([lines[starts[k]:ends[k]].decode("utf-8", errors="replace")],
+                                         delimiter=sep), [])
+                if not any(field.strip() for field in fields):  # a row of blanks: missing values, not cut
+                    continue
+                rest = lines[ends[k] + 1:] + carry
+                while not rest.strip() and (more := fb.read(1 << 16)):  # anything after it?
+                    rest = more
+                return int(before[k]), fields, not rest.strip()
+            rows_before += int(np.count_nonzero(~empty))
             if not block:
                 return None
 

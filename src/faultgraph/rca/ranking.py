@@ -82,7 +82,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from faultgraph._validation import as_generator, check_choice, check_window
+from faultgraph._validation import as_generator, check_choice, check_window, describe_names
 from faultgraph.config import DEFAULTS, RankingScales, RcaMethod, values
 from faultgraph.detect.unsupervised import DRIFT_TOLERANCE, CausalDetector, beyond_tolerance, soft_cap
 from faultgraph.effects import effects_into, strongest_path
@@ -624,7 +624,7 @@ def check_target(model: CausalDetector, target: str | None) -> None:
         raise InvalidInputError(f"target {name!r} was left out of the model at fit ({encoder.dropped_[name]}), so "
                                 "it cannot be the symptom; give a metric the model holds as the target, or none")
     raise InvalidInputError(f"target {name!r} is not a metric of the model; metrics: "
-                            + ", ".join(map(repr, list(encoder.columns_)[:10])))
+                            + describe_names(list(encoder.columns_)))
 
 
 def _flat_symptom(data: pd.DataFrame, mask: np.ndarray, target: str, given: bool,

@@ -4,7 +4,9 @@ One table of incidents and one of the schema's version (:data:`SCHEMA_VERSION`),
 created at start (a store of an older version is upgraded in place). An incident is written
 before the webhook answers; its status goes ``queued`` → ``running`` → ``done`` or
 ``failed``, and a worker's result is kept only if the incident was not changed meanwhile
-(its ``revision``: a resolved alert that closes the window queues it again). An incident
+(its ``revision``: a resolved alert that closes the window queues it again, and so does a
+claim released at shutdown or requeued as stale, so a worker left behind cannot store over
+the next claim). An incident
 whose data could not be read (Prometheus away) goes back to ``queued`` with a ``retry_at``
 time and its ``attempts`` counted (:meth:`IncidentStore.defer`): the retry survives a restart.
 """
