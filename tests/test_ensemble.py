@@ -278,7 +278,8 @@ def test_an_ensemble_that_cannot_finish_is_refused_with_the_numbers(monkeypatch)
     with limits(max_seconds=200 * one):
         with pytest.raises(InvalidInputError, match=r"--bootstrap 10000: about .* for 10000 graphs .one took .*, 1 at "
                                                     r"once., more than the .* allowed; --bootstrap \d+ or "
-                                                    r"fewer fits, or --force"):
+                                                    r"fewer fits, or force it \(--force; in Python `with "
+                                                    r"faultgraph._budget.limits\(force=True\):`\) to run it anyway"):
             wf.learn_graph_ensemble(frame, n_graphs=10_000, n_workers=0)
         assert wf.learn_graph_ensemble(frame, n_graphs=2, n_workers=0).ensemble.n_graphs == 2
 

@@ -462,7 +462,8 @@ def check_ensemble(n_graphs: int, one_fit: float, workers: int, *, option: str =
         raise InvalidInputError(f"{option} {n_graphs}: about {_duration(seconds)} for {n_graphs} graphs (one took "
                                 f"{float(one_fit):.2g} s, {max(int(workers), 1)} at once), more than the "
                                 f"{_duration(current['max_seconds'])} allowed; {option} {fits} or fewer fits, or "
-                                f"--force to run it anyway")
+                                "force it (--force; in Python `with faultgraph._budget.limits(force=True):`) to run "
+                                "it anyway")
     return seconds
 
 
