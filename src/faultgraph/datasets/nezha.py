@@ -283,7 +283,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InvalidInputError(f"{str(path)!r} has a header but no rows")
     from faultgraph.io.metrics import _first_short_line
 
-    short = _first_short_line(path, open, ",", frame.shape[1])  # pandas fills a row short of fields with NaN
+    # pandas fills a row short of fields with NaN: only a file whose last column has a gap can hold one
+    short = _first_short_line(path, open, ",", frame.shape[1]) if frame.iloc[:, -1].isna().any() else None
     if short is not None:
         raise InvalidInputError(f"{str(path)!r}: {'its last row' if short[2] else f'row {short[0]}'} has "
                                 f"{len(short[1])} of the header's {frame.shape[1]} fields (a file cut short or "

@@ -82,7 +82,8 @@ def read_petshop_metrics(path: str | Path) -> pd.DataFrame:
                                 "(microservice, metric, statistic, unix_timestamp)")
     from faultgraph.io.metrics import _first_short_line
 
-    short = _first_short_line(path, open, ",", raw.shape[1])  # pandas fills a row short of fields with NaN
+    # pandas fills a row short of fields with NaN: only a file whose last column has a gap can hold one
+    short = _first_short_line(path, open, ",", raw.shape[1]) if raw.iloc[4:, -1].isna().any() else None
     if short is not None:
         raise InvalidInputError(f"{str(path)!r}: data row {short[0] - 3} (after the four header rows) has "
                                 f"{len(short[1])} of the {raw.shape[1]} fields of the header rows (a file cut short "

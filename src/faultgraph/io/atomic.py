@@ -13,7 +13,7 @@ import numpy as np
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["check_writable", "commit_staged", "stage_file", "write_atomic", "write_csv_atomic", "write_json_atomic",
+__all__ = ["check_writable", "commit_staged", "json_text", "stage_file", "write_atomic", "write_csv_atomic", "write_json_atomic",
            "write_text_atomic"]
 
 
@@ -261,6 +261,29 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+def json_text(obj: Any) -> str:
+    """``obj`` as the indented JSON every faultgraph file holds (NumPy scalars as plain
+    numbers, NaN and infinities refused), with a final newline.
+
+    Parameters
+    ----------
+    obj : object
+        A JSON-serialisable value (dicts, lists, strings, numbers, NumPy scalars).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        When ``obj`` holds NaN or an infinity.
+    TypeError
+        When ``obj`` holds a value JSON cannot write.
+    """
+    return json.dumps(obj, indent=2, allow_nan=False, default=_json_default) + "\n"
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically.
 
@@ -287,4 +310,4 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
     TypeError
         When ``obj`` holds a value JSON cannot write.
     """
-    return write_text_atomic(path, json.dumps(obj, indent=2, allow_nan=False, default=_json_default) + "\n")
+    return write_text_atomic(path, json_text(obj))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from faultgraph.errors import InvalidInputError
-from faultgraph.io.atomic import _json_default, check_writable, commit_staged, stage_file
+from faultgraph.io.atomic import check_writable, commit_staged, json_text, stage_file
 
 __all__ = ["SCHEMA_VERSION", "check_model_path", "damaged", "file_digest", "load_model_dir", "load_model_meta",
            "save_model_dir"]
@@ -116,7 +116,7 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.
         staged.append((stage_file(folder / _ARRAYS, lambda fh: np.savez_compressed(
             fh, **{k: np.asarray(v) for k, v in arrays.items()})), folder / _ARRAYS))
         full = {"schema_version": SCHEMA_VERSION, **meta, "arrays_sha256": file_digest(staged[0][0])}
-        text = (json.dumps(full, indent=2, allow_nan=False, default=_json_default) + "\n").encode("utf-8")
+        text = json_text(full).encode("utf-8")
         staged.append((stage_file(folder / _META, lambda fh: fh.write(text)), folder / _META))
     except BaseException:
         for tmp, _ in staged:

@@ -448,12 +448,6 @@ class WorkerPool:
             except Exception:  # noqa: BLE001 - the store is away: the next start queues it again
                 log.exception("incident %s could not be queued again at shutdown", incident_id)
 
-    def depth(self) -> int:
-        """Incidents waiting in this pool's memory queue (the store may hold more: see
-        :meth:`~faultgraph.service.store.IncidentStore.waiting`)."""
-        with self._guard:
-            return len(self._queued)
-
     def _draw(self) -> None:
         """Draw the pending reports, oldest first, while nothing else is going on."""
         while not self._stop.wait(0.2):
