@@ -13,8 +13,8 @@ import numpy as np
 
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["check_writable", "commit_staged", "json_text", "stage_file", "write_atomic", "write_csv_atomic", "write_json_atomic",
-           "write_text_atomic"]
+__all__ = ["check_writable", "commit_staged", "json_text", "stage_file", "write_atomic", "write_csv_atomic",
+           "write_json_atomic", "write_text_atomic"]
 
 
 def _umask() -> int:
