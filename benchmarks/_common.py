@@ -25,6 +25,26 @@ SMD_TUNE = ("machine-1-3", "machine-1-4", "machine-1-5", "machine-2-3", "machine
 SMD_REPORT = ("machine-1-7", "machine-1-8", "machine-2-2", "machine-2-5", "machine-2-8", "machine-3-3")
 
 
+def _load() -> float:
+    """The 1-minute load average (NaN where the system keeps none)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return float("nan")
+
+
+#: The load average when the script started (this module is imported first).
+START_LOAD = _load()
+
+
+def machine() -> str:
+    """The machine a report was measured on, for its header: its cores and the load average
+    when the script started and now, so that wall times from a shared machine say so."""
+    cores = os.cpu_count() or 1
+    return (f"{cores} core{'s' if cores != 1 else ''}, 1-minute load average {START_LOAD:.1f} at the start "
+            f"and {_load():.1f} at the end")
+
+
 def smd_split(dataset: str, machine: str) -> str:
     """``dataset`` with SMD's tune/report split: ``SMD (tune)``, ``SMD (report)``, ``SMD (other)``."""
     if dataset != "SMD":

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, report_args, write_report  # noqa: E402
+from _common import machine, markdown_table, report_args, write_report  # noqa: E402
 
 
 def simulate(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -71,7 +71,7 @@ def main() -> None:
     frame = pd.DataFrame(rows)
     frame["measured MiB"] = [f"{v:.2f}" if np.isfinite(v) else "–" for v in frame["measured MiB"]]
     parts = ["# Fit budget: estimated against measured", "",
-             f"Reproduce: `{command}`{' --slow' if slow else ''} (one BLAS thread; this machine: 2 cores)", "",
+             f"Reproduce: `{command}`{' --slow' if slow else ''} (one BLAS thread; this machine: {machine()})", "",
              f"{len(frame)} fits, n = {n} rows. Estimated/measured time: median "
              f"{frame['ratio'].median():.2f}, range {frame['ratio'].min():.2f} – {frame['ratio'].max():.2f} "
              "(above 1: the estimate errs long; fits under a second, where it errs short, do not matter). The budget refuses a fit estimated over 10 minutes or half "

@@ -47,8 +47,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DATA, DataRun, bootstrap_interval, classic_nsigma, markdown_table, progress,  # noqa: E402
-                     report_args, smd_split)
+from _common import (DATA, DataRun, bootstrap_interval, classic_nsigma, machine, markdown_table,  # noqa: E402
+                     progress, report_args, smd_split)
 
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 
@@ -145,8 +145,8 @@ def main() -> None:
              "thresholds, unadjusted; "
              "`best F1 (PA)` uses point adjustment and flatters every method. Delay in steps (SMD: minutes; "
              "ASD: 5-minute steps). SMD's defaults were chosen on its *tune* machines; its *report* machines "
-             "were not looked at when choosing. Seconds are wall time on a shared, loaded machine (2 cores, "
-             "several engineers' jobs): noisy, compare within a run only.", ""]
+             f"were not looked at when choosing. Seconds are wall time on this machine ({machine()}; several jobs "
+             "on few cores make them noisy): compare within a run only.", ""]
     data = DataRun()
     for dataset, root in DATASETS.items():
         if data.present(dataset, root):

@@ -257,7 +257,7 @@ def main() -> None:
         f"Produced by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, faultgraph {__version__}, BLAS pinned to one "
         f"thread in every process. Load average {load_before[0]:.1f} before the run and {load_after[0]:.1f} after "
-        "it (2 cores; the run itself loads both)" + (": **the machine was shared** with other work, so the wall "
+        "it (the run itself loads two cores)" + (": **the machine was shared** with other work, so the wall "
         "times and speed-ups below are lower bounds of what an idle machine gives." if load_before[0] > 0.5
                                                     else "."),
         "",

@@ -88,7 +88,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (SACHS, SACHS_INTERVENTIONS, DataRun, Sachs, bootstrap_interval,  # noqa: E402
-                     markdown_table, progress, report_args)
+                     machine, markdown_table, progress, report_args)
 
 #: How DoWhy is installed for this group (the docstring's lines).
 INSTALL = "python3 -m venv .venv-peers && .venv-peers/bin/pip install -e '.[peers]'"
@@ -582,7 +582,7 @@ def main() -> None:
     head = ["# DoWhy gcm as a peer (optional group)", "",
             f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread) with dowhy "
             f"{dowhy.__version__}, in the separate environment made by `{INSTALL}`. Load average at the start: "
-            f"{load()} (2 cores shared with other engineers' jobs: seconds are inflated and noisy, compare within "
+            f"{load()} ({machine()}: several jobs on few cores make seconds noisy, compare within "
             "this run only).", "",
             "Method rows: faultgraph's default (`causal+innovation+nsigma`) and the baselines as in `rca.py`; gcm rows "
             "as described in the script's docstring (`benchmarks/peers.py`), which states every choice.", ""]

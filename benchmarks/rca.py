@@ -84,8 +84,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DATA, DataRun, bootstrap_interval, markdown_table, progress, report_args,  # noqa: E402
-                     smd_split)
+from _common import (DATA, DataRun, bootstrap_interval, machine, markdown_table, progress,  # noqa: E402
+                     report_args, smd_split)
 
 DATASETS = {"SMD": DATA / "smd" / "ServerMachineDataset", "ASD": DATA / "asd" / "ApplicationServerDataset"}
 PETSHOP = DATA / "petshop" / "dataset" / "low_traffic"
@@ -708,8 +708,8 @@ def main() -> None:
              "method with `explain(scales=...)` on the other scales (`faultgraph.rca.ranking.ranking_scales`: no "
              "residual or innovation scale below 1 % of the metric's own robust variation, each residual bounded "
              "by the metric's own move, near-deterministic equations flagged; measured against "
-             "the model's scales in `rca_scales.md`). Seconds are wall time on a shared, loaded machine (2 cores, "
-             "several engineers' jobs): noisy, compare within a run only.", ""]
+             f"the model's scales in `rca_scales.md`). Seconds are wall time on this machine ({machine()}; several "
+             "jobs on few cores make them noisy): compare within a run only.", ""]
     onset_rows: list[dict] = []
     if "simulated" in only:
         data.measured("simulated")

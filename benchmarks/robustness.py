@@ -96,7 +96,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import classic_nsigma, report_args, markdown_table, progress, write_report  # noqa: E402
+from _common import classic_nsigma, machine, markdown_table, progress, report_args, write_report  # noqa: E402
 
 NORMAL, ANOMALOUS, FAULT_AT, PAST = 1500, 240, 120, 100
 #: A fault of one service moves one metric first: each metric's |z| is smoothed over 15
@@ -358,8 +358,8 @@ def main() -> None:
     minutes = (time.perf_counter() - start) / 60
     table = pd.DataFrame(rows)
     parts = ["# Robustness to service-link delay and scrape jitter", "",
-             f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread; {minutes:.0f} min on a "
-             f"shared 2-core machine), {args.incidents} simulated incidents per level. One step is 20 ms; a level's "
+             f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread; {minutes:.0f} min; "
+             f"{machine()}), {args.incidents} simulated incidents per level. One step is 20 ms; a level's "
              "link delays are drawn per link (ms = mean extra delay), its jitter is the share of late and the share "
              "of lost samples. The *reference* setting (10 services) is the one the tuned rows were chosen on; the "
              "*held-out* setting (16 services, other seeds, a smaller fault, 1–5 extra steps per link) was not used "

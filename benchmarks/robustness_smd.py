@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DATA, SMD_TUNE, DataRun, bootstrap_interval, markdown_table, progress,  # noqa: E402
-                     report_args)
+from _common import (DATA, SMD_TUNE, DataRun, bootstrap_interval, machine, markdown_table,  # noqa: E402
+                     progress, report_args)
 
 SMD = DATA / "smd" / "ServerMachineDataset"
 ASD = DATA / "asd" / "ApplicationServerDataset"
@@ -104,7 +104,7 @@ def main() -> None:
     data.check(args.out)
     parts = ["# Delay and jitter candidates on SMD's tune machines and ASD", "",
              f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread, "
-             f"{(time.perf_counter() - start) / 60:.0f} min on a shared 2-core machine). See the script's docstring; "
+             f"{(time.perf_counter() - start) / 60:.0f} min; {machine()}). See the script's docstring; "
              "the simulator side is `robustness.md`.", ""]
     if frame.empty:
         parts += ["No SMD tune or ASD machine found: nothing measured.", ""]

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, DataRun, bootstrap_interval, markdown_table, pin_blas  # noqa: E402
+from _common import DATA, DataRun, bootstrap_interval, machine, markdown_table, pin_blas  # noqa: E402
 
 SMD = DATA / "smd" / "ServerMachineDataset"
 SMD_TIMED = "machine-1-3"
@@ -170,7 +170,7 @@ def main() -> None:
            + (f" --out {args.out}" if args.out else ""))
     parts = ["# Train Ticket: the full solve against the automatic screen", "",
              f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} (BLAS pinned to one thread). Wall times on a "
-             "shared 2-core machine (load average before / after each fit beside it): compare the order of "
+             f"machine of {machine()} (load average before / after each fit beside it): compare the order of "
              "magnitude, not small differences. Accuracy is unaffected by the load. The rankings read the "
              "fitted metrics only: the ones constant in the traffic-free fitting hours (workloads at 0) are "
              "fitted by neither solve, and passed as `rca.py` passes them a workload ticking in the window "

@@ -21,7 +21,7 @@ from faultgraph import workflows
 from faultgraph.cli import app
 from faultgraph.config import FitConfig
 from faultgraph.errors import InvalidInputError
-from faultgraph.fleet import fleet_detect, fleet_explain, fleet_fit, list_entities
+from faultgraph.fleet import fleet_detect, fleet_explain, fleet_fit, list_entities, scan_source
 from faultgraph.io import write_csv_atomic
 from faultgraph.parallel import pinned_blas
 from faultgraph.simulate import simulate_incident
@@ -168,8 +168,8 @@ def test_listing_and_bad_sources(fleet_data, tmp_path):
     assert list_entities(f"file://{fleet_data / 'normal'}")[1][1].endswith("host-a.csv")
     (tmp_path / "a.csv").write_text("x\n1\n")
     (tmp_path / "a.parquet").write_text("")
-    with pytest.raises(InvalidInputError, match="two files for entity 'a'"):
-        list_entities(tmp_path)
+    with pytest.raises(InvalidInputError, match="holds no metrics files.*entity 'a' has 2 files"):
+        list_entities(tmp_path)  # its only entity has two files: nothing is left to run
     with pytest.raises(InvalidInputError, match="does not exist"):
         list_entities(tmp_path / "nowhere")
     with pytest.raises(InvalidInputError, match="holds no metrics files"):
@@ -523,3 +523,19 @@ def test_a_failed_incident_fails_the_run(fleet_data, two_models, tmp_path):
                    "--workers", "0", "--json")
     document = json.loads(as_json.stdout)
     assert as_json.exit_code == 1 and not document["ok"] and len(document["failed_incidents"]) == 1
+
+
+def test_an_entity_with_two_files_is_skipped_and_the_others_go_on(fleet_data, tmp_path):
+    """web-01.csv beside web-01.parquet: neither is read (which one is meant is the user's to
+    say), both are listed with why, the other entities are fitted, and the exit status is 1."""
+    source = _folder(tmp_path, fleet_data, HOSTS[:2])
+    shutil.copy(source / f"{HOSTS[0]}.csv", source / f"{HOSTS[0]}.txt.csv")  # another entity: fine
+    pd.read_csv(source / f"{HOSTS[1]}.csv").to_parquet(source / f"{HOSTS[1]}.parquet")
+    listing = scan_source(source)
+    assert [e for e, _ in listing.entities] == [HOSTS[0], f"{HOSTS[0]}.txt"]
+    assert [s["file"] for s in listing.skipped] == [f"{HOSTS[1]}.csv", f"{HOSTS[1]}.parquet"]
+    assert all(f"entity '{HOSTS[1]}' has 2 files" in s["reason"] for s in listing.skipped)
+    result = _cli("fit", str(source), "--out", str(tmp_path / "m"), "--workers", "0")
+    assert result.exit_code == 1, result.stderr
+    assert f"skipped file '{HOSTS[1]}.parquet': entity '{HOSTS[1]}' has 2 files" in result.stderr
+    assert (tmp_path / "m" / HOSTS[0] / "model.json").exists() and not (tmp_path / "m" / HOSTS[1]).exists()

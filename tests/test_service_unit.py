@@ -1103,6 +1103,35 @@ def test_serve_refuses_unusable_paths_at_start(case, tmp_path, monkeypatch):
     assert started[0]["limit_concurrency"] == 200 and 0 < started[0]["timeout_graceful_shutdown"] <= 5
 
 
+def test_serve_passes_the_retry_schedule(case, tmp_path, monkeypatch):
+    """--retry-attempts and --retry-backoff reach the settings the workers run with; values
+    out of range are refused in one line, exit 2."""
+    import typer
+    import uvicorn
+    from typer.testing import CliRunner
+
+    import faultgraph.service.app as service_app
+    from faultgraph.service.cli import register
+
+    seen = []
+    make = service_app.create_app
+    monkeypatch.setattr(service_app, "create_app", lambda settings, **kw: seen.append(settings) or make(settings, **kw))
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setenv("FAULTGRAPH_TOKEN", "t")
+    app = typer.Typer()
+    register(app)
+    base = ["serve", "--model", str(case["root"] / "model"), "--data", str(case["root"] / "metrics.csv"),
+            "--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    r = CliRunner().invoke(app, [*base, "--retry-attempts", "3", "--retry-backoff", "5"])
+    assert r.exit_code == 0, r.output
+    assert (seen[-1].retry_attempts, seen[-1].retry_backoff) == (3, 5.0)
+    r = CliRunner().invoke(app, base)
+    assert (seen[-1].retry_attempts, seen[-1].retry_backoff) == (8, 30.0)  # the documented defaults
+    for option, value in (("--retry-attempts", "0"), ("--retry-backoff", "0")):
+        r = CliRunner().invoke(app, [*base, option, value])
+        assert r.exit_code == 2 and option in r.output, r.output
+
+
 def test_prometheus_outage_is_retried_later(tmp_path):
     """Prometheus away: the incident goes back to queued with its try counted and a retry time,
     kept in the store, and is explained once Prometheus answers again."""

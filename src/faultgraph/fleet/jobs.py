@@ -244,7 +244,8 @@ def scan_source(source: str | Path, *, entity_column: str | None = None, split_t
     a Prometheus ``query_range`` export). A symbolic link
     to a file is followed (its own name names the entity). Hidden files and folders are
     passed over; other files are ``ignored``; a metrics file whose name cannot name an
-    entity (:func:`~faultgraph.fleet.storage.entity_problem`) or a link to no file is
+    entity (:func:`~faultgraph.fleet.storage.entity_problem`), a link to no file, or one of
+    two files for one entity (``web-01.csv`` beside ``web-01.parquet``: both) is
     ``skipped`` with the reason, and the others are listed. With ``entity_column`` it is
     one file (CSV or Parquet) holding every entity's rows: it is read once here and split
     into one CSV per entity under ``split_to`` (the entity column dropped, values written
@@ -269,7 +270,7 @@ def scan_source(source: str | Path, *, entity_column: str | None = None, split_t
     ------
     InvalidInputError
         When ``source`` does not exist, is a file without ``entity_column`` (or no file with
-        it), holds no usable metrics file or two for one entity, ``entity_column`` is given
+        it), holds no usable metrics file, ``entity_column`` is given
         without ``split_to``, is no column or is empty in some rows, or the file cannot be
         read.
     """
@@ -284,6 +285,7 @@ def scan_source(source: str | Path, *, entity_column: str | None = None, split_t
         raise InvalidInputError(f"source {str(source)!r} is a file; give a folder with one metrics file per entity, "
                                 "or name the column that tells the entities apart (entity_column, --entity-column)")
     found: dict[str, str] = {}
+    files: dict[str, list[str]] = {}
     skipped: list[dict[str, Any]] = []
     ignored: list[str] = []
     for info in sorted(fs.ls(path, detail=True), key=lambda i: i["name"]):
@@ -303,10 +305,13 @@ def scan_source(source: str | Path, *, entity_column: str | None = None, split_t
             skipped.append({"file": name, "entity": entity, "reason": problem})
             continue
         url = info["name"] if storage.is_local(source) else fs.unstrip_protocol(info["name"])
-        if entity in found:
-            raise InvalidInputError(f"source {str(source)!r} holds two files for entity {entity!r}: "
-                                    f"{found[entity].rsplit('/', 1)[-1]!r} and {name!r}; keep one")
-        found[entity] = url
+        files.setdefault(entity, []).append(name)
+        found.setdefault(entity, url)
+    for entity, names in files.items():  # which one is meant is not ours to guess: neither is read
+        if len(names) > 1:
+            del found[entity]
+            reason = f"entity {entity!r} has {len(names)} files ({', '.join(map(repr, names))}); keep one"
+            skipped.extend({"file": name, "entity": entity, "reason": reason} for name in names)
     if not found:
         why = f"; skipped {skipped[0]['file']!r}: {skipped[0]['reason']}" if skipped else ""
         raise InvalidInputError(f"source {str(source)!r} holds no metrics files (one per entity: "

@@ -128,6 +128,11 @@ def register(app: typer.Typer) -> None:
         max_connections: Annotated[int, typer.Option(
             min=1, help="Connections served at once; more are answered 503 (Alertmanager retries).")] = 200,
         history: Annotated[int, typer.Option(min=0, help="Prometheus: steps read before a window.")] = 400,
+        retry_attempts: Annotated[int, typer.Option(
+            min=1, help="Prometheus away: tries of an incident before it is failed, the first included.")] = 8,
+        retry_backoff: Annotated[float, typer.Option(
+            min=0.001, max=1e6, help="Prometheus away: seconds before an incident's second try, doubled for "
+                                     "each further one up to 10 minutes.")] = 30.0,
         step: Annotated[Optional[str], typer.Option(help="Prometheus: query step (default: QUERIES.yaml's, "
                                                     "else the model's training step, else 15s).")] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
@@ -152,8 +157,8 @@ def register(app: typer.Typer) -> None:
                 lookback=0.0 if re.fullmatch(r"0+(\.0*)?(ms|s|m|h|d|w|y)?", lookback.strip()) else
                 parse_duration(lookback, "lookback"),
                 workers=workers, queue_size=queue_size, max_body=max_body, body_timeout=body_timeout,
-                max_connections=max_connections, history=history,
-                step=parse_duration(step) if step is not None else None)
+                max_connections=max_connections, history=history, retry_attempts=retry_attempts,
+                retry_backoff=retry_backoff, step=parse_duration(step) if step is not None else None)
             from faultgraph.service._extra import require
             from faultgraph.service.app import create_app
             from faultgraph.service.store import IncidentStore
