@@ -539,7 +539,8 @@ def test_a_graph_csv_without_its_header_is_refused_not_short_of_an_edge(tmp_path
     path.write_text("x0,x1\nx1,x2\n")  # no header: the first edge would have been read as one
     with pytest.raises(InvalidInputError, match="its first row 'x0,x1' names two metrics.*add a header row"):
         load_prior(None, graph=path, metrics=["x0", "x1", "x2"])
-    assert PriorKnowledge.read_graph(path) == (("x1", "x2"),)  # without the metrics, the header is a header
+    with pytest.raises(InvalidInputError, match="its header 'x0,x1' names no cause and effect columns"):
+        PriorKnowledge.read_graph(path)  # without the metrics: no header it knows, so not read by position
     path.write_text("cause,effect\nx0,x1\nx1,x2\n")
     assert load_prior(None, graph=path, metrics=["x0", "x1", "x2"]).graph == (("x0", "x1"), ("x1", "x2"))
     with pytest.raises(InvalidInputError, match=r"prior \(its given graph\) requires a cycle"):
@@ -574,3 +575,95 @@ def test_a_service_map_that_matches_no_metric_is_named_in_a_warning(fitted_case,
                  "--out", str(tmp_path / "rca.json"))
     assert result.exit_code == 0 and "1 of its 2 rules matches no metric of the data: 'web_*' -> web" in result.stderr
     assert "checkout" in {c["service"] for c in json.loads((tmp_path / "rca.json").read_text())["causes"]}
+
+
+def test_a_graph_csv_is_read_by_its_header_names(tmp_path):
+    """The header says which column is the cause: ``effect,cause`` is read the way it says
+    (it was read by position, every edge reversed), other columns are passed over, and a
+    header that names no cause and effect column is refused with the names allowed."""
+    from faultgraph import PriorKnowledge
+
+    path = tmp_path / "g.csv"
+    for text in ("effect,cause\nb,a\nc,b\n", "Source,Target,weight\na,b,0.5\nb,c,1\n", "weight,to,from\n1,b,a\n2,c,b\n"):
+        path.write_text(text)
+        assert PriorKnowledge.read_graph(path) == (("a", "b"), ("b", "c")), text
+    path.write_text("cause,efect\na,b\n")
+    with pytest.raises(InvalidInputError, match="header 'cause,efect' names no cause and effect columns; name them "
+                                                "cause,effect or source,target or from,to or parent,child"):
+        PriorKnowledge.read_graph(path)
+    path.write_text("cause,effect,note\na,b,x\nb\n")
+    with pytest.raises(InvalidInputError, match="line 3 lacks a cause or an effect"):
+        PriorKnowledge.read_graph(path)
+
+
+def test_a_graph_json_keeps_its_lagged_links_and_a_byte_order_mark_is_read(tmp_path):
+    """discover --lags writes links one step late in ``lagged_edges``: passed back as --graph
+    they are edges too (they were forbidden). A BOM (UTF-8 or UTF-16) is read, as in data files."""
+    from faultgraph import PriorKnowledge
+
+    doc = {"edges": [{"source": "api", "target": "web"}],
+           "lagged_edges": [{"source": "api", "target": "db", "lag": 1}, {"source": "db", "target": "db", "lag": 1},
+                            {"source": "api", "target": "web", "lag": 1}]}
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(doc))
+    assert PriorKnowledge.read_graph(path) == (("api", "web"), ("api", "db"))
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc).encode())
+    assert PriorKnowledge.read_graph(path) == (("api", "web"), ("api", "db"))
+    csv = tmp_path / "g.csv"
+    csv.write_bytes("cause,effect\napi,web\n".encode("utf-16"))
+    assert PriorKnowledge.read_graph(csv) == (("api", "web"),)
+
+
+def test_an_edge_from_a_metric_to_itself_is_refused():
+    """A self-loop in a graph or a prior's edges was dropped without a word; a pattern pair
+    ("web_*" twice: the pairs among those metrics) still means what it says."""
+    from faultgraph import PriorKnowledge
+
+    for spec in ({"graph": [["web", "web"], ["api", "db"]]}, {"required": ["db -> db"]}, {"forbidden": [["a", "a"]]}):
+        with pytest.raises(InvalidInputError, match="joins a metric to itself"):
+            PriorKnowledge.from_dict(spec)
+    prior = PriorKnowledge.from_dict({"forbidden": [["web_*", "web_*"]]}).expand(["web_a", "web_b", "db"])
+    assert set(prior.forbidden) == {("web_a", "web_b"), ("web_b", "web_a")}
+
+
+def test_a_prior_with_a_graph_and_a_graph_file_are_not_both_taken(tmp_path):
+    prior = tmp_path / "prior.yaml"
+    prior.write_text("graph: [[a, b]]\n")
+    graph = tmp_path / "g.csv"
+    graph.write_text("cause,effect\nb,c\n")
+    with pytest.raises(InvalidInputError, match="gives a graph .graph:. and so does --graph"):
+        workflows.load_prior(prior, graph=graph)
+    assert workflows.load_prior(prior).graph == (("a", "b"),)
+
+
+def test_too_many_lags_names_the_option_and_what_fits():
+    from faultgraph.discovery import StructureLearner
+    from faultgraph.discovery.ensemble import learn_graph_ensemble
+
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(InvalidInputError, match=r"lags=30 \(--lags\) needs at least 33 rows .* has 20: use lags <= 17"):
+        StructureLearner(lags=30).fit(X)
+    with pytest.raises(InvalidInputError, match=r"lags=30 \(--lags\) needs at least 33 rows"):
+        learn_graph_ensemble(X, n_graphs=2, lags=30)
+    for bad in (0, 1):  # one message for both: an ensemble is 2 graphs or more
+        with pytest.raises(InvalidInputError, match=f"n_graphs must be an integer from 2 to 10000 .*got {bad}"):
+            learn_graph_ensemble(X, n_graphs=bad)
+
+
+def test_a_label_model_says_what_it_dropped_and_counts_the_label_edges_apart(tmp_path):
+    from faultgraph.detect import FaultIdentifier
+
+    rng = np.random.default_rng(1)
+    web = rng.normal(size=600)
+    api = 0.8 * web + rng.normal(size=600)
+    frame = pd.DataFrame({"web": web, "api": api, "flat": 3.0,
+                          "fault": (api + 0.3 * rng.normal(size=600) > 1.2).astype(float)})
+    model = FaultIdentifier("fault").fit(frame)
+    lines = workflows.fit_summary(model, tmp_path / "m")
+    assert lines[0] == "dropped metric 'flat': constant at 3 in training: left out of the graph and the effects"
+    info = model.describe()
+    k = list(model.graph_.nodes).index("fault")
+    assert info["n_edges"] - info["n_metric_edges"] == np.count_nonzero(model.graph_.adjacency[:, k]) >= 1
+    assert f"{info['n_metric_edges']} edges among 2 metrics" in lines[-1]
+    with pytest.raises(InvalidInputError, match="target 'flat' was dropped at fit .constant"):
+        workflows.effects_report(model, "flat")

@@ -248,8 +248,8 @@ def check_fit(rows: int, metrics: int, lags: int = 0, *, refine: bool = False, w
             f"before it); the data has {n}: use fewer lags (--lags) or more rows")
     if usable <= k and not force:
         options = [f"at least {k + p + 1} rows (a longer healthy period, or a shorter --resample step)"]
-        if usable > 1:
-            options.append(f"at most {max(1, (usable - 1) // (p + 1))} metrics (drop metrics)")
+        if (usable - 1) // (p + 1) >= 2:  # a graph needs two metrics
+            options.append(f"at most {(usable - 1) // (p + 1)} metrics (drop metrics)")
         if p:
             p_ok = _largest_lags(n, d, max_seconds, max_memory)
             options.append(f"lags={p_ok} (--lags {p_ok})" if p_ok is not None else "no lags (--lags 0)")

@@ -548,3 +548,25 @@ def check_matrix(
             "a constant has no causes or effects to learn (MetricEncoder drops them)"
         )
     return arr, names
+
+
+def check_lag_rows(rows: int, lags: int) -> None:
+    """Refuse ``lags`` that leave fewer than 3 rows with a full past, naming ``--lags`` and
+    the largest value the rows allow (a generic "needs N rows" hid which option to change).
+
+    Parameters
+    ----------
+    rows : int
+        Rows of the data.
+    lags : int
+        Past steps each row needs.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``rows < lags + 3``.
+    """
+    if rows < lags + 3:
+        fits = f"lags <= {rows - 3}" if rows > 3 else "no lags"
+        raise InvalidInputError(f"lags={lags} (--lags) needs at least {lags + 3} rows (each row's past of {lags} "
+                                f"steps comes from the rows before it); the data has {rows}: use {fits}, or more rows")

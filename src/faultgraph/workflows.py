@@ -174,13 +174,17 @@ def load_prior(path: str | Path | None, *, graph: str | Path | None = None,
     Raises
     ------
     InvalidInputError
-        When a file cannot be read or is invalid.
+        When a file cannot be read or is invalid, or both name a graph (the YAML's
+        ``graph:`` and ``graph``: which one is meant is the user's to say).
     """
     if path is None and graph is None:
         return None
     from faultgraph.discovery import PriorKnowledge
 
     prior = PriorKnowledge.from_yaml(path) if path is not None else PriorKnowledge()
+    if graph is not None and prior.graph is not None:
+        raise InvalidInputError(f"the prior {str(path)!r} gives a graph (graph:) and so does --graph {str(graph)!r}: "
+                                "give the graph in one of them")
     names = None if metrics is None else [str(m) for m in metrics]
     return prior.with_graph(PriorKnowledge.read_graph(graph, names) if graph is not None else None)
 
@@ -1044,6 +1048,23 @@ def export_graph(path: str | Path, format: str = "graphml") -> tuple[str, int, i
 DROPPED_LINES = 10
 
 
+def _dropped_lines(dropped: Mapping[str, str], constants: Mapping[str, float], constant_note: str) -> list[str]:
+    """``fit``'s lines about the metrics the encoder dropped: one each, or one per reason
+    beyond :data:`DROPPED_LINES` of them; a training constant's with ``constant_note``."""
+    if len(dropped) <= DROPPED_LINES:
+        return [f"dropped metric {name!r}: " + (f"constant at {constants[name]:g} in training: {constant_note}"
+                                                 if name in constants else reason)
+                for name, reason in dropped.items()]
+    # hundreds of metrics (a Train Ticket) would print hundreds of lines: one per reason
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in dropped.items():
+        by_reason.setdefault(f"constant in training: {constant_note.replace(' names it ', ' names one ')}"
+                             if name in constants else reason, []).append(name)
+    return [f"dropped {len(names)} metric(s), {reason}: "
+            + ", ".join(repr(n) for n in names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+            + "; model.json's encoder 'dropped' lists them" for reason, names in by_reason.items()]
+
+
 def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> list[str]:
     """What ``fit`` reports of a fitted model.
 
@@ -1057,35 +1078,23 @@ def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> lis
     Returns
     -------
     list of str
-        For a detector: one line per dropped metric (one per reason beyond
-        :data:`DROPPED_LINES` of them), one naming the flagged metrics
-        (``flagged_``) if any, then the graph's size and the alarm threshold; for a label
-        model: one line with the label's parents, the graph's size and the decision
-        threshold.
+        One line per dropped metric (one per reason beyond :data:`DROPPED_LINES` of
+        them); for a detector then one naming the flagged metrics (``flagged_``) if any,
+        then the graph's size and the alarm threshold; for a label model one line with the
+        label's parents, the edges among the metrics and the decision threshold.
     """
     from faultgraph.detect import FaultIdentifier
 
-    if isinstance(model, FaultIdentifier):
+    label_model = isinstance(model, FaultIdentifier)
+    lines = _dropped_lines(model.encoder_.dropped_, model.encoder_.constants_,
+                           "left out of the graph and the effects" if label_model else
+                           "not scored; detect names it if it moves")
+    if label_model:
         info = model.describe()
-        return [f"label {model.label!r} <- {', '.join(info['label_parents']) or '(no parent found)'}; "
-                f"{info['n_edges']} edges among {info['n_metrics']} metrics; decision threshold "
+        parents = info["label_parents"]
+        return [*lines, f"label {model.label!r} <- {', '.join(parents) or '(no parent found)'}; "
+                f"{info['n_metric_edges']} edges among {info['n_metrics']} metrics; decision threshold "
                 f"{info['decision_threshold']:.3f} (train F1 {info['train_f1']:.2f}); wrote {out}"]
-    lines = []
-    dropped, constants = model.encoder_.dropped_, model.encoder_.constants_
-    if len(dropped) <= DROPPED_LINES:
-        for name, reason in dropped.items():
-            what = (f"constant at {constants[name]:g} in training: not scored; detect names it "
-                    f"if it moves" if name in constants else reason)
-            lines.append(f"dropped metric {name!r}: {what}")
-    else:  # hundreds of metrics (a Train Ticket) would print hundreds of lines: one per reason
-        by_reason: dict[str, list[str]] = {}
-        for name, reason in dropped.items():
-            by_reason.setdefault("constant in training: not scored; detect names one if it moves"
-                                 if name in constants else reason, []).append(name)
-        for reason, names in by_reason.items():
-            shown = ", ".join(repr(n) for n in names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-            lines.append(f"dropped {len(names)} metric(s), {reason}: {shown}; model.json's encoder 'dropped' "
-                         "lists them")
     flagged = sorted(getattr(model, "flagged_", {}) or {})
     if flagged:  # near-duplicate, near-deterministic or nearly always at one value (model.json says why)
         how = ("their scales floored" if float(model.scale_floor) > 0
@@ -1483,7 +1492,14 @@ def effects_report(model: FaultIdentifier, target: str | None = None, *, n_paths
     from faultgraph.effects.identify import Resample, identified_scores
 
     target = model.label if target is None else target
-    model.sem_.check_node(target, "target")
+    try:
+        model.sem_.check_node(target, "target")
+    except InvalidInputError:
+        dropped = getattr(model.encoder_, "dropped_", {}) or {}
+        if str(target) in dropped:  # say why it is not a node
+            raise InvalidInputError(f"target {target!r} was dropped at fit ({dropped[str(target)]}): it has no "
+                                    "effects to read") from None
+        raise
     ens = getattr(model, "ensemble_", None)
     if isinstance(n_bootstrap, np.integer):
         n_bootstrap = int(n_bootstrap)

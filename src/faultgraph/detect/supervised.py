@@ -561,12 +561,16 @@ class FaultIdentifier(FittedAttributes):
         return model
 
     def describe(self) -> dict[str, Any]:
-        """A short JSON-ready summary: label, parents, threshold, graph size."""
+        """A short JSON-ready summary: label, parents, threshold, graph size (``n_edges``: every
+        same-step edge, those into the label included; ``n_metric_edges``: those among the
+        metrics)."""
         self._check_fitted()
+        k = list(self.graph_.nodes).index(self.label)
+        among = np.delete(np.delete(np.asarray(self.graph_.adjacency), k, axis=0), k, axis=1)
         return {"label": self.label, "label_parents": self.label_parents_,
                 "decision_threshold": self.decision_threshold_, "train_f1": self.train_f1_,
                 "n_metrics": len(self.encoder_.columns_), "n_edges": int(np.count_nonzero(self.graph_.adjacency)),
-                "dropped_metrics": dict(self.encoder_.dropped_)}
+                "n_metric_edges": int(np.count_nonzero(among)), "dropped_metrics": dict(self.encoder_.dropped_)}
 
 
 def _resample_graph(spec: Any, Z: np.ndarray, y: np.ndarray, allowed: np.ndarray, needed: np.ndarray,

@@ -514,7 +514,7 @@ def check_block(block: Any, rows: int) -> int:
 MAX_GRAPHS = 10_000
 
 
-def check_bootstrap(n_graphs: Any, name: str = "bootstrap") -> int:
+def check_bootstrap(n_graphs: Any, name: str = "bootstrap", ensemble: bool = False) -> int:
     """``n_graphs`` as an int >= 0 (0: no ensemble); 1 is refused (no spread from one graph).
 
     Parameters
@@ -523,6 +523,9 @@ def check_bootstrap(n_graphs: Any, name: str = "bootstrap") -> int:
         Number of graphs in the ensemble.
     name : str, default "bootstrap"
         The argument's name used in the error message.
+    ensemble : bool, default False
+        An ensemble is asked for (0 is refused by the caller): the message offers 2 to
+        :data:`MAX_GRAPHS` alone.
 
     Returns
     -------
@@ -536,8 +539,8 @@ def check_bootstrap(n_graphs: Any, name: str = "bootstrap") -> int:
     """
     if (isinstance(n_graphs, bool) or not isinstance(n_graphs, (int, np.integer)) or n_graphs < 0 or n_graphs == 1
             or n_graphs > MAX_GRAPHS):
-        raise InvalidInputError(f"{name} must be 0 (one graph) or an integer from 2 to {MAX_GRAPHS} (graphs in the "
-                                f"ensemble), got {n_graphs!r}")
+        allowed = ("" if ensemble else "0 (one graph) or ") + f"an integer from 2 to {MAX_GRAPHS}"
+        raise InvalidInputError(f"{name} must be {allowed} (graphs in the ensemble), got {n_graphs!r}")
     return int(n_graphs)
 
 
@@ -616,17 +619,18 @@ def learn_graph_ensemble(
         (fewer than ``lags + 3`` rows, NaN, constant columns, ...), ``prior`` is invalid,
         or a resample fails (a bad ``block`` among the causes).
     """
-    from faultgraph._validation import check_matrix
+    from faultgraph._validation import check_lag_rows, check_matrix
     from faultgraph.discovery.learner import DEFAULT_LAMBDA1, METHODS, lagged_design
     from faultgraph.discovery.prior import PriorKnowledge
 
-    n_graphs = check_bootstrap(n_graphs, "n_graphs")
-    if n_graphs == 0:
-        raise InvalidInputError("n_graphs must be >= 2 for an ensemble, got 0")
+    if isinstance(n_graphs, (int, np.integer)) and not isinstance(n_graphs, bool) and n_graphs == 0:
+        raise InvalidInputError(f"n_graphs must be an integer from 2 to {MAX_GRAPHS} (graphs in the ensemble), got 0")
+    n_graphs = check_bootstrap(n_graphs, "n_graphs", ensemble=True)
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     check_whole("lags", lags, 0)
-    data, names = check_matrix(X, name="data", min_rows=int(lags) + 3)
+    data, names = check_matrix(X, name="data", min_rows=3)
+    check_lag_rows(data.shape[0], int(lags))
     d, p = len(names), int(lags)
     pk = PriorKnowledge.coerce(prior) or PriorKnowledge()
     allowed, required = pk.masks(names)

@@ -13,8 +13,8 @@ import numpy as np
 
 from faultgraph.config import DEFAULTS
 from faultgraph._budget import check_fit
-from faultgraph._validation import (FittedAttributes, check_matrix, describe_names, flag, nonnegative, one_of,
-                                   whole)
+from faultgraph._validation import (FittedAttributes, check_lag_rows, check_matrix, describe_names, flag, nonnegative,
+                                   one_of, whole)
 from faultgraph.discovery.optimizers import dagma_linear, notears_linear
 from faultgraph.discovery.postprocess import break_cycles, threshold_lag_groups, threshold_weights
 from faultgraph.discovery.refine import noise_variance, ols_weights, penalised_score, refine_dag
@@ -282,7 +282,8 @@ class StructureLearner(FittedAttributes):
         lambda1 = float(DEFAULT_LAMBDA1[method] if self.lambda1 is None else self.lambda1)
         threshold = float(self.threshold)
         p = int(self.lags)
-        data, names = check_matrix(X, name="data", min_rows=p + 3)
+        data, names = check_matrix(X, name="data", min_rows=3)
+        check_lag_rows(data.shape[0], p)
         if not self.screen:  # its estimate is the continuous solve's; the screen costs far less
             check_fit(data.shape[0], data.shape[1], p, refine=p == 0 and (  # refuse what cannot finish
                 not self.standardize if self.refine is None else bool(self.refine)))  # or is undetermined

@@ -42,20 +42,23 @@ from faultgraph._graph import find_cycle
 from faultgraph._validation import describe_names
 from faultgraph.errors import InvalidInputError
 
-__all__ = ["PriorKnowledge"]
+__all__ = ["GRAPH_COLUMNS", "PriorKnowledge"]
 
 Edge = tuple[str, str]
 _KEYS = ("forbidden", "required", "tiers", "sinks", "sources", "graph")
 
 
 def _edge(item: Any, where: str) -> Edge:
-    if isinstance(item, str) and item.count("->") == 1:
+    if isinstance(item, str) and item.count("->") == 1 and all(p.strip() for p in item.split("->")):
         a, b = (part.strip() for part in item.split("->"))
-        if a and b:
-            return a, b
     elif isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(x, str) for x in item):
-        return str(item[0]), str(item[1])
-    raise InvalidInputError(f"{where}: an edge must be [source, target] or 'source -> target', got {item!r}")
+        a, b = str(item[0]), str(item[1])
+    else:
+        raise InvalidInputError(f"{where}: an edge must be [source, target] or 'source -> target', got {item!r}")
+    if a == b and not any(ch in a for ch in "*?["):  # a pattern pair ("web_*", "web_*") means the pairs it names
+        raise InvalidInputError(f"{where}: the edge {a!r} -> {b!r} joins a metric to itself, which no graph holds "
+                                "(with lags a metric's own past is always allowed); leave it out")
+    return a, b
 
 
 def _edges(items: Any, where: str) -> tuple[Edge, ...]:
@@ -72,6 +75,25 @@ def _edges(items: Any, where: str) -> tuple[Edge, ...]:
         raise InvalidInputError(f"{where} must be a list of edges, got the flat pair {items!r}; for the one edge "
                                 f"{items[0]} -> {items[1]} write [{items!r}] or ['{items[0]} -> {items[1]}']")
     return tuple(_edge(e, f"{where}[{k}]") for k, e in enumerate(items))
+
+
+#: The header names of a graph CSV's two columns (:meth:`PriorKnowledge.read_graph`), as
+#: (cause, effect) pairs; matched case-insensitively, in either order.
+GRAPH_COLUMNS: tuple[tuple[str, str], ...] = (("cause", "effect"), ("source", "target"), ("from", "to"),
+                                              ("parent", "child"))
+
+
+def _graph_columns(head: Sequence[str], where: str) -> tuple[int, int]:
+    """The positions of the cause and effect columns that a graph CSV's header ``head`` names
+    (:data:`GRAPH_COLUMNS`): a file headed ``effect,cause`` is read the way it says, and a
+    header that names neither (a typo, or no header) is refused rather than read by position."""
+    lower = [h.strip().lower() for h in head]
+    for cause, effect in GRAPH_COLUMNS:
+        if cause in lower and effect in lower:
+            return lower.index(cause), lower.index(effect)
+    allowed = " or ".join(",".join(pair) for pair in GRAPH_COLUMNS)
+    raise InvalidInputError(f"{where}: its header {','.join(head[:4])!r} names no cause and effect columns; name "
+                            f"them {allowed} (either order)")
 
 
 def _names(items: Any, where: str) -> tuple[str, ...]:
@@ -192,11 +214,14 @@ class PriorKnowledge:
     def read_graph(path: str | Path, metrics: Sequence[str] | None = None) -> tuple[Edge, ...]:
         """The edges of a known graph in a file.
 
-        A CSV whose first two columns are cause and effect (a header row naming them, e.g.
-        ``cause,effect`` or ``source,target``; blank rows skipped), or a JSON document with
-        ``edges`` of ``{"source", "target"}`` (``faultgraph discover``'s graph.json, a
-        truth.json); JSON is recognised by a ``.json`` suffix or a leading ``{``. Names may be
-        glob patterns, as in a prior.
+        A CSV with a header row naming its cause and effect columns (:data:`GRAPH_COLUMNS`:
+        ``cause,effect``, ``source,target``, ``from,to`` or ``parent,child``, in either order,
+        any case; other columns, a weight say, are passed over; blank rows skipped), or a JSON
+        document with ``edges`` of ``{"source", "target"}`` (``faultgraph discover``'s
+        graph.json, whose ``lagged_edges`` count as edges too: a link one step late is a link;
+        a truth.json); JSON is recognised by a ``.json`` suffix or a leading ``{``. UTF-8, with
+        or without a byte-order mark, or UTF-16 with one. Names may be glob patterns, as in a
+        prior.
 
         Parameters
         ----------
@@ -214,43 +239,52 @@ class PriorKnowledge:
         Raises
         ------
         InvalidInputError
-            When the file cannot be read as UTF-8, the JSON lacks ``edges`` with ``source`` and
-            ``target``, the CSV has fewer than two columns or a row lacks a cause or an effect,
-            or it holds no edge; with ``metrics``, when the CSV's header row names two metrics.
+            When the file cannot be read as UTF-8 (or UTF-16 with a byte-order mark), the JSON
+            lacks ``edges`` with ``source`` and ``target``, the CSV has fewer than two columns,
+            its header names no cause and effect column, or a row lacks a cause or an effect,
+            an edge joins a metric to itself, or it holds no edge; with ``metrics``, when the
+            CSV's header row names two metrics.
         """
         import json
 
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
+            text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"graph file {str(path)!r} cannot be read: {exc}") from None
+        where = f"graph file {str(path)!r}"
         if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
             try:
                 spec = json.loads(text)
                 pairs = [(str(e["source"]), str(e["target"])) for e in spec["edges"]]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise InvalidInputError(f"graph file {str(path)!r} is no graph.json: it needs 'edges', each with "
+                lagged = spec.get("lagged_edges") or [] if isinstance(spec, dict) else []
+                pairs += [(str(e["source"]), str(e["target"])) for e in lagged if e["source"] != e["target"]]
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise InvalidInputError(f"{where} is no graph.json: it needs 'edges', each with "
                                         f"'source' and 'target' ({type(exc).__name__}: {exc})") from None
+            pairs = list(dict.fromkeys(pairs))  # a pair linked at the same step and one step late: one edge
         else:
             import csv
 
             rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
             if not rows or len(rows[0]) < 2:
-                raise InvalidInputError(f"graph file {str(path)!r} needs two columns, cause and effect, with a "
+                raise InvalidInputError(f"{where} needs two columns, cause and effect, with a "
                                         "header row (e.g. cause,effect)")
-            head = [c.strip() for c in rows[0][:2]]
-            if metrics is not None and all(h in {str(m) for m in metrics} for h in head):
-                raise InvalidInputError(f"graph file {str(path)!r}: its first row {','.join(head)!r} names two "
+            head = [c.strip() for c in rows[0]]
+            if metrics is not None and all(h in {str(m) for m in metrics} for h in head[:2]):
+                raise InvalidInputError(f"{where}: its first row {','.join(head[:2])!r} names two "
                                         f"metrics, but a graph CSV's first row is its header and is not read as an "
                                         f"edge: add a header row (cause,effect) above the edges")
-            bad = [k + 2 for k, r in enumerate(rows[1:]) if len(r) < 2 or not r[0].strip() or not r[1].strip()]
+            cause, effect = _graph_columns(head, where)
+            bad = [k + 2 for k, r in enumerate(rows[1:])
+                   if len(r) <= max(cause, effect) or not r[cause].strip() or not r[effect].strip()]
             if bad:
-                raise InvalidInputError(f"graph file {str(path)!r}: line {bad[0]} lacks a cause or an effect")
-            pairs = [(r[0].strip(), r[1].strip()) for r in rows[1:]]
+                raise InvalidInputError(f"{where}: line {bad[0]} lacks a cause or an effect")
+            pairs = [(r[cause].strip(), r[effect].strip()) for r in rows[1:]]
         if not pairs:
             raise InvalidInputError(f"graph file {str(path)!r} holds no edge")
-        return _edges(pairs, f"graph file {str(path)!r}")
+        return _edges(pairs, where)
 
     def with_graph(self, edges: Iterable[Edge] | None) -> PriorKnowledge:
         """This prior with ``graph`` set to ``edges`` (None: unchanged).
