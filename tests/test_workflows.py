@@ -667,3 +667,22 @@ def test_a_label_model_says_what_it_dropped_and_counts_the_label_edges_apart(tmp
     assert f"{info['n_metric_edges']} edges among 2 metrics" in lines[-1]
     with pytest.raises(InvalidInputError, match="target 'flat' was dropped at fit .constant"):
         workflows.effects_report(model, "flat")
+
+
+@pytest.mark.parametrize("minutes", [5, 10])
+def test_coarser_data_repeat_their_last_sample_on_the_models_step(tmp_path, minutes):
+    """Data at 5 or 10 minutes for a model fitted at 1 minute: every minute repeats the last
+    sample at or before it (docs/cli.md: nothing from the future leaks into the past). The
+    fill went towards the next sample (an incident began minutes before its fault), and at 10
+    minutes the grid's gaps were refused as too long."""
+    from types import SimpleNamespace
+
+    times = pd.date_range("2024-05-03 08:00", periods=12, freq=f"{minutes}min", tz="UTC")
+    values = np.where(times >= pd.Timestamp("2024-05-03 08:40", tz="UTC"), 100.0, 1.0)
+    pd.DataFrame({"time": times, "db_cpu": values, "api": np.arange(12.0)}).to_csv(tmp_path / "c.csv", index=False)
+    model = SimpleNamespace(encoder_=SimpleNamespace(step_=60.0, max_gap=5))
+    with pytest.warns(UserWarning, match="put on the model's step of 60 s"):
+        frame = workflows.load_metrics(tmp_path / "c.csv", model=model)
+    assert frame["db_cpu"].notna().all()
+    before = frame.index < pd.Timestamp("2024-05-03 08:40", tz="UTC")
+    assert (frame.loc[before, "db_cpu"] == 1.0).all() and (frame.loc[~before, "db_cpu"] == 100.0).all()

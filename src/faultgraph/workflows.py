@@ -122,7 +122,10 @@ def load_metrics(path: str | Path, *, resample: str | float | None = None, model
         warnings.warn(f"{path}: its rows are {step:g} s apart, the model's training rows {fitted:g} s: put on the "
                       f"model's step of {fitted:g} s (another step: --resample STEP, resample= in Python)",
                       SamplingWarning, stacklevel=2)
-        return _whole_steps(align(frame, float(fitted)))
+        # each grid time repeats the last sample before it (nothing from the future), for up
+        # to two of the data's own steps: coarser data left NaN beyond 2 model steps were filled
+        # by interpolating towards the next sample, an incident starting before its fault
+        return _whole_steps(align(frame, float(fitted), max_gap=2.0 * max(float(fitted), float(step))))
 
     with warnings.catch_warnings():  # the advice "resample it" is being followed
         warnings.simplefilter("ignore", SamplingWarning)
