@@ -609,6 +609,9 @@ def test_a_graph_json_keeps_its_lagged_links_and_a_byte_order_mark_is_read(tmp_p
     assert PriorKnowledge.read_graph(path) == (("api", "web"), ("api", "db"))
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc).encode())
     assert PriorKnowledge.read_graph(path) == (("api", "web"), ("api", "db"))
+    doc["lagged_edges"].append({"source": "web", "target": "api", "lag": 1})  # feedback one step late
+    path.write_text(json.dumps(doc))
+    assert PriorKnowledge.read_graph(path) == (("api", "web"), ("api", "db"))  # would close a cycle: left out
     csv = tmp_path / "g.csv"
     csv.write_bytes("cause,effect\napi,web\n".encode("utf-16"))
     assert PriorKnowledge.read_graph(csv) == (("api", "web"),)

@@ -96,6 +96,24 @@ def _graph_columns(head: Sequence[str], where: str) -> tuple[int, int]:
                             f"them {allowed} (either order)")
 
 
+def _with_lagged(pairs: list[Edge], lagged: Sequence[Edge]) -> list[Edge]:
+    """A graph.json's edges with its lagged links added as edges, each unless it would close
+    a cycle with those kept (a link back one step late, feedback across steps, which a graph
+    of given edges cannot hold: the same-step edges win)."""
+    kept = list(pairs)
+    for pair in lagged:
+        if pair in kept:
+            continue
+        names = sorted({n for e in (*kept, pair) for n in e})
+        at = {n: k for k, n in enumerate(names)}
+        A = np.zeros((len(names), len(names)))
+        for a, b in (*kept, pair):
+            A[at[a], at[b]] = 1
+        if find_cycle(A) is None:
+            kept.append(pair)
+    return kept
+
+
 def _names(items: Any, where: str) -> tuple[str, ...]:
     """A list of metric names; one string is one name (never split into characters)."""
     if items is None:
@@ -259,11 +277,11 @@ class PriorKnowledge:
                 spec = json.loads(text)
                 pairs = [(str(e["source"]), str(e["target"])) for e in spec["edges"]]
                 lagged = spec.get("lagged_edges") or [] if isinstance(spec, dict) else []
-                pairs += [(str(e["source"]), str(e["target"])) for e in lagged if e["source"] != e["target"]]
+                lagged = [(str(e["source"]), str(e["target"])) for e in lagged if e["source"] != e["target"]]
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise InvalidInputError(f"{where} is no graph.json: it needs 'edges', each with "
                                         f"'source' and 'target' ({type(exc).__name__}: {exc})") from None
-            pairs = list(dict.fromkeys(pairs))  # a pair linked at the same step and one step late: one edge
+            pairs = _with_lagged(list(dict.fromkeys(pairs)), lagged)
         else:
             import csv
 
