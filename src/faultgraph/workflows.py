@@ -1051,9 +1051,11 @@ def export_graph(path: str | Path, format: str = "graphml") -> tuple[str, int, i
 DROPPED_LINES = 10
 
 
-def _dropped_lines(dropped: Mapping[str, str], constants: Mapping[str, float], constant_note: str) -> list[str]:
-    """``fit``'s lines about the metrics the encoder dropped: one each, or one per reason
-    beyond :data:`DROPPED_LINES` of them; a training constant's with ``constant_note``."""
+def _dropped_lines(dropped: Mapping[str, str], constants: Mapping[str, float], constant_note: str,
+                   constants_note: str) -> list[str]:
+    """``fit``'s lines about the metrics the encoder dropped: one each, a training constant's
+    with ``constant_note``, or one per reason beyond :data:`DROPPED_LINES` of them, the
+    constants' with ``constants_note``."""
     if len(dropped) <= DROPPED_LINES:
         return [f"dropped metric {name!r}: " + (f"constant at {constants[name]:g} in training: {constant_note}"
                                                  if name in constants else reason)
@@ -1061,7 +1063,7 @@ def _dropped_lines(dropped: Mapping[str, str], constants: Mapping[str, float], c
     # hundreds of metrics (a Train Ticket) would print hundreds of lines: one per reason
     by_reason: dict[str, list[str]] = {}
     for name, reason in dropped.items():
-        by_reason.setdefault(f"constant in training: {constant_note.replace(' names it ', ' names one ')}"
+        by_reason.setdefault(f"constant in training: {constants_note}"
                              if name in constants else reason, []).append(name)
     return [f"dropped {len(names)} metric(s), {reason}: "
             + ", ".join(repr(n) for n in names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
@@ -1089,9 +1091,9 @@ def fit_summary(model: CausalDetector | FaultIdentifier, out: str | Path) -> lis
     from faultgraph.detect import FaultIdentifier
 
     label_model = isinstance(model, FaultIdentifier)
-    lines = _dropped_lines(model.encoder_.dropped_, model.encoder_.constants_,
-                           "left out of the graph and the effects" if label_model else
-                           "not scored; detect names it if it moves")
+    notes = (("left out of the graph and the effects",) * 2 if label_model else
+             ("not scored; detect names it if it moves", "not scored; detect names one if it moves"))
+    lines = _dropped_lines(model.encoder_.dropped_, model.encoder_.constants_, *notes)
     if label_model:
         info = model.describe()
         parents = info["label_parents"]

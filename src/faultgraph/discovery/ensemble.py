@@ -524,7 +524,7 @@ def check_bootstrap(n_graphs: Any, name: str = "bootstrap", ensemble: bool = Fal
     name : str, default "bootstrap"
         The argument's name used in the error message.
     ensemble : bool, default False
-        An ensemble is asked for (0 is refused by the caller): the message offers 2 to
+        An ensemble is asked for: 0 is refused too, and the message offers 2 to
         :data:`MAX_GRAPHS` alone.
 
     Returns
@@ -538,7 +538,7 @@ def check_bootstrap(n_graphs: Any, name: str = "bootstrap", ensemble: bool = Fal
         :data:`MAX_GRAPHS`.
     """
     if (isinstance(n_graphs, bool) or not isinstance(n_graphs, (int, np.integer)) or n_graphs < 0 or n_graphs == 1
-            or n_graphs > MAX_GRAPHS):
+            or n_graphs > MAX_GRAPHS or (ensemble and n_graphs == 0)):
         allowed = ("" if ensemble else "0 (one graph) or ") + f"an integer from 2 to {MAX_GRAPHS}"
         raise InvalidInputError(f"{name} must be {allowed} (graphs in the ensemble), got {n_graphs!r}")
     return int(n_graphs)
@@ -623,8 +623,6 @@ def learn_graph_ensemble(
     from faultgraph.discovery.learner import DEFAULT_LAMBDA1, METHODS, lagged_design
     from faultgraph.discovery.prior import PriorKnowledge
 
-    if isinstance(n_graphs, (int, np.integer)) and not isinstance(n_graphs, bool) and n_graphs == 0:
-        raise InvalidInputError(f"n_graphs must be an integer from 2 to {MAX_GRAPHS} (graphs in the ensemble), got 0")
     n_graphs = check_bootstrap(n_graphs, "n_graphs", ensemble=True)
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")

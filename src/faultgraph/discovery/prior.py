@@ -100,17 +100,19 @@ def _with_lagged(pairs: list[Edge], lagged: Sequence[Edge]) -> list[Edge]:
     """A graph.json's edges with its lagged links added as edges, each unless it would close
     a cycle with those kept (a link back one step late, feedback across steps, which a graph
     of given edges cannot hold: the same-step edges win)."""
-    kept = list(pairs)
-    for pair in lagged:
-        if pair in kept:
+    kept = list(dict.fromkeys(pairs))
+    at = {n: k for k, n in enumerate(dict.fromkeys(n for e in (*kept, *lagged) for n in e))}
+    A = np.zeros((len(at), len(at)))
+    for a, b in kept:
+        A[at[a], at[b]] = 1
+    for a, b in lagged:
+        if A[at[a], at[b]]:
             continue
-        names = sorted({n for e in (*kept, pair) for n in e})
-        at = {n: k for k, n in enumerate(names)}
-        A = np.zeros((len(names), len(names)))
-        for a, b in (*kept, pair):
-            A[at[a], at[b]] = 1
+        A[at[a], at[b]] = 1
         if find_cycle(A) is None:
-            kept.append(pair)
+            kept.append((a, b))
+        else:
+            A[at[a], at[b]] = 0
     return kept
 
 
@@ -281,7 +283,7 @@ class PriorKnowledge:
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise InvalidInputError(f"{where} is no graph.json: it needs 'edges', each with "
                                         f"'source' and 'target' ({type(exc).__name__}: {exc})") from None
-            pairs = _with_lagged(list(dict.fromkeys(pairs)), lagged)
+            pairs = _with_lagged(pairs, lagged)
         else:
             import csv
 
